@@ -1,0 +1,79 @@
+import pg from "pg";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import { Migrator, type Migration, type MigrationProvider } from "kysely/migration";
+import type { Logger } from "./log.js";
+import { kitMigrations } from "./kit-migrations.js";
+
+export { sql };
+export type { Migration };
+
+// int8 → string keeps 64-bit values exact; numeric stays a string too.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export interface DbOptions {
+  url: string;
+  /** The service's own schema; every connection's search_path points at it. */
+  schema: string;
+  max?: number;
+  log?: Logger;
+  applicationName?: string;
+}
+
+export interface Db<DB> {
+  db: Kysely<DB>;
+  pool: pg.Pool;
+  schema: string;
+}
+
+/** A pg pool + Kysely bound to one schema. SQL is logged at debug with duration, never parameters. */
+export function createDb<DB>(options: DbOptions): Db<DB> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? options.schema,
+    options: `-c search_path=${options.schema},public`,
+    connectionTimeoutMillis: 10_000,
+  });
+  // Idle clients can die with the server; without a listener that error would crash the process.
+  pool.on("error", (err) => options.log?.warn({ err: { message: err.message } }, "idle pg client error"));
+  const log = options.log;
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool }),
+    log: log
+      ? (event) => {
+          if (event.level === "error") log.debug({ sql: event.query.sql, duration_ms: event.queryDurationMillis }, "query failed");
+          else if (log.isLevelEnabled("trace")) log.trace({ sql: event.query.sql, duration_ms: event.queryDurationMillis }, "query");
+        }
+      : undefined,
+  });
+  return { db, pool, schema: options.schema };
+}
+
+/**
+ * Creates the schema and runs the kit's migrations (outbox, processed events)
+ * followed by the service's own, under Kysely's migration lock so concurrent
+ * replicas are safe. Throws on the first failure.
+ */
+export async function migrateToLatest(
+  db: Kysely<any>, // any: migrations are frozen in time and must not depend on today's table types
+  schema: string,
+  migrations: Record<string, Migration>,
+  log?: Logger,
+): Promise<void> {
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  const all: Record<string, Migration> = { ...kitMigrations(schema), ...migrations };
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const migrator = new Migrator({
+    db: db.withSchema(schema),
+    provider,
+    migrationTableSchema: schema,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const r of results ?? []) {
+    if (r.status === "Success") log?.info({ migration: r.migrationName }, "migration applied");
+    else if (r.status === "Error") log?.error({ migration: r.migrationName }, "migration failed");
+  }
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+export type Executor<DB> = Kysely<DB>;

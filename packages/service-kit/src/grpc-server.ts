@@ -1,0 +1,262 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import {
+  Server,
+  ServerCredentials,
+  Metadata,
+  status,
+  type ServiceDefinition,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import { ReflectionService } from "@grpc/reflection";
+import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics.js";
+import { principalLabel, type Principal, type TokenVerifier } from "./auth.js";
+import { toStatus, Unauthenticated } from "./errors.js";
+
+/** What every handler gets besides its request. */
+export interface CallContext {
+  principal: Principal;
+  log: Logger;
+  requestId: string;
+  /** The caller's deadline; pass it on to downstream calls. */
+  deadline: Date | undefined;
+  metadata: Metadata;
+  /** Aborted when the caller cancels or the deadline passes. */
+  signal: AbortSignal;
+}
+
+export interface KitServerOptions {
+  service: string;
+  log: Logger;
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  /** Log successful calls at this level; errors always log at warn/error. */
+  okLogLevel?: "info" | "debug" | "trace";
+  maxReceiveMessageLength?: number;
+}
+
+type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+type ServerStreamHandler<Req, Res> = (request: Req, ctx: CallContext, call: ServerWritableStream<Req, Res>) => Promise<void>;
+type DuplexHandler<Req, Res> = (call: ServerDuplexStream<Req, Res>, ctx: CallContext) => Promise<void>;
+type ClientStreamHandler<Req, Res> = (call: ServerReadableStream<Req, Res>, ctx: CallContext) => Promise<Res>;
+
+export interface KitServer {
+  readonly server: Server;
+  readonly health: HealthImplementation;
+  /** Decode → authenticate → run → map errors → log and count. */
+  unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+  serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): (call: ServerWritableStream<Req, Res>) => void;
+  duplex<Req, Res>(method: string, handler: DuplexHandler<Req, Res>): (call: ServerDuplexStream<Req, Res>) => void;
+  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void;
+  addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
+  setServing(serving: boolean): void;
+  listen(host: string, port: number): Promise<number>;
+  /** Graceful: refuse new calls, wait for running ones up to graceMs, then cut. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+function loadDescriptorSet(): Buffer {
+  return readFileSync(require.resolve("@kontor/proto/descriptor"));
+}
+
+export function createKitServer(options: KitServerOptions): KitServer {
+  const { service, log, metrics, verifier } = options;
+  const okLevel = options.okLogLevel ?? "debug";
+  const server = new Server({
+    "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? 8 * 1024 * 1024,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  const serviceNames: string[] = [];
+  // Aborted when shutdown starts, so long-lived streams end instead of holding the drain.
+  const closing = new AbortController();
+  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  health.addToServer(server);
+  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
+  reflection.addToServer(server);
+
+  async function authenticate(metadata: Metadata): Promise<Principal> {
+    const header = metadata.get("authorization")[0];
+    if (typeof header !== "string" || !header.startsWith("Bearer ")) throw new Unauthenticated();
+    return verifier.verify(header.slice(7));
+  }
+
+  function contextFor(
+    method: string,
+    metadata: Metadata,
+    principal: Principal,
+    deadline: Date | undefined,
+    cancelSource: { on(event: "cancelled", listener: () => void): unknown },
+  ): CallContext {
+    const incoming = metadata.get("x-request-id")[0];
+    const requestId = typeof incoming === "string" && incoming.length <= 128 ? incoming : randomUUID();
+    const controller = new AbortController();
+    cancelSource.on("cancelled", () => controller.abort());
+    if (deadline && Number.isFinite(deadline.getTime())) {
+      const ms = deadline.getTime() - Date.now();
+      if (ms <= 0) controller.abort();
+      else setTimeout(() => controller.abort(), ms).unref();
+    }
+    return {
+      principal,
+      requestId,
+      deadline,
+      metadata,
+      signal: AbortSignal.any([controller.signal, closing.signal]),
+      log: log.child({ rpc: method, request_id: requestId, principal: principalLabel(principal) }),
+    };
+  }
+
+  function finish(method: string, started: bigint, err: unknown, ctxLog: Logger) {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.rpcDuration.observe({ service, method }, seconds);
+    if (err === undefined) {
+      metrics.rpcHandled.inc({ service, method, code: "OK" });
+      if (ctxLog.isLevelEnabled(okLevel)) ctxLog[okLevel]({ code: "OK", duration_ms: seconds * 1000 }, "rpc done");
+      return undefined;
+    }
+    const mapped = toStatus(err);
+    metrics.rpcHandled.inc({ service, method, code: status[mapped.status.code] ?? String(mapped.status.code) });
+    if (mapped.unexpected) ctxLog.error({ err, code: status[mapped.status.code], duration_ms: seconds * 1000 }, "rpc failed");
+    else ctxLog.warn({ code: status[mapped.status.code], reason: mapped.reason, duration_ms: seconds * 1000 }, "rpc refused");
+    return mapped.status;
+  }
+
+  function deadlineOf(call: { getDeadline(): Date | number }): Date | undefined {
+    const d = call.getDeadline();
+    if (d instanceof Date) return Number.isFinite(d.getTime()) ? d : undefined;
+    return Number.isFinite(d) ? new Date(d) : undefined;
+  }
+
+  return {
+    server,
+    health,
+    unary(method, handler) {
+      return (call, callback) => {
+        const started = process.hrtime.bigint();
+        let ctxLog = log;
+        authenticate(call.metadata)
+          .then((principal) => {
+            const ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
+            ctxLog = ctx.log;
+            return handler(call.request, ctx);
+          })
+          .then(
+            (response) => {
+              finish(method, started, undefined, ctxLog);
+              callback(null, response);
+            },
+            (err: unknown) => callback(finish(method, started, err, ctxLog.child({ rpc: method })) ?? null),
+          );
+      };
+    },
+    serverStream(method, handler) {
+      return (call) => {
+        const started = process.hrtime.bigint();
+        let ctxLog = log;
+        authenticate(call.metadata)
+          .then((principal) => {
+            const ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
+            ctxLog = ctx.log;
+            return handler(call.request, ctx, call);
+          })
+          .then(
+            () => {
+              finish(method, started, undefined, ctxLog);
+              call.end();
+            },
+            (err: unknown) => {
+              const st = finish(method, started, err, ctxLog.child({ rpc: method }));
+              if (!call.cancelled && st) call.emit("error", { ...st, metadata: st.metadata ?? new Metadata() });
+            },
+          );
+      };
+    },
+    duplex(method, handler) {
+      return (call) => {
+        const started = process.hrtime.bigint();
+        let ctxLog = log;
+        authenticate(call.metadata)
+          .then((principal) => {
+            const ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
+            ctxLog = ctx.log;
+            return handler(call, ctx);
+          })
+          .then(
+            () => {
+              finish(method, started, undefined, ctxLog);
+              call.end();
+            },
+            (err: unknown) => {
+              const st = finish(method, started, err, ctxLog.child({ rpc: method }));
+              if (!call.cancelled && st) call.emit("error", { ...st, metadata: st.metadata ?? new Metadata() });
+            },
+          );
+      };
+    },
+    clientStream(method, handler) {
+      return (call, callback) => {
+        const started = process.hrtime.bigint();
+        let ctxLog = log;
+        authenticate(call.metadata)
+          .then((principal) => {
+            const ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
+            ctxLog = ctx.log;
+            return handler(call, ctx);
+          })
+          .then(
+            (response) => {
+              finish(method, started, undefined, ctxLog);
+              callback(null, response);
+            },
+            (err: unknown) => callback(finish(method, started, err, ctxLog.child({ rpc: method })) ?? null),
+          );
+      };
+    },
+    addService(definition, implementation) {
+      server.addService(definition, implementation);
+      const first = Object.values(definition)[0];
+      const name = first?.path.split("/")[1];
+      if (name) serviceNames.push(name);
+    },
+    setServing(serving) {
+      const value: ServingStatus = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", value);
+      for (const name of serviceNames) health.setStatus(name, value);
+    },
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, boundPort) => {
+          if (err) reject(err);
+          else resolve(boundPort);
+        });
+      });
+    },
+    shutdown(graceMs) {
+      closing.abort();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+export { status, Metadata };

@@ -1,0 +1,176 @@
+import {
+  connect,
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  nanos,
+  type NatsConnection,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type ConsumerMessages,
+} from "nats";
+import type { Kysely } from "kysely";
+import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics.js";
+
+export type { NatsConnection, JetStreamClient, JetStreamManager, JsMsg };
+
+export async function connectNats(options: { url: string; name: string; log?: Logger }): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: options.url.split(","),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  const log = options.log;
+  if (log) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect" || s.type === "error") log.warn({ nats: s.type }, "nats connection status");
+        else if (s.type === "reconnect") log.info({ nats: s.type }, "nats reconnected");
+      }
+    })();
+  }
+  return nc;
+}
+
+/** The subject as seen on the wire: tests and shared brokers isolate with a prefix. */
+export function prefixed(prefix: string, subject: string): string {
+  return prefix + subject;
+}
+
+/** One stream per domain: KONTOR_<DOMAIN> holding kontor.<domain>.> (prefixed). */
+export function domainStream(prefix: string, domain: string): { name: string; subjects: string[] } {
+  const tag = prefix ? `${prefix.slice(0, -1).toUpperCase().replace(/[^A-Z0-9_-]/g, "_")}_` : "";
+  return { name: `${tag}KONTOR_${domain.toUpperCase()}`, subjects: [`${prefix}kontor.${domain}.>`] };
+}
+
+/**
+ * Creates the stream if it is missing. Producers and consumers both call it,
+ * so start order between services does not matter. The 2-minute duplicate
+ * window is what makes outbox re-publishes harmless.
+ */
+export async function ensureStream(jsm: JetStreamManager, stream: { name: string; subjects: string[] }, options: { maxAgeMs?: number } = {}): Promise<void> {
+  try {
+    await jsm.streams.info(stream.name);
+    return;
+  } catch {
+    // missing: create below
+  }
+  try {
+    await jsm.streams.add({
+      name: stream.name,
+      subjects: stream.subjects,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3600 * 1000),
+      duplicate_window: nanos(120_000),
+    });
+  } catch (err) {
+    // Another replica won the race.
+    await jsm.streams.info(stream.name).catch(() => {
+      throw err;
+    });
+  }
+}
+
+/** What a handler decides for one delivery. Throwing means "retry later" (nak with delay). */
+export type Outcome = "ack" | "duplicate" | "term";
+
+export interface ConsumerSpec<T> {
+  /** Durable consumer name, unique per service and purpose ("messaging-directory-business"). */
+  durable: string;
+  stream: { name: string; subjects: string[] };
+  /** One subject filter (NATS 2.9 takes one), wildcards allowed; already prefixed. */
+  filterSubject: string;
+  /** Parses the payload; a throw here is a poison message and is terminated. */
+  decode(data: Uint8Array, subject: string): T;
+  handle(event: T, msg: JsMsg): Promise<Outcome>;
+  maxDeliver?: number;
+  batch?: number;
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+/**
+ * A durable pull consumer that decides every message's fate explicitly:
+ * poison → term, handled → ack, failure → nak with growing delay.
+ */
+export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>, log: Logger, metrics?: Metrics): Promise<RunningConsumer> {
+  const jsm = await nc.jetstreamManager();
+  await ensureStream(jsm, spec.stream);
+  const config = {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: spec.filterSubject,
+    max_deliver: spec.maxDeliver ?? 20,
+    ack_wait: nanos(30_000),
+  };
+  try {
+    await jsm.consumers.add(spec.stream.name, config);
+  } catch {
+    await jsm.consumers.update(spec.stream.name, spec.durable, { filter_subject: spec.filterSubject, max_deliver: config.max_deliver });
+  }
+  const consumer = await nc.jetstream().consumers.get(spec.stream.name, spec.durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: spec.batch ?? 64 });
+  const count = (outcome: string) => metrics?.consumerHandled.inc({ consumer: spec.durable, outcome });
+  const loop = (async () => {
+    for await (const msg of messages) {
+      let event: T;
+      try {
+        event = spec.decode(msg.data, msg.subject);
+      } catch (err) {
+        log.error({ consumer: spec.durable, subject: msg.subject, err: { message: (err as Error).message } }, "poison message terminated");
+        msg.term("undecodable payload");
+        count("term");
+        continue;
+      }
+      try {
+        const outcome = await spec.handle(event, msg);
+        if (outcome === "term") msg.term();
+        else msg.ack();
+        count(outcome);
+      } catch (err) {
+        const attempt = msg.info.redeliveryCount;
+        log.warn({ consumer: spec.durable, subject: msg.subject, attempt, err: { message: (err as Error).message } }, "event handling failed, will retry");
+        msg.nak(Math.min(30_000, 200 * 2 ** Math.min(attempt, 8)));
+        count("nak");
+      }
+    }
+  })();
+  return {
+    async stop() {
+      await messages.close();
+      await loop.catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Runs `work` at most once per (consumer, event id): the id is recorded in
+ * processed_events in the same transaction, so a redelivery is a no-op.
+ */
+export async function once<DB>(
+  db: Kysely<DB>,
+  consumer: string,
+  eventId: string,
+  work: (trx: Kysely<DB>) => Promise<void>,
+): Promise<Outcome> {
+  return db.transaction().execute(async (trx) => {
+    // processed_events comes from the kit migrations; DB may not declare it.
+    const inserted = await (trx as unknown as Kysely<{ processed_events: { consumer: string; event_id: string } }>)
+      .insertInto("processed_events")
+      .values({ consumer, event_id: eventId })
+      .onConflict((oc) => oc.columns(["consumer", "event_id"]).doNothing())
+      .returning("event_id")
+      .executeTakeFirst();
+    if (!inserted) return "duplicate";
+    await work(trx);
+    return "ack";
+  });
+}

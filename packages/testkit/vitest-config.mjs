@@ -1,0 +1,33 @@
+/**
+ * Shared vitest settings: resolve workspace packages to their TypeScript
+ * sources, and split unit (src/**\/*.test.ts, pure) from int
+ * (test/**\/*.int.test.ts, real PostgreSQL and NATS).
+ */
+/** @param {{ intTimeoutMs?: number }} [options] */
+export function kontorVitestConfig(options = {}) {
+  const conditions = ["@kontor/source", "module", "node", "development|production"];
+  return {
+    resolve: { conditions },
+    ssr: { resolve: { conditions } },
+    test: {
+      allowOnly: false,
+      maxWorkers: 2,
+      projects: [
+        {
+          extends: true,
+          test: { name: "unit", include: ["src/**/*.test.ts"], environment: "node" },
+        },
+        {
+          extends: true,
+          test: {
+            name: "int",
+            include: ["test/**/*.int.test.ts"],
+            environment: "node",
+            testTimeout: options.intTimeoutMs ?? 30_000,
+            hookTimeout: 60_000,
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { InvalidInput } from "@kontor/service-kit/errors";
+import { validateNewProduct, type NewProductInput } from "./product.js";
+
+const valid: NewProductInput = {
+  businessId: "biz_1",
+  retailerId: "SKU-1",
+  name: "Clay mug",
+  description: "Hand thrown",
+  price: { amountMinor: "1999", currency: "EUR" },
+  imageUrl: "https://example.com/mug.png",
+};
+
+function fieldOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InvalidInput) return err.field;
+    throw err;
+  }
+  throw new Error("expected InvalidInput");
+}
+
+describe("validateNewProduct", () => {
+  it("when the input is valid, then it returns the price as minor units", () => {
+    expect(validateNewProduct(valid).price).toEqual({ amountMinor: 1999n, currency: "EUR" });
+  });
+
+  it("when a field is bad, then the error names that field", () => {
+    expect(fieldOf(() => validateNewProduct({ ...valid, name: " " }))).toBe("name");
+    expect(fieldOf(() => validateNewProduct({ ...valid, retailerId: "" }))).toBe("retailer_id");
+    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "-1", currency: "EUR" } }))).toBe("price.amount_minor");
+    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "EURO" } }))).toBe("price.currency");
+    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "XYZ" } }))).toBe("price.currency");
+    expect(fieldOf(() => validateNewProduct({ ...valid, price: undefined }))).toBe("price");
+    expect(fieldOf(() => validateNewProduct({ ...valid, imageUrl: "javascript:alert(1)" }))).toBe("image_url");
+  });
+});

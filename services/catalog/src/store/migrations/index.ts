@@ -1,0 +1,7 @@
+import type { Migration } from "kysely/migration";
+import * as createProduct from "./2026_11_21_120000_create_product.js";
+
+/** Every migration, by its frozen name; order is by name. */
+export const migrations: Record<string, Migration> = {
+  "2026_11_21_120000_create_product": createProduct,
+};

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status } from "@grpc/grpc-js";
+import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
+import { ProductCreated } from "@kontor/proto/catalog/v1/events";
+import { domainStream } from "@kontor/service-kit/nats";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { loadConfig } from "../src/config.js";
+import { createCatalog, type CatalogApp } from "../src/app.js";
+import { subjects } from "../src/events/subjects.js";
+import { buildCreateProduct } from "./factories.js";
+
+let env: TestEnv;
+let app: CatalogApp;
+let port: number;
+let client: CatalogServiceClient;
+let owner: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  app = await createCatalog(loadConfig(env.env()));
+  ({ port } = await app.start());
+  client = clientFor(CatalogServiceClient, port);
+  owner = await env.token({ kind: "business", businessId: "biz_pottery" });
+});
+
+afterAll(async () => {
+  client?.close();
+  await app?.stop();
+  await env?.cleanup();
+});
+
+/** Reads every ProductCreated event in this test file's stream. */
+async function storedEvents(): Promise<ProductCreated[]> {
+  const nc = await env.nats();
+  const jsm = await nc.jetstreamManager();
+  const stream = domainStream(env.natsPrefix, "catalog").name;
+  const info = await jsm.streams.info(stream);
+  const events: ProductCreated[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+    if (msg && msg.subject === env.natsPrefix + subjects.productCreated) events.push(ProductCreated.decode(msg.data));
+  }
+  return events;
+}
+
+describe("health", () => {
+  it("when started, then grpc.health.v1 answers SERVING for the server and the service", async () => {
+    expect(await checkHealth(`127.0.0.1:${port}`)).toBe("SERVING");
+    expect(await checkHealth(`127.0.0.1:${port}`, "kontor.catalog.v1.CatalogService")).toBe("SERVING");
+  });
+});
+
+describe("CreateProduct", () => {
+  it("when the owner creates a product, then it is stored and ProductCreated reaches NATS once", async () => {
+    const { product } = await unaryCall(client.createProduct.bind(client), buildCreateProduct({ name: "Blue vase" }), { token: owner });
+    expect(product?.name).toBe("Blue vase");
+    expect(product?.price).toEqual({ amountMinor: "1999", currency: "EUR" });
+
+    const got = await unaryCall(client.getProduct.bind(client), { productId: product!.id }, { token: owner });
+    expect(got.product?.id).toBe(product!.id);
+
+    const events = await waitFor(async () => {
+      const all = (await storedEvents()).filter((e) => e.productId === product!.id);
+      return all.length > 0 ? all : undefined;
+    });
+    expect(events).toHaveLength(1);
+    expect(events[0]?.meta?.businessId).toBe("biz_pottery");
+  });
+
+  it("when there is no token, then UNAUTHENTICATED", async () => {
+    const err = await expectFailure(client.createProduct.bind(client), buildCreateProduct());
+    expect(err.code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it("when the token is signed by another key, then UNAUTHENTICATED", async () => {
+    const other = await createTestEnv();
+    try {
+      const forged = await other.token({ kind: "business", businessId: "biz_pottery" });
+      const err = await expectFailure(client.createProduct.bind(client), buildCreateProduct(), { token: forged });
+      expect(err.code).toBe(status.UNAUTHENTICATED);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  it("when another tenant's principal creates for this business, then PERMISSION_DENIED and nothing is stored", async () => {
+    const intruder = await env.token({ kind: "business", businessId: "biz_other" });
+    const request = buildCreateProduct();
+    const err = await expectFailure(client.createProduct.bind(client), request, { token: intruder });
+    expect(err.code).toBe(status.PERMISSION_DENIED);
+    const list = await unaryCall(client.listProducts.bind(client), { businessId: "biz_pottery", page: { pageSize: 100, pageToken: "" } }, { token: owner });
+    expect(list.products.map((p) => p.retailerId)).not.toContain(request.retailerId);
+  });
+
+  it("when the input is bad, then INVALID_ARGUMENT names the field and no SQL leaks", async () => {
+    const err = await expectFailure(client.createProduct.bind(client), buildCreateProduct({ price: { amountMinor: "5", currency: "EURO" } }), { token: owner });
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(errorDetail(err)?.field).toBe("price.currency");
+    expect(err.details).toContain("price.currency");
+  });
+
+  it("when the retailer id is taken, then ALREADY_EXISTS without SQL text", async () => {
+    const request = buildCreateProduct();
+    await unaryCall(client.createProduct.bind(client), request, { token: owner });
+    const err = await expectFailure(client.createProduct.bind(client), request, { token: owner });
+    expect(err.code).toBe(status.ALREADY_EXISTS);
+    expect(err.details).not.toMatch(/insert|constraint|duplicate key/i);
+    expect(errorDetail(err)?.field).toBe("retailer_id");
+  });
+});
+
+describe("ListProducts", () => {
+  it("when paging, then every product appears exactly once in order", async () => {
+    const biz = `biz_list_${Date.now()}`;
+    const token = await env.token({ kind: "business", businessId: biz });
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const { product } = await unaryCall(client.createProduct.bind(client), buildCreateProduct({ businessId: biz }), { token });
+      created.push(product!.id);
+    }
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const res = await unaryCall(client.listProducts.bind(client), { businessId: biz, page: { pageSize: 3, pageToken } }, { token });
+      seen.push(...res.products.map((p) => p.id));
+      pageToken = res.page?.nextPageToken ?? "";
+    } while (pageToken);
+    expect(seen).toEqual([...created].reverse());
+  });
+
+  it("when the page token is garbage, then INVALID_ARGUMENT names page.page_token", async () => {
+    const err = await expectFailure(client.listProducts.bind(client), { businessId: "biz_pottery", page: { pageSize: 3, pageToken: "nope" } }, { token: owner });
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(errorDetail(err)?.field).toBe("page.page_token");
+  });
+});
