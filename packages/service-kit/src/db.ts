@@ -1,6 +1,5 @@
 import pg from "pg";
-import { Kysely, PostgresDialect, sql } from "kysely";
-import { Migrator, type Migration, type MigrationProvider } from "kysely/migration";
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from "kysely";
 import type { Logger } from "./log.js";
 import { kitMigrations } from "./kit-migrations.js";
 

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import type { Migration } from "kysely/migration";
+import type { Migration } from "kysely";
 
 /**
  * Tables every service needs in its own schema: the outbox (events written in

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Migration } from "kysely/migration";
+import type { Migration } from "kysely";
 import type { NatsConnection } from "nats";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";

@@ -1,4 +1,4 @@
-import type { Migration } from "kysely/migration";
+import type { Migration } from "kysely";
 import * as createProduct from "./2026_11_21_120000_create_product.js";
 
 /** Every migration, by its frozen name; order is by name. */
