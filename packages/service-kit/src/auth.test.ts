@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { canActForBusiness, createTokenSigner, createTokenVerifier, generateSigningKeys, type Principal } from "./auth.js";
+import { Unauthenticated } from "./errors.js";
+
+describe("principal tokens", () => {
+  it("when signed and verified with the pair, then the principal round-trips for every kind", async () => {
+    const keys = await generateSigningKeys("k1");
+    const signer = await createTokenSigner(keys.privateJwk);
+    const verifier = createTokenVerifier(JSON.stringify([keys.publicJwk]));
+    const principals: Principal[] = [
+      { kind: "business", businessId: "b1" },
+      { kind: "customer", customerId: "c1" },
+      { kind: "partner", partnerId: "p1", businessIds: ["b1", "b2"] },
+      { kind: "staff", staffId: "s1", roles: ["directory.reviewer"] },
+      { kind: "service", service: "gateway" },
+    ];
+    for (const p of principals) expect(await verifier.verify(await signer.sign(p))).toEqual(p);
+  });
+
+  it("when the token is signed by another key, tampered or expired, then it is refused", async () => {
+    const keys = await generateSigningKeys("k1");
+    const other = await generateSigningKeys("k2");
+    const verifier = createTokenVerifier(JSON.stringify(keys.publicJwk));
+    const foreign = await (await createTokenSigner(other.privateJwk)).sign({ kind: "business", businessId: "b1" });
+    await expect(verifier.verify(foreign)).rejects.toBeInstanceOf(Unauthenticated);
+    const signer = await createTokenSigner(keys.privateJwk);
+    const token = await signer.sign({ kind: "business", businessId: "b1" });
+    const [h, p, s] = token.split(".");
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), sub: "b2" })).toString("base64url")}.${s}`;
+    await expect(verifier.verify(forged)).rejects.toBeInstanceOf(Unauthenticated);
+    const expired = await signer.sign({ kind: "business", businessId: "b1" }, { expiresIn: "-1m" });
+    await expect(verifier.verify(expired)).rejects.toBeInstanceOf(Unauthenticated);
+    await expect(verifier.verify("not-a-jwt")).rejects.toBeInstanceOf(Unauthenticated);
+  });
+
+  it("when deciding who may act for a business, then only it, its partners and services may", () => {
+    expect(canActForBusiness({ kind: "business", businessId: "b1" }, "b1")).toBe(true);
+    expect(canActForBusiness({ kind: "business", businessId: "b2" }, "b1")).toBe(false);
+    expect(canActForBusiness({ kind: "partner", partnerId: "p", businessIds: ["b1"] }, "b1")).toBe(true);
+    expect(canActForBusiness({ kind: "partner", partnerId: "p", businessIds: ["b2"] }, "b1")).toBe(false);
+    expect(canActForBusiness({ kind: "customer", customerId: "b1" }, "b1")).toBe(false);
+    expect(canActForBusiness({ kind: "staff", staffId: "s", roles: ["directory.reviewer"] }, "b1")).toBe(false);
+    expect(canActForBusiness({ kind: "service", service: "messaging" }, "b1")).toBe(true);
+  });
+});
