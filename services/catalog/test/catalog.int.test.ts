@@ -13,13 +13,14 @@ import { buildCreateProduct } from "./factories.js";
 let env: TestEnv;
 let app: CatalogApp;
 let port: number;
+let metricsPort: number;
 let client: CatalogServiceClient;
 let owner: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
   app = await createCatalog(loadConfig(env.env()));
-  ({ port } = await app.start());
+  ({ port, metricsPort } = await app.start());
   client = clientFor(CatalogServiceClient, port);
   owner = await env.token({ kind: "business", businessId: "biz_pottery" });
 });
@@ -48,6 +49,18 @@ describe("health", () => {
   it("when started, then grpc.health.v1 answers SERVING for the server and the service", async () => {
     expect(await checkHealth(`127.0.0.1:${port}`)).toBe("SERVING");
     expect(await checkHealth(`127.0.0.1:${port}`, "kontor.catalog.v1.CatalogService")).toBe("SERVING");
+  });
+});
+
+describe("ops endpoints", () => {
+  it("when RPCs have run, then /metrics counts them by method and code, and /healthz says SERVING", async () => {
+    await expectFailure(client.getProduct.bind(client), { productId: "missing" }, { token: owner });
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/kontor_rpc_server_handled_total\{[^}]*method="GetProduct"[^}]*code="NOT_FOUND"[^}]*\} [1-9]/);
+    expect(metrics).toContain("kontor_rpc_server_duration_seconds_bucket");
+    const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "SERVING" });
   });
 });
 
