@@ -1,0 +1,92 @@
+import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
+import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
+
+export type OwnerKind = "business" | "customer" | "system";
+
+/** Who an account belongs to; `id` is a business id, a customer id or a system account's purpose. */
+export interface AccountOwner {
+  kind: OwnerKind;
+  id: string;
+}
+
+export type AccountStatus = "open" | "frozen" | "closed";
+
+export interface LedgerAccount {
+  id: string;
+  owner: AccountOwner;
+  currency: string;
+  /** Credits minus debits, in the currency's minor units. */
+  balanceMinor: bigint;
+  allowNegativeBalance: boolean;
+  status: AccountStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface OpenAccountInput {
+  owner: AccountOwner | undefined;
+  currency: string;
+  allowNegativeBalance: boolean;
+}
+
+export interface ValidOpenAccount {
+  owner: AccountOwner;
+  currency: string;
+  allowNegativeBalance: boolean;
+}
+
+/** Staff role that may read and open system accounts. */
+export const LEDGER_ADMIN_ROLE = "payments.ledger_admin";
+
+/** Proto field of each owner kind, for error paths. */
+export const ownerField: Record<OwnerKind, string> = {
+  business: "owner.business_id",
+  customer: "owner.customer_id",
+  system: "owner.system",
+};
+
+const currencies = new Set(Intl.supportedValuesOf("currency"));
+const SYSTEM_NAME = /^[a-z][a-z0-9_.-]{0,62}$/;
+const MAX_OWNER_ID = 128;
+
+export function isCurrency(code: string): boolean {
+  return /^[A-Z]{3}$/.test(code) && currencies.has(code);
+}
+
+/** Checks an OpenAccount request; each problem names its field. */
+export function validateOpenAccount(input: OpenAccountInput): ValidOpenAccount {
+  const owner = input.owner;
+  if (!owner) throw new InvalidInput("owner", "is required: one of business_id, customer_id, system");
+  const field = ownerField[owner.kind];
+  if (!owner.id) throw new InvalidInput(field, "is required");
+  if (owner.id.length > MAX_OWNER_ID) throw new InvalidInput(field, `must be at most ${MAX_OWNER_ID} characters`);
+  if (owner.kind === "system" && !SYSTEM_NAME.test(owner.id)) throw new InvalidInput(field, "must be a lower-case name such as settlement");
+  if (!isCurrency(input.currency)) throw new InvalidInput("currency", "must be an ISO 4217 code such as EUR");
+  return { owner, currency: input.currency, allowNegativeBalance: input.allowNegativeBalance };
+}
+
+function isLedgerAdmin(principal: Principal): boolean {
+  return principal.kind === "service" || (principal.kind === "staff" && principal.roles.includes(LEDGER_ADMIN_ROLE));
+}
+
+/** May this principal read the owner's accounts and move money out of them? */
+export function canActForOwner(principal: Principal, owner: AccountOwner): boolean {
+  switch (owner.kind) {
+    case "business":
+      return canActForBusiness(principal, owner.id);
+    case "customer":
+      return (principal.kind === "customer" && principal.customerId === owner.id) || principal.kind === "service";
+    case "system":
+      return isLedgerAdmin(principal);
+  }
+}
+
+export function requireOwner(principal: Principal, owner: AccountOwner): void {
+  if (!canActForOwner(principal, owner)) throw new NotYours("this principal may not act for that account's owner");
+}
+
+/** Owners open their own accounts; only ledger admins open accounts that may go negative. */
+export function authorizeOpenAccount(principal: Principal, open: ValidOpenAccount): void {
+  requireOwner(principal, open.owner);
+  if (open.allowNegativeBalance && !isLedgerAdmin(principal)) throw new NotYours("only internal services may open accounts that can go negative");
+}

@@ -1,0 +1,28 @@
+import type { OpenAccountRequest, PostTransferRequest } from "@kontor/proto/payments/v1/payments_service";
+
+let n = 0;
+
+/** A fresh id, so each test owns its data. */
+export function uniqueId(prefix: string): string {
+  n += 1;
+  return `${prefix}_${n}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function buildOpenCustomerAccount(customerId: string, overrides: Partial<OpenAccountRequest> = {}): OpenAccountRequest {
+  return { owner: { owner: { $case: "customerId", value: customerId } }, currency: "EUR", allowNegativeBalance: false, ...overrides };
+}
+
+export function buildOpenBusinessAccount(businessId: string, overrides: Partial<OpenAccountRequest> = {}): OpenAccountRequest {
+  return { owner: { owner: { $case: "businessId", value: businessId } }, currency: "EUR", allowNegativeBalance: false, ...overrides };
+}
+
+export function buildPostTransfer(fromAccountId: string, toAccountId: string, overrides: Partial<PostTransferRequest> = {}): PostTransferRequest {
+  return {
+    idempotencyKey: uniqueId("key"),
+    fromAccountId,
+    toAccountId,
+    amount: { amountMinor: "2500", currency: "EUR" },
+    note: "Clay mug",
+    ...overrides,
+  };
+}
