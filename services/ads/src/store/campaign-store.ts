@@ -1,0 +1,26 @@
+import type { Kysely } from "kysely";
+import type { AdsDatabase } from "./database.js";
+import type { CampaignRow, NewCampaignRow } from "./campaign.table.js";
+
+type Db = Kysely<AdsDatabase>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function insertCampaign(db: Db, row: NewCampaignRow): Promise<CampaignRow> {
+  return db.insertInto("campaign").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/** A malformed id cannot exist: answer undefined without asking pg. */
+export async function findCampaign(db: Db, id: string): Promise<CampaignRow | undefined> {
+  if (!UUID.test(id)) return undefined;
+  return db.selectFrom("campaign").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** Newest first; the cursor is (created_at, id) of the last row seen. */
+export async function listCampaigns(db: Db, businessId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<CampaignRow[]> {
+  let q = db.selectFrom("campaign").selectAll().where("business_id", "=", businessId);
+  if (after) {
+    q = q.where((eb) => eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]));
+  }
+  return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+}

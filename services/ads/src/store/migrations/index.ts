@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createCampaign from "./2026_11_21_150000_create_campaign.js";
+
+/** Every migration, by its frozen name; order is by name. */
+export const migrations: Record<string, Migration> = {
+  "2026_11_21_150000_create_campaign": createCampaign,
+};
