@@ -33,3 +33,10 @@ describe("toStatus", () => {
     expect(mapped.unexpected).toBe(true);
   });
 });
+
+describe("fromPgError field names", () => {
+  it("when the table name has several words, then the field is what follows it", () => {
+    const mapped = toStatus({ code: "23505", table: "ledger_account", constraint: "ledger_account_owner_currency_key", message: "dup" });
+    expect(errorDetail({ metadata: mapped.status.metadata })?.field).toBe("owner_currency");
+  });
+});

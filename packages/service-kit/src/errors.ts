@@ -62,9 +62,10 @@ export class Unauthenticated extends KontorError {
 /** A rule refuses the operation (outside the window, not opted in, wrong state). */
 export class PolicyRefused extends KontorError {
   readonly grpcCode = status.FAILED_PRECONDITION;
-  constructor(reason: string, message: string, cloudApiCode = 0) {
+  constructor(reason: string, message: string, cloudApiCode = 0, field = "") {
     super(reason, message);
     this.cloudApiCode = cloudApiCode;
+    this.field = field;
   }
 }
 
@@ -95,7 +96,7 @@ export class DependencyDown extends KontorError {
 
 const ERROR_DETAIL_KEY = "kontor-error-bin";
 
-function isPgError(err: unknown): err is { code: string; constraint?: string; column?: string } {
+function isPgError(err: unknown): err is { code: string; constraint?: string; column?: string; table?: string } {
   return typeof err === "object" && err !== null && typeof (err as { code?: unknown }).code === "string" && /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
 }
 
@@ -105,7 +106,7 @@ function isPgError(err: unknown): err is { code: string; constraint?: string; co
  */
 export function fromPgError(err: unknown): KontorError | undefined {
   if (!isPgError(err)) return undefined;
-  const field = err.column ?? constraintField(err.constraint);
+  const field = err.column ?? constraintField(err.constraint, err.table);
   switch (err.code) {
     case "23505":
       return new AlreadyExists(field || "record", field);
@@ -130,9 +131,11 @@ export function fromPgError(err: unknown): KontorError | undefined {
   }
 }
 
-function constraintField(constraint: string | undefined): string {
+/** `<table>_<field>_<kind>` → field; the table comes from the error so multi-word tables work. */
+function constraintField(constraint: string | undefined, table: string | undefined): string {
   if (!constraint) return "";
-  const match = /^[a-z0-9]+_(.+)_(key|fkey|check|pkey|uniq|idx)$/.exec(constraint);
+  const rest = table && constraint.startsWith(`${table}_`) ? constraint.slice(table.length + 1) : constraint.replace(/^[a-z0-9]+_/, "");
+  const match = /^(.+)_(key|fkey|check|pkey|uniq|idx)$/.exec(rest);
   return match?.[1] ?? "";
 }
 

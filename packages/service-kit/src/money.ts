@@ -7,6 +7,12 @@ export function minorDigits(currency: string): number {
   return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
 }
 
+/** Checks an ISO 4217 code (upper case, known to the runtime's ICU data). */
+export function parseCurrency(field: string, code: string): string {
+  if (!/^[A-Z]{3}$/.test(code) || !currencies.has(code)) throw new InvalidInput(field, "must be an ISO 4217 code such as EUR");
+  return code;
+}
+
 export interface MoneyValue {
   amountMinor: bigint;
   currency: string;
@@ -18,9 +24,7 @@ export interface MoneyValue {
  */
 export function parseMoney(field: string, money: { amountMinor: string; currency: string } | undefined, options: { allowNegative?: boolean } = {}): MoneyValue {
   if (!money) throw new InvalidInput(field, "is required");
-  if (!/^[A-Z]{3}$/.test(money.currency) || !currencies.has(money.currency)) {
-    throw new InvalidInput(`${field}.currency`, "must be an ISO 4217 code such as EUR");
-  }
+  parseCurrency(`${field}.currency`, money.currency);
   let amount: bigint;
   try {
     amount = BigInt(money.amountMinor);

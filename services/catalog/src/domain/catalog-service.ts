@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { NotFound } from "@kontor/service-kit/errors";
+import { isUuid } from "@kontor/service-kit/ids";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { CatalogDatabase } from "../store/database.js";
 import { findProduct, insertProduct, listProducts } from "../store/product-store.js";
@@ -42,6 +43,8 @@ export function createCatalogService(ports: CatalogPorts) {
           price_minor: valid.price.amountMinor.toString(),
           currency: valid.price.currency,
           image_url: valid.imageUrl,
+          // Millisecond clock: page cursors carry ms, so rows must not differ below that.
+          created_at: new Date(),
         });
         const product = productRowToProduct(row);
         await ports.enqueue(trx, [productCreatedEvent(product)]);
@@ -50,7 +53,7 @@ export function createCatalogService(ports: CatalogPorts) {
     },
 
     async getProduct(id: string): Promise<Product> {
-      const row = /^[0-9a-f-]{36}$/i.test(id) ? await findProduct(ports.db, id) : undefined;
+      const row = isUuid(id) ? await findProduct(ports.db, id) : undefined;
       if (!row) throw new NotFound("product");
       return productRowToProduct(row);
     },

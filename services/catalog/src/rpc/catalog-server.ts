@@ -2,12 +2,14 @@ import { CatalogServiceService, type CatalogServiceServer } from "@kontor/proto/
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { canActForBusiness, requireBusiness } from "@kontor/service-kit/auth";
 import { InvalidInput, NotFound } from "@kontor/service-kit/errors";
+import { isUuid } from "@kontor/service-kit/ids";
 import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
 import type { CatalogService } from "../domain/catalog-service.js";
 import { productToPb } from "./mappers.js";
 
 type Cursor = { t: string; id: string };
-const isCursor = (v: unknown): v is Cursor => typeof v === "object" && v !== null && typeof (v as Cursor).t === "string" && typeof (v as Cursor).id === "string";
+const isCursor = (v: unknown): v is Cursor =>
+  typeof v === "object" && v !== null && typeof (v as Cursor).t === "string" && !Number.isNaN(Date.parse((v as Cursor).t)) && typeof (v as Cursor).id === "string" && isUuid((v as Cursor).id);
 
 /** Thin handlers: decode → authorize → domain → map. */
 export function registerCatalogServer(grpc: KitServer, catalog: CatalogService, maxPageSize: number): void {
