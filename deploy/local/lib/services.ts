@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { checkHealth } from "@kontor/service-kit/grpc-client";
+import type { Secrets } from "./credentials.js";
+import { repoRoot } from "./paths.js";
+import { exited, sleep, stopChild } from "./process.js";
+
+export interface ServiceSpec {
+  name: string;
+  grpcPort: number;
+  metricsPort: number;
+  /** Variables only this service reads (beyond the kit's base config). */
+  env?: (secrets: Secrets) => Record<string, string>;
+}
+
+/** Shifts every service port, so a second stack (another checkout, the smoke test) can run beside the first. */
+const PORT_OFFSET = (() => {
+  const value = Number(process.env.KONTOR_PORT_OFFSET ?? 0);
+  if (!Number.isInteger(value) || value < 0 || value > 10_000) throw new Error("KONTOR_PORT_OFFSET must be a whole number from 0 to 10000");
+  return value;
+})();
+
+/**
+ * Every service the local stack knows, with its default ports (README "Ports").
+ * A service is started only when its services/<name>/src/main.ts exists.
+ * Adding a service: docs/adding-a-service.md.
+ */
+export const SERVICES: readonly ServiceSpec[] = ([
+  { name: "messaging", grpcPort: 50051, metricsPort: 9461, env: (s: Secrets) => ({ MESSAGE_MASTER_KEY: s.messageMasterKey }) },
+  { name: "directory", grpcPort: 50052, metricsPort: 9462 },
+  { name: "catalog", grpcPort: 50053, metricsPort: 9463 },
+  { name: "payments", grpcPort: 50054, metricsPort: 9464 },
+  { name: "ads", grpcPort: 50055, metricsPort: 9465 },
+] satisfies ServiceSpec[]).map((spec) => ({ ...spec, grpcPort: spec.grpcPort + PORT_OFFSET, metricsPort: spec.metricsPort + PORT_OFFSET }));
+
+export const serviceDir = (name: string) => join(repoRoot, "services", name);
+export const mainFile = (name: string) => join(serviceDir(name), "src", "main.ts");
+export const isPresent = (spec: ServiceSpec) => existsSync(mainFile(spec.name));
+export const grpcAddress = (spec: ServiceSpec) => `127.0.0.1:${spec.grpcPort}`;
+export const metricsUrl = (spec: ServiceSpec) => `http://127.0.0.1:${spec.metricsPort}/metrics`;
+
+export class ServiceExited extends Error {
+  constructor(
+    readonly service: string,
+    readonly code: number | string,
+    readonly stderr: string[],
+  ) {
+    super(`${service} exited (${typeof code === "number" ? `code ${code}` : code})`);
+  }
+}
+
+export interface RunningService {
+  spec: ServiceSpec;
+  child: ChildProcess;
+  /** The last lines it wrote to stderr: shown when it dies. */
+  stderrTail: string[];
+  exit: Promise<number | string>;
+  stop(graceMs: number): Promise<"stopped" | "killed">;
+}
+
+const STDERR_TAIL = 40;
+
+/**
+ * Runs a service the way its own `npm start` does (node + tsx on the source),
+ * in its own process group so that Ctrl-C reaches only start.ts, which then
+ * sends one SIGTERM (a second signal makes the kit exit without draining).
+ */
+export function startService(spec: ServiceSpec, env: Record<string, string>, onLine: (service: string, line: string, stream: "stdout" | "stderr") => void): RunningService {
+  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", mainFile(spec.name)], {
+    cwd: serviceDir(spec.name),
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const stderrTail: string[] = [];
+  if (child.stdout) createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", (line) => onLine(spec.name, line, "stdout"));
+  if (child.stderr) {
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on("line", (line) => {
+      stderrTail.push(line);
+      if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
+      onLine(spec.name, line, "stderr");
+    });
+  }
+  return {
+    spec,
+    child,
+    stderrTail,
+    exit: exited(child),
+    stop: (graceMs) => stopChild(child, "SIGTERM", graceMs),
+  };
+}
+
+/** Polls grpc.health.v1 until the service says SERVING; throws ServiceExited if it dies first. */
+export async function waitServing(service: RunningService, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer yet";
+  let dead = false;
+  void service.exit.then(() => (dead = true));
+  for (;;) {
+    if (dead) {
+      // Let the last stderr lines arrive before reporting them.
+      await sleep(100);
+      throw new ServiceExited(service.spec.name, await service.exit, service.stderrTail);
+    }
+    if (cancelled()) throw new Error("cancelled");
+    try {
+      last = await checkHealth(grpcAddress(service.spec), "", 1000);
+      if (last === "SERVING") return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${service.spec.name} did not report SERVING within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
+    await sleep(200);
+  }
+}

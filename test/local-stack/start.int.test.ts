@@ -1,0 +1,114 @@
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { createTokenVerifier } from "@kontor/service-kit/auth";
+import { checkHealth } from "@kontor/service-kit/grpc-client";
+
+// The local stack (`npm start`) on the embedded path: its own PostgreSQL and
+// nats-server on spare ports, services shifted by KONTOR_PORT_OFFSET, state in
+// a temporary KONTOR_DIR, so it never meets a developer's running stack.
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const presentServices = readdirSync(join(root, "services")).filter((name) => existsSync(join(root, "services", name, "src", "main.ts")));
+const stateDir = mkdtempSync(join(tmpdir(), "kontor-local-"));
+// As root the embedded PostgreSQL runs as the postgres user, which must be able to enter this folder.
+chmodSync(stateDir, 0o755);
+
+const stackEnv: Record<string, string> = {
+  PATH: process.env.PATH ?? "",
+  HOME: process.env.HOME ?? "",
+  KONTOR_DIR: stateDir,
+  KONTOR_PORT_OFFSET: "1000",
+  KONTOR_PG_PORT: "54339",
+  KONTOR_NATS_PORT: "42239",
+  KONTOR_LOG_LEVEL: "warn",
+  NO_COLOR: "1",
+};
+
+afterAll(() => {
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+describe("npm start (embedded PostgreSQL and nats-server)", () => {
+  it("when started without DATABASE_URL and NATS_URL, then every present service is SERVING, local.json holds working tokens, and SIGINT stops every process it started", async () => {
+    const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/start.ts"], {
+      cwd: root,
+      env: stackEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    let pids: { postgres?: number; nats?: number; services: Record<string, number> } | undefined;
+    let code: number | null = null;
+
+    try {
+      const deadline = Date.now() + 80_000;
+      while (!output.includes("Kontor is up")) {
+        if (child.exitCode !== null) throw new Error(`npm start exited during start-up:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+
+      const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8")) as {
+        services: Record<string, string>;
+        postgres: { url: string; embedded: boolean };
+        nats: { url: string; embedded: boolean };
+        business: { id: string; token: string };
+        partner: { token: string };
+        customers: { id: string; token: string }[];
+        authPublicKeys: unknown[];
+      };
+      expect(Object.keys(local.services).sort()).toEqual([...presentServices].sort());
+      expect(local.postgres).toEqual({ url: "postgres://postgres@127.0.0.1:54339/kontor", embedded: true });
+      expect(local.nats).toEqual({ url: "nats://127.0.0.1:42239", embedded: true });
+      for (const [name, address] of Object.entries(local.services)) {
+        expect(await checkHealth(address), name).toBe("SERVING");
+      }
+
+      const verifier = createTokenVerifier(JSON.stringify(local.authPublicKeys));
+      expect(await verifier.verify(local.business.token)).toEqual({ kind: "business", businessId: local.business.id });
+      expect((await verifier.verify(local.partner.token)).kind).toBe("partner");
+      expect(local.customers.length).toBeGreaterThan(0);
+      for (const c of local.customers) expect(await verifier.verify(c.token)).toEqual({ kind: "customer", customerId: c.id });
+
+      const status = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "status", "--json"], {
+        cwd: root,
+        env: stackEnv,
+        encoding: "utf8",
+      });
+      expect(status.status, status.stderr).toBe(0);
+      expect((JSON.parse(status.stdout) as { healthy: boolean }).healthy).toBe(true);
+
+      const minted = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "token", "--kind", "staff", "--id", "s1", "--roles", "reviewer"], {
+        cwd: root,
+        env: stackEnv,
+        encoding: "utf8",
+      });
+      expect(minted.status, minted.stderr).toBe(0);
+      expect(await verifier.verify(minted.stdout.trim())).toEqual({ kind: "staff", staffId: "s1", roles: ["reviewer"] });
+    } finally {
+      // Read the pids before SIGINT: a clean stop deletes the file.
+      const pidsFile = join(stateDir, "run", "pids.json");
+      if (existsSync(pidsFile)) pids = JSON.parse(readFileSync(pidsFile, "utf8")) as typeof pids;
+      child.kill("SIGINT");
+      code = await exited;
+    }
+    const started = pids ? [pids.postgres, pids.nats, ...Object.values(pids.services)].filter((p): p is number => p !== undefined) : [];
+    expect(code, output).toBe(0);
+    expect(started.length).toBe(presentServices.length + 2);
+    expect(started.filter(alive)).toEqual([]);
+  });
+});
