@@ -149,6 +149,10 @@ export interface BusinessSnapshot {
     | undefined;
   /** Monotonic per business; consumers ignore a snapshot older than the one they hold. */
   version: string;
+  /** Unique handle customers can type (may be empty). */
+  handle: string;
+  /** BCP 47 language tags the business answers in. */
+  languages: string[];
 }
 
 function createBaseBusinessPhoneNumber(): BusinessPhoneNumber {
@@ -695,6 +699,8 @@ function createBaseBusinessSnapshot(): BusinessSnapshot {
     profilePictureUrl: "",
     updatedAt: undefined,
     version: "0",
+    handle: "",
+    languages: [],
   };
 }
 
@@ -732,6 +738,12 @@ export const BusinessSnapshot: MessageFns<BusinessSnapshot> = {
     }
     if (message.version !== "0") {
       writer.uint32(88).int64(message.version);
+    }
+    if (message.handle !== "") {
+      writer.uint32(98).string(message.handle);
+    }
+    for (const v of message.languages) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -837,6 +849,22 @@ export const BusinessSnapshot: MessageFns<BusinessSnapshot> = {
             message.version = reader.int64().toString();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.handle = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.languages.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -886,6 +914,10 @@ export const BusinessSnapshot: MessageFns<BusinessSnapshot> = {
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
       version: isSet(object.version) ? globalThis.String(object.version) : "0",
+      handle: isSet(object.handle) ? globalThis.String(object.handle) : "",
+      languages: globalThis.Array.isArray(object?.languages)
+        ? object.languages.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -924,6 +956,12 @@ export const BusinessSnapshot: MessageFns<BusinessSnapshot> = {
     if (message.version !== "0") {
       obj.version = message.version;
     }
+    if (message.handle !== "") {
+      obj.handle = message.handle;
+    }
+    if (message.languages?.length) {
+      obj.languages = message.languages;
+    }
     return obj;
   },
 
@@ -945,6 +983,8 @@ export const BusinessSnapshot: MessageFns<BusinessSnapshot> = {
     message.profilePictureUrl = object.profilePictureUrl ?? "";
     message.updatedAt = object.updatedAt ?? undefined;
     message.version = object.version ?? "0";
+    message.handle = object.handle ?? "";
+    message.languages = object.languages?.map((e) => e) || [];
     return message;
   },
 };

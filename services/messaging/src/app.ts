@@ -1,0 +1,89 @@
+import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
+import type { Config } from "./config.js";
+import { migrations } from "./store/migrations/index.js";
+import type { MessagingDatabase } from "./store/database.js";
+import { createKeyring } from "./store/keyring.js";
+import { createSendWriter } from "./store/send-writer.js";
+import { loadBusinessNumbers, rowToBusinessNumber } from "./store/business-number-store.js";
+import { deriveIdKey, parseMasterKey } from "./domain/crypto.js";
+import { createDirectoryCache } from "./domain/directory.js";
+import { createMessagingService, type MessagingService, type PendingItem } from "./domain/messaging-service.js";
+import { registerDirectoryConsumer } from "./events/consumers.js";
+import { createLiveHub } from "./events/live.js";
+import { registerMessagingServer } from "./rpc/messaging-server.js";
+
+/** Composition root: build everything from config; start() returns the bound port. */
+export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
+  const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, okLogLevel: "trace", ...overrides });
+  const keyring = createKeyring(rt.db, master);
+  const directory = createDirectoryCache();
+  registerDirectoryConsumer(rt, directory);
+  const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema);
+  // The hub reads through the service (decryption); the service publishes through the hub.
+  let messaging: MessagingService | undefined;
+  const hub = createLiveHub({
+    nc: rt.nc,
+    prefix: rt.prefix,
+    log: rt.log,
+    sweepMs: config.INBOX_SWEEP_MS,
+    reader: {
+      read: (...args) => messaging!.reader.read(...args),
+      heads: (keys) => messaging!.reader.heads(keys),
+    },
+  });
+  messaging = createMessagingService({
+    db: rt.db,
+    enqueue: rt.enqueue,
+    writer,
+    keyring,
+    directory,
+    hub,
+    nc: rt.nc,
+    prefix: rt.prefix,
+    idKey: deriveIdKey(master),
+    log: rt.log,
+    batchMax: config.SEND_BATCH_MAX,
+    queueMax: config.SEND_QUEUE_MAX,
+  });
+  const service = messaging;
+  registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);
+
+  let refresh: NodeJS.Timeout | undefined;
+  let stopErasures: (() => void) | undefined;
+  rt.onStart(async () => {
+    let newest = new Date(0);
+    const apply = (rows: Awaited<ReturnType<typeof loadBusinessNumbers>>) => {
+      for (const r of rows) {
+        directory.apply(rowToBusinessNumber(r));
+        if (r.updated_at > newest) newest = r.updated_at;
+      }
+    };
+    apply(await loadBusinessNumbers(rt.db));
+    // Another replica's consumer may have applied a directory event: re-read recent changes
+    // (with overlap, since a transaction's now() can be older than its commit).
+    refresh = setInterval(() => {
+      loadBusinessNumbers(rt.db, new Date(newest.getTime() - 10_000)).then(apply, (err: unknown) =>
+        rt.log.warn({ err: { message: (err as Error).message } }, "business number refresh failed"),
+      );
+    }, config.DIRECTORY_REFRESH_MS);
+    refresh.unref();
+    stopErasures = service.listenForErasures();
+  });
+  rt.onStop(async () => {
+    if (refresh) clearInterval(refresh);
+    stopErasures?.();
+    hub.stop();
+    await service.idle();
+  });
+  return {
+    log: rt.log,
+    runtime: rt,
+    messaging: service,
+    directory,
+    start: () => rt.start(),
+    stop: () => rt.stop(),
+  };
+}
+
+export type MessagingApp = Awaited<ReturnType<typeof createMessaging>>;

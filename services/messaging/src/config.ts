@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { loadConfig as load, serviceConfigSchema } from "@kontor/service-kit/config";
+
+const masterKey = z.string().refine((value) => {
+  try {
+    return Buffer.from(value, "base64").length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value);
+  } catch {
+    return false;
+  }
+}, "must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)");
+
+export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 9461 }, {
+  /** Wraps every business's message data key (AES-256-GCM); base64 of 32 bytes. Required. */
+  MESSAGE_MASTER_KEY: masterKey,
+  /** Largest page a list RPC returns. */
+  MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Most messages written by one group commit. */
+  SEND_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
+  SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
+  /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */
+  INBOX_SWEEP_MS: z.coerce.number().int().min(100).default(2000),
+  /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
+  DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The only reader of process.env in this service. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  return load(configSchema, env);
+}

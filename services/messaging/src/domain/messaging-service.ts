@@ -1,0 +1,548 @@
+import type pg from "pg";
+import type { Kysely } from "kysely";
+import type { NatsConnection } from "nats";
+import { StoredBody, type LiveBatch } from "@kontor/proto/messaging/v1/live";
+import { MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
+import type { SendMessageRequest, StatusUpdate } from "@kontor/proto/messaging/v1/messaging_service";
+import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
+import { DependencyDown, InvalidInput, NotFound, NotYours, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
+import type { Logger } from "@kontor/service-kit/log";
+import type { OutboxEvent } from "@kontor/service-kit/outbox";
+import type { MessagingDatabase } from "../store/database.js";
+import type { Keyring } from "../store/keyring.js";
+import type { SendItem, SendWriter, Stored, OpenedConversation } from "../store/send-writer.js";
+import type { MessageRow } from "../store/tables.js";
+import * as messages from "../store/message-store.js";
+import { findCustomer, upsertCustomer } from "../store/customer-store.js";
+import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
+import { keyErasedSubject } from "../events/subjects.js";
+import type { InboxReader, LiveHub } from "../events/live.js";
+import { validateContent, validateEnvelope } from "./content.js";
+import { messageIdFor, open, seal } from "./crypto.js";
+import type { DirectoryCache, BusinessNumber } from "./directory.js";
+import { countryOfE164, isValidId, normalizeE164, parseParticipant, partyFromKey, partyKey, partyToPb, type Party } from "./participant.js";
+import { contentNames, type ContentCase } from "./status.js";
+
+export interface MessagingPorts {
+  db: Kysely<MessagingDatabase>;
+  enqueue(trx: Kysely<MessagingDatabase>, events: OutboxEvent[]): Promise<void>;
+  writer: SendWriter<PendingItem>;
+  keyring: Keyring;
+  directory: DirectoryCache;
+  hub: LiveHub;
+  nc: NatsConnection;
+  prefix: string;
+  idKey: Buffer;
+  log: Logger;
+  batchMax: number;
+  queueMax: number;
+}
+
+/** A send on its way to the group commit: row fields plus what events and live delivery need. */
+export interface PendingItem extends SendItem {
+  message: Message;
+  kind: ContentCase;
+  customerE164: string;
+}
+
+export interface SendOutcome {
+  stored: Stored;
+  messageId: string;
+  recipient: Party;
+}
+
+export interface CustomerInfo {
+  id: string;
+  e164: string;
+  readReceipts: boolean;
+}
+
+type Waiter = { item: PendingItem; resolve: (s: Stored) => void; reject: (e: unknown) => void };
+
+const S = MessageStatus;
+
+export function createMessagingService(ports: MessagingPorts) {
+  const { db, writer, keyring, directory, hub, log } = ports;
+  const customers = new Map<string, CustomerInfo>();
+  const customersByE164 = new Map<string, string>();
+
+  function remember(c: CustomerInfo): void {
+    const old = customers.get(c.id);
+    if (old && old.e164 !== c.e164) customersByE164.delete(old.e164);
+    customers.set(c.id, c);
+    customersByE164.set(c.e164, c.id);
+  }
+
+  async function customerById(id: string): Promise<CustomerInfo | undefined> {
+    const hit = customers.get(id);
+    if (hit) return hit;
+    const row = await findCustomer(db, { id });
+    if (!row) return undefined;
+    const info = { id: row.id, e164: row.e164, readReceipts: row.read_receipts };
+    remember(info);
+    return info;
+  }
+
+  async function customerByE164(e164: string): Promise<CustomerInfo | undefined> {
+    const id = customersByE164.get(e164);
+    if (id) return customers.get(id);
+    const row = await findCustomer(db, { e164 });
+    if (!row) return undefined;
+    const info = { id: row.id, e164: row.e164, readReceipts: row.read_receipts };
+    remember(info);
+    return info;
+  }
+
+  function numberOrThrow(id: string, what = "business number"): BusinessNumber {
+    const n = directory.get(id);
+    if (!n) throw new NotFound(what);
+    return n;
+  }
+
+  /** May this principal act as this participant (send as it, read its inbox)? */
+  function requireActsAs(principal: Principal, party: Party): void {
+    if (party.kind === "customer") {
+      if (principal.kind === "service" || (principal.kind === "customer" && principal.customerId === party.id)) return;
+      throw new NotYours("this principal may not act for that customer");
+    }
+    const n = numberOrThrow(party.id);
+    if (!canActForBusiness(principal, n.businessId)) throw new NotYours("this principal may not act for that business number");
+  }
+
+  // ---- group commit -------------------------------------------------------
+
+  const queue: Waiter[] = [];
+  let running = false;
+  let scheduled = false;
+
+  function submit(item: PendingItem): Promise<Stored> {
+    if (queue.length >= ports.queueMax) throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
+    return new Promise<Stored>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (!running && !scheduled) {
+        scheduled = true;
+        // One turn of the event loop lets a burst (a stream's chunk, many unary calls) join the batch.
+        setImmediate(drain);
+      }
+    });
+  }
+
+  async function drain(): Promise<void> {
+    scheduled = false;
+    running = true;
+    try {
+      // Adaptive batching: the next batch is whatever queued while the previous commit ran.
+      while (queue.length > 0) {
+        const batch = queue.splice(0, ports.batchMax);
+        try {
+          const { results, fresh } = await writer.write(
+            batch.map((w) => w.item),
+            buildEvents,
+          );
+          publishFresh(fresh);
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        } catch (err) {
+          const mapped = fromPgError(err);
+          const failure = mapped instanceof DependencyDown || isConnectionError(err) ? new DependencyDown("the message store is unavailable, retry") : err;
+          if (!mapped) log.error({ err }, "group commit failed");
+          for (const w of batch) w.reject(failure);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  function isConnectionError(err: unknown): boolean {
+    const code = (err as { code?: string }).code;
+    return code === "ECONNREFUSED" || code === "ECONNRESET" || /Connection terminated|timeout exceeded/i.test(String((err as Error).message));
+  }
+
+  function buildEvents(stored: { item: PendingItem; stored: Stored }[], opened: OpenedConversation<PendingItem>[]): OutboxEvent[] {
+    const events: OutboxEvent[] = [];
+    for (const o of opened) {
+      events.push(
+        conversationOpenedEvent({
+          conversationId: o.conversationId,
+          businessId: o.businessId,
+          phoneNumberId: o.phoneNumberId,
+          customerId: o.customerId,
+          customerCountry: countryOfE164(o.first.customerE164),
+          origin: o.first.senderKey.startsWith("b_") ? "business_initiated" : "user_initiated",
+          at: o.first.message.createdAt ?? new Date(),
+        }),
+      );
+    }
+    for (const { item, stored: s } of stored) {
+      if (item.senderKey.startsWith("b_")) {
+        events.push(
+          statusEvent({
+            messageId: item.id,
+            conversationId: s.conversationId,
+            seq: s.seq,
+            senderKey: item.senderKey,
+            recipientKey: item.recipientKey,
+            status: S.MESSAGE_STATUS_SENT,
+            errorCode: 0,
+            businessId: item.businessId,
+            phoneNumberId: item.phoneNumberId,
+            customerId: item.customerId,
+            bizOpaqueCallbackData: item.message.bizOpaqueCallbackData,
+            at: s.createdAt,
+          }),
+        );
+      } else {
+        events.push(receivedEvent(completeMessage(item, s, true), item.businessId, item.phoneNumberId, item.customerId, contentNames[item.contentType] ?? ""));
+      }
+    }
+    return events;
+  }
+
+  function completeMessage(item: PendingItem, s: Stored, forSender: boolean): Message {
+    return {
+      ...item.message,
+      conversationId: s.conversationId,
+      seq: String(s.seq),
+      status: s.status,
+      createdAt: s.createdAt,
+      bizOpaqueCallbackData: forSender ? item.message.bizOpaqueCallbackData : "",
+      clientMessageId: forSender ? item.message.clientMessageId : "",
+    };
+  }
+
+  /** After commit: one live publish per recipient and one status publish per sender. */
+  function publishFresh(fresh: { item: PendingItem; stored: Stored }[]): void {
+    const toRecipients = new Map<string, LiveBatch>();
+    const toSenders = new Map<string, LiveBatch>();
+    for (const { item, stored } of fresh) {
+      let r = toRecipients.get(item.recipientKey);
+      if (!r) toRecipients.set(item.recipientKey, (r = { items: [], statuses: [], typing: undefined }));
+      r.items.push({ message: completeMessage(item, stored, false), inboxSeq: String(stored.rseq) });
+      let s = toSenders.get(item.senderKey);
+      if (!s) toSenders.set(item.senderKey, (s = { items: [], statuses: [], typing: undefined }));
+      s.statuses.push({ messageId: item.id, conversationId: stored.conversationId, seq: String(stored.seq), status: S.MESSAGE_STATUS_SENT, errorCode: 0, occurredAt: stored.createdAt });
+    }
+    for (const [key, batch] of toRecipients) hub.publish(key, batch);
+    for (const [key, batch] of toSenders) hub.publish(key, batch);
+  }
+
+  // ---- reading rows -------------------------------------------------------
+
+  async function decryptRow(row: MessageRow): Promise<StoredBody | undefined> {
+    const cached = keyring.cachedById(row.key_id);
+    const key = cached === undefined ? await keyring.byId(row.key_id) : cached;
+    if (!key) return undefined;
+    try {
+      return StoredBody.decode(open(key, row.body, Buffer.from(row.id)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function rowToMessage(row: MessageRow, viewerKey: string): Promise<Message> {
+    const body = await decryptRow(row);
+    const own = row.sender === viewerKey;
+    return {
+      id: row.id,
+      conversationId: row.conversation_id,
+      seq: row.seq,
+      sender: partyToPb(partyFromKey(row.sender)),
+      recipient: partyToPb(partyFromKey(row.recipient)),
+      content: body?.content,
+      context: body?.context,
+      bizOpaqueCallbackData: own ? (body?.bizOpaqueCallbackData ?? "") : "",
+      clientMessageId: own ? row.client_message_id : "",
+      status: row.status,
+      errorCode: row.error_code,
+      createdAt: row.created_at,
+      contentErased: !body,
+    };
+  }
+
+  const reader: InboxReader = {
+    async read(recipientKey, after, before, limit) {
+      const rows = await messages.readInbox(db, recipientKey, after, before, limit);
+      const out: { rseq: number; message: Message }[] = [];
+      for (const row of rows) out.push({ rseq: Number(row.rseq), message: await rowToMessage(row, recipientKey) });
+      return out;
+    },
+    heads: (keys) => messages.inboxHeads(db, keys),
+  };
+
+  async function conversationFor(principal: Principal, party: Party, conversationId: string) {
+    requireActsAs(principal, party);
+    const conv = await messages.findConversation(db, conversationId);
+    if (!conv) throw new NotFound("conversation");
+    const member = party.kind === "customer" ? conv.customer_id === party.id : conv.phone_number_id === party.id;
+    if (!member) throw new NotYours("not a party of this conversation");
+    return conv;
+  }
+
+  function publishStatuses(senderKey: string, statuses: StatusUpdate[]): void {
+    if (statuses.length > 0) hub.publish(senderKey, { items: [], statuses, typing: undefined });
+  }
+
+  // ---- use cases ----------------------------------------------------------
+
+  return {
+    reader,
+    rememberCustomer: remember,
+
+    /** Checks the principal may read this participant's inbox; returns its key. */
+    authorizeInbox(principal: Principal, party: Party): string {
+      requireActsAs(principal, party);
+      return partyKey(party);
+    },
+
+    async send(principal: Principal, req: SendMessageRequest): Promise<SendOutcome> {
+      const sender = parseParticipant(req.sender, "sender");
+      requireActsAs(principal, sender);
+      let recipient: Party;
+      if (req.recipient?.kind && req.to) throw new InvalidInput("to", "give either recipient or to, not both");
+      if (req.to) {
+        const e164 = normalizeE164(req.to);
+        if (!e164) throw new InvalidInput("to", "must be a phone number in E.164 form");
+        if (sender.kind === "business") {
+          const c = await customerByE164(e164);
+          if (!c) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+          recipient = { kind: "customer", id: c.id };
+        } else {
+          const n = directory.byE164(e164);
+          if (!n) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+          recipient = { kind: "business", id: n.phoneNumberId };
+        }
+      } else {
+        recipient = parseParticipant(req.recipient, "recipient");
+      }
+      if (recipient.kind === sender.kind) {
+        throw new InvalidInput("recipient", sender.kind === "business" ? "a business number messages customers" : "a customer messages business numbers");
+      }
+      const number = numberOrThrow(sender.kind === "business" ? sender.id : recipient.id, sender.kind === "business" ? "business number" : "recipient");
+      const customerId = sender.kind === "customer" ? sender.id : recipient.id;
+      const customer = customers.get(customerId) ?? (await customerById(customerId));
+      if (!customer) throw Object.assign(new NotFound(sender.kind === "customer" ? "customer" : "recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+
+      const role = principal.kind === "service" ? "service" : sender.kind;
+      const valid = validateContent(req.content, role);
+      const contextId = req.context?.messageId ?? "";
+      validateEnvelope({ clientMessageId: req.clientMessageId, bizOpaqueCallbackData: req.bizOpaqueCallbackData, contextMessageId: contextId, kind: valid.kind });
+      const senderKey = partyKey(sender);
+      const recipientKey = partyKey(recipient);
+      if (valid.kind === "reaction" && req.content?.kind?.$case === "reaction") {
+        const target = await messages.findMessage(db, req.content.kind.value.messageId);
+        if (!target || target.phone_number_id !== number.phoneNumberId || target.customer_id !== customer.id || target.content_type === 5) {
+          throw new PolicyRefused("REACTION_TARGET_INVALID", "a reaction must target a non-reaction message of this conversation", 131009);
+        }
+      }
+
+      const dk = keyring.forBusiness(number.businessId);
+      const { keyId, key } = "then" in dk ? await dk : dk;
+      const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
+      const plaintext = StoredBody.encode({ content: req.content, context: req.context, bizOpaqueCallbackData: req.bizOpaqueCallbackData }).finish();
+      const item: PendingItem = {
+        id,
+        senderKey,
+        recipientKey,
+        businessId: number.businessId,
+        phoneNumberId: number.phoneNumberId,
+        customerId: customer.id,
+        clientMessageId: req.clientMessageId,
+        contentType: valid.contentType,
+        keyId,
+        body: seal(key, plaintext, Buffer.from(id)),
+        kind: valid.kind,
+        customerE164: customer.e164,
+        message: {
+          id,
+          conversationId: "",
+          seq: "0",
+          sender: req.sender,
+          recipient: partyToPb(recipient),
+          content: req.content,
+          context: req.context,
+          bizOpaqueCallbackData: req.bizOpaqueCallbackData,
+          clientMessageId: req.clientMessageId,
+          status: S.MESSAGE_STATUS_SENT,
+          errorCode: 0,
+          createdAt: undefined,
+          contentErased: false,
+        },
+      };
+      const stored = await submit(item);
+      return { stored, messageId: id, recipient };
+    },
+
+    async report(principal: Principal, req: { reader: Party; conversationId: string; status: MessageStatus; upToSeq: number; messageId: string }): Promise<number> {
+      if (req.status !== S.MESSAGE_STATUS_DELIVERED && req.status !== S.MESSAGE_STATUS_READ) throw new InvalidInput("status", "must be DELIVERED or READ");
+      const conv = await conversationFor(principal, req.reader, req.conversationId);
+      const readerKey = partyKey(req.reader);
+      let upTo = req.upToSeq;
+      if (req.messageId) {
+        const m = await messages.findMessage(db, req.messageId);
+        if (!m || m.conversation_id !== conv.id || m.recipient !== readerKey) throw new NotFound("message");
+        upTo = Math.max(upTo, Number(m.seq));
+      }
+      if (upTo <= 0) throw new InvalidInput("up_to_seq", "must be positive (or give message_id)");
+      let status = req.status;
+      if (status === S.MESSAGE_STATUS_READ && req.reader.kind === "customer") {
+        // A customer who turned read receipts off still gets unread counts, but the business only sees DELIVERED.
+        const c = await customerById(req.reader.id);
+        if (c && !c.readReceipts) status = S.MESSAGE_STATUS_DELIVERED;
+      }
+      const at = new Date();
+      const changed = await db.transaction().execute(async (trx) => {
+        const rows = await messages.applyReceipt(trx, conv.id, readerKey, req.reader.kind, status, upTo, req.status === S.MESSAGE_STATUS_READ);
+        const events: OutboxEvent[] = [];
+        for (const r of rows) {
+          const body = await decryptRow({ ...(r as unknown as MessageRow), id: r.id });
+          events.push(
+            statusEvent({
+              messageId: r.id,
+              conversationId: conv.id,
+              seq: Number(r.seq),
+              senderKey: r.sender,
+              recipientKey: readerKey,
+              status,
+              errorCode: 0,
+              businessId: conv.business_id,
+              phoneNumberId: conv.phone_number_id,
+              customerId: conv.customer_id,
+              bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
+              at,
+            }),
+          );
+        }
+        await ports.enqueue(trx, events);
+        return rows;
+      });
+      const bySender = new Map<string, StatusUpdate[]>();
+      for (const r of changed) {
+        const list = bySender.get(r.sender) ?? [];
+        list.push({ messageId: r.id, conversationId: conv.id, seq: r.seq, status, errorCode: 0, occurredAt: at });
+        bySender.set(r.sender, list);
+      }
+      for (const [key, list] of bySender) publishStatuses(key, list);
+      return changed.length;
+    },
+
+    async typing(principal: Principal, sender: Party, conversationId: string): Promise<void> {
+      const conv = await conversationFor(principal, sender, conversationId);
+      const other = sender.kind === "customer" ? `b_${conv.phone_number_id}` : `c_${conv.customer_id}`;
+      hub.publish(other, { items: [], statuses: [], typing: { conversationId: conv.id, from: partyToPb(sender) } });
+    },
+
+    async listConversations(principal: Principal, party: Party, after: { t: Date; id: string } | undefined, limit: number) {
+      requireActsAs(principal, party);
+      return messages.listConversations(db, party.kind, party.id, after, limit);
+    },
+
+    async listMessages(principal: Principal, party: Party, conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<Message[]> {
+      const conv = await conversationFor(principal, party, conversationId);
+      const rows = await messages.listMessages(db, conv.id, afterSeq, newestFirst, limit);
+      const key = partyKey(party);
+      return Promise.all(rows.map((r) => rowToMessage(r, key)));
+    },
+
+    async getMessage(principal: Principal, party: Party, messageId: string): Promise<Message> {
+      requireActsAs(principal, party);
+      const key = partyKey(party);
+      const row = /^wamid\.[A-Za-z0-9_-]{10,64}$/.test(messageId) ? await messages.findMessage(db, messageId) : undefined;
+      if (!row) throw new NotFound("message");
+      if (row.sender !== key && row.recipient !== key) throw new NotYours("not a party of this message");
+      return rowToMessage(row, key);
+    },
+
+    async upsertCustomer(principal: Principal, req: { customerId: string; e164: string; profileName: string; settings: { readReceipts: boolean; locale: string } | undefined }) {
+      if (!isValidId(req.customerId)) throw new InvalidInput("customer_id", "must be 1-64 characters of [A-Za-z0-9_-]");
+      const e164 = req.e164 ? normalizeE164(req.e164) : undefined;
+      if (req.e164 && !e164) throw new InvalidInput("e164", "must be a phone number in E.164 form");
+      if (req.profileName.length > 256) throw new InvalidInput("profile_name", "must be at most 256 characters");
+      if (req.settings && req.settings.locale.length > 35) throw new InvalidInput("settings.locale", "must be a BCP 47 tag");
+      if (principal.kind !== "service") {
+        if (principal.kind !== "customer" || principal.customerId !== req.customerId) throw new NotYours("only Kontor services register customers");
+        const existing = await customerById(req.customerId);
+        if (!existing) throw new NotYours("only Kontor services register customers");
+        if (e164 && e164 !== existing.e164) throw new NotYours("a customer cannot change its number here");
+      }
+      const result = await db.transaction().execute(async (trx) => {
+        const r = await upsertCustomer(trx, {
+          id: req.customerId,
+          e164,
+          profileName: req.profileName || undefined,
+          readReceipts: req.settings?.readReceipts,
+          locale: req.settings?.locale,
+        });
+        if (r.created && !e164) throw new InvalidInput("e164", "is required for a new customer");
+        return r;
+      });
+      remember({ id: result.row.id, e164: result.row.e164, readReceipts: result.row.read_receipts });
+      return result;
+    },
+
+    async fail(principal: Principal, messageId: string, errorCode: number): Promise<{ message: Message | undefined; changed: boolean }> {
+      if (principal.kind !== "service") throw new NotYours("only Kontor services fail messages");
+      if (errorCode <= 0) throw new InvalidInput("error_code", "must be a Cloud API error code");
+      const at = new Date();
+      const row = await db.transaction().execute(async (trx) => {
+        const r = await messages.failMessage(trx, messageId, errorCode);
+        if (!r) return undefined;
+        const body = await decryptRow(r);
+        await ports.enqueue(trx, [
+          statusEvent({
+            messageId: r.id,
+            conversationId: r.conversation_id,
+            seq: Number(r.seq),
+            senderKey: r.sender,
+            recipientKey: r.recipient,
+            status: S.MESSAGE_STATUS_FAILED,
+            errorCode,
+            businessId: r.business_id,
+            phoneNumberId: r.phone_number_id,
+            customerId: r.customer_id,
+            bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
+            at,
+          }),
+        ]);
+        return r;
+      });
+      if (!row) {
+        const existing = /^wamid\./.test(messageId) ? await messages.findMessage(db, messageId) : undefined;
+        if (!existing) throw new NotFound("message");
+        return { message: await rowToMessage(existing, existing.sender), changed: false };
+      }
+      publishStatuses(row.sender, [{ messageId: row.id, conversationId: row.conversation_id, seq: row.seq, status: S.MESSAGE_STATUS_FAILED, errorCode, occurredAt: at }]);
+      return { message: await rowToMessage(row, row.sender), changed: true };
+    },
+
+    async eraseBusinessKey(principal: Principal, businessId: string): Promise<number> {
+      if (principal.kind !== "service") throw new NotYours("only Kontor services erase keys");
+      if (!businessId) throw new InvalidInput("business_id", "is required");
+      const ids = await keyring.erase(businessId);
+      ports.nc.publish(ports.prefix + keyErasedSubject, new TextEncoder().encode(JSON.stringify({ businessId, keyIds: ids })));
+      return messages.countByKey(db, ids);
+    },
+
+    /** Other replicas' erasures: forget the keys here too. */
+    listenForErasures(): () => void {
+      const sub = ports.nc.subscribe(ports.prefix + keyErasedSubject, {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            const { businessId, keyIds } = JSON.parse(new TextDecoder().decode(msg.data)) as { businessId: string; keyIds: number[] };
+            keyring.evict(businessId, keyIds);
+          } catch {
+            // not ours
+          }
+        },
+      });
+      return () => sub.unsubscribe();
+    },
+
+    /** Waits for sends in flight (shutdown). */
+    async idle(): Promise<void> {
+      while (running || scheduled || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}
+
+export type MessagingService = ReturnType<typeof createMessagingService>;

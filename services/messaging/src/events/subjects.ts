@@ -1,0 +1,23 @@
+/** Every subject the messaging service publishes to JetStream (unprefixed). */
+export const subjects = {
+  messageStatus: "kontor.messaging.message.status.v1",
+  messageReceived: "kontor.messaging.message.received.v1",
+  conversationOpened: "kontor.messaging.conversation.opened.v1",
+} as const;
+
+/** Directory events consumed (one durable consumer on the wildcard; NATS 2.9 takes one filter). */
+export const directorySubjects = {
+  all: "kontor.directory.business.>",
+  registered: "kontor.directory.business.registered.v1",
+  updated: "kontor.directory.business.updated.v1",
+  verified: "kontor.directory.business.verified.v1",
+  verificationRevoked: "kontor.directory.business.verification_revoked.v1",
+} as const;
+
+/**
+ * Core NATS subjects (not JetStream): live delivery per participant and a
+ * control channel between replicas. Never under kontor.messaging.>, which the
+ * domain stream captures.
+ */
+export const liveSubject = (participantKey: string) => `kontor.live.${participantKey}`;
+export const keyErasedSubject = "kontor.live._ctl.key_erased";

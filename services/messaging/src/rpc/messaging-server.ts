@@ -1,0 +1,211 @@
+import { status as grpcStatus } from "@grpc/grpc-js";
+import {
+  MessagingServiceService,
+  type MessagingServiceServer,
+  type SendItemResult,
+  type SendMessageStreamRequest,
+  type SendMessageStreamResponse,
+} from "@kontor/proto/messaging/v1/messaging_service";
+import type { KitServer } from "@kontor/service-kit/grpc-server";
+import { InvalidInput, KontorError, toStatus } from "@kontor/service-kit/errors";
+import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
+import { ErrorDetail } from "@kontor/proto/common/v1/error";
+import type { MessagingService } from "../domain/messaging-service.js";
+import { parseParticipant } from "../domain/participant.js";
+import { InboxSession, type LiveHub } from "../events/live.js";
+import { conversationToPb, customerToPb, sendResultToPb } from "./mappers.js";
+
+type ConvCursor = { t: string; id: string };
+const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
+type SeqCursor = { s: number };
+const isSeqCursor = (v: unknown): v is SeqCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s);
+
+/** A stream stops reading while this many of its sends are waiting for their commit. */
+const STREAM_MAX_IN_FLIGHT = 4096;
+
+function itemError(err: unknown): SendItemResult["outcome"] {
+  const mapped = toStatus(err);
+  const raw = mapped.status.metadata?.get("kontor-error-bin")[0];
+  const detail = raw && typeof raw !== "string" ? ErrorDetail.decode(raw) : undefined;
+  return { $case: "error", value: { code: mapped.status.code, message: mapped.status.details ?? "", detail } };
+}
+
+/** Thin handlers: decode → authorize (in the domain, against in-memory state) → domain → map. */
+export function registerMessagingServer(grpc: KitServer, messaging: MessagingService, hub: LiveHub, maxPageSize: number): void {
+  const handlers: MessagingServiceServer = {
+    sendMessage: grpc.unary("SendMessage", async (req, ctx) => {
+      const outcome = await messaging.send(ctx.principal, req);
+      return { result: sendResultToPb(outcome, req.clientMessageId) };
+    }),
+
+    sendMessageStream: grpc.duplex<SendMessageStreamRequest, SendMessageStreamResponse>("SendMessageStream", (call, ctx) => {
+      return new Promise<void>((resolve, reject) => {
+        let inFlight = 0;
+        let ended = false;
+        let paused = false;
+        let out: SendItemResult[] = [];
+        let flushScheduled = false;
+        // Results finished in one turn of the event loop (usually one group commit) go out in one response.
+        const flush = () => {
+          flushScheduled = false;
+          if (out.length === 0 || call.cancelled) return;
+          const results = out;
+          out = [];
+          call.write({ results });
+        };
+        const finishOne = (r: SendItemResult) => {
+          out.push(r);
+          inFlight--;
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(() => {
+              flush();
+              if (paused && inFlight < STREAM_MAX_IN_FLIGHT / 2) {
+                paused = false;
+                call.resume();
+              }
+              if (ended && inFlight === 0) resolve();
+            });
+          }
+        };
+        call.on("data", (req: SendMessageStreamRequest) => {
+          inFlight++;
+          const ref = req.ref;
+          let p: Promise<void>;
+          try {
+            if (!req.message) throw new InvalidInput("message", "is required");
+            p = messaging.send(ctx.principal, req.message).then(
+              (o) => finishOne({ ref, outcome: { $case: "result", value: sendResultToPb(o, req.message!.clientMessageId) } }),
+              (err: unknown) => finishOne({ ref, outcome: itemError(err) }),
+            );
+          } catch (err) {
+            finishOne({ ref, outcome: itemError(err) });
+            return;
+          }
+          void p;
+          if (inFlight >= STREAM_MAX_IN_FLIGHT && !paused) {
+            paused = true;
+            call.pause();
+          }
+        });
+        call.on("end", () => {
+          ended = true;
+          if (inFlight === 0 && !flushScheduled) resolve();
+        });
+        call.on("error", (err) => reject(err));
+        call.on("cancelled", () => resolve());
+      });
+    }),
+
+    streamInbox: grpc.serverStream("StreamInbox", async (req, ctx, call) => {
+      const party = parseParticipant(req.participant, "participant");
+      const cursor = req.resumeCursor === "" ? 0 : /^\d{1,15}$/.test(req.resumeCursor) ? Number(req.resumeCursor) : NaN;
+      if (Number.isNaN(cursor)) throw new InvalidInput("resume_cursor", "is not a cursor this service issued");
+      const key = messaging.authorizeInbox(ctx.principal, party);
+      let failure: string | undefined;
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      const session = new InboxSession(
+        key,
+        cursor,
+        {
+          write: (r) => call.write(r),
+          buffered: () => call.writableLength,
+          fail: (reason) => {
+            failure = reason;
+            done();
+          },
+        },
+        messaging.reader,
+        ctx.log,
+      );
+      if (ctx.signal.aborted) return;
+      ctx.signal.addEventListener("abort", () => done(), { once: true });
+      call.on("close", () => done());
+      // Subscribe first, then read the backlog: nothing published meanwhile is missed.
+      hub.attach(session);
+      try {
+        await hub.flush();
+        await session.start();
+        await finished;
+      } finally {
+        hub.detach(session);
+      }
+      if (failure) throw new KontorErrorUnavailable(failure);
+    }),
+
+    reportReceipt: grpc.unary("ReportReceipt", async (req, ctx) => {
+      const reader = parseParticipant(req.reader, "reader");
+      if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
+      const updated = await messaging.report(ctx.principal, { reader, conversationId: req.conversationId, status: req.status, upToSeq: Number(req.upToSeq), messageId: req.messageId });
+      return { updated };
+    }),
+
+    sendTyping: grpc.unary("SendTyping", async (req, ctx) => {
+      const sender = parseParticipant(req.sender, "sender");
+      if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
+      await messaging.typing(ctx.principal, sender, req.conversationId);
+      return {};
+    }),
+
+    listConversations: grpc.unary("ListConversations", async (req, ctx) => {
+      const party = parseParticipant(req.participant, "participant");
+      const limit = pageSize(req.page?.pageSize, 20, maxPageSize);
+      const cursor = decodeCursor(req.page?.pageToken ?? "", isConvCursor);
+      const rows = await messaging.listConversations(ctx.principal, party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        conversations: page.map(conversationToPb),
+        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.last_activity_at.toISOString(), id: last.id }) : "" },
+      };
+    }),
+
+    listMessages: grpc.unary("ListMessages", async (req, ctx) => {
+      const party = parseParticipant(req.participant, "participant");
+      if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
+      const limit = pageSize(req.page?.pageSize, 50, maxPageSize);
+      const cursor = decodeCursor(req.page?.pageToken ?? "", isSeqCursor);
+      const list = await messaging.listMessages(ctx.principal, party, req.conversationId, cursor?.s, req.newestFirst, limit + 1);
+      const page = list.slice(0, limit);
+      const last = page[page.length - 1];
+      return { messages: page, page: { nextPageToken: list.length > limit && last ? encodeCursor({ s: Number(last.seq) }) : "" } };
+    }),
+
+    getMessage: grpc.unary("GetMessage", async (req, ctx) => {
+      const party = parseParticipant(req.participant, "participant");
+      if (!req.messageId) throw new InvalidInput("message_id", "is required");
+      return { message: await messaging.getMessage(ctx.principal, party, req.messageId) };
+    }),
+
+    upsertCustomer: grpc.unary("UpsertCustomer", async (req, ctx) => {
+      const { row, created } = await messaging.upsertCustomer(ctx.principal, {
+        customerId: req.customerId,
+        e164: req.e164,
+        profileName: req.profileName,
+        settings: req.settings,
+      });
+      return { customer: customerToPb(row), created };
+    }),
+
+    failMessage: grpc.unary("FailMessage", async (req, ctx) => {
+      if (!req.messageId) throw new InvalidInput("message_id", "is required");
+      return messaging.fail(ctx.principal, req.messageId, req.errorCode);
+    }),
+
+    eraseBusinessKey: grpc.unary("EraseBusinessKey", async (req, ctx) => {
+      const n = await messaging.eraseBusinessKey(ctx.principal, req.businessId);
+      return { shreddedMessages: String(n) };
+    }),
+  };
+  grpc.addService(MessagingServiceService, handlers);
+}
+
+class KontorErrorUnavailable extends KontorError {
+  readonly grpcCode = grpcStatus.UNAVAILABLE;
+  constructor(message: string) {
+    super("INBOX_INTERRUPTED", message);
+  }
+}

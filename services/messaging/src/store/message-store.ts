@@ -1,0 +1,128 @@
+import { sql, type Kysely } from "kysely";
+import type { MessagingDatabase } from "./database.js";
+import type { ConversationRow, MessageRow } from "./tables.js";
+
+export type MessageWithParties = MessageRow & { phone_number_id: string; customer_id: string; business_id: string };
+
+/** A recipient's messages with inbox seq in (after, before), oldest first. */
+export async function readInbox(db: Kysely<MessagingDatabase>, recipient: string, after: number, before: number | undefined, limit: number): Promise<MessageRow[]> {
+  let q = db.selectFrom("message").selectAll().where("recipient", "=", recipient).where("rseq", ">", String(after));
+  if (before !== undefined) q = q.where("rseq", "<", String(before));
+  return q.orderBy("rseq").limit(limit).execute();
+}
+
+/** Committed inbox heads of participants (the sweep for live publishes that never arrived). */
+export async function inboxHeads(db: Kysely<MessagingDatabase>, participants: string[]): Promise<Map<string, number>> {
+  if (participants.length === 0) return new Map();
+  const rows = await db.selectFrom("inbox").select(["participant", "last_seq"]).where("participant", "in", participants).execute();
+  return new Map(rows.map((r) => [r.participant, Number(r.last_seq)]));
+}
+
+export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Promise<MessageWithParties | undefined> {
+  return db
+    .selectFrom("message as m")
+    .innerJoin("conversation as c", "c.id", "m.conversation_id")
+    .selectAll("m")
+    .select(["c.phone_number_id", "c.customer_id", "c.business_id"])
+    .where("m.id", "=", id)
+    .executeTakeFirst();
+}
+
+export async function findConversation(db: Kysely<MessagingDatabase>, id: string): Promise<ConversationRow | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  return db.selectFrom("conversation").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function listMessages(db: Kysely<MessagingDatabase>, conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<MessageRow[]> {
+  let q = db.selectFrom("message").selectAll().where("conversation_id", "=", conversationId);
+  if (afterSeq !== undefined) q = q.where("seq", newestFirst ? "<" : ">", String(afterSeq));
+  return q.orderBy("seq", newestFirst ? "desc" : "asc").limit(limit).execute();
+}
+
+export interface ConversationListRow extends ConversationRow {
+  unread: string;
+  counterpart_name: string;
+  verified: boolean;
+}
+
+/** A participant's conversations by last activity, with unread counts (messages to it after its read mark). */
+export async function listConversations(
+  db: Kysely<MessagingDatabase>,
+  side: "customer" | "business",
+  id: string,
+  after: { t: Date; id: string } | undefined,
+  limit: number,
+): Promise<ConversationListRow[]> {
+  const me = side === "customer" ? `c_${id}` : `b_${id}`;
+  const readCol = side === "customer" ? sql.ref("c.customer_read_seq") : sql.ref("c.business_read_seq");
+  const counterpart =
+    side === "customer"
+      ? sql<string>`coalesce((SELECT display_name FROM business_number b WHERE b.phone_number_id = c.phone_number_id), '')`
+      : sql<string>`coalesce((SELECT profile_name FROM customer u WHERE u.id = c.customer_id), '')`;
+  const verified = side === "customer" ? sql<boolean>`coalesce((SELECT verified FROM business_number b WHERE b.phone_number_id = c.phone_number_id), false)` : sql<boolean>`false`;
+  let q = db
+    .selectFrom("conversation as c")
+    .selectAll("c")
+    .select([
+      sql<string>`(SELECT count(*) FROM message m WHERE m.conversation_id = c.id AND m.seq > ${readCol} AND m.recipient = ${me})`.as("unread"),
+      counterpart.as("counterpart_name"),
+      verified.as("verified"),
+    ])
+    .where(side === "customer" ? "c.customer_id" : "c.phone_number_id", "=", id);
+  if (after) {
+    q = q.where((eb) => eb.or([eb("c.last_activity_at", "<", after.t), eb.and([eb("c.last_activity_at", "=", after.t), eb("c.id", "<", after.id)])]));
+  }
+  return q.orderBy("c.last_activity_at", "desc").orderBy("c.id", "desc").limit(limit).execute() as Promise<ConversationListRow[]>;
+}
+
+export interface StatusChange {
+  id: string;
+  seq: string;
+  sender: string;
+  key_id: number;
+  body: Uint8Array;
+  status: number;
+  error_code: number;
+}
+
+/**
+ * Moves messages to the reader forward to `status` (DELIVERED or READ) up to
+ * `upToSeq`; reactions get no receipts and FAILED stays FAILED. READ also
+ * moves the reader's read mark (unread counts).
+ */
+export async function applyReceipt(
+  trx: Kysely<MessagingDatabase>,
+  conversationId: string,
+  reader: string,
+  side: "customer" | "business",
+  status: number,
+  upToSeq: number,
+  moveReadMark: boolean,
+): Promise<StatusChange[]> {
+  const rows = await sql<StatusChange>`
+    UPDATE message SET status = ${status}, status_at = now()
+    WHERE conversation_id = ${conversationId} AND recipient = ${reader} AND seq <= ${upToSeq} AND status < ${status} AND content_type <> 5
+    RETURNING id, seq, sender, key_id, body, status, error_code`.execute(trx);
+  if (moveReadMark) {
+    const col = side === "customer" ? sql.ref("customer_read_seq") : sql.ref("business_read_seq");
+    await sql`UPDATE conversation SET ${col} = greatest(${col}, ${upToSeq}) WHERE id = ${conversationId}`.execute(trx);
+  }
+  return rows.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+}
+
+export async function failMessage(trx: Kysely<MessagingDatabase>, id: string, errorCode: number): Promise<MessageWithParties | undefined> {
+  const found = await findMessage(trx, id);
+  if (!found) return undefined;
+  const rows = await sql<MessageRow>`
+    UPDATE message SET status = 5, error_code = ${errorCode}, status_at = now()
+    WHERE conversation_id = ${found.conversation_id} AND seq = ${found.seq} AND status < 3
+    RETURNING *`.execute(trx);
+  const row = rows.rows[0];
+  return row ? { ...row, phone_number_id: found.phone_number_id, customer_id: found.customer_id, business_id: found.business_id } : undefined;
+}
+
+export async function countByKey(db: Kysely<MessagingDatabase>, keyIds: number[]): Promise<number> {
+  if (keyIds.length === 0) return 0;
+  const row = await db.selectFrom("message").select((eb) => eb.fn.countAll<string>().as("n")).where("key_id", "in", keyIds).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createMessaging from "./2026_11_21_130000_create_messaging.js";
+
+/** Every migration, by its frozen name; order is by name. */
+export const migrations: Record<string, Migration> = {
+  "2026_11_21_130000_create_messaging": createMessaging,
+};

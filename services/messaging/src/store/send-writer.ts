@@ -1,0 +1,264 @@
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type { OutboxEvent } from "@kontor/service-kit/outbox";
+
+/** One message ready to store: validated, authorized, encrypted. */
+export interface SendItem {
+  id: string;
+  senderKey: string;
+  recipientKey: string;
+  businessId: string;
+  phoneNumberId: string;
+  customerId: string;
+  clientMessageId: string;
+  contentType: number;
+  keyId: number;
+  body: Buffer;
+}
+
+export interface Stored {
+  conversationId: string;
+  seq: number;
+  /** The recipient's inbox sequence number. */
+  rseq: number;
+  createdAt: Date;
+  status: number;
+  errorCode: number;
+  duplicate: boolean;
+}
+
+export interface OpenedConversation<T extends SendItem = SendItem> {
+  conversationId: string;
+  businessId: string;
+  phoneNumberId: string;
+  customerId: string;
+  /** The first item of the batch that opened it. */
+  first: T;
+}
+
+/** Builds the outbox events of the newly stored items (in the same transaction). */
+export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[]) => OutboxEvent[];
+
+const STATUS_SENT = 2;
+const RETRYABLE = new Set(["40P01", "40001", "23505"]);
+
+// Prepared statements (named → parsed and planned once per connection). Kysely
+// is not used on this path: building and compiling the query per batch costs
+// more than the insert.
+const UPSERT_CONVERSATIONS = {
+  name: "msg_upsert_conversations",
+  text: `INSERT INTO conversation AS c (id, business_id, phone_number_id, customer_id, last_seq, last_activity_at)
+    SELECT t.id, t.b, t.p, t.c, t.n, $6 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(id, b, p, c, n)
+    ON CONFLICT (phone_number_id, customer_id) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq, last_activity_at = EXCLUDED.last_activity_at
+    RETURNING c.id, c.business_id, c.phone_number_id, c.customer_id, c.last_seq, (c.xmax = 0) AS inserted`,
+};
+const FIND_DUPLICATES = {
+  name: "msg_find_duplicates",
+  text: `SELECT id, conversation_id, seq, rseq, created_at, status, error_code FROM message WHERE id = ANY($1::text[])`,
+};
+const FIX_CONVERSATION_SEQ = {
+  name: "msg_fix_conversation_seq",
+  text: `UPDATE conversation c SET last_seq = d.s FROM unnest($1::uuid[], $2::bigint[]) AS d(id, s) WHERE c.id = d.id`,
+};
+const ENSURE_INBOX = {
+  name: "msg_ensure_inbox",
+  text: `INSERT INTO inbox (participant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
+};
+// Locks inbox rows in key order (LockRows above Sort), so concurrent batches never deadlock.
+const ALLOCATE_INBOX = {
+  name: "msg_allocate_inbox",
+  text: `WITH l AS (SELECT participant FROM inbox WHERE participant = ANY($1::text[]) ORDER BY participant FOR UPDATE)
+    UPDATE inbox i SET last_seq = i.last_seq + d.n
+    FROM unnest($1::text[], $2::bigint[]) AS d(p, n) JOIN l ON l.participant = d.p
+    WHERE i.participant = d.p
+    RETURNING i.participant, i.last_seq`,
+};
+function insertMessages(channel: string) {
+  return {
+    name: "msg_insert_messages",
+    text: `WITH m AS (
+        INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, client_message_id, content_type, key_id, body, status, created_at)
+        SELECT t.c, t.s, t.i, t.se, t.r, t.rs, t.cm, t.ct, t.k, t.b, ${STATUS_SENT}, $11
+        FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::smallint[], $9::int[], $10::bytea[])
+          AS t(c, s, i, se, r, rs, cm, ct, k, b)
+      ), o AS (
+        INSERT INTO outbox (event_id, subject, payload) SELECT * FROM unnest($12::text[], $13::text[], $14::bytea[])
+      )
+      SELECT pg_notify('${channel}', '')`,
+  };
+}
+
+interface ConvRow {
+  id: string;
+  business_id: string;
+  phone_number_id: string;
+  customer_id: string;
+  last_seq: string;
+  inserted: boolean;
+}
+
+/**
+ * Group commit: stores a whole batch in one transaction of five prepared
+ * statements, whatever its size. Order of locks: conversations (by pair key)
+ * then inboxes (by participant key), so batches from several replicas
+ * serialize per conversation and never deadlock. Per-conversation and
+ * per-recipient numbers are allocated under those locks, which is what keeps
+ * them gap-free and in commit order with any number of replicas.
+ */
+export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, schema: string) {
+  const insert = insertMessages(`kontor_outbox_${schema}`);
+
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>): Promise<Stored[]> {
+    const createdAt = new Date();
+    // 1. Conversations: create missing ones, lock all, reserve seq numbers for every item.
+    const pairs = new Map<string, { item: T; n: number }>();
+    for (const it of items) {
+      const k = `${it.phoneNumberId}\u0000${it.customerId}`;
+      const p = pairs.get(k);
+      if (p) p.n++;
+      else pairs.set(k, { item: it, n: 1 });
+    }
+    const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const convRes = await client.query<ConvRow>({
+      ...UPSERT_CONVERSATIONS,
+      values: [
+        sorted.map(() => randomUUID()),
+        sorted.map(([, p]) => p.item.businessId),
+        sorted.map(([, p]) => p.item.phoneNumberId),
+        sorted.map(([, p]) => p.item.customerId),
+        sorted.map(([, p]) => p.n),
+        createdAt,
+      ],
+    });
+    const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
+    const opened: OpenedConversation<T>[] = [];
+    for (const row of convRes.rows) {
+      const k = `${row.phone_number_id}\u0000${row.customer_id}`;
+      const reserved = pairs.get(k)!.n;
+      convs.set(k, { row, next: Number(row.last_seq) - reserved + 1, reserved });
+      if (row.inserted) opened.push({ conversationId: row.id, businessId: row.business_id, phoneNumberId: row.phone_number_id, customerId: row.customer_id, first: pairs.get(k)!.item });
+    }
+
+    // 2. Retries: ids are MACs of (sender, recipient, client id), so a stored id means "already accepted".
+    const results: (Stored | undefined)[] = new Array(items.length);
+    const withClientId = items.filter((it) => it.clientMessageId !== "").map((it) => it.id);
+    const known = new Map<string, Stored>();
+    if (withClientId.length > 0) {
+      const dup = await client.query<{ id: string; conversation_id: string; seq: string; rseq: string; created_at: Date; status: number; error_code: number }>({
+        ...FIND_DUPLICATES,
+        values: [withClientId],
+      });
+      for (const r of dup.rows) {
+        known.set(r.id, { conversationId: r.conversation_id, seq: Number(r.seq), rseq: Number(r.rseq), createdAt: r.created_at, status: r.status, errorCode: r.error_code, duplicate: true });
+      }
+    }
+    const fresh: number[] = [];
+    const firstIndex = new Map<string, number>();
+    let unused = 0;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      const stored = known.get(it.id);
+      if (stored) {
+        results[i] = stored;
+        unused++;
+      } else if (it.clientMessageId !== "" && firstIndex.has(it.id)) {
+        results[i] = undefined; // filled from the first copy below
+        unused++;
+      } else {
+        firstIndex.set(it.id, i);
+        fresh.push(i);
+      }
+    }
+
+    // 3. Per-conversation seq (gap-free: fix the reservation when retries were in the batch).
+    const perRecipient = new Map<string, number>();
+    const seqs: number[] = [];
+    for (const i of fresh) {
+      const it = items[i]!;
+      const conv = convs.get(`${it.phoneNumberId}\u0000${it.customerId}`)!;
+      seqs.push(conv.next++);
+      perRecipient.set(it.recipientKey, (perRecipient.get(it.recipientKey) ?? 0) + 1);
+    }
+    if (unused > 0) {
+      const fix = [...convs.values()].filter((c) => c.next - 1 !== Number(c.row.last_seq));
+      if (fix.length > 0) await client.query({ ...FIX_CONVERSATION_SEQ, values: [fix.map((c) => c.row.id), fix.map((c) => c.next - 1)] });
+    }
+    if (fresh.length === 0) {
+      await client.query("COMMIT");
+      return items.map((it, i) => results[i] ?? results[firstIndex.get(it.id)!] ?? known.get(it.id)!);
+    }
+
+    // 4. Recipient inbox numbers.
+    const recipients = [...perRecipient.keys()].sort();
+    const counts = recipients.map((r) => perRecipient.get(r)!);
+    let inbox = await client.query<{ participant: string; last_seq: string }>({ ...ALLOCATE_INBOX, values: [recipients, counts] });
+    if (inbox.rows.length !== recipients.length) {
+      // A participant without an inbox row (created before it existed): add and lock again.
+      await client.query("ROLLBACK");
+      await client.query({ ...ENSURE_INBOX, values: [recipients] });
+      throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
+    }
+    const nextR = new Map<string, number>();
+    for (const r of inbox.rows) nextR.set(r.participant, Number(r.last_seq) - perRecipient.get(r.participant)! + 1);
+    inbox = undefined as never;
+
+    // 5. Messages and their events, one statement.
+    const accepted: { item: T; stored: Stored }[] = [];
+    const c: string[] = [], s: number[] = [], id: string[] = [], se: string[] = [], r: string[] = [], rs: number[] = [];
+    const cm: string[] = [], ct: number[] = [], k: number[] = [], b: Buffer[] = [];
+    fresh.forEach((i, j) => {
+      const it = items[i]!;
+      const conv = convs.get(`${it.phoneNumberId}\u0000${it.customerId}`)!;
+      const rseq = nextR.get(it.recipientKey)!;
+      nextR.set(it.recipientKey, rseq + 1);
+      const stored: Stored = { conversationId: conv.row.id, seq: seqs[j]!, rseq, createdAt, status: STATUS_SENT, errorCode: 0, duplicate: false };
+      results[i] = stored;
+      accepted.push({ item: it, stored });
+      c.push(conv.row.id); s.push(stored.seq); id.push(it.id); se.push(it.senderKey); r.push(it.recipientKey); rs.push(rseq);
+      cm.push(it.clientMessageId); ct.push(it.contentType); k.push(it.keyId); b.push(it.body);
+    });
+    const events = buildEvents(accepted, opened);
+    await client.query({
+      ...insert,
+      values: [c, s, id, se, r, rs, cm, ct, k, b, createdAt, events.map((e) => e.eventId), events.map((e) => e.subject), events.map((e) => Buffer.from(e.payload))],
+    });
+    await client.query("COMMIT");
+    return items.map((it, i) => {
+      const own = results[i];
+      if (own) return own;
+      const first = results[firstIndex.get(it.id)!]!;
+      return { ...first, duplicate: true };
+    });
+  }
+
+  return {
+    /**
+     * Stores the batch; resolves once COMMIT returned (synchronous commit:
+     * durable). Results are in item order; retries come back with duplicate=true.
+     */
+    async write(items: T[], buildEvents: EventBuilder<T>): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[] }> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        for (let tries = 0; ; tries++) {
+          try {
+            await client.query("BEGIN");
+            const results = await attempt(client, items, buildEvents);
+            const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
+            return { results, fresh };
+          } catch (err) {
+            await client.query("ROLLBACK").catch(() => {
+              broken = true;
+            });
+            const code = (err as { code?: string }).code;
+            if (broken || !code || !RETRYABLE.has(code) || tries >= 5) throw err;
+          }
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}
+
+export type SendWriter<T extends SendItem = SendItem> = ReturnType<typeof createSendWriter<T>>;
