@@ -62,6 +62,15 @@ export interface FollowChanged {
   followerCount: string;
 }
 
+/**
+ * Only the EventMeta every Kontor event opens with (field 1). Directory reads
+ * other domains' events through it when it needs no more than the tenant
+ * (message volume for popularity), so it does not depend on their payloads.
+ */
+export interface EventEnvelope {
+  meta: EventMeta | undefined;
+}
+
 function createBaseBusinessRegistered(): BusinessRegistered {
   return { meta: undefined, business: undefined };
 }
@@ -712,6 +721,73 @@ export const FollowChanged: MessageFns<FollowChanged> = {
     message.customerId = object.customerId ?? "";
     message.following = object.following ?? false;
     message.followerCount = object.followerCount ?? "0";
+    return message;
+  },
+};
+
+function createBaseEventEnvelope(): EventEnvelope {
+  return { meta: undefined };
+}
+
+export const EventEnvelope: MessageFns<EventEnvelope> = {
+  encode(message: EventEnvelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventEnvelope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventEnvelope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventEnvelope {
+    return { meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined };
+  },
+
+  toJSON(message: EventEnvelope): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventEnvelope>, I>>(base?: I): EventEnvelope {
+    return EventEnvelope.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventEnvelope>, I>>(object: I): EventEnvelope {
+    const message = createBaseEventEnvelope();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
     return message;
   },
 };

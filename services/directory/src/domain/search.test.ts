@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { InvalidInput } from "@kontor/service-kit/errors";
+import { buildTextQuery, decodeSearchCursor, encodeSearchCursor, fingerprint, validateSearch, type PreparedToken, type SearchRequest } from "./search.js";
+
+const tok = (word: string, over: Partial<PreparedToken> = {}): PreparedToken => ({ word, stems: [], categories: [], known: 10, corrections: [], stop: false, ...over });
+const base: SearchRequest = { query: "", category: "", openNow: false, verifiedOnly: false, language: "", country: "" };
+
+describe("buildTextQuery", () => {
+  it("when a word is unknown, then close dictionary words join it and the corrected query shows them", () => {
+    const q = buildTextQuery([tok("pottery", { stems: ["potteri"], categories: ["retail.pottery"] }), tok("galery", { known: 0, corrections: ["gallery"] })], "pottery galery");
+    expect(q?.tsquery).toBe("('pottery' | 'potteri' | '~retail.pottery') & ('galery' | 'gallery' | 'galery':*)");
+    expect(q?.corrected).toBe("pottery gallery");
+  });
+
+  it("when the query ends with a space, then the last word is not a prefix", () => {
+    expect(buildTextQuery([tok("cafe")], "cafe ")?.tsquery).toBe("('cafe')");
+  });
+
+  it("when stop words come with other words, then they are left out", () => {
+    expect(buildTextQuery([tok("cafe"), tok("de", { stop: true }), tok("flore")], "Café de Flore")?.tsquery).toBe("('cafe') & ('flore' | 'flore':*)");
+    expect(buildTextQuery([tok("the", { stop: true })], "the ")?.tsquery).toBe("('the')");
+  });
+
+  it("when a lexeme has a quote, then it is escaped", () => {
+    expect(buildTextQuery([tok("o'neil")], "o'neil ")?.tsquery).toBe("('o''neil')");
+  });
+});
+
+describe("search cursors", () => {
+  it("when a token from another query is used, then INVALID_ARGUMENT names page.page_token", () => {
+    const a = validateSearch({ ...base, query: "cafe" });
+    const b = validateSearch({ ...base, query: "bar" });
+    const token = encodeSearchCursor({ s: 1.5, id: "biz_1", t: 1, a: 1, n: 20, q: fingerprint(a) });
+    expect(decodeSearchCursor(token, a)?.n).toBe(20);
+    expect(() => decodeSearchCursor(token, b)).toThrow(InvalidInput);
+  });
+
+  it("when filters are bad, then the field is named", () => {
+    expect(() => validateSearch({ ...base, near: { latitude: 0, longitude: 0, radiusKm: -1 } })).toThrow(/near.radius_km/);
+    expect(() => validateSearch({ ...base, category: "nope" })).toThrow(/category/);
+    expect(validateSearch({ ...base, language: "pt-BR" }).language).toBe("pt");
+  });
+});
