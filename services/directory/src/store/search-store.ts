@@ -152,14 +152,14 @@ function branches(p: SearchParams): RawBuilder<unknown>[] {
 
 function scoreExpr(p: SearchParams): RawBuilder<unknown> {
   const text = p.text
-    ? sql`ts_rank(${RANK.weights}::float4[], u.doc, ${tsq(p.text.tsquery)}) + ${RANK.nameSimilarity} * similarity(dir_norm(u.display_name), ${p.text.normalized})`
+    ? sql`ts_rank(${RANK.weights}::float4[], u.doc, ${tsq(p.text.tsquery)}) + ${RANK.nameSimilarity}::float8 * similarity(dir_norm(u.display_name), ${p.text.normalized})`
     : sql`0`;
   const proximity = p.near
-    ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity} / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / ${p.near.radiusKm > 0 ? Math.max(p.near.radiusKm / 3, 0.5) : 5}::float8) END`
+    ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity}::float8 / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / ${p.near.radiusKm > 0 ? Math.max(p.near.radiusKm / 3, 0.5) : 5}::float8) END`
     : sql`0`;
   return sql`(${text})
-    + ${RANK.popularity} * (ln(1 + u.follower_count) / ln(1e6) + 0.5 * ln(1 + u.message_volume) / ln(1e7))
-    + CASE WHEN u.verified THEN ${RANK.verified} ELSE 0 END
+    + ${RANK.popularity}::float8 * (ln(1 + u.follower_count) / ln(1e6) + 0.5 * ln(1 + u.message_volume) / ln(1e7))
+    + CASE WHEN u.verified THEN ${RANK.verified}::float8 ELSE 0 END
     + ${proximity}`;
 }
 
@@ -206,7 +206,7 @@ export async function suggestBusinesses(db: Db, p: SuggestParams): Promise<Searc
     ? sql`UNION ALL (SELECT ${COLS} FROM business_search s WHERE s.doc @@ ${tsq(`(${p.tsquery}) & ${anyOf(p.localCells)}`)} LIMIT ${p.k})`
     : sql``;
   const proximity = p.near
-    ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity} / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / 5) END`
+    ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity}::float8 / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / 5) END`
     : sql`0`;
   const distance = p.near ? sql`CASE WHEN u.lat IS NULL THEN NULL ELSE dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) END` : sql`NULL::float8`;
   const { rows } = await sql<SearchRow>`
@@ -218,9 +218,9 @@ export async function suggestBusinesses(db: Db, p: SuggestParams): Promise<Searc
     scored AS (
       SELECT u.*, ${distance} AS distance_km,
         (CASE WHEN dir_norm(u.display_name) LIKE ${p.normalized.replace(/[\\%_]/g, "")} || '%' THEN 0.3 ELSE 0 END
-          + ${RANK.nameSimilarity} * similarity(dir_norm(u.display_name), ${p.normalized})
-          + ${RANK.popularity} * (ln(1 + u.follower_count) / ln(1e6) + 0.5 * ln(1 + u.message_volume) / ln(1e7))
-          + CASE WHEN u.verified THEN ${RANK.verified} ELSE 0 END
+          + ${RANK.nameSimilarity}::float8 * similarity(dir_norm(u.display_name), ${p.normalized})
+          + ${RANK.popularity}::float8 * (ln(1 + u.follower_count) / ln(1e6) + 0.5 * ln(1 + u.message_volume) / ln(1e7))
+          + CASE WHEN u.verified THEN ${RANK.verified}::float8 ELSE 0 END
           + ${proximity})::float8 AS score
       FROM uniq u
     ), page AS (SELECT * FROM scored ORDER BY score DESC, business_id DESC LIMIT ${p.limit})
