@@ -25,14 +25,14 @@ const ZONES = ["Europe/Berlin", "America/New_York", "America/Sao_Paulo", "Asia/K
 /** Random but valid weekly hours (some overnight) plus a few dated exceptions. */
 function randomHours(r: () => number): OpeningHours {
   const timeZone = ZONES[Math.floor(r() * ZONES.length)]!;
-  const weekly = [];
+  const weekly: OpeningHours["weekly"] = [];
   for (let weekday = 1; weekday <= 7; weekday++) {
     if (r() < 0.2) continue;
     const open = Math.floor(r() * 20) * 60 + (r() < 0.3 ? 30 : 0);
     const len = 120 + Math.floor(r() * 10) * 60;
     weekly.push({ weekday, ranges: [{ openMinute: open, closeMinute: Math.min(open + len, 1440 + 300) }] });
   }
-  const exceptions = [];
+  const exceptions: OpeningHours["exceptions"] = [];
   for (let i = 0; i < 3; i++) {
     const date = `2026-${r() < 0.5 ? "03" : "10"}-${String(20 + Math.floor(r() * 10)).padStart(2, "0")}`;
     if (exceptions.some((e) => e.date === date)) continue;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { DirectoryServiceClient, VerificationState } from "@kontor/proto/directory/v1/directory_service";
 import { BusinessRegistered, BusinessUpdated } from "@kontor/proto/directory/v1/events";
+import type { Principal } from "@kontor/service-kit/auth";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -62,7 +63,8 @@ describe("RegisterBusiness", () => {
   });
 
   it("when service or staff principals register, then it works; customers and businesses may not", async () => {
-    for (const p of [{ kind: "service", service: "onboarding" }, { kind: "staff", staffId: "s1", roles: [] }] as const) {
+    const principals: Principal[] = [{ kind: "service", service: "onboarding" }, { kind: "staff", staffId: "s1", roles: [] }];
+    for (const p of principals) {
       const { business } = await register(buildRegister({ displayName: `Bäckerei ${p.kind}` }), await env.token(p));
       expect(business?.id).toBeTruthy();
     }
@@ -149,11 +151,12 @@ describe("UpdateBusiness", () => {
 
   it("when another business or an unrelated partner edits, then PERMISSION_DENIED and nothing changes", async () => {
     const { business } = await register();
-    for (const p of [
+    const intruders: Principal[] = [
       { kind: "business", businessId: "biz_other" },
       { kind: "partner", partnerId: "bsp_2", businessIds: [] },
       { kind: "customer", customerId: "c1" },
-    ] as const) {
+    ];
+    for (const p of intruders) {
       const err = await expectFailure(
         client.updateBusiness.bind(client),
         { businessId: business!.id, profile: buildProfile({ about: "hacked" }), updateMask: ["about"], expectedVersion: "0" },

@@ -201,7 +201,7 @@ describe("SuggestBusinesses", () => {
   it("when a name prefix is typed, then matching names come back, accents ignored", async () => {
     const s = await unaryCall(client.suggestBusinesses.bind(client), { prefix: "shiv", near: undefined, limit: 5 }, { token });
     expect(s.suggestions[0]?.business?.displayName).toBe("Shivika Pottery Gallery");
-    const t = await unaryCall(client.suggestBusinesses.bind(client), { prefix: "backerei schr", near: at(52.5, 13.4), limit: 5 }, { token });
+    const t = await unaryCall(client.suggestBusinesses.bind(client), { prefix: "backerei schr", near: { ...at(52.5, 13.4), radiusKm: 0 }, limit: 5 }, { token });
     expect(t.suggestions.map((x) => x.business!.displayName)).toEqual(["Bäckerei Schröder"]);
     expect(t.suggestions[0]?.distanceKm).toBeGreaterThan(0);
     const none = await unaryCall(client.suggestBusinesses.bind(client), { prefix: "s", near: undefined, limit: 5 }, { token });
