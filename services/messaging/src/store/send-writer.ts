@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
+import { encodeEvents, eventChannel } from "../events/event-outbox.js";
 
 /** One message ready to store: validated, authorized, encrypted. */
 export interface SendItem {
@@ -40,7 +41,7 @@ export interface OpenedConversation<T extends SendItem = SendItem> {
 export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[]) => OutboxEvent[];
 
 const STATUS_SENT = 2;
-const RETRYABLE = new Set(["40P01", "40001", "23505"]);
+const RETRYABLE = new Set(["40P01", "40001", "23505", "KONTOR_RETRIED"]);
 
 // Prepared statements (named → parsed and planned once per connection). Kysely
 // is not used on this path: building and compiling the query per batch costs
@@ -73,6 +74,8 @@ const ALLOCATE_INBOX = {
     WHERE i.participant = d.p
     RETURNING i.participant, i.last_seq`,
 };
+// Retries are rare: the insert skips ids already stored and reports how many
+// rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
 function insertMessages(channel: string) {
   return {
     name: "msg_insert_messages",
@@ -81,11 +84,17 @@ function insertMessages(channel: string) {
         SELECT t.c, t.s, t.i, t.se, t.r, t.rs, t.cm, t.ct, t.k, t.b, ${STATUS_SENT}, $11
         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::smallint[], $9::int[], $10::bytea[])
           AS t(c, s, i, se, r, rs, cm, ct, k, b)
-      ), o AS (
-        INSERT INTO outbox (event_id, subject, payload) SELECT * FROM unnest($12::text[], $13::text[], $14::bytea[])
+        ON CONFLICT (id, conversation_id) DO NOTHING
+        RETURNING 1
+      ), e AS (
+        INSERT INTO event_batch (payload) VALUES ($12)
       )
-      SELECT pg_notify('${channel}', '')`,
+      SELECT (SELECT count(*) FROM m)::int AS inserted, pg_notify('${channel}', '')`,
   };
+}
+
+class RetriedInBatch extends Error {
+  readonly code = "KONTOR_RETRIED";
 }
 
 interface ConvRow {
@@ -106,10 +115,31 @@ interface ConvRow {
  * them gap-free and in commit order with any number of replicas.
  */
 export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, schema: string) {
-  const insert = insertMessages(`kontor_outbox_${schema}`);
+  const insert = insertMessages(eventChannel(schema));
 
-  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>): Promise<Stored[]> {
+  const trace = process.env.MESSAGING_TRACE_WRITER === "1" ? new Map<string, { n: number; ms: number }>() : undefined;
+  if (trace) {
+    setInterval(() => {
+      process.stderr.write(`writer ${JSON.stringify(Object.fromEntries([...trace].map(([k, v]) => [k, { n: v.n, avg_ms: +(v.ms / v.n).toFixed(3) }])))}\n`);
+      trace.clear();
+    }, 2000).unref();
+  }
+  const timed = async <R>(name: string, fn: () => Promise<R>): Promise<R> => {
+    if (!trace) return fn();
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const e = trace.get(name) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += performance.now() - t;
+      trace.set(name, e);
+    }
+  };
+
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean): Promise<Stored[]> {
     const createdAt = new Date();
+    if (trace) timed("batch_size", async () => undefined).then(() => (trace.get("batch_size")!.ms += items.length));
     // 1. Conversations: create missing ones, lock all, reserve seq numbers for every item.
     const pairs = new Map<string, { item: T; n: number }>();
     for (const it of items) {
@@ -119,7 +149,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       else pairs.set(k, { item: it, n: 1 });
     }
     const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const convRes = await client.query<ConvRow>({
+    const convRes = await timed("A_conv", () => client.query<ConvRow>({
       ...UPSERT_CONVERSATIONS,
       values: [
         sorted.map(() => randomUUID()),
@@ -129,7 +159,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         sorted.map(([, p]) => p.n),
         createdAt,
       ],
-    });
+    }));
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
     for (const row of convRes.rows) {
@@ -143,11 +173,11 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     const results: (Stored | undefined)[] = new Array(items.length);
     const withClientId = items.filter((it) => it.clientMessageId !== "").map((it) => it.id);
     const known = new Map<string, Stored>();
-    if (withClientId.length > 0) {
-      const dup = await client.query<{ id: string; conversation_id: string; seq: string; rseq: string; created_at: Date; status: number; error_code: number }>({
+    if (lookup && withClientId.length > 0) {
+      const dup = await timed("B_dup", () => client.query<{ id: string; conversation_id: string; seq: string; rseq: string; created_at: Date; status: number; error_code: number }>({
         ...FIND_DUPLICATES,
         values: [withClientId],
-      });
+      }));
       for (const r of dup.rows) {
         known.set(r.id, { conversationId: r.conversation_id, seq: Number(r.seq), rseq: Number(r.rseq), createdAt: r.created_at, status: r.status, errorCode: r.error_code, duplicate: true });
       }
@@ -191,7 +221,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // 4. Recipient inbox numbers.
     const recipients = [...perRecipient.keys()].sort();
     const counts = recipients.map((r) => perRecipient.get(r)!);
-    let inbox = await client.query<{ participant: string; last_seq: string }>({ ...ALLOCATE_INBOX, values: [recipients, counts] });
+    let inbox = await timed("C_inbox", () => client.query<{ participant: string; last_seq: string }>({ ...ALLOCATE_INBOX, values: [recipients, counts] }));
     if (inbox.rows.length !== recipients.length) {
       // A participant without an inbox row (created before it existed): add and lock again.
       await client.query("ROLLBACK");
@@ -218,11 +248,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       cm.push(it.clientMessageId); ct.push(it.contentType); k.push(it.keyId); b.push(it.body);
     });
     const events = buildEvents(accepted, opened);
-    await client.query({
-      ...insert,
-      values: [c, s, id, se, r, rs, cm, ct, k, b, createdAt, events.map((e) => e.eventId), events.map((e) => e.subject), events.map((e) => Buffer.from(e.payload))],
-    });
-    await client.query("COMMIT");
+    const ins = await timed("D_insert", () => client.query<{ inserted: number }>({ ...insert, values: [c, s, id, se, r, rs, cm, ct, k, b, createdAt, encodeEvents(events)] }));
+    if (ins.rows[0]!.inserted !== fresh.length) throw new RetriedInBatch("the batch holds retries of stored messages");
+    await timed("E_commit", () => client.query("COMMIT"));
     return items.map((it, i) => {
       const own = results[i];
       if (own) return own;
@@ -240,10 +268,14 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       const client = await pool.connect();
       let broken = false;
       try {
+        let lookup = false;
         for (let tries = 0; ; tries++) {
           try {
-            await client.query("BEGIN");
-            const results = await attempt(client, items, buildEvents);
+            // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
+            // seq scan as it grows. The other statements keep their generic plans (planning 500-element
+            // array constants costs more than it saves).
+            await client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
+            const results = await attempt(client, items, buildEvents, lookup);
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh };
           } catch (err) {
@@ -252,6 +284,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             });
             const code = (err as { code?: string }).code;
             if (broken || !code || !RETRYABLE.has(code) || tries >= 5) throw err;
+            if (code === "KONTOR_RETRIED" || code === "23505") lookup = true;
           }
         }
       } finally {

@@ -33,7 +33,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     CREATE TABLE IF NOT EXISTS inbox (
       participant text PRIMARY KEY,
       last_seq bigint NOT NULL DEFAULT 0
-    )`.execute(db);
+    ) WITH (fillfactor = 50)`.execute(db);
   await sql`
     CREATE TABLE IF NOT EXISTS conversation (
       id uuid PRIMARY KEY,
@@ -46,9 +46,11 @@ export async function up(db: Kysely<any>): Promise<void> {
       last_activity_at timestamptz NOT NULL DEFAULT now(),
       created_at timestamptz NOT NULL DEFAULT now(),
       CONSTRAINT conversation_pair_key UNIQUE (phone_number_id, customer_id)
-    )`.execute(db);
-  await sql`CREATE INDEX IF NOT EXISTS conversation_customer_activity_idx ON conversation (customer_id, last_activity_at DESC, id DESC)`.execute(db);
-  await sql`CREATE INDEX IF NOT EXISTS conversation_number_activity_idx ON conversation (phone_number_id, last_activity_at DESC, id DESC)`.execute(db);
+    ) WITH (fillfactor = 50)`.execute(db);
+  // No index on last_seq/last_activity_at: every send updates them, and unindexed
+  // columns keep that update HOT (no index writes). Listing sorts a participant's
+  // conversations instead (see BENCHMARKS.md).
+  await sql`CREATE INDEX IF NOT EXISTS conversation_customer_idx ON conversation (customer_id)`.execute(db);
   await sql`
     CREATE TABLE IF NOT EXISTS business_key (
       key_id serial PRIMARY KEY,
@@ -83,11 +85,18 @@ export async function up(db: Kysely<any>): Promise<void> {
       FOR VALUES WITH (MODULUS ${sql.raw(String(MESSAGE_PARTITIONS))}, REMAINDER ${sql.raw(String(i))}) WITH (fillfactor = 90)`.execute(db);
   }
   await sql`CREATE UNIQUE INDEX IF NOT EXISTS message_id_key ON message (id, conversation_id)`.execute(db);
+  // Event outbox of the hot path: one row per commit holding all its events (StoredEventBatch).
+  await sql`
+    CREATE TABLE IF NOT EXISTS event_batch (
+      id bigserial PRIMARY KEY,
+      payload bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`.execute(db);
   await sql`CREATE INDEX IF NOT EXISTS message_inbox_idx ON message (recipient, rseq)`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ["message", "business_key", "conversation", "inbox", "business_number", "customer"]) {
+  for (const t of ["event_batch", "message", "business_key", "conversation", "inbox", "business_number", "customer"]) {
     await sql`DROP TABLE IF EXISTS ${sql.id(t)}`.execute(db);
   }
 }

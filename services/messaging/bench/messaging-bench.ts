@@ -1,0 +1,575 @@
+/**
+ * npm run bench:messaging — end-to-end benchmark of the routing path against
+ * the real PostgreSQL and NATS, with the raw grpc-js limits measured in the
+ * same run and the same client setup. Prints one JSON line and writes
+ * bench-results/messaging.json at the repo root. See BENCHMARKS.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { credentials, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
+import { createDb } from "@kontor/service-kit/db";
+import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
+import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
+import {
+  MessagingServiceClient,
+  type SendMessageRequest,
+  type SendMessageStreamRequest,
+  type SendMessageStreamResponse,
+  type StreamInboxResponse,
+} from "@kontor/proto/messaging/v1/messaging_service";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../../..");
+const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 200);
+const SENDERS = Number(process.env.BENCH_SENDERS ?? 4);
+const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 5000);
+const UNARY_CONCURRENCY = Number(process.env.BENCH_UNARY_CONCURRENCY ?? 64); // in flight per sender
+const STREAM_WINDOW = Number(process.env.BENCH_STREAM_WINDOW ?? 2000); // in flight per sender stream
+const BODY_BYTES = 100;
+const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024 };
+const budget = setTimeout(() => {
+  process.stderr.write("bench: giving up after 4.5 minutes\n");
+  process.exit(2);
+}, 270_000);
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+// ---- server process ---------------------------------------------------------
+
+interface ServerProc {
+  child: ChildProcess;
+  port: number;
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function startServer(mode: "messaging" | "noop", env: Record<string, string>): Promise<ServerProc> {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
+    cwd: resolve(here, ".."),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return new Promise((resolvePort, reject) => {
+    let buf = "";
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split("\n").find((l) => l.startsWith("{"));
+      if (line) {
+        child.stdout!.off("data", onData);
+        resolvePort({ child, port: (JSON.parse(line) as { port: number }).port });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`server (${mode}) exited with ${code}`)));
+  });
+}
+
+async function stopServer(s: ServerProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (s.child.exitCode !== null) return;
+  const exited = new Promise((r) => s.child.once("exit", r));
+  s.child.kill(signal);
+  await exited;
+}
+
+/** CPU time of a process in µs (utime + stime from /proc, 10 ms ticks). */
+function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+// ---- load model ---------------------------------------------------------------
+
+interface Sender {
+  businessId: string;
+  phoneNumberId: string;
+  md: Metadata;
+  client: MessagingServiceClient;
+  seq: number;
+}
+
+const customers: string[] = [];
+let senders: Sender[] = [];
+const pad = "x".repeat(BODY_BYTES);
+
+function makeRequest(s: Sender, i: number, tag: string): SendMessageRequest {
+  const n = s.seq++;
+  const to = customers[(n * SENDERS + i) % customers.length]!;
+  const stamp = nowMs().toFixed(3);
+  return {
+    sender: { kind: { $case: "phoneNumberId", value: s.phoneNumberId } },
+    recipient: { kind: { $case: "customerId", value: to } },
+    to: "",
+    clientMessageId: `${tag}-${i}-${n}`,
+    content: { kind: { $case: "text", value: { body: `${stamp}|${pad.slice(stamp.length + 1)}`, previewUrl: false } } },
+    context: undefined,
+    bizOpaqueCallbackData: "",
+  };
+}
+
+function makeClients(port: number, tokens: string[]): void {
+  for (const s of senders) s.client?.close();
+  senders = senders.map((s, i) => ({ ...s, client: new MessagingServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.sender": i }) }));
+  void tokens;
+}
+
+function unary(s: Sender, req: SendMessageRequest): Promise<string> {
+  return new Promise((res, rej) => s.client.sendMessage(req, s.md, (err, r) => (err ? rej(err) : res(r.result!.messageId))));
+}
+
+// ---- receivers ------------------------------------------------------------------
+
+const received = new Set<string>();
+let duplicates = 0;
+let latencies: number[] = [];
+let measuring = false;
+let receivedCount = 0;
+
+class Receiver {
+  cursor = "";
+  call: ClientReadableStream<StreamInboxResponse> | undefined;
+  caughtUp = false;
+  constructor(
+    readonly customerId: string,
+    readonly md: Metadata,
+  ) {}
+
+  open(client: MessagingServiceClient, onBroken: () => void): void {
+    this.caughtUp = false;
+    const call = client.streamInbox({ participant: { kind: { $case: "customerId", value: this.customerId } }, resumeCursor: this.cursor }, this.md);
+    this.call = call;
+    call.on("data", (r: StreamInboxResponse) => {
+      const t = nowMs();
+      for (const e of r.events) {
+        if (e.event?.$case === "caughtUp") this.caughtUp = true;
+        if (e.event?.$case !== "message") continue;
+        const m = e.event.value.message!;
+        this.cursor = e.event.value.cursor;
+        if (received.has(m.id)) {
+          duplicates++;
+          continue;
+        }
+        received.add(m.id);
+        receivedCount++;
+        if (measuring && m.content?.kind?.$case === "text") {
+          const sentAt = Number(m.content.kind.value.body.slice(0, m.content.kind.value.body.indexOf("|")));
+          latencies.push(t - sentAt);
+        }
+      }
+    });
+    call.on("error", () => {
+      if (this.call === call) onBroken();
+    });
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---- phases -----------------------------------------------------------------------
+
+/** Closed loop: each sender keeps UNARY_CONCURRENCY calls in flight. */
+async function unaryMax(ms: number, tag: string): Promise<{ perS: number; acked: number; errors: number }> {
+  let stop = false;
+  let acked = 0;
+  let errors = 0;
+  const start = nowMs();
+  const loops = senders.flatMap((s, i) =>
+    Array.from({ length: UNARY_CONCURRENCY }, async () => {
+      while (!stop) {
+        try {
+          await unary(s, makeRequest(s, i, tag));
+          acked++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  await sleep(ms);
+  stop = true;
+  const elapsed = nowMs() - start;
+  const at = acked;
+  await Promise.all(loops);
+  return { perS: (at / elapsed) * 1000, acked, errors };
+}
+
+/** One SendMessageStream per sender; closed loop with a window, or open loop at a fixed total rate. */
+async function streamPhase(ms: number, tag: string, ratePerS?: number): Promise<{ perS: number; acked: number; errors: number }> {
+  let acked = 0;
+  let errors = 0;
+  let stop = false;
+  const start = nowMs();
+  let ackedAtStop = 0;
+  const streams = senders.map((s, i) => {
+    const call: ClientDuplexStream<SendMessageStreamRequest, SendMessageStreamResponse> = s.client.sendMessageStream(s.md);
+    let inFlight = 0;
+    let ref = 0;
+    const done = new Promise<void>((res) => {
+      call.on("end", res);
+      call.on("error", () => res());
+    });
+    const write = () => {
+      inFlight++;
+      call.write({ ref: String(ref++), message: makeRequest(s, i, tag) });
+    };
+    call.on("data", (r: SendMessageStreamResponse) => {
+      for (const x of r.results) {
+        inFlight--;
+        if (x.outcome?.$case === "result") acked++;
+        else errors++;
+      }
+      if (!ratePerS && !stop) while (inFlight < STREAM_WINDOW) write();
+      if (stop && inFlight === 0) call.end();
+    });
+    return { call, write, done, inFlight: () => inFlight };
+  });
+  let timer: NodeJS.Timeout | undefined;
+  if (ratePerS) {
+    let issued = 0;
+    timer = setInterval(() => {
+      const due = Math.floor(((nowMs() - start) / 1000) * ratePerS) - issued;
+      for (let k = 0; k < due; k++) streams[(issued + k) % streams.length]!.write();
+      issued += Math.max(0, due);
+    }, 1);
+  } else {
+    for (const st of streams) for (let k = 0; k < STREAM_WINDOW; k++) st.write();
+  }
+  await sleep(ms);
+  stop = true;
+  if (timer) clearInterval(timer);
+  ackedAtStop = acked;
+  const elapsed = nowMs() - start;
+  for (const st of streams) if (st.inFlight() === 0) st.call.end();
+  await Promise.all(streams.map((st) => st.done));
+  return { perS: (ackedAtStop / elapsed) * 1000, acked, errors };
+}
+
+/** Open loop: unary sends at a fixed offered rate. */
+async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{ acked: number; errors: number }> {
+  let acked = 0;
+  let errors = 0;
+  const pending: Promise<void>[] = [];
+  const start = nowMs();
+  let issued = 0;
+  await new Promise<void>((res) => {
+    const timer = setInterval(() => {
+      const elapsed = nowMs() - start;
+      if (elapsed >= ms) {
+        clearInterval(timer);
+        res();
+        return;
+      }
+      const due = Math.floor((elapsed / 1000) * ratePerS) - issued;
+      for (let k = 0; k < due; k++) {
+        const i = (issued + k) % senders.length;
+        const s = senders[i]!;
+        pending.push(unary(s, makeRequest(s, i, tag)).then(
+          () => void acked++,
+          () => void errors++,
+        ));
+      }
+      issued += Math.max(0, due);
+    }, 1);
+  });
+  await Promise.all(pending);
+  return { acked, errors };
+}
+
+async function waitReceived(target: number, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (receivedCount < target && Date.now() < deadline) await sleep(20);
+}
+
+function latencySummary(): { p50: number; p99: number; n: number } {
+  const sorted = latencies.slice().sort((a, b) => a - b);
+  latencies = [];
+  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), n: sorted.length };
+}
+
+// ---- restart variant ------------------------------------------------------------------
+
+/**
+ * Streamed sends at a fixed rate; the server is SIGKILLed mid-run and
+ * restarted. Senders resend everything unacked with the same client ids,
+ * receivers resume from their cursors.
+ */
+async function restartVariant(env: TestEnv, serverEnv: Record<string, string>, server: { current: ServerProc }, receivers: Receiver[], ratePerS: number) {
+  const unacked = senders.map(() => new Map<string, SendMessageStreamRequest>());
+  const allIds = new Set<string>();
+  const ackedIds = new Set<string>();
+  let up = true;
+  let refSeq = 0;
+  const streams: (ClientDuplexStream<SendMessageStreamRequest, SendMessageStreamResponse> | undefined)[] = senders.map(() => undefined);
+  const open = (i: number) => {
+    const s = senders[i]!;
+    const call = s.client.sendMessageStream(s.md);
+    streams[i] = call;
+    call.on("data", (r: SendMessageStreamResponse) => {
+      for (const x of r.results) {
+        const req = unacked[i]!.get(x.ref);
+        if (x.outcome?.$case === "result" && req) {
+          unacked[i]!.delete(x.ref);
+          ackedIds.add(req.message!.clientMessageId);
+        }
+      }
+    });
+    call.on("error", () => {
+      if (streams[i] === call) streams[i] = undefined;
+    });
+    for (const req of unacked[i]!.values()) call.write(req); // resend, same client ids
+  };
+  senders.forEach((_, i) => open(i));
+  const start = nowMs();
+  let issued = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((nowMs() - start) / 1000) * ratePerS) - issued;
+    for (let k = 0; k < due; k++) {
+      const i = (issued + k) % senders.length;
+      const s = senders[i]!;
+      const req = { ref: String(refSeq++), message: makeRequest(s, i, "restart") };
+      unacked[i]!.set(req.ref, req);
+      allIds.add(req.message.clientMessageId);
+      if (up && streams[i]) streams[i]!.write(req);
+    }
+    issued += Math.max(0, due);
+  }, 1);
+  await sleep(2000);
+  log("restart: SIGKILL the server");
+  up = false;
+  await stopServer(server.current, "SIGKILL");
+  server.current = await startServer("messaging", serverEnv);
+  makeClients(server.current.port, []);
+  up = true;
+  senders.forEach((_, i) => open(i));
+  for (const r of receivers) r.open(senders[0]!.client, () => undefined);
+  log(`restart: back on port ${server.current.port}`);
+  await sleep(3000);
+  clearInterval(timer);
+  const deadline = Date.now() + 30_000;
+  while (ackedIds.size < allIds.size && Date.now() < deadline) {
+    await sleep(200);
+    senders.forEach((_, i) => {
+      if (!streams[i]) open(i);
+    });
+  }
+  for (const st of streams) st?.end();
+  void env;
+  return { sent: allIds.size, acked: ackedIds.size };
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+async function main() {
+  const env = await createTestEnv();
+  const serverEnv = env.env({ MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), LOG_LEVEL: "warn", DB_POOL_MAX: "8" });
+  const metrics: Record<string, number> = {};
+  const limits: Record<string, number> = {};
+  const extra: Record<string, number | string> = {};
+  try {
+    senders = await Promise.all(
+      Array.from({ length: SENDERS }, async (_, i) => {
+        const businessId = `bench_biz_${i}`;
+        const md = new Metadata();
+        md.set("authorization", `Bearer ${await env.token({ kind: "business", businessId })}`);
+        return { businessId, phoneNumberId: `bench_pn_${i}`, md, client: undefined as unknown as MessagingServiceClient, seq: 0 };
+      }),
+    );
+    for (let i = 0; i < RECIPIENTS; i++) customers.push(`bench_c_${i}`);
+
+    // 1. The raw limits: the same service definition doing nothing.
+    const noop = await startServer("noop", serverEnv);
+    makeClients(noop.port, []);
+    await unaryMax(1000, "warm");
+    limits.grpc_noop_unary_per_s = Math.round((await unaryMax(PHASE_MS, "noop-u")).perS);
+    await streamPhase(1000, "warm");
+    limits.grpc_noop_stream_per_s = Math.round((await streamPhase(PHASE_MS, "noop-s")).perS);
+    await stopServer(noop);
+    log(`noop limits ${JSON.stringify(limits)}`);
+
+    // 2. The service, with directory events for its business numbers and registered customers.
+    const server = { current: await startServer("messaging", serverEnv) };
+    makeClients(server.current.port, []);
+    const nc = await env.nats();
+    const js = nc.jetstream();
+    for (const s of senders) {
+      const eventId = randomUUID();
+      const business = BusinessSnapshot.fromPartial({
+        businessId: s.businessId,
+        displayName: s.businessId,
+        phoneNumbers: [{ phoneNumberId: s.phoneNumberId, e164: `+4930${String(senders.indexOf(s)).padStart(8, "0")}`, displayName: "" }],
+        version: "1",
+      });
+      await js.publish(`${env.natsPrefix}kontor.directory.business.registered.v1`, BusinessRegistered.encode({ meta: { eventId, occurredAt: new Date(), businessId: s.businessId }, business }).finish(), { msgID: eventId });
+    }
+    const serviceMd = new Metadata();
+    serviceMd.set("authorization", `Bearer ${await env.token({ kind: "service", service: "bench" })}`);
+    const admin = senders[0]!.client;
+    await Promise.all(
+      customers.map(
+        (id, i) =>
+          new Promise<void>((res, rej) =>
+            admin.upsertCustomer({ customerId: id, e164: `+4917${String(i).padStart(8, "0")}`, profileName: id, settings: undefined }, serviceMd, (err) => (err ? rej(err) : res())),
+          ),
+      ),
+    );
+    // Wait until every business number is known (the directory consumer has run).
+    for (const [i, s] of senders.entries()) {
+      for (let tries = 0; ; tries++) {
+        try {
+          await unary(s, makeRequest(s, i, "probe"));
+          break;
+        } catch (err) {
+          if (tries > 200) throw err;
+          await sleep(50);
+        }
+      }
+    }
+    const receivers = await Promise.all(
+      customers.map(async (id) => {
+        const md = new Metadata();
+        md.set("authorization", `Bearer ${await env.token({ kind: "customer", customerId: id })}`);
+        return new Receiver(id, md);
+      }),
+    );
+    // Inbox streams share a few channels, like devices behind a gateway.
+    const inboxClients = Array.from({ length: 4 }, (_, k) => new MessagingServiceClient(`127.0.0.1:${server.current.port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.inbox": k }));
+    receivers.forEach((r, i) => r.open(inboxClients[i % inboxClients.length]!, () => undefined));
+    const probeCount = SENDERS;
+    await waitReceived(probeCount);
+    let acked = probeCount;
+
+    // 3. Unary throughput, closed loop.
+    const pid = server.current.child.pid!;
+    await unaryMax(1000, "warm-u");
+    let cpu0 = cpuUs(pid);
+    const u = await unaryMax(PHASE_MS, "u");
+    let cpu1 = cpuUs(pid);
+    metrics.unary_send_per_s = Math.round(u.perS);
+    extra.server_cpu_us_per_unary_msg = round((cpu1 - cpu0) / u.acked, 1);
+    log(`unary ${metrics.unary_send_per_s}/s`);
+    if (process.env.BENCH_STOP_AFTER === "unary") {
+      await stopServer(server.current);
+      throw new Error("stopped after the unary phase (BENCH_STOP_AFTER)");
+    }
+
+    // 4. Streamed throughput, closed loop.
+    await streamPhase(1000, "warm-s");
+    cpu0 = cpuUs(pid);
+    const st = await streamPhase(PHASE_MS, "s");
+    cpu1 = cpuUs(pid);
+    metrics.stream_send_per_s = Math.round(st.perS);
+    metrics.server_cpu_us_per_msg = round((cpu1 - cpu0) / st.acked, 1);
+    log(`stream ${metrics.stream_send_per_s}/s`);
+    if (process.env.BENCH_STOP_AFTER === "stream") {
+      await stopServer(server.current);
+      throw new Error("stopped after the stream phase (BENCH_STOP_AFTER)");
+    }
+
+    // Let everything sent so far arrive, so the latency phases start clean.
+    const ackedSoFar = await countStored(env);
+    await waitReceived(ackedSoFar);
+
+    // 5. Latency at fixed offered load: unary at 5,000/s, streamed at 20,000/s.
+    measuring = true;
+    const before5 = receivedCount;
+    const e = await unaryAtRate(PHASE_MS, 5000, "e2e-u");
+    await waitReceived(before5 + e.acked);
+    const lu = latencySummary();
+    metrics.e2e_p50_ms = lu.p50;
+    metrics.e2e_p99_ms = lu.p99;
+    log(`unary e2e p50 ${lu.p50} p99 ${lu.p99} (n=${lu.n})`);
+    const before20 = receivedCount;
+    const es = await streamPhase(PHASE_MS, "e2e-s", 20_000);
+    await waitReceived(before20 + es.acked);
+    const ls = latencySummary();
+    metrics.stream_e2e_p50_ms = ls.p50;
+    metrics.stream_e2e_p99_ms = ls.p99;
+    measuring = false;
+    log(`stream e2e p50 ${ls.p50} p99 ${ls.p99} (n=${ls.n})`);
+    const errors = u.errors + st.errors + e.errors + es.errors;
+
+    // 6. Loss over all phases: everything acked must be stored and received once.
+    const stored = await countStored(env);
+    await waitReceived(stored);
+    metrics.lost = Math.max(0, stored - receivedCount);
+    extra.stored = stored;
+    extra.received = receivedCount;
+    extra.duplicates_received = duplicates;
+    extra.send_errors = errors;
+    void acked;
+
+    // 7. Restart variant: SIGKILL mid-run; clients reconnect with cursors and resend unacked.
+    if (process.env.BENCH_SKIP_RESTART === "1") {
+      await stopServer(server.current);
+      throw new Error("restart variant skipped (BENCH_SKIP_RESTART=1)");
+    }
+    const storedBefore = stored;
+    const receivedBefore = receivedCount;
+    const r = await restartVariant(env, serverEnv, server, receivers, 5000);
+    const storedAfter = await countStored(env);
+    await waitReceived(storedAfter, 30_000);
+    const restartStored = storedAfter - storedBefore;
+    const restartReceived = receivedCount - receivedBefore;
+    metrics.lost_restart = r.sent - r.acked + Math.max(0, r.sent - restartStored) + Math.max(0, r.sent - restartReceived);
+    extra.restart_sent = r.sent;
+    extra.restart_stored = restartStored;
+    extra.restart_received = restartReceived;
+    extra.duplicates_received = duplicates;
+    metrics.lost += metrics.lost_restart;
+    for (const rc of receivers) rc.call?.cancel();
+    for (const c of inboxClients) c.close();
+    for (const s of senders) s.client.close();
+    await stopServer(server.current);
+  } finally {
+    await env.cleanup().catch(() => undefined);
+  }
+  const result = {
+    bench: "messaging",
+    metrics: { ...metrics, "limits.grpc_noop_unary_per_s": limits.grpc_noop_unary_per_s, "limits.grpc_noop_stream_per_s": limits.grpc_noop_stream_per_s },
+    limits,
+    extra: {
+      ...extra,
+      unary_ratio: round(metrics.unary_send_per_s! / limits.grpc_noop_unary_per_s!, 3),
+      stream_ratio: round(metrics.stream_send_per_s! / limits.grpc_noop_stream_per_s!, 3),
+    },
+    env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, server: "child process" },
+  };
+  const line = JSON.stringify(result);
+  mkdirSync(resolve(repoRoot, "bench-results"), { recursive: true });
+  writeFileSync(resolve(repoRoot, "bench-results/messaging.json"), `${line}\n`);
+  process.stdout.write(`${line}\n`);
+  clearTimeout(budget);
+  process.exit(0);
+}
+
+async function countStored(env: TestEnv): Promise<number> {
+  const { db, pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 1 });
+  try {
+    const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM message");
+    return Number(r.rows[0]!.n);
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

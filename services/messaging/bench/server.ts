@@ -1,0 +1,79 @@
+/**
+ * The benchmark's server process (a child of the load generator, so server
+ * and client each get their own event loop and core, like production).
+ * Modes: "messaging" runs the real service from env config; "noop" serves the
+ * same gRPC service definition doing nothing (the raw grpc-js limit).
+ */
+import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  MessagingServiceService,
+  type SendItemResult,
+  type SendMessageRequest,
+  type SendMessageResponse,
+  type SendMessageStreamRequest,
+  type SendMessageStreamResponse,
+} from "@kontor/proto/messaging/v1/messaging_service";
+import { MessageStatus } from "@kontor/proto/messaging/v1/message";
+import { loadConfig } from "../src/config.js";
+import { createMessaging } from "../src/app.js";
+
+const mode = process.argv[2] ?? "messaging";
+
+function noopResult(clientMessageId: string) {
+  return { messageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", conversationId: "00000000-0000-0000-0000-000000000000", seq: "1", status: MessageStatus.MESSAGE_STATUS_ACCEPTED, clientMessageId, duplicate: false, acceptedAt: new Date(), recipient: undefined };
+}
+
+async function startNoop(): Promise<number> {
+  const server = new Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024 });
+  const unimplemented = (_call: unknown, cb: sendUnaryData<never>) => cb({ code: 12 } as never, null);
+  server.addService(MessagingServiceService, {
+    sendMessage: (call: ServerUnaryCall<SendMessageRequest, SendMessageResponse>, cb: sendUnaryData<SendMessageResponse>) => cb(null, { result: noopResult(call.request.clientMessageId) }),
+    sendMessageStream: (call: ServerDuplexStream<SendMessageStreamRequest, SendMessageStreamResponse>) => {
+      // Same response coalescing as the real handler: results of one turn go out together.
+      let out: SendItemResult[] = [];
+      let scheduled = false;
+      call.on("data", (req: SendMessageStreamRequest) => {
+        out.push({ ref: req.ref, outcome: { $case: "result", value: noopResult(req.message?.clientMessageId ?? "") } });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            const results = out;
+            out = [];
+            call.write({ results });
+          });
+        }
+      });
+      call.on("end", () => setImmediate(() => call.end()));
+    },
+    streamInbox: unimplemented,
+    reportReceipt: unimplemented,
+    sendTyping: unimplemented,
+    listConversations: unimplemented,
+    listMessages: unimplemented,
+    getMessage: unimplemented,
+    upsertCustomer: unimplemented,
+    failMessage: unimplemented,
+    eraseBusinessKey: unimplemented,
+  });
+  return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+}
+
+async function main() {
+  let port: number;
+  if (mode === "noop") {
+    port = await startNoop();
+  } else {
+    const app = await createMessaging(loadConfig(process.env));
+    ({ port } = await app.start());
+    process.on("SIGTERM", () => {
+      void app.stop().then(() => process.exit(0));
+    });
+  }
+  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench server failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
