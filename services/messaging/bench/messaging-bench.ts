@@ -501,9 +501,23 @@ async function main() {
     const ls = latencySummary();
     metrics.stream_e2e_p50_ms = ls.p50;
     metrics.stream_e2e_p99_ms = ls.p99;
-    measuring = false;
     log(`stream e2e p50 ${ls.p50} p99 ${ls.p99} (n=${ls.n})`);
-    const errors = u.errors + st.errors + e.errors + es.errors;
+    // Diagnostics: the same paths at a load this machine sustains with room to spare.
+    const beforeLow = receivedCount;
+    const el = await unaryAtRate(3000, 1000, "e2e-u-low");
+    await waitReceived(beforeLow + el.acked);
+    const ll = latencySummary();
+    extra.e2e_p50_ms_at_1000_per_s = ll.p50;
+    extra.e2e_p99_ms_at_1000_per_s = ll.p99;
+    const beforeLowS = receivedCount;
+    const esl = await streamPhase(3000, "e2e-s-low", 2000);
+    await waitReceived(beforeLowS + esl.acked);
+    const lsl = latencySummary();
+    extra.stream_e2e_p50_ms_at_2000_per_s = lsl.p50;
+    extra.stream_e2e_p99_ms_at_2000_per_s = lsl.p99;
+    measuring = false;
+    log(`low-load e2e: unary@1000/s p99 ${ll.p99}, stream@2000/s p99 ${lsl.p99}`);
+    const errors = u.errors + st.errors + e.errors + es.errors + el.errors + esl.errors;
 
     // 6. Loss over all phases: everything acked must be stored and received once.
     const stored = await countStored(env);

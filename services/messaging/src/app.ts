@@ -47,6 +47,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     log: rt.log,
     batchMax: config.SEND_BATCH_MAX,
     queueMax: config.SEND_QUEUE_MAX,
+    pipeline: config.SEND_PIPELINE,
   });
   const service = messaging;
   registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);

@@ -16,6 +16,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   /** Most messages written by one group commit. */
   SEND_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Group-commit batches in flight at once; the next takes its locks only after the previous holds its own. */
+  SEND_PIPELINE: z.coerce.number().int().min(1).max(8).default(2),
   /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */

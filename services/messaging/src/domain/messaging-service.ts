@@ -16,7 +16,7 @@ import * as messages from "../store/message-store.js";
 import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { keyErasedSubject } from "../events/subjects.js";
-import type { InboxReader, LiveHub } from "../events/live.js";
+import { messageFrame, type InboxReader, type LiveHub } from "../events/live.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
@@ -36,6 +36,8 @@ export interface MessagingPorts {
   log: Logger;
   batchMax: number;
   queueMax: number;
+  /** Batches in flight at once (1 = strictly serial group commit). */
+  pipeline: number;
 }
 
 /** A send on its way to the group commit: row fields plus what events and live delivery need. */
@@ -112,44 +114,69 @@ export function createMessagingService(ports: MessagingPorts) {
   // ---- group commit -------------------------------------------------------
 
   const queue: Waiter[] = [];
-  let running = false;
+  let inFlight = 0;
   let scheduled = false;
+  // Gates and publish order of the batch started last (see Gates in send-writer).
+  let convGate: Promise<void> = Promise.resolve();
+  let inboxGate: Promise<void> = Promise.resolve();
+  let publishChain: Promise<void> = Promise.resolve();
 
   function submit(item: PendingItem): Promise<Stored> {
     if (queue.length >= ports.queueMax) throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
     return new Promise<Stored>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      if (!running && !scheduled) {
+      if (inFlight < ports.pipeline && !scheduled) {
         scheduled = true;
         // One turn of the event loop lets a burst (a stream's chunk, many unary calls) join the batch.
-        setImmediate(drain);
+        setImmediate(pump);
       }
     });
   }
 
-  async function drain(): Promise<void> {
+  /**
+   * Adaptive group commit: up to `pipeline` batches in flight; each takes
+   * whatever queued while the previous ones ran, up to batchMax.
+   */
+  function pump(): void {
     scheduled = false;
-    running = true;
-    try {
-      // Adaptive batching: the next batch is whatever queued while the previous commit ran.
-      while (queue.length > 0) {
-        const batch = queue.splice(0, ports.batchMax);
-        try {
-          const { results, fresh } = await writer.write(
-            batch.map((w) => w.item),
-            buildEvents,
-          );
-          publishFresh(fresh);
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-        } catch (err) {
-          const mapped = fromPgError(err);
-          const failure = mapped instanceof DependencyDown || isConnectionError(err) ? new DependencyDown("the message store is unavailable, retry") : err;
-          if (!mapped) log.error({ err }, "group commit failed");
-          for (const w of batch) w.reject(failure);
-        }
-      }
-    } finally {
-      running = false;
+    while (inFlight < ports.pipeline && queue.length > 0) {
+      const batch = queue.splice(0, ports.batchMax);
+      inFlight++;
+      const prevConv = convGate;
+      const prevInbox = inboxGate;
+      const prevPublish = publishChain;
+      let convDone!: () => void;
+      let inboxDone!: () => void;
+      let published!: () => void;
+      convGate = new Promise((r) => (convDone = r));
+      inboxGate = new Promise((r) => (inboxDone = r));
+      publishChain = new Promise((r) => (published = r));
+      writer
+        .write(
+          batch.map((w) => w.item),
+          buildEvents,
+          { beforeConversations: prevConv, conversationsLocked: convDone, beforeInbox: prevInbox, inboxLocked: inboxDone },
+        )
+        .then(
+          async ({ results, fresh }) => {
+            await prevPublish; // live order per recipient = commit order
+            publishFresh(fresh);
+            published();
+            for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+          },
+          async (err: unknown) => {
+            await prevPublish;
+            published();
+            const mapped = fromPgError(err);
+            const failure = mapped instanceof DependencyDown || isConnectionError(err) ? new DependencyDown("the message store is unavailable, retry") : err;
+            if (!mapped) log.error({ err }, "group commit failed");
+            for (const w of batch) w.reject(failure);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
     }
   }
 
@@ -217,7 +244,7 @@ export function createMessagingService(ports: MessagingPorts) {
     for (const { item, stored } of fresh) {
       let r = toRecipients.get(item.recipientKey);
       if (!r) toRecipients.set(item.recipientKey, (r = { items: [], statuses: [], typing: undefined }));
-      r.items.push({ message: completeMessage(item, stored, false), inboxSeq: String(stored.rseq) });
+      r.items.push({ message: undefined, inboxSeq: String(stored.rseq), event: Buffer.from(messageFrame(completeMessage(item, stored, false), stored.rseq)) });
       let s = toSenders.get(item.senderKey);
       if (!s) toSenders.set(item.senderKey, (s = { items: [], statuses: [], typing: undefined }));
       s.statuses.push({ messageId: item.id, conversationId: stored.conversationId, seq: String(stored.seq), status: S.MESSAGE_STATUS_SENT, errorCode: 0, occurredAt: stored.createdAt });
@@ -540,7 +567,7 @@ export function createMessagingService(ports: MessagingPorts) {
 
     /** Waits for sends in flight (shutdown). */
     async idle(): Promise<void> {
-      while (running || scheduled || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+      while (inFlight > 0 || scheduled || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "nats";
 import { LiveBatch, type LiveItem } from "@kontor/proto/messaging/v1/live";
-import type { InboxEvent, StatusUpdate, StreamInboxResponse, TypingIndicator } from "@kontor/proto/messaging/v1/messaging_service";
+import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
 import { liveSubject } from "./subjects.js";
@@ -12,7 +12,8 @@ export interface InboxReader {
 }
 
 export interface InboxSink {
-  write(response: StreamInboxResponse): boolean;
+  /** Writes one StreamInboxResponse made of these encoded InboxEvents. */
+  write(frames: Uint8Array[]): void;
   /** Bytes queued and not yet sent (slow consumer check). */
   buffered(): number;
   fail(reason: string): void;
@@ -26,6 +27,40 @@ const MAX_BUFFERED = 16 * 1024 * 1024;
 
 export const cursorOf = (rseq: number) => String(rseq);
 
+/** An encoded InboxEvent carrying a message: what live items and backlog rows become. */
+export function messageFrame(message: Message, rseq: number): Uint8Array {
+  return InboxEvent.encode({ event: { $case: "message", value: { message, cursor: cursorOf(rseq) } } }).finish();
+}
+
+/** StreamInboxResponse bytes from encoded InboxEvents (field 1, repeated), without decoding them. */
+export function responseBytes(frames: Uint8Array[]): Buffer {
+  let size = 0;
+  for (const f of frames) size += 1 + varintSize(f.length) + f.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const f of frames) {
+    out[o++] = 0x0a;
+    let n = f.length;
+    while (n > 0x7f) {
+      out[o++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[o++] = n;
+    out.set(f, o);
+    o += f.length;
+  }
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n > 0x7f) {
+    n >>>= 7;
+    size++;
+  }
+  return size;
+}
+
 /**
  * One StreamInbox. It subscribes before it reads the backlog, buffers live
  * items meanwhile, and afterwards writes messages strictly in inbox order
@@ -37,7 +72,7 @@ export const cursorOf = (rseq: number) => String(rseq);
 export class InboxSession {
   private delivered: number;
   private live = false;
-  private readonly pending = new Map<number, Message>();
+  private readonly pending = new Map<number, Uint8Array>();
   private reading = false;
   private gapTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -59,9 +94,9 @@ export class InboxSession {
     await this.catchUp(undefined);
     if (this.closed) return;
     this.live = true;
-    const events: InboxEvent[] = [];
+    const events: Uint8Array[] = [];
     this.drainInto(events);
-    events.push({ event: { $case: "caughtUp", value: { cursor: cursorOf(this.delivered) } } });
+    events.push(InboxEvent.encode({ event: { $case: "caughtUp", value: { cursor: cursorOf(this.delivered) } } }).finish());
     this.emit(events);
     this.checkGap();
   }
@@ -73,13 +108,15 @@ export class InboxSession {
 
   onLive(items: LiveItem[], statuses: StatusUpdate[], typing: TypingIndicator | undefined): void {
     if (this.closed) return;
-    const events: InboxEvent[] = [];
-    for (const s of statuses) events.push({ event: { $case: "status", value: s } });
-    if (typing) events.push({ event: { $case: "typing", value: typing } });
+    const events: Uint8Array[] = [];
+    for (const s of statuses) events.push(InboxEvent.encode({ event: { $case: "status", value: s } }).finish());
+    if (typing) events.push(InboxEvent.encode({ event: { $case: "typing", value: typing } }).finish());
     for (const it of items) {
       const n = Number(it.inboxSeq);
       if (n > this.head) this.head = n;
-      if (n > this.delivered && it.message) this.pending.set(n, it.message);
+      if (n <= this.delivered) continue;
+      if (it.event.length > 0) this.pending.set(n, it.event);
+      else if (it.message) this.pending.set(n, messageFrame(it.message, n));
     }
     if (this.live) this.drainInto(events);
     this.emit(events);
@@ -92,20 +129,20 @@ export class InboxSession {
     if (this.live) this.checkGap();
   }
 
-  private drainInto(events: InboxEvent[]): void {
+  private drainInto(events: Uint8Array[]): void {
     for (;;) {
       const next = this.delivered + 1;
-      const m = this.pending.get(next);
-      if (!m) return;
+      const frame = this.pending.get(next);
+      if (!frame) return;
       this.pending.delete(next);
       this.delivered = next;
-      events.push({ event: { $case: "message", value: { message: m, cursor: cursorOf(next) } } });
+      events.push(frame);
     }
   }
 
-  private emit(events: InboxEvent[]): void {
+  private emit(events: Uint8Array[]): void {
     if (events.length === 0 || this.closed) return;
-    this.sink.write({ events });
+    this.sink.write(events);
     if (this.sink.buffered() > MAX_BUFFERED) {
       this.close();
       this.sink.fail("the inbox stream fell too far behind; resume from the last cursor");
@@ -132,7 +169,7 @@ export class InboxSession {
   }
 
   private drainAndEmit(): void {
-    const events: InboxEvent[] = [];
+    const events: Uint8Array[] = [];
     this.drainInto(events);
     this.emit(events);
     this.checkGap();
@@ -146,7 +183,7 @@ export class InboxSession {
       for (;;) {
         if (this.closed) return;
         const rows = await this.reader.read(this.key, this.delivered, before, PAGE);
-        const events: InboxEvent[] = [];
+        const events: Uint8Array[] = [];
         for (const r of rows) {
           if (r.rseq !== this.delivered + 1) {
             // Inbox numbers are gap-free once committed; anything else is a bug worth knowing about.
@@ -155,7 +192,7 @@ export class InboxSession {
           }
           this.delivered = r.rseq;
           this.pending.delete(r.rseq);
-          events.push({ event: { $case: "message", value: { message: r.message, cursor: cursorOf(r.rseq) } } });
+          events.push(messageFrame(r.message, r.rseq));
         }
         this.emit(events);
         if (rows.length < PAGE) return;

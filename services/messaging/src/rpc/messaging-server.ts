@@ -5,6 +5,7 @@ import {
   type SendItemResult,
   type SendMessageStreamRequest,
   type SendMessageStreamResponse,
+  StreamInboxResponse,
 } from "@kontor/proto/messaging/v1/messaging_service";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { InvalidInput, KontorError, toStatus } from "@kontor/service-kit/errors";
@@ -12,13 +13,26 @@ import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging
 import { ErrorDetail } from "@kontor/proto/common/v1/error";
 import type { MessagingService } from "../domain/messaging-service.js";
 import { parseParticipant } from "../domain/participant.js";
-import { InboxSession, type LiveHub } from "../events/live.js";
+import { InboxSession, responseBytes, type LiveHub } from "../events/live.js";
 import { conversationToPb, customerToPb, sendResultToPb } from "./mappers.js";
 
 type ConvCursor = { t: string; id: string };
 const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
 type SeqCursor = { s: number };
 const isSeqCursor = (v: unknown): v is SeqCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s);
+
+/**
+ * The generated definition, except that StreamInbox responses may be written
+ * as ready bytes: live items arrive encoded and go to every device's stream
+ * without being decoded and encoded again.
+ */
+const inboxService = {
+  ...MessagingServiceService,
+  streamInbox: {
+    ...MessagingServiceService.streamInbox,
+    responseSerialize: (value: StreamInboxResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(StreamInboxResponse.encode(value).finish())),
+  },
+};
 
 /** A stream stops reading while this many of its sends are waiting for their commit. */
 const STREAM_MAX_IN_FLIGHT = 4096;
@@ -111,7 +125,8 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         key,
         cursor,
         {
-          write: (r) => call.write(r),
+          // Raw bytes: see inboxService below.
+          write: (frames) => call.write(responseBytes(frames) as never),
           buffered: () => call.writableLength,
           fail: (reason) => {
             failure = reason;
@@ -200,7 +215,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       return { shreddedMessages: String(n) };
     }),
   };
-  grpc.addService(MessagingServiceService, handlers);
+  grpc.addService(inboxService, handlers);
 }
 
 class KontorErrorUnavailable extends KontorError {

@@ -93,6 +93,21 @@ function insertMessages(channel: string) {
   };
 }
 
+/**
+ * Pipelining: while one batch commits the next may start, but it takes its
+ * conversation locks only after the previous batch holds all of its own (and
+ * the same for inbox locks). A conversation (or recipient) shared by both is
+ * then locked by the earlier batch first, so numbers follow arrival order.
+ */
+export interface Gates {
+  beforeConversations: Promise<void>;
+  conversationsLocked(): void;
+  beforeInbox: Promise<void>;
+  inboxLocked(): void;
+}
+
+const openGates: Gates = { beforeConversations: Promise.resolve(), conversationsLocked: () => undefined, beforeInbox: Promise.resolve(), inboxLocked: () => undefined };
+
 class RetriedInBatch extends Error {
   readonly code = "KONTOR_RETRIED";
 }
@@ -137,7 +152,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
   };
 
-  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean): Promise<Stored[]> {
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<Stored[]> {
     const createdAt = new Date();
     if (trace) timed("batch_size", async () => undefined).then(() => (trace.get("batch_size")!.ms += items.length));
     // 1. Conversations: create missing ones, lock all, reserve seq numbers for every item.
@@ -149,6 +164,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       else pairs.set(k, { item: it, n: 1 });
     }
     const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    await gates.beforeConversations;
     const convRes = await timed("A_conv", () => client.query<ConvRow>({
       ...UPSERT_CONVERSATIONS,
       values: [
@@ -160,6 +176,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         createdAt,
       ],
     }));
+    gates.conversationsLocked();
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
     for (const row of convRes.rows) {
@@ -221,6 +238,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // 4. Recipient inbox numbers.
     const recipients = [...perRecipient.keys()].sort();
     const counts = recipients.map((r) => perRecipient.get(r)!);
+    await gates.beforeInbox;
     let inbox = await timed("C_inbox", () => client.query<{ participant: string; last_seq: string }>({ ...ALLOCATE_INBOX, values: [recipients, counts] }));
     if (inbox.rows.length !== recipients.length) {
       // A participant without an inbox row (created before it existed): add and lock again.
@@ -228,6 +246,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       await client.query({ ...ENSURE_INBOX, values: [recipients] });
       throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
     }
+    gates.inboxLocked();
     const nextR = new Map<string, number>();
     for (const r of inbox.rows) nextR.set(r.participant, Number(r.last_seq) - perRecipient.get(r.participant)! + 1);
     inbox = undefined as never;
@@ -264,8 +283,12 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
      * Stores the batch; resolves once COMMIT returned (synchronous commit:
      * durable). Results are in item order; retries come back with duplicate=true.
      */
-    async write(items: T[], buildEvents: EventBuilder<T>): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[] }> {
-      const client = await pool.connect();
+    async write(items: T[], buildEvents: EventBuilder<T>, gates: Gates = openGates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[] }> {
+      const client = await pool.connect().catch((err: unknown) => {
+        gates.conversationsLocked();
+        gates.inboxLocked();
+        throw err;
+      });
       let broken = false;
       try {
         let lookup = false;
@@ -275,7 +298,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             // seq scan as it grows. The other statements keep their generic plans (planning 500-element
             // array constants costs more than it saves).
             await client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
-            const results = await attempt(client, items, buildEvents, lookup);
+            const results = await attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates);
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh };
           } catch (err) {
@@ -288,6 +311,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
           }
         }
       } finally {
+        // A failed first attempt must not hold the next batch back.
+        gates.conversationsLocked();
+        gates.inboxLocked();
         client.release(broken);
       }
     },

@@ -18,11 +18,17 @@ export const protobufFileName = "kontor/messaging/v1/live.proto";
  * (kontor.live.<participant>). Several items per publish: one per commit batch.
  */
 export interface LiveItem {
+  /** Unused by current publishers (they send `event`); kept for readers of the first format. */
   message:
     | Message
     | undefined;
   /** The recipient's inbox sequence number (the resume cursor). */
   inboxSeq: string;
+  /**
+   * The InboxEvent (message + cursor) already encoded: replicas forward these
+   * bytes to every device's stream without decoding and re-encoding them.
+   */
+  event: Buffer;
 }
 
 export interface LiveBatch {
@@ -53,7 +59,7 @@ export interface StoredEventBatch {
 }
 
 function createBaseLiveItem(): LiveItem {
-  return { message: undefined, inboxSeq: "0" };
+  return { message: undefined, inboxSeq: "0", event: Buffer.alloc(0) };
 }
 
 export const LiveItem: MessageFns<LiveItem> = {
@@ -63,6 +69,9 @@ export const LiveItem: MessageFns<LiveItem> = {
     }
     if (message.inboxSeq !== "0") {
       writer.uint32(16).int64(message.inboxSeq);
+    }
+    if (message.event.length !== 0) {
+      writer.uint32(26).bytes(message.event);
     }
     return writer;
   },
@@ -96,6 +105,14 @@ export const LiveItem: MessageFns<LiveItem> = {
             message.inboxSeq = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.event = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -116,6 +133,7 @@ export const LiveItem: MessageFns<LiveItem> = {
         : isSet(object.inbox_seq)
         ? globalThis.String(object.inbox_seq)
         : "0",
+      event: isSet(object.event) ? Buffer.from(bytesFromBase64(object.event)) : Buffer.alloc(0),
     };
   },
 
@@ -126,6 +144,9 @@ export const LiveItem: MessageFns<LiveItem> = {
     }
     if (message.inboxSeq !== "0") {
       obj.inboxSeq = message.inboxSeq;
+    }
+    if (message.event.length !== 0) {
+      obj.event = base64FromBytes(message.event);
     }
     return obj;
   },
@@ -139,6 +160,7 @@ export const LiveItem: MessageFns<LiveItem> = {
       ? Message.fromPartial(object.message)
       : undefined;
     message.inboxSeq = object.inboxSeq ?? "0";
+    message.event = object.event ?? Buffer.alloc(0);
     return message;
   },
 };
