@@ -457,6 +457,17 @@ async function main() {
 
     // 3. Unary throughput, closed loop.
     const pid = server.current.child.pid!;
+    const latencyOnly = process.env.BENCH_LATENCY_ONLY === "1";
+    if (latencyOnly) {
+      measuring = true;
+      const b0 = receivedCount;
+      const x = await unaryAtRate(3000, 1000, "lat");
+      await waitReceived(b0 + x.acked);
+      const l = latencySummary();
+      log(`latency only: unary@1000/s p50 ${l.p50} p99 ${l.p99}`);
+      await stopServer(server.current);
+      throw new Error("latency only");
+    }
     await unaryMax(1000, "warm-u");
     let cpu0 = cpuUs(pid);
     const u = await unaryMax(PHASE_MS, "u");

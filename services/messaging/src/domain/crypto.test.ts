@@ -38,3 +38,17 @@ describe("status", () => {
     expect(canMove(S.MESSAGE_STATUS_FAILED, S.MESSAGE_STATUS_READ)).toBe(false);
   });
 });
+
+describe("live framing", async () => {
+  const { liveItemsBytes, responseBytes, messageFrame } = await import("../events/live.js");
+  const { LiveBatch } = await import("@kontor/proto/messaging/v1/live");
+  const { StreamInboxResponse } = await import("@kontor/proto/messaging/v1/messaging_service");
+  it("when items are framed by hand, then the generated decoders read them", () => {
+    const message = { id: "wamid.x", conversationId: "c", seq: "7", sender: undefined, recipient: undefined, content: undefined, context: undefined, bizOpaqueCallbackData: "", clientMessageId: "", status: 2, errorCode: 0, createdAt: undefined, contentErased: false };
+    const frames = [1, 300, 2 ** 40].map((rseq) => ({ rseq, frame: messageFrame({ ...message, id: `wamid.${"x".repeat(rseq % 200)}` }, rseq) }));
+    const batch = LiveBatch.decode(liveItemsBytes(frames));
+    expect(batch.items.map((i) => i.inboxSeq)).toEqual(["1", "300", String(2 ** 40)]);
+    const resp = StreamInboxResponse.decode(responseBytes(batch.items.map((i) => i.event)));
+    expect(resp.events.map((e) => (e.event?.$case === "message" ? e.event.value.cursor : ""))).toEqual(["1", "300", String(2 ** 40)]);
+  });
+});

@@ -16,7 +16,7 @@ import * as messages from "../store/message-store.js";
 import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { keyErasedSubject } from "../events/subjects.js";
-import { messageFrame, type InboxReader, type LiveHub } from "../events/live.js";
+import { liveItemsBytes, messageFrame, type InboxReader, type LiveHub } from "../events/live.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
@@ -239,17 +239,17 @@ export function createMessagingService(ports: MessagingPorts) {
 
   /** After commit: one live publish per recipient and one status publish per sender. */
   function publishFresh(fresh: { item: PendingItem; stored: Stored }[]): void {
-    const toRecipients = new Map<string, LiveBatch>();
+    const toRecipients = new Map<string, { rseq: number; frame: Uint8Array }[]>();
     const toSenders = new Map<string, LiveBatch>();
     for (const { item, stored } of fresh) {
       let r = toRecipients.get(item.recipientKey);
-      if (!r) toRecipients.set(item.recipientKey, (r = { items: [], statuses: [], typing: undefined }));
-      r.items.push({ message: undefined, inboxSeq: String(stored.rseq), event: Buffer.from(messageFrame(completeMessage(item, stored, false), stored.rseq)) });
+      if (!r) toRecipients.set(item.recipientKey, (r = []));
+      r.push({ rseq: stored.rseq, frame: messageFrame(completeMessage(item, stored, false), stored.rseq) });
       let s = toSenders.get(item.senderKey);
       if (!s) toSenders.set(item.senderKey, (s = { items: [], statuses: [], typing: undefined }));
       s.statuses.push({ messageId: item.id, conversationId: stored.conversationId, seq: String(stored.seq), status: S.MESSAGE_STATUS_SENT, errorCode: 0, occurredAt: stored.createdAt });
     }
-    for (const [key, batch] of toRecipients) hub.publish(key, batch);
+    for (const [key, items] of toRecipients) hub.publishBytes(key, liveItemsBytes(items));
     for (const [key, batch] of toSenders) hub.publish(key, batch);
   }
 

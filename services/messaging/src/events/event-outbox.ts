@@ -32,7 +32,9 @@ export interface EventRelay {
   stop(): Promise<void>;
 }
 
-const ROWS_PER_PASS = 20;
+const ROWS_PER_PASS = 8;
+/** Events published per event-loop turn: the relay shares the loop with the send path. */
+const CHUNK = 256;
 const ACK_TIMEOUT_MS = 10_000;
 
 export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; prefix: string; schema: string; log: Logger; pollMs?: number }): EventRelay {
@@ -48,9 +50,11 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
   let pendingWake = false;
   let listener: pg.PoolClient | undefined;
 
-  function publishAll(events: { eventId: string; subject: string; payload: Uint8Array }[]): Promise<void> {
+  async function publishAll(events: { eventId: string; subject: string; payload: Uint8Array }[]): Promise<void> {
     const acks: Promise<void>[] = [];
-    for (const e of events) {
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0 && i % CHUNK === 0) await new Promise((r) => setImmediate(r));
+      const e = events[i]!;
       const n = next++;
       const h = headers();
       h.set("Nats-Msg-Id", e.eventId);
@@ -80,8 +84,7 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
         await client.query("COMMIT");
         return 0;
       }
-      const events = rows.rows.flatMap((r) => StoredEventBatch.decode(r.payload).events);
-      await publishAll(events);
+      for (const r of rows.rows) await publishAll(StoredEventBatch.decode(r.payload).events);
       await client.query("DELETE FROM event_batch WHERE id = ANY($1::bigint[])", [rows.rows.map((r) => r.id)]);
       await client.query("COMMIT");
       return rows.rows.length;

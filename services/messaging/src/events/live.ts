@@ -52,10 +52,45 @@ export function responseBytes(frames: Uint8Array[]): Buffer {
   return out;
 }
 
+/**
+ * LiveBatch bytes holding only items (field 1: LiveItem{inbox_seq = 2, event = 3}),
+ * written directly: the frames are already encoded and need no second copy
+ * through the generated encoder. Decodes with LiveBatch.decode.
+ */
+export function liveItemsBytes(items: { rseq: number; frame: Uint8Array }[]): Buffer {
+  let size = 0;
+  const itemSizes: number[] = [];
+  for (const it of items) {
+    const inner = 1 + varintSize(it.rseq) + 1 + varintSize(it.frame.length) + it.frame.length;
+    itemSizes.push(inner);
+    size += 1 + varintSize(inner) + inner;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  const varint = (n: number) => {
+    while (n > 0x7f) {
+      out[o++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    out[o++] = n;
+  };
+  items.forEach((it, i) => {
+    out[o++] = 0x0a;
+    varint(itemSizes[i]!);
+    out[o++] = 0x10;
+    varint(it.rseq);
+    out[o++] = 0x1a;
+    varint(it.frame.length);
+    out.set(it.frame, o);
+    o += it.frame.length;
+  });
+  return out;
+}
+
 function varintSize(n: number): number {
   let size = 1;
   while (n > 0x7f) {
-    n >>>= 7;
+    n = Math.floor(n / 0x80);
     size++;
   }
   return size;
@@ -267,6 +302,10 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     },
     publish(key: string, batch: LiveBatch): void {
       nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
+    },
+    /** Publishes ready LiveBatch bytes (see liveItemsBytes). */
+    publishBytes(key: string, bytes: Uint8Array): void {
+      nc.publish(prefix + liveSubject(key), bytes);
     },
     stop(): void {
       clearInterval(sweep);
