@@ -136,6 +136,8 @@ let duplicates = 0;
 let latencies: number[] = [];
 let measuring = false;
 let receivedCount = 0;
+/** Sends acknowledged by the server (all phases against the real service). */
+let ackedTotal = 0;
 
 class Receiver {
   cursor = "";
@@ -196,6 +198,7 @@ async function unaryMax(ms: number, tag: string): Promise<{ perS: number; acked:
         try {
           await unary(s, makeRequest(s, i, tag));
           acked++;
+          ackedTotal++;
         } catch {
           errors++;
         }
@@ -232,8 +235,10 @@ async function streamPhase(ms: number, tag: string, ratePerS?: number): Promise<
     call.on("data", (r: SendMessageStreamResponse) => {
       for (const x of r.results) {
         inFlight--;
-        if (x.outcome?.$case === "result") acked++;
-        else errors++;
+        if (x.outcome?.$case === "result") {
+          acked++;
+          ackedTotal++;
+        } else errors++;
       }
       if (!ratePerS && !stop) while (inFlight < STREAM_WINDOW) write();
       if (stop && inFlight === 0) call.end();
@@ -281,7 +286,10 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
         const i = (issued + k) % senders.length;
         const s = senders[i]!;
         pending.push(unary(s, makeRequest(s, i, tag)).then(
-          () => void acked++,
+          () => {
+            acked++;
+            ackedTotal++;
+          },
           () => void errors++,
         ));
       }
@@ -403,6 +411,7 @@ async function main() {
     await stopServer(noop);
     log(`noop limits ${JSON.stringify(limits)}`);
 
+    ackedTotal = 0;
     // 2. The service, with directory events for its business numbers and registered customers.
     const server = { current: await startServer("messaging", serverEnv) };
     makeClients(server.current.port, []);
@@ -434,6 +443,7 @@ async function main() {
       for (let tries = 0; ; tries++) {
         try {
           await unary(s, makeRequest(s, i, "probe"));
+          ackedTotal++;
           break;
         } catch (err) {
           if (tries > 200) throw err;
@@ -532,8 +542,10 @@ async function main() {
 
     // 6. Loss over all phases: everything acked must be stored and received once.
     const stored = await countStored(env);
-    await waitReceived(stored);
-    metrics.lost = Math.max(0, stored - receivedCount);
+    await waitReceived(ackedTotal);
+    // Every acknowledged send must be stored and received exactly once.
+    metrics.lost = Math.max(0, ackedTotal - receivedCount) + Math.max(0, ackedTotal - stored);
+    extra.acked = ackedTotal;
     extra.stored = stored;
     extra.received = receivedCount;
     extra.duplicates_received = duplicates;

@@ -68,7 +68,17 @@ export function createMessagingService(ports: MessagingPorts) {
   const customers = new Map<string, CustomerInfo>();
   const customersByE164 = new Map<string, string>();
 
+  /** Customers cached per replica; beyond this the oldest entries are dropped (and re-read on use). */
+  const CUSTOMER_CACHE_MAX = 500_000;
+
   function remember(c: CustomerInfo): void {
+    if (customers.size >= CUSTOMER_CACHE_MAX && !customers.has(c.id)) {
+      const oldest = customers.values().next().value;
+      if (oldest) {
+        customers.delete(oldest.id);
+        if (customersByE164.get(oldest.e164) === oldest.id) customersByE164.delete(oldest.e164);
+      }
+    }
     const old = customers.get(c.id);
     if (old && old.e164 !== c.e164) customersByE164.delete(old.e164);
     customers.set(c.id, c);

@@ -33,6 +33,7 @@ export interface EventRelay {
 }
 
 const ROWS_PER_PASS = 8;
+const BATCH_WAIT_MS = 5;
 /** Events published per event-loop turn: the relay shares the loop with the send path. */
 const CHUNK = 256;
 const ACK_TIMEOUT_MS = 10_000;
@@ -78,7 +79,9 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query("BEGIN");
+      // No fsync wait for the relay's own bookkeeping: a DELETE lost in a crash only
+      // re-publishes events the stream's duplicate window (and consumers) drop.
+      await client.query("BEGIN; SET LOCAL synchronous_commit = off");
       const rows = await client.query<{ id: string; payload: Buffer }>(`SELECT id, payload FROM event_batch ORDER BY id LIMIT ${ROWS_PER_PASS} FOR UPDATE SKIP LOCKED`);
       if (rows.rows.length === 0) {
         await client.query("COMMIT");
@@ -110,7 +113,11 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
         log.warn({ err: { message: (err as Error).message }, failures }, "event relay pass failed, retrying");
       }
       if (!running) break;
-      if (pendingWake && failures === 0) continue;
+      if (pendingWake && failures === 0) {
+        // Let a few commits accumulate: fewer, larger relay passes.
+        await new Promise((r) => setTimeout(r, BATCH_WAIT_MS));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, failures > 0 ? Math.min(5000, 100 * 2 ** failures) : pollMs);
         wake = () => {
