@@ -20,7 +20,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const keyring = createKeyring(rt.db, master);
   const directory = createDirectoryCache();
   registerDirectoryConsumer(rt, directory);
-  const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema);
+  const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
   // The hub reads through the service (decryption); the service publishes through the hub.
   let messaging: MessagingService | undefined;
   const hub = createLiveHub({

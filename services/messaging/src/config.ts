@@ -22,6 +22,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */
   INBOX_SWEEP_MS: z.coerce.number().int().min(100).default(2000),
+  /** "1" prints group-commit statement timings to stderr every 2 s (benchmarks, diagnosis). */
+  MESSAGING_TRACE_WRITER: z.enum(["0", "1"]).default("0"),
   /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
   DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { MediaKind, MessageStatus, type Content } from "@kontor/proto/messaging/v1/message";
-import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
+import { MessagingServiceClient, type SendItemResult } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { authMetadata, checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -239,6 +239,30 @@ describe("send", () => {
     await waitFor(() => results.length === 2);
     const list = await unaryCall(client.listMessages.bind(client), { participant: customer(c.id), conversationId: first.result!.conversationId, page: undefined, newestFirst: false }, { token: c.token });
     expect(list.messages.map((m) => m.content?.kind?.$case === "text" && m.content.kind.value.body)).toEqual(["once", "twice"]);
+  });
+
+  it("when a stream carries a bad item among good ones, then only that item fails, with the unary call's code and field", async () => {
+    const c = await newCustomer();
+    const stream = client.sendMessageStream(authMetadata(bizToken));
+    const results: SendItemResult[] = [];
+    stream.on("data", (r: { results: SendItemResult[] }) => results.push(...r.results));
+    stream.write({ ref: "1", message: sendReq(number(phone), customer(c.id), text("good 1")) });
+    stream.write({ ref: "2", message: sendReq(number(phone), customer(c.id), text("x".repeat(5000))) });
+    stream.write({ ref: "3", message: sendReq(number("pn_unknown"), customer(c.id), text("nope")) });
+    stream.write({ ref: "4", message: sendReq(number(phone), customer(c.id), text("good 2")) });
+    stream.end();
+    await waitFor(() => results.length === 4);
+    const byRef = new Map(results.map((r) => [r.ref, r.outcome]));
+    expect(byRef.get("1")?.$case).toBe("result");
+    expect(byRef.get("4")?.$case).toBe("result");
+    const bad = byRef.get("2");
+    expect(bad?.$case === "error" && bad.value.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad?.$case === "error" && bad.value.detail?.field).toBe("content.text.body");
+    const unknown = byRef.get("3");
+    expect(unknown?.$case === "error" && unknown.value.code).toBe(status.NOT_FOUND);
+    const one = byRef.get("1");
+    const four = byRef.get("4");
+    expect(one?.$case === "result" && four?.$case === "result" && Number(four.value.seq) - Number(one.value.seq)).toBe(1);
   });
 
   it("when two senders write to one conversation concurrently, then seq numbers are 1..n and every reader sees that order", async () => {

@@ -85,18 +85,14 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         call.on("data", (req: SendMessageStreamRequest) => {
           inFlight++;
           const ref = req.ref;
-          let p: Promise<void>;
-          try {
-            if (!req.message) throw new InvalidInput("message", "is required");
-            p = messaging.send(ctx.principal, req.message).then(
-              (o) => finishOne({ ref, outcome: { $case: "result", value: sendResultToPb(o, req.message!.clientMessageId) } }),
+          const message = req.message;
+          // Per-item results: a bad item fails alone, the stream goes on.
+          if (!message) finishOne({ ref, outcome: itemError(new InvalidInput("message", "is required")) });
+          else
+            messaging.send(ctx.principal, message).then(
+              (o) => finishOne({ ref, outcome: { $case: "result", value: sendResultToPb(o, message.clientMessageId) } }),
               (err: unknown) => finishOne({ ref, outcome: itemError(err) }),
             );
-          } catch (err) {
-            finishOne({ ref, outcome: itemError(err) });
-            return;
-          }
-          void p;
           if (inFlight >= STREAM_MAX_IN_FLIGHT && !paused) {
             paused = true;
             call.pause();
