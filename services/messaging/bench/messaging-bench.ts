@@ -386,7 +386,13 @@ async function restartVariant(env: TestEnv, serverEnv: Record<string, string>, s
 
 async function main() {
   const env = await createTestEnv();
-  const serverEnv = env.env({ MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), LOG_LEVEL: "warn", DB_POOL_MAX: "8" });
+  const serverEnv = env.env({
+    MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"),
+    LOG_LEVEL: "warn",
+    DB_POOL_MAX: "8",
+    ...(process.env.SEND_BATCH_MAX ? { SEND_BATCH_MAX: process.env.SEND_BATCH_MAX } : {}),
+    ...(process.env.SEND_PIPELINE ? { SEND_PIPELINE: process.env.SEND_PIPELINE } : {}),
+  });
   const metrics: Record<string, number> = {};
   const limits: Record<string, number> = {};
   const extra: Record<string, number | string> = {};
