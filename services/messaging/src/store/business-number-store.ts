@@ -36,7 +36,7 @@ export async function applySnapshot(
   const listed = snapshot.numbers.map((n) => n.phoneNumberId);
   let q = trx
     .updateTable("business_number")
-    .set({ active: false, updated_at: new Date() })
+    .set({ active: false, version: String(snapshot.version), updated_at: new Date() })
     .where("business_id", "=", snapshot.businessId)
     .where("active", "=", true)
     .where(sql<boolean>`version <= ${snapshot.version}`);
