@@ -20,7 +20,16 @@ import {
   upsertSearchRow,
   type SearchProjection,
 } from "../store/business-store.js";
-import { normalizeWords, prepareQuery, searchBusinesses, suggestBusinesses, type SearchRow } from "../store/search-store.js";
+import {
+  lexemeCounts,
+  normalizeWords,
+  prepareQuery,
+  searchBusinesses,
+  suggestBusinesses,
+  type SearchParams,
+  type SearchRow,
+  type SuggestParams,
+} from "../store/search-store.js";
 import { businessRegisteredEvent, businessUpdatedEvent, verificationRevokedEvent } from "../events/outbox.js";
 import {
   applyMask,
@@ -36,6 +45,7 @@ import {
 import { multirangeLiteral, openState, searchHours, type OpenState } from "./hours.js";
 import { geoLexemes, validatePoint, type LatLng } from "./geo.js";
 import {
+  BROAD_ESTIMATE,
   buildTextQuery,
   candidateLimit,
   decodeSearchCursor,
@@ -121,6 +131,23 @@ export function projectionOf(b: Business): SearchProjection {
   };
 }
 
+/**
+ * Words of a query split the way PostgreSQL's parser would for plain text
+ * (letters and digits, apostrophes and spaces between them), lower-cased
+ * without accents for a cache key; undefined when the text has anything
+ * the parser treats specially.
+ */
+export function simpleWords(text: string): string[] | undefined {
+  if (!/^[\p{L}\p{M}\p{N}\s',&]*$/u.test(text)) return undefined;
+  const words = text
+    .normalize("NFD")
+    .replace(/\p{M}/gu, "")
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0);
+  return words.slice(0, 8);
+}
+
 /** Cloud-API-shaped phone number id: 15 digits. */
 function newPhoneNumberId(): string {
   return `${randomInt(1, 10)}${String(randomInt(0, 10_000_000)).padStart(7, "0")}${String(randomInt(0, 10_000_000)).padStart(7, "0")}`;
@@ -180,8 +207,10 @@ export function createDirectoryService(ports: DirectoryPorts) {
   const { db } = ports;
   const clock = ports.clock ?? (() => new Date());
   const knownZones = new Set<string>();
-  const preparedCache = new Lru<PreparedToken[]>(5_000, 60_000);
+  // Word statistics change slowly; a minute of staleness only shifts a typo correction.
+  const preparedCache = new Lru<PreparedToken>(20_000, 60_000);
   const wordsCache = new Lru<string[]>(20_000, 10 * 60_000);
+  const countCache = new Lru<number>(50_000, 60_000);
 
   async function load(executor: Kysely<DirectoryDatabase>, id: string, lock = false): Promise<Business | undefined> {
     const row = await findBusiness(executor, id, lock);
@@ -224,13 +253,113 @@ export function createDirectoryService(ports: DirectoryPorts) {
     return numbers.map((n) => ({ ...n, phoneNumberId: existing.find((e) => e.e164 === n.e164)?.phoneNumberId || newPhoneNumberId() }));
   }
 
+  /**
+   * Query words as the index sees them. Plain word queries are cached word
+   * by word (common words repeat across otherwise different queries); the
+   * database only sees the words not cached yet. Anything the text parser
+   * might read differently (hyphens, e-mail addresses, URLs) goes whole.
+   */
   async function prepared(query: string): Promise<PreparedToken[]> {
-    const key = query.toLowerCase();
-    const hit = preparedCache.get(key);
-    if (hit) return hit;
-    const tokens = await prepareQuery(db, query);
-    preparedCache.set(key, tokens);
-    return tokens;
+    const words = simpleWords(query);
+    if (!words) return prepareQuery(db, query);
+    const missing = [...new Set(words.filter((w) => !preparedCache.get(w)))];
+    if (missing.length > 0) {
+      const fetched = await prepareQuery(db, missing.join(" "));
+      if (fetched.length !== missing.length) return prepareQuery(db, query);
+      missing.forEach((w, i) => preparedCache.set(w, fetched[i]!));
+    }
+    const out: PreparedToken[] = [];
+    for (const w of words) {
+      const t = preparedCache.get(w);
+      if (!t) return prepareQuery(db, query);
+      if (!out.some((o) => o.word === t.word)) out.push(t);
+    }
+    return out;
+  }
+
+  /** Same for suggestions: the normalised form of each typed word. */
+  async function normalized(text: string): Promise<string[]> {
+    const words = simpleWords(text);
+    if (!words) return normalizeWords(db, text);
+    // Plain ASCII words need no database to normalise: lower case is all unaccent + lower would do.
+    for (const w of words) if (/^[a-z0-9]+$/.test(w) && wordsCache.get(w) === undefined) wordsCache.set(w, [w]);
+    const missing = [...new Set(words.filter((w) => wordsCache.get(w) === undefined))];
+    if (missing.length > 0) {
+      const fetched = await Promise.all(missing.map((w) => normalizeWords(db, w)));
+      missing.forEach((w, i) => wordsCache.set(w, fetched[i]!));
+    }
+    return words.flatMap((w) => wordsCache.get(w) ?? []);
+  }
+
+  /** Validated filters → the statement's parameters (also used by the benchmark to EXPLAIN). */
+  async function planSearch(req: SearchRequest, page: { pageSize: number; pageToken: string }) {
+    const filters = validateSearch(req);
+    const cursor = decodeSearchCursor(page.pageToken, filters);
+    const served = cursor?.n ?? 0;
+    const pageSize = Math.min(page.pageSize, MAX_RESULT_WINDOW - served);
+    const asOf = cursor ? new Date(cursor.t) : new Date();
+    const at = cursor ? new Date(cursor.a) : clock();
+    const base = { filters, served, pageSize, asOf, at };
+    if (pageSize <= 0) return { ...base, text: undefined, params: undefined };
+    const text = filters.query ? buildTextQuery(await prepared(filters.query), req.query) : undefined;
+    // A query with no words (only symbols) finds nothing rather than everything.
+    if (filters.query && !text) return { ...base, text, params: undefined };
+    const cells = searchCells(filters.near);
+    const params: SearchParams = {
+      text,
+      broad: text ? text.estimate > BROAD_ESTIMATE : false,
+      category: filters.category,
+      near: filters.near,
+      radiusCells: cells.radius,
+      localCells: cells.local,
+      nearbyCells: cells.nearby,
+      openNow: filters.openNow,
+      at,
+      verifiedOnly: filters.verifiedOnly,
+      language: filters.language,
+      country: filters.country,
+      asOf,
+      k: candidateLimit(served, pageSize),
+      after: cursor ? { score: cursor.s, id: cursor.id } : undefined,
+      limit: pageSize + 1,
+    };
+    return { ...base, text, params };
+  }
+
+  async function planSuggest(input: { prefix: string; near?: { latitude: number; longitude: number }; limit: number }): Promise<SuggestParams | undefined> {
+    if (input.prefix.length > 100) throw new InvalidInput("prefix", "must be at most 100 characters");
+    if (input.limit < 0) throw new InvalidInput("limit", "must not be negative");
+    const limit = Math.min(input.limit || 8, 20);
+    const near = input.near ? { ...validatePoint({ lat: input.near.latitude, lng: input.near.longitude }, "near"), radiusKm: 0 } : undefined;
+    const words = (await normalized(input.prefix)).slice(0, 8);
+    if (words.length === 0) return undefined;
+    const complete = /\s$/.test(input.prefix);
+    const last = words[words.length - 1]!;
+    // A partial word is its first four letters as a plain lexeme ("^pizz", see dir_name_doc); longer ones are refined on the names.
+    const lexemes = words.map((w, i) => (i === words.length - 1 && !complete ? `^${w.slice(0, 4)}` : w));
+    const tsquery = lexemes.map(quoteLexeme).join(" & ");
+    // The rarest typed word bounds the work: common ones ("pizz", "toko") only pay for popular and nearby names.
+    const counts = await lexemeCountsCached(lexemes);
+    const rarest = Math.min(...lexemes.map((l) => counts.get(l) ?? 0));
+    return {
+      tsquery,
+      refine: !complete && last.length > 4 ? last : undefined,
+      broad: rarest > BROAD_ESTIMATE,
+      normalized: words.join(" "),
+      near,
+      localCells: near ? coveringCells(near, LOCAL_RADIUS_KM) : undefined,
+      k: 40,
+      limit,
+    };
+  }
+
+  async function lexemeCountsCached(lexemes: string[]): Promise<Map<string, number>> {
+    const missing = lexemes.filter((l) => countCache.get(l) === undefined);
+    if (missing.length > 0) {
+      const fetched = await lexemeCounts(db, missing);
+      for (const l of missing) countCache.set(l, fetched.get(l) ?? 0);
+    }
+    return new Map(lexemes.map((l) => [l, countCache.get(l) ?? 0]));
   }
 
   async function get(id: string): Promise<Business> {
@@ -345,33 +474,10 @@ export function createDirectoryService(ports: DirectoryPorts) {
     },
 
     async search(req: SearchRequest, page: { pageSize: number; pageToken: string }) {
-      const filters = validateSearch(req);
-      const cursor = decodeSearchCursor(page.pageToken, filters);
-      const served = cursor?.n ?? 0;
-      const pageSize = Math.min(page.pageSize, MAX_RESULT_WINDOW - served);
-      if (pageSize <= 0) return { hits: [] as SearchHit[], nextPageToken: "", corrected: undefined };
-      const text = filters.query ? buildTextQuery(await prepared(filters.query), req.query) : undefined;
-      // A query with no words (only symbols) finds nothing rather than everything.
-      if (filters.query && !text) return { hits: [] as SearchHit[], nextPageToken: "", corrected: undefined };
-      const asOf = cursor ? new Date(cursor.t) : new Date();
-      const at = cursor ? new Date(cursor.a) : clock();
-      const cells = searchCells(filters.near);
-      const rows = await searchBusinesses(db, {
-        text,
-        category: filters.category,
-        near: filters.near,
-        radiusCells: cells.radius,
-        localCells: cells.local,
-        openNow: filters.openNow,
-        at,
-        verifiedOnly: filters.verifiedOnly,
-        language: filters.language,
-        country: filters.country,
-        asOf,
-        k: candidateLimit(served, pageSize),
-        after: cursor ? { score: cursor.s, id: cursor.id } : undefined,
-        limit: pageSize + 1,
-      });
+      const plan = await planSearch(req, page);
+      if (!plan.params) return { hits: [] as SearchHit[], nextPageToken: "", corrected: undefined };
+      const { params, served, pageSize, filters, asOf, at, text } = plan;
+      const rows = await searchBusinesses(db, params);
       const hits = rows.slice(0, pageSize).map(hitOf);
       const last = hits[hits.length - 1];
       const more = rows.length > pageSize && last && served + hits.length < MAX_RESULT_WINDOW;
@@ -383,29 +489,12 @@ export function createDirectoryService(ports: DirectoryPorts) {
     },
 
     async suggest(input: { prefix: string; near?: { latitude: number; longitude: number }; limit: number }): Promise<SearchHit[]> {
-      if (input.prefix.length > 100) throw new InvalidInput("prefix", "must be at most 100 characters");
-      if (input.limit < 0) throw new InvalidInput("limit", "must not be negative");
-      const limit = Math.min(input.limit || 8, 20);
-      const near = input.near ? { ...validatePoint({ lat: input.near.latitude, lng: input.near.longitude }, "near"), radiusKm: 0 } : undefined;
-      const key = input.prefix.trim().toLowerCase();
-      let words = wordsCache.get(key);
-      if (!words) {
-        words = await normalizeWords(db, input.prefix);
-        wordsCache.set(key, words);
-      }
-      if (words.join("").length < 2) return [];
-      const complete = /\s$/.test(input.prefix);
-      const tsquery = words.map((w, i) => `${quoteLexeme(w)}${i === words.length - 1 && !complete ? ":*A" : ":A"}`).join(" & ");
-      const rows = await suggestBusinesses(db, {
-        tsquery,
-        normalized: words.join(" "),
-        near,
-        localCells: near ? coveringCells(near, LOCAL_RADIUS_KM) : undefined,
-        k: 60,
-        limit,
-      });
-      return rows.map(hitOf);
+      const params = await planSuggest(input);
+      return params ? (await suggestBusinesses(db, params)).map(hitOf) : [];
     },
+
+    planSearch,
+    planSuggest,
 
     async isOpen(businessId: string, at: Date | undefined): Promise<{ state?: OpenState; timeZone: string }> {
       const b = await get(businessId);

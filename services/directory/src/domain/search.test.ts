@@ -2,23 +2,44 @@ import { describe, expect, it } from "vitest";
 import { InvalidInput } from "@kontor/service-kit/errors";
 import { buildTextQuery, decodeSearchCursor, encodeSearchCursor, fingerprint, validateSearch, type PreparedToken, type SearchRequest } from "./search.js";
 
-const tok = (word: string, over: Partial<PreparedToken> = {}): PreparedToken => ({ word, stems: [], categories: [], known: 10, corrections: [], stop: false, ...over });
+const tok = (word: string, over: Partial<PreparedToken> = {}): PreparedToken => ({ word, stems: [], categories: [], known: 10, prefixKnown: true, corrections: [], stop: false, ...over });
 const base: SearchRequest = { query: "", category: "", openNow: false, verifiedOnly: false, language: "", country: "" };
 
 describe("buildTextQuery", () => {
   it("when a word is unknown, then close dictionary words join it and the corrected query shows them", () => {
-    const q = buildTextQuery([tok("pottery", { stems: ["potteri"], categories: ["retail.pottery"] }), tok("galery", { known: 0, corrections: ["gallery"] })], "pottery galery");
-    expect(q?.tsquery).toBe("('pottery' | 'potteri' | '~retail.pottery') & ('galery' | 'gallery' | 'galery':*)");
+    const q = buildTextQuery(
+      [tok("pottery", { stems: ["potteri"], categories: [{ code: "retail.pottery", n: 900 }] }), tok("galery", { known: 0, prefixKnown: false, corrections: [{ word: "gallery", n: 40 }] })],
+      "pottery galery",
+    );
+    expect(q?.tsquery).toBe("('pottery' | 'potteri' | '~retail.pottery') & ('galery' | 'gallery')");
     expect(q?.corrected).toBe("pottery gallery");
+    expect(q?.estimate).toBe(40);
+  });
+
+  it("when a word names many categories or has short stems, then those forms are left out", () => {
+    const many = [1, 2, 3].map((i) => ({ code: `c${i}`, n: 100 }));
+    expect(buildTextQuery([tok("toko", { stems: ["tok"], categories: many }), tok("roti", { categories: [{ code: "food.bakery", n: 50 }] })], "toko roti ")?.tsquery).toBe(
+      "('toko') & ('roti' | '~food.bakery')",
+    );
   });
 
   it("when the query ends with a space, then the last word is not a prefix", () => {
-    expect(buildTextQuery([tok("cafe")], "cafe ")?.tsquery).toBe("('cafe')");
+    expect(buildTextQuery([tok("pott", { known: 0 })], "pott ")?.tsquery).toBe("('pott')");
+    expect(buildTextQuery([tok("pott", { known: 0 })], "pott")?.tsquery).toBe("('pott' | 'pott':*)");
+    expect(buildTextQuery([tok("cafe")], "cafe")?.tsquery).toBe("('cafe')");
   });
 
   it("when stop words come with other words, then they are left out", () => {
-    expect(buildTextQuery([tok("cafe"), tok("de", { stop: true }), tok("flore")], "Café de Flore")?.tsquery).toBe("('cafe') & ('flore' | 'flore':*)");
+    expect(buildTextQuery([tok("cafe"), tok("de", { stop: true }), tok("flore")], "Café de Flore")?.tsquery).toBe("('cafe') & ('flore')");
     expect(buildTextQuery([tok("the", { stop: true })], "the ")?.tsquery).toBe("('the')");
+  });
+
+  it("when a word matches nothing and has no close word, then it only ranks and no longer narrows", () => {
+    const q = buildTextQuery([tok("kdeai", { known: 0, prefixKnown: false }), tok("kopi"), tok("budi")], "Kdeai Kopi Budi");
+    expect(q?.tsquery).toBe("('kopi') & ('budi')");
+    expect(q?.normalized).toBe("kdeai kopi budi");
+    expect(buildTextQuery([tok("zzzz", { known: 0, prefixKnown: false })], "zzzz")?.tsquery).toBe("('zzzz')");
+    expect(buildTextQuery([tok("cafe"), tok("pott", { known: 0 })], "cafe pott")?.tsquery).toBe("('cafe') & ('pott' | 'pott':*)");
   });
 
   it("when a lexeme has a quote, then it is escaped", () => {

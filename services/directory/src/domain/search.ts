@@ -10,12 +10,14 @@ export interface PreparedToken {
   word: string;
   /** Stems of the word in the five launch languages (without the word itself). */
   stems: string[];
-  /** Categories whose keywords contain the word or a stem ("padaria" → food.bakery). */
-  categories: string[];
-  /** How many businesses have the word in a name, category or city. */
+  /** Categories whose keywords contain the word or a stem ("padaria" → food.bakery), with their sizes. */
+  categories: { code: string; n: number }[];
+  /** How many businesses have the word (or one of its stems) in their document. */
   known: number;
-  /** Close dictionary words (trigram similarity) when the word is rare or unknown. */
-  corrections: string[];
+  /** Some indexed word starts with it (search as you type). */
+  prefixKnown: boolean;
+  /** Close dictionary words (trigram similarity) when the word is rare or unknown, with their document counts. */
+  corrections: { word: string; n: number }[];
   /** A short stop word in some language ("de", "the", "und"). */
   stop: boolean;
 }
@@ -27,9 +29,15 @@ export interface TextQuery {
   corrected?: string;
   /** Normalised words, for trigram similarity with names. */
   normalized: string;
+  /** Upper bound of matching documents (the rarest word's forms added up). */
+  estimate: number;
 }
 
 const MAX_TOKENS = 8;
+/** A word that names more categories than this ("toko" = shop) is too vague to stand for them. */
+const MAX_CATEGORY_FANOUT = 2;
+/** Shorter stems match too much by accident ("tok", "caf"). */
+const MIN_STEM_LENGTH = 4;
 
 export function quoteLexeme(lexeme: string): string {
   return `'${lexeme.replace(/\\/g, "").replace(/'/g, "''")}'`;
@@ -38,36 +46,58 @@ export function quoteLexeme(lexeme: string): string {
 /**
  * Builds the text part of a search. Each word becomes an OR of its exact
  * form, its stems, the categories it names and, when the word is rare, its
- * closest dictionary words; words are ANDed. The last word also matches as
- * a prefix (search as you type) unless the query ends with a space.
+ * closest dictionary words; words are ANDed. A last word that is not a word
+ * yet also matches as a prefix (search as you type). Words that match
+ * nothing and have no close word only rank (trigram similarity of names).
  */
 export function buildTextQuery(tokens: PreparedToken[], rawQuery: string): TextQuery | undefined {
-  const meaningful = tokens.filter((t) => !t.stop);
-  const used = (meaningful.length > 0 ? meaningful : tokens).slice(0, MAX_TOKENS);
-  if (used.length === 0) return undefined;
   const endsWithSpace = /\s$/.test(rawQuery);
+  const lastWord = tokens[tokens.length - 1]?.word;
+  const isPrefix = (t: PreparedToken) => t.word === lastWord && !endsWithSpace && t.word.length >= 3 && t.known === 0 && t.prefixKnown;
+  const categoriesOf = (t: PreparedToken) => (t.categories.length <= MAX_CATEGORY_FANOUT ? t.categories : []);
+  const matchable = (t: PreparedToken) => t.known > 0 || t.corrections.length > 0 || categoriesOf(t).length > 0 || isPrefix(t);
+  const meaningful = tokens.filter((t) => !t.stop && matchable(t));
+  const fallback = tokens.filter((t) => !t.stop);
+  const used = (meaningful.length > 0 ? meaningful : fallback.length > 0 ? fallback : tokens).slice(0, MAX_TOKENS);
+  if (used.length === 0) return undefined;
   let corrected = false;
-  const groups = used.map((t, i) => {
+  let estimate = Number.POSITIVE_INFINITY;
+  const groups = used.map((t) => {
     const forms = new Set<string>([quoteLexeme(t.word)]);
-    for (const s of t.stems) forms.add(quoteLexeme(s));
-    for (const c of t.categories) forms.add(quoteLexeme(`~${c}`));
-    for (const c of t.corrections) forms.add(quoteLexeme(c));
-    if (i === used.length - 1 && !endsWithSpace && t.word.length >= 3) forms.add(`${quoteLexeme(t.word)}:*`);
+    let n = t.known;
+    for (const s of t.stems) if (s.length >= MIN_STEM_LENGTH) forms.add(quoteLexeme(s));
+    for (const c of categoriesOf(t)) {
+      forms.add(quoteLexeme(`~${c.code}`));
+      n += c.n;
+    }
+    for (const c of t.corrections) {
+      forms.add(quoteLexeme(c.word));
+      n += c.n;
+    }
+    if (isPrefix(t)) {
+      forms.add(`${quoteLexeme(t.word)}:*`);
+      n = Number.POSITIVE_INFINITY;
+    }
+    estimate = Math.min(estimate, n);
     return `(${[...forms].join(" | ")})`;
   });
   const words = used.map((t) => {
     if (t.known === 0 && t.corrections.length > 0) {
       corrected = true;
-      return t.corrections[0]!;
+      return t.corrections[0]!.word;
     }
     return t.word;
   });
   return {
     tsquery: groups.join(" & "),
     corrected: corrected ? words.join(" ") : undefined,
-    normalized: used.map((t) => t.word).join(" "),
+    normalized: tokens.map((t) => t.word).join(" "),
+    estimate,
   };
 }
+
+/** Above this many matching documents, only popular and nearby candidates are fetched. */
+export const BROAD_ESTIMATE = 20_000;
 
 /** A tsquery that matches any of these lexemes. */
 export function anyOf(lexemes: string[]): string {
@@ -105,8 +135,9 @@ export const MAX_RADIUS_KM = 20_000;
 export const MAX_QUERY_LENGTH = 200;
 /** Results beyond this many are not paged to (as in most search engines). */
 export const MAX_RESULT_WINDOW = 1000;
-/** Radius of the "near me" branch when near has no radius. */
-export const LOCAL_RADIUS_KM = 50;
+/** Around the caller: the closest matches come from this radius, popular ones from the wider one. */
+export const LOCAL_RADIUS_KM = 1;
+export const NEARBY_RADIUS_KM = 10;
 
 export function validateSearch(req: SearchRequest): SearchFilters {
   const query = req.query.trim();
@@ -135,11 +166,12 @@ export function validateSearch(req: SearchRequest): SearchFilters {
   };
 }
 
-/** Cells for a radius filter, or for the implicit local branch when near has no radius. */
-export function searchCells(near: Near | undefined): { radius?: string[]; local?: string[] } {
+/** Cells for a radius filter, and covers around the caller. */
+export function searchCells(near: Near | undefined): { radius?: string[]; local?: string[]; nearby?: string[] } {
   if (!near) return {};
-  if (near.radiusKm > 0) return { radius: coveringCells(near, near.radiusKm) };
-  return { local: coveringCells(near, LOCAL_RADIUS_KM) };
+  const local = coveringCells(near, near.radiusKm > 0 ? Math.min(near.radiusKm, LOCAL_RADIUS_KM) : LOCAL_RADIUS_KM);
+  if (near.radiusKm > 0) return { radius: coveringCells(near, near.radiusKm), local };
+  return { local, nearby: coveringCells(near, NEARBY_RADIUS_KM) };
 }
 
 /**
@@ -178,7 +210,7 @@ export function encodeSearchCursor(c: SearchCursor): string {
 
 /** How many candidates each branch may fetch: enough for this page and the ones before it. */
 export function candidateLimit(served: number, pageSize: number): number {
-  return Math.max(200, Math.ceil((served + pageSize + 1) * 1.5));
+  return Math.max(64, Math.ceil((served + pageSize + 1) * 1.5));
 }
 
 /**

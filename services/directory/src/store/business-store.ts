@@ -97,14 +97,15 @@ export interface SearchProjection {
 export async function upsertSearchRow(db: Db, p: SearchProjection): Promise<void> {
   const geo = p.lat === null || p.lng === null ? sql`NULL` : sql`ll_to_earth(${p.lat}, ${p.lng})`;
   await sql`
-    INSERT INTO business_search (business_id, display_name, doc, category, country, languages, city, lat, lng, geo, verified,
+    INSERT INTO business_search (business_id, display_name, doc, name_doc, category, country, languages, city, lat, lng, geo, verified,
                                  time_zone, open_week, exc_region, exc_open, created_at)
     VALUES (${p.businessId}, ${p.displayName},
             dir_doc(${p.displayName}, ${p.category}, ${p.city}, ${p.body}, ${p.languages}::text[], ${p.cells}::text[]),
+            dir_name_doc(${p.displayName}, ${p.cells}::text[]),
             ${p.category}, ${p.country}, ${p.languages}::text[], ${p.city}, ${p.lat}, ${p.lng}, ${geo}, ${p.verified},
             ${p.timeZone}, ${p.openWeek}::int4multirange, ${p.excRegion}::int8multirange, ${p.excOpen}::int8multirange, clock_timestamp())
     ON CONFLICT (business_id) DO UPDATE SET
-      display_name = excluded.display_name, doc = excluded.doc, category = excluded.category, country = excluded.country,
+      display_name = excluded.display_name, doc = excluded.doc, name_doc = excluded.name_doc, category = excluded.category, country = excluded.country,
       languages = excluded.languages, city = excluded.city, lat = excluded.lat, lng = excluded.lng, geo = excluded.geo,
       verified = excluded.verified, time_zone = excluded.time_zone, open_week = excluded.open_week,
       exc_region = excluded.exc_region, exc_open = excluded.exc_open`.execute(db);
@@ -114,12 +115,19 @@ export async function setSearchVerified(db: Db, businessId: string, verified: bo
   await db.updateTable("business_search").set({ verified }).where("business_id", "=", businessId).execute();
 }
 
-/** Adds the name/category/city words of a business to the typo dictionary (sorted: no deadlocks between writers). */
+/**
+ * Adds the words of a business's document (and its name prefixes "^pizz")
+ * to the dictionary behind typo correction and query planning (sorted: no
+ * deadlocks between writers).
+ */
 export async function addSearchWords(db: Db, businessId: string): Promise<void> {
   await sql`
     INSERT INTO search_word (word, n)
-    SELECT t.lexeme, 1 FROM business_search s, unnest(s.doc) t
-    WHERE s.business_id = ${businessId} AND t.weights && ARRAY['A', 'B', 'C']::text[] AND left(t.lexeme, 1) NOT IN ('~', '@')
+    SELECT DISTINCT t.lexeme, 1 FROM business_search s, LATERAL (
+      SELECT lexeme FROM unnest(s.doc) WHERE left(lexeme, 1) <> '@'
+      UNION SELECT lexeme FROM unnest(s.name_doc) WHERE left(lexeme, 1) = '^'
+    ) t
+    WHERE s.business_id = ${businessId}
     ORDER BY t.lexeme
     ON CONFLICT (word) DO UPDATE SET n = search_word.n + 1`.execute(db);
 }

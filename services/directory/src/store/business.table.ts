@@ -55,6 +55,7 @@ export interface BusinessSearchTable {
   business_id: string;
   display_name: string;
   doc: string;
+  name_doc: string;
   category: string;
   country: string;
   languages: string[];

@@ -5,48 +5,45 @@ import { anyOf, RANK, type Near, type PreparedToken } from "../domain/search.js"
 type Db = Kysely<DirectoryDatabase>;
 
 /**
- * One round trip that normalises the query the way documents were indexed
- * (unaccent, lower case), and for each word finds its stems in the launch
- * languages, the categories it names, how common it is, and close words
- * from the dictionary when it is rare (typo correction with pg_trgm).
+ * One round trip (dir_prepare_query) that normalises the query the way
+ * documents were indexed (unaccent, lower case), and for each word finds its
+ * stems in the launch languages, the categories it names, how common it is,
+ * and close words from the dictionary when it is rare (typo correction with pg_trgm).
  */
 export async function prepareQuery(db: Db, query: string): Promise<PreparedToken[]> {
-  const { rows } = await sql<{ word: string; stems: string[]; categories: string[]; known: number; corrections: string[]; stop: boolean }>`
-    WITH tok AS (
-      SELECT t.lexeme AS word, t.positions[1] AS pos FROM unnest(to_tsvector('kontor_simple', ${query})) t ORDER BY 2 LIMIT 8
-    ), x AS (
-      SELECT tok.word, tok.pos,
-        ARRAY(SELECT DISTINCT l FROM unnest(
-          tsvector_to_array(to_tsvector('kontor_english', tok.word)) || tsvector_to_array(to_tsvector('kontor_german', tok.word)) ||
-          tsvector_to_array(to_tsvector('kontor_portuguese', tok.word)) || tsvector_to_array(to_tsvector('kontor_spanish', tok.word)) ||
-          tsvector_to_array(to_tsvector('kontor_indonesian', tok.word))) l WHERE l <> tok.word) AS stems,
-        length(tok.word) <= 3 AND (
-          length(to_tsvector('kontor_english', tok.word)) = 0 OR length(to_tsvector('kontor_german', tok.word)) = 0 OR
-          length(to_tsvector('kontor_portuguese', tok.word)) = 0 OR length(to_tsvector('kontor_spanish', tok.word)) = 0 OR
-          length(to_tsvector('kontor_indonesian', tok.word)) = 0) AS stop,
-        coalesce((SELECT sw.n FROM search_word sw WHERE sw.word = tok.word), 0) AS known
-      FROM tok
-    )
-    SELECT x.word, x.stems, x.stop, x.known,
-      ARRAY(SELECT DISTINCT cw.category FROM category_word cw WHERE cw.word = x.word OR cw.word = ANY(x.stems)) AS categories,
-      CASE WHEN length(x.word) >= 4 AND x.known < 3 THEN
-        ARRAY(SELECT sw.word FROM search_word sw
-              WHERE sw.word % x.word AND sw.word <> x.word AND similarity(sw.word, x.word) >= 0.4
-              ORDER BY similarity(sw.word, x.word) DESC, sw.n DESC LIMIT 3)
-      ELSE '{}'::text[] END AS corrections
-    FROM x ORDER BY x.pos`.execute(db);
-  return rows.map((r) => ({ ...r, known: Number(r.known) }));
+  const { rows } = await sql<{
+    word: string;
+    stems: string[];
+    categories: { code: string; n: number }[];
+    known: number;
+    prefix_known: boolean;
+    corrections: { word: string; n: number }[];
+    stop: boolean;
+  }>`SELECT * FROM dir_prepare_query(${query})`.execute(db);
+  return rows.map((r) => ({
+    word: r.word,
+    stems: r.stems,
+    stop: r.stop,
+    known: Number(r.known),
+    prefixKnown: r.prefix_known,
+    categories: r.categories.map((c) => ({ code: c.code, n: Number(c.n) })),
+    corrections: r.corrections.map((c) => ({ word: c.word, n: Number(c.n) })),
+  }));
 }
 
 export interface SearchParams {
   /** Text part (tsquery text) and its normalised words; absent for filter-only searches. */
   text?: { tsquery: string; normalized: string };
+  /** The text matches so many documents that only popular and nearby candidates are worth fetching. */
+  broad?: boolean;
   category?: string;
   near?: Near;
   /** Cells covering near's radius (absent when the radius is too big for cells). */
   radiusCells?: string[];
-  /** Cells of the implicit local branch (near without radius). */
+  /** A small cover around the caller (about a kilometre): the closest matches. */
   localCells?: string[];
+  /** A wider cover around the caller (near without radius): popular matches in the area. */
+  nearbyCells?: string[];
   openNow: boolean;
   at: Date;
   verifiedOnly: boolean;
@@ -94,13 +91,20 @@ function point(near: Near): RawBuilder<unknown> {
   return sql`ll_to_earth(${near.lat}::float8, ${near.lng}::float8)`;
 }
 
+function withinRadius(alias: string, near: Near): RawBuilder<unknown> {
+  const a = sql.raw(alias);
+  return sql`${a}.lat IS NOT NULL AND dir_distance_km(${a}.lat, ${a}.lng, ${near.lat}::float8, ${near.lng}::float8) <= ${near.radiusKm}::float8`;
+}
+
 /**
  * Candidate branches, each bounded by k so no query touches more than a few
  * hundred rows however broad it is:
- * - text: GIN over the whole table and over popular businesses (so the best
- *   known matches are always in), plus a local branch near the caller;
- *   geo radius and category join the tsquery as lexemes ("@u33db", "~food.cafe");
- * - near without text: nearest first by KNN on GiST (category, geo), plus popular ones;
+ * - text: GIN over popular businesses (the best known matches are always in),
+ *   over everything unless the words are so common that only popular and
+ *   nearby ones matter, and near the caller; a radius and a category join the
+ *   tsquery as lexemes ("@u33db", "~food.cafe");
+ * - near without text: nearest first by KNN on GiST ((category,) geo) and
+ *   nearest popular ones; the radius cuts the ordered list;
  * - filters only: popular first, then any.
  * Exact filters (distance, open now, language, …) run on the fetched rows.
  */
@@ -110,36 +114,41 @@ function branches(p: SearchParams): RawBuilder<unknown>[] {
   if (p.country) filters.push(sql`s.country = ${p.country}`);
   if (p.language) filters.push(sql`${p.language} = ANY(s.languages)`);
   if (p.category) filters.push(sql`s.category = ${p.category}`);
-  if (p.near && p.near.radiusKm > 0) {
-    filters.push(sql`s.lat IS NOT NULL AND dir_distance_km(s.lat, s.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) <= ${p.near.radiusKm}::float8`);
-  }
   if (p.openNow) filters.push(sql`dir_open_at(s.open_week, s.exc_region, s.exc_open, s.time_zone, ${p.at}::timestamptz)`);
-  const where = (...extra: RawBuilder<unknown>[]) => and([...extra, ...filters]);
+  const radius = p.near && p.near.radiusKm > 0 ? p.near : undefined;
+  const where = (...extra: RawBuilder<unknown>[]) => and([...extra, ...filters, ...(radius ? [withinRadius("s", radius)] : [])]);
   const out: RawBuilder<unknown>[] = [];
   const categoryLexeme = p.category ? anyOf([`~${p.category}`]) : undefined;
 
   if (p.text) {
     let match = p.text.tsquery;
     if (categoryLexeme) match = `(${match}) & ${categoryLexeme}`;
-    const radiusMatch = p.radiusCells ? `(${match}) & ${anyOf(p.radiusCells)}` : match;
-    out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.popular`, sql`s.doc @@ ${tsq(radiusMatch)}`)} LIMIT ${p.k})`);
-    if (!p.verifiedOnly) out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.doc @@ ${tsq(radiusMatch)}`)} LIMIT ${p.k})`);
-    if (p.localCells) {
-      const local = `(${match}) & ${anyOf(p.localCells)}`;
-      out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.doc @@ ${tsq(local)}`)} LIMIT ${p.k})`);
-    }
+    const within = (cells: string[] | undefined) => (cells ? `(${match}) & ${anyOf(cells)}` : match);
+    const gin = (extra: RawBuilder<unknown>[], query: string) =>
+      sql`(SELECT ${COLS} FROM business_search s WHERE ${where(...extra, sql`s.doc @@ ${tsq(query)}`)} LIMIT ${p.k})`;
+    // Popular matches (in the radius, or around the caller).
+    out.push(gin([sql`s.popular`], within(p.radiusCells ?? p.nearbyCells)));
+    // The closest matches: a small cover around the caller keeps the posting lists short.
+    if (p.localCells && !p.verifiedOnly) out.push(gin([], within(p.localCells)));
+    // Everything that matches, unless the words are so common that only popular and close ones matter.
+    if (!p.verifiedOnly && !p.broad) out.push(gin([], within(p.radiusCells)));
     return out;
   }
 
   if (p.near) {
+    // KNN without a box: the planner can only walk the GiST index nearest
+    // first, and stops after k rows that pass the filters; the radius then
+    // cuts the ordered list (everything after the first row outside is outside too).
     const pt = point(p.near);
-    const box = p.near.radiusKm > 0 ? [sql`s.geo <@ earth_box(${pt}, ${p.near.radiusKm * 1000 * 1.01}::float8)`] : [];
-    const popular = p.verifiedOnly ? [sql`s.popular`] : [];
-    out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.geo IS NOT NULL`, ...popular, ...box)} ORDER BY s.geo <-> ${pt} LIMIT ${p.k})`);
-    if (!p.verifiedOnly) {
-      const popularMatch = [categoryLexeme, p.radiusCells ? anyOf(p.radiusCells) : undefined].filter((x): x is string => !!x).join(" & ");
-      if (popularMatch) out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.popular`, sql`s.doc @@ ${tsq(popularMatch)}`)} LIMIT ${p.k})`);
-      else out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.popular`, sql`s.geo IS NOT NULL`)} ORDER BY s.geo <-> ${pt} LIMIT ${p.k})`);
+    const knnFilters = and([sql`s.geo IS NOT NULL`, ...filters]);
+    const cut = radius ? sql`WHERE ${withinRadius("knn", radius)}` : sql``;
+    const knn = (extra: RawBuilder<unknown>) =>
+      sql`(SELECT knn.* FROM (SELECT ${COLS} FROM business_search s WHERE ${extra} AND ${knnFilters} ORDER BY s.geo <-> ${pt} LIMIT ${p.k}) knn ${cut})`;
+    if (!p.verifiedOnly) out.push(knn(sql`TRUE`));
+    if (categoryLexeme && p.radiusCells) {
+      out.push(sql`(SELECT ${COLS} FROM business_search s WHERE ${where(sql`s.popular`, sql`s.doc @@ ${tsq(`${categoryLexeme} & ${anyOf(p.radiusCells)}`)}`)} LIMIT ${p.k})`);
+    } else {
+      out.push(knn(sql`s.popular`));
     }
     return out;
   }
@@ -164,9 +173,14 @@ function scoreExpr(p: SearchParams): RawBuilder<unknown> {
 }
 
 export async function searchBusinesses(db: Db, p: SearchParams): Promise<SearchRow[]> {
+  return (await searchQuery(p).execute(db)).rows;
+}
+
+/** The search statement, unexecuted (the benchmark EXPLAINs it). */
+export function searchQuery(p: SearchParams): RawBuilder<SearchRow> {
   const distance = p.near ? sql`CASE WHEN u.lat IS NULL THEN NULL ELSE dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) END` : sql`NULL::float8`;
   const after = p.after ? sql`WHERE (score, business_id) < (${p.after.score}::float8, ${p.after.id})` : sql``;
-  const { rows } = await sql<SearchRow>`
+  return sql<SearchRow>`
     WITH cand AS (${sql.join(branches(p), sql` UNION ALL `)}),
     uniq AS (SELECT DISTINCT ON (business_id) * FROM cand ORDER BY business_id),
     scored AS (SELECT u.*, ${distance} AS distance_km, (${scoreExpr(p)})::float8 AS score FROM uniq u),
@@ -175,8 +189,14 @@ export async function searchBusinesses(db: Db, p: SearchParams): Promise<SearchR
            p.distance_km, p.score, dir_open_at(p.open_week, p.exc_region, p.exc_open, p.time_zone, ${p.at}::timestamptz) AS open_now,
            b.about, b.profile_picture_url, b.handle
     FROM page p JOIN business b ON b.id = p.business_id
-    ORDER BY p.score DESC, p.business_id DESC`.execute(db);
-  return rows;
+    ORDER BY p.score DESC, p.business_id DESC`;
+}
+
+/** How many documents hold each lexeme (search_word; "^pizz" prefixes included), 0 when unknown. */
+export async function lexemeCounts(db: Db, lexemes: string[]): Promise<Map<string, number>> {
+  if (lexemes.length === 0) return new Map();
+  const rows = await db.selectFrom("search_word").select(["word", "n"]).where("word", "in", lexemes).execute();
+  return new Map(rows.map((r) => [r.word, r.n]));
 }
 
 /** The words of a text as the index sees them (unaccent, lower case), in order. */
@@ -187,8 +207,12 @@ export async function normalizeWords(db: Db, text: string): Promise<string[]> {
 }
 
 export interface SuggestParams {
-  /** tsquery over names: typed words, the last one as a prefix. */
+  /** tsquery over name_doc: typed words, the last one as a prefix. */
   tsquery: string;
+  /** A partial last word longer than the indexed four letters: some name word must start with it. */
+  refine?: string;
+  /** The typed words match so many names that only popular and nearby ones are worth fetching. */
+  broad: boolean;
   normalized: string;
   near?: Near;
   localCells?: string[];
@@ -197,24 +221,29 @@ export interface SuggestParams {
 }
 
 /**
- * Prefix completion over names only (weight A): every typed word must
+ * Prefix completion over names only (name_doc): every typed word must
  * start a word of the name. Ranked by how much of the name is typed,
  * popularity, badge and distance.
  */
 export async function suggestBusinesses(db: Db, p: SuggestParams): Promise<SearchRow[]> {
-  const local = p.localCells
-    ? sql`UNION ALL (SELECT ${COLS} FROM business_search s WHERE s.doc @@ ${tsq(`(${p.tsquery}) & ${anyOf(p.localCells)}`)} LIMIT ${p.k})`
-    : sql``;
+  return (await suggestQuery(p).execute(db)).rows;
+}
+
+/** The suggestion statement, unexecuted (the benchmark EXPLAINs it). */
+export function suggestQuery(p: SuggestParams): RawBuilder<SearchRow> {
+  const refine = p.refine ? sql`AND dir_norm(s.display_name) ~ ${`\\m${p.refine.replace(/[^\p{L}\p{N}]/gu, (c) => `\\${c}`)}`}` : sql``;
+  const branch = (extra: RawBuilder<unknown>, match: string) =>
+    sql`(SELECT ${COLS} FROM business_search s WHERE ${extra} s.name_doc @@ ${tsq(match)} ${refine} LIMIT ${p.k})`;
+  const parts = [branch(sql`s.popular AND`, p.tsquery)];
+  if (!p.broad) parts.push(branch(sql``, p.tsquery));
+  if (p.localCells) parts.push(branch(sql``, `(${p.tsquery}) & ${anyOf(p.localCells)}`));
   const proximity = p.near
     ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity}::float8 / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / 5) END`
     : sql`0`;
   const distance = p.near ? sql`CASE WHEN u.lat IS NULL THEN NULL ELSE dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) END` : sql`NULL::float8`;
-  const { rows } = await sql<SearchRow>`
-    WITH cand AS (
-      (SELECT ${COLS} FROM business_search s WHERE s.popular AND s.doc @@ ${tsq(p.tsquery)} LIMIT ${p.k})
-      UNION ALL (SELECT ${COLS} FROM business_search s WHERE s.doc @@ ${tsq(p.tsquery)} LIMIT ${p.k})
-      ${local}
-    ), uniq AS (SELECT DISTINCT ON (business_id) * FROM cand ORDER BY business_id),
+  return sql<SearchRow>`
+    WITH cand AS (${sql.join(parts, sql` UNION ALL `)}),
+    uniq AS (SELECT DISTINCT ON (business_id) * FROM cand ORDER BY business_id),
     scored AS (
       SELECT u.*, ${distance} AS distance_km,
         (CASE WHEN dir_norm(u.display_name) LIKE ${p.normalized.replace(/[\\%_]/g, "")} || '%' THEN 0.3 ELSE 0 END
@@ -227,8 +256,7 @@ export async function suggestBusinesses(db: Db, p: SuggestParams): Promise<Searc
     SELECT p.business_id, p.display_name, p.category, p.country, p.languages, p.city, p.lat, p.lng, p.verified, p.follower_count,
            p.distance_km, p.score, false AS open_now, b.about, b.profile_picture_url, b.handle
     FROM page p JOIN business b ON b.id = p.business_id
-    ORDER BY p.score DESC, p.business_id DESC`.execute(db);
-  return rows;
+    ORDER BY p.score DESC, p.business_id DESC`;
 }
 
 /** Refills the query-word → category table from the taxonomy (runs at start; small). */
