@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
@@ -385,6 +385,7 @@ async function restartVariant(env: TestEnv, serverEnv: Record<string, string>, s
 // ---- main ---------------------------------------------------------------------------------
 
 async function main() {
+  const loadBefore = loadavg()[0]!;
   const env = await createTestEnv();
   const serverEnv = env.env({
     MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"),
@@ -592,7 +593,7 @@ async function main() {
       unary_ratio: round(metrics.unary_send_per_s! / limits.grpc_noop_unary_per_s!, 3),
       stream_ratio: round(metrics.stream_send_per_s! / limits.grpc_noop_stream_per_s!, 3),
     },
-    env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, server: "child process" },
+    env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, server: "child process", loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(loadavg()[0]!) },
   };
   const line = JSON.stringify(result);
   mkdirSync(resolve(repoRoot, "bench-results"), { recursive: true });
