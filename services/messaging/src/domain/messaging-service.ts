@@ -1,4 +1,3 @@
-import type pg from "pg";
 import type { Kysely } from "kysely";
 import type { NatsConnection } from "nats";
 import { StoredBody, type LiveBatch } from "@kontor/proto/messaging/v1/live";

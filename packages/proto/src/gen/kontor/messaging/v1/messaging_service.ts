@@ -52,7 +52,11 @@ export interface SendMessageRequest {
    * a business number when a customer sends.
    */
   to: string;
-  /** The sender's idempotency key, at most 128 characters. Strongly recommended. */
+  /**
+   * The sender's idempotency key, at most 128 characters, scoped to
+   * (sender, recipient): a retry of the same request returns the original
+   * result. Strongly recommended.
+   */
   clientMessageId: string;
   content: Content | undefined;
   context:
