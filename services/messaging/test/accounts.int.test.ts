@@ -66,6 +66,20 @@ describe("UpsertCustomer", () => {
   });
 });
 
+describe("inbox rows", () => {
+  it("when a participant has no inbox row (data from before it existed), then a send creates it and succeeds", async () => {
+    await registerBusiness(env, app, "biz_inbox", "pn_inbox");
+    const biz = await env.token({ kind: "business", businessId: "biz_inbox" });
+    const id = uid("cust");
+    await unaryCall(client.upsertCustomer.bind(client), { customerId: id, e164: e164(), profileName: "x", settings: undefined }, { token: service });
+    await app.runtime.database.pool.query("DELETE FROM inbox WHERE participant = $1", [`c_${id}`]);
+    const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number("pn_inbox"), customer(id), text("hello")), { token: biz });
+    expect(result?.seq).toBe("1");
+    const row = await app.runtime.database.pool.query<{ last_seq: string }>("SELECT last_seq FROM inbox WHERE participant = $1", [`c_${id}`]);
+    expect(row.rows[0]?.last_seq).toBe("1");
+  });
+});
+
 describe("directory mirror and events", () => {
   it("when a customer writes first, then the conversation opens once and each inbound message is an event with its content; a number directory drops stops routing", async () => {
     await registerBusiness(env, app, "biz_bakery", "pn_bakery");

@@ -65,31 +65,36 @@ const ENSURE_INBOX = {
   name: "msg_ensure_inbox",
   text: `INSERT INTO inbox (participant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
 };
-// Locks inbox rows in key order (LockRows above Sort), so concurrent batches never deadlock.
-const ALLOCATE_INBOX = {
-  name: "msg_allocate_inbox",
-  text: `WITH l AS (SELECT participant FROM inbox WHERE participant = ANY($1::text[]) ORDER BY participant FOR UPDATE)
-    UPDATE inbox i SET last_seq = i.last_seq + d.n
-    FROM unnest($1::text[], $2::bigint[]) AS d(p, n) JOIN l ON l.participant = d.p
-    WHERE i.participant = d.p
-    RETURNING i.participant, i.last_seq`,
-};
-// Retries are rare: the insert skips ids already stored and reports how many
-// rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
+// One statement numbers the recipients' inboxes and stores the batch:
+// - inbox rows are locked in participant order (LockRows above Sort), so
+//   concurrent batches never deadlock and numbers commit in order;
+// - retries are rare: the insert skips ids already stored and reports how many
+//   rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
 function insertMessages(channel: string) {
   return {
     name: "msg_insert_messages",
-    text: `WITH m AS (
+    text: `WITH t AS (
+        SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::int[], $9::bytea[])
+          WITH ORDINALITY AS t(c, s, i, se, r, cm, ct, k, b, ord)
+      ), n AS (
+        SELECT r, count(*) AS cnt FROM t GROUP BY r
+      ), l AS (
+        SELECT participant FROM inbox WHERE participant IN (SELECT r FROM n) ORDER BY participant FOR UPDATE
+      ), u AS (
+        UPDATE inbox i SET last_seq = i.last_seq + n.cnt FROM n JOIN l ON l.participant = n.r
+        WHERE i.participant = n.r
+        RETURNING i.participant, i.last_seq - n.cnt AS base
+      ), x AS (
+        SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq FROM t JOIN u ON u.participant = t.r
+      ), m AS (
         INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, client_message_id, content_type, key_id, body, status, created_at)
-        SELECT t.c, t.s, t.i, t.se, t.r, t.rs, t.cm, t.ct, t.k, t.b, ${STATUS_SENT}, $11
-        FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::smallint[], $9::int[], $10::bytea[])
-          AS t(c, s, i, se, r, rs, cm, ct, k, b)
+        SELECT x.c, x.s, x.i, x.se, x.r, x.rseq, x.cm, x.ct, x.k, x.b, ${STATUS_SENT}, $10 FROM x
         ON CONFLICT (id, conversation_id) DO NOTHING
         RETURNING 1
       ), e AS (
-        INSERT INTO event_batch (payload) VALUES ($12)
+        INSERT INTO event_batch (payload) VALUES ($11)
       )
-      SELECT (SELECT count(*) FROM m)::int AS inserted, pg_notify('${channel}', '')`,
+      SELECT x.ord::int AS ord, x.rseq AS rseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify('${channel}', '')) IS NULL AS notified FROM x`,
   };
 }
 
@@ -241,40 +246,34 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       return items.map((it, i) => results[i] ?? results[firstIndex.get(it.id)!] ?? known.get(it.id)!);
     }
 
-    // 4. Recipient inbox numbers.
-    const recipients = [...perRecipient.keys()].sort();
-    const counts = recipients.map((r) => perRecipient.get(r)!);
-    await gates.beforeInbox;
-    let inbox = await timed("C_inbox", () => client.query<{ participant: string; last_seq: string }>({ ...ALLOCATE_INBOX, values: [recipients, counts] }));
-    if (inbox.rows.length !== recipients.length) {
-      // A participant without an inbox row (created before it existed): add and lock again.
-      await client.query("ROLLBACK");
-      await client.query({ ...ENSURE_INBOX, values: [recipients] });
-      throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
-    }
-    gates.inboxLocked();
-    const nextR = new Map<string, number>();
-    for (const r of inbox.rows) nextR.set(r.participant, Number(r.last_seq) - perRecipient.get(r.participant)! + 1);
-    inbox = undefined as never;
-
-    // 5. Messages and their events, one statement.
+    // 4. Inbox numbers, messages and their events: one statement.
     const accepted: { item: T; stored: Stored }[] = [];
-    const c: string[] = [], s: number[] = [], id: string[] = [], se: string[] = [], r: string[] = [], rs: number[] = [];
+    const c: string[] = [], s: number[] = [], id: string[] = [], se: string[] = [], r: string[] = [];
     const cm: string[] = [], ct: number[] = [], k: number[] = [], b: Buffer[] = [];
     fresh.forEach((i, j) => {
       const it = items[i]!;
       const conv = convs.get(`${it.phoneNumberId}\u0000${it.customerId}`)!;
-      const rseq = nextR.get(it.recipientKey)!;
-      nextR.set(it.recipientKey, rseq + 1);
-      const stored: Stored = { conversationId: conv.row.id, seq: seqs[j]!, rseq, createdAt, status: STATUS_SENT, errorCode: 0, duplicate: false };
+      // rseq is filled from the statement's answer below.
+      const stored: Stored = { conversationId: conv.row.id, seq: seqs[j]!, rseq: 0, createdAt, status: STATUS_SENT, errorCode: 0, duplicate: false };
       results[i] = stored;
       accepted.push({ item: it, stored });
-      c.push(conv.row.id); s.push(stored.seq); id.push(it.id); se.push(it.senderKey); r.push(it.recipientKey); rs.push(rseq);
+      c.push(conv.row.id); s.push(stored.seq); id.push(it.id); se.push(it.senderKey); r.push(it.recipientKey);
       cm.push(it.clientMessageId); ct.push(it.contentType); k.push(it.keyId); b.push(it.body);
     });
     const events = buildEvents(accepted, opened);
-    const ins = await timed("D_insert", () => client.query<{ inserted: number }>({ ...insert, values: [c, s, id, se, r, rs, cm, ct, k, b, createdAt, encodeEvents(events)] }));
+    await gates.beforeInbox;
+    const ins = await timed("D_insert", () =>
+      client.query<{ ord: number; rseq: string; inserted: number }>({ ...insert, values: [c, s, id, se, r, cm, ct, k, b, createdAt, encodeEvents(events)] }),
+    );
+    gates.inboxLocked();
+    if (ins.rows.length !== fresh.length) {
+      // A participant without an inbox row (created before it existed): add it and redo the batch.
+      await client.query("ROLLBACK");
+      await client.query({ ...ENSURE_INBOX, values: [[...perRecipient.keys()]] });
+      throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
+    }
     if (ins.rows[0]!.inserted !== fresh.length) throw new RetriedInBatch("the batch holds retries of stored messages");
+    for (const row of ins.rows) accepted[row.ord - 1]!.stored.rseq = Number(row.rseq);
     await timed("E_commit", () => client.query("COMMIT"));
     return items.map((it, i) => {
       const own = results[i];
