@@ -127,8 +127,10 @@ interface ConvRow {
 }
 
 /**
- * Group commit: stores a whole batch in one transaction of five prepared
- * statements, whatever its size. Order of locks: conversations (by pair key)
+ * Group commit: stores a whole batch in one transaction, whatever its size:
+ * BEGIN, the conversation upsert, one statement that numbers inboxes and
+ * inserts messages and events, COMMIT (plus a lookup only when the batch
+ * holds retries). Order of locks: conversations (by pair key)
  * then inboxes (by participant key), so batches from several replicas
  * serialize per conversation and never deadlock. Per-conversation and
  * per-recipient numbers are allocated under those locks, which is what keeps
