@@ -553,6 +553,7 @@ async function main() {
     // Every acknowledged send must be stored and received exactly once.
     metrics.lost = Math.max(0, ackedTotal - receivedCount) + Math.max(0, ackedTotal - stored);
     extra.acked = ackedTotal;
+    extra.event_rows_unrelayed_after_phases = await eventBacklog(env);
     extra.stored = stored;
     extra.received = receivedCount;
     extra.duplicates_received = duplicates;
@@ -601,6 +602,17 @@ async function main() {
   process.stdout.write(`${line}\n`);
   clearTimeout(budget);
   process.exit(0);
+}
+
+/** Events committed but not yet relayed to JetStream (each row holds one commit's events). */
+async function eventBacklog(env: TestEnv): Promise<number> {
+  const { db, pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 1 });
+  try {
+    const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM event_batch");
+    return Number(r.rows[0]!.n);
+  } finally {
+    await db.destroy();
+  }
 }
 
 async function countStored(env: TestEnv): Promise<number> {
