@@ -144,6 +144,15 @@ async function main() {
     medianQuery[kind] = times[Math.floor(times.length / 2)]!.q;
     log(`${kind}: p50 ${metrics[`${kind}_p50_ms`]} ms, p99 ${metrics[`${kind}_p99_ms`]} ms over ${measured.length} queries`);
   }
+  // The floor under every number above: the same client, a gRPC call that does no database work.
+  const noop: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t0 = process.hrtime.bigint();
+    await unaryCall(client.listCategories.bind(client), {}, { token });
+    noop.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  noop.sort((a, b) => a - b);
+  const limits = { grpc_noop_p50_ms: percentile(noop, 50), grpc_noop_p99_ms: percentile(noop, 99) };
   metrics.seed_per_s = Math.round(COUNT / seedSeconds);
   metrics.seed_reused = reused;
   metrics.queries_per_kind = QUERIES;
@@ -177,8 +186,9 @@ async function main() {
   const result = {
     bench: "directory",
     metrics,
+    limits,
     quality,
-    env: { cpus: os.cpus().length, node: process.version, postgres: pgRows[0]?.v, shared_buffers: pgRows[0]?.sb, seconds: Math.round((Date.now() - started) / 1000) },
+    env: { cpus: os.cpus().length, loadavg_1m: Math.round(os.loadavg()[0]! * 100) / 100, node: process.version, postgres: pgRows[0]?.v, shared_buffers: pgRows[0]?.sb, seconds: Math.round((Date.now() - started) / 1000) },
   };
   const line = JSON.stringify(result);
   mkdirSync(join(root, "bench-results"), { recursive: true });

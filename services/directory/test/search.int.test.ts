@@ -100,6 +100,11 @@ describe("SearchBusinesses text", () => {
     expect(await names({ query: "bakery", country: "ES" })).toEqual(["Panadería García"]);
   });
 
+  it("when browsing by country or category without words, then only those come back", async () => {
+    expect((await names({ country: "BR" })).sort()).toEqual(["Padaria São Jorge"]);
+    expect((await names({ category: "food.bakery" })).sort()).toEqual(["Bäckerei Schröder", "Padaria São Jorge", "Panadería García"]);
+  });
+
   it("when the query has only symbols, then nothing matches", async () => {
     expect((await search({ query: "!!! ???" })).results).toEqual([]);
   });
@@ -139,6 +144,12 @@ describe("SearchBusinesses open_now", () => {
       "Zorblax Shibuya Night": false,
       "Zorblax Unknown Hours": false,
     });
+  });
+
+  it("when open now is asked near a point without words, then the nearest open ones come back", async () => {
+    const res = await search({ openNow: true, near: { latitude: 52.5, longitude: 13.42, radiusKm: 1 } });
+    expect(res.results.map((r) => r.business!.displayName).sort()).toEqual(["Zorblax Paulista", "Zorblax Shinjuku Night"]);
+    expect(res.results.every((r) => r.openNow && r.distanceKm < 1)).toBe(true);
   });
 
   it("when IsOpen is asked for a later instant, then it answers exactly with the next change", async () => {

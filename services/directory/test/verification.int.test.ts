@@ -81,6 +81,9 @@ describe("verification", () => {
     expect(all.results.length).toBe(2);
     const onlyVerified = await searchVerified("glimmerwick", true);
     expect(onlyVerified.results.map((r) => r.business!.displayName)).toEqual(["Glimmerwick Lamps Official"]);
+    const browse = await searchVerified("", true);
+    expect(browse.results.length).toBeGreaterThan(0);
+    expect(browse.results.every((r) => r.business!.verified)).toBe(true);
   });
 
   it("when someone else registers or renames to a name close to a verified one, then INVALID_ARGUMENT names profile.display_name", async () => {

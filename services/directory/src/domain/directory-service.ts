@@ -21,7 +21,6 @@ import {
   type SearchProjection,
 } from "../store/business-store.js";
 import {
-  lexemeCounts,
   normalizeWords,
   prepareQuery,
   searchBusinesses,
@@ -68,6 +67,9 @@ export interface DirectoryPorts {
   /** The clock open_now and IsOpen read (tests pin it); snapshots use the real clock. */
   clock?: () => Date;
 }
+
+/** Suggestions near the caller also look everywhere only when the typed words are this specific. */
+const SPECIFIC_NEAR = 2000;
 
 /** Display-name similarity that counts as impersonating a verified business. */
 export const IMPERSONATION = { similarity: 0.6, containment: 0.9, minContainedLength: 5 } as const;
@@ -210,7 +212,6 @@ export function createDirectoryService(ports: DirectoryPorts) {
   // Word statistics change slowly; a minute of staleness only shifts a typo correction.
   const preparedCache = new Lru<PreparedToken>(20_000, 60_000);
   const wordsCache = new Lru<string[]>(20_000, 10 * 60_000);
-  const countCache = new Lru<number>(50_000, 60_000);
 
   async function load(executor: Kysely<DirectoryDatabase>, id: string, lock = false): Promise<Business | undefined> {
     const row = await findBusiness(executor, id, lock);
@@ -338,28 +339,19 @@ export function createDirectoryService(ports: DirectoryPorts) {
     // A partial word is its first four letters as a plain lexeme ("^pizz", see dir_name_doc); longer ones are refined on the names.
     const lexemes = words.map((w, i) => (i === words.length - 1 && !complete ? `^${w.slice(0, 4)}` : w));
     const tsquery = lexemes.map(quoteLexeme).join(" & ");
-    // The rarest typed word bounds the work: common ones ("pizz", "toko") only pay for popular and nearby names.
-    const counts = await lexemeCountsCached(lexemes);
-    const rarest = Math.min(...lexemes.map((l) => counts.get(l) ?? 0));
     return {
       tsquery,
       refine: !complete && last.length > 4 ? last : undefined,
-      broad: rarest > BROAD_ESTIMATE,
+      // The rarest typed word bounds the work: common ones ("pizz", "toko") only pay for popular and nearby
+      // names; with a location, names far away only matter when the words are specific.
+      lexemes,
+      specific: near ? SPECIFIC_NEAR : BROAD_ESTIMATE,
       normalized: words.join(" "),
       near,
       localCells: near ? coveringCells(near, LOCAL_RADIUS_KM) : undefined,
-      k: 40,
+      k: 32,
       limit,
     };
-  }
-
-  async function lexemeCountsCached(lexemes: string[]): Promise<Map<string, number>> {
-    const missing = lexemes.filter((l) => countCache.get(l) === undefined);
-    if (missing.length > 0) {
-      const fetched = await lexemeCounts(db, missing);
-      for (const l of missing) countCache.set(l, fetched.get(l) ?? 0);
-    }
-    return new Map(lexemes.map((l) => [l, countCache.get(l) ?? 0]));
   }
 
   async function get(id: string): Promise<Business> {

@@ -192,13 +192,6 @@ export function searchQuery(p: SearchParams): RawBuilder<SearchRow> {
     ORDER BY p.score DESC, p.business_id DESC`;
 }
 
-/** How many documents hold each lexeme (search_word; "^pizz" prefixes included), 0 when unknown. */
-export async function lexemeCounts(db: Db, lexemes: string[]): Promise<Map<string, number>> {
-  if (lexemes.length === 0) return new Map();
-  const rows = await db.selectFrom("search_word").select(["word", "n"]).where("word", "in", lexemes).execute();
-  return new Map(rows.map((r) => [r.word, r.n]));
-}
-
 /** The words of a text as the index sees them (unaccent, lower case), in order. */
 export async function normalizeWords(db: Db, text: string): Promise<string[]> {
   const { rows } = await sql<{ w: string }>`
@@ -211,8 +204,10 @@ export interface SuggestParams {
   tsquery: string;
   /** A partial last word longer than the indexed four letters: some name word must start with it. */
   refine?: string;
-  /** The typed words match so many names that only popular and nearby ones are worth fetching. */
-  broad: boolean;
+  /** The lexemes of tsquery: the rarest one decides whether looking everywhere is affordable. */
+  lexemes: string[];
+  /** Look everywhere only when the rarest lexeme is in at most this many documents. */
+  specific: number;
   normalized: string;
   near?: Near;
   localCells?: string[];
@@ -235,7 +230,13 @@ export function suggestQuery(p: SuggestParams): RawBuilder<SearchRow> {
   const branch = (extra: RawBuilder<unknown>, match: string) =>
     sql`(SELECT ${COLS} FROM business_search s WHERE ${extra} s.name_doc @@ ${tsq(match)} ${refine} LIMIT ${p.k})`;
   const parts = [branch(sql`s.popular AND`, p.tsquery)];
-  if (!p.broad) parts.push(branch(sql``, p.tsquery));
+  // Gated inside the statement (an InitPlan evaluated once) so deciding costs no extra round trip.
+  parts.push(
+    branch(
+      sql`(SELECT coalesce(min(coalesce(sw.n, 0)), 0) FROM unnest(${p.lexemes}::text[]) l LEFT JOIN search_word sw ON sw.word = l) <= ${p.specific} AND`,
+      p.tsquery,
+    ),
+  );
   if (p.localCells) parts.push(branch(sql``, `(${p.tsquery}) & ${anyOf(p.localCells)}`));
   const proximity = p.near
     ? sql`CASE WHEN u.lat IS NULL THEN 0 ELSE ${RANK.proximity}::float8 / (1 + dir_distance_km(u.lat, u.lng, ${p.near.lat}::float8, ${p.near.lng}::float8) / 5) END`
@@ -246,7 +247,7 @@ export function suggestQuery(p: SuggestParams): RawBuilder<SearchRow> {
     uniq AS (SELECT DISTINCT ON (business_id) * FROM cand ORDER BY business_id),
     scored AS (
       SELECT u.*, ${distance} AS distance_km,
-        (CASE WHEN dir_norm(u.display_name) LIKE ${p.normalized.replace(/[\\%_]/g, "")} || '%' THEN 0.3 ELSE 0 END
+        (CASE WHEN dir_norm(u.display_name) LIKE ${p.normalized.replace(/[\\%_]/g, "")} || '%' THEN 0.3::float8 ELSE 0::float8 END
           + ${RANK.nameSimilarity}::float8 * similarity(dir_norm(u.display_name), ${p.normalized})
           + ${RANK.popularity}::float8 * (ln(1 + u.follower_count) / ln(1e6) + 0.5 * ln(1 + u.message_volume) / ln(1e7))
           + CASE WHEN u.verified THEN ${RANK.verified}::float8 ELSE 0 END

@@ -7,6 +7,7 @@ import * as addSearchWordPrefixIndex from "./2026_11_22_160000_add_search_word_p
 import * as addNameDoc from "./2026_11_22_170000_add_name_doc.js";
 import * as createSimilarWords from "./2026_11_22_180000_create_similar_words.js";
 import * as createPrepareQuery from "./2026_11_22_190000_create_prepare_query.js";
+import * as addBrowseIndexes from "./2026_11_22_200000_add_browse_indexes.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_22_170000_add_name_doc": addNameDoc,
   "2026_11_22_180000_create_similar_words": createSimilarWords,
   "2026_11_22_190000_create_prepare_query": createPrepareQuery,
+  "2026_11_22_200000_add_browse_indexes": addBrowseIndexes,
 };
