@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { AdsServiceClient, CampaignObjective, CampaignStatus } from "@kontor/proto/ads/v1/ads_service";
 import { CampaignCreated } from "@kontor/proto/ads/v1/events";
-import { domainStream } from "@kontor/service-kit/nats";
+import { streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -32,16 +32,7 @@ afterAll(async () => {
 
 /** Every CampaignCreated in this test file's ads stream. */
 async function storedEvents(): Promise<CampaignCreated[]> {
-  const nc = await env.nats();
-  const jsm = await nc.jetstreamManager();
-  const stream = domainStream(env.natsPrefix, "ads").name;
-  const info = await jsm.streams.info(stream);
-  const events: CampaignCreated[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (msg && msg.subject === env.natsPrefix + subjects.campaignCreated) events.push(CampaignCreated.decode(msg.data));
-  }
-  return events;
+  return (await streamMessages(env, "ads", subjects.campaignCreated)).map((m) => CampaignCreated.decode(m.data));
 }
 
 async function campaignCount(businessId: string): Promise<number> {

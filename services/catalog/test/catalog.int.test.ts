@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
 import { ProductCreated } from "@kontor/proto/catalog/v1/events";
-import { domainStream } from "@kontor/service-kit/nats";
+import { streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -33,16 +33,7 @@ afterAll(async () => {
 
 /** Reads every ProductCreated event in this test file's stream. */
 async function storedEvents(): Promise<ProductCreated[]> {
-  const nc = await env.nats();
-  const jsm = await nc.jetstreamManager();
-  const stream = domainStream(env.natsPrefix, "catalog").name;
-  const info = await jsm.streams.info(stream);
-  const events: ProductCreated[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (msg && msg.subject === env.natsPrefix + subjects.productCreated) events.push(ProductCreated.decode(msg.data));
-  }
-  return events;
+  return (await streamMessages(env, "catalog", subjects.productCreated)).map((m) => ProductCreated.decode(m.data));
 }
 
 describe("health", () => {

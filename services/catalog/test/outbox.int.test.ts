@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
 import { ProductCreated } from "@kontor/proto/catalog/v1/events";
-import { domainStream } from "@kontor/service-kit/nats";
+import { streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createCatalog } from "../src/app.js";
+import { subjects } from "../src/events/subjects.js";
 import { buildCreateProduct } from "./factories.js";
 
 let env: TestEnv;
@@ -19,16 +20,8 @@ afterAll(async () => {
 });
 
 async function eventCount(productId: string): Promise<number> {
-  const nc = await env.nats();
-  const jsm = await nc.jetstreamManager();
-  const stream = domainStream(env.natsPrefix, "catalog").name;
-  const info = await jsm.streams.info(stream);
-  let n = 0;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (msg && ProductCreated.decode(msg.data).productId === productId) n++;
-  }
-  return n;
+  const messages = await streamMessages(env, "catalog", subjects.productCreated);
+  return messages.filter((m) => ProductCreated.decode(m.data).productId === productId).length;
 }
 
 describe("outbox relay", () => {

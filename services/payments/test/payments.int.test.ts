@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { sql } from "kysely";
 import { PaymentsServiceClient, type Account } from "@kontor/proto/payments/v1/payments_service";
 import { AccountOpened, TransferCompleted } from "@kontor/proto/payments/v1/events";
-import { domainStream } from "@kontor/service-kit/nats";
+import { streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -33,16 +33,7 @@ afterAll(async () => {
 
 /** Every message on this test file's payments stream with the given subject. */
 async function stored(subject: string): Promise<Uint8Array[]> {
-  const nc = await env.nats();
-  const jsm = await nc.jetstreamManager();
-  const stream = domainStream(env.natsPrefix, "payments").name;
-  const info = await jsm.streams.info(stream);
-  const out: Uint8Array[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (msg && msg.subject === env.natsPrefix + subject) out.push(msg.data);
-  }
-  return out;
+  return (await streamMessages(env, "payments", subject)).map((m) => m.data);
 }
 
 async function openCustomer(customerId = uniqueId("cus")): Promise<{ account: Account; token: string }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
 import { validateNewCampaign, type NewCampaignInput } from "./campaign.js";
 
 const now = new Date("2026-11-21T12:00:00Z");
@@ -10,16 +10,6 @@ const valid: NewCampaignInput = {
   dailyBudget: { amountMinor: "5000", currency: "EUR" },
   flight: { startTime: new Date("2026-12-01T00:00:00Z"), endTime: new Date("2026-12-31T00:00:00Z") },
 };
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
-}
 
 describe("validateNewCampaign", () => {
   it("when the input is valid, then it is a draft with a trimmed name and the budget in minor units", () => {
@@ -36,22 +26,22 @@ describe("validateNewCampaign", () => {
   });
 
   it("when a field is bad, then the error names that field", () => {
-    expect(fieldOf(() => validateNewCampaign({ ...valid, businessId: "" }, now))).toBe("business_id");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, name: "   " }, now))).toBe("name");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, name: "n".repeat(201) }, now))).toBe("name");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, objective: undefined }, now))).toBe("objective");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, dailyBudget: undefined }, now))).toBe("daily_budget");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "0", currency: "EUR" } }, now))).toBe("daily_budget.amount_minor");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "-1", currency: "EUR" } }, now))).toBe("daily_budget.amount_minor");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "1", currency: "EU" } }, now))).toBe("daily_budget.currency");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, flight: undefined }, now))).toBe("flight");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, flight: { startTime: undefined, endTime: undefined } }, now))).toBe("flight.start_time");
+    expect(invalidField(() => validateNewCampaign({ ...valid, businessId: "" }, now))).toBe("business_id");
+    expect(invalidField(() => validateNewCampaign({ ...valid, name: "   " }, now))).toBe("name");
+    expect(invalidField(() => validateNewCampaign({ ...valid, name: "n".repeat(201) }, now))).toBe("name");
+    expect(invalidField(() => validateNewCampaign({ ...valid, objective: undefined }, now))).toBe("objective");
+    expect(invalidField(() => validateNewCampaign({ ...valid, dailyBudget: undefined }, now))).toBe("daily_budget");
+    expect(invalidField(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "0", currency: "EUR" } }, now))).toBe("daily_budget.amount_minor");
+    expect(invalidField(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "-1", currency: "EUR" } }, now))).toBe("daily_budget.amount_minor");
+    expect(invalidField(() => validateNewCampaign({ ...valid, dailyBudget: { amountMinor: "1", currency: "EU" } }, now))).toBe("daily_budget.currency");
+    expect(invalidField(() => validateNewCampaign({ ...valid, flight: undefined }, now))).toBe("flight");
+    expect(invalidField(() => validateNewCampaign({ ...valid, flight: { startTime: undefined, endTime: undefined } }, now))).toBe("flight.start_time");
   });
 
   it("when the flight ends before it starts or already ended, then flight.end_time is named", () => {
     const start = new Date("2026-12-01T00:00:00Z");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, flight: { startTime: start, endTime: start } }, now))).toBe("flight.end_time");
-    expect(fieldOf(() => validateNewCampaign({ ...valid, flight: { startTime: new Date("2026-11-01T00:00:00Z"), endTime: new Date("2026-11-20T00:00:00Z") } }, now))).toBe(
+    expect(invalidField(() => validateNewCampaign({ ...valid, flight: { startTime: start, endTime: start } }, now))).toBe("flight.end_time");
+    expect(invalidField(() => validateNewCampaign({ ...valid, flight: { startTime: new Date("2026-11-01T00:00:00Z"), endTime: new Date("2026-11-20T00:00:00Z") } }, now))).toBe(
       "flight.end_time",
     );
   });

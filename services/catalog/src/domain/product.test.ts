@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
 import { validateNewProduct, type NewProductInput } from "./product.js";
 
 const valid: NewProductInput = {
@@ -11,28 +11,18 @@ const valid: NewProductInput = {
   imageUrl: "https://example.com/mug.png",
 };
 
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
-}
-
 describe("validateNewProduct", () => {
   it("when the input is valid, then it returns the price as minor units", () => {
     expect(validateNewProduct(valid).price).toEqual({ amountMinor: 1999n, currency: "EUR" });
   });
 
   it("when a field is bad, then the error names that field", () => {
-    expect(fieldOf(() => validateNewProduct({ ...valid, name: " " }))).toBe("name");
-    expect(fieldOf(() => validateNewProduct({ ...valid, retailerId: "" }))).toBe("retailer_id");
-    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "-1", currency: "EUR" } }))).toBe("price.amount_minor");
-    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "EURO" } }))).toBe("price.currency");
-    expect(fieldOf(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "XYZ" } }))).toBe("price.currency");
-    expect(fieldOf(() => validateNewProduct({ ...valid, price: undefined }))).toBe("price");
-    expect(fieldOf(() => validateNewProduct({ ...valid, imageUrl: "javascript:alert(1)" }))).toBe("image_url");
+    expect(invalidField(() => validateNewProduct({ ...valid, name: " " }))).toBe("name");
+    expect(invalidField(() => validateNewProduct({ ...valid, retailerId: "" }))).toBe("retailer_id");
+    expect(invalidField(() => validateNewProduct({ ...valid, price: { amountMinor: "-1", currency: "EUR" } }))).toBe("price.amount_minor");
+    expect(invalidField(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "EURO" } }))).toBe("price.currency");
+    expect(invalidField(() => validateNewProduct({ ...valid, price: { amountMinor: "1", currency: "XYZ" } }))).toBe("price.currency");
+    expect(invalidField(() => validateNewProduct({ ...valid, price: undefined }))).toBe("price");
+    expect(invalidField(() => validateNewProduct({ ...valid, imageUrl: "javascript:alert(1)" }))).toBe("image_url");
   });
 });

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
+import { NotYours } from "@kontor/service-kit/errors";
 import type { Principal } from "@kontor/service-kit/auth";
 import { authorizeOpenAccount, canActForOwner, LEDGER_ADMIN_ROLE, validateOpenAccount, type OpenAccountInput } from "./ledger-account.js";
 
 const valid: OpenAccountInput = { owner: { kind: "customer", id: "cus_1" }, currency: "EUR", allowNegativeBalance: false };
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
-}
 
 describe("validateOpenAccount", () => {
   it("when the input is valid, then it is returned as is", () => {
@@ -21,13 +12,13 @@ describe("validateOpenAccount", () => {
   });
 
   it("when a field is bad, then the error names that field", () => {
-    expect(fieldOf(() => validateOpenAccount({ ...valid, owner: undefined }))).toBe("owner");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, owner: { kind: "business", id: "" } }))).toBe("owner.business_id");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, owner: { kind: "customer", id: "x".repeat(129) } }))).toBe("owner.customer_id");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, owner: { kind: "system", id: "Settlement Account" } }))).toBe("owner.system");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, currency: "eur" }))).toBe("currency");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, currency: "XYZ" }))).toBe("currency");
-    expect(fieldOf(() => validateOpenAccount({ ...valid, currency: "" }))).toBe("currency");
+    expect(invalidField(() => validateOpenAccount({ ...valid, owner: undefined }))).toBe("owner");
+    expect(invalidField(() => validateOpenAccount({ ...valid, owner: { kind: "business", id: "" } }))).toBe("owner.business_id");
+    expect(invalidField(() => validateOpenAccount({ ...valid, owner: { kind: "customer", id: "x".repeat(129) } }))).toBe("owner.customer_id");
+    expect(invalidField(() => validateOpenAccount({ ...valid, owner: { kind: "system", id: "Settlement Account" } }))).toBe("owner.system");
+    expect(invalidField(() => validateOpenAccount({ ...valid, currency: "eur" }))).toBe("currency");
+    expect(invalidField(() => validateOpenAccount({ ...valid, currency: "XYZ" }))).toBe("currency");
+    expect(invalidField(() => validateOpenAccount({ ...valid, currency: "" }))).toBe("currency");
   });
 });
 
