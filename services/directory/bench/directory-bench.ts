@@ -10,6 +10,7 @@
  * (plus the EXPLAIN plans in bench-results/directory-plans.txt).
  */
 import os from "node:os";
+import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +48,30 @@ const benchUrl = (() => {
 
 const log = (msg: string) => process.stderr.write(`[bench:directory] ${msg}\n`);
 
+async function startServer(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
+  });
+  return {
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
@@ -75,7 +100,7 @@ async function main() {
   const keys = await generateSigningKeys("bench");
   const signer = await createTokenSigner(keys.privateJwk);
   const prefix = "benchdir.";
-  const config = loadConfig({
+  const serviceEnv = {
     DATABASE_URL: benchUrl,
     NATS_URL: natsUrl,
     NATS_PREFIX: prefix,
@@ -86,9 +111,12 @@ async function main() {
     AUTH_PUBLIC_KEYS: JSON.stringify([keys.publicJwk]),
     DB_POOL_MAX: "8",
     POPULARITY_FROM_MESSAGING: "false",
-  });
-  const app = await createDirectory(config);
-  const { port } = await app.start();
+  };
+  // The service runs in a child process (its own event loop and core; it migrates at start); this
+  // process seeds, generates the load, and EXPLAINs through an unstarted instance of the same code.
+  const server = await startServer(serviceEnv);
+  const port = server.port;
+  const app = await createDirectory(loadConfig(serviceEnv));
 
   let seedSeconds = meta.rows[0]?.seed_seconds ?? 0;
   if (!reused) {
@@ -172,10 +200,13 @@ async function main() {
     }
     if (!stmt) continue;
     const { rows } = await sql<{ "QUERY PLAN": string }>`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) ${stmt}`.execute(app.runtime.db);
-    plans.push(`### ${kind}: ${label}\n\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n`);
+    // Long filter and sort expressions are cut: the shape of the plan is what matters here.
+    const lines = rows.map((r) => r["QUERY PLAN"]).map((l) => (l.length > 180 ? `${l.slice(0, 177)}...` : l));
+    plans.push(`### ${kind}: ${label}\n\n\`\`\`\n${lines.join("\n")}\n\`\`\`\n`);
   }
 
   client.close();
+  await server.stop();
   await app.stop();
   const { rows: pgRows } = await bench.pool.query<{ v: string; sb: string }>("SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb");
   await bench.db.destroy();

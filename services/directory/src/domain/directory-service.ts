@@ -42,7 +42,7 @@ import {
   type VerificationState,
 } from "./business.js";
 import { multirangeLiteral, openState, searchHours, type OpenState } from "./hours.js";
-import { geoLexemes, validatePoint, type LatLng } from "./geo.js";
+import { coveringCells, geoLexemes, validatePoint, type LatLng } from "./geo.js";
 import {
   BROAD_ESTIMATE,
   buildTextQuery,
@@ -58,7 +58,6 @@ import {
   type PreparedToken,
   type SearchRequest,
 } from "./search.js";
-import { coveringCells } from "./geo.js";
 import { Lru } from "./lru.js";
 
 export interface DirectoryPorts {
@@ -349,7 +348,7 @@ export function createDirectoryService(ports: DirectoryPorts) {
       normalized: words.join(" "),
       near,
       localCells: near ? coveringCells(near, LOCAL_RADIUS_KM) : undefined,
-      k: 32,
+      k: 24,
       limit,
     };
   }

@@ -79,6 +79,10 @@ export interface SearchRow {
 const COLS = sql`s.business_id, s.display_name, s.doc, s.category, s.country, s.languages, s.city, s.lat, s.lng, s.verified,
   s.follower_count, s.message_volume, s.time_zone, s.open_week, s.exc_region, s.exc_open`;
 
+/** Suggestions rank on names, popularity and distance only. */
+const SUGGEST_COLS = sql`s.business_id, s.display_name, s.category, s.country, s.languages, s.city, s.lat, s.lng, s.verified,
+  s.follower_count, s.message_volume`;
+
 function and(parts: RawBuilder<unknown>[]): RawBuilder<unknown> {
   return parts.length === 0 ? sql`TRUE` : sql.join(parts, sql` AND `);
 }
@@ -228,7 +232,7 @@ export async function suggestBusinesses(db: Db, p: SuggestParams): Promise<Searc
 export function suggestQuery(p: SuggestParams): RawBuilder<SearchRow> {
   const refine = p.refine ? sql`AND dir_norm(s.display_name) ~ ${`\\m${p.refine.replace(/[^\p{L}\p{N}]/gu, (c) => `\\${c}`)}`}` : sql``;
   const branch = (extra: RawBuilder<unknown>, match: string) =>
-    sql`(SELECT ${COLS} FROM business_search s WHERE ${extra} s.name_doc @@ ${tsq(match)} ${refine} LIMIT ${p.k})`;
+    sql`(SELECT ${SUGGEST_COLS} FROM business_search s WHERE ${extra} s.name_doc @@ ${tsq(match)} ${refine} LIMIT ${p.k})`;
   const parts = [branch(sql`s.popular AND`, p.tsquery)];
   // Gated inside the statement (an InitPlan evaluated once) so deciding costs no extra round trip.
   parts.push(
