@@ -59,6 +59,25 @@ async function startNoop(): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
 }
 
+/**
+ * BENCH_SERVER_PROFILE=<dir>: a CPU profile of the service written when the bench stops it with SIGTERM
+ * (--cpu-prof would need a clean exit, and the restart variant SIGKILLs the first server).
+ */
+async function startProfile(): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_SERVER_PROFILE;
+  if (!dir) return async () => undefined;
+  const { Session } = await import("node:inspector/promises");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(`${dir}/messaging-${process.pid}.cpuprofile`, JSON.stringify(profile));
+  };
+}
+
 async function main() {
   let port: number;
   if (mode === "noop") {
@@ -66,8 +85,11 @@ async function main() {
   } else {
     const app = await createMessaging(loadConfig(process.env));
     ({ port } = await app.start());
+    const profiled = await startProfile();
     process.on("SIGTERM", () => {
-      void app.stop().then(() => process.exit(0));
+      void profiled()
+        .then(() => app.stop())
+        .then(() => process.exit(0));
     });
   }
   process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);

@@ -241,6 +241,17 @@ describe("send", () => {
     expect(list.messages.map((m) => m.content?.kind?.$case === "text" && m.content.kind.value.body)).toEqual(["once", "twice"]);
   });
 
+  it("when client message ids hold quotes, backslashes, braces and non-ASCII, then they are stored and read back exactly", async () => {
+    const c = await newCustomer();
+    const ids = ['a"b', "c\\d", "{e,f}", "", " g h ", "ünï 💬", "NULL"];
+    const sent = await Promise.all(ids.map((id, i) => send([number(phone), customer(c.id), text(`odd ${i}`), { clientMessageId: id }], bizToken)));
+    for (const [i, s] of sent.entries()) {
+      const m = await unaryCall(client.getMessage.bind(client), { participant: number(phone), messageId: s.result!.messageId }, { token: bizToken });
+      expect(m.message?.clientMessageId).toBe(ids[i]);
+      expect(m.message?.content?.kind?.$case === "text" && m.message.content.kind.value.body).toBe(`odd ${i}`);
+    }
+  });
+
   it("when a stream carries a bad item among good ones, then only that item fails, with the unary call's code and field", async () => {
     const c = await newCustomer();
     const stream = client.sendMessageStream(authMetadata(bizToken));
