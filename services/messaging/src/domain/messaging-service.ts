@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { NatsConnection } from "nats";
-import { StoredBody, type LiveBatch } from "@kontor/proto/messaging/v1/live";
-import { MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
+import { StoredBody } from "@kontor/proto/messaging/v1/live";
+import { Content, MessageContext, MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
 import type { SendMessageRequest, StatusUpdate } from "@kontor/proto/messaging/v1/messaging_service";
 import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
 import { DependencyDown, InvalidInput, NotFound, NotYours, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
@@ -15,7 +15,8 @@ import * as messages from "../store/message-store.js";
 import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { keyErasedSubject } from "../events/subjects.js";
-import { liveItemsBytes, messageFrame, type InboxReader, type LiveHub } from "../events/live.js";
+import { liveItemsBytes, type InboxReader, type LiveHub } from "../events/live.js";
+import { liveStatusesBytes, messageFrameBytes, storedBodyBytes, type StatusInput } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
@@ -44,6 +45,8 @@ export interface PendingItem extends SendItem {
   message: Message;
   kind: ContentCase;
   customerE164: string;
+  contentBytes: Uint8Array | undefined;
+  contextBytes: Uint8Array | undefined;
 }
 
 export interface SendOutcome {
@@ -249,17 +252,35 @@ export function createMessagingService(ports: MessagingPorts) {
   /** After commit: one live publish per recipient and one status publish per sender. */
   function publishFresh(fresh: { item: PendingItem; stored: Stored }[]): void {
     const toRecipients = new Map<string, { rseq: number; frame: Uint8Array }[]>();
-    const toSenders = new Map<string, LiveBatch>();
+    const toSenders = new Map<string, StatusInput[]>();
     for (const { item, stored } of fresh) {
       let r = toRecipients.get(item.recipientKey);
       if (!r) toRecipients.set(item.recipientKey, (r = []));
-      r.push({ rseq: stored.rseq, frame: messageFrame(completeMessage(item, stored, false), stored.rseq) });
+      // The recipient's view: no callback data, no client id (see completeMessage).
+      const frame = messageFrameBytes(
+        {
+          id: item.id,
+          conversationId: stored.conversationId,
+          seq: stored.seq,
+          senderKey: item.senderKey,
+          recipientKey: item.recipientKey,
+          content: item.contentBytes,
+          context: item.contextBytes,
+          bizOpaqueCallbackData: "",
+          clientMessageId: "",
+          status: stored.status,
+          errorCode: 0,
+          createdAt: stored.createdAt,
+        },
+        stored.rseq,
+      );
+      r.push({ rseq: stored.rseq, frame });
       let s = toSenders.get(item.senderKey);
-      if (!s) toSenders.set(item.senderKey, (s = { items: [], statuses: [], typing: undefined }));
-      s.statuses.push({ messageId: item.id, conversationId: stored.conversationId, seq: String(stored.seq), status: S.MESSAGE_STATUS_SENT, errorCode: 0, occurredAt: stored.createdAt });
+      if (!s) toSenders.set(item.senderKey, (s = []));
+      s.push({ messageId: item.id, conversationId: stored.conversationId, seq: stored.seq, status: S.MESSAGE_STATUS_SENT, errorCode: 0, at: stored.createdAt });
     }
     for (const [key, items] of toRecipients) hub.publishBytes(key, liveItemsBytes(items));
-    for (const [key, batch] of toSenders) hub.publish(key, batch);
+    for (const [key, statuses] of toSenders) hub.publishBytes(key, liveStatusesBytes(statuses));
   }
 
   // ---- reading rows -------------------------------------------------------
@@ -374,7 +395,10 @@ export function createMessagingService(ports: MessagingPorts) {
       const dk = keyring.forBusiness(number.businessId);
       const { keyId, key } = "then" in dk ? await dk : dk;
       const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
-      const plaintext = StoredBody.encode({ content: req.content, context: req.context, bizOpaqueCallbackData: req.bizOpaqueCallbackData }).finish();
+      // Content and context are encoded once: the stored body and the live frame splice these bytes.
+      const contentBytes = req.content ? Content.encode(req.content).finish() : undefined;
+      const contextBytes = req.context ? MessageContext.encode(req.context).finish() : undefined;
+      const plaintext = storedBodyBytes(contentBytes, contextBytes, req.bizOpaqueCallbackData);
       const item: PendingItem = {
         id,
         senderKey,
@@ -388,6 +412,8 @@ export function createMessagingService(ports: MessagingPorts) {
         body: seal(key, plaintext, Buffer.from(id)),
         kind: valid.kind,
         customerE164: customer.e164,
+        contentBytes,
+        contextBytes,
         message: {
           id,
           conversationId: "",

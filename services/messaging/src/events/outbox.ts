@@ -1,8 +1,8 @@
-import { MessageReceived, MessageStatusChanged, ConversationOpened } from "@kontor/proto/messaging/v1/events";
+import { MessageReceived, ConversationOpened } from "@kontor/proto/messaging/v1/events";
 import type { Message, MessageStatus } from "@kontor/proto/messaging/v1/message";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
-import { keyToPb } from "../domain/participant.js";
 import { subjects } from "./subjects.js";
+import { statusChangedBytes } from "./wire.js";
 
 export interface StatusEventInput {
   messageId: string;
@@ -25,20 +25,8 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
   return {
     eventId,
     subject: subjects.messageStatus,
-    payload: MessageStatusChanged.encode({
-      meta: { eventId, occurredAt: e.at, businessId: e.businessId },
-      messageId: e.messageId,
-      conversationId: e.conversationId,
-      sender: keyToPb(e.senderKey),
-      recipient: keyToPb(e.recipientKey),
-      status: e.status,
-      errorCode: e.errorCode,
-      pricingCategory: "",
-      bizOpaqueCallbackData: e.bizOpaqueCallbackData,
-      phoneNumberId: e.phoneNumberId,
-      customerId: e.customerId,
-      seq: String(e.seq),
-    }).finish(),
+    // Hand-encoded (one per sent message); same bytes as MessageStatusChanged.encode, see wire.test.ts.
+    payload: statusChangedBytes({ ...e, eventId }),
   };
 }
 

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { LiveBatch, StoredBody } from "@kontor/proto/messaging/v1/live";
+import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
+import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
+import { InboxEvent } from "@kontor/proto/messaging/v1/messaging_service";
+import { keyToPb } from "../domain/participant.js";
+import { liveStatusesBytes, messageFrameBytes, statusChangedBytes, storedBodyBytes } from "./wire.js";
+
+const long = "ü".repeat(300);
+const contents: Content[] = [
+  { kind: { $case: "text", value: { body: "hi", previewUrl: false } } },
+  { kind: { $case: "text", value: { body: long, previewUrl: true } } },
+];
+const contexts = [undefined, { messageId: "wamid.ctx" } as MessageContext];
+const dates = [new Date(0), new Date("2026-11-21T15:40:00.123Z"), new Date(-1500)];
+
+describe("hand-written encoders", () => {
+  it("when encoding stored bodies, live frames, statuses and status events, then the bytes equal the generated encoders'", () => {
+    for (const content of contents)
+      for (const context of contexts)
+        for (const at of dates)
+          for (const [senderKey, recipientKey] of [["b_pn_1", "c_cust_ü"], ["c_c", "b_" + long]] as const) {
+            const c = Content.encode(content).finish();
+            const x = context ? MessageContext.encode(context).finish() : undefined;
+            for (const biz of ["", "cb", long]) {
+              expect(storedBodyBytes(c, x, biz)).toEqual(Buffer.from(StoredBody.encode({ content, context, bizOpaqueCallbackData: biz }).finish()));
+            }
+            for (const seq of [0, 1, 300, 2 ** 40]) {
+              const message: Message = {
+                id: "wamid.X",
+                conversationId: "00000000-0000-0000-0000-000000000001",
+                seq: String(seq),
+                sender: keyToPb(senderKey),
+                recipient: keyToPb(recipientKey),
+                content,
+                context,
+                bizOpaqueCallbackData: "",
+                clientMessageId: seq % 2 ? long : "",
+                status: 2,
+                errorCode: seq === 300 ? -5 : 0,
+                createdAt: at,
+                contentErased: false,
+              };
+              const frame = messageFrameBytes({ ...message, seq, senderKey, recipientKey, content: c, context: x, createdAt: at }, seq + 7);
+              expect(frame).toEqual(Buffer.from(InboxEvent.encode({ event: { $case: "message", value: { message, cursor: String(seq + 7) } } }).finish()));
+              const status = { messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, errorCode: seq === 1 ? 131026 : 0, at };
+              expect(liveStatusesBytes([status, status])).toEqual(
+                Buffer.from(LiveBatch.encode({ items: [], statuses: [0, 1].map(() => ({ messageId: "wamid.X", conversationId: "conv", seq: String(seq), status: status.status, errorCode: status.errorCode, occurredAt: at })), typing: undefined }).finish()),
+              );
+              const e = { ...status, eventId: `wamid.X:s${status.status}`, senderKey, recipientKey, businessId: seq ? "biz" : "", phoneNumberId: "pn", customerId: long, bizOpaqueCallbackData: seq ? "cb" : "" };
+              expect(statusChangedBytes(e)).toEqual(
+                Buffer.from(
+                  MessageStatusChanged.encode({
+                    meta: { eventId: e.eventId, occurredAt: at, businessId: e.businessId },
+                    messageId: e.messageId,
+                    conversationId: e.conversationId,
+                    sender: keyToPb(senderKey),
+                    recipient: keyToPb(recipientKey),
+                    status: e.status,
+                    errorCode: e.errorCode,
+                    pricingCategory: "",
+                    bizOpaqueCallbackData: e.bizOpaqueCallbackData,
+                    phoneNumberId: e.phoneNumberId,
+                    customerId: e.customerId,
+                    seq: String(seq),
+                  }).finish(),
+                ),
+              );
+            }
+          }
+  });
+});
