@@ -1,4 +1,4 @@
-import { createInbox, headers, type NatsConnection, type Subscription } from "nats";
+import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from "nats";
 import { sql, type Kysely } from "kysely";
 import type pg from "pg";
 import { StoredEventBatch } from "@kontor/proto/messaging/v1/live";
@@ -27,6 +27,26 @@ export async function enqueueEvents(trx: Kysely<any>, schema: string, events: Ou
   await sql`SELECT pg_notify(${eventChannel(schema)}, '')`.execute(trx);
 }
 
+interface Waiter {
+  remaining: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+const ERROR_KEY = Buffer.from('"error"');
+const HEADER_START = "NATS/1.0\r\nNats-Msg-Id: ";
+
+/**
+ * The Nats-Msg-Id header block as nats.js would encode it (headers().set(…).encode()),
+ * built directly: publish() only calls encode() on the headers it is given.
+ * Event ids are ours (message id + suffix) and carry no CR/LF.
+ */
+export function msgIdHeader(eventId: string): MsgHdrs {
+  const bytes = Buffer.from(`${HEADER_START}${eventId}\r\n\r\n`);
+  // The duck type is all publish() uses; a full MsgHdrs per event is what this avoids.
+  return { encode: () => bytes } as unknown as MsgHdrs;
+}
+
 export interface EventRelay {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -42,7 +62,7 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
   const { pool, nc, prefix, schema, log } = options;
   const pollMs = options.pollMs ?? 500;
   const inbox = createInbox();
-  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  const waiting = new Map<number, Waiter>();
   let next = 0;
   let ackSub: Subscription | undefined;
   let running = false;
@@ -52,21 +72,27 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
   let listener: pg.PoolClient | undefined;
 
   async function publishAll(events: { eventId: string; subject: string; payload: Uint8Array }[]): Promise<void> {
-    const acks: Promise<void>[] = [];
+    if (events.length === 0) return;
+    // One waiter per row, counted down by the acks of its events (no promise per event).
+    let waiter!: Waiter;
+    const done = new Promise<void>((resolve, reject) => {
+      waiter = { remaining: events.length, resolve, reject };
+    });
     for (let i = 0; i < events.length; i++) {
       if (i > 0 && i % CHUNK === 0) await new Promise((r) => setImmediate(r));
       const e = events[i]!;
       const n = next++;
-      const h = headers();
-      h.set("Nats-Msg-Id", e.eventId);
-      acks.push(new Promise<void>((resolve, reject) => waiting.set(n, { resolve, reject })));
-      nc.publish(prefix + e.subject, e.payload, { reply: `${inbox}.${n}`, headers: h });
+      waiting.set(n, waiter);
+      nc.publish(prefix + e.subject, e.payload, { reply: `${inbox}.${n}`, headers: msgIdHeader(e.eventId) });
     }
     const timer = setTimeout(() => {
-      for (const n of waiting.keys()) waiting.get(n)?.reject(new Error("JetStream ack timeout"));
-      waiting.clear();
+      for (const [n, w] of waiting) {
+        if (w !== waiter) continue;
+        waiting.delete(n);
+      }
+      waiter.reject(new Error("JetStream ack timeout"));
     }, ACK_TIMEOUT_MS);
-    return Promise.all(acks).then(
+    return done.then(
       () => clearTimeout(timer),
       (err: unknown) => {
         clearTimeout(timer);
@@ -139,10 +165,12 @@ export function createEventRelay(options: { pool: pg.Pool; nc: NatsConnection; p
           const w = waiting.get(n);
           if (!w) return;
           waiting.delete(n);
-          // A PubAck is {"stream":…,"seq":…}; failures carry "error" (or come as a no-responders status).
-          const text = msg.data.length > 0 ? new TextDecoder().decode(msg.data) : "";
-          if (text.includes('"error"') || msg.headers?.code === 503 || text === "") w.reject(new Error(`JetStream refused the event: ${text || msg.headers?.description}`));
-          else w.resolve();
+          // A PubAck is {"stream":…,"seq":…}; failures carry "error" (or come as a no-responders status, without data).
+          const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+          if (data.length === 0 || data.includes(ERROR_KEY)) {
+            const text = data.toString();
+            w.reject(new Error(`JetStream refused the event: ${text || msg.headers?.description}`));
+          } else if (--w.remaining === 0) w.resolve();
         },
       });
       try {

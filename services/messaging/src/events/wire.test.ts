@@ -70,3 +70,15 @@ describe("hand-written encoders", () => {
           }
   });
 });
+
+describe("relay headers", () => {
+  it("when an event id header is built by hand, then its bytes equal nats.js's own encoding", async () => {
+    const { headers } = await import("nats");
+    const { msgIdHeader } = await import("./event-outbox.js");
+    for (const id of ["wamid.AbC-_x:s2", "00000000-0000-0000-0000-000000000001:opened"]) {
+      const h = headers();
+      h.set("Nats-Msg-Id", id);
+      expect(Buffer.from(msgIdHeader(id).encode())).toEqual(Buffer.from(h.encode()));
+    }
+  });
+});
