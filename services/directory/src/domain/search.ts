@@ -97,7 +97,7 @@ export function buildTextQuery(tokens: PreparedToken[], rawQuery: string): TextQ
 }
 
 /** Above this many matching documents, only popular and nearby candidates are fetched. */
-export const BROAD_ESTIMATE = 20_000;
+export const BROAD_ESTIMATE = 8_000;
 
 /** A tsquery that matches any of these lexemes. */
 export function anyOf(lexemes: string[]): string {
