@@ -20,7 +20,7 @@ import { liveStatusesBytes, messageFrameBytes, storedBodyBytes, type StatusInput
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
-import { countryOfE164, isValidId, normalizeE164, parseParticipant, partyFromKey, partyKey, partyToPb, type Party } from "./participant.js";
+import { countryOfE164, isValidId, keyToPb, normalizeE164, parseParticipant, partyFromKey, partyKey, partyToPb, type Party } from "./participant.js";
 import { contentNames, type ContentCase } from "./status.js";
 
 export interface MessagingPorts {
@@ -42,7 +42,8 @@ export interface MessagingPorts {
 
 /** A send on its way to the group commit: row fields plus what events and live delivery need. */
 export interface PendingItem extends SendItem {
-  message: Message;
+  /** The request as received: the Message of a received event is built from it only for customer sends. */
+  req: SendMessageRequest;
   kind: ContentCase;
   customerE164: string;
   contentBytes: Uint8Array | undefined;
@@ -208,7 +209,7 @@ export function createMessagingService(ports: MessagingPorts) {
           customerId: o.customerId,
           customerCountry: countryOfE164(o.first.customerE164),
           origin: o.first.senderKey.startsWith("b_") ? "business_initiated" : "user_initiated",
-          at: o.first.message.createdAt ?? new Date(),
+          at: new Date(),
         }),
       );
     }
@@ -226,7 +227,7 @@ export function createMessagingService(ports: MessagingPorts) {
             businessId: item.businessId,
             phoneNumberId: item.phoneNumberId,
             customerId: item.customerId,
-            bizOpaqueCallbackData: item.message.bizOpaqueCallbackData,
+            bizOpaqueCallbackData: item.req.bizOpaqueCallbackData,
             at: s.createdAt,
           }),
         );
@@ -238,14 +239,21 @@ export function createMessagingService(ports: MessagingPorts) {
   }
 
   function completeMessage(item: PendingItem, s: Stored, forSender: boolean): Message {
+    const req = item.req;
     return {
-      ...item.message,
+      id: item.id,
       conversationId: s.conversationId,
       seq: String(s.seq),
+      sender: req.sender,
+      recipient: keyToPb(item.recipientKey),
+      content: req.content,
+      context: req.context,
+      bizOpaqueCallbackData: forSender ? req.bizOpaqueCallbackData : "",
+      clientMessageId: forSender ? req.clientMessageId : "",
       status: s.status,
+      errorCode: 0,
       createdAt: s.createdAt,
-      bizOpaqueCallbackData: forSender ? item.message.bizOpaqueCallbackData : "",
-      clientMessageId: forSender ? item.message.clientMessageId : "",
+      contentErased: false,
     };
   }
 
@@ -414,21 +422,7 @@ export function createMessagingService(ports: MessagingPorts) {
         customerE164: customer.e164,
         contentBytes,
         contextBytes,
-        message: {
-          id,
-          conversationId: "",
-          seq: "0",
-          sender: req.sender,
-          recipient: partyToPb(recipient),
-          content: req.content,
-          context: req.context,
-          bizOpaqueCallbackData: req.bizOpaqueCallbackData,
-          clientMessageId: req.clientMessageId,
-          status: S.MESSAGE_STATUS_SENT,
-          errorCode: 0,
-          createdAt: undefined,
-          contentErased: false,
-        },
+        req,
       };
       const stored = await submit(item);
       return { stored, messageId: id, recipient };

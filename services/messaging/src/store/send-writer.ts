@@ -198,11 +198,11 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     const convRes = await timed("A_conv", () => client.query<ConvRow>({
       ...UPSERT_CONVERSATIONS,
       values: [
-        sorted.map(() => randomUUID()),
-        sorted.map(([, p]) => p.item.businessId),
-        sorted.map(([, p]) => p.item.phoneNumberId),
-        sorted.map(([, p]) => p.item.customerId),
-        sorted.map(([, p]) => p.n),
+        textArray(sorted.map(() => randomUUID())),
+        textArray(sorted.map(([, p]) => p.item.businessId)),
+        textArray(sorted.map(([, p]) => p.item.phoneNumberId)),
+        textArray(sorted.map(([, p]) => p.item.customerId)),
+        numberArray(sorted.map(([, p]) => p.n)),
         createdAt,
       ],
     }));
