@@ -42,6 +42,13 @@ describe("buildTextQuery", () => {
     expect(buildTextQuery([tok("cafe"), tok("pott", { known: 0 })], "cafe pott")?.tsquery).toBe("('cafe') & ('pott' | 'pott':*)");
   });
 
+  it("when there are more than three words, then the index gets the three rarest and the rest is checked on the rows", () => {
+    const q = buildTextQuery([tok("golden", { known: 900 }), tok("dragon", { known: 40 }), tok("noodle", { known: 300 }), tok("house", { known: 5000 })], "golden dragon noodle house ");
+    expect(q?.indexed).toBe("('dragon') & ('noodle') & ('golden')");
+    expect(q?.tsquery).toBe("('golden') & ('dragon') & ('noodle') & ('house')");
+    expect(q?.estimate).toBe(40);
+  });
+
   it("when a lexeme has a quote, then it is escaped", () => {
     expect(buildTextQuery([tok("o'neil")], "o'neil ")?.tsquery).toBe("('o''neil')");
   });

@@ -25,6 +25,8 @@ export interface PreparedToken {
 export interface TextQuery {
   /** tsquery text: every word must match one of its forms. */
   tsquery: string;
+  /** What the index is asked (the rarest words); equal to tsquery for up to three words. */
+  indexed: string;
   /** The query with typo corrections applied, when any were. */
   corrected?: string;
   /** Normalised words, for trigram similarity with names. */
@@ -36,6 +38,8 @@ export interface TextQuery {
 const MAX_TOKENS = 8;
 /** A word that names more categories than this ("toko" = shop) is too vague to stand for them. */
 const MAX_CATEGORY_FANOUT = 2;
+/** Words a GIN scan is given; the rest are checked on the candidates. */
+const INDEXED_WORDS = 3;
 /** Shorter stems match too much by accident ("tok", "caf"). */
 const MIN_STEM_LENGTH = 4;
 
@@ -61,7 +65,6 @@ export function buildTextQuery(tokens: PreparedToken[], rawQuery: string): TextQ
   const used = (meaningful.length > 0 ? meaningful : fallback.length > 0 ? fallback : tokens).slice(0, MAX_TOKENS);
   if (used.length === 0) return undefined;
   let corrected = false;
-  let estimate = Number.POSITIVE_INFINITY;
   const groups = used.map((t) => {
     const forms = new Set<string>([quoteLexeme(t.word)]);
     let n = t.known;
@@ -78,9 +81,11 @@ export function buildTextQuery(tokens: PreparedToken[], rawQuery: string): TextQ
       forms.add(`${quoteLexeme(t.word)}:*`);
       n = Number.POSITIVE_INFINITY;
     }
-    estimate = Math.min(estimate, n);
-    return `(${[...forms].join(" | ")})`;
+    return { text: `(${[...forms].join(" | ")})`, n };
   });
+  // The index only needs the three rarest words to find candidates; more words make GIN walk more
+  // posting lists for little gain, so the others are checked on the fetched rows.
+  const rarest = [...groups].sort((a, b) => a.n - b.n).slice(0, INDEXED_WORDS);
   const words = used.map((t) => {
     if (t.known === 0 && t.corrections.length > 0) {
       corrected = true;
@@ -88,11 +93,14 @@ export function buildTextQuery(tokens: PreparedToken[], rawQuery: string): TextQ
     }
     return t.word;
   });
+  const tsquery = groups.map((g) => g.text).join(" & ");
+  const indexed = groups.length > INDEXED_WORDS ? rarest.map((g) => g.text).join(" & ") : tsquery;
   return {
-    tsquery: groups.join(" & "),
+    tsquery,
+    indexed,
     corrected: corrected ? words.join(" ") : undefined,
     normalized: tokens.map((t) => t.word).join(" "),
-    estimate,
+    estimate: rarest[0]?.n ?? Number.POSITIVE_INFINITY,
   };
 }
 

@@ -32,8 +32,8 @@ export async function prepareQuery(db: Db, query: string): Promise<PreparedToken
 }
 
 export interface SearchParams {
-  /** Text part (tsquery text) and its normalised words; absent for filter-only searches. */
-  text?: { tsquery: string; normalized: string };
+  /** Text part (tsquery text, its index part) and its normalised words; absent for filter-only searches. */
+  text?: { tsquery: string; indexed: string; normalized: string };
   /** The text matches so many documents that only popular and nearby candidates are worth fetching. */
   broad?: boolean;
   category?: string;
@@ -125,11 +125,13 @@ function branches(p: SearchParams): RawBuilder<unknown>[] {
   const categoryLexeme = p.category ? anyOf([`~${p.category}`]) : undefined;
 
   if (p.text) {
-    let match = p.text.tsquery;
+    let match = p.text.indexed;
     if (categoryLexeme) match = `(${match}) & ${categoryLexeme}`;
     const within = (cells: string[] | undefined) => (cells ? `(${match}) & ${anyOf(cells)}` : match);
+    // ts_match_vq is @@ spelled as a function: checked on the fetched rows, never given to the index.
+    const rest = p.text.indexed === p.text.tsquery ? [] : [sql`ts_match_vq(s.doc, ${tsq(p.text.tsquery)})`];
     const gin = (extra: RawBuilder<unknown>[], query: string) =>
-      sql`(SELECT ${COLS} FROM business_search s WHERE ${where(...extra, sql`s.doc @@ ${tsq(query)}`)} LIMIT ${p.k})`;
+      sql`(SELECT ${COLS} FROM business_search s WHERE ${where(...extra, sql`s.doc @@ ${tsq(query)}`, ...rest)} LIMIT ${p.k})`;
     // Popular matches (in the radius, or around the caller).
     out.push(gin([sql`s.popular`], within(p.radiusCells ?? p.nearbyCells)));
     // The closest matches: a small cover around the caller keeps the posting lists short.
