@@ -154,6 +154,17 @@ describe("validateHours", () => {
     ).toBe("hours.weekly[0].ranges[0].close_minute");
     expect(fieldOf(() => validateHours(hours({ exceptions: [{ date: "2026-02-30", closed: true, ranges: [], note: "" }] })))).toBe("hours.exceptions[0].date");
     expect(fieldOf(() => validateHours(hours({ alwaysOpen: true, weekly: daily(h(9), h(10)) })))).toBe("hours.weekly");
+    // The Sunday night range runs into a Monday exception's early opening.
+    expect(
+      fieldOf(() =>
+        validateHours(
+          hours({
+            weekly: [{ weekday: 7, ranges: [{ openMinute: h(20), closeMinute: h(28) }] }],
+            exceptions: [{ date: "2026-11-30", closed: false, ranges: [{ openMinute: h(2), closeMinute: h(6) }], note: "" }],
+          }),
+        ),
+      ),
+    ).toBe("hours.exceptions[0].ranges");
   });
 
   it("when ranges touch, then they are valid", () => {

@@ -20,9 +20,10 @@ export function registerConsumers(rt: Runtime<DirectoryDatabase>, options: { mes
     subject: consumed.messageReceived,
     decode(data) {
       const meta = EventEnvelope.decode(data).meta;
-      if (!meta?.eventId || !meta.businessId) throw new Error("event has no event_id or business_id");
+      if (!meta?.eventId) throw new Error("event has no event_id");
       return { eventId: meta.eventId, businessId: meta.businessId };
     },
-    handle: (event) => once(rt.db, MESSAGE_VOLUME_CONSUMER, event.eventId, (trx) => addMessageVolume(trx, event.businessId, 1)),
+    // No business (a customer-to-customer message, say): nothing to count.
+    handle: async (event) => (event.businessId ? once(rt.db, MESSAGE_VOLUME_CONSUMER, event.eventId, (trx) => addMessageVolume(trx, event.businessId, 1)) : "ack"),
   });
 }
