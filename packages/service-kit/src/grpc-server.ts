@@ -11,6 +11,7 @@ import {
   type ServerWritableStream,
   type ServerDuplexStream,
   type ServerReadableStream,
+  type StatusObject,
   type sendUnaryData,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -161,86 +162,51 @@ export function createKitServer(options: KitServerOptions): KitServer {
     return Number.isFinite(d) ? new Date(d) : undefined;
   }
 
+  type AnyCall = { metadata: Metadata; cancelled?: boolean; getDeadline(): Date | number; on(event: "cancelled", listener: () => void): unknown };
+
+  /** The one path every call takes: authenticate → context → work → count/log → answer. */
+  function handle<T>(method: string, call: AnyCall, work: (ctx: CallContext) => Promise<T>, onOk: (value: T) => void, onError: (st: StatusObject) => void) {
+    const started = process.hrtime.bigint();
+    let ctx: CallContext | undefined;
+    authenticate(call.metadata)
+      .then((principal) => {
+        ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
+        return work(ctx);
+      })
+      .then(
+        (value) => {
+          finish(method, started, undefined, ctx);
+          onOk(value);
+        },
+        (err: unknown) => {
+          const st = finish(method, started, err, ctx);
+          if (st) onError(st);
+        },
+      );
+  }
+
+  /** Ends a stream with an error status unless the caller already went away. */
+  function failStream(call: { cancelled: boolean; emit(event: "error", err: object): unknown }) {
+    return (st: StatusObject) => {
+      if (!call.cancelled) call.emit("error", { ...st, metadata: st.metadata ?? new Metadata() });
+    };
+  }
+
   return {
     server,
     health,
     unary(method, handler) {
-      return (call, callback) => {
-        const started = process.hrtime.bigint();
-        let ctx: CallContext | undefined;
-        authenticate(call.metadata)
-          .then((principal) => {
-            ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
-            return handler(call.request, ctx);
-          })
-          .then(
-            (response) => {
-              finish(method, started, undefined, ctx);
-              callback(null, response);
-            },
-            (err: unknown) => callback(finish(method, started, err, ctx) ?? null),
-          );
-      };
+      return (call, callback) =>
+        handle(method, call, (ctx) => handler(call.request, ctx), (res) => callback(null, res), (st) => callback(st));
     },
     serverStream(method, handler) {
-      return (call) => {
-        const started = process.hrtime.bigint();
-        let ctx: CallContext | undefined;
-        authenticate(call.metadata)
-          .then((principal) => {
-            ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
-            return handler(call.request, ctx, call);
-          })
-          .then(
-            () => {
-              finish(method, started, undefined, ctx);
-              call.end();
-            },
-            (err: unknown) => {
-              const st = finish(method, started, err, ctx);
-              if (!call.cancelled && st) call.emit("error", { ...st, metadata: st.metadata ?? new Metadata() });
-            },
-          );
-      };
+      return (call) => handle(method, call, (ctx) => handler(call.request, ctx, call), () => call.end(), failStream(call));
     },
     duplex(method, handler) {
-      return (call) => {
-        const started = process.hrtime.bigint();
-        let ctx: CallContext | undefined;
-        authenticate(call.metadata)
-          .then((principal) => {
-            ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
-            return handler(call, ctx);
-          })
-          .then(
-            () => {
-              finish(method, started, undefined, ctx);
-              call.end();
-            },
-            (err: unknown) => {
-              const st = finish(method, started, err, ctx);
-              if (!call.cancelled && st) call.emit("error", { ...st, metadata: st.metadata ?? new Metadata() });
-            },
-          );
-      };
+      return (call) => handle(method, call, (ctx) => handler(call, ctx), () => call.end(), failStream(call));
     },
     clientStream(method, handler) {
-      return (call, callback) => {
-        const started = process.hrtime.bigint();
-        let ctx: CallContext | undefined;
-        authenticate(call.metadata)
-          .then((principal) => {
-            ctx = contextFor(method, call.metadata, principal, deadlineOf(call), call);
-            return handler(call, ctx);
-          })
-          .then(
-            (response) => {
-              finish(method, started, undefined, ctx);
-              callback(null, response);
-            },
-            (err: unknown) => callback(finish(method, started, err, ctx) ?? null),
-          );
-      };
+      return (call, callback) => handle(method, call, (ctx) => handler(call, ctx), (res) => callback(null, res), (st) => callback(st));
     },
     addService(definition, implementation) {
       server.addService(definition, implementation);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
 import { applyMask, changedFields, parseMask, validateProfile, type Profile } from "./business.js";
 
 const valid: Profile = {
@@ -19,16 +19,6 @@ const valid: Profile = {
   handle: "@Shivika.Pottery",
 };
 
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
-}
-
 describe("validateProfile", () => {
   it("when the profile is valid, then it is normalised", () => {
     const p = validateProfile(valid);
@@ -38,21 +28,21 @@ describe("validateProfile", () => {
   });
 
   it("when a field is bad, then the error names it", () => {
-    expect(fieldOf(() => validateProfile({ ...valid, displayName: " " }))).toBe("profile.display_name");
-    expect(fieldOf(() => validateProfile({ ...valid, displayName: "Best pottery www.shop.com" }))).toBe("profile.display_name");
-    expect(fieldOf(() => validateProfile({ ...valid, category: "retail.unicorns" }))).toBe("profile.category");
-    expect(fieldOf(() => validateProfile({ ...valid, websites: ["https://a.example", "ftp://b.example"] }))).toBe("profile.websites[1]");
-    expect(fieldOf(() => validateProfile({ ...valid, websites: ["https://a.example", "https://b.example", "https://c.example"] }))).toBe("profile.websites");
-    expect(fieldOf(() => validateProfile({ ...valid, phoneNumbers: [{ phoneNumberId: "", e164: "0151 1234567", displayName: "" }] }))).toBe(
+    expect(invalidField(() => validateProfile({ ...valid, displayName: " " }))).toBe("profile.display_name");
+    expect(invalidField(() => validateProfile({ ...valid, displayName: "Best pottery www.shop.com" }))).toBe("profile.display_name");
+    expect(invalidField(() => validateProfile({ ...valid, category: "retail.unicorns" }))).toBe("profile.category");
+    expect(invalidField(() => validateProfile({ ...valid, websites: ["https://a.example", "ftp://b.example"] }))).toBe("profile.websites[1]");
+    expect(invalidField(() => validateProfile({ ...valid, websites: ["https://a.example", "https://b.example", "https://c.example"] }))).toBe("profile.websites");
+    expect(invalidField(() => validateProfile({ ...valid, phoneNumbers: [{ phoneNumberId: "", e164: "0151 1234567", displayName: "" }] }))).toBe(
       "profile.phone_numbers[0].e164",
     );
-    expect(fieldOf(() => validateProfile({ ...valid, country: "XX" }))).toBe("profile.country");
-    expect(fieldOf(() => validateProfile({ ...valid, languages: ["en", "not a tag"] }))).toBe("profile.languages[1]");
-    expect(fieldOf(() => validateProfile({ ...valid, email: "nope" }))).toBe("profile.email");
-    expect(fieldOf(() => validateProfile({ ...valid, address: { ...valid.address, location: { lat: 91, lng: 0 } } }))).toBe("profile.address.location.latitude");
-    expect(fieldOf(() => validateProfile({ ...valid, handle: "a!" }))).toBe("profile.handle");
+    expect(invalidField(() => validateProfile({ ...valid, country: "XX" }))).toBe("profile.country");
+    expect(invalidField(() => validateProfile({ ...valid, languages: ["en", "not a tag"] }))).toBe("profile.languages[1]");
+    expect(invalidField(() => validateProfile({ ...valid, email: "nope" }))).toBe("profile.email");
+    expect(invalidField(() => validateProfile({ ...valid, address: { ...valid.address, location: { lat: 91, lng: 0 } } }))).toBe("profile.address.location.latitude");
+    expect(invalidField(() => validateProfile({ ...valid, handle: "a!" }))).toBe("profile.handle");
     expect(
-      fieldOf(() =>
+      invalidField(() =>
         validateProfile({
           ...valid,
           hours: { ...valid.hours!, weekly: [{ weekday: 1, ranges: [{ openMinute: 600, closeMinute: 900 }, { openMinute: 800, closeMinute: 1000 }] }] },
@@ -64,8 +54,8 @@ describe("validateProfile", () => {
 
 describe("field masks", () => {
   it("when a path is unknown, then the error names its index", () => {
-    expect(fieldOf(() => parseMask(["about", "owner"]))).toBe("update_mask.paths[1]");
-    expect(fieldOf(() => parseMask([]))).toBe("update_mask");
+    expect(invalidField(() => parseMask(["about", "owner"]))).toBe("update_mask.paths[1]");
+    expect(invalidField(() => parseMask([]))).toBe("update_mask");
   });
 
   it("when applying a mask, then only the named fields change", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
 import { isOpenAt, openState, searchHours, validateHours, type OpeningHours, type SearchHours } from "./hours.js";
 import { instantOf, localTime, parseDate } from "./time-zone.js";
 
@@ -9,16 +9,6 @@ const daily = (open: number, close: number) => [1, 2, 3, 4, 5, 6, 7].map((weekda
 
 function hours(overrides: Partial<OpeningHours>): OpeningHours {
   return { timeZone: "Europe/Berlin", weekly: [], exceptions: [], alwaysOpen: false, ...overrides };
-}
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
 }
 
 /** The database's dir_open_at, step by step, over what search stores. */
@@ -129,19 +119,19 @@ describe("instantOf", () => {
 
 describe("validateHours", () => {
   it("when hours are bad, then the error names the field", () => {
-    expect(fieldOf(() => validateHours(hours({ timeZone: "Mars/Olympus" })))).toBe("hours.time_zone");
+    expect(invalidField(() => validateHours(hours({ timeZone: "Mars/Olympus" })))).toBe("hours.time_zone");
     expect(
-      fieldOf(() =>
+      invalidField(() =>
         validateHours(hours({ weekly: [{ weekday: 1, ranges: [{ openMinute: h(9), closeMinute: h(13) }, { openMinute: h(12), closeMinute: h(18) }] }] })),
       ),
     ).toBe("hours.weekly[0].ranges[1]");
-    expect(fieldOf(() => validateHours(hours({ weekly: [{ weekday: 1, ranges: [{ openMinute: h(9), closeMinute: h(9) }] }] })))).toBe(
+    expect(invalidField(() => validateHours(hours({ weekly: [{ weekday: 1, ranges: [{ openMinute: h(9), closeMinute: h(9) }] }] })))).toBe(
       "hours.weekly[0].ranges[0].close_minute",
     );
-    expect(fieldOf(() => validateHours(hours({ weekly: [{ weekday: 8, ranges: [] }] })))).toBe("hours.weekly[0].weekday");
-    expect(fieldOf(() => validateHours(hours({ weekly: [{ weekday: 2, ranges: [] }, { weekday: 2, ranges: [] }] })))).toBe("hours.weekly[1].weekday");
+    expect(invalidField(() => validateHours(hours({ weekly: [{ weekday: 8, ranges: [] }] })))).toBe("hours.weekly[0].weekday");
+    expect(invalidField(() => validateHours(hours({ weekly: [{ weekday: 2, ranges: [] }, { weekday: 2, ranges: [] }] })))).toBe("hours.weekly[1].weekday");
     expect(
-      fieldOf(() =>
+      invalidField(() =>
         validateHours(
           hours({
             weekly: [
@@ -152,11 +142,11 @@ describe("validateHours", () => {
         ),
       ),
     ).toBe("hours.weekly[0].ranges[0].close_minute");
-    expect(fieldOf(() => validateHours(hours({ exceptions: [{ date: "2026-02-30", closed: true, ranges: [], note: "" }] })))).toBe("hours.exceptions[0].date");
-    expect(fieldOf(() => validateHours(hours({ alwaysOpen: true, weekly: daily(h(9), h(10)) })))).toBe("hours.weekly");
+    expect(invalidField(() => validateHours(hours({ exceptions: [{ date: "2026-02-30", closed: true, ranges: [], note: "" }] })))).toBe("hours.exceptions[0].date");
+    expect(invalidField(() => validateHours(hours({ alwaysOpen: true, weekly: daily(h(9), h(10)) })))).toBe("hours.weekly");
     // The Sunday night range runs into a Monday exception's early opening.
     expect(
-      fieldOf(() =>
+      invalidField(() =>
         validateHours(
           hours({
             weekly: [{ weekday: 7, ranges: [{ openMinute: h(20), closeMinute: h(28) }] }],

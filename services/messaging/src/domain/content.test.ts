@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInput } from "@kontor/service-kit/errors";
+import { invalidField } from "@kontor/testkit/errors";
 import { MediaKind, type Content } from "@kontor/proto/messaging/v1/message";
 import { validateContent, validateEnvelope } from "./content.js";
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InvalidInput) return err.field;
-    throw err;
-  }
-  throw new Error("expected InvalidInput");
-}
 
 const text = (body: string): Content => ({ kind: { $case: "text", value: { body, previewUrl: false } } });
 
@@ -22,17 +12,17 @@ describe("validateContent", () => {
   });
 
   it("when a field is bad, then the error names that field", () => {
-    expect(fieldOf(() => validateContent(undefined, "business"))).toBe("content");
-    expect(fieldOf(() => validateContent(text("a".repeat(4097)), "business"))).toBe("content.text.body");
-    expect(fieldOf(() => validateContent(text("  "), "business"))).toBe("content.text.body");
+    expect(invalidField(() => validateContent(undefined, "business"))).toBe("content");
+    expect(invalidField(() => validateContent(text("a".repeat(4097)), "business"))).toBe("content.text.body");
+    expect(invalidField(() => validateContent(text("  "), "business"))).toBe("content.text.body");
     const media = (over: object): Content => ({
       kind: { $case: "media", value: { kind: MediaKind.MEDIA_KIND_IMAGE, source: { $case: "mediaId", value: "123" }, caption: "", mimeType: "", sizeBytes: "0", sha256: "", filename: "", voice: false, animated: false, ...over } },
     });
-    expect(fieldOf(() => validateContent(media({ caption: "x".repeat(1025) }), "business"))).toBe("content.media.caption");
-    expect(fieldOf(() => validateContent(media({ kind: MediaKind.MEDIA_KIND_STICKER, caption: "hi" }), "business"))).toBe("content.media.caption");
-    expect(fieldOf(() => validateContent(media({ source: { $case: "link", value: "http://x.y/z.png" } }), "business"))).toBe("content.media.link");
-    expect(fieldOf(() => validateContent(media({ sizeBytes: String(6 * 1024 * 1024) }), "business"))).toBe("content.media.size_bytes");
-    expect(fieldOf(() => validateContent(media({ sha256: "abc" }), "business"))).toBe("content.media.sha256");
+    expect(invalidField(() => validateContent(media({ caption: "x".repeat(1025) }), "business"))).toBe("content.media.caption");
+    expect(invalidField(() => validateContent(media({ kind: MediaKind.MEDIA_KIND_STICKER, caption: "hi" }), "business"))).toBe("content.media.caption");
+    expect(invalidField(() => validateContent(media({ source: { $case: "link", value: "http://x.y/z.png" } }), "business"))).toBe("content.media.link");
+    expect(invalidField(() => validateContent(media({ sizeBytes: String(6 * 1024 * 1024) }), "business"))).toBe("content.media.size_bytes");
+    expect(invalidField(() => validateContent(media({ sha256: "abc" }), "business"))).toBe("content.media.sha256");
     const buttons = (n: number): Content => ({
       kind: {
         $case: "interactive",
@@ -40,8 +30,8 @@ describe("validateContent", () => {
       },
     });
     expect(validateContent(buttons(3), "business").contentType).toBe(6);
-    expect(fieldOf(() => validateContent(buttons(4), "business"))).toBe("content.interactive.buttons.buttons");
-    expect(fieldOf(() => validateContent(buttons(1), "customer"))).toBe("content.interactive.buttons");
+    expect(invalidField(() => validateContent(buttons(4), "business"))).toBe("content.interactive.buttons.buttons");
+    expect(invalidField(() => validateContent(buttons(1), "customer"))).toBe("content.interactive.buttons");
     const list = (rows: number): Content => ({
       kind: {
         $case: "interactive",
@@ -54,15 +44,15 @@ describe("validateContent", () => {
       },
     });
     expect(validateContent(list(10), "business").contentType).toBe(6);
-    expect(fieldOf(() => validateContent(list(11), "business"))).toBe("content.interactive.list.sections");
-    expect(fieldOf(() => validateContent({ kind: { $case: "reaction", value: { messageId: "nope", emoji: "👍" } } }, "customer"))).toBe("content.reaction.message_id");
-    expect(fieldOf(() => validateContent({ kind: { $case: "system", value: { type: 3, body: "x" } } }, "business"))).toBe("content.system");
-    expect(fieldOf(() => validateContent({ kind: { $case: "location", value: { latitude: 91, longitude: 0, name: "", address: "" } } }, "customer"))).toBe("content.location.latitude");
+    expect(invalidField(() => validateContent(list(11), "business"))).toBe("content.interactive.list.sections");
+    expect(invalidField(() => validateContent({ kind: { $case: "reaction", value: { messageId: "nope", emoji: "👍" } } }, "customer"))).toBe("content.reaction.message_id");
+    expect(invalidField(() => validateContent({ kind: { $case: "system", value: { type: 3, body: "x" } } }, "business"))).toBe("content.system");
+    expect(invalidField(() => validateContent({ kind: { $case: "location", value: { latitude: 91, longitude: 0, name: "", address: "" } } }, "customer"))).toBe("content.location.latitude");
   });
 
   it("when the envelope is bad, then the field is named", () => {
-    expect(fieldOf(() => validateEnvelope({ clientMessageId: "x".repeat(129), bizOpaqueCallbackData: "", contextMessageId: "", kind: "text" }))).toBe("client_message_id");
-    expect(fieldOf(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "x".repeat(513), contextMessageId: "", kind: "text" }))).toBe("biz_opaque_callback_data");
-    expect(fieldOf(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "", contextMessageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", kind: "reaction" }))).toBe("context");
+    expect(invalidField(() => validateEnvelope({ clientMessageId: "x".repeat(129), bizOpaqueCallbackData: "", contextMessageId: "", kind: "text" }))).toBe("client_message_id");
+    expect(invalidField(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "x".repeat(513), contextMessageId: "", kind: "text" }))).toBe("biz_opaque_callback_data");
+    expect(invalidField(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "", contextMessageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", kind: "reaction" }))).toBe("context");
   });
 });
