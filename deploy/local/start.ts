@@ -10,6 +10,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { buildLocalJson, loadOrCreateSecrets, writeLocalJson, type Secrets } from "./lib/credentials.js";
+import { seedDemo } from "./lib/seed.js";
 import { startEmbeddedNats, useExternalNats, type NatsHandle } from "./lib/nats.js";
 import { paths, shown } from "./lib/paths.js";
 import { startEmbeddedPostgres, useExternalPostgres, type PostgresHandle } from "./lib/postgres.js";
@@ -248,6 +249,14 @@ async function main(): Promise<void> {
   }
 
   const signer = await createTokenSigner(secrets.signingKey.privateJwk);
+  const address = (name: string) => {
+    const spec = present.find((s) => s.name === name);
+    return spec ? grpcAddress(spec) : undefined;
+  };
+  const seeded = await seedDemo(secrets, signer, { directory: address("directory"), messaging: address("messaging") });
+  for (const warning of seeded.warnings) print("kontor", color.red(warning));
+  // Directory assigns number ids; local.json must show the one messaging routes by.
+  if (seeded.phoneNumberId) secrets.business.phoneNumberId = seeded.phoneNumberId;
   const local = await buildLocalJson(
     {
       secrets,

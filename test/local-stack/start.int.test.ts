@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTokenVerifier } from "@kontor/service-kit/auth";
-import { checkHealth } from "@kontor/service-kit/grpc-client";
+import { checkHealth, createClient, unaryCall } from "@kontor/service-kit/grpc-client";
+import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
 
 // The local stack (`npm start`) on the embedded path: its own PostgreSQL and
 // nats-server on spare ports, services shifted by KONTOR_PORT_OFFSET, state in
@@ -66,7 +67,7 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
         services: Record<string, string>;
         postgres: { url: string; embedded: boolean };
         nats: { url: string; embedded: boolean };
-        business: { id: string; token: string };
+        business: { id: string; token: string; phoneNumberId: string; phoneNumber: string };
         partner: { token: string };
         customers: { id: string; token: string }[];
         authPublicKeys: unknown[];
@@ -83,6 +84,19 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
       expect((await verifier.verify(local.partner.token)).kind).toBe("partner");
       expect(local.customers.length).toBeGreaterThan(0);
       for (const c of local.customers) expect(await verifier.verify(c.token)).toEqual({ kind: "customer", customerId: c.id });
+
+      if (local.services.directory) {
+        // The demo business is registered for real, with the number id directory assigned.
+        const directory = createClient(DirectoryServiceClient, local.services.directory);
+        try {
+          const { business } = await unaryCall(directory.getBusiness.bind(directory), { businessId: local.business.id }, { token: local.business.token });
+          const number = business?.profile?.phoneNumbers.find((n) => n.e164 === local.business.phoneNumber);
+          expect(number?.phoneNumberId).toBeTruthy();
+          expect(local.business.phoneNumberId).toBe(number?.phoneNumberId);
+        } finally {
+          directory.close();
+        }
+      }
 
       const status = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "status", "--json"], {
         cwd: root,
