@@ -106,6 +106,22 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
       expect(status.status, status.stderr).toBe(0);
       expect((JSON.parse(status.stdout) as { healthy: boolean }).healthy).toBe(true);
 
+      if (local.services.messaging && local.services.directory) {
+        // The demo loop: a customer writes to the demo business; messaging learns its number from directory's event.
+        let sent: ReturnType<typeof spawnSync> | undefined;
+        for (let attempt = 0; attempt < 20; attempt++) {
+          sent = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "customer", "send", "--text", "hi"], {
+            cwd: root,
+            env: stackEnv,
+            encoding: "utf8",
+          });
+          if (sent.status === 0) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(sent?.status, String(sent?.stderr)).toBe(0);
+        expect(String(sent?.stdout)).toMatch(/^sent \S+ \(conversation \S+, seq 1\)/);
+      }
+
       const minted = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "token", "--kind", "staff", "--id", "s1", "--roles", "reviewer"], {
         cwd: root,
         env: stackEnv,
