@@ -25,8 +25,8 @@ function channelFor(schema: string): string {
  * Writes events into the outbox inside the caller's transaction, so they
  * commit (or vanish) together with the state change. NOTIFY wakes the relay at commit.
  */
+// any: the outbox table comes from the kit migrations, not the service's table types
 export async function enqueue(trx: Kysely<any>, schema: string, events: OutboxEvent[]): Promise<void> {
-  // any: the outbox table comes from the kit migrations, not the service's table types
   if (events.length === 0) return;
   await trx
     .withSchema(schema)
@@ -37,6 +37,7 @@ export async function enqueue(trx: Kysely<any>, schema: string, events: OutboxEv
 }
 
 export interface OutboxRelayOptions {
+  // any: the relay only touches the kit's outbox table, whatever the service's table types
   db: Kysely<any>;
   pool: pg.Pool;
   schema: string;

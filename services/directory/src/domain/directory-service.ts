@@ -204,6 +204,27 @@ export interface Actor {
 }
 
 /** Profile, search and hours use cases; authorization happens in the rpc layer before these run. */
+/** The business row's profile columns, shared by register and update. */
+function profileColumns(profile: Profile) {
+  return {
+    display_name: profile.displayName,
+    legal_name: profile.legalName,
+    category: profile.category,
+    description: profile.description,
+    about: profile.about,
+    address: JSON.stringify({ street: profile.address.street, city: profile.address.city, postalCode: profile.address.postalCode, region: profile.address.region }),
+    lat: profile.address.location?.lat ?? null,
+    lng: profile.address.location?.lng ?? null,
+    country: profile.country,
+    languages: profile.languages,
+    hours: profile.hours ? JSON.stringify(profile.hours) : null,
+    websites: profile.websites,
+    email: profile.email,
+    profile_picture_url: profile.profilePictureUrl,
+    handle: profile.handle || null,
+  };
+}
+
 export function createDirectoryService(ports: DirectoryPorts) {
   const { db } = ports;
   const clock = ports.clock ?? (() => new Date());
@@ -373,21 +394,7 @@ export function createDirectoryService(ports: DirectoryPorts) {
         await checkUnique(trx, profile, id);
         const row = await insertBusiness(trx, {
           id,
-          display_name: profile.displayName,
-          legal_name: profile.legalName,
-          category: profile.category,
-          description: profile.description,
-          about: profile.about,
-          address: JSON.stringify({ street: profile.address.street, city: profile.address.city, postalCode: profile.address.postalCode, region: profile.address.region }),
-          lat: profile.address.location?.lat ?? null,
-          lng: profile.address.location?.lng ?? null,
-          country: profile.country,
-          languages: profile.languages,
-          hours: profile.hours ? JSON.stringify(profile.hours) : null,
-          websites: profile.websites,
-          email: profile.email,
-          profile_picture_url: profile.profilePictureUrl,
-          handle: profile.handle || null,
+          ...profileColumns(profile),
           partner_id: input.actor.partnerId ?? null,
           registered_by: input.actor.label,
         });
@@ -421,21 +428,7 @@ export function createDirectoryService(ports: DirectoryPorts) {
         // An official account's badge belongs to its name: renaming drops it until verified again.
         const dropBadge = renamed && current.verified;
         const row = await updateBusiness(trx, current.id, {
-          display_name: profile.displayName,
-          legal_name: profile.legalName,
-          category: profile.category,
-          description: profile.description,
-          about: profile.about,
-          address: JSON.stringify({ street: profile.address.street, city: profile.address.city, postalCode: profile.address.postalCode, region: profile.address.region }),
-          lat: profile.address.location?.lat ?? null,
-          lng: profile.address.location?.lng ?? null,
-          country: profile.country,
-          languages: profile.languages,
-          hours: profile.hours ? JSON.stringify(profile.hours) : null,
-          websites: profile.websites,
-          email: profile.email,
-          profile_picture_url: profile.profilePictureUrl,
-          handle: profile.handle || null,
+          ...profileColumns(profile),
           ...(dropBadge ? { verified: false, verification_state: "revoked", verified_at: null } : {}),
         });
         const numbers = changed.includes("phone_numbers") ? await replacePhoneNumbers(trx, current.id, profile.phoneNumbers) : await listPhoneNumbers(trx, [current.id]);

@@ -20,6 +20,7 @@ export function encodeEvents(events: OutboxEvent[]): Buffer {
 }
 
 /** Low-volume writers (receipts, failures): one row in the caller's transaction. */
+// any: the event_batch table is the kit-style outbox, not part of the service's table types
 export async function enqueueEvents(trx: Kysely<any>, schema: string, events: OutboxEvent[]): Promise<void> {
   // any: event_batch is typed in MessagingDatabase, but this helper takes any Kysely bound to the schema
   if (events.length === 0) return;

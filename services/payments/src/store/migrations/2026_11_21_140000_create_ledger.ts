@@ -8,6 +8,7 @@ import { sql, type Kysely } from "kysely";
  * - the entries of one transfer sum to zero (deferred constraint trigger);
  * - entries are append-only (trigger).
  */
+// any: migrations are frozen in time and must not depend on today's table types
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("ledger_account")
