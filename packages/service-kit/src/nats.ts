@@ -17,10 +17,12 @@ import type { Metrics } from "./metrics.js";
 
 export type { NatsConnection, JetStreamClient, JetStreamManager, JsMsg };
 
-export async function connectNats(options: { url: string; name: string; log?: Logger }): Promise<NatsConnection> {
+/** noEcho: the connection never receives its own publishes (a service delivering them locally anyway). */
+export async function connectNats(options: { url: string; name: string; log?: Logger; noEcho?: boolean }): Promise<NatsConnection> {
   const nc = await connect({
     servers: options.url.split(","),
     name: options.name,
+    noEcho: options.noEcho ?? false,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });

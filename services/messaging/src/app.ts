@@ -1,4 +1,5 @@
 import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
+import { connectNats } from "@kontor/service-kit/nats";
 import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { MessagingDatabase } from "./store/database.js";
@@ -23,8 +24,11 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
   // The hub reads through the service (decryption); the service publishes through the hub.
   let messaging: MessagingService | undefined;
+  // Live delivery has its own connection without echo: this replica hands its
+  // own publishes to its sessions directly (see createLiveHub).
+  const liveNc = await connectNats({ url: config.NATS_URL, name: "kontor-messaging-live", log: rt.log, noEcho: true });
   const hub = createLiveHub({
-    nc: rt.nc,
+    nc: liveNc,
     prefix: rt.prefix,
     log: rt.log,
     sweepMs: config.INBOX_SWEEP_MS,
@@ -80,6 +84,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     stopErasures?.();
     hub.stop();
     await service.idle();
+    await liveNc.drain().catch(() => undefined);
     await relay.stop();
   });
   return {

@@ -15,8 +15,8 @@ import * as messages from "../store/message-store.js";
 import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { keyErasedSubject } from "../events/subjects.js";
-import { liveItemsBytes, type InboxReader, type LiveHub } from "../events/live.js";
-import { liveStatusesBytes, messageFrameBytes, storedBodyBytes, type StatusInput } from "../events/wire.js";
+import type { InboxReader, LiveFrame, LiveHub } from "../events/live.js";
+import { messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
@@ -259,8 +259,8 @@ export function createMessagingService(ports: MessagingPorts) {
 
   /** After commit: one live publish per recipient and one status publish per sender. */
   function publishFresh(fresh: { item: PendingItem; stored: Stored }[]): void {
-    const toRecipients = new Map<string, { rseq: number; frame: Uint8Array }[]>();
-    const toSenders = new Map<string, StatusInput[]>();
+    const toRecipients = new Map<string, LiveFrame[]>();
+    const toSenders = new Map<string, Uint8Array[]>();
     for (const { item, stored } of fresh) {
       let r = toRecipients.get(item.recipientKey);
       if (!r) toRecipients.set(item.recipientKey, (r = []));
@@ -285,10 +285,10 @@ export function createMessagingService(ports: MessagingPorts) {
       r.push({ rseq: stored.rseq, frame });
       let s = toSenders.get(item.senderKey);
       if (!s) toSenders.set(item.senderKey, (s = []));
-      s.push({ messageId: item.id, conversationId: stored.conversationId, seq: stored.seq, status: S.MESSAGE_STATUS_SENT, errorCode: 0, at: stored.createdAt });
+      s.push(statusFrameBytes({ messageId: item.id, conversationId: stored.conversationId, seq: stored.seq, status: S.MESSAGE_STATUS_SENT, errorCode: 0, at: stored.createdAt }));
     }
-    for (const [key, items] of toRecipients) hub.publishBytes(key, liveItemsBytes(items));
-    for (const [key, statuses] of toSenders) hub.publishBytes(key, liveStatusesBytes(statuses));
+    for (const [key, items] of toRecipients) hub.publishItems(key, items);
+    for (const [key, frames] of toSenders) hub.publishStatusFrames(key, frames);
   }
 
   // ---- reading rows -------------------------------------------------------

@@ -5,6 +5,15 @@ import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
 import { liveSubject } from "./subjects.js";
 
+/** A message for a recipient: its inbox number and its encoded InboxEvent. */
+export interface LiveFrame {
+  rseq: number;
+  frame: Uint8Array;
+}
+
+const NO_ITEMS: readonly LiveFrame[] = [];
+const NO_FRAMES: readonly Uint8Array[] = [];
+
 /** What a session needs from the store: committed inbox rows, already decrypted. */
 export interface InboxReader {
   read(recipientKey: string, after: number, before: number | undefined, limit: number): Promise<{ rseq: number; message: Message }[]>;
@@ -57,7 +66,7 @@ export function responseBytes(frames: Uint8Array[]): Buffer {
  * written directly: the frames are already encoded and need no second copy
  * through the generated encoder. Decodes with LiveBatch.decode.
  */
-export function liveItemsBytes(items: { rseq: number; frame: Uint8Array }[]): Buffer {
+export function liveItemsBytes(items: readonly LiveFrame[]): Buffer {
   let size = 0;
   const itemSizes: number[] = [];
   for (const it of items) {
@@ -141,17 +150,15 @@ export class InboxSession {
     if (this.gapTimer) clearTimeout(this.gapTimer);
   }
 
-  onLive(items: LiveItem[], statuses: StatusUpdate[], typing: TypingIndicator | undefined): void {
+  /** Live items in inbox order and ready InboxEvent frames (statuses, typing) for this participant. */
+  onLive(items: readonly LiveFrame[], frames: readonly Uint8Array[]): void {
     if (this.closed) return;
-    const events: Uint8Array[] = [];
-    for (const s of statuses) events.push(InboxEvent.encode({ event: { $case: "status", value: s } }).finish());
-    if (typing) events.push(InboxEvent.encode({ event: { $case: "typing", value: typing } }).finish());
+    const events: Uint8Array[] = frames.length > 0 ? [...frames] : [];
     for (const it of items) {
-      const n = Number(it.inboxSeq);
+      const n = it.rseq;
       if (n > this.head) this.head = n;
       if (n <= this.delivered) continue;
-      if (it.event.length > 0) this.pending.set(n, it.event);
-      else if (it.message) this.pending.set(n, messageFrame(it.message, n));
+      this.pending.set(n, it.frame);
     }
     if (this.live) this.drainInto(events);
     this.emit(events);
@@ -242,11 +249,23 @@ export class InboxSession {
   }
 }
 
+/** The InboxEvent frames of a LiveBatch's statuses and typing indicator. */
+function controlFrames(statuses: StatusUpdate[], typing: TypingIndicator | undefined): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (const s of statuses) frames.push(InboxEvent.encode({ event: { $case: "status", value: s } }).finish());
+  if (typing) frames.push(InboxEvent.encode({ event: { $case: "typing", value: typing } }).finish());
+  return frames;
+}
+
 /**
- * Live delivery for one replica: one core-NATS subscription per participant
- * with open streams here (any number of devices share it), decoded once and
- * fanned out. Publishing goes through NATS even for local streams, so any
- * replica can serve any participant.
+ * Live delivery for one replica. Sessions of this replica get what it
+ * publishes directly; every publish also goes to the participant's NATS
+ * subject for the sessions of other replicas, and this replica subscribes
+ * (one core-NATS subscription per participant with open streams here, any
+ * number of devices) for theirs. The connection must be created with
+ * noEcho, so a replica never receives its own publishes back: delivering
+ * them twice would be harmless (sessions drop duplicates) but costs a NATS
+ * round trip and a decode per batch.
  */
 export function createLiveHub(options: { nc: NatsConnection; prefix: string; log: Logger; reader: InboxReader; sweepMs: number }) {
   const { nc, prefix, log, reader } = options;
@@ -264,6 +283,11 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
   }, options.sweepMs);
   sweep.unref();
 
+  function deliverLocally(key: string, items: readonly LiveFrame[], frames: readonly Uint8Array[]): void {
+    const entry = subs.get(key);
+    if (entry) for (const s of entry.sessions) s.onLive(items, frames);
+  }
+
   return {
     attach(session: InboxSession): void {
       let entry = subs.get(session.key);
@@ -278,7 +302,12 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
             } catch {
               return;
             }
-            for (const s of sessions) s.onLive(batch.items, batch.statuses, batch.typing);
+            const items = batch.items.map((it: LiveItem) => {
+              const rseq = Number(it.inboxSeq);
+              return { rseq, frame: it.event.length > 0 ? it.event : messageFrame(it.message!, rseq) };
+            });
+            const frames = controlFrames(batch.statuses, batch.typing);
+            for (const s of sessions) s.onLive(items, frames);
           },
         });
         entry = { sub, sessions };
@@ -300,12 +329,24 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     flush(): Promise<void> {
       return nc.flush();
     },
+    /** Statuses and typing indicators (low volume). */
     publish(key: string, batch: LiveBatch): void {
+      deliverLocally(key, NO_ITEMS, controlFrames(batch.statuses, batch.typing));
       nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
     },
-    /** Publishes ready LiveBatch bytes (see liveItemsBytes). */
-    publishBytes(key: string, bytes: Uint8Array): void {
-      nc.publish(prefix + liveSubject(key), bytes);
+    /** Messages for one recipient, in inbox order (the send path). */
+    publishItems(key: string, items: readonly LiveFrame[]): void {
+      deliverLocally(key, items, NO_FRAMES);
+      nc.publish(prefix + liveSubject(key), liveItemsBytes(items));
+    },
+    /**
+     * Ready InboxEvent status frames for one participant (the send path's SENT
+     * statuses). Their concatenation is a valid LiveBatch: InboxEvent.status and
+     * LiveBatch.statuses are both field 2 holding a StatusUpdate.
+     */
+    publishStatusFrames(key: string, frames: readonly Uint8Array[]): void {
+      deliverLocally(key, NO_ITEMS, frames);
+      nc.publish(prefix + liveSubject(key), Buffer.concat(frames));
     },
     stop(): void {
       clearInterval(sweep);

@@ -4,7 +4,7 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { liveStatusesBytes, messageFrameBytes, statusChangedBytes, storedBodyBytes } from "./wire.js";
+import { liveStatusesBytes, messageFrameBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 const long = "ü".repeat(300);
 const contents: Content[] = [
@@ -46,6 +46,10 @@ describe("hand-written encoders", () => {
               const status = { messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, errorCode: seq === 1 ? 131026 : 0, at };
               expect(liveStatusesBytes([status, status])).toEqual(
                 Buffer.from(LiveBatch.encode({ items: [], statuses: [0, 1].map(() => ({ messageId: "wamid.X", conversationId: "conv", seq: String(seq), status: status.status, errorCode: status.errorCode, occurredAt: at })), typing: undefined }).finish()),
+              );
+              // A status frame is an InboxEvent as a session writes it.
+              expect(statusFrameBytes(status)).toEqual(
+                Buffer.from(InboxEvent.encode({ event: { $case: "status", value: { messageId: "wamid.X", conversationId: "conv", seq: String(seq), status: status.status, errorCode: status.errorCode, occurredAt: at } } }).finish()),
               );
               const e = { ...status, eventId: `wamid.X:s${status.status}`, senderKey, recipientKey, businessId: seq ? "biz" : "", phoneNumberId: "pn", customerId: long, bizOpaqueCallbackData: seq ? "cb" : "" };
               expect(statusChangedBytes(e)).toEqual(

@@ -196,6 +196,14 @@ export function liveStatusesBytes(statuses: StatusInput[]): Buffer {
   return finish();
 }
 
+/**
+ * One StatusUpdate as an InboxEvent frame: InboxEvent.status is field 2, as
+ * LiveBatch.statuses is, so a one-status LiveBatch is exactly that frame.
+ */
+export function statusFrameBytes(status: StatusInput): Buffer {
+  return liveStatusesBytes([status]);
+}
+
 export interface StatusChangedInput extends StatusInput {
   eventId: string;
   senderKey: string;
