@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { LiveBatch, StoredBody } from "@kontor/proto/messaging/v1/live";
 import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
-import { InboxEvent } from "@kontor/proto/messaging/v1/messaging_service";
+import { InboxEvent, SendItemResult } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { liveStatusesBytes, messageFrameBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { liveStatusesBytes, messageFrameBytes, sendItemResultBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 const long = "ü".repeat(300);
 const contents: Content[] = [
@@ -70,6 +70,19 @@ describe("hand-written encoders", () => {
                   }).finish(),
                 ),
               );
+              for (const ref of ["0", "7", "18446744073709551615"]) {
+                for (const duplicate of [false, true]) {
+                  const r = { ref, messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, clientMessageId: seq % 2 ? long : "", duplicate, acceptedAt: at, recipientKey };
+                  expect(sendItemResultBytes(r)).toEqual(
+                    Buffer.from(
+                      SendItemResult.encode({
+                        ref,
+                        outcome: { $case: "result", value: { messageId: r.messageId, conversationId: r.conversationId, seq: String(seq), status: r.status, clientMessageId: r.clientMessageId, duplicate, acceptedAt: at, recipient: keyToPb(recipientKey) } },
+                      }).finish(),
+                    ),
+                  );
+                }
+              }
             }
           }
   });
@@ -77,8 +90,6 @@ describe("hand-written encoders", () => {
 
 describe("relay headers", () => {
   it("when an event id header is built by hand, then its bytes equal nats.js's own encoding", async () => {
-    const { headers } = await import("nats");
-    const { msgIdHeader } = await import("./event-outbox.js");
     for (const id of ["wamid.AbC-_x:s2", "00000000-0000-0000-0000-000000000001:opened"]) {
       const h = headers();
       h.set("Nats-Msg-Id", id);

@@ -204,6 +204,50 @@ export function statusFrameBytes(status: StatusInput): Buffer {
   return liveStatusesBytes([status]);
 }
 
+export interface SendResultInput {
+  /** The caller's uint64 tag, as ts-proto carries it (decimal string). */
+  ref: string;
+  messageId: string;
+  conversationId: string;
+  seq: number;
+  status: number;
+  clientMessageId: string;
+  duplicate: boolean;
+  acceptedAt: Date;
+  /** Party key of the recipient ("c_…" | "b_…"). */
+  recipientKey: string;
+}
+
+function u64(field: number, decimal: string): void {
+  const n = Number(decimal);
+  if (Number.isSafeInteger(n)) return num(field, n);
+  varint(field << 3);
+  ensure(10);
+  let v = BigInt.asUintN(64, BigInt(decimal));
+  while (v > 0x7fn) {
+    buf[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[pos++] = Number(v);
+}
+
+/** SendItemResult { ref = 1; result = 2: SendResult } for an accepted send (the streaming send's per-item answer). */
+export function sendItemResultBytes(r: SendResultInput): Buffer {
+  pos = 0;
+  u64(1, r.ref);
+  const at = fork(2);
+  str(1, r.messageId);
+  str(2, r.conversationId);
+  num(3, r.seq);
+  num(4, r.status);
+  str(5, r.clientMessageId);
+  num(6, r.duplicate ? 1 : 0);
+  timestamp(7, r.acceptedAt);
+  participant(8, r.recipientKey);
+  join(at);
+  return finish();
+}
+
 export interface StatusChangedInput extends StatusInput {
   eventId: string;
   senderKey: string;

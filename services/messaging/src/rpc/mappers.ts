@@ -1,20 +1,35 @@
 import type { Conversation, Customer, SendResult } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import type { SendOutcome } from "../domain/messaging-service.js";
-import { partyToPb } from "../domain/participant.js";
+import { partyKey, partyToPb } from "../domain/participant.js";
+import type { SendResultInput } from "../events/wire.js";
 import type { ConversationListRow } from "../store/message-store.js";
 import type { CustomerRow } from "../store/tables.js";
 
-/** The synchronous answer: ACCEPTED (durable), whatever happened since. */
-export function sendResultToPb(o: SendOutcome, clientMessageId: string): SendResult {
+/** The synchronous answer: ACCEPTED (durable), whatever happened since; a retry reports how far the original got. */
+export function sendResultFields(o: SendOutcome, clientMessageId: string): Omit<SendResultInput, "ref"> {
   return {
     messageId: o.messageId,
     conversationId: o.stored.conversationId,
-    seq: String(o.stored.seq),
+    seq: o.stored.seq,
     status: o.stored.duplicate && o.stored.status > MessageStatus.MESSAGE_STATUS_SENT ? o.stored.status : MessageStatus.MESSAGE_STATUS_ACCEPTED,
     clientMessageId,
     duplicate: o.stored.duplicate,
     acceptedAt: o.stored.createdAt,
+    recipientKey: partyKey(o.recipient),
+  };
+}
+
+export function sendResultToPb(o: SendOutcome, clientMessageId: string): SendResult {
+  const f = sendResultFields(o, clientMessageId);
+  return {
+    messageId: f.messageId,
+    conversationId: f.conversationId,
+    seq: String(f.seq),
+    status: f.status,
+    clientMessageId: f.clientMessageId,
+    duplicate: f.duplicate,
+    acceptedAt: f.acceptedAt,
     recipient: partyToPb(o.recipient),
   };
 }

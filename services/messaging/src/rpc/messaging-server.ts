@@ -2,9 +2,9 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import {
   MessagingServiceService,
   type MessagingServiceServer,
-  type SendItemResult,
+  SendItemResult,
   type SendMessageStreamRequest,
-  type SendMessageStreamResponse,
+  SendMessageStreamResponse,
   StreamInboxResponse,
 } from "@kontor/proto/messaging/v1/messaging_service";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
@@ -14,7 +14,8 @@ import { ErrorDetail } from "@kontor/proto/common/v1/error";
 import type { MessagingService } from "../domain/messaging-service.js";
 import { parseParticipant } from "../domain/participant.js";
 import { InboxSession, responseBytes, type LiveHub } from "../events/live.js";
-import { conversationToPb, customerToPb, sendResultToPb } from "./mappers.js";
+import { sendItemResultBytes } from "../events/wire.js";
+import { conversationToPb, customerToPb, sendResultFields, sendResultToPb } from "./mappers.js";
 
 type ConvCursor = { t: string; id: string };
 const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
@@ -22,12 +23,18 @@ type SeqCursor = { s: number };
 const isSeqCursor = (v: unknown): v is SeqCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s);
 
 /**
- * The generated definition, except that StreamInbox responses may be written
- * as ready bytes: live items arrive encoded and go to every device's stream
- * without being decoded and encoded again.
+ * The generated definition, except that the two streaming responses may be
+ * written as ready bytes: live items arrive encoded and go to every device's
+ * stream without being decoded and encoded again, and per-item send results
+ * are written by a hand encoder (wire.ts). Both responses are one repeated
+ * field 1, so concatenated frames are a valid message.
  */
-const inboxService = {
+const streamService = {
   ...MessagingServiceService,
+  sendMessageStream: {
+    ...MessagingServiceService.sendMessageStream,
+    responseSerialize: (value: SendMessageStreamResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(SendMessageStreamResponse.encode(value).finish())),
+  },
   streamInbox: {
     ...MessagingServiceService.streamInbox,
     responseSerialize: (value: StreamInboxResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(StreamInboxResponse.encode(value).finish())),
@@ -57,18 +64,19 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         let inFlight = 0;
         let ended = false;
         let paused = false;
-        let out: SendItemResult[] = [];
+        // Encoded SendItemResult frames; the response is their concatenation (see streamService).
+        let out: Uint8Array[] = [];
         let flushScheduled = false;
         // Results finished in one turn of the event loop (usually one group commit) go out in one response.
         const flush = () => {
           flushScheduled = false;
           if (out.length === 0 || call.cancelled) return;
-          const results = out;
+          const frames = out;
           out = [];
-          call.write({ results });
+          call.write(responseBytes(frames) as never);
         };
-        const finishOne = (r: SendItemResult) => {
-          out.push(r);
+        const finishOne = (frame: Uint8Array) => {
+          out.push(frame);
           inFlight--;
           if (!flushScheduled) {
             flushScheduled = true;
@@ -82,16 +90,17 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
             });
           }
         };
+        const failed = (ref: string, err: unknown) => SendItemResult.encode({ ref, outcome: itemError(err) }).finish();
         call.on("data", (req: SendMessageStreamRequest) => {
           inFlight++;
           const ref = req.ref;
           const message = req.message;
           // Per-item results: a bad item fails alone, the stream goes on.
-          if (!message) finishOne({ ref, outcome: itemError(new InvalidInput("message", "is required")) });
+          if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
           else
             messaging.send(ctx.principal, message).then(
-              (o) => finishOne({ ref, outcome: { $case: "result", value: sendResultToPb(o, message.clientMessageId) } }),
-              (err: unknown) => finishOne({ ref, outcome: itemError(err) }),
+              (o) => finishOne(sendItemResultBytes({ ref, ...sendResultFields(o, message.clientMessageId) })),
+              (err: unknown) => finishOne(failed(ref, err)),
             );
           if (inFlight >= STREAM_MAX_IN_FLIGHT && !paused) {
             paused = true;
@@ -121,7 +130,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         key,
         cursor,
         {
-          // Raw bytes: see inboxService below.
+          // Raw bytes: see streamService above.
           write: (frames) => call.write(responseBytes(frames) as never),
           buffered: () => call.writableLength,
           fail: (reason) => {
@@ -211,7 +220,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       return { shreddedMessages: String(n) };
     }),
   };
-  grpc.addService(inboxService, handlers);
+  grpc.addService(streamService, handlers);
 }
 
 class KontorErrorUnavailable extends KontorError {

@@ -1,10 +1,11 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import { newDataKey, unwrapKey, wrapKey } from "../domain/crypto.js";
 import type { MessagingDatabase } from "./database.js";
 
 export interface DataKey {
   keyId: number;
-  key: Buffer;
+  key: KeyObject;
 }
 
 /**
@@ -14,7 +15,7 @@ export interface DataKey {
  */
 export function createKeyring(db: Kysely<MessagingDatabase>, master: Buffer) {
   const byBusiness = new Map<string, DataKey>();
-  const byId = new Map<number, Buffer | null>();
+  const byId = new Map<number, KeyObject | null>();
   const loading = new Map<string, Promise<DataKey>>();
 
   async function load(businessId: string): Promise<DataKey> {
@@ -24,7 +25,7 @@ export function createKeyring(db: Kysely<MessagingDatabase>, master: Buffer) {
         ON CONFLICT (business_id) WHERE erased_at IS NULL DO NOTHING`.execute(db);
       row = await db.selectFrom("business_key").select(["key_id", "wrapped_key"]).where("business_id", "=", businessId).where("erased_at", "is", null).executeTakeFirstOrThrow();
     }
-    const key = unwrapKey(master, row.wrapped_key!);
+    const key = createSecretKey(unwrapKey(master, row.wrapped_key!));
     const dk = { keyId: row.key_id, key };
     byBusiness.set(businessId, dk);
     byId.set(row.key_id, key);
@@ -44,15 +45,15 @@ export function createKeyring(db: Kysely<MessagingDatabase>, master: Buffer) {
       return p;
     },
     /** A key by id for decryption; null once erased. */
-    async byId(keyId: number): Promise<Buffer | null> {
+    async byId(keyId: number): Promise<KeyObject | null> {
       const hit = byId.get(keyId);
       if (hit !== undefined) return hit;
       const row = await db.selectFrom("business_key").select(["wrapped_key"]).where("key_id", "=", keyId).executeTakeFirst();
-      const key = row?.wrapped_key ? unwrapKey(master, row.wrapped_key) : null;
+      const key = row?.wrapped_key ? createSecretKey(unwrapKey(master, row.wrapped_key)) : null;
       byId.set(keyId, key);
       return key;
     },
-    cachedById(keyId: number): Buffer | null | undefined {
+    cachedById(keyId: number): KeyObject | null | undefined {
       return byId.get(keyId);
     },
     /** Forgets the keys of a business (after erasure here or on another replica). */
