@@ -10,19 +10,20 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { credentials, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
+import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import { createDb } from "@kontor/service-kit/db";
 import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
 import {
   MessagingServiceClient,
-  type SendMessageRequest,
+  SendMessageRequest,
   type SendMessageStreamRequest,
   type SendMessageStreamResponse,
   StreamInboxRequest,
 } from "@kontor/proto/messaging/v1/messaging_service";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { rawDefinition } from "./raw.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
@@ -335,6 +336,68 @@ async function streamPhase(ms: number, tag: string, ratePerS?: number): Promise<
   return { perS: (ackedAtStop / elapsed) * 1000, acked, errors };
 }
 
+/**
+ * The transport's own ceiling on this machine: the same channels, concurrency
+ * and windows, bytes passed through (no protobuf), the server acking each
+ * item. Diagnostics beside the no-op limits, which use the generated code.
+ */
+async function rawTransport(port: number): Promise<Record<string, number>> {
+  const Raw = makeGenericClientConstructor(rawDefinition as never, "Raw");
+  const clients = senders.map((_, i) => new Raw(`127.0.0.1:${port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.raw": i }) as unknown as RawClient);
+  const body = Buffer.from(SendMessageRequest.encode(makeRequest(senders[0]!, 0, "raw")).finish());
+  const cpu0 = process.cpuUsage();
+  let done = 0;
+  let stop = false;
+  let start = nowMs();
+  await Promise.all(
+    clients.flatMap((c) =>
+      Array.from({ length: UNARY_CONCURRENCY }, async () => {
+        while (!stop) {
+          await new Promise<void>((res, rej) => c.unary(body, (err) => (err ? rej(err) : res())));
+          done++;
+        }
+      }),
+    ).concat([sleep(3000).then(() => void (stop = true))]),
+  );
+  const unaryPerS = (done / (nowMs() - start)) * 1000;
+  const unaryCpu = process.cpuUsage(cpu0);
+  const cpu1 = process.cpuUsage();
+  let acked = 0;
+  stop = false;
+  start = nowMs();
+  const calls = clients.map((c) => {
+    const call = c.stream();
+    let inFlight = 0;
+    call.on("data", (b: Buffer) => {
+      const n = b.length / 60;
+      inFlight -= n;
+      acked += n;
+      if (!stop) while (inFlight < STREAM_WINDOW) (inFlight++, call.write(body));
+    });
+    call.on("error", () => undefined);
+    for (; inFlight < STREAM_WINDOW; inFlight++) call.write(body);
+    return call;
+  });
+  await sleep(3000);
+  stop = true;
+  const streamPerS = (acked / (nowMs() - start)) * 1000;
+  const streamCpu = process.cpuUsage(cpu1);
+  for (const call of calls) call.cancel();
+  for (const c of clients) c.close();
+  return {
+    raw_transport_unary_per_s: Math.round(unaryPerS),
+    raw_transport_stream_per_s: Math.round(streamPerS),
+    raw_transport_client_cpu_us_per_unary: round((unaryCpu.user + unaryCpu.system) / done, 1),
+    raw_transport_client_cpu_us_per_streamed: round((streamCpu.user + streamCpu.system) / acked, 1),
+  };
+}
+
+interface RawClient {
+  unary(body: Buffer, cb: (err: Error | null) => void): void;
+  stream(): ClientDuplexStream<Buffer, Buffer>;
+  close(): void;
+}
+
 /** Open loop: unary sends at a fixed offered rate. */
 async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{ acked: number; errors: number }> {
   let acked = 0;
@@ -484,8 +547,9 @@ async function main() {
     limits.grpc_noop_unary_per_s = Math.round((await unaryMax(PHASE_MS, "noop-u")).perS);
     await streamPhase(1000, "warm");
     limits.grpc_noop_stream_per_s = Math.round((await streamPhase(PHASE_MS, "noop-s")).perS);
+    Object.assign(extra, await rawTransport(noop.port));
     await stopServer(noop);
-    log(`noop limits ${JSON.stringify(limits)}`);
+    log(`noop limits ${JSON.stringify(limits)}, raw transport ${JSON.stringify(extra)}`);
 
     ackedTotal = 0;
     // 2. The service, with directory events for its business numbers and registered customers.

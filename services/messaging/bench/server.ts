@@ -15,9 +15,11 @@ import {
 } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import { loadConfig } from "../src/config.js";
+import { rawDefinition } from "./raw.js";
 import { createMessaging } from "../src/app.js";
 
 const mode = process.argv[2] ?? "messaging";
+
 
 function noopResult(clientMessageId: string) {
   return { messageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", conversationId: "00000000-0000-0000-0000-000000000000", seq: "1", status: MessageStatus.MESSAGE_STATUS_ACCEPTED, clientMessageId, duplicate: false, acceptedAt: new Date(), recipient: undefined };
@@ -55,6 +57,21 @@ async function startNoop(): Promise<number> {
     upsertCustomer: unimplemented,
     failMessage: unimplemented,
     eraseBusinessKey: unimplemented,
+  });
+  // The transport alone: the same call shapes with bytes passed through (no protobuf on either side).
+  const ack = Buffer.alloc(60);
+  server.addService(rawDefinition, {
+    unary: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => cb(null, ack),
+    stream: (call: ServerDuplexStream<Buffer, Buffer>) => {
+      let n = 0;
+      call.on("data", () => {
+        if (n++ === 0) setImmediate(() => {
+          call.write(Buffer.alloc(n * ack.length));
+          n = 0;
+        });
+      });
+      call.on("end", () => setImmediate(() => call.end()));
+    },
   });
   return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
 }
