@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "nats";
 import { sql, type Kysely } from "kysely";
 import type pg from "pg";
-import type { NatsConnection } from "nats";
+import { OutboxBatch } from "@kontor/proto/common/v1/outbox";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 
 export interface OutboxEvent {
-  /** Dedupe key end to end: outbox row, Nats-Msg-Id, consumers' processed_events. */
+  /** Dedupe key end to end: Nats-Msg-Id, consumers' processed_events. */
   eventId: string;
   /** Unprefixed subject, kontor.<domain>.<entity>.<event>.v1. */
   subject: string;
@@ -17,28 +18,63 @@ export function newEventId(): string {
   return randomUUID();
 }
 
-function channelFor(schema: string): string {
+/**
+ * The outbox table (kit migrations): one row per committed transaction, its
+ * payload an OutboxBatch holding that transaction's events in order. Exported
+ * for writers that insert the row in their own statement (messaging's send path).
+ */
+export const OUTBOX_TABLE = "outbox_batch";
+
+/** The NOTIFY channel that wakes a schema's relay at commit. */
+export function outboxChannel(schema: string): string {
   return `kontor_outbox_${schema}`;
 }
 
+const LINE_BREAK = /[\r\n]/;
+
 /**
- * Writes events into the outbox inside the caller's transaction, so they
- * commit (or vanish) together with the state change. NOTIFY wakes the relay at commit.
+ * The bytes of one outbox row. An event id becomes a NATS header value, where
+ * CR/LF would end the header block: such an id fails the writer's transaction
+ * here rather than wedge the relay on a row it can never publish.
+ */
+export function encodeOutboxBatch(events: OutboxEvent[]): Buffer {
+  const entries = events.map((e) => {
+    if (LINE_BREAK.test(e.eventId)) throw new Error(`event id ${JSON.stringify(e.eventId)} holds a line break; it cannot be a Nats-Msg-Id`);
+    // A Buffer view, not a copy: the generated type wants a Buffer, the bytes are the same.
+    return { eventId: e.eventId, subject: e.subject, payload: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength) };
+  });
+  const bytes = OutboxBatch.encode({ events: entries }).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Writes the events into the outbox inside the caller's transaction, so they
+ * commit (or vanish) together with the state change: one row for all of them,
+ * and a NOTIFY that wakes the relay at commit, in one statement.
  */
 // any: the outbox table comes from the kit migrations, not the service's table types
 export async function enqueue(trx: Kysely<any>, schema: string, events: OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await trx
-    .withSchema(schema)
-    .insertInto("outbox")
-    .values(events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: Buffer.from(e.payload) })))
-    .execute();
-  await sql`SELECT pg_notify(${channelFor(schema)}, '')`.execute(trx);
+  await sql`WITH r AS (INSERT INTO ${sql.id(schema, OUTBOX_TABLE)} (payload) VALUES (${encodeOutboxBatch(events)}))
+    SELECT pg_notify(${outboxChannel(schema)}, '')`.execute(trx);
+}
+
+const HEADER_START = "NATS/1.0\r\nNats-Msg-Id: ";
+
+/**
+ * The Nats-Msg-Id header block as nats.js would encode it (headers().set(…).encode()),
+ * built directly: publish() only calls encode() on the headers it is given, and
+ * a full MsgHdrs per event is most of the cost of a publish. encodeOutboxBatch
+ * keeps CR/LF out of event ids.
+ */
+export function msgIdHeader(eventId: string): MsgHdrs {
+  const bytes = Buffer.from(`${HEADER_START}${eventId}\r\n\r\n`);
+  // The duck type is all publish() uses.
+  return { encode: () => bytes } as unknown as MsgHdrs;
 }
 
 export interface OutboxRelayOptions {
-  // any: the relay only touches the kit's outbox table, whatever the service's table types
-  db: Kysely<any>;
+  /** The service's pool; its connections' search_path is the service schema. */
   pool: pg.Pool;
   schema: string;
   nc: NatsConnection;
@@ -46,96 +82,252 @@ export interface OutboxRelayOptions {
   prefix: string;
   log: Logger;
   metrics?: Metrics;
-  batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (ms). */
   pollMs?: number;
-  /** Test hook: runs after the batch is published and before it is deleted (crash simulation). */
+  /** Test hook: runs after all events of a row are acked and before the row is deleted (crash simulation). */
   afterPublish?: (eventIds: string[]) => Promise<void>;
 }
 
 export interface OutboxRelay {
   start(): Promise<void>;
-  /** Publishes everything pending now; returns how many were published. */
+  /** Publishes everything pending now; returns how many events were published. */
   flush(): Promise<number>;
-  /** Stops after the batch in flight; pending rows stay for the next start. */
+  /** Stops after the pass in flight; pending rows stay for the next start. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Rows locked and published per transaction. */
+const ROWS_PER_PASS = 8;
+/** After a NOTIFY, wait this long so a few more commits land in the next pass. */
+const BATCH_WAIT_MS = 5;
+/** Publishes per event-loop turn: the relay shares the loop with the service's requests. */
+const CHUNK = 256;
+/** A row whose acks have not all come back by then is retried (a lost ack is only a re-publish). */
+const ACK_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 5_000;
+/** How often a relay that lost its LISTEN connection tries to open another. */
+const RELISTEN_MS = 5_000;
+/** The backlog gauge costs a count(*); take it at most this often. */
+const BACKLOG_EVERY_MS = 1_000;
+
+/** A PubAck is {"stream":…,"seq":…}; a refusal carries an "error" object. */
+const ERROR_KEY = Buffer.from('"error":');
+
+interface Waiter {
+  remaining: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 /**
  * Publishes outbox rows to JetStream with Nats-Msg-Id = event id, then deletes
  * them. A crash between publish and delete re-publishes on restart, and the
- * stream's duplicate window drops the copy: each event lands exactly once.
- * FOR UPDATE SKIP LOCKED lets several replicas relay side by side.
+ * stream's duplicate window drops the copy (consumers' processed_events catch
+ * anything older): each event lands once.
+ *
+ * Built for messaging's send path, cheap enough for every service:
+ * - one row per commit, so a pass locks and deletes few rows;
+ * - a plain publish with a reply subject per event, the acks counted per row
+ *   on one inbox subscription: a fraction of what js.publish() costs per event;
+ * - rows in id order, each row's events in order, the next row only after
+ *   every ack of the previous one: a relay publishes in the order rows were
+ *   written, and a row that fails holds back the rows after it;
+ * - FOR UPDATE SKIP LOCKED lets several replicas relay side by side.
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { db, pool, schema, nc, prefix, log } = options;
-  const batchSize = options.batchSize ?? 500;
+  const { pool, schema, nc, prefix, log, metrics } = options;
   const pollMs = options.pollMs ?? 1000;
-  const js = nc.jetstream();
-  let running = false;
-  let wake: (() => void) | undefined;
-  let listener: pg.PoolClient | undefined;
-  let loop: Promise<void> | undefined;
-  let failures = 0;
+  const channel = outboxChannel(schema);
+  const table = `${escapeId(schema)}.${escapeId(OUTBOX_TABLE)}`;
+  const selectRows = `SELECT id, payload FROM ${table} ORDER BY id LIMIT ${ROWS_PER_PASS} FOR UPDATE SKIP LOCKED`;
+  const deleteRows = `DELETE FROM ${table} WHERE id = ANY($1::bigint[])`;
+  const countRows = `SELECT count(*)::int AS n FROM ${table}`;
 
-  async function publishBatch(): Promise<number> {
-    return db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .withSchema(schema)
-        .selectFrom("outbox")
-        .select(["id", "event_id", "subject", "payload"])
-        .orderBy("id")
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (rows.length === 0) return 0;
-      await Promise.all(
-        rows.map((r: { event_id: string; subject: string; payload: Uint8Array }) =>
-          js.publish(prefix + r.subject, r.payload, { msgID: r.event_id, timeout: 10_000 }),
-        ),
-      );
-      if (options.afterPublish) await options.afterPublish(rows.map((r: { event_id: string }) => r.event_id));
-      await trx
-        .withSchema(schema)
-        .deleteFrom("outbox")
-        .where(
-          "id",
-          "in",
-          rows.map((r: { id: string }) => r.id),
-        )
-        .execute();
-      options.metrics?.outboxPublished.inc(rows.length);
-      return rows.length;
+  const inbox = createInbox();
+  const waiting = new Map<number, Waiter>();
+  let next = 0;
+  let ackSub: Subscription | undefined;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let pendingWake = false;
+  let failures = 0;
+  let listener: pg.PoolClient | undefined;
+  let backlogAt = 0;
+  let listenAt = 0;
+  let relisten: Promise<void> | undefined;
+  // Passes run one at a time (the loop's and flush()'s), which keeps publish order = row order.
+  let turn: Promise<unknown> = Promise.resolve();
+
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = turn.then(fn);
+    turn = result.catch(() => undefined);
+    return result;
+  }
+
+  function onAck(err: Error | null, msg: Msg) {
+    if (err) return;
+    const n = Number(msg.subject.slice(inbox.length + 1));
+    const w = waiting.get(n);
+    if (!w) return; // late ack of a row that already timed out
+    waiting.delete(n);
+    const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+    // No data at all is a status message: 503 no responders (no stream holds the subject).
+    if (data.length === 0 || data.includes(ERROR_KEY)) {
+      w.reject(new Error(`JetStream refused an event: ${data.length > 0 ? data.toString() : (msg.headers?.description ?? "no responders")}`));
+    } else if (--w.remaining === 0) w.resolve();
+  }
+
+  function ensureAckSub(): void {
+    ackSub ??= nc.subscribe(`${inbox}.*`, { callback: onAck });
+  }
+
+  /** Publishes one row's events; resolves when JetStream has stored every one. */
+  async function publishRow(events: OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    ensureAckSub();
+    // One waiter per row, counted down by its events' acks (no promise per event).
+    let waiter!: Waiter;
+    const done = new Promise<void>((resolve, reject) => {
+      waiter = { remaining: events.length, resolve, reject };
     });
+    const first = next;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (let i = 0; i < events.length; i++) {
+        if (i > 0 && i % CHUNK === 0) await new Promise((r) => setImmediate(r));
+        const e = events[i]!;
+        const n = next++;
+        waiting.set(n, waiter);
+        nc.publish(prefix + e.subject, e.payload, { reply: `${inbox}.${n}`, headers: msgIdHeader(e.eventId) });
+      }
+      timer = setTimeout(() => waiter.reject(new Error(`JetStream ack timeout after ${ACK_TIMEOUT_MS} ms`)), ACK_TIMEOUT_MS);
+      await done;
+    } finally {
+      clearTimeout(timer);
+      // After a refusal or a timeout, the row's other acks have nothing left to settle.
+      for (let n = first; n < next; n++) waiting.delete(n);
+    }
+  }
+
+  /** One transaction: lock up to ROWS_PER_PASS rows, publish them in order, delete those fully acked. */
+  async function pass(): Promise<{ rows: number; events: number }> {
+    const client = await pool.connect();
+    let broken = false;
+    // From before BEGIN: a BEGIN that half-failed is rolled back too (harmless when nothing is open).
+    let open = true;
+    try {
+      // No fsync wait for the relay's own DELETE: a delete lost in a crash only
+      // re-publishes events the stream's duplicate window (and consumers'
+      // processed_events) drop, while a synchronous commit would cost one WAL
+      // flush per pass on the busiest path, shared with the service's own commits.
+      await client.query("BEGIN; SET LOCAL synchronous_commit = off");
+      const { rows } = await client.query<{ id: string; payload: Buffer }>(selectRows);
+      const acked: string[] = [];
+      let events = 0;
+      let failure: unknown;
+      for (const row of rows) {
+        try {
+          const batch = OutboxBatch.decode(row.payload).events;
+          await publishRow(batch);
+          if (options.afterPublish) await options.afterPublish(batch.map((e) => e.eventId));
+          acked.push(row.id);
+          events += batch.length;
+        } catch (err) {
+          failure = err;
+          break;
+        }
+      }
+      // Rows acked before a failure are done: deleting them now keeps them from
+      // being published again on every retry, possibly past the duplicate window.
+      if (acked.length > 0) await client.query(deleteRows, [acked]);
+      await client.query("COMMIT");
+      open = false;
+      metrics?.outboxPublished.inc(events);
+      if (failure) throw failure;
+      return { rows: rows.length, events };
+    } catch (err) {
+      if (open) {
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async function flush(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await publishBatch();
-      total += n;
-      if (n < batchSize) return total;
+      const { rows, events } = await exclusive(pass);
+      total += events;
+      if (rows < ROWS_PER_PASS) return total;
     }
   }
 
-  async function run() {
+  async function measureBacklog(): Promise<void> {
+    if (!metrics || Date.now() - backlogAt < BACKLOG_EVERY_MS) return;
+    backlogAt = Date.now();
+    try {
+      const { rows } = await pool.query<{ n: number }>(countRows);
+      metrics.outboxBacklog.set(rows[0]?.n ?? 0);
+    } catch {
+      // the next pass reports the database problem
+    }
+  }
+
+  /** LISTEN on a dedicated connection; without it the relay still polls every pollMs. */
+  async function listen(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    listenAt = Date.now();
+    try {
+      client = await pool.connect();
+      client.on("notification", () => {
+        pendingWake = true;
+        // During a backoff, commits must not turn the retry delay into a busy loop.
+        if (failures === 0) wake?.();
+      });
+      client.on("error", (err: Error) => {
+        if (listener !== client) return;
+        listener = undefined;
+        log.warn({ err: { message: err.message } }, "outbox LISTEN connection lost; polling until it is back");
+        client!.release(err);
+      });
+      await client.query(`LISTEN ${escapeId(channel)}`);
+      if (!running) {
+        client.release(true); // stop() came first
+        return;
+      }
+      listener = client;
+    } catch (err) {
+      client?.release(err as Error);
+      log.warn({ err: { message: (err as Error).message } }, "outbox LISTEN failed; polling");
+    }
+  }
+
+  async function run(): Promise<void> {
     while (running) {
+      pendingWake = false;
       try {
-        await flush();
+        while (running && (await exclusive(pass)).rows === ROWS_PER_PASS);
         failures = 0;
-        if (options.metrics) {
-          const { count } = await db.withSchema(schema).selectFrom("outbox").select((eb) => eb.fn.countAll<string>().as("count")).executeTakeFirstOrThrow();
-          options.metrics.outboxBacklog.set(Number(count));
-        }
       } catch (err) {
         failures++;
         log.warn({ err: { message: (err as Error).message }, failures }, "outbox relay pass failed, retrying");
       }
+      await measureBacklog();
       if (!running) break;
-      const delay = failures > 0 ? Math.min(5000, 100 * 2 ** failures) : pollMs;
+      // Not awaited: with the pool busy, connect() would hold up publishing.
+      if (!listener && !relisten && Date.now() - listenAt >= RELISTEN_MS) relisten = listen().finally(() => (relisten = undefined));
+      if (pendingWake && failures === 0) {
+        // Let a few commits accumulate: fewer, larger relay passes.
+        await new Promise((r) => setTimeout(r, BATCH_WAIT_MS));
+        continue;
+      }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
+        const timer = setTimeout(resolve, failures > 0 ? Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures) : pollMs);
         wake = () => {
           clearTimeout(timer);
           resolve();
@@ -149,14 +341,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     async start() {
       if (running) return;
       running = true;
-      try {
-        listener = await pool.connect();
-        listener.on("notification", () => wake?.());
-        listener.on("error", () => undefined);
-        await listener.query(`LISTEN ${channelFor(schema)}`);
-      } catch (err) {
-        log.warn({ err: { message: (err as Error).message } }, "outbox LISTEN failed; relying on polling");
-      }
+      ensureAckSub();
+      await listen();
       loop = run();
     },
     flush,
@@ -164,15 +350,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       running = false;
       wake?.();
       await loop;
-      if (listener) {
-        try {
-          await listener.query(`UNLISTEN ${channelFor(schema)}`);
-        } catch {
-          // the connection is going away anyway
-        }
-        listener.release();
-        listener = undefined;
-      }
+      loop = undefined;
+      await turn;
+      await relisten;
+      ackSub?.unsubscribe();
+      ackSub = undefined;
+      const client = listener;
+      listener = undefined;
+      // Closed rather than returned to the pool: it still LISTENs and carries our handlers.
+      client?.release(true);
     },
   };
+}
+
+/** A quoted SQL identifier: schema names come from config. */
+function escapeId(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }

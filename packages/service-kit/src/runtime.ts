@@ -69,7 +69,7 @@ export async function createRuntime<DB>(options: RuntimeOptions): Promise<Runtim
     throw new Error(`cannot reach NATS at NATS_URL (${(err as Error).message})`);
   }
   const grpc = createKitServer({ service: name, log, metrics, verifier: createTokenVerifier(config.AUTH_PUBLIC_KEYS), okLogLevel: options.okLogLevel ?? "debug" });
-  const outbox = createOutboxRelay({ db: database.db, pool: database.pool, schema, nc, prefix, log, metrics, afterPublish: options.afterPublish });
+  const outbox = createOutboxRelay({ pool: database.pool, schema, nc, prefix, log, metrics, afterPublish: options.afterPublish });
   const consumerSpecs: ConsumerSpec<unknown>[] = [];
   const running: RunningConsumer[] = [];
   const startHooks: (() => Promise<void>)[] = [];
