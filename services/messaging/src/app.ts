@@ -11,7 +11,6 @@ import { createDirectoryCache } from "./domain/directory.js";
 import { createMessagingService, type MessagingService, type PendingItem } from "./domain/messaging-service.js";
 import { registerDirectoryConsumer } from "./events/consumers.js";
 import { createLiveHub } from "./events/live.js";
-import { createEventRelay, enqueueEvents } from "./events/event-outbox.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
 
 /** Composition root: build everything from config; start() returns the bound port. */
@@ -39,8 +38,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   });
   messaging = createMessagingService({
     db: rt.db,
-    // Events go to the messaging event outbox (one row per commit), not the kit's per-event outbox.
-    enqueue: (trx, events) => enqueueEvents(trx, rt.schema, events),
+    // The send path writes its commits' events itself (send-writer.ts); the rest go through the kit.
+    enqueue: (trx, events) => rt.enqueue(trx, events),
     writer,
     keyring,
     directory,
@@ -56,7 +55,6 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const service = messaging;
   registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);
 
-  const relay = createEventRelay({ pool: rt.database.pool, nc: rt.nc, prefix: rt.prefix, schema: rt.schema, log: rt.log });
   let refresh: NodeJS.Timeout | undefined;
   let stopErasures: (() => void) | undefined;
   rt.onStart(async () => {
@@ -77,7 +75,6 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     }, config.DIRECTORY_REFRESH_MS);
     refresh.unref();
     stopErasures = service.listenForErasures();
-    await relay.start();
   });
   rt.onStop(async () => {
     if (refresh) clearInterval(refresh);
@@ -85,12 +82,10 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     hub.stop();
     await service.idle();
     await liveNc.drain().catch(() => undefined);
-    await relay.stop();
   });
   return {
     log: rt.log,
     runtime: rt,
-    relay,
     messaging: service,
     directory,
     start: () => rt.start(),

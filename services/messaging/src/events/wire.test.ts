@@ -87,15 +87,3 @@ describe("hand-written encoders", () => {
           }
   });
 });
-
-describe("relay headers", () => {
-  it("when an event id header is built by hand, then its bytes equal nats.js's own encoding", async () => {
-    for (const id of ["wamid.AbC-_x:s2", "00000000-0000-0000-0000-000000000001:opened"]) {
-      const h = headers();
-      h.set("Nats-Msg-Id", id);
-      // encode() is what publish() calls; MsgHdrs does not declare it.
-      const encoded = (x: unknown) => Buffer.from((x as { encode(): Uint8Array }).encode());
-      expect(encoded(msgIdHeader(id))).toEqual(encoded(h));
-    }
-  });
-});

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { OutboxEvent } from "@kontor/service-kit/outbox";
-import { encodeEvents, eventChannel } from "../events/event-outbox.js";
+import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE, type OutboxEvent } from "@kontor/service-kit/outbox";
 
 /** One message ready to store: validated, authorized, encrypted. */
 export interface SendItem {
@@ -86,7 +85,10 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 //   concurrent batches never deadlock and numbers commit in order;
 // - retries are rare: the insert skips ids already stored and reports how many
 //   rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
+// - the commit's events go into the kit's outbox as one row, and the NOTIFY
+//   wakes its relay: the same row and channel enqueue() writes.
 function insertMessages(channel: string) {
+  const literal = `'${channel.replace(/'/g, "''")}'`;
   return {
     name: "msg_insert_messages",
     text: `WITH t AS (
@@ -109,9 +111,9 @@ function insertMessages(channel: string) {
         ON CONFLICT (id, conversation_id) DO NOTHING
         RETURNING 1
       ), e AS (
-        INSERT INTO event_batch (payload) VALUES ($11)
+        INSERT INTO ${OUTBOX_TABLE} (payload) VALUES ($11)
       )
-      SELECT x.ord::int AS ord, x.rseq AS rseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify('${channel}', '')) IS NULL AS notified FROM x`,
+      SELECT x.ord::int AS ord, x.rseq AS rseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify(${literal}, '')) IS NULL AS notified FROM x`,
   };
 }
 
@@ -154,7 +156,7 @@ interface ConvRow {
  * them gap-free and in commit order with any number of replicas.
  */
 export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, schema: string, options: { trace?: boolean } = {}) {
-  const insert = insertMessages(eventChannel(schema));
+  const insert = insertMessages(outboxChannel(schema));
 
   // Diagnostics (MESSAGING_TRACE_WRITER=1): per-statement timings on stderr every 2 s.
   const trace = options.trace ? new Map<string, { n: number; ms: number }>() : undefined;
@@ -289,7 +291,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         ...insert,
         values: [
           textArray(c), numberArray(s), textArray(id), textArray(se), textArray(r), textArray(cm), numberArray(ct), numberArray(k),
-          Buffer.concat(b), createdAt, encodeEvents(events), numberArray(bo), numberArray(bl),
+          Buffer.concat(b), createdAt, encodeOutboxBatch(events), numberArray(bo), numberArray(bl),
         ],
       }),
     );

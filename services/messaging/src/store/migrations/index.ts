@@ -1,7 +1,9 @@
 import type { Migration } from "kysely";
 import * as createMessaging from "./2026_11_21_130000_create_messaging.js";
+import * as moveEventBatchToOutbox from "./2026_11_22_210100_move_event_batch_to_outbox.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
   "2026_11_21_130000_create_messaging": createMessaging,
+  "2026_11_22_210100_move_event_batch_to_outbox": moveEventBatchToOutbox,
 };
