@@ -742,7 +742,7 @@ async function main() {
 async function eventBacklog(env: TestEnv): Promise<number> {
   const { db, pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 1 });
   try {
-    const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM event_batch");
+    const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox_batch");
     return Number(r.rows[0]!.n);
   } finally {
     await db.destroy();
