@@ -638,7 +638,7 @@ async function main() {
     cpu1 = cpuUs(pid);
     metrics.stream_send_per_s = Math.round(st.perS);
     metrics.server_cpu_us_per_msg = round((cpu1 - cpu0) / st.acked, 1);
-    log(`stream ${metrics.stream_send_per_s}/s`);
+    log(`stream ${metrics.stream_send_per_s}/s, server ${metrics.server_cpu_us_per_msg} µs/msg`);
     if (process.env.BENCH_STOP_AFTER === "stream") {
       await stopServer(server.current);
       throw new Error("stopped after the stream phase (BENCH_STOP_AFTER)");
