@@ -151,6 +151,8 @@ function unary(s: Sender, req: SendMessageRequest): Promise<string> {
 const received = new Set<string>();
 let duplicates = 0;
 let latencies: number[] = [];
+/** Send → ack (durable) of the unary fixed-rate phases: the part of e2e before delivery. */
+let ackLatencies: number[] = [];
 let measuring = false;
 let receivedCount = 0;
 /** Sends acknowledged by the server (all phases against the real service). */
@@ -438,8 +440,10 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
       for (let k = 0; k < due; k++) {
         const i = (issued + k) % senders.length;
         const s = senders[i]!;
+        const sentAt = nowMs();
         pending.push(unary(s, makeRequest(s, i, tag)).then(
           () => {
+            if (measuring) ackLatencies.push(nowMs() - sentAt);
             acked++;
             ackedTotal++;
           },
@@ -458,10 +462,12 @@ async function waitReceived(target: number, ms = 20_000): Promise<void> {
   while (receivedCount < target && Date.now() < deadline) await sleep(20);
 }
 
-function latencySummary(): { p50: number; p99: number; n: number } {
+function latencySummary(): { p50: number; p99: number; n: number; ackP50: number; ackP99: number } {
   const sorted = latencies.slice().sort((a, b) => a - b);
+  const acks = ackLatencies.slice().sort((a, b) => a - b);
   latencies = [];
-  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), n: sorted.length };
+  ackLatencies = [];
+  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), n: sorted.length, ackP50: round(percentile(acks, 50)), ackP99: round(percentile(acks, 99)) };
 }
 
 // ---- restart variant ------------------------------------------------------------------
@@ -700,6 +706,8 @@ async function main() {
     const ll = latencySummary();
     extra.e2e_p50_ms_at_1000_per_s = ll.p50;
     extra.e2e_p99_ms_at_1000_per_s = ll.p99;
+    extra.ack_p50_ms_at_1000_per_s = ll.ackP50;
+    extra.ack_p99_ms_at_1000_per_s = ll.ackP99;
     const beforeLowS = receivedCount;
     const esl = await streamPhase(3000, "e2e-s-low", 2000);
     await waitReceived(beforeLowS + esl.acked);
@@ -707,7 +715,7 @@ async function main() {
     extra.stream_e2e_p50_ms_at_2000_per_s = lsl.p50;
     extra.stream_e2e_p99_ms_at_2000_per_s = lsl.p99;
     measuring = false;
-    log(`low-load e2e: unary@1000/s p99 ${ll.p99}, stream@2000/s p99 ${lsl.p99}`);
+    log(`low-load e2e: unary@1000/s p50 ${ll.p50} p99 ${ll.p99} (send→ack p50 ${ll.ackP50} p99 ${ll.ackP99}), stream@2000/s p50 ${lsl.p50} p99 ${lsl.p99}`);
     errors += e.errors + es.errors + el.errors + esl.errors;
 
     // 4. Loss over all phases: everything acked must be stored and received once.
