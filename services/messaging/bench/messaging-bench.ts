@@ -639,8 +639,8 @@ async function main() {
     }
     await phase(noop.port, false, () => streamPhase(1000, "warm"));
     await phase(server.current.port, true, () => streamPhase(1000, "warm-s"));
-    const rounds = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], realS: [] as number[] };
-    const r = rounds;
+    // Rates per round: no-op and service, unary (U) and streamed (S).
+    const r = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], realS: [] as number[] };
     let cpuU = 0, ackU = 0, cpuS = 0, ackS = 0;
     let errors = 0; // send errors over all phases
     for (let round = 1; round <= ROUNDS; round++) {
