@@ -77,6 +77,13 @@ describe("inbox rows", () => {
     expect(result?.seq).toBe("1");
     const row = await app.runtime.database.pool.query<{ last_seq: string }>("SELECT last_seq FROM inbox WHERE participant = $1", [`c_${id}`]);
     expect(row.rows[0]?.last_seq).toBe("1");
+    // The same when the missing row is the sender's (a customer's own sends are numbered in its inbox too).
+    await app.runtime.database.pool.query("DELETE FROM inbox WHERE participant = $1", [`c_${id}`]);
+    const me = await env.token({ kind: "customer", customerId: id });
+    const own = await unaryCall(client.sendMessage.bind(client), sendReq(customer(id), number("pn_inbox"), text("hi back")), { token: me });
+    expect(own.result?.seq).toBe("2");
+    const stored = await app.runtime.database.pool.query<{ sender_rseq: string }>("SELECT sender_rseq FROM message WHERE id = $1", [own.result!.messageId]);
+    expect(stored.rows[0]?.sender_rseq).toBe("1");
   });
 });
 

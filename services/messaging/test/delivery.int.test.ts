@@ -113,6 +113,43 @@ describe("StreamInbox", () => {
     back.close();
   });
 
+  it("when a customer sends from one device, then its other devices get the message in one cursor order with what it receives; the business gets no echo", async () => {
+    const c = await newCustomer();
+    const phoneA = new Inbox(client, c.token, customer(c.id));
+    const laptop = new Inbox(client, c.token, customer(c.id));
+    const agent = new Inbox(client, bizToken, number(phone));
+    await Promise.all([phoneA.waitCaughtUp(), laptop.waitCaughtUp(), agent.waitCaughtUp()]);
+    const agentBefore = agent.messages().length;
+    const mine = await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("e0"), { clientMessageId: "dev-a-1" }), { token: c.token });
+    await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("e1")), { token: bizToken });
+    await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("e2")), { token: c.token });
+    // A retry stores nothing and so echoes nothing.
+    await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("e0"), { clientMessageId: "dev-a-1" }), { token: c.token });
+
+    const onLaptop = await laptop.waitForMessages(3);
+    expect(onLaptop.map(bodyOf)).toEqual(["e0", "e1", "e2"]);
+    expect(onLaptop.map((m) => m.cursor)).toEqual(["1", "2", "3"]);
+    // The sender's view carries its client id, so the sending device recognizes its own message.
+    expect(onLaptop[0]!.message).toMatchObject({ id: mine.result!.messageId, clientMessageId: "dev-a-1", sender: customer(c.id), recipient: number(phone) });
+    expect(onLaptop[1]!.message!.clientMessageId).toBe("");
+    expect((await phoneA.waitForMessages(3)).map(bodyOf)).toEqual(["e0", "e1", "e2"]);
+
+    // The business's stream gets the customer's messages, and none of its own back.
+    await agent.waitForMessages(agentBefore + 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(agent.messages().slice(agentBefore).map(bodyOf)).toEqual(["e0", "e2"]);
+    expect(agent.statuses().some((s) => s.messageId !== "")).toBe(true);
+
+    // Store-and-forward covers own sends too: a new device from the start, and one resuming mid-way.
+    const fresh = new Inbox(client, c.token, customer(c.id));
+    expect((await fresh.waitForMessages(3)).map((m) => [bodyOf(m), m.cursor])).toEqual([["e0", "1"], ["e1", "2"], ["e2", "3"]]);
+    const resumed = new Inbox(client, c.token, customer(c.id), "1");
+    expect((await resumed.waitForMessages(2)).map(bodyOf)).toEqual(["e1", "e2"]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(laptop.messages()).toHaveLength(3);
+    for (const s of [phoneA, laptop, agent, fresh, resumed]) s.close();
+  });
+
   it("when a customer opens another customer's inbox, then PERMISSION_DENIED", async () => {
     const c = await newCustomer();
     const other = await newCustomer();

@@ -166,9 +166,12 @@ describe("content types", () => {
     await send([customer(c.id), number(phone), { kind: { $case: "reaction", value: { messageId: sentIds[0]!, emoji: "👍" } } }], c.token);
     await send([customer(c.id), number(phone), text("quoted"), { context: { messageId: sentIds[0]! } }], c.token);
 
-    const got = await inbox.waitForMessages(fromBusiness.length);
+    // The customer's stream: what it received, then its own sends (echoed for its other devices).
+    const all = await inbox.waitForMessages(fromBusiness.length + fromCustomer.length + 2);
+    const got = all.slice(0, fromBusiness.length);
     expect(got.map((m) => m.message?.content)).toEqual(fromBusiness.map(([, content]) => content));
     expect(got.every((m) => m.message?.bizOpaqueCallbackData === "")).toBe(true); // business-private
+    expect(all.slice(fromBusiness.length, fromBusiness.length + fromCustomer.length).map((m) => m.message?.content)).toEqual(fromCustomer.map(([, x]) => x));
 
     const list = await unaryCall(client.listMessages.bind(client), { participant: customer(c.id), conversationId: got[0]!.message!.conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: c.token });
     const expected = [...fromBusiness.map(([, x]) => x), ...fromCustomer.map(([, x]) => x)];
@@ -290,11 +293,14 @@ describe("send", () => {
     const results = await Promise.all(sends);
     const seqs = results.map((r) => Number(r.result!.seq)).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 2 * n }, (_, i) => i + 1));
-    const got = await inbox.waitForMessages(n);
+    // The customer's stream holds both directions (its own sends echo), all in seq order.
+    const got = await inbox.waitForMessages(2 * n);
     const seen = got.map((m) => Number(m.message!.seq));
-    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(seen).toEqual(Array.from({ length: 2 * n }, (_, i) => i + 1));
     // Per sender, the order of a sequential client is kept.
-    expect(got.map((m) => (m.message!.content!.kind as { value: { body: string } }).value.body)).toEqual(Array.from({ length: n }, (_, i) => `b${i}`));
+    const bodies = got.map((m) => (m.message!.content!.kind as { value: { body: string } }).value.body);
+    expect(bodies.filter((b) => b.startsWith("b"))).toEqual(Array.from({ length: n }, (_, i) => `b${i}`));
+    expect(bodies.filter((b) => b.startsWith("c"))).toEqual(Array.from({ length: n }, (_, i) => `c${i}`));
     const bizGot = (await bizInbox.waitForMessages(n)).filter((m) => m.message!.conversationId === results[0]!.result!.conversationId);
     const bizSeen = bizGot.map((m) => Number(m.message!.seq));
     expect(bizSeen).toEqual([...bizSeen].sort((a, b) => a - b));

@@ -257,37 +257,46 @@ export function createMessagingService(ports: MessagingPorts) {
     };
   }
 
-  /** After commit: one live publish per recipient and one status publish per sender. */
+  /**
+   * After commit: one live publish per participant with new inbox items (the
+   * recipients, and customers whose own sends echo to their other devices),
+   * then one status publish per sender.
+   */
   function publishFresh(fresh: { item: PendingItem; stored: Stored }[]): void {
-    const toRecipients = new Map<string, LiveFrame[]>();
+    const toInboxes = new Map<string, LiveFrame[]>();
     const toSenders = new Map<string, Uint8Array[]>();
+    const push = (key: string, rseq: number, frame: Uint8Array) => {
+      let r = toInboxes.get(key);
+      if (!r) toInboxes.set(key, (r = []));
+      r.push({ rseq, frame });
+    };
     for (const { item, stored } of fresh) {
-      let r = toRecipients.get(item.recipientKey);
-      if (!r) toRecipients.set(item.recipientKey, (r = []));
-      // The recipient's view: no callback data, no client id (see completeMessage).
-      const frame = messageFrameBytes(
-        {
-          id: item.id,
-          conversationId: stored.conversationId,
-          seq: stored.seq,
-          senderKey: item.senderKey,
-          recipientKey: item.recipientKey,
-          content: item.contentBytes,
-          context: item.contextBytes,
-          bizOpaqueCallbackData: "",
-          clientMessageId: "",
-          status: stored.status,
-          errorCode: 0,
-          createdAt: stored.createdAt,
-        },
-        stored.rseq,
-      );
-      r.push({ rseq: stored.rseq, frame });
+      const frame = {
+        id: item.id,
+        conversationId: stored.conversationId,
+        seq: stored.seq,
+        senderKey: item.senderKey,
+        recipientKey: item.recipientKey,
+        content: item.contentBytes,
+        context: item.contextBytes,
+        // The recipient's view: no callback data, no client id (see completeMessage).
+        bizOpaqueCallbackData: "",
+        clientMessageId: "",
+        status: stored.status,
+        errorCode: 0,
+        createdAt: stored.createdAt,
+      };
+      push(item.recipientKey, stored.rseq, messageFrameBytes(frame, stored.rseq));
+      if (stored.senderRseq > 0) {
+        // The sender's own view, with its client id: the device that sent it matches it by that.
+        const own = { ...frame, bizOpaqueCallbackData: item.req.bizOpaqueCallbackData, clientMessageId: item.req.clientMessageId };
+        push(item.senderKey, stored.senderRseq, messageFrameBytes(own, stored.senderRseq));
+      }
       let s = toSenders.get(item.senderKey);
       if (!s) toSenders.set(item.senderKey, (s = []));
       s.push(statusFrameBytes({ messageId: item.id, conversationId: stored.conversationId, seq: stored.seq, status: S.MESSAGE_STATUS_SENT, errorCode: 0, at: stored.createdAt }));
     }
-    for (const [key, items] of toRecipients) hub.publishItems(key, items);
+    for (const [key, items] of toInboxes) hub.publishItems(key, items);
     for (const [key, frames] of toSenders) hub.publishStatusFrames(key, frames);
   }
 
@@ -328,7 +337,7 @@ export function createMessagingService(ports: MessagingPorts) {
     async read(recipientKey, after, before, limit) {
       const rows = await messages.readInbox(db, recipientKey, after, before, limit);
       const out: { rseq: number; message: Message }[] = [];
-      for (const row of rows) out.push({ rseq: Number(row.rseq), message: await rowToMessage(row, recipientKey) });
+      for (const row of rows) out.push({ rseq: Number(row.n), message: await rowToMessage(row, recipientKey) });
       return out;
     },
     heads: (keys) => messages.inboxHeads(db, keys),
@@ -418,6 +427,8 @@ export function createMessagingService(ports: MessagingPorts) {
         contentType: valid.contentType,
         keyId,
         body: seal(key, plaintext, Buffer.from(id)),
+        // A customer's other devices get its own sends; business numbers get status updates instead.
+        echo: sender.kind === "customer",
         kind: valid.kind,
         customerE164: customer.e164,
         contentBytes,

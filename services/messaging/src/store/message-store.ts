@@ -4,11 +4,18 @@ import type { ConversationRow, MessageRow } from "./tables.js";
 
 export type MessageWithParties = MessageRow & { phone_number_id: string; customer_id: string; business_id: string };
 
-/** A recipient's messages with inbox seq in (after, before), oldest first. */
-export async function readInbox(db: Kysely<MessagingDatabase>, recipient: string, after: number, before: number | undefined, limit: number): Promise<MessageRow[]> {
-  let q = db.selectFrom("message").selectAll().where("recipient", "=", recipient).where("rseq", ">", String(after));
-  if (before !== undefined) q = q.where("rseq", "<", String(before));
-  return q.orderBy("rseq").limit(limit).execute();
+/**
+ * A participant's inbox entries with number n in (after, before), oldest
+ * first: messages to it (n = rseq) and its own sends that echo (n = sender_rseq).
+ */
+export async function readInbox(db: Kysely<MessagingDatabase>, participant: string, after: number, before: number | undefined, limit: number): Promise<(MessageRow & { n: string })[]> {
+  const upper = before ?? Number.MAX_SAFE_INTEGER;
+  const rows = await sql<MessageRow & { n: string }>`
+    (SELECT *, rseq AS n FROM message WHERE recipient = ${participant} AND rseq > ${after} AND rseq < ${upper} ORDER BY rseq LIMIT ${limit})
+    UNION ALL
+    (SELECT *, sender_rseq AS n FROM message WHERE sender = ${participant} AND sender_rseq > ${after} AND sender_rseq < ${upper} ORDER BY sender_rseq LIMIT ${limit})
+    ORDER BY n LIMIT ${limit}`.execute(db);
+  return rows.rows;
 }
 
 /** Committed inbox heads of participants (the sweep for live publishes that never arrived). */

@@ -14,6 +14,8 @@ export interface SendItem {
   contentType: number;
   keyId: number;
   body: Buffer;
+  /** Number it in the sender's inbox too, so the sender's other devices receive it. */
+  echo: boolean;
 }
 
 export interface Stored {
@@ -21,6 +23,8 @@ export interface Stored {
   seq: number;
   /** The recipient's inbox sequence number. */
   rseq: number;
+  /** The sender's inbox sequence number when the item echoes, else 0. */
+  senderRseq: number;
   createdAt: Date;
   status: number;
   errorCode: number;
@@ -87,15 +91,29 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 //   rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
 // - the commit's events go into the kit's outbox as one row, and the NOTIFY
 //   wakes its relay: the same row and channel enqueue() writes.
-function insertMessages(channel: string) {
+function insertMessages(channel: string, echo: boolean) {
   const literal = `'${channel.replace(/'/g, "''")}'`;
-  return {
-    name: "msg_insert_messages",
-    text: `WITH t AS (
-        SELECT c, s, i, se, r, cm, ct, k, substring($9::bytea FROM bo FOR bl) AS b, ord
-        FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::int[], $12::int[], $13::int[])
-          WITH ORDINALITY AS t(c, s, i, se, r, cm, ct, k, bo, bl, ord)
+  // Inbox entries to number: every item's recipient and, in the echo variant,
+  // the sender of items that echo. Numbers within a participant follow item order.
+  const numbering = echo
+    ? `e AS (
+        SELECT r AS p, ord, 0 AS side FROM t UNION ALL SELECT se, ord, 1 FROM t WHERE eo
       ), n AS (
+        SELECT p, count(*) AS cnt FROM e GROUP BY p
+      ), l AS (
+        SELECT participant FROM inbox WHERE participant IN (SELECT p FROM n) ORDER BY participant FOR UPDATE
+      ), u AS (
+        UPDATE inbox i SET last_seq = i.last_seq + n.cnt FROM n JOIN l ON l.participant = n.p
+        WHERE i.participant = n.p
+        RETURNING i.participant, i.last_seq - n.cnt AS base
+      ), q AS (
+        SELECT e.ord, e.side, u.base + row_number() OVER (PARTITION BY e.p ORDER BY e.ord, e.side) AS num FROM e JOIN u ON u.participant = e.p
+      ), x AS (
+        SELECT t.*, qr.num AS rseq, qs.num AS srseq FROM t JOIN q qr ON qr.ord = t.ord AND qr.side = 0
+          LEFT JOIN q qs ON qs.ord = t.ord AND qs.side = 1
+        WHERE NOT t.eo OR qs.num IS NOT NULL
+      )`
+    : `n AS (
         SELECT r, count(*) AS cnt FROM t GROUP BY r
       ), l AS (
         SELECT participant FROM inbox WHERE participant IN (SELECT r FROM n) ORDER BY participant FOR UPDATE
@@ -104,16 +122,23 @@ function insertMessages(channel: string) {
         WHERE i.participant = n.r
         RETURNING i.participant, i.last_seq - n.cnt AS base
       ), x AS (
-        SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq FROM t JOIN u ON u.participant = t.r
-      ), m AS (
-        INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, client_message_id, content_type, key_id, body, status, created_at)
-        SELECT x.c, x.s, x.i, x.se, x.r, x.rseq, x.cm, x.ct, x.k, x.b, ${STATUS_SENT}, $10 FROM x
+        SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq, NULL::bigint AS srseq FROM t JOIN u ON u.participant = t.r
+      )`;
+  return {
+    name: echo ? "msg_insert_messages_echo" : "msg_insert_messages",
+    text: `WITH t AS (
+        SELECT c, s, i, se, r, cm, ct, k, substring($9::bytea FROM bo FOR bl) AS b, ${echo ? "eo" : "false AS eo"}, ord
+        FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::int[], $12::int[], $13::int[]${echo ? ", $14::bool[]" : ""})
+          WITH ORDINALITY AS t(c, s, i, se, r, cm, ct, k, bo, bl${echo ? ", eo" : ""}, ord)
+      ), ${numbering}, m AS (
+        INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, sender_rseq, client_message_id, content_type, key_id, body, status, created_at)
+        SELECT x.c, x.s, x.i, x.se, x.r, x.rseq, x.srseq, x.cm, x.ct, x.k, x.b, ${STATUS_SENT}, $10 FROM x
         ON CONFLICT (id, conversation_id) DO NOTHING
         RETURNING 1
-      ), e AS (
+      ), e2 AS (
         INSERT INTO ${OUTBOX_TABLE} (payload) VALUES ($11)
       )
-      SELECT x.ord::int AS ord, x.rseq AS rseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify(${literal}, '')) IS NULL AS notified FROM x`,
+      SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify(${literal}, '')) IS NULL AS notified FROM x`,
   };
 }
 
@@ -156,7 +181,8 @@ interface ConvRow {
  * them gap-free and in commit order with any number of replicas.
  */
 export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, schema: string, options: { trace?: boolean } = {}) {
-  const insert = insertMessages(outboxChannel(schema));
+  const insert = insertMessages(outboxChannel(schema), false);
+  const insertEcho = insertMessages(outboxChannel(schema), true);
 
   // Diagnostics (MESSAGING_TRACE_WRITER=1): per-statement timings on stderr every 2 s.
   const trace = options.trace ? new Map<string, { n: number; ms: number }>() : undefined;
@@ -228,7 +254,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         values: [withClientId],
       }));
       for (const r of dup.rows) {
-        known.set(r.id, { conversationId: r.conversation_id, seq: Number(r.seq), rseq: Number(r.rseq), createdAt: r.created_at, status: r.status, errorCode: r.error_code, duplicate: true });
+        known.set(r.id, { conversationId: r.conversation_id, seq: Number(r.seq), rseq: Number(r.rseq), senderRseq: 0, createdAt: r.created_at, status: r.status, errorCode: r.error_code, duplicate: true });
       }
     }
     const fresh: number[] = [];
@@ -250,13 +276,15 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
 
     // 3. Per-conversation seq (gap-free: fix the reservation when retries were in the batch).
-    const perRecipient = new Map<string, number>();
+    // Participants whose inbox rows the batch numbers (see ENSURE_INBOX below).
+    const numbered = new Set<string>();
     const seqs: number[] = [];
     for (const i of fresh) {
       const it = items[i]!;
       const conv = convs.get(`${it.phoneNumberId}\u0000${it.customerId}`)!;
       seqs.push(conv.next++);
-      perRecipient.set(it.recipientKey, (perRecipient.get(it.recipientKey) ?? 0) + 1);
+      numbered.add(it.recipientKey);
+      if (it.echo) numbered.add(it.senderKey);
     }
     if (unused > 0) {
       const fix = [...convs.values()].filter((c) => c.next - 1 !== Number(c.row.last_seq));
@@ -270,40 +298,43 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // 4. Inbox numbers, messages and their events: one statement.
     const accepted: { item: T; stored: Stored }[] = [];
     const c: string[] = [], s: number[] = [], id: string[] = [], se: string[] = [], r: string[] = [];
-    const cm: string[] = [], ct: number[] = [], k: number[] = [], b: Buffer[] = [], bo: number[] = [], bl: number[] = [];
+    const cm: string[] = [], ct: number[] = [], k: number[] = [], b: Buffer[] = [], bo: number[] = [], bl: number[] = [], eo: boolean[] = [];
     let offset = 1; // substring() counts from 1
     fresh.forEach((i, j) => {
       const it = items[i]!;
       const conv = convs.get(`${it.phoneNumberId}\u0000${it.customerId}`)!;
       // rseq is filled from the statement's answer below.
-      const stored: Stored = { conversationId: conv.row.id, seq: seqs[j]!, rseq: 0, createdAt, status: STATUS_SENT, errorCode: 0, duplicate: false };
+      const stored: Stored = { conversationId: conv.row.id, seq: seqs[j]!, rseq: 0, senderRseq: 0, createdAt, status: STATUS_SENT, errorCode: 0, duplicate: false };
       results[i] = stored;
       accepted.push({ item: it, stored });
       c.push(conv.row.id); s.push(stored.seq); id.push(it.id); se.push(it.senderKey); r.push(it.recipientKey);
       cm.push(it.clientMessageId); ct.push(it.contentType); k.push(it.keyId); b.push(it.body);
-      bo.push(offset); bl.push(it.body.length);
+      bo.push(offset); bl.push(it.body.length); eo.push(it.echo);
       offset += it.body.length;
     });
     const events = buildEvents(accepted, opened);
     await gates.beforeInbox;
-    const ins = await timed("D_insert", () =>
-      client.query<{ ord: number; rseq: string; inserted: number }>({
-        ...insert,
-        values: [
-          textArray(c), numberArray(s), textArray(id), textArray(se), textArray(r), textArray(cm), numberArray(ct), numberArray(k),
-          Buffer.concat(b), createdAt, encodeOutboxBatch(events), numberArray(bo), numberArray(bl),
-        ],
-      }),
-    );
+    // Business sends (the volume) never echo and keep the simpler statement.
+    const echo = eo.includes(true);
+    const values: unknown[] = [
+      textArray(c), numberArray(s), textArray(id), textArray(se), textArray(r), textArray(cm), numberArray(ct), numberArray(k),
+      Buffer.concat(b), createdAt, encodeOutboxBatch(events), numberArray(bo), numberArray(bl),
+    ];
+    if (echo) values.push(`{${eo.join(",")}}`);
+    const ins = await timed("D_insert", () => client.query<{ ord: number; rseq: string; srseq: string | null; inserted: number }>({ ...(echo ? insertEcho : insert), values }));
     gates.inboxLocked();
     if (ins.rows.length !== fresh.length) {
       // A participant without an inbox row (created before it existed): add it and redo the batch.
       await client.query("ROLLBACK");
-      await client.query({ ...ENSURE_INBOX, values: [[...perRecipient.keys()]] });
+      await client.query({ ...ENSURE_INBOX, values: [[...numbered]] });
       throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
     }
     if (ins.rows[0]!.inserted !== fresh.length) throw new RetriedInBatch("the batch holds retries of stored messages");
-    for (const row of ins.rows) accepted[row.ord - 1]!.stored.rseq = Number(row.rseq);
+    for (const row of ins.rows) {
+      const st = accepted[row.ord - 1]!.stored;
+      st.rseq = Number(row.rseq);
+      if (row.srseq !== null) st.senderRseq = Number(row.srseq);
+    }
     await timed("E_commit", () => client.query("COMMIT"));
     return items.map((it, i) => {
       const own = results[i];

@@ -54,6 +54,8 @@ export interface MessageTable {
   sender: string;
   recipient: string;
   rseq: string;
+  /** The sender's inbox number (customers' own sends, echoed to their other devices); null otherwise. */
+  sender_rseq: string | null;
   client_message_id: Generated<string>;
   content_type: number;
   key_id: number;

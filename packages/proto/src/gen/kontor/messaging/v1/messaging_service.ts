@@ -3823,7 +3823,10 @@ export const MessagingServiceService = {
   /**
    * StreamInbox delivers a participant's messages after resume_cursor (backlog
    * from the database, then live), plus status changes of messages it sent
-   * and typing indicators. Each device opens its own stream.
+   * and typing indicators. Each device opens its own stream. A customer's
+   * stream also carries the messages the customer sent (from any device, with
+   * its client_message_id), so every device shows the whole chat; business
+   * numbers see their own sends as status changes only.
    */
   streamInbox: {
     path: "/kontor.messaging.v1.MessagingService/StreamInbox" as const,
@@ -3950,7 +3953,10 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
   /**
    * StreamInbox delivers a participant's messages after resume_cursor (backlog
    * from the database, then live), plus status changes of messages it sent
-   * and typing indicators. Each device opens its own stream.
+   * and typing indicators. Each device opens its own stream. A customer's
+   * stream also carries the messages the customer sent (from any device, with
+   * its client_message_id), so every device shows the whole chat; business
+   * numbers see their own sends as status changes only.
    */
   streamInbox: handleServerStreamingCall<StreamInboxRequest, StreamInboxResponse>;
   /**
@@ -4018,7 +4024,10 @@ export interface MessagingServiceClient extends Client {
   /**
    * StreamInbox delivers a participant's messages after resume_cursor (backlog
    * from the database, then live), plus status changes of messages it sent
-   * and typing indicators. Each device opens its own stream.
+   * and typing indicators. Each device opens its own stream. A customer's
+   * stream also carries the messages the customer sent (from any device, with
+   * its client_message_id), so every device shows the whole chat; business
+   * numbers see their own sends as status changes only.
    */
   streamInbox(request: StreamInboxRequest, options?: Partial<CallOptions>): ClientReadableStream<StreamInboxResponse>;
   streamInbox(
