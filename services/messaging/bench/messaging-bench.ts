@@ -629,6 +629,7 @@ async function main() {
     // speed drifts by tens of percent within minutes; the medians of the rounds are reported.
     const pid = server.current.child.pid!;
     const skipUnary = process.env.BENCH_SKIP_UNARY === "1"; // profiling the stream phase alone
+    const skipStream = process.env.BENCH_SKIP_STREAM === "1"; // profiling the unary phase alone
     const phase = async <T>(port: number, real: boolean, run: () => Promise<T>) => {
       useServer(port, real);
       return run();
@@ -637,8 +638,10 @@ async function main() {
       await phase(noop.port, false, () => unaryMax(1000, "warm"));
       await phase(server.current.port, true, () => unaryMax(1000, "warm-u"));
     }
-    await phase(noop.port, false, () => streamPhase(1000, "warm"));
-    await phase(server.current.port, true, () => streamPhase(1000, "warm-s"));
+    if (!skipStream) {
+      await phase(noop.port, false, () => streamPhase(1000, "warm"));
+      await phase(server.current.port, true, () => streamPhase(1000, "warm-s"));
+    }
     // Rates per round: no-op and service, unary (U) and streamed (S).
     const r = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], realS: [] as number[] };
     let cpuU = 0, ackU = 0, cpuS = 0, ackS = 0;
@@ -653,14 +656,18 @@ async function main() {
         errors += u.errors;
         r.realU.push(u.perS);
       }
-      r.noopS.push((await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"))).perS);
-      const c0 = cpuUs(pid);
-      const st = await phase(server.current.port, true, () => streamPhase(PHASE_MS, `s${round}`));
-      cpuS += cpuUs(pid) - c0;
-      ackS += st.acked;
-      errors += st.errors;
-      r.realS.push(st.perS);
-      log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(st.perS)}/s vs no-op ${Math.round(r.noopS.at(-1)!)}/s; server ${round1((cpuUs(pid) - c0) / st.acked)} µs/msg`);
+      let streamCpu = 0;
+      if (!skipStream) {
+        r.noopS.push((await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"))).perS);
+        const c0 = cpuUs(pid);
+        const st = await phase(server.current.port, true, () => streamPhase(PHASE_MS, `s${round}`));
+        streamCpu = (cpuUs(pid) - c0) / st.acked;
+        cpuS += cpuUs(pid) - c0;
+        ackS += st.acked;
+        errors += st.errors;
+        r.realS.push(st.perS);
+      }
+      log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(r.realS.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopS.at(-1) ?? 0)}/s; server ${round1(streamCpu)} µs/msg`);
     }
     await stopServer(noop);
     closeClients(noop.port);
