@@ -185,10 +185,10 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
   const insertEcho = insertMessages(outboxChannel(schema), true);
 
   // Diagnostics (MESSAGING_TRACE_WRITER=1): per-statement timings on stderr every 2 s.
-  const trace = options.trace ? new Map<string, { n: number; ms: number }>() : undefined;
+  const trace = options.trace ? new Map<string, { n: number; ms: number; max?: number }>() : undefined;
   if (trace) {
     setInterval(() => {
-      process.stderr.write(`writer ${JSON.stringify(Object.fromEntries([...trace].map(([k, v]) => [k, { n: v.n, avg_ms: +(v.ms / v.n).toFixed(3) }])))}\n`);
+      process.stderr.write(`writer ${JSON.stringify(Object.fromEntries([...trace].map(([k, v]) => [k, { n: v.n, avg_ms: +(v.ms / v.n).toFixed(3), max_ms: +(v.max ?? 0).toFixed(1) }])))}\n`);
       trace.clear();
     }, 2000).unref();
   }
@@ -199,8 +199,10 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       return await fn();
     } finally {
       const e = trace.get(name) ?? { n: 0, ms: 0 };
+      const ms = performance.now() - t;
       e.n++;
-      e.ms += performance.now() - t;
+      e.ms += ms;
+      e.max = Math.max(e.max ?? 0, ms);
       trace.set(name, e);
     }
   };
@@ -363,8 +365,10 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
             // seq scan as it grows. The other statements keep their generic plans (planning 500-element
             // array constants costs more than it saves).
-            await client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
-            const results = await attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates);
+            const results = await timed("T_batch", async () => {
+              await client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
+              return attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates);
+            });
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh };
           } catch (err) {
