@@ -103,6 +103,16 @@ async function main() {
     const app = await createMessaging(loadConfig(process.env));
     ({ port } = await app.start());
     const profiled = await startProfile();
+    if (process.env.BENCH_LOOP_DELAY === "1") {
+      // Diagnostics: how long the service's event loop keeps I/O (PostgreSQL's answers among it) waiting.
+      const { monitorEventLoopDelay } = await import("node:perf_hooks");
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      setInterval(() => {
+        process.stderr.write(`loop delay ms p50 ${(h.percentile(50) / 1e6).toFixed(1)} p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)}\n`);
+        h.reset();
+      }, 2000).unref();
+    }
     process.on("SIGTERM", () => {
       void profiled()
         .then(() => app.stop())
