@@ -326,10 +326,8 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     const ins = await timed("D_insert", () => client.query<{ ord: number; rseq: string; srseq: string | null; inserted: number }>({ ...(echo ? insertEcho : insert), values }));
     gates.inboxLocked();
     if (ins.rows.length !== fresh.length) {
-      // A participant without an inbox row (created before it existed): add it and redo the batch.
-      await client.query("ROLLBACK");
-      await client.query({ ...ENSURE_INBOX, values: [[...numbered]] });
-      throw Object.assign(new Error("inbox rows were missing"), { code: "40001" });
+      // A participant without an inbox row (created before it existed): write() rolls back, adds it and redoes the batch.
+      throw Object.assign(new Error("inbox rows were missing"), { code: "40001", ensureInbox: [...numbered] });
     }
     if (ins.rows[0]!.inserted !== fresh.length) throw new RetriedInBatch("the batch holds retries of stored messages");
     for (const row of ins.rows) {
@@ -375,6 +373,8 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             await client.query("ROLLBACK").catch(() => {
               broken = true;
             });
+            const missing = (err as { ensureInbox?: string[] }).ensureInbox;
+            if (missing && !broken) await client.query({ ...ENSURE_INBOX, values: [missing] });
             const code = (err as { code?: string }).code;
             if (broken || !code || !RETRYABLE.has(code) || tries >= 5) throw err;
             if (code === "KONTOR_RETRIED" || code === "23505") lookup = true;
