@@ -77,6 +77,8 @@ export function createKitServer(options: KitServerOptions): KitServer {
   const server = new Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? 8 * 1024 * 1024,
     "grpc.keepalive_permit_without_calls": 1,
+    // channelz bookkeeping runs on every call (~3% of a busy service's CPU) and nothing here reads it.
+    "grpc.enable_channelz": 0,
   });
   const serviceNames: string[] = [];
   // Aborted when shutdown starts, so long-lived streams end instead of holding the drain.

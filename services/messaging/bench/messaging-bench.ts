@@ -34,7 +34,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const UNARY_CONCURRENCY = Number(process.env.BENCH_UNARY_CONCURRENCY ?? 64); // in flight per sender
 const STREAM_WINDOW = Number(process.env.BENCH_STREAM_WINDOW ?? 2000); // in flight per sender stream
 const BODY_BYTES = 100;
-const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024 };
+const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 };
 const budget = setTimeout(() => {
   process.stderr.write("bench: giving up after 4.5 minutes\n");
   process.exit(2);

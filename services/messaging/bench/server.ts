@@ -26,7 +26,8 @@ function noopResult(clientMessageId: string) {
 }
 
 async function startNoop(): Promise<number> {
-  const server = new Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024 });
+  // The kit server's transport options, so the limits are measured on the same transport.
+  const server = new Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024, "grpc.keepalive_permit_without_calls": 1, "grpc.enable_channelz": 0 });
   const unimplemented = (_call: unknown, cb: sendUnaryData<never>) => cb({ code: 12 } as never, null);
   server.addService(MessagingServiceService, {
     sendMessage: (call: ServerUnaryCall<SendMessageRequest, SendMessageResponse>, cb: sendUnaryData<SendMessageResponse>) => cb(null, { result: noopResult(call.request.clientMessageId) }),
