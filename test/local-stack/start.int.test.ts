@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createTokenVerifier } from "@kontor/service-kit/auth";
 import { checkHealth, createClient, unaryCall } from "@kontor/service-kit/grpc-client";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
+import { portFree } from "../../deploy/local/lib/process.js";
 
 // The local stack (`npm start`) on the embedded path: its own PostgreSQL and
 // nats-server on spare ports, services shifted by KONTOR_PORT_OFFSET, state in
@@ -17,13 +18,31 @@ const stateDir = mkdtempSync(join(tmpdir(), "kontor-local-"));
 // As root the embedded PostgreSQL runs as the postgres user, which must be able to enter this folder.
 chmodSync(stateDir, 0o755);
 
+/**
+ * Ports nobody holds right now. The stack's ports lie in the kernel's
+ * ephemeral range, where the other test files' outgoing connections take
+ * their local ports; fixed ones collided now and then ("ports in use").
+ */
+async function sparePorts(): Promise<{ offset: number; pg: number; nats: number }> {
+  const base = [50051, 50052, 50053, 50054, 50055, 9461, 9462, 9463, 9464, 9465];
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const offset = 1000 + Math.floor(Math.random() * 9000);
+    const pg = 20_000 + Math.floor(Math.random() * 10_000);
+    const nats = pg + 1;
+    const ports = [...base.map((p) => p + offset), pg, nats];
+    if ((await Promise.all(ports.map((p) => portFree(p)))).every(Boolean)) return { offset, pg, nats };
+  }
+  throw new Error("no spare ports for the local stack");
+}
+const spare = await sparePorts();
+
 const stackEnv: Record<string, string> = {
   PATH: process.env.PATH ?? "",
   HOME: process.env.HOME ?? "",
   KONTOR_DIR: stateDir,
-  KONTOR_PORT_OFFSET: "1000",
-  KONTOR_PG_PORT: "54339",
-  KONTOR_NATS_PORT: "42239",
+  KONTOR_PORT_OFFSET: String(spare.offset),
+  KONTOR_PG_PORT: String(spare.pg),
+  KONTOR_NATS_PORT: String(spare.nats),
   KONTOR_LOG_LEVEL: "warn",
   NO_COLOR: "1",
 };
@@ -73,8 +92,8 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
         authPublicKeys: unknown[];
       };
       expect(Object.keys(local.services).sort()).toEqual([...presentServices].sort());
-      expect(local.postgres).toEqual({ url: "postgres://postgres@127.0.0.1:54339/kontor", embedded: true });
-      expect(local.nats).toEqual({ url: "nats://127.0.0.1:42239", embedded: true });
+      expect(local.postgres).toEqual({ url: `postgres://postgres@127.0.0.1:${spare.pg}/kontor`, embedded: true });
+      expect(local.nats).toEqual({ url: `nats://127.0.0.1:${spare.nats}`, embedded: true });
       for (const [name, address] of Object.entries(local.services)) {
         expect(await checkHealth(address), name).toBe("SERVING");
       }
