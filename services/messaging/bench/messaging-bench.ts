@@ -34,6 +34,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const UNARY_CONCURRENCY = Number(process.env.BENCH_UNARY_CONCURRENCY ?? 64); // in flight per sender
 const STREAM_WINDOW = Number(process.env.BENCH_STREAM_WINDOW ?? 2000); // in flight per sender stream
 const BODY_BYTES = 100;
+/** As in services/messaging/package.json's start script. */
+const SERVICE_NODE_ARGS = "--max-semi-space-size=64";
 const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 };
 const budget = setTimeout(() => {
   process.stderr.write("bench: giving up after 4.5 minutes\n");
@@ -57,7 +59,8 @@ process.on("exit", () => {
 });
 
 function startServer(mode: "messaging" | "noop", env: Record<string, string>): Promise<ServerProc> {
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // The service's own flags by default (its start script's); BENCH_SERVER_NODE_ARGS replaces them.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? SERVICE_NODE_ARGS).split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
     cwd: resolve(here, ".."),
     env: { ...process.env, ...env },

@@ -106,12 +106,24 @@ async function main() {
     const profiled = await startProfile();
     if (process.env.BENCH_LOOP_DELAY === "1") {
       // Diagnostics: how long the service's event loop keeps I/O (PostgreSQL's answers among it) waiting.
-      const { monitorEventLoopDelay } = await import("node:perf_hooks");
+      const { monitorEventLoopDelay, PerformanceObserver, constants } = await import("node:perf_hooks");
       const h = monitorEventLoopDelay({ resolution: 1 });
       h.enable();
+      // Garbage-collection pauses by kind (minor = scavenge, major = mark-compact): count, total and longest ms.
+      const gc = { minor: { n: 0, ms: 0, max: 0 }, major: { n: 0, ms: 0, max: 0 } };
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          const kind = (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? gc.minor : gc.major;
+          kind.n++;
+          kind.ms += e.duration;
+          kind.max = Math.max(kind.max, e.duration);
+        }
+      }).observe({ entryTypes: ["gc"] });
+      const fmt = (k: { n: number; ms: number; max: number }) => `${k.n}× ${k.ms.toFixed(0)} ms (max ${k.max.toFixed(1)})`;
       setInterval(() => {
-        process.stderr.write(`loop delay ms p50 ${(h.percentile(50) / 1e6).toFixed(1)} p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)}\n`);
+        process.stderr.write(`loop delay ms p50 ${(h.percentile(50) / 1e6).toFixed(1)} p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)}; gc minor ${fmt(gc.minor)}, major ${fmt(gc.major)}\n`);
         h.reset();
+        for (const k of [gc.minor, gc.major]) Object.assign(k, { n: 0, ms: 0, max: 0 });
       }, 2000).unref();
     }
     process.on("SIGTERM", () => {
