@@ -42,8 +42,13 @@ export interface MessagingPorts {
 
 /** A send on its way to the group commit: row fields plus what events and live delivery need. */
 export interface PendingItem extends SendItem {
-  /** The request as received: the Message of a received event is built from it only for customer sends. */
-  req: SendMessageRequest;
+  /**
+   * The request as received, kept only for customer sends (their received
+   * event carries the whole Message); a business send drops it at once, so
+   * the thousands in flight do not keep their decoded content alive.
+   */
+  req: SendMessageRequest | undefined;
+  bizOpaqueCallbackData: string;
   kind: ContentCase;
   customerE164: string;
   contentBytes: Uint8Array | undefined;
@@ -227,7 +232,7 @@ export function createMessagingService(ports: MessagingPorts) {
             businessId: item.businessId,
             phoneNumberId: item.phoneNumberId,
             customerId: item.customerId,
-            bizOpaqueCallbackData: item.req.bizOpaqueCallbackData,
+            bizOpaqueCallbackData: item.bizOpaqueCallbackData,
             at: s.createdAt,
           }),
         );
@@ -239,7 +244,7 @@ export function createMessagingService(ports: MessagingPorts) {
   }
 
   function completeMessage(item: PendingItem, s: Stored, forSender: boolean): Message {
-    const req = item.req;
+    const req = item.req!; // customer sends keep it (see PendingItem)
     return {
       id: item.id,
       conversationId: s.conversationId,
@@ -289,7 +294,7 @@ export function createMessagingService(ports: MessagingPorts) {
       push(item.recipientKey, stored.rseq, messageFrameBytes(frame, stored.rseq));
       if (stored.senderRseq > 0) {
         // The sender's own view, with its client id: the device that sent it matches it by that.
-        const own = { ...frame, bizOpaqueCallbackData: item.req.bizOpaqueCallbackData, clientMessageId: item.req.clientMessageId };
+        const own = { ...frame, bizOpaqueCallbackData: item.bizOpaqueCallbackData, clientMessageId: item.clientMessageId };
         push(item.senderKey, stored.senderRseq, messageFrameBytes(own, stored.senderRseq));
       }
       let s = toSenders.get(item.senderKey);
@@ -433,10 +438,11 @@ export function createMessagingService(ports: MessagingPorts) {
         customerE164: customer.e164,
         contentBytes,
         contextBytes,
-        req,
+        req: sender.kind === "customer" ? req : undefined,
+        bizOpaqueCallbackData: req.bizOpaqueCallbackData,
       };
-      const stored = await submit(item);
-      return { stored, messageId: id, recipient };
+      // Not awaited here: a suspended frame would keep the request alive until the commit.
+      return submit(item).then((stored) => ({ stored, messageId: id, recipient }));
     },
 
     async report(principal: Principal, req: { reader: Party; conversationId: string; status: MessageStatus; upToSeq: number; messageId: string }): Promise<number> {

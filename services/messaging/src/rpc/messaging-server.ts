@@ -95,11 +95,13 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
           inFlight++;
           const ref = req.ref;
           const message = req.message;
-          // Per-item results: a bad item fails alone, the stream goes on.
+          // Per-item results: a bad item fails alone, the stream goes on. The callbacks keep
+          // the client id, not the request (thousands are in flight; see PendingItem.req).
+          const clientMessageId = message?.clientMessageId ?? "";
           if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
           else
             messaging.send(ctx.principal, message).then(
-              (o) => finishOne(sendItemResultBytes({ ref, ...sendResultFields(o, message.clientMessageId) })),
+              (o) => finishOne(sendItemResultBytes({ ref, ...sendResultFields(o, clientMessageId) })),
               (err: unknown) => finishOne(failed(ref, err)),
             );
           if (inFlight >= STREAM_MAX_IN_FLIGHT && !paused) {
