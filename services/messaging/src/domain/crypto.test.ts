@@ -40,7 +40,8 @@ describe("status", () => {
 });
 
 describe("live framing", async () => {
-  const { liveItemsBytes, responseBytes, messageFrame } = await import("../events/live.js");
+  const { messageFrame } = await import("../events/live.js");
+  const { liveItemsBytes, responseBytes } = await import("../events/wire.js");
   const { LiveBatch } = await import("@kontor/proto/messaging/v1/live");
   const { StreamInboxResponse } = await import("@kontor/proto/messaging/v1/messaging_service");
   it("when items are framed by hand, then the generated decoders read them", () => {

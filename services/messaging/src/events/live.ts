@@ -4,6 +4,7 @@ import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/pro
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
 import { liveSubject } from "./subjects.js";
+import { liveItemsBytes } from "./wire.js";
 
 /** A message for a recipient: its inbox number and its encoded InboxEvent. */
 export interface LiveFrame {
@@ -39,70 +40,6 @@ export const cursorOf = (rseq: number) => String(rseq);
 /** An encoded InboxEvent carrying a message: what live items and backlog rows become. */
 export function messageFrame(message: Message, rseq: number): Uint8Array {
   return InboxEvent.encode({ event: { $case: "message", value: { message, cursor: cursorOf(rseq) } } }).finish();
-}
-
-/** StreamInboxResponse bytes from encoded InboxEvents (field 1, repeated), without decoding them. */
-export function responseBytes(frames: Uint8Array[]): Buffer {
-  let size = 0;
-  for (const f of frames) size += 1 + varintSize(f.length) + f.length;
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const f of frames) {
-    out[o++] = 0x0a;
-    let n = f.length;
-    while (n > 0x7f) {
-      out[o++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    out[o++] = n;
-    out.set(f, o);
-    o += f.length;
-  }
-  return out;
-}
-
-/**
- * LiveBatch bytes holding only items (field 1: LiveItem{inbox_seq = 2, event = 3}),
- * written directly: the frames are already encoded and need no second copy
- * through the generated encoder. Decodes with LiveBatch.decode.
- */
-export function liveItemsBytes(items: readonly LiveFrame[]): Buffer {
-  let size = 0;
-  const itemSizes: number[] = [];
-  for (const it of items) {
-    const inner = 1 + varintSize(it.rseq) + 1 + varintSize(it.frame.length) + it.frame.length;
-    itemSizes.push(inner);
-    size += 1 + varintSize(inner) + inner;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  const varint = (n: number) => {
-    while (n > 0x7f) {
-      out[o++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    out[o++] = n;
-  };
-  items.forEach((it, i) => {
-    out[o++] = 0x0a;
-    varint(itemSizes[i]!);
-    out[o++] = 0x10;
-    varint(it.rseq);
-    out[o++] = 0x1a;
-    varint(it.frame.length);
-    out.set(it.frame, o);
-    o += it.frame.length;
-  });
-  return out;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n > 0x7f) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
 }
 
 /**

@@ -278,3 +278,59 @@ export function statusChangedBytes(e: StatusChangedInput): Buffer {
   num(12, e.seq);
   return finish();
 }
+
+/** Writes a varint into `out` at `o`; returns the position after it. For the exact-size encoders below. */
+function putVarint(out: Buffer, o: number, n: number): number {
+  while (n > 0x7f) {
+    out[o++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[o++] = n;
+  return o;
+}
+
+/**
+ * StreamInboxResponse bytes from encoded InboxEvents (field 1, repeated),
+ * without decoding them: sized first and written once, because the frames
+ * are most of the bytes and the scratch buffer would copy them twice.
+ */
+export function responseBytes(frames: readonly Uint8Array[]): Buffer {
+  let size = 0;
+  for (const f of frames) size += 1 + varintSize(f.length) + f.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const f of frames) {
+    out[o++] = 0x0a;
+    o = putVarint(out, o, f.length);
+    out.set(f, o);
+    o += f.length;
+  }
+  return out;
+}
+
+/**
+ * LiveBatch bytes holding only items (field 1: LiveItem{inbox_seq = 2, event = 3})
+ * from ready InboxEvent frames, written once like responseBytes. Decodes with LiveBatch.decode.
+ */
+export function liveItemsBytes(items: readonly { rseq: number; frame: Uint8Array }[]): Buffer {
+  let size = 0;
+  const itemSizes: number[] = [];
+  for (const it of items) {
+    const inner = 1 + varintSize(it.rseq) + 1 + varintSize(it.frame.length) + it.frame.length;
+    itemSizes.push(inner);
+    size += 1 + varintSize(inner) + inner;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  items.forEach((it, i) => {
+    out[o++] = 0x0a;
+    o = putVarint(out, o, itemSizes[i]!);
+    out[o++] = 0x10;
+    o = putVarint(out, o, it.rseq);
+    out[o++] = 0x1a;
+    o = putVarint(out, o, it.frame.length);
+    out.set(it.frame, o);
+    o += it.frame.length;
+  });
+  return out;
+}

@@ -13,8 +13,8 @@ import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging
 import { ErrorDetail } from "@kontor/proto/common/v1/error";
 import type { MessagingService } from "../domain/messaging-service.js";
 import { parseParticipant } from "../domain/participant.js";
-import { InboxSession, responseBytes, type LiveHub } from "../events/live.js";
-import { sendItemResultBytes } from "../events/wire.js";
+import { InboxSession, type LiveHub } from "../events/live.js";
+import { responseBytes, sendItemResultBytes } from "../events/wire.js";
 import { conversationToPb, customerToPb, sendResultFields, sendResultToPb } from "./mappers.js";
 
 type ConvCursor = { t: string; id: string };
