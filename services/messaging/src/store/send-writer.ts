@@ -94,34 +94,28 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 function insertMessages(channel: string, echo: boolean) {
   const literal = `'${channel.replace(/'/g, "''")}'`;
   // Inbox entries to number: every item's recipient and, in the echo variant,
-  // the sender of items that echo. Numbers within a participant follow item order.
-  const numbering = echo
-    ? `e AS (
-        SELECT r AS p, ord, 0 AS side FROM t UNION ALL SELECT se, ord, 1 FROM t WHERE eo
-      ), n AS (
-        SELECT p, count(*) AS cnt FROM e GROUP BY p
+  // the sender of items that echo (relation e). Both variants lock and bump the
+  // inbox rows of `from`'s participant column `p` the same way.
+  const lockAndBump = (from: string) => `n AS (
+        SELECT p, count(*) AS cnt FROM ${from} GROUP BY p
       ), l AS (
         SELECT participant FROM inbox WHERE participant IN (SELECT p FROM n) ORDER BY participant FOR UPDATE
       ), u AS (
         UPDATE inbox i SET last_seq = i.last_seq + n.cnt FROM n JOIN l ON l.participant = n.p
         WHERE i.participant = n.p
         RETURNING i.participant, i.last_seq - n.cnt AS base
-      ), q AS (
+      )`;
+  const numbering = echo
+    ? `e AS (
+        SELECT r AS p, ord, 0 AS side FROM t UNION ALL SELECT se, ord, 1 FROM t WHERE eo
+      ), ${lockAndBump("e")}, q AS (
         SELECT e.ord, e.side, u.base + row_number() OVER (PARTITION BY e.p ORDER BY e.ord, e.side) AS num FROM e JOIN u ON u.participant = e.p
       ), x AS (
         SELECT t.*, qr.num AS rseq, qs.num AS srseq FROM t JOIN q qr ON qr.ord = t.ord AND qr.side = 0
           LEFT JOIN q qs ON qs.ord = t.ord AND qs.side = 1
         WHERE NOT t.eo OR qs.num IS NOT NULL
       )`
-    : `n AS (
-        SELECT r, count(*) AS cnt FROM t GROUP BY r
-      ), l AS (
-        SELECT participant FROM inbox WHERE participant IN (SELECT r FROM n) ORDER BY participant FOR UPDATE
-      ), u AS (
-        UPDATE inbox i SET last_seq = i.last_seq + n.cnt FROM n JOIN l ON l.participant = n.r
-        WHERE i.participant = n.r
-        RETURNING i.participant, i.last_seq - n.cnt AS base
-      ), x AS (
+    : `${lockAndBump("(SELECT r AS p FROM t) AS rt")}, x AS (
         SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq, NULL::bigint AS srseq FROM t JOIN u ON u.participant = t.r
       )`;
   return {
