@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,6 +94,89 @@ async function stopServer(s: ServerProc, signal: NodeJS.Signals = "SIGTERM"): Pr
 function cpuUs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * CPU of every party to a phase, from /proc: the load generator (this
+ * process), the server under test, PostgreSQL (all its processes), nats-server,
+ * and the whole machine (what is left is the kernel's and everything else's).
+ * On a CPU-bound box these say where each message's cost is paid, and so what
+ * rate any implementation of the server could reach at best.
+ */
+interface CpuSnapshot {
+  client: number;
+  server: number;
+  postgres: number;
+  nats: number;
+  machine: number;
+  wall: number;
+}
+const TICK_US = 10_000;
+function pidsByName(): { postgres: number[]; nats: number[] } {
+  const out = { postgres: [] as number[], nats: [] as number[] };
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = readFileSync(`/proc/${d}/comm`, "utf8").trim();
+      if (comm === "postgres") out.postgres.push(Number(d));
+      else if (comm === "nats-server") out.nats.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+const sumCpu = (pids: number[]) =>
+  pids.reduce((acc, p) => {
+    try {
+      return acc + cpuUs(p);
+    } catch {
+      return acc; // exited: its last share is lost, a few ticks at most
+    }
+  }, 0);
+function machineBusyUs(): number {
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * TICK_US;
+}
+function cpuSnapshot(serverPid: number): CpuSnapshot {
+  const pids = pidsByName();
+  const own = process.cpuUsage();
+  return { client: own.user + own.system, server: cpuUs(serverPid), postgres: sumCpu(pids.postgres), nats: sumCpu(pids.nats), machine: machineBusyUs(), wall: nowMs() * 1000 };
+}
+type CpuUse = Omit<CpuSnapshot, "wall"> & { other: number; cores_busy: number; msgs: number };
+const cpuTotals = new Map<string, CpuUse>();
+/** Adds a phase's CPU (since `from`) to the totals of its kind. */
+function addCpu(kind: string, from: CpuSnapshot, serverPid: number, msgs: number): void {
+  const to = cpuSnapshot(serverPid);
+  const t = cpuTotals.get(kind) ?? { client: 0, server: 0, postgres: 0, nats: 0, machine: 0, other: 0, cores_busy: 0, msgs: 0 };
+  const d = { client: to.client - from.client, server: to.server - from.server, postgres: to.postgres - from.postgres, nats: to.nats - from.nats, machine: to.machine - from.machine };
+  t.client += d.client;
+  t.server += d.server;
+  t.postgres += d.postgres;
+  t.nats += d.nats;
+  t.machine += d.machine;
+  t.other += d.machine - d.client - d.server - d.postgres - d.nats;
+  t.cores_busy += (d.machine / (to.wall - from.wall)) * msgs; // weighted, divided by msgs below
+  t.msgs += msgs;
+  cpuTotals.set(kind, t);
+}
+/** µs of CPU per message by party, and the machine's busy cores, per kind of phase. */
+function cpuPerMsg(): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [k, t] of cpuTotals) {
+    const n = Math.max(1, t.msgs);
+    out[k] = {
+      client: round1(t.client / n),
+      server: round1(t.server / n),
+      postgres: round1(t.postgres / n),
+      nats: round1(t.nats / n),
+      other: round1(t.other / n),
+      machine: round1(t.machine / n),
+      cores_busy: round(t.cores_busy / n, 2),
+    };
+  }
+  return out;
 }
 
 // ---- load model ---------------------------------------------------------------
@@ -631,6 +714,7 @@ async function main() {
     // to back (unary, then streamed), so a ratio compares phases seconds apart. This machine's
     // speed drifts by tens of percent within minutes; the medians of the rounds are reported.
     const pid = server.current.child.pid!;
+    const noopPid = noop.child.pid!;
     const skipUnary = process.env.BENCH_SKIP_UNARY === "1"; // profiling the stream phase alone
     const skipStream = process.env.BENCH_SKIP_STREAM === "1"; // profiling the unary phase alone
     const phase = async <T>(port: number, real: boolean, run: () => Promise<T>) => {
@@ -651,9 +735,14 @@ async function main() {
     let errors = 0; // send errors over all phases
     for (let round = 1; round <= ROUNDS; round++) {
       if (!skipUnary) {
-        r.noopU.push((await phase(noop.port, false, () => unaryMax(PHASE_MS, "noop-u"))).perS);
+        const n0 = cpuSnapshot(noopPid);
+        const nu = await phase(noop.port, false, () => unaryMax(PHASE_MS, "noop-u"));
+        addCpu("noop_unary", n0, noopPid, nu.acked);
+        r.noopU.push(nu.perS);
         const c0 = cpuUs(pid);
+        const m0 = cpuSnapshot(pid);
         const u = await phase(server.current.port, true, () => unaryMax(PHASE_MS, `u${round}`));
+        addCpu("unary", m0, pid, u.acked);
         cpuU += cpuUs(pid) - c0;
         ackU += u.acked;
         errors += u.errors;
@@ -661,9 +750,14 @@ async function main() {
       }
       let streamCpu = 0;
       if (!skipStream) {
-        r.noopS.push((await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"))).perS);
+        const n0 = cpuSnapshot(noopPid);
+        const ns = await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"));
+        addCpu("noop_stream", n0, noopPid, ns.acked);
+        r.noopS.push(ns.perS);
         const c0 = cpuUs(pid);
+        const m0 = cpuSnapshot(pid);
         const st = await phase(server.current.port, true, () => streamPhase(PHASE_MS, `s${round}`));
+        addCpu("stream", m0, pid, st.acked);
         streamCpu = (cpuUs(pid) - c0) / st.acked;
         cpuS += cpuUs(pid) - c0;
         ackS += st.acked;
@@ -683,7 +777,21 @@ async function main() {
     extra.server_cpu_us_per_unary_msg = round(cpuU / Math.max(1, ackU), 1);
     extra.unary_ratio = round(median(r.realU.map((x, i) => x / r.noopU[i]!)), 3);
     extra.stream_ratio = round(median(r.realS.map((x, i) => x / r.noopS[i]!)), 3);
+    // Where each message's CPU went, and the best rate the rest of the machine allows: all cores
+    // busy with the load generator, PostgreSQL, NATS and the kernel, and a server costing nothing.
+    const perMsg = cpuPerMsg();
+    extra.cpu_us_per_msg = JSON.stringify(perMsg);
+    // `serverCost`: what the service's own process is allowed per message (0, or the no-op server's).
+    const bound = (k: string, serverCost: number) => {
+      const c = perMsg[k];
+      return c ? Math.round((cpus().length * 1e6) / Math.max(1, c.machine! - c.server! + serverCost)) : 0;
+    };
+    extra.unary_per_s_bound_if_server_free = bound("unary", 0);
+    extra.unary_per_s_bound_if_server_cost_noop = bound("unary", perMsg.noop_unary?.server ?? 0);
+    extra.stream_per_s_bound_if_server_free = bound("stream", 0);
+    extra.stream_per_s_bound_if_server_cost_noop = bound("stream", perMsg.noop_stream?.server ?? 0);
     extra.per_round = JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])));
+    log(`CPU µs per message by party: ${extra.cpu_us_per_msg}`);
     if (process.env.BENCH_STOP_AFTER === "stream") {
       await stopServer(server.current);
       throw new Error("stopped after the throughput rounds (BENCH_STOP_AFTER)");
