@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { LiveBatch, StoredBody } from "@kontor/proto/messaging/v1/live";
 import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
-import { InboxEvent, SendItemResult } from "@kontor/proto/messaging/v1/messaging_service";
+import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { liveStatusesBytes, messageFrameBytes, sendItemResultBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 const long = "ü".repeat(300);
 const contents: Content[] = [
@@ -70,6 +70,16 @@ describe("hand-written encoders", () => {
                   }).finish(),
                 ),
               );
+              for (const duplicate of [false, true]) {
+                const r = { messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, clientMessageId: seq % 2 ? long : "", duplicate, acceptedAt: at, recipientKey };
+                expect(sendMessageResponseBytes(r)).toEqual(
+                  Buffer.from(
+                    SendMessageResponse.encode({
+                      result: { messageId: r.messageId, conversationId: r.conversationId, seq: String(seq), status: r.status, clientMessageId: r.clientMessageId, duplicate, acceptedAt: at, recipient: keyToPb(recipientKey) },
+                    }).finish(),
+                  ),
+                );
+              }
               for (const ref of ["0", "7", "18446744073709551615"]) {
                 for (const duplicate of [false, true]) {
                   const r = { ref, messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, clientMessageId: seq % 2 ? long : "", duplicate, acceptedAt: at, recipientKey };

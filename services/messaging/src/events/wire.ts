@@ -231,11 +231,8 @@ function u64(field: number, decimal: string): void {
   buf[pos++] = Number(v);
 }
 
-/** SendItemResult { ref = 1; result = 2: SendResult } for an accepted send (the streaming send's per-item answer). */
-export function sendItemResultBytes(r: SendResultInput): Buffer {
-  pos = 0;
-  u64(1, r.ref);
-  const at = fork(2);
+function sendResult(field: number, r: Omit<SendResultInput, "ref">): void {
+  const at = fork(field);
   str(1, r.messageId);
   str(2, r.conversationId);
   num(3, r.seq);
@@ -245,6 +242,20 @@ export function sendItemResultBytes(r: SendResultInput): Buffer {
   timestamp(7, r.acceptedAt);
   participant(8, r.recipientKey);
   join(at);
+}
+
+/** SendItemResult { ref = 1; result = 2: SendResult } for an accepted send (the streaming send's per-item answer). */
+export function sendItemResultBytes(r: SendResultInput): Buffer {
+  pos = 0;
+  u64(1, r.ref);
+  sendResult(2, r);
+  return finish();
+}
+
+/** SendMessageResponse { result = 1: SendResult }: the unary send's answer. */
+export function sendMessageResponseBytes(r: Omit<SendResultInput, "ref">): Buffer {
+  pos = 0;
+  sendResult(1, r);
   return finish();
 }
 

@@ -1,7 +1,7 @@
-import type { Conversation, Customer, SendResult } from "@kontor/proto/messaging/v1/messaging_service";
+import type { Conversation, Customer } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import type { SendOutcome } from "../domain/messaging-service.js";
-import { partyKey, partyToPb } from "../domain/participant.js";
+import { partyKey } from "../domain/participant.js";
 import type { SendResultInput } from "../events/wire.js";
 import type { ConversationListRow } from "../store/message-store.js";
 import type { CustomerRow } from "../store/tables.js";
@@ -17,20 +17,6 @@ export function sendResultFields(o: SendOutcome, clientMessageId: string): Omit<
     duplicate: o.stored.duplicate,
     acceptedAt: o.stored.createdAt,
     recipientKey: partyKey(o.recipient),
-  };
-}
-
-export function sendResultToPb(o: SendOutcome, clientMessageId: string): SendResult {
-  const f = sendResultFields(o, clientMessageId);
-  return {
-    messageId: f.messageId,
-    conversationId: f.conversationId,
-    seq: String(f.seq),
-    status: f.status,
-    clientMessageId: f.clientMessageId,
-    duplicate: f.duplicate,
-    acceptedAt: f.acceptedAt,
-    recipient: partyToPb(o.recipient),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   MessagingServiceService,
   type MessagingServiceServer,
   SendItemResult,
+  SendMessageResponse,
   type SendMessageStreamRequest,
   SendMessageStreamResponse,
   StreamInboxResponse,
@@ -14,8 +15,8 @@ import { ErrorDetail } from "@kontor/proto/common/v1/error";
 import type { MessagingService } from "../domain/messaging-service.js";
 import { parseParticipant } from "../domain/participant.js";
 import { InboxSession, type LiveHub } from "../events/live.js";
-import { responseBytes, sendItemResultBytes } from "../events/wire.js";
-import { conversationToPb, customerToPb, sendResultFields, sendResultToPb } from "./mappers.js";
+import { responseBytes, sendItemResultBytes, sendMessageResponseBytes } from "../events/wire.js";
+import { conversationToPb, customerToPb, sendResultFields } from "./mappers.js";
 
 type ConvCursor = { t: string; id: string };
 const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
@@ -23,14 +24,19 @@ type SeqCursor = { s: number };
 const isSeqCursor = (v: unknown): v is SeqCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s);
 
 /**
- * The generated definition, except that the two streaming responses may be
- * written as ready bytes: live items arrive encoded and go to every device's
- * stream without being decoded and encoded again, and per-item send results
- * are written by a hand encoder (wire.ts). Both responses are one repeated
- * field 1, so concatenated frames are a valid message.
+ * The generated definition, except that three responses may be written as
+ * ready bytes: live items arrive encoded and go to every device's stream
+ * without being decoded and encoded again, and send results (per item on the
+ * streaming send, and the unary answer) are written by hand encoders
+ * (wire.ts). Both streaming responses are one repeated field 1, so
+ * concatenated frames are a valid message.
  */
-const streamService = {
+const wireService = {
   ...MessagingServiceService,
+  sendMessage: {
+    ...MessagingServiceService.sendMessage,
+    responseSerialize: (value: SendMessageResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(SendMessageResponse.encode(value).finish())),
+  },
   sendMessageStream: {
     ...MessagingServiceService.sendMessageStream,
     responseSerialize: (value: SendMessageStreamResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(SendMessageStreamResponse.encode(value).finish())),
@@ -56,7 +62,8 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
   const handlers: MessagingServiceServer = {
     sendMessage: grpc.unary("SendMessage", async (req, ctx) => {
       const outcome = await messaging.send(ctx.principal, req);
-      return { result: sendResultToPb(outcome, req.clientMessageId) };
+      // Hand-encoded like the streaming answers (wire.ts): one buffer, no message object, no copy.
+      return sendMessageResponseBytes(sendResultFields(outcome, req.clientMessageId)) as never;
     }),
 
     sendMessageStream: grpc.duplex<SendMessageStreamRequest, SendMessageStreamResponse>("SendMessageStream", (call, ctx) => {
@@ -64,7 +71,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         let inFlight = 0;
         let ended = false;
         let paused = false;
-        // Encoded SendItemResult frames; the response is their concatenation (see streamService).
+        // Encoded SendItemResult frames; the response is their concatenation (see wireService).
         let out: Uint8Array[] = [];
         let flushScheduled = false;
         // Results finished in one turn of the event loop (usually one group commit) go out in one response.
@@ -132,7 +139,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         key,
         cursor,
         {
-          // Raw bytes: see streamService above.
+          // Raw bytes: see wireService above.
           write: (frames) => call.write(responseBytes(frames) as never),
           buffered: () => call.writableLength,
           fail: (reason) => {
@@ -222,7 +229,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       return { shreddedMessages: String(n) };
     }),
   };
-  grpc.addService(streamService, handlers);
+  grpc.addService(wireService, handlers);
 }
 
 class KontorErrorUnavailable extends KontorError {
