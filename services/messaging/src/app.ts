@@ -88,6 +88,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     runtime: rt,
     messaging: service,
     directory,
+    /** Live delivery of this replica (tests simulate lost publishes through it). */
+    live: hub,
     start: () => rt.start(),
     stop: () => rt.stop(),
   };

@@ -165,14 +165,15 @@ describe("StreamInbox", () => {
     const c = await newCustomer();
     const inbox = new Inbox(client, c.token, customer(c.id));
     await inbox.waitCaughtUp();
-    // Commit without publishing, as if the replica died between commit and publish.
-    const hub = (app as unknown as { runtime: { nc: { publish: (...a: unknown[]) => void } } }).runtime.nc;
-    const original = hub.publish.bind(hub);
-    hub.publish = () => undefined;
+    // Commit without any live delivery (neither to this replica's sessions nor
+    // over NATS), as if the replica died between commit and publish.
+    const hub = app.live;
+    const original = hub.publishItems;
+    hub.publishItems = () => undefined;
     try {
       await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("lost publish")), { token: bizToken });
     } finally {
-      hub.publish = original;
+      hub.publishItems = original;
     }
     expect((await inbox.waitForMessages(1)).map(bodyOf)).toEqual(["lost publish"]);
     inbox.close();
