@@ -12,6 +12,7 @@ import { createMessagingService, type MessagingService, type PendingItem } from 
 import { registerDirectoryConsumer } from "./events/consumers.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
+import { createMessagingMetrics } from "./metrics.js";
 
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
@@ -23,6 +24,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
   // The hub reads through the service (decryption); the service publishes through the hub.
   let messaging: MessagingService | undefined;
+  // Gauges read the service and the hub when scraped (both exist by then).
+  const metrics = createMessagingMetrics(rt.metrics.registry, { queued: () => messaging?.queued() ?? 0, sessions: () => hub.sessions() });
   // Live delivery has its own connection without echo: this replica hands its
   // own publishes to its sessions directly (see createLiveHub).
   const liveNc = await connectNats({ url: config.NATS_URL, name: "kontor-messaging-live", log: rt.log, noEcho: true });
@@ -31,6 +34,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     prefix: rt.prefix,
     log: rt.log,
     sweepMs: config.INBOX_SWEEP_MS,
+    counts: metrics.live,
     reader: {
       read: (...args) => messaging!.reader.read(...args),
       heads: (keys) => messaging!.reader.heads(keys),
@@ -51,6 +55,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     batchMax: config.SEND_BATCH_MAX,
     queueMax: config.SEND_QUEUE_MAX,
     pipeline: config.SEND_PIPELINE,
+    metrics,
   });
   const service = messaging;
   registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);

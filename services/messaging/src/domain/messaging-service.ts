@@ -16,6 +16,7 @@ import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { keyErasedSubject } from "../events/subjects.js";
 import type { InboxReader, LiveFrame, LiveHub } from "../events/live.js";
+import type { MessagingMetrics } from "../metrics.js";
 import { messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
@@ -38,6 +39,7 @@ export interface MessagingPorts {
   queueMax: number;
   /** Batches in flight at once (1 = strictly serial group commit). */
   pipeline: number;
+  metrics: Pick<MessagingMetrics, "sends" | "commit">;
 }
 
 /** A send on its way to the group commit: row fields plus what events and live delivery need. */
@@ -73,6 +75,7 @@ const S = MessageStatus;
 
 export function createMessagingService(ports: MessagingPorts) {
   const { db, writer, keyring, directory, hub, log } = ports;
+  const counts = ports.metrics.sends;
   const customers = new Map<string, CustomerInfo>();
   const customersByE164 = new Map<string, string>();
 
@@ -133,6 +136,8 @@ export function createMessagingService(ports: MessagingPorts) {
 
   const queue: Waiter[] = [];
   let inFlight = 0;
+  /** Sends in the batches of `inFlight`. */
+  let inFlightItems = 0;
   let scheduled = false;
   // Gates and publish order of the batch started last (see Gates in send-writer).
   let convGate: Promise<void> = Promise.resolve();
@@ -140,7 +145,10 @@ export function createMessagingService(ports: MessagingPorts) {
   let publishChain: Promise<void> = Promise.resolve();
 
   function submit(item: PendingItem): Promise<Stored> {
-    if (queue.length >= ports.queueMax) throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
+    if (queue.length >= ports.queueMax) {
+      counts.refused++;
+      throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
+    }
     return new Promise<Stored>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       if (inFlight < ports.pipeline && !scheduled) {
@@ -160,6 +168,8 @@ export function createMessagingService(ports: MessagingPorts) {
     while (inFlight < ports.pipeline && queue.length > 0) {
       const batch = queue.splice(0, ports.batchMax);
       inFlight++;
+      inFlightItems += batch.length;
+      const dispatched = performance.now();
       const prevConv = convGate;
       const prevInbox = inboxGate;
       const prevPublish = publishChain;
@@ -177,12 +187,16 @@ export function createMessagingService(ports: MessagingPorts) {
         )
         .then(
           async ({ results, fresh }) => {
+            ports.metrics.commit(batch.length, (performance.now() - dispatched) / 1000);
+            counts.accepted += fresh.length;
+            counts.duplicate += results.length - fresh.length;
             await prevPublish; // live order per recipient = commit order
             publishFresh(fresh);
             published();
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
           },
           async (err: unknown) => {
+            counts.failed += batch.length;
             await prevPublish;
             published();
             const mapped = fromPgError(err);
@@ -193,6 +207,7 @@ export function createMessagingService(ports: MessagingPorts) {
         )
         .finally(() => {
           inFlight--;
+          inFlightItems -= batch.length;
           pump();
         });
     }
@@ -305,6 +320,78 @@ export function createMessagingService(ports: MessagingPorts) {
     for (const [key, frames] of toSenders) hub.publishStatusFrames(key, frames);
   }
 
+  /** Validates, authorizes and seals one send: everything before the group commit. */
+  async function prepare(principal: Principal, req: SendMessageRequest): Promise<{ item: PendingItem; recipient: Party }> {
+    const sender = parseParticipant(req.sender, "sender");
+    requireActsAs(principal, sender);
+    let recipient: Party;
+    if (req.recipient?.kind && req.to) throw new InvalidInput("to", "give either recipient or to, not both");
+    if (req.to) {
+      const e164 = normalizeE164(req.to);
+      if (!e164) throw new InvalidInput("to", "must be a phone number in E.164 form");
+      if (sender.kind === "business") {
+        const c = await customerByE164(e164);
+        if (!c) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+        recipient = { kind: "customer", id: c.id };
+      } else {
+        const n = directory.byE164(e164);
+        if (!n) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+        recipient = { kind: "business", id: n.phoneNumberId };
+      }
+    } else {
+      recipient = parseParticipant(req.recipient, "recipient");
+    }
+    if (recipient.kind === sender.kind) {
+      throw new InvalidInput("recipient", sender.kind === "business" ? "a business number messages customers" : "a customer messages business numbers");
+    }
+    const number = numberOrThrow(sender.kind === "business" ? sender.id : recipient.id, sender.kind === "business" ? "business number" : "recipient");
+    const customerId = sender.kind === "customer" ? sender.id : recipient.id;
+    const customer = customers.get(customerId) ?? (await customerById(customerId));
+    if (!customer) throw Object.assign(new NotFound(sender.kind === "customer" ? "customer" : "recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
+
+    const role = principal.kind === "service" ? "service" : sender.kind;
+    const valid = validateContent(req.content, role);
+    const contextId = req.context?.messageId ?? "";
+    validateEnvelope({ clientMessageId: req.clientMessageId, bizOpaqueCallbackData: req.bizOpaqueCallbackData, contextMessageId: contextId, kind: valid.kind });
+    const senderKey = partyKey(sender);
+    const recipientKey = partyKey(recipient);
+    if (valid.kind === "reaction" && req.content?.kind?.$case === "reaction") {
+      const target = await messages.findMessage(db, req.content.kind.value.messageId);
+      if (!target || target.phone_number_id !== number.phoneNumberId || target.customer_id !== customer.id || target.content_type === 5) {
+        throw new PolicyRefused("REACTION_TARGET_INVALID", "a reaction must target a non-reaction message of this conversation", 131009);
+      }
+    }
+
+    const dk = keyring.forBusiness(number.businessId);
+    const { keyId, key } = "then" in dk ? await dk : dk;
+    const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
+    // Content and context are encoded once: the stored body and the live frame splice these bytes.
+    const contentBytes = req.content ? Content.encode(req.content).finish() : undefined;
+    const contextBytes = req.context ? MessageContext.encode(req.context).finish() : undefined;
+    const plaintext = storedBodyBytes(contentBytes, contextBytes, req.bizOpaqueCallbackData);
+    const item: PendingItem = {
+      id,
+      senderKey,
+      recipientKey,
+      businessId: number.businessId,
+      phoneNumberId: number.phoneNumberId,
+      customerId: customer.id,
+      clientMessageId: req.clientMessageId,
+      contentType: valid.contentType,
+      keyId,
+      body: seal(key, plaintext, Buffer.from(id)),
+      // A customer's other devices get its own sends; business numbers get status updates instead.
+      echo: sender.kind === "customer",
+      kind: valid.kind,
+      customerE164: customer.e164,
+      contentBytes,
+      contextBytes,
+      req: sender.kind === "customer" ? req : undefined,
+      bizOpaqueCallbackData: req.bizOpaqueCallbackData,
+    };
+    return { item, recipient };
+  }
+
   // ---- reading rows -------------------------------------------------------
 
   async function decryptRow(row: MessageRow): Promise<StoredBody | undefined> {
@@ -373,76 +460,15 @@ export function createMessagingService(ports: MessagingPorts) {
       return partyKey(party);
     },
 
-    async send(principal: Principal, req: SendMessageRequest): Promise<SendOutcome> {
-      const sender = parseParticipant(req.sender, "sender");
-      requireActsAs(principal, sender);
-      let recipient: Party;
-      if (req.recipient?.kind && req.to) throw new InvalidInput("to", "give either recipient or to, not both");
-      if (req.to) {
-        const e164 = normalizeE164(req.to);
-        if (!e164) throw new InvalidInput("to", "must be a phone number in E.164 form");
-        if (sender.kind === "business") {
-          const c = await customerByE164(e164);
-          if (!c) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
-          recipient = { kind: "customer", id: c.id };
-        } else {
-          const n = directory.byE164(e164);
-          if (!n) throw Object.assign(new NotFound("recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
-          recipient = { kind: "business", id: n.phoneNumberId };
-        }
-      } else {
-        recipient = parseParticipant(req.recipient, "recipient");
-      }
-      if (recipient.kind === sender.kind) {
-        throw new InvalidInput("recipient", sender.kind === "business" ? "a business number messages customers" : "a customer messages business numbers");
-      }
-      const number = numberOrThrow(sender.kind === "business" ? sender.id : recipient.id, sender.kind === "business" ? "business number" : "recipient");
-      const customerId = sender.kind === "customer" ? sender.id : recipient.id;
-      const customer = customers.get(customerId) ?? (await customerById(customerId));
-      if (!customer) throw Object.assign(new NotFound(sender.kind === "customer" ? "customer" : "recipient", "RECIPIENT_NOT_FOUND"), { cloudApiCode: 131026 });
-
-      const role = principal.kind === "service" ? "service" : sender.kind;
-      const valid = validateContent(req.content, role);
-      const contextId = req.context?.messageId ?? "";
-      validateEnvelope({ clientMessageId: req.clientMessageId, bizOpaqueCallbackData: req.bizOpaqueCallbackData, contextMessageId: contextId, kind: valid.kind });
-      const senderKey = partyKey(sender);
-      const recipientKey = partyKey(recipient);
-      if (valid.kind === "reaction" && req.content?.kind?.$case === "reaction") {
-        const target = await messages.findMessage(db, req.content.kind.value.messageId);
-        if (!target || target.phone_number_id !== number.phoneNumberId || target.customer_id !== customer.id || target.content_type === 5) {
-          throw new PolicyRefused("REACTION_TARGET_INVALID", "a reaction must target a non-reaction message of this conversation", 131009);
-        }
-      }
-
-      const dk = keyring.forBusiness(number.businessId);
-      const { keyId, key } = "then" in dk ? await dk : dk;
-      const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
-      // Content and context are encoded once: the stored body and the live frame splice these bytes.
-      const contentBytes = req.content ? Content.encode(req.content).finish() : undefined;
-      const contextBytes = req.context ? MessageContext.encode(req.context).finish() : undefined;
-      const plaintext = storedBodyBytes(contentBytes, contextBytes, req.bizOpaqueCallbackData);
-      const item: PendingItem = {
-        id,
-        senderKey,
-        recipientKey,
-        businessId: number.businessId,
-        phoneNumberId: number.phoneNumberId,
-        customerId: customer.id,
-        clientMessageId: req.clientMessageId,
-        contentType: valid.contentType,
-        keyId,
-        body: seal(key, plaintext, Buffer.from(id)),
-        // A customer's other devices get its own sends; business numbers get status updates instead.
-        echo: sender.kind === "customer",
-        kind: valid.kind,
-        customerE164: customer.e164,
-        contentBytes,
-        contextBytes,
-        req: sender.kind === "customer" ? req : undefined,
-        bizOpaqueCallbackData: req.bizOpaqueCallbackData,
-      };
-      // Not awaited here: a suspended frame would keep the request alive until the commit.
-      return submit(item).then((stored) => ({ stored, messageId: id, recipient }));
+    send(principal: Principal, req: SendMessageRequest): Promise<SendOutcome> {
+      // prepare()'s frame ends before the commit: a suspended frame would keep the request alive until then.
+      return prepare(principal, req).then(
+        ({ item, recipient }) => submit(item).then((stored) => ({ stored, messageId: item.id, recipient })),
+        (err: unknown) => {
+          counts.refused++;
+          throw err;
+        },
+      );
     },
 
     async report(principal: Principal, req: { reader: Party; conversationId: string; status: MessageStatus; upToSeq: number; messageId: string }): Promise<number> {
@@ -609,6 +635,11 @@ export function createMessagingService(ports: MessagingPorts) {
         },
       });
       return () => sub.unsubscribe();
+    },
+
+    /** Sends accepted for storing and not yet committed (queued or in a batch in flight). */
+    queued(): number {
+      return queue.length + inFlightItems;
     },
 
     /** Waits for sends in flight (shutdown). */

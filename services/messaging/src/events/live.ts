@@ -4,6 +4,7 @@ import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/pro
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
 import { liveSubject } from "./subjects.js";
+import type { LiveCounts } from "../metrics.js";
 import { liveItemsBytes } from "./wire.js";
 
 /** A message for a recipient: its inbox number and its encoded InboxEvent. */
@@ -66,13 +67,14 @@ export class InboxSession {
     private readonly sink: InboxSink,
     private readonly reader: InboxReader,
     private readonly log: Logger,
+    private readonly counts: LiveCounts,
   ) {
     this.delivered = cursor;
   }
 
   /** Reads the backlog, then switches to live. */
   async start(): Promise<void> {
-    await this.catchUp(undefined);
+    await this.catchUp(undefined, "backlog");
     if (this.closed) return;
     this.live = true;
     const events: Uint8Array[] = [];
@@ -123,6 +125,7 @@ export class InboxSession {
     if (events.length === 0 || this.closed) return;
     this.sink.write(events);
     if (this.sink.buffered() > MAX_BUFFERED) {
+      this.counts.cut++;
       this.close();
       this.sink.fail("the inbox stream fell too far behind; resume from the last cursor");
     }
@@ -143,7 +146,7 @@ export class InboxSession {
         this.drainAndEmit();
         return;
       }
-      void this.catchUp(before).then(() => this.drainAndEmit());
+      void this.catchUp(before, "repaired").then(() => this.drainAndEmit());
     }, GAP_WAIT_MS);
   }
 
@@ -154,8 +157,11 @@ export class InboxSession {
     this.checkGap();
   }
 
-  /** Reads committed rows after `delivered` (below `before`) and writes them. */
-  private async catchUp(before: number | undefined): Promise<void> {
+  /**
+   * Reads committed rows after `delivered` (below `before`) and writes them:
+   * the backlog at the start, or what live delivery missed.
+   */
+  private async catchUp(before: number | undefined, counted: "backlog" | "repaired"): Promise<void> {
     if (this.reading) return;
     this.reading = true;
     try {
@@ -173,6 +179,7 @@ export class InboxSession {
           this.pending.delete(r.rseq);
           events.push(messageFrame(r.message, r.rseq));
         }
+        this.counts[counted] += events.length;
         this.emit(events);
         if (rows.length < PAGE) return;
       }
@@ -204,9 +211,10 @@ function controlFrames(statuses: StatusUpdate[], typing: TypingIndicator | undef
  * them twice would be harmless (sessions drop duplicates) but costs a NATS
  * round trip and a decode per batch.
  */
-export function createLiveHub(options: { nc: NatsConnection; prefix: string; log: Logger; reader: InboxReader; sweepMs: number }) {
-  const { nc, prefix, log, reader } = options;
+export function createLiveHub(options: { nc: NatsConnection; prefix: string; log: Logger; reader: InboxReader; sweepMs: number; counts: LiveCounts }) {
+  const { nc, prefix, log, reader, counts } = options;
   const subs = new Map<string, { sub: Subscription; sessions: Set<InboxSession> }>();
+  let sessionCount = 0;
 
   const sweep = setInterval(() => {
     const keys = [...subs.keys()];
@@ -226,6 +234,12 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
   }
 
   return {
+    /** What sessions of this replica count (they are built with it). */
+    counts,
+    /** Open sessions (devices) on this replica. */
+    sessions(): number {
+      return sessionCount;
+    },
     attach(session: InboxSession): void {
       let entry = subs.get(session.key);
       if (!entry) {
@@ -250,13 +264,14 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
         entry = { sub, sessions };
         subs.set(session.key, entry);
       }
+      if (!entry.sessions.has(session)) sessionCount++;
       entry.sessions.add(session);
     },
     detach(session: InboxSession): void {
       session.close();
       const entry = subs.get(session.key);
       if (!entry) return;
-      entry.sessions.delete(session);
+      if (entry.sessions.delete(session)) sessionCount--;
       if (entry.sessions.size === 0) {
         entry.sub.unsubscribe();
         subs.delete(session.key);
@@ -292,6 +307,7 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
         entry.sub.unsubscribe();
       }
       subs.clear();
+      sessionCount = 0;
     },
   };
 }

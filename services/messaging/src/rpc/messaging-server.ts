@@ -149,6 +149,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
         },
         messaging.reader,
         ctx.log,
+        hub.counts,
       );
       if (ctx.signal.aborted) return;
       ctx.signal.addEventListener("abort", () => done(), { once: true });

@@ -1,0 +1,118 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** What happened to sends, counted where they end (the domain service's send and its group commit). */
+export interface SendCounts {
+  /** Stored and numbered (durable). */
+  accepted: number;
+  /** Retries answered with the stored original. */
+  duplicate: number;
+  /** Refused before storing: bad input, not allowed, unknown recipient, queue full. */
+  refused: number;
+  /** The group commit failed (store unavailable). */
+  failed: number;
+}
+
+/** What inbox streams needed besides live delivery. */
+export interface LiveCounts {
+  /** Messages written from the store when a stream started or resumed (store-and-forward). */
+  backlog: number;
+  /** Messages live delivery never brought, written from the store after the gap wait or the sweep. */
+  repaired: number;
+  /** Streams cut because their client fell too far behind. */
+  cut: number;
+}
+
+export interface MessagingMetrics {
+  sends: SendCounts;
+  live: LiveCounts;
+  /** One group commit: its size and the time from dispatch to durable. */
+  commit(messages: number, seconds: number): void;
+}
+
+/**
+ * The routing core's metrics, recorded at its choke points (the group commit
+ * and the inbox sessions), never in handlers. Per-message counts are plain
+ * numbers read when Prometheus scrapes: the send path handles tens of
+ * thousands of messages a second, and a labelled inc() per message hashes its
+ * labels each time. Histograms are observed once per group commit.
+ */
+export function createMessagingMetrics(registry: Registry, read: { queued(): number; sessions(): number }): MessagingMetrics {
+  const sends: SendCounts = { accepted: 0, duplicate: 0, refused: 0, failed: 0 };
+  const live: LiveCounts = { backlog: 0, repaired: 0, cut: 0 };
+  const registers = [registry];
+
+  new Counter({
+    name: "kontor_messaging_sends_total",
+    help: "Sends (unary and streamed items) by outcome: accepted, duplicate (a retry), refused (before storing), failed (the store was unavailable)",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const outcome of Object.keys(sends) as (keyof SendCounts)[]) this.inc({ outcome }, sends[outcome]);
+    },
+  });
+  new Counter({
+    name: "kontor_messaging_inbox_backlog_messages_total",
+    help: "Messages written to inbox streams from the store when they started or resumed",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(live.backlog);
+    },
+  });
+  new Counter({
+    name: "kontor_messaging_inbox_repaired_messages_total",
+    help: "Messages live delivery never brought (a lost publish), written to inbox streams from the store",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(live.repaired);
+    },
+  });
+  new Counter({
+    name: "kontor_messaging_inbox_streams_cut_total",
+    help: "Inbox streams ended because the client fell too far behind (it resumes from its cursor)",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(live.cut);
+    },
+  });
+  new Gauge({
+    name: "kontor_messaging_send_queue",
+    help: "Sends accepted for storing on this replica and not yet committed",
+    registers,
+    collect() {
+      this.set(read.queued());
+    },
+  });
+  new Gauge({
+    name: "kontor_messaging_inbox_streams",
+    help: "Open inbox streams (devices) on this replica",
+    registers,
+    collect() {
+      this.set(read.sessions());
+    },
+  });
+  const size = new Histogram({
+    name: "kontor_messaging_group_commit_messages",
+    help: "Messages per group commit",
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+    registers,
+  });
+  const duration = new Histogram({
+    name: "kontor_messaging_group_commit_seconds",
+    help: "Time from a group commit's dispatch to its COMMIT returning (durable), waits for earlier batches' locks included",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+
+  return {
+    sends,
+    live,
+    commit(messages, seconds) {
+      size.observe(messages);
+      duration.observe(seconds);
+    },
+  };
+}
