@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { canActForBusiness, createTokenSigner, createTokenVerifier, generateSigningKeys, type Principal } from "./auth.js";
 import { Unauthenticated } from "./errors.js";
 
@@ -31,6 +31,27 @@ describe("principal tokens", () => {
     const expired = await signer.sign({ kind: "business", businessId: "b1" }, { expiresIn: "-1m" });
     await expect(verifier.verify(expired)).rejects.toBeInstanceOf(Unauthenticated);
     await expect(verifier.verify("not-a-jwt")).rejects.toBeInstanceOf(Unauthenticated);
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("when a token was verified, then cached() answers for it until it expires, and never for one it has not verified", async () => {
+    const keys = await generateSigningKeys("k1");
+    const signer = await createTokenSigner(keys.privateJwk);
+    const verifier = createTokenVerifier(JSON.stringify(keys.publicJwk));
+    const token = await signer.sign({ kind: "customer", customerId: "c1" }, { expiresIn: "10m" });
+    expect(verifier.cached!(token)).toBeUndefined();
+    const foreign = await (await createTokenSigner((await generateSigningKeys("k2")).privateJwk)).sign({ kind: "customer", customerId: "c1" });
+    await expect(verifier.verify(foreign)).rejects.toBeInstanceOf(Unauthenticated);
+    expect(verifier.cached!(foreign)).toBeUndefined();
+    await verifier.verify(token);
+    expect(verifier.cached!(token)).toEqual({ kind: "customer", customerId: "c1" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    expect(verifier.cached!(token)).toBeUndefined();
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(Unauthenticated);
   });
 
   it("when deciding who may act for a business, then only it, its partners and services may", () => {

@@ -98,6 +98,8 @@ export async function createTokenSigner(privateJwk: JWK): Promise<TokenSigner> {
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
+  /** The principal of a token verified before and not expired, without a promise; else undefined. */
+  cached?(token: string): Principal | undefined;
 }
 
 /**
@@ -109,13 +111,18 @@ export function createTokenVerifier(publicKeysJson: string, cacheSize = 10_000):
   const keys = Array.isArray(parsed) ? parsed : [parsed];
   const jwks = createLocalJWKSet({ keys });
   const cache = new Map<string, { principal: Principal; expiresAt: number }>();
+  const cached = (token: string): Principal | undefined => {
+    const hit = cache.get(token);
+    if (!hit) return undefined;
+    if (hit.expiresAt > Date.now()) return hit.principal;
+    cache.delete(token);
+    return undefined;
+  };
   return {
+    cached,
     async verify(token) {
-      const hit = cache.get(token);
-      if (hit) {
-        if (hit.expiresAt > Date.now()) return hit.principal;
-        cache.delete(token);
-      }
+      const hit = cached(token);
+      if (hit) return hit;
       let payload;
       try {
         ({ payload } = await jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE, algorithms: [ALG] }));
