@@ -75,6 +75,8 @@ function startServer(mode: "messaging" | "noop", env: Record<string, string>): P
       const line = buf.split("\n").find((l) => l.startsWith("{"));
       if (line) {
         child.stdout!.off("data", onData);
+        // Keep draining: the service logs (warnings) to stdout, and a full pipe would stall it.
+        child.stdout!.on("data", (more: Buffer) => process.stderr.write(more));
         resolvePort({ child, port: (JSON.parse(line) as { port: number }).port });
       }
     };
