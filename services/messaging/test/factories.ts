@@ -3,10 +3,11 @@ import type { ClientReadableStream } from "@grpc/grpc-js";
 import { BusinessRegistered, BusinessVerified } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
 import type { Content, Participant } from "@kontor/proto/messaging/v1/message";
-import type { InboxEvent, MessagingServiceClient, SendMessageRequest, StreamInboxResponse } from "@kontor/proto/messaging/v1/messaging_service";
+import { type InboxEvent, MessagingServiceClient, type SendMessageRequest, type StreamInboxResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import type { TestEnv } from "@kontor/testkit/env";
-import { authMetadata, unaryCall, waitFor } from "@kontor/testkit/grpc";
-import type { MessagingApp } from "../src/app.js";
+import { authMetadata, clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { loadConfig } from "../src/config.js";
+import { createMessaging, type MessagingApp } from "../src/app.js";
 
 export const masterKey = () => randomBytes(32).toString("base64");
 
@@ -45,6 +46,15 @@ export async function registerBusiness(env: TestEnv, app: MessagingApp, business
     { msgID: eventId },
   );
   await waitFor(() => app.directory.get(phoneNumberId), 10_000);
+}
+
+/** The service on port 0 (with the given config on top of the test defaults), a client, and one registered business number. */
+export async function startWithBusiness(env: TestEnv, businessId: string, phoneNumberId: string, config: Record<string, string> = {}) {
+  const app = await createMessaging(loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", ...config })));
+  const { port, metricsPort } = await app.start();
+  const client = clientFor(MessagingServiceClient, port);
+  await registerBusiness(env, app, businessId, phoneNumberId);
+  return { app, client, port, metricsPort, bizToken: await env.token({ kind: "business", businessId }) };
 }
 
 export async function verifyBusiness(env: TestEnv, businessId: string, phoneNumberId: string, e164Number: string, version: number): Promise<void> {

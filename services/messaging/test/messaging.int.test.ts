@@ -3,10 +3,9 @@ import { status } from "@grpc/grpc-js";
 import { MediaKind, MessageStatus, type Content } from "@kontor/proto/messaging/v1/message";
 import { MessagingServiceClient, type SendItemResult } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { authMetadata, checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
-import { loadConfig } from "../src/config.js";
-import { createMessaging, type MessagingApp } from "../src/app.js";
-import { customer, e164, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { authMetadata, checkHealth, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import type { MessagingApp } from "../src/app.js";
+import { customer, e164, Inbox, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -19,12 +18,8 @@ const phone = "pn_pottery";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createMessaging(loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300" })));
-  ({ port } = await app.start());
-  client = clientFor(MessagingServiceClient, port);
+  ({ app, client, port, bizToken } = await startWithBusiness(env, biz, phone));
   service = await env.token({ kind: "service", service: "test" });
-  bizToken = await env.token({ kind: "business", businessId: biz });
-  await registerBusiness(env, app, biz, phone);
 });
 
 afterAll(async () => {

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { MessagingServiceClient, type SendItemResult } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { authMetadata, clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
-import { loadConfig } from "../src/config.js";
-import { createMessaging, type MessagingApp } from "../src/app.js";
-import { customer, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { authMetadata, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import type { MessagingApp } from "../src/app.js";
+import { customer, Inbox, number, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -17,12 +16,7 @@ const phone = "pn_metrics";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createMessaging(loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300" })));
-  let port: number;
-  ({ port, metricsPort } = await app.start());
-  client = clientFor(MessagingServiceClient, port);
-  bizToken = await env.token({ kind: "business", businessId: biz });
-  await registerBusiness(env, app, biz, phone);
+  ({ app, client, metricsPort, bizToken } = await startWithBusiness(env, biz, phone));
 });
 
 afterAll(async () => {
