@@ -77,9 +77,9 @@ type CancelSource = { cancelled?: boolean; on(event: "cancelled", listener: () =
  * The per-call context. Request id, logger and abort signal are built on
  * first use: most calls on a hot path never touch them, and building them
  * eagerly cost ~10% of a no-op call. A class, not an object literal with
- * getters: each literal's accessors got their own map in the old generation,
- * which held every call's closures (and through them the call) past two
- * scavenges: ~3 KB promoted and ~20 µs of CPU per call.
+ * getters: with the literal, every call's closures (and through them the
+ * call) outlived two scavenges, ~3 KB promoted and ~20 µs of CPU per call
+ * (`npm run bench:kit`, packages/service-kit/BENCHMARKS.md).
  */
 class KitCallContext implements CallContext {
   private id: string | undefined;
