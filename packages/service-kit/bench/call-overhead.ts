@@ -7,17 +7,17 @@
  * prints one JSON line and writes bench-results/kit.json. See BENCHMARKS.md.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { createTokenSigner, generateSigningKeys } from "../src/auth.js";
+import { benchKnob, reportBench } from "../src/bench.js";
 import { probeDefinition } from "./probe.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 4000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PHASE_MS = benchKnob("BENCH_PHASE_MS", 4000);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 3);
 const CHANNELS = 4;
 const IN_FLIGHT = 64; // per channel, as the messaging bench's unary phase
 const budget = setTimeout(() => {
@@ -134,9 +134,5 @@ const result = {
   },
   env: { cpus: cpus().length, node: process.version, phase_ms: PHASE_MS, rounds: ROUNDS, channels: CHANNELS, in_flight_per_channel: IN_FLIGHT },
 };
-const line = JSON.stringify(result);
-const repoRoot = resolve(here, "../../..");
-mkdirSync(resolve(repoRoot, "bench-results"), { recursive: true });
-writeFileSync(resolve(repoRoot, "bench-results/kit.json"), `${line}\n`);
-process.stdout.write(`${line}\n`);
+reportBench("kit", result);
 clearTimeout(budget);

@@ -11,13 +11,14 @@
  */
 import os from "node:os";
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import { credentials } from "@grpc/grpc-js";
 import { DirectoryServiceClient, type SearchBusinessesRequest, type SuggestBusinessesRequest } from "@kontor/proto/directory/v1/directory_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
+import { benchKnob, repoRoot, reportBench } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { connectNats, domainStream } from "@kontor/service-kit/nats";
@@ -28,16 +29,15 @@ import { searchQuery, suggestQuery } from "../src/store/search-store.js";
 import { EPOCH_DAY, makeQueries, type Kind, type Query } from "./queries.js";
 import { seed } from "./seed.js";
 
-const COUNT = Number(process.env.BENCH_BUSINESSES ?? 1_000_000);
-const SEED = Number(process.env.BENCH_SEED ?? 42);
-const QUERIES = Number(process.env.BENCH_QUERIES ?? 2_000);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+const COUNT = benchKnob("BENCH_BUSINESSES", 1_000_000);
+const SEED = benchKnob("BENCH_SEED", 42, 0);
+const QUERIES = benchKnob("BENCH_QUERIES", 2_000);
+const WARMUP = benchKnob("BENCH_WARMUP", 200, 0);
 /** Bump when the generator or the seeded layout changes, so an old bench database is rebuilt. */
 const GENERATOR_VERSION = 4;
 const DB_NAME = "kontor_bench_directory";
 const SCHEMA = "directory";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const benchUrl = (() => {
@@ -222,11 +222,8 @@ async function main() {
     quality,
     env: { cpus: os.cpus().length, loadavg_1m: Math.round(os.loadavg()[0]! * 100) / 100, node: process.version, postgres: pgRows[0]?.v, shared_buffers: pgRows[0]?.sb, seconds: Math.round((Date.now() - started) / 1000) },
   };
-  const line = JSON.stringify(result);
-  mkdirSync(join(root, "bench-results"), { recursive: true });
-  writeFileSync(join(root, "bench-results", "directory.json"), `${line}\n`);
-  writeFileSync(join(root, "bench-results", "directory-plans.txt"), plans.join("\n"));
-  process.stdout.write(`${line}\n`);
+  reportBench("directory", result);
+  writeFileSync(join(repoRoot, "bench-results", "directory-plans.txt"), plans.join("\n"));
 }
 
 main().then(

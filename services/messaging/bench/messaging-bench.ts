@@ -6,11 +6,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
+import { benchKnob, reportBench } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
@@ -26,13 +27,12 @@ import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { rawDefinition } from "./raw.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
-const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 200);
-const SENDERS = Number(process.env.BENCH_SENDERS ?? 4);
-const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 4000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const UNARY_CONCURRENCY = Number(process.env.BENCH_UNARY_CONCURRENCY ?? 64); // in flight per sender
-const STREAM_WINDOW = Number(process.env.BENCH_STREAM_WINDOW ?? 2000); // in flight per sender stream
+const RECIPIENTS = benchKnob("BENCH_RECIPIENTS", 200);
+const SENDERS = benchKnob("BENCH_SENDERS", 4);
+const PHASE_MS = benchKnob("BENCH_PHASE_MS", 4000);
+const ROUNDS = benchKnob("BENCH_ROUNDS", 3);
+const UNARY_CONCURRENCY = benchKnob("BENCH_UNARY_CONCURRENCY", 64); // in flight per sender
+const STREAM_WINDOW = benchKnob("BENCH_STREAM_WINDOW", 2000); // in flight per sender stream
 const BODY_BYTES = 100;
 /** As in services/messaging/package.json's start script. */
 const SERVICE_NODE_ARGS = "--max-semi-space-size=64";
@@ -882,10 +882,7 @@ async function main() {
     extra,
     env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, rounds: ROUNDS, server: "child process", loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(loadavg()[0]!) },
   };
-  const line = JSON.stringify(result);
-  mkdirSync(resolve(repoRoot, "bench-results"), { recursive: true });
-  writeFileSync(resolve(repoRoot, "bench-results/messaging.json"), `${line}\n`);
-  process.stdout.write(`${line}\n`);
+  reportBench("messaging", result);
   clearTimeout(budget);
   process.exit(0);
 }
