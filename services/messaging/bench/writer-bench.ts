@@ -59,7 +59,7 @@ async function measure(prepare: string | undefined, sizes: number[]): Promise<Ro
   try {
     await migrateToLatest(db, "messaging", migrations);
     if (prepare) await pool.query(prepare);
-    const writer = createSendWriter(pool, "messaging");
+    const writer = createSendWriter(pool, "messaging", { trace: process.env.MESSAGING_TRACE_WRITER === "1" });
     const body = randomBytes(BODY_BYTES);
     let n = 0;
     const item = (): SendItem => {
