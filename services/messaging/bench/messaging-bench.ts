@@ -6,12 +6,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
-import { benchKnob, reportBench } from "@kontor/service-kit/bench";
+import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
@@ -92,12 +91,6 @@ async function stopServer(s: ServerProc, signal: NodeJS.Signals = "SIGTERM"): Pr
   await exited;
 }
 
-/** CPU time of a process in µs (utime + stime from /proc, 10 ms ticks). */
-function cpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 /**
  * CPU of every party to a phase, from /proc: the load generator (this
  * process), the server under test, PostgreSQL (all its processes), nats-server,
@@ -113,38 +106,17 @@ interface CpuSnapshot {
   machine: number;
   wall: number;
 }
-const TICK_US = 10_000;
-function pidsByName(): { postgres: number[]; nats: number[] } {
-  const out = { postgres: [] as number[], nats: [] as number[] };
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const comm = readFileSync(`/proc/${d}/comm`, "utf8").trim();
-      if (comm === "postgres") out.postgres.push(Number(d));
-      else if (comm === "nats-server") out.nats.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-const sumCpu = (pids: number[]) =>
-  pids.reduce((acc, p) => {
-    try {
-      return acc + cpuUs(p);
-    } catch {
-      return acc; // exited: its last share is lost, a few ticks at most
-    }
-  }, 0);
-function machineBusyUs(): number {
-  // cpu  user nice system idle iowait irq softirq steal ...
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * TICK_US;
-}
 function cpuSnapshot(serverPid: number): CpuSnapshot {
-  const pids = pidsByName();
+  const pids = pidsNamed(["postgres", "nats-server"]);
   const own = process.cpuUsage();
-  return { client: own.user + own.system, server: cpuUs(serverPid), postgres: sumCpu(pids.postgres), nats: sumCpu(pids.nats), machine: machineBusyUs(), wall: nowMs() * 1000 };
+  return {
+    client: own.user + own.system,
+    server: processCpuUs(serverPid),
+    postgres: sumProcessCpuUs(pids.get("postgres")!),
+    nats: sumProcessCpuUs(pids.get("nats-server")!),
+    machine: machineBusyUs(),
+    wall: nowMs() * 1000,
+  };
 }
 type CpuUse = Omit<CpuSnapshot, "wall"> & { other: number; cores_busy: number; msgs: number };
 const cpuTotals = new Map<string, CpuUse>();
@@ -741,11 +713,11 @@ async function main() {
         const nu = await phase(noop.port, false, () => unaryMax(PHASE_MS, "noop-u"));
         addCpu("noop_unary", n0, noopPid, nu.acked);
         r.noopU.push(nu.perS);
-        const c0 = cpuUs(pid);
+        const c0 = processCpuUs(pid);
         const m0 = cpuSnapshot(pid);
         const u = await phase(server.current.port, true, () => unaryMax(PHASE_MS, `u${round}`));
         addCpu("unary", m0, pid, u.acked);
-        cpuU += cpuUs(pid) - c0;
+        cpuU += processCpuUs(pid) - c0;
         ackU += u.acked;
         errors += u.errors;
         r.realU.push(u.perS);
@@ -756,12 +728,12 @@ async function main() {
         const ns = await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"));
         addCpu("noop_stream", n0, noopPid, ns.acked);
         r.noopS.push(ns.perS);
-        const c0 = cpuUs(pid);
+        const c0 = processCpuUs(pid);
         const m0 = cpuSnapshot(pid);
         const st = await phase(server.current.port, true, () => streamPhase(PHASE_MS, `s${round}`));
         addCpu("stream", m0, pid, st.acked);
-        streamCpu = (cpuUs(pid) - c0) / st.acked;
-        cpuS += cpuUs(pid) - c0;
+        streamCpu = (processCpuUs(pid) - c0) / st.acked;
+        cpuS += processCpuUs(pid) - c0;
         ackS += st.acked;
         errors += st.errors;
         r.realS.push(st.perS);

@@ -7,11 +7,10 @@
  * written one after another on one connection, with the same shape as
  * bench:messaging (senders × recipients, business sends with status events).
  */
-import { readFileSync, readdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { createTestEnv } from "@kontor/testkit/env";
-import { benchKnob, reportBench } from "@kontor/service-kit/bench";
+import { benchKnob, pidsNamed, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
 import { createDb, migrateToLatest } from "@kontor/service-kit/db";
 import { migrations } from "../src/store/migrations/index.js";
 import { createSendWriter, type SendItem, type Stored } from "../src/store/send-writer.js";
@@ -28,21 +27,8 @@ const BODY_BYTES = 160; // a sealed short text: bench:messaging's body after AES
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-/** CPU time of every postgres process in µs (10 ms ticks): backends, WAL writer, checkpointer. */
-function postgresCpuUs(): number {
-  let total = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() !== "postgres") continue;
-      const f = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ");
-      total += (Number(f[11]) + Number(f[12])) * 10_000;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return total;
-}
+/** CPU time of every postgres process in µs: backends, WAL writer, checkpointer. */
+const postgresCpuUs = () => sumProcessCpuUs(pidsNamed(["postgres"]).get("postgres")!);
 
 interface Row {
   batch: number;
