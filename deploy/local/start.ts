@@ -28,6 +28,7 @@ import {
   type RunningService,
   type ServiceSpec,
 } from "./lib/services.js";
+import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { createTokenSigner } from "@kontor/service-kit/auth";
 import { color, formatLogLine, table } from "./lib/text.js";
 
@@ -160,7 +161,7 @@ async function resolveNats(): Promise<NatsHandle> {
   return startEmbeddedNats({ port: NATS_PORT, log: (line) => print("nats", line) });
 }
 
-function serviceEnv(spec: ServiceSpec, secrets: Secrets): Record<string, string> {
+function serviceEnv(spec: ServiceSpec, secrets: Secrets, allocator: Record<string, string>): Record<string, string> {
   const inherited = { ...process.env } as Record<string, string>;
   // A schema or prefix meant for something else must not leak into every service.
   for (const key of ["DB_SCHEMA", "NATS_PREFIX", "GRPC_PORT", "METRICS_PORT", "AUTH_PUBLIC_KEYS"]) delete inherited[key];
@@ -175,6 +176,7 @@ function serviceEnv(spec: ServiceSpec, secrets: Secrets): Record<string, string>
     METRICS_PORT: String(spec.metricsPort),
     LOG_LEVEL,
     SHUTDOWN_GRACE_MS: String(SERVICE_GRACE_MS),
+    ...allocator,
     ...(spec.env?.(secrets) ?? {}),
   };
 }
@@ -217,11 +219,17 @@ async function main(): Promise<void> {
   say(`PostgreSQL ${postgres?.detail}`);
   say(`NATS       ${nats?.detail}`);
 
-  say(`starting ${present.map((s) => s.name).join(", ")}`);
+  let allocator: Record<string, string>;
+  try {
+    allocator = allocatorEnv(process.env);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  say(`starting ${present.map((s) => s.name).join(", ")}${allocator.LD_PRELOAD ? `, ${allocator.LD_PRELOAD} preloaded as their malloc (KONTOR_ALLOCATOR=system: glibc's)` : ""}`);
   const onLine = (service: string, line: string, stream: "stdout" | "stderr") =>
     print(service, stream === "stderr" ? color.red(line) : formatLogLine(line));
   for (const spec of present) {
-    const running = startService(spec, serviceEnv(spec, secrets), onLine);
+    const running = startService(spec, serviceEnv(spec, secrets, allocator), onLine);
     services.push(running);
     if (running.child.pid) runState.services[spec.name] = running.child.pid;
   }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { createTokenVerifier } from "@kontor/service-kit/auth";
 import { checkHealth, createClient, unaryCall } from "@kontor/service-kit/grpc-client";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
@@ -59,6 +60,21 @@ const alive = (pid: number) => {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 };
+
+/** Pids of the running processes whose parent is `parent`. */
+function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat, after the parenthesised command name.
+      if (Number(readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === parent) out.push(Number(d));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
 
 describe("npm start (embedded PostgreSQL and nats-server)", () => {
   it("when started without DATABASE_URL and NATS_URL, then every present service is SERVING, local.json holds working tokens, and SIGINT stops every process it started", async () => {
@@ -152,6 +168,16 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
       // Read the pids before SIGINT: a clean stop deletes the file.
       const pidsFile = join(stateDir, "run", "pids.json");
       if (existsSync(pidsFile)) pids = JSON.parse(readFileSync(pidsFile, "utf8")) as typeof pids;
+
+      // Every service runs with jemalloc as its malloc when the machine has it, and with glibc's otherwise.
+      const preload = allocatorEnv(stackEnv).LD_PRELOAD;
+      const services = childrenOf(child.pid!).filter((pid) => /services\/[a-z]+\/src\/main\.ts/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+      expect(services.length).toBe(presentServices.length);
+      for (const pid of services) {
+        const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+        if (preload) expect(maps, String(pid)).toContain(preload);
+        else expect(maps, String(pid)).not.toMatch(/libjemalloc/);
+      }
       child.kill("SIGINT");
       code = await exited;
     }

@@ -10,6 +10,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
+import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
@@ -62,7 +63,8 @@ function startServer(mode: "messaging" | "noop", env: Record<string, string>): P
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? SERVICE_NODE_ARGS).split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
     cwd: resolve(here, ".."),
-    env: { ...process.env, ...env },
+    // Both servers get the malloc the local launcher gives services (jemalloc when installed).
+    env: { ...process.env, ...allocatorEnv(process.env), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.add(child);
@@ -852,7 +854,7 @@ async function main() {
     metrics: { ...metrics, "limits.grpc_noop_unary_per_s": limits.grpc_noop_unary_per_s, "limits.grpc_noop_stream_per_s": limits.grpc_noop_stream_per_s },
     limits,
     extra,
-    env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, rounds: ROUNDS, server: "child process", loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(loadavg()[0]!) },
+    env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, phase_ms: PHASE_MS, rounds: ROUNDS, server: "child process", server_malloc: allocatorEnv(process.env).LD_PRELOAD ?? "glibc", loadavg_1m_before: round(loadBefore), loadavg_1m_after: round(loadavg()[0]!) },
   };
   reportBench("messaging", result);
   clearTimeout(budget);
