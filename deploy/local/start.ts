@@ -44,7 +44,11 @@ const LABEL_WIDTH = Math.max(...SERVICES.map((s) => s.name.length), "postgres".l
 const LABEL_COLORS = [color.cyan, color.magenta, color.blue, color.yellow, color.green];
 const labelColor = new Map(SERVICES.map((s, i) => [s.name, LABEL_COLORS[i % LABEL_COLORS.length] ?? color.cyan]));
 
+/** Set once stdout or stderr has no reader left (EPIPE): nothing more is written. */
+let outputClosed = false;
+
 function print(label: string, line: string): void {
+  if (outputClosed) return;
   const paint = labelColor.get(label) ?? color.bold;
   const prefix = `${paint(label.padEnd(LABEL_WIDTH))} ${color.dim("│")} `;
   process.stdout.write(line.split("\n").map((l) => prefix + l).join("\n") + "\n");
@@ -108,6 +112,15 @@ process.on("uncaughtException", (err) => {
   say(color.red(`internal error: ${err.stack ?? err.message}`));
   void stopEverything(1);
 });
+// Whoever read our output is gone (EPIPE: `npm start | head`, a closed pipe): stop like on SIGHUP.
+// Unhandled, the error would become an "internal error" whose report fails the same way, in a loop
+// that starves the event loop, so the stack would never stop.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", () => {
+    outputClosed = true;
+    if (!stopping) void stopEverything(0);
+  });
+}
 
 function tryKill(pid: number, signal: NodeJS.Signals): void {
   try {

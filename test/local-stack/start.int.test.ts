@@ -114,6 +114,16 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
         expect(await checkHealth(address), name).toBe("SERVING");
       }
 
+      // Every service runs with jemalloc as its malloc when the machine has it, and with glibc's otherwise.
+      const preload = allocatorEnv(stackEnv).LD_PRELOAD;
+      const services = childrenOf(child.pid!).filter((pid) => /services\/[a-z]+\/src\/main\.ts/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+      expect(services.length).toBe(presentServices.length);
+      for (const pid of services) {
+        const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+        if (preload) expect(maps, String(pid)).toContain(preload);
+        else expect(maps, String(pid)).not.toMatch(/libjemalloc/);
+      }
+
       const verifier = createTokenVerifier(JSON.stringify(local.authPublicKeys));
       expect(await verifier.verify(local.business.token)).toEqual({ kind: "business", businessId: local.business.id });
       expect((await verifier.verify(local.partner.token)).kind).toBe("partner");
@@ -169,15 +179,6 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
       const pidsFile = join(stateDir, "run", "pids.json");
       if (existsSync(pidsFile)) pids = JSON.parse(readFileSync(pidsFile, "utf8")) as typeof pids;
 
-      // Every service runs with jemalloc as its malloc when the machine has it, and with glibc's otherwise.
-      const preload = allocatorEnv(stackEnv).LD_PRELOAD;
-      const services = childrenOf(child.pid!).filter((pid) => /services\/[a-z]+\/src\/main\.ts/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
-      expect(services.length).toBe(presentServices.length);
-      for (const pid of services) {
-        const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
-        if (preload) expect(maps, String(pid)).toContain(preload);
-        else expect(maps, String(pid)).not.toMatch(/libjemalloc/);
-      }
       child.kill("SIGINT");
       code = await exited;
     }
@@ -185,5 +186,39 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
     expect(code, output).toBe(0);
     expect(started.length).toBe(presentServices.length + 2);
     expect(started.filter(alive)).toEqual([]);
+  });
+
+  it("when whoever reads its output goes away, then it stops everything it started and exits, instead of looping on the write errors", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kontor-local-"));
+    chmodSync(dir, 0o755);
+    const ports = await sparePorts();
+    const env = { ...stackEnv, KONTOR_DIR: dir, KONTOR_PORT_OFFSET: String(ports.offset), KONTOR_PG_PORT: String(ports.pg), KONTOR_NATS_PORT: String(ports.nats) };
+    const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/start.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    let started: number[] = [];
+    try {
+      const deadline = Date.now() + 80_000;
+      while (!output.includes("Kontor is up")) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const state = JSON.parse(readFileSync(join(dir, "run", "pids.json"), "utf8")) as { postgres?: number; nats?: number; services: Record<string, number> };
+      started = [state.postgres, state.nats, ...Object.values(state.services)].filter((p): p is number => p !== undefined);
+      expect(started.length).toBe(presentServices.length + 2);
+
+      // The reader goes; the signal makes it write (and fail to).
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.kill("SIGINT");
+      const code = await Promise.race([exited, new Promise<"still running">((r) => setTimeout(() => r("still running"), 40_000))]);
+      expect(code).toBe(0);
+      expect(started.filter(alive)).toEqual([]);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      for (const pid of started.filter(alive)) process.kill(pid, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
