@@ -17,8 +17,8 @@ export const JEMALLOC_PATHS: readonly string[] = [
  * of glibc's malloc: `{ LD_PRELOAD: <library> }`, or nothing.
  *
  * Why: Node allocates natively for every HTTP/2 stream and frame, every
- * crypto call's output and every off-heap typed array; under glibc that cost
- * messaging 9–12% of its CPU per message in malloc's slow paths
+ * crypto call's output and every off-heap typed array. Under glibc that took
+ * ~16% of messaging's CPU in its streamed benchmark: malloc's slow paths
  * (`malloc_consolidate`, `unlink_chunk`) and V8's array-buffer sweeper
  * (messaging's BENCHMARKS.md, session 6). With jemalloc preloaded the service
  * spent 6–8% less CPU per message.
