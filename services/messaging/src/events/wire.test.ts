@@ -96,4 +96,30 @@ describe("hand-written encoders", () => {
             }
           }
   });
+
+  it("when strings sit at the ASCII fast path's edges (127 and 128 characters, non-ASCII first, last or as a surrogate pair), then the bytes still equal the generated encoder's", () => {
+    const at = dates[1]!;
+    const edges = ["a", "x".repeat(127), "x".repeat(128), "x".repeat(126) + "é", "é" + "x".repeat(10), "abc😀", "😀".repeat(40), "\u007f\u0080"];
+    for (const v of edges) {
+      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, eventId: v, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v };
+      expect(statusChangedBytes(e), JSON.stringify(v)).toEqual(
+        Buffer.from(
+          MessageStatusChanged.encode({
+            meta: { eventId: v, occurredAt: at, businessId: v },
+            messageId: v,
+            conversationId: "conv",
+            sender: keyToPb("b_pn"),
+            recipient: keyToPb("c_" + v),
+            status: 2,
+            errorCode: 0,
+            pricingCategory: "",
+            bizOpaqueCallbackData: v,
+            phoneNumberId: v,
+            customerId: v,
+            seq: "3",
+          }).finish(),
+        ),
+      );
+    }
+  });
 });

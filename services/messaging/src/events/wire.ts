@@ -49,6 +49,24 @@ function varintSize(n: number): number {
 function str(field: number, s: string): void {
   if (s === "") return;
   varint((field << 3) | 2);
+  const n = s.length;
+  if (n < 0x80) {
+    // Ids and keys are short ASCII: copy the code units, with a one-byte length,
+    // and skip two native calls (byteLength, write). Anything else starts over below.
+    ensure(n + 1);
+    const at = pos;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + 1 + i] = c;
+    }
+    if (i === n) {
+      buf[at] = n;
+      pos = at + 1 + n;
+      return;
+    }
+  }
   const len = Buffer.byteLength(s);
   varint(len);
   ensure(len);
