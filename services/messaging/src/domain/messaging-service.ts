@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { NatsConnection } from "nats";
 import { StoredBody } from "@kontor/proto/messaging/v1/live";
-import { Content, MessageContext, MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
+import { MessageContext, MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
 import type { SendMessageRequest, StatusUpdate } from "@kontor/proto/messaging/v1/messaging_service";
 import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
 import { DependencyDown, InvalidInput, NotFound, NotYours, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
@@ -17,7 +17,7 @@ import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/o
 import { keyErasedSubject } from "../events/subjects.js";
 import type { InboxReader, LiveFrame, LiveHub } from "../events/live.js";
 import type { MessagingMetrics } from "../metrics.js";
-import { messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
+import { contentBytes as encodeContent, messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { messageIdFor, open, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
@@ -366,7 +366,7 @@ export function createMessagingService(ports: MessagingPorts) {
     const { keyId, key } = "then" in dk ? await dk : dk;
     const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
     // Content and context are encoded once: the stored body and the live frame splice these bytes.
-    const contentBytes = req.content ? Content.encode(req.content).finish() : undefined;
+    const contentBytes = req.content ? encodeContent(req.content) : undefined;
     const contextBytes = req.context ? MessageContext.encode(req.context).finish() : undefined;
     const plaintext = storedBodyBytes(contentBytes, contextBytes, req.bizOpaqueCallbackData);
     const item: PendingItem = {

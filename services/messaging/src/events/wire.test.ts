@@ -4,7 +4,7 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 const long = "ü".repeat(300);
 const contents: Content[] = [
@@ -121,5 +121,15 @@ describe("hand-written encoders", () => {
         ),
       );
     }
+  });
+
+  it("when encoding a message's content, then text (written by hand) and every other kind equal the generated encoder's bytes", () => {
+    const texts = ["", "hi", "x".repeat(127), "x".repeat(128), "ü".repeat(4096), "see https://kontor.example 😀"];
+    const cases: Content[] = [
+      ...texts.flatMap((body) => [false, true].map((previewUrl) => ({ kind: { $case: "text" as const, value: { body, previewUrl } } }))),
+      { kind: { $case: "reaction", value: { messageId: "wamid.X", emoji: "👍" } } },
+      { kind: undefined },
+    ];
+    for (const content of cases) expect(Buffer.from(contentBytes(content)), JSON.stringify(content).slice(0, 80)).toEqual(Buffer.from(Content.encode(content).finish()));
   });
 });

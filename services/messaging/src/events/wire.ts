@@ -8,6 +8,8 @@
  * generated code and spliced in as bytes.
  */
 
+import { Content } from "@kontor/proto/messaging/v1/message";
+
 let buf = Buffer.allocUnsafe(64 * 1024);
 let pos = 0;
 
@@ -139,6 +141,26 @@ function participant(field: number, key: string): void {
 }
 
 /** StoredBody { content = 1; context = 2; biz_opaque_callback_data = 3 } from encoded Content / MessageContext. */
+/**
+ * A message's content as Content.encode would write it. Text, nearly every
+ * message, is written here (the generated writer allocates a chunk per string
+ * and costs ~4 µs for a short text); every other kind goes to the generated
+ * encoder.
+ */
+export function contentBytes(content: Content): Uint8Array {
+  if (content.kind?.$case !== "text") return Content.encode(content).finish();
+  const text = content.kind.value;
+  pos = 0;
+  const at = fork(1);
+  str(1, text.body);
+  if (text.previewUrl) {
+    varint(2 << 3);
+    varint(1);
+  }
+  join(at);
+  return finish();
+}
+
 export function storedBodyBytes(content: Uint8Array | undefined, context: Uint8Array | undefined, bizOpaqueCallbackData: string): Buffer {
   pos = 0;
   if (content) bytes(1, content);
