@@ -26,7 +26,7 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
     eventId,
     subject: subjects.messageStatus,
     // Hand-encoded (one per sent message); same bytes as MessageStatusChanged.encode, see wire.test.ts.
-    payload: statusChangedBytes({ ...e, eventId }),
+    payload: statusChangedBytes(e, eventId),
   };
 }
 

@@ -52,7 +52,7 @@ describe("hand-written encoders", () => {
                 Buffer.from(InboxEvent.encode({ event: { $case: "status", value: { messageId: "wamid.X", conversationId: "conv", seq: String(seq), status: status.status, errorCode: status.errorCode, occurredAt: at } } }).finish()),
               );
               const e = { ...status, eventId: `wamid.X:s${status.status}`, senderKey, recipientKey, businessId: seq ? "biz" : "", phoneNumberId: "pn", customerId: long, bizOpaqueCallbackData: seq ? "cb" : "" };
-              expect(statusChangedBytes(e)).toEqual(
+              expect(statusChangedBytes(e, e.eventId)).toEqual(
                 Buffer.from(
                   MessageStatusChanged.encode({
                     meta: { eventId: e.eventId, occurredAt: at, businessId: e.businessId },
@@ -83,7 +83,7 @@ describe("hand-written encoders", () => {
               for (const ref of ["0", "7", "18446744073709551615"]) {
                 for (const duplicate of [false, true]) {
                   const r = { ref, messageId: "wamid.X", conversationId: "conv", seq, status: seq % 5, clientMessageId: seq % 2 ? long : "", duplicate, acceptedAt: at, recipientKey };
-                  expect(sendItemResultBytes(r)).toEqual(
+                  expect(sendItemResultBytes(ref, r)).toEqual(
                     Buffer.from(
                       SendItemResult.encode({
                         ref,
@@ -101,8 +101,8 @@ describe("hand-written encoders", () => {
     const at = dates[1]!;
     const edges = ["a", "x".repeat(127), "x".repeat(128), "x".repeat(126) + "é", "é" + "x".repeat(10), "abc😀", "😀".repeat(40), "\u007f\u0080"];
     for (const v of edges) {
-      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, eventId: v, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v };
-      expect(statusChangedBytes(e), JSON.stringify(v)).toEqual(
+      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v };
+      expect(statusChangedBytes(e, v), JSON.stringify(v)).toEqual(
         Buffer.from(
           MessageStatusChanged.encode({
             meta: { eventId: v, occurredAt: at, businessId: v },

@@ -7,7 +7,7 @@ import type { ConversationListRow } from "../store/message-store.js";
 import type { CustomerRow } from "../store/tables.js";
 
 /** The synchronous answer: ACCEPTED (durable), whatever happened since; a retry reports how far the original got. */
-export function sendResultFields(o: SendOutcome, clientMessageId: string): Omit<SendResultInput, "ref"> {
+export function sendResultFields(o: SendOutcome, clientMessageId: string): SendResultInput {
   return {
     messageId: o.messageId,
     conversationId: o.stored.conversationId,

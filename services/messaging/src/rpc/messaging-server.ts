@@ -108,7 +108,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
           if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
           else
             messaging.send(ctx.principal, message).then(
-              (o) => finishOne(sendItemResultBytes({ ref, ...sendResultFields(o, clientMessageId) })),
+              (o) => finishOne(sendItemResultBytes(ref, sendResultFields(o, clientMessageId))),
               (err: unknown) => finishOne(failed(ref, err)),
             );
           if (inFlight >= STREAM_MAX_IN_FLIGHT && !paused) {
