@@ -766,6 +766,11 @@ async function main() {
     extra.unary_per_s_bound_if_server_cost_noop = bound("unary", perMsg.noop_unary?.server ?? 0);
     extra.stream_per_s_bound_if_server_free = bound("stream", 0);
     extra.stream_per_s_bound_if_server_cost_noop = bound("stream", perMsg.noop_stream?.server ?? 0);
+    // The service's CPU per µs of the load generator's, for the same messages: both run the same
+    // code whatever the host's speed, so this compares builds across runs better than rates do.
+    const perLoad = (k: string) => (perMsg[k]?.client ? round(perMsg[k]!.server! / perMsg[k]!.client!, 3) : 0);
+    extra.service_cpu_per_load_cpu_unary = perLoad("unary");
+    extra.service_cpu_per_load_cpu_stream = perLoad("stream");
     extra.per_round = JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])));
     log(`CPU µs per message by party: ${extra.cpu_us_per_msg}`);
     if (process.env.BENCH_STOP_AFTER === "stream") {
