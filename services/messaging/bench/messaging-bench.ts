@@ -709,36 +709,34 @@ async function main() {
     const r = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], realS: [] as number[] };
     let cpuU = 0, ackU = 0, cpuS = 0, ackS = 0;
     let errors = 0; // send errors over all phases
+    // One kind of phase, back to back: the no-op, then the service, each with every party's CPU.
+    const measurePair = async (kind: "unary" | "stream", run: (ms: number, tag: string) => Promise<{ perS: number; acked: number; errors: number }>, tag: string) => {
+      const n0 = cpuSnapshot(noopPid);
+      const noopRun = await phase(noop.port, false, () => run(PHASE_MS, `noop-${tag[0]}`));
+      addCpu(`noop_${kind}`, n0, noopPid, noopRun.acked);
+      const c0 = processCpuUs(pid);
+      const m0 = cpuSnapshot(pid);
+      const real = await phase(server.current.port, true, () => run(PHASE_MS, tag));
+      addCpu(kind, m0, pid, real.acked);
+      errors += real.errors;
+      return { noop: noopRun.perS, real: real.perS, acked: real.acked, serverCpu: processCpuUs(pid) - c0 };
+    };
     for (let round = 1; round <= ROUNDS; round++) {
       if (!skipUnary) {
-        const n0 = cpuSnapshot(noopPid);
-        const nu = await phase(noop.port, false, () => unaryMax(PHASE_MS, "noop-u"));
-        addCpu("noop_unary", n0, noopPid, nu.acked);
-        r.noopU.push(nu.perS);
-        const c0 = processCpuUs(pid);
-        const m0 = cpuSnapshot(pid);
-        const u = await phase(server.current.port, true, () => unaryMax(PHASE_MS, `u${round}`));
-        addCpu("unary", m0, pid, u.acked);
-        cpuU += processCpuUs(pid) - c0;
+        const u = await measurePair("unary", unaryMax, `u${round}`);
+        r.noopU.push(u.noop);
+        r.realU.push(u.real);
+        cpuU += u.serverCpu;
         ackU += u.acked;
-        errors += u.errors;
-        r.realU.push(u.perS);
       }
       let streamCpu = 0;
       if (!skipStream) {
-        const n0 = cpuSnapshot(noopPid);
-        const ns = await phase(noop.port, false, () => streamPhase(PHASE_MS, "noop-s"));
-        addCpu("noop_stream", n0, noopPid, ns.acked);
-        r.noopS.push(ns.perS);
-        const c0 = processCpuUs(pid);
-        const m0 = cpuSnapshot(pid);
-        const st = await phase(server.current.port, true, () => streamPhase(PHASE_MS, `s${round}`));
-        addCpu("stream", m0, pid, st.acked);
-        streamCpu = (processCpuUs(pid) - c0) / st.acked;
-        cpuS += processCpuUs(pid) - c0;
+        const st = await measurePair("stream", (ms, tag) => streamPhase(ms, tag), `s${round}`);
+        r.noopS.push(st.noop);
+        r.realS.push(st.real);
+        streamCpu = st.serverCpu / st.acked;
+        cpuS += st.serverCpu;
         ackS += st.acked;
-        errors += st.errors;
-        r.realS.push(st.perS);
       }
       log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(r.realS.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopS.at(-1) ?? 0)}/s; server ${round1(streamCpu)} µs/msg`);
     }
