@@ -1,11 +1,12 @@
 /**
  * Hand-written protobuf encoders for the few messages written once per sent
- * message (stored body, live frame, status event, live status). The generated
- * encoders allocate a writer, fork chains and intermediate objects per call
- * and cost several µs each; these write into one scratch buffer. They produce
- * the same bytes as the generated encoders (field order, defaults omitted),
- * which wire.test.ts checks; content and context are encoded once by the
- * generated code and spliced in as bytes.
+ * message (text content, stored body, live frame, status event, live status,
+ * send results). The generated encoders allocate a writer, fork chains and
+ * intermediate objects per call and cost several µs each; these write into
+ * one scratch buffer. They produce the same bytes as the generated encoders
+ * (field order, defaults omitted), which wire.test.ts checks. Content and
+ * context are encoded once (text here, other kinds and the context by the
+ * generated code) and spliced in as bytes.
  */
 
 import { Content } from "@kontor/proto/messaging/v1/message";
