@@ -8,7 +8,7 @@ import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { createTokenVerifier } from "@kontor/service-kit/auth";
 import { checkHealth, createClient, unaryCall } from "@kontor/service-kit/grpc-client";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
-import { portFree } from "../../deploy/local/lib/process.js";
+import { commandLine, portFree } from "../../deploy/local/lib/process.js";
 
 // The local stack (`npm start`) on the embedded path: its own PostgreSQL and
 // nats-server on spare ports, services shifted by KONTOR_PORT_OFFSET, state in
@@ -116,7 +116,7 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
 
       // Every service runs with jemalloc as its malloc when the machine has it, and with glibc's otherwise.
       const preload = allocatorEnv(stackEnv).LD_PRELOAD;
-      const services = childrenOf(child.pid!).filter((pid) => /services\/[a-z]+\/src\/main\.ts/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+      const services = childrenOf(child.pid!).filter((pid) => /services\/[a-z]+\/src\/main\.ts/.test(commandLine(pid) ?? ""));
       expect(services.length).toBe(presentServices.length);
       for (const pid of services) {
         const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
