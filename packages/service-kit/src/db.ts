@@ -18,6 +18,32 @@ export interface DbOptions {
   applicationName?: string;
 }
 
+export interface PoolOptions extends DbOptions {
+  /**
+   * Pipeline mode: each query is written at once, without waiting for the
+   * previous one's answer (each still has its own Sync, so one failing does
+   * not fail the next). Queries awaited one by one behave as before; a
+   * caller that issues several before awaiting saves their round trips.
+   * Cursors (the `rows` option) are refused in this mode.
+   */
+  pipeline?: boolean;
+}
+
+/** A pg pool bound to one schema (search_path), with the kit's settings. */
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? options.schema,
+    options: `-c search_path=${options.schema},public`,
+    connectionTimeoutMillis: 10_000,
+    pipeline: options.pipeline ?? false,
+  });
+  // Idle clients can die with the server; without a listener that error would crash the process.
+  pool.on("error", (err) => options.log?.warn({ err: { message: err.message } }, "idle pg client error"));
+  return pool;
+}
+
 export interface Db<DB> {
   db: Kysely<DB>;
   pool: pg.Pool;
@@ -26,15 +52,7 @@ export interface Db<DB> {
 
 /** A pg pool + Kysely bound to one schema. SQL is logged at debug with duration, never parameters. */
 export function createDb<DB>(options: DbOptions): Db<DB> {
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    max: options.max ?? 10,
-    application_name: options.applicationName ?? options.schema,
-    options: `-c search_path=${options.schema},public`,
-    connectionTimeoutMillis: 10_000,
-  });
-  // Idle clients can die with the server; without a listener that error would crash the process.
-  pool.on("error", (err) => options.log?.warn({ err: { message: err.message } }, "idle pg client error"));
+  const pool = createPool(options);
   const log = options.log;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { createTestEnv } from "@kontor/testkit/env";
 import { benchKnob, pidsNamed, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
-import { createDb, migrateToLatest } from "@kontor/service-kit/db";
+import { createDb, createPool, migrateToLatest } from "@kontor/service-kit/db";
 import { migrations } from "../src/store/migrations/index.js";
 import { createSendWriter, type SendItem, type Stored } from "../src/store/send-writer.js";
 import { statusEvent } from "../src/events/outbox.js";
@@ -40,14 +40,35 @@ interface Row {
   wall_ms_per_batch: number;
 }
 
-/** One variant in a database of its own: the schema, `prepare` (e.g. an index dropped), every batch size. */
-async function measure(prepare: string | undefined, sizes: number[]): Promise<Row[]> {
+interface PipelineSaving {
+  batch: number;
+  pg_us_per_commit: number;
+  writer_us_per_commit: number;
+  wall_ms_per_commit: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * One variant in a database of its own: the schema, `prepare` (e.g. an index
+ * dropped), every batch size. With `comparePipelining`, each size instead
+ * alternates the service's writer (pipeline mode) with one whose pool is not
+ * pipelined, in 2 × 6 chunks, and returns what pipelining saves (medians).
+ */
+async function measure(prepare: string | undefined, sizes: number[]): Promise<Row[]>;
+async function measure(prepare: string | undefined, sizes: number[], comparePipelining: true): Promise<PipelineSaving[]>;
+async function measure(prepare: string | undefined, sizes: number[], comparePipelining = false): Promise<Row[] | PipelineSaving[]> {
   const env = await createTestEnv();
   const { db, pool } = createDb<unknown>({ url: env.databaseUrl, schema: "messaging", max: 1 });
+  // The writer's pool as the service makes it (pipeline mode), and one without pipelining for comparison.
+  const writerPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1, pipeline: true });
+  const serialPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1 });
   try {
     await migrateToLatest(db, "messaging", migrations);
     if (prepare) await pool.query(prepare);
-    const writer = createSendWriter(pool, "messaging", { trace: process.env.MESSAGING_TRACE_WRITER === "1" });
+    const trace = process.env.MESSAGING_TRACE_WRITER === "1";
+    const writer = createSendWriter(writerPool, "messaging", { trace });
+    const serialWriter = createSendWriter(serialPool, "messaging", { trace });
     const body = randomBytes(BODY_BYTES);
     let n = 0;
     const item = (): SendItem => {
@@ -88,29 +109,50 @@ async function measure(prepare: string | undefined, sizes: number[]): Promise<Ro
       );
     // Warm-up: conversations and inbox rows exist, plans are cached, as in a running service.
     for (let i = 0; i < 5; i++) await writer.write(Array.from({ length: 1000 }, item), events);
-    const rows: Row[] = [];
-    for (const size of sizes) {
-      const batches = Math.max(20, Math.round(MESSAGES / size));
-      // Items are made beforehand, so this process's CPU below is the writer's (and its events').
-      const prepared = Array.from({ length: batches }, () => Array.from({ length: size }, item));
+    for (let i = 0; i < 5 && comparePipelining; i++) await serialWriter.write(Array.from({ length: 1000 }, item), events);
+    // Items are made beforehand, so this process's CPU is the writer's (and its events').
+    const run = async (w: typeof writer, prepared: SendItem[][]) => {
       const cpu0 = postgresCpuUs();
       const own0 = process.cpuUsage();
       const t0 = performance.now();
-      for (const batch of prepared) await writer.write(batch, events);
+      for (const batch of prepared) await w.write(batch, events);
       const wall = performance.now() - t0;
       const own = process.cpuUsage(own0);
-      const cpu = postgresCpuUs() - cpu0;
+      return { pg: postgresCpuUs() - cpu0, own: own.user + own.system, wall };
+    };
+    if (comparePipelining) {
+      const savings: PipelineSaving[] = [];
+      for (const size of sizes) {
+        const chunk = Math.max(20, Math.round(MESSAGES / size / 6));
+        const piped: { pg: number; own: number; wall: number }[] = [];
+        const serial: typeof piped = [];
+        for (let r = 0; r < 6; r++) {
+          piped.push(await run(writer, Array.from({ length: chunk }, () => Array.from({ length: size }, item))));
+          serial.push(await run(serialWriter, Array.from({ length: chunk }, () => Array.from({ length: size }, item))));
+        }
+        const saved = (k: "pg" | "own" | "wall") => (median(serial.map((x) => x[k])) - median(piped.map((x) => x[k]))) / chunk;
+        savings.push({ batch: size, pg_us_per_commit: Math.round(saved("pg")), writer_us_per_commit: Math.round(saved("own")), wall_ms_per_commit: Math.round(saved("wall") * 100) / 100 });
+      }
+      return savings;
+    }
+    const rows: Row[] = [];
+    for (const size of sizes) {
+      const batches = Math.max(20, Math.round(MESSAGES / size));
+      const prepared = Array.from({ length: batches }, () => Array.from({ length: size }, item));
+      const { pg: cpu, own, wall } = await run(writer, prepared);
       rows.push({
         batch: size,
         batches,
         pg_us_per_batch: Math.round(cpu / batches),
         pg_us_per_msg: round1(cpu / batches / size),
-        writer_us_per_msg: round1((own.user + own.system) / batches / size),
+        writer_us_per_msg: round1(own / batches / size),
         wall_ms_per_batch: Math.round((wall / batches) * 100) / 100,
       });
     }
     return rows;
   } finally {
+    await writerPool.end();
+    await serialPool.end();
     await db.destroy();
     await env.cleanup();
   }
@@ -137,6 +179,11 @@ async function main() {
   };
   // Each variant against a fresh database of its own with every index, measured the same way
   // (the table's size changes a row's cost, so the baseline run above, which grows it, is no reference).
+  // What pipelining saves per commit: BEGIN sent with the upsert and COMMIT with the insert
+  // (two round trips) against one statement per round trip (four), small batches, fresh databases.
+  const pipelineSaving = await measure(undefined, [10, 70], true);
+  for (const r of pipelineSaving) log(`pipelining at batch ${r.batch} saves PostgreSQL ${r.pg_us_per_commit} µs, the writer ${r.writer_us_per_commit} µs and ${r.wall_ms_per_commit} ms of wall time per commit`);
+
   const [full] = await measure(undefined, [500]);
   const at500 = full!.pg_us_per_msg;
   log(`every index: ${at500} µs per message at batch 500`);
@@ -157,10 +204,14 @@ async function main() {
       pg_us_per_msg_at_500: at(500).pg_us_per_msg,
       writer_us_per_msg_at_70: at(70).writer_us_per_msg,
       writer_us_per_msg_at_2000: at(2000).writer_us_per_msg,
+      pipeline_saves_pg_us_per_commit_at_10: pipelineSaving[0]!.pg_us_per_commit,
+      pipeline_saves_writer_us_per_commit_at_10: pipelineSaving[0]!.writer_us_per_commit,
+      pipeline_saves_wall_ms_per_commit_at_10: pipelineSaving[0]!.wall_ms_per_commit,
     },
     extra: {
       by_batch: JSON.stringify(base),
       index_saving_us_per_msg: JSON.stringify(indexCost),
+      pipeline_saving: JSON.stringify(pipelineSaving),
     },
     env: { cpus: cpus().length, node: process.version, recipients: RECIPIENTS, senders: SENDERS, messages_per_size: MESSAGES, body_bytes: BODY_BYTES },
   });

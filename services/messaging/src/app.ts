@@ -1,5 +1,6 @@
 import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
 import { connectNats } from "@kontor/service-kit/nats";
+import { createPool } from "@kontor/service-kit/db";
 import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { MessagingDatabase } from "./store/database.js";
@@ -21,7 +22,10 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const keyring = createKeyring(rt.db, master);
   const directory = createDirectoryCache();
   registerDirectoryConsumer(rt, directory);
-  const writer = createSendWriter<PendingItem>(rt.database.pool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
+  // The send writer's own connections, in pipeline mode (send-writer.ts), so
+  // reads (history, backlogs, the sweep) never queue group commits behind them.
+  const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, log: rt.log, applicationName: "kontor-messaging-writer" });
+  const writer = createSendWriter<PendingItem>(writerPool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
   // The hub reads through the service (decryption); the service publishes through the hub.
   let messaging: MessagingService | undefined;
   // Gauges read the service and the hub when scraped (both exist by then).
@@ -87,6 +91,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     hub.stop();
     await service.idle();
     await liveNc.drain().catch(() => undefined);
+    await writerPool.end().catch(() => undefined);
   });
   return {
     log: rt.log,

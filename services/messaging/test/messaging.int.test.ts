@@ -237,6 +237,8 @@ describe("send", () => {
     await waitFor(() => results.length === 2);
     const list = await unaryCall(client.listMessages.bind(client), { participant: customer(c.id), conversationId: first.result!.conversationId, page: undefined, newestFirst: false }, { token: c.token });
     expect(list.messages.map((m) => m.content?.kind?.$case === "text" && m.content.kind.value.body)).toEqual(["once", "twice"]);
+    // The attempts that met a stored copy were rolled back whole: the conversation's numbers have no gap.
+    expect(list.messages.map((m) => Number(m.seq))).toEqual([Number(first.result!.seq), Number(first.result!.seq) + 1]);
   });
 
   it("when client message ids hold quotes, backslashes, braces and non-ASCII, then they are stored and read back exactly", async () => {

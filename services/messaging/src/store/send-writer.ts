@@ -44,7 +44,11 @@ export interface OpenedConversation<T extends SendItem = SendItem> {
 export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[]) => OutboxEvent[];
 
 const STATUS_SENT = 2;
-const RETRYABLE = new Set(["40P01", "40001", "23505", "KONTOR_RETRIED"]);
+// send_batch_check()'s codes (migration 2026_11_24_090000).
+const INBOX_MISSING = "KR001";
+const RETRIED = "KR002";
+const RETRYABLE = new Set(["40P01", "40001", "23505", INBOX_MISSING, RETRIED]);
+const ignore = () => undefined;
 
 // Prepared statements (named → parsed and planned once per connection). Kysely
 // is not used on this path: building and compiling the query per batch costs
@@ -87,8 +91,10 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 // One statement numbers the recipients' inboxes and stores the batch:
 // - inbox rows are locked in participant order (LockRows above Sort), so
 //   concurrent batches never deadlock and numbers commit in order;
-// - retries are rare: the insert skips ids already stored and reports how many
-//   rows it wrote; a shortfall rolls the batch back and redoes it with a lookup.
+// - retries are rare: the insert skips ids already stored; a shortfall (or a
+//   recipient without an inbox row) raises in send_batch_check(), which aborts
+//   the transaction before the COMMIT pipelined behind it, and the batch is
+//   redone with a lookup (or after adding the inbox rows).
 // - the commit's events go into the kit's outbox as one row, and the NOTIFY
 //   wakes its relay: the same row and channel enqueue() writes.
 function insertMessages(channel: string, echo: boolean) {
@@ -132,7 +138,8 @@ function insertMessages(channel: string, echo: boolean) {
       ), e2 AS (
         INSERT INTO ${OUTBOX_TABLE} (payload) VALUES ($11)
       )
-      SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, (SELECT count(*) FROM m)::int AS inserted, (SELECT pg_notify(${literal}, '')) IS NULL AS notified FROM x`,
+      SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, (SELECT pg_notify(${literal}, '')) IS NULL AS notified
+      FROM (SELECT send_batch_check((SELECT count(*) FROM x), (SELECT count(*) FROM m), $${echo ? 15 : 14}::int) AS ok) chk LEFT JOIN x ON chk.ok`,
   };
 }
 
@@ -151,10 +158,6 @@ export interface Gates {
 
 const openGates: Gates = { beforeConversations: Promise.resolve(), conversationsLocked: () => undefined, beforeInbox: Promise.resolve(), inboxLocked: () => undefined };
 
-class RetriedInBatch extends Error {
-  readonly code = "KONTOR_RETRIED";
-}
-
 interface ConvRow {
   id: string;
   business_id: string;
@@ -165,10 +168,12 @@ interface ConvRow {
 }
 
 /**
- * Group commit: stores a whole batch in one transaction, whatever its size:
- * BEGIN, the conversation upsert, one statement that numbers inboxes and
- * inserts messages and events, COMMIT (plus a lookup only when the batch
- * holds retries). Order of locks: conversations (by pair key)
+ * Group commit: stores a whole batch in one transaction, whatever its size,
+ * in two round trips: BEGIN with the conversation upsert, then one statement
+ * that numbers inboxes and inserts messages and events with the COMMIT (plus
+ * a lookup only when the batch holds retries). The pool must be in pg's
+ * pipeline mode (`createPool({ pipeline: true })`) for the pairs to share a
+ * round trip; without it they still work, one after the other. Order of locks: conversations (by pair key)
  * then inboxes (by participant key), so batches from several replicas
  * serialize per conversation and never deadlock. Per-conversation and
  * per-recipient numbers are allocated under those locks, which is what keeps
@@ -202,6 +207,12 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
   };
 
   async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<Stored[]> {
+    // BEGIN goes out at once and the upsert behind it (pipeline mode): no round trip of its own.
+    // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
+    // seq scan as it grows. The other statements keep their generic plans (planning 500-element
+    // array constants costs more than it saves).
+    const begin = client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
+    begin.catch(ignore); // its failure is the upsert's too, and surfaces there
     const createdAt = new Date();
     if (trace) {
       const e = trace.get("batch_size") ?? { n: 0, ms: 0 };
@@ -219,7 +230,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
     const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     await gates.beforeConversations;
-    const convRes = await timed("A_conv", () => client.query<ConvRow>({
+    const upsert = client.query<ConvRow>({
       ...UPSERT_CONVERSATIONS,
       values: [
         textArray(sorted.map(() => randomUUID())),
@@ -229,7 +240,8 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         numberArray(sorted.map(([, p]) => p.n)),
         createdAt,
       ],
-    }));
+    });
+    const convRes = await timed("A_conv", async () => (await Promise.all([begin, upsert]))[1]);
     gates.conversationsLocked();
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
@@ -317,19 +329,30 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       Buffer.concat(b), createdAt, encodeOutboxBatch(events), numberArray(bo), numberArray(bl),
     ];
     if (echo) values.push(`{${eo.join(",")}}`);
-    const ins = await timed("D_insert", () => client.query<{ ord: number; rseq: string; srseq: string | null; inserted: number }>({ ...(echo ? insertEcho : insert), values }));
-    gates.inboxLocked();
-    if (ins.rows.length !== fresh.length) {
-      // A participant without an inbox row (created before it existed): write() rolls back, adds it and redoes the batch.
-      throw Object.assign(new Error("inbox rows were missing"), { code: "40001", ensureInbox: [...numbered] });
+    values.push(fresh.length); // what send_batch_check() expects numbered and inserted
+    // The insert and the COMMIT go out together. When the insert fails (its
+    // checks included), the transaction is aborted and the COMMIT answers
+    // ROLLBACK: nothing of the batch is stored.
+    const inserted = client.query<{ ord: number; rseq: string; srseq: string | null }>({ ...(echo ? insertEcho : insert), values });
+    const commit = client.query("COMMIT");
+    commit.catch(ignore); // awaited on both paths below
+    let ins: pg.QueryResult<{ ord: number; rseq: string; srseq: string | null }>;
+    try {
+      ins = await timed("D_insert", () => inserted);
+    } catch (err) {
+      await commit.catch(ignore);
+      // A participant without an inbox row (created before it existed): write() adds it and redoes the batch.
+      if ((err as { code?: string }).code === INBOX_MISSING) Object.assign(err as object, { ensureInbox: [...numbered] });
+      throw err;
     }
-    if (ins.rows[0]!.inserted !== fresh.length) throw new RetriedInBatch("the batch holds retries of stored messages");
+    gates.inboxLocked();
     for (const row of ins.rows) {
       const st = accepted[row.ord - 1]!.stored;
       st.rseq = Number(row.rseq);
       if (row.srseq !== null) st.senderRseq = Number(row.srseq);
     }
-    await timed("E_commit", () => client.query("COMMIT"));
+    const done = await timed("E_commit", () => commit);
+    if (done.command !== "COMMIT") throw new Error(`the batch's COMMIT answered ${done.command}`);
     return items.map((it, i) => {
       const own = results[i];
       if (own) return own;
@@ -354,24 +377,21 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         let lookup = false;
         for (let tries = 0; ; tries++) {
           try {
-            // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
-            // seq scan as it grows. The other statements keep their generic plans (planning 500-element
-            // array constants costs more than it saves).
-            const results = await timed("T_batch", async () => {
-              await client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
-              return attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates);
-            });
+            const results = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh };
           } catch (err) {
-            await client.query("ROLLBACK").catch(() => {
-              broken = true;
-            });
+            // A failed insert's pipelined COMMIT has already ended the transaction.
+            if (client.getTransactionStatus() !== "I") {
+              await client.query("ROLLBACK").catch(() => {
+                broken = true;
+              });
+            }
             const missing = (err as { ensureInbox?: string[] }).ensureInbox;
             if (missing && !broken) await client.query({ ...ENSURE_INBOX, values: [missing] });
             const code = (err as { code?: string }).code;
             if (broken || !code || !RETRYABLE.has(code) || tries >= 5) throw err;
-            if (code === "KONTOR_RETRIED" || code === "23505") lookup = true;
+            if (code === RETRIED || code === "23505") lookup = true;
           }
         }
       } finally {
