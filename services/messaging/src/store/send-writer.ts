@@ -391,6 +391,11 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             if (missing && !broken) await client.query({ ...ENSURE_INBOX, values: [missing] });
             const code = (err as { code?: string }).code;
             if (broken || !code || !RETRYABLE.has(code) || tries >= 5) throw err;
+            // The rollback released this batch's locks, and the next batch may have taken them
+            // meanwhile: it must not wait for this one's locks any more, or the redo (which now
+            // waits for the next batch's) never ends. The next batch's numbers may then come first.
+            gates.conversationsLocked();
+            gates.inboxLocked();
             if (code === RETRIED || code === "23505") lookup = true;
           }
         }

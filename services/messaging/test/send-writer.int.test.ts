@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { createDb, createPool, migrateToLatest } from "@kontor/service-kit/db";
+import { migrations } from "../src/store/migrations/index.js";
+import { createSendWriter, type Gates, type SendItem, type SendWriter } from "../src/store/send-writer.js";
+
+// The group commit writer alone, on the pipeline-mode pool the service gives it.
+let env: TestEnv;
+let db: ReturnType<typeof createDb<unknown>>;
+let writerPool: pg.Pool;
+let writer: SendWriter;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  db = createDb<unknown>({ url: env.databaseUrl, schema: "messaging", max: 2 });
+  await migrateToLatest(db.db, "messaging", migrations);
+  writerPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 4, pipeline: true });
+  writer = createSendWriter(writerPool, "messaging");
+});
+
+afterAll(async () => {
+  await writerPool?.end();
+  await db?.db.destroy();
+  await env?.cleanup();
+});
+
+let n = 0;
+const item = (customerId: string, clientMessageId = `k${++n}`): SendItem => ({
+  id: `wamid.test_${customerId}_${clientMessageId}`,
+  senderKey: "b_pn_w",
+  recipientKey: `c_${customerId}`,
+  businessId: "biz_w",
+  phoneNumberId: "pn_w",
+  customerId,
+  clientMessageId,
+  contentType: 1,
+  keyId: 1,
+  body: Buffer.from("sealed"),
+  echo: false,
+});
+const noEvents = () => [];
+
+/** Gates as the service chains them: `next` waits for `first`'s locks. */
+function chained(): { first: Gates; next: Gates } {
+  let conv!: () => void;
+  let inbox!: () => void;
+  const convLocked = new Promise<void>((r) => (conv = r));
+  const inboxLocked = new Promise<void>((r) => (inbox = r));
+  const open = Promise.resolve();
+  return {
+    first: { beforeConversations: open, conversationsLocked: conv, beforeInbox: open, inboxLocked: inbox },
+    next: { beforeConversations: convLocked, conversationsLocked: () => undefined, beforeInbox: inboxLocked, inboxLocked: () => undefined },
+  };
+}
+
+describe("send writer", () => {
+  it("when a batch holding a retry is redone while the next batch waits on its conversation, then both commit (no deadlock) and the numbers have no gap", async () => {
+    const stored = item("cust_w1", "once");
+    await writer.write([stored], noEvents);
+    const gates = chained();
+    // Another transaction holds the recipient's inbox row, so the first batch's insert waits
+    // there, holding the conversation, until the second batch queues on that conversation.
+    const blocker = await db.pool.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("SELECT 1 FROM inbox WHERE participant = 'c_cust_w1' FOR UPDATE");
+    // The first batch's insert then meets the stored copy and is rolled back and redone; the
+    // second batch takes the conversation meanwhile and must not wait for the first.
+    const both = Promise.all([
+      writer.write([item("cust_w1", "once"), item("cust_w1")], noEvents, gates.first),
+      writer.write([item("cust_w1"), item("cust_w1")], noEvents, gates.next),
+    ]);
+    const waiting = async () => {
+      const r = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      return r.rows[0]!.n;
+    };
+    while ((await waiting()) < 2) await new Promise((r) => setTimeout(r, 10));
+    await blocker.query("COMMIT");
+    blocker.release();
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the two batches are still waiting for each other after 5 s")), 5000);
+    });
+    const [a, b] = await Promise.race([both, hung]).catch(async (err: unknown) => {
+      // Free the stuck connections so the file's cleanup does not wait on them too.
+      await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      throw err;
+    }).finally(() => clearTimeout(timer));
+    expect(a.results.map((r) => r.duplicate)).toEqual([true, false]);
+    expect(b.results.map((r) => r.duplicate)).toEqual([false, false]);
+    const seqs = [...a.results, ...b.results].map((r) => r.seq).sort((x, y) => x - y);
+    expect(seqs).toEqual([1, 2, 3, 4]);
+    const rows = await db.pool.query<{ seq: string }>("SELECT seq FROM message WHERE conversation_id = $1 ORDER BY seq", [a.results[0]!.conversationId]);
+    expect(rows.rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
+  });
+});
