@@ -57,6 +57,8 @@ const children = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
+// Killed from outside (Ctrl-C, `timeout`): exit through the handler above, so no server is left behind.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(130));
 
 function startServer(mode: "messaging" | "noop", env: Record<string, string>): Promise<ServerProc> {
   // The service's own flags by default (its start script's); BENCH_SERVER_NODE_ARGS replaces them.
