@@ -189,6 +189,8 @@ function serviceEnv(spec: ServiceSpec, secrets: Secrets, allocator: Record<strin
     METRICS_PORT: String(spec.metricsPort),
     LOG_LEVEL,
     SHUTDOWN_GRACE_MS: String(SERVICE_GRACE_MS),
+    // A stuck stop ends the service by itself (exit 1, with a line saying so) before the launcher's SIGKILL.
+    SHUTDOWN_LIMIT_MS: String(SERVICE_GRACE_MS + 3_000),
     ...allocator,
     ...(spec.env?.(secrets) ?? {}),
   };

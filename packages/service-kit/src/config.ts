@@ -72,6 +72,12 @@ export const baseConfigShape = {
   }, "must be an Ed25519 JWK (or a JSON array of them) as JSON"),
   /** Grace period for draining calls on SIGTERM, in ms. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * The whole stop (drain, stop hooks, relay, NATS, pool) gives up after this
+   * many ms and the process exits 1, so a stuck dependency cannot keep a
+   * stopping replica alive. Kubernetes' default termination grace period.
+   */
+  SHUTDOWN_LIMIT_MS: z.coerce.number().int().min(0).default(30_000),
 };
 
 export type BaseConfig = {
@@ -86,6 +92,7 @@ export type BaseConfig = {
   LOG_LEVEL: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   AUTH_PUBLIC_KEYS: string;
   SHUTDOWN_GRACE_MS: number;
+  SHUTDOWN_LIMIT_MS: number;
 };
 
 /**

@@ -124,14 +124,25 @@ export async function createRuntime<DB>(options: RuntimeOptions): Promise<Runtim
     async stop() {
       serving = false;
       grpc.setServing(false);
-      for (const c of running.splice(0)) await c.stop().catch(() => undefined);
-      if (started) await grpc.shutdown(config.SHUTDOWN_GRACE_MS);
-      else grpc.server.forceShutdown();
-      for (const hook of stopHooks.reverse()) await hook().catch((err: unknown) => log.warn({ err }, "stop hook failed"));
-      await outbox.stop();
-      await ops.close().catch(() => undefined);
-      await nc.drain().catch(() => undefined);
-      await database.db.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not stop within SHUTDOWN_LIMIT_MS (${config.SHUTDOWN_LIMIT_MS} ms)`)), config.SHUTDOWN_LIMIT_MS);
+      });
+      const inOrder = async () => {
+        for (const c of running.splice(0)) await c.stop().catch(() => undefined);
+        if (started) await grpc.shutdown(config.SHUTDOWN_GRACE_MS);
+        else grpc.server.forceShutdown();
+        for (const hook of stopHooks.reverse()) await hook().catch((err: unknown) => log.warn({ err }, "stop hook failed"));
+        await outbox.stop();
+        await ops.close().catch(() => undefined);
+        await nc.drain().catch(() => undefined);
+        await database.db.destroy();
+      };
+      try {
+        await Promise.race([inOrder(), overdue]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   return runtime;
