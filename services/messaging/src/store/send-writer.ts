@@ -340,7 +340,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     try {
       ins = await timed("D_insert", () => inserted);
     } catch (err) {
-      await commit.catch(ignore);
+      const answer = await commit.catch(ignore);
+      // The COMMIT answered ROLLBACK: write() has no transaction left to roll back.
+      if (answer) Object.assign(err as object, { ended: true });
       // A participant without an inbox row (created before it existed): write() adds it and redoes the batch.
       if ((err as { code?: string }).code === INBOX_MISSING) Object.assign(err as object, { ensureInbox: [...numbered] });
       throw err;
@@ -381,8 +383,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh };
           } catch (err) {
-            // A failed insert's pipelined COMMIT has already ended the transaction.
-            if (client.getTransactionStatus() !== "I") {
+            // A failed insert's pipelined COMMIT has already ended the transaction. Otherwise
+            // ROLLBACK, queued behind whatever this attempt sent, ends it.
+            if (!(err as { ended?: boolean }).ended) {
               await client.query("ROLLBACK").catch(() => {
                 broken = true;
               });
