@@ -5,22 +5,26 @@ import { createDb, createPool, migrateToLatest } from "@kontor/service-kit/db";
 import { migrations } from "../src/store/migrations/index.js";
 import { createSendWriter, type Gates, type SendItem, type SendWriter } from "../src/store/send-writer.js";
 
-// The group commit writer alone, on the pipeline-mode pool the service gives it.
+// The group commit writer alone: on the pipeline-mode pool the service gives
+// it, and on a plain pool, where it sends one statement at a time.
 let env: TestEnv;
 let db: ReturnType<typeof createDb<unknown>>;
-let writerPool: pg.Pool;
-let writer: SendWriter;
+const pools: pg.Pool[] = [];
+const writers = new Map<string, SendWriter>();
 
 beforeAll(async () => {
   env = await createTestEnv();
   db = createDb<unknown>({ url: env.databaseUrl, schema: "messaging", max: 2 });
   await migrateToLatest(db.db, "messaging", migrations);
-  writerPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 4, pipeline: true });
-  writer = createSendWriter(writerPool, "messaging");
+  for (const pipeline of [true, false]) {
+    const pool = createPool({ url: env.databaseUrl, schema: "messaging", max: 4, pipeline });
+    pools.push(pool);
+    writers.set(pipeline ? "pipelined" : "plain", createSendWriter(pool, "messaging"));
+  }
 });
 
 afterAll(async () => {
-  await writerPool?.end();
+  for (const pool of pools) await pool.end();
   await db?.db.destroy();
   await env?.cleanup();
 });
@@ -54,21 +58,23 @@ function chained(): { first: Gates; next: Gates } {
   };
 }
 
-describe("send writer", () => {
+describe.each(["pipelined", "plain"])("send writer on a %s pool", (kind) => {
   it("when a batch holding a retry is redone while the next batch waits on its conversation, then both commit (no deadlock) and the numbers have no gap", async () => {
-    const stored = item("cust_w1", "once");
+    const writer = writers.get(kind)!;
+    const customerId = `cust_${kind}`;
+    const stored = item(customerId, "once");
     await writer.write([stored], noEvents);
     const gates = chained();
     // Another transaction holds the recipient's inbox row, so the first batch's insert waits
     // there, holding the conversation, until the second batch queues on that conversation.
     const blocker = await db.pool.connect();
     await blocker.query("BEGIN");
-    await blocker.query("SELECT 1 FROM inbox WHERE participant = 'c_cust_w1' FOR UPDATE");
+    await blocker.query("SELECT 1 FROM inbox WHERE participant = $1 FOR UPDATE", [`c_${customerId}`]);
     // The first batch's insert then meets the stored copy and is rolled back and redone; the
     // second batch takes the conversation meanwhile and must not wait for the first.
     const both = Promise.all([
-      writer.write([item("cust_w1", "once"), item("cust_w1")], noEvents, gates.first),
-      writer.write([item("cust_w1"), item("cust_w1")], noEvents, gates.next),
+      writer.write([item(customerId, "once"), item(customerId)], noEvents, gates.first),
+      writer.write([item(customerId), item(customerId)], noEvents, gates.next),
     ]);
     const waiting = async () => {
       const r = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");

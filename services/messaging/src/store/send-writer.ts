@@ -173,7 +173,8 @@ interface ConvRow {
  * that numbers inboxes and inserts messages and events with the COMMIT (plus
  * a lookup only when the batch holds retries). The pool must be in pg's
  * pipeline mode (`createPool({ pipeline: true })`) for the pairs to share a
- * round trip; without it they still work, one after the other. Order of locks: conversations (by pair key)
+ * round trip; without it they are sent one after the other (four round
+ * trips, as bench:messaging-writer compares). Order of locks: conversations (by pair key)
  * then inboxes (by participant key), so batches from several replicas
  * serialize per conversation and never deadlock. Per-conversation and
  * per-recipient numbers are allocated under those locks, which is what keeps
@@ -213,6 +214,8 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // array constants costs more than it saves).
     const begin = client.query(lookup ? "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan" : "BEGIN");
     begin.catch(ignore); // its failure is the upsert's too, and surfaces there
+    // Without pipeline mode each statement waits for the previous answer (pg queues them otherwise, deprecated).
+    if (!client.pipeline) await begin;
     const createdAt = new Date();
     if (trace) {
       const e = trace.get("batch_size") ?? { n: 0, ms: 0 };
@@ -334,13 +337,13 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // checks included), the transaction is aborted and the COMMIT answers
     // ROLLBACK: nothing of the batch is stored.
     const inserted = client.query<{ ord: number; rseq: string; srseq: string | null }>({ ...(echo ? insertEcho : insert), values });
-    const commit = client.query("COMMIT");
-    commit.catch(ignore); // awaited on both paths below
+    let commit = client.pipeline ? client.query("COMMIT") : undefined;
+    commit?.catch(ignore); // awaited on both paths below
     let ins: pg.QueryResult<{ ord: number; rseq: string; srseq: string | null }>;
     try {
       ins = await timed("D_insert", () => inserted);
     } catch (err) {
-      const answer = await commit.catch(ignore);
+      const answer = await commit?.catch(ignore);
       // The COMMIT answered ROLLBACK: write() has no transaction left to roll back.
       if (answer) Object.assign(err as object, { ended: true });
       // A participant without an inbox row (created before it existed): write() adds it and redoes the batch.
@@ -353,7 +356,8 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       st.rseq = Number(row.rseq);
       if (row.srseq !== null) st.senderRseq = Number(row.srseq);
     }
-    const done = await timed("E_commit", () => commit);
+    commit ??= client.query("COMMIT");
+    const done = await timed("E_commit", () => commit!);
     if (done.command !== "COMMIT") throw new Error(`the batch's COMMIT answered ${done.command}`);
     return items.map((it, i) => {
       const own = results[i];
