@@ -47,28 +47,31 @@ interface PipelineSaving {
   wall_ms_per_commit: number;
 }
 
+/** One run of batches: PostgreSQL's CPU and this process's (µs), wall time (ms). */
+interface Sample {
+  pg: number;
+  own: number;
+  wall: number;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * One variant in a database of its own: the schema, `prepare` (e.g. an index
- * dropped), every batch size. With `comparePipelining`, each size instead
- * alternates the service's writer (pipeline mode) with one whose pool is not
- * pipelined, in 2 × 6 chunks, and returns what pipelining saves (medians).
+ * A database of its own with the schema and `prepare` applied (e.g. an index
+ * dropped), the service's writer on a pipeline-mode pool and the same writer
+ * on a plain pool, both warmed up (conversations and inbox rows exist, plans
+ * are cached, as in a running service).
  */
-async function measure(prepare: string | undefined, sizes: number[]): Promise<Row[]>;
-async function measure(prepare: string | undefined, sizes: number[], comparePipelining: true): Promise<PipelineSaving[]>;
-async function measure(prepare: string | undefined, sizes: number[], comparePipelining = false): Promise<Row[] | PipelineSaving[]> {
+async function withWriters<R>(prepare: string | undefined, fn: (b: { run: (pipelined: boolean, batches: number, size: number) => Promise<Sample> }) => Promise<R>): Promise<R> {
   const env = await createTestEnv();
   const { db, pool } = createDb<unknown>({ url: env.databaseUrl, schema: "messaging", max: 1 });
-  // The writer's pool as the service makes it (pipeline mode), and one without pipelining for comparison.
-  const writerPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1, pipeline: true });
-  const serialPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1 });
+  const pipelinedPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1, pipeline: true });
+  const plainPool = createPool({ url: env.databaseUrl, schema: "messaging", max: 1 });
   try {
     await migrateToLatest(db, "messaging", migrations);
     if (prepare) await pool.query(prepare);
     const trace = process.env.MESSAGING_TRACE_WRITER === "1";
-    const writer = createSendWriter(writerPool, "messaging", { trace });
-    const serialWriter = createSendWriter(serialPool, "messaging", { trace });
+    const writers = [createSendWriter(plainPool, "messaging", { trace }), createSendWriter(pipelinedPool, "messaging", { trace })] as const;
     const body = randomBytes(BODY_BYTES);
     let n = 0;
     const item = (): SendItem => {
@@ -107,11 +110,11 @@ async function measure(prepare: string | undefined, sizes: number[], comparePipe
           at: s.createdAt,
         }),
       );
-    // Warm-up: conversations and inbox rows exist, plans are cached, as in a running service.
-    for (let i = 0; i < 5; i++) await writer.write(Array.from({ length: 1000 }, item), events);
-    for (let i = 0; i < 5 && comparePipelining; i++) await serialWriter.write(Array.from({ length: 1000 }, item), events);
-    // Items are made beforehand, so this process's CPU is the writer's (and its events').
-    const run = async (w: typeof writer, prepared: SendItem[][]) => {
+    for (const w of writers) for (let i = 0; i < 5; i++) await w.write(Array.from({ length: 1000 }, item), events);
+    const run = async (pipelined: boolean, batches: number, size: number): Promise<Sample> => {
+      // Items are made beforehand, so this process's CPU is the writer's (and its events').
+      const prepared = Array.from({ length: batches }, () => Array.from({ length: size }, item));
+      const w = writers[pipelined ? 1 : 0];
       const cpu0 = postgresCpuUs();
       const own0 = process.cpuUsage();
       const t0 = performance.now();
@@ -120,42 +123,56 @@ async function measure(prepare: string | undefined, sizes: number[], comparePipe
       const own = process.cpuUsage(own0);
       return { pg: postgresCpuUs() - cpu0, own: own.user + own.system, wall };
     };
-    if (comparePipelining) {
-      const savings: PipelineSaving[] = [];
-      for (const size of sizes) {
-        const chunk = Math.max(20, Math.round(MESSAGES / size / 6));
-        const piped: { pg: number; own: number; wall: number }[] = [];
-        const serial: typeof piped = [];
-        for (let r = 0; r < 6; r++) {
-          piped.push(await run(writer, Array.from({ length: chunk }, () => Array.from({ length: size }, item))));
-          serial.push(await run(serialWriter, Array.from({ length: chunk }, () => Array.from({ length: size }, item))));
-        }
-        const saved = (k: "pg" | "own" | "wall") => (median(serial.map((x) => x[k])) - median(piped.map((x) => x[k]))) / chunk;
-        savings.push({ batch: size, pg_us_per_commit: Math.round(saved("pg")), writer_us_per_commit: Math.round(saved("own")), wall_ms_per_commit: Math.round(saved("wall") * 100) / 100 });
-      }
-      return savings;
-    }
+    return await fn({ run });
+  } finally {
+    await pipelinedPool.end();
+    await plainPool.end();
+    await db.destroy();
+    await env.cleanup();
+  }
+}
+
+/** The service's writer at each batch size, in a database of its own. */
+function measure(prepare: string | undefined, sizes: number[]): Promise<Row[]> {
+  return withWriters(prepare, async ({ run }) => {
     const rows: Row[] = [];
     for (const size of sizes) {
       const batches = Math.max(20, Math.round(MESSAGES / size));
-      const prepared = Array.from({ length: batches }, () => Array.from({ length: size }, item));
-      const { pg: cpu, own, wall } = await run(writer, prepared);
+      const { pg, own, wall } = await run(true, batches, size);
       rows.push({
         batch: size,
         batches,
-        pg_us_per_batch: Math.round(cpu / batches),
-        pg_us_per_msg: round1(cpu / batches / size),
+        pg_us_per_batch: Math.round(pg / batches),
+        pg_us_per_msg: round1(pg / batches / size),
         writer_us_per_msg: round1(own / batches / size),
         wall_ms_per_batch: Math.round((wall / batches) * 100) / 100,
       });
     }
     return rows;
-  } finally {
-    await writerPool.end();
-    await serialPool.end();
-    await db.destroy();
-    await env.cleanup();
-  }
+  });
+}
+
+/**
+ * What pipelining saves per commit: the pipelined writer against the plain
+ * one, alternating in 2 × 6 chunks in one database, medians (this machine's
+ * speed drifts within seconds).
+ */
+function comparePipelining(sizes: number[]): Promise<PipelineSaving[]> {
+  return withWriters(undefined, async ({ run }) => {
+    const savings: PipelineSaving[] = [];
+    for (const size of sizes) {
+      const chunk = Math.max(20, Math.round(MESSAGES / size / 6));
+      const piped: Sample[] = [];
+      const plain: Sample[] = [];
+      for (let r = 0; r < 6; r++) {
+        piped.push(await run(true, chunk, size));
+        plain.push(await run(false, chunk, size));
+      }
+      const saved = (k: keyof Sample) => (median(plain.map((x) => x[k])) - median(piped.map((x) => x[k]))) / chunk;
+      savings.push({ batch: size, pg_us_per_commit: Math.round(saved("pg")), writer_us_per_commit: Math.round(saved("own")), wall_ms_per_commit: Math.round(saved("wall") * 100) / 100 });
+    }
+    return savings;
+  });
 }
 
 async function main() {
@@ -181,7 +198,7 @@ async function main() {
   // (the table's size changes a row's cost, so the baseline run above, which grows it, is no reference).
   // What pipelining saves per commit: BEGIN sent with the upsert and COMMIT with the insert
   // (two round trips) against one statement per round trip (four), small batches, fresh databases.
-  const pipelineSaving = await measure(undefined, [10, 70], true);
+  const pipelineSaving = await comparePipelining([10, 70]);
   for (const r of pipelineSaving) log(`pipelining at batch ${r.batch} saves PostgreSQL ${r.pg_us_per_commit} µs, the writer ${r.writer_us_per_commit} µs and ${r.wall_ms_per_commit} ms of wall time per commit`);
 
   const [full] = await measure(undefined, [500]);
