@@ -94,6 +94,14 @@ export class DependencyDown extends KontorError {
   }
 }
 
+/** Stored data failed its integrity check (a bad GCM tag, a torn row): never reported as "not found" or "erased". */
+export class DataCorrupted extends KontorError {
+  readonly grpcCode = status.DATA_LOSS;
+  constructor(message = "stored data failed its integrity check", reason = "DATA_CORRUPTED") {
+    super(reason, message);
+  }
+}
+
 const ERROR_DETAIL_KEY = "kontor-error-bin";
 
 function isPgError(err: unknown): err is { code: string; constraint?: string; column?: string; table?: string } {
