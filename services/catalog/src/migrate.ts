@@ -1,17 +1,6 @@
-import { createDb, migrateToLatest } from "@kontor/service-kit/db";
-import { createLogger } from "@kontor/service-kit/log";
-import { runMain } from "@kontor/service-kit/shutdown";
+import { runMigrations } from "@kontor/service-kit/migrate";
 import { loadConfig } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 
 // Operators: `npm run migrate -w services/catalog` runs what start() runs.
-await runMain("catalog-migrate", async () => {
-  const config = loadConfig();
-  const log = createLogger("catalog", config.LOG_LEVEL);
-  const schema = config.DB_SCHEMA ?? "catalog";
-  const { db } = createDb({ url: config.DATABASE_URL, schema, log });
-  await migrateToLatest(db, schema, migrations, log);
-  await db.destroy();
-  return { app: { stop: async () => undefined }, log };
-});
-process.exit(0);
+await runMigrations("catalog", loadConfig, migrations);

@@ -1,17 +1,6 @@
-import { createDb, migrateToLatest } from "@kontor/service-kit/db";
-import { createLogger } from "@kontor/service-kit/log";
-import { runMain } from "@kontor/service-kit/shutdown";
+import { runMigrations } from "@kontor/service-kit/migrate";
 import { loadConfig } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 
 // Operators: `npm run migrate -w services/payments` runs what start() runs.
-await runMain("payments-migrate", async () => {
-  const config = loadConfig();
-  const log = createLogger("payments", config.LOG_LEVEL);
-  const schema = config.DB_SCHEMA ?? "payments";
-  const { db } = createDb({ url: config.DATABASE_URL, schema, log });
-  await migrateToLatest(db, schema, migrations, log);
-  await db.destroy();
-  return { app: { stop: async () => undefined }, log };
-});
-process.exit(0);
+await runMigrations("payments", loadConfig, migrations);
