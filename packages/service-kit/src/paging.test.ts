@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor, pageSize } from "./paging.js";
+import { decodeCursor, encodeCursor, pageOf, pageSize, readPage } from "./paging.js";
 import { parseMoney } from "./money.js";
 import { InvalidInput } from "./errors.js";
 
@@ -17,6 +17,28 @@ describe("paging", () => {
     expect(pageSize(0)).toBe(20);
     expect(pageSize(500, 20, 100)).toBe(100);
     expect(() => pageSize(-1)).toThrow(InvalidInput);
+  });
+
+  it("when a list is read page by page, then every row comes once and the last page has no token", () => {
+    const rows = Array.from({ length: 7 }, (_, i) => ({ id: `r${i}` }));
+    const seen: string[] = [];
+    let token = "";
+    let pages = 0;
+    do {
+      const start = readPage({ pageSize: 3, pageToken: token }, isCursor, 100);
+      expect(start.take).toBe(start.limit + 1);
+      const from = start.cursor ? rows.findIndex((r) => r.id === start.cursor!.id) + 1 : 0;
+      const page = pageOf(rows.slice(from, from + start.take), start.limit, (last) => ({ id: last.id }));
+      expect(page.items.length).toBeLessThanOrEqual(3);
+      seen.push(...page.items.map((r) => r.id));
+      token = page.page.nextPageToken;
+      pages += 1;
+    } while (token && pages < 10);
+    expect(seen).toEqual(rows.map((r) => r.id));
+    expect(pages).toBe(3);
+    // Exactly a page of rows: no extra row, so no token.
+    expect(pageOf(rows.slice(0, 3), 3, (last) => ({ id: last.id })).page.nextPageToken).toBe("");
+    expect(() => readPage({ pageToken: "%%%" }, isCursor, 100)).toThrow(InvalidInput);
   });
 });
 

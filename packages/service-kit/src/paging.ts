@@ -22,3 +22,33 @@ export function decodeCursor<T>(token: string, check: (value: unknown) => value 
   }
   throw new InvalidInput(field, "is not a token this service issued");
 }
+
+export interface PageRequest {
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export interface PageStart<C> {
+  /** Rows the page returns at most. */
+  limit: number;
+  /** Rows to ask the store for: one more than the page, so the extra says whether a next page exists. */
+  take: number;
+  /** Where the previous page ended; undefined on the first page. */
+  cursor: C | undefined;
+}
+
+/** A list request's page size (defaulted, capped) and its decoded cursor. */
+export function readPage<C>(page: PageRequest | undefined, isCursor: (value: unknown) => value is C, max: number, defaultSize = 20): PageStart<C> {
+  const limit = pageSize(page?.pageSize, defaultSize, max);
+  return { limit, take: limit + 1, cursor: decodeCursor(page?.pageToken ?? "", isCursor) };
+}
+
+/**
+ * One page from rows fetched with `take` (limit + 1): at most `limit` items,
+ * and a token built from the last item's cursor when more rows followed.
+ */
+export function pageOf<R>(rows: R[], limit: number, cursorOf: (last: R) => unknown): { items: R[]; page: { nextPageToken: string } } {
+  const items = rows.length > limit ? rows.slice(0, limit) : rows;
+  const last = items[items.length - 1];
+  return { items, page: { nextPageToken: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : "" } };
+}

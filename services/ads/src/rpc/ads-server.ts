@@ -2,12 +2,12 @@ import { AdsServiceService, type AdsServiceServer } from "@kontor/proto/ads/v1/a
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { requireBusiness } from "@kontor/service-kit/auth";
 import { InvalidInput } from "@kontor/service-kit/errors";
-import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
+import { isUuid } from "@kontor/service-kit/ids";
+import { pageOf, readPage } from "@kontor/service-kit/paging";
 import type { CampaignService } from "../domain/campaign-service.js";
 import { campaignToPb, objectiveFromPb } from "./mappers.js";
 
 type Cursor = { t: string; id: string };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Checked fully: a forged token must never reach pg as a malformed timestamp or uuid.
 const isCursor = (v: unknown): v is Cursor =>
   typeof v === "object" &&
@@ -15,7 +15,7 @@ const isCursor = (v: unknown): v is Cursor =>
   typeof (v as Cursor).t === "string" &&
   Number.isFinite(Date.parse((v as Cursor).t)) &&
   typeof (v as Cursor).id === "string" &&
-  UUID.test((v as Cursor).id);
+  isUuid((v as Cursor).id);
 
 /** Thin handlers: decode → authorize → domain → map. Campaigns are private to their business. */
 export function registerAdsServer(grpc: KitServer, campaigns: CampaignService, maxPageSize: number): void {
@@ -41,16 +41,10 @@ export function registerAdsServer(grpc: KitServer, campaigns: CampaignService, m
     listCampaigns: grpc.unary("ListCampaigns", async (req, ctx) => {
       if (!req.businessId) throw new InvalidInput("business_id", "is required");
       requireBusiness(ctx.principal, req.businessId);
-      const limit = pageSize(req.page?.pageSize, 20, maxPageSize);
-      const cursor = decodeCursor(req.page?.pageToken ?? "", isCursor);
-      const rows = await campaigns.listCampaigns(req.businessId, limit + 1, cursor ? { createdAt: new Date(cursor.t), id: cursor.id } : undefined);
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      const more = rows.length > limit && last;
-      return {
-        campaigns: page.map(campaignToPb),
-        page: { nextPageToken: more ? encodeCursor({ t: last.createdAt.toISOString(), id: last.id }) : "" },
-      };
+      const { limit, take, cursor } = readPage(req.page, isCursor, maxPageSize);
+      const rows = await campaigns.listCampaigns(req.businessId, take, cursor ? { createdAt: new Date(cursor.t), id: cursor.id } : undefined);
+      const { items, page } = pageOf(rows, limit, (last) => ({ t: last.createdAt.toISOString(), id: last.id }));
+      return { campaigns: items.map(campaignToPb), page };
     }),
   };
   grpc.addService(AdsServiceService, handlers);

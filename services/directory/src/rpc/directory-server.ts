@@ -9,7 +9,7 @@ import {
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { canActForBusiness, principalLabel, requireCustomer, requireRole, type Principal } from "@kontor/service-kit/auth";
 import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
-import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
+import { pageOf, pageSize, readPage } from "@kontor/service-kit/paging";
 import type { DirectoryService } from "../domain/directory-service.js";
 import type { VerificationService } from "../domain/verification-service.js";
 import type { FollowService } from "../domain/follow-service.js";
@@ -88,10 +88,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     throw new NotYours("this principal may not act for that business");
   }
 
-  const page = (p: { pageSize: number; pageToken: string } | undefined) => ({
-    limit: pageSize(p?.pageSize, 20, maxPageSize),
-    cursor: decodeCursor(p?.pageToken ?? "", isTimeCursor),
-  });
+  const page = (p: { pageSize: number; pageToken: string } | undefined) => readPage(p, isTimeCursor, maxPageSize);
 
   const handlers: DirectoryServiceServer = {
     registerBusiness: grpc.unary("RegisterBusiness", async (req, ctx) => {
@@ -147,7 +144,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
         if (!req.businessId) throw new NotYours(`the ${REVIEWER_ROLE} role is required to list every business's cases`);
         await requireOwner(ctx.principal, req.businessId);
       }
-      const { limit, cursor } = page(req.page);
+      const { limit, take, cursor } = page(req.page);
       const states: Record<number, CaseState | undefined> = {
         [VerificationCaseState.VERIFICATION_CASE_STATE_PENDING]: "pending",
         [VerificationCaseState.VERIFICATION_CASE_STATE_APPROVED]: "approved",
@@ -156,15 +153,11 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
       if (req.state !== VerificationCaseState.VERIFICATION_CASE_STATE_UNSPECIFIED && !states[req.state]) throw new InvalidInput("state", "is not a case state");
       const cases = await verification.list(
         { state: states[req.state], businessId: req.businessId || undefined },
-        limit + 1,
+        take,
         cursor ? { createdAt: new Date(cursor.t), id: cursor.k } : undefined,
       );
-      const pageCases = cases.slice(0, limit);
-      const last = pageCases[pageCases.length - 1];
-      return {
-        verificationCases: pageCases.map(caseToPb),
-        page: { nextPageToken: cases.length > limit && last ? encodeCursor({ t: last.createdAt.toISOString(), k: last.id }) : "" },
-      };
+      const { items, page: next } = pageOf(cases, limit, (last) => ({ t: last.createdAt.toISOString(), k: last.id }));
+      return { verificationCases: items.map(caseToPb), page: next };
     }),
 
     decideVerification: grpc.unary("DecideVerification", async (req, ctx) => {
@@ -235,27 +228,18 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     listFollowers: grpc.unary("ListFollowers", async (req, ctx) => {
       required(req.businessId, "business_id");
       await requireOwner(ctx.principal, req.businessId);
-      const { limit, cursor } = page(req.page);
-      const out = await follow.followers(req.businessId, limit + 1, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
-      const rows = out.followers.slice(0, limit);
-      const last = rows[rows.length - 1];
-      return {
-        followers: rows,
-        followerCount: String(out.followerCount),
-        page: { nextPageToken: out.followers.length > limit && last ? encodeCursor({ t: last.followedAt.toISOString(), k: last.customerId }) : "" },
-      };
+      const { limit, take, cursor } = page(req.page);
+      const out = await follow.followers(req.businessId, take, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
+      const { items, page: next } = pageOf(out.followers, limit, (last) => ({ t: last.followedAt.toISOString(), k: last.customerId }));
+      return { followers: items, followerCount: String(out.followerCount), page: next };
     }),
 
     listFollowedBusinesses: grpc.unary("ListFollowedBusinesses", async (req, ctx) => {
       requireCustomer(ctx.principal, required(req.customerId, "customer_id"));
-      const { limit, cursor } = page(req.page);
-      const rows = await follow.followed(req.customerId, limit + 1, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        businesses: pageRows.map((r) => ({ business: businessSummaryOf(r.business), followedAt: r.followedAt })),
-        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.followedAt.toISOString(), k: last.business.id }) : "" },
-      };
+      const { limit, take, cursor } = page(req.page);
+      const rows = await follow.followed(req.customerId, take, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
+      const { items, page: next } = pageOf(rows, limit, (last) => ({ t: last.followedAt.toISOString(), k: last.business.id }));
+      return { businesses: items.map((r) => ({ business: businessSummaryOf(r.business), followedAt: r.followedAt })), page: next };
     }),
 
     createChatLink: grpc.unary("CreateChatLink", async (req, ctx) => {
@@ -275,14 +259,10 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     listChatLinks: grpc.unary("ListChatLinks", async (req, ctx) => {
       required(req.businessId, "business_id");
       await requireOwner(ctx.principal, req.businessId);
-      const { limit, cursor } = page(req.page);
-      const rows = await links.list(req.businessId, limit + 1, cursor ? { createdAt: new Date(cursor.t), code: cursor.k } : undefined);
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        chatLinks: pageRows.map(linkToPb),
-        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.createdAt.toISOString(), k: last.code }) : "" },
-      };
+      const { limit, take, cursor } = page(req.page);
+      const rows = await links.list(req.businessId, take, cursor ? { createdAt: new Date(cursor.t), code: cursor.k } : undefined);
+      const { items, page: next } = pageOf(rows, limit, (last) => ({ t: last.createdAt.toISOString(), k: last.code }));
+      return { chatLinks: items.map(linkToPb), page: next };
     }),
 
     deleteChatLink: grpc.unary("DeleteChatLink", async (req, ctx) => {
