@@ -58,8 +58,9 @@ export function createCatalogService(ports: CatalogPorts) {
       return productRowToProduct(row);
     },
 
-    async listProducts(businessId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<Product[]> {
-      const rows = await listProducts(ports.db, businessId, limit, after);
+    /** Hidden products are listed only with includeHidden (their owner). */
+    async listProducts(businessId: string, limit: number, after: { createdAt: Date; id: string } | undefined, options: { includeHidden: boolean }): Promise<Product[]> {
+      const rows = await listProducts(ports.db, businessId, limit, after, options);
       return rows.map(productRowToProduct);
     },
   };

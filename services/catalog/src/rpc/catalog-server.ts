@@ -3,7 +3,7 @@ import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { canActForBusiness, requireBusiness } from "@kontor/service-kit/auth";
 import { InvalidInput, NotFound } from "@kontor/service-kit/errors";
 import { isUuid } from "@kontor/service-kit/ids";
-import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
+import { pageOf, readPage } from "@kontor/service-kit/paging";
 import type { CatalogService } from "../domain/catalog-service.js";
 import { productToPb } from "./mappers.js";
 
@@ -36,19 +36,12 @@ export function registerCatalogServer(grpc: KitServer, catalog: CatalogService, 
     }),
     listProducts: grpc.unary("ListProducts", async (req, ctx) => {
       if (!req.businessId) throw new InvalidInput("business_id", "is required");
-      const limit = pageSize(req.page?.pageSize, 20, maxPageSize);
-      const cursor = decodeCursor(req.page?.pageToken ?? "", isCursor);
-      const owner = canActForBusiness(ctx.principal, req.businessId);
-      const products = (await catalog.listProducts(req.businessId, limit + 1, cursor ? { createdAt: new Date(cursor.t), id: cursor.id } : undefined)).filter(
-        (p) => owner || p.visible,
-      );
-      const page = products.slice(0, limit);
-      const last = page[page.length - 1];
-      const more = products.length > limit && last;
-      return {
-        products: page.map(productToPb),
-        page: { nextPageToken: more ? encodeCursor({ t: last.createdAt.toISOString(), id: last.id }) : "" },
-      };
+      const { limit, take, cursor } = readPage(req.page, isCursor, maxPageSize);
+      const after = cursor ? { createdAt: new Date(cursor.t), id: cursor.id } : undefined;
+      // Hidden products exist only for their owner.
+      const products = await catalog.listProducts(req.businessId, take, after, { includeHidden: canActForBusiness(ctx.principal, req.businessId) });
+      const { items, page } = pageOf(products, limit, (last) => ({ t: last.createdAt.toISOString(), id: last.id }));
+      return { products: items.map(productToPb), page };
     }),
   };
   grpc.addService(CatalogServiceService, handlers);

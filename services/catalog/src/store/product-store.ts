@@ -10,14 +10,19 @@ export async function findProduct(db: Kysely<CatalogDatabase>, id: string): Prom
   return db.selectFrom("product").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-/** Newest first; the cursor is (created_at, id) of the last row seen. */
+/**
+ * Newest first; the cursor is (created_at, id) of the last row seen. Hidden
+ * rows are left out in the query, before the LIMIT, so they never shorten a page.
+ */
 export async function listProducts(
   db: Kysely<CatalogDatabase>,
   businessId: string,
   limit: number,
   after?: { createdAt: Date; id: string },
+  options: { includeHidden: boolean } = { includeHidden: false },
 ): Promise<ProductRow[]> {
   let q = db.selectFrom("product").selectAll().where("business_id", "=", businessId);
+  if (!options.includeHidden) q = q.where("visible", "=", true);
   if (after) {
     q = q.where((eb) => eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]));
   }
