@@ -1,10 +1,9 @@
 import type { Kysely } from "kysely";
+import { isUuid } from "@kontor/service-kit/ids";
 import type { AdsDatabase } from "./database.js";
 import type { CampaignRow, NewCampaignRow } from "./campaign.table.js";
 
 type Db = Kysely<AdsDatabase>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function insertCampaign(db: Db, row: NewCampaignRow): Promise<CampaignRow> {
   return db.insertInto("campaign").values(row).returningAll().executeTakeFirstOrThrow();
@@ -12,7 +11,7 @@ export async function insertCampaign(db: Db, row: NewCampaignRow): Promise<Campa
 
 /** A malformed id cannot exist: answer undefined without asking pg. */
 export async function findCampaign(db: Db, id: string): Promise<CampaignRow | undefined> {
-  if (!UUID.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return db.selectFrom("campaign").selectAll().where("id", "=", id).executeTakeFirst();
 }
 

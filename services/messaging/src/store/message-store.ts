@@ -1,4 +1,5 @@
 import { sql, type Kysely } from "kysely";
+import { isUuid } from "@kontor/service-kit/ids";
 import type { MessagingDatabase } from "./database.js";
 import type { ConversationRow, MessageRow } from "./tables.js";
 
@@ -36,7 +37,7 @@ export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Pr
 }
 
 export async function findConversation(db: Kysely<MessagingDatabase>, id: string): Promise<ConversationRow | undefined> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return db.selectFrom("conversation").selectAll().where("id", "=", id).executeTakeFirst();
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { isUuid } from "@kontor/service-kit/ids";
 import type { PaymentsDatabase } from "./database.js";
 import type { LedgerAccountRow, NewLedgerAccountRow } from "./ledger-account.table.js";
 import type { LedgerEntryRow, NewLedgerEntryRow } from "./ledger-entry.table.js";
@@ -6,12 +7,7 @@ import type { LedgerTransferRow, NewLedgerTransferRow } from "./ledger-transfer.
 
 type Db = Kysely<PaymentsDatabase>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids that cannot exist are filtered here, so pg never sees a malformed uuid. */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
+// Ids that cannot exist are filtered here (isUuid), so pg never sees a malformed uuid.
 
 /** Undefined when the owner already holds an account in that currency. */
 export async function insertAccount(db: Db, row: NewLedgerAccountRow): Promise<LedgerAccountRow | undefined> {
