@@ -16,6 +16,11 @@ export interface DbOptions {
   max?: number;
   log?: Logger;
   applicationName?: string;
+  /**
+   * Settings every connection starts with (`SET name = value`), e.g.
+   * `{ jit: "off" }`; sent as startup options, so they hold before the first query.
+   */
+  sessionSettings?: Record<string, string>;
 }
 
 export interface PoolOptions extends DbOptions {
@@ -29,13 +34,26 @@ export interface PoolOptions extends DbOptions {
   pipeline?: boolean;
 }
 
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
+const SETTING_VALUE = /^[A-Za-z0-9_.,:+-]+$/;
+
+/** `-c name=value` startup options; names and values are checked, since they are not quoted. */
+function startupOptions(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!SETTING_NAME.test(name) || !SETTING_VALUE.test(value)) throw new Error(`invalid session setting ${name}=${value}`);
+      return `-c ${name}=${value}`;
+    })
+    .join(" ");
+}
+
 /** A pg pool bound to one schema (search_path), with the kit's settings. */
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? options.schema,
-    options: `-c search_path=${options.schema},public`,
+    options: startupOptions({ ...options.sessionSettings, search_path: `${options.schema},public` }),
     connectionTimeoutMillis: 10_000,
     pipeline: options.pipeline ?? false,
   });

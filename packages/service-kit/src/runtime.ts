@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   log?: Logger;
   /** Log successful RPCs at this level (hot paths use debug). */
   okLogLevel?: "info" | "debug" | "trace";
+  /** Settings every pool connection starts with (see DbOptions.sessionSettings). */
+  sessionSettings?: Record<string, string>;
   /** Test hook passed to the outbox relay. */
   afterPublish?: (eventIds: string[]) => Promise<void>;
 }
@@ -60,7 +62,7 @@ export async function createRuntime<DB>(options: RuntimeOptions): Promise<Runtim
   const metrics = createMetrics(name);
   const schema = config.DB_SCHEMA ?? name;
   const prefix = config.NATS_PREFIX;
-  const database = createDb<DB>({ url: config.DATABASE_URL, schema, max: config.DB_POOL_MAX, log, applicationName: `kontor-${name}` });
+  const database = createDb<DB>({ url: config.DATABASE_URL, schema, max: config.DB_POOL_MAX, log, applicationName: `kontor-${name}`, sessionSettings: options.sessionSettings });
   let nc: NatsConnection;
   try {
     nc = await connectNats({ url: config.NATS_URL, name: `kontor-${name}`, log });

@@ -22,12 +22,10 @@ function categoryKeywords() {
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createDirectory(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { clock?: () => Date } = {}) {
   const { clock, ...runtimeOverrides } = overrides;
-  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, ...runtimeOverrides });
   // Search statements are short and bounded: JIT compilation and parallel
   // workers would cost more to start than they save.
-  rt.database.pool.on("connect", (client) => {
-    client.query("SET jit = off; SET max_parallel_workers_per_gather = 0").catch(() => undefined);
-  });
+  const sessionSettings = { jit: "off", max_parallel_workers_per_gather: "0" };
+  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, sessionSettings, ...runtimeOverrides });
   const ports = { db: rt.db, enqueue: rt.enqueue, clock };
   const directory = createDirectoryService(ports);
   const verification = createVerificationService(ports, directory);

@@ -1,0 +1,34 @@
+import { afterAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { createPool } from "./db.js";
+
+const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const pools: pg.Pool[] = [];
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+});
+
+describe("createPool sessionSettings", () => {
+  it("when a pool has session settings, then every connection starts with them and keeps its schema's search_path", async () => {
+    const pool = createPool({ url, schema: "probe_schema", max: 2, sessionSettings: { jit: "off", max_parallel_workers_per_gather: "0" } });
+    pools.push(pool);
+    const [a, b] = await Promise.all([pool.connect(), pool.connect()]);
+    try {
+      for (const client of [a, b]) {
+        const { rows } = await client.query<{ jit: string; workers: string; path: string }>(
+          "SELECT current_setting('jit') AS jit, current_setting('max_parallel_workers_per_gather') AS workers, current_setting('search_path') AS path",
+        );
+        expect(rows[0]).toEqual({ jit: "off", workers: "0", path: "probe_schema,public" });
+      }
+    } finally {
+      a.release();
+      b.release();
+    }
+  });
+
+  it("when a setting could smuggle another option, then the pool is refused", () => {
+    expect(() => createPool({ url, schema: "probe_schema", sessionSettings: { jit: "off -c role=postgres" } })).toThrow(/invalid session setting/);
+    expect(() => createPool({ url, schema: "probe_schema", sessionSettings: { "jit=off -c x": "on" } })).toThrow(/invalid session setting/);
+  });
+});
