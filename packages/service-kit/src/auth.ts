@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { SignJWT, jwtVerify, importJWK, exportJWK, generateKeyPair, createLocalJWKSet, type JWK, type CryptoKey, type KeyObject } from "jose";
 import { NotYours, Unauthenticated } from "./errors.js";
 
@@ -110,14 +111,9 @@ export function createTokenVerifier(publicKeysJson: string, cacheSize = 10_000):
   const parsed = JSON.parse(publicKeysJson) as JWK | JWK[];
   const keys = Array.isArray(parsed) ? parsed : [parsed];
   const jwks = createLocalJWKSet({ keys });
-  const cache = new Map<string, { principal: Principal; expiresAt: number }>();
-  const cached = (token: string): Principal | undefined => {
-    const hit = cache.get(token);
-    if (!hit) return undefined;
-    if (hit.expiresAt > Date.now()) return hit.principal;
-    cache.delete(token);
-    return undefined;
-  };
+  // Each entry lives until its token's exp, a wall-clock time: hence Date, read at every get.
+  const cache = new LRUCache<string, Principal>({ max: cacheSize, ttlResolution: 0, perf: { now: () => Date.now() } });
+  const cached = (token: string): Principal | undefined => cache.get(token);
   return {
     cached,
     async verify(token) {
@@ -130,11 +126,8 @@ export function createTokenVerifier(publicKeysJson: string, cacheSize = 10_000):
         throw new Unauthenticated("principal token is invalid or expired");
       }
       const principal = principalFromClaims(payload as Claims);
-      if (cache.size >= cacheSize) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
-      }
-      cache.set(token, { principal, expiresAt: (payload.exp ?? 0) * 1000 });
+      const ttl = (payload.exp ?? 0) * 1000 - Date.now();
+      if (ttl > 0) cache.set(token, principal, { ttl });
       return principal;
     },
   };

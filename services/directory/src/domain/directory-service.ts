@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Kysely } from "kysely";
+import { LRUCache } from "lru-cache";
 import { AlreadyExists, ConcurrentUpdate, InvalidInput, NotFound } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { DirectoryDatabase } from "../store/database.js";
@@ -58,7 +59,6 @@ import {
   type PreparedToken,
   type SearchRequest,
 } from "./search.js";
-import { Lru } from "./lru.js";
 
 export interface DirectoryPorts {
   db: Kysely<DirectoryDatabase>;
@@ -230,8 +230,8 @@ export function createDirectoryService(ports: DirectoryPorts) {
   const clock = ports.clock ?? (() => new Date());
   const knownZones = new Set<string>();
   // Word statistics change slowly; a minute of staleness only shifts a typo correction.
-  const preparedCache = new Lru<PreparedToken>(20_000, 60_000);
-  const wordsCache = new Lru<string[]>(20_000, 10 * 60_000);
+  const preparedCache = new LRUCache<string, PreparedToken>({ max: 20_000, ttl: 60_000 });
+  const wordsCache = new LRUCache<string, string[]>({ max: 20_000, ttl: 10 * 60_000 });
 
   async function load(executor: Kysely<DirectoryDatabase>, id: string, lock = false): Promise<Business | undefined> {
     const row = await findBusiness(executor, id, lock);
