@@ -1,6 +1,6 @@
 import type { BusinessProfile, RegisterBusinessRequest } from "@kontor/proto/directory/v1/directory_service";
 import type { OpeningHours } from "@kontor/proto/directory/v1/business";
-import { domainStream } from "@kontor/service-kit/nats";
+import { streamMessages as streamed } from "@kontor/testkit/events";
 import type { TestEnv } from "@kontor/testkit/env";
 
 let n = 0;
@@ -42,16 +42,7 @@ export function buildRegister(overrides: Partial<BusinessProfile> = {}, business
   return { businessId, profile: buildProfile(overrides) };
 }
 
-/** Every message of this test file's directory stream on one subject. */
+/** The payloads of this test file's directory stream on one subject (testkit's streamMessages). */
 export async function streamMessages(env: TestEnv, subject: string): Promise<Uint8Array[]> {
-  const nc = await env.nats();
-  const jsm = await nc.jetstreamManager();
-  const stream = domainStream(env.natsPrefix, "directory").name;
-  const info = await jsm.streams.info(stream);
-  const out: Uint8Array[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (msg && msg.subject === env.natsPrefix + subject) out.push(msg.data);
-  }
-  return out;
+  return (await streamed(env, "directory", subject)).map((m) => m.data);
 }
