@@ -1,7 +1,7 @@
 import { CampaignCreated } from "@kontor/proto/ads/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { Campaign } from "../domain/campaign.js";
-import { flightToPb, objectiveToPb, statusToPb } from "../rpc/mappers.js";
+import { flightToPb, objectiveToPb, statusToPb } from "../pb/campaign.js";
 import { subjects } from "./subjects.js";
 
 export function campaignCreatedEvent(campaign: Campaign): OutboxEvent {

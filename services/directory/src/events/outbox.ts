@@ -6,10 +6,30 @@ import {
   BusinessVerified,
   FollowChanged,
 } from "@kontor/proto/directory/v1/events";
+import type { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { Business } from "../domain/business.js";
-import { snapshotOf } from "../rpc/mappers.js";
+import { hoursToPb } from "../pb/hours.js";
 import { subjects } from "./subjects.js";
+
+/** The profile facts other services mirror from directory events. */
+function snapshotOf(b: Business): BusinessSnapshot {
+  return {
+    businessId: b.id,
+    displayName: b.profile.displayName,
+    category: b.profile.category,
+    country: b.profile.country,
+    phoneNumbers: b.profile.phoneNumbers.map((n) => ({ ...n })),
+    hours: b.profile.hours ? hoursToPb(b.profile.hours) : undefined,
+    verified: b.verified,
+    verifiedName: b.verified ? b.verifiedName : "",
+    profilePictureUrl: b.profile.profilePictureUrl,
+    updatedAt: b.updatedAt,
+    version: String(b.version),
+    handle: b.profile.handle,
+    languages: b.profile.languages,
+  };
+}
 
 function meta(eventId: string, businessId: string) {
   return { eventId, occurredAt: new Date(), businessId };

@@ -1,4 +1,3 @@
-import type { BusinessSnapshot, OpeningHours as OpeningHoursPb } from "@kontor/proto/directory/v1/business";
 import {
   VerificationState as VerificationStatePb,
   type Business as BusinessPb,
@@ -6,31 +5,8 @@ import {
   type BusinessSummary,
 } from "@kontor/proto/directory/v1/directory_service";
 import type { Business, Profile, VerificationState } from "../domain/business.js";
-import type { OpeningHours } from "../domain/hours.js";
 import type { SearchHit } from "../domain/directory-service.js";
-
-export function hoursFromPb(h: OpeningHoursPb): OpeningHours {
-  return {
-    timeZone: h.timeZone,
-    alwaysOpen: h.alwaysOpen,
-    weekly: h.weekly.map((d) => ({ weekday: d.weekday, ranges: d.ranges.map((r) => ({ openMinute: r.openMinute, closeMinute: r.closeMinute })) })),
-    exceptions: h.exceptions.map((e) => ({
-      date: e.date,
-      closed: e.closed,
-      note: e.note,
-      ranges: e.ranges.map((r) => ({ openMinute: r.openMinute, closeMinute: r.closeMinute })),
-    })),
-  };
-}
-
-export function hoursToPb(h: OpeningHours): OpeningHoursPb {
-  return {
-    timeZone: h.timeZone,
-    alwaysOpen: h.alwaysOpen,
-    weekly: h.weekly.map((d) => ({ weekday: d.weekday, ranges: d.ranges.map((r) => ({ ...r })) })),
-    exceptions: h.exceptions.map((e) => ({ date: e.date, closed: e.closed, note: e.note, ranges: e.ranges.map((r) => ({ ...r })) })),
-  };
-}
+import { hoursFromPb, hoursToPb } from "../pb/hours.js";
 
 /** A request profile as domain input; absent sub-messages become empty values. */
 export function profileFromPb(p: BusinessProfilePb | undefined): Profile {
@@ -103,25 +79,6 @@ export function businessToPb(b: Business): BusinessPb {
     version: String(b.version),
     createdAt: b.createdAt,
     updatedAt: b.updatedAt,
-  };
-}
-
-/** The profile facts other services mirror from directory events. */
-export function snapshotOf(b: Business): BusinessSnapshot {
-  return {
-    businessId: b.id,
-    displayName: b.profile.displayName,
-    category: b.profile.category,
-    country: b.profile.country,
-    phoneNumbers: b.profile.phoneNumbers.map((n) => ({ ...n })),
-    hours: b.profile.hours ? hoursToPb(b.profile.hours) : undefined,
-    verified: b.verified,
-    verifiedName: b.verified ? b.verifiedName : "",
-    profilePictureUrl: b.profile.profilePictureUrl,
-    updatedAt: b.updatedAt,
-    version: String(b.version),
-    handle: b.profile.handle,
-    languages: b.profile.languages,
   };
 }
 

@@ -2,7 +2,7 @@ import { AccountOpened, TransferCompleted } from "@kontor/proto/payments/v1/even
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AccountOwner, LedgerAccount } from "../domain/ledger-account.js";
 import type { Transfer } from "../domain/transfer.js";
-import { ownerToPb } from "../rpc/mappers.js";
+import { ownerToPb } from "../pb/owner.js";
 import { subjects } from "./subjects.js";
 
 function businessOf(...owners: AccountOwner[]): string {

@@ -1,6 +1,7 @@
 import { AccountStatus as AccountStatusPb, type Account as AccountPb, type AccountOwner as AccountOwnerPb, type Transfer as TransferPb } from "@kontor/proto/payments/v1/payments_service";
 import type { AccountOwner, AccountStatus, LedgerAccount } from "../domain/ledger-account.js";
 import type { Transfer } from "../domain/transfer.js";
+import { ownerToPb } from "../pb/owner.js";
 
 /** The proto oneof as a domain owner; undefined when no case is set. */
 export function ownerFromPb(owner: AccountOwnerPb | undefined): AccountOwner | undefined {
@@ -13,17 +14,6 @@ export function ownerFromPb(owner: AccountOwnerPb | undefined): AccountOwner | u
       return { kind: "system", id: owner.owner.value };
     default:
       return undefined;
-  }
-}
-
-export function ownerToPb(owner: AccountOwner): AccountOwnerPb {
-  switch (owner.kind) {
-    case "business":
-      return { owner: { $case: "businessId", value: owner.id } };
-    case "customer":
-      return { owner: { $case: "customerId", value: owner.id } };
-    case "system":
-      return { owner: { $case: "system", value: owner.id } };
   }
 }
 
