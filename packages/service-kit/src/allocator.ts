@@ -17,11 +17,11 @@ export const JEMALLOC_PATHS: readonly string[] = [
  * of glibc's malloc: `{ LD_PRELOAD: <library> }`, or nothing.
  *
  * Why: Node allocates natively for every HTTP/2 stream and frame, every
- * crypto call's output and every off-heap typed array. Under glibc that took
+ * crypto call's output and every off-heap typed array. Under glibc that takes
  * ~16% of messaging's CPU in its streamed benchmark: malloc's slow paths
- * (`malloc_consolidate`, `unlink_chunk`) and V8's array-buffer sweeper
- * (messaging's BENCHMARKS.md, session 6). With jemalloc preloaded the service
- * spent 6–8% less CPU per message.
+ * (`malloc_consolidate`, `unlink_chunk`) and V8's array-buffer sweeper. With
+ * jemalloc preloaded the service spends 6–8% less CPU per message
+ * (messaging's BENCHMARKS.md, "Design choices").
  *
  * `KONTOR_ALLOCATOR` decides: `auto` (default) preloads jemalloc when the
  * library is installed and keeps glibc otherwise; `system` keeps glibc;
