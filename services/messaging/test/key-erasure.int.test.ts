@@ -168,6 +168,47 @@ describe("erasing a business key with two replicas", () => {
     await stop(c);
   });
 
+  it("when a commit with the key is under way as the key is erased, then the erasure waits for it and shreds its rows too", async () => {
+    const biz = await business();
+    const id = await send(ca, biz, "first");
+    const row = await a.runtime.database.pool.query<{ conversation_id: string; key_id: number; body: Buffer }>(`SELECT conversation_id, key_id, body FROM message WHERE id = $1`, [id]);
+    const { conversation_id: conv, key_id: keyId, body } = row.rows[0]!;
+    // A group commit of a replica that still holds the key: its insert has run (and passed the key check), its COMMIT has not.
+    const inFlight = await a.runtime.database.pool.connect();
+    try {
+      await inFlight.query("BEGIN");
+      await inFlight.query(
+        `INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, content_type, key_id, body, status, created_at)
+         VALUES ($1, 1000, $2, $3, $4, 1000, 1, $5, $6, 2, now())`,
+        [conv, `wamid.${uid("inflight")}`, `b_${biz.pn}`, `c_${biz.customerId}`, keyId, body],
+      );
+      const erasing = unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId }, { token: service });
+      // The erasure waits on the message table's lock while the insert is open.
+      await waitFor(async () => {
+        const w = await a.runtime.database.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE message%'`);
+        return w.rows.length > 0;
+      }, 10_000);
+      await inFlight.query("COMMIT");
+      const erased = await erasing;
+      expect(Number(erased.shreddedMessages)).toBe(2);
+    } finally {
+      await inFlight.query("ROLLBACK").catch(() => undefined); // only when the case failed midway
+      inFlight.release();
+    }
+    // And an insert that starts after the erasure is refused by the key check.
+    const late = await a.runtime.database.pool
+      .query(
+        `INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, content_type, key_id, body, status, created_at)
+         VALUES ($1, 1001, $2, $3, $4, 1001, 1, $5, $6, 2, now())`,
+        [conv, `wamid.${uid("late")}`, `b_${biz.pn}`, `c_${biz.customerId}`, keyId, body],
+      )
+      .then(
+        () => "stored",
+        (err: { code?: string }) => err.code,
+      );
+    expect(late).toBe("KR003");
+  });
+
   it("when a stored body is altered, then reading it is DATA_LOSS, not erased", async () => {
     const biz = await business();
     const id = await send(ca, biz, "intact");
