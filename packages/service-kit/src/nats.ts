@@ -92,6 +92,8 @@ export interface ConsumerSpec<T> {
   handle(event: T, msg: JsMsg): Promise<Outcome>;
   maxDeliver?: number;
   batch?: number;
+  /** Deletes the consumer on the server after this long without a client (consumers named per replica). */
+  inactiveMs?: number;
 }
 
 export interface RunningConsumer {
@@ -112,6 +114,7 @@ export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>
     filter_subject: spec.filterSubject,
     max_deliver: spec.maxDeliver ?? 20,
     ack_wait: nanos(30_000),
+    ...(spec.inactiveMs ? { inactive_threshold: nanos(spec.inactiveMs) } : {}),
   };
   try {
     await jsm.consumers.add(spec.stream.name, config);

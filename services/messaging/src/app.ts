@@ -11,6 +11,7 @@ import { deriveIdKey, parseMasterKey } from "./domain/crypto.js";
 import { createDirectoryCache } from "./domain/directory.js";
 import { createMessagingService, type MessagingService, type PendingItem } from "./domain/messaging-service.js";
 import { registerDirectoryConsumer } from "./events/consumers.js";
+import { registerKeyErasureConsumer } from "./events/key-erasure.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
 import { createMessagingMetrics } from "./metrics.js";
@@ -19,9 +20,10 @@ import { createMessagingMetrics } from "./metrics.js";
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
   const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, okLogLevel: "trace", ...overrides });
-  const keyring = createKeyring(rt.db, master);
+  const keyring = createKeyring(rt.db, master, rt.log);
   const directory = createDirectoryCache();
   registerDirectoryConsumer(rt, directory);
+  registerKeyErasureConsumer(rt, keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
   const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, log: rt.log, applicationName: "kontor-messaging-writer" });
@@ -65,7 +67,6 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);
 
   let refresh: NodeJS.Timeout | undefined;
-  let stopErasures: (() => void) | undefined;
   rt.onStart(async () => {
     let newest = new Date(0);
     const apply = (rows: Awaited<ReturnType<typeof loadBusinessNumbers>>) => {
@@ -83,11 +84,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
       );
     }, config.DIRECTORY_REFRESH_MS);
     refresh.unref();
-    stopErasures = service.listenForErasures();
   });
   rt.onStop(async () => {
     if (refresh) clearInterval(refresh);
-    stopErasures?.();
     hub.stop();
     await service.idle();
     await liveNc.drain().catch(() => undefined);

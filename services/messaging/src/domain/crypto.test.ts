@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { createSecretKey, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { deriveIdKey, messageIdFor, newDataKey, open, seal, unwrapKey, wrapKey } from "./crypto.js";
+import { DataCorrupted } from "@kontor/service-kit/errors";
+import { deriveIdKey, messageIdFor, newDataKey, open, openBody, seal, unwrapKey, wrapKey } from "./crypto.js";
 import { canMove } from "./status.js";
 import { MessageStatus as S } from "@kontor/proto/messaging/v1/message";
 
@@ -12,6 +13,39 @@ describe("crypto", () => {
     expect(open(key, blob, Buffer.from("wamid.a")).toString()).toBe("hello");
     expect(() => open(key, blob, Buffer.from("wamid.b"))).toThrow();
     expect(() => open(newDataKey(), blob, Buffer.from("wamid.a"))).toThrow();
+  });
+
+  it("when the key was erased, then the body reads as erased (undefined), whatever the bytes", () => {
+    const blob = seal(newDataKey(), Buffer.from("hello"), Buffer.from("wamid.a"));
+    expect(openBody(null, blob, Buffer.from("wamid.a"))).toBeUndefined();
+    expect(openBody(null, Buffer.from([9, 9, 9]), Buffer.from("wamid.a"))).toBeUndefined();
+  });
+
+  it("when a body fails its tag under a key that exists, then it is DataCorrupted (DATA_LOSS), never erased", () => {
+    const key = createSecretKey(newDataKey());
+    const aad = Buffer.from("wamid.a");
+    const blob = seal(key, Buffer.from("hello"), aad);
+    expect(openBody(key, blob, aad)?.toString()).toBe("hello");
+    const corrupted = (b: Buffer, a = aad) => {
+      try {
+        openBody(key, b, a);
+      } catch (err) {
+        return err;
+      }
+      return "opened";
+    };
+    // One flipped bit in the ciphertext, in the tag, in the IV; another row's id; a truncated or foreign blob.
+    for (const at of [blob.length - 1, 1 + 12, 1]) {
+      const tampered = Buffer.from(blob);
+      tampered[at]! ^= 0x01;
+      expect(corrupted(tampered)).toBeInstanceOf(DataCorrupted);
+    }
+    expect(corrupted(blob, Buffer.from("wamid.b"))).toBeInstanceOf(DataCorrupted);
+    expect(corrupted(blob.subarray(0, 10))).toBeInstanceOf(DataCorrupted);
+    expect(corrupted(Buffer.concat([Buffer.from([2]), blob.subarray(1)]))).toBeInstanceOf(DataCorrupted);
+    const err = corrupted(seal(createSecretKey(newDataKey()), Buffer.from("hello"), aad)) as DataCorrupted;
+    expect(err).toBeInstanceOf(DataCorrupted);
+    expect(err.reason).toBe("DATA_CORRUPTED");
   });
 
   it("when a data key is wrapped, then the master key unwraps it", () => {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync, type KeyObject } from "node:crypto";
+import { DataCorrupted } from "@kontor/service-kit/errors";
 
 /**
  * Encryption at rest: every business has a data key (AES-256-GCM) wrapped by
@@ -44,13 +45,33 @@ export function seal(key: KeyObject | Buffer, plaintext: Uint8Array, aad: Buffer
   return out;
 }
 
+/**
+ * Decrypts a blob. A blob that is not ours, or whose GCM tag does not verify
+ * (altered bytes, another row's body, another key), is DataCorrupted: only a
+ * destroyed key means "erased", and that is the caller's to know (openBody).
+ */
 export function open(key: KeyObject | Buffer, blob: Uint8Array, aad: Buffer): Buffer {
   const buf = Buffer.isBuffer(blob) ? blob : Buffer.from(blob);
-  if (buf[0] !== VERSION || buf.length < 1 + IV + TAG) throw new Error("unknown ciphertext format");
+  if (buf[0] !== VERSION || buf.length < 1 + IV + TAG) throw new DataCorrupted("a stored body has an unknown ciphertext format");
   const decipher = createDecipheriv("aes-256-gcm", key, buf.subarray(1, 1 + IV));
   decipher.setAAD(aad);
   decipher.setAuthTag(buf.subarray(1 + IV, 1 + IV + TAG));
-  return Buffer.concat([decipher.update(buf.subarray(1 + IV + TAG)), decipher.final()]);
+  const first = decipher.update(buf.subarray(1 + IV + TAG));
+  try {
+    return Buffer.concat([first, decipher.final()]);
+  } catch {
+    throw new DataCorrupted("a stored body failed its authentication tag");
+  }
+}
+
+/**
+ * A message body under its data key: undefined when the key was erased
+ * (crypto-shredded), the plaintext otherwise; a body that does not verify
+ * under a key that exists throws DataCorrupted, never reads as erased.
+ */
+export function openBody(key: KeyObject | null, blob: Uint8Array, aad: Buffer): Buffer | undefined {
+  if (key === null) return undefined;
+  return open(key, blob, aad);
 }
 
 const WRAP_AAD = Buffer.from("kontor-messaging-data-key");

@@ -8,18 +8,18 @@ import { DependencyDown, InvalidInput, NotFound, NotYours, OverLimit, PolicyRefu
 import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { MessagingDatabase } from "../store/database.js";
-import type { Keyring } from "../store/keyring.js";
+import { keyErasedRefusal, type Keyring } from "../store/keyring.js";
 import type { SendItem, SendWriter, Stored, OpenedConversation } from "../store/send-writer.js";
 import type { MessageRow } from "../store/tables.js";
 import * as messages from "../store/message-store.js";
 import { findCustomer, upsertCustomer } from "../store/customer-store.js";
 import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
-import { keyErasedSubject } from "../events/subjects.js";
+import { keyErasedEvent } from "../events/key-erasure.js";
 import type { InboxReader, LiveFrame, LiveHub } from "../events/live.js";
 import type { MessagingMetrics } from "../metrics.js";
 import { contentBytes as encodeContent, messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
-import { messageIdFor, open, seal } from "./crypto.js";
+import { messageIdFor, seal } from "./crypto.js";
 import type { DirectoryCache, BusinessNumber } from "./directory.js";
 import { countryOfE164, isValidId, keyToPb, normalizeE164, parseParticipant, partyFromKey, partyKey, partyToPb, type Party } from "./participant.js";
 import { contentNames, type ContentCase } from "./status.js";
@@ -196,9 +196,20 @@ export function createMessagingService(ports: MessagingPorts) {
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
           },
           async (err: unknown) => {
-            counts.failed += batch.length;
             await prevPublish;
             published();
+            // Keys erased on another replica before this one heard: refuse their sends, redo the others first.
+            const erased = keyring.refusedByCommit(err);
+            if (erased) {
+              for (const w of batch) {
+                if (!erased.has(w.item.keyId)) continue;
+                counts.refused++;
+                w.reject(keyErasedRefusal());
+              }
+              queue.unshift(...batch.filter((w) => !erased.has(w.item.keyId)));
+              return;
+            }
+            counts.failed += batch.length;
             const mapped = fromPgError(err);
             const failure = mapped instanceof DependencyDown || isConnectionError(err) ? new DependencyDown("the message store is unavailable, retry") : err;
             if (!mapped) log.error({ err }, "group commit failed");
@@ -394,15 +405,10 @@ export function createMessagingService(ports: MessagingPorts) {
 
   // ---- reading rows -------------------------------------------------------
 
+  /** undefined: the key was erased. A body failing its tag throws DataCorrupted (DATA_LOSS), logged by the keyring. */
   async function decryptRow(row: MessageRow): Promise<StoredBody | undefined> {
-    const cached = keyring.cachedById(row.key_id);
-    const key = cached === undefined ? await keyring.byId(row.key_id) : cached;
-    if (!key) return undefined;
-    try {
-      return StoredBody.decode(open(key, row.body, Buffer.from(row.id)));
-    } catch {
-      return undefined;
-    }
+    const plain = await keyring.open(row.key_id, row.body, Buffer.from(row.id));
+    return plain && StoredBody.decode(plain);
   }
 
   async function rowToMessage(row: MessageRow, viewerKey: string): Promise<Message> {
@@ -616,25 +622,9 @@ export function createMessagingService(ports: MessagingPorts) {
     async eraseBusinessKey(principal: Principal, businessId: string): Promise<number> {
       if (principal.kind !== "service") throw new NotYours("only Kontor services erase keys");
       if (!businessId) throw new InvalidInput("business_id", "is required");
-      const ids = await keyring.erase(businessId);
-      ports.nc.publish(ports.prefix + keyErasedSubject, new TextEncoder().encode(JSON.stringify({ businessId, keyIds: ids })));
+      // The event goes out through the outbox with the erasure: every replica's durable consumer evicts the keys.
+      const ids = await keyring.erase(businessId, (trx, keyIds) => ports.enqueue(trx, [keyErasedEvent(businessId, keyIds, new Date())]));
       return messages.countByKey(db, ids);
-    },
-
-    /** Other replicas' erasures: forget the keys here too. */
-    listenForErasures(): () => void {
-      const sub = ports.nc.subscribe(ports.prefix + keyErasedSubject, {
-        callback: (err, msg) => {
-          if (err) return;
-          try {
-            const { businessId, keyIds } = JSON.parse(new TextDecoder().decode(msg.data)) as { businessId: string; keyIds: number[] };
-            keyring.evict(businessId, keyIds);
-          } catch {
-            // not ours
-          }
-        },
-      });
-      return () => sub.unsubscribe();
     },
 
     /** Sends accepted for storing and not yet committed (queued or in a batch in flight). */

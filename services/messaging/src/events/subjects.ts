@@ -3,6 +3,7 @@ export const subjects = {
   messageStatus: "kontor.messaging.message.status.v1",
   messageReceived: "kontor.messaging.message.received.v1",
   conversationOpened: "kontor.messaging.conversation.opened.v1",
+  businessKeyErased: "kontor.messaging.business_key.erased.v1",
 } as const;
 
 /** Directory events consumed (one durable consumer on the wildcard; NATS 2.9 takes one filter). */
@@ -15,9 +16,7 @@ export const directorySubjects = {
 } as const;
 
 /**
- * Core NATS subjects (not JetStream): live delivery per participant and a
- * control channel between replicas. Never under kontor.messaging.>, which the
- * domain stream captures.
+ * Core NATS subjects (not JetStream): live delivery per participant. Never
+ * under kontor.messaging.>, which the domain stream captures.
  */
 export const liveSubject = (participantKey: string) => `kontor.live.${participantKey}`;
-export const keyErasedSubject = "kontor.live._ctl.key_erased";

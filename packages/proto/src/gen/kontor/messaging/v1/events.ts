@@ -63,6 +63,19 @@ export interface ConversationOpened {
   origin: string;
 }
 
+/**
+ * kontor.messaging.business_key.erased.v1 — a business's data keys were
+ * destroyed (crypto-shredding): every replica forgets them and refuses to
+ * seal for the business. Replicas consume it each with its own durable
+ * consumer; evicting a key twice is harmless.
+ */
+export interface BusinessKeyErased {
+  meta: EventMeta | undefined;
+  businessId: string;
+  /** The destroyed keys; messages stored with them read back as content_erased. */
+  keyIds: number[];
+}
+
 function createBaseMessageStatusChanged(): MessageStatusChanged {
   return {
     meta: undefined,
@@ -681,6 +694,129 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
     message.customerCountry = object.customerCountry ?? "";
     message.category = object.category ?? "";
     message.origin = object.origin ?? "";
+    return message;
+  },
+};
+
+function createBaseBusinessKeyErased(): BusinessKeyErased {
+  return { meta: undefined, businessId: "", keyIds: [] };
+}
+
+export const BusinessKeyErased: MessageFns<BusinessKeyErased> = {
+  encode(message: BusinessKeyErased, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.keyIds.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.keyIds) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BusinessKeyErased {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBusinessKeyErased();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.keyIds.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.keyIds.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BusinessKeyErased {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      keyIds: globalThis.Array.isArray(object?.keyIds)
+        ? object.keyIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.key_ids)
+        ? object.key_ids.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BusinessKeyErased): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.keyIds?.length) {
+      obj.keyIds = message.keyIds.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BusinessKeyErased>, I>>(base?: I): BusinessKeyErased {
+    return BusinessKeyErased.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BusinessKeyErased>, I>>(object: I): BusinessKeyErased {
+    const message = createBaseBusinessKeyErased();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.businessId = object.businessId ?? "";
+    message.keyIds = object.keyIds?.map((e) => e) || [];
     return message;
   },
 };
