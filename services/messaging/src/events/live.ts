@@ -3,11 +3,10 @@ import { LiveBatch, type LiveItem } from "@kontor/proto/messaging/v1/live";
 import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
-import type { InboxReader, LiveFrame, LivePublisher } from "../domain/inbox-service.js";
+import type { InboxReader, LiveFrame } from "../domain/inbox-service.js";
 import { liveSubject } from "./subjects.js";
 import type { LiveCounts } from "../metrics.js";
 import { liveItemsBytes } from "./wire.js";
-
 
 const NO_ITEMS: readonly LiveFrame[] = [];
 const NO_FRAMES: readonly Uint8Array[] = [];
@@ -228,7 +227,7 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
   }
 
-  const hub = {
+  return {
     /** What sessions of this replica count (they are built with it). */
     counts,
     /** Open sessions (devices) on this replica. */
@@ -306,8 +305,7 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
       subs.clear();
       sessionCount = 0;
     },
-  } satisfies LivePublisher & Record<string, unknown>;
-  return hub;
+  };
 }
 
 export type LiveHub = ReturnType<typeof createLiveHub>;
