@@ -137,8 +137,10 @@ export function createAdminService(ports: AdminPorts) {
       const at = new Date();
       const keyIds = await keys.erase(req.businessId);
       const erasure = { businessId: req.businessId, keyIds, erasedBy: req.erasedBy, reason, at };
-      await store.recordKeyErasure(erasure);
+      // The keys are gone whatever happens next: replicas hear of it first. An
+      // audit write that fails here leaves those keys to the business's next erasure row.
       ports.erasures.announce(erasure);
+      await store.recordKeyErasure(erasure);
       return store.countByKey(keyIds);
     },
 
