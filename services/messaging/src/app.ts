@@ -5,66 +5,72 @@ import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { MessagingDatabase } from "./store/database.js";
 import { createKeyring } from "./store/keyring.js";
+import { createMessagingStore } from "./store/messaging-store.js";
+import { eraseBusinessKeys } from "./store/key-erasure-store.js";
 import { createSendWriter } from "./store/send-writer.js";
 import { loadBusinessNumbers, rowToBusinessNumber } from "./store/business-number-store.js";
 import { deriveIdKey, parseMasterKey } from "./domain/crypto.js";
 import { createDirectoryCache } from "./domain/directory.js";
-import { createMessagingService, type MessagingService, type PendingItem } from "./domain/messaging-service.js";
+import { createCustomerCache } from "./domain/customers.js";
+import { createMessageOpener } from "./domain/message.js";
+import { createInboxService } from "./domain/inbox-service.js";
+import { createSendService, type PendingItem } from "./domain/send-service.js";
+import { createReceiptService } from "./domain/receipt-service.js";
+import { createHistoryService } from "./domain/history-service.js";
+import { createAdminService } from "./domain/admin-service.js";
 import { registerDirectoryConsumer } from "./events/consumers.js";
 import { registerKeyErasureConsumer } from "./events/key-erasure.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
 import { createMessagingMetrics } from "./metrics.js";
 
-/** Composition root: build everything from config; start() returns the bound port. */
+/** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
   const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, okLogLevel: "trace", ...overrides });
+  const metrics = createMessagingMetrics(rt.metrics.registry);
+
+  // State and adapters.
   const keyring = createKeyring(rt.db, master, rt.log);
   const directory = createDirectoryCache();
   registerDirectoryConsumer(rt, directory);
   registerKeyErasureConsumer(rt, keyring);
+  // The send path writes its commits' events itself (send-writer.ts); the other use cases through the kit.
+  const store = createMessagingStore(rt.db, (trx, events) => rt.enqueue(trx, events));
+  const customers = createCustomerCache(store);
+  const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
   const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, log: rt.log, applicationName: "kontor-messaging-writer" });
   const writer = createSendWriter<PendingItem>(writerPool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
-  // The hub reads through the service (decryption); the service publishes through the hub.
-  let messaging: MessagingService | undefined;
-  // Gauges read the service and the hub when scraped (both exist by then).
-  const metrics = createMessagingMetrics(rt.metrics.registry, { queued: () => messaging?.queued() ?? 0, sessions: () => hub.sessions() });
+
+  // The inbox reads; the hub streams what it reads and what the use cases below publish.
+  const inbox = createInboxService({ store, opener });
   // Live delivery has its own connection without echo: this replica hands its
   // own publishes to its sessions directly (see createLiveHub).
   const liveNc = await connectNats({ url: config.NATS_URL, name: "kontor-messaging-live", log: rt.log, noEcho: true });
-  const hub = createLiveHub({
-    nc: liveNc,
-    prefix: rt.prefix,
-    log: rt.log,
-    sweepMs: config.INBOX_SWEEP_MS,
-    counts: metrics.live,
-    reader: {
-      read: (...args) => messaging!.reader.read(...args),
-      heads: (keys) => messaging!.reader.heads(keys),
-    },
-  });
-  messaging = createMessagingService({
-    db: rt.db,
-    // The send path writes its commits' events itself (send-writer.ts); the rest go through the kit.
-    enqueue: (trx, events) => rt.enqueue(trx, events),
+  const hub = createLiveHub({ nc: liveNc, prefix: rt.prefix, log: rt.log, sweepMs: config.INBOX_SWEEP_MS, counts: metrics.live, reader: inbox.reader });
+
+  const sends = createSendService({
     writer,
-    keyring,
+    keys: keyring,
     directory,
-    hub,
-    nc: rt.nc,
-    prefix: rt.prefix,
-    idKey: deriveIdKey(master),
+    customers,
+    messages: store,
+    live: hub,
+    metrics,
     log: rt.log,
+    idKey: deriveIdKey(master),
     batchMax: config.SEND_BATCH_MAX,
     queueMax: config.SEND_QUEUE_MAX,
     pipeline: config.SEND_PIPELINE,
-    metrics,
   });
-  const service = messaging;
-  registerMessagingServer(rt.grpc, service, hub, config.MAX_PAGE_SIZE);
+  const receipts = createReceiptService({ store, customers, opener, live: hub });
+  const history = createHistoryService({ store, opener });
+  const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
+  metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
+
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers }, config.MAX_PAGE_SIZE);
 
   let refresh: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
@@ -88,14 +94,14 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   rt.onStop(async () => {
     if (refresh) clearInterval(refresh);
     hub.stop();
-    await service.idle();
+    await sends.idle();
     await liveNc.drain().catch(() => undefined);
     await writerPool.end().catch(() => undefined);
   });
   return {
     log: rt.log,
     runtime: rt,
-    messaging: service,
+    services: { sends, inbox, receipts, history, admin },
     directory,
     /** Live delivery of this replica (tests simulate lost publishes through it). */
     live: hub,

@@ -1,16 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-
-/** What happened to sends, counted where they end (the domain service's send and its group commit). */
-export interface SendCounts {
-  /** Stored and numbered (durable). */
-  accepted: number;
-  /** Retries answered with the stored original. */
-  duplicate: number;
-  /** Refused before storing: bad input, not allowed, unknown recipient, queue full. */
-  refused: number;
-  /** The group commit failed (store unavailable). */
-  failed: number;
-}
+import type { SendCounts, SendMetrics } from "./domain/send-service.js";
 
 /** What inbox streams needed besides live delivery. */
 export interface LiveCounts {
@@ -22,11 +11,10 @@ export interface LiveCounts {
   cut: number;
 }
 
-export interface MessagingMetrics {
-  sends: SendCounts;
+export interface MessagingMetrics extends SendMetrics {
   live: LiveCounts;
-  /** One group commit: its size and the time from dispatch to durable. */
-  commit(messages: number, seconds: number): void;
+  /** The gauges, read when scraped: call once the send path and the hub exist. */
+  watch(read: { queued(): number; sessions(): number }): void;
 }
 
 /**
@@ -36,7 +24,7 @@ export interface MessagingMetrics {
  * thousands of messages a second, and a labelled inc() per message hashes its
  * labels each time. Histograms are observed once per group commit.
  */
-export function createMessagingMetrics(registry: Registry, read: { queued(): number; sessions(): number }): MessagingMetrics {
+export function createMessagingMetrics(registry: Registry): MessagingMetrics {
   const sends: SendCounts = { accepted: 0, duplicate: 0, refused: 0, failed: 0 };
   const live: LiveCounts = { backlog: 0, repaired: 0, cut: 0 };
   const registers = [registry];
@@ -78,22 +66,6 @@ export function createMessagingMetrics(registry: Registry, read: { queued(): num
       this.inc(live.cut);
     },
   });
-  new Gauge({
-    name: "kontor_messaging_send_queue",
-    help: "Sends accepted for storing on this replica and not yet committed",
-    registers,
-    collect() {
-      this.set(read.queued());
-    },
-  });
-  new Gauge({
-    name: "kontor_messaging_inbox_streams",
-    help: "Open inbox streams (devices) on this replica",
-    registers,
-    collect() {
-      this.set(read.sessions());
-    },
-  });
   const size = new Histogram({
     name: "kontor_messaging_group_commit_messages",
     help: "Messages per group commit",
@@ -113,6 +85,24 @@ export function createMessagingMetrics(registry: Registry, read: { queued(): num
     commit(messages, seconds) {
       size.observe(messages);
       duration.observe(seconds);
+    },
+    watch(read) {
+    new Gauge({
+      name: "kontor_messaging_send_queue",
+      help: "Sends accepted for storing on this replica and not yet committed",
+      registers,
+      collect() {
+        this.set(read.queued());
+      },
+    });
+    new Gauge({
+      name: "kontor_messaging_inbox_streams",
+      help: "Open inbox streams (devices) on this replica",
+      registers,
+      collect() {
+        this.set(read.sessions());
+      },
+    });
     },
   };
 }

@@ -310,7 +310,8 @@ describe("privacy at rest", () => {
 
     const before = await unaryCall(client.getMessage.bind(client), { participant: customer(c.id), messageId: result!.messageId }, { token: c.token });
     expect(before.message?.content?.kind).toEqual({ $case: "text", value: { body: secret, previewUrl: false } });
-    const erased = await unaryCall(client.eraseBusinessKey.bind(client), { businessId: "biz_secret" }, { token: service });
+    const operator = await env.token({ kind: "staff", staffId: "op_secret", roles: ["operator"] });
+    const erased = await unaryCall(client.eraseBusinessKey.bind(client), { businessId: "biz_secret", reason: "the business asked" }, { token: operator });
     expect(Number(erased.shreddedMessages)).toBe(1);
     const after = await unaryCall(client.getMessage.bind(client), { participant: customer(c.id), messageId: result!.messageId }, { token: c.token });
     expect(after.message?.contentErased).toBe(true);
@@ -318,7 +319,7 @@ describe("privacy at rest", () => {
     // Erasure is final: nothing more is stored for the business (key-erasure.int.test.ts has the rest).
     const refused = await expectFailure(client.sendMessage.bind(client), sendReq(number("pn_secret"), customer(c.id), text("fresh start")), { token });
     expect(refused.code).toBe(status.FAILED_PRECONDITION);
-    const err = await expectFailure(client.eraseBusinessKey.bind(client), { businessId: "biz_secret" }, { token });
+    const err = await expectFailure(client.eraseBusinessKey.bind(client), { businessId: "biz_secret", reason: "x" }, { token });
     expect(err.code).toBe(status.PERMISSION_DENIED);
   });
 });

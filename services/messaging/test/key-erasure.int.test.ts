@@ -16,6 +16,7 @@ let config: Readonly<Config>;
 let a: MessagingApp;
 let ca: MessagingServiceClient;
 let service: string;
+let operator: string;
 const running: { app: MessagingApp; client: MessagingServiceClient }[] = [];
 
 async function replica() {
@@ -77,6 +78,7 @@ beforeAll(async () => {
   config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   ({ app: a, client: ca } = await replica());
   service = await env.token({ kind: "service", service: "test" });
+  operator = await env.token({ kind: "staff", staffId: "op_keys", roles: ["operator"] });
 });
 
 afterAll(async () => {
@@ -91,7 +93,7 @@ describe("erasing a business key with two replicas", () => {
     const id = await send(b.client, biz, "before erasure");
     expect((await read(b.client, biz, id)).content?.kind).toEqual({ $case: "text", value: { body: "before erasure", previewUrl: false } });
 
-    const erased = await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId }, { token: service });
+    const erased = await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId, reason: "the business closed its account" }, { token: operator });
     expect(Number(erased.shreddedMessages)).toBe(1);
 
     // B had the key in memory; only the event tells it (reads touch no key row once cached).
@@ -110,7 +112,7 @@ describe("erasing a business key with two replicas", () => {
     expect((await read(b.client, biz, id)).contentErased).toBe(false);
     await stop(b);
 
-    await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId }, { token: service });
+    await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId, reason: "the business closed its account" }, { token: operator });
 
     const again = await replica();
     await waitFor(() => again.app.directory.get(biz.pn), 10_000);
@@ -182,7 +184,7 @@ describe("erasing a business key with two replicas", () => {
          VALUES ($1, 1000, $2, $3, $4, 1000, 1, $5, $6, 2, now())`,
         [conv, `wamid.${uid("inflight")}`, `b_${biz.pn}`, `c_${biz.customerId}`, keyId, body],
       );
-      const erasing = unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId }, { token: service });
+      const erasing = unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId, reason: "the business closed its account" }, { token: operator });
       // The erasure waits on the message table's lock while the insert is open.
       await waitFor(async () => {
         const w = await a.runtime.database.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE message%'`);
@@ -223,7 +225,7 @@ describe("erasing a business key with two replicas", () => {
 
   it("when a business that never had a key is erased, then it is refused too", async () => {
     const biz = await business();
-    const erased = await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId }, { token: service });
+    const erased = await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId, reason: "the business closed its account" }, { token: operator });
     expect(Number(erased.shreddedMessages)).toBe(0);
     await expectSendRefused(ca, biz);
   });

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync, type KeyObject } from "node:crypto";
-import { DataCorrupted } from "@kontor/service-kit/errors";
+import { DataCorrupted, PolicyRefused } from "@kontor/service-kit/errors";
 
 /**
  * Encryption at rest: every business has a data key (AES-256-GCM) wrapped by
@@ -102,4 +102,9 @@ export function messageIdFor(idKey: Buffer, senderKey: string, recipientKey: str
   if (!clientMessageId) return `wamid.${randomBytes(16).toString("base64url")}`;
   const mac = createHmac("sha256", idKey).update(`${senderKey}\n${recipientKey}\n${clientMessageId}`).digest();
   return `wamid.${mac.subarray(0, 16).toString("base64url")}`;
+}
+
+/** Sealing for an erased business: its data key is destroyed, so nothing more is stored for it. */
+export function keyErasedRefusal(): PolicyRefused {
+  return new PolicyRefused("BUSINESS_KEY_ERASED", "the business's message key was erased; messages to or from it are no longer stored");
 }

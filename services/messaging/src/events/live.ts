@@ -3,24 +3,13 @@ import { LiveBatch, type LiveItem } from "@kontor/proto/messaging/v1/live";
 import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
+import type { InboxReader, LiveFrame } from "../domain/inbox-service.js";
 import { liveSubject } from "./subjects.js";
 import type { LiveCounts } from "../metrics.js";
 import { liveItemsBytes } from "./wire.js";
 
-/** A message for a recipient: its inbox number and its encoded InboxEvent. */
-export interface LiveFrame {
-  rseq: number;
-  frame: Uint8Array;
-}
-
 const NO_ITEMS: readonly LiveFrame[] = [];
 const NO_FRAMES: readonly Uint8Array[] = [];
-
-/** What a session needs from the store: committed inbox rows, already decrypted. */
-export interface InboxReader {
-  read(recipientKey: string, after: number, before: number | undefined, limit: number): Promise<{ rseq: number; message: Message }[]>;
-  heads(keys: string[]): Promise<Map<string, number>>;
-}
 
 export interface InboxSink {
   /** Writes one StreamInboxResponse made of these encoded InboxEvents. */
@@ -233,6 +222,11 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     if (entry) for (const s of entry.sessions) s.onLive(items, frames);
   }
 
+  function publish(key: string, batch: LiveBatch): void {
+    deliverLocally(key, NO_ITEMS, controlFrames(batch.statuses, batch.typing));
+    nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
+  }
+
   return {
     /** What sessions of this replica count (they are built with it). */
     counts,
@@ -281,10 +275,12 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     flush(): Promise<void> {
       return nc.flush();
     },
-    /** Statuses and typing indicators (low volume). */
-    publish(key: string, batch: LiveBatch): void {
-      deliverLocally(key, NO_ITEMS, controlFrames(batch.statuses, batch.typing));
-      nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
+    /** Status changes of the participant's messages (receipts, failures: low volume). */
+    publishStatuses(key: string, statuses: StatusUpdate[]): void {
+      if (statuses.length > 0) publish(key, { items: [], statuses, typing: undefined });
+    },
+    publishTyping(key: string, typing: TypingIndicator): void {
+      publish(key, { items: [], statuses: [], typing });
     },
     /** Messages for one recipient, in inbox order (the send path). */
     publishItems(key: string, items: readonly LiveFrame[]): void {

@@ -1,10 +1,9 @@
 import type { Conversation, Customer } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
-import type { SendOutcome } from "../domain/messaging-service.js";
+import type { ConversationSummary, Customer as CustomerRecord } from "../domain/message.js";
 import { partyKey } from "../domain/participant.js";
+import type { SendOutcome } from "../domain/send-service.js";
 import type { SendResultInput } from "../events/wire.js";
-import type { ConversationListRow } from "../store/message-store.js";
-import type { CustomerRow } from "../store/tables.js";
 
 /** The synchronous answer: ACCEPTED (durable), whatever happened since; a retry reports how far the original got. */
 export function sendResultFields(o: SendOutcome, clientMessageId: string): SendResultInput {
@@ -20,27 +19,27 @@ export function sendResultFields(o: SendOutcome, clientMessageId: string): SendR
   };
 }
 
-export function conversationToPb(r: ConversationListRow): Conversation {
+export function conversationToPb(c: ConversationSummary): Conversation {
   return {
-    id: r.id,
-    businessId: r.business_id,
-    phoneNumberId: r.phone_number_id,
-    customerId: r.customer_id,
-    lastSeq: r.last_seq,
-    lastActivityAt: r.last_activity_at,
-    unreadCount: r.unread,
-    createdAt: r.created_at,
-    counterpartName: r.counterpart_name,
-    verified: r.verified,
+    id: c.id,
+    businessId: c.businessId,
+    phoneNumberId: c.phoneNumberId,
+    customerId: c.customerId,
+    lastSeq: c.lastSeq,
+    lastActivityAt: c.lastActivityAt,
+    unreadCount: c.unread,
+    createdAt: c.createdAt,
+    counterpartName: c.counterpartName,
+    verified: c.verified,
   };
 }
 
-export function customerToPb(r: CustomerRow): Customer {
+export function customerToPb(c: CustomerRecord): Customer {
   return {
-    id: r.id,
-    e164: r.e164,
-    profileName: r.profile_name,
-    settings: { readReceipts: r.read_receipts, locale: r.locale },
-    createdAt: r.created_at,
+    id: c.id,
+    e164: c.e164,
+    profileName: c.profileName,
+    settings: { readReceipts: c.readReceipts, locale: c.locale },
+    createdAt: c.createdAt,
   };
 }

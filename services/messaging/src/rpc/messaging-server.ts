@@ -1,22 +1,53 @@
-import { status as grpcStatus } from "@grpc/grpc-js";
 import {
   MessagingServiceService,
   type MessagingServiceServer,
   SendItemResult,
   SendMessageResponse,
+  type SendMessageRequest,
   type SendMessageStreamRequest,
   SendMessageStreamResponse,
   StreamInboxResponse,
 } from "@kontor/proto/messaging/v1/messaging_service";
+import type { Principal } from "@kontor/service-kit/auth";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
-import { InvalidInput, KontorError, toStatus } from "@kontor/service-kit/errors";
+import { DependencyDown, InvalidInput, errorDetail, toStatus } from "@kontor/service-kit/errors";
 import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
-import { ErrorDetail } from "@kontor/proto/common/v1/error";
-import type { MessagingService } from "../domain/messaging-service.js";
-import { parseParticipant } from "../domain/participant.js";
+import { parseCustomerUpsert, type AdminService } from "../domain/admin-service.js";
+import type { CustomerCache } from "../domain/customers.js";
+import type { DirectoryCache } from "../domain/directory.js";
+import type { HistoryService } from "../domain/history-service.js";
+import type { InboxService } from "../domain/inbox-service.js";
+import { parseParticipant, type Party } from "../domain/participant.js";
+import type { ReceiptService } from "../domain/receipt-service.js";
+import type { SendOutcome, SendService, SenderRole } from "../domain/send-service.js";
 import { InboxSession, type LiveHub } from "../events/live.js";
 import { responseBytes, sendItemResultBytes, sendMessageResponseBytes } from "../events/wire.js";
+import {
+  authorizeEraseBusinessKey,
+  authorizeFailMessage,
+  authorizeGetMessage,
+  authorizeListConversations,
+  authorizeListMessages,
+  authorizeReportReceipt,
+  authorizeSendMessage,
+  authorizeSendMessageStream,
+  authorizeSendTyping,
+  authorizeStreamInbox,
+  authorizeUpsertCustomer,
+} from "./authorize.js";
 import { conversationToPb, customerToPb, sendResultFields } from "./mappers.js";
+
+/** The use cases the handlers call, and the in-memory state authorization reads. */
+export interface MessagingHandlersDeps {
+  sends: SendService;
+  inbox: InboxService;
+  receipts: ReceiptService;
+  history: HistoryService;
+  admin: AdminService;
+  hub: LiveHub;
+  directory: DirectoryCache;
+  customers: CustomerCache;
+}
 
 type ConvCursor = { t: string; id: string };
 const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
@@ -50,18 +81,32 @@ const wireService = {
 /** A stream stops reading while this many of its sends are waiting for their commit. */
 const STREAM_MAX_IN_FLIGHT = 4096;
 
+/** A streamed item's failure, with the code and details the unary call would answer. */
 function itemError(err: unknown): SendItemResult["outcome"] {
   const mapped = toStatus(err);
-  const raw = mapped.status.metadata?.get("kontor-error-bin")[0];
-  const detail = raw && typeof raw !== "string" ? ErrorDetail.decode(raw) : undefined;
-  return { $case: "error", value: { code: mapped.status.code, message: mapped.status.details ?? "", detail } };
+  return { $case: "error", value: { code: mapped.status.code, message: mapped.status.details ?? "", detail: errorDetail(mapped.status) } };
 }
 
-/** Thin handlers: decode → authorize (in the domain, against in-memory state) → domain → map. */
-export function registerMessagingServer(grpc: KitServer, messaging: MessagingService, hub: LiveHub, maxPageSize: number): void {
+/** Thin handlers: decode → authorize (authorize.ts, against in-memory state) → use case → map. */
+export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlersDeps, maxPageSize: number): void {
+  const { sends, inbox, receipts, history, admin, hub, directory, customers } = deps;
+
+  /** One send, unary or streamed: parse and authorize the sender, then the send path. Never throws. */
+  const send = (principal: Principal, req: SendMessageRequest, authorize: typeof authorizeSendMessage): Promise<SendOutcome> => {
+    let sender: Party;
+    let role: SenderRole;
+    try {
+      sender = parseParticipant(req.sender, "sender");
+      role = authorize(principal, sender, directory);
+    } catch (err) {
+      return sends.refuse(err);
+    }
+    return sends.send(req, sender, role);
+  };
+
   const handlers: MessagingServiceServer = {
     sendMessage: grpc.unary("SendMessage", async (req, ctx) => {
-      const outcome = await messaging.send(ctx.principal, req);
+      const outcome = await send(ctx.principal, req, authorizeSendMessage);
       // Hand-encoded like the streaming answers (wire.ts): one buffer, no message object, no copy.
       return sendMessageResponseBytes(sendResultFields(outcome, req.clientMessageId)) as never;
     }),
@@ -107,7 +152,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
           const clientMessageId = message?.clientMessageId ?? "";
           if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
           else
-            messaging.send(ctx.principal, message).then(
+            send(ctx.principal, message, authorizeSendMessageStream).then(
               (o) => finishOne(sendItemResultBytes(ref, sendResultFields(o, clientMessageId))),
               (err: unknown) => finishOne(failed(ref, err)),
             );
@@ -129,7 +174,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       const party = parseParticipant(req.participant, "participant");
       const cursor = req.resumeCursor === "" ? 0 : /^\d{1,15}$/.test(req.resumeCursor) ? Number(req.resumeCursor) : NaN;
       if (Number.isNaN(cursor)) throw new InvalidInput("resume_cursor", "is not a cursor this service issued");
-      const key = messaging.authorizeInbox(ctx.principal, party);
+      const key = authorizeStreamInbox(ctx.principal, party, directory);
       let failure: string | undefined;
       let done: () => void = () => undefined;
       const finished = new Promise<void>((resolve) => {
@@ -147,7 +192,7 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
             done();
           },
         },
-        messaging.reader,
+        inbox.reader,
         ctx.log,
         hub.counts,
       );
@@ -163,20 +208,22 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       } finally {
         hub.detach(session);
       }
-      if (failure) throw new KontorErrorUnavailable(failure);
+      if (failure) throw new DependencyDown(failure, "INBOX_INTERRUPTED");
     }),
 
     reportReceipt: grpc.unary("ReportReceipt", async (req, ctx) => {
       const reader = parseParticipant(req.reader, "reader");
       if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
-      const updated = await messaging.report(ctx.principal, { reader, conversationId: req.conversationId, status: req.status, upToSeq: Number(req.upToSeq), messageId: req.messageId });
+      authorizeReportReceipt(ctx.principal, reader, directory);
+      const updated = await receipts.report({ reader, conversationId: req.conversationId, status: req.status, upToSeq: Number(req.upToSeq), messageId: req.messageId });
       return { updated };
     }),
 
     sendTyping: grpc.unary("SendTyping", async (req, ctx) => {
       const sender = parseParticipant(req.sender, "sender");
       if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
-      await messaging.typing(ctx.principal, sender, req.conversationId);
+      authorizeSendTyping(ctx.principal, sender, directory);
+      await receipts.typing(sender, req.conversationId);
       return {};
     }),
 
@@ -184,12 +231,13 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       const party = parseParticipant(req.participant, "participant");
       const limit = pageSize(req.page?.pageSize, 20, maxPageSize);
       const cursor = decodeCursor(req.page?.pageToken ?? "", isConvCursor);
-      const rows = await messaging.listConversations(ctx.principal, party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, limit + 1);
+      authorizeListConversations(ctx.principal, party, directory);
+      const rows = await history.listConversations(party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         conversations: page.map(conversationToPb),
-        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.last_activity_at.toISOString(), id: last.id }) : "" },
+        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.lastActivityAt.toISOString(), id: last.id }) : "" },
       };
     }),
 
@@ -198,7 +246,8 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
       if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
       const limit = pageSize(req.page?.pageSize, 50, maxPageSize);
       const cursor = decodeCursor(req.page?.pageToken ?? "", isSeqCursor);
-      const list = await messaging.listMessages(ctx.principal, party, req.conversationId, cursor?.s, req.newestFirst, limit + 1);
+      authorizeListMessages(ctx.principal, party, directory);
+      const list = await history.listMessages(party, req.conversationId, cursor?.s, req.newestFirst, limit + 1);
       const page = list.slice(0, limit);
       const last = page[page.length - 1];
       return { messages: page, page: { nextPageToken: list.length > limit && last ? encodeCursor({ s: Number(last.seq) }) : "" } };
@@ -207,35 +256,28 @@ export function registerMessagingServer(grpc: KitServer, messaging: MessagingSer
     getMessage: grpc.unary("GetMessage", async (req, ctx) => {
       const party = parseParticipant(req.participant, "participant");
       if (!req.messageId) throw new InvalidInput("message_id", "is required");
-      return { message: await messaging.getMessage(ctx.principal, party, req.messageId) };
+      authorizeGetMessage(ctx.principal, party, directory);
+      return { message: await history.getMessage(party, req.messageId) };
     }),
 
     upsertCustomer: grpc.unary("UpsertCustomer", async (req, ctx) => {
-      const { row, created } = await messaging.upsertCustomer(ctx.principal, {
-        customerId: req.customerId,
-        e164: req.e164,
-        profileName: req.profileName,
-        settings: req.settings,
-      });
-      return { customer: customerToPb(row), created };
+      const input = parseCustomerUpsert(req);
+      await authorizeUpsertCustomer(ctx.principal, input, customers);
+      const { customer, created } = await admin.upsertCustomer(input);
+      return { customer: customerToPb(customer), created };
     }),
 
     failMessage: grpc.unary("FailMessage", async (req, ctx) => {
       if (!req.messageId) throw new InvalidInput("message_id", "is required");
-      return messaging.fail(ctx.principal, req.messageId, req.errorCode);
+      authorizeFailMessage(ctx.principal);
+      return admin.fail(req.messageId, req.errorCode);
     }),
 
     eraseBusinessKey: grpc.unary("EraseBusinessKey", async (req, ctx) => {
-      const n = await messaging.eraseBusinessKey(ctx.principal, req.businessId);
+      const erasedBy = authorizeEraseBusinessKey(ctx.principal);
+      const n = await admin.eraseBusinessKey({ businessId: req.businessId, reason: req.reason, erasedBy });
       return { shreddedMessages: String(n) };
     }),
   };
   grpc.addService(wireService, handlers);
-}
-
-class KontorErrorUnavailable extends KontorError {
-  readonly grpcCode = grpcStatus.UNAVAILABLE;
-  constructor(message: string) {
-    super("INBOX_INTERRUPTED", message);
-  }
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { BusinessNumber } from "../domain/directory.js";
 import type { MessagingDatabase } from "./database.js";
-import type { BusinessNumberRow } from "./tables.js";
+import type { BusinessNumberRow } from "./business-number.table.js";
 
 export function rowToBusinessNumber(r: BusinessNumberRow): BusinessNumber {
   return {

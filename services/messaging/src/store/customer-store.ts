@@ -1,11 +1,16 @@
 import { sql, type Kysely } from "kysely";
+import type { Customer } from "../domain/message.js";
+import type { CustomerRow } from "./customer.table.js";
 import type { MessagingDatabase } from "./database.js";
-import type { CustomerRow } from "./tables.js";
+
+function toCustomer(r: CustomerRow): Customer {
+  return { id: r.id, e164: r.e164, profileName: r.profile_name, readReceipts: r.read_receipts, locale: r.locale, createdAt: r.created_at };
+}
 
 export async function upsertCustomer(
   trx: Kysely<MessagingDatabase>,
   c: { id: string; e164: string | undefined; profileName: string | undefined; readReceipts: boolean | undefined; locale: string | undefined },
-): Promise<{ row: CustomerRow; created: boolean }> {
+): Promise<{ customer: Customer; created: boolean }> {
   const existing = await trx.selectFrom("customer").selectAll().where("id", "=", c.id).forUpdate().executeTakeFirst();
   if (!existing) {
     const row = await trx
@@ -14,7 +19,7 @@ export async function upsertCustomer(
       .returningAll()
       .executeTakeFirstOrThrow();
     await sql`INSERT INTO inbox (participant) VALUES (${`c_${c.id}`}) ON CONFLICT DO NOTHING`.execute(trx);
-    return { row, created: true };
+    return { customer: toCustomer(row), created: true };
   }
   const row = await trx
     .updateTable("customer")
@@ -28,10 +33,11 @@ export async function upsertCustomer(
     .where("id", "=", c.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { row, created: false };
+  return { customer: toCustomer(row), created: false };
 }
 
-export async function findCustomer(db: Kysely<MessagingDatabase>, by: { id: string } | { e164: string }): Promise<CustomerRow | undefined> {
+export async function findCustomer(db: Kysely<MessagingDatabase>, by: { id: string } | { e164: string }): Promise<Customer | undefined> {
   const q = db.selectFrom("customer").selectAll();
-  return ("id" in by ? q.where("id", "=", by.id) : q.where("e164", "=", by.e164)).executeTakeFirst();
+  const row = await ("id" in by ? q.where("id", "=", by.id) : q.where("e164", "=", by.e164)).executeTakeFirst();
+  return row && toCustomer(row);
 }

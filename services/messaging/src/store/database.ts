@@ -1,5 +1,11 @@
 import type { KitTables } from "@kontor/service-kit/kit-migrations";
-import type { BusinessKeyTable, BusinessNumberTable, ConversationTable, CustomerTable, InboxTable, MessageTable } from "./tables.js";
+import type { BusinessKeyErasureTable } from "./business-key-erasure.table.js";
+import type { BusinessKeyTable } from "./business-key.table.js";
+import type { BusinessNumberTable } from "./business-number.table.js";
+import type { ConversationTable } from "./conversation.table.js";
+import type { CustomerTable } from "./customer.table.js";
+import type { InboxTable } from "./inbox.table.js";
+import type { MessageTable } from "./message.table.js";
 
 export interface MessagingDatabase extends KitTables {
   customer: CustomerTable;
@@ -7,5 +13,6 @@ export interface MessagingDatabase extends KitTables {
   inbox: InboxTable;
   conversation: ConversationTable;
   business_key: BusinessKeyTable;
+  business_key_erasure: BusinessKeyErasureTable;
   message: MessageTable;
 }

@@ -1,8 +1,8 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import { DataCorrupted, PolicyRefused } from "@kontor/service-kit/errors";
+import { DataCorrupted } from "@kontor/service-kit/errors";
 import type { Logger } from "@kontor/service-kit/log";
-import { newDataKey, openBody, unwrapKey, wrapKey } from "../domain/crypto.js";
+import { keyErasedRefusal, newDataKey, openBody, unwrapKey, wrapKey } from "../domain/crypto.js";
 import type { MessagingDatabase } from "./database.js";
 
 export interface DataKey {
@@ -15,11 +15,6 @@ export const KEY_ERASED_CODE = "KR003";
 
 /** Advisory lock class of "one business's keys" (creation vs erasure); the object id is hashtext(business id). */
 const KEY_LOCK_CLASS = 0x6b657973;
-
-/** Sealing for an erased business: its data key is destroyed, so nothing more is stored for it. */
-export function keyErasedRefusal(): PolicyRefused {
-  return new PolicyRefused("BUSINESS_KEY_ERASED", "the business's message key was erased; messages to or from it are no longer stored");
-}
 
 type KeyRow = { key_id: number; wrapped_key: Uint8Array | null; erased_at: Date | null };
 

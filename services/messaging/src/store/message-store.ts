@@ -1,22 +1,58 @@
 import { sql, type Kysely } from "kysely";
 import { isUuid } from "@kontor/service-kit/ids";
+import type { Conversation, ConversationSummary, MessageInConversation, StoredMessage } from "../domain/message.js";
+import type { ReceiptChange } from "../domain/receipt-service.js";
+import type { ConversationRow } from "./conversation.table.js";
 import type { MessagingDatabase } from "./database.js";
-import type { ConversationRow, MessageRow } from "./tables.js";
+import type { MessageRow } from "./message.table.js";
 
-export type MessageWithParties = MessageRow & { phone_number_id: string; customer_id: string; business_id: string };
+type PartiedRow = MessageRow & { phone_number_id: string; customer_id: string; business_id: string };
+
+export function toStoredMessage(r: MessageRow): StoredMessage {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: r.seq,
+    sender: r.sender,
+    recipient: r.recipient,
+    clientMessageId: r.client_message_id,
+    contentType: r.content_type,
+    keyId: r.key_id,
+    body: r.body,
+    status: r.status,
+    errorCode: r.error_code,
+    createdAt: r.created_at,
+  };
+}
+
+function toMessageInConversation(r: PartiedRow): MessageInConversation {
+  return { ...toStoredMessage(r), businessId: r.business_id, phoneNumberId: r.phone_number_id, customerId: r.customer_id };
+}
+
+function toConversation(r: ConversationRow): Conversation {
+  return {
+    id: r.id,
+    businessId: r.business_id,
+    phoneNumberId: r.phone_number_id,
+    customerId: r.customer_id,
+    lastSeq: r.last_seq,
+    lastActivityAt: r.last_activity_at,
+    createdAt: r.created_at,
+  };
+}
 
 /**
  * A participant's inbox entries with number n in (after, before), oldest
  * first: messages to it (n = rseq) and its own sends that echo (n = sender_rseq).
  */
-export async function readInbox(db: Kysely<MessagingDatabase>, participant: string, after: number, before: number | undefined, limit: number): Promise<(MessageRow & { n: string })[]> {
+export async function readInbox(db: Kysely<MessagingDatabase>, participant: string, after: number, before: number | undefined, limit: number): Promise<{ n: number; message: StoredMessage }[]> {
   const upper = before ?? Number.MAX_SAFE_INTEGER;
   const rows = await sql<MessageRow & { n: string }>`
     (SELECT *, rseq AS n FROM message WHERE recipient = ${participant} AND rseq > ${after} AND rseq < ${upper} ORDER BY rseq LIMIT ${limit})
     UNION ALL
     (SELECT *, sender_rseq AS n FROM message WHERE sender = ${participant} AND sender_rseq > ${after} AND sender_rseq < ${upper} ORDER BY sender_rseq LIMIT ${limit})
     ORDER BY n LIMIT ${limit}`.execute(db);
-  return rows.rows;
+  return rows.rows.map((r) => ({ n: Number(r.n), message: toStoredMessage(r) }));
 }
 
 /** Committed inbox heads of participants (the sweep for live publishes that never arrived). */
@@ -26,7 +62,7 @@ export async function inboxHeads(db: Kysely<MessagingDatabase>, participants: st
   return new Map(rows.map((r) => [r.participant, Number(r.last_seq)]));
 }
 
-export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Promise<MessageWithParties | undefined> {
+function selectMessage(db: Kysely<MessagingDatabase>, id: string) {
   return db
     .selectFrom("message as m")
     .innerJoin("conversation as c", "c.id", "m.conversation_id")
@@ -36,22 +72,24 @@ export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Pr
     .executeTakeFirst();
 }
 
-export async function findConversation(db: Kysely<MessagingDatabase>, id: string): Promise<ConversationRow | undefined> {
-  if (!isUuid(id)) return undefined;
-  return db.selectFrom("conversation").selectAll().where("id", "=", id).executeTakeFirst();
+export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Promise<MessageInConversation | undefined> {
+  const row = await selectMessage(db, id);
+  return row && toMessageInConversation(row);
 }
 
-export async function listMessages(db: Kysely<MessagingDatabase>, conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<MessageRow[]> {
+export async function findConversation(db: Kysely<MessagingDatabase>, id: string): Promise<Conversation | undefined> {
+  if (!isUuid(id)) return undefined;
+  const row = await db.selectFrom("conversation").selectAll().where("id", "=", id).executeTakeFirst();
+  return row && toConversation(row);
+}
+
+export async function listMessages(db: Kysely<MessagingDatabase>, conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<StoredMessage[]> {
   let q = db.selectFrom("message").selectAll().where("conversation_id", "=", conversationId);
   if (afterSeq !== undefined) q = q.where("seq", newestFirst ? "<" : ">", String(afterSeq));
-  return q.orderBy("seq", newestFirst ? "desc" : "asc").limit(limit).execute();
+  return (await q.orderBy("seq", newestFirst ? "desc" : "asc").limit(limit).execute()).map(toStoredMessage);
 }
 
-export interface ConversationListRow extends ConversationRow {
-  unread: string;
-  counterpart_name: string;
-  verified: boolean;
-}
+type ConversationListRow = ConversationRow & { unread: string; counterpart_name: string; verified: boolean };
 
 /** A participant's conversations by last activity, with unread counts (messages to it after its read mark). */
 export async function listConversations(
@@ -60,7 +98,7 @@ export async function listConversations(
   id: string,
   after: { t: Date; id: string } | undefined,
   limit: number,
-): Promise<ConversationListRow[]> {
+): Promise<ConversationSummary[]> {
   const me = side === "customer" ? `c_${id}` : `b_${id}`;
   const readCol = side === "customer" ? sql.ref("c.customer_read_seq") : sql.ref("c.business_read_seq");
   const counterpart =
@@ -80,17 +118,8 @@ export async function listConversations(
   if (after) {
     q = q.where((eb) => eb.or([eb("c.last_activity_at", "<", after.t), eb.and([eb("c.last_activity_at", "=", after.t), eb("c.id", "<", after.id)])]));
   }
-  return q.orderBy("c.last_activity_at", "desc").orderBy("c.id", "desc").limit(limit).execute() as Promise<ConversationListRow[]>;
-}
-
-export interface StatusChange {
-  id: string;
-  seq: string;
-  sender: string;
-  key_id: number;
-  body: Uint8Array;
-  status: number;
-  error_code: number;
+  const rows = (await q.orderBy("c.last_activity_at", "desc").orderBy("c.id", "desc").limit(limit).execute()) as ConversationListRow[];
+  return rows.map((r) => ({ ...toConversation(r), unread: r.unread, counterpartName: r.counterpart_name, verified: r.verified }));
 }
 
 /**
@@ -106,27 +135,27 @@ export async function applyReceipt(
   status: number,
   upToSeq: number,
   moveReadMark: boolean,
-): Promise<StatusChange[]> {
-  const rows = await sql<StatusChange>`
+): Promise<ReceiptChange[]> {
+  const rows = await sql<{ id: string; seq: string; sender: string; key_id: number; body: Uint8Array }>`
     UPDATE message SET status = ${status}, status_at = now()
     WHERE conversation_id = ${conversationId} AND recipient = ${reader} AND seq <= ${upToSeq} AND status < ${status} AND content_type <> 5
-    RETURNING id, seq, sender, key_id, body, status, error_code`.execute(trx);
+    RETURNING id, seq, sender, key_id, body`.execute(trx);
   if (moveReadMark) {
     const col = side === "customer" ? sql.ref("customer_read_seq") : sql.ref("business_read_seq");
     await sql`UPDATE conversation SET ${col} = greatest(${col}, ${upToSeq}) WHERE id = ${conversationId}`.execute(trx);
   }
-  return rows.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+  return rows.rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((r) => ({ id: r.id, seq: r.seq, sender: r.sender, keyId: r.key_id, body: r.body }));
 }
 
-export async function failMessage(trx: Kysely<MessagingDatabase>, id: string, errorCode: number): Promise<MessageWithParties | undefined> {
-  const found = await findMessage(trx, id);
+export async function failMessage(trx: Kysely<MessagingDatabase>, id: string, errorCode: number): Promise<MessageInConversation | undefined> {
+  const found = await selectMessage(trx, id);
   if (!found) return undefined;
   const rows = await sql<MessageRow>`
     UPDATE message SET status = 5, error_code = ${errorCode}, status_at = now()
     WHERE conversation_id = ${found.conversation_id} AND seq = ${found.seq} AND status < 3
     RETURNING *`.execute(trx);
   const row = rows.rows[0];
-  return row ? { ...row, phone_number_id: found.phone_number_id, customer_id: found.customer_id, business_id: found.business_id } : undefined;
+  return row ? toMessageInConversation({ ...row, phone_number_id: found.phone_number_id, customer_id: found.customer_id, business_id: found.business_id }) : undefined;
 }
 
 export async function countByKey(db: Kysely<MessagingDatabase>, keyIds: number[]): Promise<number> {

@@ -1,47 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE, type OutboxEvent } from "@kontor/service-kit/outbox";
+import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE } from "@kontor/service-kit/outbox";
+import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored } from "../domain/send-service.js";
 
-/** One message ready to store: validated, authorized, encrypted. */
-export interface SendItem {
-  id: string;
-  senderKey: string;
-  recipientKey: string;
-  businessId: string;
-  phoneNumberId: string;
-  customerId: string;
-  clientMessageId: string;
-  contentType: number;
-  keyId: number;
-  body: Buffer;
-  /** Number it in the sender's inbox too, so the sender's other devices receive it. */
-  echo: boolean;
-}
-
-export interface Stored {
-  conversationId: string;
-  seq: number;
-  /** The recipient's inbox sequence number. */
-  rseq: number;
-  /** The sender's inbox sequence number when the item echoes, else 0. */
-  senderRseq: number;
-  createdAt: Date;
-  status: number;
-  errorCode: number;
-  duplicate: boolean;
-}
-
-export interface OpenedConversation<T extends SendItem = SendItem> {
-  conversationId: string;
-  businessId: string;
-  phoneNumberId: string;
-  customerId: string;
-  /** The first item of the batch that opened it. */
-  first: T;
-}
-
-/** Builds the outbox events of the newly stored items (in the same transaction). */
-export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[]) => OutboxEvent[];
+// The group commit's contract is the send path's port (domain/send-service.ts).
+export type { EventBuilder, Gates, OpenedConversation, SendItem, Stored };
 
 const STATUS_SENT = 2;
 // send_batch_check()'s codes (migration 2026_11_24_090000).
@@ -141,19 +104,6 @@ function insertMessages(channel: string, echo: boolean) {
       SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, (SELECT pg_notify(${literal}, '')) IS NULL AS notified
       FROM (SELECT send_batch_check((SELECT count(*) FROM x), (SELECT count(*) FROM m), $${echo ? 15 : 14}::int) AS ok) chk LEFT JOIN x ON chk.ok`,
   };
-}
-
-/**
- * Pipelining: while one batch commits the next may start, but it takes its
- * conversation locks only after the previous batch holds all of its own (and
- * the same for inbox locks). A conversation (or recipient) shared by both is
- * then locked by the earlier batch first, so numbers follow arrival order.
- */
-export interface Gates {
-  beforeConversations: Promise<void>;
-  conversationsLocked(): void;
-  beforeInbox: Promise<void>;
-  inboxLocked(): void;
 }
 
 const openGates: Gates = { beforeConversations: Promise.resolve(), conversationsLocked: () => undefined, beforeInbox: Promise.resolve(), inboxLocked: () => undefined };

@@ -3,6 +3,7 @@ import * as createMessaging from "./2026_11_21_130000_create_messaging.js";
 import * as moveEventBatchToOutbox from "./2026_11_22_210100_move_event_batch_to_outbox.js";
 import * as echoOwnSends from "./2026_11_23_090000_echo_own_sends.js";
 import * as sendBatchCheck from "./2026_11_24_090000_send_batch_check.js";
+import * as recordKeyErasures from "./2026_12_01_120000_record_key_erasures.js";
 import * as refuseErasedKeys from "./2026_12_01_220000_refuse_erased_keys.js";
 
 /** Every migration, by its frozen name; order is by name. */
@@ -11,5 +12,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_22_210100_move_event_batch_to_outbox": moveEventBatchToOutbox,
   "2026_11_23_090000_echo_own_sends": echoOwnSends,
   "2026_11_24_090000_send_batch_check": sendBatchCheck,
+  "2026_12_01_120000_record_key_erasures": recordKeyErasures,
   "2026_12_01_220000_refuse_erased_keys": refuseErasedKeys,
 };

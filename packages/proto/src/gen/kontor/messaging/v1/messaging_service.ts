@@ -280,6 +280,11 @@ export interface FailMessageResponse {
 
 export interface EraseBusinessKeyRequest {
   businessId: string;
+  /**
+   * Why the history is destroyed (required, at most 1,000 characters):
+   * kept with the erasure's audit record.
+   */
+  reason: string;
 }
 
 export interface EraseBusinessKeyResponse {
@@ -3640,13 +3645,16 @@ export const FailMessageResponse: MessageFns<FailMessageResponse> = {
 };
 
 function createBaseEraseBusinessKeyRequest(): EraseBusinessKeyRequest {
-  return { businessId: "" };
+  return { businessId: "", reason: "" };
 }
 
 export const EraseBusinessKeyRequest: MessageFns<EraseBusinessKeyRequest> = {
   encode(message: EraseBusinessKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.businessId !== "") {
       writer.uint32(10).string(message.businessId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
     }
     return writer;
   },
@@ -3672,6 +3680,14 @@ export const EraseBusinessKeyRequest: MessageFns<EraseBusinessKeyRequest> = {
             message.businessId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3691,6 +3707,7 @@ export const EraseBusinessKeyRequest: MessageFns<EraseBusinessKeyRequest> = {
         : isSet(object.business_id)
         ? globalThis.String(object.business_id)
         : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -3698,6 +3715,9 @@ export const EraseBusinessKeyRequest: MessageFns<EraseBusinessKeyRequest> = {
     const obj: any = {};
     if (message.businessId !== "") {
       obj.businessId = message.businessId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
     }
     return obj;
   },
@@ -3708,6 +3728,7 @@ export const EraseBusinessKeyRequest: MessageFns<EraseBusinessKeyRequest> = {
   fromPartial<I extends Exact<DeepPartial<EraseBusinessKeyRequest>, I>>(object: I): EraseBusinessKeyRequest {
     const message = createBaseEraseBusinessKeyRequest();
     message.businessId = object.businessId ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -3924,7 +3945,8 @@ export const MessagingServiceService = {
   },
   /**
    * EraseBusinessKey destroys a business's message data key: its stored
-   * history can no longer be decrypted (crypto-shredding). Service principals only.
+   * history can no longer be decrypted (crypto-shredding). Staff with the
+   * `operator` role only; the erasure is recorded with who asked and why.
    */
   eraseBusinessKey: {
     path: "/kontor.messaging.v1.MessagingService/EraseBusinessKey" as const,
@@ -3984,7 +4006,8 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
   failMessage: handleUnaryCall<FailMessageRequest, FailMessageResponse>;
   /**
    * EraseBusinessKey destroys a business's message data key: its stored
-   * history can no longer be decrypted (crypto-shredding). Service principals only.
+   * history can no longer be decrypted (crypto-shredding). Staff with the
+   * `operator` role only; the erasure is recorded with who asked and why.
    */
   eraseBusinessKey: handleUnaryCall<EraseBusinessKeyRequest, EraseBusinessKeyResponse>;
 }
@@ -4158,7 +4181,8 @@ export interface MessagingServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * EraseBusinessKey destroys a business's message data key: its stored
-   * history can no longer be decrypted (crypto-shredding). Service principals only.
+   * history can no longer be decrypted (crypto-shredding). Staff with the
+   * `operator` role only; the erasure is recorded with who asked and why.
    */
   eraseBusinessKey(
     request: EraseBusinessKeyRequest,

@@ -1,0 +1,61 @@
+import type { Customer } from "./message.js";
+
+/** What routing needs of a customer. */
+export interface CustomerInfo {
+  id: string;
+  e164: string;
+  readReceipts: boolean;
+}
+
+export interface CustomerLookup {
+  findCustomer(by: { id: string } | { e164: string }): Promise<Customer | undefined>;
+}
+
+/** Customers cached per replica; beyond this the oldest entries are dropped (and re-read on use). */
+const CUSTOMER_CACHE_MAX = 500_000;
+
+/** Customers by id and number, in memory so a send reads no customer row after the first. */
+export function createCustomerCache(store: CustomerLookup) {
+  const customers = new Map<string, CustomerInfo>();
+  const customersByE164 = new Map<string, string>();
+
+  function remember(c: CustomerInfo): void {
+    if (customers.size >= CUSTOMER_CACHE_MAX && !customers.has(c.id)) {
+      const oldest = customers.values().next().value;
+      if (oldest) {
+        customers.delete(oldest.id);
+        if (customersByE164.get(oldest.e164) === oldest.id) customersByE164.delete(oldest.e164);
+      }
+    }
+    const old = customers.get(c.id);
+    if (old && old.e164 !== c.e164) customersByE164.delete(old.e164);
+    customers.set(c.id, c);
+    customersByE164.set(c.e164, c.id);
+  }
+
+  async function load(by: { id: string } | { e164: string }): Promise<CustomerInfo | undefined> {
+    const row = await store.findCustomer(by);
+    if (!row) return undefined;
+    const info = { id: row.id, e164: row.e164, readReceipts: row.readReceipts };
+    remember(info);
+    return info;
+  }
+
+  return {
+    remember,
+    /** The cached entry only (the send path tries this before awaiting a read). */
+    cached(id: string): CustomerInfo | undefined {
+      return customers.get(id);
+    },
+    async byId(id: string): Promise<CustomerInfo | undefined> {
+      return customers.get(id) ?? load({ id });
+    },
+    async byE164(e164: string): Promise<CustomerInfo | undefined> {
+      const id = customersByE164.get(e164);
+      if (id) return customers.get(id);
+      return load({ e164 });
+    },
+  };
+}
+
+export type CustomerCache = ReturnType<typeof createCustomerCache>;

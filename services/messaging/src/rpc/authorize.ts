@@ -1,0 +1,102 @@
+import type { Principal } from "@kontor/service-kit/auth";
+import { NotFound, NotYours } from "@kontor/service-kit/errors";
+import type { CustomerUpsert } from "../domain/admin-service.js";
+import type { CustomerCache } from "../domain/customers.js";
+import type { DirectoryCache } from "../domain/directory.js";
+import { partyKey, type Party } from "../domain/participant.js";
+import type { SenderRole } from "../domain/send-service.js";
+
+/**
+ * Which principal may do what to which participant: one function per RPC,
+ * called by its handler before the use case. Which *kinds* of caller reach
+ * a handler at all is the access table's (access.ts); these check the
+ * participant named in the request. A Kontor service that the table lets
+ * through acts for any participant. Everything here reads memory (the
+ * directory cache), except UpsertCustomer's check of an existing customer.
+ */
+
+type Numbers = Pick<DirectoryCache, "get">;
+
+function mayActForBusiness(principal: Principal, businessId: string): boolean {
+  switch (principal.kind) {
+    case "business":
+      return principal.businessId === businessId;
+    case "partner":
+      return principal.businessIds.includes(businessId);
+    case "service":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** May this principal act as this participant (send as it, read its inbox and history)? */
+function requireActsAs(principal: Principal, party: Party, numbers: Numbers): void {
+  if (party.kind === "customer") {
+    if (principal.kind === "service" || (principal.kind === "customer" && principal.customerId === party.id)) return;
+    throw new NotYours("this principal may not act for that customer");
+  }
+  const n = numbers.get(party.id);
+  if (!n) throw new NotFound("business number");
+  if (!mayActForBusiness(principal, n.businessId)) throw new NotYours("this principal may not act for that business number");
+}
+
+/** SendMessage and each item of SendMessageStream: the sender is the caller's; returns whose content rules apply. */
+export function authorizeSendMessage(principal: Principal, sender: Party, numbers: Numbers): SenderRole {
+  requireActsAs(principal, sender, numbers);
+  return principal.kind === "service" ? "service" : sender.kind;
+}
+
+export const authorizeSendMessageStream = authorizeSendMessage;
+
+/** StreamInbox: the caller reads only its own inbox; returns the inbox's key. */
+export function authorizeStreamInbox(principal: Principal, participant: Party, numbers: Numbers): string {
+  requireActsAs(principal, participant, numbers);
+  return partyKey(participant);
+}
+
+export function authorizeReportReceipt(principal: Principal, reader: Party, numbers: Numbers): void {
+  requireActsAs(principal, reader, numbers);
+}
+
+export function authorizeSendTyping(principal: Principal, sender: Party, numbers: Numbers): void {
+  requireActsAs(principal, sender, numbers);
+}
+
+export function authorizeListConversations(principal: Principal, participant: Party, numbers: Numbers): void {
+  requireActsAs(principal, participant, numbers);
+}
+
+export function authorizeListMessages(principal: Principal, participant: Party, numbers: Numbers): void {
+  requireActsAs(principal, participant, numbers);
+}
+
+export function authorizeGetMessage(principal: Principal, participant: Party, numbers: Numbers): void {
+  requireActsAs(principal, participant, numbers);
+}
+
+/** Kontor services register and update customers; a customer may update its own profile and settings, never its number. */
+export async function authorizeUpsertCustomer(principal: Principal, input: CustomerUpsert, customers: Pick<CustomerCache, "byId">): Promise<void> {
+  if (principal.kind === "service") return;
+  if (principal.kind !== "customer" || principal.customerId !== input.customerId) throw new NotYours("only Kontor services register customers");
+  const existing = await customers.byId(input.customerId);
+  if (!existing) throw new NotYours("only Kontor services register customers");
+  if (input.e164 && input.e164 !== existing.e164) throw new NotYours("a customer cannot change its number here");
+}
+
+/** The delivery side's verdict on a message: Kontor services only. */
+export function authorizeFailMessage(principal: Principal): void {
+  if (principal.kind !== "service") throw new NotYours("only Kontor services fail messages");
+}
+
+/** Staff role that may erase a business's message history. */
+export const KEY_ERASER_ROLE = "operator";
+
+/**
+ * Destroying a business's history takes a staff operator, never a service
+ * token. Returns who erases, as recorded in the audit row and the event.
+ */
+export function authorizeEraseBusinessKey(principal: Principal): string {
+  if (principal.kind !== "staff" || !principal.roles.includes(KEY_ERASER_ROLE)) throw new NotYours(`erasing a business key takes a staff principal with the ${KEY_ERASER_ROLE} role`);
+  return `staff:${principal.staffId}`;
+}
