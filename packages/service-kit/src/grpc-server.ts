@@ -62,6 +62,8 @@ type ClientStreamHandler<Req, Res> = (call: ServerReadableStream<Req, Res>, ctx:
 export interface KitServer {
   readonly server: Server;
   readonly health: HealthImplementation;
+  /** The ErrorInfo domain of this service (`kontor.<service>`), for errors mapped outside a call's end (per-item stream results). */
+  readonly errorDomain: string;
   /** Decode → authenticate → run → map errors → log and count. */
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): (call: ServerWritableStream<Req, Res>) => void;
@@ -243,6 +245,7 @@ export function createKitServer(options: KitServerOptions): KitServer {
   return {
     server,
     health,
+    errorDomain,
     unary(method, handler) {
       const allowed = allowedCallers(method);
       return (call, callback) =>
