@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { allows, callerMatcher, type Caller } from "./access.js";
 import { createTokenSigner, createTokenVerifier, generateSigningKeys, type Principal, type TokenSigner } from "./auth.js";
@@ -65,6 +66,7 @@ let kit: KitServer;
 let client: Client;
 let signer: TokenSigner;
 const ran: string[] = [];
+const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   const keys = await generateSigningKeys("k1");
@@ -72,7 +74,16 @@ beforeAll(async () => {
   kit = createKitServer({
     service: "probe",
     access: { Open: ["customer", "service:gateway", "staff:operator"] },
-    log: createLogger("probe", "silent"),
+    log: createLogger(
+      "probe",
+      "info",
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString().split("\n")) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+          done();
+        },
+      }),
+    ),
     metrics: createMetrics("probe", { defaultMetrics: false }),
     verifier: createTokenVerifier(JSON.stringify([keys.publicJwk])),
   });
@@ -126,5 +137,8 @@ describe("the kit server's allow-list", () => {
     const err = await call(definition.unlisted.path, principals.gateway!);
     expect(err?.details).toBe("Unlisted may not be called by service:gateway");
     expect(ran).toEqual([]);
+    // Logged once when the handler was registered, and each refusal with who was refused.
+    expect(logLines.filter((l) => l.message === "method missing from the access table: every call is refused").map((l) => l.rpc)).toEqual(["Unlisted"]);
+    expect(logLines.some((l) => l.message === "rpc refused" && l.rpc === "Unlisted" && l.reason === "CALLER_NOT_ALLOWED" && l.principal === "service:gateway")).toBe(true);
   });
 });

@@ -207,8 +207,9 @@ export function createKitServer(options: KitServerOptions): KitServer {
     const started = performance.now();
     let ctx: CallContext | undefined;
     const run = (principal: Principal) => {
-      if (!allowed(principal)) throw new NotYours(`${method} may not be called by ${principalLabel(principal)}`, "CALLER_NOT_ALLOWED");
       ctx = new KitCallContext(method, call.metadata, principal, deadlineOf(call), call, log, closing.signal);
+      // After the context, so the refusal's log line names the caller and the request id.
+      if (!allowed(principal)) throw new NotYours(`${method} may not be called by ${principalLabel(principal)}`, "CALLER_NOT_ALLOWED");
       return work(ctx);
     };
     // A token seen before starts the work at once: no promise and no turn for the check.
