@@ -45,6 +45,7 @@ beforeAll(async () => {
   });
   kit = createKitServer({
     service: "probe",
+    access: { Describe: ["customer"], Wait: ["customer"] },
     log: createLogger("probe", "info", sink),
     metrics: createMetrics("probe", { defaultMetrics: false }),
     verifier: createTokenVerifier(env.env().AUTH_PUBLIC_KEYS!),

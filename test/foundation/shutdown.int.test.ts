@@ -21,7 +21,7 @@ const schema = serviceConfigSchema({ grpcPort: 0, metricsPort: 0 }, {});
 describe("runtime stop", () => {
   it("when a stop hook never finishes, then stop() rejects after SHUTDOWN_LIMIT_MS, naming the limit", async () => {
     const config = loadConfig(schema, env.env({ GRPC_PORT: "0", METRICS_PORT: "0", SHUTDOWN_LIMIT_MS: "400" }));
-    const stuck = await createRuntime({ name: "probe_stuck", domain: "probe", config, migrations: {}, log: createLogger("probe", "silent") });
+    const stuck = await createRuntime({ name: "probe_stuck", domain: "probe", config, migrations: {}, access: {}, log: createLogger("probe", "silent") });
     await stuck.start();
     stuck.onStop(() => new Promise<void>(() => undefined));
     const t0 = performance.now();

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { SERVICE_NAMES } from "@kontor/service-kit/access";
 import type { Principal } from "@kontor/service-kit/auth";
 import { localSigner } from "../lib/credentials.js";
 import { UsageError, type Command } from "./command.js";
@@ -30,6 +31,7 @@ export const token: Command = {
 
   --kind        who the token speaks for
   --id          the business id, customer id, partner id, staff id or service name
+                (${SERVICE_NAMES.join(", ")})
   --roles       staff roles, comma-separated (staff only)
   --businesses  business ids the partner manages, comma-separated (partner only)
   --expires     lifetime, e.g. 15m, 12h, 30d (default 12h)
@@ -51,6 +53,7 @@ Prints only the token, so it composes: TOKEN=$(npm run -s kontor -- token --kind
     const kind = values.kind as Kind | undefined;
     if (!kind || !KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
     if (!values.id) throw new UsageError("--id is required");
+    if (kind === "service" && !(SERVICE_NAMES as readonly string[]).includes(values.id)) throw new UsageError(`--id for a service must be one of ${SERVICE_NAMES.join(", ")}`);
     if (values.roles && kind !== "staff") throw new UsageError("--roles applies to --kind staff only");
     if (values.businesses && kind !== "partner") throw new UsageError("--businesses applies to --kind partner only");
     if (!/^\d+[smhdw]$/.test(values.expires)) throw new UsageError("--expires must look like 15m, 12h or 30d");

@@ -18,7 +18,7 @@ export interface SeedResult {
  */
 export async function seedDemo(secrets: Secrets, signer: TokenSigner, addresses: { directory?: string; messaging?: string }): Promise<SeedResult> {
   const warnings: string[] = [];
-  const token = await signer.sign({ kind: "service", service: "local-stack" });
+  const token = await signer.sign({ kind: "service", service: "onboarding" });
   let phoneNumberId: string | undefined;
 
   if (addresses.directory) {

@@ -20,6 +20,7 @@ async function listen(): Promise<number> {
   if (mode === "kit") {
     const kit = createKitServer({
       service: "probe",
+      access: { Call: ["service:bench"] },
       log: createLogger("probe", "info"),
       metrics: createMetrics("probe"),
       verifier: createTokenVerifier(process.env.AUTH_PUBLIC_KEYS!),

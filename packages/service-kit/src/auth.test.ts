@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { canActForBusiness, createTokenSigner, createTokenVerifier, generateSigningKeys, type Principal } from "./auth.js";
-import { Unauthenticated } from "./errors.js";
+import { canActForBusiness, requireCustomer, requireRole, createTokenSigner, createTokenVerifier, generateSigningKeys, type Principal } from "./auth.js";
+import { NotYours, Unauthenticated } from "./errors.js";
 
 describe("principal tokens", () => {
   it("when signed and verified with the pair, then the principal round-trips for every kind", async () => {
@@ -62,5 +62,19 @@ describe("principal tokens", () => {
     expect(canActForBusiness({ kind: "customer", customerId: "b1" }, "b1")).toBe(false);
     expect(canActForBusiness({ kind: "staff", staffId: "s", roles: ["directory.reviewer"] }, "b1")).toBe(false);
     expect(canActForBusiness({ kind: "service", service: "messaging" }, "b1")).toBe(true);
+  });
+
+  it("when a role is required, then only staff holding it pass, never a service", () => {
+    expect(() => requireRole({ kind: "staff", staffId: "s", roles: ["operator"] }, "operator")).not.toThrow();
+    expect(() => requireRole({ kind: "staff", staffId: "s", roles: ["support"] }, "operator")).toThrow(NotYours);
+    expect(() => requireRole({ kind: "service", service: "gateway" }, "operator")).toThrow(NotYours);
+    expect(() => requireRole({ kind: "business", businessId: "operator" }, "operator")).toThrow(NotYours);
+  });
+
+  it("when acting for a customer, then the customer itself or an (allow-listed) service", () => {
+    expect(() => requireCustomer({ kind: "customer", customerId: "c1" }, "c1")).not.toThrow();
+    expect(() => requireCustomer({ kind: "customer", customerId: "c2" }, "c1")).toThrow(NotYours);
+    expect(() => requireCustomer({ kind: "service", service: "payments" }, "c1")).not.toThrow();
+    expect(() => requireCustomer({ kind: "business", businessId: "c1" }, "c1")).toThrow(NotYours);
   });
 });

@@ -133,7 +133,15 @@ export function createTokenVerifier(publicKeysJson: string, cacheSize = 10_000):
   };
 }
 
-/** May this principal act for (read or change the data of) the business? */
+/**
+ * May this principal act for (read or change the data of) the business?
+ *
+ * A service principal may act for any business and any customer: a service
+ * reaches only the RPCs its service:<name> entry is on in each access table
+ * (rpc/access.ts), and those it reaches exist to serve every tenant (the
+ * gateway sends for every partner's businesses, payments charges every
+ * customer). The allow-list, not the tenant check, is what scopes a service.
+ */
 export function canActForBusiness(principal: Principal, businessId: string): boolean {
   switch (principal.kind) {
     case "business":
@@ -151,13 +159,15 @@ export function requireBusiness(principal: Principal, businessId: string): void 
   if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
 }
 
+/** The customer itself or an allow-listed service (see canActForBusiness). */
 export function requireCustomer(principal: Principal, customerId: string): void {
   const ok = (principal.kind === "customer" && principal.customerId === customerId) || principal.kind === "service";
   if (!ok) throw new NotYours("this principal may not act for that customer");
 }
 
+/** Staff holding the role; never a service (a service's reach is its allow-list entries). */
 export function requireRole(principal: Principal, role: string): void {
-  const ok = (principal.kind === "staff" && principal.roles.includes(role)) || principal.kind === "service";
+  const ok = principal.kind === "staff" && principal.roles.includes(role);
   if (!ok) throw new NotYours(`the ${role} role is required`);
 }
 

@@ -21,7 +21,8 @@ import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { principalLabel, type Principal, type TokenVerifier } from "./auth.js";
-import { toStatus, Unauthenticated } from "./errors.js";
+import { callerMatcher, type AccessTable } from "./access.js";
+import { NotYours, toStatus, Unauthenticated } from "./errors.js";
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -37,6 +38,14 @@ export interface CallContext {
 
 export interface KitServerOptions {
   service: string;
+  /**
+   * Who may call each method (the service's `rpc/access.ts`). Checked after
+   * authentication and before the handler; a method missing from the table
+   * is refused to everyone.
+   */
+  access: AccessTable;
+  /** ErrorInfo domain of this service's errors; `kontor.<service>` unless given. */
+  errorDomain?: string;
   log: Logger;
   metrics: Metrics;
   verifier: TokenVerifier;
@@ -53,6 +62,8 @@ type ClientStreamHandler<Req, Res> = (call: ServerReadableStream<Req, Res>, ctx:
 export interface KitServer {
   readonly server: Server;
   readonly health: HealthImplementation;
+  /** The ErrorInfo domain of this service (`kontor.<service>`), for errors mapped outside a call's end (per-item stream results). */
+  readonly errorDomain: string;
   /** Decode → authenticate → run → map errors → log and count. */
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): (call: ServerWritableStream<Req, Res>) => void;
@@ -127,7 +138,8 @@ class KitCallContext implements CallContext {
 }
 
 export function createKitServer(options: KitServerOptions): KitServer {
-  const { service, log, metrics, verifier } = options;
+  const { service, log, metrics, verifier, access } = options;
+  const errorDomain = options.errorDomain ?? `kontor.${service}`;
   const okLevel = options.okLogLevel ?? "debug";
   const server = new Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? 8 * 1024 * 1024,
@@ -162,7 +174,7 @@ export function createKitServer(options: KitServerOptions): KitServer {
       return undefined;
     }
     const ctxLog = ctx?.log ?? log.child({ rpc: method });
-    const mapped = toStatus(err);
+    const mapped = toStatus(err, errorDomain);
     metrics.rpcHandled.inc({ service, method, code: status[mapped.status.code] ?? String(mapped.status.code) });
     if (mapped.unexpected) ctxLog.error({ err, code: status[mapped.status.code], duration_ms: seconds * 1000 }, "rpc failed");
     else ctxLog.warn({ code: status[mapped.status.code], reason: mapped.reason, duration_ms: seconds * 1000 }, "rpc refused");
@@ -177,12 +189,27 @@ export function createKitServer(options: KitServerOptions): KitServer {
 
   type AnyCall = { metadata: Metadata; cancelled?: boolean; getDeadline(): Date | number; on(event: "cancelled", listener: () => void): unknown };
 
-  /** The one path every call takes: authenticate → context → work → count/log → answer. */
-  function handle<T>(method: string, call: AnyCall, work: (ctx: CallContext) => Promise<T>, onOk: (value: T) => void, onError: (st: StatusObject) => void) {
+  /** The method's allow-list, compiled once when its handler is registered (fail closed when the table has no entry). */
+  function allowedCallers(method: string): (principal: Principal) => boolean {
+    if (!Object.hasOwn(access, method)) log.warn({ rpc: method }, "method missing from the access table: every call is refused");
+    return callerMatcher(Object.hasOwn(access, method) ? access[method] : undefined);
+  }
+
+  /** The one path every call takes: authenticate → allow-list → context → work → count/log → answer. */
+  function handle<T>(
+    method: string,
+    allowed: (principal: Principal) => boolean,
+    call: AnyCall,
+    work: (ctx: CallContext) => Promise<T>,
+    onOk: (value: T) => void,
+    onError: (st: StatusObject) => void,
+  ) {
     const started = performance.now();
     let ctx: CallContext | undefined;
     const run = (principal: Principal) => {
       ctx = new KitCallContext(method, call.metadata, principal, deadlineOf(call), call, log, closing.signal);
+      // After the context, so the refusal's log line names the caller and the request id.
+      if (!allowed(principal)) throw new NotYours(`${method} may not be called by ${principalLabel(principal)}`, "CALLER_NOT_ALLOWED");
       return work(ctx);
     };
     // A token seen before starts the work at once: no promise and no turn for the check.
@@ -219,18 +246,23 @@ export function createKitServer(options: KitServerOptions): KitServer {
   return {
     server,
     health,
+    errorDomain,
     unary(method, handler) {
+      const allowed = allowedCallers(method);
       return (call, callback) =>
-        handle(method, call, (ctx) => handler(call.request, ctx), (res) => callback(null, res), (st) => callback(st));
+        handle(method, allowed, call, (ctx) => handler(call.request, ctx), (res) => callback(null, res), (st) => callback(st));
     },
     serverStream(method, handler) {
-      return (call) => handle(method, call, (ctx) => handler(call.request, ctx, call), () => call.end(), failStream(call));
+      const allowed = allowedCallers(method);
+      return (call) => handle(method, allowed, call, (ctx) => handler(call.request, ctx, call), () => call.end(), failStream(call));
     },
     duplex(method, handler) {
-      return (call) => handle(method, call, (ctx) => handler(call, ctx), () => call.end(), failStream(call));
+      const allowed = allowedCallers(method);
+      return (call) => handle(method, allowed, call, (ctx) => handler(call, ctx), () => call.end(), failStream(call));
     },
     clientStream(method, handler) {
-      return (call, callback) => handle(method, call, (ctx) => handler(call, ctx), (res) => callback(null, res), (st) => callback(st));
+      const allowed = allowedCallers(method);
+      return (call, callback) => handle(method, allowed, call, (ctx) => handler(call, ctx), (res) => callback(null, res), (st) => callback(st));
     },
     addService(definition, implementation) {
       server.addService(definition, implementation);

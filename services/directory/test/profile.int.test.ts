@@ -62,13 +62,19 @@ describe("RegisterBusiness", () => {
     expect(events[0]?.business?.version).toBe("1");
   });
 
-  it("when service or staff principals register, then it works; customers and businesses may not", async () => {
-    const principals: Principal[] = [{ kind: "service", service: "onboarding" }, { kind: "staff", staffId: "s1", roles: [] }];
+  it("when onboarding or an operator registers, then it works; customers, businesses, other services and staff without the role may not", async () => {
+    const principals: Principal[] = [{ kind: "service", service: "onboarding" }, { kind: "staff", staffId: "s1", roles: ["operator"] }];
     for (const p of principals) {
       const { business } = await register(buildRegister({ displayName: `Bäckerei ${p.kind}` }), await env.token(p));
       expect(business?.id).toBeTruthy();
     }
-    for (const p of [{ kind: "customer", customerId: "c1" }, { kind: "business", businessId: "biz_x" }] as const) {
+    const refused: Principal[] = [
+      { kind: "customer", customerId: "c1" },
+      { kind: "business", businessId: "biz_x" },
+      { kind: "service", service: "messaging" },
+      { kind: "staff", staffId: "s2", roles: ["support"] },
+    ];
+    for (const p of refused) {
       const err = await expectFailure(client.registerBusiness.bind(client), buildRegister(), { token: await env.token(p) });
       expect(err.code).toBe(status.PERMISSION_DENIED);
     }

@@ -653,7 +653,7 @@ async function main() {
       await js.publish(`${env.natsPrefix}kontor.directory.business.registered.v1`, BusinessRegistered.encode({ meta: { eventId, occurredAt: new Date(), businessId: s.businessId }, business }).finish(), { msgID: eventId });
     }
     const serviceMd = new Metadata();
-    serviceMd.set("authorization", `Bearer ${await env.token({ kind: "service", service: "bench" })}`);
+    serviceMd.set("authorization", `Bearer ${await env.token({ kind: "service", service: "onboarding" })}`);
     const admin = senders[0]!.client;
     await Promise.all(
       customers.map(

@@ -21,7 +21,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   app = await createMessaging(loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey() })));
   client = clientFor(MessagingServiceClient, (await app.start()).port);
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
 });
 
 afterAll(async () => {

@@ -33,7 +33,7 @@ describe("a group commit that fails", () => {
     it(`when ${what} (SQLSTATE ${sqlstate}), then the send answers ${status[code]}, nothing is stored, and the retry is stored once`, async () => {
       const pool = app.runtime.database.pool;
       const c = uid("cust");
-      await registerCustomer(client, await env.token({ kind: "service", service: "test" }), c);
+      await registerCustomer(client, await env.token({ kind: "service", service: "onboarding" }), c);
       await pool.query(`CREATE OR REPLACE FUNCTION test_break_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the store broke' USING ERRCODE = '${sqlstate}'; END $$`);
       await pool.query(`CREATE TRIGGER test_break_insert BEFORE INSERT ON message FOR EACH ROW EXECUTE FUNCTION test_break_insert()`);
       const req = sendReq(number(phone), customer(c), text("through a broken store"));

@@ -27,7 +27,7 @@ beforeAll(async () => {
   app = await createMessaging(config);
   const { port } = await app.start();
   client = clientFor(MessagingServiceClient, port);
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
   bizToken = await env.token({ kind: "business", businessId: biz });
   await registerBusiness(env, app, biz, phone, phoneE164);
 });
@@ -195,7 +195,7 @@ describe("receipts and statuses", () => {
     expect((await report(MessageStatus.MESSAGE_STATUS_DELIVERED, 3)).updated).toBe(0); // never backwards
     // Mark-as-read by message id covers earlier ones too.
     expect((await unaryCall(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "0", messageId: sent[2]!.messageId }, { token: c.token })).updated).toBe(1);
-    const failed = await unaryCall(client.failMessage.bind(client), { messageId: sent[0]!.messageId, errorCode: 131026 }, { token: service });
+    const failed = await unaryCall(client.failMessage.bind(client), { messageId: sent[0]!.messageId, errorCode: 131026 }, { token: await env.token({ kind: "service", service: "gateway" }) });
     expect(failed.changed).toBe(false);
     expect(failed.message?.status).toBe(MessageStatus.MESSAGE_STATUS_READ);
 
@@ -218,7 +218,7 @@ describe("receipts and statuses", () => {
   it("when a message fails before delivery, then FAILED sticks and later receipts do not change it", async () => {
     const c = await newCustomer();
     const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("doomed")), { token: bizToken });
-    const failed = await unaryCall(client.failMessage.bind(client), { messageId: result!.messageId, errorCode: 131026 }, { token: service });
+    const failed = await unaryCall(client.failMessage.bind(client), { messageId: result!.messageId, errorCode: 131026 }, { token: await env.token({ kind: "service", service: "gateway" }) });
     expect(failed.changed).toBe(true);
     expect(failed.message?.errorCode).toBe(131026);
     const r = await unaryCall(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId: result!.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "1", messageId: "" }, { token: c.token });

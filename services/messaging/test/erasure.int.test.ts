@@ -21,7 +21,7 @@ const phone = "pn_erase";
 beforeAll(async () => {
   env = await createTestEnv();
   ({ app, client, bizToken } = await startWithBusiness(env, biz, phone));
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
 });
 
 afterAll(async () => {

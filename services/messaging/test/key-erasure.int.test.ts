@@ -77,7 +77,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   ({ app: a, client: ca } = await replica());
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
   operator = await env.token({ kind: "staff", staffId: "op_keys", roles: ["operator"] });
 });
 

@@ -19,7 +19,7 @@ const phone = "pn_pottery";
 beforeAll(async () => {
   env = await createTestEnv();
   ({ app, client, port, bizToken } = await startWithBusiness(env, biz, phone));
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
 });
 
 afterAll(async () => {

@@ -40,7 +40,7 @@ async function sample(name: string, labels: Record<string, string> = {}): Promis
 describe("the routing core's metrics", () => {
   it("count sends by outcome (unary and streamed), group commits, open inbox streams, backlog and repaired deliveries", async () => {
     const c = uid("cust");
-    await registerCustomer(client, await env.token({ kind: "service", service: "test" }), c);
+    await registerCustomer(client, await env.token({ kind: "service", service: "onboarding" }), c);
     const token = await env.token({ kind: "customer", customerId: c });
     const live = new Inbox(client, token, customer(c));
     await live.waitCaughtUp();

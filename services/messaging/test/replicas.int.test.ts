@@ -21,7 +21,7 @@ beforeAll(async () => {
   b = await createMessaging(config);
   ca = clientFor(MessagingServiceClient, (await a.start()).port);
   cb = clientFor(MessagingServiceClient, (await b.start()).port);
-  service = await env.token({ kind: "service", service: "test" });
+  service = await env.token({ kind: "service", service: "onboarding" });
   bizToken = await env.token({ kind: "business", businessId: "biz_two" });
   await registerBusiness(env, a, "biz_two", "pn_two");
   // The durable consumer hands each event to one replica; the other learns from the table.

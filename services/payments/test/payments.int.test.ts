@@ -16,13 +16,16 @@ let app: PaymentsApp;
 let port: number;
 let client: PaymentsServiceClient;
 let service: string;
+let admin: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
   app = await createPayments(loadConfig(env.env()));
   ({ port } = await app.start());
   client = clientFor(PaymentsServiceClient, port);
-  service = await env.token({ kind: "service", service: "payments-test" });
+  // Ads reads every advertiser's balance; a ledger admin runs the system accounts.
+  service = await env.token({ kind: "service", service: "ads" });
+  admin = await env.token({ kind: "staff", staffId: "ledger_1", roles: ["payments.ledger_admin"] });
 });
 
 afterAll(async () => {
@@ -45,7 +48,7 @@ async function openCustomer(customerId = uniqueId("cus")): Promise<{ account: Ac
 /** A system account that may go negative: where money from outside the ledger comes from. */
 async function openSettlement(currency = "EUR"): Promise<Account> {
   const req = { owner: { owner: { $case: "system" as const, value: uniqueId("settlement").toLowerCase() } }, currency, allowNegativeBalance: true };
-  const { account } = await unaryCall(client.openAccount.bind(client), req, { token: service });
+  const { account } = await unaryCall(client.openAccount.bind(client), req, { token: admin });
   return account!;
 }
 
@@ -56,7 +59,7 @@ async function balanceOf(accountId: string): Promise<string> {
 
 async function fund(accountId: string, amountMinor: string, currency = "EUR"): Promise<void> {
   const settlement = await openSettlement(currency);
-  await unaryCall(client.postTransfer.bind(client), buildPostTransfer(settlement.id, accountId, { amount: { amountMinor, currency } }), { token: service });
+  await unaryCall(client.postTransfer.bind(client), buildPostTransfer(settlement.id, accountId, { amount: { amountMinor, currency } }), { token: admin });
 }
 
 describe("health", () => {

@@ -7,8 +7,8 @@ import {
   type ChatLink as ChatLinkPb,
 } from "@kontor/proto/directory/v1/directory_service";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
-import { canActForBusiness, principalLabel, requireCustomer, requireRole, type Principal } from "@kontor/service-kit/auth";
-import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
+import { principalLabel } from "@kontor/service-kit/auth";
+import { InvalidInput } from "@kontor/service-kit/errors";
 import { pageOf, pageSize, readPage } from "@kontor/service-kit/paging";
 import type { DirectoryService } from "../domain/directory-service.js";
 import type { VerificationService } from "../domain/verification-service.js";
@@ -19,8 +19,9 @@ import type { ChatLink } from "../domain/chat-link.js";
 import type { CaseState, VerificationCase } from "../domain/verification.js";
 import { CATEGORIES } from "../domain/taxonomy.js";
 import { businessSummaryOf, businessToPb, hitSummary, profileFromPb } from "./mappers.js";
+import * as authorize from "./authorize.js";
 
-export const REVIEWER_ROLE = "directory.reviewer";
+export { REVIEWER_ROLE } from "./access.js";
 
 export interface DirectoryServices {
   directory: DirectoryService;
@@ -78,24 +79,13 @@ function linkToPb(l: ChatLink): ChatLinkPb {
 export function registerDirectoryServer(grpc: KitServer, services: DirectoryServices, maxPageSize: number): void {
   const { directory, verification, follow, links } = services;
 
-  /** The business itself, a service, or a partner that manages it (named in its token or the one that registered it). */
-  async function requireOwner(principal: Principal, businessId: string): Promise<void> {
-    if (canActForBusiness(principal, businessId)) return;
-    if (principal.kind === "partner") {
-      const business = await directory.get(businessId);
-      if (business.partnerId === principal.partnerId) return;
-    }
-    throw new NotYours("this principal may not act for that business");
-  }
+  const partnerOf: authorize.PartnerOf = async (businessId) => (await directory.get(businessId)).partnerId;
 
   const page = (p: { pageSize: number; pageToken: string } | undefined) => readPage(p, isTimeCursor, maxPageSize);
 
   const handlers: DirectoryServiceServer = {
     registerBusiness: grpc.unary("RegisterBusiness", async (req, ctx) => {
       const p = ctx.principal;
-      if (p.kind !== "partner" && p.kind !== "service" && p.kind !== "staff") {
-        throw new NotYours("businesses are registered by a partner, a Kontor service or staff");
-      }
       const business = await directory.register({
         businessId: req.businessId,
         profile: profileFromPb(req.profile),
@@ -110,7 +100,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     updateBusiness: grpc.unary("UpdateBusiness", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeUpdateBusiness(ctx.principal, req.businessId, partnerOf);
       const business = await directory.update({
         businessId: req.businessId,
         patch: profileFromPb(req.profile),
@@ -133,17 +123,13 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     requestVerification: grpc.unary("RequestVerification", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeRequestVerification(ctx.principal, req.businessId, partnerOf);
       const c = await verification.request({ businessId: req.businessId, evidence: req.evidence, note: req.note, actor: principalLabel(ctx.principal) });
       return { verificationCase: caseToPb(c) };
     }),
 
     listVerificationCases: grpc.unary("ListVerificationCases", async (req, ctx) => {
-      const reviewer = ctx.principal.kind === "service" || (ctx.principal.kind === "staff" && ctx.principal.roles.includes(REVIEWER_ROLE));
-      if (!reviewer) {
-        if (!req.businessId) throw new NotYours(`the ${REVIEWER_ROLE} role is required to list every business's cases`);
-        await requireOwner(ctx.principal, req.businessId);
-      }
+      await authorize.authorizeListVerificationCases(ctx.principal, req.businessId, partnerOf);
       const { limit, take, cursor } = page(req.page);
       const states: Record<number, CaseState | undefined> = {
         [VerificationCaseState.VERIFICATION_CASE_STATE_PENDING]: "pending",
@@ -161,7 +147,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     }),
 
     decideVerification: grpc.unary("DecideVerification", async (req, ctx) => {
-      requireRole(ctx.principal, REVIEWER_ROLE);
+      authorize.authorizeDecideVerification(ctx.principal);
       required(req.caseId, "case_id");
       if (req.decision !== VerificationDecision.VERIFICATION_DECISION_APPROVE && req.decision !== VerificationDecision.VERIFICATION_DECISION_REJECT) {
         throw new InvalidInput("decision", "must be APPROVE or REJECT");
@@ -176,7 +162,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     }),
 
     revokeVerification: grpc.unary("RevokeVerification", async (req, ctx) => {
-      requireRole(ctx.principal, REVIEWER_ROLE);
+      authorize.authorizeRevokeVerification(ctx.principal);
       const business = await verification.revoke({ businessId: required(req.businessId, "business_id"), reason: req.reason });
       return { business: businessToPb(business) };
     }),
@@ -214,20 +200,20 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     followBusiness: grpc.unary("FollowBusiness", async (req, ctx) => {
       required(req.businessId, "business_id");
       if (!isCustomerId(required(req.customerId, "customer_id"))) throw new InvalidInput("customer_id", "is not a customer id");
-      requireCustomer(ctx.principal, req.customerId);
+      authorize.authorizeFollowBusiness(ctx.principal, req.customerId);
       return follow.follow(req.businessId, req.customerId).then((r) => ({ following: r.following, followerCount: String(r.followerCount) }));
     }),
 
     unfollowBusiness: grpc.unary("UnfollowBusiness", async (req, ctx) => {
       required(req.businessId, "business_id");
       if (!isCustomerId(required(req.customerId, "customer_id"))) throw new InvalidInput("customer_id", "is not a customer id");
-      requireCustomer(ctx.principal, req.customerId);
+      authorize.authorizeUnfollowBusiness(ctx.principal, req.customerId);
       return follow.unfollow(req.businessId, req.customerId).then((r) => ({ following: r.following, followerCount: String(r.followerCount) }));
     }),
 
     listFollowers: grpc.unary("ListFollowers", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeListFollowers(ctx.principal, req.businessId, partnerOf);
       const { limit, take, cursor } = page(req.page);
       const out = await follow.followers(req.businessId, take, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
       const { items, page: next } = pageOf(out.followers, limit, (last) => ({ t: last.followedAt.toISOString(), k: last.customerId }));
@@ -235,7 +221,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
     }),
 
     listFollowedBusinesses: grpc.unary("ListFollowedBusinesses", async (req, ctx) => {
-      requireCustomer(ctx.principal, required(req.customerId, "customer_id"));
+      authorize.authorizeListFollowedBusinesses(ctx.principal, required(req.customerId, "customer_id"));
       const { limit, take, cursor } = page(req.page);
       const rows = await follow.followed(req.customerId, take, cursor ? { at: new Date(cursor.t), key: cursor.k } : undefined);
       const { items, page: next } = pageOf(rows, limit, (last) => ({ t: last.followedAt.toISOString(), k: last.business.id }));
@@ -244,7 +230,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     createChatLink: grpc.unary("CreateChatLink", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeCreateChatLink(ctx.principal, req.businessId, partnerOf);
       const link = await links.create({
         businessId: req.businessId,
         prefilledMessage: req.prefilledMessage,
@@ -258,7 +244,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     listChatLinks: grpc.unary("ListChatLinks", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeListChatLinks(ctx.principal, req.businessId, partnerOf);
       const { limit, take, cursor } = page(req.page);
       const rows = await links.list(req.businessId, take, cursor ? { createdAt: new Date(cursor.t), code: cursor.k } : undefined);
       const { items, page: next } = pageOf(rows, limit, (last) => ({ t: last.createdAt.toISOString(), k: last.code }));
@@ -267,7 +253,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     deleteChatLink: grpc.unary("DeleteChatLink", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeDeleteChatLink(ctx.principal, req.businessId, partnerOf);
       await links.remove(req.businessId, required(req.code, "code"));
       return {};
     }),
@@ -284,7 +270,7 @@ export function registerDirectoryServer(grpc: KitServer, services: DirectoryServ
 
     getChatLinkQrCode: grpc.unary("GetChatLinkQrCode", async (req, ctx) => {
       required(req.businessId, "business_id");
-      await requireOwner(ctx.principal, req.businessId);
+      await authorize.authorizeGetChatLinkQrCode(ctx.principal, req.businessId, partnerOf);
       return links.qrCode(req.businessId, required(req.code, "code"));
     }),
 

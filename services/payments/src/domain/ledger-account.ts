@@ -1,5 +1,4 @@
-import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
-import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
+import { InvalidInput } from "@kontor/service-kit/errors";
 
 export type OwnerKind = "business" | "customer" | "system";
 
@@ -35,9 +34,6 @@ export interface ValidOpenAccount {
   allowNegativeBalance: boolean;
 }
 
-/** Staff role that may read and open system accounts. */
-export const LEDGER_ADMIN_ROLE = "payments.ledger_admin";
-
 /** Proto field of each owner kind, for error paths. */
 export const ownerField: Record<OwnerKind, string> = {
   business: "owner.business_id",
@@ -63,30 +59,4 @@ export function validateOpenAccount(input: OpenAccountInput): ValidOpenAccount {
   if (owner.kind === "system" && !SYSTEM_NAME.test(owner.id)) throw new InvalidInput(field, "must be a lower-case name such as settlement");
   if (!isCurrency(input.currency)) throw new InvalidInput("currency", "must be an ISO 4217 code such as EUR");
   return { owner, currency: input.currency, allowNegativeBalance: input.allowNegativeBalance };
-}
-
-function isLedgerAdmin(principal: Principal): boolean {
-  return principal.kind === "service" || (principal.kind === "staff" && principal.roles.includes(LEDGER_ADMIN_ROLE));
-}
-
-/** May this principal read the owner's accounts and move money out of them? */
-export function canActForOwner(principal: Principal, owner: AccountOwner): boolean {
-  switch (owner.kind) {
-    case "business":
-      return canActForBusiness(principal, owner.id);
-    case "customer":
-      return (principal.kind === "customer" && principal.customerId === owner.id) || principal.kind === "service";
-    case "system":
-      return isLedgerAdmin(principal);
-  }
-}
-
-export function requireOwner(principal: Principal, owner: AccountOwner): void {
-  if (!canActForOwner(principal, owner)) throw new NotYours("this principal may not act for that account's owner");
-}
-
-/** Owners open their own accounts; only ledger admins open accounts that may go negative. */
-export function authorizeOpenAccount(principal: Principal, open: ValidOpenAccount): void {
-  requireOwner(principal, open.owner);
-  if (open.allowNegativeBalance && !isLedgerAdmin(principal)) throw new NotYours("only internal services may open accounts that can go negative");
 }

@@ -2,10 +2,11 @@ import { PaymentsServiceService, type PaymentsServiceServer } from "@kontor/prot
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { principalLabel } from "@kontor/service-kit/auth";
 import { InvalidInput } from "@kontor/service-kit/errors";
-import { authorizeOpenAccount, requireOwner, validateOpenAccount } from "../domain/ledger-account.js";
+import { validateOpenAccount } from "../domain/ledger-account.js";
 import type { LedgerService } from "../domain/ledger-service.js";
 import { validateTransfer } from "../domain/transfer.js";
 import { accountToPb, ownerFromPb, transferToPb } from "./mappers.js";
+import { authorizeGetAccount, authorizeOpenAccount, authorizePostTransfer } from "./authorize.js";
 
 /** Thin handlers: decode → validate → authorize → domain → map. */
 export function registerPaymentsServer(grpc: KitServer, ledger: LedgerService): void {
@@ -19,7 +20,7 @@ export function registerPaymentsServer(grpc: KitServer, ledger: LedgerService): 
     getAccount: grpc.unary("GetAccount", async (req, ctx) => {
       if (!req.accountId) throw new InvalidInput("account_id", "is required");
       const account = await ledger.getAccount(req.accountId);
-      requireOwner(ctx.principal, account.owner);
+      authorizeGetAccount(ctx.principal, account);
       return { account: accountToPb(account) };
     }),
     postTransfer: grpc.unary("PostTransfer", async (req, ctx) => {
@@ -30,9 +31,7 @@ export function registerPaymentsServer(grpc: KitServer, ledger: LedgerService): 
         amount: req.amount,
         note: req.note,
       });
-      // Owners never change, so checking before the transaction is safe.
-      const from = await ledger.getAccount(transfer.fromAccountId);
-      requireOwner(ctx.principal, from.owner);
+      authorizePostTransfer(ctx.principal, await ledger.getAccount(transfer.fromAccountId));
       const result = await ledger.postTransfer(principalLabel(ctx.principal), transfer);
       return { transfer: transferToPb(result.transfer), replayed: result.replayed };
     }),

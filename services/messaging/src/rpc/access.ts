@@ -1,0 +1,28 @@
+import type { MessagingServiceServer } from "@kontor/proto/messaging/v1/messaging_service";
+import { OPERATOR_ROLE, services, type AccessTableOf, type Caller } from "@kontor/service-kit/access";
+
+/** The participants of a chat: a business number (the business or its partner) and a customer. */
+const PARTIES: readonly Caller[] = ["business", "partner", "customer"];
+
+/**
+ * Who may call each MessagingService RPC; the kit refuses everyone else
+ * before a handler runs. The gateway acts for the partners it authenticated
+ * (Cloud API /messages, mark-as-read, typing, webhooks from the inbox).
+ */
+export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
+  // Catalog, payments and ads send system notices (orders, payments, marketing deliveries).
+  SendMessage: [...PARTIES, ...services("gateway", "catalog", "payments", "ads")],
+  SendMessageStream: [...PARTIES, ...services("gateway", "catalog", "payments", "ads")],
+  StreamInbox: [...PARTIES, ...services("gateway")],
+  ReportReceipt: [...PARTIES, ...services("gateway")],
+  SendTyping: [...PARTIES, ...services("gateway")],
+  ListConversations: PARTIES,
+  ListMessages: PARTIES,
+  GetMessage: PARTIES,
+  // Onboarding registers customers; a customer updates its own profile.
+  UpsertCustomer: ["customer", ...services("onboarding")],
+  // The gateway reports what it could not deliver, with its Cloud API code.
+  FailMessage: services("gateway"),
+  // Crypto-shredding destroys a business's history: an operator's decision, never a service's.
+  EraseBusinessKey: [`staff:${OPERATOR_ROLE}`],
+};
