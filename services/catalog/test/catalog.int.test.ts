@@ -102,6 +102,23 @@ describe("CreateProduct", () => {
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(errorDetail(err)?.field).toBe("price.currency");
     expect(err.details).toContain("price.currency");
+
+    // A value only the database refuses (a CHECK constraint the domain does not know): the answer
+    // names the field, and neither its message nor any trailer carries SQL, the table, the
+    // constraint or the SQLSTATE.
+    const pool = app.runtime.database.pool;
+    await pool.query(`ALTER TABLE product ADD CONSTRAINT product_name_check CHECK (name <> 'Refused by the database')`);
+    try {
+      const refused = await expectFailure(client.createProduct.bind(client), buildCreateProduct({ name: "Refused by the database" }), { token: owner });
+      expect(refused.code).toBe(status.INVALID_ARGUMENT);
+      expect(errorDetail(refused)?.field).toBe("name");
+      const trailers = Object.values(refused.metadata.getMap()).map((v) => (typeof v === "string" ? v : Buffer.from(v).toString("latin1")));
+      for (const said of [refused.details, ...trailers]) {
+        expect(said).not.toMatch(/product_name_check|relation|violates|failing row|insert into|"product"|23514|sqlstate/i);
+      }
+    } finally {
+      await pool.query("ALTER TABLE product DROP CONSTRAINT product_name_check");
+    }
   });
 
   it("when the retailer id is taken, then ALREADY_EXISTS without SQL text", async () => {
