@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
 import { ProductCreated } from "@kontor/proto/catalog/v1/events";
-import { streamMessages } from "@kontor/testkit/events";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createCatalog, type CatalogApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
@@ -64,10 +64,8 @@ describe("CreateProduct", () => {
     const got = await unaryCall(client.getProduct.bind(client), { productId: product!.id }, { token: owner });
     expect(got.product?.id).toBe(product!.id);
 
-    const events = await waitFor(async () => {
-      const all = (await storedEvents()).filter((e) => e.productId === product!.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await storedEvents()).filter((e) => e.productId === product!.id);
     expect(events).toHaveLength(1);
     expect(events[0]?.meta?.businessId).toBe("biz_pottery");
   });

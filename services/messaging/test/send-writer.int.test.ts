@@ -77,7 +77,7 @@ describe.each(["pipelined", "plain"])("send writer on a %s pool", (kind) => {
       await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     });
     await blocker.query("BEGIN");
-    const { rows: [{ pid: blockerPid }] } = await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
     await blocker.query("SELECT 1 FROM inbox WHERE participant = $1 FOR UPDATE", [`c_${customerId}`]);
     // The first batch's insert then meets the stored copy and is rolled back and redone; the
     // second batch takes the conversation meanwhile and must not wait for the first.
