@@ -24,9 +24,8 @@ describe("runtime stop", () => {
     const stuck = await createRuntime({ name: "probe_stuck", domain: "probe", config, migrations: {}, access: {}, log: createLogger("probe", "silent") });
     await stuck.start();
     stuck.onStop(() => new Promise<void>(() => undefined));
-    const t0 = performance.now();
+    // Without the limit stop() would wait for the hook forever: the test's own timeout is the bound, not a duration asserted here.
     await expect(stuck.stop()).rejects.toThrow("probe_stuck did not stop within SHUTDOWN_LIMIT_MS (400 ms)");
-    expect(performance.now() - t0).toBeLessThan(5_000);
     // What the stuck hook kept from stopping (a process would exit here).
     await stuck.outbox.stop();
     await stuck.nc.close();

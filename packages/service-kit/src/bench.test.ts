@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,15 +21,21 @@ describe("benchmark knobs", () => {
     expect(benchKnob("BENCH_PROBE", 7, 0)).toBe(0);
   });
 
-  it("when the variable is not a whole number or below the minimum, then the process stops with one line naming it", () => {
-    for (const bad of ["abc", "1.5", "0", "-3"]) {
-      const run = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "-e", `import("./bench.ts").then((b) => b.benchKnob("BENCH_PROBE", 7))`], {
-        cwd: here,
-        env: { ...process.env, BENCH_PROBE: bad },
-        encoding: "utf8",
-      });
-      expect(run.status).toBe(2);
-      expect(run.stderr.trim()).toBe(`bench: BENCH_PROBE must be a whole number of at least 1, got "${bad}"`);
+  // Four node processes with tsx take seconds on a busy host: the timeout only bounds a hang.
+  it("when the variable is not a whole number or below the minimum, then the process stops with one line naming it", { timeout: 60_000 }, async () => {
+    const runs = await Promise.all(
+      ["abc", "1.5", "0", "-3"].map(
+        (bad) =>
+          new Promise<{ bad: string; code: number | null; stderr: string }>((resolve) => {
+            const child = execFile(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "-e", `import("./bench.ts").then((b) => b.benchKnob("BENCH_PROBE", 7))`], { cwd: here, env: { ...process.env, BENCH_PROBE: bad }, encoding: "utf8" }, (_err, _stdout, stderr) =>
+              resolve({ bad, code: child.exitCode, stderr }),
+            );
+          }),
+      ),
+    );
+    for (const run of runs) {
+      expect(run.code, run.bad).toBe(2);
+      expect(run.stderr.trim()).toBe(`bench: BENCH_PROBE must be a whole number of at least 1, got "${run.bad}"`);
     }
   });
 });
@@ -43,12 +49,22 @@ describe("process CPU from /proc", () => {
     const before = processCpuUs(process.pid);
     const machineBefore = machineBusyUs();
     const t0 = process.cpuUsage();
-    const spin = Date.now() + 200;
-    while (Date.now() < spin); // busy on purpose: 200 ms of CPU
-    const used = process.cpuUsage(t0);
+    // Busy on purpose until 300 ms of CPU are used, however long that takes on a shared host:
+    // a wall-clock spin gets less CPU the busier the machine, down to too little to tell a broken reading apart.
+    const burn = 300_000;
+    const cpu = () => {
+      const u = process.cpuUsage(t0);
+      return u.user + u.system;
+    };
+    // Mostly user time: asking for the CPU used is a system call, so ask once per chunk of arithmetic.
+    let sink = 0;
+    while (cpu() < burn) for (let i = 0; i < 100_000; i++) sink += i % 7;
+    expect(sink).toBeGreaterThan(0);
+    const used = cpu();
     const grown = processCpuUs(process.pid) - before;
-    // /proc counts 10 ms ticks; process.cpuUsage() counts µs.
-    expect(Math.abs(grown - (used.user + used.system))).toBeLessThanOrEqual(30_000);
+    // /proc counts 10 ms ticks (each of user and system rounds down); process.cpuUsage() counts µs.
+    expect(grown).toBeGreaterThanOrEqual(burn - 30_000);
+    expect(Math.abs(grown - used)).toBeLessThanOrEqual(30_000);
     expect(machineBusyUs() - machineBefore).toBeGreaterThanOrEqual(grown - 30_000);
     expect(sumProcessCpuUs([process.pid, 999_999_999])).toBeGreaterThanOrEqual(before + grown - 20_000);
   });

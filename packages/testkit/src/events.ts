@@ -1,5 +1,8 @@
+import type pg from "pg";
 import { domainStream } from "@kontor/service-kit/nats";
+import { OUTBOX_TABLE } from "@kontor/service-kit/outbox";
 import type { TestEnv } from "./env.js";
+import { waitFor } from "./grpc.js";
 
 /**
  * Every message stored on this test file's stream for a domain, optionally
@@ -19,4 +22,15 @@ export async function streamMessages(env: TestEnv, domain: string, subject?: str
     if (!subject || unprefixed === subject) out.push({ subject: unprefixed, data: msg.data });
   }
   return out;
+}
+
+/**
+ * Waits until a service's outbox is empty: every event it has committed is
+ * then stored on its stream (the relay deletes a row only once JetStream has
+ * acked all of the row's events). The barrier before counting an event that
+ * must have landed exactly once: waiting for the first copy alone would
+ * pass before a second one arrives.
+ */
+export async function outboxDrained(pool: pg.Pool): Promise<void> {
+  await waitFor(async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${OUTBOX_TABLE}`)).rows[0]!.n === 0);
 }

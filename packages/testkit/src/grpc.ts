@@ -56,8 +56,12 @@ export function collect<T>(stream: ClientReadableStream<T>, count: number, timeo
   });
 }
 
-/** Polls until `check` returns a truthy value or the time is up. */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+/**
+ * Polls until `check` returns a truthy value. The timeout only bounds a test
+ * that is failing anyway (and names the wait): it is far above what a slow or
+ * busy host needs, so no test depends on speed.
+ */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

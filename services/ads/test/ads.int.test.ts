@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { AdsServiceClient, CampaignObjective, CampaignStatus } from "@kontor/proto/ads/v1/ads_service";
 import { CampaignCreated } from "@kontor/proto/ads/v1/events";
-import { streamMessages } from "@kontor/testkit/events";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createAds, type AdsApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
@@ -67,10 +67,8 @@ describe("CreateCampaign", () => {
     const got = await unaryCall(client.getCampaign.bind(client), { campaignId: campaign!.id }, { token: owner });
     expect(got.campaign).toEqual(campaign);
 
-    const events = await waitFor(async () => {
-      const all = (await storedEvents()).filter((e) => e.campaignId === campaign!.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await storedEvents()).filter((e) => e.campaignId === campaign!.id);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ name: "Blue vases", status: CampaignStatus.CAMPAIGN_STATUS_DRAFT, dailyBudget: { amountMinor: "5000", currency: "EUR" } });
     expect(events[0]?.meta?.businessId).toBe("biz_pottery");

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
 import { ProductCreated } from "@kontor/proto/catalog/v1/events";
-import { streamMessages } from "@kontor/testkit/events";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createCatalog, type CatalogApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
@@ -64,10 +64,8 @@ describe("CreateProduct", () => {
     const got = await unaryCall(client.getProduct.bind(client), { productId: product!.id }, { token: owner });
     expect(got.product?.id).toBe(product!.id);
 
-    const events = await waitFor(async () => {
-      const all = (await storedEvents()).filter((e) => e.productId === product!.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await storedEvents()).filter((e) => e.productId === product!.id);
     expect(events).toHaveLength(1);
     expect(events[0]?.meta?.businessId).toBe("biz_pottery");
   });
@@ -102,6 +100,23 @@ describe("CreateProduct", () => {
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(errorDetail(err)?.field).toBe("price.currency");
     expect(err.details).toContain("price.currency");
+
+    // A value only the database refuses (a CHECK constraint the domain does not know): the answer
+    // names the field, and neither its message nor any trailer carries SQL, the table, the
+    // constraint or the SQLSTATE.
+    const pool = app.runtime.database.pool;
+    await pool.query(`ALTER TABLE product ADD CONSTRAINT product_name_check CHECK (name <> 'Refused by the database')`);
+    try {
+      const refused = await expectFailure(client.createProduct.bind(client), buildCreateProduct({ name: "Refused by the database" }), { token: owner });
+      expect(refused.code).toBe(status.INVALID_ARGUMENT);
+      expect(errorDetail(refused)?.field).toBe("name");
+      const trailers = Object.values(refused.metadata.getMap()).map((v) => (typeof v === "string" ? v : Buffer.from(v).toString("latin1")));
+      for (const said of [refused.details, ...trailers]) {
+        expect(said).not.toMatch(/product_name_check|relation|violates|failing row|insert into|"product"|23514|sqlstate/i);
+      }
+    } finally {
+      await pool.query("ALTER TABLE product DROP CONSTRAINT product_name_check");
+    }
   });
 
   it("when the retailer id is taken, then ALREADY_EXISTS without SQL text", async () => {

@@ -3,10 +3,12 @@ import { status } from "@grpc/grpc-js";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
 import { EventEnvelope, FollowChanged } from "@kontor/proto/directory/v1/events";
 import { ensureStream, domainStream } from "@kontor/service-kit/nats";
+import { outboxDrained } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createDirectory, type DirectoryApp } from "../src/app.js";
+import { MESSAGE_VOLUME_CONSUMER } from "../src/events/consumers.js";
 import { consumed, subjects } from "../src/events/subjects.js";
 import { buildRegister, streamMessages } from "./factories.js";
 
@@ -47,10 +49,8 @@ describe("follow", () => {
     expect(un).toEqual({ following: false, followerCount: "1" });
     const again = await unaryCall(client.unfollowBusiness.bind(client), { businessId: business.id, customerId: "cust_a" }, { token: await customer("cust_a") });
     expect(again).toEqual({ following: false, followerCount: "1" });
-    const events = await waitFor(async () => {
-      const all = (await streamMessages(env, subjects.followChanged)).map((d) => FollowChanged.decode(d)).filter((e) => e.businessId === business.id);
-      return all.length >= 3 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await streamMessages(env, subjects.followChanged)).map((d) => FollowChanged.decode(d)).filter((e) => e.businessId === business.id);
     expect(events.map((e) => [e.customerId, e.following, e.followerCount])).toEqual([
       ["cust_a", true, "1"],
       ["cust_b", true, "2"],
@@ -152,16 +152,13 @@ describe("popularity from messaging", () => {
     // A duplicate that slipped past the stream's dedupe window (no msgID): the consumer drops it.
     await publish("evt-1");
     await js.publish(env.natsPrefix + consumed.messageReceived, new Uint8Array([0xff, 0xff, 0xff]));
-    const volume = async () =>
-      Number((await app.runtime.db.selectFrom("business_search").select("message_volume").where("business_id", "=", business.id).executeTakeFirstOrThrow()).message_volume);
-    await waitFor(async () => (await volume()) >= 2);
-    await waitFor(async () => {
-      const n = await app.runtime.db.selectFrom("processed_events").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
-      return Number(n.n) >= 2;
-    });
-    // Give the duplicate time to be handled, then check it did not count.
+    // The barrier: the consumer handles events in stream order, so once the later evt-3 is
+    // recorded, the duplicate (and the poison message) before it have been handled too.
     await publish("evt-3");
-    await waitFor(async () => (await volume()) === 3);
-    expect(await volume()).toBe(3);
+    await waitFor(() =>
+      app.runtime.db.selectFrom("processed_events").select("event_id").where("consumer", "=", MESSAGE_VOLUME_CONSUMER).where("event_id", "=", "evt-3").executeTakeFirst(),
+    );
+    const { message_volume } = await app.runtime.db.selectFrom("business_search").select("message_volume").where("business_id", "=", business.id).executeTakeFirstOrThrow();
+    expect(Number(message_volume)).toBe(3);
   });
 });

@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { DirectoryServiceClient, VerificationState } from "@kontor/proto/directory/v1/directory_service";
 import { BusinessRegistered, BusinessUpdated } from "@kontor/proto/directory/v1/events";
 import type { Principal } from "@kontor/service-kit/auth";
+import { outboxDrained } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -51,10 +52,8 @@ describe("RegisterBusiness", () => {
     const got = await unaryCall(client.getBusiness.bind(client), { businessId: business!.id }, { token: partner });
     expect(got.business?.profile).toEqual(business?.profile);
 
-    const events = await waitFor(async () => {
-      const all = (await streamMessages(env, subjects.businessRegistered)).map((d) => BusinessRegistered.decode(d)).filter((e) => e.business?.businessId === business!.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await streamMessages(env, subjects.businessRegistered)).map((d) => BusinessRegistered.decode(d)).filter((e) => e.business?.businessId === business!.id);
     expect(events).toHaveLength(1);
     expect(events[0]?.meta?.businessId).toBe(business!.id);
     expect(events[0]?.business?.phoneNumbers[0]?.e164).toBe(business?.profile?.phoneNumbers[0]?.e164);

@@ -82,9 +82,12 @@ describe("StreamInbox", () => {
     await waitFor(() => sent >= 100);
     const inbox = new Inbox(client, c.token, customer(c.id));
     await sender;
-    const got = await inbox.waitForMessages(total);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(inbox.messages()).toHaveLength(total);
+    // The marker comes last: once it is in, a gap or a duplicate before it has shown.
+    await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("end")), { token: bizToken });
+    const all = await inbox.waitForText("end");
+    expect(all).toHaveLength(total + 1);
+    expect(bodyOf(all[total]!)).toBe("end");
+    const got = all.slice(0, total);
     expect(got.map((m) => m.cursor)).toEqual(Array.from({ length: total }, (_, i) => String(i + 1)));
     // Sends within a burst are concurrent, so only the set is fixed; seq order is what every reader shares.
     expect(new Set(got.map(bodyOf))).toEqual(new Set(Array.from({ length: total }, (_, i) => `m${i}`)));
@@ -125,28 +128,29 @@ describe("StreamInbox", () => {
     await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("e2")), { token: c.token });
     // A retry stores nothing and so echoes nothing.
     await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("e0"), { clientMessageId: "dev-a-1" }), { token: c.token });
+    // A marker after the retry: once a stream has it, an echo or a copy of the retry would have shown.
+    await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("mark")), { token: c.token });
 
-    const onLaptop = await laptop.waitForMessages(3);
-    expect(onLaptop.map(bodyOf)).toEqual(["e0", "e1", "e2"]);
-    expect(onLaptop.map((m) => m.cursor)).toEqual(["1", "2", "3"]);
+    const onLaptop = await laptop.waitForText("mark");
+    expect(onLaptop.map(bodyOf)).toEqual(["e0", "e1", "e2", "mark"]);
+    expect(onLaptop.map((m) => m.cursor)).toEqual(["1", "2", "3", "4"]);
     // The sender's view carries its client id, so the sending device recognizes its own message.
     expect(onLaptop[0]!.message).toMatchObject({ id: mine.result!.messageId, clientMessageId: "dev-a-1", sender: customer(c.id), recipient: number(phone) });
     expect(onLaptop[1]!.message!.clientMessageId).toBe("");
-    expect((await phoneA.waitForMessages(3)).map(bodyOf)).toEqual(["e0", "e1", "e2"]);
+    expect((await phoneA.waitForText("mark")).map(bodyOf)).toEqual(["e0", "e1", "e2", "mark"]);
 
     // The business's stream gets the customer's messages, and none of its own back.
-    await agent.waitForMessages(agentBefore + 2);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(agent.messages().slice(agentBefore).map(bodyOf)).toEqual(["e0", "e2"]);
-    expect(agent.statuses().some((s) => s.messageId !== "")).toBe(true);
+    expect((await agent.waitForText("mark")).slice(agentBefore).map(bodyOf)).toEqual(["e0", "e2", "mark"]);
+    await waitFor(() => agent.statuses().some((s) => s.messageId !== ""));
 
     // Store-and-forward covers own sends too: a new device from the start, and one resuming mid-way.
     const fresh = new Inbox(client, c.token, customer(c.id));
-    expect((await fresh.waitForMessages(3)).map((m) => [bodyOf(m), m.cursor])).toEqual([["e0", "1"], ["e1", "2"], ["e2", "3"]]);
+    expect((await fresh.waitForText("mark")).map((m) => [bodyOf(m), m.cursor])).toEqual([["e0", "1"], ["e1", "2"], ["e2", "3"], ["mark", "4"]]);
     const resumed = new Inbox(client, c.token, customer(c.id), "1");
-    expect((await resumed.waitForMessages(2)).map(bodyOf)).toEqual(["e1", "e2"]);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(laptop.messages()).toHaveLength(3);
+    expect((await resumed.waitForText("mark")).map(bodyOf)).toEqual(["e1", "e2", "mark"]);
+    // New devices replay nothing to the open ones: a second marker ends the check.
+    await unaryCall(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("mark2")), { token: c.token });
+    expect((await laptop.waitForText("mark2")).map(bodyOf)).toEqual(["e0", "e1", "e2", "mark", "mark2"]);
     for (const s of [phoneA, laptop, agent, fresh, resumed]) s.close();
   });
 
@@ -234,9 +238,22 @@ describe("receipts and statuses", () => {
     const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("hello")), { token: bizToken });
     const bizInbox = new Inbox(client, bizToken, number(phone));
     await bizInbox.waitCaughtUp();
+    const listConversations = () => unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined }, { token: c.token });
+    const before = await listConversations();
     await unaryCall(client.sendTyping.bind(client), { sender: customer(c.id), conversationId: result!.conversationId }, { token: c.token });
-    await waitFor(() => bizInbox.events.some((e) => e.event?.$case === "typing" && e.event.value.conversationId === result!.conversationId));
+    const shown = await waitFor(() => bizInbox.events.find((e) => e.event?.$case === "typing" && e.event.value.conversationId === result!.conversationId));
+    expect(shown.event).toEqual({ $case: "typing", value: { conversationId: result!.conversationId, from: customer(c.id) } });
+
+    // Nothing stored: the conversation still holds the one message and is unchanged...
+    const history = await unaryCall(client.listMessages.bind(client), { participant: customer(c.id), conversationId: result!.conversationId, page: undefined, newestFirst: false }, { token: c.token });
+    expect(history.messages.map((m) => m.id)).toEqual([result!.messageId]);
+    expect((await listConversations()).conversations).toEqual(before.conversations);
+    // ...and a stream opened now replays no typing before it is caught up.
+    const late = new Inbox(client, bizToken, number(phone));
+    await late.waitCaughtUp();
+    expect(late.events.filter((e) => e.event?.$case === "typing")).toEqual([]);
     bizInbox.close();
+    late.close();
   });
 });
 
@@ -345,6 +362,7 @@ describe("restart", () => {
     await waitFor(() => acked.size >= 50);
     await app.stop(); // sends in flight either commit (and may or may not be acked) or fail
     await inFlight;
+    await waitFor(() => inbox.ended);
     client.close();
 
     app = await createMessaging(config);
@@ -353,15 +371,15 @@ describe("restart", () => {
     await sendAll(client, ids.filter((id) => !acked.has(id))); // resend what was never acked, same client ids
     expect(acked.size).toBe(ids.length);
 
+    // The marker comes last: once it is in, a gap or a duplicate before it has shown.
+    await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("restart-end")), { token: bizToken });
     const resumed = new Inbox(client, c.token, customer(c.id), inbox.lastCursor());
-    const before = inbox.messages().length;
-    await resumed.waitForMessages(ids.length - before, 15_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await resumed.waitForText("restart-end");
     const all = [...inbox.messages(), ...resumed.messages()];
-    expect(all.map((m) => m.cursor)).toEqual(ids.map((_, i) => String(i + 1)));
-    expect(new Set(all.map(bodyOf)).size).toBe(ids.length);
+    expect(all.map((m) => m.cursor)).toEqual([...ids, "restart-end"].map((_, i) => String(i + 1)));
+    expect(new Set(all.map(bodyOf))).toEqual(new Set([...ids, "restart-end"]));
     const { count } = await app.runtime.db.selectFrom("message").select((eb) => eb.fn.countAll<string>().as("count")).where("recipient", "=", `c_${c.id}`).executeTakeFirstOrThrow();
-    expect(Number(count)).toBe(ids.length);
+    expect(Number(count)).toBe(ids.length + 1);
     resumed.close();
   });
 });

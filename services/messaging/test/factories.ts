@@ -124,6 +124,19 @@ export class Inbox {
     return this.messages();
   }
 
+  /**
+   * Waits for the text message `body` and returns everything received so far.
+   * As a barrier: a stream delivers in cursor order, so once a marker sent
+   * last is in, whatever was sent before it (a gap, a copy, an echo) has shown.
+   */
+  async waitForText(body: string) {
+    await waitFor(() => {
+      if (this.error) throw this.error;
+      return this.messages().some((m) => m.message?.content?.kind?.$case === "text" && m.message.content.kind.value.body === body);
+    });
+    return this.messages();
+  }
+
   async waitCaughtUp(timeoutMs = 10_000) {
     await waitFor(() => {
       if (this.error) throw this.error;

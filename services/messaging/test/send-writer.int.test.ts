@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import type pg from "pg";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { waitFor } from "@kontor/testkit/grpc";
 import { createDb, createPool, migrateToLatest } from "@kontor/service-kit/db";
 import { migrations } from "../src/store/migrations/index.js";
 import { createSendWriter, type Gates, type SendItem, type SendWriter } from "../src/store/send-writer.js";
@@ -65,33 +66,50 @@ describe.each(["pipelined", "plain"])("send writer on a %s pool", (kind) => {
     const stored = item(customerId, "once");
     await writer.write([stored], noEvents);
     const gates = chained();
+    // Whether the first batch has handed the next one its gates (it must before redoing).
+    let handedOver = false;
+    const first: Gates = { ...gates.first, inboxLocked: () => ((handedOver = true), gates.first.inboxLocked()) };
     // Another transaction holds the recipient's inbox row, so the first batch's insert waits
     // there, holding the conversation, until the second batch queues on that conversation.
     const blocker = await db.pool.connect();
+    // If anything is left stuck, free it so the file's cleanup does not wait on it too.
+    onTestFailed(async () => {
+      await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    });
     await blocker.query("BEGIN");
+    const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
     await blocker.query("SELECT 1 FROM inbox WHERE participant = $1 FOR UPDATE", [`c_${customerId}`]);
     // The first batch's insert then meets the stored copy and is rolled back and redone; the
     // second batch takes the conversation meanwhile and must not wait for the first.
     const both = Promise.all([
-      writer.write([item(customerId, "once"), item(customerId)], noEvents, gates.first),
+      writer.write([item(customerId, "once"), item(customerId)], noEvents, first),
       writer.write([item(customerId), item(customerId)], noEvents, gates.next),
     ]);
-    const waiting = async () => {
-      const r = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-      return r.rows[0]!.n;
-    };
-    while ((await waiting()) < 2) await new Promise((r) => setTimeout(r, 10));
+    const lockWaits = async () =>
+      (await db.pool.query<{ pid: number; blockers: number[] }>("SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows;
+    // Each batch's backend: the first waits for the blocker's row, the next for the first's conversation.
+    const [firstPid, nextPid] = await waitFor(async () => {
+      const rows = await lockWaits();
+      const f = rows.find((r) => r.blockers.includes(blockerPid));
+      const n = f && rows.find((r) => r.blockers.includes(f.pid));
+      return f && n ? [f.pid, n.pid] : undefined;
+    });
     await blocker.query("COMMIT");
     blocker.release();
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("the two batches are still waiting for each other after 5 s")), 5000);
-    });
-    const [a, b] = await Promise.race([both, hung]).catch(async (err: unknown) => {
-      // Free the stuck connections so the file's cleanup does not wait on them too.
-      await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-      throw err;
-    }).finally(() => clearTimeout(timer));
+    // A hang is a state, not a time: the first batch waiting for the next one's locks while
+    // it still holds the next one's gate closed (the next then waits for it forever).
+    let settled = false;
+    const outcome = both.finally(() => (settled = true));
+    const hang = async () => {
+      while (!settled) {
+        const rows = await lockWaits();
+        if (!handedOver && rows.some((r) => r.pid === firstPid && r.blockers.includes(nextPid))) {
+          throw new Error("the two batches wait for each other: the redo for the next batch's conversation, the next batch for the first's gate");
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const [a, b] = await Promise.race([outcome, hang().then(() => outcome)]);
     expect(a.results.map((r) => r.duplicate)).toEqual([true, false]);
     expect(b.results.map((r) => r.duplicate)).toEqual([false, false]);
     const seqs = [...a.results, ...b.results].map((r) => r.seq).sort((x, y) => x - y);

@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { sql } from "kysely";
 import { PaymentsServiceClient, type Account } from "@kontor/proto/payments/v1/payments_service";
 import { AccountOpened, TransferCompleted } from "@kontor/proto/payments/v1/events";
-import { streamMessages } from "@kontor/testkit/events";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
@@ -77,10 +77,8 @@ describe("OpenAccount", () => {
     expect(account.owner?.owner).toEqual({ $case: "customerId", value: customerId });
     expect(account.allowNegativeBalance).toBe(false);
 
-    const events = await waitFor(async () => {
-      const all = (await stored(subjects.accountOpened)).map((d) => AccountOpened.decode(d)).filter((e) => e.accountId === account.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await stored(subjects.accountOpened)).map((d) => AccountOpened.decode(d)).filter((e) => e.accountId === account.id);
     expect(events).toHaveLength(1);
     expect(events[0]?.currency).toBe("EUR");
     expect(events[0]?.owner?.owner).toEqual({ $case: "customerId", value: customerId });
@@ -173,10 +171,8 @@ describe("PostTransfer", () => {
       [shop!.id, "2500", "2500"],
     ]);
 
-    const events = await waitFor(async () => {
-      const all = (await stored(subjects.transferCompleted)).map((d) => TransferCompleted.decode(d)).filter((e) => e.transferId === res.transfer!.id);
-      return all.length > 0 ? all : undefined;
-    });
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await stored(subjects.transferCompleted)).map((d) => TransferCompleted.decode(d)).filter((e) => e.transferId === res.transfer!.id);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ fromAccountId: payer.account.id, toAccountId: shop!.id, note: "2 mugs", amount: { amountMinor: "2500", currency: "EUR" } });
     expect(events[0]?.meta?.businessId).toBe(businessId);
