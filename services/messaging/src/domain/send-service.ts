@@ -156,9 +156,7 @@ const S = MessageStatus;
 
 /** Cloud API 131026 (message undeliverable): the gateway answers an unknown recipient with it. */
 function recipientNotFound(what: string): NotFound {
-  const err = new NotFound(what, "RECIPIENT_NOT_FOUND");
-  err.cloudApiCode = 131026;
-  return err;
+  return new NotFound(what, "RECIPIENT_NOT_FOUND", 131026);
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 import type { Principal } from "@kontor/service-kit/auth";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { DependencyDown, InvalidInput, errorDetail, toStatus } from "@kontor/service-kit/errors";
-import { decodeCursor, encodeCursor, pageSize } from "@kontor/service-kit/paging";
+import { pageOf, readPage } from "@kontor/service-kit/paging";
 import { parseCustomerUpsert, type AdminService } from "../domain/admin-service.js";
 import type { CustomerCache } from "../domain/customers.js";
 import type { DirectoryCache } from "../domain/directory.js";
@@ -229,28 +229,21 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
 
     listConversations: grpc.unary("ListConversations", async (req, ctx) => {
       const party = parseParticipant(req.participant, "participant");
-      const limit = pageSize(req.page?.pageSize, 20, maxPageSize);
-      const cursor = decodeCursor(req.page?.pageToken ?? "", isConvCursor);
+      const { limit, take, cursor } = readPage(req.page, isConvCursor, maxPageSize, 20);
       authorizeListConversations(ctx.principal, party, directory);
-      const rows = await history.listConversations(party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        conversations: page.map(conversationToPb),
-        page: { nextPageToken: rows.length > limit && last ? encodeCursor({ t: last.lastActivityAt.toISOString(), id: last.id }) : "" },
-      };
+      const rows = await history.listConversations(party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, take);
+      const { items, page } = pageOf(rows, limit, (last) => ({ t: last.lastActivityAt.toISOString(), id: last.id }));
+      return { conversations: items.map(conversationToPb), page };
     }),
 
     listMessages: grpc.unary("ListMessages", async (req, ctx) => {
       const party = parseParticipant(req.participant, "participant");
       if (!req.conversationId) throw new InvalidInput("conversation_id", "is required");
-      const limit = pageSize(req.page?.pageSize, 50, maxPageSize);
-      const cursor = decodeCursor(req.page?.pageToken ?? "", isSeqCursor);
+      const { limit, take, cursor } = readPage(req.page, isSeqCursor, maxPageSize, 50);
       authorizeListMessages(ctx.principal, party, directory);
-      const list = await history.listMessages(party, req.conversationId, cursor?.s, req.newestFirst, limit + 1);
-      const page = list.slice(0, limit);
-      const last = page[page.length - 1];
-      return { messages: page, page: { nextPageToken: list.length > limit && last ? encodeCursor({ s: Number(last.seq) }) : "" } };
+      const list = await history.listMessages(party, req.conversationId, cursor?.s, req.newestFirst, take);
+      const { items, page } = pageOf(list, limit, (last) => ({ s: Number(last.seq) }));
+      return { messages: items, page };
     }),
 
     getMessage: grpc.unary("GetMessage", async (req, ctx) => {
