@@ -21,7 +21,8 @@ import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { principalLabel, type Principal, type TokenVerifier } from "./auth.js";
-import { toStatus, Unauthenticated } from "./errors.js";
+import { toStatus, Unauthenticated, type InvalidInput } from "./errors.js";
+import { createInputGuard, type InputBounds, type StreamInputOptions } from "./input.js";
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -43,6 +44,8 @@ export interface KitServerOptions {
   /** Log successful calls at this level; errors always log at warn/error. */
   okLogLevel?: "info" | "debug" | "trace";
   maxReceiveMessageLength?: number;
+  /** The service's overrides of the kit's input limits (input.ts), by field path. */
+  bounds?: InputBounds;
 }
 
 type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -56,8 +59,10 @@ export interface KitServer {
   /** Decode → authenticate → run → map errors → log and count. */
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): (call: ServerWritableStream<Req, Res>) => void;
-  duplex<Req, Res>(method: string, handler: DuplexHandler<Req, Res>): (call: ServerDuplexStream<Req, Res>) => void;
-  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void;
+  duplex<Req, Res>(method: string, handler: DuplexHandler<Req, Res>, options?: StreamInputOptions): (call: ServerDuplexStream<Req, Res>) => void;
+  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>, options?: StreamInputOptions): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void;
+  /** Why this message of the method is refused (NUL, lone surrogate, over a limit), or undefined. */
+  inputError(method: string, message: unknown): InvalidInput | undefined;
   addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
   setServing(serving: boolean): void;
   listen(host: string, port: number): Promise<number>;
@@ -143,6 +148,8 @@ export function createKitServer(options: KitServerOptions): KitServer {
   const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
   reflection.addToServer(server);
 
+  const inputs = createInputGuard(options.bounds);
+
   function bearerToken(metadata: Metadata): string | undefined {
     const header = metadata.get("authorization")[0];
     return typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : undefined;
@@ -183,6 +190,7 @@ export function createKitServer(options: KitServerOptions): KitServer {
     let ctx: CallContext | undefined;
     const run = (principal: Principal) => {
       ctx = new KitCallContext(method, call.metadata, principal, deadlineOf(call), call, log, closing.signal);
+      inputs.checkRequest(method, call);
       return work(ctx);
     };
     // A token seen before starts the work at once: no promise and no turn for the check.
@@ -226,13 +234,18 @@ export function createKitServer(options: KitServerOptions): KitServer {
     serverStream(method, handler) {
       return (call) => handle(method, call, (ctx) => handler(call.request, ctx, call), () => call.end(), failStream(call));
     },
-    duplex(method, handler) {
-      return (call) => handle(method, call, (ctx) => handler(call, ctx), () => call.end(), failStream(call));
+    duplex(method, handler, streamOptions) {
+      return (call) => handle(method, call, (ctx) => inputs.checkReads(method, call, streamOptions, () => handler(call, ctx)), () => call.end(), failStream(call));
     },
-    clientStream(method, handler) {
-      return (call, callback) => handle(method, call, (ctx) => handler(call, ctx), (res) => callback(null, res), (st) => callback(st));
+    clientStream(method, handler, streamOptions) {
+      return (call, callback) =>
+        handle(method, call, (ctx) => inputs.checkReads(method, call, streamOptions, () => handler(call, ctx)), (res) => callback(null, res), (st) => callback(st));
+    },
+    inputError(method, message) {
+      return inputs.error(method, message);
     },
     addService(definition, implementation) {
+      inputs.add(definition);
       server.addService(definition, implementation);
       const first = Object.values(definition)[0];
       const name = first?.path.split("/")[1];
@@ -269,3 +282,4 @@ export function createKitServer(options: KitServerOptions): KitServer {
 }
 
 export { status, Metadata };
+export type { StreamInputOptions };

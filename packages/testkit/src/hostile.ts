@@ -1,0 +1,224 @@
+import fc from "fast-check";
+import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { fromJson, toBinary, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { inputFields, protoRegistry, type InputBounds } from "@kontor/service-kit/input";
+
+/**
+ * Generated hostile requests for any Kontor request type: one string, bytes,
+ * repeated or map field, at any depth (through nested messages, list items
+ * and oneof cases), gets a value the kit must refuse. Requests are built in
+ * the proto3 JSON form from the descriptors and encoded with protobuf-es, so
+ * they travel as any client's would and the check's own field mapping is not
+ * used to build them.
+ */
+
+export type HostileKind = "nul" | "lone-surrogate" | "too-long" | "too-many";
+
+export interface HostileRequest {
+  /** The request in proto3 JSON. */
+  json: JsonObject;
+  /** The field the refusal must name, as a client sees it ("content.text.body", "items[2].id"). */
+  field: string;
+  kind: HostileKind;
+}
+
+type Step = { name: string; json: string; index?: number; filler?: JsonValue };
+
+interface Target {
+  steps: Step[];
+  /** Path in the form inputFields() reports, to look the limit up. */
+  staticPath: string;
+  leaf: "string" | "bytes" | "repeated";
+  /** For "repeated": what one item is. */
+  item?: JsonValue;
+}
+
+const MAX_DEPTH = 6;
+
+function emptyValue(field: DescMessage["fields"][number]): JsonValue {
+  if (field.fieldKind === "list") {
+    if (field.listKind === "message") return {};
+    if (field.listKind === "enum") return 0;
+    return field.scalar === 9 || field.scalar === 12 ? "" : field.scalar === 8 ? false : 0;
+  }
+  return {};
+}
+
+function targetsOf(desc: DescMessage, steps: Step[] = [], staticPrefix = "", depth = 0): Target[] {
+  if (depth > MAX_DEPTH) return [];
+  const out: Target[] = [];
+  for (const field of desc.fields) {
+    const staticPath = staticPrefix ? `${staticPrefix}.${field.name}` : field.name;
+    const step: Step = { name: field.name, json: field.jsonName };
+    if (field.fieldKind === "scalar" && (field.scalar === 9 || field.scalar === 12)) {
+      out.push({ steps: [...steps, step], staticPath, leaf: field.scalar === 9 ? "string" : "bytes" });
+    } else if (field.fieldKind === "message") {
+      const type = field.message.typeName;
+      if (type.startsWith("google.protobuf.")) continue;
+      out.push(...targetsOf(field.message, [...steps, step], staticPath, depth + 1));
+    } else if (field.fieldKind === "list") {
+      out.push({ steps: [...steps, step], staticPath, leaf: "repeated", item: emptyValue(field) });
+      for (const index of [0, 2]) {
+        const itemStep: Step = { ...step, index, filler: emptyValue(field) };
+        if (field.listKind === "scalar" && (field.scalar === 9 || field.scalar === 12)) {
+          out.push({ steps: [...steps, itemStep], staticPath: `${staticPath}[]`, leaf: field.scalar === 9 ? "string" : "bytes" });
+        } else if (field.listKind === "message" && !field.message.typeName.startsWith("google.protobuf.")) {
+          out.push(...targetsOf(field.message, [...steps, itemStep], `${staticPath}[]`, depth + 1));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function build(steps: Step[], leaf: JsonValue): JsonObject {
+  let value: JsonValue = leaf;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i]!;
+    if (step.index !== undefined) value = [...Array.from({ length: step.index }, () => step.filler ?? null), value];
+    value = { [step.json]: value };
+  }
+  return value as JsonObject;
+}
+
+function clientPath(steps: Step[]): string {
+  return steps.map((s) => (s.index === undefined ? s.name : `${s.name}[${s.index}]`)).join(".");
+}
+
+/** Code points a valid string may hold: anything but U+0000 and surrogate halves. */
+const validCodePoint = fc.oneof(fc.integer({ min: 1, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0x10ffff }), fc.integer({ min: 0x20, max: 0x7e }));
+export const validString = (maxLength = 8) => fc.array(validCodePoint, { maxLength }).map((cps) => String.fromCodePoint(...cps));
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+
+function message(typeName: string): DescMessage {
+  const desc = protoRegistry().getMessage(typeName);
+  if (!desc) throw new Error(`unknown message type ${typeName}`);
+  return desc;
+}
+
+/**
+ * Hostile requests of one type, with the service's bounds. `kinds` defaults
+ * to what can cross the wire: a client's UTF-8 encoder turns a lone surrogate
+ * into U+FFFD, so "lone-surrogate" is only for in-process checks.
+ */
+export function hostileRequest(typeName: string, bounds: InputBounds = {}, kinds: HostileKind[] = ["nul", "too-long", "too-many"]): fc.Arbitrary<HostileRequest> {
+  const limits = new Map(inputFields(typeName, bounds).map((f) => [`${f.kind === "repeated" || f.kind === "map" ? "#" : ""}${f.path}`, f.max]));
+  const targets = targetsOf(message(typeName));
+  const arbitraries: fc.Arbitrary<HostileRequest>[] = [];
+  for (const t of targets) {
+    const field = clientPath(t.steps);
+    if (t.leaf === "repeated") {
+      if (!kinds.includes("too-many")) continue;
+      const max = limits.get(`#${t.staticPath}`);
+      if (max === undefined) throw new Error(`no count limit reported for ${t.staticPath}`);
+      arbitraries.push(fc.integer({ min: 1, max: 3 }).map((extra) => ({ json: build(t.steps, Array.from({ length: max + extra }, () => t.item ?? null)), field, kind: "too-many" as const })));
+      continue;
+    }
+    const max = limits.get(t.staticPath);
+    if (max === undefined) throw new Error(`no length limit reported for ${t.staticPath}`);
+    if (t.leaf === "bytes") {
+      if (kinds.includes("too-long"))
+        arbitraries.push(fc.integer({ min: 1, max: 16 }).map((extra) => ({ json: build(t.steps, Buffer.alloc(max + extra, 7).toString("base64")), field, kind: "too-long" as const })));
+      continue;
+    }
+    if (kinds.includes("nul"))
+      arbitraries.push(fc.tuple(validString(), validString()).map(([a, b]) => ({ json: build(t.steps, `${a}\u0000${b}`), field, kind: "nul" as const })));
+    if (kinds.includes("lone-surrogate"))
+      arbitraries.push(fc.tuple(validString(), loneSurrogate, validString()).map(([a, s, b]) => ({ json: build(t.steps, `${a}${s}${b}`), field, kind: "lone-surrogate" as const })));
+    if (kinds.includes("too-long"))
+      arbitraries.push(
+        fc.tuple(validCodePoint, fc.integer({ min: 1, max: 8 })).map(([cp, extra]) => ({ json: build(t.steps, String.fromCodePoint(cp).repeat(max + extra)), field, kind: "too-long" as const })),
+      );
+  }
+  if (arbitraries.length === 0) throw new Error(`${typeName} has no field to make hostile`);
+  return fc.oneof(...arbitraries);
+}
+
+/** Valid requests of one type: every string field reachable as above gets a clean value within its limit. */
+export function cleanRequest(typeName: string, bounds: InputBounds = {}): fc.Arbitrary<{ json: JsonObject; field: string }> {
+  const limits = new Map(inputFields(typeName, bounds).map((f) => [f.path, f.max]));
+  const targets = targetsOf(message(typeName)).filter((t) => t.leaf === "string");
+  return fc.oneof(
+    ...targets.map((t) => {
+      const max = limits.get(t.staticPath) ?? 0;
+      return fc.oneof(validString(Math.min(max, 16)), fc.constant("\u{1F600}".repeat(max))).map((s) => ({ json: build(t.steps, s), field: clientPath(t.steps) }));
+    }),
+  );
+}
+
+/** The request's wire bytes, encoded by protobuf-es from its JSON form. */
+export function encodeRequest(typeName: string, json: JsonObject): Buffer {
+  const desc = message(typeName);
+  return Buffer.from(toBinary(desc, fromJson(desc, json, { registry: protoRegistry() })));
+}
+
+export interface RawOutcome {
+  /** The error when the call failed; undefined when it succeeded. */
+  error: ServiceError | undefined;
+  /** Response messages (raw bytes) received before the end. */
+  responses: Buffer[];
+}
+
+const identity = (b: Buffer) => b;
+
+/**
+ * Calls one method with ready request bytes, whatever its kind: unary and
+ * server-stream send one request; client-stream and duplex send `requests`
+ * and end their side. Waits for the call's status.
+ */
+export function callRaw(
+  address: string,
+  method: { path: string; requestStream: boolean; responseStream: boolean },
+  requests: Buffer[],
+  token: string,
+  deadlineMs = 10_000,
+): Promise<RawOutcome> {
+  const client = new Client(address, credentials.createInsecure());
+  const metadata = new Metadata();
+  metadata.set("authorization", `Bearer ${token}`);
+  const deadline = Date.now() + deadlineMs;
+  const responses: Buffer[] = [];
+  return new Promise<RawOutcome>((resolve) => {
+    const done = (error: ServiceError | null | undefined) => {
+      client.close();
+      resolve({ error: error ?? undefined, responses });
+    };
+    if (!method.requestStream && !method.responseStream) {
+      client.makeUnaryRequest(method.path, identity, identity, requests[0]!, metadata, { deadline }, (err, res) => {
+        if (res) responses.push(res);
+        done(err);
+      });
+      return;
+    }
+    if (!method.requestStream) {
+      const call = client.makeServerStreamRequest(method.path, identity, identity, requests[0]!, metadata, { deadline });
+      call.on("data", (b: Buffer) => responses.push(b));
+      call.on("error", (err: ServiceError) => done(err));
+      call.on("end", () => done(undefined));
+      return;
+    }
+    if (!method.responseStream) {
+      const call = client.makeClientStreamRequest(method.path, identity, identity, metadata, { deadline }, (err, res) => {
+        if (res) responses.push(res);
+        done(err);
+      });
+      for (const r of requests) call.write(r);
+      call.end();
+      return;
+    }
+    const call = client.makeBidiStreamRequest(method.path, identity, identity, metadata, { deadline });
+    call.on("data", (b: Buffer) => responses.push(b));
+    call.on("error", (err: ServiceError) => done(err));
+    call.on("end", () => done(undefined));
+    for (const r of requests) call.write(r);
+    call.end();
+  });
+}
+
+/** The request type of a generated service definition's method. */
+export function requestType(path: string): string {
+  const [, service = "", method = ""] = path.split("/");
+  const input = protoRegistry().getService(service)?.methods.find((m) => m.name === method)?.input;
+  if (!input) throw new Error(`no descriptor for ${path}`);
+  return input.typeName;
+}
