@@ -4,10 +4,11 @@ import { migrations } from "./store/migrations/index.js";
 import type { CatalogDatabase } from "./store/database.js";
 import { createCatalogService } from "./domain/catalog-service.js";
 import { registerCatalogServer } from "./rpc/catalog-server.js";
+import { bounds } from "./rpc/bounds.js";
 
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createCatalog(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
-  const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, ...overrides });
+  const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, bounds, ...overrides });
   const catalog = createCatalogService({ db: rt.db, enqueue: rt.enqueue });
   registerCatalogServer(rt.grpc, catalog, config.MAX_PAGE_SIZE);
   return {
