@@ -1,5 +1,7 @@
 import fc from "fast-check";
-import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import pg from "pg";
+import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { errorDetail } from "@kontor/service-kit/errors";
 import { fromJson, toBinary, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { inputFields, protoRegistry, type InputBounds } from "@kontor/service-kit/input";
 
@@ -221,4 +223,62 @@ export function requestType(path: string): string {
   const input = protoRegistry().getService(service)?.methods.find((m) => m.name === method)?.input;
   if (!input) throw new Error(`no descriptor for ${path}`);
   return input.typeName;
+}
+
+/** What a refused call must look like: INVALID_ARGUMENT naming the field (never INTERNAL). */
+export function refusedField(error: ServiceError | undefined): { code: number | undefined; field: string | undefined } {
+  return { code: error?.code, field: error ? errorDetail(error)?.field : undefined };
+}
+
+export interface HostileMethodOptions {
+  address: string;
+  /** One method of a generated service definition (e.g. CatalogServiceService.listProducts). */
+  method: { path: string; requestStream: boolean; responseStream: boolean };
+  token: string;
+  bounds?: InputBounds;
+  numRuns?: number;
+  /**
+   * Reads the refusal from the outcome; by default the call's status. A
+   * handler answering per item (a streaming send) reports it in a response.
+   */
+  refusal?: (outcome: RawOutcome) => { code: number | undefined; field: string | undefined };
+}
+
+/**
+ * Sends generated hostile requests to one method; each must be refused with
+ * INVALID_ARGUMENT naming its field. A request type without string, bytes or
+ * repeated fields passes at once.
+ */
+export async function assertHostileRefused(options: HostileMethodOptions): Promise<void> {
+  const typeName = requestType(options.method.path);
+  // A request with no string, bytes or repeated field (ListCategories) has nothing to make hostile.
+  if (targetsOf(message(typeName)).length === 0) return;
+  const read = options.refusal ?? ((o: RawOutcome) => refusedField(o.error));
+  await fc.assert(
+    fc.asyncProperty(hostileRequest(typeName, options.bounds), async (hostile) => {
+      const outcome = await callRaw(options.address, options.method, [encodeRequest(typeName, hostile.json)], options.token);
+      const got = read(outcome);
+      if (got.code !== status.INVALID_ARGUMENT || got.field !== hostile.field)
+        throw new Error(`${options.method.path} ${hostile.kind} at ${hostile.field}: got code ${String(got.code)} naming ${String(got.field)} (${outcome.error?.details ?? "no error"})`);
+    }),
+    { numRuns: options.numRuns ?? 20 },
+  );
+}
+
+/** Rows per table of a schema, to show a batch of refused calls changed nothing. */
+export async function rowCounts(databaseUrl: string, schema: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name", [schema]);
+    const counts: Record<string, number> = {};
+    for (const { table_name } of tables.rows) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(table_name)}`);
+      counts[table_name] = Number(rows[0]?.n ?? 0);
+    }
+    if (Object.keys(counts).length === 0) throw new Error(`schema ${schema} has no tables`);
+    return counts;
+  } finally {
+    await client.end();
+  }
 }

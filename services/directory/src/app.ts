@@ -9,6 +9,7 @@ import { createFollowService } from "./domain/follow-service.js";
 import { createChatLinkService } from "./domain/chat-link-service.js";
 import { CATEGORIES } from "./domain/taxonomy.js";
 import { registerDirectoryServer } from "./rpc/directory-server.js";
+import { bounds } from "./rpc/bounds.js";
 import { registerConsumers } from "./events/consumers.js";
 
 /** Taxonomy keywords (and English labels) for the query-word → category table. */
@@ -22,7 +23,7 @@ function categoryKeywords() {
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createDirectory(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { clock?: () => Date } = {}) {
   const { clock, ...runtimeOverrides } = overrides;
-  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, ...runtimeOverrides });
+  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, bounds, ...runtimeOverrides });
   // Search statements are short and bounded: JIT compilation and parallel
   // workers would cost more to start than they save.
   rt.database.pool.on("connect", (client) => {
