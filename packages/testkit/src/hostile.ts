@@ -166,23 +166,25 @@ const identity = (b: Buffer) => b;
 /**
  * Calls one method with ready request bytes, whatever its kind: unary and
  * server-stream send one request; client-stream and duplex send `requests`
- * and end their side. Waits for the call's status.
+ * and end their side. Waits for the call's status. Given an address, it
+ * opens and closes its own client.
  */
 export function callRaw(
-  address: string,
+  target: string | Client,
   method: { path: string; requestStream: boolean; responseStream: boolean },
   requests: Buffer[],
   token: string,
   deadlineMs = 10_000,
 ): Promise<RawOutcome> {
-  const client = new Client(address, credentials.createInsecure());
+  const owned = typeof target === "string";
+  const client = typeof target === "string" ? new Client(target, credentials.createInsecure()) : target;
   const metadata = new Metadata();
   metadata.set("authorization", `Bearer ${token}`);
   const deadline = Date.now() + deadlineMs;
   const responses: Buffer[] = [];
   return new Promise<RawOutcome>((resolve) => {
     const done = (error: ServiceError | null | undefined) => {
-      client.close();
+      if (owned) client.close();
       resolve({ error: error ?? undefined, responses });
     };
     if (!method.requestStream && !method.responseStream) {
@@ -254,15 +256,20 @@ export async function assertHostileRefused(options: HostileMethodOptions): Promi
   // A request with no string, bytes or repeated field (ListCategories) has nothing to make hostile.
   if (targetsOf(message(typeName)).length === 0) return;
   const read = options.refusal ?? ((o: RawOutcome) => refusedField(o.error));
-  await fc.assert(
-    fc.asyncProperty(hostileRequest(typeName, options.bounds), async (hostile) => {
-      const outcome = await callRaw(options.address, options.method, [encodeRequest(typeName, hostile.json)], options.token);
-      const got = read(outcome);
-      if (got.code !== status.INVALID_ARGUMENT || got.field !== hostile.field)
-        throw new Error(`${options.method.path} ${hostile.kind} at ${hostile.field}: got code ${String(got.code)} naming ${String(got.field)} (${outcome.error?.details ?? "no error"})`);
-    }),
-    { numRuns: options.numRuns ?? 20 },
-  );
+  const client = new Client(options.address, credentials.createInsecure());
+  try {
+    await fc.assert(
+      fc.asyncProperty(hostileRequest(typeName, options.bounds), async (hostile) => {
+        const outcome = await callRaw(client, options.method, [encodeRequest(typeName, hostile.json)], options.token);
+        const got = read(outcome);
+        if (got.code !== status.INVALID_ARGUMENT || got.field !== hostile.field)
+          throw new Error(`${options.method.path} ${hostile.kind} at ${hostile.field}: got code ${String(got.code)} naming ${String(got.field)} (${outcome.error?.details ?? "no error"})`);
+      }),
+      { numRuns: options.numRuns ?? 20 },
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /** Rows per table of a schema, to show a batch of refused calls changed nothing. */

@@ -13,12 +13,13 @@ import { createMessagingService, type MessagingService, type PendingItem } from 
 import { registerDirectoryConsumer } from "./events/consumers.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
+import { bounds } from "./rpc/bounds.js";
 import { createMessagingMetrics } from "./metrics.js";
 
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
-  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, okLogLevel: "trace", ...overrides });
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, okLogLevel: "trace", bounds, ...overrides });
   const keyring = createKeyring(rt.db, master);
   const directory = createDirectoryCache();
   registerDirectoryConsumer(rt, directory);
