@@ -135,7 +135,7 @@ describe("input check: limits", () => {
   it("a repeated field over the default count is refused naming the field", () => {
     const check = compileInputCheck(SEND);
     const items = (n: number) =>
-      SendMessageRequest.fromPartial({ content: { kind: { $case: "order", value: { catalogId: "c", items: Array.from({ length: n }, () => ({ productRetailerId: "p", quantity: 1 })) } } } });
+      SendMessageRequest.fromPartial({ content: { kind: { $case: "order", value: { catalogId: "c", items: Array.from({ length: n }, () => ({ productRetailerId: "p", quantity: 1, itemPrice: undefined })) } } } });
     expect(check(items(defaultLimits.count))).toBeUndefined();
     expect(check(items(defaultLimits.count + 1))?.message).toBe(`content.order.items: must have at most ${defaultLimits.count} items`);
   });
@@ -152,7 +152,7 @@ describe("input check: limits", () => {
     expect(check(places[3]!.build("abcd"))?.message).toBe("content.order.items[2].product_retailer_id: must be at most 3 characters");
     expect(check(places[3]!.build("abc"))).toBeUndefined();
     const four = places[3]!.build("abc");
-    if (four.content?.kind?.$case === "order") four.content.kind.value.items.push({ productRetailerId: "d", quantity: 1 });
+    if (four.content?.kind?.$case === "order") four.content.kind.value.items.push({ productRetailerId: "d", quantity: 1, itemPrice: undefined });
     expect(check(four)?.message).toBe("content.order.items: must have at most 3 items");
     expect(check(places[5]!.build("abcde"))?.message).toBe("content.interactive.product_list.sections[0].product_retailer_ids[1]: must be at most 4 characters");
     // Other strings keep the default.

@@ -188,6 +188,77 @@ function walkMap(f: FieldPlan, map: Record<string, unknown>): Violation | undefi
   return undefined;
 }
 
+const helpers = {
+  str(s: string, max: number): Violation | undefined {
+    const bad = badString(s, max);
+    return bad === undefined ? undefined : violation(bad);
+  },
+  bytes: (max: number): Violation => violation(`must be at most ${max} bytes`),
+  count: (max: number, name: string): Violation => violation(`must have at most ${max} items`, name),
+  at(v: Violation, segment: string): Violation {
+    v.segments.push(segment);
+    return v;
+  },
+  map: walkMap,
+};
+
+type Walker = (message: Record<string, unknown>) => Violation | undefined;
+
+/**
+ * Turns a message plan into straight-line code, one property read per field.
+ * An interpreter loop over the plan reads `message[key]` with a different key
+ * and object shape at one site (megamorphic, ~3x slower on a SendMessage);
+ * the generated code gives each read its own inline cache, as protobuf.js
+ * and ajv do. Only names from the descriptors and numbers reach the code.
+ */
+function generate(plan: MessagePlan): Walker {
+  const nested: Walker[] = [];
+  const maps: FieldPlan[] = [];
+  const lit = JSON.stringify;
+  const value = (v: ValuePlan, expr: string, segment: string): string => {
+    switch (v.kind) {
+      case STRING:
+        return `if (typeof ${expr} === "string" && (${expr}.length > ${v.max} || S.test(${expr}))) { r = h.str(${expr}, ${v.max}); if (r !== undefined) return h.at(r, ${segment}); }`;
+      case BYTES:
+        return `if (${expr} instanceof Uint8Array && ${expr}.length > ${v.max}) return h.at(h.bytes(${v.max}), ${segment});`;
+      case MESSAGE: {
+        const i = nested.push(generate(v.plan!)) - 1;
+        return `if (${expr} !== null && typeof ${expr} === "object") { r = P[${i}](${expr}); if (r !== undefined) return h.at(r, ${segment}); }`;
+      }
+      default:
+        return "";
+    }
+  };
+  const lines: string[] = ["let v, r;"];
+  for (const f of plan) {
+    lines.push(`v = m[${lit(f.key)}];`);
+    switch (f.shape) {
+      case 0:
+        lines.push(value(f, "v", lit(f.name)));
+        break;
+      case 1:
+        lines.push(`if (Array.isArray(v)) { if (v.length > ${f.count}) return h.count(${f.count}, ${lit(f.name)});`);
+        if (f.kind !== SKIP) lines.push(`for (let i = 0; i < v.length; i++) { const e = v[i]; ${value(f, "e", `${lit(`${f.name}[`)} + i + "]"`)} }`);
+        lines.push("}");
+        break;
+      case 2: {
+        const i = maps.push(f) - 1;
+        lines.push(`if (v !== undefined && v !== null) { r = h.map(F[${i}], v); if (r !== undefined) return r; }`);
+        break;
+      }
+      case 3:
+        lines.push("if (v !== undefined && v !== null) switch (v.$case) {");
+        for (const [name, c] of Object.entries(f.cases!)) if (c.kind !== SKIP) lines.push(`case ${lit(name)}: { const u = v.value; ${value(c, "u", lit(c.name))} break; }`);
+        lines.push("}");
+        break;
+    }
+  }
+  lines.push("return undefined;");
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const make = new Function("S", "h", "P", "F", `"use strict"; return function check(m) {\n${lines.join("\n")}\n};`) as (s: RegExp, h: typeof helpers, p: Walker[], f: FieldPlan[]) => Walker;
+  return make(SUSPECT, helpers, nested, maps);
+}
+
 /** ts-proto's property name for a proto field name (its snakeToCamel). */
 function tsProtoKey(name: string): string {
   const hasLower = /[a-z]/.test(name);
@@ -318,10 +389,10 @@ export function protoRegistry(): FileRegistry {
 export function compileInputCheck(typeName: string, bounds: InputBounds = {}): InputCheck {
   const desc = protoRegistry().getMessage(typeName);
   if (!desc) throw new Error(`input check: unknown message type ${typeName}`);
-  const plan = new Compiler(bounds).message(desc, "", 0);
+  const check = generate(new Compiler(bounds).message(desc, "", 0));
   return (message) => {
     if (message === null || typeof message !== "object") return undefined;
-    const bad = walk(plan, message as Record<string, unknown>);
+    const bad = check(message as Record<string, unknown>);
     return bad ? new InvalidInput(bad.segments.reverse().join("."), bad.message) : undefined;
   };
 }
