@@ -254,7 +254,6 @@ function generate(plan: MessagePlan): Walker {
     }
   }
   lines.push("return undefined;");
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function("S", "h", "P", "F", `"use strict"; return function check(m) {\n${lines.join("\n")}\n};`) as (s: RegExp, h: typeof helpers, p: Walker[], f: FieldPlan[]) => Walker;
   return make(SUSPECT, helpers, nested, maps);
 }

@@ -43,10 +43,10 @@ describe("hostile input", () => {
       const token = callers[name];
       expect(token, `no caller for ${name}`).toBeDefined();
       const before = await rowCounts(env.databaseUrl, "ads");
-      const listed = await unaryCall(client.listCampaigns.bind(client), { businessId: "biz_hostile" }, { token: owner });
+      const listed = await unaryCall(client.listCampaigns.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner });
       await assertHostileRefused({ address, method, token: token!(), bounds, numRuns: 25 });
       expect(await rowCounts(env.databaseUrl, "ads")).toEqual(before);
-      expect(await unaryCall(client.listCampaigns.bind(client), { businessId: "biz_hostile" }, { token: owner })).toEqual(listed);
+      expect(await unaryCall(client.listCampaigns.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner })).toEqual(listed);
     });
   }
 });

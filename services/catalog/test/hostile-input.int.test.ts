@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe("hostile input", () => {
   it("when an id holds U+0000, then INVALID_ARGUMENT naming it, not INTERNAL from PostgreSQL's encoding check", async () => {
-    const list = await expectFailure(client.listProducts.bind(client), { businessId: "biz_hostile\u0000" }, { token: owner });
+    const list = await expectFailure(client.listProducts.bind(client), { businessId: "biz_hostile\u0000", page: undefined }, { token: owner });
     expect({ code: list.code, field: errorDetail(list)?.field }).toEqual({ code: 3, field: "business_id" });
     const get = await expectFailure(client.getProduct.bind(client), { productId: "\u0000" }, { token: owner });
     expect({ code: get.code, field: errorDetail(get)?.field }).toEqual({ code: 3, field: "product_id" });
@@ -50,10 +50,10 @@ describe("hostile input", () => {
       const token = callers[name];
       expect(token, `no caller for ${name}`).toBeDefined();
       const before = await rowCounts(env.databaseUrl, "catalog");
-      const listed = await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile" }, { token: owner });
+      const listed = await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner });
       await assertHostileRefused({ address, method, token: token!(), bounds, numRuns: 25 });
       expect(await rowCounts(env.databaseUrl, "catalog")).toEqual(before);
-      expect(await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile" }, { token: owner })).toEqual(listed);
+      expect(await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner })).toEqual(listed);
     });
   }
 });

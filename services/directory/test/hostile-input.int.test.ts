@@ -65,7 +65,7 @@ describe("hostile input", () => {
     const cases = [
       () => expectFailure(client.getBusiness.bind(client), { businessId: `${businessId}\u0000` }, { token: tokens.customer }),
       () => expectFailure(client.lookupBusiness.bind(client), { key: { $case: "handle", value: "a\u0000" } }, { token: tokens.customer }),
-      () => expectFailure(client.isOpen.bind(client), { businessId: "\u0000" }, { token: tokens.customer }),
+      () => expectFailure(client.isOpen.bind(client), { businessId: "\u0000", at: undefined }, { token: tokens.customer }),
       () => expectFailure(client.resolveChatLink.bind(client), { code: "ab\u0000" }, { token: tokens.customer }),
     ];
     const fields = ["business_id", "handle", "business_id", "code"];
