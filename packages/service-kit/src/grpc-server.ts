@@ -245,8 +245,7 @@ export function createKitServer(options: KitServerOptions): KitServer {
       return inputs.error(method, message);
     },
     addService(definition, implementation) {
-      inputs.add(definition);
-      server.addService(definition, implementation);
+      server.addService(inputs.add(definition), implementation);
       const first = Object.values(definition)[0];
       const name = first?.path.split("/")[1];
       if (name) serviceNames.push(name);

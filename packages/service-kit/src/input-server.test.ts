@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { MessagingServiceClient, MessagingServiceService, type SendMessageRequest, type SendMessageStreamRequest } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTokenSigner, createTokenVerifier, generateSigningKeys } from "./auth.js";
 import { createKitServer, type KitServer } from "./grpc-server.js";
@@ -13,6 +13,7 @@ import { createMetrics } from "./metrics.js";
 let kit: KitServer;
 let client: MessagingServiceClient;
 let token: string;
+let address: string;
 const seen: string[] = [];
 const text = (body: string): SendMessageRequest["content"] => ({ kind: { $case: "text", value: { body, previewUrl: false } } });
 const bodyOf = (req: SendMessageRequest | undefined) => (req?.content?.kind?.$case === "text" ? req.content.kind.value.body : "");
@@ -54,7 +55,8 @@ beforeAll(async () => {
     eraseBusinessKey: kit.unary("EraseBusinessKey", unimplemented),
   });
   const port = await kit.listen("127.0.0.1", 0);
-  client = new MessagingServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  address = `127.0.0.1:${port}`;
+  client = new MessagingServiceClient(address, credentials.createInsecure());
 });
 
 afterAll(async () => {
@@ -89,6 +91,29 @@ describe("kit server input check", () => {
     seen.length = 0;
     expect(await send({ content: text("a\uD800") })).toBeUndefined();
     expect(seen).toEqual(["a\uFFFD"]);
+  });
+
+  it("when a request's bytes hold invalid UTF-8 (an encoded surrogate half, a cut sequence), then INVALID_ARGUMENT naming the field, not a silent U+FFFD", async () => {
+    seen.length = 0;
+    const raw = new Client(address, credentials.createInsecure());
+    const call = (bytes: Buffer) =>
+      new Promise<ServiceError | undefined>((resolve) => {
+        raw.makeUnaryRequest("/kontor.messaging.v1.MessagingService/SendMessage", (b: Buffer) => b, (b: Buffer) => b, bytes, auth(), (err) => resolve(err ?? undefined));
+      });
+    // content (5) { text (1) { body (1): bytes } }
+    const request = (body: Buffer) => {
+      const text = Buffer.concat([Buffer.from([0x0a, body.length]), body]);
+      const content = Buffer.concat([Buffer.from([0x0a, text.length]), text]);
+      return Buffer.concat([Buffer.from([0x2a, content.length]), content]);
+    };
+    for (const body of [Buffer.from([0x61, 0xed, 0xa0, 0x80, 0x62]), Buffer.from([0xc3]), Buffer.from([0x61, 0xff])]) {
+      const err = await call(request(body));
+      expect({ code: err?.code, field: err && errorDetail(err)?.field }).toEqual({ code: status.INVALID_ARGUMENT, field: "content.text.body" });
+    }
+    // Valid multi-byte UTF-8 (é, 😀) decodes as it always did.
+    expect(await call(request(Buffer.from("é😀", "utf8")))).toBeUndefined();
+    raw.close();
+    expect(seen).toEqual(["é😀"]);
   });
 
   it("when a stream's third message is bad, then the handler sees the first two only and the stream fails INVALID_ARGUMENT naming the field", async () => {

@@ -97,8 +97,8 @@ describe("input check: clean strings", () => {
   });
 
   it("when the first lone surrogate comes after a valid pair, then it is still found", () => {
-    expect(check(places[1]!.build("\u{1F600}\uDE00"))?.message).toBe("content.text.body: must not contain a lone surrogate");
-    expect(check(places[1]!.build("\uD83D"))?.message).toBe("content.text.body: must not contain a lone surrogate");
+    expect(check(places[1]!.build("\u{1F600}\uDE00"))?.message).toBe("content.text.body: must not contain a lone surrogate or invalid UTF-8");
+    expect(check(places[1]!.build("\uD83D"))?.message).toBe("content.text.body: must not contain a lone surrogate or invalid UTF-8");
   });
 
   it("a nested request (the streaming send) names the path under its item", () => {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createFileRegistry, fromBinary, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { InvalidInput } from "./errors.js";
 
@@ -17,7 +18,9 @@ import { InvalidInput } from "./errors.js";
  * objects ts-proto decodes (camelCase keys, `{ $case, value }` oneofs,
  * Timestamp as Date, FieldMask as string[]). The clean path allocates
  * nothing: one precompiled regex test and a length compare per string; a
- * path is only built when something is refused.
+ * path is only built when something is refused. The kit server decodes
+ * requests so that invalid UTF-8 on the wire (an encoded surrogate half) is
+ * refused the same way instead of silently becoming U+FFFD.
  */
 
 /** Defaults no legitimate request reaches; a service raises or lowers them per field with InputBounds. */
@@ -89,7 +92,7 @@ function badString(s: string, max: number): string | undefined {
       if (c >= 0xd800 && c <= 0xdfff) {
         const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
         if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
-        else return "must not contain a lone surrogate";
+        else return "must not contain a lone surrogate or invalid UTF-8";
       }
     }
   }
@@ -438,10 +441,48 @@ export interface StreamInputOptions {
   items?: "kit" | "handler";
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Decodes a request's strings. The default decoder turns invalid UTF-8 (an
+ * encoded surrogate half such as ED A0 80, a cut sequence) silently into
+ * U+FFFD; here such a string keeps that text plus a lone surrogate, so the
+ * check refuses it naming its field. Valid UTF-8 costs the same either way.
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return `${lenientUtf8.decode(bytes)}\uDC00`;
+  }
+}
+
+type Deserialize = (bytes: Buffer) => unknown;
+
+/**
+ * ts-proto's decode(input) reads from a BinaryReader it is given, so the
+ * request is decoded with decodeUtf8 above. A deserializer that is not
+ * ts-proto's (it fails on an empty request with a reader) is left as it is.
+ */
+function withStrictUtf8(deserialize: Deserialize): Deserialize {
+  const wrapped: Deserialize = (bytes) => deserialize(new BinaryReader(bytes, decodeUtf8) as unknown as Buffer);
+  try {
+    const empty = wrapped(Buffer.alloc(0));
+    return empty !== null && typeof empty === "object" ? wrapped : deserialize;
+  } catch {
+    return deserialize;
+  }
+}
+
 /** The kit server's side of the checks: one compiled check per method of the services it serves. */
 export interface InputGuard {
-  /** Compiles the checks of a service's methods (a service outside Kontor's protos, e.g. a test's own, has none). */
-  add(definition: ServiceDefinition): void;
+  /**
+   * Compiles the checks of a service's methods and returns the definition to
+   * serve, whose requests decode invalid UTF-8 so the check refuses it. A
+   * service outside Kontor's protos (a test's own) is returned as it is.
+   */
+  add(definition: ServiceDefinition): ServiceDefinition;
   /** Unary and server-stream calls: throws the refusal of `call.request`. */
   checkRequest(method: string, call: object): void;
   /** Client-stream and duplex calls: runs the handler with every incoming message checked as it arrives. */
@@ -453,13 +494,16 @@ export function createInputGuard(bounds: InputBounds = {}): InputGuard {
   const checks = new Map<string, InputCheck>();
   return {
     add(definition) {
-      for (const { path } of Object.values(definition)) {
-        const [, serviceName = "", methodName = ""] = path.split("/");
+      const served: Record<string, ServiceDefinition[string]> = { ...definition };
+      for (const [name, method] of Object.entries(definition)) {
+        const [, serviceName = "", methodName = ""] = method.path.split("/");
         const input = protoRegistry().getService(serviceName)?.methods.find((m) => m.name === methodName)?.input;
         if (!input) continue;
         if (checks.has(methodName)) throw new Error(`input check: two services on one server both define ${methodName}`);
         checks.set(methodName, compileInputCheck(input.typeName, bounds));
+        served[name] = { ...method, requestDeserialize: withStrictUtf8(method.requestDeserialize as Deserialize) };
       }
+      return served;
     },
     checkRequest(method, call) {
       const check = checks.get(method);

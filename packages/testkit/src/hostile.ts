@@ -17,8 +17,10 @@ import { inputFields, protoRegistry, type InputBounds } from "@kontor/service-ki
 export type HostileKind = "nul" | "lone-surrogate" | "too-long" | "too-many";
 
 export interface HostileRequest {
-  /** The request in proto3 JSON. */
+  /** The request in proto3 JSON (a lone surrogate as its U+FFFF stand-in). */
   json: JsonObject;
+  /** For "lone-surrogate": the three bytes encodeRequest puts in place of the stand-in. */
+  surrogate?: Buffer;
   /** The field the refusal must name, as a client sees it ("content.text.body", "items[2].id"). */
   field: string;
   kind: HostileKind;
@@ -87,10 +89,22 @@ function clientPath(steps: Step[]): string {
   return steps.map((s) => (s.index === undefined ? s.name : `${s.name}[${s.index}]`)).join(".");
 }
 
-/** Code points a valid string may hold: anything but U+0000 and surrogate halves. */
-const validCodePoint = fc.oneof(fc.integer({ min: 1, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0x10ffff }), fc.integer({ min: 0x20, max: 0x7e }));
+/**
+ * Code points a valid string may hold: anything but U+0000 and surrogate
+ * halves, and but U+FFFF, which stands in for the lone surrogate (below).
+ */
+const validCodePoint = fc.oneof(fc.integer({ min: 1, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0xfffe }), fc.integer({ min: 0x10000, max: 0x10ffff }), fc.integer({ min: 0x20, max: 0x7e }));
 export const validString = (maxLength = 8) => fc.array(validCodePoint, { maxLength }).map((cps) => String.fromCodePoint(...cps));
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+
+/**
+ * A client's UTF-8 encoder turns a lone surrogate into U+FFFD, so one is sent
+ * as a client in another language could: the request holds U+FFFF (EF BF BF)
+ * in its place, and encodeRequest() swaps those bytes for an encoded
+ * surrogate half (ED A0 80 … ED BF BF) of the same length.
+ */
+const LONE_PLACEHOLDER = "\uFFFF";
+const PLACEHOLDER_BYTES = Buffer.from(LONE_PLACEHOLDER, "utf8");
+const loneSurrogateBytes = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => Buffer.from([0xed, 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]));
 
 function message(typeName: string): DescMessage {
   const desc = protoRegistry().getMessage(typeName);
@@ -98,12 +112,8 @@ function message(typeName: string): DescMessage {
   return desc;
 }
 
-/**
- * Hostile requests of one type, with the service's bounds. `kinds` defaults
- * to what can cross the wire: a client's UTF-8 encoder turns a lone surrogate
- * into U+FFFD, so "lone-surrogate" is only for in-process checks.
- */
-export function hostileRequest(typeName: string, bounds: InputBounds = {}, kinds: HostileKind[] = ["nul", "too-long", "too-many"]): fc.Arbitrary<HostileRequest> {
+/** Hostile requests of one type, with the service's bounds. */
+export function hostileRequest(typeName: string, bounds: InputBounds = {}, kinds: HostileKind[] = ["nul", "lone-surrogate", "too-long", "too-many"]): fc.Arbitrary<HostileRequest> {
   const limits = new Map(inputFields(typeName, bounds).map((f) => [`${f.kind === "repeated" || f.kind === "map" ? "#" : ""}${f.path}`, f.max]));
   const targets = targetsOf(message(typeName));
   const arbitraries: fc.Arbitrary<HostileRequest>[] = [];
@@ -126,7 +136,7 @@ export function hostileRequest(typeName: string, bounds: InputBounds = {}, kinds
     if (kinds.includes("nul"))
       arbitraries.push(fc.tuple(validString(), validString()).map(([a, b]) => ({ json: build(t.steps, `${a}\u0000${b}`), field, kind: "nul" as const })));
     if (kinds.includes("lone-surrogate"))
-      arbitraries.push(fc.tuple(validString(), loneSurrogate, validString()).map(([a, s, b]) => ({ json: build(t.steps, `${a}${s}${b}`), field, kind: "lone-surrogate" as const })));
+      arbitraries.push(fc.tuple(validString(), loneSurrogateBytes, validString()).map(([a, surrogate, b]) => ({ json: build(t.steps, `${a}${LONE_PLACEHOLDER}${b}`), surrogate, field, kind: "lone-surrogate" as const })));
     if (kinds.includes("too-long"))
       arbitraries.push(
         fc.tuple(validCodePoint, fc.integer({ min: 1, max: 8 })).map(([cp, extra]) => ({ json: build(t.steps, String.fromCodePoint(cp).repeat(max + extra)), field, kind: "too-long" as const })),
@@ -136,22 +146,16 @@ export function hostileRequest(typeName: string, bounds: InputBounds = {}, kinds
   return fc.oneof(...arbitraries);
 }
 
-/** Valid requests of one type: every string field reachable as above gets a clean value within its limit. */
-export function cleanRequest(typeName: string, bounds: InputBounds = {}): fc.Arbitrary<{ json: JsonObject; field: string }> {
-  const limits = new Map(inputFields(typeName, bounds).map((f) => [f.path, f.max]));
-  const targets = targetsOf(message(typeName)).filter((t) => t.leaf === "string");
-  return fc.oneof(
-    ...targets.map((t) => {
-      const max = limits.get(t.staticPath) ?? 0;
-      return fc.oneof(validString(Math.min(max, 16)), fc.constant("\u{1F600}".repeat(max))).map((s) => ({ json: build(t.steps, s), field: clientPath(t.steps) }));
-    }),
-  );
-}
-
-/** The request's wire bytes, encoded by protobuf-es from its JSON form. */
-export function encodeRequest(typeName: string, json: JsonObject): Buffer {
+/** The request's wire bytes, encoded by protobuf-es from its JSON form (with the lone surrogate's bytes in place). */
+export function encodeRequest(typeName: string, json: JsonObject, surrogate?: Buffer): Buffer {
   const desc = message(typeName);
-  return Buffer.from(toBinary(desc, fromJson(desc, json, { registry: protoRegistry() })));
+  const bytes = Buffer.from(toBinary(desc, fromJson(desc, json, { registry: protoRegistry() })));
+  if (surrogate) {
+    const at = bytes.indexOf(PLACEHOLDER_BYTES);
+    if (at < 0) throw new Error("the lone surrogate's stand-in is missing from the encoded request");
+    surrogate.copy(bytes, at);
+  }
+  return bytes;
 }
 
 export interface RawOutcome {
@@ -260,7 +264,7 @@ export async function assertHostileRefused(options: HostileMethodOptions): Promi
   try {
     await fc.assert(
       fc.asyncProperty(hostileRequest(typeName, options.bounds), async (hostile) => {
-        const outcome = await callRaw(client, options.method, [encodeRequest(typeName, hostile.json)], options.token);
+        const outcome = await callRaw(client, options.method, [encodeRequest(typeName, hostile.json, hostile.surrogate)], options.token);
         const got = read(outcome);
         if (got.code !== status.INVALID_ARGUMENT || got.field !== hostile.field)
           throw new Error(`${options.method.path} ${hostile.kind} at ${hostile.field}: got code ${String(got.code)} naming ${String(got.field)} (${outcome.error?.details ?? "no error"})`);
