@@ -22,7 +22,8 @@ import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { principalLabel, type Principal, type TokenVerifier } from "./auth.js";
 import { callerMatcher, type AccessTable } from "./access.js";
-import { NotYours, toStatus, Unauthenticated } from "./errors.js";
+import { NotYours, toStatus, Unauthenticated, type InvalidInput } from "./errors.js";
+import { createInputGuard, type InputBounds, type StreamInputOptions } from "./input.js";
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -52,6 +53,8 @@ export interface KitServerOptions {
   /** Log successful calls at this level; errors always log at warn/error. */
   okLogLevel?: "info" | "debug" | "trace";
   maxReceiveMessageLength?: number;
+  /** The service's overrides of the kit's input limits (input.ts), by field path. */
+  bounds?: InputBounds;
 }
 
 type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -67,8 +70,10 @@ export interface KitServer {
   /** Decode → authenticate → run → map errors → log and count. */
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): (call: ServerWritableStream<Req, Res>) => void;
-  duplex<Req, Res>(method: string, handler: DuplexHandler<Req, Res>): (call: ServerDuplexStream<Req, Res>) => void;
-  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void;
+  duplex<Req, Res>(method: string, handler: DuplexHandler<Req, Res>, options?: StreamInputOptions): (call: ServerDuplexStream<Req, Res>) => void;
+  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>, options?: StreamInputOptions): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void;
+  /** Why this message of the method is refused (NUL, lone surrogate, over a limit), or undefined. */
+  inputError(method: string, message: unknown): InvalidInput | undefined;
   addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
   setServing(serving: boolean): void;
   listen(host: string, port: number): Promise<number>;
@@ -155,6 +160,8 @@ export function createKitServer(options: KitServerOptions): KitServer {
   const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
   reflection.addToServer(server);
 
+  const inputs = createInputGuard(options.bounds);
+
   function bearerToken(metadata: Metadata): string | undefined {
     const header = metadata.get("authorization")[0];
     return typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : undefined;
@@ -210,6 +217,8 @@ export function createKitServer(options: KitServerOptions): KitServer {
       ctx = new KitCallContext(method, call.metadata, principal, deadlineOf(call), call, log, closing.signal);
       // After the context, so the refusal's log line names the caller and the request id.
       if (!allowed(principal)) throw new NotYours(`${method} may not be called by ${principalLabel(principal)}`, "CALLER_NOT_ALLOWED");
+      // After the allow-list, so a caller without access learns nothing of the input rules.
+      inputs.checkRequest(method, call);
       return work(ctx);
     };
     // A token seen before starts the work at once: no promise and no turn for the check.
@@ -256,16 +265,21 @@ export function createKitServer(options: KitServerOptions): KitServer {
       const allowed = allowedCallers(method);
       return (call) => handle(method, allowed, call, (ctx) => handler(call.request, ctx, call), () => call.end(), failStream(call));
     },
-    duplex(method, handler) {
+    duplex(method, handler, streamOptions) {
       const allowed = allowedCallers(method);
-      return (call) => handle(method, allowed, call, (ctx) => handler(call, ctx), () => call.end(), failStream(call));
+      return (call) =>
+        handle(method, allowed, call, (ctx) => inputs.checkReads(method, call, streamOptions, () => handler(call, ctx)), () => call.end(), failStream(call));
     },
-    clientStream(method, handler) {
+    clientStream(method, handler, streamOptions) {
       const allowed = allowedCallers(method);
-      return (call, callback) => handle(method, allowed, call, (ctx) => handler(call, ctx), (res) => callback(null, res), (st) => callback(st));
+      return (call, callback) =>
+        handle(method, allowed, call, (ctx) => inputs.checkReads(method, call, streamOptions, () => handler(call, ctx)), (res) => callback(null, res), (st) => callback(st));
+    },
+    inputError(method, message) {
+      return inputs.error(method, message);
     },
     addService(definition, implementation) {
-      server.addService(definition, implementation);
+      server.addService(inputs.add(definition), implementation);
       const first = Object.values(definition)[0];
       const name = first?.path.split("/")[1];
       if (name) serviceNames.push(name);
@@ -301,3 +315,4 @@ export function createKitServer(options: KitServerOptions): KitServer {
 }
 
 export { status, Metadata };
+export type { StreamInputOptions };

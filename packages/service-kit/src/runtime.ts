@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { createTokenVerifier } from "./auth.js";
 import { createKitServer, type KitServer } from "./grpc-server.js";
 import type { AccessTable } from "./access.js";
+import type { InputBounds } from "./input.js";
 import { createDb, migrateToLatest, type Db } from "./db.js";
 import { connectNats, domainStream, ensureStream, startConsumer, type ConsumerSpec, type RunningConsumer } from "./nats.js";
 import { createOutboxRelay, enqueue, type OutboxEvent, type OutboxRelay } from "./outbox.js";
@@ -26,6 +27,8 @@ export interface RuntimeOptions {
   okLogLevel?: "info" | "debug" | "trace";
   /** Settings every pool connection starts with (see DbOptions.sessionSettings). */
   sessionSettings?: Record<string, string>;
+  /** The service's overrides of the kit's input limits (input.ts), by field path. */
+  bounds?: InputBounds;
   /** Test hook passed to the outbox relay. */
   afterPublish?: (eventIds: string[]) => Promise<void>;
 }
@@ -73,7 +76,7 @@ export async function createRuntime<DB>(options: RuntimeOptions): Promise<Runtim
     await database.db.destroy();
     throw new Error(`cannot reach NATS at NATS_URL (${(err as Error).message})`);
   }
-  const grpc = createKitServer({ service: name, access: options.access, log, metrics, verifier: createTokenVerifier(config.AUTH_PUBLIC_KEYS), okLogLevel: options.okLogLevel ?? "debug" });
+  const grpc = createKitServer({ service: name, access: options.access, log, metrics, verifier: createTokenVerifier(config.AUTH_PUBLIC_KEYS), okLogLevel: options.okLogLevel ?? "debug", bounds: options.bounds });
   const outbox = createOutboxRelay({ pool: database.pool, schema, nc, prefix, log, metrics, afterPublish: options.afterPublish });
   const consumerSpecs: ConsumerSpec<unknown>[] = [];
   const running: RunningConsumer[] = [];

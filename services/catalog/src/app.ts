@@ -5,10 +5,11 @@ import type { CatalogDatabase } from "./store/database.js";
 import { createCatalogService } from "./domain/catalog-service.js";
 import { registerCatalogServer } from "./rpc/catalog-server.js";
 import { catalogAccess } from "./rpc/access.js";
+import { bounds } from "./rpc/bounds.js";
 
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createCatalog(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
-  const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, access: catalogAccess, ...overrides });
+  const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, access: catalogAccess, bounds, ...overrides });
   const catalog = createCatalogService({ db: rt.db, enqueue: rt.enqueue });
   registerCatalogServer(rt.grpc, catalog, config.MAX_PAGE_SIZE);
   return {

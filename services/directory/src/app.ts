@@ -10,6 +10,7 @@ import { createChatLinkService } from "./domain/chat-link-service.js";
 import { CATEGORIES } from "./domain/taxonomy.js";
 import { registerDirectoryServer } from "./rpc/directory-server.js";
 import { directoryAccess } from "./rpc/access.js";
+import { bounds } from "./rpc/bounds.js";
 import { registerConsumers } from "./events/consumers.js";
 
 /** Taxonomy keywords (and English labels) for the query-word → category table. */
@@ -26,7 +27,7 @@ export async function createDirectory(config: Config, overrides: Partial<Pick<Ru
   // Search statements are short and bounded: JIT compilation and parallel
   // workers would cost more to start than they save.
   const sessionSettings = { jit: "off", max_parallel_workers_per_gather: "0" };
-  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, access: directoryAccess, sessionSettings, ...runtimeOverrides });
+  const rt = await createRuntime<DirectoryDatabase>({ name: "directory", domain: "directory", config, migrations, access: directoryAccess, bounds, sessionSettings, ...runtimeOverrides });
   const ports = { db: rt.db, enqueue: rt.enqueue, clock };
   const directory = createDirectoryService(ports);
   const verification = createVerificationService(ports, directory);

@@ -23,12 +23,13 @@ import { registerKeyErasureConsumer } from "./events/key-erasure.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
 import { messagingAccess } from "./rpc/access.js";
+import { bounds } from "./rpc/bounds.js";
 import { createMessagingMetrics } from "./metrics.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
-  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: messagingAccess, okLogLevel: "trace", ...overrides });
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: messagingAccess, okLogLevel: "trace", bounds, ...overrides });
   const metrics = createMessagingMetrics(rt.metrics.registry);
 
   // State and adapters.

@@ -25,4 +25,12 @@ describe("validateNewProduct", () => {
     expect(invalidField(() => validateNewProduct({ ...valid, price: undefined }))).toBe("price");
     expect(invalidField(() => validateNewProduct({ ...valid, imageUrl: "javascript:alert(1)" }))).toBe("image_url");
   });
+
+  it("when the image URL or the business id is longer than its limit, then it is refused; at the limit it passes", () => {
+    const url = (n: number) => `https://example.com/${"a".repeat(n - "https://example.com/".length)}`;
+    expect(validateNewProduct({ ...valid, imageUrl: url(2048) }).imageUrl).toHaveLength(2048);
+    expect(invalidField(() => validateNewProduct({ ...valid, imageUrl: url(2049) }))).toBe("image_url");
+    expect(validateNewProduct({ ...valid, businessId: "b".repeat(128) }).businessId).toHaveLength(128);
+    expect(invalidField(() => validateNewProduct({ ...valid, businessId: "b".repeat(129) }))).toBe("business_id");
+  });
 });

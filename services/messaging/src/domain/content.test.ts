@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { invalidField } from "@kontor/testkit/errors";
 import { MediaKind, type Content } from "@kontor/proto/messaging/v1/message";
-import { validateContent, validateEnvelope } from "./content.js";
+import { limits, validateContent, validateEnvelope } from "./content.js";
 
 const text = (body: string): Content => ({ kind: { $case: "text", value: { body, previewUrl: false } } });
 
@@ -54,5 +54,56 @@ describe("validateContent", () => {
     expect(invalidField(() => validateEnvelope({ clientMessageId: "x".repeat(129), bizOpaqueCallbackData: "", contextMessageId: "", kind: "text" }))).toBe("client_message_id");
     expect(invalidField(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "x".repeat(513), contextMessageId: "", kind: "text" }))).toBe("biz_opaque_callback_data");
     expect(invalidField(() => validateEnvelope({ clientMessageId: "", bizOpaqueCallbackData: "", contextMessageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", kind: "reaction" }))).toBe("context");
+  });
+});
+
+describe("validateContent bounds every part of a message (Cloud API limits), so no message is megabytes", () => {
+  const template = (components: { type: string; parameters: { type: string; text: string }[] }[]): Content => ({
+    kind: {
+      $case: "template",
+      value: { name: "order_update", languageCode: "en_US", components: components.map((c) => ({ subType: "", index: 0, ...c, parameters: c.parameters.map((p) => ({ parameterName: "", currency: undefined, dateTime: "", media: undefined, location: undefined, payload: "", couponCode: "", ...p })) })) },
+    },
+  });
+  const param = (text = "x") => ({ type: "text", text });
+
+  it("when a template has too many components or parameters, or a long parameter, then the field is named", () => {
+    expect(validateContent(template(Array.from({ length: limits.templateComponents }, () => ({ type: "button", parameters: [] }))), "business").kind).toBe("template");
+    expect(invalidField(() => validateContent(template(Array.from({ length: limits.templateComponents + 1 }, () => ({ type: "button", parameters: [] }))), "business"))).toBe("content.template.components");
+    expect(validateContent(template([{ type: "body", parameters: Array.from({ length: limits.templateParameters }, () => param()) }]), "business").kind).toBe("template");
+    expect(invalidField(() => validateContent(template([{ type: "body", parameters: Array.from({ length: limits.templateParameters }, () => param()) }, { type: "button", parameters: [param()] }]), "business"))).toBe(
+      "content.template.components",
+    );
+    expect(validateContent(template([{ type: "body", parameters: [param("y".repeat(limits.templateParameterText))] }]), "business").kind).toBe("template");
+    expect(invalidField(() => validateContent(template([{ type: "body", parameters: [param("y".repeat(limits.templateParameterText + 1))] }]), "business"))).toBe("content.template.components[0].parameters[0].text");
+  });
+
+  it("when an order has too many items or a long id, then the field is named", () => {
+    const order = (n: number, id = "SKU"): Content => ({ kind: { $case: "order", value: { catalogId: "cat", text: "", items: Array.from({ length: n }, () => ({ productRetailerId: id, quantity: 1, itemPrice: undefined })) } } });
+    expect(validateContent(order(limits.orderItems), "customer").kind).toBe("order");
+    expect(invalidField(() => validateContent(order(limits.orderItems + 1), "customer"))).toBe("content.order.items");
+    expect(invalidField(() => validateContent(order(1, "s".repeat(limits.id + 1)), "customer"))).toBe("content.order.items[0].product_retailer_id");
+  });
+
+  it("when a contact's sub-field or list is too long, then the field is named", () => {
+    const contact = (over: object): Content => ({
+      kind: { $case: "contacts", value: { contacts: [{ name: { formattedName: "Jane", firstName: "", lastName: "", middleName: "", suffix: "", prefix: "" }, birthday: "", addresses: [], emails: [], org: undefined, phones: [], urls: [], ...over }] } },
+    });
+    const long = "z".repeat(limits.contactField + 1);
+    expect(invalidField(() => validateContent(contact({ name: { formattedName: "Jane", firstName: long, lastName: "", middleName: "", suffix: "", prefix: "" } }), "business"))).toBe("content.contacts.contacts[0].name.first_name");
+    expect(invalidField(() => validateContent(contact({ org: { company: long, department: "", title: "" } }), "business"))).toBe("content.contacts.contacts[0].org.company");
+    expect(invalidField(() => validateContent(contact({ addresses: [{ street: long, city: "", state: "", zip: "", country: "", countryCode: "", type: "" }] }), "business"))).toBe("content.contacts.contacts[0].addresses[0].street");
+    expect(invalidField(() => validateContent(contact({ urls: Array.from({ length: limits.contactList + 1 }, () => ({ url: "https://a.b", type: "" })) }), "business"))).toBe("content.contacts.contacts[0].urls");
+    expect(validateContent(contact({ urls: Array.from({ length: limits.contactList }, () => ({ url: "https://a.b", type: "" })) }), "business").kind).toBe("contacts");
+  });
+
+  it("when a product list's id or a system body is too long, then the field is named", () => {
+    const productList = (ids: string[]): Content => ({
+      kind: { $case: "interactive", value: { header: { kind: { $case: "text", value: "Shop" } }, body: "Pick", footer: "", action: { $case: "productList", value: { catalogId: "cat", sections: [{ title: "", productRetailerIds: ids }] } } } },
+    });
+    expect(invalidField(() => validateContent(productList(["a", "b".repeat(limits.id + 1)]), "business"))).toBe("content.interactive.product_list.sections[0].product_retailer_ids[1]");
+    expect(invalidField(() => validateContent(productList(Array.from({ length: 100_000 }, () => "a")), "business"))).toBe("content.interactive.product_list.sections");
+    const system = (body: string): Content => ({ kind: { $case: "system", value: { type: 1, body } } });
+    expect(validateContent(system("s".repeat(limits.systemBody)), "service").kind).toBe("system");
+    expect(invalidField(() => validateContent(system("s".repeat(limits.systemBody + 1)), "service"))).toBe("content.system.body");
   });
 });

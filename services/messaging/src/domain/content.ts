@@ -35,6 +35,24 @@ export const limits = {
   templateName: 512,
   callbackData: 512,
   clientMessageId: 128,
+  /** Ids of catalogs, products and orders, as the Cloud API's commerce manager allows. */
+  id: 128,
+  mediaLink: 2048,
+  /** A template: one header, one body, a carousel or limited-time offer, ≤ 10 buttons. */
+  templateComponents: 14,
+  /** Parameters over all of a template's components; the body they fill is ≤ 1,024 characters. */
+  templateParameters: 100,
+  templateParameterText: 1024,
+  templateParameterShort: 128,
+  couponCode: 15,
+  /** Items of one order (a cart). */
+  orderItems: 100,
+  orderText: 1024,
+  /** Each sub-field of a contact card, and each of its lists (addresses, emails, phones, urls). */
+  contactField: 256,
+  contactList: 20,
+  systemBody: 4096,
+  paymentDescription: 1024,
 } as const;
 
 const mediaMax: Record<MediaKind, number> = {
@@ -67,6 +85,11 @@ function maxLen(field: string, value: string, max: number): void {
   if (value.length > max && chars(value) > max) throw new InvalidInput(field, `must be at most ${max} characters`);
 }
 
+/** Every string field of a flat message (a contact's name, org, address …) within `max`. */
+function fieldsMax(field: string, message: object, max: number): void {
+  for (const [key, value] of Object.entries(message)) if (typeof value === "string") maxLen(`${field}.${snake(key)}`, value, max);
+}
+
 function required(field: string, value: string): void {
   if (value.trim() === "") throw new InvalidInput(field, "is required");
 }
@@ -88,6 +111,7 @@ export function validateMedia(field: string, m: MediaContent, allowed?: MediaKin
   if (m.source.$case === "mediaId") {
     if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(m.source.value)) throw new InvalidInput(`${field}.media_id`, "is not a media id");
   } else {
+    maxLen(`${field}.link`, m.source.value, limits.mediaLink);
     httpsUrl(`${field}.link`, m.source.value);
   }
   const noCaption = m.kind === MediaKind.MEDIA_KIND_AUDIO || m.kind === MediaKind.MEDIA_KIND_STICKER;
@@ -121,7 +145,14 @@ function validateContacts(field: string, c: ContactsContent): void {
     const f = `${field}.contacts[${i}]`;
     if (!contact.name) throw new InvalidInput(`${f}.name.formatted_name`, "is required");
     required(`${f}.name.formatted_name`, contact.name.formattedName);
+    fieldsMax(`${f}.name`, contact.name, limits.contactField);
     if (contact.birthday && !/^\d{4}-\d{2}-\d{2}$/.test(contact.birthday)) throw new InvalidInput(`${f}.birthday`, "must be YYYY-MM-DD");
+    if (contact.org) fieldsMax(`${f}.org`, contact.org, limits.contactField);
+    for (const list of ["addresses", "emails", "phones", "urls"] as const) {
+      const items: object[] = contact[list];
+      if (items.length > limits.contactList) throw new InvalidInput(`${f}.${list}`, `must have at most ${limits.contactList} entries`);
+      items.forEach((item, j) => fieldsMax(`${f}.${list}[${j}]`, item, limits.contactField));
+    }
     contact.emails.forEach((e, j) => {
       if (!/^[^@\s]+@[^@\s]+$/.test(e.email)) throw new InvalidInput(`${f}.emails[${j}].email`, "is not an email address");
     });
@@ -200,13 +231,16 @@ function validateInteractive(field: string, it: InteractiveContent, sender: "bus
       if (header) throw new InvalidInput(`${field}.header`, "is not allowed on a product message");
       maxLen(`${field}.body`, it.body, limits.interactiveBody);
       required(`${field}.product.catalog_id`, action.value.catalogId);
+      maxLen(`${field}.product.catalog_id`, action.value.catalogId, limits.id);
       required(`${field}.product.product_retailer_id`, action.value.productRetailerId);
+      maxLen(`${field}.product.product_retailer_id`, action.value.productRetailerId, limits.id);
       return;
     case "productList": {
       if (header?.$case !== "text" || header.value.trim() === "") throw new InvalidInput(`${field}.header.text`, "is required for a product list");
       required(`${field}.body`, it.body);
       maxLen(`${field}.body`, it.body, limits.interactiveBody);
       required(`${field}.product_list.catalog_id`, action.value.catalogId);
+      maxLen(`${field}.product_list.catalog_id`, action.value.catalogId, limits.id);
       const sections = action.value.sections;
       if (sections.length < 1 || sections.length > limits.productSections) throw new InvalidInput(`${field}.product_list.sections`, `must have 1 to ${limits.productSections} sections`);
       let total = 0;
@@ -215,6 +249,9 @@ function validateInteractive(field: string, it: InteractiveContent, sender: "bus
         maxLen(`${field}.product_list.sections[${i}].title`, s.title, limits.sectionTitle);
         if (s.productRetailerIds.length === 0) throw new InvalidInput(`${field}.product_list.sections[${i}].product_retailer_ids`, "must not be empty");
         total += s.productRetailerIds.length;
+        // Counted before each id is read: one section cannot carry a million ids past the total.
+        if (total > limits.products) throw new InvalidInput(`${field}.product_list.sections`, `must have at most ${limits.products} products in total`);
+        s.productRetailerIds.forEach((id, j) => maxLen(`${field}.product_list.sections[${i}].product_retailer_ids[${j}]`, id, limits.id));
       });
       if (total > limits.products) throw new InvalidInput(`${field}.product_list.sections`, `must have at most ${limits.products} products in total`);
       return;
@@ -238,11 +275,28 @@ function validateTemplate(field: string, t: TemplateContent): void {
   if (!/^[a-z0-9_]{1,512}$/.test(t.name)) throw new InvalidInput(`${field}.name`, "must be lower-case letters, digits and _");
   required(`${field}.language_code`, t.languageCode);
   if (!/^[a-z]{2,3}(_[A-Z]{2})?$/.test(t.languageCode)) throw new InvalidInput(`${field}.language_code`, "must look like en or en_US");
+  if (t.components.length > limits.templateComponents) throw new InvalidInput(`${field}.components`, `must have at most ${limits.templateComponents} components`);
+  let parameters = 0;
   t.components.forEach((c, i) => {
     if (!["header", "body", "button", "carousel", "limited_time_offer"].includes(c.type)) throw new InvalidInput(`${field}.components[${i}].type`, "is not a component type");
+    maxLen(`${field}.components[${i}].sub_type`, c.subType, limits.templateParameterShort);
+    parameters += c.parameters.length;
+    if (parameters > limits.templateParameters) throw new InvalidInput(`${field}.components`, `must have at most ${limits.templateParameters} parameters in total`);
     c.parameters.forEach((p, j) => {
-      if (p.media) validateMedia(`${field}.components[${i}].parameters[${j}].media`, p.media);
-      if (p.parameterName && !/^[a-z_]+$/.test(p.parameterName)) throw new InvalidInput(`${field}.components[${i}].parameters[${j}].parameter_name`, "must be lower-case a-z and _");
+      const f = `${field}.components[${i}].parameters[${j}]`;
+      maxLen(`${f}.type`, p.type, limits.templateParameterShort);
+      maxLen(`${f}.parameter_name`, p.parameterName, limits.templateParameterShort);
+      maxLen(`${f}.text`, p.text, limits.templateParameterText);
+      maxLen(`${f}.date_time`, p.dateTime, limits.templateParameterShort);
+      maxLen(`${f}.payload`, p.payload, limits.templateParameterText);
+      maxLen(`${f}.coupon_code`, p.couponCode, limits.couponCode);
+      if (p.currency) {
+        maxLen(`${f}.currency.fallback_value`, p.currency.fallbackValue, limits.templateParameterShort);
+        maxLen(`${f}.currency.code`, p.currency.code, limits.templateParameterShort);
+      }
+      if (p.media) validateMedia(`${f}.media`, p.media);
+      if (p.location) validateLocation(`${f}.location`, p.location);
+      if (p.parameterName && !/^[a-z_]+$/.test(p.parameterName)) throw new InvalidInput(`${f}.parameter_name`, "must be lower-case a-z and _");
     });
   });
 }
@@ -294,9 +348,13 @@ export function validateContent(content: Content | undefined, sender: "business"
     case "order":
       if (sender !== "customer") throw new InvalidInput(f, "orders come from customers");
       required(`${f}.catalog_id`, kind.value.catalogId);
+      maxLen(`${f}.catalog_id`, kind.value.catalogId, limits.id);
+      maxLen(`${f}.text`, kind.value.text, limits.orderText);
       if (kind.value.items.length === 0) throw new InvalidInput(`${f}.items`, "must have at least one item");
+      if (kind.value.items.length > limits.orderItems) throw new InvalidInput(`${f}.items`, `must have at most ${limits.orderItems} items`);
       kind.value.items.forEach((it, i) => {
         required(`${f}.items[${i}].product_retailer_id`, it.productRetailerId);
+        maxLen(`${f}.items[${i}].product_retailer_id`, it.productRetailerId, limits.id);
         if (it.quantity < 1 || it.quantity > 99) throw new InvalidInput(`${f}.items[${i}].quantity`, "must be 1 to 99");
       });
       break;
@@ -306,10 +364,13 @@ export function validateContent(content: Content | undefined, sender: "business"
       if (!kind.value.total) throw new InvalidInput(`${f}.total`, "is required");
       if (!/^[A-Z]{3}$/.test(kind.value.total.currency)) throw new InvalidInput(`${f}.total.currency`, "must be an ISO 4217 code");
       if (!/^[1-9]\d{0,17}$/.test(kind.value.total.amountMinor)) throw new InvalidInput(`${f}.total.amount_minor`, "must be a positive integer");
+      maxLen(`${f}.description`, kind.value.description, limits.paymentDescription);
+      maxLen(`${f}.order_id`, kind.value.orderId, limits.id);
       break;
     case "system":
       if (sender !== "service") throw new InvalidInput(f, "system notices are sent by Kontor services only");
       required(`${f}.body`, kind.value.body);
+      maxLen(`${f}.body`, kind.value.body, limits.systemBody);
       break;
   }
   return { contentType: contentCodes[kind.$case], kind: kind.$case };

@@ -150,7 +150,10 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
           // Per-item results: a bad item fails alone, the stream goes on. The callbacks keep
           // the client id, not the request (thousands are in flight; see PendingItem.req).
           const clientMessageId = message?.clientMessageId ?? "";
-          if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
+          // An item's fields are named as the unary SendMessage names them (content.text.body).
+          const refused = grpc.inputError("SendMessageStream", { ref }) ?? (message && grpc.inputError("SendMessage", message));
+          if (refused) finishOne(failed(ref, refused));
+          else if (!message) finishOne(failed(ref, new InvalidInput("message", "is required")));
           else
             send(ctx.principal, message, authorizeSendMessageStream).then(
               (o) => finishOne(sendItemResultBytes(ref, sendResultFields(o, clientMessageId))),
@@ -168,7 +171,8 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
         call.on("error", (err) => reject(err));
         call.on("cancelled", () => resolve());
       });
-    }),
+      // Each item is answered on its own: a bad one is refused alone (inputError above).
+    }, { items: "handler" }),
 
     streamInbox: grpc.serverStream("StreamInbox", async (req, ctx, call) => {
       const party = parseParticipant(req.participant, "participant");
