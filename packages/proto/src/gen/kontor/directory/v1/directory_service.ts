@@ -6947,7 +6947,7 @@ export type DirectoryServiceService = typeof DirectoryServiceService;
 export const DirectoryServiceService = {
   /**
    * RegisterBusiness creates a business profile. Callers: a partner (BSP)
-   * onboarding a business, a Kontor service, or staff.
+   * onboarding a business, service:onboarding, or staff with the operator role.
    */
   registerBusiness: {
     path: "/kontor.directory.v1.DirectoryService/RegisterBusiness" as const,
@@ -7207,7 +7207,7 @@ export const DirectoryServiceService = {
 export interface DirectoryServiceServer extends UntypedServiceImplementation {
   /**
    * RegisterBusiness creates a business profile. Callers: a partner (BSP)
-   * onboarding a business, a Kontor service, or staff.
+   * onboarding a business, service:onboarding, or staff with the operator role.
    */
   registerBusiness: handleUnaryCall<RegisterBusinessRequest, RegisterBusinessResponse>;
   /** GetBusiness reads one public profile. */
@@ -7262,7 +7262,7 @@ export interface DirectoryServiceServer extends UntypedServiceImplementation {
 export interface DirectoryServiceClient extends Client {
   /**
    * RegisterBusiness creates a business profile. Callers: a partner (BSP)
-   * onboarding a business, a Kontor service, or staff.
+   * onboarding a business, service:onboarding, or staff with the operator role.
    */
   registerBusiness(
     request: RegisterBusinessRequest,

@@ -461,7 +461,7 @@ export interface PaymentRequestContent {
   orderId: string;
 }
 
-/** Sent only by service principals (number changes, notices). */
+/** Sent only by Kontor services an RPC admits (number changes, notices). */
 export interface SystemContent {
   type: SystemNoticeType;
   body: string;

@@ -3916,7 +3916,7 @@ export const MessagingServiceService = {
     responseDeserialize: (value: Buffer): GetMessageResponse => GetMessageResponse.decode(value),
   },
   /**
-   * UpsertCustomer registers or updates a customer account (service principals;
+   * UpsertCustomer registers or updates a customer account (service:onboarding;
    * a customer may update its own profile name and settings).
    */
   upsertCustomer: {
@@ -3932,7 +3932,7 @@ export const MessagingServiceService = {
   },
   /**
    * FailMessage moves an undelivered message to FAILED with a Cloud API code
-   * (service principals: delivery pipeline, policy).
+   * (service:gateway, the delivery side).
    */
   failMessage: {
     path: "/kontor.messaging.v1.MessagingService/FailMessage" as const,
@@ -3995,13 +3995,13 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
   /** GetMessage reads one message by its id. */
   getMessage: handleUnaryCall<GetMessageRequest, GetMessageResponse>;
   /**
-   * UpsertCustomer registers or updates a customer account (service principals;
+   * UpsertCustomer registers or updates a customer account (service:onboarding;
    * a customer may update its own profile name and settings).
    */
   upsertCustomer: handleUnaryCall<UpsertCustomerRequest, UpsertCustomerResponse>;
   /**
    * FailMessage moves an undelivered message to FAILED with a Cloud API code
-   * (service principals: delivery pipeline, policy).
+   * (service:gateway, the delivery side).
    */
   failMessage: handleUnaryCall<FailMessageRequest, FailMessageResponse>;
   /**
@@ -4142,7 +4142,7 @@ export interface MessagingServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetMessageResponse) => void,
   ): ClientUnaryCall;
   /**
-   * UpsertCustomer registers or updates a customer account (service principals;
+   * UpsertCustomer registers or updates a customer account (service:onboarding;
    * a customer may update its own profile name and settings).
    */
   upsertCustomer(
@@ -4162,7 +4162,7 @@ export interface MessagingServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * FailMessage moves an undelivered message to FAILED with a Cloud API code
-   * (service principals: delivery pipeline, policy).
+   * (service:gateway, the delivery side).
    */
   failMessage(
     request: FailMessageRequest,
