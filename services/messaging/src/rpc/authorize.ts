@@ -1,4 +1,4 @@
-import type { Principal } from "@kontor/service-kit/auth";
+import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
 import { NotFound, NotYours } from "@kontor/service-kit/errors";
 import type { CustomerUpsert } from "../domain/admin-service.js";
 import type { CustomerCache } from "../domain/customers.js";
@@ -17,19 +17,6 @@ import type { SenderRole } from "../domain/send-service.js";
 
 type Numbers = Pick<DirectoryCache, "get">;
 
-function mayActForBusiness(principal: Principal, businessId: string): boolean {
-  switch (principal.kind) {
-    case "business":
-      return principal.businessId === businessId;
-    case "partner":
-      return principal.businessIds.includes(businessId);
-    case "service":
-      return true;
-    default:
-      return false;
-  }
-}
-
 /** May this principal act as this participant (send as it, read its inbox and history)? */
 function requireActsAs(principal: Principal, party: Party, numbers: Numbers): void {
   if (party.kind === "customer") {
@@ -38,7 +25,7 @@ function requireActsAs(principal: Principal, party: Party, numbers: Numbers): vo
   }
   const n = numbers.get(party.id);
   if (!n) throw new NotFound("business number");
-  if (!mayActForBusiness(principal, n.businessId)) throw new NotYours("this principal may not act for that business number");
+  if (!canActForBusiness(principal, n.businessId)) throw new NotYours("this principal may not act for that business number");
 }
 
 /** SendMessage and each item of SendMessageStream: the sender is the caller's; returns whose content rules apply. */
