@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Customer } from "./message.js";
 
 /** What routing needs of a customer. */
@@ -11,24 +12,21 @@ export interface CustomerLookup {
   findCustomer(by: { id: string } | { e164: string }): Promise<Customer | undefined>;
 }
 
-/** Customers cached per replica; beyond this the oldest entries are dropped (and re-read on use). */
+/** Customers cached per replica; beyond this the least recently used are dropped (and re-read on use). */
 const CUSTOMER_CACHE_MAX = 500_000;
 
 /** Customers by id and number, in memory so a send reads no customer row after the first. */
-export function createCustomerCache(store: CustomerLookup) {
-  const customers = new Map<string, CustomerInfo>();
+export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_MAX) {
   const customersByE164 = new Map<string, string>();
+  const customers = new LRUCache<string, CustomerInfo>({
+    max,
+    // An entry evicted or replaced takes its number's entry along, unless the number has moved on.
+    dispose: (old, id) => {
+      if (customersByE164.get(old.e164) === id) customersByE164.delete(old.e164);
+    },
+  });
 
   function remember(c: CustomerInfo): void {
-    if (customers.size >= CUSTOMER_CACHE_MAX && !customers.has(c.id)) {
-      const oldest = customers.values().next().value;
-      if (oldest) {
-        customers.delete(oldest.id);
-        if (customersByE164.get(oldest.e164) === oldest.id) customersByE164.delete(oldest.e164);
-      }
-    }
-    const old = customers.get(c.id);
-    if (old && old.e164 !== c.e164) customersByE164.delete(old.e164);
     customers.set(c.id, c);
     customersByE164.set(c.e164, c.id);
   }

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { createCustomerCache, type CustomerLookup } from "./customers.js";
+import type { Customer } from "./message.js";
+
+/** The customer rows a test "stores", read through the cache's lookup port; counts reads. */
+function rows(list: Customer[]): CustomerLookup & { reads: number } {
+  const lookup = {
+    reads: 0,
+    async findCustomer(by: { id: string } | { e164: string }) {
+      lookup.reads++;
+      return list.find((c) => ("id" in by ? c.id === by.id : c.e164 === by.e164));
+    },
+  };
+  return lookup;
+}
+
+const customer = (id: string, e164: string): Customer => ({ id, e164, profileName: "", readReceipts: true, locale: "", createdAt: new Date(0) });
+
+describe("the customer cache", () => {
+  it("when a customer was read once, then later lookups by id and by number read nothing", async () => {
+    const store = rows([customer("c1", "+15550000001")]);
+    const cache = createCustomerCache(store);
+    expect((await cache.byId("c1"))?.e164).toBe("+15550000001");
+    expect((await cache.byE164("+15550000001"))?.id).toBe("c1");
+    expect(cache.cached("c1")?.id).toBe("c1");
+    expect(store.reads).toBe(1);
+  });
+
+  it("when it is full, then the least recently used customer is dropped with its number, and the others stay", async () => {
+    const store = rows([customer("c1", "+15550000001"), customer("c2", "+15550000002"), customer("c3", "+15550000003")]);
+    const cache = createCustomerCache(store, 2);
+    await cache.byId("c1");
+    await cache.byId("c2");
+    await cache.byId("c1"); // c2 is now the least recently used
+    await cache.byId("c3");
+    expect(cache.cached("c2")).toBeUndefined();
+    expect(cache.cached("c1")?.id).toBe("c1");
+    const reads = store.reads;
+    // c2's number went with it: found by a read, not a stale index entry.
+    expect((await cache.byE164("+15550000002"))?.id).toBe("c2");
+    expect(store.reads).toBe(reads + 1);
+  });
+
+  it("when a customer's number changes, then the old number no longer finds it", async () => {
+    const list = [customer("c1", "+15550000001")];
+    const store = rows(list);
+    const cache = createCustomerCache(store);
+    await cache.byId("c1");
+    cache.remember({ id: "c1", e164: "+15550000009", readReceipts: true });
+    list[0] = customer("c1", "+15550000009");
+    expect(await cache.byE164("+15550000001")).toBeUndefined();
+    expect((await cache.byE164("+15550000009"))?.id).toBe("c1");
+  });
+
+  it("when a number moves to another customer and the first is evicted, then the number still finds the new owner", async () => {
+    const store = rows([customer("c1", "+15550000001"), customer("c2", "+15550000002")]);
+    const cache = createCustomerCache(store, 2);
+    await cache.byId("c1");
+    cache.remember({ id: "c2", e164: "+15550000001", readReceipts: true });
+    cache.remember({ id: "c3", e164: "+15550000003", readReceipts: true }); // evicts c1
+    expect(cache.cached("c1")).toBeUndefined();
+    const reads = store.reads;
+    expect((await cache.byE164("+15550000001"))?.id).toBe("c2");
+    expect(store.reads).toBe(reads);
+  });
+});
