@@ -20,6 +20,7 @@ describe("opt-out and opt-in keywords", () => {
     expect(classifyInbound(table, "  stop \n")).toBe("opt_out");
     expect(classifyInbound(table, "Unsubscribe.")).toBe("opt_out");
     expect(classifyInbound(table, "opt   OUT")).toBe("opt_out");
+    expect(classifyInbound(table, "STOPALL")).toBe("opt_out");
     expect(classifyInbound(table, "Start!")).toBe("opt_in");
   });
 

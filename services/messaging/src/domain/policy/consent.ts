@@ -15,7 +15,7 @@ export interface LanguageKeywords {
  * are left out: a keyword acts at once, with no confirmation.
  */
 export const DEFAULT_KEYWORDS: Readonly<Record<string, LanguageKeywords>> = {
-  en: { optOut: ["stop", "stop all", "unsubscribe", "opt out", "optout", "cancel", "quit"], optIn: ["start", "unstop", "subscribe", "opt in", "optin"] },
+  en: { optOut: ["stop", "stop all", "stopall", "unsubscribe", "opt out", "optout", "cancel", "quit"], optIn: ["start", "unstop", "subscribe", "opt in", "optin"] },
   de: { optOut: ["stopp", "abmelden", "abbestellen", "austragen"], optIn: ["start", "anmelden", "abonnieren"] },
   es: { optOut: ["baja", "darse de baja", "dar de baja", "cancelar suscripción", "parar"], optIn: ["alta", "comenzar", "suscribir", "suscribirse"] },
   fr: { optOut: ["arrêt", "arrêter", "désabonner", "se désabonner", "désinscrire"], optIn: ["démarrer", "abonner", "s'abonner", "reprendre"] },
