@@ -243,6 +243,38 @@ describe("the template cap", () => {
   });
 });
 
+describe("the template cap under concurrency", () => {
+  it(`when ${LIMIT + 2} creates of one business race, then exactly ${LIMIT} are stored`, async () => {
+    const { businessId, token } = await business();
+    const results = await Promise.allSettled(Array.from({ length: LIMIT + 2 }, () => unaryCall(client.createTemplate.bind(client), createReq(businessId), { token })));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(LIMIT);
+    const listed = await unaryCall(client.listTemplates.bind(client), { businessId, page: undefined, status: 0, category: 0, language: "", namePrefix: "" }, { token });
+    expect(listed.templates).toHaveLength(LIMIT);
+  });
+});
+
+describe("quality's transitions", () => {
+  it("when quality strikes an APPROVED template three times, then PAUSED, PAUSED again after an unpause, then DISABLED, each an event; a DISABLED one cannot be edited", async () => {
+    const { businessId, token } = await business();
+    const { template } = await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
+    const quality = app.services.templates;
+    expect((await quality.applyQuality(template!.id, "strike", "RED")).status).toBe(S.TEMPLATE_STATUS_PAUSED);
+    await quality.applyQuality(template!.id, "unpause", "");
+    expect((await quality.applyQuality(template!.id, "strike", "RED")).pauseCount).toBe(2);
+    await quality.applyQuality(template!.id, "unpause", "");
+    expect((await quality.applyQuality(template!.id, "strike", "RED")).status).toBe(S.TEMPLATE_STATUS_DISABLED);
+    expect(moves(await statusEvents(template!.id)).slice(2)).toEqual([
+      [S.TEMPLATE_STATUS_APPROVED, S.TEMPLATE_STATUS_PAUSED],
+      [S.TEMPLATE_STATUS_PAUSED, S.TEMPLATE_STATUS_APPROVED],
+      [S.TEMPLATE_STATUS_APPROVED, S.TEMPLATE_STATUS_PAUSED],
+      [S.TEMPLATE_STATUS_PAUSED, S.TEMPLATE_STATUS_APPROVED],
+      [S.TEMPLATE_STATUS_APPROVED, S.TEMPLATE_STATUS_DISABLED],
+    ]);
+    const err = await expectFailure(client.editTemplate.bind(client), { businessId, templateId: template!.id, components: [body("Hi there.")], category: 0, parameterFormat: 0 }, { token });
+    expect(err.code).toBe(status.FAILED_PRECONDITION);
+  });
+});
+
 describe("bad input", () => {
   it("when a component breaks a rule, then INVALID_ARGUMENT names the field and nothing is stored or published", async () => {
     const { businessId, token } = await business();
