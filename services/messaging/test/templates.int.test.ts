@@ -254,7 +254,7 @@ describe("the template cap under concurrency", () => {
 });
 
 describe("quality's transitions", () => {
-  it("when quality strikes an APPROVED template three times, then PAUSED, PAUSED again after an unpause, then DISABLED, each an event; a DISABLED one cannot be edited", async () => {
+  it("when quality strikes an APPROVED template three times, then PAUSED, PAUSED again after an unpause, then DISABLED, each an event; a DISABLED one cannot be edited or deleted", async () => {
     const { businessId, token } = await business();
     const { template } = await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
     const quality = app.services.templates;
@@ -272,6 +272,9 @@ describe("quality's transitions", () => {
     ]);
     const err = await expectFailure(client.editTemplate.bind(client), { businessId, templateId: template!.id, components: [body("Hi there.")], category: 0, parameterFormat: 0 }, { token });
     expect(err.code).toBe(status.FAILED_PRECONDITION);
+    const kept = await expectFailure(client.deleteTemplate.bind(client), { businessId, name: template!.name, templateId: "" }, { token });
+    expect([kept.code, errorDetail(kept)?.reason]).toEqual([status.FAILED_PRECONDITION, "TEMPLATE_DISABLED"]);
+    expect((await unaryCall(client.getTemplate.bind(client), { businessId, templateId: template!.id }, { token })).template!.status).toBe(S.TEMPLATE_STATUS_DISABLED);
   });
 });
 

@@ -89,14 +89,14 @@ export function templateTransaction(trx: Kysely<MessagingDatabase>, enqueue: (ev
       void created_at;
       await trx.updateTable("template").set(rest).where("id", "=", id).execute();
     },
-    async deleteByName(businessId, name) {
-      const r = await trx.deleteFrom("template").where("business_id", "=", businessId).where("name", "=", name).executeTakeFirst();
-      return Number(r.numDeletedRows);
+    async lockForDelete(businessId, by) {
+      let q = trx.selectFrom("template").select(["id", "status"]).where("business_id", "=", businessId);
+      if (by.id) q = q.where("id", "=", by.id);
+      if (by.name) q = q.where("name", "=", by.name);
+      return q.orderBy("id").forUpdate().execute();
     },
-    async deleteById(businessId, id, name) {
-      let q = trx.deleteFrom("template").where("business_id", "=", businessId).where("id", "=", id);
-      if (name !== undefined) q = q.where("name", "=", name);
-      const r = await q.executeTakeFirst();
+    async deleteIds(ids) {
+      const r = await trx.deleteFrom("template").where("id", "in", ids).executeTakeFirst();
       return Number(r.numDeletedRows);
     },
     enqueue,

@@ -1,5 +1,5 @@
 import { TemplateCategory, TemplateParameterFormat, TemplateStatus, type TemplateComponentSpec } from "@kontor/proto/messaging/v1/template";
-import { AlreadyExists, InvalidInput, NotFound, OverLimit } from "@kontor/service-kit/errors";
+import { AlreadyExists, InvalidInput, NotFound, OverLimit, PolicyRefused } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { templateStatusEvent } from "../../events/template-status.js";
 import { qualityStrike, requireTransition } from "./lifecycle.js";
@@ -44,8 +44,9 @@ export interface TemplateTransaction {
   insert(t: TemplateRecord): Promise<void>;
   findForUpdate(id: string): Promise<TemplateRecord | undefined>;
   update(t: TemplateRecord): Promise<void>;
-  deleteByName(businessId: string, name: string): Promise<number>;
-  deleteById(businessId: string, id: string, name: string | undefined): Promise<number>;
+  /** The statuses of the templates a delete names, locked. */
+  lockForDelete(businessId: string, by: { name: string; id: string | undefined }): Promise<{ id: string; status: TemplateStatus }[]>;
+  deleteIds(ids: string[]): Promise<number>;
   enqueue(events: OutboxEvent[]): Promise<void>;
 }
 
@@ -174,11 +175,18 @@ export function createTemplateService(ports: TemplatePorts) {
       });
     },
 
-    /** Every language of a name, or one template by id (and name, when given). Returns how many were deleted. */
+    /**
+     * Every language of a name, or one template by id (and name, when
+     * given). A DISABLED template cannot be deleted (cloud-api.md §4.3), so
+     * a delete that names one deletes nothing. Returns how many were deleted.
+     */
     async delete(businessId: string, by: { name: string; id: string | undefined }): Promise<number> {
-      const n = await store.templateTransaction((tx) => (by.id ? tx.deleteById(businessId, by.id, by.name || undefined) : tx.deleteByName(businessId, by.name)));
-      if (n === 0) throw notFound();
-      return n;
+      return store.templateTransaction(async (tx) => {
+        const targets = await tx.lockForDelete(businessId, by);
+        if (targets.length === 0) throw notFound();
+        if (targets.some((t) => t.status === TemplateStatus.TEMPLATE_STATUS_DISABLED)) throw new PolicyRefused("TEMPLATE_DISABLED", "a DISABLED template cannot be deleted");
+        return tx.deleteIds(targets.map((t) => t.id));
+      });
     },
 
     /** A reviewer's override: APPROVED or REJECTED (with a reason) from any status; the same status again changes nothing. */
