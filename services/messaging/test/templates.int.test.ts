@@ -127,6 +127,16 @@ describe("template lifecycle", () => {
     expect([err.code, errorDetail(err)?.field]).toEqual([status.INVALID_ARGUMENT, "category"]);
   });
 
+  it("when an APPROVED template is edited twice within 24 hours, then the second edit is FAILED_PRECONDITION and changes nothing", async () => {
+    const { businessId, token } = await business();
+    const { template } = await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
+    const edit = (text: string) => ({ businessId, templateId: template!.id, components: [body(text, ["Ana"])], category: 0, parameterFormat: 0 });
+    expect((await unaryCall(client.editTemplate.bind(client), edit("Hello {{1}}, it shipped."), { token })).template!.status).toBe(S.TEMPLATE_STATUS_APPROVED);
+    const err = await expectFailure(client.editTemplate.bind(client), edit("Hey {{1}}, it shipped."), { token });
+    expect([err.code, errorDetail(err)?.reason]).toEqual([status.FAILED_PRECONDITION, "TEMPLATE_EDIT_LIMIT"]);
+    expect((await unaryCall(client.getTemplate.bind(client), { businessId, templateId: template!.id }, { token })).template!.components[0]!.text).toBe("Hello {{1}}, it shipped.");
+  });
+
   it("when a name is taken in a language, then ALREADY_EXISTS; the same name in another language is a template of its own", async () => {
     const { businessId, token } = await business();
     const req = createReq(businessId);

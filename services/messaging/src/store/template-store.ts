@@ -19,6 +19,7 @@ function toRecord(r: TemplateRow): TemplateRecord {
     rejectedReason: r.rejected_reason,
     pauseCount: r.pause_count,
     pausedUntil: r.paused_until ?? undefined,
+    approvedEdits: r.approved_edits,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -38,6 +39,7 @@ function toRow(t: TemplateRecord) {
     rejected_reason: t.rejectedReason,
     pause_count: t.pauseCount,
     paused_until: t.pausedUntil ?? null,
+    approved_edits: t.approvedEdits,
     created_at: t.createdAt,
     updated_at: t.updatedAt,
   };

@@ -14,6 +14,7 @@ export interface TemplateTable {
   rejected_reason: string;
   pause_count: number;
   paused_until: Date | null;
+  approved_edits: Date[];
   created_at: Date;
   updated_at: Date;
 }

@@ -57,3 +57,21 @@ export function qualityStrike(t: { status: TemplateStatus; pauseCount: number },
   if (duration === undefined) return { status: S.TEMPLATE_STATUS_DISABLED, pauseCount: t.pauseCount + 1, pausedUntil: undefined };
   return { status: S.TEMPLATE_STATUS_PAUSED, pauseCount: t.pauseCount + 1, pausedUntil: new Date(now.getTime() + duration) };
 }
+
+/** Edits of an APPROVED template: at most one per 24 h and ten per 30 days (cloud-api.md §4.3). */
+export const APPROVED_EDIT_LIMITS = { perDay: 1, perMonth: 10 } as const;
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * Refuses an edit of an APPROVED template over its edit limits, given when
+ * its earlier approved edits happened; returns the history to store (the
+ * last 30 days, with this edit).
+ */
+export function recordApprovedEdit(history: Date[], now: Date): Date[] {
+  const recent = history.filter((t) => now.getTime() - t.getTime() < 30 * DAY_MS);
+  if (recent.filter((t) => now.getTime() - t.getTime() < DAY_MS).length >= APPROVED_EDIT_LIMITS.perDay) {
+    throw new PolicyRefused("TEMPLATE_EDIT_LIMIT", `an APPROVED template may be edited at most ${APPROVED_EDIT_LIMITS.perDay} time per 24 hours`);
+  }
+  if (recent.length >= APPROVED_EDIT_LIMITS.perMonth) throw new PolicyRefused("TEMPLATE_EDIT_LIMIT", `an APPROVED template may be edited at most ${APPROVED_EDIT_LIMITS.perMonth} times per 30 days`);
+  return [...recent, now];
+}

@@ -2,7 +2,7 @@ import { TemplateCategory, TemplateParameterFormat, TemplateStatus, type Templat
 import { AlreadyExists, InvalidInput, NotFound, OverLimit, PolicyRefused } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { templateStatusEvent } from "../../events/template-status.js";
-import { qualityStrike, requireTransition } from "./lifecycle.js";
+import { qualityStrike, recordApprovedEdit, requireTransition } from "./lifecycle.js";
 import { reviewTemplate } from "./review.js";
 import { validateCategory, validateTemplate, type TemplateInput } from "./validate.js";
 
@@ -20,6 +20,8 @@ export interface TemplateRecord {
   rejectedReason: string;
   pauseCount: number;
   pausedUntil: Date | undefined;
+  /** When the template was edited while APPROVED, over the last 30 days (the edit limits). */
+  approvedEdits: Date[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -133,6 +135,7 @@ export function createTemplateService(ports: TemplatePorts) {
         rejectedReason: "",
         pauseCount: 0,
         pausedUntil: undefined,
+        approvedEdits: [],
         createdAt: at,
         updatedAt: at,
       };
@@ -168,7 +171,8 @@ export function createTemplateService(ports: TemplatePorts) {
         const parameterFormat = change.parameterFormat || t.parameterFormat;
         const def = validateTemplate({ name: t.name, language: t.language, category, parameterFormat, components: change.components });
         const at = clock();
-        const { record, events } = reviewed({ ...t, category: def.category, parameterFormat, components: def.components, status: TemplateStatus.TEMPLATE_STATUS_PENDING }, t.status, at);
+        const approvedEdits = t.status === TemplateStatus.TEMPLATE_STATUS_APPROVED ? recordApprovedEdit(t.approvedEdits, at) : t.approvedEdits;
+        const { record, events } = reviewed({ ...t, approvedEdits, category: def.category, parameterFormat, components: def.components, status: TemplateStatus.TEMPLATE_STATUS_PENDING }, t.status, at);
         await tx.update(record);
         await tx.enqueue(events);
         return record;

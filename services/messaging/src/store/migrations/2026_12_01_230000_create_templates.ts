@@ -23,6 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       rejected_reason text NOT NULL DEFAULT '',
       pause_count integer NOT NULL DEFAULT 0,
       paused_until timestamptz,
+      approved_edits timestamptz[] NOT NULL DEFAULT '{}',
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       CONSTRAINT template_name_key UNIQUE (business_id, name, language)
