@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
 import { connectNats } from "@kontor/service-kit/nats";
 import { createPool } from "@kontor/service-kit/db";
@@ -22,14 +23,16 @@ import { registerDirectoryConsumer } from "./events/consumers.js";
 import { registerKeyErasureConsumer } from "./events/key-erasure.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
-import { messagingAccess } from "./rpc/access.js";
+import { messagingAccess, templateAccess } from "./rpc/access.js";
+import { registerTemplateServer } from "./rpc/template-server.js";
+import { createTemplateService } from "./domain/templates/template-service.js";
 import { bounds } from "./rpc/bounds.js";
 import { createMessagingMetrics } from "./metrics.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
-  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: messagingAccess, okLogLevel: "trace", bounds, ...overrides });
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: { ...messagingAccess, ...templateAccess }, okLogLevel: "trace", bounds, ...overrides });
   const metrics = createMessagingMetrics(rt.metrics.registry);
 
   // State and adapters.
@@ -73,6 +76,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
   registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers }, config.MAX_PAGE_SIZE);
+  const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
+  registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 
   let refresh: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
@@ -103,7 +108,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin },
+    services: { sends, inbox, receipts, history, admin, templates },
     directory,
     /** Live delivery of this replica (tests simulate lost publishes through it). */
     live: hub,

@@ -31,6 +31,9 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MESSAGING_TRACE_WRITER: z.enum(["0", "1"]).default("0"),
   /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
   DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
+  /** Templates per business, each language counted (cloud-api.md §4.3: 250; 6,000 when verified). */
+  TEMPLATE_LIMIT: z.coerce.number().int().min(1).default(250),
+  TEMPLATE_LIMIT_VERIFIED: z.coerce.number().int().min(1).default(6000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,4 +1,5 @@
 import type { MessagingServiceServer } from "@kontor/proto/messaging/v1/messaging_service";
+import type { TemplateServiceServer } from "@kontor/proto/messaging/v1/template_service";
 import { OPERATOR_ROLE, services, type AccessTableOf, type Caller } from "@kontor/service-kit/access";
 
 /** The participants of a chat: a business number (the business or its partner) and a customer. */
@@ -25,4 +26,20 @@ export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
   FailMessage: services("gateway"),
   // Crypto-shredding destroys a business's history: an operator's decision, never a service's.
   EraseBusinessKey: [`staff:${OPERATOR_ROLE}`],
+};
+
+/** Staff role that overrides the automatic template review. */
+export const TEMPLATE_REVIEWER_ROLE = "messaging.template_reviewer";
+
+/** A business's own templates: the business, its partner, the gateway (Cloud API /message_templates). */
+const TEMPLATE_OWNERS: readonly Caller[] = ["business", "partner", ...services("gateway")];
+
+/** Who may call each TemplateService RPC (the same kit server serves both tables). */
+export const templateAccess: AccessTableOf<TemplateServiceServer> = {
+  CreateTemplate: TEMPLATE_OWNERS,
+  ListTemplates: TEMPLATE_OWNERS,
+  GetTemplate: TEMPLATE_OWNERS,
+  EditTemplate: TEMPLATE_OWNERS,
+  DeleteTemplate: TEMPLATE_OWNERS,
+  ReviewTemplate: [`staff:${TEMPLATE_REVIEWER_ROLE}`],
 };

@@ -25,4 +25,7 @@ export const bounds: InputBounds = {
   page_token: 512,
   resume_cursor: 32,
   ref: 128,
+  // Templates: the domain checks the Cloud API's limits (domain/templates/validate.ts) and names the field.
+  template_id: 64,
+  name_prefix: 512,
 };

@@ -6,6 +6,7 @@ import type { ConversationTable } from "./conversation.table.js";
 import type { CustomerTable } from "./customer.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MessageTable } from "./message.table.js";
+import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
 export interface MessagingDatabase extends KitTables {
   customer: CustomerTable;
@@ -15,4 +16,6 @@ export interface MessagingDatabase extends KitTables {
   business_key: BusinessKeyTable;
   business_key_erasure: BusinessKeyErasureTable;
   message: MessageTable;
+  template: TemplateTable;
+  template_business: TemplateBusinessTable;
 }

@@ -5,6 +5,8 @@ import type { ReceiptTransaction } from "../domain/receipt-service.js";
 import { findCustomer, upsertCustomer } from "./customer-store.js";
 import type { MessagingDatabase } from "./database.js";
 import * as messages from "./message-store.js";
+import * as templates from "./template-store.js";
+import type { TemplateCursor, TemplateFilter, TemplateTransaction } from "../domain/templates/template-service.js";
 
 /** The kit's outbox write: events committed with the transaction that produced them. */
 export type Enqueue = (trx: Kysely<MessagingDatabase>, events: OutboxEvent[]) => Promise<void>;
@@ -26,6 +28,12 @@ export function createMessagingStore(db: Kysely<MessagingDatabase>, enqueue: Enq
     listMessages: (conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number) =>
       messages.listMessages(db, conversationId, afterSeq, newestFirst, limit),
     countByKey: (keyIds: number[]) => messages.countByKey(db, keyIds),
+    findTemplate: (id: string) => templates.findTemplate(db, id),
+    listTemplates: (businessId: string, filter: TemplateFilter, after: TemplateCursor | undefined, limit: number) => templates.listTemplates(db, businessId, filter, after, limit),
+    setTemplateBusinessVerified: (businessId: string, verified: boolean) => templates.setTemplateBusinessVerified(db, businessId, verified),
+    templateTransaction<T>(work: (tx: TemplateTransaction) => Promise<T>): Promise<T> {
+      return db.transaction().execute((trx) => work(templates.templateTransaction(trx, (events) => enqueue(trx, events))));
+    },
 
     transaction<T>(work: (tx: ReceiptTransaction & AdminTransaction) => Promise<T>): Promise<T> {
       return db.transaction().execute((trx) =>

@@ -6,8 +6,17 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { EventMeta } from "../../common/v1/event.js";
 import { Message, MessageStatus, messageStatusFromJSON, messageStatusToJSON, Participant } from "./message.js";
+import {
+  TemplateCategory,
+  templateCategoryFromJSON,
+  templateCategoryToJSON,
+  TemplateStatus,
+  templateStatusFromJSON,
+  templateStatusToJSON,
+} from "./template.js";
 
 export const protobufPackage = "kontor.messaging.v1";
 
@@ -74,6 +83,27 @@ export interface BusinessKeyErased {
   businessId: string;
   /** The destroyed keys; messages stored with them read back as content_erased. */
   keyIds: number[];
+}
+
+/**
+ * kontor.messaging.template.status.v1 — one per status change of a template
+ * (PENDING at create and edit, the review's APPROVED or REJECTED, a
+ * reviewer's override, quality's PAUSED and DISABLED). Consumers dedupe by
+ * the event id.
+ */
+export interface TemplateStatusChanged {
+  meta: EventMeta | undefined;
+  templateId: string;
+  businessId: string;
+  name: string;
+  language: string;
+  category: TemplateCategory;
+  /** UNSPECIFIED when the template was just created. */
+  oldStatus: TemplateStatus;
+  newStatus: TemplateStatus;
+  /** The rejection reason, the reviewer's reason or quality's; may be empty. */
+  reason: string;
+  changedAt: Date | undefined;
 }
 
 function createBaseMessageStatusChanged(): MessageStatusChanged {
@@ -821,6 +851,250 @@ export const BusinessKeyErased: MessageFns<BusinessKeyErased> = {
   },
 };
 
+function createBaseTemplateStatusChanged(): TemplateStatusChanged {
+  return {
+    meta: undefined,
+    templateId: "",
+    businessId: "",
+    name: "",
+    language: "",
+    category: 0,
+    oldStatus: 0,
+    newStatus: 0,
+    reason: "",
+    changedAt: undefined,
+  };
+}
+
+export const TemplateStatusChanged: MessageFns<TemplateStatusChanged> = {
+  encode(message: TemplateStatusChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.templateId !== "") {
+      writer.uint32(18).string(message.templateId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.language !== "") {
+      writer.uint32(42).string(message.language);
+    }
+    if (message.category !== 0) {
+      writer.uint32(48).int32(message.category);
+    }
+    if (message.oldStatus !== 0) {
+      writer.uint32(56).int32(message.oldStatus);
+    }
+    if (message.newStatus !== 0) {
+      writer.uint32(64).int32(message.newStatus);
+    }
+    if (message.reason !== "") {
+      writer.uint32(74).string(message.reason);
+    }
+    if (message.changedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TemplateStatusChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTemplateStatusChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.templateId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.language = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.category = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.oldStatus = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.newStatus = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TemplateStatusChanged {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      templateId: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      language: isSet(object.language) ? globalThis.String(object.language) : "",
+      category: isSet(object.category) ? templateCategoryFromJSON(object.category) : 0,
+      oldStatus: isSet(object.oldStatus)
+        ? templateStatusFromJSON(object.oldStatus)
+        : isSet(object.old_status)
+        ? templateStatusFromJSON(object.old_status)
+        : 0,
+      newStatus: isSet(object.newStatus)
+        ? templateStatusFromJSON(object.newStatus)
+        : isSet(object.new_status)
+        ? templateStatusFromJSON(object.new_status)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      changedAt: isSet(object.changedAt)
+        ? fromJsonTimestamp(object.changedAt)
+        : isSet(object.changed_at)
+        ? fromJsonTimestamp(object.changed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TemplateStatusChanged): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.templateId !== "") {
+      obj.templateId = message.templateId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.language !== "") {
+      obj.language = message.language;
+    }
+    if (message.category !== 0) {
+      obj.category = templateCategoryToJSON(message.category);
+    }
+    if (message.oldStatus !== 0) {
+      obj.oldStatus = templateStatusToJSON(message.oldStatus);
+    }
+    if (message.newStatus !== 0) {
+      obj.newStatus = templateStatusToJSON(message.newStatus);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.changedAt !== undefined) {
+      obj.changedAt = message.changedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TemplateStatusChanged>, I>>(base?: I): TemplateStatusChanged {
+    return TemplateStatusChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TemplateStatusChanged>, I>>(object: I): TemplateStatusChanged {
+    const message = createBaseTemplateStatusChanged();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.templateId = object.templateId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.name = object.name ?? "";
+    message.language = object.language ?? "";
+    message.category = object.category ?? 0;
+    message.oldStatus = object.oldStatus ?? 0;
+    message.newStatus = object.newStatus ?? 0;
+    message.reason = object.reason ?? "";
+    message.changedAt = object.changedAt ?? undefined;
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -833,6 +1107,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
