@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import { BusinessRegistered, BusinessVerified } from "@kontor/proto/directory/v1/events";
+import { BusinessRegistered, BusinessVerificationRevoked, BusinessVerified } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
 import type { Content, Participant } from "@kontor/proto/messaging/v1/message";
 import { type InboxEvent, MessagingServiceClient, type SendMessageRequest, type StreamInboxResponse } from "@kontor/proto/messaging/v1/messaging_service";
@@ -66,6 +66,20 @@ export async function verifyBusiness(env: TestEnv, businessId: string, phoneNumb
       meta: { eventId, occurredAt: new Date(), businessId },
       business: snapshot(businessId, [{ phoneNumberId, e164: e164Number }], { verified: true, version }),
       verifiedName: `Biz ${businessId}`,
+    }).finish(),
+    { msgID: eventId },
+  );
+}
+
+export async function revokeVerification(env: TestEnv, businessId: string, phoneNumberId: string, e164Number: string, version: number): Promise<void> {
+  const nc = await env.nats();
+  const eventId = randomUUID();
+  await nc.jetstream().publish(
+    `${env.natsPrefix}kontor.directory.business.verification_revoked.v1`,
+    BusinessVerificationRevoked.encode({
+      meta: { eventId, occurredAt: new Date(), businessId },
+      business: snapshot(businessId, [{ phoneNumberId, e164: e164Number }], { verified: false, version }),
+      reason: "test",
     }).finish(),
     { msgID: eventId },
   );

@@ -16,14 +16,14 @@ import { errorDetail } from "@kontor/service-kit/errors";
 import { allowListViolations } from "@kontor/testkit/access";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
-import { clientFor, expectFailure, unaryCall } from "@kontor/testkit/grpc";
+import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
 import type { MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
 import { templateAccess } from "../src/rpc/access.js";
 import { bounds } from "../src/rpc/bounds.js";
 import { setTemplateBusinessVerified } from "../src/store/template-store.js";
-import { startWithBusiness, uid } from "./factories.js";
+import { e164, revokeVerification, startWithBusiness, uid, verifyBusiness } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -165,7 +165,7 @@ describe("template lifecycle", () => {
 
   it("lists a page at a time by name and language, filtered by status, category, language and name prefix", async () => {
     const { businessId, token } = await business();
-    await setTemplateBusinessVerified(app.runtime.db, businessId, true);
+    await setTemplateBusinessVerified(app.runtime.db, businessId, true, 1);
     const mk = (name: string, language: string, text = "Order {{1}} shipped.") => unaryCall(client.createTemplate.bind(client), createReq(businessId, { name, language, components: [body(text, ["A"])] }), { token });
     await mk("alpha", "en");
     await mk("alpha", "de");
@@ -247,8 +247,35 @@ describe("the template cap", () => {
     const err = await expectFailure(client.createTemplate.bind(client), createReq(businessId), { token });
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect([errorDetail(err)?.reason, errorDetail(err)?.cloudApiCode]).toEqual(["TEMPLATE_LIMIT", 2388019]);
-    await setTemplateBusinessVerified(app.runtime.db, businessId, true);
+    await setTemplateBusinessVerified(app.runtime.db, businessId, true, 1);
     for (let i = LIMIT; i < LIMIT_VERIFIED; i++) await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
+    expect((await expectFailure(client.createTemplate.bind(client), createReq(businessId), { token })).code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+});
+
+describe("the template cap and directory's verified badge", () => {
+  it(`when directory verifies a business, then its cap is ${LIMIT_VERIFIED}; a newer revocation brings ${LIMIT} back, and a stale verification after it changes nothing`, async () => {
+    const { businessId, token } = await business();
+    const phoneNumberId = uid("pn_tpl_");
+    const e164Number = e164();
+    const flagOf = (id: string) => app.runtime.db.selectFrom("template_business").select(["verified", "verified_version"]).where("business_id", "=", id).executeTakeFirst();
+    for (let i = 0; i < LIMIT; i++) await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
+    expect((await expectFailure(client.createTemplate.bind(client), createReq(businessId), { token })).code).toBe(status.RESOURCE_EXHAUSTED);
+
+    await verifyBusiness(env, businessId, phoneNumberId, e164Number, 5);
+    await waitFor(async () => (await flagOf(businessId))?.verified);
+    await unaryCall(client.createTemplate.bind(client), createReq(businessId), { token });
+
+    await revokeVerification(env, businessId, phoneNumberId, e164Number, 6);
+    await waitFor(async () => (await flagOf(businessId))?.verified_version === "6");
+    expect((await expectFailure(client.createTemplate.bind(client), createReq(businessId), { token })).code).toBe(status.RESOURCE_EXHAUSTED);
+
+    // A stale verification (version 4), then another business's event as a barrier: the consumer is ordered.
+    await verifyBusiness(env, businessId, phoneNumberId, e164Number, 4);
+    const barrier = uid("biz_tpl_barrier_");
+    await verifyBusiness(env, barrier, uid("pn_tpl_"), e164(), 1);
+    await waitFor(async () => (await flagOf(barrier))?.verified);
+    expect(await flagOf(businessId)).toEqual({ verified: false, verified_version: "6" });
     expect((await expectFailure(client.createTemplate.bind(client), createReq(businessId), { token })).code).toBe(status.RESOURCE_EXHAUSTED);
   });
 });

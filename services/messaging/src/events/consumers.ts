@@ -11,6 +11,7 @@ import type { DirectoryCache, BusinessNumber } from "../domain/directory.js";
 import { isValidId, normalizeE164 } from "../domain/participant.js";
 import type { MessagingDatabase } from "../store/database.js";
 import { applySnapshot } from "../store/business-number-store.js";
+import { setTemplateBusinessVerified } from "../store/template-store.js";
 import { directorySubjects } from "./subjects.js";
 
 interface DirectoryEvent {
@@ -41,7 +42,7 @@ function decodeDirectory(data: Uint8Array, subject: string): DirectoryEvent {
   return { eventId: "", snapshot: undefined };
 }
 
-/** Mirrors business numbers (owner, display name, verified badge) from directory events. */
+/** Mirrors business numbers (owner, display name, verified badge) and the template cap's verified flag from directory events. */
 export function registerDirectoryConsumer(rt: Runtime<MessagingDatabase>, directory: DirectoryCache): void {
   const durable = "messaging-directory-business";
   rt.consume<DirectoryEvent>({
@@ -69,6 +70,8 @@ export function registerDirectoryConsumer(rt: Runtime<MessagingDatabase>, direct
           version: Number(snap.version),
           numbers,
         });
+        // The template cap follows the verified badge (250, or 6,000 verified).
+        await setTemplateBusinessVerified(trx, snap.businessId, snap.verified, Number(snap.version));
       });
       for (const n of applied) directory.apply(n);
       return outcome;

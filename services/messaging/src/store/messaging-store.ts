@@ -30,7 +30,6 @@ export function createMessagingStore(db: Kysely<MessagingDatabase>, enqueue: Enq
     countByKey: (keyIds: number[]) => messages.countByKey(db, keyIds),
     findTemplate: (id: string) => templates.findTemplate(db, id),
     listTemplates: (businessId: string, filter: TemplateFilter, after: TemplateCursor | undefined, limit: number) => templates.listTemplates(db, businessId, filter, after, limit),
-    setTemplateBusinessVerified: (businessId: string, verified: boolean) => templates.setTemplateBusinessVerified(db, businessId, verified),
     templateTransaction<T>(work: (tx: TemplateTransaction) => Promise<T>): Promise<T> {
       return db.transaction().execute((trx) => work(templates.templateTransaction(trx, (events) => enqueue(trx, events))));
     },

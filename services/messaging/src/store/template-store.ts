@@ -63,8 +63,18 @@ export async function listTemplates(db: Kysely<MessagingDatabase>, businessId: s
 }
 
 /** Sets a business's verified flag (raises its template cap); directory's verified event is its source. */
-export async function setTemplateBusinessVerified(db: Kysely<MessagingDatabase>, businessId: string, verified: boolean): Promise<void> {
-  await db.insertInto("template_business").values({ business_id: businessId, verified }).onConflict((oc) => oc.column("business_id").doUpdateSet({ verified })).execute();
+/** The business's verified flag as of directory's business `version`; an older version changes nothing. */
+export async function setTemplateBusinessVerified(db: Kysely<MessagingDatabase>, businessId: string, verified: boolean, version: number): Promise<void> {
+  await db
+    .insertInto("template_business")
+    .values({ business_id: businessId, verified, verified_version: version })
+    .onConflict((oc) =>
+      oc
+        .column("business_id")
+        .doUpdateSet({ verified, verified_version: version })
+        .where("template_business.verified_version", "<=", String(version)),
+    )
+    .execute();
 }
 
 export function templateTransaction(trx: Kysely<MessagingDatabase>, enqueue: (events: OutboxEvent[]) => Promise<void>): TemplateTransaction {

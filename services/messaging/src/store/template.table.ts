@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import type { ColumnType, Selectable } from "kysely";
 
 /** A message template; enums are the proto's numbers, components the Cloud API's JSON (TemplateComponentSpec.toJSON). */
 export interface TemplateTable {
@@ -23,6 +23,7 @@ export interface TemplateTable {
 export interface TemplateBusinessTable {
   business_id: string;
   verified: boolean;
+  verified_version: ColumnType<string, string | number | undefined, string | number>;
 }
 
 export type TemplateRow = Selectable<TemplateTable>;

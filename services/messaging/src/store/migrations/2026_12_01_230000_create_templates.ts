@@ -4,7 +4,7 @@ import { sql, type Kysely } from "kysely";
  * Message templates (cloud-api.md §4): one row per (business, name,
  * language), components as the Cloud API's JSON. template_business holds
  * the per-business settings the template cap reads (verified: 6,000 instead
- * of 250) and is the row a create locks, so two creates of one business
+ * of 250, mirrored from directory's events by events/consumers.ts) and is the row a create locks, so two creates of one business
  * count one after the other.
  */
 // any: migrations are frozen in time and must not depend on today's table types
@@ -31,7 +31,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE TABLE IF NOT EXISTS template_business (
       business_id text PRIMARY KEY,
-      verified boolean NOT NULL DEFAULT false
+      verified boolean NOT NULL DEFAULT false,
+      -- directory's business version the flag came from: an older event never overwrites a newer one
+      verified_version bigint NOT NULL DEFAULT 0
     )`.execute(db);
 }
 
