@@ -25,6 +25,11 @@ import { registerMessagingServer } from "./rpc/messaging-server.js";
 import { messagingAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
 import { createMessagingMetrics } from "./metrics.js";
+import { createConsentCache } from "./domain/consent-cache.js";
+import { createConsentService } from "./domain/consent-service.js";
+import { keywordTable } from "./domain/policy/consent.js";
+import { createConsentStore } from "./store/consent-store.js";
+import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
@@ -40,6 +45,12 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // The send path writes its commits' events itself (send-writer.ts); the other use cases through the kit.
   const store = createMessagingStore(rt.db, (trx, events) => rt.enqueue(trx, events));
   const customers = createCustomerCache(store);
+  // Consent (rules 2 and 7): the store, this replica's marketing cache fresh from the consent events, the keyword path.
+  const consentStore = createConsentStore(rt.db, (trx, events) => rt.enqueue(trx, events));
+  const consentCache = createConsentCache(consentStore);
+  registerConsentCacheConsumer(rt, consentCache);
+  registerKeywordConsumer(rt, keywordTable(config.CONSENT_KEYWORDS), consentStore.recordKeyword);
+  const consent = createConsentService({ store: consentStore, cache: consentCache, now: Date.now });
   const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
@@ -72,7 +83,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent }, config.MAX_PAGE_SIZE);
 
   let refresh: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
@@ -103,7 +114,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin },
+    services: { sends, inbox, receipts, history, admin, consent },
+    /** This replica's marketing consent (the send path's MARKETING rule reads it). */
+    consentCache,
     directory,
     /** Live delivery of this replica (tests simulate lost publishes through it). */
     live: hub,

@@ -31,6 +31,21 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MESSAGING_TRACE_WRITER: z.enum(["0", "1"]).default("0"),
   /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
   DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
+  /**
+   * Opt-out / opt-in keywords per language over the defaults (domain/policy/consent.ts), as JSON:
+   * {"de":{"optOut":["stopp"],"optIn":["start"]}}; a language given replaces its defaults.
+   */
+  CONSENT_KEYWORDS: z
+    .string()
+    .default("{}")
+    .transform((value, ctx) => {
+      try {
+        return z.record(z.string(), z.object({ optOut: z.array(z.string()), optIn: z.array(z.string()) })).parse(JSON.parse(value));
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'must be JSON like {"de":{"optOut":["stopp"],"optIn":["start"]}}' });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Config = z.infer<typeof configSchema>;

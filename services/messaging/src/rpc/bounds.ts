@@ -25,4 +25,5 @@ export const bounds: InputBounds = {
   page_token: 512,
   resume_cursor: 32,
   ref: 128,
+  proof: 1000,
 };
