@@ -28,6 +28,11 @@ import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
 import { bounds } from "./rpc/bounds.js";
 import { createMessagingMetrics } from "./metrics.js";
+import { createConsentCache } from "./domain/consent-cache.js";
+import { createConsentService } from "./domain/consent-service.js";
+import { keywordTable } from "./domain/policy/consent.js";
+import { createConsentStore } from "./store/consent-store.js";
+import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
@@ -43,6 +48,12 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // The send path writes its commits' events itself (send-writer.ts); the other use cases through the kit.
   const store = createMessagingStore(rt.db, (trx, events) => rt.enqueue(trx, events));
   const customers = createCustomerCache(store);
+  // Consent (rules 2 and 7): the store, this replica's marketing cache fresh from the consent events, the keyword path.
+  const consentStore = createConsentStore(rt.db, (trx, events) => rt.enqueue(trx, events));
+  const consentCache = createConsentCache(consentStore);
+  registerConsentCacheConsumer(rt, consentCache);
+  registerKeywordConsumer(rt, keywordTable(config.CONSENT_KEYWORDS), consentStore.recordKeyword);
+  const consent = createConsentService({ store: consentStore, cache: consentCache, now: Date.now });
   const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
@@ -75,7 +86,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 
@@ -108,7 +119,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin, templates },
+    services: { sends, inbox, receipts, history, admin, templates, consent },
+    /** This replica's marketing consent (the send path's MARKETING rule reads it). */
+    consentCache,
     directory,
     /** Live delivery of this replica (tests simulate lost publishes through it). */
     live: hub,

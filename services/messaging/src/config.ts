@@ -34,6 +34,21 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   /** Templates per business, each language counted (cloud-api.md §4.3: 250; 6,000 when verified). */
   TEMPLATE_LIMIT: z.coerce.number().int().min(1).default(250),
   TEMPLATE_LIMIT_VERIFIED: z.coerce.number().int().min(1).default(6000),
+  /**
+   * Opt-out / opt-in keywords per language over the defaults (domain/policy/consent.ts), as JSON:
+   * {"de":{"optOut":["stopp"],"optIn":["start"]}}; a language given replaces its defaults.
+   */
+  CONSENT_KEYWORDS: z
+    .string()
+    .default("{}")
+    .transform((value, ctx) => {
+      try {
+        return z.record(z.string(), z.object({ optOut: z.array(z.string()), optIn: z.array(z.string()) })).parse(JSON.parse(value));
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'must be JSON like {"de":{"optOut":["stopp"],"optIn":["start"]}}' });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Config = z.infer<typeof configSchema>;

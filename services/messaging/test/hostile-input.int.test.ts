@@ -27,6 +27,9 @@ const callers: Record<string, keyof typeof tokens> = {
   upsertCustomer: "customer",
   failMessage: "gateway",
   eraseBusinessKey: "operator",
+  getConsent: "customer",
+  setMarketingConsent: "customer",
+  setPrivacySettings: "customer",
 };
 
 /**

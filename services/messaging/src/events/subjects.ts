@@ -5,6 +5,7 @@ export const subjects = {
   conversationOpened: "kontor.messaging.conversation.opened.v1",
   businessKeyErased: "kontor.messaging.business_key.erased.v1",
   templateStatus: "kontor.messaging.template.status.v1",
+  consentChanged: "kontor.messaging.consent.changed.v1",
 } as const;
 
 /** Directory events consumed (one durable consumer on the wildcard; NATS 2.9 takes one filter). */

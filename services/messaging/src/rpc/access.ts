@@ -26,6 +26,11 @@ export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
   FailMessage: services("gateway"),
   // Crypto-shredding destroys a business's history: an operator's decision, never a service's.
   EraseBusinessKey: [`staff:${OPERATOR_ROLE}`],
+  // A customer's own consent; a business (its partner, the gateway for it) reads and records opt-in for its own business.
+  GetConsent: ["customer", "business", "partner", ...services("gateway")],
+  SetMarketingConsent: ["customer", "business", "partner", ...services("gateway")],
+  // Privacy settings are the customer's alone.
+  SetPrivacySettings: ["customer"],
 };
 
 /** Staff role that overrides the automatic template review. */

@@ -1,5 +1,5 @@
 import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
-import { NotFound, NotYours } from "@kontor/service-kit/errors";
+import { InvalidInput, NotFound, NotYours } from "@kontor/service-kit/errors";
 import type { CustomerUpsert } from "../domain/admin-service.js";
 import type { CustomerCache } from "../domain/customers.js";
 import type { DirectoryCache } from "../domain/directory.js";
@@ -86,4 +86,57 @@ export const KEY_ERASER_ROLE = "operator";
 export function authorizeEraseBusinessKey(principal: Principal): string {
   if (principal.kind !== "staff" || !principal.roles.includes(KEY_ERASER_ROLE)) throw new NotYours(`erasing a business key takes a staff principal with the ${KEY_ERASER_ROLE} role`);
   return `staff:${principal.staffId}`;
+}
+
+/** Who records a consent change, as kept with the record ("customer:c1", "business:b1", "partner:p1", "service:gateway"). */
+function recorderOf(principal: Principal): string {
+  switch (principal.kind) {
+    case "customer":
+      return `customer:${principal.customerId}`;
+    case "business":
+      return `business:${principal.businessId}`;
+    case "partner":
+      return `partner:${principal.partnerId}`;
+    case "service":
+      return `service:${principal.service}`;
+    case "staff":
+      return `staff:${principal.staffId}`;
+  }
+}
+
+/**
+ * GetConsent: a customer reads its own (privacy settings included); a
+ * business side reads one business it acts for, marketing only. Returns
+ * whether the privacy settings are included.
+ */
+export function authorizeGetConsent(principal: Principal, customerId: string, businessId: string): { withPrivacy: boolean } {
+  if (principal.kind === "customer") {
+    if (principal.customerId !== customerId) throw new NotYours("a customer reads only its own consent");
+    return { withPrivacy: true };
+  }
+  if (!businessId) throw new InvalidInput("business_id", "is required unless the customer asks");
+  if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
+  return { withPrivacy: false };
+}
+
+/**
+ * SetMarketingConsent: the customer opts in or out for any business; a
+ * business side records only an opt-in for a business it acts for, with
+ * proof (it collects opt-in, as on the Cloud API). Returns the recorder.
+ */
+export function authorizeSetMarketingConsent(principal: Principal, customerId: string, businessId: string, optIn: boolean, proof: string): string {
+  if (principal.kind === "customer") {
+    if (principal.customerId !== customerId) throw new NotYours("a customer changes only its own consent");
+    return recorderOf(principal);
+  }
+  if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
+  if (!optIn) throw new NotYours("only the customer opts out");
+  if (!proof.trim()) throw new InvalidInput("proof", "a business's opt-in needs the proof it collected");
+  return recorderOf(principal);
+}
+
+/** SetPrivacySettings: the customer itself. Returns the recorder. */
+export function authorizeSetPrivacySettings(principal: Principal, customerId: string): string {
+  if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer changes only its own privacy settings");
+  return recorderOf(principal);
 }

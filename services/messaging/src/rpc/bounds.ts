@@ -28,4 +28,5 @@ export const bounds: InputBounds = {
   // Templates: the domain checks the Cloud API's limits (domain/templates/validate.ts) and names the field.
   template_id: 64,
   name_prefix: 512,
+  proof: 1000,
 };

@@ -4,6 +4,10 @@ import type { ConversationSummary, Customer as CustomerRecord } from "../domain/
 import { partyKey } from "../domain/participant.js";
 import type { SendOutcome } from "../domain/send-service.js";
 import type { SendResultInput } from "../events/wire.js";
+import type { ConsentRecord as PbConsentRecord, MarketingConsent as PbMarketingConsent, PrivacySettings as PbPrivacySettings } from "@kontor/proto/messaging/v1/consent";
+import type { MarketingConsentEntry, PrivacySettings, StoredConsent } from "../domain/consent-service.js";
+import { optedIn } from "../domain/policy/consent.js";
+import { SOURCE_TO_PB } from "../events/consent.js";
 
 /** The synchronous answer: ACCEPTED (durable), whatever happened since; a retry reports how far the original got. */
 export function sendResultFields(o: SendOutcome, clientMessageId: string): SendResultInput {
@@ -42,4 +46,17 @@ export function customerToPb(c: CustomerRecord): Customer {
     settings: { readReceipts: c.readReceipts, locale: c.locale },
     createdAt: c.createdAt,
   };
+}
+
+/** Consent records for the RPCs (domain/consent-service.ts ⇄ consent.proto). */
+export function consentRecordToPb(r: StoredConsent["optIn"]): PbConsentRecord | undefined {
+  return r ? { at: new Date(r.at), source: SOURCE_TO_PB[r.source], proof: r.proof, recordedBy: r.by } : undefined;
+}
+
+export function marketingConsentToPb(e: MarketingConsentEntry): PbMarketingConsent {
+  return { businessId: e.businessId, optIn: consentRecordToPb(e.consent.optIn), optOut: consentRecordToPb(e.consent.optOut), optedIn: optedIn(e.consent) };
+}
+
+export function privacyToPb(p: PrivacySettings): PbPrivacySettings {
+  return { adPersonalization: p.adPersonalization, dataSharingOptOut: p.dataSharingOptOut, updatedAt: p.updatedAt };
 }

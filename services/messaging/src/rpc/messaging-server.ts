@@ -34,8 +34,13 @@ import {
   authorizeSendTyping,
   authorizeStreamInbox,
   authorizeUpsertCustomer,
+  authorizeGetConsent,
+  authorizeSetMarketingConsent,
+  authorizeSetPrivacySettings,
 } from "./authorize.js";
-import { conversationToPb, customerToPb, sendResultFields } from "./mappers.js";
+import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb } from "./mappers.js";
+import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
+import { requireConsentId, type ConsentService } from "../domain/consent-service.js";
 
 /** The use cases the handlers call, and the in-memory state authorization reads. */
 export interface MessagingHandlersDeps {
@@ -47,6 +52,7 @@ export interface MessagingHandlersDeps {
   hub: LiveHub;
   directory: DirectoryCache;
   customers: CustomerCache;
+  consent: ConsentService;
 }
 
 type ConvCursor = { t: string; id: string };
@@ -275,6 +281,37 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
       const n = await admin.eraseBusinessKey({ businessId: req.businessId, reason: req.reason, erasedBy });
       return { shreddedMessages: String(n) };
     }),
+
+    getConsent: grpc.unary("GetConsent", async (req, ctx) => {
+      requireConsentId(req.customerId, "customer_id");
+      if (req.businessId) requireConsentId(req.businessId, "business_id");
+      const { withPrivacy } = authorizeGetConsent(ctx.principal, req.customerId, req.businessId);
+      const { privacy, marketing } = await deps.consent.get(req.customerId, req.businessId, withPrivacy);
+      return { customerId: req.customerId, privacy: privacy && privacyToPb(privacy), marketing: marketing.map(marketingConsentToPb) };
+    }),
+
+    setMarketingConsent: grpc.unary("SetMarketingConsent", async (req, ctx) => {
+      requireConsentId(req.customerId, "customer_id");
+      requireConsentId(req.businessId, "business_id");
+      const source = rpcSource(req.source);
+      const by = authorizeSetMarketingConsent(ctx.principal, req.customerId, req.businessId, req.optIn, req.proof);
+      const { consent, changed } = await deps.consent.setMarketing({ customerId: req.customerId, businessId: req.businessId, optIn: req.optIn, source, proof: req.proof, by });
+      return { marketing: marketingConsentToPb({ businessId: req.businessId, consent }), changed };
+    }),
+
+    setPrivacySettings: grpc.unary("SetPrivacySettings", async (req, ctx) => {
+      requireConsentId(req.customerId, "customer_id");
+      const by = authorizeSetPrivacySettings(ctx.principal, req.customerId);
+      const privacy = await deps.consent.setPrivacy({ customerId: req.customerId, adPersonalization: req.adPersonalization, dataSharingOptOut: req.dataSharingOptOut, by });
+      return { privacy: privacyToPb(privacy) };
+    }),
   };
   grpc.addService(wireService, handlers);
+}
+
+/** An RPC records RPC (the default) or IMPORT consent; KEYWORD is the inbound-message path's own. */
+function rpcSource(source: PbConsentSource): "rpc" | "import" {
+  if (source === PbConsentSource.CONSENT_SOURCE_UNSPECIFIED || source === PbConsentSource.CONSENT_SOURCE_RPC) return "rpc";
+  if (source === PbConsentSource.CONSENT_SOURCE_IMPORT) return "import";
+  throw new InvalidInput("source", "must be CONSENT_SOURCE_RPC or CONSENT_SOURCE_IMPORT");
 }

@@ -4,7 +4,9 @@ import type { BusinessKeyTable } from "./business-key.table.js";
 import type { BusinessNumberTable } from "./business-number.table.js";
 import type { ConversationTable } from "./conversation.table.js";
 import type { CustomerTable } from "./customer.table.js";
+import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
+import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -18,4 +20,6 @@ export interface MessagingDatabase extends KitTables {
   message: MessageTable;
   template: TemplateTable;
   template_business: TemplateBusinessTable;
+  marketing_consent: MarketingConsentTable;
+  customer_privacy: CustomerPrivacyTable;
 }

@@ -6,6 +6,7 @@ import * as sendBatchCheck from "./2026_11_24_090000_send_batch_check.js";
 import * as recordKeyErasures from "./2026_12_01_120000_record_key_erasures.js";
 import * as refuseErasedKeys from "./2026_12_01_220000_refuse_erased_keys.js";
 import * as createTemplates from "./2026_12_01_230000_create_templates.js";
+import * as recordConsent from "./2026_12_01_230000_record_consent.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_01_120000_record_key_erasures": recordKeyErasures,
   "2026_12_01_220000_refuse_erased_keys": refuseErasedKeys,
   "2026_12_01_230000_create_templates": createTemplates,
+  "2026_12_01_230000_record_consent": recordConsent,
 };

@@ -8,6 +8,14 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { EventMeta } from "../../common/v1/event.js";
+import {
+  ConsentSetting,
+  consentSettingFromJSON,
+  consentSettingToJSON,
+  ConsentSource,
+  consentSourceFromJSON,
+  consentSourceToJSON,
+} from "./consent.js";
 import { Message, MessageStatus, messageStatusFromJSON, messageStatusToJSON, Participant } from "./message.js";
 import {
   TemplateCategory,
@@ -104,6 +112,31 @@ export interface TemplateStatusChanged {
   /** The rejection reason, the reviewer's reason or quality's; may be empty. */
   reason: string;
   changedAt: Date | undefined;
+}
+
+/**
+ * kontor.messaging.consent.changed.v1 — a customer's marketing consent for a
+ * business or one of its privacy settings changed. Written through the outbox
+ * in the transaction that stores the change (exactly once per change); every
+ * messaging replica keeps its marketing consent cache fresh from it, and ads
+ * and other services must honour it. meta.business_id is set for marketing.
+ */
+export interface ConsentChanged {
+  meta: EventMeta | undefined;
+  customerId: string;
+  /** Set for CONSENT_SETTING_MARKETING, empty for privacy settings. */
+  businessId: string;
+  setting: ConsentSetting;
+  /** The new value: opted in (marketing), personalization on, sharing opted out. */
+  value: boolean;
+  source: ConsentSource;
+  at:
+    | Date
+    | undefined;
+  /** The proof kept with a marketing record (the keyword message's text, the form text). */
+  proof: string;
+  /** The inbound message that carried a keyword (CONSENT_SOURCE_KEYWORD). */
+  messageId: string;
 }
 
 function createBaseMessageStatusChanged(): MessageStatusChanged {
@@ -1091,6 +1124,225 @@ export const TemplateStatusChanged: MessageFns<TemplateStatusChanged> = {
     message.newStatus = object.newStatus ?? 0;
     message.reason = object.reason ?? "";
     message.changedAt = object.changedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseConsentChanged(): ConsentChanged {
+  return {
+    meta: undefined,
+    customerId: "",
+    businessId: "",
+    setting: 0,
+    value: false,
+    source: 0,
+    at: undefined,
+    proof: "",
+    messageId: "",
+  };
+}
+
+export const ConsentChanged: MessageFns<ConsentChanged> = {
+  encode(message: ConsentChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.setting !== 0) {
+      writer.uint32(32).int32(message.setting);
+    }
+    if (message.value !== false) {
+      writer.uint32(40).bool(message.value);
+    }
+    if (message.source !== 0) {
+      writer.uint32(48).int32(message.source);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(58).fork()).join();
+    }
+    if (message.proof !== "") {
+      writer.uint32(66).string(message.proof);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(74).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsentChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsentChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.setting = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.value = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.proof = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsentChanged {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      setting: isSet(object.setting) ? consentSettingFromJSON(object.setting) : 0,
+      value: isSet(object.value) ? globalThis.Boolean(object.value) : false,
+      source: isSet(object.source) ? consentSourceFromJSON(object.source) : 0,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      proof: isSet(object.proof) ? globalThis.String(object.proof) : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConsentChanged): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.setting !== 0) {
+      obj.setting = consentSettingToJSON(message.setting);
+    }
+    if (message.value !== false) {
+      obj.value = message.value;
+    }
+    if (message.source !== 0) {
+      obj.source = consentSourceToJSON(message.source);
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.proof !== "") {
+      obj.proof = message.proof;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsentChanged>, I>>(base?: I): ConsentChanged {
+    return ConsentChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsentChanged>, I>>(object: I): ConsentChanged {
+    const message = createBaseConsentChanged();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.setting = object.setting ?? 0;
+    message.value = object.value ?? false;
+    message.source = object.source ?? 0;
+    message.at = object.at ?? undefined;
+    message.proof = object.proof ?? "";
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };

@@ -26,6 +26,13 @@ import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { ErrorDetail } from "../../common/v1/error.js";
 import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 import {
+  ConsentSource,
+  consentSourceFromJSON,
+  consentSourceToJSON,
+  MarketingConsent,
+  PrivacySettings,
+} from "./consent.js";
+import {
   Content,
   Message,
   MessageContext,
@@ -290,6 +297,55 @@ export interface EraseBusinessKeyRequest {
 export interface EraseBusinessKeyResponse {
   /** Messages that can no longer be decrypted. */
   shreddedMessages: string;
+}
+
+export interface GetConsentRequest {
+  customerId: string;
+  /** Only this business's marketing consent; empty lists every business (the customer only). */
+  businessId: string;
+}
+
+export interface GetConsentResponse {
+  customerId: string;
+  /** Unset when a business asks. */
+  privacy:
+    | PrivacySettings
+    | undefined;
+  /** One entry per business with a recorded opt-in or opt-out (or the one asked for, possibly empty). */
+  marketing: MarketingConsent[];
+}
+
+export interface SetMarketingConsentRequest {
+  customerId: string;
+  businessId: string;
+  /** True records an opt-in, false an opt-out. */
+  optIn: boolean;
+  /** CONSENT_SOURCE_RPC or CONSENT_SOURCE_IMPORT (KEYWORD is the inbound-message path's). */
+  source: ConsentSource;
+  /**
+   * What the customer agreed to or said (the form text, a reference to the
+   * signed paper), at most 1,000 characters; required for a business's opt-in.
+   */
+  proof: string;
+}
+
+export interface SetMarketingConsentResponse {
+  marketing:
+    | MarketingConsent
+    | undefined;
+  /** False when a later record of the same kind was already kept. */
+  changed: boolean;
+}
+
+export interface SetPrivacySettingsRequest {
+  customerId: string;
+  /** Unset leaves the setting as it is. */
+  adPersonalization?: boolean | undefined;
+  dataSharingOptOut?: boolean | undefined;
+}
+
+export interface SetPrivacySettingsResponse {
+  privacy: PrivacySettings | undefined;
 }
 
 function createBaseSendMessageRequest(): SendMessageRequest {
@@ -3806,6 +3862,622 @@ export const EraseBusinessKeyResponse: MessageFns<EraseBusinessKeyResponse> = {
   },
 };
 
+function createBaseGetConsentRequest(): GetConsentRequest {
+  return { customerId: "", businessId: "" };
+}
+
+export const GetConsentRequest: MessageFns<GetConsentRequest> = {
+  encode(message: GetConsentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsentRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetConsentRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsentRequest>, I>>(base?: I): GetConsentRequest {
+    return GetConsentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsentRequest>, I>>(object: I): GetConsentRequest {
+    const message = createBaseGetConsentRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetConsentResponse(): GetConsentResponse {
+  return { customerId: "", privacy: undefined, marketing: [] };
+}
+
+export const GetConsentResponse: MessageFns<GetConsentResponse> = {
+  encode(message: GetConsentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.privacy !== undefined) {
+      PrivacySettings.encode(message.privacy, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.marketing) {
+      MarketingConsent.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.privacy = PrivacySettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.marketing.push(MarketingConsent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsentResponse {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      privacy: isSet(object.privacy) ? PrivacySettings.fromJSON(object.privacy) : undefined,
+      marketing: globalThis.Array.isArray(object?.marketing)
+        ? object.marketing.map((e: any) => MarketingConsent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetConsentResponse): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.privacy !== undefined) {
+      obj.privacy = PrivacySettings.toJSON(message.privacy);
+    }
+    if (message.marketing?.length) {
+      obj.marketing = message.marketing.map((e) => MarketingConsent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsentResponse>, I>>(base?: I): GetConsentResponse {
+    return GetConsentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsentResponse>, I>>(object: I): GetConsentResponse {
+    const message = createBaseGetConsentResponse();
+    message.customerId = object.customerId ?? "";
+    message.privacy = (object.privacy !== undefined && object.privacy !== null)
+      ? PrivacySettings.fromPartial(object.privacy)
+      : undefined;
+    message.marketing = object.marketing?.map((e) => MarketingConsent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSetMarketingConsentRequest(): SetMarketingConsentRequest {
+  return { customerId: "", businessId: "", optIn: false, source: 0, proof: "" };
+}
+
+export const SetMarketingConsentRequest: MessageFns<SetMarketingConsentRequest> = {
+  encode(message: SetMarketingConsentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.optIn !== false) {
+      writer.uint32(24).bool(message.optIn);
+    }
+    if (message.source !== 0) {
+      writer.uint32(32).int32(message.source);
+    }
+    if (message.proof !== "") {
+      writer.uint32(42).string(message.proof);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetMarketingConsentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetMarketingConsentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.optIn = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.proof = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetMarketingConsentRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      optIn: isSet(object.optIn)
+        ? globalThis.Boolean(object.optIn)
+        : isSet(object.opt_in)
+        ? globalThis.Boolean(object.opt_in)
+        : false,
+      source: isSet(object.source) ? consentSourceFromJSON(object.source) : 0,
+      proof: isSet(object.proof) ? globalThis.String(object.proof) : "",
+    };
+  },
+
+  toJSON(message: SetMarketingConsentRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.optIn !== false) {
+      obj.optIn = message.optIn;
+    }
+    if (message.source !== 0) {
+      obj.source = consentSourceToJSON(message.source);
+    }
+    if (message.proof !== "") {
+      obj.proof = message.proof;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetMarketingConsentRequest>, I>>(base?: I): SetMarketingConsentRequest {
+    return SetMarketingConsentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetMarketingConsentRequest>, I>>(object: I): SetMarketingConsentRequest {
+    const message = createBaseSetMarketingConsentRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.optIn = object.optIn ?? false;
+    message.source = object.source ?? 0;
+    message.proof = object.proof ?? "";
+    return message;
+  },
+};
+
+function createBaseSetMarketingConsentResponse(): SetMarketingConsentResponse {
+  return { marketing: undefined, changed: false };
+}
+
+export const SetMarketingConsentResponse: MessageFns<SetMarketingConsentResponse> = {
+  encode(message: SetMarketingConsentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.marketing !== undefined) {
+      MarketingConsent.encode(message.marketing, writer.uint32(10).fork()).join();
+    }
+    if (message.changed !== false) {
+      writer.uint32(16).bool(message.changed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetMarketingConsentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetMarketingConsentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.marketing = MarketingConsent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.changed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetMarketingConsentResponse {
+    return {
+      marketing: isSet(object.marketing) ? MarketingConsent.fromJSON(object.marketing) : undefined,
+      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
+    };
+  },
+
+  toJSON(message: SetMarketingConsentResponse): unknown {
+    const obj: any = {};
+    if (message.marketing !== undefined) {
+      obj.marketing = MarketingConsent.toJSON(message.marketing);
+    }
+    if (message.changed !== false) {
+      obj.changed = message.changed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetMarketingConsentResponse>, I>>(base?: I): SetMarketingConsentResponse {
+    return SetMarketingConsentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetMarketingConsentResponse>, I>>(object: I): SetMarketingConsentResponse {
+    const message = createBaseSetMarketingConsentResponse();
+    message.marketing = (object.marketing !== undefined && object.marketing !== null)
+      ? MarketingConsent.fromPartial(object.marketing)
+      : undefined;
+    message.changed = object.changed ?? false;
+    return message;
+  },
+};
+
+function createBaseSetPrivacySettingsRequest(): SetPrivacySettingsRequest {
+  return { customerId: "", adPersonalization: undefined, dataSharingOptOut: undefined };
+}
+
+export const SetPrivacySettingsRequest: MessageFns<SetPrivacySettingsRequest> = {
+  encode(message: SetPrivacySettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.adPersonalization !== undefined) {
+      writer.uint32(16).bool(message.adPersonalization);
+    }
+    if (message.dataSharingOptOut !== undefined) {
+      writer.uint32(24).bool(message.dataSharingOptOut);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPrivacySettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPrivacySettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.adPersonalization = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dataSharingOptOut = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPrivacySettingsRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      adPersonalization: isSet(object.adPersonalization)
+        ? globalThis.Boolean(object.adPersonalization)
+        : isSet(object.ad_personalization)
+        ? globalThis.Boolean(object.ad_personalization)
+        : undefined,
+      dataSharingOptOut: isSet(object.dataSharingOptOut)
+        ? globalThis.Boolean(object.dataSharingOptOut)
+        : isSet(object.data_sharing_opt_out)
+        ? globalThis.Boolean(object.data_sharing_opt_out)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SetPrivacySettingsRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.adPersonalization !== undefined) {
+      obj.adPersonalization = message.adPersonalization;
+    }
+    if (message.dataSharingOptOut !== undefined) {
+      obj.dataSharingOptOut = message.dataSharingOptOut;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPrivacySettingsRequest>, I>>(base?: I): SetPrivacySettingsRequest {
+    return SetPrivacySettingsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPrivacySettingsRequest>, I>>(object: I): SetPrivacySettingsRequest {
+    const message = createBaseSetPrivacySettingsRequest();
+    message.customerId = object.customerId ?? "";
+    message.adPersonalization = object.adPersonalization ?? undefined;
+    message.dataSharingOptOut = object.dataSharingOptOut ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetPrivacySettingsResponse(): SetPrivacySettingsResponse {
+  return { privacy: undefined };
+}
+
+export const SetPrivacySettingsResponse: MessageFns<SetPrivacySettingsResponse> = {
+  encode(message: SetPrivacySettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.privacy !== undefined) {
+      PrivacySettings.encode(message.privacy, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPrivacySettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPrivacySettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.privacy = PrivacySettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPrivacySettingsResponse {
+    return { privacy: isSet(object.privacy) ? PrivacySettings.fromJSON(object.privacy) : undefined };
+  },
+
+  toJSON(message: SetPrivacySettingsResponse): unknown {
+    const obj: any = {};
+    if (message.privacy !== undefined) {
+      obj.privacy = PrivacySettings.toJSON(message.privacy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPrivacySettingsResponse>, I>>(base?: I): SetPrivacySettingsResponse {
+    return SetPrivacySettingsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPrivacySettingsResponse>, I>>(object: I): SetPrivacySettingsResponse {
+    const message = createBaseSetPrivacySettingsResponse();
+    message.privacy = (object.privacy !== undefined && object.privacy !== null)
+      ? PrivacySettings.fromPartial(object.privacy)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * MessagingService routes messages between business numbers and customers:
  * send, persist (group commit), deliver (live + store-and-forward), receipts
@@ -3959,6 +4631,53 @@ export const MessagingServiceService = {
       Buffer.from(EraseBusinessKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EraseBusinessKeyResponse => EraseBusinessKeyResponse.decode(value),
   },
+  /**
+   * GetConsent reads a customer's consent: its privacy settings and its
+   * marketing opt-in state per business. The customer reads everything; a
+   * business (its partner, service:gateway) reads only its own business's
+   * marketing consent (business_id required) and never the privacy settings.
+   */
+  getConsent: {
+    path: "/kontor.messaging.v1.MessagingService/GetConsent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConsentRequest): Buffer => Buffer.from(GetConsentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConsentRequest => GetConsentRequest.decode(value),
+    responseSerialize: (value: GetConsentResponse): Buffer => Buffer.from(GetConsentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConsentResponse => GetConsentResponse.decode(value),
+  },
+  /**
+   * SetMarketingConsent records a marketing opt-in or opt-out of a customer
+   * for one business, with its source and proof. The customer opts in or out;
+   * a business (its partner, service:gateway) records only an opt-in for its
+   * own business, with proof text (it collects opt-in, as on the Cloud API).
+   */
+  setMarketingConsent: {
+    path: "/kontor.messaging.v1.MessagingService/SetMarketingConsent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetMarketingConsentRequest): Buffer =>
+      Buffer.from(SetMarketingConsentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetMarketingConsentRequest => SetMarketingConsentRequest.decode(value),
+    responseSerialize: (value: SetMarketingConsentResponse): Buffer =>
+      Buffer.from(SetMarketingConsentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetMarketingConsentResponse => SetMarketingConsentResponse.decode(value),
+  },
+  /**
+   * SetPrivacySettings changes a customer's ad personalization and
+   * data-sharing opt-out (the customer itself only).
+   */
+  setPrivacySettings: {
+    path: "/kontor.messaging.v1.MessagingService/SetPrivacySettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPrivacySettingsRequest): Buffer =>
+      Buffer.from(SetPrivacySettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPrivacySettingsRequest => SetPrivacySettingsRequest.decode(value),
+    responseSerialize: (value: SetPrivacySettingsResponse): Buffer =>
+      Buffer.from(SetPrivacySettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPrivacySettingsResponse => SetPrivacySettingsResponse.decode(value),
+  },
 } as const;
 
 export interface MessagingServiceServer extends UntypedServiceImplementation {
@@ -4010,6 +4729,25 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
    * `operator` role only; the erasure is recorded with who asked and why.
    */
   eraseBusinessKey: handleUnaryCall<EraseBusinessKeyRequest, EraseBusinessKeyResponse>;
+  /**
+   * GetConsent reads a customer's consent: its privacy settings and its
+   * marketing opt-in state per business. The customer reads everything; a
+   * business (its partner, service:gateway) reads only its own business's
+   * marketing consent (business_id required) and never the privacy settings.
+   */
+  getConsent: handleUnaryCall<GetConsentRequest, GetConsentResponse>;
+  /**
+   * SetMarketingConsent records a marketing opt-in or opt-out of a customer
+   * for one business, with its source and proof. The customer opts in or out;
+   * a business (its partner, service:gateway) records only an opt-in for its
+   * own business, with proof text (it collects opt-in, as on the Cloud API).
+   */
+  setMarketingConsent: handleUnaryCall<SetMarketingConsentRequest, SetMarketingConsentResponse>;
+  /**
+   * SetPrivacySettings changes a customer's ad personalization and
+   * data-sharing opt-out (the customer itself only).
+   */
+  setPrivacySettings: handleUnaryCall<SetPrivacySettingsRequest, SetPrivacySettingsResponse>;
 }
 
 export interface MessagingServiceClient extends Client {
@@ -4198,6 +4936,67 @@ export interface MessagingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EraseBusinessKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetConsent reads a customer's consent: its privacy settings and its
+   * marketing opt-in state per business. The customer reads everything; a
+   * business (its partner, service:gateway) reads only its own business's
+   * marketing consent (business_id required) and never the privacy settings.
+   */
+  getConsent(
+    request: GetConsentRequest,
+    callback: (error: ServiceError | null, response: GetConsentResponse) => void,
+  ): ClientUnaryCall;
+  getConsent(
+    request: GetConsentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConsentResponse) => void,
+  ): ClientUnaryCall;
+  getConsent(
+    request: GetConsentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConsentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetMarketingConsent records a marketing opt-in or opt-out of a customer
+   * for one business, with its source and proof. The customer opts in or out;
+   * a business (its partner, service:gateway) records only an opt-in for its
+   * own business, with proof text (it collects opt-in, as on the Cloud API).
+   */
+  setMarketingConsent(
+    request: SetMarketingConsentRequest,
+    callback: (error: ServiceError | null, response: SetMarketingConsentResponse) => void,
+  ): ClientUnaryCall;
+  setMarketingConsent(
+    request: SetMarketingConsentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetMarketingConsentResponse) => void,
+  ): ClientUnaryCall;
+  setMarketingConsent(
+    request: SetMarketingConsentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetMarketingConsentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetPrivacySettings changes a customer's ad personalization and
+   * data-sharing opt-out (the customer itself only).
+   */
+  setPrivacySettings(
+    request: SetPrivacySettingsRequest,
+    callback: (error: ServiceError | null, response: SetPrivacySettingsResponse) => void,
+  ): ClientUnaryCall;
+  setPrivacySettings(
+    request: SetPrivacySettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPrivacySettingsResponse) => void,
+  ): ClientUnaryCall;
+  setPrivacySettings(
+    request: SetPrivacySettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPrivacySettingsResponse) => void,
   ): ClientUnaryCall;
 }
 
