@@ -1,5 +1,3 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { Kysely } from "kysely";
 import { ConsentSetting, ConsentSource as PbSource } from "@kontor/proto/messaging/v1/consent";
 import { ConsentChanged, MessageReceived } from "@kontor/proto/messaging/v1/events";
@@ -10,9 +8,8 @@ import type { ConsentCache } from "../domain/consent-cache.js";
 import type { MarketingUpdate } from "../domain/consent-service.js";
 import { classifyInbound, type ConsentSource, type KeywordTable } from "../domain/policy/consent.js";
 import type { MessagingDatabase } from "../store/database.js";
+import { ABANDONED_AFTER_MS, replicaDurable } from "./replica-consumer.js";
 import { subjects } from "./subjects.js";
-
-const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 
 export const SOURCE_TO_PB: Record<ConsentSource, PbSource> = {
   keyword: PbSource.CONSENT_SOURCE_KEYWORD,
@@ -101,8 +98,7 @@ export function registerKeywordConsumer(
 
 /** This replica's own consumer of consent events (every replica must see every change; see key-erasure.ts). */
 export function consentCacheDurable(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40);
-  return `messaging-consent-cache-${host}-${randomBytes(4).toString("hex")}`;
+  return replicaDurable("consent-cache");
 }
 
 /**

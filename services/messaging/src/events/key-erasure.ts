@@ -1,14 +1,11 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
 import { BusinessKeyErased } from "@kontor/proto/messaging/v1/events";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { Runtime } from "@kontor/service-kit/runtime";
 import type { MessagingDatabase } from "../store/database.js";
 import type { Keyring } from "../store/keyring.js";
+import { ABANDONED_AFTER_MS, replicaDurable } from "./replica-consumer.js";
 import { subjects } from "./subjects.js";
-
-/** A consumer no client has pulled from for this long is deleted by NATS (replicas that are gone). */
-const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 
 /** The event the erasing replica writes through the outbox in the transaction that destroys the keys. */
 export function keyErasedEvent(businessId: string, keyIds: number[], at: Date): OutboxEvent {
@@ -20,17 +17,9 @@ export function keyErasedEvent(businessId: string, keyIds: number[], at: Date): 
   };
 }
 
-/**
- * This replica's durable consumer name. Each replica needs its own (every
- * one must evict every erased key; a shared durable would hand each event to
- * one of them), and a fresh one per process: a new consumer starts at the
- * stream's first message, so a replica that starts (or restarts) replays
- * every erasure the stream still holds, besides reading each key's state
- * when it loads it. Names of replicas that are gone expire (ABANDONED_AFTER_MS).
- */
+/** This replica's own durable (replica-consumer.ts): every replica evicts every erased key, and a restart replays them. */
 export function keyErasureDurable(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40);
-  return `messaging-key-erasure-${host}-${randomBytes(4).toString("hex")}`;
+  return replicaDurable("key-erasure");
 }
 
 /**
