@@ -33,6 +33,8 @@ import { createConsentService } from "./domain/consent-service.js";
 import { keywordTable } from "./domain/policy/consent.js";
 import { createConsentStore } from "./store/consent-store.js";
 import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
+import { createExportService } from "./domain/export-service.js";
+import { createExportStore } from "./store/export-store.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
@@ -83,10 +85,11 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   });
   const receipts = createReceiptService({ store, customers, opener, live: hub });
   const history = createHistoryService({ store, opener });
+  const exports = createExportService({ store: createExportStore(rt.db), opener, pageSize: config.EXPORT_PAGE_SIZE });
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 

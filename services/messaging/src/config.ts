@@ -31,6 +31,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MESSAGING_TRACE_WRITER: z.enum(["0", "1"]).default("0"),
   /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
   DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
+  /** Rows per store query of ExportCustomerData: the most of a customer's history held in memory at once. */
+  EXPORT_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** Templates per business, each language counted (cloud-api.md §4.3: 250; 6,000 when verified). */
   TEMPLATE_LIMIT: z.coerce.number().int().min(1).default(250),
   TEMPLATE_LIMIT_VERIFIED: z.coerce.number().int().min(1).default(6000),

@@ -30,6 +30,7 @@ const callers: Record<string, keyof typeof tokens> = {
   getConsent: "customer",
   setMarketingConsent: "customer",
   setPrivacySettings: "customer",
+  exportCustomerData: "customer",
 };
 
 /**

@@ -31,6 +31,8 @@ export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
   SetMarketingConsent: ["customer", "business", "partner", ...services("gateway")],
   // Privacy settings are the customer's alone.
   SetPrivacySettings: ["customer"],
+  // A customer's data-subject export: the customer, or an operator handling its request.
+  ExportCustomerData: ["customer", `staff:${OPERATOR_ROLE}`],
 };
 
 /** Staff role that overrides the automatic template review. */

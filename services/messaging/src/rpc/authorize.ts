@@ -140,3 +140,13 @@ export function authorizeSetPrivacySettings(principal: Principal, customerId: st
   if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer changes only its own privacy settings");
   return recorderOf(principal);
 }
+
+/**
+ * ExportCustomerData: the customer itself, or a staff operator handling the
+ * customer's data-subject request. Returns who exports, for the log.
+ */
+export function authorizeExportCustomerData(principal: Principal, customerId: string): string {
+  if (principal.kind === "customer" && principal.customerId === customerId) return recorderOf(principal);
+  if (principal.kind === "staff" && principal.roles.includes(KEY_ERASER_ROLE)) return recorderOf(principal);
+  throw new NotYours("only the customer or a staff operator exports a customer's data");
+}

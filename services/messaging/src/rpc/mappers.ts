@@ -1,4 +1,5 @@
-import type { Conversation, Customer } from "@kontor/proto/messaging/v1/messaging_service";
+import { MessageDirection, type Conversation, type Customer, type ExportItem } from "@kontor/proto/messaging/v1/messaging_service";
+import type { ExportedItem } from "../domain/export-service.js";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import type { ConversationSummary, Customer as CustomerRecord } from "../domain/message.js";
 import { partyKey } from "../domain/participant.js";
@@ -59,4 +60,29 @@ export function marketingConsentToPb(e: MarketingConsentEntry): PbMarketingConse
 
 export function privacyToPb(p: PrivacySettings): PbPrivacySettings {
   return { adPersonalization: p.adPersonalization, dataSharingOptOut: p.dataSharingOptOut, updatedAt: p.updatedAt };
+}
+
+/** One export item (domain/export-service.ts) as the stream carries it. */
+export function exportItemToPb(item: ExportedItem): ExportItem {
+  switch (item.kind) {
+    case "customer":
+      return { kind: { $case: "customer", value: customerToPb(item.customer) } };
+    case "privacy":
+      return { kind: { $case: "privacy", value: privacyToPb(item.privacy) } };
+    case "marketing":
+      return { kind: { $case: "marketingConsent", value: marketingConsentToPb(item.entry) } };
+    case "message":
+      return {
+        kind: {
+          $case: "message",
+          value: {
+            message: item.message,
+            businessId: item.conversation.businessId,
+            phoneNumberId: item.conversation.phoneNumberId,
+            direction: item.inbound ? MessageDirection.MESSAGE_DIRECTION_INBOUND : MessageDirection.MESSAGE_DIRECTION_OUTBOUND,
+            statusAt: item.statusAt,
+          },
+        },
+      };
+  }
 }

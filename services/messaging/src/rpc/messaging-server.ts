@@ -7,6 +7,8 @@ import {
   type SendMessageStreamRequest,
   SendMessageStreamResponse,
   StreamInboxResponse,
+  ExportFormat,
+  ExportItem,
 } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Principal } from "@kontor/service-kit/auth";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
@@ -37,8 +39,10 @@ import {
   authorizeGetConsent,
   authorizeSetMarketingConsent,
   authorizeSetPrivacySettings,
+  authorizeExportCustomerData,
 } from "./authorize.js";
-import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb } from "./mappers.js";
+import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb, exportItemToPb } from "./mappers.js";
+import { requireExportCustomerId, type ExportService } from "../domain/export-service.js";
 import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
 import { requireConsentId, type ConsentService } from "../domain/consent-service.js";
 
@@ -53,6 +57,7 @@ export interface MessagingHandlersDeps {
   directory: DirectoryCache;
   customers: CustomerCache;
   consent: ConsentService;
+  exports: ExportService;
 }
 
 type ConvCursor = { t: string; id: string };
@@ -305,8 +310,44 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
       const privacy = await deps.consent.setPrivacy({ customerId: req.customerId, adPersonalization: req.adPersonalization, dataSharingOptOut: req.dataSharingOptOut, by });
       return { privacy: privacyToPb(privacy) };
     }),
+
+    exportCustomerData: grpc.serverStream("ExportCustomerData", async (req, ctx, call) => {
+      requireExportCustomerId(req.customerId);
+      const json = exportFormat(req.format);
+      const by = authorizeExportCustomerData(ctx.principal, req.customerId);
+      const customer = await deps.exports.start(req.customerId);
+      if (by.startsWith("staff:")) ctx.log.info({ customer_id: req.customerId, by }, "customer data exported by an operator");
+      const signal = ctx.signal;
+      for await (const exported of deps.exports.items(customer, signal)) {
+        if (signal.aborted) return;
+        const item = exportItemToPb(exported);
+        // The stream's backpressure holds the next store page back (items() is pulled).
+        if (!call.write({ item, json: json ? JSON.stringify(ExportItem.toJSON(item)) : "" })) await drained(call, signal);
+      }
+    }),
   };
   grpc.addService(wireService, handlers);
+}
+
+/** True for JSON lines beside the items; PROTOBUF (the default) is the items alone. */
+function exportFormat(format: ExportFormat): boolean {
+  if (format === ExportFormat.EXPORT_FORMAT_UNSPECIFIED || format === ExportFormat.EXPORT_FORMAT_PROTOBUF) return false;
+  if (format === ExportFormat.EXPORT_FORMAT_JSON) return true;
+  throw new InvalidInput("format", "must be EXPORT_FORMAT_PROTOBUF or EXPORT_FORMAT_JSON");
+}
+
+/** Resolves when the call's buffer has drained, or at once when the call is cancelled. */
+function drained(call: { once(event: "drain", l: () => void): unknown; off(event: "drain", l: () => void): unknown }, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** An RPC records RPC (the default) or IMPORT consent; KEYWORD is the inbound-message path's own. */

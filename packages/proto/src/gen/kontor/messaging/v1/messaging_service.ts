@@ -46,6 +46,91 @@ export const protobufPackage = "kontor.messaging.v1";
 
 export const protobufFileName = "kontor/messaging/v1/messaging_service.proto";
 
+/** How ExportCustomerData writes each item. */
+export enum ExportFormat {
+  /** EXPORT_FORMAT_UNSPECIFIED - The same as PROTOBUF. */
+  EXPORT_FORMAT_UNSPECIFIED = 0,
+  /** EXPORT_FORMAT_PROTOBUF - The items only. */
+  EXPORT_FORMAT_PROTOBUF = 1,
+  /** EXPORT_FORMAT_JSON - Each item also as one line of proto3 JSON (a JSON-lines file, line by line). */
+  EXPORT_FORMAT_JSON = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function exportFormatFromJSON(object: any): ExportFormat {
+  switch (object) {
+    case 0:
+    case "EXPORT_FORMAT_UNSPECIFIED":
+      return ExportFormat.EXPORT_FORMAT_UNSPECIFIED;
+    case 1:
+    case "EXPORT_FORMAT_PROTOBUF":
+      return ExportFormat.EXPORT_FORMAT_PROTOBUF;
+    case 2:
+    case "EXPORT_FORMAT_JSON":
+      return ExportFormat.EXPORT_FORMAT_JSON;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ExportFormat.UNRECOGNIZED;
+  }
+}
+
+export function exportFormatToJSON(object: ExportFormat): string {
+  switch (object) {
+    case ExportFormat.EXPORT_FORMAT_UNSPECIFIED:
+      return "EXPORT_FORMAT_UNSPECIFIED";
+    case ExportFormat.EXPORT_FORMAT_PROTOBUF:
+      return "EXPORT_FORMAT_PROTOBUF";
+    case ExportFormat.EXPORT_FORMAT_JSON:
+      return "EXPORT_FORMAT_JSON";
+    case ExportFormat.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Which way a message went, seen from the customer. */
+export enum MessageDirection {
+  MESSAGE_DIRECTION_UNSPECIFIED = 0,
+  /** MESSAGE_DIRECTION_INBOUND - The customer sent it to a business number. */
+  MESSAGE_DIRECTION_INBOUND = 1,
+  /** MESSAGE_DIRECTION_OUTBOUND - A business number (or a Kontor service for it) sent it to the customer. */
+  MESSAGE_DIRECTION_OUTBOUND = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function messageDirectionFromJSON(object: any): MessageDirection {
+  switch (object) {
+    case 0:
+    case "MESSAGE_DIRECTION_UNSPECIFIED":
+      return MessageDirection.MESSAGE_DIRECTION_UNSPECIFIED;
+    case 1:
+    case "MESSAGE_DIRECTION_INBOUND":
+      return MessageDirection.MESSAGE_DIRECTION_INBOUND;
+    case 2:
+    case "MESSAGE_DIRECTION_OUTBOUND":
+      return MessageDirection.MESSAGE_DIRECTION_OUTBOUND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MessageDirection.UNRECOGNIZED;
+  }
+}
+
+export function messageDirectionToJSON(object: MessageDirection): string {
+  switch (object) {
+    case MessageDirection.MESSAGE_DIRECTION_UNSPECIFIED:
+      return "MESSAGE_DIRECTION_UNSPECIFIED";
+    case MessageDirection.MESSAGE_DIRECTION_INBOUND:
+      return "MESSAGE_DIRECTION_INBOUND";
+    case MessageDirection.MESSAGE_DIRECTION_OUTBOUND:
+      return "MESSAGE_DIRECTION_OUTBOUND";
+    case MessageDirection.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface SendMessageRequest {
   sender:
     | Participant
@@ -346,6 +431,47 @@ export interface SetPrivacySettingsRequest {
 
 export interface SetPrivacySettingsResponse {
   privacy: PrivacySettings | undefined;
+}
+
+export interface ExportCustomerDataRequest {
+  customerId: string;
+  format: ExportFormat;
+}
+
+/** One message of an export, with its conversation's business. */
+export interface ExportedMessage {
+  /** As the customer sees it: its own sends with their client message id, a business's callback data left out. */
+  message: Message | undefined;
+  businessId: string;
+  phoneNumberId: string;
+  direction: MessageDirection;
+  /** When the status last changed. */
+  statusAt: Date | undefined;
+}
+
+export interface ExportItem {
+  kind:
+    | //
+    /** First: the customer's account (number, profile name, settings). */
+    { $case: "customer"; value: Customer }
+    | //
+    /** Second: the privacy settings (defaults when never changed). */
+    { $case: "privacy"; value: PrivacySettings }
+    | //
+    /** Then one per business with a marketing consent record. */
+    { $case: "marketingConsent"; value: MarketingConsent }
+    | //
+    /** Then the messages, conversation by conversation (oldest conversation first), each by seq. */
+    { $case: "message"; value: ExportedMessage }
+    | undefined;
+}
+
+export interface ExportCustomerDataResponse {
+  item:
+    | ExportItem
+    | undefined;
+  /** EXPORT_FORMAT_JSON: the item in proto3 JSON, one line; empty otherwise. */
+  json: string;
 }
 
 function createBaseSendMessageRequest(): SendMessageRequest {
@@ -4478,6 +4604,474 @@ export const SetPrivacySettingsResponse: MessageFns<SetPrivacySettingsResponse> 
   },
 };
 
+function createBaseExportCustomerDataRequest(): ExportCustomerDataRequest {
+  return { customerId: "", format: 0 };
+}
+
+export const ExportCustomerDataRequest: MessageFns<ExportCustomerDataRequest> = {
+  encode(message: ExportCustomerDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.format !== 0) {
+      writer.uint32(16).int32(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCustomerDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCustomerDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCustomerDataRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      format: isSet(object.format) ? exportFormatFromJSON(object.format) : 0,
+    };
+  },
+
+  toJSON(message: ExportCustomerDataRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.format !== 0) {
+      obj.format = exportFormatToJSON(message.format);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCustomerDataRequest>, I>>(base?: I): ExportCustomerDataRequest {
+    return ExportCustomerDataRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCustomerDataRequest>, I>>(object: I): ExportCustomerDataRequest {
+    const message = createBaseExportCustomerDataRequest();
+    message.customerId = object.customerId ?? "";
+    message.format = object.format ?? 0;
+    return message;
+  },
+};
+
+function createBaseExportedMessage(): ExportedMessage {
+  return { message: undefined, businessId: "", phoneNumberId: "", direction: 0, statusAt: undefined };
+}
+
+export const ExportedMessage: MessageFns<ExportedMessage> = {
+  encode(message: ExportedMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(26).string(message.phoneNumberId);
+    }
+    if (message.direction !== 0) {
+      writer.uint32(32).int32(message.direction);
+    }
+    if (message.statusAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.statusAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportedMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportedMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.direction = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.statusAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportedMessage {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      direction: isSet(object.direction) ? messageDirectionFromJSON(object.direction) : 0,
+      statusAt: isSet(object.statusAt)
+        ? fromJsonTimestamp(object.statusAt)
+        : isSet(object.status_at)
+        ? fromJsonTimestamp(object.status_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ExportedMessage): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.direction !== 0) {
+      obj.direction = messageDirectionToJSON(message.direction);
+    }
+    if (message.statusAt !== undefined) {
+      obj.statusAt = message.statusAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportedMessage>, I>>(base?: I): ExportedMessage {
+    return ExportedMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportedMessage>, I>>(object: I): ExportedMessage {
+    const message = createBaseExportedMessage();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.direction = object.direction ?? 0;
+    message.statusAt = object.statusAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseExportItem(): ExportItem {
+  return { kind: undefined };
+}
+
+export const ExportItem: MessageFns<ExportItem> = {
+  encode(message: ExportItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "customer":
+        Customer.encode(message.kind.value, writer.uint32(10).fork()).join();
+        break;
+      case "privacy":
+        PrivacySettings.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case "marketingConsent":
+        MarketingConsent.encode(message.kind.value, writer.uint32(26).fork()).join();
+        break;
+      case "message":
+        ExportedMessage.encode(message.kind.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "customer", value: Customer.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "privacy", value: PrivacySettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "marketingConsent", value: MarketingConsent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "message", value: ExportedMessage.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportItem {
+    return {
+      kind: isSet(object.customer)
+        ? { $case: "customer", value: Customer.fromJSON(object.customer) }
+        : isSet(object.privacy)
+        ? { $case: "privacy", value: PrivacySettings.fromJSON(object.privacy) }
+        : isSet(object.marketingConsent)
+        ? { $case: "marketingConsent", value: MarketingConsent.fromJSON(object.marketingConsent) }
+        : isSet(object.marketing_consent)
+        ? { $case: "marketingConsent", value: MarketingConsent.fromJSON(object.marketing_consent) }
+        : isSet(object.message)
+        ? { $case: "message", value: ExportedMessage.fromJSON(object.message) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ExportItem): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "customer") {
+      obj.customer = Customer.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "privacy") {
+      obj.privacy = PrivacySettings.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "marketingConsent") {
+      obj.marketingConsent = MarketingConsent.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "message") {
+      obj.message = ExportedMessage.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportItem>, I>>(base?: I): ExportItem {
+    return ExportItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportItem>, I>>(object: I): ExportItem {
+    const message = createBaseExportItem();
+    switch (object.kind?.$case) {
+      case "customer": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "customer", value: Customer.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "privacy": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "privacy", value: PrivacySettings.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "marketingConsent": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "marketingConsent", value: MarketingConsent.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "message": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "message", value: ExportedMessage.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseExportCustomerDataResponse(): ExportCustomerDataResponse {
+  return { item: undefined, json: "" };
+}
+
+export const ExportCustomerDataResponse: MessageFns<ExportCustomerDataResponse> = {
+  encode(message: ExportCustomerDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.item !== undefined) {
+      ExportItem.encode(message.item, writer.uint32(10).fork()).join();
+    }
+    if (message.json !== "") {
+      writer.uint32(18).string(message.json);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCustomerDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCustomerDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.item = ExportItem.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.json = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCustomerDataResponse {
+    return {
+      item: isSet(object.item) ? ExportItem.fromJSON(object.item) : undefined,
+      json: isSet(object.json) ? globalThis.String(object.json) : "",
+    };
+  },
+
+  toJSON(message: ExportCustomerDataResponse): unknown {
+    const obj: any = {};
+    if (message.item !== undefined) {
+      obj.item = ExportItem.toJSON(message.item);
+    }
+    if (message.json !== "") {
+      obj.json = message.json;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCustomerDataResponse>, I>>(base?: I): ExportCustomerDataResponse {
+    return ExportCustomerDataResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCustomerDataResponse>, I>>(object: I): ExportCustomerDataResponse {
+    const message = createBaseExportCustomerDataResponse();
+    message.item = (object.item !== undefined && object.item !== null)
+      ? ExportItem.fromPartial(object.item)
+      : undefined;
+    message.json = object.json ?? "";
+    return message;
+  },
+};
+
 /**
  * MessagingService routes messages between business numbers and customers:
  * send, persist (group commit), deliver (live + store-and-forward), receipts
@@ -4678,6 +5272,25 @@ export const MessagingServiceService = {
       Buffer.from(SetPrivacySettingsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetPrivacySettingsResponse => SetPrivacySettingsResponse.decode(value),
   },
+  /**
+   * ExportCustomerData streams everything messaging keeps about a customer
+   * (data-subject access): the customer's profile and settings, its privacy
+   * settings, every marketing consent record, then every message of each of
+   * its conversations, oldest first, decrypted (content_erased once the
+   * business's key is erased). The customer itself, or staff with the
+   * `operator` role handling the customer's request.
+   */
+  exportCustomerData: {
+    path: "/kontor.messaging.v1.MessagingService/ExportCustomerData" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportCustomerDataRequest): Buffer =>
+      Buffer.from(ExportCustomerDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportCustomerDataRequest => ExportCustomerDataRequest.decode(value),
+    responseSerialize: (value: ExportCustomerDataResponse): Buffer =>
+      Buffer.from(ExportCustomerDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportCustomerDataResponse => ExportCustomerDataResponse.decode(value),
+  },
 } as const;
 
 export interface MessagingServiceServer extends UntypedServiceImplementation {
@@ -4748,6 +5361,15 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
    * data-sharing opt-out (the customer itself only).
    */
   setPrivacySettings: handleUnaryCall<SetPrivacySettingsRequest, SetPrivacySettingsResponse>;
+  /**
+   * ExportCustomerData streams everything messaging keeps about a customer
+   * (data-subject access): the customer's profile and settings, its privacy
+   * settings, every marketing consent record, then every message of each of
+   * its conversations, oldest first, decrypted (content_erased once the
+   * business's key is erased). The customer itself, or staff with the
+   * `operator` role handling the customer's request.
+   */
+  exportCustomerData: handleServerStreamingCall<ExportCustomerDataRequest, ExportCustomerDataResponse>;
 }
 
 export interface MessagingServiceClient extends Client {
@@ -4998,6 +5620,23 @@ export interface MessagingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetPrivacySettingsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * ExportCustomerData streams everything messaging keeps about a customer
+   * (data-subject access): the customer's profile and settings, its privacy
+   * settings, every marketing consent record, then every message of each of
+   * its conversations, oldest first, decrypted (content_erased once the
+   * business's key is erased). The customer itself, or staff with the
+   * `operator` role handling the customer's request.
+   */
+  exportCustomerData(
+    request: ExportCustomerDataRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportCustomerDataResponse>;
+  exportCustomerData(
+    request: ExportCustomerDataRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportCustomerDataResponse>;
 }
 
 export const MessagingServiceClient = makeGenericClientConstructor(
