@@ -209,6 +209,35 @@ describe("ExportCustomerData", () => {
     expect(messages).toHaveLength(17);
   });
 
+  it("when the reader stops reading mid-export, then the export waits for it and, resumed, delivers every message once, in order", async () => {
+    const c = await newCustomer();
+    // 80 messages of 4,000 characters: far more than HTTP/2's flow-control window, so the server's writes back up.
+    const n = 80;
+    const long = (i: number) => `${String(i).padStart(3, "0")}${"x".repeat(3997)}`;
+    await Promise.all(Array.from({ length: n }, (_, i) => unaryCall(client.sendMessage.bind(client), sendReq(number(pn.c), customer(c.id), text(long(i))), { token: bizTokens.c })));
+
+    const got: ExportCustomerDataResponse[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = client.exportCustomerData({ customerId: c.id, format: ExportFormat.EXPORT_FORMAT_JSON }, authMetadata(c.token));
+      call.once("data", (first: ExportCustomerDataResponse) => {
+        got.push(first);
+        call.pause();
+        // Resume only after other calls have round-tripped meanwhile: the export held back, the service kept serving.
+        void exportAll(c.token, c.id).then((whole) => {
+          expect(messagesOf(whole)).toHaveLength(n);
+          call.on("data", (r: ExportCustomerDataResponse) => got.push(r));
+          call.resume();
+        }, reject);
+      });
+      call.on("error", reject);
+      call.on("end", () => resolve());
+    });
+
+    const messages = messagesOf(got);
+    expect(messages.map((m) => Number(m.message!.seq))).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(messages.map((m) => body(m.message)).sort()).toEqual(Array.from({ length: n }, (_, i) => long(i)));
+  });
+
   it("when a business's key was erased, then its messages come back with content_erased and the others still decrypted", async () => {
     const c = await newCustomer();
     await chat(c, "gone", [{ from: "business", body: "soon unreadable" }, { from: "customer", body: "me too" }]);
