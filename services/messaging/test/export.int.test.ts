@@ -209,6 +209,21 @@ describe("ExportCustomerData", () => {
     expect(messages).toHaveLength(17);
   });
 
+  it("when conversations were created within one millisecond (microseconds apart), then the conversation pages still give each exactly once", async () => {
+    const c = await newCustomer();
+    for (const k of ["a", "b", "c", "d"] as const) await chat(c, k, [{ from: "business", body: `only ${k}` }]);
+    // A JS Date holds milliseconds: a cursor taken from these rows must still compare past each of them.
+    await app.runtime.database.pool.query(
+      `UPDATE conversation SET created_at = timestamptz '2026-12-01 10:00:00.123' + (ord * interval '1 microsecond')
+       FROM (SELECT id AS cid, row_number() OVER (ORDER BY id DESC) AS ord FROM conversation WHERE customer_id = $1) o WHERE id = o.cid`,
+      [c.id],
+    );
+
+    const got = blocks(messagesOf(await exportAll(c.token, c.id)));
+
+    expect(got.map((b) => b.texts[0]).sort()).toEqual(["only a", "only b", "only c", "only d"]);
+  });
+
   it("when the reader stops reading mid-export, then the export waits for it and, resumed, delivers every message once, in order", async () => {
     const c = await newCustomer();
     // 80 messages of 4,000 characters: far more than HTTP/2's flow-control window, so the server's writes back up.
