@@ -130,9 +130,14 @@ describe("ExportCustomerData", () => {
       [biz.a, MessageDirection.MESSAGE_DIRECTION_INBOUND, false],
       [biz.b, MessageDirection.MESSAGE_DIRECTION_OUTBOUND, false],
     ]);
+    // status_at is the row's (PostgreSQL's clock), created_at the service's: compare each with its row, not with each other.
+    const { rows: stored } = await app.runtime.database.pool.query<{ id: string; status_at: Date }>(`SELECT id, status_at FROM message WHERE id = ANY($1)`, [
+      messages.map((m) => m.message!.id),
+    ]);
+    const statusAtOf = new Map(stored.map((r) => [r.id, r.status_at.getTime()]));
     for (const m of messages) {
       expect(m.message!.createdAt).toBeInstanceOf(Date);
-      expect(m.statusAt!.getTime()).toBeGreaterThanOrEqual(m.message!.createdAt!.getTime());
+      expect(m.statusAt!.getTime()).toBe(statusAtOf.get(m.message!.id));
       expect(m.message!.id).toMatch(/^wamid\./);
     }
     // The customer's own sends keep their client message id; the business's carry none.
