@@ -4,7 +4,7 @@ import type { Conversation } from "../domain/message.js";
 import { marketingOf, privacyOf } from "./consent-store.js";
 import { findCustomer } from "./customer-store.js";
 import type { MessagingDatabase } from "./database.js";
-import { toStoredMessage } from "./message-store.js";
+import { toConversation, toStoredMessage } from "./message-store.js";
 
 /**
  * A customer's conversations after `after`, oldest first. The key is
@@ -19,15 +19,7 @@ export async function exportConversations(db: Kysely<MessagingDatabase>, custome
     .where("customer_id", "=", customerId);
   if (after) q = q.where(sql<boolean>`(${created}, id) > (${after.createdAt}, ${after.id})`);
   const rows = await q.orderBy(created).orderBy("id").limit(limit).execute();
-  return rows.map((r) => ({
-    id: r.id,
-    businessId: r.business_id,
-    phoneNumberId: r.phone_number_id,
-    customerId: r.customer_id,
-    lastSeq: r.last_seq,
-    lastActivityAt: r.last_activity_at,
-    createdAt: r.created_at,
-  }));
+  return rows.map(toConversation);
 }
 
 /** One conversation's messages with seq > afterSeq, by seq (the primary key's order). */

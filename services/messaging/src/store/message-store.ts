@@ -29,7 +29,7 @@ function toMessageInConversation(r: PartiedRow): MessageInConversation {
   return { ...toStoredMessage(r), businessId: r.business_id, phoneNumberId: r.phone_number_id, customerId: r.customer_id };
 }
 
-function toConversation(r: ConversationRow): Conversation {
+export function toConversation(r: Pick<ConversationRow, "id" | "business_id" | "phone_number_id" | "customer_id" | "last_seq" | "last_activity_at" | "created_at">): Conversation {
   return {
     id: r.id,
     businessId: r.business_id,
