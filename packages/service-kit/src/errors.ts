@@ -46,22 +46,24 @@ export abstract class KontorError extends Error {
   cloudApiCode: number;
   field = "";
   metadata: Record<string, string> = {};
+  /** `cloudApiCode` overrides the row's (undefined keeps it). */
   constructor(
     readonly reason: string,
     message: string,
+    cloudApiCode?: number,
   ) {
     super(message);
     this.name = new.target.name;
     this.kind = (new.target as unknown as { kind: ErrorKind }).kind;
-    this.cloudApiCode = row(this.kind).cloudApiCode ?? 0;
+    this.cloudApiCode = cloudApiCode ?? row(this.kind).cloudApiCode ?? 0;
   }
 }
 
 /** The kit's errors: the gRPC code is the one their row of ERRORS gives. */
 abstract class TableError extends KontorError {
   readonly grpcCode: status;
-  constructor(reason: string, message: string) {
-    super(reason, message);
+  constructor(reason: string, message: string, cloudApiCode?: number) {
+    super(reason, message, cloudApiCode);
     this.grpcCode = row(this.kind).code;
   }
 }
@@ -72,26 +74,23 @@ const reasonOf = (kind: ErrorKind) => ERRORS[kind].reason;
 export class InvalidInput extends TableError {
   static override readonly kind = "invalid_input";
   constructor(field: string, message: string, reason: string = reasonOf("invalid_input"), cloudApiCode?: number) {
-    super(reason, `${field}: ${message}`);
+    super(reason, `${field}: ${message}`, cloudApiCode);
     this.field = field;
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
   }
 }
 
 export class NotFound extends TableError {
   static override readonly kind = "not_found";
   constructor(what: string, reason: string = reasonOf("not_found"), cloudApiCode?: number) {
-    super(reason, `${what} not found`);
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
+    super(reason, `${what} not found`, cloudApiCode);
   }
 }
 
 export class AlreadyExists extends TableError {
   static override readonly kind = "already_exists";
   constructor(what: string, field = "", reason: string = reasonOf("already_exists"), cloudApiCode?: number) {
-    super(reason, `${what} already exists`);
+    super(reason, `${what} already exists`, cloudApiCode);
     this.field = field;
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
   }
 }
 
@@ -99,16 +98,14 @@ export class AlreadyExists extends TableError {
 export class NotYours extends TableError {
   static override readonly kind = "not_yours";
   constructor(message = "not allowed for this principal", reason: string = reasonOf("not_yours"), cloudApiCode?: number) {
-    super(reason, message);
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
   }
 }
 
 export class Unauthenticated extends TableError {
   static override readonly kind = "unauthenticated";
   constructor(message = "a valid principal token is required", reason: string = reasonOf("unauthenticated"), cloudApiCode?: number) {
-    super(reason, message);
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
   }
 }
 
@@ -116,8 +113,7 @@ export class Unauthenticated extends TableError {
 export class PolicyRefused extends TableError {
   static override readonly kind = "policy_refused";
   constructor(reason: string, message: string, cloudApiCode = 0, field = "") {
-    super(reason, message);
-    this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
     this.field = field;
   }
 }
@@ -126,8 +122,7 @@ export class PolicyRefused extends TableError {
 export class OverLimit extends TableError {
   static override readonly kind = "over_limit";
   constructor(reason: string, message: string, cloudApiCode = 0) {
-    super(reason, message);
-    this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
   }
 }
 
@@ -135,8 +130,7 @@ export class OverLimit extends TableError {
 export class ConcurrentUpdate extends TableError {
   static override readonly kind = "concurrent_update";
   constructor(message = "concurrent update, retry", reason: string = reasonOf("concurrent_update"), cloudApiCode?: number) {
-    super(reason, message);
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
   }
 }
 
@@ -144,8 +138,7 @@ export class ConcurrentUpdate extends TableError {
 export class DependencyDown extends TableError {
   static override readonly kind = "dependency_down";
   constructor(message = "a dependency is unavailable, retry later", reason: string = reasonOf("dependency_down"), cloudApiCode?: number) {
-    super(reason, message);
-    if (cloudApiCode !== undefined) this.cloudApiCode = cloudApiCode;
+    super(reason, message, cloudApiCode);
   }
 }
 
