@@ -183,6 +183,7 @@ function makeRequest(s: Sender, i: number, tag: string): SendMessageRequest {
     content: { kind: { $case: "text", value: { body: `${stamp}|${pad.slice(stamp.length + 1)}`, previewUrl: false } } },
     context: undefined,
     bizOpaqueCallbackData: "",
+    referral: undefined,
   };
 }
 

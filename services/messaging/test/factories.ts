@@ -91,7 +91,7 @@ export async function registerCustomer(client: MessagingServiceClient, serviceTo
 }
 
 export function sendReq(sender: Participant, recipient: Participant, content: Content, over: Partial<SendMessageRequest> = {}): SendMessageRequest {
-  return { sender, recipient, to: "", clientMessageId: uid("cm"), content, context: undefined, bizOpaqueCallbackData: "", ...over };
+  return { sender, recipient, to: "", clientMessageId: uid("cm"), content, context: undefined, bizOpaqueCallbackData: "", referral: undefined, ...over };
 }
 
 /** An open StreamInbox that records everything it receives. */

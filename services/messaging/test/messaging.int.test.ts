@@ -121,6 +121,7 @@ describe("content types", () => {
           value: {
             name: "order_confirmation",
             languageCode: "en_US",
+            rendered: undefined,
             components: [
               {
                 type: "body",

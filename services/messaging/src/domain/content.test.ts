@@ -61,7 +61,7 @@ describe("validateContent bounds every part of a message (Cloud API limits), so 
   const template = (components: { type: string; parameters: { type: string; text: string }[] }[]): Content => ({
     kind: {
       $case: "template",
-      value: { name: "order_update", languageCode: "en_US", components: components.map((c) => ({ subType: "", index: 0, ...c, parameters: c.parameters.map((p) => ({ parameterName: "", currency: undefined, dateTime: "", media: undefined, location: undefined, payload: "", couponCode: "", ...p })) })) },
+      value: { name: "order_update", languageCode: "en_US", rendered: undefined, components: components.map((c) => ({ subType: "", index: 0, ...c, parameters: c.parameters.map((p) => ({ parameterName: "", currency: undefined, dateTime: "", media: undefined, location: undefined, payload: "", couponCode: "", ...p })) })) },
     },
   });
   const param = (text = "x") => ({ type: "text", text });

@@ -35,7 +35,7 @@ export function receivedEvent(message: Message, businessId: string, phoneNumberI
   return {
     eventId,
     subject: subjects.messageReceived,
-    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId, type }).finish(),
+    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId, type, referral: undefined }).finish(),
   };
 }
 
@@ -58,6 +58,13 @@ export function conversationOpenedEvent(input: {
       phoneNumberId: input.phoneNumberId,
       customerId: input.customerId,
       customerCountry: input.customerCountry,
+      businessId: input.businessId,
+      pricingModel: "",
+      billable: false,
+      openedAt: input.at,
+      expiresAt: undefined,
+      messageId: "",
+      windowId: "",
       category: "",
       origin: input.origin,
     }).finish(),

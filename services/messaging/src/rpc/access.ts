@@ -33,6 +33,14 @@ export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
   SetPrivacySettings: ["customer"],
   // A customer's data-subject export: the customer, or an operator handling its request.
   ExportCustomerData: ["customer", `staff:${OPERATOR_ROLE}`],
+  // Erasure: the customer, or an operator handling its request.
+  EraseCustomerData: ["customer", `staff:${OPERATOR_ROLE}`],
+  // Blocks and reports are the customer's own.
+  SetBusinessBlocked: ["customer"],
+  ReportBusiness: ["customer"],
+  ListBlockedBusinesses: ["customer"],
+  // A business's limits and quality: itself, its partner, the gateway (Cloud API phone numbers), staff.
+  GetMessagingLimits: ["business", "partner", ...services("gateway"), `staff:${OPERATOR_ROLE}`],
 };
 
 /** Staff role that overrides the automatic template review. */

@@ -12,7 +12,7 @@ import {
 } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Principal } from "@kontor/service-kit/auth";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
-import { DependencyDown, InvalidInput, errorDetail, toStatus } from "@kontor/service-kit/errors";
+import { DependencyDown, InvalidInput, PolicyRefused, errorDetail, toStatus } from "@kontor/service-kit/errors";
 import { pageOf, readPage } from "@kontor/service-kit/paging";
 import { parseCustomerUpsert, type AdminService } from "../domain/admin-service.js";
 import type { CustomerCache } from "../domain/customers.js";
@@ -324,6 +324,22 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
         // The stream's backpressure holds the next store page back (items() is pulled).
         if (!call.write({ item, json: json ? JSON.stringify(ExportItem.toJSON(item)) : "" })) await drained(call, signal);
       }
+    }),
+    // Placeholders until their use cases land: refused as not implemented.
+    eraseCustomerData: grpc.unary("EraseCustomerData", async () => {
+      throw new PolicyRefused("NOT_IMPLEMENTED", "EraseCustomerData is not available yet");
+    }),
+    setBusinessBlocked: grpc.unary("SetBusinessBlocked", async () => {
+      throw new PolicyRefused("NOT_IMPLEMENTED", "SetBusinessBlocked is not available yet");
+    }),
+    reportBusiness: grpc.unary("ReportBusiness", async () => {
+      throw new PolicyRefused("NOT_IMPLEMENTED", "ReportBusiness is not available yet");
+    }),
+    listBlockedBusinesses: grpc.unary("ListBlockedBusinesses", async () => {
+      throw new PolicyRefused("NOT_IMPLEMENTED", "ListBlockedBusinesses is not available yet");
+    }),
+    getMessagingLimits: grpc.unary("GetMessagingLimits", async () => {
+      throw new PolicyRefused("NOT_IMPLEMENTED", "GetMessagingLimits is not available yet");
     }),
   };
   grpc.addService(wireService, handlers);

@@ -16,7 +16,15 @@ import {
   consentSourceFromJSON,
   consentSourceToJSON,
 } from "./consent.js";
-import { Message, MessageStatus, messageStatusFromJSON, messageStatusToJSON, Participant } from "./message.js";
+import {
+  Message,
+  MessageStatus,
+  messageStatusFromJSON,
+  messageStatusToJSON,
+  Participant,
+  Referral,
+} from "./message.js";
+import { ReportReason, reportReasonFromJSON, reportReasonToJSON } from "./messaging_service.js";
 import {
   TemplateCategory,
   templateCategoryFromJSON,
@@ -61,11 +69,17 @@ export interface MessageReceived {
   customerId: string;
   /** Content kind: text, media, location, … (the Content oneof name). */
   type: string;
+  /** The click-to-chat ad or post the message came from, if any. */
+  referral: Referral | undefined;
 }
 
 /**
- * kontor.messaging.conversation.opened.v1 — the first message between a
- * business number and a customer.
+ * kontor.messaging.conversation.opened.v1 — a conversation window opened
+ * between a business number and a customer (the Cloud API's conversation:
+ * 24 h of one category from the business message that opened it, or the
+ * 72 h free entry point). Written with the message that opened it, once per
+ * window whatever the number of replicas (decided under the conversation
+ * row's lock). Billable under the conversation-based pricing model.
  */
 export interface ConversationOpened {
   meta: EventMeta | undefined;
@@ -78,6 +92,86 @@ export interface ConversationOpened {
   category: string;
   /** "business_initiated", "user_initiated" or "referral". */
   origin: string;
+  businessId: string;
+  /** "PMP" (per-message) or "CBP" (conversation-based), the operator's choice. */
+  pricingModel: string;
+  /** True when the business pays for this window (CBP; never for service or free entry). */
+  billable: boolean;
+  openedAt: Date | undefined;
+  expiresAt:
+    | Date
+    | undefined;
+  /** The message that opened it. */
+  messageId: string;
+  /** Unique per window: "<conversation id>:<category>:<opened at ms>". */
+  windowId: string;
+}
+
+/**
+ * kontor.messaging.message.billed.v1 — the pricing of one business template
+ * message under the operator's pricing model (per-message pricing: every
+ * template is priced by its category; utility inside an open customer
+ * service window and everything inside a free entry point is free).
+ * Written with the message; event id "<message id>:billed".
+ */
+export interface MessageBilled {
+  meta: EventMeta | undefined;
+  messageId: string;
+  conversationId: string;
+  phoneNumberId: string;
+  customerId: string;
+  businessId: string;
+  /** marketing, utility, authentication or service. */
+  category: string;
+  /** ISO 3166-1 alpha-2 from the customer's number (rates are per country). */
+  customerCountry: string;
+  /** "PMP" or "CBP". */
+  pricingModel: string;
+  billable: boolean;
+  /** "regular", "free_customer_service" or "free_entry_point" (the Cloud API's pricing.type). */
+  pricingType: string;
+  templateId: string;
+  templateName: string;
+  templateLanguage: string;
+  sentAt: Date | undefined;
+}
+
+/**
+ * kontor.messaging.block.changed.v1 — a customer blocked or unblocked a
+ * business. Every messaging replica applies it to its in-memory blocks.
+ */
+export interface BlockChanged {
+  meta: EventMeta | undefined;
+  customerId: string;
+  businessId: string;
+  blocked: boolean;
+  at: Date | undefined;
+}
+
+/**
+ * kontor.messaging.business.reported.v1 — a customer reported a business
+ * (feeds the quality rating of the business's numbers).
+ */
+export interface BusinessReported {
+  meta: EventMeta | undefined;
+  reportId: string;
+  customerId: string;
+  businessId: string;
+  /** The number the reported messages came from, when known. */
+  phoneNumberId: string;
+  reason: ReportReason;
+  at: Date | undefined;
+}
+
+/**
+ * kontor.messaging.customer.erased.v1 — a customer's data was erased in
+ * messaging (data-subject erasure). Every service that holds data of the
+ * customer deletes or anonymizes it; consumers are idempotent.
+ */
+export interface CustomerErased {
+  meta: EventMeta | undefined;
+  customerId: string;
+  erasedAt: Date | undefined;
 }
 
 /**
@@ -430,7 +524,7 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
 };
 
 function createBaseMessageReceived(): MessageReceived {
-  return { meta: undefined, message: undefined, phoneNumberId: "", customerId: "", type: "" };
+  return { meta: undefined, message: undefined, phoneNumberId: "", customerId: "", type: "", referral: undefined };
 }
 
 export const MessageReceived: MessageFns<MessageReceived> = {
@@ -449,6 +543,9 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     }
     if (message.type !== "") {
       writer.uint32(42).string(message.type);
+    }
+    if (message.referral !== undefined) {
+      Referral.encode(message.referral, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -506,6 +603,14 @@ export const MessageReceived: MessageFns<MessageReceived> = {
             message.type = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.referral = Referral.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -533,6 +638,7 @@ export const MessageReceived: MessageFns<MessageReceived> = {
         ? globalThis.String(object.customer_id)
         : "",
       type: isSet(object.type) ? globalThis.String(object.type) : "",
+      referral: isSet(object.referral) ? Referral.fromJSON(object.referral) : undefined,
     };
   },
 
@@ -553,6 +659,9 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     if (message.type !== "") {
       obj.type = message.type;
     }
+    if (message.referral !== undefined) {
+      obj.referral = Referral.toJSON(message.referral);
+    }
     return obj;
   },
 
@@ -568,6 +677,9 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     message.phoneNumberId = object.phoneNumberId ?? "";
     message.customerId = object.customerId ?? "";
     message.type = object.type ?? "";
+    message.referral = (object.referral !== undefined && object.referral !== null)
+      ? Referral.fromPartial(object.referral)
+      : undefined;
     return message;
   },
 };
@@ -581,6 +693,13 @@ function createBaseConversationOpened(): ConversationOpened {
     customerCountry: "",
     category: "",
     origin: "",
+    businessId: "",
+    pricingModel: "",
+    billable: false,
+    openedAt: undefined,
+    expiresAt: undefined,
+    messageId: "",
+    windowId: "",
   };
 }
 
@@ -606,6 +725,27 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
     }
     if (message.origin !== "") {
       writer.uint32(58).string(message.origin);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(66).string(message.businessId);
+    }
+    if (message.pricingModel !== "") {
+      writer.uint32(74).string(message.pricingModel);
+    }
+    if (message.billable !== false) {
+      writer.uint32(80).bool(message.billable);
+    }
+    if (message.openedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.openedAt), writer.uint32(90).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(98).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(106).string(message.messageId);
+    }
+    if (message.windowId !== "") {
+      writer.uint32(114).string(message.windowId);
     }
     return writer;
   },
@@ -679,6 +819,62 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
             message.origin = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pricingModel = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.billable = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.openedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.windowId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -716,6 +912,37 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
         : "",
       category: isSet(object.category) ? globalThis.String(object.category) : "",
       origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      pricingModel: isSet(object.pricingModel)
+        ? globalThis.String(object.pricingModel)
+        : isSet(object.pricing_model)
+        ? globalThis.String(object.pricing_model)
+        : "",
+      billable: isSet(object.billable) ? globalThis.Boolean(object.billable) : false,
+      openedAt: isSet(object.openedAt)
+        ? fromJsonTimestamp(object.openedAt)
+        : isSet(object.opened_at)
+        ? fromJsonTimestamp(object.opened_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      windowId: isSet(object.windowId)
+        ? globalThis.String(object.windowId)
+        : isSet(object.window_id)
+        ? globalThis.String(object.window_id)
+        : "",
     };
   },
 
@@ -742,6 +969,27 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
     if (message.origin !== "") {
       obj.origin = message.origin;
     }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.pricingModel !== "") {
+      obj.pricingModel = message.pricingModel;
+    }
+    if (message.billable !== false) {
+      obj.billable = message.billable;
+    }
+    if (message.openedAt !== undefined) {
+      obj.openedAt = message.openedAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.windowId !== "") {
+      obj.windowId = message.windowId;
+    }
     return obj;
   },
 
@@ -757,6 +1005,801 @@ export const ConversationOpened: MessageFns<ConversationOpened> = {
     message.customerCountry = object.customerCountry ?? "";
     message.category = object.category ?? "";
     message.origin = object.origin ?? "";
+    message.businessId = object.businessId ?? "";
+    message.pricingModel = object.pricingModel ?? "";
+    message.billable = object.billable ?? false;
+    message.openedAt = object.openedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.messageId = object.messageId ?? "";
+    message.windowId = object.windowId ?? "";
+    return message;
+  },
+};
+
+function createBaseMessageBilled(): MessageBilled {
+  return {
+    meta: undefined,
+    messageId: "",
+    conversationId: "",
+    phoneNumberId: "",
+    customerId: "",
+    businessId: "",
+    category: "",
+    customerCountry: "",
+    pricingModel: "",
+    billable: false,
+    pricingType: "",
+    templateId: "",
+    templateName: "",
+    templateLanguage: "",
+    sentAt: undefined,
+  };
+}
+
+export const MessageBilled: MessageFns<MessageBilled> = {
+  encode(message: MessageBilled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(26).string(message.conversationId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(34).string(message.phoneNumberId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(42).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(50).string(message.businessId);
+    }
+    if (message.category !== "") {
+      writer.uint32(58).string(message.category);
+    }
+    if (message.customerCountry !== "") {
+      writer.uint32(66).string(message.customerCountry);
+    }
+    if (message.pricingModel !== "") {
+      writer.uint32(74).string(message.pricingModel);
+    }
+    if (message.billable !== false) {
+      writer.uint32(80).bool(message.billable);
+    }
+    if (message.pricingType !== "") {
+      writer.uint32(90).string(message.pricingType);
+    }
+    if (message.templateId !== "") {
+      writer.uint32(98).string(message.templateId);
+    }
+    if (message.templateName !== "") {
+      writer.uint32(106).string(message.templateName);
+    }
+    if (message.templateLanguage !== "") {
+      writer.uint32(114).string(message.templateLanguage);
+    }
+    if (message.sentAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(122).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageBilled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageBilled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.customerCountry = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pricingModel = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.billable = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pricingType = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.templateId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.templateName = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.templateLanguage = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageBilled {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      conversationId: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      customerCountry: isSet(object.customerCountry)
+        ? globalThis.String(object.customerCountry)
+        : isSet(object.customer_country)
+        ? globalThis.String(object.customer_country)
+        : "",
+      pricingModel: isSet(object.pricingModel)
+        ? globalThis.String(object.pricingModel)
+        : isSet(object.pricing_model)
+        ? globalThis.String(object.pricing_model)
+        : "",
+      billable: isSet(object.billable) ? globalThis.Boolean(object.billable) : false,
+      pricingType: isSet(object.pricingType)
+        ? globalThis.String(object.pricingType)
+        : isSet(object.pricing_type)
+        ? globalThis.String(object.pricing_type)
+        : "",
+      templateId: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      templateName: isSet(object.templateName)
+        ? globalThis.String(object.templateName)
+        : isSet(object.template_name)
+        ? globalThis.String(object.template_name)
+        : "",
+      templateLanguage: isSet(object.templateLanguage)
+        ? globalThis.String(object.templateLanguage)
+        : isSet(object.template_language)
+        ? globalThis.String(object.template_language)
+        : "",
+      sentAt: isSet(object.sentAt)
+        ? fromJsonTimestamp(object.sentAt)
+        : isSet(object.sent_at)
+        ? fromJsonTimestamp(object.sent_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MessageBilled): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.conversationId !== "") {
+      obj.conversationId = message.conversationId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.customerCountry !== "") {
+      obj.customerCountry = message.customerCountry;
+    }
+    if (message.pricingModel !== "") {
+      obj.pricingModel = message.pricingModel;
+    }
+    if (message.billable !== false) {
+      obj.billable = message.billable;
+    }
+    if (message.pricingType !== "") {
+      obj.pricingType = message.pricingType;
+    }
+    if (message.templateId !== "") {
+      obj.templateId = message.templateId;
+    }
+    if (message.templateName !== "") {
+      obj.templateName = message.templateName;
+    }
+    if (message.templateLanguage !== "") {
+      obj.templateLanguage = message.templateLanguage;
+    }
+    if (message.sentAt !== undefined) {
+      obj.sentAt = message.sentAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MessageBilled>, I>>(base?: I): MessageBilled {
+    return MessageBilled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MessageBilled>, I>>(object: I): MessageBilled {
+    const message = createBaseMessageBilled();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.messageId = object.messageId ?? "";
+    message.conversationId = object.conversationId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.category = object.category ?? "";
+    message.customerCountry = object.customerCountry ?? "";
+    message.pricingModel = object.pricingModel ?? "";
+    message.billable = object.billable ?? false;
+    message.pricingType = object.pricingType ?? "";
+    message.templateId = object.templateId ?? "";
+    message.templateName = object.templateName ?? "";
+    message.templateLanguage = object.templateLanguage ?? "";
+    message.sentAt = object.sentAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBlockChanged(): BlockChanged {
+  return { meta: undefined, customerId: "", businessId: "", blocked: false, at: undefined };
+}
+
+export const BlockChanged: MessageFns<BlockChanged> = {
+  encode(message: BlockChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.blocked !== false) {
+      writer.uint32(32).bool(message.blocked);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockChanged {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: BlockChanged): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockChanged>, I>>(base?: I): BlockChanged {
+    return BlockChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockChanged>, I>>(object: I): BlockChanged {
+    const message = createBaseBlockChanged();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.blocked = object.blocked ?? false;
+    message.at = object.at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBusinessReported(): BusinessReported {
+  return { meta: undefined, reportId: "", customerId: "", businessId: "", phoneNumberId: "", reason: 0, at: undefined };
+}
+
+export const BusinessReported: MessageFns<BusinessReported> = {
+  encode(message: BusinessReported, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.reportId !== "") {
+      writer.uint32(18).string(message.reportId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(34).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(42).string(message.phoneNumberId);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(48).int32(message.reason);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BusinessReported {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBusinessReported();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BusinessReported {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      reportId: isSet(object.reportId)
+        ? globalThis.String(object.reportId)
+        : isSet(object.report_id)
+        ? globalThis.String(object.report_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      reason: isSet(object.reason) ? reportReasonFromJSON(object.reason) : 0,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: BusinessReported): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.reportId !== "") {
+      obj.reportId = message.reportId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.reason !== 0) {
+      obj.reason = reportReasonToJSON(message.reason);
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BusinessReported>, I>>(base?: I): BusinessReported {
+    return BusinessReported.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BusinessReported>, I>>(object: I): BusinessReported {
+    const message = createBaseBusinessReported();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.reportId = object.reportId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.reason = object.reason ?? 0;
+    message.at = object.at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCustomerErased(): CustomerErased {
+  return { meta: undefined, customerId: "", erasedAt: undefined };
+}
+
+export const CustomerErased: MessageFns<CustomerErased> = {
+  encode(message: CustomerErased, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.erasedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.erasedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerErased {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerErased();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.erasedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerErased {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      erasedAt: isSet(object.erasedAt)
+        ? fromJsonTimestamp(object.erasedAt)
+        : isSet(object.erased_at)
+        ? fromJsonTimestamp(object.erased_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CustomerErased): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.erasedAt !== undefined) {
+      obj.erasedAt = message.erasedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerErased>, I>>(base?: I): CustomerErased {
+    return CustomerErased.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerErased>, I>>(object: I): CustomerErased {
+    const message = createBaseCustomerErased();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.customerId = object.customerId ?? "";
+    message.erasedAt = object.erasedAt ?? undefined;
     return message;
   },
 };

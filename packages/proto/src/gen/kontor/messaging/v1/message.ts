@@ -433,11 +433,59 @@ export interface TemplateComponent {
   parameters: TemplateParameter[];
 }
 
-/** A template send; the rules (approval, parameters) are checked by the rules issue. */
+/**
+ * A template send: an APPROVED template of the sending business in that
+ * language (132001), its parameters matching the placeholders (132000, 132012).
+ */
 export interface TemplateContent {
   name: string;
   languageCode: string;
   components: TemplateComponent[];
+  /**
+   * Set by the service when it accepts the send (ignored on input): the final
+   * text the customer sees, stored with the message.
+   */
+  rendered: RenderedTemplate | undefined;
+}
+
+/** A template send as rendered from the stored template and the parameters. */
+export interface RenderedTemplate {
+  templateId: string;
+  /** MARKETING, UTILITY or AUTHENTICATION: the category it was approved in. */
+  category: string;
+  header: string;
+  body: string;
+  footer: string;
+  buttons: RenderedButton[];
+}
+
+export interface RenderedButton {
+  index: number;
+  text: string;
+  /** URL buttons: the final address. */
+  url: string;
+}
+
+/**
+ * Where a customer came from when its message follows a click-to-chat ad or
+ * post (the Cloud API's inbound `referral` object). A message with a referral
+ * opens the 72-hour free entry point once the business answers within 24 h.
+ */
+export interface Referral {
+  sourceUrl: string;
+  /** The ad or post id. */
+  sourceId: string;
+  /** "ad" or "post". */
+  sourceType: string;
+  headline: string;
+  body: string;
+  /** "image" or "video". */
+  mediaType: string;
+  imageUrl: string;
+  videoUrl: string;
+  thumbnailUrl: string;
+  /** Click id of a click-to-chat ad (ads' click.recorded). */
+  ctwaClid: string;
 }
 
 export interface OrderItem {
@@ -4160,7 +4208,7 @@ export const TemplateComponent: MessageFns<TemplateComponent> = {
 };
 
 function createBaseTemplateContent(): TemplateContent {
-  return { name: "", languageCode: "", components: [] };
+  return { name: "", languageCode: "", components: [], rendered: undefined };
 }
 
 export const TemplateContent: MessageFns<TemplateContent> = {
@@ -4173,6 +4221,9 @@ export const TemplateContent: MessageFns<TemplateContent> = {
     }
     for (const v of message.components) {
       TemplateComponent.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.rendered !== undefined) {
+      RenderedTemplate.encode(message.rendered, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -4214,6 +4265,14 @@ export const TemplateContent: MessageFns<TemplateContent> = {
             message.components.push(TemplateComponent.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rendered = RenderedTemplate.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4237,6 +4296,7 @@ export const TemplateContent: MessageFns<TemplateContent> = {
       components: globalThis.Array.isArray(object?.components)
         ? object.components.map((e: any) => TemplateComponent.fromJSON(e))
         : [],
+      rendered: isSet(object.rendered) ? RenderedTemplate.fromJSON(object.rendered) : undefined,
     };
   },
 
@@ -4251,6 +4311,9 @@ export const TemplateContent: MessageFns<TemplateContent> = {
     if (message.components?.length) {
       obj.components = message.components.map((e) => TemplateComponent.toJSON(e));
     }
+    if (message.rendered !== undefined) {
+      obj.rendered = RenderedTemplate.toJSON(message.rendered);
+    }
     return obj;
   },
 
@@ -4262,6 +4325,521 @@ export const TemplateContent: MessageFns<TemplateContent> = {
     message.name = object.name ?? "";
     message.languageCode = object.languageCode ?? "";
     message.components = object.components?.map((e) => TemplateComponent.fromPartial(e)) || [];
+    message.rendered = (object.rendered !== undefined && object.rendered !== null)
+      ? RenderedTemplate.fromPartial(object.rendered)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRenderedTemplate(): RenderedTemplate {
+  return { templateId: "", category: "", header: "", body: "", footer: "", buttons: [] };
+}
+
+export const RenderedTemplate: MessageFns<RenderedTemplate> = {
+  encode(message: RenderedTemplate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.templateId !== "") {
+      writer.uint32(10).string(message.templateId);
+    }
+    if (message.category !== "") {
+      writer.uint32(18).string(message.category);
+    }
+    if (message.header !== "") {
+      writer.uint32(26).string(message.header);
+    }
+    if (message.body !== "") {
+      writer.uint32(34).string(message.body);
+    }
+    if (message.footer !== "") {
+      writer.uint32(42).string(message.footer);
+    }
+    for (const v of message.buttons) {
+      RenderedButton.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenderedTemplate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenderedTemplate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.templateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.header = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.footer = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.buttons.push(RenderedButton.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenderedTemplate {
+    return {
+      templateId: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      header: isSet(object.header) ? globalThis.String(object.header) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      footer: isSet(object.footer) ? globalThis.String(object.footer) : "",
+      buttons: globalThis.Array.isArray(object?.buttons)
+        ? object.buttons.map((e: any) => RenderedButton.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RenderedTemplate): unknown {
+    const obj: any = {};
+    if (message.templateId !== "") {
+      obj.templateId = message.templateId;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.header !== "") {
+      obj.header = message.header;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.footer !== "") {
+      obj.footer = message.footer;
+    }
+    if (message.buttons?.length) {
+      obj.buttons = message.buttons.map((e) => RenderedButton.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenderedTemplate>, I>>(base?: I): RenderedTemplate {
+    return RenderedTemplate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenderedTemplate>, I>>(object: I): RenderedTemplate {
+    const message = createBaseRenderedTemplate();
+    message.templateId = object.templateId ?? "";
+    message.category = object.category ?? "";
+    message.header = object.header ?? "";
+    message.body = object.body ?? "";
+    message.footer = object.footer ?? "";
+    message.buttons = object.buttons?.map((e) => RenderedButton.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRenderedButton(): RenderedButton {
+  return { index: 0, text: "", url: "" };
+}
+
+export const RenderedButton: MessageFns<RenderedButton> = {
+  encode(message: RenderedButton, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenderedButton {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenderedButton();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenderedButton {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+    };
+  },
+
+  toJSON(message: RenderedButton): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenderedButton>, I>>(base?: I): RenderedButton {
+    return RenderedButton.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenderedButton>, I>>(object: I): RenderedButton {
+    const message = createBaseRenderedButton();
+    message.index = object.index ?? 0;
+    message.text = object.text ?? "";
+    message.url = object.url ?? "";
+    return message;
+  },
+};
+
+function createBaseReferral(): Referral {
+  return {
+    sourceUrl: "",
+    sourceId: "",
+    sourceType: "",
+    headline: "",
+    body: "",
+    mediaType: "",
+    imageUrl: "",
+    videoUrl: "",
+    thumbnailUrl: "",
+    ctwaClid: "",
+  };
+}
+
+export const Referral: MessageFns<Referral> = {
+  encode(message: Referral, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourceUrl !== "") {
+      writer.uint32(10).string(message.sourceUrl);
+    }
+    if (message.sourceId !== "") {
+      writer.uint32(18).string(message.sourceId);
+    }
+    if (message.sourceType !== "") {
+      writer.uint32(26).string(message.sourceType);
+    }
+    if (message.headline !== "") {
+      writer.uint32(34).string(message.headline);
+    }
+    if (message.body !== "") {
+      writer.uint32(42).string(message.body);
+    }
+    if (message.mediaType !== "") {
+      writer.uint32(50).string(message.mediaType);
+    }
+    if (message.imageUrl !== "") {
+      writer.uint32(58).string(message.imageUrl);
+    }
+    if (message.videoUrl !== "") {
+      writer.uint32(66).string(message.videoUrl);
+    }
+    if (message.thumbnailUrl !== "") {
+      writer.uint32(74).string(message.thumbnailUrl);
+    }
+    if (message.ctwaClid !== "") {
+      writer.uint32(82).string(message.ctwaClid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Referral {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReferral();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourceUrl = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sourceType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.headline = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mediaType = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.imageUrl = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.videoUrl = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.thumbnailUrl = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.ctwaClid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Referral {
+    return {
+      sourceUrl: isSet(object.sourceUrl)
+        ? globalThis.String(object.sourceUrl)
+        : isSet(object.source_url)
+        ? globalThis.String(object.source_url)
+        : "",
+      sourceId: isSet(object.sourceId)
+        ? globalThis.String(object.sourceId)
+        : isSet(object.source_id)
+        ? globalThis.String(object.source_id)
+        : "",
+      sourceType: isSet(object.sourceType)
+        ? globalThis.String(object.sourceType)
+        : isSet(object.source_type)
+        ? globalThis.String(object.source_type)
+        : "",
+      headline: isSet(object.headline) ? globalThis.String(object.headline) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      mediaType: isSet(object.mediaType)
+        ? globalThis.String(object.mediaType)
+        : isSet(object.media_type)
+        ? globalThis.String(object.media_type)
+        : "",
+      imageUrl: isSet(object.imageUrl)
+        ? globalThis.String(object.imageUrl)
+        : isSet(object.image_url)
+        ? globalThis.String(object.image_url)
+        : "",
+      videoUrl: isSet(object.videoUrl)
+        ? globalThis.String(object.videoUrl)
+        : isSet(object.video_url)
+        ? globalThis.String(object.video_url)
+        : "",
+      thumbnailUrl: isSet(object.thumbnailUrl)
+        ? globalThis.String(object.thumbnailUrl)
+        : isSet(object.thumbnail_url)
+        ? globalThis.String(object.thumbnail_url)
+        : "",
+      ctwaClid: isSet(object.ctwaClid)
+        ? globalThis.String(object.ctwaClid)
+        : isSet(object.ctwa_clid)
+        ? globalThis.String(object.ctwa_clid)
+        : "",
+    };
+  },
+
+  toJSON(message: Referral): unknown {
+    const obj: any = {};
+    if (message.sourceUrl !== "") {
+      obj.sourceUrl = message.sourceUrl;
+    }
+    if (message.sourceId !== "") {
+      obj.sourceId = message.sourceId;
+    }
+    if (message.sourceType !== "") {
+      obj.sourceType = message.sourceType;
+    }
+    if (message.headline !== "") {
+      obj.headline = message.headline;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.mediaType !== "") {
+      obj.mediaType = message.mediaType;
+    }
+    if (message.imageUrl !== "") {
+      obj.imageUrl = message.imageUrl;
+    }
+    if (message.videoUrl !== "") {
+      obj.videoUrl = message.videoUrl;
+    }
+    if (message.thumbnailUrl !== "") {
+      obj.thumbnailUrl = message.thumbnailUrl;
+    }
+    if (message.ctwaClid !== "") {
+      obj.ctwaClid = message.ctwaClid;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Referral>, I>>(base?: I): Referral {
+    return Referral.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Referral>, I>>(object: I): Referral {
+    const message = createBaseReferral();
+    message.sourceUrl = object.sourceUrl ?? "";
+    message.sourceId = object.sourceId ?? "";
+    message.sourceType = object.sourceType ?? "";
+    message.headline = object.headline ?? "";
+    message.body = object.body ?? "";
+    message.mediaType = object.mediaType ?? "";
+    message.imageUrl = object.imageUrl ?? "";
+    message.videoUrl = object.videoUrl ?? "";
+    message.thumbnailUrl = object.thumbnailUrl ?? "";
+    message.ctwaClid = object.ctwaClid ?? "";
     return message;
   },
 };

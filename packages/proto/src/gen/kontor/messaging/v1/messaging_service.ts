@@ -40,6 +40,7 @@ import {
   messageStatusFromJSON,
   messageStatusToJSON,
   Participant,
+  Referral,
 } from "./message.js";
 
 export const protobufPackage = "kontor.messaging.v1";
@@ -131,6 +132,64 @@ export function messageDirectionToJSON(object: MessageDirection): string {
   }
 }
 
+/** Why a customer reports a business. */
+export enum ReportReason {
+  REPORT_REASON_UNSPECIFIED = 0,
+  REPORT_REASON_SPAM = 1,
+  REPORT_REASON_SCAM = 2,
+  REPORT_REASON_OFFENSIVE = 3,
+  REPORT_REASON_NOT_SIGNED_UP = 4,
+  REPORT_REASON_OTHER = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function reportReasonFromJSON(object: any): ReportReason {
+  switch (object) {
+    case 0:
+    case "REPORT_REASON_UNSPECIFIED":
+      return ReportReason.REPORT_REASON_UNSPECIFIED;
+    case 1:
+    case "REPORT_REASON_SPAM":
+      return ReportReason.REPORT_REASON_SPAM;
+    case 2:
+    case "REPORT_REASON_SCAM":
+      return ReportReason.REPORT_REASON_SCAM;
+    case 3:
+    case "REPORT_REASON_OFFENSIVE":
+      return ReportReason.REPORT_REASON_OFFENSIVE;
+    case 4:
+    case "REPORT_REASON_NOT_SIGNED_UP":
+      return ReportReason.REPORT_REASON_NOT_SIGNED_UP;
+    case 5:
+    case "REPORT_REASON_OTHER":
+      return ReportReason.REPORT_REASON_OTHER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ReportReason.UNRECOGNIZED;
+  }
+}
+
+export function reportReasonToJSON(object: ReportReason): string {
+  switch (object) {
+    case ReportReason.REPORT_REASON_UNSPECIFIED:
+      return "REPORT_REASON_UNSPECIFIED";
+    case ReportReason.REPORT_REASON_SPAM:
+      return "REPORT_REASON_SPAM";
+    case ReportReason.REPORT_REASON_SCAM:
+      return "REPORT_REASON_SCAM";
+    case ReportReason.REPORT_REASON_OFFENSIVE:
+      return "REPORT_REASON_OFFENSIVE";
+    case ReportReason.REPORT_REASON_NOT_SIGNED_UP:
+      return "REPORT_REASON_NOT_SIGNED_UP";
+    case ReportReason.REPORT_REASON_OTHER:
+      return "REPORT_REASON_OTHER";
+    case ReportReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface SendMessageRequest {
   sender:
     | Participant
@@ -156,6 +215,11 @@ export interface SendMessageRequest {
     | undefined;
   /** Echoed in status events; at most 512 bytes. */
   bizOpaqueCallbackData: string;
+  /**
+   * A customer's message only: the click-to-chat ad or post it came from
+   * (carried by message.received.v1; opens the free entry point).
+   */
+  referral: Referral | undefined;
 }
 
 export interface SendResult {
@@ -474,6 +538,80 @@ export interface ExportCustomerDataResponse {
   json: string;
 }
 
+export interface EraseCustomerDataRequest {
+  customerId: string;
+  /** Why (the data-subject request's reference); required for staff. */
+  reason: string;
+}
+
+export interface EraseCustomerDataResponse {
+  /** Messages whose bodies were removed. */
+  erasedMessages: string;
+  erasedAt: Date | undefined;
+}
+
+export interface SetBusinessBlockedRequest {
+  customerId: string;
+  businessId: string;
+  blocked: boolean;
+}
+
+export interface SetBusinessBlockedResponse {
+  blocked: boolean;
+  changedAt: Date | undefined;
+}
+
+export interface ReportBusinessRequest {
+  customerId: string;
+  businessId: string;
+  reason: ReportReason;
+  /** Optional words of the customer; at most 1,000 characters. */
+  comment: string;
+  /** The number the reported messages came from, when known. */
+  phoneNumberId: string;
+  /** Also block the business (as the apps offer with a report). */
+  block: boolean;
+}
+
+export interface ReportBusinessResponse {
+  reportId: string;
+  blocked: boolean;
+}
+
+export interface ListBlockedBusinessesRequest {
+  customerId: string;
+}
+
+export interface BlockedBusiness {
+  businessId: string;
+  blockedAt: Date | undefined;
+}
+
+export interface ListBlockedBusinessesResponse {
+  businesses: BlockedBusiness[];
+}
+
+export interface GetMessagingLimitsRequest {
+  businessId: string;
+}
+
+export interface NumberLimits {
+  phoneNumberId: string;
+  /** GREEN, YELLOW or RED. */
+  qualityRating: string;
+  throughputPerSecond: number;
+}
+
+export interface GetMessagingLimitsResponse {
+  /** TIER_250, TIER_2K, TIER_10K, TIER_100K or TIER_UNLIMITED. */
+  tier: string;
+  /** Unique customers of business-initiated conversations in the rolling 24 h. */
+  uniqueCustomers24h: string;
+  /** 0 for TIER_UNLIMITED. */
+  limit: string;
+  numbers: NumberLimits[];
+}
+
 function createBaseSendMessageRequest(): SendMessageRequest {
   return {
     sender: undefined,
@@ -483,6 +621,7 @@ function createBaseSendMessageRequest(): SendMessageRequest {
     content: undefined,
     context: undefined,
     bizOpaqueCallbackData: "",
+    referral: undefined,
   };
 }
 
@@ -508,6 +647,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     }
     if (message.bizOpaqueCallbackData !== "") {
       writer.uint32(58).string(message.bizOpaqueCallbackData);
+    }
+    if (message.referral !== undefined) {
+      Referral.encode(message.referral, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -581,6 +723,14 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
             message.bizOpaqueCallbackData = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.referral = Referral.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -610,6 +760,7 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
         : isSet(object.biz_opaque_callback_data)
         ? globalThis.String(object.biz_opaque_callback_data)
         : "",
+      referral: isSet(object.referral) ? Referral.fromJSON(object.referral) : undefined,
     };
   },
 
@@ -636,6 +787,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     if (message.bizOpaqueCallbackData !== "") {
       obj.bizOpaqueCallbackData = message.bizOpaqueCallbackData;
     }
+    if (message.referral !== undefined) {
+      obj.referral = Referral.toJSON(message.referral);
+    }
     return obj;
   },
 
@@ -659,6 +813,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
       ? MessageContext.fromPartial(object.context)
       : undefined;
     message.bizOpaqueCallbackData = object.bizOpaqueCallbackData ?? "";
+    message.referral = (object.referral !== undefined && object.referral !== null)
+      ? Referral.fromPartial(object.referral)
+      : undefined;
     return message;
   },
 };
@@ -5072,6 +5229,1184 @@ export const ExportCustomerDataResponse: MessageFns<ExportCustomerDataResponse> 
   },
 };
 
+function createBaseEraseCustomerDataRequest(): EraseCustomerDataRequest {
+  return { customerId: "", reason: "" };
+}
+
+export const EraseCustomerDataRequest: MessageFns<EraseCustomerDataRequest> = {
+  encode(message: EraseCustomerDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseCustomerDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseCustomerDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseCustomerDataRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: EraseCustomerDataRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseCustomerDataRequest>, I>>(base?: I): EraseCustomerDataRequest {
+    return EraseCustomerDataRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseCustomerDataRequest>, I>>(object: I): EraseCustomerDataRequest {
+    const message = createBaseEraseCustomerDataRequest();
+    message.customerId = object.customerId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseEraseCustomerDataResponse(): EraseCustomerDataResponse {
+  return { erasedMessages: "0", erasedAt: undefined };
+}
+
+export const EraseCustomerDataResponse: MessageFns<EraseCustomerDataResponse> = {
+  encode(message: EraseCustomerDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.erasedMessages !== "0") {
+      writer.uint32(8).int64(message.erasedMessages);
+    }
+    if (message.erasedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.erasedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseCustomerDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseCustomerDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.erasedMessages = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.erasedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseCustomerDataResponse {
+    return {
+      erasedMessages: isSet(object.erasedMessages)
+        ? globalThis.String(object.erasedMessages)
+        : isSet(object.erased_messages)
+        ? globalThis.String(object.erased_messages)
+        : "0",
+      erasedAt: isSet(object.erasedAt)
+        ? fromJsonTimestamp(object.erasedAt)
+        : isSet(object.erased_at)
+        ? fromJsonTimestamp(object.erased_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EraseCustomerDataResponse): unknown {
+    const obj: any = {};
+    if (message.erasedMessages !== "0") {
+      obj.erasedMessages = message.erasedMessages;
+    }
+    if (message.erasedAt !== undefined) {
+      obj.erasedAt = message.erasedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseCustomerDataResponse>, I>>(base?: I): EraseCustomerDataResponse {
+    return EraseCustomerDataResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseCustomerDataResponse>, I>>(object: I): EraseCustomerDataResponse {
+    const message = createBaseEraseCustomerDataResponse();
+    message.erasedMessages = object.erasedMessages ?? "0";
+    message.erasedAt = object.erasedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetBusinessBlockedRequest(): SetBusinessBlockedRequest {
+  return { customerId: "", businessId: "", blocked: false };
+}
+
+export const SetBusinessBlockedRequest: MessageFns<SetBusinessBlockedRequest> = {
+  encode(message: SetBusinessBlockedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.blocked !== false) {
+      writer.uint32(24).bool(message.blocked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBusinessBlockedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBusinessBlockedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBusinessBlockedRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+    };
+  },
+
+  toJSON(message: SetBusinessBlockedRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBusinessBlockedRequest>, I>>(base?: I): SetBusinessBlockedRequest {
+    return SetBusinessBlockedRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBusinessBlockedRequest>, I>>(object: I): SetBusinessBlockedRequest {
+    const message = createBaseSetBusinessBlockedRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.blocked = object.blocked ?? false;
+    return message;
+  },
+};
+
+function createBaseSetBusinessBlockedResponse(): SetBusinessBlockedResponse {
+  return { blocked: false, changedAt: undefined };
+}
+
+export const SetBusinessBlockedResponse: MessageFns<SetBusinessBlockedResponse> = {
+  encode(message: SetBusinessBlockedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blocked !== false) {
+      writer.uint32(8).bool(message.blocked);
+    }
+    if (message.changedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBusinessBlockedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBusinessBlockedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBusinessBlockedResponse {
+    return {
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+      changedAt: isSet(object.changedAt)
+        ? fromJsonTimestamp(object.changedAt)
+        : isSet(object.changed_at)
+        ? fromJsonTimestamp(object.changed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SetBusinessBlockedResponse): unknown {
+    const obj: any = {};
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
+    }
+    if (message.changedAt !== undefined) {
+      obj.changedAt = message.changedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBusinessBlockedResponse>, I>>(base?: I): SetBusinessBlockedResponse {
+    return SetBusinessBlockedResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBusinessBlockedResponse>, I>>(object: I): SetBusinessBlockedResponse {
+    const message = createBaseSetBusinessBlockedResponse();
+    message.blocked = object.blocked ?? false;
+    message.changedAt = object.changedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReportBusinessRequest(): ReportBusinessRequest {
+  return { customerId: "", businessId: "", reason: 0, comment: "", phoneNumberId: "", block: false };
+}
+
+export const ReportBusinessRequest: MessageFns<ReportBusinessRequest> = {
+  encode(message: ReportBusinessRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(24).int32(message.reason);
+    }
+    if (message.comment !== "") {
+      writer.uint32(34).string(message.comment);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(42).string(message.phoneNumberId);
+    }
+    if (message.block !== false) {
+      writer.uint32(48).bool(message.block);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportBusinessRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportBusinessRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.block = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportBusinessRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      reason: isSet(object.reason) ? reportReasonFromJSON(object.reason) : 0,
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      block: isSet(object.block) ? globalThis.Boolean(object.block) : false,
+    };
+  },
+
+  toJSON(message: ReportBusinessRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.reason !== 0) {
+      obj.reason = reportReasonToJSON(message.reason);
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.block !== false) {
+      obj.block = message.block;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportBusinessRequest>, I>>(base?: I): ReportBusinessRequest {
+    return ReportBusinessRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportBusinessRequest>, I>>(object: I): ReportBusinessRequest {
+    const message = createBaseReportBusinessRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.reason = object.reason ?? 0;
+    message.comment = object.comment ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.block = object.block ?? false;
+    return message;
+  },
+};
+
+function createBaseReportBusinessResponse(): ReportBusinessResponse {
+  return { reportId: "", blocked: false };
+}
+
+export const ReportBusinessResponse: MessageFns<ReportBusinessResponse> = {
+  encode(message: ReportBusinessResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reportId !== "") {
+      writer.uint32(10).string(message.reportId);
+    }
+    if (message.blocked !== false) {
+      writer.uint32(16).bool(message.blocked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportBusinessResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportBusinessResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportBusinessResponse {
+    return {
+      reportId: isSet(object.reportId)
+        ? globalThis.String(object.reportId)
+        : isSet(object.report_id)
+        ? globalThis.String(object.report_id)
+        : "",
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+    };
+  },
+
+  toJSON(message: ReportBusinessResponse): unknown {
+    const obj: any = {};
+    if (message.reportId !== "") {
+      obj.reportId = message.reportId;
+    }
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportBusinessResponse>, I>>(base?: I): ReportBusinessResponse {
+    return ReportBusinessResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportBusinessResponse>, I>>(object: I): ReportBusinessResponse {
+    const message = createBaseReportBusinessResponse();
+    message.reportId = object.reportId ?? "";
+    message.blocked = object.blocked ?? false;
+    return message;
+  },
+};
+
+function createBaseListBlockedBusinessesRequest(): ListBlockedBusinessesRequest {
+  return { customerId: "" };
+}
+
+export const ListBlockedBusinessesRequest: MessageFns<ListBlockedBusinessesRequest> = {
+  encode(message: ListBlockedBusinessesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedBusinessesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedBusinessesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedBusinessesRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBlockedBusinessesRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBlockedBusinessesRequest>, I>>(base?: I): ListBlockedBusinessesRequest {
+    return ListBlockedBusinessesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBlockedBusinessesRequest>, I>>(object: I): ListBlockedBusinessesRequest {
+    const message = createBaseListBlockedBusinessesRequest();
+    message.customerId = object.customerId ?? "";
+    return message;
+  },
+};
+
+function createBaseBlockedBusiness(): BlockedBusiness {
+  return { businessId: "", blockedAt: undefined };
+}
+
+export const BlockedBusiness: MessageFns<BlockedBusiness> = {
+  encode(message: BlockedBusiness, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.blockedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.blockedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockedBusiness {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockedBusiness();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.blockedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockedBusiness {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      blockedAt: isSet(object.blockedAt)
+        ? fromJsonTimestamp(object.blockedAt)
+        : isSet(object.blocked_at)
+        ? fromJsonTimestamp(object.blocked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BlockedBusiness): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.blockedAt !== undefined) {
+      obj.blockedAt = message.blockedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockedBusiness>, I>>(base?: I): BlockedBusiness {
+    return BlockedBusiness.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockedBusiness>, I>>(object: I): BlockedBusiness {
+    const message = createBaseBlockedBusiness();
+    message.businessId = object.businessId ?? "";
+    message.blockedAt = object.blockedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListBlockedBusinessesResponse(): ListBlockedBusinessesResponse {
+  return { businesses: [] };
+}
+
+export const ListBlockedBusinessesResponse: MessageFns<ListBlockedBusinessesResponse> = {
+  encode(message: ListBlockedBusinessesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.businesses) {
+      BlockedBusiness.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedBusinessesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedBusinessesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businesses.push(BlockedBusiness.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedBusinessesResponse {
+    return {
+      businesses: globalThis.Array.isArray(object?.businesses)
+        ? object.businesses.map((e: any) => BlockedBusiness.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListBlockedBusinessesResponse): unknown {
+    const obj: any = {};
+    if (message.businesses?.length) {
+      obj.businesses = message.businesses.map((e) => BlockedBusiness.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBlockedBusinessesResponse>, I>>(base?: I): ListBlockedBusinessesResponse {
+    return ListBlockedBusinessesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBlockedBusinessesResponse>, I>>(
+    object: I,
+  ): ListBlockedBusinessesResponse {
+    const message = createBaseListBlockedBusinessesResponse();
+    message.businesses = object.businesses?.map((e) => BlockedBusiness.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetMessagingLimitsRequest(): GetMessagingLimitsRequest {
+  return { businessId: "" };
+}
+
+export const GetMessagingLimitsRequest: MessageFns<GetMessagingLimitsRequest> = {
+  encode(message: GetMessagingLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMessagingLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMessagingLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMessagingLimitsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetMessagingLimitsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMessagingLimitsRequest>, I>>(base?: I): GetMessagingLimitsRequest {
+    return GetMessagingLimitsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMessagingLimitsRequest>, I>>(object: I): GetMessagingLimitsRequest {
+    const message = createBaseGetMessagingLimitsRequest();
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseNumberLimits(): NumberLimits {
+  return { phoneNumberId: "", qualityRating: "", throughputPerSecond: 0 };
+}
+
+export const NumberLimits: MessageFns<NumberLimits> = {
+  encode(message: NumberLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phoneNumberId !== "") {
+      writer.uint32(10).string(message.phoneNumberId);
+    }
+    if (message.qualityRating !== "") {
+      writer.uint32(18).string(message.qualityRating);
+    }
+    if (message.throughputPerSecond !== 0) {
+      writer.uint32(24).int32(message.throughputPerSecond);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NumberLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNumberLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.qualityRating = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.throughputPerSecond = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NumberLimits {
+    return {
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      qualityRating: isSet(object.qualityRating)
+        ? globalThis.String(object.qualityRating)
+        : isSet(object.quality_rating)
+        ? globalThis.String(object.quality_rating)
+        : "",
+      throughputPerSecond: isSet(object.throughputPerSecond)
+        ? globalThis.Number(object.throughputPerSecond)
+        : isSet(object.throughput_per_second)
+        ? globalThis.Number(object.throughput_per_second)
+        : 0,
+    };
+  },
+
+  toJSON(message: NumberLimits): unknown {
+    const obj: any = {};
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.qualityRating !== "") {
+      obj.qualityRating = message.qualityRating;
+    }
+    if (message.throughputPerSecond !== 0) {
+      obj.throughputPerSecond = Math.round(message.throughputPerSecond);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NumberLimits>, I>>(base?: I): NumberLimits {
+    return NumberLimits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NumberLimits>, I>>(object: I): NumberLimits {
+    const message = createBaseNumberLimits();
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.qualityRating = object.qualityRating ?? "";
+    message.throughputPerSecond = object.throughputPerSecond ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetMessagingLimitsResponse(): GetMessagingLimitsResponse {
+  return { tier: "", uniqueCustomers24h: "0", limit: "0", numbers: [] };
+}
+
+export const GetMessagingLimitsResponse: MessageFns<GetMessagingLimitsResponse> = {
+  encode(message: GetMessagingLimitsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tier !== "") {
+      writer.uint32(10).string(message.tier);
+    }
+    if (message.uniqueCustomers24h !== "0") {
+      writer.uint32(16).int64(message.uniqueCustomers24h);
+    }
+    if (message.limit !== "0") {
+      writer.uint32(24).int64(message.limit);
+    }
+    for (const v of message.numbers) {
+      NumberLimits.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMessagingLimitsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMessagingLimitsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.uniqueCustomers24h = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.numbers.push(NumberLimits.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMessagingLimitsResponse {
+    return {
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      uniqueCustomers24h: isSet(object.uniqueCustomers24h)
+        ? globalThis.String(object.uniqueCustomers24h)
+        : isSet(object.unique_customers_24h)
+        ? globalThis.String(object.unique_customers_24h)
+        : "0",
+      limit: isSet(object.limit) ? globalThis.String(object.limit) : "0",
+      numbers: globalThis.Array.isArray(object?.numbers)
+        ? object.numbers.map((e: any) => NumberLimits.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetMessagingLimitsResponse): unknown {
+    const obj: any = {};
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.uniqueCustomers24h !== "0") {
+      obj.uniqueCustomers24h = message.uniqueCustomers24h;
+    }
+    if (message.limit !== "0") {
+      obj.limit = message.limit;
+    }
+    if (message.numbers?.length) {
+      obj.numbers = message.numbers.map((e) => NumberLimits.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMessagingLimitsResponse>, I>>(base?: I): GetMessagingLimitsResponse {
+    return GetMessagingLimitsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMessagingLimitsResponse>, I>>(object: I): GetMessagingLimitsResponse {
+    const message = createBaseGetMessagingLimitsResponse();
+    message.tier = object.tier ?? "";
+    message.uniqueCustomers24h = object.uniqueCustomers24h ?? "0";
+    message.limit = object.limit ?? "0";
+    message.numbers = object.numbers?.map((e) => NumberLimits.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * MessagingService routes messages between business numbers and customers:
  * send, persist (group commit), deliver (live + store-and-forward), receipts
@@ -5291,6 +6626,84 @@ export const MessagingServiceService = {
       Buffer.from(ExportCustomerDataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExportCustomerDataResponse => ExportCustomerDataResponse.decode(value),
   },
+  /**
+   * EraseCustomerData removes a customer's data (data-subject erasure): its
+   * messages' bodies, consent records, privacy settings, blocks and profile,
+   * and emits kontor.messaging.customer.erased.v1 so other services follow.
+   * The customer itself, or staff with the `operator` role.
+   */
+  eraseCustomerData: {
+    path: "/kontor.messaging.v1.MessagingService/EraseCustomerData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EraseCustomerDataRequest): Buffer =>
+      Buffer.from(EraseCustomerDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EraseCustomerDataRequest => EraseCustomerDataRequest.decode(value),
+    responseSerialize: (value: EraseCustomerDataResponse): Buffer =>
+      Buffer.from(EraseCustomerDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EraseCustomerDataResponse => EraseCustomerDataResponse.decode(value),
+  },
+  /**
+   * SetBusinessBlocked blocks or unblocks a business for a customer (the
+   * customer itself). While blocked, every message from the business's
+   * numbers to the customer is refused as undeliverable (131026), without
+   * telling the business why.
+   */
+  setBusinessBlocked: {
+    path: "/kontor.messaging.v1.MessagingService/SetBusinessBlocked" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBusinessBlockedRequest): Buffer =>
+      Buffer.from(SetBusinessBlockedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBusinessBlockedRequest => SetBusinessBlockedRequest.decode(value),
+    responseSerialize: (value: SetBusinessBlockedResponse): Buffer =>
+      Buffer.from(SetBusinessBlockedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBusinessBlockedResponse => SetBusinessBlockedResponse.decode(value),
+  },
+  /**
+   * ReportBusiness records a customer's report of a business (the customer
+   * itself), with a reason; it feeds the number's quality rating and may
+   * block the business at once.
+   */
+  reportBusiness: {
+    path: "/kontor.messaging.v1.MessagingService/ReportBusiness" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportBusinessRequest): Buffer =>
+      Buffer.from(ReportBusinessRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportBusinessRequest => ReportBusinessRequest.decode(value),
+    responseSerialize: (value: ReportBusinessResponse): Buffer =>
+      Buffer.from(ReportBusinessResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportBusinessResponse => ReportBusinessResponse.decode(value),
+  },
+  /** ListBlockedBusinesses lists the businesses a customer blocked (the customer itself). */
+  listBlockedBusinesses: {
+    path: "/kontor.messaging.v1.MessagingService/ListBlockedBusinesses" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBlockedBusinessesRequest): Buffer =>
+      Buffer.from(ListBlockedBusinessesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBlockedBusinessesRequest => ListBlockedBusinessesRequest.decode(value),
+    responseSerialize: (value: ListBlockedBusinessesResponse): Buffer =>
+      Buffer.from(ListBlockedBusinessesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBlockedBusinessesResponse => ListBlockedBusinessesResponse.decode(value),
+  },
+  /**
+   * GetMessagingLimits reads a business's messaging limit tier, its use in
+   * the rolling 24 h, and each of its numbers' quality rating and throughput
+   * (the business, its partner, service:gateway, or staff).
+   */
+  getMessagingLimits: {
+    path: "/kontor.messaging.v1.MessagingService/GetMessagingLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMessagingLimitsRequest): Buffer =>
+      Buffer.from(GetMessagingLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMessagingLimitsRequest => GetMessagingLimitsRequest.decode(value),
+    responseSerialize: (value: GetMessagingLimitsResponse): Buffer =>
+      Buffer.from(GetMessagingLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMessagingLimitsResponse => GetMessagingLimitsResponse.decode(value),
+  },
 } as const;
 
 export interface MessagingServiceServer extends UntypedServiceImplementation {
@@ -5370,6 +6783,34 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
    * `operator` role handling the customer's request.
    */
   exportCustomerData: handleServerStreamingCall<ExportCustomerDataRequest, ExportCustomerDataResponse>;
+  /**
+   * EraseCustomerData removes a customer's data (data-subject erasure): its
+   * messages' bodies, consent records, privacy settings, blocks and profile,
+   * and emits kontor.messaging.customer.erased.v1 so other services follow.
+   * The customer itself, or staff with the `operator` role.
+   */
+  eraseCustomerData: handleUnaryCall<EraseCustomerDataRequest, EraseCustomerDataResponse>;
+  /**
+   * SetBusinessBlocked blocks or unblocks a business for a customer (the
+   * customer itself). While blocked, every message from the business's
+   * numbers to the customer is refused as undeliverable (131026), without
+   * telling the business why.
+   */
+  setBusinessBlocked: handleUnaryCall<SetBusinessBlockedRequest, SetBusinessBlockedResponse>;
+  /**
+   * ReportBusiness records a customer's report of a business (the customer
+   * itself), with a reason; it feeds the number's quality rating and may
+   * block the business at once.
+   */
+  reportBusiness: handleUnaryCall<ReportBusinessRequest, ReportBusinessResponse>;
+  /** ListBlockedBusinesses lists the businesses a customer blocked (the customer itself). */
+  listBlockedBusinesses: handleUnaryCall<ListBlockedBusinessesRequest, ListBlockedBusinessesResponse>;
+  /**
+   * GetMessagingLimits reads a business's messaging limit tier, its use in
+   * the rolling 24 h, and each of its numbers' quality rating and throughput
+   * (the business, its partner, service:gateway, or staff).
+   */
+  getMessagingLimits: handleUnaryCall<GetMessagingLimitsRequest, GetMessagingLimitsResponse>;
 }
 
 export interface MessagingServiceClient extends Client {
@@ -5637,6 +7078,104 @@ export interface MessagingServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ExportCustomerDataResponse>;
+  /**
+   * EraseCustomerData removes a customer's data (data-subject erasure): its
+   * messages' bodies, consent records, privacy settings, blocks and profile,
+   * and emits kontor.messaging.customer.erased.v1 so other services follow.
+   * The customer itself, or staff with the `operator` role.
+   */
+  eraseCustomerData(
+    request: EraseCustomerDataRequest,
+    callback: (error: ServiceError | null, response: EraseCustomerDataResponse) => void,
+  ): ClientUnaryCall;
+  eraseCustomerData(
+    request: EraseCustomerDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EraseCustomerDataResponse) => void,
+  ): ClientUnaryCall;
+  eraseCustomerData(
+    request: EraseCustomerDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EraseCustomerDataResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetBusinessBlocked blocks or unblocks a business for a customer (the
+   * customer itself). While blocked, every message from the business's
+   * numbers to the customer is refused as undeliverable (131026), without
+   * telling the business why.
+   */
+  setBusinessBlocked(
+    request: SetBusinessBlockedRequest,
+    callback: (error: ServiceError | null, response: SetBusinessBlockedResponse) => void,
+  ): ClientUnaryCall;
+  setBusinessBlocked(
+    request: SetBusinessBlockedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBusinessBlockedResponse) => void,
+  ): ClientUnaryCall;
+  setBusinessBlocked(
+    request: SetBusinessBlockedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBusinessBlockedResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReportBusiness records a customer's report of a business (the customer
+   * itself), with a reason; it feeds the number's quality rating and may
+   * block the business at once.
+   */
+  reportBusiness(
+    request: ReportBusinessRequest,
+    callback: (error: ServiceError | null, response: ReportBusinessResponse) => void,
+  ): ClientUnaryCall;
+  reportBusiness(
+    request: ReportBusinessRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportBusinessResponse) => void,
+  ): ClientUnaryCall;
+  reportBusiness(
+    request: ReportBusinessRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportBusinessResponse) => void,
+  ): ClientUnaryCall;
+  /** ListBlockedBusinesses lists the businesses a customer blocked (the customer itself). */
+  listBlockedBusinesses(
+    request: ListBlockedBusinessesRequest,
+    callback: (error: ServiceError | null, response: ListBlockedBusinessesResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedBusinesses(
+    request: ListBlockedBusinessesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBlockedBusinessesResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedBusinesses(
+    request: ListBlockedBusinessesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBlockedBusinessesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetMessagingLimits reads a business's messaging limit tier, its use in
+   * the rolling 24 h, and each of its numbers' quality rating and throughput
+   * (the business, its partner, service:gateway, or staff).
+   */
+  getMessagingLimits(
+    request: GetMessagingLimitsRequest,
+    callback: (error: ServiceError | null, response: GetMessagingLimitsResponse) => void,
+  ): ClientUnaryCall;
+  getMessagingLimits(
+    request: GetMessagingLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMessagingLimitsResponse) => void,
+  ): ClientUnaryCall;
+  getMessagingLimits(
+    request: GetMessagingLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMessagingLimitsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const MessagingServiceClient = makeGenericClientConstructor(
