@@ -35,7 +35,7 @@ export async function createDirectory(config: Config, overrides: Partial<Pick<Ru
   const links = createChatLinkService(ports, directory, config.CHAT_LINK_BASE_URL);
   rt.onStart(() => syncCategoryWords(rt.db, categoryKeywords()));
   registerDirectoryServer(rt.grpc, { directory, verification, follow, links }, config.MAX_PAGE_SIZE);
-  registerConsumers(rt, { messageVolume: config.POPULARITY_FROM_MESSAGING });
+  registerConsumers(rt, { messageVolume: config.POPULARITY_FROM_MESSAGING }, follow);
   return {
     log: rt.log,
     runtime: rt,

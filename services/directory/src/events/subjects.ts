@@ -12,4 +12,6 @@ export const subjects = {
 export const consumed = {
   /** Inbound customer messages feed message_volume (popularity). */
   messageReceived: "kontor.messaging.message.received.v1",
+  /** A customer's data was erased in messaging: its follows go. */
+  customerErased: "kontor.messaging.customer.erased.v1",
 } as const;

@@ -3,6 +3,7 @@ import type { BusinessPhoneNumberTable, BusinessSearchTable, BusinessTable, Cate
 import type { VerificationCaseTable } from "./verification.table.js";
 import type { FollowTable } from "./follow.table.js";
 import type { ChatLinkTable } from "./chat-link.table.js";
+import type { CustomerErasureTable } from "./customer-erasure.table.js";
 
 export interface DirectoryDatabase extends KitTables {
   business: BusinessTable;
@@ -13,4 +14,5 @@ export interface DirectoryDatabase extends KitTables {
   verification_case: VerificationCaseTable;
   follow: FollowTable;
   chat_link: ChatLinkTable;
+  customer_erasure: CustomerErasureTable;
 }

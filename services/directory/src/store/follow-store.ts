@@ -62,3 +62,25 @@ export async function addMessageVolume(db: Db, businessId: string, n: number): P
     .where("business_id", "=", businessId)
     .execute();
 }
+
+/** Deletes every follow of a customer; returns the businesses it followed. */
+export async function removeCustomerFollows(db: Db, customerId: string): Promise<string[]> {
+  const rows = await db.deleteFrom("follow").where("customer_id", "=", customerId).returning("business_id").execute();
+  return rows.map((r) => r.business_id).sort();
+}
+
+/** Records a customer's erasure once; false when it was recorded before. */
+export async function recordCustomerErasure(db: Db, customerId: string, erasedAt: Date, followsRemoved: number): Promise<boolean> {
+  const row = await db
+    .insertInto("customer_erasure")
+    .values({ customer_id: customerId, erased_at: erasedAt, follows_removed: followsRemoved })
+    .onConflict((oc) => oc.column("customer_id").doNothing())
+    .returning("customer_id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function isErasedCustomer(db: Db, customerId: string): Promise<boolean> {
+  const row = await db.selectFrom("customer_erasure").select("customer_id").where("customer_id", "=", customerId).executeTakeFirst();
+  return row !== undefined;
+}

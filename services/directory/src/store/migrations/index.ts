@@ -8,6 +8,7 @@ import * as addNameDoc from "./2026_11_22_170000_add_name_doc.js";
 import * as createSimilarWords from "./2026_11_22_180000_create_similar_words.js";
 import * as createPrepareQuery from "./2026_11_22_190000_create_prepare_query.js";
 import * as addBrowseIndexes from "./2026_11_22_200000_add_browse_indexes.js";
+import * as recordCustomerErasures from "./2026_12_05_100000_record_customer_erasures.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_22_180000_create_similar_words": createSimilarWords,
   "2026_11_22_190000_create_prepare_query": createPrepareQuery,
   "2026_11_22_200000_add_browse_indexes": addBrowseIndexes,
+  "2026_12_05_100000_record_customer_erasures": recordCustomerErasures,
 };
