@@ -35,11 +35,16 @@ import { createConsentStore } from "./store/consent-store.js";
 import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
 import { createExportService } from "./domain/export-service.js";
 import { createExportStore } from "./store/export-store.js";
+import { createBlockCache, type QualitySignals } from "./domain/block-cache.js";
+import { createBlockService } from "./domain/block-service.js";
+import { createBlockStore } from "./store/block-store.js";
+import { registerBlockConsumers } from "./events/blocks.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
-export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
+export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { quality?: QualitySignals } = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
-  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: { ...messagingAccess, ...templateAccess }, okLogLevel: "trace", bounds, ...overrides });
+  const { quality, ...runtimeOverrides } = overrides;
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: { ...messagingAccess, ...templateAccess }, okLogLevel: "trace", bounds, ...runtimeOverrides });
   const metrics = createMessagingMetrics(rt.metrics.registry);
 
   // State and adapters.
@@ -56,6 +61,13 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerConsentCacheConsumer(rt, consentCache);
   registerKeywordConsumer(rt, keywordTable(config.CONSENT_KEYWORDS), consentStore.recordKeyword);
   const consent = createConsentService({ store: consentStore, cache: consentCache, now: Date.now });
+  // Blocks and reports (rule 3): every block in this replica's memory (loaded at start, fresh from the
+  // block events) for the send path; blocks and reports feed the quality port (none yet unless given).
+  const blockStore = createBlockStore(rt.db, (trx, events) => rt.enqueue(trx, events));
+  const blocks = createBlockCache();
+  registerBlockConsumers(rt, blocks, quality);
+  rt.onStart(async () => blocks.load(await blockStore.allBlocks()));
+  const blocking = createBlockService({ store: blockStore, cache: blocks, now: Date.now, newId: randomUUID });
   const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
@@ -89,7 +101,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, blocks: blocking }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 
@@ -122,9 +134,11 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin, templates, consent },
+    services: { sends, inbox, receipts, history, admin, templates, consent, blocks: blocking },
     /** This replica's marketing consent (the send path's MARKETING rule reads it). */
     consentCache,
+    /** This replica's blocks (the send path refuses a blocked business's messages from it: isBlocked, undeliverable). */
+    blocks,
     directory,
     /** Live delivery of this replica (tests simulate lost publishes through it). */
     live: hub,

@@ -31,6 +31,9 @@ const callers: Record<string, keyof typeof tokens> = {
   setMarketingConsent: "customer",
   setPrivacySettings: "customer",
   exportCustomerData: "customer",
+  setBusinessBlocked: "customer",
+  reportBusiness: "customer",
+  listBlockedBusinesses: "customer",
 };
 
 /**

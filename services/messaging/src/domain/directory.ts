@@ -18,10 +18,20 @@ export interface BusinessNumber {
 export function createDirectoryCache() {
   const byId = new Map<string, BusinessNumber>();
   const byE164 = new Map<string, string>();
+  /** Business id → how many of the numbers held belong to it (active or not). */
+  const businesses = new Map<string, number>();
   return {
     apply(n: BusinessNumber): void {
       const old = byId.get(n.phoneNumberId);
       if (old && old.version > n.version) return;
+      if (old?.businessId !== n.businessId) {
+        if (old) {
+          const left = (businesses.get(old.businessId) ?? 1) - 1;
+          if (left > 0) businesses.set(old.businessId, left);
+          else businesses.delete(old.businessId);
+        }
+        businesses.set(n.businessId, (businesses.get(n.businessId) ?? 0) + 1);
+      }
       if (old && old.e164 !== n.e164 && byE164.get(old.e164) === old.phoneNumberId) byE164.delete(old.e164);
       byId.set(n.phoneNumberId, n);
       if (n.active) byE164.set(n.e164, n.phoneNumberId);
@@ -34,6 +44,14 @@ export function createDirectoryCache() {
     byE164(e164: string): BusinessNumber | undefined {
       const id = byE164.get(e164);
       return id ? this.get(id) : undefined;
+    },
+    /** Does the directory know this business (a number of it, active or not)? */
+    hasBusiness(businessId: string): boolean {
+      return businesses.has(businessId);
+    },
+    /** The business a number belongs to, active or not. */
+    businessOf(phoneNumberId: string): string | undefined {
+      return byId.get(phoneNumberId)?.businessId;
     },
     size(): number {
       return byId.size;

@@ -150,3 +150,30 @@ export function authorizeExportCustomerData(principal: Principal, customerId: st
   if (principal.kind === "staff" && principal.roles.includes(KEY_ERASER_ROLE)) return recorderOf(principal);
   throw new NotYours("only the customer or a staff operator exports a customer's data");
 }
+
+type Businesses = Pick<DirectoryCache, "hasBusiness" | "businessOf">;
+
+/** The customer itself, about a business the directory knows. */
+function requireOwnBlocks(principal: Principal, customerId: string, businessId: string, businesses: Businesses): void {
+  if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer blocks and reports only for itself");
+  if (!businesses.hasBusiness(businessId)) throw new NotFound("business");
+}
+
+/** SetBusinessBlocked: the customer itself, about a known business. */
+export function authorizeSetBusinessBlocked(principal: Principal, customerId: string, businessId: string, businesses: Businesses): void {
+  requireOwnBlocks(principal, customerId, businessId, businesses);
+}
+
+/** ReportBusiness: the customer itself, about a known business; a number named must be one of that business's. */
+export function authorizeReportBusiness(principal: Principal, customerId: string, businessId: string, phoneNumberId: string, businesses: Businesses): void {
+  requireOwnBlocks(principal, customerId, businessId, businesses);
+  if (!phoneNumberId) return;
+  const owner = businesses.businessOf(phoneNumberId);
+  if (owner === undefined) throw new NotFound("business number");
+  if (owner !== businessId) throw new InvalidInput("phone_number_id", "is not a number of that business");
+}
+
+/** ListBlockedBusinesses: the customer itself. */
+export function authorizeListBlockedBusinesses(principal: Principal, customerId: string): void {
+  if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer lists only its own blocks");
+}

@@ -29,4 +29,6 @@ export const bounds: InputBounds = {
   template_id: 64,
   name_prefix: 512,
   proof: 1000,
+  // A report's words (ReportBusiness).
+  comment: 1000,
 };

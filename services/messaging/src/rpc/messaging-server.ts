@@ -40,11 +40,17 @@ import {
   authorizeSetMarketingConsent,
   authorizeSetPrivacySettings,
   authorizeExportCustomerData,
+  authorizeSetBusinessBlocked,
+  authorizeReportBusiness,
+  authorizeListBlockedBusinesses,
 } from "./authorize.js";
 import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb, exportItemToPb } from "./mappers.js";
 import { requireExportCustomerId, type ExportService } from "../domain/export-service.js";
 import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
 import { requireConsentId, type ConsentService } from "../domain/consent-service.js";
+import { ReportReason as PbReportReason } from "@kontor/proto/messaging/v1/messaging_service";
+import { requireBlockIds, type BlockService, type ReportReason } from "../domain/block-service.js";
+import { REASON_FROM_PB } from "../events/blocks.js";
 
 /** The use cases the handlers call, and the in-memory state authorization reads. */
 export interface MessagingHandlersDeps {
@@ -58,6 +64,7 @@ export interface MessagingHandlersDeps {
   customers: CustomerCache;
   consent: ConsentService;
   exports: ExportService;
+  blocks: BlockService;
 }
 
 type ConvCursor = { t: string; id: string };
@@ -329,14 +336,22 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
     eraseCustomerData: grpc.unary("EraseCustomerData", async () => {
       throw new PolicyRefused("NOT_IMPLEMENTED", "EraseCustomerData is not available yet");
     }),
-    setBusinessBlocked: grpc.unary("SetBusinessBlocked", async () => {
-      throw new PolicyRefused("NOT_IMPLEMENTED", "SetBusinessBlocked is not available yet");
+    setBusinessBlocked: grpc.unary("SetBusinessBlocked", async (req, ctx) => {
+      requireBlockIds(req.customerId, req.businessId);
+      authorizeSetBusinessBlocked(ctx.principal, req.customerId, req.businessId, directory);
+      const state = await deps.blocks.setBlocked(req.customerId, req.businessId, req.blocked);
+      return { blocked: state.blocked, changedAt: state.at === undefined ? undefined : new Date(state.at) };
     }),
-    reportBusiness: grpc.unary("ReportBusiness", async () => {
-      throw new PolicyRefused("NOT_IMPLEMENTED", "ReportBusiness is not available yet");
+    reportBusiness: grpc.unary("ReportBusiness", async (req, ctx) => {
+      requireBlockIds(req.customerId, req.businessId, req.phoneNumberId);
+      const reason = reportReason(req.reason);
+      authorizeReportBusiness(ctx.principal, req.customerId, req.businessId, req.phoneNumberId, directory);
+      return deps.blocks.report({ customerId: req.customerId, businessId: req.businessId, phoneNumberId: req.phoneNumberId, reason, comment: req.comment, block: req.block });
     }),
-    listBlockedBusinesses: grpc.unary("ListBlockedBusinesses", async () => {
-      throw new PolicyRefused("NOT_IMPLEMENTED", "ListBlockedBusinesses is not available yet");
+    listBlockedBusinesses: grpc.unary("ListBlockedBusinesses", async (req, ctx) => {
+      requireBlockIds(req.customerId);
+      authorizeListBlockedBusinesses(ctx.principal, req.customerId);
+      return { businesses: await deps.blocks.list(req.customerId) };
     }),
     getMessagingLimits: grpc.unary("GetMessagingLimits", async () => {
       throw new PolicyRefused("NOT_IMPLEMENTED", "GetMessagingLimits is not available yet");
@@ -364,6 +379,13 @@ function drained(call: { once(event: "drain", l: () => void): unknown; off(event
     call.once("drain", done);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/** A report's reason; UNSPECIFIED (or a number this build does not know) is refused. */
+function reportReason(reason: PbReportReason): ReportReason {
+  const known = REASON_FROM_PB.get(reason);
+  if (!known) throw new InvalidInput("reason", "must be one of SPAM, SCAM, OFFENSIVE, NOT_SIGNED_UP, OTHER");
+  return known;
 }
 
 /** An RPC records RPC (the default) or IMPORT consent; KEYWORD is the inbound-message path's own. */

@@ -2,8 +2,10 @@ import type { KitTables } from "@kontor/service-kit/kit-migrations";
 import type { BusinessKeyErasureTable } from "./business-key-erasure.table.js";
 import type { BusinessKeyTable } from "./business-key.table.js";
 import type { BusinessNumberTable } from "./business-number.table.js";
+import type { BusinessReportTable } from "./business-report.table.js";
 import type { ConversationTable } from "./conversation.table.js";
 import type { CustomerTable } from "./customer.table.js";
+import type { CustomerBlockTable } from "./customer-block.table.js";
 import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
@@ -22,4 +24,6 @@ export interface MessagingDatabase extends KitTables {
   template_business: TemplateBusinessTable;
   marketing_consent: MarketingConsentTable;
   customer_privacy: CustomerPrivacyTable;
+  customer_block: CustomerBlockTable;
+  business_report: BusinessReportTable;
 }

@@ -1,0 +1,113 @@
+import { NotFound, type KontorError } from "@kontor/service-kit/errors";
+
+/** One block state of a customer × business as the store keeps it and BlockChanged carries it. */
+export interface BlockChange {
+  customerId: string;
+  businessId: string;
+  blocked: boolean;
+  /** When it changed, epoch ms; strictly later than the pair's previous change (the store sees to it). */
+  at: number;
+}
+
+/**
+ * Where blocks and reports feed the quality rating of a business's numbers
+ * (policy/quality.ts). Called by this replica's event consumers, once per
+ * block that turns on and per report; `phoneNumberId` when known (a report
+ * may name the number, a block never does).
+ */
+export interface QualitySignals {
+  blocked(businessId: string, phoneNumberId: string | undefined, at: number): void;
+  reported(businessId: string, phoneNumberId: string | undefined, at: number): void;
+}
+
+/** A pair's state on this replica; updated in place. */
+interface Entry {
+  blocked: boolean;
+  at: number;
+}
+
+/**
+ * Every customer × business block in this replica's memory, for the send
+ * path: loaded in full at start (blocks are few compared to messages), then
+ * kept fresh by block.changed events (events/blocks.ts), and a change this
+ * replica commits is applied at once. A change merges by time: one not later
+ * than the change already applied for its pair changes nothing, so events
+ * late, twice or out of order end in the stored state. Unblocked pairs keep
+ * their time, so an older block cannot come back.
+ */
+export function createBlockCache() {
+  /** business id → customer id → state: a lookup builds no key. */
+  const byBusiness = new Map<string, Map<string, Entry>>();
+  let blockedPairs = 0;
+
+  function apply(change: BlockChange): boolean {
+    let customers = byBusiness.get(change.businessId);
+    if (!customers) byBusiness.set(change.businessId, (customers = new Map()));
+    const entry = customers.get(change.customerId);
+    if (!entry) {
+      customers.set(change.customerId, { blocked: change.blocked, at: change.at });
+      if (change.blocked) blockedPairs++;
+      return true;
+    }
+    if (change.at <= entry.at) return false;
+    if (entry.blocked !== change.blocked) blockedPairs += change.blocked ? 1 : -1;
+    entry.blocked = change.blocked;
+    entry.at = change.at;
+    return true;
+  }
+
+  return {
+    /**
+     * Does this customer block this business? Synchronous, from memory; an
+     * allowed send allocates nothing here.
+     */
+    isBlocked(customerId: string, businessId: string): boolean {
+      const customers = byBusiness.get(businessId);
+      if (customers === undefined) return false;
+      const entry = customers.get(customerId);
+      return entry !== undefined && entry.blocked;
+    },
+
+    /**
+     * A change from a block event or this replica's own commit. True when it
+     * is later than the pair's applied change (and so was applied).
+     */
+    apply,
+
+    /** The stored states at start (every row, unblocked ones for their time). */
+    load(rows: Iterable<BlockChange>): void {
+      for (const row of rows) apply(row);
+    },
+
+    /** Pairs blocked now (tests, metrics). */
+    size(): number {
+      return blockedPairs;
+    },
+  };
+}
+
+export type BlockCache = ReturnType<typeof createBlockCache>;
+
+/**
+ * A refusal is a decision, not a fault: capturing a stack trace is most of
+ * an Error's cost and says nothing here (as in policy/refusals.ts).
+ */
+function withoutStack<E extends KontorError>(build: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * The send path's answer to a business whose customer blocks it: exactly
+ * the answer for an unknown recipient (NOT_FOUND, RECIPIENT_NOT_FOUND, Cloud
+ * API 131026, "recipient not found"), so the business cannot tell a block
+ * from an unknown number.
+ */
+export function undeliverable(): NotFound {
+  return withoutStack(() => new NotFound("recipient", "RECIPIENT_NOT_FOUND", 131026));
+}
