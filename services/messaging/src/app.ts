@@ -35,6 +35,9 @@ import { createConsentStore } from "./store/consent-store.js";
 import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
 import { createExportService } from "./domain/export-service.js";
 import { createExportStore } from "./store/export-store.js";
+import { createErasureService } from "./domain/erasure-service.js";
+import { createErasureStore } from "./store/erasure-store.js";
+import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
 import { createBlockCache, type QualitySignals } from "./domain/block-cache.js";
 import { createBlockService } from "./domain/block-service.js";
 import { createBlockStore } from "./store/block-store.js";
@@ -98,10 +101,13 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const receipts = createReceiptService({ store, customers, opener, live: hub });
   const history = createHistoryService({ store, opener });
   const exports = createExportService({ store: createExportStore(rt.db), opener, pageSize: config.EXPORT_PAGE_SIZE });
+  // Customer erasure (rule 9): every replica forgets an erased customer through its own consumer of the event.
+  const erasure = createErasureService({ store: createErasureStore(rt.db, (trx, events) => rt.enqueue(trx, events)), customers, consent: consentCache, now: () => new Date() });
+  registerCustomerErasureConsumer(rt, (customerId) => erasure.forget(customerId).then(() => undefined));
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, blocks: blocking }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, blocks: blocking, erasure }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 
@@ -134,7 +140,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin, templates, consent, blocks: blocking },
+    services: { sends, inbox, receipts, history, admin, templates, consent, erasure, blocks: blocking },
     /** This replica's marketing consent (the send path's MARKETING rule reads it). */
     consentCache,
     /** This replica's blocks (the send path refuses a blocked business's messages from it: isBlocked, undeliverable). */

@@ -31,6 +31,7 @@ const callers: Record<string, keyof typeof tokens> = {
   setMarketingConsent: "customer",
   setPrivacySettings: "customer",
   exportCustomerData: "customer",
+  eraseCustomerData: "customer",
   setBusinessBlocked: "customer",
   reportBusiness: "customer",
   listBlockedBusinesses: "customer",

@@ -1,5 +1,5 @@
 import { MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
-import { InvalidInput, NotFound } from "@kontor/service-kit/errors";
+import { InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { statusEvent } from "../events/outbox.js";
 import type { CustomerCache } from "./customers.js";
@@ -27,7 +27,8 @@ export interface KeyErasure {
 }
 
 export interface AdminTransaction {
-  upsertCustomer(c: { id: string; e164: string | undefined; profileName: string | undefined; readReceipts: boolean | undefined; locale: string | undefined }): Promise<{ customer: Customer; created: boolean }>;
+  /** "erased" when the id is an erased customer's: nothing is stored. */
+  upsertCustomer(c: { id: string; e164: string | undefined; profileName: string | undefined; readReceipts: boolean | undefined; locale: string | undefined }): Promise<{ customer: Customer; created: boolean } | "erased">;
   /** Moves a message not yet delivered to FAILED; undefined when there is none or it is past that. */
   failMessage(id: string, errorCode: number): Promise<MessageInConversation | undefined>;
   enqueue(events: OutboxEvent[]): Promise<void>;
@@ -78,6 +79,8 @@ export function createAdminService(ports: AdminPorts) {
           readReceipts: input.settings?.readReceipts,
           locale: input.settings?.locale,
         });
+        // An erased customer stays erased: its id never carries data again.
+        if (r === "erased") throw new PolicyRefused("CUSTOMER_ERASED", "this customer's data was erased; register the person under a new id");
         if (r.created && !input.e164) throw new InvalidInput("e164", "is required for a new customer");
         return r;
       });

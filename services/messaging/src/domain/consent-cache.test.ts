@@ -92,4 +92,16 @@ describe("the marketing consent cache", () => {
     expect(cache.size()).toBe(0);
     expect(cache.marketingAllowed("c1", "b1", 100)).toBe(false);
   });
+
+  it("when a customer is erased, then every entry of that customer is dropped and the others stay", async () => {
+    const loader = { loadMarketing: async () => ({ optIn: { at: 10, source: "rpc" as const, proof: "form" }, optOut: undefined }) };
+    const cache = createConsentCache(loader);
+    await cache.load("c1", "b1");
+    await cache.load("c1", "b2");
+    await cache.load("c10", "b1");
+    cache.evictCustomer("c1");
+    expect([cache.get("c1", "b1"), cache.get("c1", "b2")]).toEqual([undefined, undefined]);
+    expect(cache.get("c10", "b1")).toBeDefined();
+    expect(cache.size()).toBe(1);
+  });
 });

@@ -96,6 +96,12 @@ export function createConsentCache(loader: ConsentLoader, options: { max?: numbe
       return checkMarketing(asOf(cache.get(keyOf(customerId, businessId)) ?? NO_CONSENT, now), true);
     },
 
+    /** Drops every entry of an erased customer (its consent rows are gone). O(entries); erasures are rare. */
+    evictCustomer(customerId: string): void {
+      const prefix = keyOf(customerId, "");
+      for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
+    },
+
     /** Entries held (tests, metrics). */
     size(): number {
       return cache.size;

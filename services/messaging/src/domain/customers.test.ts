@@ -63,4 +63,17 @@ describe("the customer cache", () => {
     expect((await cache.byE164("+15550000001"))?.id).toBe("c2");
     expect(store.reads).toBe(reads);
   });
+
+  it("when a customer is erased, then it is not found by id or number, even by a read that raced the erasure", async () => {
+    const store = rows([customer("c1", "+15550000001")]);
+    const cache = createCustomerCache(store);
+    await cache.byId("c1");
+    cache.forgetErased("c1");
+    expect(cache.cached("c1")).toBeUndefined();
+    // The store still answers with the row (a read that began before the erasure committed).
+    expect(await cache.byId("c1")).toBeUndefined();
+    expect(await cache.byE164("+15550000001")).toBeUndefined();
+    cache.remember({ id: "c1", e164: "+15550000001", readReceipts: true });
+    expect(cache.cached("c1")).toBeUndefined();
+  });
 });

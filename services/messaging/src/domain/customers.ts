@@ -18,6 +18,8 @@ const CUSTOMER_CACHE_MAX = 500_000;
 /** Customers by id and number, in memory so a send reads no customer row after the first. */
 export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_MAX) {
   const customersByE164 = new Map<string, string>();
+  /** Customers erased while this replica ran: a read that raced the erasure does not bring one back. */
+  const erased = new Set<string>();
   const customers = new LRUCache<string, CustomerInfo>({
     max,
     // An entry evicted or replaced takes its number's entry along, unless the number has moved on.
@@ -27,13 +29,14 @@ export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_
   });
 
   function remember(c: CustomerInfo): void {
+    if (erased.has(c.id)) return;
     customers.set(c.id, c);
     customersByE164.set(c.e164, c.id);
   }
 
   async function load(by: { id: string } | { e164: string }): Promise<CustomerInfo | undefined> {
     const row = await store.findCustomer(by);
-    if (!row) return undefined;
+    if (!row || erased.has(row.id)) return undefined;
     const info = { id: row.id, e164: row.e164, readReceipts: row.readReceipts };
     remember(info);
     return info;
@@ -52,6 +55,14 @@ export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_
       const id = customersByE164.get(e164);
       if (id) return customers.get(id);
       return load({ e164 });
+    },
+    /**
+     * An erased customer (here or on another replica, events/customer-erasure.ts):
+     * dropped with its number and not found from now on. Idempotent.
+     */
+    forgetErased(id: string): void {
+      erased.add(id);
+      customers.delete(id);
     },
   };
 }

@@ -3,6 +3,13 @@ import type { Message } from "@kontor/proto/messaging/v1/message";
 import { DataCorrupted, NotFound, NotYours } from "@kontor/service-kit/errors";
 import { keyToPb, type Party } from "./participant.js";
 
+/**
+ * key_id of a body removed by a customer's erasure (data keys are numbered
+ * from 1): the row keeps its place in the conversation, its body is empty,
+ * and it reads back as content_erased.
+ */
+export const ERASED_BODY_KEY_ID = 0;
+
 /** A stored body: sealed with data key `keyId`, the message id as its AAD (crypto.ts). */
 export interface SealedBody {
   id: string;
@@ -81,11 +88,12 @@ export async function conversationOf(store: ConversationLookup, party: Party, co
 /** Opens stored bodies and builds the Message a participant sees. */
 export function createMessageOpener(keys: OpeningKeys) {
   /**
-   * The decrypted body; undefined once its key is erased (content_erased).
-   * A body that fails its tag under a live key was altered or torn: that is
-   * corruption, never reported as erased.
+   * The decrypted body; undefined once its key or the body itself is erased
+   * (content_erased). A body that fails its tag under a live key was altered
+   * or torn: that is corruption, never reported as erased.
    */
   async function body(row: SealedBody): Promise<StoredBody | undefined> {
+    if (row.keyId === ERASED_BODY_KEY_ID) return undefined;
     const plain = await keys.open(row.keyId, row.body, Buffer.from(row.id));
     return plain && StoredBody.decode(plain);
   }

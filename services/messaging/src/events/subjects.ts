@@ -6,6 +6,7 @@ export const subjects = {
   businessKeyErased: "kontor.messaging.business_key.erased.v1",
   templateStatus: "kontor.messaging.template.status.v1",
   consentChanged: "kontor.messaging.consent.changed.v1",
+  customerErased: "kontor.messaging.customer.erased.v1",
   blockChanged: "kontor.messaging.block.changed.v1",
   businessReported: "kontor.messaging.business.reported.v1",
 } as const;

@@ -177,3 +177,17 @@ export function authorizeReportBusiness(principal: Principal, customerId: string
 export function authorizeListBlockedBusinesses(principal: Principal, customerId: string): void {
   if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer lists only its own blocks");
 }
+
+/**
+ * EraseCustomerData: the customer itself, or a staff operator handling the
+ * customer's data-subject request, who must say why (`reason`). Returns who
+ * erases, as recorded in the audit row.
+ */
+export function authorizeEraseCustomerData(principal: Principal, customerId: string, reason: string): string {
+  if (principal.kind === "customer" && principal.customerId === customerId) return recorderOf(principal);
+  if (principal.kind === "staff" && principal.roles.includes(KEY_ERASER_ROLE)) {
+    if (!reason.trim()) throw new InvalidInput("reason", "is required: name the data-subject request");
+    return recorderOf(principal);
+  }
+  throw new NotYours("only the customer or a staff operator erases a customer's data");
+}

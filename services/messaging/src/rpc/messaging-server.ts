@@ -43,11 +43,13 @@ import {
   authorizeSetBusinessBlocked,
   authorizeReportBusiness,
   authorizeListBlockedBusinesses,
+  authorizeEraseCustomerData,
 } from "./authorize.js";
 import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb, exportItemToPb } from "./mappers.js";
 import { requireExportCustomerId, type ExportService } from "../domain/export-service.js";
 import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
 import { requireConsentId, type ConsentService } from "../domain/consent-service.js";
+import type { ErasureService } from "../domain/erasure-service.js";
 import { ReportReason as PbReportReason } from "@kontor/proto/messaging/v1/messaging_service";
 import { requireBlockIds, type BlockService, type ReportReason } from "../domain/block-service.js";
 import { REASON_FROM_PB } from "../events/blocks.js";
@@ -65,6 +67,7 @@ export interface MessagingHandlersDeps {
   consent: ConsentService;
   exports: ExportService;
   blocks: BlockService;
+  erasure: ErasureService;
 }
 
 type ConvCursor = { t: string; id: string };
@@ -332,9 +335,11 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
         if (!call.write({ item, json: json ? JSON.stringify(ExportItem.toJSON(item)) : "" })) await drained(call, signal);
       }
     }),
-    // Placeholders until their use cases land: refused as not implemented.
-    eraseCustomerData: grpc.unary("EraseCustomerData", async () => {
-      throw new PolicyRefused("NOT_IMPLEMENTED", "EraseCustomerData is not available yet");
+    eraseCustomerData: grpc.unary("EraseCustomerData", async (req, ctx) => {
+      requireConsentId(req.customerId, "customer_id");
+      const erasedBy = authorizeEraseCustomerData(ctx.principal, req.customerId, req.reason);
+      const { erasedMessages, erasedAt } = await deps.erasure.erase({ customerId: req.customerId, reason: req.reason, erasedBy });
+      return { erasedMessages: String(erasedMessages), erasedAt };
     }),
     setBusinessBlocked: grpc.unary("SetBusinessBlocked", async (req, ctx) => {
       requireBlockIds(req.customerId, req.businessId);

@@ -4,14 +4,16 @@ import type { CustomerRow } from "./customer.table.js";
 import type { MessagingDatabase } from "./database.js";
 
 function toCustomer(r: CustomerRow): Customer {
-  return { id: r.id, e164: r.e164, profileName: r.profile_name, readReceipts: r.read_receipts, locale: r.locale, createdAt: r.created_at };
+  return { id: r.id, e164: r.e164 ?? "", profileName: r.profile_name, readReceipts: r.read_receipts, locale: r.locale, createdAt: r.created_at };
 }
 
+/** Registers or updates a customer; "erased" (and nothing changes) when the id belongs to an erased customer. */
 export async function upsertCustomer(
   trx: Kysely<MessagingDatabase>,
   c: { id: string; e164: string | undefined; profileName: string | undefined; readReceipts: boolean | undefined; locale: string | undefined },
-): Promise<{ customer: Customer; created: boolean }> {
+): Promise<{ customer: Customer; created: boolean } | "erased"> {
   const existing = await trx.selectFrom("customer").selectAll().where("id", "=", c.id).forUpdate().executeTakeFirst();
+  if (existing?.erased_at) return "erased";
   if (!existing) {
     const row = await trx
       .insertInto("customer")
@@ -36,8 +38,9 @@ export async function upsertCustomer(
   return { customer: toCustomer(row), created: false };
 }
 
+/** A customer by id or number; an erased one is not found. */
 export async function findCustomer(db: Kysely<MessagingDatabase>, by: { id: string } | { e164: string }): Promise<Customer | undefined> {
-  const q = db.selectFrom("customer").selectAll();
+  const q = db.selectFrom("customer").selectAll().where("erased_at", "is", null);
   const row = await ("id" in by ? q.where("id", "=", by.id) : q.where("e164", "=", by.e164)).executeTakeFirst();
   return row && toCustomer(row);
 }

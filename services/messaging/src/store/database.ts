@@ -5,6 +5,7 @@ import type { BusinessNumberTable } from "./business-number.table.js";
 import type { BusinessReportTable } from "./business-report.table.js";
 import type { ConversationTable } from "./conversation.table.js";
 import type { CustomerTable } from "./customer.table.js";
+import type { CustomerErasureTable } from "./customer-erasure.table.js";
 import type { CustomerBlockTable } from "./customer-block.table.js";
 import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
@@ -24,6 +25,7 @@ export interface MessagingDatabase extends KitTables {
   template_business: TemplateBusinessTable;
   marketing_consent: MarketingConsentTable;
   customer_privacy: CustomerPrivacyTable;
+  customer_erasure: CustomerErasureTable;
   customer_block: CustomerBlockTable;
   business_report: BusinessReportTable;
 }

@@ -7,6 +7,7 @@ import * as recordKeyErasures from "./2026_12_01_120000_record_key_erasures.js";
 import * as refuseErasedKeys from "./2026_12_01_220000_refuse_erased_keys.js";
 import * as createTemplates from "./2026_12_01_230000_create_templates.js";
 import * as recordConsent from "./2026_12_01_230000_record_consent.js";
+import * as eraseCustomers from "./2026_12_05_100000_erase_customers.js";
 import * as recordBlocks from "./2026_12_05_100100_record_blocks.js";
 
 /** Every migration, by its frozen name; order is by name. */
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   "2026_12_01_220000_refuse_erased_keys": refuseErasedKeys,
   "2026_12_01_230000_create_templates": createTemplates,
   "2026_12_01_230000_record_consent": recordConsent,
+  "2026_12_05_100000_erase_customers": eraseCustomers,
   "2026_12_05_100100_record_blocks": recordBlocks,
 };
