@@ -94,6 +94,12 @@ export interface ConsumerSpec<T> {
   batch?: number;
   /** Deletes the consumer on the server after this long without a client (consumers named per replica). */
   inactiveMs?: number;
+  /**
+   * Start with the events stored at or after this instant instead of the
+   * stream's first (a replica that loads the state at start needs only what
+   * changed since shortly before).
+   */
+  startAt?: Date;
 }
 
 export interface RunningConsumer {
@@ -110,7 +116,7 @@ export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>
   const config = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    ...(spec.startAt ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: spec.startAt.toISOString() } : { deliver_policy: DeliverPolicy.All }),
     filter_subject: spec.filterSubject,
     max_deliver: spec.maxDeliver ?? 20,
     ack_wait: nanos(30_000),

@@ -90,6 +90,7 @@ async function withWriters<R>(prepare: string | undefined, fn: (b: { run: (pipel
         keyId: 1,
         body,
         echo: false,
+        policy: 0,
       };
     };
     // The SENT status event of every business send, as the service writes it.
@@ -107,6 +108,7 @@ async function withWriters<R>(prepare: string | undefined, fn: (b: { run: (pipel
           phoneNumberId: it.phoneNumberId,
           customerId: it.customerId,
           bizOpaqueCallbackData: "",
+          pricingCategory: "service",
           at: s.createdAt,
         }),
       );

@@ -35,13 +35,19 @@ import { createConsentStore } from "./store/consent-store.js";
 import { registerConsentCacheConsumer, registerKeywordConsumer } from "./events/consent.js";
 import { createExportService } from "./domain/export-service.js";
 import { createExportStore } from "./store/export-store.js";
-import { createErasureService } from "./domain/erasure-service.js";
-import { createErasureStore } from "./store/erasure-store.js";
-import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
+import { createPolicyStore } from "./store/policy-store.js";
+import { createTemplateCache } from "./domain/template-cache.js";
+import { registerTemplateCacheConsumer } from "./events/template-status.js";
+import { createSendPolicy, DEFAULT_POLICY_OPTIONS } from "./domain/send-policy.js";
+import { createLimitsService } from "./domain/limits-service.js";
+import { DEFAULT_PAIR_CONFIG } from "./domain/policy/limits.js";
 import { createBlockCache, type QualitySignals } from "./domain/block-cache.js";
 import { createBlockService } from "./domain/block-service.js";
 import { createBlockStore } from "./store/block-store.js";
 import { registerBlockConsumers } from "./events/blocks.js";
+import { createErasureService } from "./domain/erasure-service.js";
+import { createErasureStore } from "./store/erasure-store.js";
+import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { quality?: QualitySignals } = {}) {
@@ -68,7 +74,34 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // block events) for the send path; blocks and reports feed the quality port (none yet unless given).
   const blockStore = createBlockStore(rt.db, (trx, events) => rt.enqueue(trx, events));
   const blocks = createBlockCache();
-  registerBlockConsumers(rt, blocks, quality);
+  // The policy rules on the send path (send-policy.ts): windows, templates, consent, blocks, limits, from memory.
+  const policyStore = createPolicyStore(rt.db);
+  const templateCache = createTemplateCache(policyStore.templates);
+  registerTemplateCacheConsumer(rt, templateCache, new Date(Date.now() - 60_000));
+  const policy = createSendPolicy({
+    clock: { now: Date.now },
+    windows: policyStore,
+    tiers: policyStore,
+    templates: templateCache,
+    consent: consentCache,
+    blocks,
+    options: {
+      ...DEFAULT_POLICY_OPTIONS,
+      enforce: config.MESSAGING_POLICY === "enforce",
+      pricingModel: config.PRICING_MODEL,
+      throughputPerSecond: config.THROUGHPUT_PER_SECOND,
+      replicas: config.MESSAGING_REPLICAS,
+      pair: { ...DEFAULT_PAIR_CONFIG, intervalMs: config.PAIR_INTERVAL_MS, burstMax: config.PAIR_BURST_MAX, burstWindowMs: config.PAIR_INTERVAL_MS },
+    },
+  });
+  rt.onStart(async () => {
+    if (!policy.options.enforce) return;
+    await templateCache.loadAll();
+    // Free entry points outlive the service window by up to 72 h: load every conversation a customer wrote in within 96 h.
+    policy.preload(await policyStore.loadRecentWindows(new Date(Date.now() - 4 * 24 * 3600_000)));
+  });
+
+  registerBlockConsumers(rt, blocks, quality ?? policy.quality);
   rt.onStart(async () => blocks.load(await blockStore.allBlocks()));
   const blocking = createBlockService({ store: blockStore, cache: blocks, now: Date.now, newId: randomUUID });
   const opener = createMessageOpener(keyring);
@@ -86,6 +119,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
 
   const sends = createSendService({
     writer,
+    policy,
     keys: keyring,
     directory,
     customers,
@@ -98,7 +132,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     queueMax: config.SEND_QUEUE_MAX,
     pipeline: config.SEND_PIPELINE,
   });
-  const receipts = createReceiptService({ store, customers, opener, live: hub });
+  const receipts = createReceiptService({ store, customers, opener, live: hub, quality: policy.options.enforce ? policy : undefined });
   const history = createHistoryService({ store, opener });
   const exports = createExportService({ store: createExportStore(rt.db), opener, pageSize: config.EXPORT_PAGE_SIZE });
   // Customer erasure (rule 9): every replica forgets an erased customer through its own consumer of the event.
@@ -107,11 +141,13 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, blocks: blocking, erasure }, config.MAX_PAGE_SIZE);
+  const limits = createLimitsService({ store: policyStore, directory, policy, now: Date.now });
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, limits, erasure, blocks: blocking }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
 
   let refresh: NodeJS.Timeout | undefined;
+  let sweep: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
     let newest = new Date(0);
     const apply = (rows: Awaited<ReturnType<typeof loadBusinessNumbers>>) => {
@@ -129,9 +165,12 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
       );
     }, config.DIRECTORY_REFRESH_MS);
     refresh.unref();
+    sweep = setInterval(() => policy.sweep(), 60_000);
+    sweep.unref();
   });
   rt.onStop(async () => {
     if (refresh) clearInterval(refresh);
+    if (sweep) clearInterval(sweep);
     hub.stop();
     await sends.idle();
     await liveNc.drain().catch(() => undefined);
@@ -143,6 +182,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     services: { sends, inbox, receipts, history, admin, templates, consent, erasure, blocks: blocking },
     /** This replica's marketing consent (the send path's MARKETING rule reads it). */
     consentCache,
+    /** This replica's policy state (windows, limits) on the send path. */
+    policy,
+    templateCache,
     /** This replica's blocks (the send path refuses a blocked business's messages from it: isBlocked, undeliverable). */
     blocks,
     directory,

@@ -37,6 +37,21 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   TEMPLATE_LIMIT: z.coerce.number().int().min(1).default(250),
   TEMPLATE_LIMIT_VERIFIED: z.coerce.number().int().min(1).default(6000),
   /**
+   * "enforce" applies the policy rules on the send path (README "Policy on the send path");
+   * "off" routes every send without them (benchmarks measure the rules' cost against it).
+   */
+  MESSAGING_POLICY: z.enum(["enforce", "off"]).default("enforce"),
+  /** Pricing model of the billing events: PMP (per-message, the Cloud API's since July 2025) or CBP (conversation-based). */
+  PRICING_MODEL: z.enum(["PMP", "CBP"]).default("PMP"),
+  /** Messages per second per business number (cloud-api.md §9.3: 80; 1,000 after the upgrade), shared by the replicas. */
+  THROUGHPUT_PER_SECOND: z.coerce.number().positive().default(80),
+  /** Replicas serving sends behind one address: each enforces its share of a number's throughput. */
+  MESSAGING_REPLICAS: z.coerce.number().int().min(1).default(1),
+  /** Pair rate business number → customer (§9.4): one message per this many ms … */
+  PAIR_INTERVAL_MS: z.coerce.number().int().min(1).default(6000),
+  /** … with bursts of up to this many messages within one interval. */
+  PAIR_BURST_MAX: z.coerce.number().int().min(1).default(45),
+  /**
    * Opt-out / opt-in keywords per language over the defaults (domain/policy/consent.ts), as JSON:
    * {"de":{"optOut":["stopp"],"optIn":["start"]}}; a language given replaces its defaults.
    */

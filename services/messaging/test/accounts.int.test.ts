@@ -73,23 +73,24 @@ describe("inbox rows", () => {
     const biz = await env.token({ kind: "business", businessId: "biz_inbox" });
     const id = uid("cust");
     await unaryCall(client.upsertCustomer.bind(client), { customerId: id, e164: e164(), profileName: "x", settings: undefined }, { token: service });
-    await app.runtime.database.pool.query("DELETE FROM inbox WHERE participant = $1", [`c_${id}`]);
-    const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number("pn_inbox"), customer(id), text("hello")), { token: biz });
-    expect(result?.seq).toBe("1");
-    const row = await app.runtime.database.pool.query<{ last_seq: string }>("SELECT last_seq FROM inbox WHERE participant = $1", [`c_${id}`]);
-    expect(row.rows[0]?.last_seq).toBe("1");
-    // The same when the missing row is the sender's (a customer's own sends are numbered in its inbox too).
+    // The missing row is the sender's (a customer's own sends are numbered in its inbox too); the customer writes first.
     await app.runtime.database.pool.query("DELETE FROM inbox WHERE participant = $1", [`c_${id}`]);
     const me = await env.token({ kind: "customer", customerId: id });
-    const own = await unaryCall(client.sendMessage.bind(client), sendReq(customer(id), number("pn_inbox"), text("hi back")), { token: me });
-    expect(own.result?.seq).toBe("2");
+    const own = await unaryCall(client.sendMessage.bind(client), sendReq(customer(id), number("pn_inbox"), text("hi")), { token: me });
+    expect(own.result?.seq).toBe("1");
     const stored = await app.runtime.database.pool.query<{ sender_rseq: string }>("SELECT sender_rseq FROM message WHERE id = $1", [own.result!.messageId]);
     expect(stored.rows[0]?.sender_rseq).toBe("1");
+    // The same when the missing row is the recipient's.
+    await app.runtime.database.pool.query("DELETE FROM inbox WHERE participant = $1", [`c_${id}`]);
+    const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number("pn_inbox"), customer(id), text("hello")), { token: biz });
+    expect(result?.seq).toBe("2");
+    const row = await app.runtime.database.pool.query<{ last_seq: string }>("SELECT last_seq FROM inbox WHERE participant = $1", [`c_${id}`]);
+    expect(row.rows[0]?.last_seq).toBe("1");
   });
 });
 
 describe("directory mirror and events", () => {
-  it("when a customer writes first, then the conversation opens once and each inbound message is an event with its content; a number directory drops stops routing", async () => {
+  it("when a customer writes first and the business answers, then one service conversation opens and each inbound message is an event with its content; a number directory drops stops routing", async () => {
     await registerBusiness(env, app, "biz_bakery", "pn_bakery");
     const biz = await env.token({ kind: "business", businessId: "biz_bakery" });
     const id = uid("cust");
@@ -102,7 +103,7 @@ describe("directory mirror and events", () => {
     await outboxDrained(app.runtime.database.pool);
     const opened = (await eventsOn(subjects.conversationOpened, ConversationOpened.decode)).filter((e) => e.conversationId === first.result!.conversationId);
     expect(opened).toHaveLength(1);
-    expect(opened[0]).toMatchObject({ phoneNumberId: "pn_bakery", customerId: id, customerCountry: "BR", origin: "user_initiated" });
+    expect(opened[0]).toMatchObject({ phoneNumberId: "pn_bakery", customerId: id, customerCountry: "BR", origin: "user_initiated", category: "service", businessId: "biz_bakery", pricingModel: "PMP", billable: false });
     const received = await waitFor(async () => {
       const all = (await eventsOn(subjects.messageReceived, MessageReceived.decode)).filter((e) => e.customerId === id);
       return all.length === 2 ? all : undefined;

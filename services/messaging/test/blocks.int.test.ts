@@ -11,7 +11,7 @@ import { loadConfig, type Config } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
 import type { QualitySignals } from "../src/domain/block-cache.js";
 import { subjects } from "../src/events/subjects.js";
-import { masterKey, registerBusiness, registerCustomer, uid } from "./factories.js";
+import { masterKey, registerBusiness, registerCustomer, uid, ROUTING_ONLY } from "./factories.js";
 
 /*
  * Blocks and reports (rule 3) with two replicas sharing PostgreSQL and NATS:
@@ -43,7 +43,7 @@ const stopped: MessagingApp[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv();
-  config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
+  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   a = await createMessaging(config, { quality: qa });
   ca = clientFor(MessagingServiceClient, (await a.start()).port);
   b = await createMessaging(config, { quality: qb });

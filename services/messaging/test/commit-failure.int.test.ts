@@ -5,7 +5,7 @@ import { errorDetail } from "@kontor/service-kit/errors";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { expectFailure, unaryCall } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
-import { customer, number, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, number, registerCustomer, sendReq, startWithBusiness, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -15,7 +15,7 @@ const phone = "pn_broken";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  ({ app, client, bizToken } = await startWithBusiness(env, "biz_broken", phone));
+  ({ app, client, bizToken } = await startWithBusiness(env, "biz_broken", phone, ROUTING_ONLY));
 });
 
 afterAll(async () => {

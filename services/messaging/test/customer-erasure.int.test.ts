@@ -9,7 +9,7 @@ import { authMetadata, clientFor, errorDetail, expectFailure, unaryCall, waitFor
 import { loadConfig, type Config } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
-import { customer, e164, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { customer, e164, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, ROUTING_ONLY } from "./factories.js";
 
 /*
  * Customer erasure (rule 9) with replicas sharing PostgreSQL and NATS, as
@@ -39,7 +39,7 @@ async function stop(r: { app: MessagingApp; client: MessagingServiceClient }) {
 
 beforeAll(async () => {
   env = await createTestEnv();
-  config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
+  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   ({ app: a, client: ca } = await replica());
   onboarding = await env.token({ kind: "service", service: "onboarding" });
   operator = await env.token({ kind: "staff", staffId: "op_erase", roles: ["operator"] });

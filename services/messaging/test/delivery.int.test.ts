@@ -9,7 +9,7 @@ import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/gr
 import { loadConfig } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
-import { customer, e164, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, verifyBusiness } from "./factories.js";
+import { customer, e164, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, verifyBusiness, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -23,7 +23,7 @@ const phoneE164 = e164();
 
 beforeAll(async () => {
   env = await createTestEnv();
-  config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "300" }));
+  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "300" }));
   app = await createMessaging(config);
   const { port } = await app.start();
   client = clientFor(MessagingServiceClient, port);

@@ -8,7 +8,7 @@ import type { MessagingApp } from "../src/app.js";
 import { BusinessKeyErased } from "@kontor/proto/messaging/v1/events";
 import { streamMessages } from "@kontor/testkit/events";
 import { subjects } from "../src/events/subjects.js";
-import { customer, number, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, number, registerCustomer, sendReq, startWithBusiness, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -20,7 +20,7 @@ const phone = "pn_erase";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  ({ app, client, bizToken } = await startWithBusiness(env, biz, phone));
+  ({ app, client, bizToken } = await startWithBusiness(env, biz, phone, ROUTING_ONLY));
   service = await env.token({ kind: "service", service: "onboarding" });
 });
 

@@ -13,7 +13,7 @@ import {
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { authMetadata, errorDetail, unaryCall } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
-import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -30,7 +30,7 @@ const bizTokens = {} as Record<Key, string>;
 beforeAll(async () => {
   env = await createTestEnv();
   // One internal page holds three rows: every history below spans several.
-  ({ app, client } = await startWithBusiness(env, biz.a, pn.a, { EXPORT_PAGE_SIZE: String(PAGE) }));
+  ({ app, client } = await startWithBusiness(env, biz.a, pn.a, { ...ROUTING_ONLY, EXPORT_PAGE_SIZE: String(PAGE) }));
   for (const k of ["b", "c", "d", "gone"] as const) await registerBusiness(env, app, biz[k], pn[k]);
   for (const k of Object.keys(biz) as Key[]) bizTokens[k] = await env.token({ kind: "business", businessId: biz[k] });
   service = await env.token({ kind: "service", service: "onboarding" });

@@ -11,6 +11,13 @@ import { createMessaging, type MessagingApp } from "../src/app.js";
 
 export const masterKey = () => randomBytes(32).toString("base64");
 
+/**
+ * Config of tests about routing, storage and delivery: the policy rules
+ * (windows, templates, limits) have tests of their own (policy.int.test.ts),
+ * and here a business messages customers that never wrote to it.
+ */
+export const ROUTING_ONLY = { MESSAGING_POLICY: "off" } as const;
+
 export const customer = (id: string): Participant => ({ kind: { $case: "customerId", value: id } });
 export const number = (id: string): Participant => ({ kind: { $case: "phoneNumberId", value: id } });
 export const text = (body: string): Content => ({ kind: { $case: "text", value: { body, previewUrl: false } } });

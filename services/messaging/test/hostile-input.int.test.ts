@@ -5,7 +5,7 @@ import { unaryCall } from "@kontor/testkit/grpc";
 import { assertHostileRefused, refusedField, rowCounts, type RawOutcome } from "@kontor/testkit/hostile";
 import type { MessagingApp } from "../src/app.js";
 import { bounds } from "../src/rpc/bounds.js";
-import { startWithBusiness } from "./factories.js";
+import { startWithBusiness, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -31,10 +31,11 @@ const callers: Record<string, keyof typeof tokens> = {
   setMarketingConsent: "customer",
   setPrivacySettings: "customer",
   exportCustomerData: "customer",
-  eraseCustomerData: "customer",
   setBusinessBlocked: "customer",
   reportBusiness: "customer",
   listBlockedBusinesses: "customer",
+  eraseCustomerData: "customer",
+  getMessagingLimits: "business",
 };
 
 /**
@@ -54,7 +55,7 @@ function itemRefusal(outcome: RawOutcome): { code: number | undefined; field: st
 beforeAll(async () => {
   env = await createTestEnv();
   let port: number;
-  ({ app, client, port, bizToken: tokens.business } = await startWithBusiness(env, biz, "pn_hostile"));
+  ({ app, client, port, bizToken: tokens.business } = await startWithBusiness(env, biz, "pn_hostile", ROUTING_ONLY));
   address = `127.0.0.1:${port}`;
   tokens.customer = await env.token({ kind: "customer", customerId: "cust_hostile" });
   tokens.gateway = await env.token({ kind: "service", service: "gateway" });

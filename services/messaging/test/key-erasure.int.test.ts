@@ -5,7 +5,7 @@ import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig, type Config } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
-import { customer, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { customer, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, ROUTING_ONLY } from "./factories.js";
 
 /*
  * Crypto-shredding across replicas: A and B share the database and NATS, as
@@ -75,7 +75,7 @@ async function activeKeys(businessId: string): Promise<number> {
 
 beforeAll(async () => {
   env = await createTestEnv();
-  config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
+  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   ({ app: a, client: ca } = await replica());
   service = await env.token({ kind: "service", service: "onboarding" });
   operator = await env.token({ kind: "staff", staffId: "op_keys", roles: ["operator"] });

@@ -5,7 +5,7 @@ import { MessagingServiceClient, type SendItemResult } from "@kontor/proto/messa
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { authMetadata, checkHealth, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
-import { customer, e164, Inbox, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, e164, Inbox, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -18,7 +18,7 @@ const phone = "pn_pottery";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  ({ app, client, port, bizToken } = await startWithBusiness(env, biz, phone));
+  ({ app, client, port, bizToken } = await startWithBusiness(env, biz, phone, ROUTING_ONLY));
   service = await env.token({ kind: "service", service: "onboarding" });
 });
 

@@ -4,7 +4,7 @@ import { MessagingServiceClient, type SendItemResult } from "@kontor/proto/messa
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { authMetadata, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
-import { customer, Inbox, number, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, Inbox, number, registerCustomer, sendReq, startWithBusiness, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -16,7 +16,7 @@ const phone = "pn_metrics";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  ({ app, client, metricsPort, bizToken } = await startWithBusiness(env, biz, phone));
+  ({ app, client, metricsPort, bizToken } = await startWithBusiness(env, biz, phone, ROUTING_ONLY));
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
-import { customer, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { customer, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, ROUTING_ONLY } from "./factories.js";
 
 let env: TestEnv;
 let a: MessagingApp;
@@ -16,7 +16,7 @@ let bizToken: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const config = loadConfig(env.env({ MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
+  const config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
   a = await createMessaging(config);
   b = await createMessaging(config);
   ca = clientFor(MessagingServiceClient, (await a.start()).port);

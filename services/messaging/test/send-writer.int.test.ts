@@ -43,6 +43,7 @@ const item = (customerId: string, clientMessageId = `k${++n}`): SendItem => ({
   keyId: 1,
   body: Buffer.from("sealed"),
   echo: false,
+  policy: 0,
 });
 const noEvents = () => [];
 

@@ -109,6 +109,7 @@ export function createAdminService(ports: AdminPorts) {
             phoneNumberId: r.phoneNumberId,
             customerId: r.customerId,
             bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
+            pricingCategory: "",
             at,
           }),
         ]);

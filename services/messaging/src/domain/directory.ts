@@ -53,6 +53,12 @@ export function createDirectoryCache() {
     businessOf(phoneNumberId: string): string | undefined {
       return byId.get(phoneNumberId)?.businessId;
     },
+    /** The active numbers of a business. */
+    numbersOf(businessId: string): BusinessNumber[] {
+      const out: BusinessNumber[] = [];
+      for (const n of byId.values()) if (n.active && n.businessId === businessId) out.push(n);
+      return out;
+    },
     size(): number {
       return byId.size;
     },

@@ -34,6 +34,8 @@ export interface ReceiptPorts {
   customers: CustomerCache;
   opener: MessageOpener;
   live: Pick<LivePublisher, "publishStatuses" | "publishTyping">;
+  /** The quality rating's read signal (send-policy.ts): business messages a customer read. */
+  quality?: { read(numberId: string, at: number, count: number): void };
 }
 
 export interface ReceiptRequest {
@@ -86,6 +88,7 @@ export function createReceiptService(ports: ReceiptPorts) {
               phoneNumberId: conv.phoneNumberId,
               customerId: conv.customerId,
               bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
+              pricingCategory: "",
               at,
             }),
           );
@@ -100,6 +103,8 @@ export function createReceiptService(ports: ReceiptPorts) {
         bySender.set(r.sender, list);
       }
       for (const [key, list] of bySender) live.publishStatuses(key, list);
+      // The customer read them, whether or not its settings tell the business.
+      if (req.status === S.MESSAGE_STATUS_READ && req.reader.kind === "customer" && changed.length > 0) ports.quality?.read(conv.phoneNumberId, at.getTime(), changed.length);
       return changed.length;
     },
 

@@ -4,7 +4,7 @@ import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_se
 import { DependencyDown, InvalidInput, NotFound, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
 import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
-import { conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
+import { billedEvent, conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
 import { contentBytes as encodeContent, messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { keyErasedRefusal, messageIdFor, seal } from "./crypto.js";
@@ -14,6 +14,10 @@ import type { LiveFrame, LivePublisher } from "./inbox-service.js";
 import type { MessageInConversation } from "./message.js";
 import { countryOfE164, keyToPb, normalizeE164, parseParticipant, partyKey, type Party } from "./participant.js";
 import { contentNames, type ContentCase } from "./status.js";
+import type { Referral } from "@kontor/proto/messaging/v1/message";
+import { SERVICE_WINDOW_MS } from "./policy/window.js";
+import { CATEGORIES, conversationBillable, openedAt, priceMessage, type ConversationWindows, type PricingCategory } from "./policy/pricing.js";
+import type { PolicyDecision, SendPolicy, TemplateBilling } from "./send-policy.js";
 
 // ---- the group commit's port (store/send-writer.ts implements it) ---------
 
@@ -31,7 +35,12 @@ export interface SendItem {
   body: Buffer;
   /** Number it in the sender's inbox too, so the sender's other devices receive it. */
   echo: boolean;
+  /** What the commit updates in the conversation row (policy/pricing.ts POLICY bits); 0 = nothing. */
+  policy: number;
 }
+
+/** The windows of the conversations a commit updated, by `<phone number id>\0<customer id>`, as the store left them. */
+export type WindowRows = Map<string, ConversationWindows>;
 
 export interface Stored {
   conversationId: string;
@@ -56,7 +65,7 @@ export interface OpenedConversation<T extends SendItem = SendItem> {
 }
 
 /** Builds the outbox events of the newly stored items (in the same transaction). */
-export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[]) => OutboxEvent[];
+export type EventBuilder<T extends SendItem = SendItem> = (stored: { item: T; stored: Stored }[], opened: OpenedConversation<T>[], windows: WindowRows) => OutboxEvent[];
 
 /**
  * Pipelining: while one batch commits the next may start, but it takes its
@@ -73,7 +82,7 @@ export interface Gates {
 
 /** Stores a batch in one transaction; resolves once COMMIT returned (durable). */
 export interface GroupCommit<T extends SendItem> {
-  write(items: T[], buildEvents: EventBuilder<T>, gates?: Gates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[] }>;
+  write(items: T[], buildEvents: EventBuilder<T>, gates?: Gates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[]; windows: WindowRows }>;
 }
 
 // ---- the send path ---------------------------------------------------------
@@ -91,6 +100,10 @@ export interface PendingItem extends SendItem {
   customerE164: string;
   contentBytes: Uint8Array | undefined;
   contextBytes: Uint8Array | undefined;
+  /** A template send's billing facts (the policy's decision). */
+  billing: TemplateBilling | undefined;
+  /** A customer's message: the click-to-chat referral it carries (its received event). */
+  referral: Referral | undefined;
 }
 
 export interface SendOutcome {
@@ -135,6 +148,8 @@ export interface SealingKeys {
 
 export interface SendPorts {
   writer: GroupCommit<PendingItem>;
+  /** The policy rules (send-policy.ts), from memory. */
+  policy: SendPolicy;
   keys: SealingKeys;
   directory: Pick<DirectoryCache, "get" | "byE164">;
   customers: CustomerCache;
@@ -234,8 +249,15 @@ export function createSendService(ports: SendPorts) {
           { beforeConversations: prevConv, conversationsLocked: convDone, beforeInbox: prevInbox, inboxLocked: inboxDone },
         )
         .then(
-          async ({ results, fresh }) => {
+          async ({ results, fresh, windows }) => {
             ports.metrics.commit(batch.length, (performance.now() - dispatched) / 1000);
+            if (ports.policy.options.enforce) {
+              for (const { item, stored } of fresh) if (item.senderKey.startsWith("b_")) ports.policy.sent(item.businessId, item.phoneNumberId, 1, stored.createdAt.getTime());
+            }
+            for (const [key, w] of windows) {
+              const cut = key.indexOf("\u0000");
+              ports.policy.committed(key.slice(0, cut), key.slice(cut + 1), w);
+            }
             counts.accepted += fresh.length;
             counts.duplicate += results.length - fresh.length;
             await prevPublish; // live order per recipient = commit order
@@ -288,42 +310,77 @@ export function createSendService(ports: SendPorts) {
     return known && !(known instanceof DependencyDown) ? known : new DependencyDown("the message store is unavailable, retry");
   }
 
-  function buildEvents(stored: { item: PendingItem; stored: Stored }[], opened: OpenedConversation<PendingItem>[]): OutboxEvent[] {
+  const model = ports.policy.options.pricingModel;
+
+  /**
+   * The commit's events: per business message its status (with its pricing
+   * category), per template its pricing (message.billed), per window the
+   * commit opened conversation.opened; per customer message its received
+   * event. Windows come from the rows the commit updated (`windows`), so they
+   * are the same whichever replica commits.
+   */
+  function buildEvents(stored: { item: PendingItem; stored: Stored }[], _opened: OpenedConversation<PendingItem>[], windows: WindowRows): OutboxEvent[] {
     const events: OutboxEvent[] = [];
-    for (const o of opened) {
+    /** Windows already announced in this batch, by pair key + category. */
+    let announced: Set<string> | undefined;
+    for (const { item, stored: s } of stored) {
+      if (!item.senderKey.startsWith("b_")) {
+        events.push(receivedEvent(completeMessage(item, s, true), item.businessId, item.phoneNumberId, item.customerId, contentNames[item.contentType] ?? "", item.referral));
+        continue;
+      }
+      const category: PricingCategory | "" = item.billing?.category ?? (item.kind === "system" ? "" : "service");
+      if (item.policy !== 0) {
+        const key = `${item.phoneNumberId}\u0000${item.customerId}`;
+        const w = windows.get(key);
+        if (w) {
+          const at = s.createdAt.getTime();
+          const opened = openedAt(w, at);
+          const announce = (what: PricingCategory | "referral_conversion", until: number) => {
+            announced ??= new Set();
+            const k = `${key}\u0000${what}`;
+            if (announced.has(k)) return;
+            announced.add(k);
+            events.push(
+              conversationOpenedEvent({
+                conversationId: s.conversationId,
+                businessId: item.businessId,
+                phoneNumberId: item.phoneNumberId,
+                customerId: item.customerId,
+                customerCountry: countryOfE164(item.customerE164),
+                category: what,
+                origin: what === "referral_conversion" ? "referral" : at < w.lastInboundAt + SERVICE_WINDOW_MS ? "user_initiated" : "business_initiated",
+                pricingModel: model,
+                billable: conversationBillable(model, what),
+                at: s.createdAt,
+                expiresAt: new Date(until),
+                messageId: item.id,
+              }),
+            );
+          };
+          if (opened.freeEntry) announce("referral_conversion", w.freeEntryUntil);
+          if (category !== "" && opened.categories.includes(category)) announce(category, w.categoryUntil[CATEGORIES.indexOf(category)]!);
+          if (item.billing) {
+            events.push(billedEvent({ item, stored: s, billing: item.billing, pricing: priceMessage(model, item.billing.category, w, at), customerCountry: countryOfE164(item.customerE164) }));
+          }
+        }
+      }
       events.push(
-        conversationOpenedEvent({
-          conversationId: o.conversationId,
-          businessId: o.businessId,
-          phoneNumberId: o.phoneNumberId,
-          customerId: o.customerId,
-          customerCountry: countryOfE164(o.first.customerE164),
-          origin: o.first.senderKey.startsWith("b_") ? "business_initiated" : "user_initiated",
-          at: new Date(),
+        statusEvent({
+          messageId: item.id,
+          conversationId: s.conversationId,
+          seq: s.seq,
+          senderKey: item.senderKey,
+          recipientKey: item.recipientKey,
+          status: S.MESSAGE_STATUS_SENT,
+          errorCode: 0,
+          businessId: item.businessId,
+          phoneNumberId: item.phoneNumberId,
+          customerId: item.customerId,
+          bizOpaqueCallbackData: item.bizOpaqueCallbackData,
+          pricingCategory: category,
+          at: s.createdAt,
         }),
       );
-    }
-    for (const { item, stored: s } of stored) {
-      if (item.senderKey.startsWith("b_")) {
-        events.push(
-          statusEvent({
-            messageId: item.id,
-            conversationId: s.conversationId,
-            seq: s.seq,
-            senderKey: item.senderKey,
-            recipientKey: item.recipientKey,
-            status: S.MESSAGE_STATUS_SENT,
-            errorCode: 0,
-            businessId: item.businessId,
-            phoneNumberId: item.phoneNumberId,
-            customerId: item.customerId,
-            bizOpaqueCallbackData: item.bizOpaqueCallbackData,
-            at: s.createdAt,
-          }),
-        );
-      } else {
-        events.push(receivedEvent(completeMessage(item, s, true), item.businessId, item.phoneNumberId, item.customerId, contentNames[item.contentType] ?? ""));
-      }
     }
     return events;
   }
@@ -429,6 +486,16 @@ export function createSendService(ports: SendPorts) {
       }
     }
 
+    // The policy rules (send-policy.ts): a refusal throws; a template send is rendered into its content here.
+    if (req.referral && sender.kind !== "customer") throw new InvalidInput("referral", "only a customer's message carries a referral");
+    let decision: PolicyDecision;
+    if (sender.kind === "business") {
+      const d = ports.policy.checkBusinessSend(number, customer.id, { kind: valid.kind, template: req.content?.kind?.$case === "template" ? req.content.kind.value : undefined });
+      decision = d instanceof Promise ? await d : d;
+    } else {
+      decision = ports.policy.checkCustomerSend(number, req.referral !== undefined);
+    }
+
     const dk = keys.forBusiness(number.businessId);
     const { keyId, key } = "then" in dk ? await dk : dk;
     const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
@@ -455,6 +522,9 @@ export function createSendService(ports: SendPorts) {
       contextBytes,
       req: sender.kind === "customer" ? req : undefined,
       bizOpaqueCallbackData: req.bizOpaqueCallbackData,
+      policy: decision.flags,
+      billing: decision.billing,
+      referral: sender.kind === "customer" ? req.referral : undefined,
     };
     return { item, recipient };
   }

@@ -1,5 +1,6 @@
-import { MessageReceived, ConversationOpened } from "@kontor/proto/messaging/v1/events";
-import type { Message, MessageStatus } from "@kontor/proto/messaging/v1/message";
+import { MessageReceived, ConversationOpened, MessageBilled } from "@kontor/proto/messaging/v1/events";
+import type { Message, MessageStatus, Referral } from "@kontor/proto/messaging/v1/message";
+import type { Pricing } from "../domain/policy/pricing.js";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { subjects } from "./subjects.js";
 import { statusChangedBytes } from "./wire.js";
@@ -16,6 +17,8 @@ export interface StatusEventInput {
   phoneNumberId: string;
   customerId: string;
   bizOpaqueCallbackData: string;
+  /** service, marketing, utility, authentication; empty for Kontor's system notices. */
+  pricingCategory: string;
   at: Date;
 }
 
@@ -30,25 +33,32 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
   };
 }
 
-export function receivedEvent(message: Message, businessId: string, phoneNumberId: string, customerId: string, type: string): OutboxEvent {
+export function receivedEvent(message: Message, businessId: string, phoneNumberId: string, customerId: string, type: string, referral: Referral | undefined): OutboxEvent {
   const eventId = `${message.id}:received`;
   return {
     eventId,
     subject: subjects.messageReceived,
-    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId, type, referral: undefined }).finish(),
+    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId, type, referral }).finish(),
   };
 }
 
+/** A conversation window the commit opened: one event per window (its id names the conversation, category and opening instant). */
 export function conversationOpenedEvent(input: {
   conversationId: string;
   businessId: string;
   phoneNumberId: string;
   customerId: string;
   customerCountry: string;
+  category: string;
   origin: string;
+  pricingModel: string;
+  billable: boolean;
   at: Date;
+  expiresAt: Date;
+  messageId: string;
 }): OutboxEvent {
-  const eventId = `${input.conversationId}:opened`;
+  const windowId = `${input.conversationId}:${input.category}:${input.at.getTime()}`;
+  const eventId = `${windowId}:opened`;
   return {
     eventId,
     subject: subjects.conversationOpened,
@@ -58,15 +68,47 @@ export function conversationOpenedEvent(input: {
       phoneNumberId: input.phoneNumberId,
       customerId: input.customerId,
       customerCountry: input.customerCountry,
-      businessId: input.businessId,
-      pricingModel: "",
-      billable: false,
-      openedAt: input.at,
-      expiresAt: undefined,
-      messageId: "",
-      windowId: "",
-      category: "",
+      category: input.category,
       origin: input.origin,
+      businessId: input.businessId,
+      pricingModel: input.pricingModel,
+      billable: input.billable,
+      openedAt: input.at,
+      expiresAt: input.expiresAt,
+      messageId: input.messageId,
+      windowId,
+    }).finish(),
+  };
+}
+
+/** One template message's pricing (message.billed.v1), written with the message; event id `<message id>:billed`. */
+export function billedEvent(input: {
+  item: { id: string; businessId: string; phoneNumberId: string; customerId: string };
+  stored: { conversationId: string; createdAt: Date };
+  billing: { templateId: string; name: string; language: string };
+  pricing: Pricing;
+  customerCountry: string;
+}): OutboxEvent {
+  const eventId = `${input.item.id}:billed`;
+  return {
+    eventId,
+    subject: subjects.messageBilled,
+    payload: MessageBilled.encode({
+      meta: { eventId, occurredAt: input.stored.createdAt, businessId: input.item.businessId },
+      messageId: input.item.id,
+      conversationId: input.stored.conversationId,
+      phoneNumberId: input.item.phoneNumberId,
+      customerId: input.item.customerId,
+      businessId: input.item.businessId,
+      category: input.pricing.category,
+      customerCountry: input.customerCountry,
+      pricingModel: input.pricing.model,
+      billable: input.pricing.billable,
+      pricingType: input.pricing.type,
+      templateId: input.billing.templateId,
+      templateName: input.billing.name,
+      templateLanguage: input.billing.language,
+      sentAt: input.stored.createdAt,
     }).finish(),
   };
 }

@@ -3,12 +3,13 @@ export const subjects = {
   messageStatus: "kontor.messaging.message.status.v1",
   messageReceived: "kontor.messaging.message.received.v1",
   conversationOpened: "kontor.messaging.conversation.opened.v1",
+  messageBilled: "kontor.messaging.message.billed.v1",
   businessKeyErased: "kontor.messaging.business_key.erased.v1",
   templateStatus: "kontor.messaging.template.status.v1",
   consentChanged: "kontor.messaging.consent.changed.v1",
-  customerErased: "kontor.messaging.customer.erased.v1",
   blockChanged: "kontor.messaging.block.changed.v1",
   businessReported: "kontor.messaging.business.reported.v1",
+  customerErased: "kontor.messaging.customer.erased.v1",
 } as const;
 
 /** Directory events consumed (one durable consumer on the wildcard; NATS 2.9 takes one filter). */

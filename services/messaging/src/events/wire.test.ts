@@ -145,7 +145,7 @@ function check(c: Case, label: string, encoders: Encoder[] = everyEncoder): void
     expectBytes(statusFrameBytes(status), InboxEvent.encode({ event: { $case: "status", value: update } }).finish(), `status frame ${label}`);
   }
   if (on.has("statusChanged")) {
-    const changed = { ...status, senderKey: c.senderKey, recipientKey: c.recipientKey, businessId: c.biz, phoneNumberId: "pn", customerId: c.customerId, bizOpaqueCallbackData: c.biz };
+    const changed = { ...status, senderKey: c.senderKey, recipientKey: c.recipientKey, businessId: c.biz, phoneNumberId: "pn", customerId: c.customerId, bizOpaqueCallbackData: c.biz, pricingCategory: c.biz ? "marketing" : "" };
     expectBytes(
       statusChangedBytes(changed, c.eventId),
       MessageStatusChanged.encode({
@@ -156,7 +156,7 @@ function check(c: Case, label: string, encoders: Encoder[] = everyEncoder): void
         recipient: keyToPb(c.recipientKey),
         status: c.status,
         errorCode: c.errorCode,
-        pricingCategory: "",
+        pricingCategory: c.biz ? "marketing" : "",
         bizOpaqueCallbackData: c.biz,
         phoneNumberId: "pn",
         customerId: c.customerId,
@@ -188,7 +188,7 @@ describe("hand-written encoders", () => {
     const at = base.at;
     const edges = ["a", "x".repeat(127), "x".repeat(128), "x".repeat(126) + "é", "é" + "x".repeat(10), "abc😀", "😀".repeat(40), "\u007f\u0080"];
     for (const v of edges) {
-      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v };
+      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v, pricingCategory: v };
       expectBytes(
         statusChangedBytes(e, v),
         MessageStatusChanged.encode({
@@ -199,7 +199,7 @@ describe("hand-written encoders", () => {
           recipient: keyToPb("c_" + v),
           status: 2,
           errorCode: 0,
-          pricingCategory: "",
+          pricingCategory: v,
           bizOpaqueCallbackData: v,
           phoneNumberId: v,
           customerId: v,

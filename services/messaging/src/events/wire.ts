@@ -310,11 +310,11 @@ export interface StatusChangedInput extends StatusInput {
   phoneNumberId: string;
   customerId: string;
   bizOpaqueCallbackData: string;
+  pricingCategory: string;
 }
 
 /**
- * MessageStatusChanged (the message.status.v1 payload); pricing_category is
- * empty. The event id is an argument of its own, like sendItemResultBytes' ref.
+ * MessageStatusChanged (the message.status.v1 payload). The event id is an argument of its own, like sendItemResultBytes' ref.
  */
 export function statusChangedBytes(e: StatusChangedInput, eventId: string): Buffer {
   pos = 0;
@@ -329,6 +329,7 @@ export function statusChangedBytes(e: StatusChangedInput, eventId: string): Buff
   participant(5, e.recipientKey);
   num(6, e.status);
   num(7, e.errorCode);
+  str(8, e.pricingCategory);
   str(9, e.bizOpaqueCallbackData);
   str(10, e.phoneNumberId);
   str(11, e.customerId);

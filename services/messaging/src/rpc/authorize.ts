@@ -151,6 +151,20 @@ export function authorizeExportCustomerData(principal: Principal, customerId: st
   throw new NotYours("only the customer or a staff operator exports a customer's data");
 }
 
+/**
+ * EraseCustomerData: the customer itself, or a staff operator handling the
+ * customer's data-subject request, who must say why (`reason`). Returns who
+ * erases, as recorded in the audit row.
+ */
+export function authorizeEraseCustomerData(principal: Principal, customerId: string, reason: string): string {
+  if (principal.kind === "customer" && principal.customerId === customerId) return recorderOf(principal);
+  if (principal.kind === "staff" && principal.roles.includes(KEY_ERASER_ROLE)) {
+    if (!reason.trim()) throw new InvalidInput("reason", "is required: name the data-subject request");
+    return recorderOf(principal);
+  }
+  throw new NotYours("only the customer or a staff operator erases a customer's data");
+}
+
 type Businesses = Pick<DirectoryCache, "hasBusiness" | "businessOf">;
 
 /** The customer itself, about a business the directory knows. */
@@ -178,16 +192,8 @@ export function authorizeListBlockedBusinesses(principal: Principal, customerId:
   if (principal.kind !== "customer" || principal.customerId !== customerId) throw new NotYours("a customer lists only its own blocks");
 }
 
-/**
- * EraseCustomerData: the customer itself, or a staff operator handling the
- * customer's data-subject request, who must say why (`reason`). Returns who
- * erases, as recorded in the audit row.
- */
-export function authorizeEraseCustomerData(principal: Principal, customerId: string, reason: string): string {
-  if (principal.kind === "customer" && principal.customerId === customerId) return recorderOf(principal);
-  if (principal.kind === "staff" && principal.roles.includes(KEY_ERASER_ROLE)) {
-    if (!reason.trim()) throw new InvalidInput("reason", "is required: name the data-subject request");
-    return recorderOf(principal);
-  }
-  throw new NotYours("only the customer or a staff operator erases a customer's data");
+/** GetMessagingLimits: staff (operators, by the access table), or whoever acts for the business. */
+export function authorizeGetMessagingLimits(principal: Principal, businessId: string): void {
+  if (principal.kind === "staff") return;
+  if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
 }

@@ -40,6 +40,7 @@ import {
   authorizeSetMarketingConsent,
   authorizeSetPrivacySettings,
   authorizeExportCustomerData,
+  authorizeGetMessagingLimits,
   authorizeSetBusinessBlocked,
   authorizeReportBusiness,
   authorizeListBlockedBusinesses,
@@ -49,10 +50,11 @@ import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb,
 import { requireExportCustomerId, type ExportService } from "../domain/export-service.js";
 import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
 import { requireConsentId, type ConsentService } from "../domain/consent-service.js";
-import type { ErasureService } from "../domain/erasure-service.js";
+import type { LimitsService } from "../domain/limits-service.js";
 import { ReportReason as PbReportReason } from "@kontor/proto/messaging/v1/messaging_service";
 import { requireBlockIds, type BlockService, type ReportReason } from "../domain/block-service.js";
 import { REASON_FROM_PB } from "../events/blocks.js";
+import type { ErasureService } from "../domain/erasure-service.js";
 
 /** The use cases the handlers call, and the in-memory state authorization reads. */
 export interface MessagingHandlersDeps {
@@ -66,6 +68,7 @@ export interface MessagingHandlersDeps {
   customers: CustomerCache;
   consent: ConsentService;
   exports: ExportService;
+  limits: LimitsService;
   blocks: BlockService;
   erasure: ErasureService;
 }
@@ -358,8 +361,17 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
       authorizeListBlockedBusinesses(ctx.principal, req.customerId);
       return { businesses: await deps.blocks.list(req.customerId) };
     }),
-    getMessagingLimits: grpc.unary("GetMessagingLimits", async () => {
-      throw new PolicyRefused("NOT_IMPLEMENTED", "GetMessagingLimits is not available yet");
+    // Placeholder until its use case lands: refused as not implemented.
+    getMessagingLimits: grpc.unary("GetMessagingLimits", async (req, ctx) => {
+      requireConsentId(req.businessId, "business_id");
+      authorizeGetMessagingLimits(ctx.principal, req.businessId);
+      const l = await deps.limits.get(req.businessId);
+      return {
+        tier: l.tier,
+        uniqueCustomers24h: String(l.used),
+        limit: String(l.limit),
+        numbers: l.numbers.map((n) => ({ phoneNumberId: n.phoneNumberId, qualityRating: n.quality, throughputPerSecond: n.throughputPerSecond })),
+      };
     }),
   };
   grpc.addService(wireService, handlers);

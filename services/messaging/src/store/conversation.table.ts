@@ -10,6 +10,14 @@ export interface ConversationTable {
   business_read_seq: Generated<string>;
   last_activity_at: Generated<Date>;
   created_at: Generated<Date>;
+  // The policy's windows (send-policy.ts), written by the group commit.
+  last_inbound_at: Generated<Date | null>;
+  referral_reply_by: Generated<Date | null>;
+  free_entry_until: Generated<Date | null>;
+  service_window_until: Generated<Date | null>;
+  marketing_window_until: Generated<Date | null>;
+  utility_window_until: Generated<Date | null>;
+  authentication_window_until: Generated<Date | null>;
 }
 
 export type ConversationRow = Selectable<ConversationTable>;

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE } from "@kontor/service-kit/outbox";
-import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored } from "../domain/send-service.js";
+import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows } from "../domain/send-service.js";
+import { WINDOW_DURATIONS } from "../domain/send-policy.js";
+import { POLICY, type ConversationWindows } from "../domain/policy/pricing.js";
 
 // The group commit's contract is the send path's port (domain/send-service.ts).
-export type { EventBuilder, Gates, OpenedConversation, SendItem, Stored };
+export type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows };
 
 const STATUS_SENT = 2;
 // send_batch_check()'s codes (migration 2026_11_24_090000).
@@ -31,6 +33,56 @@ const FIX_CONVERSATION_SEQ = {
   name: "msg_fix_conversation_seq",
   text: `UPDATE conversation c SET last_seq = d.s FROM unnest($1::uuid[], $2::bigint[]) AS d(id, s) WHERE c.id = d.id`,
 };
+// The policy's windows (domain/send-policy.ts), updated under the row lock the
+// upsert above took, so a window opens once whatever the number of replicas.
+// Only pairs whose items carry policy bits (pricing.ts POLICY) are listed:
+// inbound messages, template sends, replies that may open a window. $1 is
+// the batch's time; every duration is the domain's constant.
+const ms = (n: number) => `interval '${n} milliseconds'`;
+// Every comparison with a NULL column is coalesced: NULL would turn a whole CASE condition unknown.
+const FREE_ENTRY_OPENS = `(d.f & ${POLICY.business} <> 0 AND coalesce(c.referral_reply_by > $1, false) AND NOT coalesce(c.free_entry_until > $1, false))`;
+const FREE_ENTRY_OPEN = `(coalesce(c.free_entry_until > $1, false) OR ${FREE_ENTRY_OPENS})`;
+const categoryWindow = (column: string, bit: number) =>
+  `${column} = CASE WHEN d.f & ${bit} <> 0 AND NOT coalesce(${column} > $1, false) AND NOT ${FREE_ENTRY_OPEN} THEN $1 + ${ms(WINDOW_DURATIONS.conversation)} ELSE ${column} END`;
+const UPDATE_WINDOWS = {
+  name: "msg_update_windows",
+  text: `UPDATE conversation c SET
+      last_inbound_at = CASE WHEN d.f & ${POLICY.inbound} <> 0 THEN greatest(c.last_inbound_at, $1) ELSE c.last_inbound_at END,
+      referral_reply_by = CASE WHEN d.f & ${POLICY.referral} <> 0 THEN greatest(c.referral_reply_by, $1 + ${ms(WINDOW_DURATIONS.service)})
+        WHEN ${FREE_ENTRY_OPENS} THEN NULL ELSE c.referral_reply_by END,
+      free_entry_until = CASE WHEN ${FREE_ENTRY_OPENS} THEN $1 + ${ms(WINDOW_DURATIONS.freeEntry)} ELSE c.free_entry_until END,
+      ${categoryWindow("service_window_until", POLICY.service)},
+      ${categoryWindow("marketing_window_until", POLICY.marketing)},
+      ${categoryWindow("utility_window_until", POLICY.utility)},
+      ${categoryWindow("authentication_window_until", POLICY.authentication)}
+    FROM unnest($2::text[], $3::text[], $4::int[]) AS d(p, cu, f)
+    WHERE c.phone_number_id = d.p AND c.customer_id = d.cu
+    RETURNING c.phone_number_id, c.customer_id, c.last_inbound_at, c.referral_reply_by, c.free_entry_until,
+      c.service_window_until, c.marketing_window_until, c.utility_window_until, c.authentication_window_until`,
+};
+
+interface WindowRow {
+  phone_number_id: string;
+  customer_id: string;
+  last_inbound_at: Date | null;
+  referral_reply_by: Date | null;
+  free_entry_until: Date | null;
+  service_window_until: Date | null;
+  marketing_window_until: Date | null;
+  utility_window_until: Date | null;
+  authentication_window_until: Date | null;
+}
+
+const msOf = (d: Date | null) => (d ? d.getTime() : 0);
+function toWindows(r: WindowRow): ConversationWindows {
+  return {
+    lastInboundAt: msOf(r.last_inbound_at),
+    referralReplyBy: msOf(r.referral_reply_by),
+    freeEntryUntil: msOf(r.free_entry_until),
+    categoryUntil: [msOf(r.service_window_until), msOf(r.marketing_window_until), msOf(r.utility_window_until), msOf(r.authentication_window_until)],
+  };
+}
+
 const ENSURE_INBOX = {
   name: "msg_ensure_inbox",
   text: `INSERT INTO inbox (participant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
@@ -157,7 +209,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
   };
 
-  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<Stored[]> {
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<{ results: Stored[]; windows: WindowRows }> {
     // BEGIN goes out at once and the upsert behind it (pipeline mode): no round trip of its own.
     // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
     // seq scan as it grows. The other statements keep their generic plans (planning 500-element
@@ -174,12 +226,16 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       trace.set("batch_size", e);
     }
     // 1. Conversations: create missing ones, lock all, reserve seq numbers for every item.
-    const pairs = new Map<string, { item: T; n: number }>();
+    const pairs = new Map<string, { item: T; n: number; flags: number }>();
+    let anyFlags = false;
     for (const it of items) {
       const k = `${it.phoneNumberId}\u0000${it.customerId}`;
       const p = pairs.get(k);
-      if (p) p.n++;
-      else pairs.set(k, { item: it, n: 1 });
+      if (p) {
+        p.n++;
+        p.flags |= it.policy;
+      } else pairs.set(k, { item: it, n: 1, flags: it.policy });
+      if (it.policy !== 0) anyFlags = true;
     }
     const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     await gates.beforeConversations;
@@ -194,7 +250,21 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         createdAt,
       ],
     });
+    // The windows go out right behind the upsert (same round trip in pipeline mode), on the rows it locked.
+    const flagged = anyFlags ? sorted.filter(([, p]) => p.flags !== 0) : [];
+    const sendUpdate = () => {
+      const q = client.query<WindowRow>({
+        ...UPDATE_WINDOWS,
+        values: [createdAt, textArray(flagged.map(([, p]) => p.item.phoneNumberId)), textArray(flagged.map(([, p]) => p.item.customerId)), numberArray(flagged.map(([, p]) => p.flags))],
+      });
+      q.catch(ignore); // its failure aborts the transaction and surfaces where it is awaited
+      return q;
+    };
+    let update = anyFlags && client.pipeline ? sendUpdate() : undefined;
     const convRes = await timed("A_conv", async () => (await Promise.all([begin, upsert]))[1]);
+    if (anyFlags && !update) update = sendUpdate();
+    const windows: WindowRows = new Map();
+    if (update) for (const r of (await update).rows) windows.set(`${r.phone_number_id}\u0000${r.customer_id}`, toWindows(r));
     gates.conversationsLocked();
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
@@ -253,7 +323,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
     if (fresh.length === 0) {
       await client.query("COMMIT");
-      return items.map((it, i) => results[i] ?? results[firstIndex.get(it.id)!] ?? known.get(it.id)!);
+      return { results: items.map((it, i) => results[i] ?? results[firstIndex.get(it.id)!] ?? known.get(it.id)!), windows };
     }
 
     // 4. Inbox numbers, messages and their events: one statement.
@@ -273,7 +343,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
       bo.push(offset); bl.push(it.body.length); eo.push(it.echo);
       offset += it.body.length;
     });
-    const events = buildEvents(accepted, opened);
+    const events = buildEvents(accepted, opened, windows);
     await gates.beforeInbox;
     // Business sends (the volume) never echo and keep the simpler statement.
     const echo = eo.includes(true);
@@ -309,12 +379,15 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     commit ??= client.query("COMMIT");
     const done = await timed("E_commit", () => commit!);
     if (done.command !== "COMMIT") throw new Error(`the batch's COMMIT answered ${done.command}`);
-    return items.map((it, i) => {
-      const own = results[i];
-      if (own) return own;
-      const first = results[firstIndex.get(it.id)!]!;
-      return { ...first, duplicate: true };
-    });
+    return {
+      results: items.map((it, i) => {
+        const own = results[i];
+        if (own) return own;
+        const first = results[firstIndex.get(it.id)!]!;
+        return { ...first, duplicate: true };
+      }),
+      windows,
+    };
   }
 
   return {
@@ -322,7 +395,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
      * Stores the batch; resolves once COMMIT returned (synchronous commit:
      * durable). Results are in item order; retries come back with duplicate=true.
      */
-    async write(items: T[], buildEvents: EventBuilder<T>, gates: Gates = openGates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[] }> {
+    async write(items: T[], buildEvents: EventBuilder<T>, gates: Gates = openGates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[]; windows: WindowRows }> {
       const client = await pool.connect().catch((err: unknown) => {
         gates.conversationsLocked();
         gates.inboxLocked();
@@ -333,9 +406,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         let lookup = false;
         for (let tries = 0; ; tries++) {
           try {
-            const results = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
+            const { results, windows } = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
-            return { results, fresh };
+            return { results, fresh, windows };
           } catch (err) {
             // A failed insert's pipelined COMMIT has already ended the transaction. Otherwise
             // ROLLBACK, queued behind whatever this attempt sent, ends it.

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { TemplateComponentSpec } from "@kontor/proto/messaging/v1/template";
+import { TemplateComponentSpec, TemplateStatus } from "@kontor/proto/messaging/v1/template";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { TemplateCursor, TemplateFilter, TemplateRecord, TemplateTransaction } from "../domain/templates/template-service.js";
 import type { MessagingDatabase } from "./database.js";
@@ -51,6 +51,17 @@ export async function findTemplate(db: Kysely<MessagingDatabase>, id: string): P
 }
 
 /** One page by (name, language); the prefix is matched literally (LIKE's wildcards escaped). */
+export async function findTemplateByName(db: Kysely<MessagingDatabase>, businessId: string, name: string, language: string): Promise<TemplateRecord | undefined> {
+  const r = await db.selectFrom("template").selectAll().where("business_id", "=", businessId).where("name", "=", name).where("language", "=", language).executeTakeFirst();
+  return r && toRecord(r);
+}
+
+/** Every template a send could use or be refused by with a reason of its own (approved, paused, disabled): the send path's cache at start. */
+export async function loadSendableTemplates(db: Kysely<MessagingDatabase>): Promise<TemplateRecord[]> {
+  const rows = await db.selectFrom("template").selectAll().where("status", "in", [TemplateStatus.TEMPLATE_STATUS_APPROVED, TemplateStatus.TEMPLATE_STATUS_PAUSED, TemplateStatus.TEMPLATE_STATUS_DISABLED]).execute();
+  return rows.map(toRecord);
+}
+
 export async function listTemplates(db: Kysely<MessagingDatabase>, businessId: string, filter: TemplateFilter, after: TemplateCursor | undefined, limit: number): Promise<TemplateRecord[]> {
   let q = db.selectFrom("template").selectAll().where("business_id", "=", businessId);
   if (filter.status) q = q.where("status", "=", filter.status);

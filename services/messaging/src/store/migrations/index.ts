@@ -9,6 +9,7 @@ import * as createTemplates from "./2026_12_01_230000_create_templates.js";
 import * as recordConsent from "./2026_12_01_230000_record_consent.js";
 import * as eraseCustomers from "./2026_12_05_100000_erase_customers.js";
 import * as recordBlocks from "./2026_12_05_100100_record_blocks.js";
+import * as policyState from "./2026_12_05_090000_policy_state.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   "2026_12_01_220000_refuse_erased_keys": refuseErasedKeys,
   "2026_12_01_230000_create_templates": createTemplates,
   "2026_12_01_230000_record_consent": recordConsent,
+  "2026_12_05_090000_policy_state": policyState,
   "2026_12_05_100000_erase_customers": eraseCustomers,
   "2026_12_05_100100_record_blocks": recordBlocks,
 };
