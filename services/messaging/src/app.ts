@@ -40,6 +40,7 @@ import { createTemplateCache } from "./domain/template-cache.js";
 import { registerTemplateCacheConsumer } from "./events/template-status.js";
 import { createSendPolicy, DEFAULT_POLICY_OPTIONS } from "./domain/send-policy.js";
 import { createLimitsService } from "./domain/limits-service.js";
+import { createQualityJob } from "./domain/quality-job.js";
 import { DEFAULT_PAIR_CONFIG } from "./domain/policy/limits.js";
 import { createBlockCache, type QualitySignals } from "./domain/block-cache.js";
 import { createBlockService } from "./domain/block-service.js";
@@ -145,9 +146,11 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, limits, erasure, blocks: blocking }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
+  const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
+  let evaluation: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
     let newest = new Date(0);
     const apply = (rows: Awaited<ReturnType<typeof loadBusinessNumbers>>) => {
@@ -167,10 +170,17 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     refresh.unref();
     sweep = setInterval(() => policy.sweep(), 60_000);
     sweep.unref();
+    if (policy.options.enforce) {
+      evaluation = setInterval(() => {
+        qualityJob.run().catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "policy evaluation failed"));
+      }, config.POLICY_EVALUATION_MS);
+      evaluation.unref();
+    }
   });
   rt.onStop(async () => {
     if (refresh) clearInterval(refresh);
     if (sweep) clearInterval(sweep);
+    if (evaluation) clearInterval(evaluation);
     hub.stop();
     await sends.idle();
     await liveNc.drain().catch(() => undefined);
@@ -185,6 +195,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     /** This replica's policy state (windows, limits) on the send path. */
     policy,
     templateCache,
+    /** Quality's template pauses and tier upgrades (run every POLICY_EVALUATION_MS; tests run it at once). */
+    qualityJob,
     /** This replica's blocks (the send path refuses a blocked business's messages from it: isBlocked, undeliverable). */
     blocks,
     directory,

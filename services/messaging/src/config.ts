@@ -41,6 +41,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
    * "off" routes every send without them (benchmarks measure the rules' cost against it).
    */
   MESSAGING_POLICY: z.enum(["enforce", "off"]).default("enforce"),
+  /** How often a replica applies quality (template pauses) and steps tiers up (ms). */
+  POLICY_EVALUATION_MS: z.coerce.number().int().min(100).default(60_000),
   /** Pricing model of the billing events: PMP (per-message, the Cloud API's since July 2025) or CBP (conversation-based). */
   PRICING_MODEL: z.enum(["PMP", "CBP"]).default("PMP"),
   /** Messages per second per business number (cloud-api.md §9.3: 80; 1,000 after the upgrade), shared by the replicas. */

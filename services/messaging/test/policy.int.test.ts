@@ -248,10 +248,50 @@ describe("limits (rule 4)", () => {
     const counted = outcomes.findIndex((o) => o.status === "fulfilled");
     await send(counted % 2 === 0 ? cb : ca, sendReq(number(biz.pn), customer(customers[counted]!.id), templateContent(t.name, ["Ana", "B-2"])), biz.token);
 
+    // Half the limit was in use: the upgrade rule's mark is set.
+    const mark = await a.runtime.database.pool.query<{ share_reached_at: Date | null }>("SELECT share_reached_at FROM messaging_limit WHERE business_id = $1", [biz.businessId]);
+    expect(mark.rows[0]?.share_reached_at).not.toBeNull();
+
     const limits = await unaryCall(ca.getMessagingLimits.bind(ca), { businessId: biz.businessId }, { token: biz.token });
     expect(limits).toMatchObject({ tier: "TIER_250", uniqueCustomers24h: "250", limit: "250" });
     // A has sent 125 or so of them and none was read: a read rate under 25 % is YELLOW.
     expect(limits.numbers).toEqual([{ phoneNumberId: biz.pn, qualityRating: "YELLOW", throughputPerSecond: 100000 }]);
+  });
+});
+
+describe("quality (rule 5)", () => {
+  it("when a business used half its limit within 7 days, then the evaluation steps it up one tier, once; TIER_250 waits for verification", async () => {
+    const [up, unverified] = [await business(), await business()];
+    const pool = a.runtime.database.pool;
+    await pool.query("INSERT INTO messaging_limit (business_id, tier, share_reached_at) VALUES ($1, 1, now() - interval '6 days'), ($2, 0, now())", [up.businessId, unverified.businessId]);
+    const first = await a.qualityJob.run();
+    expect(first.upgraded).toContain(up.businessId);
+    expect(first.upgraded).not.toContain(unverified.businessId);
+    expect((await b.qualityJob.run()).upgraded).not.toContain(up.businessId);
+    const limits = await unaryCall(cb.getMessagingLimits.bind(cb), { businessId: up.businessId }, { token: up.token });
+    expect(limits).toMatchObject({ tier: "TIER_10K", limit: "10000" });
+  });
+
+  it("when a number turns RED from blocks after a marketing template, then that template is paused (132015) and the business's tier is held", async () => {
+    const biz = await business();
+    const good = await template(biz, C.TEMPLATE_CATEGORY_MARKETING, "Hi {{1}}, the spring collection for {{2}} is here.");
+    const bad = await template(biz, C.TEMPLATE_CATEGORY_MARKETING, "Hi {{1}}, last chance on {{2}} today.");
+    const customers: { id: string; token: string }[] = [];
+    for (let i = 0; i < 100; i++) customers.push(await newCustomer());
+    await Promise.all(customers.map((cu) => unaryCall(ca.setMarketingConsent.bind(ca), { customerId: cu.id, businessId: biz.businessId, optIn: true, source: ConsentSource.CONSENT_SOURCE_RPC, proof: "" }, { token: cu.token })));
+    await Promise.all(customers.map((cu, i) => send(ca, sendReq(number(biz.pn), customer(cu.id), templateContent(i < 3 ? bad.name : good.name, ["Ana", "A-17"])), biz.token)));
+    await a.runtime.database.pool.query("INSERT INTO messaging_limit (business_id, tier, share_reached_at) VALUES ($1, 1, now()) ON CONFLICT (business_id) DO UPDATE SET tier = 1, share_reached_at = now()", [biz.businessId]);
+    // Two of the three who got the bad one block the business: 2 of 100 sent is RED.
+    for (const cu of customers.slice(0, 2)) await unaryCall(ca.setBusinessBlocked.bind(ca), { customerId: cu.id, businessId: biz.businessId, blocked: true }, { token: cu.token });
+    await waitFor(() => a.policy.rating(biz.pn) === "RED", 10_000);
+
+    const { paused, upgraded } = await a.qualityJob.run();
+    expect(paused).toEqual([bad.id]);
+    expect(upgraded).not.toContain(biz.businessId);
+    const refused = await waitFor(() => refusal(cb, sendReq(number(biz.pn), customer(customers[2]!.id), templateContent(bad.name, ["Ana", "A-17"])), biz.token).catch(() => undefined), 10_000);
+    expect(refused).toMatchObject({ reason: "TEMPLATE_PAUSED", cloud: 132015 });
+    // A second run within the round pauses nothing more.
+    expect((await a.qualityJob.run()).paused).toEqual([]);
   });
 });
 

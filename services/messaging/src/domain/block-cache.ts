@@ -16,8 +16,9 @@ export interface BlockChange {
  * may name the number, a block never does).
  */
 export interface QualitySignals {
-  blocked(businessId: string, phoneNumberId: string | undefined, at: number): void;
-  reported(businessId: string, phoneNumberId: string | undefined, at: number): void;
+  /** `customerId` lets quality find the marketing template the customer last got from the business. */
+  blocked(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void;
+  reported(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void;
 }
 
 /** A pair's state on this replica; updated in place. */

@@ -7,7 +7,7 @@ import { PairRateLimiter, ThroughputLimiter, DEFAULT_PAIR_CONFIG, DEFAULT_THROUG
 import { CATEGORY_BIT, CONVERSATION_WINDOW_MS, POLICY, type ConversationWindows, type PricingCategory, type PricingModel } from "./policy/pricing.js";
 import { refuse, type Refusal } from "./policy/refusals.js";
 import { DEFAULT_TIER_OPTIONS, TIERS, type TierOptions } from "./policy/tiers.js";
-import { RollingSignals, type Quality } from "./policy/quality.js";
+import { DEFAULT_QUALITY, RollingSignals, type Quality } from "./policy/quality.js";
 import { FREE_ENTRY_MS, SERVICE_WINDOW_MS, checkWindow, type WindowState } from "./policy/window.js";
 import { PRICING_CATEGORY, templateRefusal, type TemplateCache } from "./template-cache.js";
 import { renderTemplate } from "./templates/render.js";
@@ -138,6 +138,16 @@ export function createSendPolicy(ports: SendPolicyPorts) {
   const signals = new RollingSignals();
   /** A business's numbers as sends named them, so a block of the business counts against each. */
   const numbersOf = new Map<string, Set<string>>();
+  /** The marketing template each customer last got from a business: a block or report counts against it too (template pauses). */
+  const lastMarketing = new Map<string, Map<string, { templateId: string; at: number }>>();
+  const templateKey = (templateId: string) => `t:${templateId}`;
+
+  function negative(signal: "blocked" | "reported", businessId: string, phoneNumberId: string | undefined, at: number, customerId: string | undefined): void {
+    if (phoneNumberId) signals.add(phoneNumberId, signal, at);
+    else for (const n of numbersOf.get(businessId) ?? []) signals.add(n, signal, at);
+    const last = customerId ? lastMarketing.get(businessId)?.get(customerId) : undefined;
+    if (last) signals.add(templateKey(last.templateId), signal, at);
+  }
 
   // ---- windows ----------------------------------------------------------
 
@@ -317,12 +327,18 @@ export function createSendPolicy(ports: SendPolicyPorts) {
       for (const r of rows) merge(r.phoneNumberId, r.customerId, r.windows, now);
     },
 
-    /** Business messages this replica committed, per number (quality's denominator). */
-    sent(businessId: string, numberId: string, count: number, at: number): void {
+    /** A business message this replica committed (quality's denominator), and a marketing template's, per template. */
+    sent(businessId: string, numberId: string, customerId: string, billing: TemplateBilling | undefined, at: number): void {
       let numbers = numbersOf.get(businessId);
       if (!numbers) numbersOf.set(businessId, (numbers = new Set()));
       numbers.add(numberId);
-      signals.add(numberId, "sent", at, count * options.replicas);
+      signals.add(numberId, "sent", at, options.replicas);
+      if (billing?.category === "marketing") {
+        signals.add(templateKey(billing.templateId), "sent", at, options.replicas);
+        let customers = lastMarketing.get(businessId);
+        if (!customers) lastMarketing.set(businessId, (customers = new Map()));
+        customers.set(customerId, { templateId: billing.templateId, at });
+      }
     },
 
     /** A customer read a business message of this number (through this replica). */
@@ -332,14 +348,22 @@ export function createSendPolicy(ports: SendPolicyPorts) {
 
     /** Blocks and reports (every replica hears each once, block-cache.ts's QualitySignals). */
     quality: {
-      blocked(businessId: string, phoneNumberId: string | undefined, at: number): void {
-        if (phoneNumberId) signals.add(phoneNumberId, "blocked", at);
-        else for (const n of numbersOf.get(businessId) ?? []) signals.add(n, "blocked", at);
+      blocked(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void {
+        negative("blocked", businessId, phoneNumberId, at, customerId);
       },
-      reported(businessId: string, phoneNumberId: string | undefined, at: number): void {
-        if (phoneNumberId) signals.add(phoneNumberId, "reported", at);
-        else for (const n of numbersOf.get(businessId) ?? []) signals.add(n, "reported", at);
+      reported(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void {
+        negative("reported", businessId, phoneNumberId, at, customerId);
       },
+    },
+
+    /** The businesses this replica has sent for, each with its numbers. */
+    businesses(): ReadonlyMap<string, ReadonlySet<string>> {
+      return numbersOf;
+    },
+
+    /** A template's own signals over the rolling window (template pauses). */
+    templateTotals(templateId: string) {
+      return signals.totals(templateKey(templateId), clock.now());
     },
 
     /** A number's quality rating now (GREEN / YELLOW / RED, quality.ts). */
@@ -368,6 +392,10 @@ export function createSendPolicy(ports: SendPolicyPorts) {
           if (live <= now && now - e.checkedAt >= WINDOW_RECHECK_MS) customers.delete(customerId);
         }
         if (customers.size === 0) windows.delete(numberId);
+      }
+      for (const [businessId, customers] of lastMarketing) {
+        for (const [customerId, last] of customers) if (now - last.at >= DEFAULT_QUALITY.windowMs) customers.delete(customerId);
+        if (customers.size === 0) lastMarketing.delete(businessId);
       }
       for (const [businessId, customers] of counted) {
         for (const [customerId, at] of customers) if (now - at >= options.tiers.windowMs) customers.delete(customerId);

@@ -252,7 +252,9 @@ export function createSendService(ports: SendPorts) {
           async ({ results, fresh, windows }) => {
             ports.metrics.commit(batch.length, (performance.now() - dispatched) / 1000);
             if (ports.policy.options.enforce) {
-              for (const { item, stored } of fresh) if (item.senderKey.startsWith("b_")) ports.policy.sent(item.businessId, item.phoneNumberId, 1, stored.createdAt.getTime());
+              for (const { item, stored } of fresh) {
+                if (item.senderKey.startsWith("b_")) ports.policy.sent(item.businessId, item.phoneNumberId, item.customerId, item.billing, stored.createdAt.getTime());
+              }
             }
             for (const [key, w] of windows) {
               const cut = key.indexOf("\u0000");

@@ -99,6 +99,13 @@ export function createTemplateCache(loader: TemplateLoader, now: () => number = 
       put(record);
     },
 
+    /** A business's templates held in memory (the quality job's candidates). */
+    ofBusiness(businessId: string): TemplateRecord[] {
+      const out: TemplateRecord[] = [];
+      for (const entry of byBusiness.get(businessId)?.values() ?? []) if ("record" in entry) out.push(entry.record);
+      return out;
+    },
+
     size(): number {
       let n = 0;
       for (const names of byBusiness.values()) n += names.size;

@@ -95,7 +95,7 @@ export function blockChangedHandler(cache: Pick<BlockCache, "apply">, quality: Q
     if (!eventId || !event.customerId || !event.businessId || !event.at) return "term";
     const at = event.at.getTime();
     cache.apply({ customerId: event.customerId, businessId: event.businessId, blocked: event.blocked, at });
-    if (quality && event.blocked) signal(eventId, at, () => quality.blocked(event.businessId, undefined, at));
+    if (quality && event.blocked) signal(eventId, at, () => quality.blocked(event.businessId, undefined, at, event.customerId));
     return "ack";
   };
 }
@@ -107,7 +107,7 @@ export function businessReportedHandler(quality: QualitySignals, log: Logger) {
     const eventId = event.meta?.eventId;
     if (!eventId || !event.businessId || !event.at) return "term";
     const at = event.at.getTime();
-    signal(eventId, at, () => quality.reported(event.businessId, event.phoneNumberId || undefined, at));
+    signal(eventId, at, () => quality.reported(event.businessId, event.phoneNumberId || undefined, at, event.customerId));
     return "ack";
   };
 }

@@ -68,6 +68,26 @@ export function createPolicyStore(db: Kysely<MessagingDatabase>, tiers: TierOpti
       return { tier: limit?.tier ?? 0, used: Number(usage.n), shareReachedAt: msOf(limit?.share_reached_at ?? null) };
     },
 
+    /**
+     * One step up for every business whose use stood at half its limit
+     * within the lookback and whose numbers are not RED (tiers.ts's
+     * evaluateUpgrade, as one statement: any replica may run it, a second
+     * run finds nothing, since an upgrade clears share_reached_at).
+     * TIER_250 rises by verification only; TIER_UNLIMITED has nowhere to go.
+     */
+    async evaluateUpgrades(held: string[], at: number): Promise<{ businessId: string; tier: number }[]> {
+      const rows = await db
+        .updateTable("messaging_limit")
+        .set((eb) => ({ tier: eb("tier", "+", 1), share_reached_at: null, tier_changed_at: new Date(at) }))
+        .where("tier", ">=", 1)
+        .where("tier", "<", TIERS.length - 1)
+        .where("share_reached_at", ">", new Date(at - tiers.upgradeLookbackMs))
+        .$if(held.length > 0, (q) => q.where("business_id", "not in", held))
+        .returning(["business_id", "tier"])
+        .execute();
+      return rows.map((r) => ({ businessId: r.business_id, tier: r.tier }));
+    },
+
     /** The template loader of the send path's cache (domain/template-cache.ts). */
     templates: {
       loadAll: (): Promise<TemplateRecord[]> => loadSendableTemplates(db),
