@@ -169,6 +169,8 @@ interface Sender {
 
 const customers: string[] = [];
 let senders: Sender[] = [];
+/** Refused or failed sends by reason (stream results) or message (unary), for the log. */
+const errorReasons = new Map<string, number>();
 const pad = "x".repeat(BODY_BYTES);
 
 function makeRequest(s: Sender, i: number, tag: string): SendMessageRequest {
@@ -357,8 +359,10 @@ async function unaryMax(ms: number, tag: string): Promise<{ perS: number; acked:
           await unary(s, makeRequest(s, i, tag));
           acked++;
           if (countingAcks) ackedTotal++;
-        } catch {
+        } catch (err) {
           errors++;
+          const reason = (err as { details?: string }).details ?? "unknown";
+          errorReasons.set(reason, (errorReasons.get(reason) ?? 0) + 1);
         }
       }
     }),
@@ -396,7 +400,11 @@ async function streamPhase(ms: number, tag: string, ratePerS?: number): Promise<
         if (x.outcome?.$case === "result") {
           acked++;
           if (countingAcks) ackedTotal++;
-        } else errors++;
+        } else {
+          errors++;
+          const reason = x.outcome?.value.detail?.reason ?? "unknown";
+          errorReasons.set(reason, (errorReasons.get(reason) ?? 0) + 1);
+        }
       }
       if (!ratePerS && !stop) while (inFlight < STREAM_WINDOW) write();
       if (stop && inFlight === 0) call.end();
@@ -618,7 +626,11 @@ async function main() {
     DB_POOL_MAX: "8",
     ...(process.env.SEND_BATCH_MAX ? { SEND_BATCH_MAX: process.env.SEND_BATCH_MAX } : {}),
     ...(process.env.SEND_PIPELINE ? { SEND_PIPELINE: process.env.SEND_PIPELINE } : {}),
+    // The routing phases measure the path without the policy rules; the rules phases run a second
+    // service with every rule on (and limits high enough not to refuse) beside it.
+    MESSAGING_POLICY: "off",
   });
+  const rulesEnv = { ...serverEnv, MESSAGING_POLICY: "enforce", THROUGHPUT_PER_SECOND: "1000000000", PAIR_INTERVAL_MS: "0.001", PAIR_BURST_MAX: "1000000", MESSAGING_REPLICAS: "1" };
   const metrics: Record<string, number> = {};
   const limits: Record<string, number> = {};
   const extra: Record<string, number | string> = {};
@@ -632,6 +644,10 @@ async function main() {
       }),
     );
     for (let i = 0; i < RECIPIENTS; i++) customers.push(`bench_c_${i}`);
+    // A business number no customer wrote to: every free-form send of it is refused (131047).
+    const coldMd = new Metadata();
+    coldMd.set("authorization", `Bearer ${await env.token({ kind: "business", businessId: "bench_biz_cold" })}`);
+    const cold: Sender = { businessId: "bench_biz_cold", phoneNumberId: "bench_pn_cold", md: coldMd, client: undefined as unknown as MessagingServiceClient, seq: 0 };
 
     // 1. Two servers side by side: the no-op (the same service definition doing nothing) and the service.
     const noop = await startServer("noop", serverEnv);
@@ -643,12 +659,12 @@ async function main() {
     // The service's directory events for its business numbers, and its registered customers.
     const nc = await env.nats();
     const js = nc.jetstream();
-    for (const s of senders) {
+    for (const s of [...senders, cold]) {
       const eventId = randomUUID();
       const business = BusinessSnapshot.fromPartial({
         businessId: s.businessId,
         displayName: s.businessId,
-        phoneNumbers: [{ phoneNumberId: s.phoneNumberId, e164: `+4930${String(senders.indexOf(s)).padStart(8, "0")}`, displayName: "" }],
+        phoneNumbers: [{ phoneNumberId: s.phoneNumberId, e164: `+4930${String(s === cold ? 99 : senders.indexOf(s)).padStart(8, "0")}`, displayName: "" }],
         version: "1",
       });
       await js.publish(`${env.natsPrefix}kontor.directory.business.registered.v1`, BusinessRegistered.encode({ meta: { eventId, occurredAt: new Date(), businessId: s.businessId }, business }).finish(), { msgID: eventId });
@@ -774,6 +790,12 @@ async function main() {
     extra.service_cpu_per_load_cpu_stream = perLoad("stream");
     extra.per_round = JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])));
     log(`CPU µs per message by party: ${extra.cpu_us_per_msg}`);
+
+    // 2b. The policy rules' cost: the same load against a second service with every rule on, in
+    // rounds alternating with the routing-only service (so drift hits both alike). Each customer
+    // first writes to each business number, so every send is inside its customer service window.
+    Object.assign(metrics, await rulesRounds(env, receivers, server.current, rulesEnv, cold));
+
     if (process.env.BENCH_STOP_AFTER === "stream") {
       await stopServer(server.current);
       throw new Error("stopped after the throughput rounds (BENCH_STOP_AFTER)");
@@ -865,6 +887,88 @@ async function main() {
   reportBench("messaging", result);
   clearTimeout(budget);
   process.exit(0);
+}
+
+/**
+ * Rules on vs off: service CPU per streamed and unary message with every
+ * policy rule applied ÷ without, measured back to back in each round
+ * (medians reported), and a flood of refused sends (a number no customer
+ * wrote to: 131047) against accepted ones on the rules service.
+ */
+async function rulesRounds(env: TestEnv, receivers: Receiver[], off: ServerProc, rulesEnv: Record<string, string>, cold: Sender): Promise<Record<string, number>> {
+  const rules = await startServer("messaging", rulesEnv);
+  const rulesPid = rules.child.pid!;
+  const offPid = off.child.pid!;
+  try {
+    useServer(rules.port, true);
+    // Every customer writes to every business number once: the windows are open (their echoes reach the receivers).
+    const rulesClient = senders[0]!.client;
+    for (let from = 0; from < receivers.length; from += 100) {
+      await Promise.all(
+        receivers.slice(from, from + 100).flatMap((rc) =>
+          senders.map(
+            (s) =>
+              new Promise<void>((res, rej) =>
+                rulesClient.sendMessage(
+                  SendMessageRequest.fromPartial({ sender: { kind: { $case: "customerId", value: rc.customerId } }, recipient: { kind: { $case: "phoneNumberId", value: s.phoneNumberId } }, content: { kind: { $case: "text", value: { body: "hi", previewUrl: false } } } }),
+                  rc.md,
+                  (err) => (err ? rej(err) : (ackedTotal++, res())),
+                ),
+              ),
+          ),
+        ),
+      );
+    }
+    const ratios = { stream: [] as number[], unary: [] as number[] };
+    const cpuPer = async (port: number, pid: number, real: boolean, run: () => Promise<{ acked: number; errors: number }>) => {
+      useServer(port, real);
+      const c0 = processCpuUs(pid);
+      const r = await run();
+      return { perMsg: (processCpuUs(pid) - c0) / Math.max(1, r.acked), ...r };
+    };
+    const ms = Math.min(PHASE_MS, 3000);
+    await cpuPer(rules.port, rulesPid, true, () => streamPhase(1000, "warm-r"));
+    let rulesErrors = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const so = await cpuPer(off.port, offPid, true, () => streamPhase(ms, `ro-s${round}`));
+      const sr = await cpuPer(rules.port, rulesPid, true, () => streamPhase(ms, `rr-s${round}`));
+      const uo = await cpuPer(off.port, offPid, true, () => unaryMax(ms, `ro-u${round}`));
+      const ur = await cpuPer(rules.port, rulesPid, true, () => unaryMax(ms, `rr-u${round}`));
+      rulesErrors += sr.errors + ur.errors;
+      if (sr.errors + ur.errors > 0) log(`rules round ${round}: errors ${JSON.stringify(Object.fromEntries(errorReasons))}`);
+      errorReasons.clear();
+      ratios.stream.push(sr.perMsg / so.perMsg);
+      ratios.unary.push(ur.perMsg / uo.perMsg);
+      log(`rules round ${round}: service µs/msg streamed ${round1(sr.perMsg)} vs ${round1(so.perMsg)} without rules, unary ${round1(ur.perMsg)} vs ${round1(uo.perMsg)}`);
+    }
+    // The refusal flood: streamed sends of the cold number, every one refused before storing.
+    const saved = senders;
+    cold.client = new MessagingServiceClient(`127.0.0.1:${rules.port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.cold": 1 });
+    senders = [cold];
+    const c0 = processCpuUs(rulesPid);
+    const t0 = nowMs();
+    const flood = await streamPhase(ms, "refused");
+    const refusedCpu = (processCpuUs(rulesPid) - c0) / Math.max(1, flood.errors);
+    const refusedPerS = (flood.errors / (nowMs() - t0)) * 1000;
+    senders = saved;
+    cold.client.close();
+    useServer(rules.port, true);
+    const accepted = await cpuPer(rules.port, rulesPid, true, () => streamPhase(ms, "accepted"));
+    log(`refused flood: ${Math.round(refusedPerS)}/s at ${round1(refusedCpu)} µs each; accepted ${round1(accepted.perMsg)} µs each`);
+    return {
+      rules_cost_ratio: round(median(ratios.stream), 3),
+      rules_cost_ratio_unary: round(median(ratios.unary), 3),
+      rules_send_errors: rulesErrors,
+      refused_per_s: Math.round(refusedPerS),
+      refused_cpu_us_per_send: round1(refusedCpu),
+      refused_cost_ratio: round(refusedCpu / accepted.perMsg, 3),
+      refused_accepted: flood.acked,
+    };
+  } finally {
+    closeClients(rules.port);
+    useServer(off.port, true);
+    await stopServer(rules);
+  }
 }
 
 /** Events committed but not yet relayed to JetStream (each row holds one commit's events). */

@@ -50,7 +50,7 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   /** Replicas serving sends behind one address: each enforces its share of a number's throughput. */
   MESSAGING_REPLICAS: z.coerce.number().int().min(1).default(1),
   /** Pair rate business number → customer (§9.4): one message per this many ms … */
-  PAIR_INTERVAL_MS: z.coerce.number().int().min(1).default(6000),
+  PAIR_INTERVAL_MS: z.coerce.number().positive().default(6000),
   /** … with bursts of up to this many messages within one interval. */
   PAIR_BURST_MAX: z.coerce.number().int().min(1).default(45),
   /**

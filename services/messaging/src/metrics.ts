@@ -26,6 +26,8 @@ export interface MessagingMetrics extends SendMetrics {
  */
 export function createMessagingMetrics(registry: Registry): MessagingMetrics {
   const sends: SendCounts = { accepted: 0, duplicate: 0, refused: 0, failed: 0 };
+  /** Refused sends by the refusal's reason (a fixed set: the policy's and input's reasons). */
+  const refusals = new Map<string, number>();
   const live: LiveCounts = { backlog: 0, repaired: 0, cut: 0 };
   const registers = [registry];
 
@@ -37,6 +39,16 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
     collect() {
       this.reset();
       for (const outcome of Object.keys(sends) as (keyof SendCounts)[]) this.inc({ outcome }, sends[outcome]);
+    },
+  });
+  new Counter({
+    name: "kontor_messaging_send_refusals_total",
+    help: "Sends refused before storing, by reason (OUTSIDE_CUSTOMER_SERVICE_WINDOW, PAIR_RATE_LIMIT, INVALID_ARGUMENT, …)",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of refusals) this.inc({ reason }, n);
     },
   });
   new Counter({
@@ -85,6 +97,9 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
     commit(messages, seconds) {
       size.observe(messages);
       duration.observe(seconds);
+    },
+    refused(reason) {
+      refusals.set(reason, (refusals.get(reason) ?? 0) + 1);
     },
     watch(read) {
     new Gauge({

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { MessageContext, MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
 import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_service";
-import { DependencyDown, InvalidInput, NotFound, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
+import { DependencyDown, InvalidInput, KontorError, NotFound, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
 import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { billedEvent, conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
@@ -132,6 +132,8 @@ export interface SendMetrics {
   sends: SendCounts;
   /** One group commit: its size and the time from dispatch to durable. */
   commit(messages: number, seconds: number): void;
+  /** One send refused before storing, by its reason. */
+  refused(reason: string): void;
 }
 
 /** A business's active data key for sealing (the keyring; created on first use). */
@@ -164,6 +166,9 @@ export interface SendPorts {
   /** Batches in flight at once (1 = strictly serial group commit). */
   pipeline: number;
 }
+
+/** A refusal's stable reason for the metric (the kit's errors carry one). */
+const reasonOf = (err: unknown): string => (err instanceof KontorError ? err.reason : "OTHER");
 
 type Waiter = { item: PendingItem; resolve: (s: Stored) => void; reject: (e: unknown) => void };
 
@@ -210,6 +215,7 @@ export function createSendService(ports: SendPorts) {
   function submit(item: PendingItem): Promise<Stored> {
     if (queue.length >= ports.queueMax) {
       counts.refused++;
+      ports.metrics.refused("SEND_QUEUE_FULL");
       throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
     }
     return new Promise<Stored>((resolve, reject) => {
@@ -276,6 +282,7 @@ export function createSendService(ports: SendPorts) {
               for (const w of batch) {
                 if (!erased.has(w.item.keyId)) continue;
                 counts.refused++;
+                ports.metrics.refused("BUSINESS_KEY_ERASED");
                 w.reject(keyErasedRefusal());
               }
               queue.unshift(...batch.filter((w) => !erased.has(w.item.keyId)));
@@ -542,6 +549,7 @@ export function createSendService(ports: SendPorts) {
         ({ item, recipient }) => submit(item).then((stored) => ({ stored, messageId: item.id, recipient })),
         (err: unknown) => {
           counts.refused++;
+          ports.metrics.refused(reasonOf(err));
           throw err;
         },
       );
@@ -550,6 +558,7 @@ export function createSendService(ports: SendPorts) {
     /** A send refused before it reached send() (its sender bad or not allowed): counted with the others. */
     refuse(err: unknown): Promise<never> {
       counts.refused++;
+      ports.metrics.refused(reasonOf(err));
       return Promise.reject(err);
     },
 
