@@ -1,4 +1,5 @@
-import { NotFound, type KontorError } from "@kontor/service-kit/errors";
+import { NotFound } from "@kontor/service-kit/errors";
+import { withoutStack } from "./policy/refusals.js";
 
 /** One block state of a customer × business as the store keeps it and BlockChanged carries it. */
 export interface BlockChange {
@@ -89,19 +90,6 @@ export function createBlockCache() {
 
 export type BlockCache = ReturnType<typeof createBlockCache>;
 
-/**
- * A refusal is a decision, not a fault: capturing a stack trace is most of
- * an Error's cost and says nothing here (as in policy/refusals.ts).
- */
-function withoutStack<E extends KontorError>(build: () => E): E {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return build();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
 
 /**
  * The send path's answer to a business whose customer blocks it: exactly

@@ -362,7 +362,7 @@ describe("pair rate and throughput on the send path", () => {
   });
 
   it("when sends are refused by the window rule, then they take no pair or throughput token: after the window opens the full burst is there", async () => {
-    const { policy, inbound } = setup({ pair, throughputPerSecond: 3 });
+    const { policy, inbound } = setup({ pair, throughputPerSecond: 10 });
     for (let i = 0; i < 5; i++) expect(await refusal(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).toEqual(OUTSIDE_WINDOW);
     inbound("c1");
     for (let i = 0; i < 3; i++) expect(await outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).not.toBeInstanceOf(KontorError);
@@ -458,5 +458,55 @@ describe("sweep", () => {
     clock.set(T0 + DAY_MS + WINDOW_RECHECK_MS);
     policy.sweep();
     expect(policy.windowCount()).toBe(0);
+  });
+});
+
+describe("tokens, the messaging limit and window loads under races", () => {
+  it("when throughput refuses a send, then it takes no pair token: the pair still has its full burst", async () => {
+    const { policy, clock, inbound } = setup({ pair: { intervalMs: 6_000, burstMax: 2, burstWindowMs: 6_000 }, throughputPerSecond: 1 });
+    inbound("c1");
+    inbound("c2");
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c2", FREE_FORM))).not.toBeInstanceOf(KontorError);
+    expect(await refusal(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).toEqual(THROUGHPUT);
+    clock.advance(1_000);
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).not.toBeInstanceOf(KontorError);
+    clock.advance(1_000);
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).not.toBeInstanceOf(KontorError);
+  });
+
+  it("when throughput refuses a business-initiated template, then the customer is not counted against the messaging limit", async () => {
+    const { policy, clock, templates } = setup({ throughputPerSecond: 1 }, { tierLimit: 2 });
+    await templates.loadAll();
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c1", templateSend("order_update")))).not.toBeInstanceOf(KontorError);
+    expect(await refusal(() => policy.checkBusinessSend(N1, "c2", templateSend("order_update")))).toEqual(THROUGHPUT);
+    clock.advance(1_000);
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c3", templateSend("order_update")))).not.toBeInstanceOf(KontorError);
+  });
+
+  it("when two sends to a conversation believed closed start together, then the store is read once", async () => {
+    const { policy, store } = setup();
+    await Promise.all([outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM)), outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))]);
+    expect(store.reads).toHaveLength(1);
+  });
+});
+
+describe("a window load racing a referral's commit", () => {
+  it("when a window load started before a referral commit answers after it, then the referral's reply-by is kept", async () => {
+    const { policy, store } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const read = store.loadWindows;
+    store.loadWindows = async (n: string, c: string) => {
+      const w = await read(n, c);
+      await gate;
+      return w;
+    };
+    const first = outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM));
+    const row = windows({ lastInboundAt: T0, referralReplyBy: T0 + DAY_MS });
+    store.set("n1", "c1", row);
+    policy.committed("n1", "c1", row);
+    release();
+    await first;
+    expect(await outcome(() => policy.checkBusinessSend(N1, "c1", FREE_FORM))).toEqual({ flags: POLICY.service | POLICY.business, billing: undefined });
   });
 });

@@ -1,5 +1,5 @@
 import type { TemplateContent } from "@kontor/proto/messaging/v1/message";
-import { NotFound } from "@kontor/service-kit/errors";
+import { undeliverable } from "./block-cache.js";
 import type { ConsentCache } from "./consent-cache.js";
 import type { BusinessNumber } from "./directory.js";
 import type { Clock } from "./policy/clock.js";
@@ -106,17 +106,6 @@ const NONE: PolicyDecision = Object.freeze({ flags: 0, billing: undefined });
 const INBOUND: PolicyDecision = Object.freeze({ flags: POLICY.inbound, billing: undefined });
 const INBOUND_REFERRAL: PolicyDecision = Object.freeze({ flags: POLICY.inbound | POLICY.referral, billing: undefined });
 
-/** Blocked: the business hears what an unknown recipient gets (131026), never why. */
-function undeliverable(): NotFound {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new NotFound("recipient", "RECIPIENT_NOT_FOUND", 131026);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 /**
  * The policy rules on the send path (issue rules 1–6), from this replica's
  * memory: no database read per message. State that must agree across
@@ -164,8 +153,9 @@ export function createSendPolicy(ports: SendPolicyPorts) {
       customers.set(customerId, e);
     }
     if (w.lastInboundAt > 0) e.serviceOpenUntil = Math.max(e.serviceOpenUntil, w.lastInboundAt + SERVICE_WINDOW_MS);
-    // A used referral is cleared in the store: follow it down, or this replica would open a second free entry point.
-    e.referralReplyBy = w.referralReplyBy;
+    // A used referral is cleared in the store: follow it down only when the row shows the free entry point it
+    // opened (else a load that started before a referral's commit would erase it), or this replica would open a second one.
+    if (w.referralReplyBy > e.referralReplyBy || w.freeEntryUntil > e.freeEntryOpenUntil) e.referralReplyBy = w.referralReplyBy;
     e.freeEntryOpenUntil = Math.max(e.freeEntryOpenUntil, w.freeEntryUntil);
     for (let i = 0; i < 4; i++) e.categoryUntil[i] = Math.max(e.categoryUntil[i]!, w.categoryUntil[i]!);
     e.checkedAt = at;
@@ -174,11 +164,29 @@ export function createSendPolicy(ports: SendPolicyPorts) {
 
   const EMPTY_WINDOWS: ConversationWindows = { lastInboundAt: 0, referralReplyBy: 0, freeEntryUntil: 0, categoryUntil: [0, 0, 0, 0] };
 
+  /** Window loads in flight: sends to one conversation that start together share one read. */
+  const loadingWindows = new Map<string, Promise<WindowEntry>>();
+
   /** The windows, from memory when open or recently read, else from the store. */
   function windowOf(numberId: string, customerId: string, now: number): WindowEntry | Promise<WindowEntry> {
     const e = entryOf(numberId, customerId);
     if (e && (now < e.serviceOpenUntil || now - e.checkedAt < WINDOW_RECHECK_MS)) return e;
-    return ports.windows.loadWindows(numberId, customerId).then((w) => merge(numberId, customerId, w ?? EMPTY_WINDOWS, clock.now()));
+    const key = `${numberId}\u0000${customerId}`;
+    let flight = loadingWindows.get(key);
+    if (!flight) {
+      flight = ports.windows.loadWindows(numberId, customerId).then(
+        (w) => {
+          loadingWindows.delete(key);
+          return merge(numberId, customerId, w ?? EMPTY_WINDOWS, clock.now());
+        },
+        (err: unknown) => {
+          loadingWindows.delete(key);
+          throw err;
+        },
+      );
+      loadingWindows.set(key, flight);
+    }
+    return flight;
   }
 
   // ---- messaging limit (tiers) -------------------------------------------
@@ -235,12 +243,23 @@ export function createSendPolicy(ports: SendPolicyPorts) {
 
   // ---- the checks ----------------------------------------------------------
 
-  /** Throughput and pair rate take their tokens last: a send refused by any other rule costs none. */
+  /**
+   * Throughput and pair rate take their tokens last, and give them back when
+   * a later rule refuses: a refused send costs no token.
+   */
   function takeTokens(numberId: string, customerId: string): void {
-    const pair = pairs.check(numberId, customerId);
-    if (pair) throw pair;
     const t = throughput.check(numberId);
     if (t) throw t;
+    const pair = pairs.check(numberId, customerId);
+    if (pair) {
+      throughput.refund(numberId);
+      throw pair;
+    }
+  }
+
+  function refundTokens(numberId: string, customerId: string): void {
+    throughput.refund(numberId);
+    pairs.refund(numberId, customerId);
   }
 
   function freeForm(number: BusinessNumber, customerId: string, e: WindowEntry): PolicyDecision {
@@ -269,11 +288,17 @@ export function createSendPolicy(ports: SendPolicyPorts) {
     }
     const w = windowOf(number.phoneNumberId, customerId, clock.now());
     const e = w instanceof Promise ? await w : w;
-    if (!(clock.now() < e.serviceOpenUntil)) {
-      const admitted = admit(number, customerId, clock.now());
-      if (admitted) await admitted;
-    }
+    // Tokens before the messaging limit: a send throughput refuses must not count the customer.
     takeTokens(number.phoneNumberId, customerId);
+    if (!(clock.now() < e.serviceOpenUntil)) {
+      try {
+        const admitted = admit(number, customerId, clock.now());
+        if (admitted) await admitted;
+      } catch (err) {
+        refundTokens(number.phoneNumberId, customerId);
+        throw err;
+      }
+    }
     tc.rendered = {
       templateId: t!.id,
       category: category.toUpperCase(),

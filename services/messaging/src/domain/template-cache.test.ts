@@ -200,3 +200,28 @@ describe("templateRefusal", () => {
     expect(r).toMatchObject({ reason: "TEMPLATE_NOT_FOUND", cloudApiCode: 132001 });
   });
 });
+
+describe("loads racing changes", () => {
+  it("when a template is deleted while a get's load is in flight, then the slow load does not bring it back", async () => {
+    const store = memoryLoader(template());
+    const cache = createTemplateCache(store.loader);
+    const release = store.hold();
+    const slow = cache.get("b1", "order_update", "en");
+    store.remove("t1");
+    await cache.refresh("t1", "b1", "order_update", "en");
+    release();
+    await slow;
+    expect(cache.get("b1", "order_update", "en")).not.toMatchObject({ id: "t1" });
+  });
+
+  it("when a template is created while a get's load that found nothing is in flight, then the miss does not hide it", async () => {
+    const store = memoryLoader();
+    const cache = createTemplateCache(store.loader, () => T0);
+    const release = store.hold();
+    const slow = cache.get("b1", "order_update", "en");
+    cache.apply(template());
+    release();
+    await slow;
+    expect(cache.get("b1", "order_update", "en")).toMatchObject({ id: "t1" });
+  });
+});

@@ -38,6 +38,14 @@ export function createTemplateCache(loader: TemplateLoader, now: () => number = 
   const byBusiness = new Map<string, Map<string, Entry>>();
   const keyOf = (name: string, language: string) => `${name}\u0000${language}`;
   const loading = new Map<string, Promise<TemplateRecord | undefined>>();
+  /**
+   * Changes heard per business × name × language: a load records the count
+   * it started at and stores its answer only if nothing was heard since (a
+   * slow load must not bring back a deleted template, nor a slow miss hide
+   * one just applied).
+   */
+  const changes = new Map<string, number>();
+  const heard = (flightKey: string) => changes.set(flightKey, (changes.get(flightKey) ?? 0) + 1);
 
   function put(record: TemplateRecord): void {
     let names = byBusiness.get(record.businessId);
@@ -66,9 +74,15 @@ export function createTemplateCache(loader: TemplateLoader, now: () => number = 
       const flightKey = `${businessId}\u0000${keyOf(name, language)}`;
       let flight = loading.get(flightKey);
       if (!flight) {
+        const startedAt = changes.get(flightKey) ?? 0;
         flight = loader.loadOne(businessId, name, language).then(
           (record) => {
             loading.delete(flightKey);
+            if ((changes.get(flightKey) ?? 0) !== startedAt) {
+              // Changed meanwhile: memory holds the newer state (or nothing, and the next get reads again).
+              const now = lookup(businessId, name, language);
+              return now && "record" in now ? now.record : record;
+            }
             if (record) put(record);
             else {
               let names = byBusiness.get(businessId);
@@ -90,12 +104,14 @@ export function createTemplateCache(loader: TemplateLoader, now: () => number = 
     /** A template changed (its status event): read it again; a deleted one is forgotten. */
     async refresh(templateId: string, businessId: string, name: string, language: string): Promise<void> {
       const record = await loader.loadById(templateId);
+      heard(`${businessId}\u0000${keyOf(name, language)}`);
       if (record) put(record);
       else byBusiness.get(businessId)?.delete(keyOf(name, language));
     },
 
     /** Applies a change this replica made itself (no wait for the event). */
     apply(record: TemplateRecord): void {
+      heard(`${record.businessId}\u0000${keyOf(record.name, record.language)}`);
       put(record);
     },
 

@@ -20,9 +20,10 @@ const WINDOW_COLUMNS = [
   "authentication_window_until",
 ] as const;
 
-type WindowRow = { [K in (typeof WINDOW_COLUMNS)[number]]: K extends "phone_number_id" | "customer_id" ? string : Date | null };
+/** A conversation row's windows, as queries and the group commit's update return them. */
+export type WindowRow = { [K in (typeof WINDOW_COLUMNS)[number]]: K extends "phone_number_id" | "customer_id" ? string : Date | null };
 
-function toWindows(r: WindowRow): ConversationWindows {
+export function toWindows(r: WindowRow): ConversationWindows {
   return {
     lastInboundAt: msOf(r.last_inbound_at),
     referralReplyBy: msOf(r.referral_reply_by),

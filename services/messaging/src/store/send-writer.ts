@@ -3,7 +3,8 @@ import type pg from "pg";
 import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE } from "@kontor/service-kit/outbox";
 import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows } from "../domain/send-service.js";
 import { WINDOW_DURATIONS } from "../domain/send-policy.js";
-import { POLICY, type ConversationWindows } from "../domain/policy/pricing.js";
+import { POLICY } from "../domain/policy/pricing.js";
+import { toWindows, type WindowRow } from "./policy-store.js";
 
 // The group commit's contract is the send path's port (domain/send-service.ts).
 export type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows };
@@ -60,28 +61,6 @@ const UPDATE_WINDOWS = {
     RETURNING c.phone_number_id, c.customer_id, c.last_inbound_at, c.referral_reply_by, c.free_entry_until,
       c.service_window_until, c.marketing_window_until, c.utility_window_until, c.authentication_window_until`,
 };
-
-interface WindowRow {
-  phone_number_id: string;
-  customer_id: string;
-  last_inbound_at: Date | null;
-  referral_reply_by: Date | null;
-  free_entry_until: Date | null;
-  service_window_until: Date | null;
-  marketing_window_until: Date | null;
-  utility_window_until: Date | null;
-  authentication_window_until: Date | null;
-}
-
-const msOf = (d: Date | null) => (d ? d.getTime() : 0);
-function toWindows(r: WindowRow): ConversationWindows {
-  return {
-    lastInboundAt: msOf(r.last_inbound_at),
-    referralReplyBy: msOf(r.referral_reply_by),
-    freeEntryUntil: msOf(r.free_entry_until),
-    categoryUntil: [msOf(r.service_window_until), msOf(r.marketing_window_until), msOf(r.utility_window_until), msOf(r.authentication_window_until)],
-  };
-}
 
 const ENSURE_INBOX = {
   name: "msg_ensure_inbox",

@@ -74,6 +74,12 @@ export class ThroughputLimiter {
     return wait === 0 ? undefined : refuse.throughput(wait);
   }
 
+  /** Gives back a token taken by check() for a send another rule then refused. */
+  refund(numberId: string): void {
+    const bucket = this.buckets.get(numberId);
+    if (bucket) bucket.tat -= bucket.config.intervalMs;
+  }
+
   /** Counts an inbound message against the number's throughput. */
   charge(numberId: string): void {
     const bucket = this.bucketOf(numberId);
@@ -163,6 +169,14 @@ export class PairRateLimiter {
     }
     const wait = takePair(pair, this.config, this.clock.now());
     return wait === 0 ? undefined : refuse.pairRate(wait);
+  }
+
+  /** Gives back what check() counted for a send another rule then refused. */
+  refund(numberId: string, customerId: string): void {
+    const pair = this.pairs.get(numberId)?.get(customerId);
+    if (!pair) return;
+    pair.tat -= this.config.intervalMs;
+    if (pair.burstCount > 0) pair.burstCount--;
   }
 
   /** Drops every pair that owes nothing now; returns how many are left. */

@@ -35,7 +35,7 @@ export const CLOUD_API_CODES = {
  * capturing one is most of an Error's cost, so a flood of refused sends is
  * built without it.
  */
-function withoutStack<E extends KontorError>(build: () => E): E {
+export function withoutStack<E extends KontorError>(build: () => E): E {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
