@@ -37,7 +37,7 @@ import { createExportService } from "./domain/export-service.js";
 import { createExportStore } from "./store/export-store.js";
 import { createPolicyStore } from "./store/policy-store.js";
 import { createTemplateCache } from "./domain/template-cache.js";
-import { registerTemplateCacheConsumer } from "./events/template-status.js";
+import { registerTemplateCacheConsumer } from "./events/template-cache.js";
 import { createSendPolicy, DEFAULT_POLICY_OPTIONS } from "./domain/send-policy.js";
 import { createLimitsService } from "./domain/limits-service.js";
 import { createQualityJob } from "./domain/quality-job.js";
