@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { EventMeta } from "../../common/v1/event.js";
 import { Money } from "../../common/v1/money.js";
 import { AccountOwner } from "./payments_service.js";
@@ -38,6 +39,128 @@ export interface TransferCompleted {
   toOwner: AccountOwner | undefined;
   amount: Money | undefined;
   note: string;
+  /**
+   * "transfer" (PostTransfer), "p2p" (SendMoney) or "collect" (an approved
+   * collect request); messaging shows p2p and collect as payment messages.
+   */
+  kind: string;
+  /** The collect request this transfer paid, for kind "collect". */
+  collectRequestId: string;
+  completedAt: Date | undefined;
+}
+
+/**
+ * kontor.payments.payment.succeeded.v1 — a customer paid a business's order
+ * (a payment intent was confirmed with the PIN and captured). Catalog marks
+ * the order paid; messaging sends the receipt. Fields 1-5 keep the numbers
+ * and types catalog's PaymentOutcome reads.
+ */
+export interface PaymentSucceeded {
+  /** meta.business_id is the business paid. */
+  meta: EventMeta | undefined;
+  paymentId: string;
+  orderId: string;
+  /** What the customer paid. */
+  amount:
+    | Money
+    | undefined;
+  /** The platform's fee, kept from the amount; the business received amount - fee. */
+  fee: Money | undefined;
+  businessId: string;
+  customerId: string;
+  succeededAt:
+    | Date
+    | undefined;
+  /** The fee in basis points of the amount, from the business's plan. */
+  feeBps: number;
+}
+
+/**
+ * kontor.payments.payment.failed.v1 — a payment intent ended without money
+ * moving: the customer's wallet could not cover it, or it expired or was
+ * cancelled. Fields 1-5 as in PaymentSucceeded.
+ */
+export interface PaymentFailed {
+  meta: EventMeta | undefined;
+  paymentId: string;
+  orderId: string;
+  amount:
+    | Money
+    | undefined;
+  /** Always zero: nothing was captured. */
+  fee: Money | undefined;
+  businessId: string;
+  customerId: string;
+  /** Stable reason: "INSUFFICIENT_FUNDS", "EXPIRED", "CANCELLED", "PAYMENTS_LOCKED". */
+  reason: string;
+  failedAt: Date | undefined;
+}
+
+/**
+ * kontor.payments.payment.refunded.v1 — one refund (full or partial) of a
+ * captured payment. Fields 1-5 as in PaymentSucceeded.
+ */
+export interface PaymentRefunded {
+  meta: EventMeta | undefined;
+  paymentId: string;
+  orderId: string;
+  /** This refund's amount, back to the customer. */
+  amount:
+    | Money
+    | undefined;
+  /** The part of the platform's fee returned with this refund. */
+  fee: Money | undefined;
+  businessId: string;
+  customerId: string;
+  refundId: string;
+  /** Every refund of this payment so far, this one included; never above captured. */
+  refundedTotal:
+    | Money
+    | undefined;
+  /** What the payment captured. */
+  captured:
+    | Money
+    | undefined;
+  /** True when refunded_total equals captured. */
+  fullyRefunded: boolean;
+  reason: string;
+  refundedAt: Date | undefined;
+}
+
+/**
+ * kontor.payments.payout.settled.v1 — money left a wallet for its owner's
+ * linked bank account and the bank confirmed it.
+ */
+export interface PayoutSettled {
+  /** meta.business_id is set when a business was paid out. */
+  meta: EventMeta | undefined;
+  payoutId: string;
+  accountId: string;
+  owner: AccountOwner | undefined;
+  bankAccountId: string;
+  /** The bank account as shown to people, e.g. "DE** **** **** **** **30 00". */
+  bankAccountMasked: string;
+  amount:
+    | Money
+    | undefined;
+  /** The bank's reference for the transfer. */
+  railReference: string;
+  settledAt: Date | undefined;
+}
+
+/**
+ * kontor.payments.payout.failed.v1 — the bank refused a payout; the money is
+ * back in the wallet.
+ */
+export interface PayoutFailed {
+  meta: EventMeta | undefined;
+  payoutId: string;
+  accountId: string;
+  owner: AccountOwner | undefined;
+  bankAccountId: string;
+  amount: Money | undefined;
+  reason: string;
+  failedAt: Date | undefined;
 }
 
 function createBaseAccountOpened(): AccountOpened {
@@ -193,6 +316,9 @@ function createBaseTransferCompleted(): TransferCompleted {
     toOwner: undefined,
     amount: undefined,
     note: "",
+    kind: "",
+    collectRequestId: "",
+    completedAt: undefined,
   };
 }
 
@@ -221,6 +347,15 @@ export const TransferCompleted: MessageFns<TransferCompleted> = {
     }
     if (message.note !== "") {
       writer.uint32(66).string(message.note);
+    }
+    if (message.kind !== "") {
+      writer.uint32(74).string(message.kind);
+    }
+    if (message.collectRequestId !== "") {
+      writer.uint32(82).string(message.collectRequestId);
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.completedAt), writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -302,6 +437,30 @@ export const TransferCompleted: MessageFns<TransferCompleted> = {
             message.note = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.collectRequestId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.completedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -344,6 +503,17 @@ export const TransferCompleted: MessageFns<TransferCompleted> = {
         : undefined,
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       note: isSet(object.note) ? globalThis.String(object.note) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      collectRequestId: isSet(object.collectRequestId)
+        ? globalThis.String(object.collectRequestId)
+        : isSet(object.collect_request_id)
+        ? globalThis.String(object.collect_request_id)
+        : "",
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
     };
   },
 
@@ -373,6 +543,15 @@ export const TransferCompleted: MessageFns<TransferCompleted> = {
     if (message.note !== "") {
       obj.note = message.note;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.collectRequestId !== "") {
+      obj.collectRequestId = message.collectRequestId;
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = message.completedAt.toISOString();
+    }
     return obj;
   },
 
@@ -395,6 +574,1229 @@ export const TransferCompleted: MessageFns<TransferCompleted> = {
       ? Money.fromPartial(object.amount)
       : undefined;
     message.note = object.note ?? "";
+    message.kind = object.kind ?? "";
+    message.collectRequestId = object.collectRequestId ?? "";
+    message.completedAt = object.completedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePaymentSucceeded(): PaymentSucceeded {
+  return {
+    meta: undefined,
+    paymentId: "",
+    orderId: "",
+    amount: undefined,
+    fee: undefined,
+    businessId: "",
+    customerId: "",
+    succeededAt: undefined,
+    feeBps: 0,
+  };
+}
+
+export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
+  encode(message: PaymentSucceeded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(26).string(message.orderId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.fee !== undefined) {
+      Money.encode(message.fee, writer.uint32(42).fork()).join();
+    }
+    if (message.businessId !== "") {
+      writer.uint32(50).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(58).string(message.customerId);
+    }
+    if (message.succeededAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.succeededAt), writer.uint32(66).fork()).join();
+    }
+    if (message.feeBps !== 0) {
+      writer.uint32(72).int32(message.feeBps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentSucceeded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentSucceeded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fee = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.succeededAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.feeBps = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentSucceeded {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      fee: isSet(object.fee) ? Money.fromJSON(object.fee) : undefined,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      succeededAt: isSet(object.succeededAt)
+        ? fromJsonTimestamp(object.succeededAt)
+        : isSet(object.succeeded_at)
+        ? fromJsonTimestamp(object.succeeded_at)
+        : undefined,
+      feeBps: isSet(object.feeBps)
+        ? globalThis.Number(object.feeBps)
+        : isSet(object.fee_bps)
+        ? globalThis.Number(object.fee_bps)
+        : 0,
+    };
+  },
+
+  toJSON(message: PaymentSucceeded): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.fee !== undefined) {
+      obj.fee = Money.toJSON(message.fee);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.succeededAt !== undefined) {
+      obj.succeededAt = message.succeededAt.toISOString();
+    }
+    if (message.feeBps !== 0) {
+      obj.feeBps = Math.round(message.feeBps);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentSucceeded>, I>>(base?: I): PaymentSucceeded {
+    return PaymentSucceeded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentSucceeded>, I>>(object: I): PaymentSucceeded {
+    const message = createBasePaymentSucceeded();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.fee = (object.fee !== undefined && object.fee !== null) ? Money.fromPartial(object.fee) : undefined;
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.succeededAt = object.succeededAt ?? undefined;
+    message.feeBps = object.feeBps ?? 0;
+    return message;
+  },
+};
+
+function createBasePaymentFailed(): PaymentFailed {
+  return {
+    meta: undefined,
+    paymentId: "",
+    orderId: "",
+    amount: undefined,
+    fee: undefined,
+    businessId: "",
+    customerId: "",
+    reason: "",
+    failedAt: undefined,
+  };
+}
+
+export const PaymentFailed: MessageFns<PaymentFailed> = {
+  encode(message: PaymentFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(26).string(message.orderId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.fee !== undefined) {
+      Money.encode(message.fee, writer.uint32(42).fork()).join();
+    }
+    if (message.businessId !== "") {
+      writer.uint32(50).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(58).string(message.customerId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(66).string(message.reason);
+    }
+    if (message.failedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.failedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fee = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.failedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentFailed {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      fee: isSet(object.fee) ? Money.fromJSON(object.fee) : undefined,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      failedAt: isSet(object.failedAt)
+        ? fromJsonTimestamp(object.failedAt)
+        : isSet(object.failed_at)
+        ? fromJsonTimestamp(object.failed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PaymentFailed): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.fee !== undefined) {
+      obj.fee = Money.toJSON(message.fee);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.failedAt !== undefined) {
+      obj.failedAt = message.failedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentFailed>, I>>(base?: I): PaymentFailed {
+    return PaymentFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentFailed>, I>>(object: I): PaymentFailed {
+    const message = createBasePaymentFailed();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.fee = (object.fee !== undefined && object.fee !== null) ? Money.fromPartial(object.fee) : undefined;
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.reason = object.reason ?? "";
+    message.failedAt = object.failedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePaymentRefunded(): PaymentRefunded {
+  return {
+    meta: undefined,
+    paymentId: "",
+    orderId: "",
+    amount: undefined,
+    fee: undefined,
+    businessId: "",
+    customerId: "",
+    refundId: "",
+    refundedTotal: undefined,
+    captured: undefined,
+    fullyRefunded: false,
+    reason: "",
+    refundedAt: undefined,
+  };
+}
+
+export const PaymentRefunded: MessageFns<PaymentRefunded> = {
+  encode(message: PaymentRefunded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(26).string(message.orderId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.fee !== undefined) {
+      Money.encode(message.fee, writer.uint32(42).fork()).join();
+    }
+    if (message.businessId !== "") {
+      writer.uint32(50).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(58).string(message.customerId);
+    }
+    if (message.refundId !== "") {
+      writer.uint32(66).string(message.refundId);
+    }
+    if (message.refundedTotal !== undefined) {
+      Money.encode(message.refundedTotal, writer.uint32(74).fork()).join();
+    }
+    if (message.captured !== undefined) {
+      Money.encode(message.captured, writer.uint32(82).fork()).join();
+    }
+    if (message.fullyRefunded !== false) {
+      writer.uint32(88).bool(message.fullyRefunded);
+    }
+    if (message.reason !== "") {
+      writer.uint32(98).string(message.reason);
+    }
+    if (message.refundedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.refundedAt), writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentRefunded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentRefunded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fee = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.refundedTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.captured = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.fullyRefunded = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.refundedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentRefunded {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      fee: isSet(object.fee) ? Money.fromJSON(object.fee) : undefined,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      refundedTotal: isSet(object.refundedTotal)
+        ? Money.fromJSON(object.refundedTotal)
+        : isSet(object.refunded_total)
+        ? Money.fromJSON(object.refunded_total)
+        : undefined,
+      captured: isSet(object.captured) ? Money.fromJSON(object.captured) : undefined,
+      fullyRefunded: isSet(object.fullyRefunded)
+        ? globalThis.Boolean(object.fullyRefunded)
+        : isSet(object.fully_refunded)
+        ? globalThis.Boolean(object.fully_refunded)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      refundedAt: isSet(object.refundedAt)
+        ? fromJsonTimestamp(object.refundedAt)
+        : isSet(object.refunded_at)
+        ? fromJsonTimestamp(object.refunded_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PaymentRefunded): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.fee !== undefined) {
+      obj.fee = Money.toJSON(message.fee);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.refundedTotal !== undefined) {
+      obj.refundedTotal = Money.toJSON(message.refundedTotal);
+    }
+    if (message.captured !== undefined) {
+      obj.captured = Money.toJSON(message.captured);
+    }
+    if (message.fullyRefunded !== false) {
+      obj.fullyRefunded = message.fullyRefunded;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.refundedAt !== undefined) {
+      obj.refundedAt = message.refundedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentRefunded>, I>>(base?: I): PaymentRefunded {
+    return PaymentRefunded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentRefunded>, I>>(object: I): PaymentRefunded {
+    const message = createBasePaymentRefunded();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.fee = (object.fee !== undefined && object.fee !== null) ? Money.fromPartial(object.fee) : undefined;
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.refundId = object.refundId ?? "";
+    message.refundedTotal = (object.refundedTotal !== undefined && object.refundedTotal !== null)
+      ? Money.fromPartial(object.refundedTotal)
+      : undefined;
+    message.captured = (object.captured !== undefined && object.captured !== null)
+      ? Money.fromPartial(object.captured)
+      : undefined;
+    message.fullyRefunded = object.fullyRefunded ?? false;
+    message.reason = object.reason ?? "";
+    message.refundedAt = object.refundedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePayoutSettled(): PayoutSettled {
+  return {
+    meta: undefined,
+    payoutId: "",
+    accountId: "",
+    owner: undefined,
+    bankAccountId: "",
+    bankAccountMasked: "",
+    amount: undefined,
+    railReference: "",
+    settledAt: undefined,
+  };
+}
+
+export const PayoutSettled: MessageFns<PayoutSettled> = {
+  encode(message: PayoutSettled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.payoutId !== "") {
+      writer.uint32(18).string(message.payoutId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.owner !== undefined) {
+      AccountOwner.encode(message.owner, writer.uint32(34).fork()).join();
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(42).string(message.bankAccountId);
+    }
+    if (message.bankAccountMasked !== "") {
+      writer.uint32(50).string(message.bankAccountMasked);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(58).fork()).join();
+    }
+    if (message.railReference !== "") {
+      writer.uint32(66).string(message.railReference);
+    }
+    if (message.settledAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.settledAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayoutSettled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayoutSettled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payoutId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.owner = AccountOwner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bankAccountMasked = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.railReference = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.settledAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayoutSettled {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      payoutId: isSet(object.payoutId)
+        ? globalThis.String(object.payoutId)
+        : isSet(object.payout_id)
+        ? globalThis.String(object.payout_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      owner: isSet(object.owner) ? AccountOwner.fromJSON(object.owner) : undefined,
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      bankAccountMasked: isSet(object.bankAccountMasked)
+        ? globalThis.String(object.bankAccountMasked)
+        : isSet(object.bank_account_masked)
+        ? globalThis.String(object.bank_account_masked)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      railReference: isSet(object.railReference)
+        ? globalThis.String(object.railReference)
+        : isSet(object.rail_reference)
+        ? globalThis.String(object.rail_reference)
+        : "",
+      settledAt: isSet(object.settledAt)
+        ? fromJsonTimestamp(object.settledAt)
+        : isSet(object.settled_at)
+        ? fromJsonTimestamp(object.settled_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PayoutSettled): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.payoutId !== "") {
+      obj.payoutId = message.payoutId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.owner !== undefined) {
+      obj.owner = AccountOwner.toJSON(message.owner);
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.bankAccountMasked !== "") {
+      obj.bankAccountMasked = message.bankAccountMasked;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.railReference !== "") {
+      obj.railReference = message.railReference;
+    }
+    if (message.settledAt !== undefined) {
+      obj.settledAt = message.settledAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayoutSettled>, I>>(base?: I): PayoutSettled {
+    return PayoutSettled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayoutSettled>, I>>(object: I): PayoutSettled {
+    const message = createBasePayoutSettled();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.payoutId = object.payoutId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.owner = (object.owner !== undefined && object.owner !== null)
+      ? AccountOwner.fromPartial(object.owner)
+      : undefined;
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.bankAccountMasked = object.bankAccountMasked ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.railReference = object.railReference ?? "";
+    message.settledAt = object.settledAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePayoutFailed(): PayoutFailed {
+  return {
+    meta: undefined,
+    payoutId: "",
+    accountId: "",
+    owner: undefined,
+    bankAccountId: "",
+    amount: undefined,
+    reason: "",
+    failedAt: undefined,
+  };
+}
+
+export const PayoutFailed: MessageFns<PayoutFailed> = {
+  encode(message: PayoutFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.payoutId !== "") {
+      writer.uint32(18).string(message.payoutId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.owner !== undefined) {
+      AccountOwner.encode(message.owner, writer.uint32(34).fork()).join();
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(42).string(message.bankAccountId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(50).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.failedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.failedAt), writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayoutFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayoutFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payoutId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.owner = AccountOwner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.failedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayoutFailed {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      payoutId: isSet(object.payoutId)
+        ? globalThis.String(object.payoutId)
+        : isSet(object.payout_id)
+        ? globalThis.String(object.payout_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      owner: isSet(object.owner) ? AccountOwner.fromJSON(object.owner) : undefined,
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      failedAt: isSet(object.failedAt)
+        ? fromJsonTimestamp(object.failedAt)
+        : isSet(object.failed_at)
+        ? fromJsonTimestamp(object.failed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PayoutFailed): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.payoutId !== "") {
+      obj.payoutId = message.payoutId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.owner !== undefined) {
+      obj.owner = AccountOwner.toJSON(message.owner);
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.failedAt !== undefined) {
+      obj.failedAt = message.failedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayoutFailed>, I>>(base?: I): PayoutFailed {
+    return PayoutFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayoutFailed>, I>>(object: I): PayoutFailed {
+    const message = createBasePayoutFailed();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.payoutId = object.payoutId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.owner = (object.owner !== undefined && object.owner !== null)
+      ? AccountOwner.fromPartial(object.owner)
+      : undefined;
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    message.failedAt = object.failedAt ?? undefined;
     return message;
   },
 };
@@ -411,6 +1813,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
