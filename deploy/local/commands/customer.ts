@@ -48,6 +48,7 @@ export const customer: Command = {
           content: { kind: { $case: "text", value: { body: values.text, previewUrl: false } } },
           context: undefined,
           bizOpaqueCallbackData: "",
+          referral: undefined,
         },
         { token: from.token },
       );
