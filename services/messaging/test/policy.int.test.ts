@@ -210,14 +210,18 @@ describe("blocks (rule 3)", () => {
 });
 
 describe("limits (rule 4)", () => {
-  it("when a pair sends more than its burst, then 131056 with retry_after_ms; other customers are not affected", async () => {
+  it("when a pair sends more than its burst, then 131056 with retry_after_ms, a retry of an accepted send still gets its original; other customers are not affected", async () => {
     const biz = await business();
     const [x, y] = [await newCustomer(), await newCustomer()];
     for (const cu of [x, y]) await send(ca, sendReq(customer(cu.id), number(biz.pn), text("hi")), cu.token);
-    for (let i = 0; i < 3; i++) await send(cc, sendReq(number(biz.pn), customer(x.id), text(`update ${i}`)), biz.token);
+    const first = await send(cc, sendReq(number(biz.pn), customer(x.id), text("update 0"), { clientMessageId: "update-0" }), biz.token);
+    for (let i = 1; i < 3; i++) await send(cc, sendReq(number(biz.pn), customer(x.id), text(`update ${i}`)), biz.token);
     const refused = await refusal(cc, sendReq(number(biz.pn), customer(x.id), text("one more")), biz.token);
     expect(refused).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "PAIR_RATE_LIMIT", cloud: 131056 });
     expect(Number(refused.metadata.retry_after_ms)).toBeGreaterThan(0);
+    // A retry of an accepted send answers its original, although the pair has no room left.
+    const retry = await send(cc, sendReq(number(biz.pn), customer(x.id), text("update 0"), { clientMessageId: "update-0" }), biz.token);
+    expect(retry.result).toMatchObject({ messageId: first.result!.messageId, seq: first.result!.seq, duplicate: true });
     await send(cc, sendReq(number(biz.pn), customer(y.id), text("hello y")), biz.token);
   });
 

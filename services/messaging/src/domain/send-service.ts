@@ -156,7 +156,11 @@ export interface SendPorts {
   directory: Pick<DirectoryCache, "get" | "byE164">;
   customers: CustomerCache;
   /** A reaction's target. */
-  messages: { findMessage(id: string): Promise<MessageInConversation | undefined> };
+  messages: {
+    findMessage(id: string): Promise<MessageInConversation | undefined>;
+    /** Messages stored under these ids (retries the policy refused: their originals). */
+    findAccepted(ids: string[]): Promise<Map<string, Stored>>;
+  };
   live: Pick<LivePublisher, "publishItems" | "publishStatusFrames">;
   metrics: SendMetrics;
   log: Logger;
@@ -457,7 +461,31 @@ export function createSendService(ports: SendPorts) {
   }
 
   /** Resolves the recipient, validates and seals one send: everything before the group commit. */
-  async function prepare(req: SendMessageRequest, sender: Party, role: SenderRole): Promise<{ item: PendingItem; recipient: Party }> {
+  /** Lookups of refused retries' ids, one query per turn of the event loop (a refused flood costs a query per turn, not per send). */
+  let lookups: { id: string; resolve: (s: Stored | undefined) => void; reject: (e: unknown) => void }[] = [];
+  function acceptedBefore(id: string): Promise<Stored | undefined> {
+    return new Promise((resolve, reject) => {
+      if (lookups.length === 0) {
+        setImmediate(() => {
+          const batch = lookups;
+          lookups = [];
+          ports.messages.findAccepted([...new Set(batch.map((l) => l.id))]).then(
+            (found) => {
+              for (const l of batch) l.resolve(found.get(l.id));
+            },
+            (err: unknown) => {
+              for (const l of batch) l.reject(err);
+            },
+          );
+        });
+      }
+      lookups.push({ id, resolve, reject });
+    });
+  }
+
+  type Prepared = { item: PendingItem; original?: undefined; id?: undefined; recipient: Party } | { item: undefined; original: Stored; id: string; recipient: Party };
+
+  async function prepare(req: SendMessageRequest, sender: Party, role: SenderRole): Promise<Prepared> {
     let recipient: Party;
     if (req.recipient?.kind && req.to) throw new InvalidInput("to", "give either recipient or to, not both");
     if (req.to) {
@@ -497,17 +525,25 @@ export function createSendService(ports: SendPorts) {
 
     // The policy rules (send-policy.ts): a refusal throws; a template send is rendered into its content here.
     if (req.referral && sender.kind !== "customer") throw new InvalidInput("referral", "only a customer's message carries a referral");
+    const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
     let decision: PolicyDecision;
-    if (sender.kind === "business") {
-      const d = ports.policy.checkBusinessSend(number, customer.id, { kind: valid.kind, template: req.content?.kind?.$case === "template" ? req.content.kind.value : undefined });
-      decision = d instanceof Promise ? await d : d;
-    } else {
-      decision = ports.policy.checkCustomerSend(number, req.referral !== undefined);
+    try {
+      if (sender.kind === "business") {
+        const d = ports.policy.checkBusinessSend(number, customer.id, { kind: valid.kind, template: req.content?.kind?.$case === "template" ? req.content.kind.value : undefined });
+        decision = d instanceof Promise ? await d : d;
+      } else {
+        decision = ports.policy.checkCustomerSend(number, req.referral !== undefined);
+      }
+    } catch (err) {
+      // A retry of a send that was accepted (its pair rate now spent, its template since paused …)
+      // answers the original, as every retry does: the client must not think it failed.
+      const original = req.clientMessageId ? await acceptedBefore(id) : undefined;
+      if (original) return { item: undefined, original, id, recipient };
+      throw err;
     }
 
     const dk = keys.forBusiness(number.businessId);
     const { keyId, key } = "then" in dk ? await dk : dk;
-    const id = messageIdFor(ports.idKey, senderKey, recipientKey, req.clientMessageId);
     // Content and context are encoded once: the stored body and the live frame splice these bytes.
     const contentBytes = req.content ? encodeContent(req.content) : undefined;
     const contextBytes = req.context ? MessageContext.encode(req.context).finish() : undefined;
@@ -546,7 +582,14 @@ export function createSendService(ports: SendPorts) {
     send(req: SendMessageRequest, sender: Party, role: SenderRole): Promise<SendOutcome> {
       // prepare()'s frame ends before the commit: a suspended frame would keep the request alive until then.
       return prepare(req, sender, role).then(
-        ({ item, recipient }) => submit(item).then((stored) => ({ stored, messageId: item.id, recipient })),
+        (p) => {
+          if (p.original) {
+            counts.duplicate++;
+            return { stored: p.original, messageId: p.id, recipient: p.recipient };
+          }
+          const item = p.item;
+          return submit(item).then((stored) => ({ stored, messageId: item.id, recipient: p.recipient }));
+        },
         (err: unknown) => {
           counts.refused++;
           ports.metrics.refused(reasonOf(err));
