@@ -9,7 +9,7 @@
  * is written. Ctrl-C stops the services first, then NATS, then PostgreSQL.
  */
 import { mkdirSync } from "node:fs";
-import { buildLocalJson, loadOrCreateSecrets, writeLocalJson, type Secrets } from "./lib/credentials.js";
+import { authPublicKeys, buildLocalJson, loadOrCreateSecrets, mintPartnerToken, writeLocalJson, type Secrets } from "./lib/credentials.js";
 import { seedDemo } from "./lib/seed.js";
 import { startEmbeddedNats, useExternalNats, type NatsHandle } from "./lib/nats.js";
 import { paths, shown } from "./lib/paths.js";
@@ -20,11 +20,13 @@ import {
   SERVICES,
   ServiceExited,
   grpcAddress,
+  httpUrl,
   isPresent,
   mainFile,
   metricsUrl,
   startService,
   waitServing,
+  type RunInfo,
   type RunningService,
   type ServiceSpec,
 } from "./lib/services.js";
@@ -148,6 +150,7 @@ async function busyPorts(specs: ServiceSpec[]): Promise<string[]> {
   for (const spec of specs) {
     if (!(await portFree(spec.grpcPort))) busy.push(`${spec.grpcPort} (${spec.name} gRPC)`);
     if (!(await portFree(spec.metricsPort))) busy.push(`${spec.metricsPort} (${spec.name} metrics)`);
+    if (spec.httpPort && !(await portFree(spec.httpPort))) busy.push(`${spec.httpPort} (${spec.name} HTTP)`);
   }
   return busy;
 }
@@ -174,7 +177,7 @@ async function resolveNats(): Promise<NatsHandle> {
   return startEmbeddedNats({ port: NATS_PORT, log: (line) => print("nats", line) });
 }
 
-function serviceEnv(spec: ServiceSpec, secrets: Secrets, allocator: Record<string, string>): Record<string, string> {
+function serviceEnv(spec: ServiceSpec, secrets: Secrets, run: RunInfo, allocator: Record<string, string>): Record<string, string> {
   const inherited = { ...process.env } as Record<string, string>;
   // A schema or prefix meant for something else must not leak into every service.
   for (const key of ["DB_SCHEMA", "NATS_PREFIX", "GRPC_PORT", "METRICS_PORT", "AUTH_PUBLIC_KEYS"]) delete inherited[key];
@@ -183,7 +186,7 @@ function serviceEnv(spec: ServiceSpec, secrets: Secrets, allocator: Record<strin
     DATABASE_URL: postgres?.url ?? "",
     NATS_URL: nats?.url ?? "",
     NATS_PREFIX: "",
-    AUTH_PUBLIC_KEYS: JSON.stringify([secrets.signingKey.publicJwk]),
+    AUTH_PUBLIC_KEYS: JSON.stringify(authPublicKeys(secrets)),
     GRPC_HOST: "127.0.0.1",
     GRPC_PORT: String(spec.grpcPort),
     METRICS_PORT: String(spec.metricsPort),
@@ -192,7 +195,7 @@ function serviceEnv(spec: ServiceSpec, secrets: Secrets, allocator: Record<strin
     // A stuck stop ends the service by itself (exit 1, with a line saying so) before the launcher's SIGKILL.
     SHUTDOWN_LIMIT_MS: String(SERVICE_GRACE_MS + 3_000),
     ...allocator,
-    ...(spec.env?.(secrets) ?? {}),
+    ...(spec.env?.(secrets, run) ?? {}),
   };
 }
 
@@ -241,10 +244,12 @@ async function main(): Promise<void> {
     return fail((err as Error).message);
   }
   say(`starting ${present.map((s) => s.name).join(", ")}${allocator.LD_PRELOAD ? `, ${allocator.LD_PRELOAD} preloaded as their malloc (KONTOR_ALLOCATOR=system: glibc's)` : ""}`);
+  const signer = await createTokenSigner(secrets.signingKey.privateJwk);
+  const run: RunInfo = { partnerToken: await mintPartnerToken(secrets, signer) };
   const onLine = (service: string, line: string, stream: "stdout" | "stderr") =>
     print(service, stream === "stderr" ? color.red(line) : formatLogLine(line));
   for (const spec of present) {
-    const running = startService(spec, serviceEnv(spec, secrets, allocator), onLine);
+    const running = startService(spec, serviceEnv(spec, secrets, run, allocator), onLine);
     services.push(running);
     if (running.child.pid) runState.services[spec.name] = running.child.pid;
   }
@@ -271,7 +276,6 @@ async function main(): Promise<void> {
     });
   }
 
-  const signer = await createTokenSigner(secrets.signingKey.privateJwk);
   const address = (name: string) => {
     const spec = present.find((s) => s.name === name);
     return spec ? grpcAddress(spec) : undefined;
@@ -283,6 +287,8 @@ async function main(): Promise<void> {
   const local = await buildLocalJson(
     {
       secrets,
+      partnerToken: run.partnerToken,
+      gatewayUrl: present.map(httpUrl).find((u) => u !== undefined),
       services: Object.fromEntries(present.map((s) => [s.name, { grpc: grpcAddress(s), metrics: metricsUrl(s) }])),
       postgres: { url: postgres?.url ?? "", embedded: postgres?.embedded ?? false },
       nats: { url: nats?.url ?? "", embedded: nats?.embedded ?? false },
@@ -293,8 +299,8 @@ async function main(): Promise<void> {
 
   const seconds = ((Date.now() - began) / 1000).toFixed(1);
   const rows = [
-    [color.bold("service"), color.bold("gRPC"), color.bold("metrics")],
-    ...present.map((s) => [s.name, grpcAddress(s), metricsUrl(s)]),
+    [color.bold("service"), color.bold("gRPC"), color.bold("metrics"), color.bold("HTTP")],
+    ...present.map((s) => [s.name, grpcAddress(s), metricsUrl(s), httpUrl(s) ?? ""]),
   ];
   const lines = [
     "",
@@ -309,6 +315,9 @@ async function main(): Promise<void> {
     `  Credentials and demo tokens: ${shown(paths.localJson)}`,
     `  Check it:  npm run kontor -- status`,
     `  A token:   npm run -s kontor -- token --kind business --id ${secrets.business.id}`,
+    ...(present.some((s) => s.name === "gateway")
+      ? [`  Cloud API: curl -H "Authorization: Bearer $(jq -r .partner.token ${shown(paths.localJson)})" ${present.map(httpUrl).find(Boolean)}/v23.0/${secrets.business.wabaId}/phone_numbers`]
+      : []),
     "",
     "  Ctrl-C stops everything.",
     "",

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomInt, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { createTokenSigner, generateSigningKeys, type KeyPair, type Principal, type TokenSigner } from "@kontor/service-kit/auth";
@@ -11,6 +11,8 @@ import { paths, shown } from "./paths.js";
  */
 export interface Secrets {
   signingKey: KeyPair;
+  /** The gateway's own key: it signs the short-lived partner tokens it calls the services with. */
+  gatewaySigningKey: KeyPair;
   /** base64 of 32 random bytes: messaging's MESSAGE_MASTER_KEY. */
   messageMasterKey: string;
   partner: { id: string; name: string; appSecret: string; verifyToken: string };
@@ -24,6 +26,7 @@ const numericId = () => `1${Array.from({ length: 14 }, () => randomInt(10)).join
 async function generate(): Promise<Secrets> {
   return {
     signingKey: await generateSigningKeys(`local-${Date.now().toString(36)}`),
+    gatewaySigningKey: await generateSigningKeys(`gateway-${Date.now().toString(36)}`),
     messageMasterKey: randomBytes(32).toString("base64"),
     partner: { id: randomUUID(), name: "Demo BSP", appSecret: randomBytes(16).toString("hex"), verifyToken: randomBytes(12).toString("hex") },
     // +1 555 01xx numbers are reserved for fiction: they never reach a real phone.
@@ -68,8 +71,40 @@ export async function localSigner(): Promise<TokenSigner> {
 /** Demo tokens live a month: the local key never leaves the machine, and a newcomer's copied token should not expire mid-try. */
 export const DEMO_TOKEN_TTL = "30d";
 
+/** Every key the services trust: the local key and the gateway's. */
+export function authPublicKeys(secrets: Secrets) {
+  return [secrets.signingKey.publicJwk, secrets.gatewaySigningKey.publicJwk];
+}
+
+/**
+ * The demo partner's token: a partner principal token (valid on the services'
+ * gRPC APIs) that the gateway also accepts as its Cloud API access token,
+ * since GATEWAY_SEED registers its hash. Minted once per start.
+ */
+export function mintPartnerToken(secrets: Secrets, signer: TokenSigner): Promise<string> {
+  return signer.sign({ kind: "partner", partnerId: secrets.partner.id, businessIds: [secrets.business.id] }, { expiresIn: DEMO_TOKEN_TTL });
+}
+
+/** GATEWAY_SEED for the local stack: the demo partner, its token's hash, the demo business and its WABA id. */
+export function gatewaySeed(secrets: Secrets, partnerToken: string): string {
+  return JSON.stringify([
+    {
+      id: secrets.partner.id,
+      name: secrets.partner.name,
+      appSecret: secrets.partner.appSecret,
+      verifyToken: secrets.partner.verifyToken,
+      tokenSha256: createHash("sha256").update(partnerToken).digest("hex"),
+      businesses: [{ businessId: secrets.business.id, wabaId: secrets.business.wabaId }],
+    },
+  ]);
+}
+
 export interface LocalJsonInput {
   secrets: Secrets;
+  /** The partner token the gateway was seeded with (mintPartnerToken). */
+  partnerToken: string;
+  /** The gateway's Cloud API base URL, when it runs. */
+  gatewayUrl?: string;
   services: Record<string, { grpc: string; metrics: string }>;
   postgres: { url: string; embedded: boolean };
   nats: { url: string; embedded: boolean };
@@ -85,20 +120,24 @@ export async function buildLocalJson(input: LocalJsonInput, signer: TokenSigner)
     metrics: Object.fromEntries(Object.entries(input.services).map(([name, s]) => [name, s.metrics])),
     postgres: input.postgres,
     nats: input.nats,
+    ...(input.gatewayUrl ? { gateway: { url: input.gatewayUrl } } : {}),
     partner: {
       id: secrets.partner.id,
       name: secrets.partner.name,
       businessIds: [secrets.business.id],
-      token: await sign({ kind: "partner", partnerId: secrets.partner.id, businessIds: [secrets.business.id] }),
+      /** Bearer token for the gateway's Cloud API and the services' gRPC APIs alike. */
+      token: input.partnerToken,
       appSecret: secrets.partner.appSecret,
       verifyToken: secrets.partner.verifyToken,
+      wabaId: secrets.business.wabaId,
+      phoneNumberId: secrets.business.phoneNumberId,
     },
     business: {
       ...secrets.business,
       token: await sign({ kind: "business", businessId: secrets.business.id }),
     },
     customers: await Promise.all(secrets.customers.map(async (c) => ({ ...c, token: await sign({ kind: "customer", customerId: c.id }) }))),
-    authPublicKeys: [secrets.signingKey.publicJwk],
+    authPublicKeys: authPublicKeys(secrets),
     tokenExpiresIn: DEMO_TOKEN_TTL,
   };
 }

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { checkHealth } from "@kontor/service-kit/grpc-client";
-import type { Secrets } from "./credentials.js";
+import { gatewaySeed, type Secrets } from "./credentials.js";
 import { repoRoot } from "./paths.js";
 import { exited, sleep, stopChild } from "./process.js";
 
@@ -12,9 +12,17 @@ export interface ServiceSpec {
   grpcPort: number;
   metricsPort: number;
   /** Variables only this service reads (beyond the kit's base config). */
-  env?: (secrets: Secrets) => Record<string, string>;
+  env?: (secrets: Secrets, run: RunInfo) => Record<string, string>;
+  /** An HTTP port it serves besides gRPC and metrics (the gateway's Cloud API). */
+  httpPort?: number;
   /** Node/V8 flags the service runs with (its package.json start script has the same). */
   nodeArgs?: readonly string[];
+}
+
+/** What one `npm start` decided that services may need. */
+export interface RunInfo {
+  /** The demo partner's token for this run (the gateway registers its hash). */
+  partnerToken: string;
 }
 
 /** Shifts every service port, so a second stack (another checkout, the smoke test) can run beside the first. */
@@ -36,13 +44,33 @@ export const SERVICES: readonly ServiceSpec[] = ([
   { name: "catalog", grpcPort: 50053, metricsPort: 9463 },
   { name: "payments", grpcPort: 50054, metricsPort: 9464 },
   { name: "ads", grpcPort: 50055, metricsPort: 9465 },
-] satisfies ServiceSpec[]).map((spec) => ({ ...spec, grpcPort: spec.grpcPort + PORT_OFFSET, metricsPort: spec.metricsPort + PORT_OFFSET }));
+  // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging and signs with a key of its own.
+  {
+    name: "gateway",
+    grpcPort: 50056,
+    metricsPort: 9466,
+    httpPort: 8090,
+    env: (s: Secrets, run: RunInfo) => ({
+      GATEWAY_SIGNING_KEY: JSON.stringify(s.gatewaySigningKey.privateJwk),
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(8090 + PORT_OFFSET),
+      MESSAGING_ADDRESS: `127.0.0.1:${50051 + PORT_OFFSET}`,
+      GATEWAY_SEED: gatewaySeed(s, run.partnerToken),
+    }),
+  },
+] satisfies ServiceSpec[]).map((spec) => ({
+  ...spec,
+  grpcPort: spec.grpcPort + PORT_OFFSET,
+  metricsPort: spec.metricsPort + PORT_OFFSET,
+  ...(spec.httpPort ? { httpPort: spec.httpPort + PORT_OFFSET } : {}),
+}));
 
 export const serviceDir = (name: string) => join(repoRoot, "services", name);
 export const mainFile = (name: string) => join(serviceDir(name), "src", "main.ts");
 export const isPresent = (spec: ServiceSpec) => existsSync(mainFile(spec.name));
 export const grpcAddress = (spec: ServiceSpec) => `127.0.0.1:${spec.grpcPort}`;
 export const metricsUrl = (spec: ServiceSpec) => `http://127.0.0.1:${spec.metricsPort}/metrics`;
+export const httpUrl = (spec: ServiceSpec) => (spec.httpPort ? `http://127.0.0.1:${spec.httpPort}` : undefined);
 
 export class ServiceExited extends Error {
   constructor(

@@ -1,0 +1,55 @@
+import { createTokenSigner } from "@kontor/service-kit/auth";
+import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
+import { createServiceClients } from "./clients/services.js";
+import type { Config } from "./config.js";
+import { registerDirectoryConsumer } from "./events/directory-consumer.js";
+import { registerMessagesRoute } from "./http/messages-route.js";
+import { createHttpServer } from "./http/server.js";
+import { migrations } from "./store/migrations/index.js";
+import { applySeed, parseSeed } from "./store/seed.js";
+import type { GatewayDatabase } from "./store/tables.js";
+
+/**
+ * Composition root. The kit's runtime gives the database (schema `gateway`),
+ * NATS, the durable consumers and a gRPC port that serves only health and
+ * reflection (the gateway has no RPCs of its own); the Cloud API is HTTP.
+ */
+export async function createGateway(config: Config, overrides: Partial<Pick<RuntimeOptions, "log">> = {}) {
+  const seed = parseSeed(config.GATEWAY_SEED);
+  const rt = await createRuntime<GatewayDatabase>({ name: "gateway", domain: "gateway", config, migrations, access: {}, ...overrides });
+  const signer = await createTokenSigner(JSON.parse(config.GATEWAY_SIGNING_KEY));
+  const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS });
+  const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES });
+  registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
+  registerDirectoryConsumer(rt);
+  rt.onStart(() => applySeed(rt.db, seed));
+  let httpPort = 0;
+
+  return {
+    log: rt.log,
+    runtime: rt,
+    db: rt.db,
+    http,
+    get httpPort() {
+      return httpPort;
+    },
+    async start() {
+      const started = await rt.start();
+      await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+      const address = http.server.address();
+      httpPort = typeof address === "object" && address ? address.port : config.HTTP_PORT;
+      rt.log.info({ http_port: httpPort }, "gateway Cloud API listening");
+      return { ...started, httpPort };
+    },
+    async stop() {
+      await http.close().catch(() => undefined);
+      try {
+        await rt.stop();
+      } finally {
+        clients.close();
+      }
+    },
+  };
+}
+
+export type GatewayApp = Awaited<ReturnType<typeof createGateway>>;

@@ -1,0 +1,80 @@
+import type { Client, ServiceError } from "@grpc/grpc-js";
+import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
+import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
+import type { TokenSigner } from "@kontor/service-kit/auth";
+import { standardDetails } from "@kontor/service-kit/errors";
+import { createClient, unaryCall } from "@kontor/service-kit/grpc-client";
+import type { ServiceFailure } from "../domain/graph-error.js";
+
+/** Raised for every failed call to a service: the status and its standard details, decoded once. */
+export class ServiceCallFailed extends Error {
+  constructor(readonly failure: ServiceFailure) {
+    super(failure.message);
+    this.name = "ServiceCallFailed";
+  }
+}
+
+export function failureOf(err: unknown): ServiceFailure {
+  const e = err as ServiceError;
+  const details = typeof e?.code === "number" ? standardDetails(e) : undefined;
+  const info = details?.errorInfo;
+  const violation = details?.fieldViolations[0];
+  const field = info?.metadata.field ?? violation?.field ?? "";
+  return {
+    grpcCode: typeof e?.code === "number" ? e.code : 13,
+    message: details?.message ?? (typeof e?.details === "string" ? e.details : ""),
+    reason: info?.reason ?? "",
+    cloudApiCode: Number(info?.metadata.cloud_api_code ?? 0) || 0,
+    field,
+    fieldDescription: violation?.description ?? "",
+  };
+}
+
+type UnaryMethod<Req, Res> = Parameters<typeof unaryCall<Req, Res>>[0];
+
+/**
+ * The services as one partner acting for one business sees them. Every call
+ * carries a short-lived partner token the gateway signs for exactly that
+ * business, so the services' own tenant checks hold as for a partner that
+ * called them directly: one partner never reaches another's businesses.
+ */
+export interface ServiceClients {
+  messaging: MessagingServiceClient;
+  templates: TemplateServiceClient;
+  call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, actingFor: { partnerId: string; businessId: string }): Promise<Res>;
+  close(): void;
+}
+
+/** Tokens live this long; a cached one is replaced a minute before it expires. */
+const TOKEN_TTL_S = 300;
+
+export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number }): ServiceClients {
+  const messaging = createClient(MessagingServiceClient, options.messagingAddress);
+  const templates = createClient(TemplateServiceClient, options.messagingAddress);
+  const tokens = new Map<string, { token: string; renewAt: number }>();
+  async function tokenFor(partnerId: string, businessId: string): Promise<string> {
+    const key = `${partnerId}\u0000${businessId}`;
+    const hit = tokens.get(key);
+    if (hit && hit.renewAt > Date.now()) return hit.token;
+    const token = await options.signer.sign({ kind: "partner", partnerId, businessIds: [businessId] }, { expiresIn: `${TOKEN_TTL_S}s` });
+    if (tokens.size > 10_000) tokens.clear();
+    tokens.set(key, { token, renewAt: Date.now() + (TOKEN_TTL_S - 60) * 1000 });
+    return token;
+  }
+  return {
+    messaging,
+    templates,
+    async call(client, method, request, actingFor) {
+      const token = await tokenFor(actingFor.partnerId, actingFor.businessId);
+      try {
+        return await unaryCall(method.bind(client), request, { token, timeoutMs: options.timeoutMs });
+      } catch (err) {
+        throw new ServiceCallFailed(failureOf(err));
+      }
+    },
+    close() {
+      messaging.close();
+      templates.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { loadConfig as load, serviceConfigSchema } from "@kontor/service-kit/config";
+
+const privateJwk = z.string().refine((value) => {
+  try {
+    const k = JSON.parse(value) as { kty?: unknown; d?: unknown };
+    return k.kty === "OKP" && typeof k.d === "string";
+  } catch {
+    return false;
+  }
+}, "must be a private Ed25519 JWK as JSON (its public half in the services' AUTH_PUBLIC_KEYS)");
+
+const url = z.string().refine((value) => value === "" || /^https?:\/\/[^\s]+$/.test(value), "must be an http(s) URL or empty");
+
+export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 9466 }, {
+  /** Interface of the Cloud API HTTP listener. */
+  HTTP_HOST: z.string().min(1).default("0.0.0.0"),
+  /** Port of the Cloud API HTTP listener; 0 picks a free one (tests). */
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** The public base URL clients reach the gateway at (paging `next` links); empty: from the request's Host. */
+  PUBLIC_URL: url.default(""),
+  /** Where messaging serves gRPC (MessagingService and TemplateService). */
+  MESSAGING_ADDRESS: z.string().min(1).default("127.0.0.1:50051"),
+  /** Signs the short-lived partner tokens the gateway calls the services with. Required. */
+  GATEWAY_SIGNING_KEY: privateJwk,
+  /** Deadline of a call to a service, ms. */
+  CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Largest request body, bytes (bigger: 413 with Graph error 100). */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /**
+   * Partners to create or update at start, as JSON (the local stack's demo partner):
+   * [{"id","name","appSecret","verifyToken","callbackUrl"?,"tokenSha256","scopes":[…],"businesses":[{"businessId","wabaId"}]}].
+   */
+  GATEWAY_SEED: z.string().default("[]"),
+  /** First retry of a failed webhook after this many ms, doubling per attempt … */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
+  /** … up to this many ms between attempts. */
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).default(900_000),
+  /** A webhook not delivered this long after it was queued is dead-lettered (cloud-api.md §3.3: 7 days). */
+  WEBHOOK_MAX_AGE_MS: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
+  /** A receiver has this long to answer, ms. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** How often the delivery loop looks for due webhooks, ms (it is also woken by new ones). */
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Callback URLs must be https (production); the local stack and tests allow http. */
+  WEBHOOK_REQUIRE_HTTPS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The only reader of process.env in this service. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  return load(configSchema, env);
+}

@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createGateway from "./2026_12_05_120000_create_gateway.js";
+
+/** Every migration, by its frozen name; order is by name. */
+export const migrations: Record<string, Migration> = {
+  "2026_12_05_120000_create_gateway": createGateway,
+};
