@@ -23,7 +23,11 @@ import { registerDirectoryConsumer } from "./events/consumers.js";
 import { registerKeyErasureConsumer } from "./events/key-erasure.js";
 import { createLiveHub } from "./events/live.js";
 import { registerMessagingServer } from "./rpc/messaging-server.js";
-import { messagingAccess, templateAccess } from "./rpc/access.js";
+import { messagingAccess, templateAccess, toolsAccess } from "./rpc/access.js";
+import { registerToolsServer } from "./rpc/tools-server.js";
+import { createToolsService } from "./domain/tools/tools-service.js";
+import { createToolsStore } from "./store/tools-store.js";
+import { conversationAssignedEvent } from "./events/outbox.js";
 import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
 import { bounds } from "./rpc/bounds.js";
@@ -54,7 +58,7 @@ import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { quality?: QualitySignals } = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
   const { quality, ...runtimeOverrides } = overrides;
-  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: { ...messagingAccess, ...templateAccess }, okLogLevel: "trace", bounds, ...runtimeOverrides });
+  const rt = await createRuntime<MessagingDatabase>({ name: "messaging", domain: "messaging", config, migrations, access: { ...messagingAccess, ...templateAccess, ...toolsAccess }, okLogLevel: "trace", bounds, ...runtimeOverrides });
   const metrics = createMessagingMetrics(rt.metrics.registry);
 
   // State and adapters.
@@ -146,6 +150,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, limits, erasure, blocks: blocking }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
+  // Business tools (quick replies, labels, assignment) for the business's agents.
+  const tools = createToolsService({ store: createToolsStore(rt.db, (trx, events) => rt.enqueue(trx, events)), assignedEvent: conversationAssignedEvent, now: () => new Date(), newId: randomUUID });
+  registerToolsServer(rt.grpc, tools);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;
@@ -189,7 +196,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin, templates, consent, erasure, blocks: blocking },
+    services: { sends, inbox, receipts, history, admin, templates, tools, consent, erasure, blocks: blocking },
     /** This replica's marketing consent (the send path's MARKETING rule reads it). */
     consentCache,
     /** This replica's policy state (windows, limits) on the send path. */

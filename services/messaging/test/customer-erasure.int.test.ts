@@ -140,7 +140,7 @@ describe("erasing a customer's data", () => {
     const audit = (await db().query(`SELECT erased_by, reason, erased_messages FROM customer_erasure WHERE customer_id = $1`, [c.id])).rows;
     expect(audit).toEqual([{ erased_by: `customer:${c.id}`, reason: "", erased_messages: "4" }]);
     // The business's conversation list no longer names the customer.
-    const listed = await unaryCall(ca.listConversations.bind(ca), { participant: number(x.pn), page: undefined }, { token: x.token });
+    const listed = await unaryCall(ca.listConversations.bind(ca), { participant: number(x.pn), page: undefined, filter: undefined }, { token: x.token });
     expect(listed.conversations.find((cv) => cv.id === first.conversationId)?.counterpartName).toBe("");
 
     // Gone for messaging: no export, no sends either way.

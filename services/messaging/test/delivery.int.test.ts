@@ -238,7 +238,7 @@ describe("receipts and statuses", () => {
     const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("hello")), { token: bizToken });
     const bizInbox = new Inbox(client, bizToken, number(phone));
     await bizInbox.waitCaughtUp();
-    const listConversations = () => unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined }, { token: c.token });
+    const listConversations = () => unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined, filter: undefined }, { token: c.token });
     const before = await listConversations();
     await unaryCall(client.sendTyping.bind(client), { sender: customer(c.id), conversationId: result!.conversationId }, { token: c.token });
     const shown = await waitFor(() => bizInbox.events.find((e) => e.event?.$case === "typing" && e.event.value.conversationId === result!.conversationId));
@@ -265,10 +265,10 @@ describe("history", () => {
     for (let i = 0; i < 5; i++) await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text(`h${i}`)), { token: bizToken });
     const { result } = await unaryCall(client.sendMessage.bind(client), sendReq(number("pn_second"), customer(c.id), text("latest")), { token: second });
     await unaryCall(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId: result!.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "1", messageId: "" }, { token: c.token });
-    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: { pageSize: 1, pageToken: "" } }, { token: c.token });
+    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: { pageSize: 1, pageToken: "" }, filter: undefined }, { token: c.token });
     expect(convs.conversations[0]?.phoneNumberId).toBe("pn_second");
     expect(convs.conversations[0]?.unreadCount).toBe("0");
-    const next = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: { pageSize: 1, pageToken: convs.page!.nextPageToken } }, { token: c.token });
+    const next = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: { pageSize: 1, pageToken: convs.page!.nextPageToken }, filter: undefined }, { token: c.token });
     expect(next.conversations[0]?.phoneNumberId).toBe(phone);
     expect(next.conversations[0]?.unreadCount).toBe("5");
     expect(next.conversations[0]?.counterpartName).toBe(`Biz ${biz}`);
@@ -286,7 +286,7 @@ describe("history", () => {
     expect(newest.messages.map((m) => m.seq)).toEqual(["5", "4"]);
 
     // The business sees only its own number's conversations; another customer sees none of them.
-    const bizConvs = await unaryCall(client.listConversations.bind(client), { participant: number("pn_second"), page: undefined }, { token: second });
+    const bizConvs = await unaryCall(client.listConversations.bind(client), { participant: number("pn_second"), page: undefined, filter: undefined }, { token: second });
     expect(bizConvs.conversations.every((x) => x.phoneNumberId === "pn_second")).toBe(true);
     const other = await newCustomer();
     let err = await expectFailure(client.listMessages.bind(client), { participant: customer(other.id), conversationId: result!.conversationId, page: undefined, newestFirst: false }, { token: other.token });
@@ -295,7 +295,7 @@ describe("history", () => {
     expect(err.code).toBe(status.PERMISSION_DENIED);
     err = await expectFailure(client.getMessage.bind(client), { participant: customer(other.id), messageId: result!.messageId }, { token: other.token });
     expect(err.code).toBe(status.PERMISSION_DENIED);
-    err = await expectFailure(client.listConversations.bind(client), { participant: number(phone), page: undefined }, { token: second });
+    err = await expectFailure(client.listConversations.bind(client), { participant: number(phone), page: undefined, filter: undefined }, { token: second });
     expect(err.code).toBe(status.PERMISSION_DENIED);
   });
 
@@ -304,7 +304,7 @@ describe("history", () => {
     await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text("badge")), { token: bizToken });
     await verifyBusiness(env, biz, phone, phoneE164, 2);
     await waitFor(() => app.directory.get(phone)?.verified === true, 10_000);
-    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined }, { token: c.token });
+    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined, filter: undefined }, { token: c.token });
     expect(convs.conversations[0]?.verified).toBe(true);
   });
 });

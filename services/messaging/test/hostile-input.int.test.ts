@@ -75,10 +75,10 @@ describe("hostile input", () => {
       expect(caller, `no caller for ${name}`).toBeDefined();
       const participant = { kind: { $case: "phoneNumberId" as const, value: "pn_hostile" } };
       const before = await rowCounts(env.databaseUrl, "messaging");
-      const listed = await unaryCall(client.listConversations.bind(client), { participant, page: undefined }, { token: tokens.business });
+      const listed = await unaryCall(client.listConversations.bind(client), { participant, page: undefined, filter: undefined }, { token: tokens.business });
       await assertHostileRefused({ address, method, token: tokens[caller!], bounds, numRuns: 10, refusal: name === "sendMessageStream" ? itemRefusal : undefined });
       expect(await rowCounts(env.databaseUrl, "messaging")).toEqual(before);
-      expect(await unaryCall(client.listConversations.bind(client), { participant, page: undefined }, { token: tokens.business })).toEqual(listed);
+      expect(await unaryCall(client.listConversations.bind(client), { participant, page: undefined, filter: undefined }, { token: tokens.business })).toEqual(listed);
     });
   }
 });

@@ -201,7 +201,7 @@ describe("content types", () => {
     }
     const err = await expectFailure(client.sendMessage.bind(client), sendReq(customer(c.id), number(phone), text("a"), { bizOpaqueCallbackData: "x".repeat(600) }), { token: c.token });
     expect(errorDetail(err)?.field).toBe("biz_opaque_callback_data");
-    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined }, { token: c.token });
+    const convs = await unaryCall(client.listConversations.bind(client), { participant: customer(c.id), page: undefined, filter: undefined }, { token: c.token });
     expect(convs.conversations).toHaveLength(0);
   });
 

@@ -1,11 +1,11 @@
 import type { Message } from "@kontor/proto/messaging/v1/message";
-import { NotFound, NotYours } from "@kontor/service-kit/errors";
-import { conversationOf, type ConversationLookup, type ConversationSummary, type MessageInConversation, type MessageOpener, type StoredMessage } from "./message.js";
+import { InvalidInput, NotFound, NotYours } from "@kontor/service-kit/errors";
+import { conversationOf, NO_FILTER, type ConversationFilter, type ConversationLookup, type ConversationSummary, type MessageInConversation, type MessageOpener, type StoredMessage } from "./message.js";
 import { partyKey, type Party } from "./participant.js";
 
 export interface HistoryPorts {
   store: ConversationLookup & {
-    listConversations(side: "customer" | "business", id: string, after: { t: Date; id: string } | undefined, limit: number): Promise<ConversationSummary[]>;
+    listConversations(side: "customer" | "business", id: string, after: { t: Date; id: string } | undefined, limit: number, filter: ConversationFilter): Promise<ConversationSummary[]>;
     listMessages(conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<StoredMessage[]>;
     findMessage(id: string): Promise<MessageInConversation | undefined>;
   };
@@ -19,9 +19,10 @@ export function createHistoryService(ports: HistoryPorts) {
   const { store, opener } = ports;
 
   return {
-    /** By last activity, newest first, with unread counts. */
-    listConversations(party: Party, after: { t: Date; id: string } | undefined, limit: number): Promise<ConversationSummary[]> {
-      return store.listConversations(party.kind, party.id, after, limit);
+    /** By last activity, newest first, with unread counts; a business number's inbox may be filtered. */
+    listConversations(party: Party, after: { t: Date; id: string } | undefined, limit: number, filter: ConversationFilter = NO_FILTER): Promise<ConversationSummary[]> {
+      if (party.kind !== "business" && filter !== NO_FILTER) throw new InvalidInput("filter", "only a business number's inbox is filtered");
+      return store.listConversations(party.kind, party.id, after, limit, filter);
     },
 
     async listMessages(party: Party, conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number): Promise<Message[]> {

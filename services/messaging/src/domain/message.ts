@@ -53,7 +53,25 @@ export interface ConversationSummary extends Conversation {
   unread: string;
   counterpartName: string;
   verified: boolean;
+  /** The business's side only: its labels on the conversation, and the agent it is assigned to. */
+  labelIds: string[];
+  assignedAgentId: string;
 }
+
+/** Which conversations a business's inbox lists (ListConversations' filter): every condition given holds. */
+export interface ConversationFilter {
+  /** Any of these labels, on the conversation or on its customer. */
+  labelIds: string[];
+  unreadOnly: boolean;
+  assignedAgentId: string;
+  unassignedOnly: boolean;
+  window: "any" | "open" | "closed";
+  activeSince: Date | undefined;
+  /** Part of the customer's profile name (case-insensitive) or number. */
+  query: string;
+}
+
+export const NO_FILTER: ConversationFilter = Object.freeze({ labelIds: [], unreadOnly: false, assignedAgentId: "", unassignedOnly: false, window: "any", activeSince: undefined, query: "" });
 
 export interface Customer {
   id: string;

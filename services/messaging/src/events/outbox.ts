@@ -1,4 +1,4 @@
-import { MessageReceived, ConversationOpened, MessageBilled } from "@kontor/proto/messaging/v1/events";
+import { MessageReceived, ConversationOpened, MessageBilled, ConversationAssigned } from "@kontor/proto/messaging/v1/events";
 import type { Message, MessageStatus, Referral } from "@kontor/proto/messaging/v1/message";
 import type { Pricing } from "../domain/policy/pricing.js";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
@@ -109,6 +109,32 @@ export function billedEvent(input: {
       templateName: input.billing.name,
       templateLanguage: input.billing.language,
       sentAt: input.stored.createdAt,
+    }).finish(),
+  };
+}
+
+/** A conversation's assignment changed (business tools); its id names the conversation and the instant. */
+export function conversationAssignedEvent(e: {
+  conversation: { id: string; businessId: string; phoneNumberId: string; customerId: string };
+  agentId: string;
+  previousAgentId: string;
+  assignedBy: string;
+  at: Date;
+}): OutboxEvent {
+  const eventId = `${e.conversation.id}:assigned:${e.at.getTime()}`;
+  return {
+    eventId,
+    subject: subjects.conversationAssigned,
+    payload: ConversationAssigned.encode({
+      meta: { eventId, occurredAt: e.at, businessId: e.conversation.businessId },
+      conversationId: e.conversation.id,
+      businessId: e.conversation.businessId,
+      phoneNumberId: e.conversation.phoneNumberId,
+      customerId: e.conversation.customerId,
+      agentId: e.agentId,
+      previousAgentId: e.previousAgentId,
+      assignedBy: e.assignedBy,
+      at: e.at,
     }).finish(),
   };
 }

@@ -4,6 +4,7 @@ export const subjects = {
   messageReceived: "kontor.messaging.message.received.v1",
   conversationOpened: "kontor.messaging.conversation.opened.v1",
   messageBilled: "kontor.messaging.message.billed.v1",
+  conversationAssigned: "kontor.messaging.conversation.assigned.v1",
   businessKeyErased: "kontor.messaging.business_key.erased.v1",
   templateStatus: "kontor.messaging.template.status.v1",
   consentChanged: "kontor.messaging.consent.changed.v1",

@@ -1,5 +1,6 @@
 import type { MessagingServiceServer } from "@kontor/proto/messaging/v1/messaging_service";
 import type { TemplateServiceServer } from "@kontor/proto/messaging/v1/template_service";
+import type { BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
 import { OPERATOR_ROLE, services, type AccessTableOf, type Caller } from "@kontor/service-kit/access";
 
 /** The participants of a chat: a business number (the business or its partner) and a customer. */
@@ -57,4 +58,22 @@ export const templateAccess: AccessTableOf<TemplateServiceServer> = {
   EditTemplate: TEMPLATE_OWNERS,
   DeleteTemplate: TEMPLATE_OWNERS,
   ReviewTemplate: [`staff:${TEMPLATE_REVIEWER_ROLE}`],
+};
+
+/** The business's inbox tools: the business, its partner, the gateway and the console for them. */
+const TOOL_USERS: readonly Caller[] = ["business", "partner", ...services("gateway", "console")];
+
+/** Who may call each BusinessToolsService RPC. */
+export const toolsAccess: AccessTableOf<BusinessToolsServiceServer> = {
+  CreateQuickReply: TOOL_USERS,
+  ListQuickReplies: TOOL_USERS,
+  UpdateQuickReply: TOOL_USERS,
+  DeleteQuickReply: TOOL_USERS,
+  CreateLabel: TOOL_USERS,
+  ListLabels: TOOL_USERS,
+  UpdateLabel: TOOL_USERS,
+  DeleteLabel: TOOL_USERS,
+  SetConversationLabels: TOOL_USERS,
+  SetCustomerLabels: TOOL_USERS,
+  AssignConversation: TOOL_USERS,
 };

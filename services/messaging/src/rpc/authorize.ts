@@ -1,3 +1,4 @@
+import { isValidId } from "../domain/participant.js";
 import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
 import { InvalidInput, NotFound, NotYours } from "@kontor/service-kit/errors";
 import type { CustomerUpsert } from "../domain/admin-service.js";
@@ -196,4 +197,16 @@ export function authorizeListBlockedBusinesses(principal: Principal, customerId:
 export function authorizeGetMessagingLimits(principal: Principal, businessId: string): void {
   if (principal.kind === "staff") return;
   if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
+}
+
+/**
+ * The business tools (BusinessToolsService): whoever acts for the business —
+ * itself, its partner, the gateway or the console. Returns who acts, for the
+ * records (an assignment's `assigned_by`).
+ */
+export function authorizeBusinessTools(principal: Principal, businessId: string): string {
+  if (!businessId) throw new InvalidInput("business_id", "is required");
+  if (!isValidId(businessId)) throw new InvalidInput("business_id", "must be 1-64 characters of [A-Za-z0-9_-]");
+  if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
+  return recorderOf(principal);
 }

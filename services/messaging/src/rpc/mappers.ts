@@ -36,6 +36,8 @@ export function conversationToPb(c: ConversationSummary): Conversation {
     createdAt: c.createdAt,
     counterpartName: c.counterpartName,
     verified: c.verified,
+    labelIds: c.labelIds,
+    assignedAgentId: c.assignedAgentId,
   };
 }
 

@@ -46,6 +46,7 @@ import {
   authorizeListBlockedBusinesses,
   authorizeEraseCustomerData,
 } from "./authorize.js";
+import { conversationFilterOf } from "./filters.js";
 import { conversationToPb, customerToPb, sendResultFields, marketingConsentToPb, privacyToPb, exportItemToPb } from "./mappers.js";
 import { requireExportCustomerId, type ExportService } from "../domain/export-service.js";
 import { ConsentSource as PbConsentSource } from "@kontor/proto/messaging/v1/consent";
@@ -259,7 +260,7 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
       const party = parseParticipant(req.participant, "participant");
       const { limit, take, cursor } = readPage(req.page, isConvCursor, maxPageSize, 20);
       authorizeListConversations(ctx.principal, party, directory);
-      const rows = await history.listConversations(party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, take);
+      const rows = await history.listConversations(party, cursor ? { t: new Date(cursor.t), id: cursor.id } : undefined, take, conversationFilterOf(req.filter));
       const { items, page } = pageOf(rows, limit, (last) => ({ t: last.lastActivityAt.toISOString(), id: last.id }));
       return { conversations: items.map(conversationToPb), page };
     }),

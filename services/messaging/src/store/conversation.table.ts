@@ -18,6 +18,9 @@ export interface ConversationTable {
   marketing_window_until: Generated<Date | null>;
   utility_window_until: Generated<Date | null>;
   authentication_window_until: Generated<Date | null>;
+  // Business tools: the agent the business assigned it to.
+  assigned_agent_id: Generated<string | null>;
+  assigned_at: Generated<Date | null>;
 }
 
 export type ConversationRow = Selectable<ConversationTable>;

@@ -11,6 +11,7 @@ import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
+import type { ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -28,6 +29,10 @@ export interface MessagingDatabase extends KitTables {
   customer_privacy: CustomerPrivacyTable;
   customer_block: CustomerBlockTable;
   messaging_limit: MessagingLimitTable;
+  quick_reply: QuickReplyTable;
+  label: LabelTable;
+  conversation_label: ConversationLabelTable;
+  customer_label: CustomerLabelTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

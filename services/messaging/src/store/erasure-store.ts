@@ -29,6 +29,8 @@ export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, custome
   await trx.deleteFrom("marketing_consent").where("customer_id", "=", customerId).execute();
   await trx.deleteFrom("customer_privacy").where("customer_id", "=", customerId).execute();
   await trx.deleteFrom("customer_block").where("customer_id", "=", customerId).execute();
+  // Labels businesses put on the customer describe it too.
+  await trx.deleteFrom("customer_label").where("customer_id", "=", customerId).execute();
   await trx.updateTable("business_report").set({ comment: "" }).where("customer_id", "=", customerId).where("comment", "<>", "").execute();
 }
 

@@ -1,7 +1,8 @@
 import type { Stored } from "../domain/send-service.js";
 import { sql, type Kysely } from "kysely";
 import { isUuid } from "@kontor/service-kit/ids";
-import type { Conversation, ConversationSummary, MessageInConversation, StoredMessage } from "../domain/message.js";
+import { NO_FILTER, type Conversation, type ConversationFilter, type ConversationSummary, type MessageInConversation, type StoredMessage } from "../domain/message.js";
+import { SERVICE_WINDOW_MS } from "../domain/policy/window.js";
 import type { ReceiptChange } from "../domain/receipt-service.js";
 import type { ConversationRow } from "./conversation.table.js";
 import type { MessagingDatabase } from "./database.js";
@@ -99,15 +100,16 @@ export async function listMessages(db: Kysely<MessagingDatabase>, conversationId
   return (await q.orderBy("seq", newestFirst ? "desc" : "asc").limit(limit).execute()).map(toStoredMessage);
 }
 
-type ConversationListRow = ConversationRow & { unread: string; counterpart_name: string; verified: boolean };
+type ConversationListRow = ConversationRow & { unread: string; counterpart_name: string; verified: boolean; label_ids: string[] | null };
 
-/** A participant's conversations by last activity, with unread counts (messages to it after its read mark). */
+/** A participant's conversations by last activity, with unread counts (messages to it after its read mark); a business's inbox filtered. */
 export async function listConversations(
   db: Kysely<MessagingDatabase>,
   side: "customer" | "business",
   id: string,
   after: { t: Date; id: string } | undefined,
   limit: number,
+  filter: ConversationFilter = NO_FILTER,
 ): Promise<ConversationSummary[]> {
   const me = side === "customer" ? `c_${id}` : `b_${id}`;
   const readCol = side === "customer" ? sql.ref("c.customer_read_seq") : sql.ref("c.business_read_seq");
@@ -116,6 +118,9 @@ export async function listConversations(
       ? sql<string>`coalesce((SELECT display_name FROM business_number b WHERE b.phone_number_id = c.phone_number_id), '')`
       : sql<string>`coalesce((SELECT profile_name FROM customer u WHERE u.id = c.customer_id), '')`;
   const verified = side === "customer" ? sql<boolean>`coalesce((SELECT verified FROM business_number b WHERE b.phone_number_id = c.phone_number_id), false)` : sql<boolean>`false`;
+  // The customer never sees the business's labels.
+  const labels = side === "business" ? sql<string[]>`(SELECT array_agg(l.label_id::text ORDER BY l.label_id) FROM conversation_label l WHERE l.conversation_id = c.id)` : sql<string[]>`NULL::text[]`;
+  const unreadExists = sql<boolean>`EXISTS (SELECT 1 FROM message m WHERE m.conversation_id = c.id AND m.seq > ${readCol} AND m.recipient = ${me})`;
   let q = db
     .selectFrom("conversation as c")
     .selectAll("c")
@@ -123,13 +128,33 @@ export async function listConversations(
       sql<string>`(SELECT count(*) FROM message m WHERE m.conversation_id = c.id AND m.seq > ${readCol} AND m.recipient = ${me})`.as("unread"),
       counterpart.as("counterpart_name"),
       verified.as("verified"),
+      labels.as("label_ids"),
     ])
     .where(side === "customer" ? "c.customer_id" : "c.phone_number_id", "=", id);
   if (after) {
     q = q.where((eb) => eb.or([eb("c.last_activity_at", "<", after.t), eb.and([eb("c.last_activity_at", "=", after.t), eb("c.id", "<", after.id)])]));
   }
+  if (filter.labelIds.length > 0) {
+    const ids = sql.join(filter.labelIds.map((l) => sql`${l}::uuid`));
+    q = q.where(
+      sql<boolean>`(EXISTS (SELECT 1 FROM conversation_label cl WHERE cl.conversation_id = c.id AND cl.label_id IN (${ids}))
+        OR EXISTS (SELECT 1 FROM customer_label ul WHERE ul.business_id = c.business_id AND ul.customer_id = c.customer_id AND ul.label_id IN (${ids})))`,
+    );
+  }
+  if (filter.unreadOnly) q = q.where(unreadExists);
+  if (filter.assignedAgentId) q = q.where("c.assigned_agent_id", "=", filter.assignedAgentId);
+  if (filter.unassignedOnly) q = q.where("c.assigned_agent_id", "is", null);
+  if (filter.window !== "any") {
+    const open = sql<boolean>`coalesce(c.last_inbound_at > now() - ${`${SERVICE_WINDOW_MS} milliseconds`}::interval, false)`;
+    q = q.where(filter.window === "open" ? open : sql<boolean>`NOT ${open}`);
+  }
+  if (filter.activeSince) q = q.where("c.last_activity_at", ">=", filter.activeSince);
+  if (filter.query) {
+    const like = `%${filter.query.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM customer u WHERE u.id = c.customer_id AND (u.profile_name ILIKE ${like} OR u.e164 LIKE ${like}))`);
+  }
   const rows = (await q.orderBy("c.last_activity_at", "desc").orderBy("c.id", "desc").limit(limit).execute()) as ConversationListRow[];
-  return rows.map((r) => ({ ...toConversation(r), unread: r.unread, counterpartName: r.counterpart_name, verified: r.verified }));
+  return rows.map((r) => ({ ...toConversation(r), unread: r.unread, counterpartName: r.counterpart_name, verified: r.verified, labelIds: r.label_ids ?? [], assignedAgentId: r.assigned_agent_id ?? "" }));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ConversationFilter } from "../domain/message.js";
 import type { Kysely } from "kysely";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AdminTransaction } from "../domain/admin-service.js";
@@ -24,8 +25,8 @@ export function createMessagingStore(db: Kysely<MessagingDatabase>, enqueue: Enq
     findConversation: (id: string) => messages.findConversation(db, id),
     readInbox: (participant: string, after: number, before: number | undefined, limit: number) => messages.readInbox(db, participant, after, before, limit),
     inboxHeads: (participants: string[]) => messages.inboxHeads(db, participants),
-    listConversations: (side: "customer" | "business", id: string, after: { t: Date; id: string } | undefined, limit: number) =>
-      messages.listConversations(db, side, id, after, limit),
+    listConversations: (side: "customer" | "business", id: string, after: { t: Date; id: string } | undefined, limit: number, filter: ConversationFilter) =>
+      messages.listConversations(db, side, id, after, limit, filter),
     listMessages: (conversationId: string, afterSeq: number | undefined, newestFirst: boolean, limit: number) =>
       messages.listMessages(db, conversationId, afterSeq, newestFirst, limit),
     countByKey: (keyIds: number[]) => messages.countByKey(db, keyIds),

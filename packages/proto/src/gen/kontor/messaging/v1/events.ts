@@ -233,6 +233,23 @@ export interface ConsentChanged {
   messageId: string;
 }
 
+/**
+ * kontor.messaging.conversation.assigned.v1 — a business gave a conversation
+ * to one of its agents (or took it back: empty agent_id).
+ */
+export interface ConversationAssigned {
+  meta: EventMeta | undefined;
+  conversationId: string;
+  businessId: string;
+  phoneNumberId: string;
+  customerId: string;
+  agentId: string;
+  previousAgentId: string;
+  /** Who assigned it (the principal's label). */
+  assignedBy: string;
+  at: Date | undefined;
+}
+
 function createBaseMessageStatusChanged(): MessageStatusChanged {
   return {
     meta: undefined,
@@ -2386,6 +2403,241 @@ export const ConsentChanged: MessageFns<ConsentChanged> = {
     message.at = object.at ?? undefined;
     message.proof = object.proof ?? "";
     message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseConversationAssigned(): ConversationAssigned {
+  return {
+    meta: undefined,
+    conversationId: "",
+    businessId: "",
+    phoneNumberId: "",
+    customerId: "",
+    agentId: "",
+    previousAgentId: "",
+    assignedBy: "",
+    at: undefined,
+  };
+}
+
+export const ConversationAssigned: MessageFns<ConversationAssigned> = {
+  encode(message: ConversationAssigned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(18).string(message.conversationId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(34).string(message.phoneNumberId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(42).string(message.customerId);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(50).string(message.agentId);
+    }
+    if (message.previousAgentId !== "") {
+      writer.uint32(58).string(message.previousAgentId);
+    }
+    if (message.assignedBy !== "") {
+      writer.uint32(66).string(message.assignedBy);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversationAssigned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversationAssigned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.previousAgentId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.assignedBy = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversationAssigned {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      conversationId: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      previousAgentId: isSet(object.previousAgentId)
+        ? globalThis.String(object.previousAgentId)
+        : isSet(object.previous_agent_id)
+        ? globalThis.String(object.previous_agent_id)
+        : "",
+      assignedBy: isSet(object.assignedBy)
+        ? globalThis.String(object.assignedBy)
+        : isSet(object.assigned_by)
+        ? globalThis.String(object.assigned_by)
+        : "",
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: ConversationAssigned): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.conversationId !== "") {
+      obj.conversationId = message.conversationId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.previousAgentId !== "") {
+      obj.previousAgentId = message.previousAgentId;
+    }
+    if (message.assignedBy !== "") {
+      obj.assignedBy = message.assignedBy;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversationAssigned>, I>>(base?: I): ConversationAssigned {
+    return ConversationAssigned.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversationAssigned>, I>>(object: I): ConversationAssigned {
+    const message = createBaseConversationAssigned();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.conversationId = object.conversationId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.agentId = object.agentId ?? "";
+    message.previousAgentId = object.previousAgentId ?? "";
+    message.assignedBy = object.assignedBy ?? "";
+    message.at = object.at ?? undefined;
     return message;
   },
 };

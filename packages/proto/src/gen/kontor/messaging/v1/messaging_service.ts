@@ -47,6 +47,46 @@ export const protobufPackage = "kontor.messaging.v1";
 
 export const protobufFileName = "kontor/messaging/v1/messaging_service.proto";
 
+export enum WindowFilter {
+  WINDOW_FILTER_UNSPECIFIED = 0,
+  /** WINDOW_FILTER_OPEN - The customer wrote within 24 h: free-form replies are allowed. */
+  WINDOW_FILTER_OPEN = 1,
+  WINDOW_FILTER_CLOSED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function windowFilterFromJSON(object: any): WindowFilter {
+  switch (object) {
+    case 0:
+    case "WINDOW_FILTER_UNSPECIFIED":
+      return WindowFilter.WINDOW_FILTER_UNSPECIFIED;
+    case 1:
+    case "WINDOW_FILTER_OPEN":
+      return WindowFilter.WINDOW_FILTER_OPEN;
+    case 2:
+    case "WINDOW_FILTER_CLOSED":
+      return WindowFilter.WINDOW_FILTER_CLOSED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return WindowFilter.UNRECOGNIZED;
+  }
+}
+
+export function windowFilterToJSON(object: WindowFilter): string {
+  switch (object) {
+    case WindowFilter.WINDOW_FILTER_UNSPECIFIED:
+      return "WINDOW_FILTER_UNSPECIFIED";
+    case WindowFilter.WINDOW_FILTER_OPEN:
+      return "WINDOW_FILTER_OPEN";
+    case WindowFilter.WINDOW_FILTER_CLOSED:
+      return "WINDOW_FILTER_CLOSED";
+    case WindowFilter.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** How ExportCustomerData writes each item. */
 export enum ExportFormat {
   /** EXPORT_FORMAT_UNSPECIFIED - The same as PROTOBUF. */
@@ -355,11 +395,36 @@ export interface Conversation {
   counterpartName: string;
   /** Business number's verified badge. */
   verified: boolean;
+  /** The business's side only: its labels on the conversation and the agent it is assigned to. */
+  labelIds: string[];
+  assignedAgentId: string;
 }
 
 export interface ListConversationsRequest {
   participant: Participant | undefined;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** A business number's inbox only: every condition given must hold. */
+  filter: ConversationFilter | undefined;
+}
+
+/** Which conversations a business's inbox shows. */
+export interface ConversationFilter {
+  /** Carrying any of these labels (on the conversation or on its customer). */
+  labelIds: string[];
+  unreadOnly: boolean;
+  /** Assigned to this agent. */
+  assignedAgentId: string;
+  /** Assigned to nobody. */
+  unassignedOnly: boolean;
+  window: WindowFilter;
+  /** Active at or after this instant. */
+  activeSince:
+    | Date
+    | undefined;
+  /** Part of the customer's profile name (case-insensitive) or of its number. */
+  query: string;
 }
 
 export interface ListConversationsResponse {
@@ -2559,6 +2624,8 @@ function createBaseConversation(): Conversation {
     createdAt: undefined,
     counterpartName: "",
     verified: false,
+    labelIds: [],
+    assignedAgentId: "",
   };
 }
 
@@ -2593,6 +2660,12 @@ export const Conversation: MessageFns<Conversation> = {
     }
     if (message.verified !== false) {
       writer.uint32(80).bool(message.verified);
+    }
+    for (const v of message.labelIds) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.assignedAgentId !== "") {
+      writer.uint32(98).string(message.assignedAgentId);
     }
     return writer;
   },
@@ -2690,6 +2763,22 @@ export const Conversation: MessageFns<Conversation> = {
             message.verified = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.labelIds.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.assignedAgentId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2746,6 +2835,16 @@ export const Conversation: MessageFns<Conversation> = {
         ? globalThis.String(object.counterpart_name)
         : "",
       verified: isSet(object.verified) ? globalThis.Boolean(object.verified) : false,
+      labelIds: globalThis.Array.isArray(object?.labelIds)
+        ? object.labelIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.label_ids)
+        ? object.label_ids.map((e: any) => globalThis.String(e))
+        : [],
+      assignedAgentId: isSet(object.assignedAgentId)
+        ? globalThis.String(object.assignedAgentId)
+        : isSet(object.assigned_agent_id)
+        ? globalThis.String(object.assigned_agent_id)
+        : "",
     };
   },
 
@@ -2781,6 +2880,12 @@ export const Conversation: MessageFns<Conversation> = {
     if (message.verified !== false) {
       obj.verified = message.verified;
     }
+    if (message.labelIds?.length) {
+      obj.labelIds = message.labelIds;
+    }
+    if (message.assignedAgentId !== "") {
+      obj.assignedAgentId = message.assignedAgentId;
+    }
     return obj;
   },
 
@@ -2799,12 +2904,14 @@ export const Conversation: MessageFns<Conversation> = {
     message.createdAt = object.createdAt ?? undefined;
     message.counterpartName = object.counterpartName ?? "";
     message.verified = object.verified ?? false;
+    message.labelIds = object.labelIds?.map((e) => e) || [];
+    message.assignedAgentId = object.assignedAgentId ?? "";
     return message;
   },
 };
 
 function createBaseListConversationsRequest(): ListConversationsRequest {
-  return { participant: undefined, page: undefined };
+  return { participant: undefined, page: undefined, filter: undefined };
 }
 
 export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
@@ -2814,6 +2921,9 @@ export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    if (message.filter !== undefined) {
+      ConversationFilter.encode(message.filter, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2847,6 +2957,14 @@ export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = ConversationFilter.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2863,6 +2981,7 @@ export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
     return {
       participant: isSet(object.participant) ? Participant.fromJSON(object.participant) : undefined,
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      filter: isSet(object.filter) ? ConversationFilter.fromJSON(object.filter) : undefined,
     };
   },
 
@@ -2873,6 +2992,9 @@ export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
     }
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.filter !== undefined) {
+      obj.filter = ConversationFilter.toJSON(message.filter);
     }
     return obj;
   },
@@ -2888,6 +3010,202 @@ export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? ConversationFilter.fromPartial(object.filter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConversationFilter(): ConversationFilter {
+  return {
+    labelIds: [],
+    unreadOnly: false,
+    assignedAgentId: "",
+    unassignedOnly: false,
+    window: 0,
+    activeSince: undefined,
+    query: "",
+  };
+}
+
+export const ConversationFilter: MessageFns<ConversationFilter> = {
+  encode(message: ConversationFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.labelIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.unreadOnly !== false) {
+      writer.uint32(16).bool(message.unreadOnly);
+    }
+    if (message.assignedAgentId !== "") {
+      writer.uint32(26).string(message.assignedAgentId);
+    }
+    if (message.unassignedOnly !== false) {
+      writer.uint32(32).bool(message.unassignedOnly);
+    }
+    if (message.window !== 0) {
+      writer.uint32(40).int32(message.window);
+    }
+    if (message.activeSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.activeSince), writer.uint32(50).fork()).join();
+    }
+    if (message.query !== "") {
+      writer.uint32(58).string(message.query);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversationFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversationFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.labelIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unreadOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.assignedAgentId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unassignedOnly = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.window = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.activeSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversationFilter {
+    return {
+      labelIds: globalThis.Array.isArray(object?.labelIds)
+        ? object.labelIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.label_ids)
+        ? object.label_ids.map((e: any) => globalThis.String(e))
+        : [],
+      unreadOnly: isSet(object.unreadOnly)
+        ? globalThis.Boolean(object.unreadOnly)
+        : isSet(object.unread_only)
+        ? globalThis.Boolean(object.unread_only)
+        : false,
+      assignedAgentId: isSet(object.assignedAgentId)
+        ? globalThis.String(object.assignedAgentId)
+        : isSet(object.assigned_agent_id)
+        ? globalThis.String(object.assigned_agent_id)
+        : "",
+      unassignedOnly: isSet(object.unassignedOnly)
+        ? globalThis.Boolean(object.unassignedOnly)
+        : isSet(object.unassigned_only)
+        ? globalThis.Boolean(object.unassigned_only)
+        : false,
+      window: isSet(object.window) ? windowFilterFromJSON(object.window) : 0,
+      activeSince: isSet(object.activeSince)
+        ? fromJsonTimestamp(object.activeSince)
+        : isSet(object.active_since)
+        ? fromJsonTimestamp(object.active_since)
+        : undefined,
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+    };
+  },
+
+  toJSON(message: ConversationFilter): unknown {
+    const obj: any = {};
+    if (message.labelIds?.length) {
+      obj.labelIds = message.labelIds;
+    }
+    if (message.unreadOnly !== false) {
+      obj.unreadOnly = message.unreadOnly;
+    }
+    if (message.assignedAgentId !== "") {
+      obj.assignedAgentId = message.assignedAgentId;
+    }
+    if (message.unassignedOnly !== false) {
+      obj.unassignedOnly = message.unassignedOnly;
+    }
+    if (message.window !== 0) {
+      obj.window = windowFilterToJSON(message.window);
+    }
+    if (message.activeSince !== undefined) {
+      obj.activeSince = message.activeSince.toISOString();
+    }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversationFilter>, I>>(base?: I): ConversationFilter {
+    return ConversationFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversationFilter>, I>>(object: I): ConversationFilter {
+    const message = createBaseConversationFilter();
+    message.labelIds = object.labelIds?.map((e) => e) || [];
+    message.unreadOnly = object.unreadOnly ?? false;
+    message.assignedAgentId = object.assignedAgentId ?? "";
+    message.unassignedOnly = object.unassignedOnly ?? false;
+    message.window = object.window ?? 0;
+    message.activeSince = object.activeSince ?? undefined;
+    message.query = object.query ?? "";
     return message;
   },
 };
