@@ -3,6 +3,11 @@ import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { CatalogDatabase } from "./store/database.js";
 import { createCatalogService } from "./domain/catalog-service.js";
+import { createOrderService } from "./domain/order-service.js";
+import { createCartService } from "./domain/cart-service.js";
+import { createSweeper } from "./domain/sweeper.js";
+import { decodePaymentEvent, paymentHandler, PAYMENTS_CONSUMER } from "./events/consumers.js";
+import { consumed } from "./events/subjects.js";
 import { registerCatalogServer } from "./rpc/catalog-server.js";
 import { catalogAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
@@ -11,10 +16,21 @@ import { bounds } from "./rpc/bounds.js";
 export async function createCatalog(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, access: catalogAccess, bounds, ...overrides });
   const catalog = createCatalogService({ db: rt.db, enqueue: rt.enqueue });
-  registerCatalogServer(rt.grpc, catalog, config.MAX_PAGE_SIZE);
+  const orders = createOrderService({ db: rt.db, enqueue: rt.enqueue, reservationTtlMs: config.RESERVATION_TTL_MS });
+  const carts = createCartService({ db: rt.db, orders });
+  registerCatalogServer(rt.grpc, { catalog, carts, orders }, config.MAX_PAGE_SIZE);
+
+  if (config.CONSUME_PAYMENTS) {
+    rt.consume({ domain: "payments", subject: consumed.payments, durable: PAYMENTS_CONSUMER, decode: decodePaymentEvent, handle: paymentHandler(rt.db, orders, rt.log) });
+  }
+  const sweeper = createSweeper({ intervalMs: config.SWEEP_INTERVAL_MS, sweep: () => orders.expireDue(), log: rt.log });
+  rt.onStart(async () => sweeper.start());
+  rt.onStop(() => sweeper.stop());
+
   return {
     log: rt.log,
     runtime: rt,
+    services: { catalog, carts, orders },
     start: () => rt.start(),
     stop: () => rt.stop(),
   };

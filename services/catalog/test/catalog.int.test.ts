@@ -91,7 +91,7 @@ describe("CreateProduct", () => {
     const request = buildCreateProduct();
     const err = await expectFailure(client.createProduct.bind(client), request, { token: intruder });
     expect(err.code).toBe(status.PERMISSION_DENIED);
-    const list = await unaryCall(client.listProducts.bind(client), { businessId: "biz_pottery", page: { pageSize: 100, pageToken: "" } }, { token: owner });
+    const list = await unaryCall(client.listProducts.bind(client), { catalogId: "", businessId: "biz_pottery", page: { pageSize: 100, pageToken: "" } }, { token: owner });
     expect(list.products.map((p) => p.retailerId)).not.toContain(request.retailerId);
   });
 
@@ -141,7 +141,7 @@ describe("ListProducts", () => {
     const seen: string[] = [];
     let pageToken = "";
     do {
-      const res = await unaryCall(client.listProducts.bind(client), { businessId: biz, page: { pageSize: 3, pageToken } }, { token });
+      const res = await unaryCall(client.listProducts.bind(client), { catalogId: "", businessId: biz, page: { pageSize: 3, pageToken } }, { token });
       seen.push(...res.products.map((p) => p.id));
       pageToken = res.page?.nextPageToken ?? "";
     } while (pageToken);
@@ -149,7 +149,7 @@ describe("ListProducts", () => {
   });
 
   it("when the page token is garbage, then INVALID_ARGUMENT names page.page_token", async () => {
-    const err = await expectFailure(client.listProducts.bind(client), { businessId: "biz_pottery", page: { pageSize: 3, pageToken: "nope" } }, { token: owner });
+    const err = await expectFailure(client.listProducts.bind(client), { catalogId: "", businessId: "biz_pottery", page: { pageSize: 3, pageToken: "nope" } }, { token: owner });
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(errorDetail(err)?.field).toBe("page.page_token");
   });

@@ -12,6 +12,7 @@ let env: TestEnv;
 let app: CatalogApp;
 let address: string;
 let owner: string;
+let customer: string;
 let client: CatalogServiceClient;
 
 /** The principal each RPC is meant for; a method missing here fails the test, so a new one gets covered. */
@@ -19,6 +20,23 @@ const callers: Record<string, () => string> = {
   createProduct: () => owner,
   getProduct: () => owner,
   listProducts: () => owner,
+  createCatalog: () => owner,
+  listCatalogs: () => owner,
+  updateProduct: () => owner,
+  archiveProduct: () => owner,
+  bulkUpsertProducts: () => owner,
+  importProducts: () => owner,
+  searchProducts: () => owner,
+  getProductMessage: () => owner,
+  getCart: () => customer,
+  addCartItem: () => customer,
+  setCartItemQuantity: () => customer,
+  removeCartItem: () => customer,
+  checkout: () => customer,
+  createChatOrder: () => customer,
+  getOrder: () => customer,
+  listOrders: () => customer,
+  updateOrderStatus: () => customer,
 };
 
 beforeAll(async () => {
@@ -28,6 +46,7 @@ beforeAll(async () => {
   address = `127.0.0.1:${port}`;
   client = clientFor(CatalogServiceClient, port);
   owner = await env.token({ kind: "business", businessId: "biz_hostile" });
+  customer = await env.token({ kind: "customer", customerId: "cus_hostile" });
   await unaryCall(client.createProduct.bind(client), buildCreateProduct({ businessId: "biz_hostile" }), { token: owner });
 });
 
@@ -39,7 +58,7 @@ afterAll(async () => {
 
 describe("hostile input", () => {
   it("when an id holds U+0000, then INVALID_ARGUMENT naming it, not INTERNAL from PostgreSQL's encoding check", async () => {
-    const list = await expectFailure(client.listProducts.bind(client), { businessId: "biz_hostile\u0000", page: undefined }, { token: owner });
+    const list = await expectFailure(client.listProducts.bind(client), { catalogId: "", businessId: "biz_hostile\u0000", page: undefined }, { token: owner });
     expect({ code: list.code, field: errorDetail(list)?.field }).toEqual({ code: 3, field: "business_id" });
     const get = await expectFailure(client.getProduct.bind(client), { productId: "\u0000" }, { token: owner });
     expect({ code: get.code, field: errorDetail(get)?.field }).toEqual({ code: 3, field: "product_id" });
@@ -50,10 +69,10 @@ describe("hostile input", () => {
       const token = callers[name];
       expect(token, `no caller for ${name}`).toBeDefined();
       const before = await rowCounts(env.databaseUrl, "catalog");
-      const listed = await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner });
+      const listed = await unaryCall(client.listProducts.bind(client), { catalogId: "", businessId: "biz_hostile", page: undefined }, { token: owner });
       await assertHostileRefused({ address, method, token: token!(), bounds, numRuns: 25 });
       expect(await rowCounts(env.databaseUrl, "catalog")).toEqual(before);
-      expect(await unaryCall(client.listProducts.bind(client), { businessId: "biz_hostile", page: undefined }, { token: owner })).toEqual(listed);
+      expect(await unaryCall(client.listProducts.bind(client), { catalogId: "", businessId: "biz_hostile", page: undefined }, { token: owner })).toEqual(listed);
     });
   }
 });

@@ -29,7 +29,7 @@ async function listAll(businessId: string, token: string, pageSize: number): Pro
   let pageToken = "";
   let pages = 0;
   do {
-    const res = await unaryCall(client.listProducts.bind(client), { businessId, page: { pageSize, pageToken } }, { token });
+    const res = await unaryCall(client.listProducts.bind(client), { catalogId: "", businessId, page: { pageSize, pageToken } }, { token });
     expect(res.products.length).toBeLessThanOrEqual(pageSize);
     seen.push(...res.products.map((p) => p.id));
     pageToken = res.page?.nextPageToken ?? "";

@@ -1,7 +1,11 @@
-import { ProductCreated } from "@kontor/proto/catalog/v1/events";
+import { ProductArchived, ProductCreated, ProductUpserted, OrderPlaced, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
-import type { Product } from "../domain/product.js";
+import { effectivePriceMinor, type Product } from "../domain/product.js";
+import type { Order, OrderState } from "../domain/order.js";
+import { orderToPb, stateToPb, trackingToPb } from "../pb/mappers.js";
 import { subjects } from "./subjects.js";
+
+const money = (amountMinor: bigint, currency: string) => ({ amountMinor: amountMinor.toString(), currency });
 
 export function productCreatedEvent(product: Product): OutboxEvent {
   const eventId = newEventId();
@@ -13,7 +17,81 @@ export function productCreatedEvent(product: Product): OutboxEvent {
       productId: product.id,
       retailerId: product.retailerId,
       name: product.name,
-      price: { amountMinor: product.price.amountMinor.toString(), currency: product.price.currency },
+      price: money(product.price.amountMinor, product.price.currency),
+    }).finish(),
+  };
+}
+
+/** Event id `<product id>:v<version>`: one per version, so a re-published row is dropped by the stream. */
+export function productUpsertedEvent(product: Product, now: Date): OutboxEvent {
+  const eventId = `${product.id}:v${product.version}`;
+  return {
+    eventId,
+    subject: subjects.productUpserted,
+    payload: ProductUpserted.encode({
+      meta: { eventId, occurredAt: now, businessId: product.businessId },
+      catalogId: product.catalogId,
+      productId: product.id,
+      retailerId: product.retailerId,
+      name: product.name,
+      price: money(product.price.amountMinor, product.price.currency),
+      effectivePrice: money(effectivePriceMinor(product, now), product.price.currency),
+      availability: product.availability,
+      visible: product.visible,
+      imageUrl: product.imageUrls[0] ?? "",
+      itemGroupId: product.itemGroupId,
+      version: product.version.toString(),
+    }).finish(),
+  };
+}
+
+export function productArchivedEvent(product: Product, now: Date): OutboxEvent {
+  const eventId = `${product.id}:v${product.version}`;
+  return {
+    eventId,
+    subject: subjects.productArchived,
+    payload: ProductArchived.encode({
+      meta: { eventId, occurredAt: now, businessId: product.businessId },
+      catalogId: product.catalogId,
+      productId: product.id,
+      retailerId: product.retailerId,
+      version: product.version.toString(),
+    }).finish(),
+  };
+}
+
+export function orderPlacedEvent(order: Order): OutboxEvent {
+  const eventId = `${order.id}:placed`;
+  return {
+    eventId,
+    subject: subjects.orderPlaced,
+    payload: OrderPlaced.encode({ meta: { eventId, occurredAt: order.createdAt, businessId: order.businessId }, order: orderToPb(order) }).finish(),
+  };
+}
+
+const STATE_SUBJECTS: Partial<Record<OrderState, string>> = {
+  PAID: subjects.orderPaid,
+  SHIPPED: subjects.orderShipped,
+  DELIVERED: subjects.orderDelivered,
+  CANCELLED: subjects.orderCancelled,
+  REFUNDED: subjects.orderRefunded,
+};
+
+/** Event id `<order id>:<state>`: an order enters each state at most once. */
+export function orderStatusEvent(order: Order, previous: OrderState, reason: string): OutboxEvent {
+  const eventId = `${order.id}:${order.state.toLowerCase()}`;
+  return {
+    eventId,
+    subject: STATE_SUBJECTS[order.state]!,
+    payload: OrderStatusChanged.encode({
+      meta: { eventId, occurredAt: order.updatedAt, businessId: order.businessId },
+      orderId: order.id,
+      customerId: order.customerId,
+      state: stateToPb(order.state),
+      previousState: stateToPb(previous),
+      tracking: trackingToPb(order.tracking),
+      total: money(order.totalMinor, order.currency),
+      reason,
     }).finish(),
   };
 }

@@ -1,4 +1,20 @@
 /** Every subject the catalog service publishes (unprefixed). */
 export const subjects = {
   productCreated: "kontor.catalog.product.created.v1",
+  productUpserted: "kontor.catalog.product.upserted.v1",
+  productArchived: "kontor.catalog.product.archived.v1",
+  orderPlaced: "kontor.catalog.order.placed.v1",
+  orderPaid: "kontor.catalog.order.paid.v1",
+  orderShipped: "kontor.catalog.order.shipped.v1",
+  orderDelivered: "kontor.catalog.order.delivered.v1",
+  orderCancelled: "kontor.catalog.order.cancelled.v1",
+  orderRefunded: "kontor.catalog.order.refunded.v1",
+} as const;
+
+/** What catalog consumes: payments' outcomes (succeeded, failed, refunded). */
+export const consumed = {
+  payments: "kontor.payments.payment.>",
+  paymentSucceeded: "kontor.payments.payment.succeeded.v1",
+  paymentFailed: "kontor.payments.payment.failed.v1",
+  paymentRefunded: "kontor.payments.payment.refunded.v1",
 } as const;

@@ -1,6 +1,15 @@
 import type { KitTables } from "@kontor/service-kit/kit-migrations";
 import type { ProductTable } from "./product.table.js";
+import type { CartItemTable, CartTable, CatalogTable, OrderChangeTable, OrderLineTable, OrderTable, ProductWordTable, ReservationTable } from "./commerce.table.js";
 
 export interface CatalogDatabase extends KitTables {
   product: ProductTable;
+  catalog: CatalogTable;
+  product_word: ProductWordTable;
+  cart: CartTable;
+  cart_item: CartItemTable;
+  customer_order: OrderTable;
+  order_line: OrderLineTable;
+  reservation: ReservationTable;
+  order_change: OrderChangeTable;
 }

@@ -10,14 +10,19 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleBidiStreamingCall,
+  type handleClientStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FieldMask } from "../../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { Money } from "../../common/v1/money.js";
 import { PageRequest, PageResponse } from "../../common/v1/paging.js";
@@ -25,6 +30,215 @@ import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 export const protobufPackage = "kontor.catalog.v1";
 
 export const protobufFileName = "kontor/catalog/v1/catalog_service.proto";
+
+export enum Availability {
+  AVAILABILITY_UNSPECIFIED = 0,
+  AVAILABILITY_IN_STOCK = 1,
+  AVAILABILITY_OUT_OF_STOCK = 2,
+  AVAILABILITY_PREORDER = 3,
+  AVAILABILITY_DISCONTINUED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function availabilityFromJSON(object: any): Availability {
+  switch (object) {
+    case 0:
+    case "AVAILABILITY_UNSPECIFIED":
+      return Availability.AVAILABILITY_UNSPECIFIED;
+    case 1:
+    case "AVAILABILITY_IN_STOCK":
+      return Availability.AVAILABILITY_IN_STOCK;
+    case 2:
+    case "AVAILABILITY_OUT_OF_STOCK":
+      return Availability.AVAILABILITY_OUT_OF_STOCK;
+    case 3:
+    case "AVAILABILITY_PREORDER":
+      return Availability.AVAILABILITY_PREORDER;
+    case 4:
+    case "AVAILABILITY_DISCONTINUED":
+      return Availability.AVAILABILITY_DISCONTINUED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Availability.UNRECOGNIZED;
+  }
+}
+
+export function availabilityToJSON(object: Availability): string {
+  switch (object) {
+    case Availability.AVAILABILITY_UNSPECIFIED:
+      return "AVAILABILITY_UNSPECIFIED";
+    case Availability.AVAILABILITY_IN_STOCK:
+      return "AVAILABILITY_IN_STOCK";
+    case Availability.AVAILABILITY_OUT_OF_STOCK:
+      return "AVAILABILITY_OUT_OF_STOCK";
+    case Availability.AVAILABILITY_PREORDER:
+      return "AVAILABILITY_PREORDER";
+    case Availability.AVAILABILITY_DISCONTINUED:
+      return "AVAILABILITY_DISCONTINUED";
+    case Availability.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum RowOutcome {
+  ROW_OUTCOME_UNSPECIFIED = 0,
+  ROW_OUTCOME_CREATED = 1,
+  ROW_OUTCOME_UPDATED = 2,
+  ROW_OUTCOME_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function rowOutcomeFromJSON(object: any): RowOutcome {
+  switch (object) {
+    case 0:
+    case "ROW_OUTCOME_UNSPECIFIED":
+      return RowOutcome.ROW_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "ROW_OUTCOME_CREATED":
+      return RowOutcome.ROW_OUTCOME_CREATED;
+    case 2:
+    case "ROW_OUTCOME_UPDATED":
+      return RowOutcome.ROW_OUTCOME_UPDATED;
+    case 3:
+    case "ROW_OUTCOME_FAILED":
+      return RowOutcome.ROW_OUTCOME_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RowOutcome.UNRECOGNIZED;
+  }
+}
+
+export function rowOutcomeToJSON(object: RowOutcome): string {
+  switch (object) {
+    case RowOutcome.ROW_OUTCOME_UNSPECIFIED:
+      return "ROW_OUTCOME_UNSPECIFIED";
+    case RowOutcome.ROW_OUTCOME_CREATED:
+      return "ROW_OUTCOME_CREATED";
+    case RowOutcome.ROW_OUTCOME_UPDATED:
+      return "ROW_OUTCOME_UPDATED";
+    case RowOutcome.ROW_OUTCOME_FAILED:
+      return "ROW_OUTCOME_FAILED";
+    case RowOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ImportFormat {
+  IMPORT_FORMAT_UNSPECIFIED = 0,
+  /** IMPORT_FORMAT_CSV - A header row, then one product per row (see the service README for the columns). */
+  IMPORT_FORMAT_CSV = 1,
+  /** IMPORT_FORMAT_JSON_LINES - One JSON object per line with the same keys as the CSV columns. */
+  IMPORT_FORMAT_JSON_LINES = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function importFormatFromJSON(object: any): ImportFormat {
+  switch (object) {
+    case 0:
+    case "IMPORT_FORMAT_UNSPECIFIED":
+      return ImportFormat.IMPORT_FORMAT_UNSPECIFIED;
+    case 1:
+    case "IMPORT_FORMAT_CSV":
+      return ImportFormat.IMPORT_FORMAT_CSV;
+    case 2:
+    case "IMPORT_FORMAT_JSON_LINES":
+      return ImportFormat.IMPORT_FORMAT_JSON_LINES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ImportFormat.UNRECOGNIZED;
+  }
+}
+
+export function importFormatToJSON(object: ImportFormat): string {
+  switch (object) {
+    case ImportFormat.IMPORT_FORMAT_UNSPECIFIED:
+      return "IMPORT_FORMAT_UNSPECIFIED";
+    case ImportFormat.IMPORT_FORMAT_CSV:
+      return "IMPORT_FORMAT_CSV";
+    case ImportFormat.IMPORT_FORMAT_JSON_LINES:
+      return "IMPORT_FORMAT_JSON_LINES";
+    case ImportFormat.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum OrderState {
+  ORDER_STATE_UNSPECIFIED = 0,
+  ORDER_STATE_PENDING_PAYMENT = 1,
+  ORDER_STATE_PAID = 2,
+  ORDER_STATE_SHIPPED = 3,
+  ORDER_STATE_DELIVERED = 4,
+  ORDER_STATE_CANCELLED = 5,
+  ORDER_STATE_REFUNDED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function orderStateFromJSON(object: any): OrderState {
+  switch (object) {
+    case 0:
+    case "ORDER_STATE_UNSPECIFIED":
+      return OrderState.ORDER_STATE_UNSPECIFIED;
+    case 1:
+    case "ORDER_STATE_PENDING_PAYMENT":
+      return OrderState.ORDER_STATE_PENDING_PAYMENT;
+    case 2:
+    case "ORDER_STATE_PAID":
+      return OrderState.ORDER_STATE_PAID;
+    case 3:
+    case "ORDER_STATE_SHIPPED":
+      return OrderState.ORDER_STATE_SHIPPED;
+    case 4:
+    case "ORDER_STATE_DELIVERED":
+      return OrderState.ORDER_STATE_DELIVERED;
+    case 5:
+    case "ORDER_STATE_CANCELLED":
+      return OrderState.ORDER_STATE_CANCELLED;
+    case 6:
+    case "ORDER_STATE_REFUNDED":
+      return OrderState.ORDER_STATE_REFUNDED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OrderState.UNRECOGNIZED;
+  }
+}
+
+export function orderStateToJSON(object: OrderState): string {
+  switch (object) {
+    case OrderState.ORDER_STATE_UNSPECIFIED:
+      return "ORDER_STATE_UNSPECIFIED";
+    case OrderState.ORDER_STATE_PENDING_PAYMENT:
+      return "ORDER_STATE_PENDING_PAYMENT";
+    case OrderState.ORDER_STATE_PAID:
+      return "ORDER_STATE_PAID";
+    case OrderState.ORDER_STATE_SHIPPED:
+      return "ORDER_STATE_SHIPPED";
+    case OrderState.ORDER_STATE_DELIVERED:
+      return "ORDER_STATE_DELIVERED";
+    case OrderState.ORDER_STATE_CANCELLED:
+      return "ORDER_STATE_CANCELLED";
+    case OrderState.ORDER_STATE_REFUNDED:
+      return "ORDER_STATE_REFUNDED";
+    case OrderState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface Catalog {
+  id: string;
+  businessId: string;
+  name: string;
+  /** The catalog CreateProduct uses when it is given none. */
+  isDefault: boolean;
+  createdAt: Date | undefined;
+}
 
 export interface Product {
   id: string;
@@ -37,6 +251,53 @@ export interface Product {
   imageUrl: string;
   visible: boolean;
   createdAt: Date | undefined;
+  catalogId: string;
+  /** Every image; image_url is the first. */
+  imageUrls: string[];
+  /** The sale price applies between sale_starts_at and sale_ends_at (either open). */
+  salePrice: Money | undefined;
+  saleStartsAt: Date | undefined;
+  saleEndsAt: Date | undefined;
+  availability: Availability;
+  /** Units on hand; unset when the business does not count stock. */
+  inventory?:
+    | string
+    | undefined;
+  /** Units on hand and not reserved by unpaid orders; unset when not counted. */
+  available?: string | undefined;
+  categories: string[];
+  collections: string[];
+  /** Variants (size, colour) are separate products sharing an item group id. */
+  itemGroupId: string;
+  size: string;
+  color: string;
+  archived: boolean;
+  updatedAt:
+    | Date
+    | undefined;
+  /** The price a buyer pays now: the sale price inside its window, else price. */
+  effectivePrice: Money | undefined;
+}
+
+/** ProductInput is one product as a business writes it. */
+export interface ProductInput {
+  retailerId: string;
+  name: string;
+  description: string;
+  price: Money | undefined;
+  imageUrls: string[];
+  salePrice: Money | undefined;
+  saleStartsAt: Date | undefined;
+  saleEndsAt: Date | undefined;
+  availability: Availability;
+  inventory?: string | undefined;
+  categories: string[];
+  collections: string[];
+  itemGroupId: string;
+  size: string;
+  color: string;
+  /** Hidden products are seen only by their business. */
+  visible?: boolean | undefined;
 }
 
 export interface CreateProductRequest {
@@ -46,6 +307,19 @@ export interface CreateProductRequest {
   description: string;
   price: Money | undefined;
   imageUrl: string;
+  /** Empty: the business's default catalog (created when missing). */
+  catalogId: string;
+  imageUrls: string[];
+  salePrice: Money | undefined;
+  saleStartsAt: Date | undefined;
+  saleEndsAt: Date | undefined;
+  availability: Availability;
+  inventory?: string | undefined;
+  categories: string[];
+  collections: string[];
+  itemGroupId: string;
+  size: string;
+  color: string;
 }
 
 export interface CreateProductResponse {
@@ -62,13 +336,478 @@ export interface GetProductResponse {
 
 export interface ListProductsRequest {
   businessId: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** Only this catalog's products, when set. */
+  catalogId: string;
 }
 
 export interface ListProductsResponse {
   products: Product[];
   page: PageResponse | undefined;
 }
+
+export interface CreateCatalogRequest {
+  businessId: string;
+  name: string;
+}
+
+export interface CreateCatalogResponse {
+  catalog: Catalog | undefined;
+}
+
+export interface ListCatalogsRequest {
+  businessId: string;
+}
+
+export interface ListCatalogsResponse {
+  catalogs: Catalog[];
+}
+
+export interface UpdateProductRequest {
+  productId: string;
+  /** The new values; only the fields update_mask names are read. */
+  product:
+    | ProductInput
+    | undefined;
+  /** Field names of ProductInput (snake_case), e.g. "price", "inventory". */
+  updateMask: string[] | undefined;
+}
+
+export interface UpdateProductResponse {
+  product: Product | undefined;
+}
+
+export interface ArchiveProductRequest {
+  productId: string;
+}
+
+export interface ArchiveProductResponse {
+  product: Product | undefined;
+}
+
+export interface BulkUpsertProductsRequest {
+  /** Required on the first message; later messages leave it empty or repeat it. */
+  catalogId: string;
+  products: ProductInput[];
+}
+
+export interface RowResult {
+  /** Position of the row in the call (0-based), across every message. */
+  index: number;
+  retailerId: string;
+  outcome: RowOutcome;
+  productId: string;
+  /** For a failed row: the offending field, the stable reason and a message. */
+  field: string;
+  reason: string;
+  message: string;
+}
+
+export interface BulkUpsertProductsResponse {
+  results: RowResult[];
+  created: number;
+  updated: number;
+  failed: number;
+}
+
+export interface ImportProductsRequest {
+  /** Required on the first message. */
+  catalogId: string;
+  /** Required on the first message. */
+  format: ImportFormat;
+  /** The next piece of the file, in order. */
+  chunk: Buffer;
+}
+
+export interface ImportProductsResponse {
+  rowsRead: number;
+  created: number;
+  updated: number;
+  failed: number;
+  /** Failed rows since the previous progress message (index = data row, from 0). */
+  failures: RowResult[];
+  done: boolean;
+}
+
+export interface SearchProductsRequest {
+  catalogId: string;
+  /** Words to find in name and description; empty browses. */
+  query: string;
+  /** A product in any of these categories. */
+  categories: string[];
+  /** Effective price bounds in minor units (inclusive); 0 means none. */
+  minPriceMinor: string;
+  maxPriceMinor: string;
+  /** Only these availabilities, when set. */
+  availability: Availability[];
+  page: PageRequest | undefined;
+}
+
+export interface SearchProductsResponse {
+  products: Product[];
+  page: PageResponse | undefined;
+}
+
+export interface ProductMessageSection {
+  title: string;
+  productRetailerIds: string[];
+}
+
+export interface GetProductMessageRequest {
+  catalogId: string;
+  /** A single-product message: one retailer id. */
+  productRetailerId: string;
+  /** A multi-product message: at most 10 sections and 30 products in total. */
+  sections: ProductMessageSection[];
+}
+
+export interface ProductMessageSectionProducts {
+  title: string;
+  products: Product[];
+}
+
+export interface GetProductMessageResponse {
+  catalogId: string;
+  /** Set for a single-product message. */
+  product:
+    | Product
+    | undefined;
+  /** Set for a multi-product message, in the request's order. */
+  sections: ProductMessageSectionProducts[];
+}
+
+export interface CartItem {
+  productId: string;
+  productRetailerId: string;
+  name: string;
+  quantity: number;
+  /** Today's price per unit and for the line. */
+  unitPrice: Money | undefined;
+  lineTotal:
+    | Money
+    | undefined;
+  /** False when the product was archived or cannot be sold now. */
+  purchasable: boolean;
+}
+
+export interface Cart {
+  id: string;
+  businessId: string;
+  customerId: string;
+  catalogId: string;
+  items: CartItem[];
+  subtotal: Money | undefined;
+  updatedAt: Date | undefined;
+}
+
+export interface GetCartRequest {
+  customerId: string;
+  businessId: string;
+}
+
+export interface GetCartResponse {
+  /** Unset when the customer has no cart with the business. */
+  cart: Cart | undefined;
+}
+
+export interface AddCartItemRequest {
+  customerId: string;
+  catalogId: string;
+  productRetailerId: string;
+  quantity: number;
+}
+
+export interface AddCartItemResponse {
+  cart: Cart | undefined;
+}
+
+export interface SetCartItemQuantityRequest {
+  customerId: string;
+  catalogId: string;
+  productRetailerId: string;
+  quantity: number;
+}
+
+export interface SetCartItemQuantityResponse {
+  cart: Cart | undefined;
+}
+
+export interface RemoveCartItemRequest {
+  customerId: string;
+  catalogId: string;
+  productRetailerId: string;
+}
+
+export interface RemoveCartItemResponse {
+  cart: Cart | undefined;
+}
+
+export interface Address {
+  name: string;
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  /** ISO 3166-1 alpha-2. */
+  country: string;
+  phone: string;
+}
+
+export interface CheckoutRequest {
+  customerId: string;
+  businessId: string;
+  note: string;
+  deliveryAddress:
+    | Address
+    | undefined;
+  /** The total the customer was shown; when set and today's differs, nothing is ordered. */
+  expectedTotal: Money | undefined;
+}
+
+export interface CheckoutResponse {
+  order: Order | undefined;
+}
+
+export interface OrderLine {
+  productId: string;
+  productRetailerId: string;
+  name: string;
+  quantity: number;
+  /** The price at purchase. */
+  unitPrice: Money | undefined;
+  lineTotal: Money | undefined;
+}
+
+export interface Tracking {
+  carrier: string;
+  number: string;
+  url: string;
+}
+
+export interface Order {
+  id: string;
+  businessId: string;
+  customerId: string;
+  catalogId: string;
+  state: OrderState;
+  items: OrderLine[];
+  subtotal: Money | undefined;
+  total: Money | undefined;
+  note: string;
+  deliveryAddress: Address | undefined;
+  tracking:
+    | Tracking
+    | undefined;
+  /** Until then the stock is held for an unpaid order. */
+  reservedUntil: Date | undefined;
+  createdAt: Date | undefined;
+  updatedAt:
+    | Date
+    | undefined;
+  /** "cart" or "chat". */
+  source: string;
+}
+
+export interface ChatOrderItem {
+  productRetailerId: string;
+  quantity: number;
+  /** The price the customer saw; when set and today's differs, nothing is ordered. */
+  itemPrice: Money | undefined;
+}
+
+export interface CreateChatOrderRequest {
+  customerId: string;
+  catalogId: string;
+  /** The order message's text, kept as the order's note. */
+  text: string;
+  items: ChatOrderItem[];
+}
+
+export interface CreateChatOrderResponse {
+  order: Order | undefined;
+}
+
+export interface GetOrderRequest {
+  orderId: string;
+}
+
+export interface GetOrderResponse {
+  order: Order | undefined;
+}
+
+export interface ListOrdersRequest {
+  /** Exactly one of business_id and customer_id. */
+  businessId: string;
+  customerId: string;
+  /** Only orders in these states, when set. */
+  states: OrderState[];
+  page: PageRequest | undefined;
+}
+
+export interface ListOrdersResponse {
+  orders: Order[];
+  page: PageResponse | undefined;
+}
+
+export interface UpdateOrderStatusRequest {
+  orderId: string;
+  /** SHIPPED, DELIVERED or CANCELLED (PAID and REFUNDED come from payments). */
+  state: OrderState;
+  tracking: Tracking | undefined;
+  note: string;
+}
+
+export interface UpdateOrderStatusResponse {
+  order: Order | undefined;
+}
+
+function createBaseCatalog(): Catalog {
+  return { id: "", businessId: "", name: "", isDefault: false, createdAt: undefined };
+}
+
+export const Catalog: MessageFns<Catalog> = {
+  encode(message: Catalog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.isDefault !== false) {
+      writer.uint32(32).bool(message.isDefault);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Catalog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCatalog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.isDefault = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Catalog {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      isDefault: isSet(object.isDefault)
+        ? globalThis.Boolean(object.isDefault)
+        : isSet(object.is_default)
+        ? globalThis.Boolean(object.is_default)
+        : false,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Catalog): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.isDefault !== false) {
+      obj.isDefault = message.isDefault;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Catalog>, I>>(base?: I): Catalog {
+    return Catalog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Catalog>, I>>(object: I): Catalog {
+    const message = createBaseCatalog();
+    message.id = object.id ?? "";
+    message.businessId = object.businessId ?? "";
+    message.name = object.name ?? "";
+    message.isDefault = object.isDefault ?? false;
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
 
 function createBaseProduct(): Product {
   return {
@@ -81,6 +820,22 @@ function createBaseProduct(): Product {
     imageUrl: "",
     visible: false,
     createdAt: undefined,
+    catalogId: "",
+    imageUrls: [],
+    salePrice: undefined,
+    saleStartsAt: undefined,
+    saleEndsAt: undefined,
+    availability: 0,
+    inventory: undefined,
+    available: undefined,
+    categories: [],
+    collections: [],
+    itemGroupId: "",
+    size: "",
+    color: "",
+    archived: false,
+    updatedAt: undefined,
+    effectivePrice: undefined,
   };
 }
 
@@ -112,6 +867,54 @@ export const Product: MessageFns<Product> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(82).string(message.catalogId);
+    }
+    for (const v of message.imageUrls) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.salePrice !== undefined) {
+      Money.encode(message.salePrice, writer.uint32(98).fork()).join();
+    }
+    if (message.saleStartsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleStartsAt), writer.uint32(106).fork()).join();
+    }
+    if (message.saleEndsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleEndsAt), writer.uint32(114).fork()).join();
+    }
+    if (message.availability !== 0) {
+      writer.uint32(120).int32(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      writer.uint32(128).int64(message.inventory);
+    }
+    if (message.available !== undefined) {
+      writer.uint32(136).int64(message.available);
+    }
+    for (const v of message.categories) {
+      writer.uint32(146).string(v!);
+    }
+    for (const v of message.collections) {
+      writer.uint32(154).string(v!);
+    }
+    if (message.itemGroupId !== "") {
+      writer.uint32(162).string(message.itemGroupId);
+    }
+    if (message.size !== "") {
+      writer.uint32(170).string(message.size);
+    }
+    if (message.color !== "") {
+      writer.uint32(178).string(message.color);
+    }
+    if (message.archived !== false) {
+      writer.uint32(184).bool(message.archived);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(194).fork()).join();
+    }
+    if (message.effectivePrice !== undefined) {
+      Money.encode(message.effectivePrice, writer.uint32(202).fork()).join();
     }
     return writer;
   },
@@ -201,6 +1004,134 @@ export const Product: MessageFns<Product> = {
             message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.imageUrls.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.salePrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.saleStartsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.saleEndsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.availability = reader.int32() as any;
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.inventory = reader.int64().toString();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.available = reader.int64().toString();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.categories.push(reader.string());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.collections.push(reader.string());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.itemGroupId = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.size = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.color = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.effectivePrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -240,6 +1171,58 @@ export const Product: MessageFns<Product> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      imageUrls: globalThis.Array.isArray(object?.imageUrls)
+        ? object.imageUrls.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.image_urls)
+        ? object.image_urls.map((e: any) => globalThis.String(e))
+        : [],
+      salePrice: isSet(object.salePrice)
+        ? Money.fromJSON(object.salePrice)
+        : isSet(object.sale_price)
+        ? Money.fromJSON(object.sale_price)
+        : undefined,
+      saleStartsAt: isSet(object.saleStartsAt)
+        ? fromJsonTimestamp(object.saleStartsAt)
+        : isSet(object.sale_starts_at)
+        ? fromJsonTimestamp(object.sale_starts_at)
+        : undefined,
+      saleEndsAt: isSet(object.saleEndsAt)
+        ? fromJsonTimestamp(object.saleEndsAt)
+        : isSet(object.sale_ends_at)
+        ? fromJsonTimestamp(object.sale_ends_at)
+        : undefined,
+      availability: isSet(object.availability) ? availabilityFromJSON(object.availability) : 0,
+      inventory: isSet(object.inventory) ? globalThis.String(object.inventory) : undefined,
+      available: isSet(object.available) ? globalThis.String(object.available) : undefined,
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => globalThis.String(e))
+        : [],
+      collections: globalThis.Array.isArray(object?.collections)
+        ? object.collections.map((e: any) => globalThis.String(e))
+        : [],
+      itemGroupId: isSet(object.itemGroupId)
+        ? globalThis.String(object.itemGroupId)
+        : isSet(object.item_group_id)
+        ? globalThis.String(object.item_group_id)
+        : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "",
+      color: isSet(object.color) ? globalThis.String(object.color) : "",
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : false,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      effectivePrice: isSet(object.effectivePrice)
+        ? Money.fromJSON(object.effectivePrice)
+        : isSet(object.effective_price)
+        ? Money.fromJSON(object.effective_price)
+        : undefined,
     };
   },
 
@@ -272,6 +1255,54 @@ export const Product: MessageFns<Product> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toISOString();
     }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.imageUrls?.length) {
+      obj.imageUrls = message.imageUrls;
+    }
+    if (message.salePrice !== undefined) {
+      obj.salePrice = Money.toJSON(message.salePrice);
+    }
+    if (message.saleStartsAt !== undefined) {
+      obj.saleStartsAt = message.saleStartsAt.toISOString();
+    }
+    if (message.saleEndsAt !== undefined) {
+      obj.saleEndsAt = message.saleEndsAt.toISOString();
+    }
+    if (message.availability !== 0) {
+      obj.availability = availabilityToJSON(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      obj.inventory = message.inventory;
+    }
+    if (message.available !== undefined) {
+      obj.available = message.available;
+    }
+    if (message.categories?.length) {
+      obj.categories = message.categories;
+    }
+    if (message.collections?.length) {
+      obj.collections = message.collections;
+    }
+    if (message.itemGroupId !== "") {
+      obj.itemGroupId = message.itemGroupId;
+    }
+    if (message.size !== "") {
+      obj.size = message.size;
+    }
+    if (message.color !== "") {
+      obj.color = message.color;
+    }
+    if (message.archived !== false) {
+      obj.archived = message.archived;
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.effectivePrice !== undefined) {
+      obj.effectivePrice = Money.toJSON(message.effectivePrice);
+    }
     return obj;
   },
 
@@ -289,12 +1320,407 @@ export const Product: MessageFns<Product> = {
     message.imageUrl = object.imageUrl ?? "";
     message.visible = object.visible ?? false;
     message.createdAt = object.createdAt ?? undefined;
+    message.catalogId = object.catalogId ?? "";
+    message.imageUrls = object.imageUrls?.map((e) => e) || [];
+    message.salePrice = (object.salePrice !== undefined && object.salePrice !== null)
+      ? Money.fromPartial(object.salePrice)
+      : undefined;
+    message.saleStartsAt = object.saleStartsAt ?? undefined;
+    message.saleEndsAt = object.saleEndsAt ?? undefined;
+    message.availability = object.availability ?? 0;
+    message.inventory = object.inventory ?? undefined;
+    message.available = object.available ?? undefined;
+    message.categories = object.categories?.map((e) => e) || [];
+    message.collections = object.collections?.map((e) => e) || [];
+    message.itemGroupId = object.itemGroupId ?? "";
+    message.size = object.size ?? "";
+    message.color = object.color ?? "";
+    message.archived = object.archived ?? false;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.effectivePrice = (object.effectivePrice !== undefined && object.effectivePrice !== null)
+      ? Money.fromPartial(object.effectivePrice)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProductInput(): ProductInput {
+  return {
+    retailerId: "",
+    name: "",
+    description: "",
+    price: undefined,
+    imageUrls: [],
+    salePrice: undefined,
+    saleStartsAt: undefined,
+    saleEndsAt: undefined,
+    availability: 0,
+    inventory: undefined,
+    categories: [],
+    collections: [],
+    itemGroupId: "",
+    size: "",
+    color: "",
+    visible: undefined,
+  };
+}
+
+export const ProductInput: MessageFns<ProductInput> = {
+  encode(message: ProductInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.retailerId !== "") {
+      writer.uint32(10).string(message.retailerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.price !== undefined) {
+      Money.encode(message.price, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.imageUrls) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.salePrice !== undefined) {
+      Money.encode(message.salePrice, writer.uint32(50).fork()).join();
+    }
+    if (message.saleStartsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleStartsAt), writer.uint32(58).fork()).join();
+    }
+    if (message.saleEndsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleEndsAt), writer.uint32(66).fork()).join();
+    }
+    if (message.availability !== 0) {
+      writer.uint32(72).int32(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      writer.uint32(80).int64(message.inventory);
+    }
+    for (const v of message.categories) {
+      writer.uint32(90).string(v!);
+    }
+    for (const v of message.collections) {
+      writer.uint32(98).string(v!);
+    }
+    if (message.itemGroupId !== "") {
+      writer.uint32(106).string(message.itemGroupId);
+    }
+    if (message.size !== "") {
+      writer.uint32(114).string(message.size);
+    }
+    if (message.color !== "") {
+      writer.uint32(122).string(message.color);
+    }
+    if (message.visible !== undefined) {
+      writer.uint32(128).bool(message.visible);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProductInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProductInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.retailerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.price = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.imageUrls.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.salePrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.saleStartsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.saleEndsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.availability = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.inventory = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.categories.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.collections.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.itemGroupId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.size = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.color = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.visible = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProductInput {
+    return {
+      retailerId: isSet(object.retailerId)
+        ? globalThis.String(object.retailerId)
+        : isSet(object.retailer_id)
+        ? globalThis.String(object.retailer_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      price: isSet(object.price) ? Money.fromJSON(object.price) : undefined,
+      imageUrls: globalThis.Array.isArray(object?.imageUrls)
+        ? object.imageUrls.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.image_urls)
+        ? object.image_urls.map((e: any) => globalThis.String(e))
+        : [],
+      salePrice: isSet(object.salePrice)
+        ? Money.fromJSON(object.salePrice)
+        : isSet(object.sale_price)
+        ? Money.fromJSON(object.sale_price)
+        : undefined,
+      saleStartsAt: isSet(object.saleStartsAt)
+        ? fromJsonTimestamp(object.saleStartsAt)
+        : isSet(object.sale_starts_at)
+        ? fromJsonTimestamp(object.sale_starts_at)
+        : undefined,
+      saleEndsAt: isSet(object.saleEndsAt)
+        ? fromJsonTimestamp(object.saleEndsAt)
+        : isSet(object.sale_ends_at)
+        ? fromJsonTimestamp(object.sale_ends_at)
+        : undefined,
+      availability: isSet(object.availability) ? availabilityFromJSON(object.availability) : 0,
+      inventory: isSet(object.inventory) ? globalThis.String(object.inventory) : undefined,
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => globalThis.String(e))
+        : [],
+      collections: globalThis.Array.isArray(object?.collections)
+        ? object.collections.map((e: any) => globalThis.String(e))
+        : [],
+      itemGroupId: isSet(object.itemGroupId)
+        ? globalThis.String(object.itemGroupId)
+        : isSet(object.item_group_id)
+        ? globalThis.String(object.item_group_id)
+        : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "",
+      color: isSet(object.color) ? globalThis.String(object.color) : "",
+      visible: isSet(object.visible) ? globalThis.Boolean(object.visible) : undefined,
+    };
+  },
+
+  toJSON(message: ProductInput): unknown {
+    const obj: any = {};
+    if (message.retailerId !== "") {
+      obj.retailerId = message.retailerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.price !== undefined) {
+      obj.price = Money.toJSON(message.price);
+    }
+    if (message.imageUrls?.length) {
+      obj.imageUrls = message.imageUrls;
+    }
+    if (message.salePrice !== undefined) {
+      obj.salePrice = Money.toJSON(message.salePrice);
+    }
+    if (message.saleStartsAt !== undefined) {
+      obj.saleStartsAt = message.saleStartsAt.toISOString();
+    }
+    if (message.saleEndsAt !== undefined) {
+      obj.saleEndsAt = message.saleEndsAt.toISOString();
+    }
+    if (message.availability !== 0) {
+      obj.availability = availabilityToJSON(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      obj.inventory = message.inventory;
+    }
+    if (message.categories?.length) {
+      obj.categories = message.categories;
+    }
+    if (message.collections?.length) {
+      obj.collections = message.collections;
+    }
+    if (message.itemGroupId !== "") {
+      obj.itemGroupId = message.itemGroupId;
+    }
+    if (message.size !== "") {
+      obj.size = message.size;
+    }
+    if (message.color !== "") {
+      obj.color = message.color;
+    }
+    if (message.visible !== undefined) {
+      obj.visible = message.visible;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProductInput>, I>>(base?: I): ProductInput {
+    return ProductInput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProductInput>, I>>(object: I): ProductInput {
+    const message = createBaseProductInput();
+    message.retailerId = object.retailerId ?? "";
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
+    message.imageUrls = object.imageUrls?.map((e) => e) || [];
+    message.salePrice = (object.salePrice !== undefined && object.salePrice !== null)
+      ? Money.fromPartial(object.salePrice)
+      : undefined;
+    message.saleStartsAt = object.saleStartsAt ?? undefined;
+    message.saleEndsAt = object.saleEndsAt ?? undefined;
+    message.availability = object.availability ?? 0;
+    message.inventory = object.inventory ?? undefined;
+    message.categories = object.categories?.map((e) => e) || [];
+    message.collections = object.collections?.map((e) => e) || [];
+    message.itemGroupId = object.itemGroupId ?? "";
+    message.size = object.size ?? "";
+    message.color = object.color ?? "";
+    message.visible = object.visible ?? undefined;
     return message;
   },
 };
 
 function createBaseCreateProductRequest(): CreateProductRequest {
-  return { businessId: "", retailerId: "", name: "", description: "", price: undefined, imageUrl: "" };
+  return {
+    businessId: "",
+    retailerId: "",
+    name: "",
+    description: "",
+    price: undefined,
+    imageUrl: "",
+    catalogId: "",
+    imageUrls: [],
+    salePrice: undefined,
+    saleStartsAt: undefined,
+    saleEndsAt: undefined,
+    availability: 0,
+    inventory: undefined,
+    categories: [],
+    collections: [],
+    itemGroupId: "",
+    size: "",
+    color: "",
+  };
 }
 
 export const CreateProductRequest: MessageFns<CreateProductRequest> = {
@@ -316,6 +1742,42 @@ export const CreateProductRequest: MessageFns<CreateProductRequest> = {
     }
     if (message.imageUrl !== "") {
       writer.uint32(50).string(message.imageUrl);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(58).string(message.catalogId);
+    }
+    for (const v of message.imageUrls) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.salePrice !== undefined) {
+      Money.encode(message.salePrice, writer.uint32(74).fork()).join();
+    }
+    if (message.saleStartsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleStartsAt), writer.uint32(82).fork()).join();
+    }
+    if (message.saleEndsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.saleEndsAt), writer.uint32(90).fork()).join();
+    }
+    if (message.availability !== 0) {
+      writer.uint32(96).int32(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      writer.uint32(104).int64(message.inventory);
+    }
+    for (const v of message.categories) {
+      writer.uint32(114).string(v!);
+    }
+    for (const v of message.collections) {
+      writer.uint32(122).string(v!);
+    }
+    if (message.itemGroupId !== "") {
+      writer.uint32(130).string(message.itemGroupId);
+    }
+    if (message.size !== "") {
+      writer.uint32(138).string(message.size);
+    }
+    if (message.color !== "") {
+      writer.uint32(146).string(message.color);
     }
     return writer;
   },
@@ -381,6 +1843,102 @@ export const CreateProductRequest: MessageFns<CreateProductRequest> = {
             message.imageUrl = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.imageUrls.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.salePrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.saleStartsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.saleEndsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.availability = reader.int32() as any;
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.inventory = reader.int64().toString();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.categories.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.collections.push(reader.string());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.itemGroupId = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.size = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.color = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -413,6 +1971,46 @@ export const CreateProductRequest: MessageFns<CreateProductRequest> = {
         : isSet(object.image_url)
         ? globalThis.String(object.image_url)
         : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      imageUrls: globalThis.Array.isArray(object?.imageUrls)
+        ? object.imageUrls.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.image_urls)
+        ? object.image_urls.map((e: any) => globalThis.String(e))
+        : [],
+      salePrice: isSet(object.salePrice)
+        ? Money.fromJSON(object.salePrice)
+        : isSet(object.sale_price)
+        ? Money.fromJSON(object.sale_price)
+        : undefined,
+      saleStartsAt: isSet(object.saleStartsAt)
+        ? fromJsonTimestamp(object.saleStartsAt)
+        : isSet(object.sale_starts_at)
+        ? fromJsonTimestamp(object.sale_starts_at)
+        : undefined,
+      saleEndsAt: isSet(object.saleEndsAt)
+        ? fromJsonTimestamp(object.saleEndsAt)
+        : isSet(object.sale_ends_at)
+        ? fromJsonTimestamp(object.sale_ends_at)
+        : undefined,
+      availability: isSet(object.availability) ? availabilityFromJSON(object.availability) : 0,
+      inventory: isSet(object.inventory) ? globalThis.String(object.inventory) : undefined,
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => globalThis.String(e))
+        : [],
+      collections: globalThis.Array.isArray(object?.collections)
+        ? object.collections.map((e: any) => globalThis.String(e))
+        : [],
+      itemGroupId: isSet(object.itemGroupId)
+        ? globalThis.String(object.itemGroupId)
+        : isSet(object.item_group_id)
+        ? globalThis.String(object.item_group_id)
+        : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "",
+      color: isSet(object.color) ? globalThis.String(object.color) : "",
     };
   },
 
@@ -436,6 +2034,42 @@ export const CreateProductRequest: MessageFns<CreateProductRequest> = {
     if (message.imageUrl !== "") {
       obj.imageUrl = message.imageUrl;
     }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.imageUrls?.length) {
+      obj.imageUrls = message.imageUrls;
+    }
+    if (message.salePrice !== undefined) {
+      obj.salePrice = Money.toJSON(message.salePrice);
+    }
+    if (message.saleStartsAt !== undefined) {
+      obj.saleStartsAt = message.saleStartsAt.toISOString();
+    }
+    if (message.saleEndsAt !== undefined) {
+      obj.saleEndsAt = message.saleEndsAt.toISOString();
+    }
+    if (message.availability !== 0) {
+      obj.availability = availabilityToJSON(message.availability);
+    }
+    if (message.inventory !== undefined) {
+      obj.inventory = message.inventory;
+    }
+    if (message.categories?.length) {
+      obj.categories = message.categories;
+    }
+    if (message.collections?.length) {
+      obj.collections = message.collections;
+    }
+    if (message.itemGroupId !== "") {
+      obj.itemGroupId = message.itemGroupId;
+    }
+    if (message.size !== "") {
+      obj.size = message.size;
+    }
+    if (message.color !== "") {
+      obj.color = message.color;
+    }
     return obj;
   },
 
@@ -450,6 +2084,20 @@ export const CreateProductRequest: MessageFns<CreateProductRequest> = {
     message.description = object.description ?? "";
     message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
     message.imageUrl = object.imageUrl ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.imageUrls = object.imageUrls?.map((e) => e) || [];
+    message.salePrice = (object.salePrice !== undefined && object.salePrice !== null)
+      ? Money.fromPartial(object.salePrice)
+      : undefined;
+    message.saleStartsAt = object.saleStartsAt ?? undefined;
+    message.saleEndsAt = object.saleEndsAt ?? undefined;
+    message.availability = object.availability ?? 0;
+    message.inventory = object.inventory ?? undefined;
+    message.categories = object.categories?.map((e) => e) || [];
+    message.collections = object.collections?.map((e) => e) || [];
+    message.itemGroupId = object.itemGroupId ?? "";
+    message.size = object.size ?? "";
+    message.color = object.color ?? "";
     return message;
   },
 };
@@ -666,7 +2314,7 @@ export const GetProductResponse: MessageFns<GetProductResponse> = {
 };
 
 function createBaseListProductsRequest(): ListProductsRequest {
-  return { businessId: "", page: undefined };
+  return { businessId: "", page: undefined, catalogId: "" };
 }
 
 export const ListProductsRequest: MessageFns<ListProductsRequest> = {
@@ -676,6 +2324,9 @@ export const ListProductsRequest: MessageFns<ListProductsRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(26).string(message.catalogId);
     }
     return writer;
   },
@@ -709,6 +2360,14 @@ export const ListProductsRequest: MessageFns<ListProductsRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -729,6 +2388,11 @@ export const ListProductsRequest: MessageFns<ListProductsRequest> = {
         ? globalThis.String(object.business_id)
         : "",
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
     };
   },
 
@@ -739,6 +2403,9 @@ export const ListProductsRequest: MessageFns<ListProductsRequest> = {
     }
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
     }
     return obj;
   },
@@ -752,6 +2419,7 @@ export const ListProductsRequest: MessageFns<ListProductsRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.catalogId = object.catalogId ?? "";
     return message;
   },
 };
@@ -843,13 +2511,4964 @@ export const ListProductsResponse: MessageFns<ListProductsResponse> = {
   },
 };
 
+function createBaseCreateCatalogRequest(): CreateCatalogRequest {
+  return { businessId: "", name: "" };
+}
+
+export const CreateCatalogRequest: MessageFns<CreateCatalogRequest> = {
+  encode(message: CreateCatalogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCatalogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCatalogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCatalogRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: CreateCatalogRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCatalogRequest>, I>>(base?: I): CreateCatalogRequest {
+    return CreateCatalogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCatalogRequest>, I>>(object: I): CreateCatalogRequest {
+    const message = createBaseCreateCatalogRequest();
+    message.businessId = object.businessId ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateCatalogResponse(): CreateCatalogResponse {
+  return { catalog: undefined };
+}
+
+export const CreateCatalogResponse: MessageFns<CreateCatalogResponse> = {
+  encode(message: CreateCatalogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalog !== undefined) {
+      Catalog.encode(message.catalog, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCatalogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCatalogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalog = Catalog.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCatalogResponse {
+    return { catalog: isSet(object.catalog) ? Catalog.fromJSON(object.catalog) : undefined };
+  },
+
+  toJSON(message: CreateCatalogResponse): unknown {
+    const obj: any = {};
+    if (message.catalog !== undefined) {
+      obj.catalog = Catalog.toJSON(message.catalog);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCatalogResponse>, I>>(base?: I): CreateCatalogResponse {
+    return CreateCatalogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCatalogResponse>, I>>(object: I): CreateCatalogResponse {
+    const message = createBaseCreateCatalogResponse();
+    message.catalog = (object.catalog !== undefined && object.catalog !== null)
+      ? Catalog.fromPartial(object.catalog)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCatalogsRequest(): ListCatalogsRequest {
+  return { businessId: "" };
+}
+
+export const ListCatalogsRequest: MessageFns<ListCatalogsRequest> = {
+  encode(message: ListCatalogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCatalogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCatalogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCatalogsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCatalogsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCatalogsRequest>, I>>(base?: I): ListCatalogsRequest {
+    return ListCatalogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCatalogsRequest>, I>>(object: I): ListCatalogsRequest {
+    const message = createBaseListCatalogsRequest();
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseListCatalogsResponse(): ListCatalogsResponse {
+  return { catalogs: [] };
+}
+
+export const ListCatalogsResponse: MessageFns<ListCatalogsResponse> = {
+  encode(message: ListCatalogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.catalogs) {
+      Catalog.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCatalogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCatalogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogs.push(Catalog.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCatalogsResponse {
+    return {
+      catalogs: globalThis.Array.isArray(object?.catalogs) ? object.catalogs.map((e: any) => Catalog.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListCatalogsResponse): unknown {
+    const obj: any = {};
+    if (message.catalogs?.length) {
+      obj.catalogs = message.catalogs.map((e) => Catalog.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCatalogsResponse>, I>>(base?: I): ListCatalogsResponse {
+    return ListCatalogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCatalogsResponse>, I>>(object: I): ListCatalogsResponse {
+    const message = createBaseListCatalogsResponse();
+    message.catalogs = object.catalogs?.map((e) => Catalog.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseUpdateProductRequest(): UpdateProductRequest {
+  return { productId: "", product: undefined, updateMask: undefined };
+}
+
+export const UpdateProductRequest: MessageFns<UpdateProductRequest> = {
+  encode(message: UpdateProductRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productId !== "") {
+      writer.uint32(10).string(message.productId);
+    }
+    if (message.product !== undefined) {
+      ProductInput.encode(message.product, writer.uint32(18).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateProductRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateProductRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.product = ProductInput.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateProductRequest {
+    return {
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      product: isSet(object.product) ? ProductInput.fromJSON(object.product) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateProductRequest): unknown {
+    const obj: any = {};
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.product !== undefined) {
+      obj.product = ProductInput.toJSON(message.product);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateProductRequest>, I>>(base?: I): UpdateProductRequest {
+    return UpdateProductRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateProductRequest>, I>>(object: I): UpdateProductRequest {
+    const message = createBaseUpdateProductRequest();
+    message.productId = object.productId ?? "";
+    message.product = (object.product !== undefined && object.product !== null)
+      ? ProductInput.fromPartial(object.product)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateProductResponse(): UpdateProductResponse {
+  return { product: undefined };
+}
+
+export const UpdateProductResponse: MessageFns<UpdateProductResponse> = {
+  encode(message: UpdateProductResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.product !== undefined) {
+      Product.encode(message.product, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateProductResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateProductResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.product = Product.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateProductResponse {
+    return { product: isSet(object.product) ? Product.fromJSON(object.product) : undefined };
+  },
+
+  toJSON(message: UpdateProductResponse): unknown {
+    const obj: any = {};
+    if (message.product !== undefined) {
+      obj.product = Product.toJSON(message.product);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateProductResponse>, I>>(base?: I): UpdateProductResponse {
+    return UpdateProductResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateProductResponse>, I>>(object: I): UpdateProductResponse {
+    const message = createBaseUpdateProductResponse();
+    message.product = (object.product !== undefined && object.product !== null)
+      ? Product.fromPartial(object.product)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseArchiveProductRequest(): ArchiveProductRequest {
+  return { productId: "" };
+}
+
+export const ArchiveProductRequest: MessageFns<ArchiveProductRequest> = {
+  encode(message: ArchiveProductRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productId !== "") {
+      writer.uint32(10).string(message.productId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveProductRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveProductRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveProductRequest {
+    return {
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ArchiveProductRequest): unknown {
+    const obj: any = {};
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArchiveProductRequest>, I>>(base?: I): ArchiveProductRequest {
+    return ArchiveProductRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArchiveProductRequest>, I>>(object: I): ArchiveProductRequest {
+    const message = createBaseArchiveProductRequest();
+    message.productId = object.productId ?? "";
+    return message;
+  },
+};
+
+function createBaseArchiveProductResponse(): ArchiveProductResponse {
+  return { product: undefined };
+}
+
+export const ArchiveProductResponse: MessageFns<ArchiveProductResponse> = {
+  encode(message: ArchiveProductResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.product !== undefined) {
+      Product.encode(message.product, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveProductResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveProductResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.product = Product.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveProductResponse {
+    return { product: isSet(object.product) ? Product.fromJSON(object.product) : undefined };
+  },
+
+  toJSON(message: ArchiveProductResponse): unknown {
+    const obj: any = {};
+    if (message.product !== undefined) {
+      obj.product = Product.toJSON(message.product);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArchiveProductResponse>, I>>(base?: I): ArchiveProductResponse {
+    return ArchiveProductResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArchiveProductResponse>, I>>(object: I): ArchiveProductResponse {
+    const message = createBaseArchiveProductResponse();
+    message.product = (object.product !== undefined && object.product !== null)
+      ? Product.fromPartial(object.product)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBulkUpsertProductsRequest(): BulkUpsertProductsRequest {
+  return { catalogId: "", products: [] };
+}
+
+export const BulkUpsertProductsRequest: MessageFns<BulkUpsertProductsRequest> = {
+  encode(message: BulkUpsertProductsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalogId !== "") {
+      writer.uint32(10).string(message.catalogId);
+    }
+    for (const v of message.products) {
+      ProductInput.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BulkUpsertProductsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBulkUpsertProductsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.products.push(ProductInput.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BulkUpsertProductsRequest {
+    return {
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      products: globalThis.Array.isArray(object?.products)
+        ? object.products.map((e: any) => ProductInput.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BulkUpsertProductsRequest): unknown {
+    const obj: any = {};
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.products?.length) {
+      obj.products = message.products.map((e) => ProductInput.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BulkUpsertProductsRequest>, I>>(base?: I): BulkUpsertProductsRequest {
+    return BulkUpsertProductsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BulkUpsertProductsRequest>, I>>(object: I): BulkUpsertProductsRequest {
+    const message = createBaseBulkUpsertProductsRequest();
+    message.catalogId = object.catalogId ?? "";
+    message.products = object.products?.map((e) => ProductInput.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRowResult(): RowResult {
+  return { index: 0, retailerId: "", outcome: 0, productId: "", field: "", reason: "", message: "" };
+}
+
+export const RowResult: MessageFns<RowResult> = {
+  encode(message: RowResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.retailerId !== "") {
+      writer.uint32(18).string(message.retailerId);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(24).int32(message.outcome);
+    }
+    if (message.productId !== "") {
+      writer.uint32(34).string(message.productId);
+    }
+    if (message.field !== "") {
+      writer.uint32(42).string(message.field);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(58).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.retailerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowResult {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      retailerId: isSet(object.retailerId)
+        ? globalThis.String(object.retailerId)
+        : isSet(object.retailer_id)
+        ? globalThis.String(object.retailer_id)
+        : "",
+      outcome: isSet(object.outcome) ? rowOutcomeFromJSON(object.outcome) : 0,
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: RowResult): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.retailerId !== "") {
+      obj.retailerId = message.retailerId;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = rowOutcomeToJSON(message.outcome);
+    }
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowResult>, I>>(base?: I): RowResult {
+    return RowResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowResult>, I>>(object: I): RowResult {
+    const message = createBaseRowResult();
+    message.index = object.index ?? 0;
+    message.retailerId = object.retailerId ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.productId = object.productId ?? "";
+    message.field = object.field ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseBulkUpsertProductsResponse(): BulkUpsertProductsResponse {
+  return { results: [], created: 0, updated: 0, failed: 0 };
+}
+
+export const BulkUpsertProductsResponse: MessageFns<BulkUpsertProductsResponse> = {
+  encode(message: BulkUpsertProductsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      RowResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== 0) {
+      writer.uint32(16).int32(message.created);
+    }
+    if (message.updated !== 0) {
+      writer.uint32(24).int32(message.updated);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(32).int32(message.failed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BulkUpsertProductsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBulkUpsertProductsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(RowResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updated = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BulkUpsertProductsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => RowResult.fromJSON(e)) : [],
+      created: isSet(object.created) ? globalThis.Number(object.created) : 0,
+      updated: isSet(object.updated) ? globalThis.Number(object.updated) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+    };
+  },
+
+  toJSON(message: BulkUpsertProductsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => RowResult.toJSON(e));
+    }
+    if (message.created !== 0) {
+      obj.created = Math.round(message.created);
+    }
+    if (message.updated !== 0) {
+      obj.updated = Math.round(message.updated);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BulkUpsertProductsResponse>, I>>(base?: I): BulkUpsertProductsResponse {
+    return BulkUpsertProductsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BulkUpsertProductsResponse>, I>>(object: I): BulkUpsertProductsResponse {
+    const message = createBaseBulkUpsertProductsResponse();
+    message.results = object.results?.map((e) => RowResult.fromPartial(e)) || [];
+    message.created = object.created ?? 0;
+    message.updated = object.updated ?? 0;
+    message.failed = object.failed ?? 0;
+    return message;
+  },
+};
+
+function createBaseImportProductsRequest(): ImportProductsRequest {
+  return { catalogId: "", format: 0, chunk: Buffer.alloc(0) };
+}
+
+export const ImportProductsRequest: MessageFns<ImportProductsRequest> = {
+  encode(message: ImportProductsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalogId !== "") {
+      writer.uint32(10).string(message.catalogId);
+    }
+    if (message.format !== 0) {
+      writer.uint32(16).int32(message.format);
+    }
+    if (message.chunk.length !== 0) {
+      writer.uint32(26).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportProductsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportProductsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportProductsRequest {
+    return {
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      format: isSet(object.format) ? importFormatFromJSON(object.format) : 0,
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ImportProductsRequest): unknown {
+    const obj: any = {};
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.format !== 0) {
+      obj.format = importFormatToJSON(message.format);
+    }
+    if (message.chunk.length !== 0) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportProductsRequest>, I>>(base?: I): ImportProductsRequest {
+    return ImportProductsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportProductsRequest>, I>>(object: I): ImportProductsRequest {
+    const message = createBaseImportProductsRequest();
+    message.catalogId = object.catalogId ?? "";
+    message.format = object.format ?? 0;
+    message.chunk = object.chunk ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseImportProductsResponse(): ImportProductsResponse {
+  return { rowsRead: 0, created: 0, updated: 0, failed: 0, failures: [], done: false };
+}
+
+export const ImportProductsResponse: MessageFns<ImportProductsResponse> = {
+  encode(message: ImportProductsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rowsRead !== 0) {
+      writer.uint32(8).int32(message.rowsRead);
+    }
+    if (message.created !== 0) {
+      writer.uint32(16).int32(message.created);
+    }
+    if (message.updated !== 0) {
+      writer.uint32(24).int32(message.updated);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(32).int32(message.failed);
+    }
+    for (const v of message.failures) {
+      RowResult.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.done !== false) {
+      writer.uint32(48).bool(message.done);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportProductsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportProductsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rowsRead = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updated = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.failures.push(RowResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.done = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportProductsResponse {
+    return {
+      rowsRead: isSet(object.rowsRead)
+        ? globalThis.Number(object.rowsRead)
+        : isSet(object.rows_read)
+        ? globalThis.Number(object.rows_read)
+        : 0,
+      created: isSet(object.created) ? globalThis.Number(object.created) : 0,
+      updated: isSet(object.updated) ? globalThis.Number(object.updated) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      failures: globalThis.Array.isArray(object?.failures)
+        ? object.failures.map((e: any) => RowResult.fromJSON(e))
+        : [],
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+    };
+  },
+
+  toJSON(message: ImportProductsResponse): unknown {
+    const obj: any = {};
+    if (message.rowsRead !== 0) {
+      obj.rowsRead = Math.round(message.rowsRead);
+    }
+    if (message.created !== 0) {
+      obj.created = Math.round(message.created);
+    }
+    if (message.updated !== 0) {
+      obj.updated = Math.round(message.updated);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.failures?.length) {
+      obj.failures = message.failures.map((e) => RowResult.toJSON(e));
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportProductsResponse>, I>>(base?: I): ImportProductsResponse {
+    return ImportProductsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportProductsResponse>, I>>(object: I): ImportProductsResponse {
+    const message = createBaseImportProductsResponse();
+    message.rowsRead = object.rowsRead ?? 0;
+    message.created = object.created ?? 0;
+    message.updated = object.updated ?? 0;
+    message.failed = object.failed ?? 0;
+    message.failures = object.failures?.map((e) => RowResult.fromPartial(e)) || [];
+    message.done = object.done ?? false;
+    return message;
+  },
+};
+
+function createBaseSearchProductsRequest(): SearchProductsRequest {
+  return {
+    catalogId: "",
+    query: "",
+    categories: [],
+    minPriceMinor: "0",
+    maxPriceMinor: "0",
+    availability: [],
+    page: undefined,
+  };
+}
+
+export const SearchProductsRequest: MessageFns<SearchProductsRequest> = {
+  encode(message: SearchProductsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalogId !== "") {
+      writer.uint32(10).string(message.catalogId);
+    }
+    if (message.query !== "") {
+      writer.uint32(18).string(message.query);
+    }
+    for (const v of message.categories) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.minPriceMinor !== "0") {
+      writer.uint32(32).int64(message.minPriceMinor);
+    }
+    if (message.maxPriceMinor !== "0") {
+      writer.uint32(40).int64(message.maxPriceMinor);
+    }
+    if (message.availability.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.availability) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchProductsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchProductsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.categories.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minPriceMinor = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxPriceMinor = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.availability.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.availability.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchProductsRequest {
+    return {
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => globalThis.String(e))
+        : [],
+      minPriceMinor: isSet(object.minPriceMinor)
+        ? globalThis.String(object.minPriceMinor)
+        : isSet(object.min_price_minor)
+        ? globalThis.String(object.min_price_minor)
+        : "0",
+      maxPriceMinor: isSet(object.maxPriceMinor)
+        ? globalThis.String(object.maxPriceMinor)
+        : isSet(object.max_price_minor)
+        ? globalThis.String(object.max_price_minor)
+        : "0",
+      availability: globalThis.Array.isArray(object?.availability)
+        ? object.availability.map((e: any) => availabilityFromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: SearchProductsRequest): unknown {
+    const obj: any = {};
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    if (message.categories?.length) {
+      obj.categories = message.categories;
+    }
+    if (message.minPriceMinor !== "0") {
+      obj.minPriceMinor = message.minPriceMinor;
+    }
+    if (message.maxPriceMinor !== "0") {
+      obj.maxPriceMinor = message.maxPriceMinor;
+    }
+    if (message.availability?.length) {
+      obj.availability = message.availability.map((e) => availabilityToJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchProductsRequest>, I>>(base?: I): SearchProductsRequest {
+    return SearchProductsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchProductsRequest>, I>>(object: I): SearchProductsRequest {
+    const message = createBaseSearchProductsRequest();
+    message.catalogId = object.catalogId ?? "";
+    message.query = object.query ?? "";
+    message.categories = object.categories?.map((e) => e) || [];
+    message.minPriceMinor = object.minPriceMinor ?? "0";
+    message.maxPriceMinor = object.maxPriceMinor ?? "0";
+    message.availability = object.availability?.map((e) => e) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSearchProductsResponse(): SearchProductsResponse {
+  return { products: [], page: undefined };
+}
+
+export const SearchProductsResponse: MessageFns<SearchProductsResponse> = {
+  encode(message: SearchProductsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.products) {
+      Product.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchProductsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchProductsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.products.push(Product.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchProductsResponse {
+    return {
+      products: globalThis.Array.isArray(object?.products) ? object.products.map((e: any) => Product.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: SearchProductsResponse): unknown {
+    const obj: any = {};
+    if (message.products?.length) {
+      obj.products = message.products.map((e) => Product.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchProductsResponse>, I>>(base?: I): SearchProductsResponse {
+    return SearchProductsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchProductsResponse>, I>>(object: I): SearchProductsResponse {
+    const message = createBaseSearchProductsResponse();
+    message.products = object.products?.map((e) => Product.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProductMessageSection(): ProductMessageSection {
+  return { title: "", productRetailerIds: [] };
+}
+
+export const ProductMessageSection: MessageFns<ProductMessageSection> = {
+  encode(message: ProductMessageSection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.title !== "") {
+      writer.uint32(10).string(message.title);
+    }
+    for (const v of message.productRetailerIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProductMessageSection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProductMessageSection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productRetailerIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProductMessageSection {
+    return {
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      productRetailerIds: globalThis.Array.isArray(object?.productRetailerIds)
+        ? object.productRetailerIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.product_retailer_ids)
+        ? object.product_retailer_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ProductMessageSection): unknown {
+    const obj: any = {};
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.productRetailerIds?.length) {
+      obj.productRetailerIds = message.productRetailerIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProductMessageSection>, I>>(base?: I): ProductMessageSection {
+    return ProductMessageSection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProductMessageSection>, I>>(object: I): ProductMessageSection {
+    const message = createBaseProductMessageSection();
+    message.title = object.title ?? "";
+    message.productRetailerIds = object.productRetailerIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetProductMessageRequest(): GetProductMessageRequest {
+  return { catalogId: "", productRetailerId: "", sections: [] };
+}
+
+export const GetProductMessageRequest: MessageFns<GetProductMessageRequest> = {
+  encode(message: GetProductMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalogId !== "") {
+      writer.uint32(10).string(message.catalogId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(18).string(message.productRetailerId);
+    }
+    for (const v of message.sections) {
+      ProductMessageSection.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProductMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProductMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sections.push(ProductMessageSection.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProductMessageRequest {
+    return {
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      sections: globalThis.Array.isArray(object?.sections)
+        ? object.sections.map((e: any) => ProductMessageSection.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetProductMessageRequest): unknown {
+    const obj: any = {};
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.sections?.length) {
+      obj.sections = message.sections.map((e) => ProductMessageSection.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProductMessageRequest>, I>>(base?: I): GetProductMessageRequest {
+    return GetProductMessageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProductMessageRequest>, I>>(object: I): GetProductMessageRequest {
+    const message = createBaseGetProductMessageRequest();
+    message.catalogId = object.catalogId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.sections = object.sections?.map((e) => ProductMessageSection.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProductMessageSectionProducts(): ProductMessageSectionProducts {
+  return { title: "", products: [] };
+}
+
+export const ProductMessageSectionProducts: MessageFns<ProductMessageSectionProducts> = {
+  encode(message: ProductMessageSectionProducts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.title !== "") {
+      writer.uint32(10).string(message.title);
+    }
+    for (const v of message.products) {
+      Product.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProductMessageSectionProducts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProductMessageSectionProducts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.products.push(Product.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProductMessageSectionProducts {
+    return {
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      products: globalThis.Array.isArray(object?.products) ? object.products.map((e: any) => Product.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ProductMessageSectionProducts): unknown {
+    const obj: any = {};
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.products?.length) {
+      obj.products = message.products.map((e) => Product.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProductMessageSectionProducts>, I>>(base?: I): ProductMessageSectionProducts {
+    return ProductMessageSectionProducts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProductMessageSectionProducts>, I>>(
+    object: I,
+  ): ProductMessageSectionProducts {
+    const message = createBaseProductMessageSectionProducts();
+    message.title = object.title ?? "";
+    message.products = object.products?.map((e) => Product.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetProductMessageResponse(): GetProductMessageResponse {
+  return { catalogId: "", product: undefined, sections: [] };
+}
+
+export const GetProductMessageResponse: MessageFns<GetProductMessageResponse> = {
+  encode(message: GetProductMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.catalogId !== "") {
+      writer.uint32(10).string(message.catalogId);
+    }
+    if (message.product !== undefined) {
+      Product.encode(message.product, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.sections) {
+      ProductMessageSectionProducts.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProductMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProductMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.product = Product.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sections.push(ProductMessageSectionProducts.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProductMessageResponse {
+    return {
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      product: isSet(object.product) ? Product.fromJSON(object.product) : undefined,
+      sections: globalThis.Array.isArray(object?.sections)
+        ? object.sections.map((e: any) => ProductMessageSectionProducts.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetProductMessageResponse): unknown {
+    const obj: any = {};
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.product !== undefined) {
+      obj.product = Product.toJSON(message.product);
+    }
+    if (message.sections?.length) {
+      obj.sections = message.sections.map((e) => ProductMessageSectionProducts.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProductMessageResponse>, I>>(base?: I): GetProductMessageResponse {
+    return GetProductMessageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProductMessageResponse>, I>>(object: I): GetProductMessageResponse {
+    const message = createBaseGetProductMessageResponse();
+    message.catalogId = object.catalogId ?? "";
+    message.product = (object.product !== undefined && object.product !== null)
+      ? Product.fromPartial(object.product)
+      : undefined;
+    message.sections = object.sections?.map((e) => ProductMessageSectionProducts.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCartItem(): CartItem {
+  return {
+    productId: "",
+    productRetailerId: "",
+    name: "",
+    quantity: 0,
+    unitPrice: undefined,
+    lineTotal: undefined,
+    purchasable: false,
+  };
+}
+
+export const CartItem: MessageFns<CartItem> = {
+  encode(message: CartItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productId !== "") {
+      writer.uint32(10).string(message.productId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(18).string(message.productRetailerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(32).int32(message.quantity);
+    }
+    if (message.unitPrice !== undefined) {
+      Money.encode(message.unitPrice, writer.uint32(42).fork()).join();
+    }
+    if (message.lineTotal !== undefined) {
+      Money.encode(message.lineTotal, writer.uint32(50).fork()).join();
+    }
+    if (message.purchasable !== false) {
+      writer.uint32(56).bool(message.purchasable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CartItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCartItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.unitPrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lineTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.purchasable = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CartItem {
+    return {
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+      unitPrice: isSet(object.unitPrice)
+        ? Money.fromJSON(object.unitPrice)
+        : isSet(object.unit_price)
+        ? Money.fromJSON(object.unit_price)
+        : undefined,
+      lineTotal: isSet(object.lineTotal)
+        ? Money.fromJSON(object.lineTotal)
+        : isSet(object.line_total)
+        ? Money.fromJSON(object.line_total)
+        : undefined,
+      purchasable: isSet(object.purchasable) ? globalThis.Boolean(object.purchasable) : false,
+    };
+  },
+
+  toJSON(message: CartItem): unknown {
+    const obj: any = {};
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    if (message.unitPrice !== undefined) {
+      obj.unitPrice = Money.toJSON(message.unitPrice);
+    }
+    if (message.lineTotal !== undefined) {
+      obj.lineTotal = Money.toJSON(message.lineTotal);
+    }
+    if (message.purchasable !== false) {
+      obj.purchasable = message.purchasable;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CartItem>, I>>(base?: I): CartItem {
+    return CartItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CartItem>, I>>(object: I): CartItem {
+    const message = createBaseCartItem();
+    message.productId = object.productId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.name = object.name ?? "";
+    message.quantity = object.quantity ?? 0;
+    message.unitPrice = (object.unitPrice !== undefined && object.unitPrice !== null)
+      ? Money.fromPartial(object.unitPrice)
+      : undefined;
+    message.lineTotal = (object.lineTotal !== undefined && object.lineTotal !== null)
+      ? Money.fromPartial(object.lineTotal)
+      : undefined;
+    message.purchasable = object.purchasable ?? false;
+    return message;
+  },
+};
+
+function createBaseCart(): Cart {
+  return {
+    id: "",
+    businessId: "",
+    customerId: "",
+    catalogId: "",
+    items: [],
+    subtotal: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const Cart: MessageFns<Cart> = {
+  encode(message: Cart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(34).string(message.catalogId);
+    }
+    for (const v of message.items) {
+      CartItem.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.subtotal !== undefined) {
+      Money.encode(message.subtotal, writer.uint32(50).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Cart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.items.push(CartItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.subtotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Cart {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => CartItem.fromJSON(e)) : [],
+      subtotal: isSet(object.subtotal) ? Money.fromJSON(object.subtotal) : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Cart): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => CartItem.toJSON(e));
+    }
+    if (message.subtotal !== undefined) {
+      obj.subtotal = Money.toJSON(message.subtotal);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Cart>, I>>(base?: I): Cart {
+    return Cart.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Cart>, I>>(object: I): Cart {
+    const message = createBaseCart();
+    message.id = object.id ?? "";
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.items = object.items?.map((e) => CartItem.fromPartial(e)) || [];
+    message.subtotal = (object.subtotal !== undefined && object.subtotal !== null)
+      ? Money.fromPartial(object.subtotal)
+      : undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetCartRequest(): GetCartRequest {
+  return { customerId: "", businessId: "" };
+}
+
+export const GetCartRequest: MessageFns<GetCartRequest> = {
+  encode(message: GetCartRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCartRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCartRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCartRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCartRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCartRequest>, I>>(base?: I): GetCartRequest {
+    return GetCartRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCartRequest>, I>>(object: I): GetCartRequest {
+    const message = createBaseGetCartRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCartResponse(): GetCartResponse {
+  return { cart: undefined };
+}
+
+export const GetCartResponse: MessageFns<GetCartResponse> = {
+  encode(message: GetCartResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cart !== undefined) {
+      Cart.encode(message.cart, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCartResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCartResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cart = Cart.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCartResponse {
+    return { cart: isSet(object.cart) ? Cart.fromJSON(object.cart) : undefined };
+  },
+
+  toJSON(message: GetCartResponse): unknown {
+    const obj: any = {};
+    if (message.cart !== undefined) {
+      obj.cart = Cart.toJSON(message.cart);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCartResponse>, I>>(base?: I): GetCartResponse {
+    return GetCartResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCartResponse>, I>>(object: I): GetCartResponse {
+    const message = createBaseGetCartResponse();
+    message.cart = (object.cart !== undefined && object.cart !== null) ? Cart.fromPartial(object.cart) : undefined;
+    return message;
+  },
+};
+
+function createBaseAddCartItemRequest(): AddCartItemRequest {
+  return { customerId: "", catalogId: "", productRetailerId: "", quantity: 0 };
+}
+
+export const AddCartItemRequest: MessageFns<AddCartItemRequest> = {
+  encode(message: AddCartItemRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(26).string(message.productRetailerId);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(32).int32(message.quantity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCartItemRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCartItemRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddCartItemRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+    };
+  },
+
+  toJSON(message: AddCartItemRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddCartItemRequest>, I>>(base?: I): AddCartItemRequest {
+    return AddCartItemRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddCartItemRequest>, I>>(object: I): AddCartItemRequest {
+    const message = createBaseAddCartItemRequest();
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.quantity = object.quantity ?? 0;
+    return message;
+  },
+};
+
+function createBaseAddCartItemResponse(): AddCartItemResponse {
+  return { cart: undefined };
+}
+
+export const AddCartItemResponse: MessageFns<AddCartItemResponse> = {
+  encode(message: AddCartItemResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cart !== undefined) {
+      Cart.encode(message.cart, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCartItemResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCartItemResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cart = Cart.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddCartItemResponse {
+    return { cart: isSet(object.cart) ? Cart.fromJSON(object.cart) : undefined };
+  },
+
+  toJSON(message: AddCartItemResponse): unknown {
+    const obj: any = {};
+    if (message.cart !== undefined) {
+      obj.cart = Cart.toJSON(message.cart);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddCartItemResponse>, I>>(base?: I): AddCartItemResponse {
+    return AddCartItemResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddCartItemResponse>, I>>(object: I): AddCartItemResponse {
+    const message = createBaseAddCartItemResponse();
+    message.cart = (object.cart !== undefined && object.cart !== null) ? Cart.fromPartial(object.cart) : undefined;
+    return message;
+  },
+};
+
+function createBaseSetCartItemQuantityRequest(): SetCartItemQuantityRequest {
+  return { customerId: "", catalogId: "", productRetailerId: "", quantity: 0 };
+}
+
+export const SetCartItemQuantityRequest: MessageFns<SetCartItemQuantityRequest> = {
+  encode(message: SetCartItemQuantityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(26).string(message.productRetailerId);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(32).int32(message.quantity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCartItemQuantityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCartItemQuantityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetCartItemQuantityRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+    };
+  },
+
+  toJSON(message: SetCartItemQuantityRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetCartItemQuantityRequest>, I>>(base?: I): SetCartItemQuantityRequest {
+    return SetCartItemQuantityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetCartItemQuantityRequest>, I>>(object: I): SetCartItemQuantityRequest {
+    const message = createBaseSetCartItemQuantityRequest();
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.quantity = object.quantity ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetCartItemQuantityResponse(): SetCartItemQuantityResponse {
+  return { cart: undefined };
+}
+
+export const SetCartItemQuantityResponse: MessageFns<SetCartItemQuantityResponse> = {
+  encode(message: SetCartItemQuantityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cart !== undefined) {
+      Cart.encode(message.cart, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCartItemQuantityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCartItemQuantityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cart = Cart.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetCartItemQuantityResponse {
+    return { cart: isSet(object.cart) ? Cart.fromJSON(object.cart) : undefined };
+  },
+
+  toJSON(message: SetCartItemQuantityResponse): unknown {
+    const obj: any = {};
+    if (message.cart !== undefined) {
+      obj.cart = Cart.toJSON(message.cart);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetCartItemQuantityResponse>, I>>(base?: I): SetCartItemQuantityResponse {
+    return SetCartItemQuantityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetCartItemQuantityResponse>, I>>(object: I): SetCartItemQuantityResponse {
+    const message = createBaseSetCartItemQuantityResponse();
+    message.cart = (object.cart !== undefined && object.cart !== null) ? Cart.fromPartial(object.cart) : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveCartItemRequest(): RemoveCartItemRequest {
+  return { customerId: "", catalogId: "", productRetailerId: "" };
+}
+
+export const RemoveCartItemRequest: MessageFns<RemoveCartItemRequest> = {
+  encode(message: RemoveCartItemRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(26).string(message.productRetailerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCartItemRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCartItemRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCartItemRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveCartItemRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveCartItemRequest>, I>>(base?: I): RemoveCartItemRequest {
+    return RemoveCartItemRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveCartItemRequest>, I>>(object: I): RemoveCartItemRequest {
+    const message = createBaseRemoveCartItemRequest();
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveCartItemResponse(): RemoveCartItemResponse {
+  return { cart: undefined };
+}
+
+export const RemoveCartItemResponse: MessageFns<RemoveCartItemResponse> = {
+  encode(message: RemoveCartItemResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cart !== undefined) {
+      Cart.encode(message.cart, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCartItemResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCartItemResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cart = Cart.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCartItemResponse {
+    return { cart: isSet(object.cart) ? Cart.fromJSON(object.cart) : undefined };
+  },
+
+  toJSON(message: RemoveCartItemResponse): unknown {
+    const obj: any = {};
+    if (message.cart !== undefined) {
+      obj.cart = Cart.toJSON(message.cart);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveCartItemResponse>, I>>(base?: I): RemoveCartItemResponse {
+    return RemoveCartItemResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveCartItemResponse>, I>>(object: I): RemoveCartItemResponse {
+    const message = createBaseRemoveCartItemResponse();
+    message.cart = (object.cart !== undefined && object.cart !== null) ? Cart.fromPartial(object.cart) : undefined;
+    return message;
+  },
+};
+
+function createBaseAddress(): Address {
+  return { name: "", line1: "", line2: "", city: "", region: "", postalCode: "", country: "", phone: "" };
+}
+
+export const Address: MessageFns<Address> = {
+  encode(message: Address, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.line1 !== "") {
+      writer.uint32(18).string(message.line1);
+    }
+    if (message.line2 !== "") {
+      writer.uint32(26).string(message.line2);
+    }
+    if (message.city !== "") {
+      writer.uint32(34).string(message.city);
+    }
+    if (message.region !== "") {
+      writer.uint32(42).string(message.region);
+    }
+    if (message.postalCode !== "") {
+      writer.uint32(50).string(message.postalCode);
+    }
+    if (message.country !== "") {
+      writer.uint32(58).string(message.country);
+    }
+    if (message.phone !== "") {
+      writer.uint32(66).string(message.phone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Address {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.line1 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.line2 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.city = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.postalCode = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.country = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.phone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Address {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      line1: isSet(object.line1) ? globalThis.String(object.line1) : "",
+      line2: isSet(object.line2) ? globalThis.String(object.line2) : "",
+      city: isSet(object.city) ? globalThis.String(object.city) : "",
+      region: isSet(object.region) ? globalThis.String(object.region) : "",
+      postalCode: isSet(object.postalCode)
+        ? globalThis.String(object.postalCode)
+        : isSet(object.postal_code)
+        ? globalThis.String(object.postal_code)
+        : "",
+      country: isSet(object.country) ? globalThis.String(object.country) : "",
+      phone: isSet(object.phone) ? globalThis.String(object.phone) : "",
+    };
+  },
+
+  toJSON(message: Address): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.line1 !== "") {
+      obj.line1 = message.line1;
+    }
+    if (message.line2 !== "") {
+      obj.line2 = message.line2;
+    }
+    if (message.city !== "") {
+      obj.city = message.city;
+    }
+    if (message.region !== "") {
+      obj.region = message.region;
+    }
+    if (message.postalCode !== "") {
+      obj.postalCode = message.postalCode;
+    }
+    if (message.country !== "") {
+      obj.country = message.country;
+    }
+    if (message.phone !== "") {
+      obj.phone = message.phone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Address>, I>>(base?: I): Address {
+    return Address.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Address>, I>>(object: I): Address {
+    const message = createBaseAddress();
+    message.name = object.name ?? "";
+    message.line1 = object.line1 ?? "";
+    message.line2 = object.line2 ?? "";
+    message.city = object.city ?? "";
+    message.region = object.region ?? "";
+    message.postalCode = object.postalCode ?? "";
+    message.country = object.country ?? "";
+    message.phone = object.phone ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckoutRequest(): CheckoutRequest {
+  return { customerId: "", businessId: "", note: "", deliveryAddress: undefined, expectedTotal: undefined };
+}
+
+export const CheckoutRequest: MessageFns<CheckoutRequest> = {
+  encode(message: CheckoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    if (message.deliveryAddress !== undefined) {
+      Address.encode(message.deliveryAddress, writer.uint32(34).fork()).join();
+    }
+    if (message.expectedTotal !== undefined) {
+      Money.encode(message.expectedTotal, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deliveryAddress = Address.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expectedTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      deliveryAddress: isSet(object.deliveryAddress)
+        ? Address.fromJSON(object.deliveryAddress)
+        : isSet(object.delivery_address)
+        ? Address.fromJSON(object.delivery_address)
+        : undefined,
+      expectedTotal: isSet(object.expectedTotal)
+        ? Money.fromJSON(object.expectedTotal)
+        : isSet(object.expected_total)
+        ? Money.fromJSON(object.expected_total)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CheckoutRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.deliveryAddress !== undefined) {
+      obj.deliveryAddress = Address.toJSON(message.deliveryAddress);
+    }
+    if (message.expectedTotal !== undefined) {
+      obj.expectedTotal = Money.toJSON(message.expectedTotal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutRequest>, I>>(base?: I): CheckoutRequest {
+    return CheckoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutRequest>, I>>(object: I): CheckoutRequest {
+    const message = createBaseCheckoutRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.note = object.note ?? "";
+    message.deliveryAddress = (object.deliveryAddress !== undefined && object.deliveryAddress !== null)
+      ? Address.fromPartial(object.deliveryAddress)
+      : undefined;
+    message.expectedTotal = (object.expectedTotal !== undefined && object.expectedTotal !== null)
+      ? Money.fromPartial(object.expectedTotal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckoutResponse(): CheckoutResponse {
+  return { order: undefined };
+}
+
+export const CheckoutResponse: MessageFns<CheckoutResponse> = {
+  encode(message: CheckoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutResponse {
+    return { order: isSet(object.order) ? Order.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: CheckoutResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutResponse>, I>>(base?: I): CheckoutResponse {
+    return CheckoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutResponse>, I>>(object: I): CheckoutResponse {
+    const message = createBaseCheckoutResponse();
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    return message;
+  },
+};
+
+function createBaseOrderLine(): OrderLine {
+  return { productId: "", productRetailerId: "", name: "", quantity: 0, unitPrice: undefined, lineTotal: undefined };
+}
+
+export const OrderLine: MessageFns<OrderLine> = {
+  encode(message: OrderLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productId !== "") {
+      writer.uint32(10).string(message.productId);
+    }
+    if (message.productRetailerId !== "") {
+      writer.uint32(18).string(message.productRetailerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(32).int32(message.quantity);
+    }
+    if (message.unitPrice !== undefined) {
+      Money.encode(message.unitPrice, writer.uint32(42).fork()).join();
+    }
+    if (message.lineTotal !== undefined) {
+      Money.encode(message.lineTotal, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.unitPrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lineTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderLine {
+    return {
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+      unitPrice: isSet(object.unitPrice)
+        ? Money.fromJSON(object.unitPrice)
+        : isSet(object.unit_price)
+        ? Money.fromJSON(object.unit_price)
+        : undefined,
+      lineTotal: isSet(object.lineTotal)
+        ? Money.fromJSON(object.lineTotal)
+        : isSet(object.line_total)
+        ? Money.fromJSON(object.line_total)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrderLine): unknown {
+    const obj: any = {};
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    if (message.unitPrice !== undefined) {
+      obj.unitPrice = Money.toJSON(message.unitPrice);
+    }
+    if (message.lineTotal !== undefined) {
+      obj.lineTotal = Money.toJSON(message.lineTotal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderLine>, I>>(base?: I): OrderLine {
+    return OrderLine.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderLine>, I>>(object: I): OrderLine {
+    const message = createBaseOrderLine();
+    message.productId = object.productId ?? "";
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.name = object.name ?? "";
+    message.quantity = object.quantity ?? 0;
+    message.unitPrice = (object.unitPrice !== undefined && object.unitPrice !== null)
+      ? Money.fromPartial(object.unitPrice)
+      : undefined;
+    message.lineTotal = (object.lineTotal !== undefined && object.lineTotal !== null)
+      ? Money.fromPartial(object.lineTotal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTracking(): Tracking {
+  return { carrier: "", number: "", url: "" };
+}
+
+export const Tracking: MessageFns<Tracking> = {
+  encode(message: Tracking, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.carrier !== "") {
+      writer.uint32(10).string(message.carrier);
+    }
+    if (message.number !== "") {
+      writer.uint32(18).string(message.number);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tracking {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTracking();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.carrier = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.number = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tracking {
+    return {
+      carrier: isSet(object.carrier) ? globalThis.String(object.carrier) : "",
+      number: isSet(object.number) ? globalThis.String(object.number) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+    };
+  },
+
+  toJSON(message: Tracking): unknown {
+    const obj: any = {};
+    if (message.carrier !== "") {
+      obj.carrier = message.carrier;
+    }
+    if (message.number !== "") {
+      obj.number = message.number;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Tracking>, I>>(base?: I): Tracking {
+    return Tracking.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Tracking>, I>>(object: I): Tracking {
+    const message = createBaseTracking();
+    message.carrier = object.carrier ?? "";
+    message.number = object.number ?? "";
+    message.url = object.url ?? "";
+    return message;
+  },
+};
+
+function createBaseOrder(): Order {
+  return {
+    id: "",
+    businessId: "",
+    customerId: "",
+    catalogId: "",
+    state: 0,
+    items: [],
+    subtotal: undefined,
+    total: undefined,
+    note: "",
+    deliveryAddress: undefined,
+    tracking: undefined,
+    reservedUntil: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+    source: "",
+  };
+}
+
+export const Order: MessageFns<Order> = {
+  encode(message: Order, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(34).string(message.catalogId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(40).int32(message.state);
+    }
+    for (const v of message.items) {
+      OrderLine.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.subtotal !== undefined) {
+      Money.encode(message.subtotal, writer.uint32(58).fork()).join();
+    }
+    if (message.total !== undefined) {
+      Money.encode(message.total, writer.uint32(66).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(74).string(message.note);
+    }
+    if (message.deliveryAddress !== undefined) {
+      Address.encode(message.deliveryAddress, writer.uint32(82).fork()).join();
+    }
+    if (message.tracking !== undefined) {
+      Tracking.encode(message.tracking, writer.uint32(90).fork()).join();
+    }
+    if (message.reservedUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.reservedUntil), writer.uint32(98).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(106).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(114).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(122).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Order {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.items.push(OrderLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.subtotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.total = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.deliveryAddress = Address.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.tracking = Tracking.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.reservedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Order {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      state: isSet(object.state) ? orderStateFromJSON(object.state) : 0,
+      items: globalThis.Array.isArray(object?.items)
+        ? object.items.map((e: any) => OrderLine.fromJSON(e))
+        : [],
+      subtotal: isSet(object.subtotal) ? Money.fromJSON(object.subtotal) : undefined,
+      total: isSet(object.total) ? Money.fromJSON(object.total) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      deliveryAddress: isSet(object.deliveryAddress)
+        ? Address.fromJSON(object.deliveryAddress)
+        : isSet(object.delivery_address)
+        ? Address.fromJSON(object.delivery_address)
+        : undefined,
+      tracking: isSet(object.tracking) ? Tracking.fromJSON(object.tracking) : undefined,
+      reservedUntil: isSet(object.reservedUntil)
+        ? fromJsonTimestamp(object.reservedUntil)
+        : isSet(object.reserved_until)
+        ? fromJsonTimestamp(object.reserved_until)
+        : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: Order): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.state !== 0) {
+      obj.state = orderStateToJSON(message.state);
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => OrderLine.toJSON(e));
+    }
+    if (message.subtotal !== undefined) {
+      obj.subtotal = Money.toJSON(message.subtotal);
+    }
+    if (message.total !== undefined) {
+      obj.total = Money.toJSON(message.total);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.deliveryAddress !== undefined) {
+      obj.deliveryAddress = Address.toJSON(message.deliveryAddress);
+    }
+    if (message.tracking !== undefined) {
+      obj.tracking = Tracking.toJSON(message.tracking);
+    }
+    if (message.reservedUntil !== undefined) {
+      obj.reservedUntil = message.reservedUntil.toISOString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Order>, I>>(base?: I): Order {
+    return Order.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Order>, I>>(object: I): Order {
+    const message = createBaseOrder();
+    message.id = object.id ?? "";
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.state = object.state ?? 0;
+    message.items = object.items?.map((e) => OrderLine.fromPartial(e)) || [];
+    message.subtotal = (object.subtotal !== undefined && object.subtotal !== null)
+      ? Money.fromPartial(object.subtotal)
+      : undefined;
+    message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
+    message.note = object.note ?? "";
+    message.deliveryAddress = (object.deliveryAddress !== undefined && object.deliveryAddress !== null)
+      ? Address.fromPartial(object.deliveryAddress)
+      : undefined;
+    message.tracking = (object.tracking !== undefined && object.tracking !== null)
+      ? Tracking.fromPartial(object.tracking)
+      : undefined;
+    message.reservedUntil = object.reservedUntil ?? undefined;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.source = object.source ?? "";
+    return message;
+  },
+};
+
+function createBaseChatOrderItem(): ChatOrderItem {
+  return { productRetailerId: "", quantity: 0, itemPrice: undefined };
+}
+
+export const ChatOrderItem: MessageFns<ChatOrderItem> = {
+  encode(message: ChatOrderItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productRetailerId !== "") {
+      writer.uint32(10).string(message.productRetailerId);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(16).int32(message.quantity);
+    }
+    if (message.itemPrice !== undefined) {
+      Money.encode(message.itemPrice, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatOrderItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatOrderItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productRetailerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.itemPrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatOrderItem {
+    return {
+      productRetailerId: isSet(object.productRetailerId)
+        ? globalThis.String(object.productRetailerId)
+        : isSet(object.product_retailer_id)
+        ? globalThis.String(object.product_retailer_id)
+        : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+      itemPrice: isSet(object.itemPrice)
+        ? Money.fromJSON(object.itemPrice)
+        : isSet(object.item_price)
+        ? Money.fromJSON(object.item_price)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChatOrderItem): unknown {
+    const obj: any = {};
+    if (message.productRetailerId !== "") {
+      obj.productRetailerId = message.productRetailerId;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    if (message.itemPrice !== undefined) {
+      obj.itemPrice = Money.toJSON(message.itemPrice);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChatOrderItem>, I>>(base?: I): ChatOrderItem {
+    return ChatOrderItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChatOrderItem>, I>>(object: I): ChatOrderItem {
+    const message = createBaseChatOrderItem();
+    message.productRetailerId = object.productRetailerId ?? "";
+    message.quantity = object.quantity ?? 0;
+    message.itemPrice = (object.itemPrice !== undefined && object.itemPrice !== null)
+      ? Money.fromPartial(object.itemPrice)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateChatOrderRequest(): CreateChatOrderRequest {
+  return { customerId: "", catalogId: "", text: "", items: [] };
+}
+
+export const CreateChatOrderRequest: MessageFns<CreateChatOrderRequest> = {
+  encode(message: CreateChatOrderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    for (const v of message.items) {
+      ChatOrderItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateChatOrderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateChatOrderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.items.push(ChatOrderItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateChatOrderRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => ChatOrderItem.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CreateChatOrderRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => ChatOrderItem.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateChatOrderRequest>, I>>(base?: I): CreateChatOrderRequest {
+    return CreateChatOrderRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateChatOrderRequest>, I>>(object: I): CreateChatOrderRequest {
+    const message = createBaseCreateChatOrderRequest();
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.text = object.text ?? "";
+    message.items = object.items?.map((e) => ChatOrderItem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateChatOrderResponse(): CreateChatOrderResponse {
+  return { order: undefined };
+}
+
+export const CreateChatOrderResponse: MessageFns<CreateChatOrderResponse> = {
+  encode(message: CreateChatOrderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateChatOrderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateChatOrderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateChatOrderResponse {
+    return { order: isSet(object.order) ? Order.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: CreateChatOrderResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateChatOrderResponse>, I>>(base?: I): CreateChatOrderResponse {
+    return CreateChatOrderResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateChatOrderResponse>, I>>(object: I): CreateChatOrderResponse {
+    const message = createBaseCreateChatOrderResponse();
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOrderRequest(): GetOrderRequest {
+  return { orderId: "" };
+}
+
+export const GetOrderRequest: MessageFns<GetOrderRequest> = {
+  encode(message: GetOrderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOrderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOrderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOrderRequest {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetOrderRequest): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOrderRequest>, I>>(base?: I): GetOrderRequest {
+    return GetOrderRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOrderRequest>, I>>(object: I): GetOrderRequest {
+    const message = createBaseGetOrderRequest();
+    message.orderId = object.orderId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetOrderResponse(): GetOrderResponse {
+  return { order: undefined };
+}
+
+export const GetOrderResponse: MessageFns<GetOrderResponse> = {
+  encode(message: GetOrderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOrderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOrderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOrderResponse {
+    return { order: isSet(object.order) ? Order.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: GetOrderResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOrderResponse>, I>>(base?: I): GetOrderResponse {
+    return GetOrderResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOrderResponse>, I>>(object: I): GetOrderResponse {
+    const message = createBaseGetOrderResponse();
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    return message;
+  },
+};
+
+function createBaseListOrdersRequest(): ListOrdersRequest {
+  return { businessId: "", customerId: "", states: [], page: undefined };
+}
+
+export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
+  encode(message: ListOrdersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.states.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrdersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrdersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOrdersRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      states: globalThis.Array.isArray(object?.states) ? object.states.map((e: any) => orderStateFromJSON(e)) : [],
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListOrdersRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.states?.length) {
+      obj.states = message.states.map((e) => orderStateToJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOrdersRequest>, I>>(base?: I): ListOrdersRequest {
+    return ListOrdersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOrdersRequest>, I>>(object: I): ListOrdersRequest {
+    const message = createBaseListOrdersRequest();
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.states = object.states?.map((e) => e) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListOrdersResponse(): ListOrdersResponse {
+  return { orders: [], page: undefined };
+}
+
+export const ListOrdersResponse: MessageFns<ListOrdersResponse> = {
+  encode(message: ListOrdersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.orders) {
+      Order.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrdersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrdersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orders.push(Order.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOrdersResponse {
+    return {
+      orders: globalThis.Array.isArray(object?.orders) ? object.orders.map((e: any) => Order.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListOrdersResponse): unknown {
+    const obj: any = {};
+    if (message.orders?.length) {
+      obj.orders = message.orders.map((e) => Order.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOrdersResponse>, I>>(base?: I): ListOrdersResponse {
+    return ListOrdersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOrdersResponse>, I>>(object: I): ListOrdersResponse {
+    const message = createBaseListOrdersResponse();
+    message.orders = object.orders?.map((e) => Order.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateOrderStatusRequest(): UpdateOrderStatusRequest {
+  return { orderId: "", state: 0, tracking: undefined, note: "" };
+}
+
+export const UpdateOrderStatusRequest: MessageFns<UpdateOrderStatusRequest> = {
+  encode(message: UpdateOrderStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.tracking !== undefined) {
+      Tracking.encode(message.tracking, writer.uint32(26).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(34).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateOrderStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateOrderStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tracking = Tracking.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateOrderStatusRequest {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      state: isSet(object.state) ? orderStateFromJSON(object.state) : 0,
+      tracking: isSet(object.tracking) ? Tracking.fromJSON(object.tracking) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: UpdateOrderStatusRequest): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.state !== 0) {
+      obj.state = orderStateToJSON(message.state);
+    }
+    if (message.tracking !== undefined) {
+      obj.tracking = Tracking.toJSON(message.tracking);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateOrderStatusRequest>, I>>(base?: I): UpdateOrderStatusRequest {
+    return UpdateOrderStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateOrderStatusRequest>, I>>(object: I): UpdateOrderStatusRequest {
+    const message = createBaseUpdateOrderStatusRequest();
+    message.orderId = object.orderId ?? "";
+    message.state = object.state ?? 0;
+    message.tracking = (object.tracking !== undefined && object.tracking !== null)
+      ? Tracking.fromPartial(object.tracking)
+      : undefined;
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateOrderStatusResponse(): UpdateOrderStatusResponse {
+  return { order: undefined };
+}
+
+export const UpdateOrderStatusResponse: MessageFns<UpdateOrderStatusResponse> = {
+  encode(message: UpdateOrderStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateOrderStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateOrderStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateOrderStatusResponse {
+    return { order: isSet(object.order) ? Order.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: UpdateOrderStatusResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateOrderStatusResponse>, I>>(base?: I): UpdateOrderStatusResponse {
+    return UpdateOrderStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateOrderStatusResponse>, I>>(object: I): UpdateOrderStatusResponse {
+    const message = createBaseUpdateOrderStatusResponse();
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    return message;
+  },
+};
+
 /**
- * CatalogService holds each business's products; carts and orders follow in
- * the catalog issue.
+ * CatalogService holds each business's catalogs and products, the
+ * customers' carts, and orders with their inventory reservations.
  */
 export type CatalogServiceService = typeof CatalogServiceService;
 export const CatalogServiceService = {
-  /** CreateProduct adds a product to the calling business's catalog. */
+  /**
+   * CreateProduct adds a product to one of the business's catalogs (its
+   * default catalog when catalog_id is empty).
+   */
   createProduct: {
     path: "/kontor.catalog.v1.CatalogService/CreateProduct" as const,
     requestStream: false as const,
@@ -881,19 +7500,280 @@ export const CatalogServiceService = {
       Buffer.from(ListProductsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListProductsResponse => ListProductsResponse.decode(value),
   },
+  /** CreateCatalog adds a catalog to a business. */
+  createCatalog: {
+    path: "/kontor.catalog.v1.CatalogService/CreateCatalog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCatalogRequest): Buffer => Buffer.from(CreateCatalogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCatalogRequest => CreateCatalogRequest.decode(value),
+    responseSerialize: (value: CreateCatalogResponse): Buffer =>
+      Buffer.from(CreateCatalogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCatalogResponse => CreateCatalogResponse.decode(value),
+  },
+  /** ListCatalogs lists a business's catalogs, oldest first. */
+  listCatalogs: {
+    path: "/kontor.catalog.v1.CatalogService/ListCatalogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCatalogsRequest): Buffer => Buffer.from(ListCatalogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCatalogsRequest => ListCatalogsRequest.decode(value),
+    responseSerialize: (value: ListCatalogsResponse): Buffer =>
+      Buffer.from(ListCatalogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCatalogsResponse => ListCatalogsResponse.decode(value),
+  },
+  /** UpdateProduct changes the fields the update mask names. */
+  updateProduct: {
+    path: "/kontor.catalog.v1.CatalogService/UpdateProduct" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateProductRequest): Buffer => Buffer.from(UpdateProductRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateProductRequest => UpdateProductRequest.decode(value),
+    responseSerialize: (value: UpdateProductResponse): Buffer =>
+      Buffer.from(UpdateProductResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateProductResponse => UpdateProductResponse.decode(value),
+  },
+  /** ArchiveProduct hides a product for good: not listed, not sold. */
+  archiveProduct: {
+    path: "/kontor.catalog.v1.CatalogService/ArchiveProduct" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ArchiveProductRequest): Buffer =>
+      Buffer.from(ArchiveProductRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ArchiveProductRequest => ArchiveProductRequest.decode(value),
+    responseSerialize: (value: ArchiveProductResponse): Buffer =>
+      Buffer.from(ArchiveProductResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArchiveProductResponse => ArchiveProductResponse.decode(value),
+  },
+  /**
+   * BulkUpsertProducts creates or updates up to 10,000 products of one
+   * catalog by retailer id; each row gets its own result.
+   */
+  bulkUpsertProducts: {
+    path: "/kontor.catalog.v1.CatalogService/BulkUpsertProducts" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: BulkUpsertProductsRequest): Buffer =>
+      Buffer.from(BulkUpsertProductsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BulkUpsertProductsRequest => BulkUpsertProductsRequest.decode(value),
+    responseSerialize: (value: BulkUpsertProductsResponse): Buffer =>
+      Buffer.from(BulkUpsertProductsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BulkUpsertProductsResponse => BulkUpsertProductsResponse.decode(value),
+  },
+  /**
+   * ImportProducts reads a CSV or JSON-lines file sent in chunks and answers
+   * with progress as it upserts, ending with a message marked done.
+   */
+  importProducts: {
+    path: "/kontor.catalog.v1.CatalogService/ImportProducts" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ImportProductsRequest): Buffer =>
+      Buffer.from(ImportProductsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportProductsRequest => ImportProductsRequest.decode(value),
+    responseSerialize: (value: ImportProductsResponse): Buffer =>
+      Buffer.from(ImportProductsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportProductsResponse => ImportProductsResponse.decode(value),
+  },
+  /**
+   * SearchProducts browses and searches one catalog: text (accent-insensitive,
+   * typo-tolerant), categories, price range, availability.
+   */
+  searchProducts: {
+    path: "/kontor.catalog.v1.CatalogService/SearchProducts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchProductsRequest): Buffer =>
+      Buffer.from(SearchProductsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchProductsRequest => SearchProductsRequest.decode(value),
+    responseSerialize: (value: SearchProductsResponse): Buffer =>
+      Buffer.from(SearchProductsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchProductsResponse => SearchProductsResponse.decode(value),
+  },
+  /**
+   * GetProductMessage returns what messaging needs to send a single-product
+   * or multi-product message, checked against the catalog.
+   */
+  getProductMessage: {
+    path: "/kontor.catalog.v1.CatalogService/GetProductMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProductMessageRequest): Buffer =>
+      Buffer.from(GetProductMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProductMessageRequest => GetProductMessageRequest.decode(value),
+    responseSerialize: (value: GetProductMessageResponse): Buffer =>
+      Buffer.from(GetProductMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProductMessageResponse => GetProductMessageResponse.decode(value),
+  },
+  /** GetCart reads a customer's cart with a business, at today's prices. */
+  getCart: {
+    path: "/kontor.catalog.v1.CatalogService/GetCart" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCartRequest): Buffer => Buffer.from(GetCartRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCartRequest => GetCartRequest.decode(value),
+    responseSerialize: (value: GetCartResponse): Buffer => Buffer.from(GetCartResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCartResponse => GetCartResponse.decode(value),
+  },
+  /** AddCartItem adds units of a product to the customer's cart. */
+  addCartItem: {
+    path: "/kontor.catalog.v1.CatalogService/AddCartItem" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddCartItemRequest): Buffer => Buffer.from(AddCartItemRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddCartItemRequest => AddCartItemRequest.decode(value),
+    responseSerialize: (value: AddCartItemResponse): Buffer => Buffer.from(AddCartItemResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddCartItemResponse => AddCartItemResponse.decode(value),
+  },
+  /** SetCartItemQuantity sets an item's quantity; zero removes it. */
+  setCartItemQuantity: {
+    path: "/kontor.catalog.v1.CatalogService/SetCartItemQuantity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetCartItemQuantityRequest): Buffer =>
+      Buffer.from(SetCartItemQuantityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetCartItemQuantityRequest => SetCartItemQuantityRequest.decode(value),
+    responseSerialize: (value: SetCartItemQuantityResponse): Buffer =>
+      Buffer.from(SetCartItemQuantityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetCartItemQuantityResponse => SetCartItemQuantityResponse.decode(value),
+  },
+  /** RemoveCartItem removes a product from the cart. */
+  removeCartItem: {
+    path: "/kontor.catalog.v1.CatalogService/RemoveCartItem" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveCartItemRequest): Buffer =>
+      Buffer.from(RemoveCartItemRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveCartItemRequest => RemoveCartItemRequest.decode(value),
+    responseSerialize: (value: RemoveCartItemResponse): Buffer =>
+      Buffer.from(RemoveCartItemResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveCartItemResponse => RemoveCartItemResponse.decode(value),
+  },
+  /** Checkout turns the cart into an order, re-checking prices and reserving stock. */
+  checkout: {
+    path: "/kontor.catalog.v1.CatalogService/Checkout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckoutRequest): Buffer => Buffer.from(CheckoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckoutRequest => CheckoutRequest.decode(value),
+    responseSerialize: (value: CheckoutResponse): Buffer => Buffer.from(CheckoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckoutResponse => CheckoutResponse.decode(value),
+  },
+  /**
+   * CreateChatOrder places the order a customer sent in the chat (the Cloud
+   * API order message): a catalog and its items.
+   */
+  createChatOrder: {
+    path: "/kontor.catalog.v1.CatalogService/CreateChatOrder" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateChatOrderRequest): Buffer =>
+      Buffer.from(CreateChatOrderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateChatOrderRequest => CreateChatOrderRequest.decode(value),
+    responseSerialize: (value: CreateChatOrderResponse): Buffer =>
+      Buffer.from(CreateChatOrderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateChatOrderResponse => CreateChatOrderResponse.decode(value),
+  },
+  /** GetOrder reads one order: its business or its customer. */
+  getOrder: {
+    path: "/kontor.catalog.v1.CatalogService/GetOrder" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOrderRequest): Buffer => Buffer.from(GetOrderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOrderRequest => GetOrderRequest.decode(value),
+    responseSerialize: (value: GetOrderResponse): Buffer => Buffer.from(GetOrderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOrderResponse => GetOrderResponse.decode(value),
+  },
+  /** ListOrders lists a business's or a customer's orders, newest first. */
+  listOrders: {
+    path: "/kontor.catalog.v1.CatalogService/ListOrders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOrdersRequest): Buffer => Buffer.from(ListOrdersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOrdersRequest => ListOrdersRequest.decode(value),
+    responseSerialize: (value: ListOrdersResponse): Buffer => Buffer.from(ListOrdersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOrdersResponse => ListOrdersResponse.decode(value),
+  },
+  /** UpdateOrderStatus moves an order along its state machine. */
+  updateOrderStatus: {
+    path: "/kontor.catalog.v1.CatalogService/UpdateOrderStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateOrderStatusRequest): Buffer =>
+      Buffer.from(UpdateOrderStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateOrderStatusRequest => UpdateOrderStatusRequest.decode(value),
+    responseSerialize: (value: UpdateOrderStatusResponse): Buffer =>
+      Buffer.from(UpdateOrderStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateOrderStatusResponse => UpdateOrderStatusResponse.decode(value),
+  },
 } as const;
 
 export interface CatalogServiceServer extends UntypedServiceImplementation {
-  /** CreateProduct adds a product to the calling business's catalog. */
+  /**
+   * CreateProduct adds a product to one of the business's catalogs (its
+   * default catalog when catalog_id is empty).
+   */
   createProduct: handleUnaryCall<CreateProductRequest, CreateProductResponse>;
   /** GetProduct reads one product; anyone may read a visible product. */
   getProduct: handleUnaryCall<GetProductRequest, GetProductResponse>;
   /** ListProducts lists a business's products, newest first. */
   listProducts: handleUnaryCall<ListProductsRequest, ListProductsResponse>;
+  /** CreateCatalog adds a catalog to a business. */
+  createCatalog: handleUnaryCall<CreateCatalogRequest, CreateCatalogResponse>;
+  /** ListCatalogs lists a business's catalogs, oldest first. */
+  listCatalogs: handleUnaryCall<ListCatalogsRequest, ListCatalogsResponse>;
+  /** UpdateProduct changes the fields the update mask names. */
+  updateProduct: handleUnaryCall<UpdateProductRequest, UpdateProductResponse>;
+  /** ArchiveProduct hides a product for good: not listed, not sold. */
+  archiveProduct: handleUnaryCall<ArchiveProductRequest, ArchiveProductResponse>;
+  /**
+   * BulkUpsertProducts creates or updates up to 10,000 products of one
+   * catalog by retailer id; each row gets its own result.
+   */
+  bulkUpsertProducts: handleClientStreamingCall<BulkUpsertProductsRequest, BulkUpsertProductsResponse>;
+  /**
+   * ImportProducts reads a CSV or JSON-lines file sent in chunks and answers
+   * with progress as it upserts, ending with a message marked done.
+   */
+  importProducts: handleBidiStreamingCall<ImportProductsRequest, ImportProductsResponse>;
+  /**
+   * SearchProducts browses and searches one catalog: text (accent-insensitive,
+   * typo-tolerant), categories, price range, availability.
+   */
+  searchProducts: handleUnaryCall<SearchProductsRequest, SearchProductsResponse>;
+  /**
+   * GetProductMessage returns what messaging needs to send a single-product
+   * or multi-product message, checked against the catalog.
+   */
+  getProductMessage: handleUnaryCall<GetProductMessageRequest, GetProductMessageResponse>;
+  /** GetCart reads a customer's cart with a business, at today's prices. */
+  getCart: handleUnaryCall<GetCartRequest, GetCartResponse>;
+  /** AddCartItem adds units of a product to the customer's cart. */
+  addCartItem: handleUnaryCall<AddCartItemRequest, AddCartItemResponse>;
+  /** SetCartItemQuantity sets an item's quantity; zero removes it. */
+  setCartItemQuantity: handleUnaryCall<SetCartItemQuantityRequest, SetCartItemQuantityResponse>;
+  /** RemoveCartItem removes a product from the cart. */
+  removeCartItem: handleUnaryCall<RemoveCartItemRequest, RemoveCartItemResponse>;
+  /** Checkout turns the cart into an order, re-checking prices and reserving stock. */
+  checkout: handleUnaryCall<CheckoutRequest, CheckoutResponse>;
+  /**
+   * CreateChatOrder places the order a customer sent in the chat (the Cloud
+   * API order message): a catalog and its items.
+   */
+  createChatOrder: handleUnaryCall<CreateChatOrderRequest, CreateChatOrderResponse>;
+  /** GetOrder reads one order: its business or its customer. */
+  getOrder: handleUnaryCall<GetOrderRequest, GetOrderResponse>;
+  /** ListOrders lists a business's or a customer's orders, newest first. */
+  listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
+  /** UpdateOrderStatus moves an order along its state machine. */
+  updateOrderStatus: handleUnaryCall<UpdateOrderStatusRequest, UpdateOrderStatusResponse>;
 }
 
 export interface CatalogServiceClient extends Client {
-  /** CreateProduct adds a product to the calling business's catalog. */
+  /**
+   * CreateProduct adds a product to one of the business's catalogs (its
+   * default catalog when catalog_id is empty).
+   */
   createProduct(
     request: CreateProductRequest,
     callback: (error: ServiceError | null, response: CreateProductResponse) => void,
@@ -940,6 +7820,285 @@ export interface CatalogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListProductsResponse) => void,
+  ): ClientUnaryCall;
+  /** CreateCatalog adds a catalog to a business. */
+  createCatalog(
+    request: CreateCatalogRequest,
+    callback: (error: ServiceError | null, response: CreateCatalogResponse) => void,
+  ): ClientUnaryCall;
+  createCatalog(
+    request: CreateCatalogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCatalogResponse) => void,
+  ): ClientUnaryCall;
+  createCatalog(
+    request: CreateCatalogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCatalogResponse) => void,
+  ): ClientUnaryCall;
+  /** ListCatalogs lists a business's catalogs, oldest first. */
+  listCatalogs(
+    request: ListCatalogsRequest,
+    callback: (error: ServiceError | null, response: ListCatalogsResponse) => void,
+  ): ClientUnaryCall;
+  listCatalogs(
+    request: ListCatalogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCatalogsResponse) => void,
+  ): ClientUnaryCall;
+  listCatalogs(
+    request: ListCatalogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCatalogsResponse) => void,
+  ): ClientUnaryCall;
+  /** UpdateProduct changes the fields the update mask names. */
+  updateProduct(
+    request: UpdateProductRequest,
+    callback: (error: ServiceError | null, response: UpdateProductResponse) => void,
+  ): ClientUnaryCall;
+  updateProduct(
+    request: UpdateProductRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateProductResponse) => void,
+  ): ClientUnaryCall;
+  updateProduct(
+    request: UpdateProductRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateProductResponse) => void,
+  ): ClientUnaryCall;
+  /** ArchiveProduct hides a product for good: not listed, not sold. */
+  archiveProduct(
+    request: ArchiveProductRequest,
+    callback: (error: ServiceError | null, response: ArchiveProductResponse) => void,
+  ): ClientUnaryCall;
+  archiveProduct(
+    request: ArchiveProductRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ArchiveProductResponse) => void,
+  ): ClientUnaryCall;
+  archiveProduct(
+    request: ArchiveProductRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ArchiveProductResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * BulkUpsertProducts creates or updates up to 10,000 products of one
+   * catalog by retailer id; each row gets its own result.
+   */
+  bulkUpsertProducts(
+    callback: (error: ServiceError | null, response: BulkUpsertProductsResponse) => void,
+  ): ClientWritableStream<BulkUpsertProductsRequest>;
+  bulkUpsertProducts(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BulkUpsertProductsResponse) => void,
+  ): ClientWritableStream<BulkUpsertProductsRequest>;
+  bulkUpsertProducts(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BulkUpsertProductsResponse) => void,
+  ): ClientWritableStream<BulkUpsertProductsRequest>;
+  bulkUpsertProducts(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BulkUpsertProductsResponse) => void,
+  ): ClientWritableStream<BulkUpsertProductsRequest>;
+  /**
+   * ImportProducts reads a CSV or JSON-lines file sent in chunks and answers
+   * with progress as it upserts, ending with a message marked done.
+   */
+  importProducts(): ClientDuplexStream<ImportProductsRequest, ImportProductsResponse>;
+  importProducts(options: Partial<CallOptions>): ClientDuplexStream<ImportProductsRequest, ImportProductsResponse>;
+  importProducts(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ImportProductsRequest, ImportProductsResponse>;
+  /**
+   * SearchProducts browses and searches one catalog: text (accent-insensitive,
+   * typo-tolerant), categories, price range, availability.
+   */
+  searchProducts(
+    request: SearchProductsRequest,
+    callback: (error: ServiceError | null, response: SearchProductsResponse) => void,
+  ): ClientUnaryCall;
+  searchProducts(
+    request: SearchProductsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchProductsResponse) => void,
+  ): ClientUnaryCall;
+  searchProducts(
+    request: SearchProductsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchProductsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetProductMessage returns what messaging needs to send a single-product
+   * or multi-product message, checked against the catalog.
+   */
+  getProductMessage(
+    request: GetProductMessageRequest,
+    callback: (error: ServiceError | null, response: GetProductMessageResponse) => void,
+  ): ClientUnaryCall;
+  getProductMessage(
+    request: GetProductMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProductMessageResponse) => void,
+  ): ClientUnaryCall;
+  getProductMessage(
+    request: GetProductMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProductMessageResponse) => void,
+  ): ClientUnaryCall;
+  /** GetCart reads a customer's cart with a business, at today's prices. */
+  getCart(
+    request: GetCartRequest,
+    callback: (error: ServiceError | null, response: GetCartResponse) => void,
+  ): ClientUnaryCall;
+  getCart(
+    request: GetCartRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCartResponse) => void,
+  ): ClientUnaryCall;
+  getCart(
+    request: GetCartRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCartResponse) => void,
+  ): ClientUnaryCall;
+  /** AddCartItem adds units of a product to the customer's cart. */
+  addCartItem(
+    request: AddCartItemRequest,
+    callback: (error: ServiceError | null, response: AddCartItemResponse) => void,
+  ): ClientUnaryCall;
+  addCartItem(
+    request: AddCartItemRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddCartItemResponse) => void,
+  ): ClientUnaryCall;
+  addCartItem(
+    request: AddCartItemRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddCartItemResponse) => void,
+  ): ClientUnaryCall;
+  /** SetCartItemQuantity sets an item's quantity; zero removes it. */
+  setCartItemQuantity(
+    request: SetCartItemQuantityRequest,
+    callback: (error: ServiceError | null, response: SetCartItemQuantityResponse) => void,
+  ): ClientUnaryCall;
+  setCartItemQuantity(
+    request: SetCartItemQuantityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetCartItemQuantityResponse) => void,
+  ): ClientUnaryCall;
+  setCartItemQuantity(
+    request: SetCartItemQuantityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetCartItemQuantityResponse) => void,
+  ): ClientUnaryCall;
+  /** RemoveCartItem removes a product from the cart. */
+  removeCartItem(
+    request: RemoveCartItemRequest,
+    callback: (error: ServiceError | null, response: RemoveCartItemResponse) => void,
+  ): ClientUnaryCall;
+  removeCartItem(
+    request: RemoveCartItemRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveCartItemResponse) => void,
+  ): ClientUnaryCall;
+  removeCartItem(
+    request: RemoveCartItemRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveCartItemResponse) => void,
+  ): ClientUnaryCall;
+  /** Checkout turns the cart into an order, re-checking prices and reserving stock. */
+  checkout(
+    request: CheckoutRequest,
+    callback: (error: ServiceError | null, response: CheckoutResponse) => void,
+  ): ClientUnaryCall;
+  checkout(
+    request: CheckoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckoutResponse) => void,
+  ): ClientUnaryCall;
+  checkout(
+    request: CheckoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckoutResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateChatOrder places the order a customer sent in the chat (the Cloud
+   * API order message): a catalog and its items.
+   */
+  createChatOrder(
+    request: CreateChatOrderRequest,
+    callback: (error: ServiceError | null, response: CreateChatOrderResponse) => void,
+  ): ClientUnaryCall;
+  createChatOrder(
+    request: CreateChatOrderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateChatOrderResponse) => void,
+  ): ClientUnaryCall;
+  createChatOrder(
+    request: CreateChatOrderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateChatOrderResponse) => void,
+  ): ClientUnaryCall;
+  /** GetOrder reads one order: its business or its customer. */
+  getOrder(
+    request: GetOrderRequest,
+    callback: (error: ServiceError | null, response: GetOrderResponse) => void,
+  ): ClientUnaryCall;
+  getOrder(
+    request: GetOrderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOrderResponse) => void,
+  ): ClientUnaryCall;
+  getOrder(
+    request: GetOrderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOrderResponse) => void,
+  ): ClientUnaryCall;
+  /** ListOrders lists a business's or a customer's orders, newest first. */
+  listOrders(
+    request: ListOrdersRequest,
+    callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listOrders(
+    request: ListOrdersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listOrders(
+    request: ListOrdersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
+  ): ClientUnaryCall;
+  /** UpdateOrderStatus moves an order along its state machine. */
+  updateOrderStatus(
+    request: UpdateOrderStatusRequest,
+    callback: (error: ServiceError | null, response: UpdateOrderStatusResponse) => void,
+  ): ClientUnaryCall;
+  updateOrderStatus(
+    request: UpdateOrderStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateOrderStatusResponse) => void,
+  ): ClientUnaryCall;
+  updateOrderStatus(
+    request: UpdateOrderStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateOrderStatusResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -951,6 +8110,14 @@ export const CatalogServiceClient = makeGenericClientConstructor(
   service: typeof CatalogServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

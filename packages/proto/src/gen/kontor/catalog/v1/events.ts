@@ -8,6 +8,16 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { EventMeta } from "../../common/v1/event.js";
 import { Money } from "../../common/v1/money.js";
+import {
+  Availability,
+  availabilityFromJSON,
+  availabilityToJSON,
+  Order,
+  OrderState,
+  orderStateFromJSON,
+  orderStateToJSON,
+  Tracking,
+} from "./catalog_service.js";
 
 export const protobufPackage = "kontor.catalog.v1";
 
@@ -20,6 +30,59 @@ export interface ProductCreated {
   retailerId: string;
   name: string;
   price: Money | undefined;
+}
+
+/**
+ * ProductUpserted: kontor.catalog.product.upserted.v1 — every create and
+ * change; messaging learns which retailer ids a catalog sells from these.
+ */
+export interface ProductUpserted {
+  meta: EventMeta | undefined;
+  catalogId: string;
+  productId: string;
+  retailerId: string;
+  name: string;
+  price: Money | undefined;
+  effectivePrice: Money | undefined;
+  availability: Availability;
+  visible: boolean;
+  imageUrl: string;
+  itemGroupId: string;
+  /** Increases with every change of the product: apply only newer versions. */
+  version: string;
+}
+
+/** ProductArchived: kontor.catalog.product.archived.v1 */
+export interface ProductArchived {
+  meta: EventMeta | undefined;
+  catalogId: string;
+  productId: string;
+  retailerId: string;
+  version: string;
+}
+
+/** OrderPlaced: kontor.catalog.order.placed.v1 */
+export interface OrderPlaced {
+  meta: EventMeta | undefined;
+  order: Order | undefined;
+}
+
+/**
+ * OrderStatusChanged: kontor.catalog.order.<state>.v1 for paid, shipped,
+ * delivered, cancelled and refunded.
+ */
+export interface OrderStatusChanged {
+  meta: EventMeta | undefined;
+  orderId: string;
+  customerId: string;
+  state: OrderState;
+  previousState: OrderState;
+  tracking: Tracking | undefined;
+  total:
+    | Money
+    | undefined;
+  /** Why, when the change has one: "expired", "payment_failed", a note. */
+  reason: string;
 }
 
 function createBaseProductCreated(): ProductCreated {
@@ -159,6 +222,724 @@ export const ProductCreated: MessageFns<ProductCreated> = {
     message.retailerId = object.retailerId ?? "";
     message.name = object.name ?? "";
     message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
+    return message;
+  },
+};
+
+function createBaseProductUpserted(): ProductUpserted {
+  return {
+    meta: undefined,
+    catalogId: "",
+    productId: "",
+    retailerId: "",
+    name: "",
+    price: undefined,
+    effectivePrice: undefined,
+    availability: 0,
+    visible: false,
+    imageUrl: "",
+    itemGroupId: "",
+    version: "0",
+  };
+}
+
+export const ProductUpserted: MessageFns<ProductUpserted> = {
+  encode(message: ProductUpserted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.productId !== "") {
+      writer.uint32(26).string(message.productId);
+    }
+    if (message.retailerId !== "") {
+      writer.uint32(34).string(message.retailerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(42).string(message.name);
+    }
+    if (message.price !== undefined) {
+      Money.encode(message.price, writer.uint32(50).fork()).join();
+    }
+    if (message.effectivePrice !== undefined) {
+      Money.encode(message.effectivePrice, writer.uint32(58).fork()).join();
+    }
+    if (message.availability !== 0) {
+      writer.uint32(64).int32(message.availability);
+    }
+    if (message.visible !== false) {
+      writer.uint32(72).bool(message.visible);
+    }
+    if (message.imageUrl !== "") {
+      writer.uint32(82).string(message.imageUrl);
+    }
+    if (message.itemGroupId !== "") {
+      writer.uint32(90).string(message.itemGroupId);
+    }
+    if (message.version !== "0") {
+      writer.uint32(96).int64(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProductUpserted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProductUpserted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.retailerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.price = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.effectivePrice = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.availability = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.visible = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.imageUrl = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.itemGroupId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.version = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProductUpserted {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      retailerId: isSet(object.retailerId)
+        ? globalThis.String(object.retailerId)
+        : isSet(object.retailer_id)
+        ? globalThis.String(object.retailer_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      price: isSet(object.price) ? Money.fromJSON(object.price) : undefined,
+      effectivePrice: isSet(object.effectivePrice)
+        ? Money.fromJSON(object.effectivePrice)
+        : isSet(object.effective_price)
+        ? Money.fromJSON(object.effective_price)
+        : undefined,
+      availability: isSet(object.availability) ? availabilityFromJSON(object.availability) : 0,
+      visible: isSet(object.visible) ? globalThis.Boolean(object.visible) : false,
+      imageUrl: isSet(object.imageUrl)
+        ? globalThis.String(object.imageUrl)
+        : isSet(object.image_url)
+        ? globalThis.String(object.image_url)
+        : "",
+      itemGroupId: isSet(object.itemGroupId)
+        ? globalThis.String(object.itemGroupId)
+        : isSet(object.item_group_id)
+        ? globalThis.String(object.item_group_id)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "0",
+    };
+  },
+
+  toJSON(message: ProductUpserted): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.retailerId !== "") {
+      obj.retailerId = message.retailerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.price !== undefined) {
+      obj.price = Money.toJSON(message.price);
+    }
+    if (message.effectivePrice !== undefined) {
+      obj.effectivePrice = Money.toJSON(message.effectivePrice);
+    }
+    if (message.availability !== 0) {
+      obj.availability = availabilityToJSON(message.availability);
+    }
+    if (message.visible !== false) {
+      obj.visible = message.visible;
+    }
+    if (message.imageUrl !== "") {
+      obj.imageUrl = message.imageUrl;
+    }
+    if (message.itemGroupId !== "") {
+      obj.itemGroupId = message.itemGroupId;
+    }
+    if (message.version !== "0") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProductUpserted>, I>>(base?: I): ProductUpserted {
+    return ProductUpserted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProductUpserted>, I>>(object: I): ProductUpserted {
+    const message = createBaseProductUpserted();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.catalogId = object.catalogId ?? "";
+    message.productId = object.productId ?? "";
+    message.retailerId = object.retailerId ?? "";
+    message.name = object.name ?? "";
+    message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
+    message.effectivePrice = (object.effectivePrice !== undefined && object.effectivePrice !== null)
+      ? Money.fromPartial(object.effectivePrice)
+      : undefined;
+    message.availability = object.availability ?? 0;
+    message.visible = object.visible ?? false;
+    message.imageUrl = object.imageUrl ?? "";
+    message.itemGroupId = object.itemGroupId ?? "";
+    message.version = object.version ?? "0";
+    return message;
+  },
+};
+
+function createBaseProductArchived(): ProductArchived {
+  return { meta: undefined, catalogId: "", productId: "", retailerId: "", version: "0" };
+}
+
+export const ProductArchived: MessageFns<ProductArchived> = {
+  encode(message: ProductArchived, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.productId !== "") {
+      writer.uint32(26).string(message.productId);
+    }
+    if (message.retailerId !== "") {
+      writer.uint32(34).string(message.retailerId);
+    }
+    if (message.version !== "0") {
+      writer.uint32(40).int64(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProductArchived {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProductArchived();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.retailerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.version = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProductArchived {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      productId: isSet(object.productId)
+        ? globalThis.String(object.productId)
+        : isSet(object.product_id)
+        ? globalThis.String(object.product_id)
+        : "",
+      retailerId: isSet(object.retailerId)
+        ? globalThis.String(object.retailerId)
+        : isSet(object.retailer_id)
+        ? globalThis.String(object.retailer_id)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "0",
+    };
+  },
+
+  toJSON(message: ProductArchived): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.productId !== "") {
+      obj.productId = message.productId;
+    }
+    if (message.retailerId !== "") {
+      obj.retailerId = message.retailerId;
+    }
+    if (message.version !== "0") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProductArchived>, I>>(base?: I): ProductArchived {
+    return ProductArchived.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProductArchived>, I>>(object: I): ProductArchived {
+    const message = createBaseProductArchived();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.catalogId = object.catalogId ?? "";
+    message.productId = object.productId ?? "";
+    message.retailerId = object.retailerId ?? "";
+    message.version = object.version ?? "0";
+    return message;
+  },
+};
+
+function createBaseOrderPlaced(): OrderPlaced {
+  return { meta: undefined, order: undefined };
+}
+
+export const OrderPlaced: MessageFns<OrderPlaced> = {
+  encode(message: OrderPlaced, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderPlaced {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderPlaced();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderPlaced {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      order: isSet(object.order) ? Order.fromJSON(object.order) : undefined,
+    };
+  },
+
+  toJSON(message: OrderPlaced): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderPlaced>, I>>(base?: I): OrderPlaced {
+    return OrderPlaced.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderPlaced>, I>>(object: I): OrderPlaced {
+    const message = createBaseOrderPlaced();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    return message;
+  },
+};
+
+function createBaseOrderStatusChanged(): OrderStatusChanged {
+  return {
+    meta: undefined,
+    orderId: "",
+    customerId: "",
+    state: 0,
+    previousState: 0,
+    tracking: undefined,
+    total: undefined,
+    reason: "",
+  };
+}
+
+export const OrderStatusChanged: MessageFns<OrderStatusChanged> = {
+  encode(message: OrderStatusChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.previousState !== 0) {
+      writer.uint32(40).int32(message.previousState);
+    }
+    if (message.tracking !== undefined) {
+      Tracking.encode(message.tracking, writer.uint32(50).fork()).join();
+    }
+    if (message.total !== undefined) {
+      Money.encode(message.total, writer.uint32(58).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(66).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderStatusChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderStatusChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.previousState = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tracking = Tracking.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.total = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderStatusChanged {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      state: isSet(object.state) ? orderStateFromJSON(object.state) : 0,
+      previousState: isSet(object.previousState)
+        ? orderStateFromJSON(object.previousState)
+        : isSet(object.previous_state)
+        ? orderStateFromJSON(object.previous_state)
+        : 0,
+      tracking: isSet(object.tracking) ? Tracking.fromJSON(object.tracking) : undefined,
+      total: isSet(object.total) ? Money.fromJSON(object.total) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: OrderStatusChanged): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.state !== 0) {
+      obj.state = orderStateToJSON(message.state);
+    }
+    if (message.previousState !== 0) {
+      obj.previousState = orderStateToJSON(message.previousState);
+    }
+    if (message.tracking !== undefined) {
+      obj.tracking = Tracking.toJSON(message.tracking);
+    }
+    if (message.total !== undefined) {
+      obj.total = Money.toJSON(message.total);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderStatusChanged>, I>>(base?: I): OrderStatusChanged {
+    return OrderStatusChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderStatusChanged>, I>>(object: I): OrderStatusChanged {
+    const message = createBaseOrderStatusChanged();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.orderId = object.orderId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.state = object.state ?? 0;
+    message.previousState = object.previousState ?? 0;
+    message.tracking = (object.tracking !== undefined && object.tracking !== null)
+      ? Tracking.fromPartial(object.tracking)
+      : undefined;
+    message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
+    message.reason = object.reason ?? "";
     return message;
   },
 };

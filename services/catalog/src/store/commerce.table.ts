@@ -1,0 +1,82 @@
+import type { Generated, Selectable } from "kysely";
+
+export interface CatalogTable {
+  id: string;
+  business_id: string;
+  name: string;
+  is_default: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface ProductWordTable {
+  catalog_id: string;
+  word: string;
+}
+
+export interface CartTable {
+  id: string;
+  business_id: string;
+  customer_id: string;
+  catalog_id: string;
+  currency: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface CartItemTable {
+  cart_id: string;
+  product_id: string;
+  quantity: number;
+  added_at: Generated<Date>;
+}
+
+export interface OrderTable {
+  id: string;
+  business_id: string;
+  customer_id: string;
+  catalog_id: string;
+  state: string;
+  currency: string;
+  subtotal_minor: string;
+  total_minor: string;
+  note: Generated<string>;
+  delivery_address: unknown;
+  tracking: unknown;
+  source: string;
+  reserved_until: Date | null;
+  paid_at: Date | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface OrderLineTable {
+  order_id: string;
+  line: number;
+  product_id: string;
+  retailer_id: string;
+  name: string;
+  quantity: number;
+  unit_price_minor: string;
+  line_total_minor: string;
+}
+
+export interface ReservationTable {
+  order_id: string;
+  product_id: string;
+  quantity: string;
+}
+
+export interface OrderChangeTable {
+  id: Generated<string>;
+  order_id: string;
+  from_state: string | null;
+  to_state: string;
+  actor: string;
+  reason: Generated<string>;
+  at: Generated<Date>;
+}
+
+export type CatalogRow = Selectable<CatalogTable>;
+export type CartRow = Selectable<CartTable>;
+export type OrderRow = Selectable<OrderTable>;
+export type OrderLineRow = Selectable<OrderLineTable>;

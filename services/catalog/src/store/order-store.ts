@@ -1,0 +1,171 @@
+import { sql, type Kysely } from "kysely";
+import type { CatalogDatabase } from "./database.js";
+import type { CartRow, OrderLineRow, OrderRow } from "./commerce.table.js";
+
+type Db = Kysely<CatalogDatabase>;
+
+export async function findCart(db: Db, customerId: string, businessId: string, lock = false): Promise<CartRow | undefined> {
+  let q = db.selectFrom("cart").selectAll().where("customer_id", "=", customerId).where("business_id", "=", businessId);
+  if (lock) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** The customer's cart with the business, created when missing, locked for the caller's transaction. */
+export async function lockOrCreateCart(db: Db, row: { id: string; customer_id: string; business_id: string; catalog_id: string }): Promise<CartRow> {
+  await db.insertInto("cart").values(row).onConflict((oc) => oc.constraint("cart_customer_key").doNothing()).execute();
+  return db.selectFrom("cart").selectAll().where("customer_id", "=", row.customer_id).where("business_id", "=", row.business_id).forUpdate().executeTakeFirstOrThrow();
+}
+
+export async function cartItems(db: Db, cartId: string): Promise<{ product_id: string; quantity: number }[]> {
+  return db.selectFrom("cart_item").select(["product_id", "quantity"]).where("cart_id", "=", cartId).orderBy("added_at").orderBy("product_id").execute();
+}
+
+export async function setCartItem(db: Db, cartId: string, productId: string, quantity: number): Promise<void> {
+  if (quantity <= 0) {
+    await db.deleteFrom("cart_item").where("cart_id", "=", cartId).where("product_id", "=", productId).execute();
+    return;
+  }
+  await db
+    .insertInto("cart_item")
+    .values({ cart_id: cartId, product_id: productId, quantity })
+    .onConflict((oc) => oc.columns(["cart_id", "product_id"]).doUpdateSet({ quantity }))
+    .execute();
+}
+
+export async function touchCart(db: Db, cartId: string, values: { currency: string | null; catalog_id?: string }): Promise<CartRow> {
+  return db.updateTable("cart").set({ ...values, updated_at: sql<Date>`now()` }).where("id", "=", cartId).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function emptyCart(db: Db, cartId: string): Promise<void> {
+  await db.deleteFrom("cart_item").where("cart_id", "=", cartId).execute();
+  await db.updateTable("cart").set({ currency: null, updated_at: sql<Date>`now()` }).where("id", "=", cartId).execute();
+}
+
+export interface NewOrder {
+  id: string;
+  business_id: string;
+  customer_id: string;
+  catalog_id: string;
+  currency: string;
+  subtotal_minor: string;
+  total_minor: string;
+  note: string;
+  delivery_address: unknown;
+  source: string;
+}
+
+/** Inserts a PENDING_PAYMENT order whose reservation lasts ttlMs by the database's clock. */
+export async function insertOrder(db: Db, order: NewOrder, ttlMs: number): Promise<OrderRow> {
+  return db
+    .insertInto("customer_order")
+    .values({
+      ...order,
+      delivery_address: order.delivery_address === null ? null : JSON.stringify(order.delivery_address),
+      state: "PENDING_PAYMENT",
+      reserved_until: sql<Date>`now() + ${ttlMs} * interval '1 millisecond'`,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function insertLines(db: Db, lines: OrderLineRow[]): Promise<void> {
+  if (lines.length > 0) await db.insertInto("order_line").values(lines).execute();
+}
+
+export async function findOrder(db: Db, id: string, lock = false): Promise<OrderRow | undefined> {
+  let q = db.selectFrom("customer_order").selectAll().where("id", "=", id);
+  if (lock) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function orderLines(db: Db, orderIds: string[]): Promise<OrderLineRow[]> {
+  if (orderIds.length === 0) return [];
+  return db.selectFrom("order_line").selectAll().where("order_id", "in", orderIds).orderBy("order_id").orderBy("line").execute();
+}
+
+export async function listOrders(
+  db: Db,
+  by: { businessId: string } | { customerId: string },
+  states: string[],
+  limit: number,
+  after: { createdAt: Date; id: string } | undefined,
+): Promise<OrderRow[]> {
+  let q = db.selectFrom("customer_order").selectAll();
+  q = "businessId" in by ? q.where("business_id", "=", by.businessId) : q.where("customer_id", "=", by.customerId);
+  if (states.length > 0) q = q.where("state", "in", states);
+  if (after) q = q.where((eb) => eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]));
+  return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+}
+
+export async function setOrderState(
+  db: Db,
+  id: string,
+  values: { state: string; tracking?: unknown; paid?: boolean; clearReservation?: boolean },
+): Promise<OrderRow> {
+  return db
+    .updateTable("customer_order")
+    .set({
+      state: values.state,
+      updated_at: sql<Date>`now()`,
+      ...(values.tracking !== undefined ? { tracking: values.tracking === null ? null : JSON.stringify(values.tracking) } : {}),
+      ...(values.paid ? { paid_at: sql<Date>`now()` } : {}),
+      ...(values.clearReservation ? { reserved_until: null } : {}),
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function recordChange(db: Db, change: { order_id: string; from_state: string | null; to_state: string; actor: string; reason: string }): Promise<void> {
+  await db.insertInto("order_change").values(change).execute();
+}
+
+/**
+ * Holds `quantity` units of a product for an order: one UPDATE whose
+ * condition PostgreSQL re-checks on the latest row version after waiting
+ * for the row lock, so concurrent checkouts never take more than is there.
+ * False when the stock is short (or the product is archived).
+ */
+export async function reserveStock(db: Db, orderId: string, productId: string, quantity: number): Promise<boolean> {
+  const r = await sql<{ id: string }>`
+    UPDATE product SET reserved = reserved + ${quantity}
+    WHERE id = ${productId} AND archived_at IS NULL AND (inventory IS NULL OR inventory - reserved >= ${quantity})
+    RETURNING id`.execute(db);
+  if (r.rows.length === 0) return false;
+  await db.insertInto("reservation").values({ order_id: orderId, product_id: productId, quantity: String(quantity) }).execute();
+  return true;
+}
+
+/** Payment confirmed: the held units leave the stock for good. */
+export async function confirmReservations(db: Db, orderId: string): Promise<void> {
+  await sql`
+    WITH r AS (DELETE FROM reservation WHERE order_id = ${orderId} RETURNING product_id, quantity)
+    UPDATE product p SET reserved = p.reserved - r.quantity, inventory = CASE WHEN p.inventory IS NULL THEN NULL ELSE p.inventory - r.quantity END
+    FROM r WHERE p.id = r.product_id`.execute(db);
+}
+
+/** An unpaid order ends: the held units return. */
+export async function releaseReservations(db: Db, orderId: string): Promise<void> {
+  await sql`
+    WITH r AS (DELETE FROM reservation WHERE order_id = ${orderId} RETURNING product_id, quantity)
+    UPDATE product p SET reserved = p.reserved - r.quantity FROM r WHERE p.id = r.product_id`.execute(db);
+}
+
+/** A paid order is cancelled before shipping: its units go back on hand. */
+export async function restock(db: Db, orderId: string): Promise<void> {
+  await sql`
+    UPDATE product p SET inventory = p.inventory + l.quantity
+    FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_line WHERE order_id = ${orderId} GROUP BY product_id) l
+    WHERE p.id = l.product_id AND p.inventory IS NOT NULL`.execute(db);
+}
+
+/** Unpaid orders whose reservation has run out (database clock), locked; rows another replica holds are skipped. */
+export async function lockExpiredOrders(db: Db, limit: number): Promise<string[]> {
+  const r = await sql<{ id: string }>`
+    SELECT id FROM customer_order
+    WHERE state = 'PENDING_PAYMENT' AND reserved_until <= now()
+    ORDER BY reserved_until
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`.execute(db);
+  return r.rows.map((x) => x.id);
+}

@@ -1,0 +1,65 @@
+import { sql, type Kysely } from "kysely";
+import type { CatalogDatabase } from "./database.js";
+import type { ProductRow } from "./product.table.js";
+
+type Db = Kysely<CatalogDatabase>;
+
+/** For each query word: is it in the catalog's dictionary, and up to three close words (trigram similarity) that are. */
+export async function wordAlternatives(db: Db, catalogId: string, words: string[]): Promise<{ w: string; exact: boolean; alts: string[] }[]> {
+  if (words.length === 0) return [];
+  const { rows } = await sql<{ w: string; exact: boolean; alts: string[] }>`
+    SELECT q.w,
+      EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word = q.w) AS exact,
+      ARRAY(SELECT pw.word FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word % q.w AND pw.word <> q.w
+            ORDER BY similarity(pw.word, q.w) DESC, pw.word LIMIT 3) AS alts
+    FROM unnest(${words}::text[]) AS q(w)`.execute(db);
+  return rows;
+}
+
+export interface SearchParams {
+  catalogId: string;
+  /** A to_tsquery('simple') expression built from normalised words; undefined browses. */
+  tsquery: string | undefined;
+  categories: string[];
+  minPriceMinor: bigint | undefined;
+  maxPriceMinor: bigint | undefined;
+  availability: number[];
+  includeHidden: boolean;
+  now: Date;
+  limit: number;
+  /** Text search: (rank, id) of the last row seen; browse: (created_at, id). */
+  after: { rank: number; id: string } | { createdAt: Date; id: string } | undefined;
+}
+
+export type RankedRow = ProductRow & { rank: number };
+
+/**
+ * One page of a catalog's products. Text search orders by rank, then id;
+ * browsing orders newest first. Either way the cursor is the last row's
+ * sort key, so rows inserted meanwhile never repeat or push rows out of a page.
+ */
+export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow[]> {
+  const effective = sql<string>`(CASE WHEN p.sale_price_minor IS NOT NULL AND (p.sale_starts_at IS NULL OR p.sale_starts_at <= ${p.now}) AND (p.sale_ends_at IS NULL OR p.sale_ends_at > ${p.now}) THEN p.sale_price_minor ELSE p.price_minor END)`;
+  const query = p.tsquery === undefined ? undefined : sql`to_tsquery('simple'::regconfig, ${p.tsquery})`;
+  const rank = query ? sql<number>`ts_rank(p.doc, ${query})` : sql<number>`0::float4`;
+  let q = db
+    .selectFrom("product as p")
+    .selectAll("p")
+    .select(rank.as("rank"))
+    .where("p.catalog_id", "=", p.catalogId)
+    .where("p.archived_at", "is", null);
+  if (!p.includeHidden) q = q.where("p.visible", "=", true);
+  if (query) q = q.where(sql<boolean>`p.doc @@ ${query}`);
+  if (p.categories.length > 0) q = q.where(sql<boolean>`p.categories && ${p.categories}::text[]`);
+  if (p.availability.length > 0) q = q.where("p.availability", "in", p.availability);
+  if (p.minPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} >= ${p.minPriceMinor.toString()}::bigint`);
+  if (p.maxPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} <= ${p.maxPriceMinor.toString()}::bigint`);
+  if (query) {
+    const after = p.after as { rank: number; id: string } | undefined;
+    if (after) q = q.where(sql<boolean>`(${rank} < ${after.rank}::float4 OR (${rank} = ${after.rank}::float4 AND p.id > ${after.id}::uuid))`);
+    return q.orderBy(sql`${rank}`, "desc").orderBy("p.id", "asc").limit(p.limit).execute() as Promise<RankedRow[]>;
+  }
+  const after = p.after as { createdAt: Date; id: string } | undefined;
+  if (after) q = q.where((eb) => eb.or([eb("p.created_at", "<", after.createdAt), eb.and([eb("p.created_at", "=", after.createdAt), eb("p.id", "<", after.id)])]));
+  return q.orderBy("p.created_at", "desc").orderBy("p.id", "desc").limit(p.limit).execute() as Promise<RankedRow[]>;
+}
