@@ -3,18 +3,75 @@ import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { PaymentsDatabase } from "./store/database.js";
 import { createLedgerService } from "./domain/ledger-service.js";
+import { createPinService } from "./domain/pin-service.js";
+import { createBankService } from "./domain/bank-service.js";
+import { createSandboxBank, type BankRail } from "./domain/bank-rail.js";
+import { createP2pService } from "./domain/p2p-service.js";
+import { createPaymentService } from "./domain/payment-service.js";
 import { registerPaymentsServer } from "./rpc/payments-server.js";
 import { paymentsAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
 
+export interface PaymentsOverrides extends Partial<Pick<RuntimeOptions, "log" | "afterPublish">> {
+  /** The clock for expiry and lockout (tests move it instead of waiting). */
+  now?: () => Date;
+  /** Another bank rail than the configured one. */
+  rail?: BankRail;
+}
+
 /** Composition root: build everything from config; start() returns the bound port. */
-export async function createPayments(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
-  const rt = await createRuntime<PaymentsDatabase>({ name: "payments", domain: "payments", config, migrations, access: paymentsAccess, bounds, ...overrides });
-  const ledger = createLedgerService({ db: rt.db, enqueue: rt.enqueue });
-  registerPaymentsServer(rt.grpc, ledger);
+export async function createPayments(config: Config, overrides: PaymentsOverrides = {}) {
+  const { now: clock, rail: railOverride, ...runtimeOverrides } = overrides;
+  const rt = await createRuntime<PaymentsDatabase>({ name: "payments", domain: "payments", config, migrations, access: paymentsAccess, bounds, ...runtimeOverrides });
+  const now = clock ?? (() => new Date());
+  const base = { db: rt.db, enqueue: rt.enqueue, now };
+  const rail =
+    railOverride ??
+    createSandboxBank({ secret: config.BANK_WEBHOOK_SECRET, latencyMs: config.BANK_SANDBOX_LATENCY_MS, failureRate: config.BANK_SANDBOX_FAILURE_RATE, seed: config.BANK_SANDBOX_SEED });
+  const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX });
+  const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS });
+  const bank = createBankService({
+    ...base,
+    ledger,
+    rail,
+    dataKey: config.BANK_DATA_KEY ? Buffer.from(config.BANK_DATA_KEY, "base64") : undefined,
+    webhookSecret: config.BANK_WEBHOOK_SECRET,
+    payoutTimeoutMs: config.PAYOUT_TIMEOUT_MS,
+    log: rt.log,
+  });
+  const p2p = createP2pService({ ...base, ledger, pins, defaultCollectTtlMs: config.COLLECT_TTL_MS });
+  const payments = createPaymentService({
+    ...base,
+    ledger,
+    pins,
+    plans: JSON.parse(config.PLAN_FEE_BPS) as Record<string, number>,
+    defaultPlan: config.DEFAULT_PLAN,
+    intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
+  });
+  registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments });
+  if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
+
+  /** Every replica sweeps; each sweep locks its rows, so two replicas never apply one expiry twice. */
+  async function sweep(): Promise<void> {
+    await ledger.expirePending();
+    await payments.expireIntents();
+    await bank.resubmitPending();
+  }
+  let timer: NodeJS.Timeout | undefined;
+  rt.onStart(async () => {
+    timer = setInterval(() => void sweep().catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "sweep failed")), config.SWEEP_INTERVAL_MS);
+    timer.unref();
+  });
+  rt.onStop(async () => {
+    if (timer) clearInterval(timer);
+    rail.stop();
+  });
   return {
     log: rt.log,
     runtime: rt,
+    services: { ledger, pins, bank, p2p, payments },
+    rail,
+    sweep,
     start: () => rt.start(),
     stop: () => rt.stop(),
   };

@@ -23,6 +23,14 @@ export function buildPostTransfer(fromAccountId: string, toAccountId: string, ov
     toAccountId,
     amount: { amountMinor: "2500", currency: "EUR" },
     note: "Clay mug",
+    pin: "",
     ...overrides,
   };
 }
+
+/** The service's config for tests: cheap PINs, a data key, an instant sandbox bank. */
+export function testEnv(env: { env(extra?: Record<string, string>): Record<string, string> }, extra: Record<string, string> = {}): Record<string, string> {
+  return env.env({ PIN_SCRYPT_COST: "10", BANK_DATA_KEY: Buffer.alloc(32, 7).toString("base64"), BANK_SANDBOX_LATENCY_MS: "0", SWEEP_INTERVAL_MS: "3600000", ...extra });
+}
+
+export const TEST_PIN = "482916";

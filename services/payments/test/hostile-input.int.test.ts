@@ -6,13 +6,15 @@ import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
 import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import { bounds } from "../src/rpc/bounds.js";
-import { buildOpenCustomerAccount } from "./factories.js";
+import { buildOpenCustomerAccount, testEnv } from "./factories.js";
 
 let env: TestEnv;
 let app: PaymentsApp;
 let address: string;
 let client: PaymentsServiceClient;
 let customer: string;
+let business: string;
+let billingAdmin: string;
 let accountId: string;
 
 /** The principal each RPC is meant for; a method missing here fails the test, so a new one gets covered. */
@@ -20,15 +22,33 @@ const callers: Record<string, () => string> = {
   openAccount: () => customer,
   getAccount: () => customer,
   postTransfer: () => customer,
+  getStatement: () => customer,
+  linkBankAccount: () => customer,
+  listBankAccounts: () => customer,
+  topUp: () => customer,
+  payout: () => customer,
+  getBankOperation: () => customer,
+  setPaymentPin: () => customer,
+  sendMoney: () => customer,
+  requestMoney: () => customer,
+  respondToCollectRequest: () => customer,
+  getCollectRequest: () => customer,
+  createPaymentIntent: () => business,
+  confirmPaymentIntent: () => customer,
+  getPaymentIntent: () => customer,
+  refundPayment: () => business,
+  setBusinessPlan: () => billingAdmin,
 };
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createPayments(loadConfig(env.env()));
+  app = await createPayments(loadConfig(testEnv(env)));
   const { port } = await app.start();
   address = `127.0.0.1:${port}`;
   client = clientFor(PaymentsServiceClient, port);
   customer = await env.token({ kind: "customer", customerId: "cus_hostile" });
+  business = await env.token({ kind: "business", businessId: "biz_hostile" });
+  billingAdmin = await env.token({ kind: "staff", staffId: "billing_1", roles: ["payments.billing_admin"] });
   const { account } = await unaryCall(client.openAccount.bind(client), buildOpenCustomerAccount("cus_hostile"), { token: customer });
   accountId = account!.id;
 });

@@ -9,7 +9,7 @@ import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall, waitFor 
 import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
-import { buildOpenBusinessAccount, buildOpenCustomerAccount, buildPostTransfer, uniqueId } from "./factories.js";
+import { buildOpenBusinessAccount, buildOpenCustomerAccount, buildPostTransfer, TEST_PIN, testEnv, uniqueId } from "./factories.js";
 
 let env: TestEnv;
 let app: PaymentsApp;
@@ -20,7 +20,7 @@ let admin: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createPayments(loadConfig(env.env()));
+  app = await createPayments(loadConfig(testEnv(env)));
   ({ port } = await app.start());
   client = clientFor(PaymentsServiceClient, port);
   // Ads reads every advertiser's balance; a ledger admin runs the system accounts.
@@ -42,6 +42,7 @@ async function stored(subject: string): Promise<Uint8Array[]> {
 async function openCustomer(customerId = uniqueId("cus")): Promise<{ account: Account; token: string }> {
   const token = await env.token({ kind: "customer", customerId });
   const { account } = await unaryCall(client.openAccount.bind(client), buildOpenCustomerAccount(customerId), { token });
+  await unaryCall(client.setPaymentPin.bind(client), { customerId, newPin: TEST_PIN, currentPin: "" }, { token });
   return { account: account!, token };
 }
 
@@ -159,7 +160,7 @@ describe("PostTransfer", () => {
     const businessId = uniqueId("biz");
     const { account: shop } = await unaryCall(client.openAccount.bind(client), buildOpenBusinessAccount(businessId), { token: await env.token({ kind: "business", businessId }) });
 
-    const res = await unaryCall(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, shop!.id, { note: "2 mugs" }), { token: payer.token });
+    const res = await unaryCall(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, shop!.id, { note: "2 mugs", pin: TEST_PIN }), { token: payer.token });
     expect(res.replayed).toBe(false);
     expect(res.transfer?.amount).toEqual({ amountMinor: "2500", currency: "EUR" });
     expect(await balanceOf(payer.account.id)).toBe("7500");
@@ -183,7 +184,7 @@ describe("PostTransfer", () => {
     const payer = await openCustomer();
     await fund(payer.account.id, "10000");
     const payee = await openCustomer();
-    const request = buildPostTransfer(payer.account.id, payee.account.id);
+    const request = buildPostTransfer(payer.account.id, payee.account.id, { pin: TEST_PIN });
     const first = await unaryCall(client.postTransfer.bind(client), request, { token: payer.token });
     const again = await unaryCall(client.postTransfer.bind(client), request, { token: payer.token });
     expect(again.replayed).toBe(true);
@@ -203,7 +204,7 @@ describe("PostTransfer", () => {
     const payer = await openCustomer();
     await fund(payer.account.id, "1000");
     const payee = await openCustomer();
-    const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payee.account.id, { amount: { amountMinor: "1001", currency: "EUR" } }), {
+    const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payee.account.id, { amount: { amountMinor: "1001", currency: "EUR" }, pin: TEST_PIN }), {
       token: payer.token,
     });
     expect(err.code).toBe(status.FAILED_PRECONDITION);
@@ -217,12 +218,12 @@ describe("PostTransfer", () => {
     const eur = await openCustomer(customerId);
     await fund(eur.account.id, "1000");
     const { account: usd } = await unaryCall(client.openAccount.bind(client), buildOpenCustomerAccount(customerId, { currency: "USD" }), { token: eur.token });
-    const mismatch = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(eur.account.id, usd!.id), { token: eur.token });
+    const mismatch = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(eur.account.id, usd!.id, { pin: TEST_PIN }), { token: eur.token });
     expect(mismatch.code).toBe(status.FAILED_PRECONDITION);
     expect(errorDetail(mismatch)?.reason).toBe("CURRENCY_MISMATCH");
 
     const payee = await openCustomer();
-    const wrong = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(eur.account.id, payee.account.id, { amount: { amountMinor: "5", currency: "USD" } }), {
+    const wrong = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(eur.account.id, payee.account.id, { amount: { amountMinor: "5", currency: "USD" }, pin: TEST_PIN }), {
       token: eur.token,
     });
     expect(wrong.code).toBe(status.INVALID_ARGUMENT);
@@ -233,7 +234,7 @@ describe("PostTransfer", () => {
     const victim = await openCustomer();
     await fund(victim.account.id, "5000");
     const thief = await openCustomer();
-    const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(victim.account.id, thief.account.id), { token: thief.token });
+    const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(victim.account.id, thief.account.id, { pin: TEST_PIN }), { token: thief.token });
     expect(err.code).toBe(status.PERMISSION_DENIED);
     expect(await balanceOf(victim.account.id)).toBe("5000");
   });
@@ -253,12 +254,12 @@ describe("PostTransfer", () => {
       [{ note: "n".repeat(281) }, "note"],
     ];
     for (const [overrides, field] of cases) {
-      const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, "00000000-0000-4000-8000-000000000001", overrides), { token: payer.token });
+      const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, "00000000-0000-4000-8000-000000000001", { pin: TEST_PIN, ...overrides }), { token: payer.token });
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(errorDetail(err)?.field).toBe(field);
       expect(err.details).not.toMatch(/select|insert|ledger_/i);
     }
-    const missing = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, "00000000-0000-4000-8000-000000000001"), { token: payer.token });
+    const missing = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, "00000000-0000-4000-8000-000000000001", { pin: TEST_PIN }), { token: payer.token });
     expect(missing.code).toBe(status.NOT_FOUND);
   });
 
@@ -268,7 +269,7 @@ describe("PostTransfer", () => {
     const payees = await Promise.all(Array.from({ length: 4 }, () => openCustomer()));
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        unaryCall(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payees[i % 4]!.account.id, { amount: { amountMinor: "1000", currency: "EUR" } }), {
+        unaryCall(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payees[i % 4]!.account.id, { amount: { amountMinor: "1000", currency: "EUR" }, pin: TEST_PIN }), {
           token: payer.token,
         }),
       ),

@@ -10,12 +10,26 @@ export interface AccountOwner {
 
 export type AccountStatus = "open" | "frozen" | "closed";
 
+/**
+ * What an account is for. Only bank clearing accounts (money the banks hold
+ * for us) and system accounts a ledger admin opened that way may go negative.
+ */
+export type AccountKind = "customer_wallet" | "business_wallet" | "platform_fee_revenue" | "bank_clearing" | "refunds_in_flight" | "system";
+
+/** The kind an account gets when its owner opens it through OpenAccount. */
+export function kindForOwner(owner: AccountOwner): AccountKind {
+  return owner.kind === "customer" ? "customer_wallet" : owner.kind === "business" ? "business_wallet" : "system";
+}
+
 export interface LedgerAccount {
   id: string;
   owner: AccountOwner;
+  kind: AccountKind;
   currency: string;
   /** Credits minus debits, in the currency's minor units. */
   balanceMinor: bigint;
+  /** Reserved by pending transfers out of this account; the available balance is balance - pending. */
+  pendingDebitsMinor: bigint;
   allowNegativeBalance: boolean;
   status: AccountStatus;
   createdAt: Date;

@@ -1,62 +1,95 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { AlreadyExists, NotFound } from "@kontor/service-kit/errors";
+import { AlreadyExists, InvalidInput, NotFound } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { PaymentsDatabase } from "../store/database.js";
-import type { LedgerAccountRow } from "../store/ledger-account.table.js";
-import type { LedgerTransferRow } from "../store/ledger-transfer.table.js";
-import { addToBalance, findAccount, findTransferByKey, insertAccount, insertEntries, insertTransfer, lockAccounts } from "../store/ledger-store.js";
+import {
+  balanceBefore,
+  findAccount,
+  findAccountByOwner,
+  findExpiredPending,
+  insertAccount,
+  statementEntries,
+  type StatementRow,
+} from "../store/ledger-store.js";
 import { accountOpenedEvent, transferCompletedEvent } from "../events/outbox.js";
-import type { LedgerAccount, ValidOpenAccount } from "./ledger-account.js";
-import { idempotencyKeyReused, isSameTransfer, planTransfer, type Transfer, type ValidTransfer } from "./transfer.js";
+import type { AccountKind, AccountOwner, LedgerAccount, ValidOpenAccount } from "./ledger-account.js";
+import { kindForOwner } from "./ledger-account.js";
+import { accountRowToAccount, applyTransfer, postPending, voidPending, type TransferSpec } from "./ledger-engine.js";
+import { createTransferBatcher } from "./transfer-batcher.js";
+import type { Transfer, ValidTransfer } from "./transfer.js";
+
+type Db = Kysely<PaymentsDatabase>;
 
 export interface LedgerPorts {
-  db: Kysely<PaymentsDatabase>;
-  enqueue(trx: Kysely<PaymentsDatabase>, events: OutboxEvent[]): Promise<void>;
+  db: Db;
+  enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
+  now(): Date;
+  /** Most transfers one group commit carries. */
+  batchMax?: number;
 }
 
-export function accountRowToAccount(row: LedgerAccountRow): LedgerAccount {
-  return {
-    id: row.id,
-    owner: { kind: row.owner_kind, id: row.owner_id },
-    currency: row.currency,
-    balanceMinor: BigInt(row.balance_minor),
-    allowNegativeBalance: row.allow_negative_balance,
-    status: row.status,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+/** The service's own accounts, one per purpose and currency. */
+export const SYSTEM_ACCOUNTS = {
+  fees: { owner: { kind: "system", id: "platform_fee_revenue" }, kind: "platform_fee_revenue" },
+  refunds: { owner: { kind: "system", id: "refunds_in_flight" }, kind: "refunds_in_flight" },
+} as const satisfies Record<string, { owner: AccountOwner; kind: AccountKind }>;
+
+/** The clearing account of one bank rail: what the bank holds for us, so it may go negative. */
+export function clearingOwner(rail: string): AccountOwner {
+  return { kind: "system", id: `bank_clearing.${rail}` };
 }
 
-export function transferRowToTransfer(row: LedgerTransferRow): Transfer {
-  return {
-    id: row.id,
-    fromAccountId: row.from_account_id,
-    toAccountId: row.to_account_id,
-    amount: { amountMinor: BigInt(row.amount_minor), currency: row.currency },
-    note: row.note,
-    idempotencyKey: row.idempotency_key,
-    createdAt: row.created_at,
-  };
+export interface Statement {
+  openingMinor: bigint;
+  closingMinor: bigint;
+  currency: string;
+  entries: StatementRow[];
+  nextAfterId: string | undefined;
 }
 
 /** Ledger use cases; authorization happens in the rpc layer before these run. */
 export function createLedgerService(ports: LedgerPorts) {
-  return {
-    async openAccount(open: ValidOpenAccount): Promise<LedgerAccount> {
+  const batcher = createTransferBatcher(ports, ports.batchMax);
+
+  async function open(db: Db, owner: AccountOwner, kind: AccountKind, currency: string, allowNegative: boolean): Promise<{ account: LedgerAccount; created: boolean }> {
+    const row = await insertAccount(db, { id: randomUUID(), owner_kind: owner.kind, owner_id: owner.id, kind, currency, allow_negative_balance: allowNegative });
+    if (row) {
+      const account = accountRowToAccount(row);
+      await ports.enqueue(db, [accountOpenedEvent(account)]);
+      return { account, created: true };
+    }
+    const existing = await findAccountByOwner(db, owner.kind, owner.id, currency);
+    if (!existing) throw new NotFound("account");
+    return { account: accountRowToAccount(existing), created: false };
+  }
+
+  const service = {
+    batcher,
+
+    async openAccount(request: ValidOpenAccount): Promise<LedgerAccount> {
       return ports.db.transaction().execute(async (trx) => {
-        const row = await insertAccount(trx, {
-          id: randomUUID(),
-          owner_kind: open.owner.kind,
-          owner_id: open.owner.id,
-          currency: open.currency,
-          allow_negative_balance: open.allowNegativeBalance,
-        });
-        if (!row) throw new AlreadyExists(`an account of this owner in ${open.currency}`, "currency");
-        const account = accountRowToAccount(row);
-        await ports.enqueue(trx, [accountOpenedEvent(account)]);
+        const { account, created } = await open(trx, request.owner, kindForOwner(request.owner), request.currency, request.allowNegativeBalance);
+        if (!created) throw new AlreadyExists(`an account of this owner in ${request.currency}`, "currency");
         return account;
       });
+    },
+
+    /**
+     * The owner's account in that currency, opened when missing (a wallet
+     * the first time money arrives, the service's own accounts on first use).
+     */
+    async ensureAccount(owner: AccountOwner, kind: AccountKind, currency: string, db: Db = ports.db): Promise<LedgerAccount> {
+      const found = await findAccountByOwner(db, owner.kind, owner.id, currency);
+      if (found) return accountRowToAccount(found);
+      const allowNegative = kind === "bank_clearing";
+      if (db === ports.db) return ports.db.transaction().execute(async (trx) => (await open(trx, owner, kind, currency, allowNegative)).account);
+      return (await open(db, owner, kind, currency, allowNegative)).account;
+    },
+
+    async findWallet(owner: AccountOwner, currency: string): Promise<LedgerAccount | undefined> {
+      const row = await findAccountByOwner(ports.db, owner.kind, owner.id, currency);
+      return row ? accountRowToAccount(row) : undefined;
     },
 
     async getAccount(id: string): Promise<LedgerAccount> {
@@ -66,58 +99,49 @@ export function createLedgerService(ports: LedgerPorts) {
     },
 
     /**
-     * Posts a transfer, or replays the one this caller already made with the
-     * same key. Both accounts stay locked until commit, so concurrent
-     * transfers see each other's balances and none overdraws.
+     * Posts a transfer through the group commit, or replays the one this
+     * caller already made with the same key. Announced transfers
+     * (transfer, p2p, collect) emit transfer.completed in the same commit.
      */
-    async postTransfer(caller: string, request: ValidTransfer): Promise<{ transfer: Transfer; replayed: boolean }> {
-      return ports.db.transaction().execute(async (trx) => {
-        const locked = (await lockAccounts(trx, [request.fromAccountId, request.toAccountId])).map(accountRowToAccount);
-        const from = locked.find((a) => a.id === request.fromAccountId);
-        const to = locked.find((a) => a.id === request.toAccountId);
-        if (!from) throw new NotFound("from_account_id");
-        if (!to) throw new NotFound("to_account_id");
+    async postTransfer(caller: string, request: ValidTransfer, reason = "transfer", reference = ""): Promise<{ transfer: Transfer; replayed: boolean }> {
+      const spec: TransferSpec = { caller, idempotencyKey: request.idempotencyKey, fromAccountId: request.fromAccountId, toAccountId: request.toAccountId, amount: request.amount, note: request.note, reason, reference };
+      const outcome = await batcher.submit(spec, (o) => [transferCompletedEvent(o.transfer, o.from, o.to)]);
+      return { transfer: outcome.transfer, replayed: outcome.replayed };
+    },
 
-        const made = await findTransferByKey(trx, caller, request.idempotencyKey);
-        if (made) {
-          // A retry: answer with the first result, unless it asks for something else.
-          const transfer = transferRowToTransfer(made);
-          if (!isSameTransfer(transfer, request)) throw idempotencyKeyReused();
-          return { transfer, replayed: true };
-        }
+    /** Reserves a transfer (two-phase): the amount is held on the source until posted, voided or timed out. */
+    async reserve(spec: TransferSpec & { pendingUntil: Date }): Promise<Transfer> {
+      return ports.db.transaction().execute(async (trx) => (await applyTransfer(trx, spec)).transfer);
+    },
 
-        const entries = planTransfer(from, to, request);
-        const inserted = await insertTransfer(trx, {
-          id: randomUUID(),
-          caller,
-          idempotency_key: request.idempotencyKey,
-          from_account_id: from.id,
-          to_account_id: to.id,
-          amount_minor: request.amount.amountMinor.toString(),
-          currency: from.currency,
-          note: request.note,
-        });
-        // Same-key retries lock the same accounts and are serialized above; a
-        // conflict here is a concurrent, different transfer under this key.
-        if (!inserted) throw idempotencyKeyReused();
-        const rows = [];
-        for (const entry of entries) {
-          const balanceAfter = await addToBalance(trx, entry.accountId, entry.amountMinor);
-          rows.push({
-            transfer_id: inserted.id,
-            account_id: entry.accountId,
-            amount_minor: entry.amountMinor.toString(),
-            currency: from.currency,
-            balance_after_minor: balanceAfter,
-          });
-        }
-        await insertEntries(trx, rows);
-        const transfer = transferRowToTransfer(inserted);
-        await ports.enqueue(trx, [transferCompletedEvent(transfer, from, to)]);
-        return { transfer, replayed: false };
-      });
+    async postPending(transferId: string): Promise<Transfer> {
+      return ports.db.transaction().execute((trx) => postPending(trx, transferId, ports.now()));
+    },
+
+    async voidPending(transferId: string): Promise<Transfer> {
+      return ports.db.transaction().execute((trx) => voidPending(trx, transferId, ports.now()));
+    },
+
+    /** Voids pending transfers whose timeout passed; returns how many. */
+    async expirePending(limit = 500): Promise<number> {
+      const now = ports.now();
+      const ids = await findExpiredPending(ports.db, now, limit);
+      for (const id of ids) await ports.db.transaction().execute((trx) => voidPending(trx, id, now));
+      return ids.length;
+    },
+
+    /** Entries in [from, to) with the balance before the first and after the last (of the whole period, across pages). */
+    async statement(account: LedgerAccount, from: Date | undefined, to: Date | undefined, afterId: string | undefined, take: number): Promise<Statement> {
+      if (from && to && from >= to) throw new InvalidInput("to", "must be after from");
+      const [opening, closing, entries] = await Promise.all([
+        from ? balanceBefore(ports.db, account.id, from) : "0",
+        balanceBefore(ports.db, account.id, to),
+        statementEntries(ports.db, account.id, from, to, afterId, take),
+      ]);
+      return { openingMinor: BigInt(opening), closingMinor: BigInt(closing), currency: account.currency, entries, nextAfterId: undefined };
     },
   };
+  return service;
 }
 
 export type LedgerService = ReturnType<typeof createLedgerService>;

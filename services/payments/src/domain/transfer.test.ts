@@ -15,8 +15,10 @@ function account(overrides: Partial<LedgerAccount> = {}): LedgerAccount {
   return {
     id: "a",
     owner: { kind: "customer", id: "cus_1" },
+    kind: "customer_wallet",
     currency: "EUR",
     balanceMinor: 10_000n,
+    pendingDebitsMinor: 0n,
     allowNegativeBalance: false,
     status: "open",
     createdAt: new Date(0),
@@ -83,6 +85,11 @@ describe("planTransfer", () => {
   it("when an account is not open, then ACCOUNT_NOT_OPEN", () => {
     expect(failure(() => planTransfer(account({ status: "frozen" }), account({ id: "b" }), request))).toMatchObject({ reason: "ACCOUNT_NOT_OPEN", field: "from_account_id" });
     expect(failure(() => planTransfer(account(), account({ id: "b", status: "closed" }), request))).toMatchObject({ reason: "ACCOUNT_NOT_OPEN", field: "to_account_id" });
+  });
+
+  it("when money is reserved by pending transfers, then only the rest is available", () => {
+    expect(failure(() => planTransfer(account({ balanceMinor: 3000n, pendingDebitsMinor: 501n }), account({ id: "b" }), request)).reason).toBe("INSUFFICIENT_FUNDS");
+    expect(planTransfer(account({ balanceMinor: 3000n, pendingDebitsMinor: 500n }), account({ id: "b" }), request)).toHaveLength(2);
   });
 
   it("when a balance would leave int64, then BALANCE_LIMIT", () => {

@@ -2,8 +2,18 @@ import { InvalidInput, PolicyRefused } from "@kontor/service-kit/errors";
 import { parseMoney, type MoneyValue } from "@kontor/service-kit/money";
 import type { LedgerAccount } from "./ledger-account.js";
 
+export type TransferState = "pending" | "posted" | "voided";
+
 export interface Transfer {
   id: string;
+  /** Who asked for it (a principal label, or "payments" for the service's own postings). */
+  caller: string;
+  /** Why: transfer, p2p, collect, topup, payout, capture, fee, refund, fee_refund. */
+  reason: string;
+  /** The payment, payout or request it belongs to. */
+  reference: string;
+  state: TransferState;
+  timeoutAt: Date | null;
   fromAccountId: string;
   toAccountId: string;
   amount: MoneyValue;
@@ -67,7 +77,7 @@ function refuse(reason: string, message: string, field = ""): PolicyRefused {
  * destination by the same amount, so its entries sum to zero. Refuses what
  * the accounts' state does not allow.
  */
-export function planTransfer(from: LedgerAccount, to: LedgerAccount, transfer: ValidTransfer): PlannedEntry[] {
+export function planTransfer(from: LedgerAccount, to: LedgerAccount, transfer: Pick<ValidTransfer, "amount">): PlannedEntry[] {
   if (from.currency !== to.currency) throw refuse("CURRENCY_MISMATCH", `the accounts hold different currencies (${from.currency}, ${to.currency})`, "to_account_id");
   if (transfer.amount.currency !== from.currency) {
     throw new InvalidInput("amount.currency", `must be ${from.currency}, the accounts' currency`, "CURRENCY_MISMATCH");
@@ -75,7 +85,7 @@ export function planTransfer(from: LedgerAccount, to: LedgerAccount, transfer: V
   if (from.status !== "open") throw refuse("ACCOUNT_NOT_OPEN", `the source account is ${from.status}`, "from_account_id");
   if (to.status !== "open") throw refuse("ACCOUNT_NOT_OPEN", `the destination account is ${to.status}`, "to_account_id");
   const amount = transfer.amount.amountMinor;
-  if (!from.allowNegativeBalance && from.balanceMinor < amount) throw refuse("INSUFFICIENT_FUNDS", "the source account's balance is too low", "amount.amount_minor");
+  if (!from.allowNegativeBalance && from.balanceMinor - from.pendingDebitsMinor < amount) throw refuse("INSUFFICIENT_FUNDS", "the source account's balance is too low", "amount.amount_minor");
   if (from.balanceMinor - amount < INT64_MIN) throw refuse("BALANCE_LIMIT", "the source account's balance would leave the int64 range", "amount.amount_minor");
   if (to.balanceMinor + amount > INT64_MAX) throw refuse("BALANCE_LIMIT", "the destination account's balance would leave the int64 range", "amount.amount_minor");
   return [
@@ -85,7 +95,7 @@ export function planTransfer(from: LedgerAccount, to: LedgerAccount, transfer: V
 }
 
 /** Is a retry (same caller, same key) asking for exactly the transfer that was made? */
-export function isSameTransfer(made: Transfer, asked: ValidTransfer): boolean {
+export function isSameTransfer(made: Pick<Transfer, "fromAccountId" | "toAccountId" | "amount" | "note">, asked: Pick<ValidTransfer, "fromAccountId" | "toAccountId" | "amount" | "note">): boolean {
   return (
     made.fromAccountId === asked.fromAccountId &&
     made.toAccountId === asked.toAccountId &&

@@ -2,4 +2,9 @@
 export const subjects = {
   accountOpened: "kontor.payments.account.opened.v1",
   transferCompleted: "kontor.payments.transfer.completed.v1",
+  paymentSucceeded: "kontor.payments.payment.succeeded.v1",
+  paymentFailed: "kontor.payments.payment.failed.v1",
+  paymentRefunded: "kontor.payments.payment.refunded.v1",
+  payoutSettled: "kontor.payments.payout.settled.v1",
+  payoutFailed: "kontor.payments.payout.failed.v1",
 } as const;

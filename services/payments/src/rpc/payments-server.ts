@@ -2,14 +2,83 @@ import { PaymentsServiceService, type PaymentsServiceServer } from "@kontor/prot
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { principalLabel } from "@kontor/service-kit/auth";
 import { InvalidInput } from "@kontor/service-kit/errors";
-import { validateOpenAccount } from "../domain/ledger-account.js";
+import { parseCurrency, parseMoney, type MoneyValue } from "@kontor/service-kit/money";
+import { readPage } from "@kontor/service-kit/paging";
+import { validateOpenAccount, type AccountOwner } from "../domain/ledger-account.js";
 import type { LedgerService } from "../domain/ledger-service.js";
-import { validateTransfer } from "../domain/transfer.js";
-import { accountToPb, ownerFromPb, transferToPb } from "./mappers.js";
-import { authorizeGetAccount, authorizeOpenAccount, authorizePostTransfer } from "./authorize.js";
+import type { PinService } from "../domain/pin-service.js";
+import type { BankService } from "../domain/bank-service.js";
+import type { P2pService } from "../domain/p2p-service.js";
+import type { PaymentService } from "../domain/payment-service.js";
+import { validateBankNumber } from "../domain/bank.js";
+import { validateIdempotencyKey } from "../domain/idempotency.js";
+import { validatePin } from "../domain/pin.js";
+import { INT64_MAX, validateTransfer } from "../domain/transfer.js";
+import {
+  accountToPb,
+  bankAccountToPb,
+  bankOperationToPb,
+  collectRequestToPb,
+  ownerFromPb,
+  paymentIntentToPb,
+  refundToPb,
+  statementEntryToPb,
+  transferToPb,
+} from "./mappers.js";
+import {
+  authorizeBusinessSide,
+  authorizeCustomer,
+  authorizeDebit,
+  authorizeGetAccount,
+  authorizeOpenAccount,
+  authorizeOwnerItself,
+  authorizeReadCollect,
+  authorizeReadPayment,
+  authorizeRefund,
+} from "./authorize.js";
+
+export interface PaymentsUseCases {
+  ledger: LedgerService;
+  pins: PinService;
+  bank: BankService;
+  p2p: P2pService;
+  payments: PaymentService;
+}
+
+const MAX_NOTE = 280;
+const MAX_ID = 128;
+const MAX_STATEMENT_PAGE = 500;
+
+function required(field: string, value: string, max = MAX_ID): string {
+  if (!value) throw new InvalidInput(field, "is required");
+  if (value.length > max) throw new InvalidInput(field, `must be at most ${max} characters`);
+  return value;
+}
+
+/** A positive amount within int64. */
+function positiveAmount(field: string, money: { amountMinor: string; currency: string } | undefined): MoneyValue {
+  const amount = parseMoney(field, money);
+  if (amount.amountMinor <= 0n) throw new InvalidInput(`${field}.amount_minor`, "must be positive");
+  if (amount.amountMinor > INT64_MAX) throw new InvalidInput(`${field}.amount_minor`, "is out of range");
+  return amount;
+}
+
+function note(field: string, value: string): string {
+  if ([...value].length > MAX_NOTE) throw new InvalidInput(field, `must be at most ${MAX_NOTE} characters`);
+  return value;
+}
+
+function owner(value: ReturnType<typeof ownerFromPb>): AccountOwner {
+  if (!value) throw new InvalidInput("owner", "is required: one of business_id, customer_id");
+  if (!value.id) throw new InvalidInput(`owner.${value.kind === "business" ? "business_id" : value.kind === "customer" ? "customer_id" : "system"}`, "is required");
+  return value;
+}
+
+const isEntryCursor = (v: unknown): v is { e: string } => typeof v === "object" && v !== null && typeof (v as { e?: unknown }).e === "string" && /^[0-9]{1,19}$/.test((v as { e: string }).e);
 
 /** Thin handlers: decode → validate → authorize → domain → map. */
-export function registerPaymentsServer(grpc: KitServer, ledger: LedgerService): void {
+export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): void {
+  const { ledger, pins, bank, p2p, payments } = uc;
   const handlers: PaymentsServiceServer = {
     openAccount: grpc.unary("OpenAccount", async (req, ctx) => {
       const open = validateOpenAccount({ owner: ownerFromPb(req.owner), currency: req.currency, allowNegativeBalance: req.allowNegativeBalance });
@@ -31,10 +100,161 @@ export function registerPaymentsServer(grpc: KitServer, ledger: LedgerService): 
         amount: req.amount,
         note: req.note,
       });
-      authorizePostTransfer(ctx.principal, await ledger.getAccount(transfer.fromAccountId));
+      const from = await ledger.getAccount(transfer.fromAccountId);
+      authorizeDebit(ctx.principal, from);
+      if (from.owner.kind === "customer") await pins.verify(from.owner.id, req.pin);
       const result = await ledger.postTransfer(principalLabel(ctx.principal), transfer);
       return { transfer: transferToPb(result.transfer), replayed: result.replayed };
+    }),
+    getStatement: grpc.unary("GetStatement", async (req, ctx) => {
+      const accountId = required("account_id", req.accountId);
+      const { limit, take, cursor } = readPage(req.page, isEntryCursor, MAX_STATEMENT_PAGE, 100);
+      const account = await ledger.getAccount(accountId);
+      authorizeGetAccount(ctx.principal, account);
+      const s = await ledger.statement(account, req.from, req.to, cursor?.e, take);
+      const items = s.entries.slice(0, limit);
+      const more = s.entries.length > limit;
+      const page = { nextPageToken: more ? Buffer.from(JSON.stringify({ e: items[items.length - 1]!.id })).toString("base64url") : "" };
+      return {
+        openingBalance: { amountMinor: s.openingMinor.toString(), currency: s.currency },
+        closingBalance: { amountMinor: s.closingMinor.toString(), currency: s.currency },
+        entries: items.map((e) => statementEntryToPb(e, account.id)),
+        page,
+      };
+    }),
+
+    linkBankAccount: grpc.unary("LinkBankAccount", async (req, ctx) => {
+      const who = owner(ownerFromPb(req.owner));
+      const currency = parseCurrency("currency", req.currency);
+      const number = validateBankNumber({
+        iban: req.number?.$case === "iban" ? req.number.value : undefined,
+        local: req.number?.$case === "local" ? req.number.value : undefined,
+      });
+      const holder = note("holder_name", req.holderName);
+      authorizeOwnerItself(ctx.principal, who);
+      return { bankAccount: bankAccountToPb(await bank.link(who, currency, number, holder)) };
+    }),
+    listBankAccounts: grpc.unary("ListBankAccounts", async (req, ctx) => {
+      const who = owner(ownerFromPb(req.owner));
+      authorizeOwnerItself(ctx.principal, who);
+      return { bankAccounts: (await bank.list(who)).map(bankAccountToPb) };
+    }),
+    topUp: grpc.unary("TopUp", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const accountId = required("account_id", req.accountId);
+      const bankAccountId = required("bank_account_id", req.bankAccountId);
+      const amount = positiveAmount("amount", req.amount);
+      const account = await ledger.getAccount(accountId);
+      authorizeOwnerItself(ctx.principal, account.owner);
+      const r = await bank.topUp(principalLabel(ctx.principal), { idempotencyKey: key, account, bankAccountId, amount });
+      return { operation: bankOperationToPb(r.operation), replayed: r.replayed };
+    }),
+    payout: grpc.unary("Payout", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const accountId = required("account_id", req.accountId);
+      const bankAccountId = required("bank_account_id", req.bankAccountId);
+      const amount = positiveAmount("amount", req.amount);
+      const account = await ledger.getAccount(accountId);
+      authorizeOwnerItself(ctx.principal, account.owner);
+      if (account.owner.kind === "customer") await pins.verify(account.owner.id, req.pin);
+      const r = await bank.payout(principalLabel(ctx.principal), { idempotencyKey: key, account, bankAccountId, amount });
+      return { operation: bankOperationToPb(r.operation), replayed: r.replayed };
+    }),
+    getBankOperation: grpc.unary("GetBankOperation", async (req, ctx) => {
+      const op = await bank.get(required("operation_id", req.operationId));
+      const account = await ledger.getAccount(op.accountId);
+      authorizeOwnerItself(ctx.principal, account.owner);
+      return { operation: bankOperationToPb(op) };
+    }),
+
+    setPaymentPin: grpc.unary("SetPaymentPin", async (req, ctx) => {
+      const customerId = required("customer_id", req.customerId);
+      validatePin("new_pin", req.newPin);
+      if (req.currentPin) validatePin("current_pin", req.currentPin);
+      authorizeCustomer(ctx.principal, customerId);
+      await pins.set(customerId, req.newPin, req.currentPin);
+      return {};
+    }),
+    sendMoney: grpc.unary("SendMoney", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const from = required("from_customer_id", req.fromCustomerId);
+      const to = required("to_customer_id", req.toCustomerId);
+      if (from === to) throw new InvalidInput("to_customer_id", "must differ from from_customer_id");
+      const amount = positiveAmount("amount", req.amount);
+      const text = note("note", req.note);
+      validatePin("pin", req.pin);
+      authorizeCustomer(ctx.principal, from);
+      const r = await p2p.send(principalLabel(ctx.principal), { idempotencyKey: key, fromCustomerId: from, toCustomerId: to, amount, note: text, pin: req.pin });
+      return { transfer: transferToPb(r.transfer), replayed: r.replayed };
+    }),
+    requestMoney: grpc.unary("RequestMoney", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const requester = required("requester_customer_id", req.requesterCustomerId);
+      const payer = required("payer_customer_id", req.payerCustomerId);
+      if (requester === payer) throw new InvalidInput("payer_customer_id", "must differ from requester_customer_id");
+      const amount = positiveAmount("amount", req.amount);
+      const text = note("note", req.note);
+      authorizeCustomer(ctx.principal, requester);
+      const r = await p2p.request(principalLabel(ctx.principal), { idempotencyKey: key, requesterCustomerId: requester, payerCustomerId: payer, amount, note: text, expiresInSeconds: req.expiresInSeconds });
+      return { request: collectRequestToPb(r.request), replayed: r.replayed };
+    }),
+    respondToCollectRequest: grpc.unary("RespondToCollectRequest", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const id = required("collect_request_id", req.collectRequestId);
+      if (req.approve) validatePin("pin", req.pin);
+      const request = await p2p.get(id);
+      authorizeCustomer(ctx.principal, request.payerCustomerId);
+      const r = await p2p.respond(principalLabel(ctx.principal), { idempotencyKey: key, id, approve: req.approve, pin: req.pin }, request.payerCustomerId);
+      return { request: collectRequestToPb(r.request), replayed: r.replayed };
+    }),
+    getCollectRequest: grpc.unary("GetCollectRequest", async (req, ctx) => {
+      const request = await p2p.get(required("collect_request_id", req.collectRequestId));
+      authorizeReadCollect(ctx.principal, request);
+      return { request: collectRequestToPb(request) };
+    }),
+
+    createPaymentIntent: grpc.unary("CreatePaymentIntent", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const orderId = required("order_id", req.orderId);
+      const businessId = required("business_id", req.businessId);
+      const customerId = required("customer_id", req.customerId);
+      const amount = positiveAmount("amount", req.amount);
+      authorizeBusinessSide(ctx.principal, businessId);
+      const r = await payments.create(principalLabel(ctx.principal), { idempotencyKey: key, orderId, businessId, customerId, amount });
+      return { payment: paymentIntentToPb(r.payment), replayed: r.replayed };
+    }),
+    confirmPaymentIntent: grpc.unary("ConfirmPaymentIntent", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const paymentId = required("payment_id", req.paymentId);
+      validatePin("pin", req.pin);
+      const payment = await payments.get(paymentId);
+      authorizeCustomer(ctx.principal, payment.customerId);
+      const r = await payments.confirm(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, pin: req.pin }, payment.customerId);
+      return { payment: paymentIntentToPb(r.payment), replayed: r.replayed };
+    }),
+    getPaymentIntent: grpc.unary("GetPaymentIntent", async (req, ctx) => {
+      const payment = await payments.get(required("payment_id", req.paymentId));
+      authorizeReadPayment(ctx.principal, payment);
+      return { payment: paymentIntentToPb(payment) };
+    }),
+    refundPayment: grpc.unary("RefundPayment", async (req, ctx) => {
+      const key = validateIdempotencyKey(req.idempotencyKey);
+      const paymentId = required("payment_id", req.paymentId);
+      const amount = positiveAmount("amount", req.amount);
+      const reason = note("reason", req.reason);
+      const payment = await payments.get(paymentId);
+      authorizeRefund(ctx.principal, payment);
+      const r = await payments.refund(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, amount, reason });
+      return { refund: refundToPb(r.refund), payment: paymentIntentToPb(r.payment), replayed: r.replayed };
+    }),
+    setBusinessPlan: grpc.unary("SetBusinessPlan", async (req) => {
+      const businessId = required("business_id", req.businessId);
+      const plan = required("plan", req.plan, 64);
+      const r = await payments.setPlan(businessId, plan);
+      return { plan: r.plan, feeBps: r.feeBps };
     }),
   };
   grpc.addService(PaymentsServiceService, handlers);
 }
+
+

@@ -9,6 +9,13 @@ export interface LedgerTransferTable {
   amount_minor: string;
   currency: string;
   note: Generated<string>;
+  /** Why: transfer, p2p, collect, topup, payout, capture, fee, refund, fee_refund. */
+  reason: Generated<string>;
+  /** The payment, payout or request it belongs to. */
+  reference: Generated<string>;
+  state: Generated<"pending" | "posted" | "voided">;
+  timeout_at: Date | null;
+  resolved_at: Date | null;
   created_at: Generated<Date>;
 }
 

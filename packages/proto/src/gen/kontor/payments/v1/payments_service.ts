@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { Money } from "../../common/v1/money.js";
+import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 
 export const protobufPackage = "kontor.payments.v1";
 
@@ -68,6 +69,147 @@ export function accountStatusToJSON(object: AccountStatus): string {
     case AccountStatus.ACCOUNT_STATUS_CLOSED:
       return "ACCOUNT_STATUS_CLOSED";
     case AccountStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum BankOperationState {
+  BANK_OPERATION_STATE_UNSPECIFIED = 0,
+  BANK_OPERATION_STATE_PENDING = 1,
+  BANK_OPERATION_STATE_SETTLED = 2,
+  BANK_OPERATION_STATE_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function bankOperationStateFromJSON(object: any): BankOperationState {
+  switch (object) {
+    case 0:
+    case "BANK_OPERATION_STATE_UNSPECIFIED":
+      return BankOperationState.BANK_OPERATION_STATE_UNSPECIFIED;
+    case 1:
+    case "BANK_OPERATION_STATE_PENDING":
+      return BankOperationState.BANK_OPERATION_STATE_PENDING;
+    case 2:
+    case "BANK_OPERATION_STATE_SETTLED":
+      return BankOperationState.BANK_OPERATION_STATE_SETTLED;
+    case 3:
+    case "BANK_OPERATION_STATE_FAILED":
+      return BankOperationState.BANK_OPERATION_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BankOperationState.UNRECOGNIZED;
+  }
+}
+
+export function bankOperationStateToJSON(object: BankOperationState): string {
+  switch (object) {
+    case BankOperationState.BANK_OPERATION_STATE_UNSPECIFIED:
+      return "BANK_OPERATION_STATE_UNSPECIFIED";
+    case BankOperationState.BANK_OPERATION_STATE_PENDING:
+      return "BANK_OPERATION_STATE_PENDING";
+    case BankOperationState.BANK_OPERATION_STATE_SETTLED:
+      return "BANK_OPERATION_STATE_SETTLED";
+    case BankOperationState.BANK_OPERATION_STATE_FAILED:
+      return "BANK_OPERATION_STATE_FAILED";
+    case BankOperationState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum CollectRequestState {
+  COLLECT_REQUEST_STATE_UNSPECIFIED = 0,
+  COLLECT_REQUEST_STATE_PENDING = 1,
+  COLLECT_REQUEST_STATE_APPROVED = 2,
+  COLLECT_REQUEST_STATE_DECLINED = 3,
+  COLLECT_REQUEST_STATE_EXPIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function collectRequestStateFromJSON(object: any): CollectRequestState {
+  switch (object) {
+    case 0:
+    case "COLLECT_REQUEST_STATE_UNSPECIFIED":
+      return CollectRequestState.COLLECT_REQUEST_STATE_UNSPECIFIED;
+    case 1:
+    case "COLLECT_REQUEST_STATE_PENDING":
+      return CollectRequestState.COLLECT_REQUEST_STATE_PENDING;
+    case 2:
+    case "COLLECT_REQUEST_STATE_APPROVED":
+      return CollectRequestState.COLLECT_REQUEST_STATE_APPROVED;
+    case 3:
+    case "COLLECT_REQUEST_STATE_DECLINED":
+      return CollectRequestState.COLLECT_REQUEST_STATE_DECLINED;
+    case 4:
+    case "COLLECT_REQUEST_STATE_EXPIRED":
+      return CollectRequestState.COLLECT_REQUEST_STATE_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CollectRequestState.UNRECOGNIZED;
+  }
+}
+
+export function collectRequestStateToJSON(object: CollectRequestState): string {
+  switch (object) {
+    case CollectRequestState.COLLECT_REQUEST_STATE_UNSPECIFIED:
+      return "COLLECT_REQUEST_STATE_UNSPECIFIED";
+    case CollectRequestState.COLLECT_REQUEST_STATE_PENDING:
+      return "COLLECT_REQUEST_STATE_PENDING";
+    case CollectRequestState.COLLECT_REQUEST_STATE_APPROVED:
+      return "COLLECT_REQUEST_STATE_APPROVED";
+    case CollectRequestState.COLLECT_REQUEST_STATE_DECLINED:
+      return "COLLECT_REQUEST_STATE_DECLINED";
+    case CollectRequestState.COLLECT_REQUEST_STATE_EXPIRED:
+      return "COLLECT_REQUEST_STATE_EXPIRED";
+    case CollectRequestState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PaymentIntentState {
+  PAYMENT_INTENT_STATE_UNSPECIFIED = 0,
+  PAYMENT_INTENT_STATE_REQUIRES_CONFIRMATION = 1,
+  PAYMENT_INTENT_STATE_SUCCEEDED = 2,
+  PAYMENT_INTENT_STATE_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function paymentIntentStateFromJSON(object: any): PaymentIntentState {
+  switch (object) {
+    case 0:
+    case "PAYMENT_INTENT_STATE_UNSPECIFIED":
+      return PaymentIntentState.PAYMENT_INTENT_STATE_UNSPECIFIED;
+    case 1:
+    case "PAYMENT_INTENT_STATE_REQUIRES_CONFIRMATION":
+      return PaymentIntentState.PAYMENT_INTENT_STATE_REQUIRES_CONFIRMATION;
+    case 2:
+    case "PAYMENT_INTENT_STATE_SUCCEEDED":
+      return PaymentIntentState.PAYMENT_INTENT_STATE_SUCCEEDED;
+    case 3:
+    case "PAYMENT_INTENT_STATE_FAILED":
+      return PaymentIntentState.PAYMENT_INTENT_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PaymentIntentState.UNRECOGNIZED;
+  }
+}
+
+export function paymentIntentStateToJSON(object: PaymentIntentState): string {
+  switch (object) {
+    case PaymentIntentState.PAYMENT_INTENT_STATE_UNSPECIFIED:
+      return "PAYMENT_INTENT_STATE_UNSPECIFIED";
+    case PaymentIntentState.PAYMENT_INTENT_STATE_REQUIRES_CONFIRMATION:
+      return "PAYMENT_INTENT_STATE_REQUIRES_CONFIRMATION";
+    case PaymentIntentState.PAYMENT_INTENT_STATE_SUCCEEDED:
+      return "PAYMENT_INTENT_STATE_SUCCEEDED";
+    case PaymentIntentState.PAYMENT_INTENT_STATE_FAILED:
+      return "PAYMENT_INTENT_STATE_FAILED";
+    case PaymentIntentState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -150,6 +292,11 @@ export interface PostTransferRequest {
     | undefined;
   /** Shown to both parties, at most 280 characters. */
   note: string;
+  /**
+   * The customer's payment PIN, required when the source is a customer's
+   * wallet; never logged or returned.
+   */
+  pin: string;
 }
 
 export interface PostTransferResponse {
@@ -158,6 +305,299 @@ export interface PostTransferResponse {
     | undefined;
   /** True when this answers a retry of an earlier call with the same key. */
   replayed: boolean;
+}
+
+/** One posting of the journal as a statement shows it. */
+export interface StatementEntry {
+  entryId: string;
+  transferId: string;
+  /** Signed: negative debits, positive credits. */
+  amount: Money | undefined;
+  balanceAfter:
+    | Money
+    | undefined;
+  /** Who: the principal (or "payments" for the service's own postings). */
+  actor: string;
+  /** Why: "transfer", "p2p", "collect", "topup", "payout", "capture", "fee", "refund", "fee_refund". */
+  reason: string;
+  /** The payment, payout or request it belongs to. */
+  reference: string;
+  note: string;
+  createdAt:
+    | Date
+    | undefined;
+  /** The other account of the transfer. */
+  counterpartyAccountId: string;
+}
+
+export interface GetStatementRequest {
+  accountId: string;
+  /** Start of the period (inclusive); unset is the beginning. */
+  from:
+    | Date
+    | undefined;
+  /** End of the period (exclusive); unset is now. */
+  to: Date | undefined;
+  page: PageRequest | undefined;
+}
+
+export interface GetStatementResponse {
+  openingBalance: Money | undefined;
+  closingBalance: Money | undefined;
+  entries: StatementEntry[];
+  page: PageResponse | undefined;
+}
+
+export interface BankAccount {
+  id: string;
+  owner: AccountOwner | undefined;
+  currency: string;
+  /** "iban" or "local". */
+  scheme: string;
+  /** E.g. "DE** **** 3000"; the full number is never returned. */
+  masked: string;
+  holderName: string;
+  createdAt: Date | undefined;
+}
+
+export interface LinkBankAccountRequest {
+  owner: AccountOwner | undefined;
+  currency: string;
+  number: { $case: "iban"; value: string } | { $case: "local"; value: LocalBankAccount } | undefined;
+  holderName: string;
+}
+
+export interface LocalBankAccount {
+  accountNumber: string;
+  /** Nine-digit ABA routing number. */
+  routingNumber: string;
+}
+
+export interface LinkBankAccountResponse {
+  bankAccount: BankAccount | undefined;
+}
+
+export interface ListBankAccountsRequest {
+  owner: AccountOwner | undefined;
+}
+
+export interface ListBankAccountsResponse {
+  bankAccounts: BankAccount[];
+}
+
+/** A top-up (bank to wallet) or payout (wallet to bank). */
+export interface BankOperation {
+  id: string;
+  /** "topup" or "payout". */
+  kind: string;
+  accountId: string;
+  bankAccountId: string;
+  amount: Money | undefined;
+  state: BankOperationState;
+  failureReason: string;
+  railReference: string;
+  createdAt: Date | undefined;
+  updatedAt: Date | undefined;
+}
+
+export interface TopUpRequest {
+  idempotencyKey: string;
+  accountId: string;
+  bankAccountId: string;
+  amount: Money | undefined;
+}
+
+export interface TopUpResponse {
+  operation: BankOperation | undefined;
+  replayed: boolean;
+}
+
+export interface PayoutRequest {
+  idempotencyKey: string;
+  accountId: string;
+  bankAccountId: string;
+  amount:
+    | Money
+    | undefined;
+  /** Required when the account is a customer's wallet; never logged or returned. */
+  pin: string;
+}
+
+export interface PayoutResponse {
+  operation: BankOperation | undefined;
+  replayed: boolean;
+}
+
+export interface GetBankOperationRequest {
+  operationId: string;
+}
+
+export interface GetBankOperationResponse {
+  operation: BankOperation | undefined;
+}
+
+export interface SetPaymentPinRequest {
+  customerId: string;
+  /** 4-6 digits. */
+  newPin: string;
+  /** Required when a PIN is already set. */
+  currentPin: string;
+}
+
+export interface SetPaymentPinResponse {
+}
+
+export interface SendMoneyRequest {
+  idempotencyKey: string;
+  /** The payer: the calling customer. */
+  fromCustomerId: string;
+  toCustomerId: string;
+  amount: Money | undefined;
+  note: string;
+  pin: string;
+}
+
+export interface SendMoneyResponse {
+  transfer: Transfer | undefined;
+  replayed: boolean;
+}
+
+export interface CollectRequest {
+  id: string;
+  /** Who asks for the money and receives it. */
+  requesterCustomerId: string;
+  /** Who is asked to pay. */
+  payerCustomerId: string;
+  amount: Money | undefined;
+  note: string;
+  state: CollectRequestState;
+  expiresAt:
+    | Date
+    | undefined;
+  /** The transfer that paid it, once approved. */
+  transferId: string;
+  createdAt: Date | undefined;
+}
+
+export interface RequestMoneyRequest {
+  idempotencyKey: string;
+  requesterCustomerId: string;
+  payerCustomerId: string;
+  amount: Money | undefined;
+  note: string;
+  /** How long the payer has; 0 is the service's default, capped at 7 days. */
+  expiresInSeconds: number;
+}
+
+export interface RequestMoneyResponse {
+  request: CollectRequest | undefined;
+  replayed: boolean;
+}
+
+export interface RespondToCollectRequestRequest {
+  idempotencyKey: string;
+  collectRequestId: string;
+  approve: boolean;
+  /** Required to approve. */
+  pin: string;
+}
+
+export interface RespondToCollectRequestResponse {
+  request: CollectRequest | undefined;
+  replayed: boolean;
+}
+
+export interface GetCollectRequestRequest {
+  collectRequestId: string;
+}
+
+export interface GetCollectRequestResponse {
+  request: CollectRequest | undefined;
+}
+
+export interface PaymentIntent {
+  id: string;
+  orderId: string;
+  businessId: string;
+  customerId: string;
+  amount: Money | undefined;
+  state: PaymentIntentState;
+  /** The platform's fee, set at capture. */
+  fee: Money | undefined;
+  feeBps: number;
+  refunded: Money | undefined;
+  failureReason: string;
+  expiresAt: Date | undefined;
+  createdAt: Date | undefined;
+  updatedAt: Date | undefined;
+}
+
+export interface CreatePaymentIntentRequest {
+  idempotencyKey: string;
+  orderId: string;
+  businessId: string;
+  customerId: string;
+  amount: Money | undefined;
+}
+
+export interface CreatePaymentIntentResponse {
+  payment: PaymentIntent | undefined;
+  replayed: boolean;
+}
+
+export interface ConfirmPaymentIntentRequest {
+  idempotencyKey: string;
+  paymentId: string;
+  pin: string;
+}
+
+export interface ConfirmPaymentIntentResponse {
+  payment: PaymentIntent | undefined;
+  replayed: boolean;
+}
+
+export interface GetPaymentIntentRequest {
+  paymentId: string;
+}
+
+export interface GetPaymentIntentResponse {
+  payment: PaymentIntent | undefined;
+}
+
+export interface Refund {
+  id: string;
+  paymentId: string;
+  amount:
+    | Money
+    | undefined;
+  /** The part of the platform's fee returned with it. */
+  feeReturned: Money | undefined;
+  reason: string;
+  createdAt: Date | undefined;
+}
+
+export interface RefundPaymentRequest {
+  idempotencyKey: string;
+  paymentId: string;
+  amount: Money | undefined;
+  reason: string;
+}
+
+export interface RefundPaymentResponse {
+  refund: Refund | undefined;
+  payment: PaymentIntent | undefined;
+  replayed: boolean;
+}
+
+export interface SetBusinessPlanRequest {
+  businessId: string;
+  /** One of the operator's plans (PLAN_FEE_BPS), e.g. "starter". */
+  plan: string;
+}
+
+export interface SetBusinessPlanResponse {
+  plan: string;
+  feeBps: number;
 }
 
 function createBaseAccountOwner(): AccountOwner {
@@ -985,7 +1425,7 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
 };
 
 function createBasePostTransferRequest(): PostTransferRequest {
-  return { idempotencyKey: "", fromAccountId: "", toAccountId: "", amount: undefined, note: "" };
+  return { idempotencyKey: "", fromAccountId: "", toAccountId: "", amount: undefined, note: "", pin: "" };
 }
 
 export const PostTransferRequest: MessageFns<PostTransferRequest> = {
@@ -1004,6 +1444,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest> = {
     }
     if (message.note !== "") {
       writer.uint32(42).string(message.note);
+    }
+    if (message.pin !== "") {
+      writer.uint32(50).string(message.pin);
     }
     return writer;
   },
@@ -1061,6 +1504,14 @@ export const PostTransferRequest: MessageFns<PostTransferRequest> = {
             message.note = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1092,6 +1543,7 @@ export const PostTransferRequest: MessageFns<PostTransferRequest> = {
         : "",
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       note: isSet(object.note) ? globalThis.String(object.note) : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
     };
   },
 
@@ -1112,6 +1564,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest> = {
     if (message.note !== "") {
       obj.note = message.note;
     }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
     return obj;
   },
 
@@ -1127,6 +1582,7 @@ export const PostTransferRequest: MessageFns<PostTransferRequest> = {
       ? Money.fromPartial(object.amount)
       : undefined;
     message.note = object.note ?? "";
+    message.pin = object.pin ?? "";
     return message;
   },
 };
@@ -1218,6 +1674,4719 @@ export const PostTransferResponse: MessageFns<PostTransferResponse> = {
   },
 };
 
+function createBaseStatementEntry(): StatementEntry {
+  return {
+    entryId: "",
+    transferId: "",
+    amount: undefined,
+    balanceAfter: undefined,
+    actor: "",
+    reason: "",
+    reference: "",
+    note: "",
+    createdAt: undefined,
+    counterpartyAccountId: "",
+  };
+}
+
+export const StatementEntry: MessageFns<StatementEntry> = {
+  encode(message: StatementEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "") {
+      writer.uint32(10).string(message.entryId);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(18).string(message.transferId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(34).fork()).join();
+    }
+    if (message.actor !== "") {
+      writer.uint32(42).string(message.actor);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.reference !== "") {
+      writer.uint32(58).string(message.reference);
+    }
+    if (message.note !== "") {
+      writer.uint32(66).string(message.note);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    if (message.counterpartyAccountId !== "") {
+      writer.uint32(82).string(message.counterpartyAccountId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatementEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatementEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.counterpartyAccountId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatementEntry {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      balanceAfter: isSet(object.balanceAfter)
+        ? Money.fromJSON(object.balanceAfter)
+        : isSet(object.balance_after)
+        ? Money.fromJSON(object.balance_after)
+        : undefined,
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      counterpartyAccountId: isSet(object.counterpartyAccountId)
+        ? globalThis.String(object.counterpartyAccountId)
+        : isSet(object.counterparty_account_id)
+        ? globalThis.String(object.counterparty_account_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StatementEntry): unknown {
+    const obj: any = {};
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.balanceAfter !== undefined) {
+      obj.balanceAfter = Money.toJSON(message.balanceAfter);
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.counterpartyAccountId !== "") {
+      obj.counterpartyAccountId = message.counterpartyAccountId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatementEntry>, I>>(base?: I): StatementEntry {
+    return StatementEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatementEntry>, I>>(object: I): StatementEntry {
+    const message = createBaseStatementEntry();
+    message.entryId = object.entryId ?? "";
+    message.transferId = object.transferId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.actor = object.actor ?? "";
+    message.reason = object.reason ?? "";
+    message.reference = object.reference ?? "";
+    message.note = object.note ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.counterpartyAccountId = object.counterpartyAccountId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetStatementRequest(): GetStatementRequest {
+  return { accountId: "", from: undefined, to: undefined, page: undefined };
+}
+
+export const GetStatementRequest: MessageFns<GetStatementRequest> = {
+  encode(message: GetStatementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(18).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(26).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatementRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetStatementRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStatementRequest>, I>>(base?: I): GetStatementRequest {
+    return GetStatementRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStatementRequest>, I>>(object: I): GetStatementRequest {
+    const message = createBaseGetStatementRequest();
+    message.accountId = object.accountId ?? "";
+    message.from = object.from ?? undefined;
+    message.to = object.to ?? undefined;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetStatementResponse(): GetStatementResponse {
+  return { openingBalance: undefined, closingBalance: undefined, entries: [], page: undefined };
+}
+
+export const GetStatementResponse: MessageFns<GetStatementResponse> = {
+  encode(message: GetStatementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.openingBalance !== undefined) {
+      Money.encode(message.openingBalance, writer.uint32(10).fork()).join();
+    }
+    if (message.closingBalance !== undefined) {
+      Money.encode(message.closingBalance, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.entries) {
+      StatementEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.openingBalance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.closingBalance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.entries.push(StatementEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatementResponse {
+    return {
+      openingBalance: isSet(object.openingBalance)
+        ? Money.fromJSON(object.openingBalance)
+        : isSet(object.opening_balance)
+        ? Money.fromJSON(object.opening_balance)
+        : undefined,
+      closingBalance: isSet(object.closingBalance)
+        ? Money.fromJSON(object.closingBalance)
+        : isSet(object.closing_balance)
+        ? Money.fromJSON(object.closing_balance)
+        : undefined,
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => StatementEntry.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetStatementResponse): unknown {
+    const obj: any = {};
+    if (message.openingBalance !== undefined) {
+      obj.openingBalance = Money.toJSON(message.openingBalance);
+    }
+    if (message.closingBalance !== undefined) {
+      obj.closingBalance = Money.toJSON(message.closingBalance);
+    }
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => StatementEntry.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStatementResponse>, I>>(base?: I): GetStatementResponse {
+    return GetStatementResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStatementResponse>, I>>(object: I): GetStatementResponse {
+    const message = createBaseGetStatementResponse();
+    message.openingBalance = (object.openingBalance !== undefined && object.openingBalance !== null)
+      ? Money.fromPartial(object.openingBalance)
+      : undefined;
+    message.closingBalance = (object.closingBalance !== undefined && object.closingBalance !== null)
+      ? Money.fromPartial(object.closingBalance)
+      : undefined;
+    message.entries = object.entries?.map((e) => StatementEntry.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBankAccount(): BankAccount {
+  return { id: "", owner: undefined, currency: "", scheme: "", masked: "", holderName: "", createdAt: undefined };
+}
+
+export const BankAccount: MessageFns<BankAccount> = {
+  encode(message: BankAccount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.owner !== undefined) {
+      AccountOwner.encode(message.owner, writer.uint32(18).fork()).join();
+    }
+    if (message.currency !== "") {
+      writer.uint32(26).string(message.currency);
+    }
+    if (message.scheme !== "") {
+      writer.uint32(34).string(message.scheme);
+    }
+    if (message.masked !== "") {
+      writer.uint32(42).string(message.masked);
+    }
+    if (message.holderName !== "") {
+      writer.uint32(50).string(message.holderName);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BankAccount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBankAccount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = AccountOwner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scheme = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.masked = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.holderName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BankAccount {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      owner: isSet(object.owner) ? AccountOwner.fromJSON(object.owner) : undefined,
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      scheme: isSet(object.scheme) ? globalThis.String(object.scheme) : "",
+      masked: isSet(object.masked) ? globalThis.String(object.masked) : "",
+      holderName: isSet(object.holderName)
+        ? globalThis.String(object.holderName)
+        : isSet(object.holder_name)
+        ? globalThis.String(object.holder_name)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BankAccount): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.owner !== undefined) {
+      obj.owner = AccountOwner.toJSON(message.owner);
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.scheme !== "") {
+      obj.scheme = message.scheme;
+    }
+    if (message.masked !== "") {
+      obj.masked = message.masked;
+    }
+    if (message.holderName !== "") {
+      obj.holderName = message.holderName;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BankAccount>, I>>(base?: I): BankAccount {
+    return BankAccount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BankAccount>, I>>(object: I): BankAccount {
+    const message = createBaseBankAccount();
+    message.id = object.id ?? "";
+    message.owner = (object.owner !== undefined && object.owner !== null)
+      ? AccountOwner.fromPartial(object.owner)
+      : undefined;
+    message.currency = object.currency ?? "";
+    message.scheme = object.scheme ?? "";
+    message.masked = object.masked ?? "";
+    message.holderName = object.holderName ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLinkBankAccountRequest(): LinkBankAccountRequest {
+  return { owner: undefined, currency: "", number: undefined, holderName: "" };
+}
+
+export const LinkBankAccountRequest: MessageFns<LinkBankAccountRequest> = {
+  encode(message: LinkBankAccountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== undefined) {
+      AccountOwner.encode(message.owner, writer.uint32(10).fork()).join();
+    }
+    if (message.currency !== "") {
+      writer.uint32(18).string(message.currency);
+    }
+    switch (message.number?.$case) {
+      case "iban":
+        writer.uint32(26).string(message.number.value);
+        break;
+      case "local":
+        LocalBankAccount.encode(message.number.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    if (message.holderName !== "") {
+      writer.uint32(42).string(message.holderName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkBankAccountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkBankAccountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = AccountOwner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.number = { $case: "iban", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.number = { $case: "local", value: LocalBankAccount.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.holderName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkBankAccountRequest {
+    return {
+      owner: isSet(object.owner) ? AccountOwner.fromJSON(object.owner) : undefined,
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      number: isSet(object.iban)
+        ? { $case: "iban", value: globalThis.String(object.iban) }
+        : isSet(object.local)
+        ? { $case: "local", value: LocalBankAccount.fromJSON(object.local) }
+        : undefined,
+      holderName: isSet(object.holderName)
+        ? globalThis.String(object.holderName)
+        : isSet(object.holder_name)
+        ? globalThis.String(object.holder_name)
+        : "",
+    };
+  },
+
+  toJSON(message: LinkBankAccountRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== undefined) {
+      obj.owner = AccountOwner.toJSON(message.owner);
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.number?.$case === "iban") {
+      obj.iban = message.number.value;
+    } else if (message.number?.$case === "local") {
+      obj.local = LocalBankAccount.toJSON(message.number.value);
+    }
+    if (message.holderName !== "") {
+      obj.holderName = message.holderName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LinkBankAccountRequest>, I>>(base?: I): LinkBankAccountRequest {
+    return LinkBankAccountRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkBankAccountRequest>, I>>(object: I): LinkBankAccountRequest {
+    const message = createBaseLinkBankAccountRequest();
+    message.owner = (object.owner !== undefined && object.owner !== null)
+      ? AccountOwner.fromPartial(object.owner)
+      : undefined;
+    message.currency = object.currency ?? "";
+    switch (object.number?.$case) {
+      case "iban": {
+        if (object.number?.value !== undefined && object.number?.value !== null) {
+          message.number = { $case: "iban", value: object.number.value };
+        }
+        break;
+      }
+      case "local": {
+        if (object.number?.value !== undefined && object.number?.value !== null) {
+          message.number = { $case: "local", value: LocalBankAccount.fromPartial(object.number.value) };
+        }
+        break;
+      }
+    }
+    message.holderName = object.holderName ?? "";
+    return message;
+  },
+};
+
+function createBaseLocalBankAccount(): LocalBankAccount {
+  return { accountNumber: "", routingNumber: "" };
+}
+
+export const LocalBankAccount: MessageFns<LocalBankAccount> = {
+  encode(message: LocalBankAccount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.routingNumber !== "") {
+      writer.uint32(18).string(message.routingNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocalBankAccount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocalBankAccount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.routingNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocalBankAccount {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      routingNumber: isSet(object.routingNumber)
+        ? globalThis.String(object.routingNumber)
+        : isSet(object.routing_number)
+        ? globalThis.String(object.routing_number)
+        : "",
+    };
+  },
+
+  toJSON(message: LocalBankAccount): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.routingNumber !== "") {
+      obj.routingNumber = message.routingNumber;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LocalBankAccount>, I>>(base?: I): LocalBankAccount {
+    return LocalBankAccount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LocalBankAccount>, I>>(object: I): LocalBankAccount {
+    const message = createBaseLocalBankAccount();
+    message.accountNumber = object.accountNumber ?? "";
+    message.routingNumber = object.routingNumber ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkBankAccountResponse(): LinkBankAccountResponse {
+  return { bankAccount: undefined };
+}
+
+export const LinkBankAccountResponse: MessageFns<LinkBankAccountResponse> = {
+  encode(message: LinkBankAccountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bankAccount !== undefined) {
+      BankAccount.encode(message.bankAccount, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkBankAccountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkBankAccountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bankAccount = BankAccount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkBankAccountResponse {
+    return {
+      bankAccount: isSet(object.bankAccount)
+        ? BankAccount.fromJSON(object.bankAccount)
+        : isSet(object.bank_account)
+        ? BankAccount.fromJSON(object.bank_account)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LinkBankAccountResponse): unknown {
+    const obj: any = {};
+    if (message.bankAccount !== undefined) {
+      obj.bankAccount = BankAccount.toJSON(message.bankAccount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LinkBankAccountResponse>, I>>(base?: I): LinkBankAccountResponse {
+    return LinkBankAccountResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkBankAccountResponse>, I>>(object: I): LinkBankAccountResponse {
+    const message = createBaseLinkBankAccountResponse();
+    message.bankAccount = (object.bankAccount !== undefined && object.bankAccount !== null)
+      ? BankAccount.fromPartial(object.bankAccount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBankAccountsRequest(): ListBankAccountsRequest {
+  return { owner: undefined };
+}
+
+export const ListBankAccountsRequest: MessageFns<ListBankAccountsRequest> = {
+  encode(message: ListBankAccountsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== undefined) {
+      AccountOwner.encode(message.owner, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBankAccountsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBankAccountsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = AccountOwner.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBankAccountsRequest {
+    return { owner: isSet(object.owner) ? AccountOwner.fromJSON(object.owner) : undefined };
+  },
+
+  toJSON(message: ListBankAccountsRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== undefined) {
+      obj.owner = AccountOwner.toJSON(message.owner);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBankAccountsRequest>, I>>(base?: I): ListBankAccountsRequest {
+    return ListBankAccountsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBankAccountsRequest>, I>>(object: I): ListBankAccountsRequest {
+    const message = createBaseListBankAccountsRequest();
+    message.owner = (object.owner !== undefined && object.owner !== null)
+      ? AccountOwner.fromPartial(object.owner)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBankAccountsResponse(): ListBankAccountsResponse {
+  return { bankAccounts: [] };
+}
+
+export const ListBankAccountsResponse: MessageFns<ListBankAccountsResponse> = {
+  encode(message: ListBankAccountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bankAccounts) {
+      BankAccount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBankAccountsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBankAccountsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bankAccounts.push(BankAccount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBankAccountsResponse {
+    return {
+      bankAccounts: globalThis.Array.isArray(object?.bankAccounts)
+        ? object.bankAccounts.map((e: any) => BankAccount.fromJSON(e))
+        : globalThis.Array.isArray(object?.bank_accounts)
+        ? object.bank_accounts.map((e: any) => BankAccount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListBankAccountsResponse): unknown {
+    const obj: any = {};
+    if (message.bankAccounts?.length) {
+      obj.bankAccounts = message.bankAccounts.map((e) => BankAccount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBankAccountsResponse>, I>>(base?: I): ListBankAccountsResponse {
+    return ListBankAccountsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBankAccountsResponse>, I>>(object: I): ListBankAccountsResponse {
+    const message = createBaseListBankAccountsResponse();
+    message.bankAccounts = object.bankAccounts?.map((e) => BankAccount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBankOperation(): BankOperation {
+  return {
+    id: "",
+    kind: "",
+    accountId: "",
+    bankAccountId: "",
+    amount: undefined,
+    state: 0,
+    failureReason: "",
+    railReference: "",
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const BankOperation: MessageFns<BankOperation> = {
+  encode(message: BankOperation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(34).string(message.bankAccountId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(58).string(message.failureReason);
+    }
+    if (message.railReference !== "") {
+      writer.uint32(66).string(message.railReference);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BankOperation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBankOperation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.railReference = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BankOperation {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      state: isSet(object.state) ? bankOperationStateFromJSON(object.state) : 0,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+      railReference: isSet(object.railReference)
+        ? globalThis.String(object.railReference)
+        : isSet(object.rail_reference)
+        ? globalThis.String(object.rail_reference)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BankOperation): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.state !== 0) {
+      obj.state = bankOperationStateToJSON(message.state);
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    if (message.railReference !== "") {
+      obj.railReference = message.railReference;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BankOperation>, I>>(base?: I): BankOperation {
+    return BankOperation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BankOperation>, I>>(object: I): BankOperation {
+    const message = createBaseBankOperation();
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.accountId = object.accountId ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.state = object.state ?? 0;
+    message.failureReason = object.failureReason ?? "";
+    message.railReference = object.railReference ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTopUpRequest(): TopUpRequest {
+  return { idempotencyKey: "", accountId: "", bankAccountId: "", amount: undefined };
+}
+
+export const TopUpRequest: MessageFns<TopUpRequest> = {
+  encode(message: TopUpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(26).string(message.bankAccountId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: TopUpRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TopUpRequest>, I>>(base?: I): TopUpRequest {
+    return TopUpRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TopUpRequest>, I>>(object: I): TopUpRequest {
+    const message = createBaseTopUpRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTopUpResponse(): TopUpResponse {
+  return { operation: undefined, replayed: false };
+}
+
+export const TopUpResponse: MessageFns<TopUpResponse> = {
+  encode(message: TopUpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      BankOperation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = BankOperation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpResponse {
+    return {
+      operation: isSet(object.operation) ? BankOperation.fromJSON(object.operation) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: TopUpResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = BankOperation.toJSON(message.operation);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TopUpResponse>, I>>(base?: I): TopUpResponse {
+    return TopUpResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TopUpResponse>, I>>(object: I): TopUpResponse {
+    const message = createBaseTopUpResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? BankOperation.fromPartial(object.operation)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBasePayoutRequest(): PayoutRequest {
+  return { idempotencyKey: "", accountId: "", bankAccountId: "", amount: undefined, pin: "" };
+}
+
+export const PayoutRequest: MessageFns<PayoutRequest> = {
+  encode(message: PayoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(26).string(message.bankAccountId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.pin !== "") {
+      writer.uint32(42).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayoutRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: PayoutRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayoutRequest>, I>>(base?: I): PayoutRequest {
+    return PayoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayoutRequest>, I>>(object: I): PayoutRequest {
+    const message = createBasePayoutRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.accountId = object.accountId ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBasePayoutResponse(): PayoutResponse {
+  return { operation: undefined, replayed: false };
+}
+
+export const PayoutResponse: MessageFns<PayoutResponse> = {
+  encode(message: PayoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      BankOperation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = BankOperation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayoutResponse {
+    return {
+      operation: isSet(object.operation) ? BankOperation.fromJSON(object.operation) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: PayoutResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = BankOperation.toJSON(message.operation);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayoutResponse>, I>>(base?: I): PayoutResponse {
+    return PayoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayoutResponse>, I>>(object: I): PayoutResponse {
+    const message = createBasePayoutResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? BankOperation.fromPartial(object.operation)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseGetBankOperationRequest(): GetBankOperationRequest {
+  return { operationId: "" };
+}
+
+export const GetBankOperationRequest: MessageFns<GetBankOperationRequest> = {
+  encode(message: GetBankOperationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operationId !== "") {
+      writer.uint32(10).string(message.operationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBankOperationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBankOperationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBankOperationRequest {
+    return {
+      operationId: isSet(object.operationId)
+        ? globalThis.String(object.operationId)
+        : isSet(object.operation_id)
+        ? globalThis.String(object.operation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBankOperationRequest): unknown {
+    const obj: any = {};
+    if (message.operationId !== "") {
+      obj.operationId = message.operationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBankOperationRequest>, I>>(base?: I): GetBankOperationRequest {
+    return GetBankOperationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBankOperationRequest>, I>>(object: I): GetBankOperationRequest {
+    const message = createBaseGetBankOperationRequest();
+    message.operationId = object.operationId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBankOperationResponse(): GetBankOperationResponse {
+  return { operation: undefined };
+}
+
+export const GetBankOperationResponse: MessageFns<GetBankOperationResponse> = {
+  encode(message: GetBankOperationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      BankOperation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBankOperationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBankOperationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = BankOperation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBankOperationResponse {
+    return { operation: isSet(object.operation) ? BankOperation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: GetBankOperationResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = BankOperation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBankOperationResponse>, I>>(base?: I): GetBankOperationResponse {
+    return GetBankOperationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBankOperationResponse>, I>>(object: I): GetBankOperationResponse {
+    const message = createBaseGetBankOperationResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? BankOperation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetPaymentPinRequest(): SetPaymentPinRequest {
+  return { customerId: "", newPin: "", currentPin: "" };
+}
+
+export const SetPaymentPinRequest: MessageFns<SetPaymentPinRequest> = {
+  encode(message: SetPaymentPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.newPin !== "") {
+      writer.uint32(18).string(message.newPin);
+    }
+    if (message.currentPin !== "") {
+      writer.uint32(26).string(message.currentPin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPaymentPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPaymentPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newPin = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currentPin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPaymentPinRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      newPin: isSet(object.newPin)
+        ? globalThis.String(object.newPin)
+        : isSet(object.new_pin)
+        ? globalThis.String(object.new_pin)
+        : "",
+      currentPin: isSet(object.currentPin)
+        ? globalThis.String(object.currentPin)
+        : isSet(object.current_pin)
+        ? globalThis.String(object.current_pin)
+        : "",
+    };
+  },
+
+  toJSON(message: SetPaymentPinRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.newPin !== "") {
+      obj.newPin = message.newPin;
+    }
+    if (message.currentPin !== "") {
+      obj.currentPin = message.currentPin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPaymentPinRequest>, I>>(base?: I): SetPaymentPinRequest {
+    return SetPaymentPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPaymentPinRequest>, I>>(object: I): SetPaymentPinRequest {
+    const message = createBaseSetPaymentPinRequest();
+    message.customerId = object.customerId ?? "";
+    message.newPin = object.newPin ?? "";
+    message.currentPin = object.currentPin ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPaymentPinResponse(): SetPaymentPinResponse {
+  return {};
+}
+
+export const SetPaymentPinResponse: MessageFns<SetPaymentPinResponse> = {
+  encode(_: SetPaymentPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPaymentPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPaymentPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetPaymentPinResponse {
+    return {};
+  },
+
+  toJSON(_: SetPaymentPinResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPaymentPinResponse>, I>>(base?: I): SetPaymentPinResponse {
+    return SetPaymentPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPaymentPinResponse>, I>>(_: I): SetPaymentPinResponse {
+    const message = createBaseSetPaymentPinResponse();
+    return message;
+  },
+};
+
+function createBaseSendMoneyRequest(): SendMoneyRequest {
+  return { idempotencyKey: "", fromCustomerId: "", toCustomerId: "", amount: undefined, note: "", pin: "" };
+}
+
+export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
+  encode(message: SendMoneyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.fromCustomerId !== "") {
+      writer.uint32(18).string(message.fromCustomerId);
+    }
+    if (message.toCustomerId !== "") {
+      writer.uint32(26).string(message.toCustomerId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(42).string(message.note);
+    }
+    if (message.pin !== "") {
+      writer.uint32(50).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendMoneyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendMoneyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromCustomerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.toCustomerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendMoneyRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      fromCustomerId: isSet(object.fromCustomerId)
+        ? globalThis.String(object.fromCustomerId)
+        : isSet(object.from_customer_id)
+        ? globalThis.String(object.from_customer_id)
+        : "",
+      toCustomerId: isSet(object.toCustomerId)
+        ? globalThis.String(object.toCustomerId)
+        : isSet(object.to_customer_id)
+        ? globalThis.String(object.to_customer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: SendMoneyRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.fromCustomerId !== "") {
+      obj.fromCustomerId = message.fromCustomerId;
+    }
+    if (message.toCustomerId !== "") {
+      obj.toCustomerId = message.toCustomerId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendMoneyRequest>, I>>(base?: I): SendMoneyRequest {
+    return SendMoneyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendMoneyRequest>, I>>(object: I): SendMoneyRequest {
+    const message = createBaseSendMoneyRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.fromCustomerId = object.fromCustomerId ?? "";
+    message.toCustomerId = object.toCustomerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.note = object.note ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseSendMoneyResponse(): SendMoneyResponse {
+  return { transfer: undefined, replayed: false };
+}
+
+export const SendMoneyResponse: MessageFns<SendMoneyResponse> = {
+  encode(message: SendMoneyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transfer !== undefined) {
+      Transfer.encode(message.transfer, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendMoneyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendMoneyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transfer = Transfer.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendMoneyResponse {
+    return {
+      transfer: isSet(object.transfer) ? Transfer.fromJSON(object.transfer) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: SendMoneyResponse): unknown {
+    const obj: any = {};
+    if (message.transfer !== undefined) {
+      obj.transfer = Transfer.toJSON(message.transfer);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendMoneyResponse>, I>>(base?: I): SendMoneyResponse {
+    return SendMoneyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendMoneyResponse>, I>>(object: I): SendMoneyResponse {
+    const message = createBaseSendMoneyResponse();
+    message.transfer = (object.transfer !== undefined && object.transfer !== null)
+      ? Transfer.fromPartial(object.transfer)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseCollectRequest(): CollectRequest {
+  return {
+    id: "",
+    requesterCustomerId: "",
+    payerCustomerId: "",
+    amount: undefined,
+    note: "",
+    state: 0,
+    expiresAt: undefined,
+    transferId: "",
+    createdAt: undefined,
+  };
+}
+
+export const CollectRequest: MessageFns<CollectRequest> = {
+  encode(message: CollectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.requesterCustomerId !== "") {
+      writer.uint32(18).string(message.requesterCustomerId);
+    }
+    if (message.payerCustomerId !== "") {
+      writer.uint32(26).string(message.payerCustomerId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(42).string(message.note);
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(58).fork()).join();
+    }
+    if (message.transferId !== "") {
+      writer.uint32(66).string(message.transferId);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requesterCustomerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payerCustomerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CollectRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      requesterCustomerId: isSet(object.requesterCustomerId)
+        ? globalThis.String(object.requesterCustomerId)
+        : isSet(object.requester_customer_id)
+        ? globalThis.String(object.requester_customer_id)
+        : "",
+      payerCustomerId: isSet(object.payerCustomerId)
+        ? globalThis.String(object.payerCustomerId)
+        : isSet(object.payer_customer_id)
+        ? globalThis.String(object.payer_customer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      state: isSet(object.state) ? collectRequestStateFromJSON(object.state) : 0,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CollectRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.requesterCustomerId !== "") {
+      obj.requesterCustomerId = message.requesterCustomerId;
+    }
+    if (message.payerCustomerId !== "") {
+      obj.payerCustomerId = message.payerCustomerId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.state !== 0) {
+      obj.state = collectRequestStateToJSON(message.state);
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CollectRequest>, I>>(base?: I): CollectRequest {
+    return CollectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CollectRequest>, I>>(object: I): CollectRequest {
+    const message = createBaseCollectRequest();
+    message.id = object.id ?? "";
+    message.requesterCustomerId = object.requesterCustomerId ?? "";
+    message.payerCustomerId = object.payerCustomerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.note = object.note ?? "";
+    message.state = object.state ?? 0;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.transferId = object.transferId ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRequestMoneyRequest(): RequestMoneyRequest {
+  return {
+    idempotencyKey: "",
+    requesterCustomerId: "",
+    payerCustomerId: "",
+    amount: undefined,
+    note: "",
+    expiresInSeconds: 0,
+  };
+}
+
+export const RequestMoneyRequest: MessageFns<RequestMoneyRequest> = {
+  encode(message: RequestMoneyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.requesterCustomerId !== "") {
+      writer.uint32(18).string(message.requesterCustomerId);
+    }
+    if (message.payerCustomerId !== "") {
+      writer.uint32(26).string(message.payerCustomerId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(42).string(message.note);
+    }
+    if (message.expiresInSeconds !== 0) {
+      writer.uint32(48).int32(message.expiresInSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestMoneyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestMoneyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requesterCustomerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payerCustomerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiresInSeconds = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestMoneyRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      requesterCustomerId: isSet(object.requesterCustomerId)
+        ? globalThis.String(object.requesterCustomerId)
+        : isSet(object.requester_customer_id)
+        ? globalThis.String(object.requester_customer_id)
+        : "",
+      payerCustomerId: isSet(object.payerCustomerId)
+        ? globalThis.String(object.payerCustomerId)
+        : isSet(object.payer_customer_id)
+        ? globalThis.String(object.payer_customer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      expiresInSeconds: isSet(object.expiresInSeconds)
+        ? globalThis.Number(object.expiresInSeconds)
+        : isSet(object.expires_in_seconds)
+        ? globalThis.Number(object.expires_in_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: RequestMoneyRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.requesterCustomerId !== "") {
+      obj.requesterCustomerId = message.requesterCustomerId;
+    }
+    if (message.payerCustomerId !== "") {
+      obj.payerCustomerId = message.payerCustomerId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.expiresInSeconds !== 0) {
+      obj.expiresInSeconds = Math.round(message.expiresInSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestMoneyRequest>, I>>(base?: I): RequestMoneyRequest {
+    return RequestMoneyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestMoneyRequest>, I>>(object: I): RequestMoneyRequest {
+    const message = createBaseRequestMoneyRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.requesterCustomerId = object.requesterCustomerId ?? "";
+    message.payerCustomerId = object.payerCustomerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.note = object.note ?? "";
+    message.expiresInSeconds = object.expiresInSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRequestMoneyResponse(): RequestMoneyResponse {
+  return { request: undefined, replayed: false };
+}
+
+export const RequestMoneyResponse: MessageFns<RequestMoneyResponse> = {
+  encode(message: RequestMoneyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      CollectRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestMoneyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestMoneyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = CollectRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestMoneyResponse {
+    return {
+      request: isSet(object.request) ? CollectRequest.fromJSON(object.request) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: RequestMoneyResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = CollectRequest.toJSON(message.request);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestMoneyResponse>, I>>(base?: I): RequestMoneyResponse {
+    return RequestMoneyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestMoneyResponse>, I>>(object: I): RequestMoneyResponse {
+    const message = createBaseRequestMoneyResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? CollectRequest.fromPartial(object.request)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseRespondToCollectRequestRequest(): RespondToCollectRequestRequest {
+  return { idempotencyKey: "", collectRequestId: "", approve: false, pin: "" };
+}
+
+export const RespondToCollectRequestRequest: MessageFns<RespondToCollectRequestRequest> = {
+  encode(message: RespondToCollectRequestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.collectRequestId !== "") {
+      writer.uint32(18).string(message.collectRequestId);
+    }
+    if (message.approve !== false) {
+      writer.uint32(24).bool(message.approve);
+    }
+    if (message.pin !== "") {
+      writer.uint32(34).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RespondToCollectRequestRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRespondToCollectRequestRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.collectRequestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.approve = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RespondToCollectRequestRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      collectRequestId: isSet(object.collectRequestId)
+        ? globalThis.String(object.collectRequestId)
+        : isSet(object.collect_request_id)
+        ? globalThis.String(object.collect_request_id)
+        : "",
+      approve: isSet(object.approve) ? globalThis.Boolean(object.approve) : false,
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: RespondToCollectRequestRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.collectRequestId !== "") {
+      obj.collectRequestId = message.collectRequestId;
+    }
+    if (message.approve !== false) {
+      obj.approve = message.approve;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RespondToCollectRequestRequest>, I>>(base?: I): RespondToCollectRequestRequest {
+    return RespondToCollectRequestRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RespondToCollectRequestRequest>, I>>(
+    object: I,
+  ): RespondToCollectRequestRequest {
+    const message = createBaseRespondToCollectRequestRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.collectRequestId = object.collectRequestId ?? "";
+    message.approve = object.approve ?? false;
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseRespondToCollectRequestResponse(): RespondToCollectRequestResponse {
+  return { request: undefined, replayed: false };
+}
+
+export const RespondToCollectRequestResponse: MessageFns<RespondToCollectRequestResponse> = {
+  encode(message: RespondToCollectRequestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      CollectRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RespondToCollectRequestResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRespondToCollectRequestResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = CollectRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RespondToCollectRequestResponse {
+    return {
+      request: isSet(object.request) ? CollectRequest.fromJSON(object.request) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: RespondToCollectRequestResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = CollectRequest.toJSON(message.request);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RespondToCollectRequestResponse>, I>>(base?: I): RespondToCollectRequestResponse {
+    return RespondToCollectRequestResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RespondToCollectRequestResponse>, I>>(
+    object: I,
+  ): RespondToCollectRequestResponse {
+    const message = createBaseRespondToCollectRequestResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? CollectRequest.fromPartial(object.request)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseGetCollectRequestRequest(): GetCollectRequestRequest {
+  return { collectRequestId: "" };
+}
+
+export const GetCollectRequestRequest: MessageFns<GetCollectRequestRequest> = {
+  encode(message: GetCollectRequestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collectRequestId !== "") {
+      writer.uint32(10).string(message.collectRequestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectRequestRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectRequestRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collectRequestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCollectRequestRequest {
+    return {
+      collectRequestId: isSet(object.collectRequestId)
+        ? globalThis.String(object.collectRequestId)
+        : isSet(object.collect_request_id)
+        ? globalThis.String(object.collect_request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCollectRequestRequest): unknown {
+    const obj: any = {};
+    if (message.collectRequestId !== "") {
+      obj.collectRequestId = message.collectRequestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCollectRequestRequest>, I>>(base?: I): GetCollectRequestRequest {
+    return GetCollectRequestRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCollectRequestRequest>, I>>(object: I): GetCollectRequestRequest {
+    const message = createBaseGetCollectRequestRequest();
+    message.collectRequestId = object.collectRequestId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCollectRequestResponse(): GetCollectRequestResponse {
+  return { request: undefined };
+}
+
+export const GetCollectRequestResponse: MessageFns<GetCollectRequestResponse> = {
+  encode(message: GetCollectRequestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      CollectRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectRequestResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectRequestResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = CollectRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCollectRequestResponse {
+    return { request: isSet(object.request) ? CollectRequest.fromJSON(object.request) : undefined };
+  },
+
+  toJSON(message: GetCollectRequestResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = CollectRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCollectRequestResponse>, I>>(base?: I): GetCollectRequestResponse {
+    return GetCollectRequestResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCollectRequestResponse>, I>>(object: I): GetCollectRequestResponse {
+    const message = createBaseGetCollectRequestResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? CollectRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePaymentIntent(): PaymentIntent {
+  return {
+    id: "",
+    orderId: "",
+    businessId: "",
+    customerId: "",
+    amount: undefined,
+    state: 0,
+    fee: undefined,
+    feeBps: 0,
+    refunded: undefined,
+    failureReason: "",
+    expiresAt: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const PaymentIntent: MessageFns<PaymentIntent> = {
+  encode(message: PaymentIntent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(34).string(message.customerId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.fee !== undefined) {
+      Money.encode(message.fee, writer.uint32(58).fork()).join();
+    }
+    if (message.feeBps !== 0) {
+      writer.uint32(64).int32(message.feeBps);
+    }
+    if (message.refunded !== undefined) {
+      Money.encode(message.refunded, writer.uint32(74).fork()).join();
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(82).string(message.failureReason);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(90).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(98).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentIntent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentIntent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fee = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.feeBps = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.refunded = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentIntent {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      state: isSet(object.state) ? paymentIntentStateFromJSON(object.state) : 0,
+      fee: isSet(object.fee) ? Money.fromJSON(object.fee) : undefined,
+      feeBps: isSet(object.feeBps)
+        ? globalThis.Number(object.feeBps)
+        : isSet(object.fee_bps)
+        ? globalThis.Number(object.fee_bps)
+        : 0,
+      refunded: isSet(object.refunded) ? Money.fromJSON(object.refunded) : undefined,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PaymentIntent): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.state !== 0) {
+      obj.state = paymentIntentStateToJSON(message.state);
+    }
+    if (message.fee !== undefined) {
+      obj.fee = Money.toJSON(message.fee);
+    }
+    if (message.feeBps !== 0) {
+      obj.feeBps = Math.round(message.feeBps);
+    }
+    if (message.refunded !== undefined) {
+      obj.refunded = Money.toJSON(message.refunded);
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentIntent>, I>>(base?: I): PaymentIntent {
+    return PaymentIntent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentIntent>, I>>(object: I): PaymentIntent {
+    const message = createBasePaymentIntent();
+    message.id = object.id ?? "";
+    message.orderId = object.orderId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.state = object.state ?? 0;
+    message.fee = (object.fee !== undefined && object.fee !== null) ? Money.fromPartial(object.fee) : undefined;
+    message.feeBps = object.feeBps ?? 0;
+    message.refunded = (object.refunded !== undefined && object.refunded !== null)
+      ? Money.fromPartial(object.refunded)
+      : undefined;
+    message.failureReason = object.failureReason ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreatePaymentIntentRequest(): CreatePaymentIntentRequest {
+  return { idempotencyKey: "", orderId: "", businessId: "", customerId: "", amount: undefined };
+}
+
+export const CreatePaymentIntentRequest: MessageFns<CreatePaymentIntentRequest> = {
+  encode(message: CreatePaymentIntentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(34).string(message.customerId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePaymentIntentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePaymentIntentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePaymentIntentRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: CreatePaymentIntentRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePaymentIntentRequest>, I>>(base?: I): CreatePaymentIntentRequest {
+    return CreatePaymentIntentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePaymentIntentRequest>, I>>(object: I): CreatePaymentIntentRequest {
+    const message = createBaseCreatePaymentIntentRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.orderId = object.orderId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreatePaymentIntentResponse(): CreatePaymentIntentResponse {
+  return { payment: undefined, replayed: false };
+}
+
+export const CreatePaymentIntentResponse: MessageFns<CreatePaymentIntentResponse> = {
+  encode(message: CreatePaymentIntentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      PaymentIntent.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePaymentIntentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePaymentIntentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = PaymentIntent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePaymentIntentResponse {
+    return {
+      payment: isSet(object.payment) ? PaymentIntent.fromJSON(object.payment) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: CreatePaymentIntentResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = PaymentIntent.toJSON(message.payment);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePaymentIntentResponse>, I>>(base?: I): CreatePaymentIntentResponse {
+    return CreatePaymentIntentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePaymentIntentResponse>, I>>(object: I): CreatePaymentIntentResponse {
+    const message = createBaseCreatePaymentIntentResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? PaymentIntent.fromPartial(object.payment)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseConfirmPaymentIntentRequest(): ConfirmPaymentIntentRequest {
+  return { idempotencyKey: "", paymentId: "", pin: "" };
+}
+
+export const ConfirmPaymentIntentRequest: MessageFns<ConfirmPaymentIntentRequest> = {
+  encode(message: ConfirmPaymentIntentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(26).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPaymentIntentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPaymentIntentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPaymentIntentRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: ConfirmPaymentIntentRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPaymentIntentRequest>, I>>(base?: I): ConfirmPaymentIntentRequest {
+    return ConfirmPaymentIntentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPaymentIntentRequest>, I>>(object: I): ConfirmPaymentIntentRequest {
+    const message = createBaseConfirmPaymentIntentRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmPaymentIntentResponse(): ConfirmPaymentIntentResponse {
+  return { payment: undefined, replayed: false };
+}
+
+export const ConfirmPaymentIntentResponse: MessageFns<ConfirmPaymentIntentResponse> = {
+  encode(message: ConfirmPaymentIntentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      PaymentIntent.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPaymentIntentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPaymentIntentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = PaymentIntent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPaymentIntentResponse {
+    return {
+      payment: isSet(object.payment) ? PaymentIntent.fromJSON(object.payment) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: ConfirmPaymentIntentResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = PaymentIntent.toJSON(message.payment);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPaymentIntentResponse>, I>>(base?: I): ConfirmPaymentIntentResponse {
+    return ConfirmPaymentIntentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPaymentIntentResponse>, I>>(object: I): ConfirmPaymentIntentResponse {
+    const message = createBaseConfirmPaymentIntentResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? PaymentIntent.fromPartial(object.payment)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseGetPaymentIntentRequest(): GetPaymentIntentRequest {
+  return { paymentId: "" };
+}
+
+export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
+  encode(message: GetPaymentIntentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPaymentIntentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPaymentIntentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPaymentIntentRequest {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPaymentIntentRequest): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPaymentIntentRequest>, I>>(base?: I): GetPaymentIntentRequest {
+    return GetPaymentIntentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPaymentIntentRequest>, I>>(object: I): GetPaymentIntentRequest {
+    const message = createBaseGetPaymentIntentRequest();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPaymentIntentResponse(): GetPaymentIntentResponse {
+  return { payment: undefined };
+}
+
+export const GetPaymentIntentResponse: MessageFns<GetPaymentIntentResponse> = {
+  encode(message: GetPaymentIntentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      PaymentIntent.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPaymentIntentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPaymentIntentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = PaymentIntent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPaymentIntentResponse {
+    return { payment: isSet(object.payment) ? PaymentIntent.fromJSON(object.payment) : undefined };
+  },
+
+  toJSON(message: GetPaymentIntentResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = PaymentIntent.toJSON(message.payment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPaymentIntentResponse>, I>>(base?: I): GetPaymentIntentResponse {
+    return GetPaymentIntentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPaymentIntentResponse>, I>>(object: I): GetPaymentIntentResponse {
+    const message = createBaseGetPaymentIntentResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? PaymentIntent.fromPartial(object.payment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefund(): Refund {
+  return { id: "", paymentId: "", amount: undefined, feeReturned: undefined, reason: "", createdAt: undefined };
+}
+
+export const Refund: MessageFns<Refund> = {
+  encode(message: Refund, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.feeReturned !== undefined) {
+      Money.encode(message.feeReturned, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Refund {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefund();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.feeReturned = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Refund {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      feeReturned: isSet(object.feeReturned)
+        ? Money.fromJSON(object.feeReturned)
+        : isSet(object.fee_returned)
+        ? Money.fromJSON(object.fee_returned)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Refund): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.feeReturned !== undefined) {
+      obj.feeReturned = Money.toJSON(message.feeReturned);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Refund>, I>>(base?: I): Refund {
+    return Refund.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Refund>, I>>(object: I): Refund {
+    const message = createBaseRefund();
+    message.id = object.id ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.feeReturned = (object.feeReturned !== undefined && object.feeReturned !== null)
+      ? Money.fromPartial(object.feeReturned)
+      : undefined;
+    message.reason = object.reason ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRefundPaymentRequest(): RefundPaymentRequest {
+  return { idempotencyKey: "", paymentId: "", amount: undefined, reason: "" };
+}
+
+export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
+  encode(message: RefundPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundPaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundPaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundPaymentRequest {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RefundPaymentRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundPaymentRequest>, I>>(base?: I): RefundPaymentRequest {
+    return RefundPaymentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundPaymentRequest>, I>>(object: I): RefundPaymentRequest {
+    const message = createBaseRefundPaymentRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundPaymentResponse(): RefundPaymentResponse {
+  return { refund: undefined, payment: undefined, replayed: false };
+}
+
+export const RefundPaymentResponse: MessageFns<RefundPaymentResponse> = {
+  encode(message: RefundPaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refund !== undefined) {
+      Refund.encode(message.refund, writer.uint32(10).fork()).join();
+    }
+    if (message.payment !== undefined) {
+      PaymentIntent.encode(message.payment, writer.uint32(18).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(24).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundPaymentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundPaymentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refund = Refund.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payment = PaymentIntent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundPaymentResponse {
+    return {
+      refund: isSet(object.refund) ? Refund.fromJSON(object.refund) : undefined,
+      payment: isSet(object.payment) ? PaymentIntent.fromJSON(object.payment) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: RefundPaymentResponse): unknown {
+    const obj: any = {};
+    if (message.refund !== undefined) {
+      obj.refund = Refund.toJSON(message.refund);
+    }
+    if (message.payment !== undefined) {
+      obj.payment = PaymentIntent.toJSON(message.payment);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundPaymentResponse>, I>>(base?: I): RefundPaymentResponse {
+    return RefundPaymentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundPaymentResponse>, I>>(object: I): RefundPaymentResponse {
+    const message = createBaseRefundPaymentResponse();
+    message.refund = (object.refund !== undefined && object.refund !== null)
+      ? Refund.fromPartial(object.refund)
+      : undefined;
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? PaymentIntent.fromPartial(object.payment)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseSetBusinessPlanRequest(): SetBusinessPlanRequest {
+  return { businessId: "", plan: "" };
+}
+
+export const SetBusinessPlanRequest: MessageFns<SetBusinessPlanRequest> = {
+  encode(message: SetBusinessPlanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.plan !== "") {
+      writer.uint32(18).string(message.plan);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBusinessPlanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBusinessPlanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.plan = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBusinessPlanRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      plan: isSet(object.plan) ? globalThis.String(object.plan) : "",
+    };
+  },
+
+  toJSON(message: SetBusinessPlanRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.plan !== "") {
+      obj.plan = message.plan;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBusinessPlanRequest>, I>>(base?: I): SetBusinessPlanRequest {
+    return SetBusinessPlanRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBusinessPlanRequest>, I>>(object: I): SetBusinessPlanRequest {
+    const message = createBaseSetBusinessPlanRequest();
+    message.businessId = object.businessId ?? "";
+    message.plan = object.plan ?? "";
+    return message;
+  },
+};
+
+function createBaseSetBusinessPlanResponse(): SetBusinessPlanResponse {
+  return { plan: "", feeBps: 0 };
+}
+
+export const SetBusinessPlanResponse: MessageFns<SetBusinessPlanResponse> = {
+  encode(message: SetBusinessPlanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plan !== "") {
+      writer.uint32(10).string(message.plan);
+    }
+    if (message.feeBps !== 0) {
+      writer.uint32(16).int32(message.feeBps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBusinessPlanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBusinessPlanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plan = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.feeBps = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBusinessPlanResponse {
+    return {
+      plan: isSet(object.plan) ? globalThis.String(object.plan) : "",
+      feeBps: isSet(object.feeBps)
+        ? globalThis.Number(object.feeBps)
+        : isSet(object.fee_bps)
+        ? globalThis.Number(object.fee_bps)
+        : 0,
+    };
+  },
+
+  toJSON(message: SetBusinessPlanResponse): unknown {
+    const obj: any = {};
+    if (message.plan !== "") {
+      obj.plan = message.plan;
+    }
+    if (message.feeBps !== 0) {
+      obj.feeBps = Math.round(message.feeBps);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBusinessPlanResponse>, I>>(base?: I): SetBusinessPlanResponse {
+    return SetBusinessPlanResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBusinessPlanResponse>, I>>(object: I): SetBusinessPlanResponse {
+    const message = createBaseSetBusinessPlanResponse();
+    message.plan = object.plan ?? "";
+    message.feeBps = object.feeBps ?? 0;
+    return message;
+  },
+};
+
 /**
  * PaymentsService is Kontor's money: a double-entry ledger first; payment
  * intents, P2P, payouts and billing grow on top of it in the payments issues.
@@ -1264,6 +6433,211 @@ export const PaymentsServiceService = {
       Buffer.from(PostTransferResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PostTransferResponse => PostTransferResponse.decode(value),
   },
+  /**
+   * GetStatement lists an account's journal entries in [from, to) with the
+   * balance before the first and after the last; who and why for each.
+   */
+  getStatement: {
+    path: "/kontor.payments.v1.PaymentsService/GetStatement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStatementRequest): Buffer => Buffer.from(GetStatementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStatementRequest => GetStatementRequest.decode(value),
+    responseSerialize: (value: GetStatementResponse): Buffer =>
+      Buffer.from(GetStatementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetStatementResponse => GetStatementResponse.decode(value),
+  },
+  /**
+   * LinkBankAccount stores an owner's bank account (IBAN, or local account
+   * number and routing number), encrypted at rest; answers it masked.
+   */
+  linkBankAccount: {
+    path: "/kontor.payments.v1.PaymentsService/LinkBankAccount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkBankAccountRequest): Buffer =>
+      Buffer.from(LinkBankAccountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkBankAccountRequest => LinkBankAccountRequest.decode(value),
+    responseSerialize: (value: LinkBankAccountResponse): Buffer =>
+      Buffer.from(LinkBankAccountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkBankAccountResponse => LinkBankAccountResponse.decode(value),
+  },
+  /** ListBankAccounts lists an owner's linked bank accounts, masked. */
+  listBankAccounts: {
+    path: "/kontor.payments.v1.PaymentsService/ListBankAccounts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBankAccountsRequest): Buffer =>
+      Buffer.from(ListBankAccountsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBankAccountsRequest => ListBankAccountsRequest.decode(value),
+    responseSerialize: (value: ListBankAccountsResponse): Buffer =>
+      Buffer.from(ListBankAccountsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBankAccountsResponse => ListBankAccountsResponse.decode(value),
+  },
+  /**
+   * TopUp moves money from a linked bank account into the owner's wallet:
+   * pending until the bank confirms, then settled or failed.
+   */
+  topUp: {
+    path: "/kontor.payments.v1.PaymentsService/TopUp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TopUpRequest): Buffer => Buffer.from(TopUpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TopUpRequest => TopUpRequest.decode(value),
+    responseSerialize: (value: TopUpResponse): Buffer => Buffer.from(TopUpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TopUpResponse => TopUpResponse.decode(value),
+  },
+  /**
+   * Payout moves money from a wallet to its owner's linked bank account
+   * (a business's settlement): reserved at once, posted when the bank
+   * settles, released when it fails. A customer wallet needs the PIN.
+   */
+  payout: {
+    path: "/kontor.payments.v1.PaymentsService/Payout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PayoutRequest): Buffer => Buffer.from(PayoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PayoutRequest => PayoutRequest.decode(value),
+    responseSerialize: (value: PayoutResponse): Buffer => Buffer.from(PayoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PayoutResponse => PayoutResponse.decode(value),
+  },
+  /** GetBankOperation reads a top-up or payout. */
+  getBankOperation: {
+    path: "/kontor.payments.v1.PaymentsService/GetBankOperation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBankOperationRequest): Buffer =>
+      Buffer.from(GetBankOperationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBankOperationRequest => GetBankOperationRequest.decode(value),
+    responseSerialize: (value: GetBankOperationResponse): Buffer =>
+      Buffer.from(GetBankOperationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBankOperationResponse => GetBankOperationResponse.decode(value),
+  },
+  /**
+   * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
+   * needs the current one.
+   */
+  setPaymentPin: {
+    path: "/kontor.payments.v1.PaymentsService/SetPaymentPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPaymentPinRequest): Buffer => Buffer.from(SetPaymentPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPaymentPinRequest => SetPaymentPinRequest.decode(value),
+    responseSerialize: (value: SetPaymentPinResponse): Buffer =>
+      Buffer.from(SetPaymentPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPaymentPinResponse => SetPaymentPinResponse.decode(value),
+  },
+  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  sendMoney: {
+    path: "/kontor.payments.v1.PaymentsService/SendMoney" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SendMoneyRequest): Buffer => Buffer.from(SendMoneyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SendMoneyRequest => SendMoneyRequest.decode(value),
+    responseSerialize: (value: SendMoneyResponse): Buffer => Buffer.from(SendMoneyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SendMoneyResponse => SendMoneyResponse.decode(value),
+  },
+  /** RequestMoney asks another customer for money (a collect request). */
+  requestMoney: {
+    path: "/kontor.payments.v1.PaymentsService/RequestMoney" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestMoneyRequest): Buffer => Buffer.from(RequestMoneyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestMoneyRequest => RequestMoneyRequest.decode(value),
+    responseSerialize: (value: RequestMoneyResponse): Buffer =>
+      Buffer.from(RequestMoneyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestMoneyResponse => RequestMoneyResponse.decode(value),
+  },
+  /** RespondToCollectRequest: the payer approves (with the PIN) or declines. */
+  respondToCollectRequest: {
+    path: "/kontor.payments.v1.PaymentsService/RespondToCollectRequest" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RespondToCollectRequestRequest): Buffer =>
+      Buffer.from(RespondToCollectRequestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RespondToCollectRequestRequest => RespondToCollectRequestRequest.decode(value),
+    responseSerialize: (value: RespondToCollectRequestResponse): Buffer =>
+      Buffer.from(RespondToCollectRequestResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RespondToCollectRequestResponse =>
+      RespondToCollectRequestResponse.decode(value),
+  },
+  /** GetCollectRequest reads a collect request; either party may. */
+  getCollectRequest: {
+    path: "/kontor.payments.v1.PaymentsService/GetCollectRequest" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCollectRequestRequest): Buffer =>
+      Buffer.from(GetCollectRequestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCollectRequestRequest => GetCollectRequestRequest.decode(value),
+    responseSerialize: (value: GetCollectRequestResponse): Buffer =>
+      Buffer.from(GetCollectRequestResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCollectRequestResponse => GetCollectRequestResponse.decode(value),
+  },
+  /** CreatePaymentIntent asks a customer to pay a business's order. */
+  createPaymentIntent: {
+    path: "/kontor.payments.v1.PaymentsService/CreatePaymentIntent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreatePaymentIntentRequest): Buffer =>
+      Buffer.from(CreatePaymentIntentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreatePaymentIntentRequest => CreatePaymentIntentRequest.decode(value),
+    responseSerialize: (value: CreatePaymentIntentResponse): Buffer =>
+      Buffer.from(CreatePaymentIntentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreatePaymentIntentResponse => CreatePaymentIntentResponse.decode(value),
+  },
+  /**
+   * ConfirmPaymentIntent: the customer pays with the PIN; the intent ends
+   * succeeded (money captured, the platform's fee split off) or failed.
+   */
+  confirmPaymentIntent: {
+    path: "/kontor.payments.v1.PaymentsService/ConfirmPaymentIntent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmPaymentIntentRequest): Buffer =>
+      Buffer.from(ConfirmPaymentIntentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmPaymentIntentRequest => ConfirmPaymentIntentRequest.decode(value),
+    responseSerialize: (value: ConfirmPaymentIntentResponse): Buffer =>
+      Buffer.from(ConfirmPaymentIntentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmPaymentIntentResponse => ConfirmPaymentIntentResponse.decode(value),
+  },
+  /** GetPaymentIntent reads a payment; the business or the customer may. */
+  getPaymentIntent: {
+    path: "/kontor.payments.v1.PaymentsService/GetPaymentIntent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPaymentIntentRequest): Buffer =>
+      Buffer.from(GetPaymentIntentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPaymentIntentRequest => GetPaymentIntentRequest.decode(value),
+    responseSerialize: (value: GetPaymentIntentResponse): Buffer =>
+      Buffer.from(GetPaymentIntentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPaymentIntentResponse => GetPaymentIntentResponse.decode(value),
+  },
+  /**
+   * RefundPayment returns part or all of a captured payment to the customer;
+   * refunds never exceed what was captured.
+   */
+  refundPayment: {
+    path: "/kontor.payments.v1.PaymentsService/RefundPayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundPaymentRequest): Buffer => Buffer.from(RefundPaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundPaymentRequest => RefundPaymentRequest.decode(value),
+    responseSerialize: (value: RefundPaymentResponse): Buffer =>
+      Buffer.from(RefundPaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundPaymentResponse => RefundPaymentResponse.decode(value),
+  },
+  /** SetBusinessPlan sets the plan whose fee applies to a business's payments. */
+  setBusinessPlan: {
+    path: "/kontor.payments.v1.PaymentsService/SetBusinessPlan" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBusinessPlanRequest): Buffer =>
+      Buffer.from(SetBusinessPlanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBusinessPlanRequest => SetBusinessPlanRequest.decode(value),
+    responseSerialize: (value: SetBusinessPlanResponse): Buffer =>
+      Buffer.from(SetBusinessPlanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBusinessPlanResponse => SetBusinessPlanResponse.decode(value),
+  },
 } as const;
 
 export interface PaymentsServiceServer extends UntypedServiceImplementation {
@@ -1280,6 +6654,60 @@ export interface PaymentsServiceServer extends UntypedServiceImplementation {
    * idempotency_key returns the first result and moves nothing.
    */
   postTransfer: handleUnaryCall<PostTransferRequest, PostTransferResponse>;
+  /**
+   * GetStatement lists an account's journal entries in [from, to) with the
+   * balance before the first and after the last; who and why for each.
+   */
+  getStatement: handleUnaryCall<GetStatementRequest, GetStatementResponse>;
+  /**
+   * LinkBankAccount stores an owner's bank account (IBAN, or local account
+   * number and routing number), encrypted at rest; answers it masked.
+   */
+  linkBankAccount: handleUnaryCall<LinkBankAccountRequest, LinkBankAccountResponse>;
+  /** ListBankAccounts lists an owner's linked bank accounts, masked. */
+  listBankAccounts: handleUnaryCall<ListBankAccountsRequest, ListBankAccountsResponse>;
+  /**
+   * TopUp moves money from a linked bank account into the owner's wallet:
+   * pending until the bank confirms, then settled or failed.
+   */
+  topUp: handleUnaryCall<TopUpRequest, TopUpResponse>;
+  /**
+   * Payout moves money from a wallet to its owner's linked bank account
+   * (a business's settlement): reserved at once, posted when the bank
+   * settles, released when it fails. A customer wallet needs the PIN.
+   */
+  payout: handleUnaryCall<PayoutRequest, PayoutResponse>;
+  /** GetBankOperation reads a top-up or payout. */
+  getBankOperation: handleUnaryCall<GetBankOperationRequest, GetBankOperationResponse>;
+  /**
+   * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
+   * needs the current one.
+   */
+  setPaymentPin: handleUnaryCall<SetPaymentPinRequest, SetPaymentPinResponse>;
+  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  sendMoney: handleUnaryCall<SendMoneyRequest, SendMoneyResponse>;
+  /** RequestMoney asks another customer for money (a collect request). */
+  requestMoney: handleUnaryCall<RequestMoneyRequest, RequestMoneyResponse>;
+  /** RespondToCollectRequest: the payer approves (with the PIN) or declines. */
+  respondToCollectRequest: handleUnaryCall<RespondToCollectRequestRequest, RespondToCollectRequestResponse>;
+  /** GetCollectRequest reads a collect request; either party may. */
+  getCollectRequest: handleUnaryCall<GetCollectRequestRequest, GetCollectRequestResponse>;
+  /** CreatePaymentIntent asks a customer to pay a business's order. */
+  createPaymentIntent: handleUnaryCall<CreatePaymentIntentRequest, CreatePaymentIntentResponse>;
+  /**
+   * ConfirmPaymentIntent: the customer pays with the PIN; the intent ends
+   * succeeded (money captured, the platform's fee split off) or failed.
+   */
+  confirmPaymentIntent: handleUnaryCall<ConfirmPaymentIntentRequest, ConfirmPaymentIntentResponse>;
+  /** GetPaymentIntent reads a payment; the business or the customer may. */
+  getPaymentIntent: handleUnaryCall<GetPaymentIntentRequest, GetPaymentIntentResponse>;
+  /**
+   * RefundPayment returns part or all of a captured payment to the customer;
+   * refunds never exceed what was captured.
+   */
+  refundPayment: handleUnaryCall<RefundPaymentRequest, RefundPaymentResponse>;
+  /** SetBusinessPlan sets the plan whose fee applies to a business's payments. */
+  setBusinessPlan: handleUnaryCall<SetBusinessPlanRequest, SetBusinessPlanResponse>;
 }
 
 export interface PaymentsServiceClient extends Client {
@@ -1337,6 +6765,284 @@ export interface PaymentsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PostTransferResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetStatement lists an account's journal entries in [from, to) with the
+   * balance before the first and after the last; who and why for each.
+   */
+  getStatement(
+    request: GetStatementRequest,
+    callback: (error: ServiceError | null, response: GetStatementResponse) => void,
+  ): ClientUnaryCall;
+  getStatement(
+    request: GetStatementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetStatementResponse) => void,
+  ): ClientUnaryCall;
+  getStatement(
+    request: GetStatementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetStatementResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * LinkBankAccount stores an owner's bank account (IBAN, or local account
+   * number and routing number), encrypted at rest; answers it masked.
+   */
+  linkBankAccount(
+    request: LinkBankAccountRequest,
+    callback: (error: ServiceError | null, response: LinkBankAccountResponse) => void,
+  ): ClientUnaryCall;
+  linkBankAccount(
+    request: LinkBankAccountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkBankAccountResponse) => void,
+  ): ClientUnaryCall;
+  linkBankAccount(
+    request: LinkBankAccountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkBankAccountResponse) => void,
+  ): ClientUnaryCall;
+  /** ListBankAccounts lists an owner's linked bank accounts, masked. */
+  listBankAccounts(
+    request: ListBankAccountsRequest,
+    callback: (error: ServiceError | null, response: ListBankAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listBankAccounts(
+    request: ListBankAccountsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBankAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listBankAccounts(
+    request: ListBankAccountsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBankAccountsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * TopUp moves money from a linked bank account into the owner's wallet:
+   * pending until the bank confirms, then settled or failed.
+   */
+  topUp(
+    request: TopUpRequest,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  topUp(
+    request: TopUpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  topUp(
+    request: TopUpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Payout moves money from a wallet to its owner's linked bank account
+   * (a business's settlement): reserved at once, posted when the bank
+   * settles, released when it fails. A customer wallet needs the PIN.
+   */
+  payout(
+    request: PayoutRequest,
+    callback: (error: ServiceError | null, response: PayoutResponse) => void,
+  ): ClientUnaryCall;
+  payout(
+    request: PayoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PayoutResponse) => void,
+  ): ClientUnaryCall;
+  payout(
+    request: PayoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PayoutResponse) => void,
+  ): ClientUnaryCall;
+  /** GetBankOperation reads a top-up or payout. */
+  getBankOperation(
+    request: GetBankOperationRequest,
+    callback: (error: ServiceError | null, response: GetBankOperationResponse) => void,
+  ): ClientUnaryCall;
+  getBankOperation(
+    request: GetBankOperationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBankOperationResponse) => void,
+  ): ClientUnaryCall;
+  getBankOperation(
+    request: GetBankOperationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBankOperationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
+   * needs the current one.
+   */
+  setPaymentPin(
+    request: SetPaymentPinRequest,
+    callback: (error: ServiceError | null, response: SetPaymentPinResponse) => void,
+  ): ClientUnaryCall;
+  setPaymentPin(
+    request: SetPaymentPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPaymentPinResponse) => void,
+  ): ClientUnaryCall;
+  setPaymentPin(
+    request: SetPaymentPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPaymentPinResponse) => void,
+  ): ClientUnaryCall;
+  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  sendMoney(
+    request: SendMoneyRequest,
+    callback: (error: ServiceError | null, response: SendMoneyResponse) => void,
+  ): ClientUnaryCall;
+  sendMoney(
+    request: SendMoneyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SendMoneyResponse) => void,
+  ): ClientUnaryCall;
+  sendMoney(
+    request: SendMoneyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SendMoneyResponse) => void,
+  ): ClientUnaryCall;
+  /** RequestMoney asks another customer for money (a collect request). */
+  requestMoney(
+    request: RequestMoneyRequest,
+    callback: (error: ServiceError | null, response: RequestMoneyResponse) => void,
+  ): ClientUnaryCall;
+  requestMoney(
+    request: RequestMoneyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestMoneyResponse) => void,
+  ): ClientUnaryCall;
+  requestMoney(
+    request: RequestMoneyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestMoneyResponse) => void,
+  ): ClientUnaryCall;
+  /** RespondToCollectRequest: the payer approves (with the PIN) or declines. */
+  respondToCollectRequest(
+    request: RespondToCollectRequestRequest,
+    callback: (error: ServiceError | null, response: RespondToCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  respondToCollectRequest(
+    request: RespondToCollectRequestRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RespondToCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  respondToCollectRequest(
+    request: RespondToCollectRequestRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RespondToCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  /** GetCollectRequest reads a collect request; either party may. */
+  getCollectRequest(
+    request: GetCollectRequestRequest,
+    callback: (error: ServiceError | null, response: GetCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  getCollectRequest(
+    request: GetCollectRequestRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  getCollectRequest(
+    request: GetCollectRequestRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCollectRequestResponse) => void,
+  ): ClientUnaryCall;
+  /** CreatePaymentIntent asks a customer to pay a business's order. */
+  createPaymentIntent(
+    request: CreatePaymentIntentRequest,
+    callback: (error: ServiceError | null, response: CreatePaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  createPaymentIntent(
+    request: CreatePaymentIntentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreatePaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  createPaymentIntent(
+    request: CreatePaymentIntentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreatePaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ConfirmPaymentIntent: the customer pays with the PIN; the intent ends
+   * succeeded (money captured, the platform's fee split off) or failed.
+   */
+  confirmPaymentIntent(
+    request: ConfirmPaymentIntentRequest,
+    callback: (error: ServiceError | null, response: ConfirmPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  confirmPaymentIntent(
+    request: ConfirmPaymentIntentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  confirmPaymentIntent(
+    request: ConfirmPaymentIntentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  /** GetPaymentIntent reads a payment; the business or the customer may. */
+  getPaymentIntent(
+    request: GetPaymentIntentRequest,
+    callback: (error: ServiceError | null, response: GetPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  getPaymentIntent(
+    request: GetPaymentIntentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  getPaymentIntent(
+    request: GetPaymentIntentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPaymentIntentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RefundPayment returns part or all of a captured payment to the customer;
+   * refunds never exceed what was captured.
+   */
+  refundPayment(
+    request: RefundPaymentRequest,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  refundPayment(
+    request: RefundPaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  refundPayment(
+    request: RefundPaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /** SetBusinessPlan sets the plan whose fee applies to a business's payments. */
+  setBusinessPlan(
+    request: SetBusinessPlanRequest,
+    callback: (error: ServiceError | null, response: SetBusinessPlanResponse) => void,
+  ): ClientUnaryCall;
+  setBusinessPlan(
+    request: SetBusinessPlanRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBusinessPlanResponse) => void,
+  ): ClientUnaryCall;
+  setBusinessPlan(
+    request: SetBusinessPlanRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBusinessPlanResponse) => void,
   ): ClientUnaryCall;
 }
 

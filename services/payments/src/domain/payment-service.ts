@@ -1,0 +1,285 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import { InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
+import type { MoneyValue } from "@kontor/service-kit/money";
+import type { OutboxEvent } from "@kontor/service-kit/outbox";
+import type { PaymentsDatabase } from "../store/database.js";
+import type { PaymentIntentRow, PaymentRefundRow } from "../store/payments.table.js";
+import {
+  findExpiredIntents,
+  findPaymentIntent,
+  findPlan,
+  findRefund,
+  insertPaymentIntent,
+  insertRefund,
+  updatePaymentIntent,
+  upsertPlan,
+} from "../store/payments-store.js";
+import { paymentFailedEvent, paymentRefundedEvent, paymentSucceededEvent } from "../events/outbox.js";
+import { idempotent } from "./idempotency.js";
+import { applyTransfer } from "./ledger-engine.js";
+import { SYSTEM_ACCOUNTS, type LedgerService } from "./ledger-service.js";
+import type { PinService } from "./pin-service.js";
+
+type Db = Kysely<PaymentsDatabase>;
+
+export interface PaymentIntent {
+  id: string;
+  orderId: string;
+  businessId: string;
+  customerId: string;
+  amountMinor: bigint;
+  currency: string;
+  state: "requires_confirmation" | "succeeded" | "failed";
+  feeBps: number;
+  feeMinor: bigint;
+  refundedMinor: bigint;
+  failureReason: string;
+  expiresAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Refund {
+  id: string;
+  paymentId: string;
+  amountMinor: bigint;
+  feeReturnedMinor: bigint;
+  currency: string;
+  reason: string;
+  createdAt: Date;
+}
+
+export interface PaymentPorts {
+  db: Db;
+  enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
+  now(): Date;
+  ledger: LedgerService;
+  pins: PinService;
+  /** Plan name → fee in basis points. */
+  plans: Record<string, number>;
+  defaultPlan: string;
+  intentTtlMs: number;
+}
+
+function intentRowToIntent(row: PaymentIntentRow): PaymentIntent {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    businessId: row.business_id,
+    customerId: row.customer_id,
+    amountMinor: BigInt(row.amount_minor),
+    currency: row.currency,
+    state: row.state,
+    feeBps: row.fee_bps,
+    feeMinor: BigInt(row.fee_minor),
+    refundedMinor: BigInt(row.refunded_minor),
+    failureReason: row.failure_reason,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function refundRowToRefund(row: PaymentRefundRow): Refund {
+  return { id: row.id, paymentId: row.payment_id, amountMinor: BigInt(row.amount_minor), feeReturnedMinor: BigInt(row.fee_returned_minor), currency: row.currency, reason: row.reason, createdAt: row.created_at };
+}
+
+/** The platform's fee: basis points of the amount, rounded down (the business never pays more than its rate). */
+export function feeFor(amountMinor: bigint, bps: number): bigint {
+  return (amountMinor * BigInt(bps)) / 10_000n;
+}
+
+/**
+ * The fee a refund returns: the fee's share of the refunded amount, rounded
+ * down, and whatever is left of the fee on the refund that completes it,
+ * so a full refund returns the whole fee and partial ones never more.
+ */
+export function feeReturned(captured: bigint, fee: bigint, refundedBefore: bigint, refund: bigint): bigint {
+  if (refundedBefore + refund === captured) return fee - (fee * refundedBefore) / captured;
+  return (fee * (refundedBefore + refund)) / captured - (fee * refundedBefore) / captured;
+}
+
+const wallet = (customerId: string) => ({ kind: "customer", id: customerId }) as const;
+
+/** Business payments: intents for orders, confirmed with the PIN, the fee split at capture, refunds. */
+export function createPaymentService(ports: PaymentPorts) {
+  async function planOf(businessId: string): Promise<{ plan: string; feeBps: number }> {
+    const plan = (await findPlan(ports.db, businessId)) ?? ports.defaultPlan;
+    return { plan, feeBps: ports.plans[plan] ?? ports.plans[ports.defaultPlan] ?? 0 };
+  }
+
+  async function fail(trx: Db, id: string, reason: string): Promise<PaymentIntentRow> {
+    const row = await updatePaymentIntent(trx, id, { state: "failed", failure_reason: reason });
+    await ports.enqueue(trx, [paymentFailedEvent(intentRowToIntent(row), ports.now())]);
+    return row;
+  }
+
+  return {
+    planOf,
+
+    async setPlan(businessId: string, plan: string): Promise<{ plan: string; feeBps: number }> {
+      const bps = ports.plans[plan];
+      if (bps === undefined) throw new InvalidInput("plan", `must be one of ${Object.keys(ports.plans).join(", ")}`);
+      await upsertPlan(ports.db, businessId, plan);
+      return { plan, feeBps: bps };
+    },
+
+    async create(caller: string, r: { idempotencyKey: string; orderId: string; businessId: string; customerId: string; amount: MoneyValue }): Promise<{ payment: PaymentIntent; replayed: boolean }> {
+      const { value, replayed } = await ports.db.transaction().execute((trx) =>
+        idempotent(
+          trx,
+          { caller, scope: "CreatePaymentIntent", key: r.idempotencyKey, body: { ...r, idempotencyKey: undefined } },
+          async () => {
+            const row = await insertPaymentIntent(trx, {
+              id: randomUUID(),
+              order_id: r.orderId,
+              business_id: r.businessId,
+              customer_id: r.customerId,
+              amount_minor: r.amount.amountMinor.toString(),
+              currency: r.amount.currency,
+              expires_at: new Date(ports.now().getTime() + ports.intentTtlMs),
+            });
+            if (!row) throw new PolicyRefused("ORDER_ALREADY_HAS_PAYMENT", "this order already has a payment intent", 0, "order_id");
+            return { id: row.id, value: row };
+          },
+          async (id) => (await findPaymentIntent(trx, id))!,
+        ),
+      );
+      return { payment: intentRowToIntent(value), replayed };
+    },
+
+    async get(id: string): Promise<PaymentIntent> {
+      const row = await findPaymentIntent(ports.db, id);
+      if (!row) throw new NotFound("payment");
+      return intentRowToIntent(row);
+    },
+
+    /**
+     * The customer pays with the PIN. In one transaction: the intent row is
+     * locked, the amount moves from the customer's wallet to the business's,
+     * the fee from the business's to the platform's revenue, and the intent
+     * and payment.succeeded commit with them. A wallet that cannot cover it
+     * ends the intent failed (payment.failed), as does an expired intent.
+     */
+    async confirm(caller: string, r: { idempotencyKey: string; paymentId: string; pin: string }, customerId: string): Promise<{ payment: PaymentIntent; replayed: boolean }> {
+      const intent = await this.get(r.paymentId);
+      await ports.pins.verify(customerId, r.pin);
+      const { feeBps } = await planOf(intent.businessId);
+      const business = await ports.ledger.ensureAccount({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency);
+      const fees = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency);
+      const customer = await ports.ledger.findWallet(wallet(intent.customerId), intent.currency);
+      const { value, replayed } = await ports.db.transaction().execute((trx) =>
+        idempotent(
+          trx,
+          { caller, scope: "ConfirmPaymentIntent", key: r.idempotencyKey, body: { paymentId: r.paymentId } },
+          async () => {
+            const row = (await findPaymentIntent(trx, r.paymentId, true))!;
+            if (row.state !== "requires_confirmation") throw new PolicyRefused("PAYMENT_NOT_CONFIRMABLE", `the payment is ${row.state}`, 0, "payment_id");
+            if (row.expires_at <= ports.now()) return { id: row.id, value: await fail(trx, row.id, "EXPIRED") };
+            if (!customer) return { id: row.id, value: await fail(trx, row.id, "INSUFFICIENT_FUNDS") };
+            const amount = BigInt(row.amount_minor);
+            const fee = feeFor(amount, feeBps);
+            try {
+              // A refusal is decided before anything is written, so the transaction stays usable.
+              await applyTransfer(trx, {
+                caller: "payments",
+                idempotencyKey: `capture:${row.id}`,
+                fromAccountId: customer.id,
+                toAccountId: business.id,
+                amount: { amountMinor: amount, currency: row.currency },
+                note: `order ${row.order_id}`,
+                reason: "capture",
+                reference: row.id,
+              });
+            } catch (err) {
+              if (err instanceof PolicyRefused && err.reason === "INSUFFICIENT_FUNDS") return { id: row.id, value: await fail(trx, row.id, "INSUFFICIENT_FUNDS") };
+              throw err;
+            }
+            if (fee > 0n) {
+              await applyTransfer(trx, {
+                caller: "payments",
+                idempotencyKey: `fee:${row.id}`,
+                fromAccountId: business.id,
+                toAccountId: fees.id,
+                amount: { amountMinor: fee, currency: row.currency },
+                note: `fee ${feeBps} bps`,
+                reason: "fee",
+                reference: row.id,
+              });
+            }
+            const done = await updatePaymentIntent(trx, row.id, { state: "succeeded", fee_bps: feeBps, fee_minor: fee.toString() });
+            await ports.enqueue(trx, [paymentSucceededEvent(intentRowToIntent(done), ports.now())]);
+            return { id: row.id, value: done };
+          },
+          async (id) => (await findPaymentIntent(trx, id))!,
+        ),
+      );
+      return { payment: intentRowToIntent(value), replayed };
+    },
+
+    /** Returns part or all of a captured payment; the fee's share comes back from the platform's revenue. */
+    async refund(caller: string, r: { idempotencyKey: string; paymentId: string; amount: MoneyValue; reason: string }): Promise<{ refund: Refund; payment: PaymentIntent; replayed: boolean }> {
+      const intent = await this.get(r.paymentId);
+      if (r.amount.currency !== intent.currency) throw new InvalidInput("amount.currency", `must be ${intent.currency}, the payment's currency`, "CURRENCY_MISMATCH");
+      const business = await ports.ledger.ensureAccount({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency);
+      const fees = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency);
+      const customer = await ports.ledger.ensureAccount(wallet(intent.customerId), "customer_wallet", intent.currency);
+      const { value, replayed } = await ports.db.transaction().execute((trx) =>
+        idempotent(
+          trx,
+          { caller, scope: "RefundPayment", key: r.idempotencyKey, body: { ...r, idempotencyKey: undefined } },
+          async () => {
+            const row = (await findPaymentIntent(trx, r.paymentId, true))!;
+            if (row.state !== "succeeded") throw new PolicyRefused("PAYMENT_NOT_CAPTURED", `the payment is ${row.state}`, 0, "payment_id");
+            const captured = BigInt(row.amount_minor);
+            const before = BigInt(row.refunded_minor);
+            const amount = r.amount.amountMinor;
+            if (before + amount > captured) {
+              const err = new PolicyRefused("REFUND_EXCEEDS_CAPTURED", "refunds may not exceed what was captured", 0, "amount.amount_minor");
+              err.metadata = { refundable_minor: (captured - before).toString() };
+              throw err;
+            }
+            const fee = BigInt(row.fee_minor);
+            const back = feeReturned(captured, fee, before, amount);
+            const id = randomUUID();
+            const money = (m: bigint) => ({ amountMinor: m, currency: row.currency });
+            if (amount - back > 0n) {
+              await applyTransfer(trx, { caller: "payments", idempotencyKey: `refund:${id}`, fromAccountId: business.id, toAccountId: customer.id, amount: money(amount - back), note: r.reason, reason: "refund", reference: row.id });
+            }
+            if (back > 0n) {
+              await applyTransfer(trx, { caller: "payments", idempotencyKey: `fee_refund:${id}`, fromAccountId: fees.id, toAccountId: customer.id, amount: money(back), note: r.reason, reason: "fee_refund", reference: row.id });
+            }
+            const refund = await insertRefund(trx, { id, payment_id: row.id, amount_minor: amount.toString(), fee_returned_minor: back.toString(), currency: row.currency, reason: r.reason, actor: caller });
+            const updated = await updatePaymentIntent(trx, row.id, { refunded_minor: (before + amount).toString() });
+            await ports.enqueue(trx, [paymentRefundedEvent(intentRowToIntent(updated), refundRowToRefund(refund))]);
+            return { id, value: { refund, payment: updated } };
+          },
+          async (id) => {
+            const refund = (await findRefund(trx, id))!;
+            return { refund, payment: (await findPaymentIntent(trx, refund.payment_id))! };
+          },
+        ),
+      );
+      return { refund: refundRowToRefund(value.refund), payment: intentRowToIntent(value.payment), replayed };
+    },
+
+    /** Fails intents nobody confirmed in time (payment.failed, EXPIRED); returns how many. */
+    async expireIntents(limit = 500): Promise<number> {
+      const ids = await findExpiredIntents(ports.db, ports.now(), limit);
+      let n = 0;
+      for (const id of ids) {
+        await ports.db.transaction().execute(async (trx) => {
+          const row = await findPaymentIntent(trx, id, true);
+          if (row?.state === "requires_confirmation" && row.expires_at <= ports.now()) {
+            await fail(trx, id, "EXPIRED");
+            n += 1;
+          }
+        });
+      }
+      return n;
+    },
+  };
+}
+
+export type PaymentService = ReturnType<typeof createPaymentService>;

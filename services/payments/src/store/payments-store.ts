@@ -1,0 +1,182 @@
+import type { Insertable, Kysely } from "kysely";
+import { isUuid } from "@kontor/service-kit/ids";
+import type { PaymentsDatabase } from "./database.js";
+import type {
+  BankAccountRow,
+  BankAccountTable,
+  BankOperationRow,
+  CollectRequestRow,
+  CollectRequestTable,
+  NewBankOperationRow,
+  PaymentIntentRow,
+  PaymentIntentTable,
+  PaymentPinRow,
+  PaymentRefundRow,
+  PaymentRefundTable,
+} from "./payments.table.js";
+
+type Db = Kysely<PaymentsDatabase>;
+
+// ---- idempotency records
+
+/** True when this (caller, scope, key) was free and is now taken by this transaction. */
+export async function claimIdempotencyKey(db: Db, caller: string, scope: string, key: string, fingerprint: string): Promise<boolean> {
+  const row = await db
+    .insertInto("idempotency_record")
+    .values({ caller, scope, key, fingerprint })
+    .onConflict((oc) => oc.columns(["caller", "scope", "key"]).doNothing())
+    .returning("key")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function findIdempotencyRecord(db: Db, caller: string, scope: string, key: string) {
+  return db.selectFrom("idempotency_record").selectAll().where("caller", "=", caller).where("scope", "=", scope).where("key", "=", key).executeTakeFirst();
+}
+
+export async function setIdempotencyResult(db: Db, caller: string, scope: string, key: string, resultId: string): Promise<void> {
+  await db.updateTable("idempotency_record").set({ result_id: resultId }).where("caller", "=", caller).where("scope", "=", scope).where("key", "=", key).execute();
+}
+
+// ---- PINs
+
+export async function findPin(db: Db, customerId: string): Promise<PaymentPinRow | undefined> {
+  return db.selectFrom("payment_pin").selectAll().where("customer_id", "=", customerId).executeTakeFirst();
+}
+
+export async function upsertPin(db: Db, row: { customer_id: string; hash: Buffer; salt: Buffer; cost: number }): Promise<void> {
+  await db
+    .insertInto("payment_pin")
+    .values(row)
+    .onConflict((oc) => oc.column("customer_id").doUpdateSet({ hash: row.hash, salt: row.salt, cost: row.cost, failed_attempts: 0, locked_until: null, updated_at: new Date() }))
+    .execute();
+}
+
+export async function recordPinFailure(db: Db, customerId: string, failed: number, lockedUntil: Date | null): Promise<void> {
+  await db.updateTable("payment_pin").set({ failed_attempts: failed, locked_until: lockedUntil, updated_at: new Date() }).where("customer_id", "=", customerId).execute();
+}
+
+export async function resetPinFailures(db: Db, customerId: string): Promise<void> {
+  await db.updateTable("payment_pin").set({ failed_attempts: 0, updated_at: new Date() }).where("customer_id", "=", customerId).execute();
+}
+
+// ---- bank accounts and operations
+
+export async function insertBankAccount(db: Db, row: Insertable<BankAccountTable>): Promise<BankAccountRow | undefined> {
+  return db
+    .insertInto("bank_account")
+    .values(row)
+    .onConflict((oc) => oc.columns(["owner_kind", "owner_id", "currency", "number_hmac"]).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findBankAccount(db: Db, id: string): Promise<BankAccountRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  return db.selectFrom("bank_account").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function findBankAccountByHmac(db: Db, ownerKind: BankAccountRow["owner_kind"], ownerId: string, currency: string, hmac: string): Promise<BankAccountRow | undefined> {
+  return db
+    .selectFrom("bank_account")
+    .selectAll()
+    .where("owner_kind", "=", ownerKind)
+    .where("owner_id", "=", ownerId)
+    .where("currency", "=", currency)
+    .where("number_hmac", "=", hmac)
+    .executeTakeFirst();
+}
+
+export async function listBankAccounts(db: Db, ownerKind: BankAccountRow["owner_kind"], ownerId: string): Promise<BankAccountRow[]> {
+  return db.selectFrom("bank_account").selectAll().where("owner_kind", "=", ownerKind).where("owner_id", "=", ownerId).orderBy("created_at").limit(100).execute();
+}
+
+export async function insertBankOperation(db: Db, row: NewBankOperationRow): Promise<BankOperationRow> {
+  return db.insertInto("bank_operation").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findBankOperation(db: Db, id: string, lock = false): Promise<BankOperationRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const q = db.selectFrom("bank_operation").selectAll().where("id", "=", id);
+  return (lock ? q.forUpdate() : q).executeTakeFirst();
+}
+
+export async function updateBankOperation(db: Db, id: string, set: Partial<Pick<BankOperationRow, "state" | "rail_reference" | "transfer_id" | "failure_reason" | "submitted_at">>): Promise<BankOperationRow> {
+  return db.updateTable("bank_operation").set({ ...set, updated_at: new Date() }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Pending operations the bank has not acknowledged (a crash between commit and submit). */
+export async function findUnsubmittedOperations(db: Db, limit: number): Promise<BankOperationRow[]> {
+  return db.selectFrom("bank_operation").selectAll().where("state", "=", "pending").where("submitted_at", "is", null).orderBy("created_at").limit(limit).execute();
+}
+
+// ---- collect requests
+
+export async function insertCollectRequest(db: Db, row: Insertable<CollectRequestTable>): Promise<CollectRequestRow> {
+  return db.insertInto("collect_request").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findCollectRequest(db: Db, id: string, lock = false): Promise<CollectRequestRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const q = db.selectFrom("collect_request").selectAll().where("id", "=", id);
+  return (lock ? q.forUpdate() : q).executeTakeFirst();
+}
+
+export async function updateCollectRequest(db: Db, id: string, set: Partial<Pick<CollectRequestRow, "state" | "transfer_id">>): Promise<CollectRequestRow> {
+  return db.updateTable("collect_request").set({ ...set, updated_at: new Date() }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+}
+
+// ---- plans, payment intents and refunds
+
+export async function findPlan(db: Db, businessId: string): Promise<string | undefined> {
+  return (await db.selectFrom("business_plan").select("plan").where("business_id", "=", businessId).executeTakeFirst())?.plan;
+}
+
+export async function upsertPlan(db: Db, businessId: string, plan: string): Promise<void> {
+  await db
+    .insertInto("business_plan")
+    .values({ business_id: businessId, plan })
+    .onConflict((oc) => oc.column("business_id").doUpdateSet({ plan, updated_at: new Date() }))
+    .execute();
+}
+
+export async function insertPaymentIntent(db: Db, row: Insertable<PaymentIntentTable>): Promise<PaymentIntentRow | undefined> {
+  return db
+    .insertInto("payment_intent")
+    .values(row)
+    .onConflict((oc) => oc.columns(["business_id", "order_id"]).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findPaymentIntent(db: Db, id: string, lock = false): Promise<PaymentIntentRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const q = db.selectFrom("payment_intent").selectAll().where("id", "=", id);
+  return (lock ? q.forUpdate() : q).executeTakeFirst();
+}
+
+export async function findPaymentIntentByOrder(db: Db, businessId: string, orderId: string): Promise<PaymentIntentRow | undefined> {
+  return db.selectFrom("payment_intent").selectAll().where("business_id", "=", businessId).where("order_id", "=", orderId).executeTakeFirst();
+}
+
+export async function updatePaymentIntent(
+  db: Db,
+  id: string,
+  set: Partial<Pick<PaymentIntentRow, "state" | "fee_bps" | "fee_minor" | "refunded_minor" | "failure_reason">>,
+): Promise<PaymentIntentRow> {
+  return db.updateTable("payment_intent").set({ ...set, updated_at: new Date() }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findExpiredIntents(db: Db, now: Date, limit: number): Promise<string[]> {
+  const rows = await db.selectFrom("payment_intent").select("id").where("state", "=", "requires_confirmation").where("expires_at", "<=", now).limit(limit).execute();
+  return rows.map((r) => r.id);
+}
+
+export async function insertRefund(db: Db, row: Insertable<PaymentRefundTable>): Promise<PaymentRefundRow> {
+  return db.insertInto("payment_refund").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findRefund(db: Db, id: string): Promise<PaymentRefundRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  return db.selectFrom("payment_refund").selectAll().where("id", "=", id).executeTakeFirst();
+}
