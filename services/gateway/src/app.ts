@@ -3,6 +3,7 @@ import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime"
 import { createServiceClients } from "./clients/services.js";
 import type { Config } from "./config.js";
 import { registerDirectoryConsumer } from "./events/directory-consumer.js";
+import { registerManagementRoutes } from "./http/management-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
 import { createHttpServer } from "./http/server.js";
 import { migrations } from "./store/migrations/index.js";
@@ -21,6 +22,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS });
   const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES });
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
+  registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
   registerDirectoryConsumer(rt);
   rt.onStart(() => applySeed(rt.db, seed));
   let httpPort = 0;
