@@ -5,33 +5,13 @@ import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow } from "../store/commerce.table.js";
 import { cartItems, emptyCart, findCart, lockOrCreateCart, setCartItem, touchCart } from "../store/order-store.js";
 import { findByRetailerIds, findProductsByIds } from "../store/product-store.js";
-import { productRowToProduct, type Catalog } from "./catalog-service.js";
+import { productRowToProduct, type Catalog } from "./catalog.js";
+import type { Cart, CartItem } from "./cart.js";
 import { MAX_QUANTITY, type Address, type Order } from "./order.js";
 import type { OrderService } from "./order-service.js";
 import { effectivePriceMinor, purchasable, type Product } from "./product.js";
 
 type Db = Kysely<CatalogDatabase>;
-
-export interface CartItem {
-  productId: string;
-  retailerId: string;
-  name: string;
-  quantity: number;
-  unitPriceMinor: bigint;
-  lineTotalMinor: bigint;
-  purchasable: boolean;
-}
-
-export interface Cart {
-  id: string;
-  businessId: string;
-  customerId: string;
-  catalogId: string;
-  currency: string;
-  items: CartItem[];
-  subtotalMinor: bigint;
-  updatedAt: Date;
-}
 
 export interface CartPorts {
   db: Db;

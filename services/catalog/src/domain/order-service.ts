@@ -21,7 +21,7 @@ import {
 } from "../store/order-store.js";
 import { findByRetailerIds } from "../store/product-store.js";
 import { orderPlacedEvent, orderStatusEvent } from "../events/outbox.js";
-import { productRowToProduct, type Catalog } from "./catalog-service.js";
+import { productRowToProduct, type Catalog } from "./catalog.js";
 import { checkTransition, MAX_LINES, MAX_QUANTITY, priceLines, type Actor, type Address, type Order, type OrderLine, type OrderState, type Tracking } from "./order.js";
 import { effectivePriceMinor, purchasable, type Product } from "./product.js";
 

@@ -2,8 +2,8 @@ import type { Catalog as CatalogPb, Order as OrderPb, Product as ProductPb, Trac
 import { OrderState as OrderStatePb } from "@kontor/proto/catalog/v1/catalog_service";
 import { availableUnits, effectivePriceMinor, type Product } from "../domain/product.js";
 import type { Address, Order, OrderState, Tracking } from "../domain/order.js";
-import type { Catalog } from "../domain/catalog-service.js";
-import type { Cart } from "../domain/cart-service.js";
+import type { Catalog } from "../domain/catalog.js";
+import type { Cart } from "../domain/cart.js";
 
 const money = (amountMinor: bigint, currency: string) => ({ amountMinor: amountMinor.toString(), currency });
 
