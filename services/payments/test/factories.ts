@@ -34,3 +34,11 @@ export function testEnv(env: { env(extra?: Record<string, string>): Record<strin
 }
 
 export const TEST_PIN = "482916";
+
+/** An IBAN with the right check digits for a country and BBAN. */
+export function ibanOf(country: string, bban: string): string {
+  const digits = [...`${bban}${country}00`].map((c) => (/[A-Z]/.test(c) ? String(c.charCodeAt(0) - 55) : c)).join("");
+  let r = 0;
+  for (const d of digits) r = (r * 10 + Number(d)) % 97;
+  return `${country}${String(98 - r).padStart(2, "0")}${bban}`;
+}
