@@ -239,6 +239,19 @@ describe("PostTransfer", () => {
     expect(await balanceOf(victim.account.id)).toBe("5000");
   });
 
+  it("when a customer's wallet is debited without its PIN, or by a service even with the PIN, then nothing moves", async () => {
+    const payer = await openCustomer();
+    await fund(payer.account.id, "5000");
+    const payee = await openCustomer();
+    const noPin = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payee.account.id), { token: payer.token });
+    expect(errorDetail(noPin)?.field).toBe("pin");
+    const wrong = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payee.account.id, { pin: "000000" }), { token: payer.token });
+    expect(errorDetail(wrong)?.reason).toBe("WRONG_PIN");
+    const byService = await expectFailure(client.postTransfer.bind(client), buildPostTransfer(payer.account.id, payee.account.id, { pin: TEST_PIN }), { token: service });
+    expect(byService.code).toBe(status.PERMISSION_DENIED);
+    expect(await balanceOf(payer.account.id)).toBe("5000");
+  });
+
   it("when there is no token, then UNAUTHENTICATED", async () => {
     const err = await expectFailure(client.postTransfer.bind(client), buildPostTransfer("a", "b"));
     expect(err.code).toBe(status.UNAUTHENTICATED);
