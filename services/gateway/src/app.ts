@@ -3,6 +3,9 @@ import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime"
 import { createServiceClients } from "./clients/services.js";
 import type { Config } from "./config.js";
 import { registerDirectoryConsumer } from "./events/directory-consumer.js";
+import { createDeliverer } from "./events/webhook-deliverer.js";
+import { registerWebhookConsumers } from "./events/webhook-consumers.js";
+import { registerWebhookRoutes } from "./http/webhook-routes.js";
 import { registerManagementRoutes } from "./http/management-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
 import { createHttpServer } from "./http/server.js";
@@ -23,7 +26,18 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES });
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
   registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
+  const deliverer = createDeliverer({
+    db: rt.db,
+    log: rt.log,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    maxAgeMs: config.WEBHOOK_MAX_AGE_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    pollMs: config.WEBHOOK_POLL_MS,
+  });
+  registerWebhookRoutes(http, { db: rt.db, requireHttps: config.WEBHOOK_REQUIRE_HTTPS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, wake: () => deliverer.wake() });
   registerDirectoryConsumer(rt);
+  registerWebhookConsumers(rt, () => deliverer.wake());
   rt.onStart(() => applySeed(rt.db, seed));
   let httpPort = 0;
 
@@ -37,6 +51,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     },
     async start() {
       const started = await rt.start();
+      deliverer.start();
       await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
       const address = http.server.address();
       httpPort = typeof address === "object" && address ? address.port : config.HTTP_PORT;
@@ -45,6 +60,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     },
     async stop() {
       await http.close().catch(() => undefined);
+      await deliverer.stop();
       try {
         await rt.stop();
       } finally {

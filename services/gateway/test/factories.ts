@@ -23,6 +23,8 @@ export interface Stack {
   /** http://127.0.0.1:<port> */
   base: string;
   serviceToken: string;
+  /** Stops the gateway and starts a new one on the same database and HTTP port (a restart). */
+  restartGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,8 +40,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
     loadMessagingConfig(env.env({ AUTH_PUBLIC_KEYS: keys, MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), INBOX_SWEEP_MS: "300", ...options.messaging })),
   );
   const { port } = await messaging.start();
-  const gateway = await createGateway(
-    loadConfig(
+  const gatewayConfig = loadConfig(
       env.env({
         AUTH_PUBLIC_KEYS: keys,
         GATEWAY_SIGNING_KEY: JSON.stringify(gatewayKeys.privateJwk),
@@ -51,22 +52,29 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
         WEBHOOK_POLL_MS: "50",
         ...options.gateway,
       }),
-    ),
   );
+  let gateway = await createGateway(gatewayConfig);
   const { httpPort } = await gateway.start();
   const messagingClient = clientFor(MessagingServiceClient, port);
-  return {
+  const stack: Stack = {
     messaging,
     messagingClient,
     gateway,
     base: `http://127.0.0.1:${httpPort}`,
     serviceToken: await env.token({ kind: "service", service: "onboarding" }),
+    async restartGateway() {
+      await gateway.stop();
+      gateway = await createGateway({ ...gatewayConfig, HTTP_PORT: httpPort });
+      await gateway.start();
+      stack.gateway = gateway;
+    },
     async stop() {
       messagingClient.close();
       await gateway.stop();
       await messaging.stop();
     },
   };
+  return stack;
 }
 
 export interface PartnerFixture {

@@ -1,0 +1,220 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MessageStatus } from "@kontor/proto/messaging/v1/message";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { createPartner, expectGraphError, graph, registerCustomer, startStack, type PartnerFixture, type Stack } from "./factories.js";
+
+/** A partner's webhook endpoint: answers the handshake, checks every signature over the raw bytes, can be made to fail. */
+class Receiver {
+  server: Server;
+  url = "";
+  received: { raw: string; body: any; signatureOk: boolean; sha1Ok: boolean; eventId: string }[] = [];
+  /** Answer notifications with this status (500: the receiver is failing). */
+  answer = 200;
+  attemptsWhileFailing = 0;
+  constructor(
+    private appSecret: string,
+    private verifyToken: string,
+  ) {
+    this.server = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      if (req.method === "GET") {
+        const ok = url.searchParams.get("hub.mode") === "subscribe" && url.searchParams.get("hub.verify_token") === this.verifyToken;
+        res.writeHead(ok ? 200 : 403, { "content-type": "text/plain" }).end(ok ? url.searchParams.get("hub.challenge") : "no");
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (this.answer !== 200) {
+          this.attemptsWhileFailing++;
+          res.writeHead(this.answer).end();
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        const expected = `sha256=${createHmac("sha256", this.appSecret).update(raw).digest("hex")}`;
+        const got = String(req.headers["x-hub-signature-256"] ?? "");
+        const signatureOk = got.length === expected.length && timingSafeEqual(Buffer.from(got), Buffer.from(expected));
+        const sha1Ok = req.headers["x-hub-signature"] === `sha1=${createHmac("sha1", this.appSecret).update(raw).digest("hex")}`;
+        this.received.push({ raw: raw.toString("utf8"), body: JSON.parse(raw.toString("utf8")), signatureOk, sha1Ok, eventId: String(req.headers["x-kontor-event-id"] ?? "") });
+        res.writeHead(200).end("ok");
+      });
+    });
+  }
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    const a = this.server.address();
+    this.url = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}/hook`;
+  }
+  close() {
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+  valuesOf(field: string) {
+    return this.received.flatMap((r) => r.body.entry.flatMap((e: any) => e.changes.filter((c: any) => c.field === field).map((c: any) => c.value)));
+  }
+  inbound() {
+    return this.valuesOf("messages").flatMap((v: any) => v.messages ?? []);
+  }
+  statuses() {
+    return this.valuesOf("messages").flatMap((v: any) => v.statuses ?? []);
+  }
+}
+
+let env: TestEnv;
+let stack: Stack;
+let p: PartnerFixture;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  stack = await startStack(env, { messaging: { MESSAGING_POLICY: "off" } });
+  p = await createPartner(env, stack);
+  receiver = new Receiver(p.appSecret, p.verifyToken);
+  await receiver.listen();
+});
+
+afterAll(async () => {
+  receiver?.close();
+  await stack?.stop();
+  await env?.cleanup();
+});
+
+async function customerSends(customerId: string, body: string, extra: Record<string, unknown> = {}) {
+  const c = stack.messagingClient;
+  const token = await env.token({ kind: "customer", customerId });
+  const { result } = await unaryCall(
+    c.sendMessage.bind(c),
+    { sender: { kind: { $case: "customerId", value: customerId } }, recipient: { kind: { $case: "phoneNumberId", value: p.phoneNumberId } }, to: "", clientMessageId: "", content: { kind: { $case: "text", value: { body, previewUrl: false } } }, context: undefined, bizOpaqueCallbackData: "", referral: undefined, ...extra },
+    { token },
+  );
+  return result!;
+}
+
+describe("subscribed_apps", () => {
+  it("when the callback does not echo the challenge, then the override is refused and nothing is subscribed", async () => {
+    const r = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/subscribed_apps`, { token: p.token, json: { override_callback_uri: receiver.url, verify_token: "wrong-token" } });
+    expect(expectGraphError(r, 100, 400).error_data.details).toMatch(/override_callback_uri/);
+    expect((await graph(stack.base, "GET", `/v23.0/${p.wabaId}/subscribed_apps`, { token: p.token })).body).toEqual({ data: [] });
+  });
+
+  it("when the override passes the handshake, then GET lists it", async () => {
+    const r = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/subscribed_apps`, { token: p.token, json: { override_callback_uri: receiver.url, verify_token: p.verifyToken } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual({ success: true });
+    const list = await graph(stack.base, "GET", `/v23.0/${p.wabaId}/subscribed_apps`, { token: p.token });
+    expect(list.body.data).toEqual([{ whatsapp_business_api_data: { id: p.partnerId, link: "", name: `BSP ${p.partnerId}` }, override_callback_uri: receiver.url }]);
+  });
+});
+
+describe("notifications", () => {
+  it("when a customer writes (with an ad referral) and the business answers, then the receiver gets signed messages and statuses in the Cloud API envelope", async () => {
+    const { customerId, number } = await registerCustomer(stack, undefined, undefined, "Ana");
+    // The business writes first, so the gateway knows the customer's number (wa_id).
+    const sent = await graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/messages`, {
+      token: p.token,
+      json: { messaging_product: "whatsapp", to: number, type: "text", text: { body: "Grüße 😀" }, biz_opaque_callback_data: "ref-1" },
+    });
+    expect(sent.status, sent.text).toBe(200);
+    const wamid = sent.body.messages[0].id as string;
+    const inbound = await customerSends(customerId, "hola ñ", {
+      referral: { sourceUrl: "https://fb.me/ad", sourceId: "ad-7", sourceType: "ad", headline: "Mugs", body: "Buy", mediaType: "image", imageUrl: "https://x/i.jpg", videoUrl: "", thumbnailUrl: "", ctwaClid: "clid-1" },
+    });
+    await waitFor(() => receiver.inbound().some((m: any) => m.id === inbound.messageId) && receiver.statuses().some((s: any) => s.id === wamid && s.status === "sent"));
+
+    expect(receiver.received.every((r) => r.signatureOk && r.sha1Ok)).toBe(true);
+    expect(receiver.received.every((r) => !/[^\x00-\x7f]/.test(r.raw))).toBe(true);
+    const inboundDelivery = receiver.received.find((r) => r.body.entry[0].changes[0].value.messages?.[0]?.id === inbound.messageId)!;
+    expect(inboundDelivery.raw).toContain("hola \\u00f1");
+    expect(inboundDelivery.body).toEqual({
+      object: "whatsapp_business_account",
+      entry: [
+        {
+          id: p.wabaId,
+          changes: [
+            {
+              field: "messages",
+              value: {
+                messaging_product: "whatsapp",
+                metadata: { display_phone_number: p.businessE164.slice(1), phone_number_id: p.phoneNumberId },
+                contacts: [{ wa_id: number.slice(1) }],
+                messages: [
+                  {
+                    from: number.slice(1),
+                    id: inbound.messageId,
+                    timestamp: expect.stringMatching(/^\d{10}$/),
+                    type: "text",
+                    text: { body: "hola ñ" },
+                    referral: { source_url: "https://fb.me/ad", source_id: "ad-7", source_type: "ad", body: "Buy", headline: "Mugs", media_type: "image", image_url: "https://x/i.jpg", ctwa_clid: "clid-1" },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const sentStatus = receiver.statuses().find((s: any) => s.id === wamid && s.status === "sent");
+    expect(sentStatus).toEqual({ id: wamid, status: "sent", timestamp: expect.stringMatching(/^\d{10}$/), recipient_id: number.slice(1), biz_opaque_callback_data: "ref-1", pricing: { billable: false, pricing_model: "PMP", type: "free_customer_service", category: "service" } });
+
+    // The customer reads it: a read status follows, after sent (one conversation, in order).
+    const c = stack.messagingClient;
+    await unaryCall(c.reportReceipt.bind(c), { reader: { kind: { $case: "customerId", value: customerId } }, conversationId: inbound.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "0", messageId: wamid }, { token: await env.token({ kind: "customer", customerId }) });
+    await waitFor(() => receiver.statuses().some((s: any) => s.id === wamid && s.status === "read"));
+    const order = receiver.statuses().filter((s: any) => s.id === wamid).map((s: any) => s.status);
+    expect(order.indexOf("sent")).toBeLessThan(order.indexOf("read"));
+  });
+
+  it("when a template is created, then message_template_status_update notifications arrive with entry time", async () => {
+    const r = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/message_templates`, {
+      token: p.token,
+      json: { name: "ship_note", language: "en", category: "UTILITY", components: [{ type: "BODY", text: "Your order {{1}} shipped today.", example: { body_text: [["A-1"]] } }] },
+    });
+    expect(r.status, r.text).toBe(200);
+    await waitFor(() => receiver.valuesOf("message_template_status_update").some((v: any) => v.message_template_name === "ship_note" && v.event === "APPROVED"));
+    const approved = receiver.received.find((x) => x.body.entry[0].changes[0].value.event === "APPROVED" && x.body.entry[0].changes[0].value.message_template_name === "ship_note")!;
+    expect(approved.body.entry[0]).toEqual({
+      id: p.wabaId,
+      time: expect.any(Number),
+      changes: [{ field: "message_template_status_update", value: { event: "APPROVED", message_template_id: r.body.id, message_template_name: "ship_note", message_template_language: "en", message_template_category: "UTILITY", reason: "NONE" } }],
+    });
+  });
+
+  it("when the receiver fails and the gateway restarts meanwhile, then every notification arrives once it recovers, in order per conversation", async () => {
+    const { customerId } = await registerCustomer(stack);
+    receiver.answer = 500;
+    const before = receiver.inbound().length;
+    const first = await customerSends(customerId, "one");
+    await waitFor(() => receiver.attemptsWhileFailing >= 2);
+    await stack.restartGateway();
+    const second = await customerSends(customerId, "two");
+    const third = await customerSends(customerId, "three");
+    await waitFor(() => receiver.attemptsWhileFailing >= 4);
+    receiver.answer = 200;
+    await waitFor(() => receiver.inbound().length >= before + 3, 30_000);
+    const ids = receiver.inbound().map((m: any) => m.id).filter((id: string) => [first.messageId, second.messageId, third.messageId].includes(id));
+    expect(ids).toEqual([first.messageId, second.messageId, third.messageId]);
+    expect(receiver.received.every((r) => r.signatureOk)).toBe(true);
+  });
+
+  it("when a delivery runs out of retries, then it is dead-lettered, listed, and a replay delivers it", async () => {
+    const rows = await stack.gateway.db
+      .insertInto("webhook_delivery")
+      .values({ partner_id: p.partnerId, waba_id: p.wabaId, event_id: "manual-dead-1", order_key: "k-dead", body: '{"object":"whatsapp_business_account","entry":[]}', status: "dead", locked_until: null, finished_at: new Date() })
+      .returning("id")
+      .execute();
+    const list = await graph(stack.base, "GET", `/v23.0/${p.wabaId}/webhook_dead_letters`, { token: p.token });
+    expect(list.body.data.map((d: any) => d.event_id)).toContain("manual-dead-1");
+    const replay = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_dead_letters`, { token: p.token, json: { ids: [rows[0]!.id] } });
+    expect(replay.body).toEqual({ success: true, replayed: 1 });
+    await waitFor(() => receiver.received.some((r) => r.eventId === "manual-dead-1"));
+  });
+
+  it("when another partner asks for this WABA's subscriptions, then it is refused like an unknown id", async () => {
+    const other = await createPartner(env, stack);
+    expectGraphError(await graph(stack.base, "GET", `/v23.0/${p.wabaId}/subscribed_apps`, { token: other.token }), 100, 400);
+    expectGraphError(await graph(stack.base, "POST", `/v23.0/${p.wabaId}/subscribed_apps`, { token: other.token, json: {} }), 100, 400);
+  });
+});
