@@ -27,6 +27,9 @@ import { messagingAccess, templateAccess, toolsAccess } from "./rpc/access.js";
 import { registerToolsServer } from "./rpc/tools-server.js";
 import { createToolsService } from "./domain/tools/tools-service.js";
 import { createToolsStore } from "./store/tools-store.js";
+import { createBroadcastService } from "./domain/tools/broadcast-service.js";
+import { createBroadcastStore } from "./store/broadcast-store.js";
+import { templateRefusal } from "./domain/template-cache.js";
 import { conversationAssignedEvent } from "./events/outbox.js";
 import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
@@ -152,12 +155,30 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
   // Business tools (quick replies, labels, assignment) for the business's agents.
   const tools = createToolsService({ store: createToolsStore(rt.db, (trx, events) => rt.enqueue(trx, events)), assignedEvent: conversationAssignedEvent, now: () => new Date(), newId: randomUUID });
-  registerToolsServer(rt.grpc, tools);
+  // Broadcasts: stored with their recipients, sent by every replica's sender pass through the send path.
+  const broadcastStore = createBroadcastStore(rt.db);
+  const broadcasts = {
+    ...createBroadcastService({
+      store: broadcastStore,
+      checkTemplate: async (businessId, name, language) => {
+        const found = templateCache.get(businessId, name, language);
+        const refusal = templateRefusal(found instanceof Promise ? await found : found, name, language, Date.now());
+        if (refusal) throw refusal;
+      },
+      send: (req, phoneNumberId) => sends.send(req, { kind: "business", id: phoneNumberId }, "business"),
+      now: () => new Date(),
+      newId: randomUUID,
+    }),
+    listRecipients: broadcastStore.listRecipients,
+  };
+  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let evaluation: NodeJS.Timeout | undefined;
+  let broadcastTimer: NodeJS.Timeout | undefined;
+  let broadcastPass: Promise<unknown> = Promise.resolve();
   rt.onStart(async () => {
     let newest = new Date(0);
     const apply = (rows: Awaited<ReturnType<typeof loadBusinessNumbers>>) => {
@@ -177,6 +198,16 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     refresh.unref();
     sweep = setInterval(() => policy.sweep(), 60_000);
     sweep.unref();
+    let passing = false;
+    broadcastTimer = setInterval(() => {
+      if (passing) return;
+      passing = true;
+      broadcastPass = broadcasts
+        .sendPass(config.BROADCAST_BATCH)
+        .catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "broadcast pass failed"))
+        .finally(() => (passing = false));
+    }, config.BROADCAST_INTERVAL_MS);
+    broadcastTimer.unref();
     if (policy.options.enforce) {
       evaluation = setInterval(() => {
         qualityJob.run().catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "policy evaluation failed"));
@@ -188,6 +219,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     if (refresh) clearInterval(refresh);
     if (sweep) clearInterval(sweep);
     if (evaluation) clearInterval(evaluation);
+    if (broadcastTimer) clearInterval(broadcastTimer);
+    await broadcastPass;
     hub.stop();
     await sends.idle();
     await liveNc.drain().catch(() => undefined);
@@ -196,7 +229,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   return {
     log: rt.log,
     runtime: rt,
-    services: { sends, inbox, receipts, history, admin, templates, tools, consent, erasure, blocks: blocking },
+    services: { sends, inbox, receipts, history, admin, templates, tools, broadcasts, consent, erasure, blocks: blocking },
     /** This replica's marketing consent (the send path's MARKETING rule reads it). */
     consentCache,
     /** This replica's policy state (windows, limits) on the send path. */

@@ -43,6 +43,9 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MESSAGING_POLICY: z.enum(["enforce", "off"]).default("enforce"),
   /** How often a replica applies quality (template pauses) and steps tiers up (ms). */
   POLICY_EVALUATION_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Broadcast recipients one replica claims per pass of its sender, and how often it passes (ms). */
+  BROADCAST_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
+  BROADCAST_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
   /** Pricing model of the billing events: PMP (per-message, the Cloud API's since July 2025) or CBP (conversation-based). */
   PRICING_MODEL: z.enum(["PMP", "CBP"]).default("PMP"),
   /** Messages per second per business number (cloud-api.md §9.3: 80; 1,000 after the upgrade), shared by the replicas. */

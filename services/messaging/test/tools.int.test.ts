@@ -3,11 +3,15 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { ConversationAssigned } from "@kontor/proto/messaging/v1/events";
 import { MessagingServiceClient, WindowFilter, type ConversationFilter } from "@kontor/proto/messaging/v1/messaging_service";
 import { BusinessToolsServiceClient, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
+import { BroadcastStatus, RecipientState } from "@kontor/proto/messaging/v1/tools";
+import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
+import { TemplateCategory, TemplateComponentType, TemplateHeaderFormat, TemplateParameterFormat } from "@kontor/proto/messaging/v1/template";
+import type { TemplateComponent } from "@kontor/proto/messaging/v1/message";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { allowListViolations } from "@kontor/testkit/access";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
-import { clientFor, expectFailure, unaryCall } from "@kontor/testkit/grpc";
+import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
 import type { MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
@@ -188,6 +192,150 @@ describe("labels, assignment and inbox filters", () => {
     expect(customerFilter.code).toBe(status.INVALID_ARGUMENT);
     const badLabel = await expectFailure(messaging.listConversations.bind(messaging), { participant: number(biz.pn), page: undefined, filter: { ...noFilter, labelIds: ["not-a-uuid"] } }, { token: biz.token });
     expect(errorDetail(badLabel)?.field).toBe("filter.label_ids[0]");
+  });
+});
+
+const bodyParams = (...values: string[]): TemplateComponent[] => [
+  { type: "body", subType: "", index: 0, parameters: values.map((text) => ({ type: "text", parameterName: "", text, currency: undefined, dateTime: "", media: undefined, location: undefined, payload: "", couponCode: "" })) },
+];
+
+/** An APPROVED utility template of the business (two body parameters). */
+async function approvedTemplate(biz: { businessId: string; token: string }): Promise<string> {
+  const templates = clientFor(TemplateServiceClient, port);
+  const name = uid("tpl_bc_");
+  await unaryCall(
+    templates.createTemplate.bind(templates),
+    {
+      businessId: biz.businessId,
+      name,
+      language: "en_US",
+      category: TemplateCategory.TEMPLATE_CATEGORY_UTILITY,
+      parameterFormat: TemplateParameterFormat.TEMPLATE_PARAMETER_FORMAT_UNSPECIFIED,
+      components: [{ type: TemplateComponentType.TEMPLATE_COMPONENT_TYPE_BODY, format: TemplateHeaderFormat.TEMPLATE_HEADER_FORMAT_UNSPECIFIED, text: "Hi {{1}}, your order {{2}} has shipped.", example: { headerText: [], headerTextNamedParams: [], bodyText: [{ values: ["Ana", "A-1"] }], bodyTextNamedParams: [], headerHandle: [] }, buttons: [] }],
+    },
+    { token: biz.token },
+  );
+  templates.close();
+  return name;
+}
+
+async function messagesTo(customerId: string): Promise<number> {
+  const r = await app.runtime.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message WHERE recipient = $1", [`c_${customerId}`]);
+  return Number(r.rows[0]!.n);
+}
+
+describe("broadcasts", () => {
+  it("when a broadcast runs, then every recipient gets the template once, unknown numbers fail with 131026, and the outcomes list by index", async () => {
+    const biz = await business();
+    const name = await approvedTemplate(biz);
+    const customers: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const id = uid("cust_bc");
+      await registerCustomer(messaging, onboarding, id);
+      customers.push(id);
+    }
+    const recipients = [
+      ...customers.map((id, i) => ({ to: { $case: "customerId" as const, value: id }, components: i === 0 ? bodyParams("Zoe", "Z-9") : [] })),
+      { to: { $case: "e164" as const, value: "+49 1500 0000000" }, components: [] },
+    ];
+    const created = await unaryCall(
+      tools.createBroadcast.bind(tools),
+      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients, labelId: "", start: true },
+      { token: biz.token },
+    );
+    expect(created.broadcast).toMatchObject({ status: BroadcastStatus.BROADCAST_STATUS_RUNNING, counts: { total: "13", pending: "13" } });
+    const done = await waitFor(async () => {
+      const b = (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id }, { token: biz.token })).broadcast!;
+      return b.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED ? b : undefined;
+    }, 20_000);
+    expect(done.counts).toMatchObject({ total: "13", pending: "0", accepted: "12", failed: "1" });
+    for (const id of customers) expect(await messagesTo(id)).toBe(1);
+
+    const page1 = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: "" }, state: 0 }, { token: biz.token });
+    expect(page1.recipients.map((r) => r.index)).toEqual(Array.from({ length: 10 }, (_, i) => String(i + 1)));
+    const page2 = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: page1.page!.nextPageToken }, state: 0 }, { token: biz.token });
+    expect(page2.recipients.at(-1)).toMatchObject({ index: "13", e164: "+4915000000000", state: RecipientState.RECIPIENT_STATE_FAILED, errorCode: 131026 });
+    // The first recipient's own parameters replaced the defaults.
+    const first = await unaryCall(messaging.getMessage.bind(messaging), { participant: customer(customers[0]!), messageId: page1.recipients[0]!.messageId }, { token: await env.token({ kind: "customer", customerId: customers[0]! }) });
+    const content = first.message?.content?.kind;
+    expect(content?.$case === "template" && content.value.rendered?.body).toBe("Hi Zoe, your order Z-9 has shipped.");
+  });
+
+  it("when a replica dies between a recipient's send and its outcome, then the recipient is claimed again and answered by its original: nobody gets two", async () => {
+    const biz = await business();
+    const name = await approvedTemplate(biz);
+    const customers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const id = uid("cust_bc");
+      await registerCustomer(messaging, onboarding, id);
+      customers.push(id);
+    }
+    const created = await unaryCall(
+      tools.createBroadcast.bind(tools),
+      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients: customers.map((id) => ({ to: { $case: "customerId" as const, value: id }, components: [] })), labelId: "", start: true },
+      { token: biz.token },
+    );
+    const id = created.broadcast!.id;
+    await waitFor(async () => (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
+    const before = await app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
+    // As a crash leaves them: sent, the outcome not recorded, the claim's lease run out.
+    await app.runtime.database.pool.query("UPDATE broadcast_recipient SET state = 1, message_id = '', claimed_until = now() - interval '1 second' WHERE broadcast_id = $1 AND idx <= 3", [id]);
+    await app.runtime.database.pool.query("UPDATE broadcast SET status = $2 WHERE id = $1", [id, BroadcastStatus.BROADCAST_STATUS_RUNNING]);
+    await waitFor(async () => (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
+    const after = await app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
+    expect(after.rows).toEqual(before.rows);
+    for (const c of customers) expect(await messagesTo(c)).toBe(1);
+  });
+
+  it("when a broadcast is a draft, then recipients are added and it starts; pause, resume and cancel follow the states; another business and unapproved templates are refused", async () => {
+    const biz = await business();
+    const other = await business();
+    const name = await approvedTemplate(biz);
+    const id = uid("cust_bc");
+    await registerCustomer(messaging, onboarding, id);
+    const missing = await expectFailure(
+      tools.createBroadcast.bind(tools),
+      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: "no_such_tpl", templateLanguage: "en_US", components: [], recipients: [], labelId: "", start: false },
+      { token: biz.token },
+    );
+    expect(errorDetail(missing)?.cloudApiCode).toBe(132001);
+    const foreignNumber = await expectFailure(
+      tools.createBroadcast.bind(tools),
+      { businessId: other.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: [], recipients: [], labelId: "", start: false },
+      { token: other.token },
+    );
+    expect(foreignNumber.code).toBe(status.NOT_FOUND);
+
+    const draft = (await unaryCall(tools.createBroadcast.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("you", "B-2"), recipients: [], labelId: "", start: false }, { token: biz.token })).broadcast!;
+    expect(draft.status).toBe(BroadcastStatus.BROADCAST_STATUS_DRAFT);
+    const added = await unaryCall(tools.addBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }] }, { token: biz.token });
+    expect(added.broadcast!.counts!.total).toBe("1");
+    const badRow = await expectFailure(tools.addBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }, { to: { $case: "e164", value: "not a number" }, components: [] }] }, { token: biz.token });
+    expect(errorDetail(badRow)?.field).toBe("recipients[1].e164");
+
+    const notYours = await expectFailure(tools.getBroadcast.bind(tools), { businessId: other.businessId, broadcastId: draft.id }, { token: other.token });
+    expect(notYours.code).toBe(status.NOT_FOUND);
+    const cannotPause = await expectFailure(tools.pauseBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    expect(cannotPause.code).toBe(status.FAILED_PRECONDITION);
+    const cancelled = await unaryCall(tools.cancelBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    expect(cancelled.broadcast!.status).toBe(BroadcastStatus.BROADCAST_STATUS_CANCELLED);
+    const cannotStart = await expectFailure(tools.startBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    expect(cannotStart.code).toBe(status.FAILED_PRECONDITION);
+    expect(await messagesTo(id)).toBe(0);
+  });
+
+  it("when a broadcast goes to a label, then everyone with it (on the customer or on a conversation with the number) is a recipient", async () => {
+    const biz = await business();
+    const name = await approvedTemplate(biz);
+    const label = (await unaryCall(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "Newsletter", color: "#0000FF" }, { token: biz.token })).label!;
+    const a = await conversationWith(biz);
+    const b = await conversationWith(biz);
+    await conversationWith(biz);
+    await unaryCall(tools.setConversationLabels.bind(tools), { businessId: biz.businessId, conversationId: a.conversationId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
+    await unaryCall(tools.setCustomerLabels.bind(tools), { businessId: biz.businessId, customerId: b.customerId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
+    const created = await unaryCall(tools.createBroadcast.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("friend", "N-1"), recipients: [], labelId: label.id, start: false }, { token: biz.token });
+    const listed = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: undefined, state: 0 }, { token: biz.token });
+    expect(listed.recipients.map((r) => r.customerId).sort()).toEqual([a.customerId, b.customerId].sort());
   });
 });
 

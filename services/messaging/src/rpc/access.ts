@@ -76,4 +76,11 @@ export const toolsAccess: AccessTableOf<BusinessToolsServiceServer> = {
   SetConversationLabels: TOOL_USERS,
   SetCustomerLabels: TOOL_USERS,
   AssignConversation: TOOL_USERS,
+  CreateBroadcast: TOOL_USERS,
+  AddBroadcastRecipients: TOOL_USERS,
+  GetBroadcast: TOOL_USERS,
+  ListBroadcastRecipients: TOOL_USERS,
+  StartBroadcast: TOOL_USERS,
+  PauseBroadcast: TOOL_USERS,
+  CancelBroadcast: TOOL_USERS,
 };

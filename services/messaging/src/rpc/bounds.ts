@@ -31,4 +31,6 @@ export const bounds: InputBounds = {
   proof: 1000,
   // A report's words (ReportBusiness).
   comment: 1000,
+  // Broadcasts: recipients per call (the domain checks the total).
+  recipients: 10000,
 };

@@ -1,14 +1,70 @@
 import { BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
-import type { Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
+import type { Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
+import { NotFound } from "@kontor/service-kit/errors";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
+import { pageOf, readPage } from "@kontor/service-kit/paging";
+import type { BroadcastCounts, BroadcastRecord, BroadcastService, RecipientInput } from "../domain/tools/broadcast-service.js";
+import type { DirectoryCache } from "../domain/directory.js";
 import type { LabelRecord, QuickReplyRecord, ToolsService } from "../domain/tools/tools-service.js";
+import type { RecipientRow } from "../store/broadcast-store.js";
 import { authorizeBusinessTools } from "./authorize.js";
+
+const broadcastToPb = ({ broadcast: b, counts }: { broadcast: BroadcastRecord; counts: BroadcastCounts }): Broadcast => ({
+  id: b.id,
+  businessId: b.businessId,
+  phoneNumberId: b.phoneNumberId,
+  templateName: b.templateName,
+  templateLanguage: b.templateLanguage,
+  components: b.components,
+  status: b.status,
+  counts: {
+    total: String(counts.total),
+    pending: String(counts.pending),
+    accepted: String(counts.accepted),
+    failed: String(counts.failed),
+    delivered: String(counts.delivered),
+    read: String(counts.read),
+  },
+  createdAt: b.createdAt,
+  updatedAt: b.updatedAt,
+});
+
+const recipientOf = (r: BroadcastRecipient): RecipientInput => ({
+  customerId: r.to?.$case === "customerId" ? r.to.value : "",
+  e164: r.to?.$case === "e164" ? r.to.value : "",
+  components: r.components.length > 0 ? r.components : undefined,
+});
+
+const outcomeToPb = (r: RecipientRow): BroadcastRecipientOutcome => ({
+  index: String(r.idx),
+  customerId: r.customerId,
+  e164: r.e164,
+  state: r.state,
+  messageId: r.messageId,
+  messageStatus: r.messageStatus,
+  errorCode: r.errorCode,
+  errorReason: r.errorReason,
+  attempts: r.attempts,
+});
+
+type IdxCursor = { i: number };
+const isIdxCursor = (v: unknown): v is IdxCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as IdxCursor).i);
 
 const quickReplyToPb = (q: QuickReplyRecord): QuickReply => ({ id: q.id, businessId: q.businessId, shortcut: q.shortcut, text: q.text, mediaId: q.mediaId, createdAt: q.createdAt, updatedAt: q.updatedAt });
 const labelToPb = (l: LabelRecord): Label => ({ id: l.id, businessId: l.businessId, name: l.name, color: l.color, createdAt: l.createdAt });
 
 /** Thin handlers: decode → authorize → use case (domain/tools) → map. */
-export function registerToolsServer(grpc: KitServer, tools: ToolsService): void {
+export function registerToolsServer(
+  grpc: KitServer,
+  tools: ToolsService,
+  broadcasts: BroadcastService & { listRecipients(broadcastId: string, afterIdx: number, state: number, limit: number): Promise<RecipientRow[]> },
+  directory: Pick<DirectoryCache, "get">,
+  maxPageSize: number,
+): void {
+  /** The broadcast's number must be the business's own. */
+  const ownNumber = (businessId: string, phoneNumberId: string) => {
+    if (directory.get(phoneNumberId)?.businessId !== businessId) throw new NotFound("business number");
+  };
   const handlers: BusinessToolsServiceServer = {
     createQuickReply: grpc.unary("CreateQuickReply", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);
@@ -56,6 +112,49 @@ export function registerToolsServer(grpc: KitServer, tools: ToolsService): void 
       const by = authorizeBusinessTools(ctx.principal, req.businessId);
       const { agentId, at } = await tools.assign(req.businessId, req.conversationId, req.agentId, by);
       return { agentId, assignedAt: at };
+    }),
+    createBroadcast: grpc.unary("CreateBroadcast", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      ownNumber(req.businessId, req.phoneNumberId);
+      const created = await broadcasts.create({
+        businessId: req.businessId,
+        phoneNumberId: req.phoneNumberId,
+        templateName: req.templateName,
+        templateLanguage: req.templateLanguage,
+        components: req.components,
+        recipients: req.recipients.map(recipientOf),
+        labelId: req.labelId,
+        start: req.start,
+      });
+      return { broadcast: broadcastToPb(created) };
+    }),
+    addBroadcastRecipients: grpc.unary("AddBroadcastRecipients", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { broadcast: broadcastToPb(await broadcasts.addRecipients(req.businessId, req.broadcastId, req.recipients.map(recipientOf))) };
+    }),
+    getBroadcast: grpc.unary("GetBroadcast", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { broadcast: broadcastToPb(await broadcasts.get(req.businessId, req.broadcastId)) };
+    }),
+    listBroadcastRecipients: grpc.unary("ListBroadcastRecipients", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      await broadcasts.get(req.businessId, req.broadcastId); // NOT_FOUND for another business's
+      const { limit, take, cursor } = readPage(req.page, isIdxCursor, maxPageSize, 100);
+      const rows = await broadcasts.listRecipients(req.broadcastId, cursor?.i ?? 0, req.state, take);
+      const { items, page } = pageOf(rows, limit, (last) => ({ i: last.idx }));
+      return { recipients: items.map(outcomeToPb), page };
+    }),
+    startBroadcast: grpc.unary("StartBroadcast", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "start")) };
+    }),
+    pauseBroadcast: grpc.unary("PauseBroadcast", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "pause")) };
+    }),
+    cancelBroadcast: grpc.unary("CancelBroadcast", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "cancel")) };
     }),
   };
   grpc.addService(BusinessToolsServiceService, handlers);

@@ -11,7 +11,7 @@ import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
-import type { ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
+import type { BroadcastRecipientTable, BroadcastTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -33,6 +33,8 @@ export interface MessagingDatabase extends KitTables {
   label: LabelTable;
   conversation_label: ConversationLabelTable;
   customer_label: CustomerLabelTable;
+  broadcast: BroadcastTable;
+  broadcast_recipient: BroadcastRecipientTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

@@ -1,3 +1,5 @@
+import type { Generated } from "kysely";
+
 /** A business's saved answers (business tools). */
 export interface QuickReplyTable {
   id: string;
@@ -27,4 +29,36 @@ export interface CustomerLabelTable {
   business_id: string;
   customer_id: string;
   label_id: string;
+}
+
+export interface BroadcastTable {
+  id: string;
+  business_id: string;
+  phone_number_id: string;
+  template_name: string;
+  template_language: string;
+  /** The default parameters: TemplateComponent.toJSON() each. */
+  components: unknown;
+  /** BroadcastStatus. */
+  status: number;
+  total: string | number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface BroadcastRecipientTable {
+  // Defaults in the store: a new recipient has no attempt, message or error.
+  broadcast_id: string;
+  idx: string | number;
+  customer_id: string;
+  e164: string;
+  components: unknown;
+  /** RecipientState: 1 pending, 2 accepted, 3 failed. */
+  state: number;
+  claimed_until: Date | null;
+  next_attempt_at: Date;
+  attempts: Generated<number>;
+  message_id: Generated<string>;
+  error_code: Generated<number>;
+  error_reason: Generated<string>;
 }

@@ -11,6 +11,7 @@ import * as eraseCustomers from "./2026_12_05_100000_erase_customers.js";
 import * as recordBlocks from "./2026_12_05_100100_record_blocks.js";
 import * as policyState from "./2026_12_05_090000_policy_state.js";
 import * as businessTools from "./2026_12_05_120000_business_tools.js";
+import * as broadcasts from "./2026_12_05_130000_broadcasts.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_100000_erase_customers": eraseCustomers,
   "2026_12_05_100100_record_blocks": recordBlocks,
   "2026_12_05_120000_business_tools": businessTools,
+  "2026_12_05_130000_broadcasts": broadcasts,
 };

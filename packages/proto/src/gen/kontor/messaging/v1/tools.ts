@@ -7,10 +7,117 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { MessageStatus, messageStatusFromJSON, messageStatusToJSON, TemplateComponent } from "./message.js";
 
 export const protobufPackage = "kontor.messaging.v1";
 
 export const protobufFileName = "kontor/messaging/v1/tools.proto";
+
+/** Where a broadcast stands. */
+export enum BroadcastStatus {
+  BROADCAST_STATUS_UNSPECIFIED = 0,
+  /** BROADCAST_STATUS_DRAFT - Recipients may still be added; nothing is sent. */
+  BROADCAST_STATUS_DRAFT = 1,
+  BROADCAST_STATUS_RUNNING = 2,
+  BROADCAST_STATUS_PAUSED = 3,
+  /** BROADCAST_STATUS_COMPLETED - Every recipient has an outcome. */
+  BROADCAST_STATUS_COMPLETED = 4,
+  /** BROADCAST_STATUS_CANCELLED - Stopped for good; recipients not yet sent stay unsent. */
+  BROADCAST_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function broadcastStatusFromJSON(object: any): BroadcastStatus {
+  switch (object) {
+    case 0:
+    case "BROADCAST_STATUS_UNSPECIFIED":
+      return BroadcastStatus.BROADCAST_STATUS_UNSPECIFIED;
+    case 1:
+    case "BROADCAST_STATUS_DRAFT":
+      return BroadcastStatus.BROADCAST_STATUS_DRAFT;
+    case 2:
+    case "BROADCAST_STATUS_RUNNING":
+      return BroadcastStatus.BROADCAST_STATUS_RUNNING;
+    case 3:
+    case "BROADCAST_STATUS_PAUSED":
+      return BroadcastStatus.BROADCAST_STATUS_PAUSED;
+    case 4:
+    case "BROADCAST_STATUS_COMPLETED":
+      return BroadcastStatus.BROADCAST_STATUS_COMPLETED;
+    case 5:
+    case "BROADCAST_STATUS_CANCELLED":
+      return BroadcastStatus.BROADCAST_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BroadcastStatus.UNRECOGNIZED;
+  }
+}
+
+export function broadcastStatusToJSON(object: BroadcastStatus): string {
+  switch (object) {
+    case BroadcastStatus.BROADCAST_STATUS_UNSPECIFIED:
+      return "BROADCAST_STATUS_UNSPECIFIED";
+    case BroadcastStatus.BROADCAST_STATUS_DRAFT:
+      return "BROADCAST_STATUS_DRAFT";
+    case BroadcastStatus.BROADCAST_STATUS_RUNNING:
+      return "BROADCAST_STATUS_RUNNING";
+    case BroadcastStatus.BROADCAST_STATUS_PAUSED:
+      return "BROADCAST_STATUS_PAUSED";
+    case BroadcastStatus.BROADCAST_STATUS_COMPLETED:
+      return "BROADCAST_STATUS_COMPLETED";
+    case BroadcastStatus.BROADCAST_STATUS_CANCELLED:
+      return "BROADCAST_STATUS_CANCELLED";
+    case BroadcastStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum RecipientState {
+  RECIPIENT_STATE_UNSPECIFIED = 0,
+  RECIPIENT_STATE_PENDING = 1,
+  RECIPIENT_STATE_ACCEPTED = 2,
+  RECIPIENT_STATE_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function recipientStateFromJSON(object: any): RecipientState {
+  switch (object) {
+    case 0:
+    case "RECIPIENT_STATE_UNSPECIFIED":
+      return RecipientState.RECIPIENT_STATE_UNSPECIFIED;
+    case 1:
+    case "RECIPIENT_STATE_PENDING":
+      return RecipientState.RECIPIENT_STATE_PENDING;
+    case 2:
+    case "RECIPIENT_STATE_ACCEPTED":
+      return RecipientState.RECIPIENT_STATE_ACCEPTED;
+    case 3:
+    case "RECIPIENT_STATE_FAILED":
+      return RecipientState.RECIPIENT_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RecipientState.UNRECOGNIZED;
+  }
+}
+
+export function recipientStateToJSON(object: RecipientState): string {
+  switch (object) {
+    case RecipientState.RECIPIENT_STATE_UNSPECIFIED:
+      return "RECIPIENT_STATE_UNSPECIFIED";
+    case RecipientState.RECIPIENT_STATE_PENDING:
+      return "RECIPIENT_STATE_PENDING";
+    case RecipientState.RECIPIENT_STATE_ACCEPTED:
+      return "RECIPIENT_STATE_ACCEPTED";
+    case RecipientState.RECIPIENT_STATE_FAILED:
+      return "RECIPIENT_STATE_FAILED";
+    case RecipientState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /**
  * A saved answer agents insert by typing "/" and its shortcut (the Business
@@ -38,6 +145,55 @@ export interface Label {
   /** "#RRGGBB". */
   color: string;
   createdAt: Date | undefined;
+}
+
+/**
+ * A mass send of one approved template from one business number (the
+ * official account's broadcast), paced under the number's limits.
+ */
+export interface Broadcast {
+  id: string;
+  businessId: string;
+  phoneNumberId: string;
+  templateName: string;
+  templateLanguage: string;
+  /** Parameters every recipient gets unless its own replace them. */
+  components: TemplateComponent[];
+  status: BroadcastStatus;
+  counts: BroadcastCounts | undefined;
+  createdAt: Date | undefined;
+  updatedAt: Date | undefined;
+}
+
+export interface BroadcastCounts {
+  total: string;
+  /** Not sent yet (waiting, or waiting for the number's limits). */
+  pending: string;
+  accepted: string;
+  failed: string;
+  delivered: string;
+  read: string;
+}
+
+/** One recipient: a customer id or an E.164 number, with its own parameters if any. */
+export interface BroadcastRecipient {
+  to: { $case: "customerId"; value: string } | { $case: "e164"; value: string } | undefined;
+  components: TemplateComponent[];
+}
+
+/** A recipient's outcome: accepted with the message (and how far it got), or failed with the Cloud API code. */
+export interface BroadcastRecipientOutcome {
+  /** Position in the broadcast, from 1. */
+  index: string;
+  customerId: string;
+  e164: string;
+  state: RecipientState;
+  messageId: string;
+  /** The message's status (SENT, DELIVERED, READ, FAILED) once accepted. */
+  messageStatus: MessageStatus;
+  errorCode: number;
+  errorReason: string;
+  attempts: number;
 }
 
 function createBaseQuickReply(): QuickReply {
@@ -358,6 +514,755 @@ export const Label: MessageFns<Label> = {
     message.name = object.name ?? "";
     message.color = object.color ?? "";
     message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBroadcast(): Broadcast {
+  return {
+    id: "",
+    businessId: "",
+    phoneNumberId: "",
+    templateName: "",
+    templateLanguage: "",
+    components: [],
+    status: 0,
+    counts: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const Broadcast: MessageFns<Broadcast> = {
+  encode(message: Broadcast, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(26).string(message.phoneNumberId);
+    }
+    if (message.templateName !== "") {
+      writer.uint32(34).string(message.templateName);
+    }
+    if (message.templateLanguage !== "") {
+      writer.uint32(42).string(message.templateLanguage);
+    }
+    for (const v of message.components) {
+      TemplateComponent.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(56).int32(message.status);
+    }
+    if (message.counts !== undefined) {
+      BroadcastCounts.encode(message.counts, writer.uint32(66).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Broadcast {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBroadcast();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.templateName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.templateLanguage = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.components.push(TemplateComponent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.counts = BroadcastCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Broadcast {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      templateName: isSet(object.templateName)
+        ? globalThis.String(object.templateName)
+        : isSet(object.template_name)
+        ? globalThis.String(object.template_name)
+        : "",
+      templateLanguage: isSet(object.templateLanguage)
+        ? globalThis.String(object.templateLanguage)
+        : isSet(object.template_language)
+        ? globalThis.String(object.template_language)
+        : "",
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => TemplateComponent.fromJSON(e))
+        : [],
+      status: isSet(object.status) ? broadcastStatusFromJSON(object.status) : 0,
+      counts: isSet(object.counts) ? BroadcastCounts.fromJSON(object.counts) : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Broadcast): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.templateName !== "") {
+      obj.templateName = message.templateName;
+    }
+    if (message.templateLanguage !== "") {
+      obj.templateLanguage = message.templateLanguage;
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => TemplateComponent.toJSON(e));
+    }
+    if (message.status !== 0) {
+      obj.status = broadcastStatusToJSON(message.status);
+    }
+    if (message.counts !== undefined) {
+      obj.counts = BroadcastCounts.toJSON(message.counts);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Broadcast>, I>>(base?: I): Broadcast {
+    return Broadcast.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Broadcast>, I>>(object: I): Broadcast {
+    const message = createBaseBroadcast();
+    message.id = object.id ?? "";
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.templateName = object.templateName ?? "";
+    message.templateLanguage = object.templateLanguage ?? "";
+    message.components = object.components?.map((e) => TemplateComponent.fromPartial(e)) || [];
+    message.status = object.status ?? 0;
+    message.counts = (object.counts !== undefined && object.counts !== null)
+      ? BroadcastCounts.fromPartial(object.counts)
+      : undefined;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBroadcastCounts(): BroadcastCounts {
+  return { total: "0", pending: "0", accepted: "0", failed: "0", delivered: "0", read: "0" };
+}
+
+export const BroadcastCounts: MessageFns<BroadcastCounts> = {
+  encode(message: BroadcastCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== "0") {
+      writer.uint32(8).int64(message.total);
+    }
+    if (message.pending !== "0") {
+      writer.uint32(16).int64(message.pending);
+    }
+    if (message.accepted !== "0") {
+      writer.uint32(24).int64(message.accepted);
+    }
+    if (message.failed !== "0") {
+      writer.uint32(32).int64(message.failed);
+    }
+    if (message.delivered !== "0") {
+      writer.uint32(40).int64(message.delivered);
+    }
+    if (message.read !== "0") {
+      writer.uint32(48).int64(message.read);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BroadcastCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBroadcastCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pending = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.accepted = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.delivered = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.read = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BroadcastCounts {
+    return {
+      total: isSet(object.total) ? globalThis.String(object.total) : "0",
+      pending: isSet(object.pending) ? globalThis.String(object.pending) : "0",
+      accepted: isSet(object.accepted) ? globalThis.String(object.accepted) : "0",
+      failed: isSet(object.failed) ? globalThis.String(object.failed) : "0",
+      delivered: isSet(object.delivered) ? globalThis.String(object.delivered) : "0",
+      read: isSet(object.read) ? globalThis.String(object.read) : "0",
+    };
+  },
+
+  toJSON(message: BroadcastCounts): unknown {
+    const obj: any = {};
+    if (message.total !== "0") {
+      obj.total = message.total;
+    }
+    if (message.pending !== "0") {
+      obj.pending = message.pending;
+    }
+    if (message.accepted !== "0") {
+      obj.accepted = message.accepted;
+    }
+    if (message.failed !== "0") {
+      obj.failed = message.failed;
+    }
+    if (message.delivered !== "0") {
+      obj.delivered = message.delivered;
+    }
+    if (message.read !== "0") {
+      obj.read = message.read;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BroadcastCounts>, I>>(base?: I): BroadcastCounts {
+    return BroadcastCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BroadcastCounts>, I>>(object: I): BroadcastCounts {
+    const message = createBaseBroadcastCounts();
+    message.total = object.total ?? "0";
+    message.pending = object.pending ?? "0";
+    message.accepted = object.accepted ?? "0";
+    message.failed = object.failed ?? "0";
+    message.delivered = object.delivered ?? "0";
+    message.read = object.read ?? "0";
+    return message;
+  },
+};
+
+function createBaseBroadcastRecipient(): BroadcastRecipient {
+  return { to: undefined, components: [] };
+}
+
+export const BroadcastRecipient: MessageFns<BroadcastRecipient> = {
+  encode(message: BroadcastRecipient, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.to?.$case) {
+      case "customerId":
+        writer.uint32(10).string(message.to.value);
+        break;
+      case "e164":
+        writer.uint32(18).string(message.to.value);
+        break;
+    }
+    for (const v of message.components) {
+      TemplateComponent.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BroadcastRecipient {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBroadcastRecipient();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.to = { $case: "customerId", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = { $case: "e164", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.components.push(TemplateComponent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BroadcastRecipient {
+    return {
+      to: isSet(object.customerId)
+        ? { $case: "customerId", value: globalThis.String(object.customerId) }
+        : isSet(object.customer_id)
+        ? { $case: "customerId", value: globalThis.String(object.customer_id) }
+        : isSet(object.e164)
+        ? { $case: "e164", value: globalThis.String(object.e164) }
+        : undefined,
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => TemplateComponent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BroadcastRecipient): unknown {
+    const obj: any = {};
+    if (message.to?.$case === "customerId") {
+      obj.customerId = message.to.value;
+    } else if (message.to?.$case === "e164") {
+      obj.e164 = message.to.value;
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => TemplateComponent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BroadcastRecipient>, I>>(base?: I): BroadcastRecipient {
+    return BroadcastRecipient.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BroadcastRecipient>, I>>(object: I): BroadcastRecipient {
+    const message = createBaseBroadcastRecipient();
+    switch (object.to?.$case) {
+      case "customerId": {
+        if (object.to?.value !== undefined && object.to?.value !== null) {
+          message.to = { $case: "customerId", value: object.to.value };
+        }
+        break;
+      }
+      case "e164": {
+        if (object.to?.value !== undefined && object.to?.value !== null) {
+          message.to = { $case: "e164", value: object.to.value };
+        }
+        break;
+      }
+    }
+    message.components = object.components?.map((e) => TemplateComponent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBroadcastRecipientOutcome(): BroadcastRecipientOutcome {
+  return {
+    index: "0",
+    customerId: "",
+    e164: "",
+    state: 0,
+    messageId: "",
+    messageStatus: 0,
+    errorCode: 0,
+    errorReason: "",
+    attempts: 0,
+  };
+}
+
+export const BroadcastRecipientOutcome: MessageFns<BroadcastRecipientOutcome> = {
+  encode(message: BroadcastRecipientOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== "0") {
+      writer.uint32(8).int64(message.index);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.e164 !== "") {
+      writer.uint32(26).string(message.e164);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(42).string(message.messageId);
+    }
+    if (message.messageStatus !== 0) {
+      writer.uint32(48).int32(message.messageStatus);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(56).int32(message.errorCode);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(66).string(message.errorReason);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(72).int32(message.attempts);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BroadcastRecipientOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBroadcastRecipientOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.e164 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.messageStatus = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.errorCode = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.attempts = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BroadcastRecipientOutcome {
+    return {
+      index: isSet(object.index) ? globalThis.String(object.index) : "0",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      e164: isSet(object.e164) ? globalThis.String(object.e164) : "",
+      state: isSet(object.state) ? recipientStateFromJSON(object.state) : 0,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      messageStatus: isSet(object.messageStatus)
+        ? messageStatusFromJSON(object.messageStatus)
+        : isSet(object.message_status)
+        ? messageStatusFromJSON(object.message_status)
+        : 0,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.Number(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.Number(object.error_code)
+        : 0,
+      errorReason: isSet(object.errorReason)
+        ? globalThis.String(object.errorReason)
+        : isSet(object.error_reason)
+        ? globalThis.String(object.error_reason)
+        : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+    };
+  },
+
+  toJSON(message: BroadcastRecipientOutcome): unknown {
+    const obj: any = {};
+    if (message.index !== "0") {
+      obj.index = message.index;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.e164 !== "") {
+      obj.e164 = message.e164;
+    }
+    if (message.state !== 0) {
+      obj.state = recipientStateToJSON(message.state);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.messageStatus !== 0) {
+      obj.messageStatus = messageStatusToJSON(message.messageStatus);
+    }
+    if (message.errorCode !== 0) {
+      obj.errorCode = Math.round(message.errorCode);
+    }
+    if (message.errorReason !== "") {
+      obj.errorReason = message.errorReason;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BroadcastRecipientOutcome>, I>>(base?: I): BroadcastRecipientOutcome {
+    return BroadcastRecipientOutcome.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BroadcastRecipientOutcome>, I>>(object: I): BroadcastRecipientOutcome {
+    const message = createBaseBroadcastRecipientOutcome();
+    message.index = object.index ?? "0";
+    message.customerId = object.customerId ?? "";
+    message.e164 = object.e164 ?? "";
+    message.state = object.state ?? 0;
+    message.messageId = object.messageId ?? "";
+    message.messageStatus = object.messageStatus ?? 0;
+    message.errorCode = object.errorCode ?? 0;
+    message.errorReason = object.errorReason ?? "";
+    message.attempts = object.attempts ?? 0;
     return message;
   },
 };

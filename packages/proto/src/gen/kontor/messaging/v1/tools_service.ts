@@ -19,11 +19,99 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
-import { Label, QuickReply } from "./tools.js";
+import { PageRequest, PageResponse } from "../../common/v1/paging.js";
+import { TemplateComponent } from "./message.js";
+import {
+  Broadcast,
+  BroadcastRecipient,
+  BroadcastRecipientOutcome,
+  Label,
+  QuickReply,
+  RecipientState,
+  recipientStateFromJSON,
+  recipientStateToJSON,
+} from "./tools.js";
 
 export const protobufPackage = "kontor.messaging.v1";
 
 export const protobufFileName = "kontor/messaging/v1/tools_service.proto";
+
+export interface CreateBroadcastRequest {
+  businessId: string;
+  phoneNumberId: string;
+  templateName: string;
+  templateLanguage: string;
+  components: TemplateComponent[];
+  recipients: BroadcastRecipient[];
+  /** Everyone the business put this label on (conversations of the number, and customers). */
+  labelId: string;
+  start: boolean;
+}
+
+export interface CreateBroadcastResponse {
+  broadcast: Broadcast | undefined;
+}
+
+export interface AddBroadcastRecipientsRequest {
+  businessId: string;
+  broadcastId: string;
+  recipients: BroadcastRecipient[];
+}
+
+export interface AddBroadcastRecipientsResponse {
+  broadcast: Broadcast | undefined;
+}
+
+export interface GetBroadcastRequest {
+  businessId: string;
+  broadcastId: string;
+}
+
+export interface GetBroadcastResponse {
+  broadcast: Broadcast | undefined;
+}
+
+export interface ListBroadcastRecipientsRequest {
+  businessId: string;
+  broadcastId: string;
+  page:
+    | PageRequest
+    | undefined;
+  /** Only recipients in this state (UNSPECIFIED: all). */
+  state: RecipientState;
+}
+
+export interface ListBroadcastRecipientsResponse {
+  recipients: BroadcastRecipientOutcome[];
+  page: PageResponse | undefined;
+}
+
+export interface StartBroadcastRequest {
+  businessId: string;
+  broadcastId: string;
+}
+
+export interface StartBroadcastResponse {
+  broadcast: Broadcast | undefined;
+}
+
+export interface PauseBroadcastRequest {
+  businessId: string;
+  broadcastId: string;
+}
+
+export interface PauseBroadcastResponse {
+  broadcast: Broadcast | undefined;
+}
+
+export interface CancelBroadcastRequest {
+  businessId: string;
+  broadcastId: string;
+}
+
+export interface CancelBroadcastResponse {
+  broadcast: Broadcast | undefined;
+}
 
 export interface CreateQuickReplyRequest {
   businessId: string;
@@ -137,6 +225,1341 @@ export interface AssignConversationResponse {
   agentId: string;
   assignedAt: Date | undefined;
 }
+
+function createBaseCreateBroadcastRequest(): CreateBroadcastRequest {
+  return {
+    businessId: "",
+    phoneNumberId: "",
+    templateName: "",
+    templateLanguage: "",
+    components: [],
+    recipients: [],
+    labelId: "",
+    start: false,
+  };
+}
+
+export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
+  encode(message: CreateBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(18).string(message.phoneNumberId);
+    }
+    if (message.templateName !== "") {
+      writer.uint32(26).string(message.templateName);
+    }
+    if (message.templateLanguage !== "") {
+      writer.uint32(34).string(message.templateLanguage);
+    }
+    for (const v of message.components) {
+      TemplateComponent.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.recipients) {
+      BroadcastRecipient.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.labelId !== "") {
+      writer.uint32(58).string(message.labelId);
+    }
+    if (message.start !== false) {
+      writer.uint32(64).bool(message.start);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.templateName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.templateLanguage = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.components.push(TemplateComponent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.recipients.push(BroadcastRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.labelId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.start = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      templateName: isSet(object.templateName)
+        ? globalThis.String(object.templateName)
+        : isSet(object.template_name)
+        ? globalThis.String(object.template_name)
+        : "",
+      templateLanguage: isSet(object.templateLanguage)
+        ? globalThis.String(object.templateLanguage)
+        : isSet(object.template_language)
+        ? globalThis.String(object.template_language)
+        : "",
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => TemplateComponent.fromJSON(e))
+        : [],
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => BroadcastRecipient.fromJSON(e))
+        : [],
+      labelId: isSet(object.labelId)
+        ? globalThis.String(object.labelId)
+        : isSet(object.label_id)
+        ? globalThis.String(object.label_id)
+        : "",
+      start: isSet(object.start) ? globalThis.Boolean(object.start) : false,
+    };
+  },
+
+  toJSON(message: CreateBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.templateName !== "") {
+      obj.templateName = message.templateName;
+    }
+    if (message.templateLanguage !== "") {
+      obj.templateLanguage = message.templateLanguage;
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => TemplateComponent.toJSON(e));
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => BroadcastRecipient.toJSON(e));
+    }
+    if (message.labelId !== "") {
+      obj.labelId = message.labelId;
+    }
+    if (message.start !== false) {
+      obj.start = message.start;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBroadcastRequest>, I>>(base?: I): CreateBroadcastRequest {
+    return CreateBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBroadcastRequest>, I>>(object: I): CreateBroadcastRequest {
+    const message = createBaseCreateBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.templateName = object.templateName ?? "";
+    message.templateLanguage = object.templateLanguage ?? "";
+    message.components = object.components?.map((e) => TemplateComponent.fromPartial(e)) || [];
+    message.recipients = object.recipients?.map((e) => BroadcastRecipient.fromPartial(e)) || [];
+    message.labelId = object.labelId ?? "";
+    message.start = object.start ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateBroadcastResponse(): CreateBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const CreateBroadcastResponse: MessageFns<CreateBroadcastResponse> = {
+  encode(message: CreateBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: CreateBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBroadcastResponse>, I>>(base?: I): CreateBroadcastResponse {
+    return CreateBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBroadcastResponse>, I>>(object: I): CreateBroadcastResponse {
+    const message = createBaseCreateBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAddBroadcastRecipientsRequest(): AddBroadcastRecipientsRequest {
+  return { businessId: "", broadcastId: "", recipients: [] };
+}
+
+export const AddBroadcastRecipientsRequest: MessageFns<AddBroadcastRecipientsRequest> = {
+  encode(message: AddBroadcastRecipientsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    for (const v of message.recipients) {
+      BroadcastRecipient.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddBroadcastRecipientsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddBroadcastRecipientsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.recipients.push(BroadcastRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddBroadcastRecipientsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => BroadcastRecipient.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AddBroadcastRecipientsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => BroadcastRecipient.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddBroadcastRecipientsRequest>, I>>(base?: I): AddBroadcastRecipientsRequest {
+    return AddBroadcastRecipientsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddBroadcastRecipientsRequest>, I>>(
+    object: I,
+  ): AddBroadcastRecipientsRequest {
+    const message = createBaseAddBroadcastRecipientsRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    message.recipients = object.recipients?.map((e) => BroadcastRecipient.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAddBroadcastRecipientsResponse(): AddBroadcastRecipientsResponse {
+  return { broadcast: undefined };
+}
+
+export const AddBroadcastRecipientsResponse: MessageFns<AddBroadcastRecipientsResponse> = {
+  encode(message: AddBroadcastRecipientsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddBroadcastRecipientsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddBroadcastRecipientsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddBroadcastRecipientsResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: AddBroadcastRecipientsResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddBroadcastRecipientsResponse>, I>>(base?: I): AddBroadcastRecipientsResponse {
+    return AddBroadcastRecipientsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddBroadcastRecipientsResponse>, I>>(
+    object: I,
+  ): AddBroadcastRecipientsResponse {
+    const message = createBaseAddBroadcastRecipientsResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetBroadcastRequest(): GetBroadcastRequest {
+  return { businessId: "", broadcastId: "" };
+}
+
+export const GetBroadcastRequest: MessageFns<GetBroadcastRequest> = {
+  encode(message: GetBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBroadcastRequest>, I>>(base?: I): GetBroadcastRequest {
+    return GetBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBroadcastRequest>, I>>(object: I): GetBroadcastRequest {
+    const message = createBaseGetBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBroadcastResponse(): GetBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const GetBroadcastResponse: MessageFns<GetBroadcastResponse> = {
+  encode(message: GetBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: GetBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBroadcastResponse>, I>>(base?: I): GetBroadcastResponse {
+    return GetBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBroadcastResponse>, I>>(object: I): GetBroadcastResponse {
+    const message = createBaseGetBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBroadcastRecipientsRequest(): ListBroadcastRecipientsRequest {
+  return { businessId: "", broadcastId: "", page: undefined, state: 0 };
+}
+
+export const ListBroadcastRecipientsRequest: MessageFns<ListBroadcastRecipientsRequest> = {
+  encode(message: ListBroadcastRecipientsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBroadcastRecipientsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBroadcastRecipientsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBroadcastRecipientsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      state: isSet(object.state) ? recipientStateFromJSON(object.state) : 0,
+    };
+  },
+
+  toJSON(message: ListBroadcastRecipientsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.state !== 0) {
+      obj.state = recipientStateToJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBroadcastRecipientsRequest>, I>>(base?: I): ListBroadcastRecipientsRequest {
+    return ListBroadcastRecipientsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBroadcastRecipientsRequest>, I>>(
+    object: I,
+  ): ListBroadcastRecipientsRequest {
+    const message = createBaseListBroadcastRecipientsRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    message.state = object.state ?? 0;
+    return message;
+  },
+};
+
+function createBaseListBroadcastRecipientsResponse(): ListBroadcastRecipientsResponse {
+  return { recipients: [], page: undefined };
+}
+
+export const ListBroadcastRecipientsResponse: MessageFns<ListBroadcastRecipientsResponse> = {
+  encode(message: ListBroadcastRecipientsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.recipients) {
+      BroadcastRecipientOutcome.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBroadcastRecipientsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBroadcastRecipientsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recipients.push(BroadcastRecipientOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBroadcastRecipientsResponse {
+    return {
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => BroadcastRecipientOutcome.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListBroadcastRecipientsResponse): unknown {
+    const obj: any = {};
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => BroadcastRecipientOutcome.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBroadcastRecipientsResponse>, I>>(base?: I): ListBroadcastRecipientsResponse {
+    return ListBroadcastRecipientsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBroadcastRecipientsResponse>, I>>(
+    object: I,
+  ): ListBroadcastRecipientsResponse {
+    const message = createBaseListBroadcastRecipientsResponse();
+    message.recipients = object.recipients?.map((e) => BroadcastRecipientOutcome.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartBroadcastRequest(): StartBroadcastRequest {
+  return { businessId: "", broadcastId: "" };
+}
+
+export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
+  encode(message: StartBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StartBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartBroadcastRequest>, I>>(base?: I): StartBroadcastRequest {
+    return StartBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartBroadcastRequest>, I>>(object: I): StartBroadcastRequest {
+    const message = createBaseStartBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    return message;
+  },
+};
+
+function createBaseStartBroadcastResponse(): StartBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const StartBroadcastResponse: MessageFns<StartBroadcastResponse> = {
+  encode(message: StartBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: StartBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartBroadcastResponse>, I>>(base?: I): StartBroadcastResponse {
+    return StartBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartBroadcastResponse>, I>>(object: I): StartBroadcastResponse {
+    const message = createBaseStartBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePauseBroadcastRequest(): PauseBroadcastRequest {
+  return { businessId: "", broadcastId: "" };
+}
+
+export const PauseBroadcastRequest: MessageFns<PauseBroadcastRequest> = {
+  encode(message: PauseBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PauseBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseBroadcastRequest>, I>>(base?: I): PauseBroadcastRequest {
+    return PauseBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseBroadcastRequest>, I>>(object: I): PauseBroadcastRequest {
+    const message = createBasePauseBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    return message;
+  },
+};
+
+function createBasePauseBroadcastResponse(): PauseBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const PauseBroadcastResponse: MessageFns<PauseBroadcastResponse> = {
+  encode(message: PauseBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: PauseBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseBroadcastResponse>, I>>(base?: I): PauseBroadcastResponse {
+    return PauseBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseBroadcastResponse>, I>>(object: I): PauseBroadcastResponse {
+    const message = createBasePauseBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelBroadcastRequest(): CancelBroadcastRequest {
+  return { businessId: "", broadcastId: "" };
+}
+
+export const CancelBroadcastRequest: MessageFns<CancelBroadcastRequest> = {
+  encode(message: CancelBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelBroadcastRequest>, I>>(base?: I): CancelBroadcastRequest {
+    return CancelBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelBroadcastRequest>, I>>(object: I): CancelBroadcastRequest {
+    const message = createBaseCancelBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelBroadcastResponse(): CancelBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const CancelBroadcastResponse: MessageFns<CancelBroadcastResponse> = {
+  encode(message: CancelBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: CancelBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelBroadcastResponse>, I>>(base?: I): CancelBroadcastResponse {
+    return CancelBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelBroadcastResponse>, I>>(object: I): CancelBroadcastResponse {
+    const message = createBaseCancelBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseCreateQuickReplyRequest(): CreateQuickReplyRequest {
   return { businessId: "", shortcut: "", text: "", mediaId: "" };
@@ -2231,6 +3654,94 @@ export const BusinessToolsServiceService = {
       Buffer.from(AssignConversationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AssignConversationResponse => AssignConversationResponse.decode(value),
   },
+  /**
+   * CreateBroadcast stores a broadcast of an APPROVED template with its
+   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * `start` starts it at once, else it stays a DRAFT that takes more
+   * recipients. Each recipient is sent with its own client message id, so a
+   * broadcast resumed after a crash sends nobody twice.
+   */
+  createBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/CreateBroadcast" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBroadcastRequest): Buffer =>
+      Buffer.from(CreateBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBroadcastRequest => CreateBroadcastRequest.decode(value),
+    responseSerialize: (value: CreateBroadcastResponse): Buffer =>
+      Buffer.from(CreateBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBroadcastResponse => CreateBroadcastResponse.decode(value),
+  },
+  /** AddBroadcastRecipients appends up to 10,000 recipients to a DRAFT. */
+  addBroadcastRecipients: {
+    path: "/kontor.messaging.v1.BusinessToolsService/AddBroadcastRecipients" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddBroadcastRecipientsRequest): Buffer =>
+      Buffer.from(AddBroadcastRecipientsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddBroadcastRecipientsRequest => AddBroadcastRecipientsRequest.decode(value),
+    responseSerialize: (value: AddBroadcastRecipientsResponse): Buffer =>
+      Buffer.from(AddBroadcastRecipientsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddBroadcastRecipientsResponse =>
+      AddBroadcastRecipientsResponse.decode(value),
+  },
+  getBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/GetBroadcast" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBroadcastRequest): Buffer => Buffer.from(GetBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBroadcastRequest => GetBroadcastRequest.decode(value),
+    responseSerialize: (value: GetBroadcastResponse): Buffer =>
+      Buffer.from(GetBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBroadcastResponse => GetBroadcastResponse.decode(value),
+  },
+  /** ListBroadcastRecipients pages through the outcomes by index. */
+  listBroadcastRecipients: {
+    path: "/kontor.messaging.v1.BusinessToolsService/ListBroadcastRecipients" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBroadcastRecipientsRequest): Buffer =>
+      Buffer.from(ListBroadcastRecipientsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBroadcastRecipientsRequest => ListBroadcastRecipientsRequest.decode(value),
+    responseSerialize: (value: ListBroadcastRecipientsResponse): Buffer =>
+      Buffer.from(ListBroadcastRecipientsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBroadcastRecipientsResponse =>
+      ListBroadcastRecipientsResponse.decode(value),
+  },
+  /** StartBroadcast starts a DRAFT or resumes a PAUSED broadcast. */
+  startBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/StartBroadcast" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartBroadcastRequest): Buffer =>
+      Buffer.from(StartBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartBroadcastRequest => StartBroadcastRequest.decode(value),
+    responseSerialize: (value: StartBroadcastResponse): Buffer =>
+      Buffer.from(StartBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartBroadcastResponse => StartBroadcastResponse.decode(value),
+  },
+  pauseBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/PauseBroadcast" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseBroadcastRequest): Buffer =>
+      Buffer.from(PauseBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseBroadcastRequest => PauseBroadcastRequest.decode(value),
+    responseSerialize: (value: PauseBroadcastResponse): Buffer =>
+      Buffer.from(PauseBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseBroadcastResponse => PauseBroadcastResponse.decode(value),
+  },
+  cancelBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/CancelBroadcast" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelBroadcastRequest): Buffer =>
+      Buffer.from(CancelBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelBroadcastRequest => CancelBroadcastRequest.decode(value),
+    responseSerialize: (value: CancelBroadcastResponse): Buffer =>
+      Buffer.from(CancelBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelBroadcastResponse => CancelBroadcastResponse.decode(value),
+  },
 } as const;
 
 export interface BusinessToolsServiceServer extends UntypedServiceImplementation {
@@ -2251,6 +3762,23 @@ export interface BusinessToolsServiceServer extends UntypedServiceImplementation
   setCustomerLabels: handleUnaryCall<SetCustomerLabelsRequest, SetCustomerLabelsResponse>;
   /** AssignConversation gives a conversation to an agent of the business (empty agent_id: unassigned). */
   assignConversation: handleUnaryCall<AssignConversationRequest, AssignConversationResponse>;
+  /**
+   * CreateBroadcast stores a broadcast of an APPROVED template with its
+   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * `start` starts it at once, else it stays a DRAFT that takes more
+   * recipients. Each recipient is sent with its own client message id, so a
+   * broadcast resumed after a crash sends nobody twice.
+   */
+  createBroadcast: handleUnaryCall<CreateBroadcastRequest, CreateBroadcastResponse>;
+  /** AddBroadcastRecipients appends up to 10,000 recipients to a DRAFT. */
+  addBroadcastRecipients: handleUnaryCall<AddBroadcastRecipientsRequest, AddBroadcastRecipientsResponse>;
+  getBroadcast: handleUnaryCall<GetBroadcastRequest, GetBroadcastResponse>;
+  /** ListBroadcastRecipients pages through the outcomes by index. */
+  listBroadcastRecipients: handleUnaryCall<ListBroadcastRecipientsRequest, ListBroadcastRecipientsResponse>;
+  /** StartBroadcast starts a DRAFT or resumes a PAUSED broadcast. */
+  startBroadcast: handleUnaryCall<StartBroadcastRequest, StartBroadcastResponse>;
+  pauseBroadcast: handleUnaryCall<PauseBroadcastRequest, PauseBroadcastResponse>;
+  cancelBroadcast: handleUnaryCall<CancelBroadcastRequest, CancelBroadcastResponse>;
 }
 
 export interface BusinessToolsServiceClient extends Client {
@@ -2424,6 +3952,121 @@ export interface BusinessToolsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AssignConversationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateBroadcast stores a broadcast of an APPROVED template with its
+   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * `start` starts it at once, else it stays a DRAFT that takes more
+   * recipients. Each recipient is sent with its own client message id, so a
+   * broadcast resumed after a crash sends nobody twice.
+   */
+  createBroadcast(
+    request: CreateBroadcastRequest,
+    callback: (error: ServiceError | null, response: CreateBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  createBroadcast(
+    request: CreateBroadcastRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  createBroadcast(
+    request: CreateBroadcastRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  /** AddBroadcastRecipients appends up to 10,000 recipients to a DRAFT. */
+  addBroadcastRecipients(
+    request: AddBroadcastRecipientsRequest,
+    callback: (error: ServiceError | null, response: AddBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  addBroadcastRecipients(
+    request: AddBroadcastRecipientsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  addBroadcastRecipients(
+    request: AddBroadcastRecipientsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  getBroadcast(
+    request: GetBroadcastRequest,
+    callback: (error: ServiceError | null, response: GetBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  getBroadcast(
+    request: GetBroadcastRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  getBroadcast(
+    request: GetBroadcastRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  /** ListBroadcastRecipients pages through the outcomes by index. */
+  listBroadcastRecipients(
+    request: ListBroadcastRecipientsRequest,
+    callback: (error: ServiceError | null, response: ListBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  listBroadcastRecipients(
+    request: ListBroadcastRecipientsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  listBroadcastRecipients(
+    request: ListBroadcastRecipientsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBroadcastRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  /** StartBroadcast starts a DRAFT or resumes a PAUSED broadcast. */
+  startBroadcast(
+    request: StartBroadcastRequest,
+    callback: (error: ServiceError | null, response: StartBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  startBroadcast(
+    request: StartBroadcastRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  startBroadcast(
+    request: StartBroadcastRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  pauseBroadcast(
+    request: PauseBroadcastRequest,
+    callback: (error: ServiceError | null, response: PauseBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  pauseBroadcast(
+    request: PauseBroadcastRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  pauseBroadcast(
+    request: PauseBroadcastRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  cancelBroadcast(
+    request: CancelBroadcastRequest,
+    callback: (error: ServiceError | null, response: CancelBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  cancelBroadcast(
+    request: CancelBroadcastRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelBroadcastResponse) => void,
+  ): ClientUnaryCall;
+  cancelBroadcast(
+    request: CancelBroadcastRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelBroadcastResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,205 @@
+import { sql, type Kysely } from "kysely";
+import { TemplateComponent } from "@kontor/proto/messaging/v1/message";
+import type { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
+import type { BroadcastCounts, BroadcastRecord, BroadcastStore, ClaimedRecipient, RecipientInput, RecipientOutcome } from "../domain/tools/broadcast-service.js";
+import type { MessagingDatabase } from "./database.js";
+import type { BroadcastTable } from "./tools.table.js";
+
+const PENDING = 1;
+const ACCEPTED = 2;
+const FAILED = 3;
+const RUNNING = 2;
+const COMPLETED = 4;
+const DRAFT = 1;
+
+const componentsJson = (c: TemplateComponent[] | undefined) => (c ? JSON.stringify(c.map((x) => TemplateComponent.toJSON(x))) : null);
+const componentsOf = (v: unknown): TemplateComponent[] | undefined => (Array.isArray(v) ? v.map((x) => TemplateComponent.fromJSON(x)) : undefined);
+
+function toRecord(r: BroadcastTable): BroadcastRecord {
+  return {
+    id: r.id,
+    businessId: r.business_id,
+    phoneNumberId: r.phone_number_id,
+    templateName: r.template_name,
+    templateLanguage: r.template_language,
+    components: componentsOf(r.components) ?? [],
+    status: r.status as BroadcastStatus,
+    total: Number(r.total),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: string, from: number, recipients: RecipientInput[], at: Date): Promise<void> {
+  for (let i = 0; i < recipients.length; i += 1000) {
+    const chunk = recipients.slice(i, i + 1000);
+    await trx
+      .insertInto("broadcast_recipient")
+      .values(
+        chunk.map((r, j) => ({
+          broadcast_id: broadcastId,
+          idx: from + i + j + 1,
+          customer_id: r.customerId,
+          e164: r.e164,
+          components: componentsJson(r.components),
+          state: PENDING,
+          claimed_until: null,
+          next_attempt_at: at,
+        })),
+      )
+      .execute();
+  }
+}
+
+export interface RecipientRow {
+  idx: number;
+  customerId: string;
+  e164: string;
+  state: number;
+  messageId: string;
+  messageStatus: number;
+  errorCode: number;
+  errorReason: string;
+  attempts: number;
+}
+
+/** The broadcasts' store port (domain/tools/broadcast-service.ts). */
+export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastStore & {
+  listRecipients(broadcastId: string, afterIdx: number, state: number, limit: number): Promise<RecipientRow[]>;
+} {
+  return {
+    async insert(b, recipients) {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto("broadcast")
+          .values({
+            id: b.id,
+            business_id: b.businessId,
+            phone_number_id: b.phoneNumberId,
+            template_name: b.templateName,
+            template_language: b.templateLanguage,
+            components: componentsJson(b.components) ?? "[]",
+            status: b.status,
+            total: b.total,
+            created_at: b.createdAt,
+            updated_at: b.updatedAt,
+          })
+          .execute();
+        await insertRecipients(trx, b.id, 0, recipients, b.createdAt);
+      });
+    },
+
+    async append(businessId, id, recipients, max) {
+      return db.transaction().execute(async (trx) => {
+        const b = await trx.selectFrom("broadcast").selectAll().where("id", "=", id).where("business_id", "=", businessId).forUpdate().executeTakeFirst();
+        if (!b) return undefined;
+        if (b.status !== DRAFT) return "not_draft" as const;
+        const total = Number(b.total);
+        if (total + recipients.length > max) return "too_many" as const;
+        const at = new Date();
+        await insertRecipients(trx, id, total, recipients, at);
+        await trx.updateTable("broadcast").set({ total: total + recipients.length, updated_at: at }).where("id", "=", id).execute();
+        return total + recipients.length;
+      });
+    },
+
+    async get(businessId, id) {
+      const r = await db.selectFrom("broadcast").selectAll().where("id", "=", id).where("business_id", "=", businessId).executeTakeFirst();
+      return r && toRecord(r as BroadcastTable);
+    },
+
+    async counts(id): Promise<BroadcastCounts> {
+      const { rows } = await sql<{ total: string; pending: string; accepted: string; failed: string; delivered: string; read: string }>`
+        SELECT count(*) AS total,
+          count(*) FILTER (WHERE r.state = ${PENDING}) AS pending,
+          count(*) FILTER (WHERE r.state = ${ACCEPTED}) AS accepted,
+          count(*) FILTER (WHERE r.state = ${FAILED}) AS failed,
+          count(*) FILTER (WHERE m.status IN (3, 4)) AS delivered,
+          count(*) FILTER (WHERE m.status = 4) AS read
+        FROM broadcast_recipient r LEFT JOIN message m ON r.state = ${ACCEPTED} AND m.id = r.message_id
+        WHERE r.broadcast_id = ${id}`.execute(db);
+      const c = rows[0]!;
+      return { total: Number(c.total), pending: Number(c.pending), accepted: Number(c.accepted), failed: Number(c.failed), delivered: Number(c.delivered), read: Number(c.read) };
+    },
+
+    async setStatus(businessId, id, from, to, at) {
+      const r = await db
+        .updateTable("broadcast")
+        .set({ status: to, updated_at: at })
+        .where("id", "=", id)
+        .where("business_id", "=", businessId)
+        .where("status", "in", from)
+        .returningAll()
+        .executeTakeFirst();
+      return r && toRecord(r as BroadcastTable);
+    },
+
+    async labelAudience(businessId, phoneNumberId, labelId) {
+      const label = await db.selectFrom("label").select("id").where("id", "=", labelId).where("business_id", "=", businessId).executeTakeFirst();
+      if (!label) return undefined;
+      const { rows } = await sql<{ customer_id: string }>`
+        SELECT customer_id FROM customer_label WHERE business_id = ${businessId} AND label_id = ${labelId}::uuid
+        UNION
+        SELECT c.customer_id FROM conversation_label cl JOIN conversation c ON c.id = cl.conversation_id
+          WHERE cl.label_id = ${labelId}::uuid AND c.phone_number_id = ${phoneNumberId}
+        ORDER BY customer_id`.execute(db);
+      return rows.map((r) => r.customer_id);
+    },
+
+    async claim(now, leaseMs, limit): Promise<ClaimedRecipient[]> {
+      const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number }>`
+        WITH c AS (
+          SELECT r.broadcast_id, r.idx FROM broadcast_recipient r JOIN broadcast b ON b.id = r.broadcast_id
+          WHERE r.state = ${PENDING} AND r.next_attempt_at <= ${now} AND (r.claimed_until IS NULL OR r.claimed_until < ${now}) AND b.status = ${RUNNING}
+          ORDER BY r.next_attempt_at, r.broadcast_id, r.idx
+          LIMIT ${limit}
+          FOR UPDATE OF r SKIP LOCKED
+        )
+        UPDATE broadcast_recipient r SET claimed_until = ${new Date(now.getTime() + leaseMs)}, attempts = r.attempts + 1
+        FROM c WHERE r.broadcast_id = c.broadcast_id AND r.idx = c.idx
+        RETURNING r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts - 1 AS attempts`.execute(db);
+      if (rows.length === 0) return [];
+      const ids = [...new Set(rows.map((r) => r.broadcast_id))];
+      const broadcasts = new Map((await db.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
+      return rows
+        .sort((a, b) => (a.broadcast_id === b.broadcast_id ? Number(a.idx) - Number(b.idx) : a.broadcast_id < b.broadcast_id ? -1 : 1))
+        .map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
+    },
+
+    async record(broadcastId, index, outcome: RecipientOutcome) {
+      const q = db.updateTable("broadcast_recipient").where("broadcast_id", "=", broadcastId).where("idx", "=", index);
+      if (outcome.kind === "accepted") await q.set({ state: ACCEPTED, message_id: outcome.messageId, claimed_until: null, error_code: 0, error_reason: "" }).execute();
+      else if (outcome.kind === "failed") await q.set({ state: FAILED, claimed_until: null, error_code: outcome.code, error_reason: outcome.reason }).execute();
+      else await q.set({ claimed_until: null, next_attempt_at: outcome.at, error_code: outcome.code, error_reason: outcome.reason }).execute();
+    },
+
+    async completeDone(ids, at) {
+      await sql`
+        UPDATE broadcast b SET status = ${COMPLETED}, updated_at = ${at}
+        WHERE b.id = ANY(${ids}::uuid[]) AND b.status = ${RUNNING}
+          AND NOT EXISTS (SELECT 1 FROM broadcast_recipient r WHERE r.broadcast_id = b.id AND r.state = ${PENDING})`.execute(db);
+    },
+
+    async listRecipients(broadcastId, afterIdx, state, limit) {
+      let q = db
+        .selectFrom("broadcast_recipient as r")
+        .leftJoin("message as m", (j) => j.onRef("m.id", "=", "r.message_id").on("r.state", "=", ACCEPTED))
+        .select(["r.idx", "r.customer_id", "r.e164", "r.state", "r.message_id", "m.status as message_status", "r.error_code", "r.error_reason", "r.attempts"])
+        .where("r.broadcast_id", "=", broadcastId)
+        .where("r.idx", ">", afterIdx);
+      if (state) q = q.where("r.state", "=", state);
+      const rows = await q.orderBy("r.idx").limit(limit).execute();
+      return rows.map((r) => ({
+        idx: Number(r.idx),
+        customerId: r.customer_id,
+        e164: r.e164,
+        state: r.state,
+        messageId: r.message_id,
+        messageStatus: r.message_status ?? 0,
+        errorCode: r.error_code,
+        errorReason: r.error_reason,
+        attempts: r.attempts,
+      }));
+    },
+  };
+}
