@@ -9,6 +9,7 @@ import { createSandboxBank, type BankRail } from "./domain/bank-rail.js";
 import { createP2pService } from "./domain/p2p-service.js";
 import { createPaymentService } from "./domain/payment-service.js";
 import { registerPaymentsServer } from "./rpc/payments-server.js";
+import { registerConsumers } from "./events/consumers.js";
 import { paymentsAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
 
@@ -49,6 +50,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
   });
   registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments });
+  registerConsumers(rt, payments);
   if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
 
   /** Every replica sweeps; each sweep locks its rows, so two replicas never apply one expiry twice. */

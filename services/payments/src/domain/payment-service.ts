@@ -8,6 +8,7 @@ import type { PaymentIntentRow, PaymentRefundRow } from "../store/payments.table
 import {
   findExpiredIntents,
   findPaymentIntent,
+  findPaymentIntentByOrder,
   findPlan,
   findRefund,
   insertPaymentIntent,
@@ -48,6 +49,14 @@ export interface Refund {
   currency: string;
   reason: string;
   createdAt: Date;
+}
+
+/** What a payment intent is made from: a catalog order (its event) or CreatePaymentIntent. */
+export interface OrderToPay {
+  orderId: string;
+  businessId: string;
+  customerId: string;
+  amount: MoneyValue;
 }
 
 export interface PaymentPorts {
@@ -91,12 +100,12 @@ export function feeFor(amountMinor: bigint, bps: number): bigint {
 }
 
 /**
- * The fee a refund returns: the fee's share of the refunded amount, rounded
- * down, and whatever is left of the fee on the refund that completes it,
- * so a full refund returns the whole fee and partial ones never more.
+ * The fee a refund returns: the fee's share of everything refunded so far,
+ * rounded down, less what earlier refunds returned. The shares telescope:
+ * a full refund returns exactly the whole fee, partial ones never more
+ * than their proportion.
  */
 export function feeReturned(captured: bigint, fee: bigint, refundedBefore: bigint, refund: bigint): bigint {
-  if (refundedBefore + refund === captured) return fee - (fee * refundedBefore) / captured;
   return (fee * (refundedBefore + refund)) / captured - (fee * refundedBefore) / captured;
 }
 
@@ -125,22 +134,37 @@ export function createPaymentService(ports: PaymentPorts) {
       return { plan, feeBps: bps };
     },
 
-    async create(caller: string, r: { idempotencyKey: string; orderId: string; businessId: string; customerId: string; amount: MoneyValue }): Promise<{ payment: PaymentIntent; replayed: boolean }> {
+    /**
+     * The order's payment intent, made once per (business, order): whether
+     * the order.placed consumer or CreatePaymentIntent gets there first, the
+     * other finds it. The same order asked with another customer or amount
+     * is refused (ORDER_ALREADY_HAS_PAYMENT).
+     */
+    async createForOrder(trx: Db, r: OrderToPay): Promise<{ row: PaymentIntentRow; created: boolean }> {
+      const row = await insertPaymentIntent(trx, {
+        id: randomUUID(),
+        order_id: r.orderId,
+        business_id: r.businessId,
+        customer_id: r.customerId,
+        amount_minor: r.amount.amountMinor.toString(),
+        currency: r.amount.currency,
+        expires_at: new Date(ports.now().getTime() + ports.intentTtlMs),
+      });
+      if (row) return { row, created: true };
+      const existing = (await findPaymentIntentByOrder(trx, r.businessId, r.orderId))!;
+      if (existing.customer_id !== r.customerId || BigInt(existing.amount_minor) !== r.amount.amountMinor || existing.currency !== r.amount.currency) {
+        throw new PolicyRefused("ORDER_ALREADY_HAS_PAYMENT", "this order already has a payment intent for another customer or amount", 0, "order_id");
+      }
+      return { row: existing, created: false };
+    },
+
+    async create(caller: string, r: OrderToPay & { idempotencyKey: string }): Promise<{ payment: PaymentIntent; replayed: boolean }> {
       const { value, replayed } = await ports.db.transaction().execute((trx) =>
         idempotent(
           trx,
           { caller, scope: "CreatePaymentIntent", key: r.idempotencyKey, body: { ...r, idempotencyKey: undefined } },
           async () => {
-            const row = await insertPaymentIntent(trx, {
-              id: randomUUID(),
-              order_id: r.orderId,
-              business_id: r.businessId,
-              customer_id: r.customerId,
-              amount_minor: r.amount.amountMinor.toString(),
-              currency: r.amount.currency,
-              expires_at: new Date(ports.now().getTime() + ports.intentTtlMs),
-            });
-            if (!row) throw new PolicyRefused("ORDER_ALREADY_HAS_PAYMENT", "this order already has a payment intent", 0, "order_id");
+            const { row } = await this.createForOrder(trx, r);
             return { id: row.id, value: row };
           },
           async (id) => (await findPaymentIntent(trx, id))!,
@@ -151,6 +175,12 @@ export function createPaymentService(ports: PaymentPorts) {
 
     async get(id: string): Promise<PaymentIntent> {
       const row = await findPaymentIntent(ports.db, id);
+      if (!row) throw new NotFound("payment");
+      return intentRowToIntent(row);
+    },
+
+    async getByOrder(businessId: string, orderId: string): Promise<PaymentIntent> {
+      const row = await findPaymentIntentByOrder(ports.db, businessId, orderId);
       if (!row) throw new NotFound("payment");
       return intentRowToIntent(row);
     },

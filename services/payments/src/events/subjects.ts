@@ -8,3 +8,8 @@ export const subjects = {
   payoutSettled: "kontor.payments.payout.settled.v1",
   payoutFailed: "kontor.payments.payout.failed.v1",
 } as const;
+
+/** What payments consumes. */
+export const consumed = {
+  orderPlaced: "kontor.catalog.order.placed.v1",
+} as const;

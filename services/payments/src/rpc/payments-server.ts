@@ -233,7 +233,9 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       return { payment: paymentIntentToPb(r.payment), replayed: r.replayed };
     }),
     getPaymentIntent: grpc.unary("GetPaymentIntent", async (req, ctx) => {
-      const payment = await payments.get(required("payment_id", req.paymentId));
+      const payment = req.paymentId
+        ? await payments.get(required("payment_id", req.paymentId))
+        : await payments.getByOrder(required("business_id", req.businessId), required("order_id", req.orderId));
       authorizeReadPayment(ctx.principal, payment);
       return { payment: paymentIntentToPb(payment) };
     }),

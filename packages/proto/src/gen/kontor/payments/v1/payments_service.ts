@@ -557,7 +557,10 @@ export interface ConfirmPaymentIntentResponse {
 }
 
 export interface GetPaymentIntentRequest {
+  /** The payment; or, when empty, the payment of business_id's order_id. */
   paymentId: string;
+  orderId: string;
+  businessId: string;
 }
 
 export interface GetPaymentIntentResponse {
@@ -5671,13 +5674,19 @@ export const ConfirmPaymentIntentResponse: MessageFns<ConfirmPaymentIntentRespon
 };
 
 function createBaseGetPaymentIntentRequest(): GetPaymentIntentRequest {
-  return { paymentId: "" };
+  return { paymentId: "", orderId: "", businessId: "" };
 }
 
 export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
   encode(message: GetPaymentIntentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.paymentId !== "") {
       writer.uint32(10).string(message.paymentId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
     }
     return writer;
   },
@@ -5703,6 +5712,22 @@ export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
             message.paymentId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5722,6 +5747,16 @@ export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
         : isSet(object.payment_id)
         ? globalThis.String(object.payment_id)
         : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
     };
   },
 
@@ -5729,6 +5764,12 @@ export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
     const obj: any = {};
     if (message.paymentId !== "") {
       obj.paymentId = message.paymentId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
     }
     return obj;
   },
@@ -5739,6 +5780,8 @@ export const GetPaymentIntentRequest: MessageFns<GetPaymentIntentRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetPaymentIntentRequest>, I>>(object: I): GetPaymentIntentRequest {
     const message = createBaseGetPaymentIntentRequest();
     message.paymentId = object.paymentId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.businessId = object.businessId ?? "";
     return message;
   },
 };
