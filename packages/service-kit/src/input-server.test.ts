@@ -73,7 +73,7 @@ function auth(): Metadata {
 
 const send = (req: Partial<SendMessageRequest>) =>
   new Promise<ServiceError | undefined>((resolve) => {
-    client.sendMessage({ sender: undefined, recipient: undefined, to: "", clientMessageId: "", content: undefined, context: undefined, bizOpaqueCallbackData: "", ...req }, auth(), (err) => resolve(err ?? undefined));
+    client.sendMessage({ sender: undefined, recipient: undefined, to: "", clientMessageId: "", content: undefined, context: undefined, bizOpaqueCallbackData: "", referral: undefined, ...req }, auth(), (err) => resolve(err ?? undefined));
   });
 
 describe("kit server input check", () => {
@@ -128,7 +128,7 @@ describe("kit server input check", () => {
       });
     });
     call.on("data", () => undefined);
-    const item = (ref: string, body: string): SendMessageStreamRequest => ({ ref, message: { sender: undefined, recipient: undefined, to: "", clientMessageId: "", content: text(body), context: undefined, bizOpaqueCallbackData: "" } });
+    const item = (ref: string, body: string): SendMessageStreamRequest => ({ ref, message: { sender: undefined, recipient: undefined, to: "", clientMessageId: "", content: text(body), context: undefined, bizOpaqueCallbackData: "", referral: undefined } });
     call.write(item("1", "one"));
     call.write(item("2", "two"));
     call.write(item("3", "th\u0000ree"));
