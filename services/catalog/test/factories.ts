@@ -15,7 +15,7 @@ export function buildCreateProduct(overrides: Partial<CreateProductRequest> = {}
   });
 }
 
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, CatalogServiceService, ProductInput, type BulkUpsertProductsResponse, type ImportProductsResponse, ImportFormat } from "@kontor/proto/catalog/v1/catalog_service";
 import { errorDetail } from "@kontor/testkit/grpc";
 
@@ -32,7 +32,7 @@ export function buildProductInput(overrides: Partial<ProductInput> = {}): Produc
 }
 
 type Methods = {
-  [K in keyof CatalogServiceClient]: CatalogServiceClient[K] extends (req: infer Req, md: Metadata, cb: (err: ServiceError | null, res: infer Res) => void) => unknown ? [Req, Res] : never;
+  [K in keyof CatalogServiceClient]: CatalogServiceClient[K] extends (req: infer Req, md: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: infer Res) => void) => ClientUnaryCall ? [Req, Res] : never;
 };
 
 /**

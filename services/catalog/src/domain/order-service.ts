@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
+import { ConcurrentUpdate, InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import { isUuid } from "@kontor/service-kit/ids";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { CatalogDatabase } from "../store/database.js";
@@ -161,12 +161,14 @@ export function createOrderService(ports: OrderPorts) {
     if (to === "PAID") await confirmReservations(trx, order.id);
     if (to === "CANCELLED" && from === "PENDING_PAYMENT") await releaseReservations(trx, order.id);
     if (to === "CANCELLED" && from === "PAID") await restock(trx, order.id);
-    const row = await setOrderState(trx, order.id, {
+    const row = await setOrderState(trx, order.id, from, {
       state: to,
       tracking: extra.tracking === undefined || (extra.tracking === null && to !== "SHIPPED") ? undefined : extra.tracking,
       paid: to === "PAID",
       clearReservation: from === "PENDING_PAYMENT",
     });
+    // Callers hold the order's row lock; this guard keeps a move single even if one did not.
+    if (!row) throw new ConcurrentUpdate("the order changed meanwhile, retry");
     await recordChange(trx, { order_id: order.id, from_state: from, to_state: to, actor, reason: extra.reason ?? "" });
     const moved = orderFromRows(row, order.lines.map((l, i) => ({ order_id: order.id, line: i + 1, product_id: l.productId, retailer_id: l.retailerId, name: l.name, quantity: l.quantity, unit_price_minor: l.unitPriceMinor.toString(), line_total_minor: l.lineTotalMinor.toString() })));
     await ports.enqueue(trx, [orderStatusEvent(moved, from, extra.reason ?? "")]);

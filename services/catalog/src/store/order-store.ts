@@ -97,11 +97,13 @@ export async function listOrders(
   return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
 }
 
+/** Moves an order from `from`; undefined when it is no longer in `from` (another writer moved it first). */
 export async function setOrderState(
   db: Db,
   id: string,
+  from: string,
   values: { state: string; tracking?: unknown; paid?: boolean; clearReservation?: boolean },
-): Promise<OrderRow> {
+): Promise<OrderRow | undefined> {
   return db
     .updateTable("customer_order")
     .set({
@@ -112,8 +114,9 @@ export async function setOrderState(
       ...(values.clearReservation ? { reserved_until: null } : {}),
     })
     .where("id", "=", id)
+    .where("state", "=", from)
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
 }
 
 export async function recordChange(db: Db, change: { order_id: string; from_state: string | null; to_state: string; actor: string; reason: string }): Promise<void> {

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { OrderState, type CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
+import { OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { errorDetail, waitFor } from "@kontor/testkit/grpc";
+import { loadConfig } from "../src/config.js";
+import { createCatalog, type CatalogApp } from "../src/app.js";
+import { subjects } from "../src/events/subjects.js";
+import { buildProductInput, bulkUpsert, call, clientAt } from "./factories.js";
+
+let env: TestEnv;
+const BIZ = "biz_stock";
+let owner: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  owner = await env.token({ kind: "business", businessId: BIZ });
+});
+
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+async function started(extra: Record<string, string>): Promise<{ app: CatalogApp; client: CatalogServiceClient }> {
+  const app = await createCatalog(loadConfig(env.env(extra)));
+  const { port } = await app.start();
+  return { app, client: clientAt(port) };
+}
+
+async function stockOf(app: CatalogApp, productId: string): Promise<{ inventory: string; reserved: string }> {
+  const { rows } = await app.runtime.database.pool.query("SELECT inventory::text, reserved::text FROM product WHERE id = $1", [productId]);
+  return rows[0];
+}
+
+async function cancelledEvents(orderIds: string[]): Promise<string[]> {
+  const all = await streamMessages(env, "catalog", subjects.orderCancelled);
+  return all.map((m) => OrderStatusChanged.decode(m.data)).filter((e) => orderIds.includes(e.orderId)).map((e) => `${e.orderId}:${e.reason}`);
+}
+
+describe("checkout races for the last units", () => {
+  it("when 40 customers check out 1 unit each of a SKU with 7 left, all at once, then exactly 7 orders are placed and the rest are OUT_OF_STOCK", async () => {
+    const { app, client } = await started({ SWEEP_INTERVAL_MS: "0" });
+    try {
+      const catalogId = (await call(client, "createCatalog", { businessId: BIZ, name: "Race" }, owner)).catalog!.id;
+      const [row] = (await bulkUpsert(client, catalogId, [buildProductInput({ retailerId: "LAST", inventory: "7" })], owner)).results;
+      const customers = await Promise.all(Array.from({ length: 40 }, (_, i) => env.token({ kind: "customer", customerId: `c_race_${i}` })));
+      for (const token of customers) await call(client, "addCartItem", { catalogId, productRetailerId: "LAST", quantity: 1 }, token);
+      const outcomes = await Promise.allSettled(customers.map((token) => call(client, "checkout", { businessId: BIZ }, token)));
+      const placed = outcomes.filter((o) => o.status === "fulfilled");
+      const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected").map((o) => o.reason as ServiceError);
+      expect(placed).toHaveLength(7);
+      expect(refused.map((e) => [e.code, errorDetail(e)?.reason])).toEqual(Array.from({ length: 33 }, () => [status.FAILED_PRECONDITION, "OUT_OF_STOCK"]));
+      expect(await stockOf(app, row!.productId)).toEqual({ inventory: "7", reserved: "7" });
+    } finally {
+      client.close();
+      await app.stop();
+    }
+  });
+});
+
+describe("reservation expiry", () => {
+  it("when an unpaid order's reservation runs out while no replica runs, then a restarted replica cancels it, returns the stock and publishes order.cancelled once", async () => {
+    // First life: reservations last 1 ms and this replica never sweeps.
+    const first = await started({ SWEEP_INTERVAL_MS: "0", RESERVATION_TTL_MS: "1" });
+    const catalogId = (await call(first.client, "createCatalog", { businessId: BIZ, name: "Expiry" }, owner)).catalog!.id;
+    const [row] = (await bulkUpsert(first.client, catalogId, [buildProductInput({ retailerId: "EXP", inventory: "5" })], owner)).results;
+    const customer = await env.token({ kind: "customer", customerId: "c_expiry" });
+    const order = (await call(first.client, "createChatOrder", { catalogId, items: [{ productRetailerId: "EXP", quantity: 2, itemPrice: undefined }] }, customer)).order!;
+    expect(await stockOf(first.app, row!.productId)).toEqual({ inventory: "5", reserved: "2" });
+    first.client.close();
+    await first.app.stop();
+
+    // Second life: the sweeper finds the expired order in the table.
+    const second = await started({ SWEEP_INTERVAL_MS: "20", RESERVATION_TTL_MS: "1" });
+    try {
+      await waitFor(async () => (await call(second.client, "getOrder", { orderId: order.id }, owner)).order!.state === OrderState.ORDER_STATE_CANCELLED);
+      expect(await stockOf(second.app, row!.productId)).toEqual({ inventory: "5", reserved: "0" });
+      await outboxDrained(second.app.runtime.database.pool);
+      expect(await cancelledEvents([order.id])).toEqual([`${order.id}:expired`]);
+    } finally {
+      second.client.close();
+      await second.app.stop();
+    }
+  });
+
+  it("when two replicas sweep the same expired orders, then each order is cancelled exactly once and its stock returns once", async () => {
+    const maker = await started({ SWEEP_INTERVAL_MS: "0", RESERVATION_TTL_MS: "1" });
+    const catalogId = (await call(maker.client, "createCatalog", { businessId: BIZ, name: "Replicas" }, owner)).catalog!.id;
+    const [row] = (await bulkUpsert(maker.client, catalogId, [buildProductInput({ retailerId: "REP", inventory: "500" })], owner)).results;
+    const orderIds: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const customer = await env.token({ kind: "customer", customerId: `c_rep_${i}` });
+      orderIds.push((await call(maker.client, "createChatOrder", { catalogId, items: [{ productRetailerId: "REP", quantity: 2, itemPrice: undefined }] }, customer)).order!.id);
+    }
+    maker.client.close();
+    await maker.app.stop();
+    const a = await started({ SWEEP_INTERVAL_MS: "5", RESERVATION_TTL_MS: "1" });
+    const b = await started({ SWEEP_INTERVAL_MS: "5", RESERVATION_TTL_MS: "1" });
+    try {
+      await waitFor(async () => (await stockOf(a.app, row!.productId)).reserved === "0");
+      const { rows } = await a.app.runtime.database.pool.query("SELECT count(*)::int AS n, count(DISTINCT order_id)::int AS orders FROM order_change WHERE to_state = 'CANCELLED' AND order_id = ANY($1)", [orderIds]);
+      expect(rows[0]).toEqual({ n: 150, orders: 150 });
+      expect(await stockOf(a.app, row!.productId)).toEqual({ inventory: "500", reserved: "0" });
+      await outboxDrained(a.app.runtime.database.pool);
+      await outboxDrained(b.app.runtime.database.pool);
+      expect((await cancelledEvents(orderIds)).length).toBe(150);
+    } finally {
+      a.client.close();
+      b.client.close();
+      await a.app.stop();
+      await b.app.stop();
+    }
+  });
+});
