@@ -95,6 +95,12 @@ export interface ConsumerSpec<T> {
   /** Deletes the consumer on the server after this long without a client (consumers named per replica). */
   inactiveMs?: number;
   /**
+   * Events handled at once (default 1: one after the other). A handler that
+   * batches (returns when its batch commits) needs more in flight; each
+   * event is still acked or naked alone.
+   */
+  inFlight?: number;
+  /**
    * Start with the events stored at or after this instant instead of the
    * stream's first (a replica that loads the state at start needs only what
    * changed since shortly before).
@@ -130,6 +136,23 @@ export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>
   const consumer = await nc.jetstream().consumers.get(spec.stream.name, spec.durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: spec.batch ?? 64 });
   const count = (outcome: string) => metrics?.consumerHandled.inc({ consumer: spec.durable, outcome });
+  const limit = Math.max(1, spec.inFlight ?? 1);
+  let inFlight = 0;
+  let slotFreed: (() => void) | undefined;
+  const settle = async (msg: JsMsg, event: T) => {
+    try {
+      const outcome = await spec.handle(event, msg);
+      if (outcome === "term") msg.term();
+      else msg.ack();
+      count(outcome);
+    } catch (err) {
+      const attempt = msg.info.redeliveryCount;
+      log.warn({ consumer: spec.durable, subject: msg.subject, attempt, err: { message: (err as Error).message } }, "event handling failed, will retry");
+      msg.nak(Math.min(30_000, 200 * 2 ** Math.min(attempt, 8)));
+      count("nak");
+    }
+  };
+  const pending = new Set<Promise<void>>();
   const loop = (async () => {
     for await (const msg of messages) {
       let event: T;
@@ -141,18 +164,20 @@ export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>
         count("term");
         continue;
       }
-      try {
-        const outcome = await spec.handle(event, msg);
-        if (outcome === "term") msg.term();
-        else msg.ack();
-        count(outcome);
-      } catch (err) {
-        const attempt = msg.info.redeliveryCount;
-        log.warn({ consumer: spec.durable, subject: msg.subject, attempt, err: { message: (err as Error).message } }, "event handling failed, will retry");
-        msg.nak(Math.min(30_000, 200 * 2 ** Math.min(attempt, 8)));
-        count("nak");
+      if (limit === 1) {
+        await settle(msg, event);
+        continue;
       }
+      inFlight++;
+      const p: Promise<void> = settle(msg, event).finally(() => {
+        inFlight--;
+        pending.delete(p);
+        slotFreed?.();
+      });
+      pending.add(p);
+      while (inFlight >= limit) await new Promise<void>((r) => (slotFreed = r));
     }
+    await Promise.all(pending);
   })();
   return {
     async stop() {

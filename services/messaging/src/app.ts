@@ -30,6 +30,8 @@ import { createToolsStore } from "./store/tools-store.js";
 import { createBroadcastService } from "./domain/tools/broadcast-service.js";
 import { createBroadcastStore } from "./store/broadcast-store.js";
 import { templateRefusal } from "./domain/template-cache.js";
+import { createAnalyticsStore } from "./store/analytics-store.js";
+import { registerAnalyticsConsumer } from "./events/analytics.js";
 import { conversationAssignedEvent } from "./events/outbox.js";
 import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
@@ -171,7 +173,10 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     }),
     listRecipients: broadcastStore.listRecipients,
   };
-  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE);
+  // Analytics: counts per day from the events, by a consumer the replicas share.
+  const analyticsStore = createAnalyticsStore(rt.db);
+  if (config.MESSAGING_ANALYTICS === "on") registerAnalyticsConsumer(rt, analyticsStore);
+  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;

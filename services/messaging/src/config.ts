@@ -43,6 +43,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   MESSAGING_POLICY: z.enum(["enforce", "off"]).default("enforce"),
   /** How often a replica applies quality (template pauses) and steps tiers up (ms). */
   POLICY_EVALUATION_MS: z.coerce.number().int().min(100).default(60_000),
+  /** "on": this replica takes part in counting analytics from the events (a consumer shared by the replicas). */
+  MESSAGING_ANALYTICS: z.enum(["on", "off"]).default("on"),
   /** Broadcast recipients one replica claims per pass of its sender, and how often it passes (ms). */
   BROADCAST_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   BROADCAST_INTERVAL_MS: z.coerce.number().int().min(10).default(200),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { ConversationAssigned } from "@kontor/proto/messaging/v1/events";
 import { MessagingServiceClient, WindowFilter, type ConversationFilter } from "@kontor/proto/messaging/v1/messaging_service";
-import { BusinessToolsServiceClient, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
+import { AnalyticsGranularity, BusinessToolsServiceClient, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
 import { BroadcastStatus, RecipientState } from "@kontor/proto/messaging/v1/tools";
 import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
 import { TemplateCategory, TemplateComponentType, TemplateHeaderFormat, TemplateParameterFormat } from "@kontor/proto/messaging/v1/template";
@@ -15,6 +15,9 @@ import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/gr
 import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
 import type { MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
+import { decodeAnalytics } from "../src/events/analytics.js";
+import { fold, points, type AnalyticsEvent } from "../src/domain/tools/analytics.js";
+import { createAnalyticsStore } from "../src/store/analytics-store.js";
 import { toolsAccess } from "../src/rpc/access.js";
 import { bounds } from "../src/rpc/bounds.js";
 import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
@@ -336,6 +339,57 @@ describe("broadcasts", () => {
     const created = await unaryCall(tools.createBroadcast.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("friend", "N-1"), recipients: [], labelId: label.id, start: false }, { token: biz.token });
     const listed = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: undefined, state: 0 }, { token: biz.token });
     expect(listed.recipients.map((r) => r.customerId).sort()).toEqual([a.customerId, b.customerId].sort());
+  });
+});
+
+describe("analytics", () => {
+  it("when a business's traffic flows, then GetAnalytics equals the counts recomputed from the replayed event log, and a redelivered batch counts nothing twice", async () => {
+    const biz = await business();
+    const name = await approvedTemplate(biz);
+    const a = await conversationWith(biz);
+    const b = await conversationWith(biz);
+    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(number(biz.pn), customer(a.customerId), text("hi Ana")), { token: biz.token });
+    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(number(biz.pn), customer(b.customerId), { kind: { $case: "template", value: { name, languageCode: "en_US", components: bodyParams("Bo", "C-3"), rendered: undefined } } }), { token: biz.token });
+    await unaryCall(messaging.reportReceipt.bind(messaging), { reader: customer(a.customerId), conversationId: a.conversationId, status: 4, upToSeq: "2", messageId: "" }, { token: a.token });
+    const day = new Date().toISOString().slice(0, 10);
+
+    // The log: every event of the business on the stream, folded by the same rules.
+    await outboxDrained(app.runtime.database.pool);
+    const log = (await streamMessages(env, "messaging"))
+      .map((m) => decodeAnalytics(m.subject, m.data))
+      .filter((e): e is AnalyticsEvent => e !== undefined && e.businessId === biz.businessId);
+    const expected = points(fold(log, new Map()).map((d) => ({ day: d.day, metric: d.metric, value: d.value })), "day");
+    expect(expected[0]).toMatchObject({ sent: 2, read: 1, inbound: 2, firstResponses: 2, templateSent: { [name]: 1 } });
+
+    const ask = () => unaryCall(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
+    const got = await waitFor(async () => {
+      const r = await ask();
+      return r.points[0]?.read === "1" && r.points[0]?.sent === "2" ? r : undefined;
+    }, 20_000);
+    const p = got.points[0]!;
+    const e = expected[0]!;
+    expect({ ...p }).toMatchObject({
+      startDate: e.startDate,
+      sent: String(e.sent),
+      delivered: String(e.delivered),
+      read: String(e.read),
+      failed: String(e.failed),
+      inbound: String(e.inbound),
+      firstResponses: String(e.firstResponses),
+      firstResponseMedianS: e.firstResponseMedianS,
+      templateSent: Object.fromEntries(Object.entries(e.templateSent).map(([k, v]) => [k, String(v)])),
+      conversationsByCategory: Object.fromEntries(Object.entries(e.conversationsByCategory).map(([k, v]) => [k, String(v)])),
+    });
+
+    // The same events again (a redelivery after a crash): nothing changes.
+    await createAnalyticsStore(app.runtime.db).applyBatch(log);
+    expect((await ask()).points).toEqual(got.points);
+
+    const other = await business();
+    const notYours = await expectFailure(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: other.token });
+    expect(notYours.code).toBe(status.PERMISSION_DENIED);
+    const badRange = await expectFailure(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: "2026-02-30", endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
+    expect(errorDetail(badRange)?.field).toBe("start_date");
   });
 });
 

@@ -83,4 +83,5 @@ export const toolsAccess: AccessTableOf<BusinessToolsServiceServer> = {
   StartBroadcast: TOOL_USERS,
   PauseBroadcast: TOOL_USERS,
   CancelBroadcast: TOOL_USERS,
+  GetAnalytics: TOOL_USERS,
 };

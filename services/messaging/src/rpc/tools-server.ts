@@ -1,4 +1,6 @@
-import { BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
+import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
+import { InvalidInput } from "@kontor/service-kit/errors";
+import { points } from "../domain/tools/analytics.js";
 import type { Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
 import { NotFound } from "@kontor/service-kit/errors";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
@@ -47,6 +49,15 @@ const outcomeToPb = (r: RecipientRow): BroadcastRecipientOutcome => ({
   attempts: r.attempts,
 });
 
+/** int64 maps travel as strings (ts-proto's forceLong=string). */
+const stringCounts = (m: Record<string, number>): Record<string, string> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+
+/** A UTC day as "YYYY-MM-DD" that exists on the calendar. */
+function utcDay(value: string, field: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) throw new InvalidInput(field, "must be a date YYYY-MM-DD");
+  return value;
+}
+
 type IdxCursor = { i: number };
 const isIdxCursor = (v: unknown): v is IdxCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as IdxCursor).i);
 
@@ -60,6 +71,7 @@ export function registerToolsServer(
   broadcasts: BroadcastService & { listRecipients(broadcastId: string, afterIdx: number, state: number, limit: number): Promise<RecipientRow[]> },
   directory: Pick<DirectoryCache, "get">,
   maxPageSize: number,
+  analytics: { rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> },
 ): void {
   /** The broadcast's number must be the business's own. */
   const ownNumber = (businessId: string, phoneNumberId: string) => {
@@ -151,6 +163,33 @@ export function registerToolsServer(
     pauseBroadcast: grpc.unary("PauseBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);
       return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "pause")) };
+    }),
+    getAnalytics: grpc.unary("GetAnalytics", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      if (req.phoneNumberId) ownNumber(req.businessId, req.phoneNumberId);
+      const start = utcDay(req.startDate, "start_date");
+      const end = utcDay(req.endDate, "end_date");
+      if (end < start) throw new InvalidInput("end_date", "must not be before start_date");
+      if ((Date.parse(end) - Date.parse(start)) / 86_400_000 >= 366) throw new InvalidInput("end_date", "a range is at most 366 days");
+      const granularity = req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH ? "month" : req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY ? "day" : undefined;
+      if (!granularity) throw new InvalidInput("granularity", "must be DAY or MONTH");
+      const found = points(await analytics.rows(req.businessId, req.phoneNumberId, start, end), granularity);
+      return {
+        points: found.map((p) => ({
+          startDate: p.startDate,
+          sent: String(p.sent),
+          delivered: String(p.delivered),
+          read: String(p.read),
+          failed: String(p.failed),
+          inbound: String(p.inbound),
+          failedByCode: stringCounts(p.failedByCode),
+          conversationsByCategory: stringCounts(p.conversationsByCategory),
+          firstResponses: String(p.firstResponses),
+          firstResponseMedianS: p.firstResponseMedianS,
+          firstResponseP90S: p.firstResponseP90S,
+          templateSent: stringCounts(p.templateSent),
+        })),
+      };
     }),
     cancelBroadcast: grpc.unary("CancelBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

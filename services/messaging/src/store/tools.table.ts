@@ -62,3 +62,17 @@ export interface BroadcastRecipientTable {
   error_code: Generated<number>;
   error_reason: Generated<string>;
 }
+
+/** A count per business, number, UTC day and metric (domain/tools/analytics.ts). */
+export interface AnalyticsDayTable {
+  business_id: string;
+  phone_number_id: string;
+  day: string;
+  metric: string;
+  value: string | number;
+}
+
+export interface AnalyticsAwaitingTable {
+  conversation_id: string;
+  since: Date;
+}

@@ -12,6 +12,7 @@ import * as recordBlocks from "./2026_12_05_100100_record_blocks.js";
 import * as policyState from "./2026_12_05_090000_policy_state.js";
 import * as businessTools from "./2026_12_05_120000_business_tools.js";
 import * as broadcasts from "./2026_12_05_130000_broadcasts.js";
+import * as analytics from "./2026_12_05_140000_analytics.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_100100_record_blocks": recordBlocks,
   "2026_12_05_120000_business_tools": businessTools,
   "2026_12_05_130000_broadcasts": broadcasts,
+  "2026_12_05_140000_analytics": analytics,
 };

@@ -36,6 +36,96 @@ export const protobufPackage = "kontor.messaging.v1";
 
 export const protobufFileName = "kontor/messaging/v1/tools_service.proto";
 
+export enum AnalyticsGranularity {
+  ANALYTICS_GRANULARITY_UNSPECIFIED = 0,
+  ANALYTICS_GRANULARITY_DAY = 1,
+  ANALYTICS_GRANULARITY_MONTH = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function analyticsGranularityFromJSON(object: any): AnalyticsGranularity {
+  switch (object) {
+    case 0:
+    case "ANALYTICS_GRANULARITY_UNSPECIFIED":
+      return AnalyticsGranularity.ANALYTICS_GRANULARITY_UNSPECIFIED;
+    case 1:
+    case "ANALYTICS_GRANULARITY_DAY":
+      return AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY;
+    case 2:
+    case "ANALYTICS_GRANULARITY_MONTH":
+      return AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AnalyticsGranularity.UNRECOGNIZED;
+  }
+}
+
+export function analyticsGranularityToJSON(object: AnalyticsGranularity): string {
+  switch (object) {
+    case AnalyticsGranularity.ANALYTICS_GRANULARITY_UNSPECIFIED:
+      return "ANALYTICS_GRANULARITY_UNSPECIFIED";
+    case AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY:
+      return "ANALYTICS_GRANULARITY_DAY";
+    case AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH:
+      return "ANALYTICS_GRANULARITY_MONTH";
+    case AnalyticsGranularity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface GetAnalyticsRequest {
+  businessId: string;
+  /** One number of the business; empty: all of them. */
+  phoneNumberId: string;
+  /** UTC days, "YYYY-MM-DD", both included; at most 366 days. */
+  startDate: string;
+  endDate: string;
+  granularity: AnalyticsGranularity;
+}
+
+export interface AnalyticsPoint {
+  /** The period's first day ("YYYY-MM-DD"). */
+  startDate: string;
+  /** Business messages by status reached. */
+  sent: string;
+  delivered: string;
+  read: string;
+  failed: string;
+  /** Customer messages. */
+  inbound: string;
+  /** Failures by Cloud API code. */
+  failedByCode: { [key: string]: string };
+  /** Conversation windows opened, by category (service, marketing, utility, authentication, referral_conversion). */
+  conversationsByCategory: { [key: string]: string };
+  /** Time from a customer's message to the business's first answer. */
+  firstResponses: string;
+  firstResponseMedianS: number;
+  firstResponseP90S: number;
+  /** Template messages sent, by template name. */
+  templateSent: { [key: string]: string };
+}
+
+export interface AnalyticsPoint_FailedByCodeEntry {
+  key: string;
+  value: string;
+}
+
+export interface AnalyticsPoint_ConversationsByCategoryEntry {
+  key: string;
+  value: string;
+}
+
+export interface AnalyticsPoint_TemplateSentEntry {
+  key: string;
+  value: string;
+}
+
+export interface GetAnalyticsResponse {
+  points: AnalyticsPoint[];
+}
+
 export interface CreateBroadcastRequest {
   businessId: string;
   phoneNumberId: string;
@@ -225,6 +315,898 @@ export interface AssignConversationResponse {
   agentId: string;
   assignedAt: Date | undefined;
 }
+
+function createBaseGetAnalyticsRequest(): GetAnalyticsRequest {
+  return { businessId: "", phoneNumberId: "", startDate: "", endDate: "", granularity: 0 };
+}
+
+export const GetAnalyticsRequest: MessageFns<GetAnalyticsRequest> = {
+  encode(message: GetAnalyticsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(18).string(message.phoneNumberId);
+    }
+    if (message.startDate !== "") {
+      writer.uint32(26).string(message.startDate);
+    }
+    if (message.endDate !== "") {
+      writer.uint32(34).string(message.endDate);
+    }
+    if (message.granularity !== 0) {
+      writer.uint32(40).int32(message.granularity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAnalyticsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAnalyticsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endDate = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.granularity = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAnalyticsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      startDate: isSet(object.startDate)
+        ? globalThis.String(object.startDate)
+        : isSet(object.start_date)
+        ? globalThis.String(object.start_date)
+        : "",
+      endDate: isSet(object.endDate)
+        ? globalThis.String(object.endDate)
+        : isSet(object.end_date)
+        ? globalThis.String(object.end_date)
+        : "",
+      granularity: isSet(object.granularity) ? analyticsGranularityFromJSON(object.granularity) : 0,
+    };
+  },
+
+  toJSON(message: GetAnalyticsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.startDate !== "") {
+      obj.startDate = message.startDate;
+    }
+    if (message.endDate !== "") {
+      obj.endDate = message.endDate;
+    }
+    if (message.granularity !== 0) {
+      obj.granularity = analyticsGranularityToJSON(message.granularity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAnalyticsRequest>, I>>(base?: I): GetAnalyticsRequest {
+    return GetAnalyticsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAnalyticsRequest>, I>>(object: I): GetAnalyticsRequest {
+    const message = createBaseGetAnalyticsRequest();
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.startDate = object.startDate ?? "";
+    message.endDate = object.endDate ?? "";
+    message.granularity = object.granularity ?? 0;
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint(): AnalyticsPoint {
+  return {
+    startDate: "",
+    sent: "0",
+    delivered: "0",
+    read: "0",
+    failed: "0",
+    inbound: "0",
+    failedByCode: {},
+    conversationsByCategory: {},
+    firstResponses: "0",
+    firstResponseMedianS: 0,
+    firstResponseP90S: 0,
+    templateSent: {},
+  };
+}
+
+export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
+  encode(message: AnalyticsPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.startDate !== "") {
+      writer.uint32(10).string(message.startDate);
+    }
+    if (message.sent !== "0") {
+      writer.uint32(16).int64(message.sent);
+    }
+    if (message.delivered !== "0") {
+      writer.uint32(24).int64(message.delivered);
+    }
+    if (message.read !== "0") {
+      writer.uint32(32).int64(message.read);
+    }
+    if (message.failed !== "0") {
+      writer.uint32(40).int64(message.failed);
+    }
+    if (message.inbound !== "0") {
+      writer.uint32(48).int64(message.inbound);
+    }
+    globalThis.Object.entries(message.failedByCode).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_FailedByCodeEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    globalThis.Object.entries(message.conversationsByCategory).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_ConversationsByCategoryEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    if (message.firstResponses !== "0") {
+      writer.uint32(72).int64(message.firstResponses);
+    }
+    if (message.firstResponseMedianS !== 0) {
+      writer.uint32(81).double(message.firstResponseMedianS);
+    }
+    if (message.firstResponseP90S !== 0) {
+      writer.uint32(89).double(message.firstResponseP90S);
+    }
+    globalThis.Object.entries(message.templateSent).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_TemplateSentEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sent = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.delivered = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.read = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failed = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.inbound = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = AnalyticsPoint_FailedByCodeEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.failedByCode[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = AnalyticsPoint_ConversationsByCategoryEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.conversationsByCategory[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.firstResponses = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.firstResponseMedianS = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.firstResponseP90S = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            const entry12 = AnalyticsPoint_TemplateSentEntry.decode(reader, reader.uint32());
+            if (entry12.value !== undefined) {
+              message.templateSent[entry12.key] = entry12.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint {
+    return {
+      startDate: isSet(object.startDate)
+        ? globalThis.String(object.startDate)
+        : isSet(object.start_date)
+        ? globalThis.String(object.start_date)
+        : "",
+      sent: isSet(object.sent) ? globalThis.String(object.sent) : "0",
+      delivered: isSet(object.delivered) ? globalThis.String(object.delivered) : "0",
+      read: isSet(object.read) ? globalThis.String(object.read) : "0",
+      failed: isSet(object.failed) ? globalThis.String(object.failed) : "0",
+      inbound: isSet(object.inbound) ? globalThis.String(object.inbound) : "0",
+      failedByCode: isObject(object.failedByCode)
+        ? (globalThis.Object.entries(object.failedByCode) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.failed_by_code)
+        ? (globalThis.Object.entries(object.failed_by_code) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      conversationsByCategory: isObject(object.conversationsByCategory)
+        ? (globalThis.Object.entries(object.conversationsByCategory) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.conversations_by_category)
+        ? (globalThis.Object.entries(object.conversations_by_category) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      firstResponses: isSet(object.firstResponses)
+        ? globalThis.String(object.firstResponses)
+        : isSet(object.first_responses)
+        ? globalThis.String(object.first_responses)
+        : "0",
+      firstResponseMedianS: isSet(object.firstResponseMedianS)
+        ? globalThis.Number(object.firstResponseMedianS)
+        : isSet(object.first_response_median_s)
+        ? globalThis.Number(object.first_response_median_s)
+        : 0,
+      firstResponseP90S: isSet(object.firstResponseP90S)
+        ? globalThis.Number(object.firstResponseP90S)
+        : isSet(object.first_response_p90_s)
+        ? globalThis.Number(object.first_response_p90_s)
+        : 0,
+      templateSent: isObject(object.templateSent)
+        ? (globalThis.Object.entries(object.templateSent) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.template_sent)
+        ? (globalThis.Object.entries(object.template_sent) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: AnalyticsPoint): unknown {
+    const obj: any = {};
+    if (message.startDate !== "") {
+      obj.startDate = message.startDate;
+    }
+    if (message.sent !== "0") {
+      obj.sent = message.sent;
+    }
+    if (message.delivered !== "0") {
+      obj.delivered = message.delivered;
+    }
+    if (message.read !== "0") {
+      obj.read = message.read;
+    }
+    if (message.failed !== "0") {
+      obj.failed = message.failed;
+    }
+    if (message.inbound !== "0") {
+      obj.inbound = message.inbound;
+    }
+    if (message.failedByCode) {
+      const entries = globalThis.Object.entries(message.failedByCode) as [string, string][];
+      if (entries.length > 0) {
+        obj.failedByCode = {};
+        entries.forEach(([k, v]) => {
+          obj.failedByCode[k] = v;
+        });
+      }
+    }
+    if (message.conversationsByCategory) {
+      const entries = globalThis.Object.entries(message.conversationsByCategory) as [string, string][];
+      if (entries.length > 0) {
+        obj.conversationsByCategory = {};
+        entries.forEach(([k, v]) => {
+          obj.conversationsByCategory[k] = v;
+        });
+      }
+    }
+    if (message.firstResponses !== "0") {
+      obj.firstResponses = message.firstResponses;
+    }
+    if (message.firstResponseMedianS !== 0) {
+      obj.firstResponseMedianS = floatToJson(message.firstResponseMedianS);
+    }
+    if (message.firstResponseP90S !== 0) {
+      obj.firstResponseP90S = floatToJson(message.firstResponseP90S);
+    }
+    if (message.templateSent) {
+      const entries = globalThis.Object.entries(message.templateSent) as [string, string][];
+      if (entries.length > 0) {
+        obj.templateSent = {};
+        entries.forEach(([k, v]) => {
+          obj.templateSent[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint>, I>>(base?: I): AnalyticsPoint {
+    return AnalyticsPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint>, I>>(object: I): AnalyticsPoint {
+    const message = createBaseAnalyticsPoint();
+    message.startDate = object.startDate ?? "";
+    message.sent = object.sent ?? "0";
+    message.delivered = object.delivered ?? "0";
+    message.read = object.read ?? "0";
+    message.failed = object.failed ?? "0";
+    message.inbound = object.inbound ?? "0";
+    message.failedByCode = (globalThis.Object.entries(object.failedByCode ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.conversationsByCategory =
+      (globalThis.Object.entries(object.conversationsByCategory ?? {}) as [string, string][]).reduce(
+        (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+          if (value !== undefined) {
+            acc[key] = globalThis.String(value);
+          }
+          return acc;
+        },
+        {},
+      );
+    message.firstResponses = object.firstResponses ?? "0";
+    message.firstResponseMedianS = object.firstResponseMedianS ?? 0;
+    message.firstResponseP90S = object.firstResponseP90S ?? 0;
+    message.templateSent = (globalThis.Object.entries(object.templateSent ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_FailedByCodeEntry(): AnalyticsPoint_FailedByCodeEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_FailedByCodeEntry: MessageFns<AnalyticsPoint_FailedByCodeEntry> = {
+  encode(message: AnalyticsPoint_FailedByCodeEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_FailedByCodeEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_FailedByCodeEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_FailedByCodeEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_FailedByCodeEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_FailedByCodeEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_FailedByCodeEntry {
+    return AnalyticsPoint_FailedByCodeEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_FailedByCodeEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_FailedByCodeEntry {
+    const message = createBaseAnalyticsPoint_FailedByCodeEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_ConversationsByCategoryEntry(): AnalyticsPoint_ConversationsByCategoryEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_ConversationsByCategoryEntry: MessageFns<AnalyticsPoint_ConversationsByCategoryEntry> = {
+  encode(
+    message: AnalyticsPoint_ConversationsByCategoryEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_ConversationsByCategoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_ConversationsByCategoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_ConversationsByCategoryEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_ConversationsByCategoryEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_ConversationsByCategoryEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_ConversationsByCategoryEntry {
+    return AnalyticsPoint_ConversationsByCategoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_ConversationsByCategoryEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_ConversationsByCategoryEntry {
+    const message = createBaseAnalyticsPoint_ConversationsByCategoryEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_TemplateSentEntry(): AnalyticsPoint_TemplateSentEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_TemplateSentEntry: MessageFns<AnalyticsPoint_TemplateSentEntry> = {
+  encode(message: AnalyticsPoint_TemplateSentEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_TemplateSentEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_TemplateSentEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_TemplateSentEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_TemplateSentEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_TemplateSentEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_TemplateSentEntry {
+    return AnalyticsPoint_TemplateSentEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_TemplateSentEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_TemplateSentEntry {
+    const message = createBaseAnalyticsPoint_TemplateSentEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetAnalyticsResponse(): GetAnalyticsResponse {
+  return { points: [] };
+}
+
+export const GetAnalyticsResponse: MessageFns<GetAnalyticsResponse> = {
+  encode(message: GetAnalyticsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      AnalyticsPoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAnalyticsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAnalyticsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(AnalyticsPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAnalyticsResponse {
+    return {
+      points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => AnalyticsPoint.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetAnalyticsResponse): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => AnalyticsPoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAnalyticsResponse>, I>>(base?: I): GetAnalyticsResponse {
+    return GetAnalyticsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAnalyticsResponse>, I>>(object: I): GetAnalyticsResponse {
+    const message = createBaseGetAnalyticsResponse();
+    message.points = object.points?.map((e) => AnalyticsPoint.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseCreateBroadcastRequest(): CreateBroadcastRequest {
   return {
@@ -3742,6 +4724,21 @@ export const BusinessToolsServiceService = {
       Buffer.from(CancelBroadcastResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelBroadcastResponse => CancelBroadcastResponse.decode(value),
   },
+  /**
+   * GetAnalytics answers a business's (or one number's) daily or monthly
+   * figures over a range of UTC days from counts kept per day as the events
+   * arrive (never by scanning messages).
+   */
+  getAnalytics: {
+    path: "/kontor.messaging.v1.BusinessToolsService/GetAnalytics" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAnalyticsRequest): Buffer => Buffer.from(GetAnalyticsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAnalyticsRequest => GetAnalyticsRequest.decode(value),
+    responseSerialize: (value: GetAnalyticsResponse): Buffer =>
+      Buffer.from(GetAnalyticsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAnalyticsResponse => GetAnalyticsResponse.decode(value),
+  },
 } as const;
 
 export interface BusinessToolsServiceServer extends UntypedServiceImplementation {
@@ -3779,6 +4776,12 @@ export interface BusinessToolsServiceServer extends UntypedServiceImplementation
   startBroadcast: handleUnaryCall<StartBroadcastRequest, StartBroadcastResponse>;
   pauseBroadcast: handleUnaryCall<PauseBroadcastRequest, PauseBroadcastResponse>;
   cancelBroadcast: handleUnaryCall<CancelBroadcastRequest, CancelBroadcastResponse>;
+  /**
+   * GetAnalytics answers a business's (or one number's) daily or monthly
+   * figures over a range of UTC days from counts kept per day as the events
+   * arrive (never by scanning messages).
+   */
+  getAnalytics: handleUnaryCall<GetAnalyticsRequest, GetAnalyticsResponse>;
 }
 
 export interface BusinessToolsServiceClient extends Client {
@@ -4068,6 +5071,26 @@ export interface BusinessToolsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelBroadcastResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * GetAnalytics answers a business's (or one number's) daily or monthly
+   * figures over a range of UTC days from counts kept per day as the events
+   * arrive (never by scanning messages).
+   */
+  getAnalytics(
+    request: GetAnalyticsRequest,
+    callback: (error: ServiceError | null, response: GetAnalyticsResponse) => void,
+  ): ClientUnaryCall;
+  getAnalytics(
+    request: GetAnalyticsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAnalyticsResponse) => void,
+  ): ClientUnaryCall;
+  getAnalytics(
+    request: GetAnalyticsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAnalyticsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const BusinessToolsServiceClient = makeGenericClientConstructor(
@@ -4078,6 +5101,10 @@ export const BusinessToolsServiceClient = makeGenericClientConstructor(
   service: typeof BusinessToolsServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -4112,6 +5139,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { fold, points, quantileOf, responseBucket, RESPONSE_BUCKETS_S, type AnalyticsEvent } from "./analytics.js";
+
+const T = Date.UTC(2026, 11, 5, 10, 0, 0);
+const base = { businessId: "b1", phoneNumberId: "n1" };
+const status = (s: "sent" | "delivered" | "read" | "failed", at: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent =>
+  ({ kind: "status", eventId: `${s}${at}`, ...base, conversationId: "c1", status: s, errorCode: s === "failed" ? 131026 : 0, fromBusiness: true, at, ...over }) as AnalyticsEvent;
+const received = (at: number, conversationId = "c1"): AnalyticsEvent => ({ kind: "received", eventId: `r${at}${conversationId}`, ...base, conversationId, at });
+
+describe("fold", () => {
+  it("when business messages move through their statuses, then each status counts per day; customers' own statuses do not", () => {
+    const deltas = fold([status("sent", T), status("delivered", T + 1), status("read", T + 2), status("failed", T + 3), status("sent", T, { fromBusiness: false })], new Map());
+    const byMetric = Object.fromEntries(deltas.map((d) => [d.metric, d.value]));
+    expect(byMetric).toEqual({ sent: 1, delivered: 1, read: 1, failed: 1, "failed:131026": 1 });
+    expect(new Set(deltas.map((d) => d.day))).toEqual(new Set(["2026-12-05"]));
+  });
+
+  it("when a customer writes twice and the business answers after 40 s, then one first response lands in the 60 s bucket and the clock stops", () => {
+    const awaiting = new Map<string, number>();
+    const deltas = fold([received(T), received(T + 10_000), status("sent", T + 40_000), status("sent", T + 90_000)], awaiting);
+    expect(deltas.find((d) => d.metric.startsWith("frt:"))).toMatchObject({ metric: `frt:${responseBucket(40)}`, value: 1 });
+    expect(RESPONSE_BUCKETS_S[responseBucket(40)]).toBe(60);
+    expect(awaiting.size).toBe(0);
+    expect(deltas.find((d) => d.metric === "inbound")?.value).toBe(2);
+  });
+
+  it("when the customer's message came in an earlier batch, then the awaiting map carries the clock across", () => {
+    const awaiting = new Map<string, number>();
+    fold([received(T)], awaiting);
+    const deltas = fold([status("sent", T + 4_000)], awaiting);
+    expect(deltas.find((d) => d.metric.startsWith("frt:"))?.metric).toBe("frt:0");
+  });
+
+  it("when events fall on two UTC days, then each counts on its own", () => {
+    const deltas = fold([status("sent", Date.UTC(2026, 11, 5, 23, 59, 59, 999)), status("sent", Date.UTC(2026, 11, 6))], new Map());
+    expect(deltas.map((d) => d.day).sort()).toEqual(["2026-12-05", "2026-12-06"]);
+  });
+});
+
+describe("points and quantiles", () => {
+  it("when a histogram holds 10 answers, then the median and p90 are the bounds of the buckets holding the 5th and 9th", () => {
+    const h = new Array(RESPONSE_BUCKETS_S.length + 1).fill(0);
+    h[0] = 4; // ≤ 5 s
+    h[2] = 4; // ≤ 30 s
+    h[5] = 2; // ≤ 300 s
+    expect(quantileOf(h, 0.5)).toBe(30);
+    expect(quantileOf(h, 0.9)).toBe(300);
+    expect(quantileOf(new Array(14).fill(0), 0.5)).toBe(0);
+  });
+
+  it("when rows of several days are asked by month, then they sum into one point per month with its maps", () => {
+    const rows = [
+      { day: "2026-11-30", metric: "sent", value: 3 },
+      { day: "2026-12-01", metric: "sent", value: 2 },
+      { day: "2026-12-02", metric: "failed:131047", value: 1 },
+      { day: "2026-12-02", metric: "conv:marketing", value: 5 },
+      { day: "2026-12-03", metric: "tpl:order_update", value: 7 },
+      { day: "2026-12-03", metric: "frt:1", value: 1 },
+    ];
+    const months = points(rows, "month");
+    expect(months.map((p) => [p.startDate, p.sent])).toEqual([
+      ["2026-11-01", 3],
+      ["2026-12-01", 2],
+    ]);
+    expect(months[1]).toMatchObject({ failedByCode: { "131047": 1 }, conversationsByCategory: { marketing: 5 }, templateSent: { order_update: 7 }, firstResponses: 1, firstResponseMedianS: 15 });
+    expect(points(rows, "day")).toHaveLength(4);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Analytics (business tools): the messaging events folded into counts per
+ * business, number, UTC day and metric. Pure: the consumer decodes the
+ * events and the store adds the deltas. First-response times go into a
+ * histogram of fixed buckets per day, so medians and p90s of any range come
+ * from sums of counts.
+ */
+
+/** What one event says, already decoded. `at` is epoch ms. */
+export type AnalyticsEvent =
+  | { kind: "status"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; status: "sent" | "delivered" | "read" | "failed"; errorCode: number; fromBusiness: boolean; at: number }
+  | { kind: "received"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; at: number }
+  | { kind: "opened"; eventId: string; businessId: string; phoneNumberId: string; category: string; at: number }
+  | { kind: "billed"; eventId: string; businessId: string; phoneNumberId: string; templateName: string; at: number };
+
+/** Upper bounds of the first-response buckets, in seconds; the last one is open. */
+export const RESPONSE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400] as const;
+
+export function responseBucket(seconds: number): number {
+  const i = RESPONSE_BUCKETS_S.findIndex((b) => seconds <= b);
+  return i < 0 ? RESPONSE_BUCKETS_S.length : i;
+}
+
+export const dayOf = (at: number): string => new Date(at).toISOString().slice(0, 10);
+
+export interface Delta {
+  businessId: string;
+  phoneNumberId: string;
+  day: string;
+  metric: string;
+  value: number;
+}
+
+/** When a conversation's customer wrote and nobody has answered yet (the consumer's store keeps it between batches). */
+export type Awaiting = Map<string, number>;
+
+/**
+ * Folds events (in stream order) into deltas; `awaiting` is read and
+ * updated for first-response times: a customer message starts the clock if
+ * none runs, the business's next SENT stops it.
+ */
+export function fold(events: readonly AnalyticsEvent[], awaiting: Awaiting): Delta[] {
+  const sums = new Map<string, Delta>();
+  const add = (e: { businessId: string; phoneNumberId: string; at: number }, metric: string, value = 1) => {
+    const day = dayOf(e.at);
+    const key = `${e.businessId}\u0000${e.phoneNumberId}\u0000${day}\u0000${metric}`;
+    const d = sums.get(key);
+    if (d) d.value += value;
+    else sums.set(key, { businessId: e.businessId, phoneNumberId: e.phoneNumberId, day, metric, value });
+  };
+  for (const e of events) {
+    switch (e.kind) {
+      case "status":
+        if (!e.fromBusiness) break;
+        add(e, e.status);
+        if (e.status === "failed") add(e, `failed:${e.errorCode}`);
+        if (e.status === "sent") {
+          const since = awaiting.get(e.conversationId);
+          if (since !== undefined) {
+            awaiting.delete(e.conversationId);
+            if (e.at >= since) add(e, `frt:${responseBucket((e.at - since) / 1000)}`);
+          }
+        }
+        break;
+      case "received":
+        add(e, "inbound");
+        if (!awaiting.has(e.conversationId)) awaiting.set(e.conversationId, e.at);
+        break;
+      case "opened":
+        add(e, `conv:${e.category}`);
+        break;
+      case "billed":
+        add(e, `tpl:${e.templateName}`);
+        break;
+    }
+  }
+  return [...sums.values()];
+}
+
+/** The q-quantile (0–1) of a histogram of first-response buckets, as the bucket's upper bound in seconds (the open one: its lower bound). */
+export function quantileOf(histogram: readonly number[], q: number): number {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    seen += histogram[i]!;
+    if (seen >= rank) return RESPONSE_BUCKETS_S[i] ?? RESPONSE_BUCKETS_S[RESPONSE_BUCKETS_S.length - 1]!;
+  }
+  return RESPONSE_BUCKETS_S[RESPONSE_BUCKETS_S.length - 1]!;
+}
+
+export interface AnalyticsPointValue {
+  startDate: string;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  inbound: number;
+  failedByCode: Record<string, number>;
+  conversationsByCategory: Record<string, number>;
+  firstResponses: number;
+  firstResponseMedianS: number;
+  firstResponseP90S: number;
+  templateSent: Record<string, number>;
+}
+
+/** Rows (day, metric, value) summed into points per day or per month. */
+export function points(rows: readonly { day: string; metric: string; value: number }[], granularity: "day" | "month"): AnalyticsPointValue[] {
+  const byPeriod = new Map<string, { p: AnalyticsPointValue; histogram: number[] }>();
+  for (const r of rows) {
+    const start = granularity === "day" ? r.day : `${r.day.slice(0, 7)}-01`;
+    let entry = byPeriod.get(start);
+    if (!entry) {
+      entry = {
+        p: { startDate: start, sent: 0, delivered: 0, read: 0, failed: 0, inbound: 0, failedByCode: {}, conversationsByCategory: {}, firstResponses: 0, firstResponseMedianS: 0, firstResponseP90S: 0, templateSent: {} },
+        histogram: new Array(RESPONSE_BUCKETS_S.length + 1).fill(0),
+      };
+      byPeriod.set(start, entry);
+    }
+    const { p, histogram } = entry;
+    const [name, arg] = r.metric.split(/:(.*)/s, 2) as [string, string | undefined];
+    if (arg === undefined && (name === "sent" || name === "delivered" || name === "read" || name === "failed" || name === "inbound")) p[name] += r.value;
+    else if (name === "failed" && arg !== undefined) p.failedByCode[arg] = (p.failedByCode[arg] ?? 0) + r.value;
+    else if (name === "conv" && arg !== undefined) p.conversationsByCategory[arg] = (p.conversationsByCategory[arg] ?? 0) + r.value;
+    else if (name === "tpl" && arg !== undefined) p.templateSent[arg] = (p.templateSent[arg] ?? 0) + r.value;
+    else if (name === "frt" && arg !== undefined) histogram[Number(arg)] = (histogram[Number(arg)] ?? 0) + r.value;
+  }
+  return [...byPeriod.values()]
+    .sort((a, b) => (a.p.startDate < b.p.startDate ? -1 : 1))
+    .map(({ p, histogram }) => ({ ...p, firstResponses: histogram.reduce((a, b) => a + b, 0), firstResponseMedianS: quantileOf(histogram, 0.5), firstResponseP90S: quantileOf(histogram, 0.9) }));
+}

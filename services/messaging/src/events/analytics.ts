@@ -1,0 +1,89 @@
+import { ConversationOpened, MessageBilled, MessageReceived, MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
+import { MessageStatus } from "@kontor/proto/messaging/v1/message";
+import type { Runtime } from "@kontor/service-kit/runtime";
+import type { AnalyticsEvent } from "../domain/tools/analytics.js";
+import type { MessagingDatabase } from "../store/database.js";
+import { ANALYTICS_CONSUMER } from "../store/analytics-store.js";
+import { subjects } from "./subjects.js";
+
+const STATUS: Record<number, "sent" | "delivered" | "read" | "failed"> = {
+  [MessageStatus.MESSAGE_STATUS_SENT]: "sent",
+  [MessageStatus.MESSAGE_STATUS_DELIVERED]: "delivered",
+  [MessageStatus.MESSAGE_STATUS_READ]: "read",
+  [MessageStatus.MESSAGE_STATUS_FAILED]: "failed",
+};
+
+/** The events analytics counts, decoded to what it needs; any other subject of the stream is undefined (acked, ignored). */
+export function decodeAnalytics(subject: string, data: Uint8Array): AnalyticsEvent | undefined {
+  if (subject.endsWith(subjects.messageStatus)) {
+    const e = MessageStatusChanged.decode(data);
+    const status = STATUS[e.status];
+    if (!status) return undefined;
+    return {
+      kind: "status",
+      eventId: e.meta?.eventId ?? "",
+      businessId: e.meta?.businessId ?? "",
+      phoneNumberId: e.phoneNumberId,
+      conversationId: e.conversationId,
+      status,
+      errorCode: e.errorCode,
+      fromBusiness: e.sender?.kind?.$case === "phoneNumberId",
+      at: e.meta?.occurredAt?.getTime() ?? 0,
+    };
+  }
+  if (subject.endsWith(subjects.messageReceived)) {
+    const e = MessageReceived.decode(data);
+    return { kind: "received", eventId: e.meta?.eventId ?? "", businessId: e.meta?.businessId ?? "", phoneNumberId: e.phoneNumberId, conversationId: e.message?.conversationId ?? "", at: e.meta?.occurredAt?.getTime() ?? 0 };
+  }
+  if (subject.endsWith(subjects.conversationOpened)) {
+    const e = ConversationOpened.decode(data);
+    return { kind: "opened", eventId: e.meta?.eventId ?? "", businessId: e.businessId, phoneNumberId: e.phoneNumberId, category: e.category, at: e.openedAt?.getTime() ?? 0 };
+  }
+  if (subject.endsWith(subjects.messageBilled)) {
+    const e = MessageBilled.decode(data);
+    return { kind: "billed", eventId: e.meta?.eventId ?? "", businessId: e.businessId, phoneNumberId: e.phoneNumberId, templateName: e.templateName, at: e.sentAt?.getTime() ?? 0 };
+  }
+  return undefined;
+}
+
+/** Most events one batch (one transaction) carries. */
+const BATCH = 500;
+
+/**
+ * Analytics' consumer, shared by the replicas: events are gathered while a
+ * batch commits and written as the next one, so the count of transactions
+ * follows the load, not the number of events; each delivery is acked once
+ * its batch committed (a crash redelivers it; processed_events drops the
+ * repeat).
+ */
+export function registerAnalyticsConsumer(rt: Runtime<MessagingDatabase>, store: { applyBatch(events: AnalyticsEvent[]): Promise<void> }): void {
+  const pending: { event: AnalyticsEvent; done: (err?: unknown) => void }[] = [];
+  let writing = false;
+  const flush = () => {
+    if (writing || pending.length === 0) return;
+    writing = true;
+    const batch = pending.splice(0, BATCH);
+    store.applyBatch(batch.map((p) => p.event)).then(
+      () => batch.forEach((p) => p.done()),
+      (err: unknown) => batch.forEach((p) => p.done(err)),
+    ).finally(() => {
+      writing = false;
+      flush();
+    });
+  };
+  rt.consume<AnalyticsEvent | undefined>({
+    durable: ANALYTICS_CONSUMER,
+    domain: "messaging",
+    subject: "kontor.messaging.>",
+    batch: 512,
+    inFlight: 1024,
+    decode: (data, subject) => decodeAnalytics(subject, data),
+    handle(event) {
+      if (!event || !event.businessId) return Promise.resolve("ack" as const);
+      return new Promise((resolve, reject) => {
+        pending.push({ event, done: (err) => (err ? reject(err) : resolve("ack")) });
+        if (!writing) setImmediate(flush);
+      });
+    },
+  });
+}

@@ -1,0 +1,65 @@
+import { sql, type Kysely } from "kysely";
+import { fold, type AnalyticsEvent } from "../domain/tools/analytics.js";
+import type { MessagingDatabase } from "./database.js";
+
+/** The analytics consumer's name in processed_events (its dedupe). */
+export const ANALYTICS_CONSUMER = "messaging-analytics";
+
+/** Analytics' store: one transaction per batch of events, each event counted once whatever redelivers it. */
+export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
+  return {
+    async applyBatch(events: AnalyticsEvent[]): Promise<void> {
+      if (events.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        const fresh = await sql<{ event_id: string }>`
+          INSERT INTO processed_events (consumer, event_id) SELECT ${ANALYTICS_CONSUMER}, unnest(${events.map((e) => e.eventId)}::text[])
+          ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
+        const firstTime = new Set(fresh.rows.map((r) => r.event_id));
+        const todo = events.filter((e) => firstTime.has(e.eventId));
+        if (todo.length === 0) return;
+        const conversations = [...new Set(todo.flatMap((e) => (e.kind === "status" || e.kind === "received" ? [e.conversationId] : [])))].sort();
+        const awaiting = new Map<string, number>();
+        if (conversations.length > 0) {
+          const rows = await sql<{ conversation_id: string; since: Date }>`
+            SELECT conversation_id, since FROM analytics_awaiting WHERE conversation_id = ANY(${conversations}::text[]) ORDER BY conversation_id FOR UPDATE`.execute(trx);
+          for (const r of rows.rows) awaiting.set(r.conversation_id, r.since.getTime());
+        }
+        const before = new Set(awaiting.keys());
+        const deltas = fold(todo, awaiting).sort((a, b) => (`${a.businessId}\u0000${a.day}\u0000${a.phoneNumberId}\u0000${a.metric}` < `${b.businessId}\u0000${b.day}\u0000${b.phoneNumberId}\u0000${b.metric}` ? -1 : 1));
+        if (deltas.length > 0) {
+          // In key order, so concurrent batches lock rows in one order.
+          await sql`
+            INSERT INTO analytics_day (business_id, phone_number_id, day, metric, value)
+            SELECT b, p, d::date, m, v FROM unnest(${deltas.map((d) => d.businessId)}::text[], ${deltas.map((d) => d.phoneNumberId)}::text[], ${deltas.map((d) => d.day)}::text[], ${deltas.map((d) => d.metric)}::text[], ${deltas.map((d) => d.value)}::bigint[]) WITH ORDINALITY AS t(b, p, d, m, v, o)
+            ORDER BY o
+            ON CONFLICT (business_id, day, phone_number_id, metric) DO UPDATE SET value = analytics_day.value + EXCLUDED.value`.execute(trx);
+        }
+        const answered = [...before].filter((c) => !awaiting.has(c));
+        if (answered.length > 0) await trx.deleteFrom("analytics_awaiting").where("conversation_id", "in", answered).execute();
+        const waiting = [...awaiting].filter(([c]) => !before.has(c));
+        if (waiting.length > 0) {
+          await trx
+            .insertInto("analytics_awaiting")
+            .values(waiting.map(([conversation_id, since]) => ({ conversation_id, since: new Date(since) })))
+            .onConflict((oc) => oc.column("conversation_id").doNothing())
+            .execute();
+        }
+      });
+    },
+
+    /** Sums per day and metric over a range of UTC days, for a business or one of its numbers. */
+    async rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> {
+      let q = db
+        .selectFrom("analytics_day")
+        .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("day"), "metric", (eb) => eb.fn.sum<string>("value").as("value")])
+        .where("business_id", "=", businessId)
+        .where("day", ">=", start)
+        .where("day", "<=", end);
+      if (phoneNumberId) q = q.where("phone_number_id", "=", phoneNumberId);
+      const rows = await q.groupBy(["day", "metric"]).execute();
+      return rows.map((r) => ({ day: r.day, metric: r.metric, value: Number(r.value) }));
+    },
+  };
+}
+
+export type AnalyticsStore = ReturnType<typeof createAnalyticsStore>;
