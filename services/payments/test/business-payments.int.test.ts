@@ -134,6 +134,20 @@ describe("ConfirmPaymentIntent", () => {
   });
 });
 
+describe("a hot business", () => {
+  it("when many customers pay one business at once, then every payment succeeds or fails on its own and the business gets each less its fee", async () => {
+    const biz = await business();
+    const buyers = await Promise.all(Array.from({ length: 30 }, (_, i) => customer(i % 5 === 0 ? 50n : 1000n)));
+    const intents = await Promise.all(buyers.map((c) => intent(biz, c.id, "1000")));
+    const results = await Promise.all(intents.map((p, i) => confirm(p, buyers[i]!)));
+    const states = results.map((r) => r.payment!.state);
+    expect(states.filter((s) => s === PaymentIntentState.PAYMENT_INTENT_STATE_SUCCEEDED)).toHaveLength(24);
+    expect(results.filter((r) => r.payment!.failureReason === "INSUFFICIENT_FUNDS")).toHaveLength(6);
+    // starter plan: 290 bps of 1000 is 29.
+    expect((await wallets(buyers[1]!.id, biz.id))[1]).toBe(24n * 971n);
+  });
+});
+
 describe("RefundPayment", () => {
   async function paid(amount: string) {
     const biz = await business();

@@ -71,56 +71,53 @@ function refused(reason: string, message: string, field = ""): PolicyRefused {
 const pairKey = (caller: string, key: string) => `${caller}\u0000${key}`;
 
 /**
- * Applies many transfers in the caller's transaction, in order, each on its
- * own: one that is refused (funds, currency, status, a reused key) leaves
- * the others. Every account involved is locked once, in id order, before
- * anything is decided; balances are kept in memory and written once per
- * account. This is how one commit carries a batch, and how a hot account
- * is locked once per batch instead of once per transfer.
+ * Transfers decided together in one transaction (TigerBeetle's batch):
+ * every account involved is locked once, in id order, when the batch
+ * opens; balances are then kept in memory, each transfer decided on its
+ * own (a refusal leaves the others), and flush() writes the transfers,
+ * entries and one balance update per account. This is how one commit
+ * carries many transfers and a hot account is locked once per batch.
  */
-export async function applyTransfers(trx: Db, specs: TransferSpec[]): Promise<TransferOutcome[]> {
-  const locked = await lockAccounts(
-    trx,
-    specs.flatMap((s) => [s.fromAccountId, s.toAccountId]),
-  );
-  const accounts = new Map(locked.map((r) => [r.id, accountRowToAccount(r)]));
-  const made = new Map<string, Transfer>();
-  for (const row of await findTransfersByKeys(
-    trx,
-    specs.map((s) => ({ caller: s.caller, key: s.idempotencyKey })),
-  )) {
-    made.set(pairKey(row.caller, row.idempotency_key), transferRowToTransfer(row));
+export class LedgerBatch {
+  private readonly transfers: NewLedgerTransferRow[] = [];
+  private readonly entries: NewLedgerEntryRow[] = [];
+  private readonly touched = new Set<string>();
+  private readonly outcomes: Extract<TransferOutcome, { ok: true }>[] = [];
+
+  private constructor(
+    private readonly accounts: Map<string, LedgerAccount>,
+    private readonly made: Map<string, Transfer>,
+  ) {}
+
+  /** Locks the accounts and looks up the (caller, key) pairs already used. */
+  static async open(trx: Db, accountIds: string[], keys: { caller: string; key: string }[]): Promise<LedgerBatch> {
+    const locked = await lockAccounts(trx, accountIds);
+    const made = new Map<string, Transfer>();
+    for (const row of await findTransfersByKeys(trx, keys)) made.set(pairKey(row.caller, row.idempotency_key), transferRowToTransfer(row));
+    return new LedgerBatch(new Map(locked.map((r) => [r.id, accountRowToAccount(r)])), made);
   }
-  const touched = new Set<string>();
-  const transfers: NewLedgerTransferRow[] = [];
-  const entries: NewLedgerEntryRow[] = [];
-  const outcomes: TransferOutcome[] = [];
-  for (const spec of specs) {
-    const from = accounts.get(spec.fromAccountId);
-    const to = accounts.get(spec.toAccountId);
-    if (!from || !to) {
-      outcomes.push({ ok: false, error: Object.assign(new NotFound("account"), { field: from ? "to_account_id" : "from_account_id" }) });
-      continue;
-    }
-    const earlier = made.get(pairKey(spec.caller, spec.idempotencyKey));
-    if (earlier) {
-      outcomes.push(isSameTransfer(earlier, spec) ? { ok: true, transfer: earlier, replayed: true, from, to } : { ok: false, error: idempotencyKeyReused() });
-      continue;
-    }
+
+  account(id: string): LedgerAccount | undefined {
+    return this.accounts.get(id);
+  }
+
+  /** Decides one transfer against the batch's balances; a refusal is returned, not thrown. */
+  apply(spec: TransferSpec): TransferOutcome {
+    const from = this.accounts.get(spec.fromAccountId);
+    const to = this.accounts.get(spec.toAccountId);
+    if (!from || !to) return { ok: false, error: Object.assign(new NotFound("account"), { field: from ? "to_account_id" : "from_account_id" }) };
+    const earlier = this.made.get(pairKey(spec.caller, spec.idempotencyKey));
+    if (earlier) return isSameTransfer(earlier, spec) ? { ok: true, transfer: earlier, replayed: true, from, to } : { ok: false, error: idempotencyKeyReused() };
     let planned;
     try {
       planned = planTransfer(from, to, spec);
     } catch (err) {
-      if (err instanceof KontorError) {
-        outcomes.push({ ok: false, error: err });
-        continue;
-      }
+      if (err instanceof KontorError) return { ok: false, error: err };
       throw err;
     }
     const id = randomUUID();
-    const now = new Date();
     const pending = spec.pendingUntil !== undefined;
-    transfers.push({
+    this.transfers.push({
       id,
       caller: spec.caller,
       idempotency_key: spec.idempotencyKey,
@@ -141,11 +138,11 @@ export async function applyTransfers(trx: Db, specs: TransferSpec[]): Promise<Tr
       for (const e of planned) {
         const account = e.accountId === from.id ? from : to;
         account.balanceMinor += e.amountMinor;
-        entries.push({ transfer_id: id, account_id: account.id, amount_minor: e.amountMinor.toString(), currency: from.currency, balance_after_minor: account.balanceMinor.toString() });
+        this.entries.push({ transfer_id: id, account_id: account.id, amount_minor: e.amountMinor.toString(), currency: from.currency, balance_after_minor: account.balanceMinor.toString() });
       }
-      touched.add(to.id);
+      this.touched.add(to.id);
     }
-    touched.add(from.id);
+    this.touched.add(from.id);
     const transfer: Transfer = {
       id,
       caller: spec.caller,
@@ -158,22 +155,67 @@ export async function applyTransfers(trx: Db, specs: TransferSpec[]): Promise<Tr
       amount: { amountMinor: spec.amount.amountMinor, currency: from.currency },
       note: spec.note,
       idempotencyKey: spec.idempotencyKey,
-      createdAt: now,
+      createdAt: new Date(),
     };
-    made.set(pairKey(spec.caller, spec.idempotencyKey), transfer);
-    outcomes.push({ ok: true, transfer, replayed: false, from: { ...from }, to: { ...to } });
+    this.made.set(pairKey(spec.caller, spec.idempotencyKey), transfer);
+    const outcome = { ok: true as const, transfer, replayed: false, from: { ...from }, to: { ...to } };
+    this.outcomes.push(outcome);
+    return outcome;
   }
-  const inserted = await insertTransfers(trx, transfers);
-  const createdAt = new Map(inserted.map((r) => [r.id, r.created_at]));
-  for (const o of outcomes) if (o.ok && !o.replayed) o.transfer.createdAt = createdAt.get(o.transfer.id) ?? o.transfer.createdAt;
-  await insertEntries(trx, entries);
-  await setBalances(
+
+  /**
+   * Linked transfers (TigerBeetle's "linked" flag): all of them or none.
+   * When one is refused, the ones before it are taken back.
+   */
+  applyLinked(specs: TransferSpec[]): TransferOutcome[] {
+    const saved = { transfers: this.transfers.length, entries: this.entries.length, outcomes: this.outcomes.length, touched: new Set(this.touched) };
+    const balances = new Map([...this.accounts].map(([id, a]) => [id, { balance: a.balanceMinor, pending: a.pendingDebitsMinor }]));
+    const outcomes: TransferOutcome[] = [];
+    for (const spec of specs) {
+      const o = this.apply(spec);
+      outcomes.push(o);
+      if (!o.ok) {
+        for (const t of this.transfers.splice(saved.transfers)) this.made.delete(pairKey(t.caller, t.idempotency_key));
+        this.entries.splice(saved.entries);
+        this.outcomes.splice(saved.outcomes);
+        this.touched.clear();
+        for (const id of saved.touched) this.touched.add(id);
+        for (const [id, b] of balances) {
+          const a = this.accounts.get(id)!;
+          a.balanceMinor = b.balance;
+          a.pendingDebitsMinor = b.pending;
+        }
+        return outcomes.map((x) => (x.ok && !x.replayed ? { ok: false, error: o.error } : x));
+      }
+    }
+    return outcomes;
+  }
+
+  /** Writes what was decided: the transfers, their entries and each touched account's balance once. */
+  async flush(trx: Db): Promise<void> {
+    const inserted = await insertTransfers(trx, this.transfers);
+    const createdAt = new Map(inserted.map((r) => [r.id, r.created_at]));
+    for (const o of this.outcomes) o.transfer.createdAt = createdAt.get(o.transfer.id) ?? o.transfer.createdAt;
+    await insertEntries(trx, this.entries);
+    await setBalances(
+      trx,
+      [...this.touched].map((id) => {
+        const a = this.accounts.get(id)!;
+        return { id, balance: a.balanceMinor, pending: a.pendingDebitsMinor };
+      }),
+    );
+  }
+}
+
+/** Applies many transfers in the caller's transaction, in order, each on its own (see LedgerBatch). */
+export async function applyTransfers(trx: Db, specs: TransferSpec[]): Promise<TransferOutcome[]> {
+  const batch = await LedgerBatch.open(
     trx,
-    [...touched].map((id) => {
-      const a = accounts.get(id)!;
-      return { id, balance: a.balanceMinor, pending: a.pendingDebitsMinor };
-    }),
+    specs.flatMap((s) => [s.fromAccountId, s.toAccountId]),
+    specs.map((s) => ({ caller: s.caller, key: s.idempotencyKey })),
   );
+  const outcomes = specs.map((s) => batch.apply(s));
+  await batch.flush(trx);
   return outcomes;
 }
 

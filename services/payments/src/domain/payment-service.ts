@@ -6,7 +6,10 @@ import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { PaymentsDatabase } from "../store/database.js";
 import type { PaymentIntentRow, PaymentRefundRow } from "../store/payments.table.js";
 import {
+  claimIdempotencyKey,
   findExpiredIntents,
+  findIdempotencyRecord,
+  setIdempotencyResult,
   findPaymentIntent,
   findPaymentIntentByOrder,
   findPlan,
@@ -17,8 +20,8 @@ import {
   upsertPlan,
 } from "../store/payments-store.js";
 import { paymentFailedEvent, paymentRefundedEvent, paymentSucceededEvent } from "../events/outbox.js";
-import { idempotent } from "./idempotency.js";
-import { applyTransfer } from "./ledger-engine.js";
+import { fingerprint, idempotencyKeyReused, idempotent } from "./idempotency.js";
+import { LedgerBatch, type TransferSpec } from "./ledger-engine.js";
 import { SYSTEM_ACCOUNTS, type LedgerService } from "./ledger-service.js";
 import type { PinService } from "./pin-service.js";
 
@@ -186,11 +189,14 @@ export function createPaymentService(ports: PaymentPorts) {
     },
 
     /**
-     * The customer pays with the PIN. In one transaction: the intent row is
-     * locked, the amount moves from the customer's wallet to the business's,
-     * the fee from the business's to the platform's revenue, and the intent
-     * and payment.succeeded commit with them. A wallet that cannot cover it
-     * ends the intent failed (payment.failed), as does an expired intent.
+     * The customer pays with the PIN. The capture runs in the group commit
+     * (one lock per account per batch, so a business paid by many customers
+     * at once, and the platform's fee account, do not serialize payments):
+     * in one transaction the intent row is locked, the amount moves from the
+     * customer's wallet to the business's and the fee from the business's to
+     * the platform's revenue (linked: both or neither), and the intent and
+     * payment.succeeded commit with them. A wallet that cannot cover it ends
+     * the intent failed (payment.failed), as does an expired intent.
      */
     async confirm(caller: string, r: { idempotencyKey: string; paymentId: string; pin: string }, customerId: string): Promise<{ payment: PaymentIntent; replayed: boolean }> {
       const intent = await this.get(r.paymentId);
@@ -199,53 +205,70 @@ export function createPaymentService(ports: PaymentPorts) {
       const business = await ports.ledger.ensureAccount({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency);
       const fees = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency);
       const customer = await ports.ledger.findWallet(wallet(intent.customerId), intent.currency);
-      const { value, replayed } = await ports.db.transaction().execute((trx) =>
-        idempotent(
-          trx,
-          { caller, scope: "ConfirmPaymentIntent", key: r.idempotencyKey, body: { paymentId: r.paymentId } },
-          async () => {
-            const row = (await findPaymentIntent(trx, r.paymentId, true))!;
-            if (row.state !== "requires_confirmation") throw new PolicyRefused("PAYMENT_NOT_CONFIRMABLE", `the payment is ${row.state}`, 0, "payment_id");
-            if (row.expires_at <= ports.now()) return { id: row.id, value: await fail(trx, row.id, "EXPIRED") };
-            if (!customer) return { id: row.id, value: await fail(trx, row.id, "INSUFFICIENT_FUNDS") };
-            const amount = BigInt(row.amount_minor);
-            const fee = feeFor(amount, feeBps);
-            try {
-              // A refusal is decided before anything is written, so the transaction stays usable.
-              await applyTransfer(trx, {
-                caller: "payments",
-                idempotencyKey: `capture:${row.id}`,
-                fromAccountId: customer.id,
-                toAccountId: business.id,
-                amount: { amountMinor: amount, currency: row.currency },
-                note: `order ${row.order_id}`,
-                reason: "capture",
-                reference: row.id,
-              });
-            } catch (err) {
-              if (err instanceof PolicyRefused && err.reason === "INSUFFICIENT_FUNDS") return { id: row.id, value: await fail(trx, row.id, "INSUFFICIENT_FUNDS") };
-              throw err;
+      const scope = "ConfirmPaymentIntent";
+      const print = fingerprint({ paymentId: r.paymentId });
+      const amount = intent.amountMinor;
+      const fee = feeFor(amount, feeBps);
+      const money = (m: bigint) => ({ amountMinor: m, currency: intent.currency });
+      let replay = false;
+      let failure = "";
+      return ports.ledger.batcher.run<{ payment: PaymentIntent; replayed: boolean }>({
+        accounts: customer ? [customer.id, business.id, fees.id] : [],
+        keys: [
+          { caller: "payments", key: `capture:${intent.id}` },
+          { caller: "payments", key: `fee:${intent.id}` },
+        ],
+        // Reads and locks only, until the key is claimed last: a refusal here leaves nothing written.
+        async claim(trx) {
+          const isReplay = async () => {
+            const record = await findIdempotencyRecord(trx, caller, scope, r.idempotencyKey);
+            if (record && record.fingerprint !== print) throw idempotencyKeyReused();
+            return record !== undefined;
+          };
+          if (await isReplay()) {
+            replay = true;
+            return;
+          }
+          const row = await findPaymentIntent(trx, r.paymentId, true);
+          if (!row) throw new NotFound("payment");
+          if (row.state !== "requires_confirmation") {
+            // A concurrent call with this key may have confirmed it while this one waited for the row.
+            if (await isReplay()) {
+              replay = true;
+              return;
             }
-            if (fee > 0n) {
-              await applyTransfer(trx, {
-                caller: "payments",
-                idempotencyKey: `fee:${row.id}`,
-                fromAccountId: business.id,
-                toAccountId: fees.id,
-                amount: { amountMinor: fee, currency: row.currency },
-                note: `fee ${feeBps} bps`,
-                reason: "fee",
-                reference: row.id,
-              });
-            }
-            const done = await updatePaymentIntent(trx, row.id, { state: "succeeded", fee_bps: feeBps, fee_minor: fee.toString() });
-            await ports.enqueue(trx, [paymentSucceededEvent(intentRowToIntent(done), ports.now())]);
-            return { id: row.id, value: done };
-          },
-          async (id) => (await findPaymentIntent(trx, id))!,
-        ),
-      );
-      return { payment: intentRowToIntent(value), replayed };
+            throw new PolicyRefused("PAYMENT_NOT_CONFIRMABLE", `the payment is ${row.state}`, 0, "payment_id");
+          }
+          await claimIdempotencyKey(trx, caller, scope, r.idempotencyKey, print);
+          if (row.expires_at <= ports.now()) failure = "EXPIRED";
+          else if (!customer) failure = "INSUFFICIENT_FUNDS";
+        },
+        // Never throws once the key is claimed: a refusal becomes the intent's failure.
+        decide(batch) {
+          if (replay || failure) return;
+          const specs = [
+            { caller: "payments", idempotencyKey: `capture:${intent.id}`, fromAccountId: customer!.id, toAccountId: business.id, amount: money(amount), note: `order ${intent.orderId}`, reason: "capture", reference: intent.id },
+          ];
+          if (fee > 0n) specs.push({ caller: "payments", idempotencyKey: `fee:${intent.id}`, fromAccountId: business.id, toAccountId: fees.id, amount: money(fee), note: `fee ${feeBps} bps`, reason: "fee", reference: intent.id });
+          const outcomes = batch.applyLinked(specs);
+          const refused = outcomes.find((o) => !o.ok);
+          if (refused && !refused.ok) failure = refused.error.reason === "INSUFFICIENT_FUNDS" ? "INSUFFICIENT_FUNDS" : refused.error.reason;
+        },
+        async finish(trx) {
+          if (replay) {
+            const record = (await findIdempotencyRecord(trx, caller, scope, r.idempotencyKey))!;
+            return { value: { payment: intentRowToIntent((await findPaymentIntent(trx, record.result_id))!), replayed: true }, events: [] };
+          }
+          await setIdempotencyResult(trx, caller, scope, r.idempotencyKey, intent.id);
+          if (failure) {
+            const failed = await updatePaymentIntent(trx, intent.id, { state: "failed", failure_reason: failure });
+            const p = intentRowToIntent(failed);
+            return { value: { payment: p, replayed: false }, events: [paymentFailedEvent(p, ports.now())] };
+          }
+          const done = intentRowToIntent(await updatePaymentIntent(trx, intent.id, { state: "succeeded", fee_bps: feeBps, fee_minor: fee.toString() }));
+          return { value: { payment: done, replayed: false }, events: [paymentSucceededEvent(done, ports.now())] };
+        },
+      });
     },
 
     /** Returns part or all of a captured payment; the fee's share comes back from the platform's revenue. */
@@ -274,12 +297,17 @@ export function createPaymentService(ports: PaymentPorts) {
             const back = feeReturned(captured, fee, before, amount);
             const id = randomUUID();
             const money = (m: bigint) => ({ amountMinor: m, currency: row.currency });
-            if (amount - back > 0n) {
-              await applyTransfer(trx, { caller: "payments", idempotencyKey: `refund:${id}`, fromAccountId: business.id, toAccountId: customer.id, amount: money(amount - back), note: r.reason, reason: "refund", reference: row.id });
-            }
-            if (back > 0n) {
-              await applyTransfer(trx, { caller: "payments", idempotencyKey: `fee_refund:${id}`, fromAccountId: fees.id, toAccountId: customer.id, amount: money(back), note: r.reason, reason: "fee_refund", reference: row.id });
-            }
+            // All three accounts are locked in one statement, as the group commit locks them: never one, then another.
+            const ledger = await LedgerBatch.open(trx, [business.id, customer.id, fees.id], [
+              { caller: "payments", key: `refund:${id}` },
+              { caller: "payments", key: `fee_refund:${id}` },
+            ]);
+            const specs: TransferSpec[] = [];
+            if (amount - back > 0n) specs.push({ caller: "payments", idempotencyKey: `refund:${id}`, fromAccountId: business.id, toAccountId: customer.id, amount: money(amount - back), note: r.reason, reason: "refund", reference: row.id });
+            if (back > 0n) specs.push({ caller: "payments", idempotencyKey: `fee_refund:${id}`, fromAccountId: fees.id, toAccountId: customer.id, amount: money(back), note: r.reason, reason: "fee_refund", reference: row.id });
+            const refused = ledger.applyLinked(specs).find((o) => !o.ok);
+            if (refused && !refused.ok) throw refused.error;
+            await ledger.flush(trx);
             const refund = await insertRefund(trx, { id, payment_id: row.id, amount_minor: amount.toString(), fee_returned_minor: back.toString(), currency: row.currency, reason: r.reason, actor: caller });
             const updated = await updatePaymentIntent(trx, row.id, { refunded_minor: (before + amount).toString() });
             await ports.enqueue(trx, [paymentRefundedEvent(intentRowToIntent(updated), refundRowToRefund(refund))]);
