@@ -59,8 +59,9 @@ function valuesOf(v: ValidProduct): ProductValues {
   };
 }
 
+/** The words a product adds to its catalog's dictionary: numbers and one-letter words are never typo targets. */
 function wordsOf(v: ValidProduct): string[] {
-  return [...new Set([...normalizeWords(v.name), ...normalizeWords(v.description)])];
+  return [...new Set([...normalizeWords(v.name), ...normalizeWords(v.description)])].filter((w) => w.length > 1 && !/^\d+$/.test(w));
 }
 
 /** Rows one upsert statement writes; bigger calls are cut into these. */

@@ -4,14 +4,15 @@ import type { ProductRow } from "./product.table.js";
 
 type Db = Kysely<CatalogDatabase>;
 
-/** For each query word: is it in the catalog's dictionary, and up to three close words (trigram similarity) that are. */
+/** For each query word: is it in the catalog's dictionary, and, only when it is not, up to three close words (trigram similarity) that are. */
 export async function wordAlternatives(db: Db, catalogId: string, words: string[]): Promise<{ w: string; exact: boolean; alts: string[] }[]> {
   if (words.length === 0) return [];
   const { rows } = await sql<{ w: string; exact: boolean; alts: string[] }>`
     SELECT q.w,
       EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word = q.w) AS exact,
-      ARRAY(SELECT pw.word FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word % q.w AND pw.word <> q.w
-            ORDER BY similarity(pw.word, q.w) DESC, pw.word LIMIT 3) AS alts
+      CASE WHEN EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word = q.w) THEN '{}'::text[]
+      ELSE ARRAY(SELECT pw.word FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word % q.w AND pw.word <> q.w
+                 ORDER BY similarity(pw.word, q.w) DESC, pw.word LIMIT 3) END AS alts
     FROM unnest(${words}::text[]) AS q(w)`.execute(db);
   return rows;
 }
