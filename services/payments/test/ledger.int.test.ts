@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import type { LedgerAccount } from "../src/domain/ledger-account.js";
 import { clearingOwner } from "../src/domain/ledger-service.js";
+import { LedgerBatch } from "../src/domain/ledger-engine.js";
 import { testEnv, uniqueId } from "./factories.js";
 
 let env: TestEnv;
@@ -119,6 +120,27 @@ describe("group commit", () => {
     expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
     await expect(ledger.postTransfer("test", { ...request, amount: eur(101n) })).rejects.toMatchObject({ reason: "IDEMPOTENCY_KEY_REUSED" });
     expect((await ledger.getAccount(from.id)).balanceMinor).toBe(900n);
+  });
+});
+
+describe("linked transfers", () => {
+  it("when one of a linked set is refused, then none of them is written and the balances are as before", async () => {
+    const { ledger } = app.services;
+    const a = await funded(1000n);
+    const b = await funded(0n);
+    const c = await funded(0n);
+    const written = await app.runtime.db.transaction().execute(async (trx) => {
+      const batch = await LedgerBatch.open(trx, [a.id, b.id, c.id], []);
+      const linked = batch.applyLinked([
+        { caller: "test", idempotencyKey: uniqueId("l"), fromAccountId: a.id, toAccountId: b.id, amount: eur(600n), note: "", reason: "transfer", reference: "" },
+        { caller: "test", idempotencyKey: uniqueId("l"), fromAccountId: a.id, toAccountId: c.id, amount: eur(600n), note: "", reason: "transfer", reference: "" },
+      ]);
+      const alone = batch.apply({ caller: "test", idempotencyKey: uniqueId("l"), fromAccountId: a.id, toAccountId: c.id, amount: eur(100n), note: "", reason: "transfer", reference: "" });
+      await batch.flush(trx);
+      return { linked: linked.map((o) => o.ok), alone: alone.ok };
+    });
+    expect(written).toEqual({ linked: [false, false], alone: true });
+    expect([(await ledger.getAccount(a.id)).balanceMinor, (await ledger.getAccount(b.id)).balanceMinor, (await ledger.getAccount(c.id)).balanceMinor]).toEqual([900n, 0n, 100n]);
   });
 });
 
