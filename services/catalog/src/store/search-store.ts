@@ -58,7 +58,16 @@ export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow
   if (query) {
     const after = p.after as { rank: number; id: string } | undefined;
     if (after) q = q.where(sql<boolean>`(${rank} < ${after.rank}::float4 OR (${rank} = ${after.rank}::float4 AND p.id > ${after.id}::uuid))`);
-    return q.orderBy(sql`${rank}`, "desc").orderBy("p.id", "asc").limit(p.limit).execute() as Promise<RankedRow[]>;
+    // Rank narrow (id, rank) pairs and read whole rows only for the page: a broad word matches thousands.
+    const page = q.clearSelect().select(["p.id"]).select(rank.as("rank")).orderBy(sql`${rank}`, "desc").orderBy("p.id", "asc").limit(p.limit);
+    return db
+      .selectFrom(page.as("m"))
+      .innerJoin("product as full", "full.id", "m.id")
+      .selectAll("full")
+      .select("m.rank")
+      .orderBy("m.rank", "desc")
+      .orderBy("full.id", "asc")
+      .execute() as Promise<RankedRow[]>;
   }
   const after = p.after as { createdAt: Date; id: string } | undefined;
   if (after) q = q.where((eb) => eb.or([eb("p.created_at", "<", after.createdAt), eb.and([eb("p.created_at", "=", after.createdAt), eb("p.id", "<", after.id)])]));
