@@ -112,7 +112,7 @@ describe("subscribed_apps", () => {
 describe("notifications", () => {
   it("when a customer writes (with an ad referral) and the business answers, then the receiver gets signed messages and statuses in the Cloud API envelope", async () => {
     const { customerId, number } = await registerCustomer(stack, undefined, undefined, "Ana");
-    // The business writes first, so the gateway knows the customer's number (wa_id).
+    // The business writes first (its status names the number too).
     const sent = await graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/messages`, {
       token: p.token,
       json: { messaging_product: "whatsapp", to: number, type: "text", text: { body: "Grüße 😀" }, biz_opaque_callback_data: "ref-1" },
@@ -139,7 +139,7 @@ describe("notifications", () => {
               value: {
                 messaging_product: "whatsapp",
                 metadata: { display_phone_number: p.businessE164.slice(1), phone_number_id: p.phoneNumberId },
-                contacts: [{ wa_id: number.slice(1) }],
+                contacts: [{ profile: { name: "Ana" }, wa_id: number.slice(1) }],
                 messages: [
                   {
                     from: number.slice(1),

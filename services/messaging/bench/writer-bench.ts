@@ -109,6 +109,10 @@ async function withWriters<R>(prepare: string | undefined, fn: (b: { run: (pipel
           customerId: it.customerId,
           bizOpaqueCallbackData: "",
           pricingCategory: "service",
+          pricingType: "free_customer_service",
+          pricingModel: "PMP",
+          billable: false,
+          customerE164: "+4915100000000",
           at: s.createdAt,
         }),
       );

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { ConversationOpened, MessageBilled, MessageReceived } from "@kontor/proto/messaging/v1/events";
+import { ConversationOpened, MessageBilled, MessageReceived, MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import type { Content, Referral, TemplateParameter } from "@kontor/proto/messaging/v1/message";
 import { MessagingServiceClient, type SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_service";
 import { TemplateCategory as C, TemplateComponentType as T, TemplateHeaderFormat as H, TemplateParameterFormat as P } from "@kontor/proto/messaging/v1/template";
@@ -326,6 +326,12 @@ describe("billing events (rule 8)", () => {
     expect(billed).toHaveLength(2);
     expect(billed.find((e) => e.messageId === first.result!.messageId)).toMatchObject({ category: "utility", billable: true, pricingType: "regular", pricingModel: "PMP", customerCountry: "DE", templateId: utility.id, templateName: utility.name });
     expect(billed.find((e) => e.messageId === inWindow.result!.messageId)).toMatchObject({ category: "utility", billable: false, pricingType: "free_customer_service" });
+    // The status events price each message as the webhook shows it, and name the customer's number.
+    const statuses = await eventsOf(subjects.messageStatus, MessageStatusChanged.decode, (e) => e.conversationId === conversation && e.status === 2);
+    expect(statuses.find((e) => e.messageId === first.result!.messageId)).toMatchObject({ pricingCategory: "utility", pricingType: "regular", pricingModel: "PMP", billable: true, customerE164: "+491701234567" });
+    expect(statuses.find((e) => e.messageId === replies[0]!.result!.messageId)).toMatchObject({ pricingCategory: "service", pricingType: "free_customer_service", billable: false });
+    const inbound = await eventsOf(subjects.messageReceived, MessageReceived.decode, (e) => e.message?.conversationId === conversation);
+    expect(inbound[0]).toMatchObject({ customerE164: "+491701234567", customerProfileName: "Ana" });
   });
 
   it("when a customer comes from a click-to-chat ad and the business answers within 24 h, then a free entry point opens for 72 h and its templates are free", async () => {

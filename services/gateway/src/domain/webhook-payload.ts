@@ -133,9 +133,14 @@ const STATUS_NAMES: Partial<Record<MessageStatus, string>> = {
 /** The Cloud API status of a messaging status; undefined for ACCEPTED (the send's own answer). */
 export const statusName = (s: MessageStatus) => STATUS_NAMES[s];
 
-/** pricing on `sent` (§3.6): per-message pricing; service messages are free inside the window. */
-export function pricingOf(category: string): Json | undefined {
+/**
+ * pricing on `sent` (§3.6): messaging's own pricing of the message when the
+ * event carries it; else inferred from the category (per-message pricing,
+ * service messages free inside the window).
+ */
+export function pricingOf(category: string, priced?: { type: string; model: string; billable: boolean }): Json | undefined {
   if (!category) return undefined;
+  if (priced) return { billable: priced.billable, pricing_model: priced.model, type: priced.type, category };
   const free = category === "service" || category === "referral_conversion";
   return { billable: !free, pricing_model: "PMP", type: category === "referral_conversion" ? "free_entry_point" : free ? "free_customer_service" : "regular", category };
 }
@@ -150,13 +155,14 @@ export function statusNotification(input: {
   waId: string;
   errorCode: number;
   pricingCategory: string;
+  pricing?: { type: string; model: string; billable: boolean };
   bizOpaqueCallbackData: string;
 }): Json | undefined {
   const name = statusName(input.status);
   if (!name) return undefined;
   const status: Json = { id: input.messageId, status: name, timestamp: seconds(input.at), recipient_id: input.waId };
   if (input.bizOpaqueCallbackData) status.biz_opaque_callback_data = input.bizOpaqueCallbackData;
-  const pricing = name === "sent" ? pricingOf(input.pricingCategory) : undefined;
+  const pricing = name === "sent" ? pricingOf(input.pricingCategory, input.pricing) : undefined;
   if (pricing) status.pricing = pricing;
   if (name === "failed") {
     const code = input.errorCode && GRAPH_CODES[input.errorCode] ? input.errorCode : 131000;

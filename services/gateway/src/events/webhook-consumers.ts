@@ -40,8 +40,9 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
         const number = await findNumber(trx, e.phoneNumberId);
         const waba = number ? await subscribedWaba(trx, number.businessId) : undefined;
         if (!number || !waba) return;
-        const waId = (await customerWaId(trx, e.customerId)) ?? e.customerId;
-        const body = webhookBytes(inboundNotification({ wabaId: waba.wabaId, number, message, waId, referral: e.referral }));
+        // The event names the customer's number and profile name; older events only the id.
+        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(trx, e.customerId)) ?? e.customerId);
+        const body = webhookBytes(inboundNotification({ wabaId: waba.wabaId, number, message, waId, profileName: e.customerProfileName || undefined, referral: e.referral }));
         await enqueueDelivery(trx, { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId, orderKey: message.conversationId, body });
       });
       wake();
@@ -63,7 +64,7 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
         const number = await findNumber(trx, e.phoneNumberId);
         const waba = number ? await subscribedWaba(trx, number.businessId) : undefined;
         if (!number || !waba) return;
-        const waId = (await customerWaId(trx, e.customerId)) ?? e.customerId;
+        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(trx, e.customerId)) ?? e.customerId);
         const payload = statusNotification({
           wabaId: waba.wabaId,
           number,
@@ -73,6 +74,7 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
           waId,
           errorCode: e.errorCode,
           pricingCategory: e.pricingCategory,
+          pricing: e.pricingType ? { type: e.pricingType, model: e.pricingModel, billable: e.billable } : undefined,
           bizOpaqueCallbackData: e.bizOpaqueCallbackData,
         });
         if (payload) await enqueueDelivery(trx, { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId, orderKey: e.conversationId, body: webhookBytes(payload) });

@@ -84,7 +84,7 @@ export function createAdminService(ports: AdminPorts) {
         if (r.created && !input.e164) throw new InvalidInput("e164", "is required for a new customer");
         return r;
       });
-      customers.remember({ id: result.customer.id, e164: result.customer.e164, readReceipts: result.customer.readReceipts });
+      customers.remember({ id: result.customer.id, e164: result.customer.e164, profileName: result.customer.profileName, readReceipts: result.customer.readReceipts });
       return result;
     },
 
@@ -95,6 +95,7 @@ export function createAdminService(ports: AdminPorts) {
       const row = await store.transaction(async (tx) => {
         const r = await tx.failMessage(messageId, errorCode);
         if (!r) return undefined;
+        const customerE164 = (customers.cached(r.customerId) ?? (await customers.byId(r.customerId)))?.e164 ?? "";
         const body = await opener.body(r);
         await tx.enqueue([
           statusEvent({
@@ -110,6 +111,10 @@ export function createAdminService(ports: AdminPorts) {
             customerId: r.customerId,
             bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
             pricingCategory: "",
+              pricingType: "",
+              pricingModel: "",
+              billable: false,
+              customerE164: customerE164,
             at,
           }),
         ]);

@@ -46,7 +46,7 @@ describe("the customer cache", () => {
     const store = rows(list);
     const cache = createCustomerCache(store);
     await cache.byId("c1");
-    cache.remember({ id: "c1", e164: "+15550000009", readReceipts: true });
+    cache.remember({ id: "c1", e164: "+15550000009", readReceipts: true, profileName: "" });
     list[0] = customer("c1", "+15550000009");
     expect(await cache.byE164("+15550000001")).toBeUndefined();
     expect((await cache.byE164("+15550000009"))?.id).toBe("c1");
@@ -56,8 +56,8 @@ describe("the customer cache", () => {
     const store = rows([customer("c1", "+15550000001"), customer("c2", "+15550000002")]);
     const cache = createCustomerCache(store, 2);
     await cache.byId("c1");
-    cache.remember({ id: "c2", e164: "+15550000001", readReceipts: true });
-    cache.remember({ id: "c3", e164: "+15550000003", readReceipts: true }); // evicts c1
+    cache.remember({ id: "c2", e164: "+15550000001", readReceipts: true, profileName: "" });
+    cache.remember({ id: "c3", e164: "+15550000003", readReceipts: true, profileName: "" }); // evicts c1
     expect(cache.cached("c1")).toBeUndefined();
     const reads = store.reads;
     expect((await cache.byE164("+15550000001"))?.id).toBe("c2");
@@ -73,7 +73,7 @@ describe("the customer cache", () => {
     // The store still answers with the row (a read that began before the erasure committed).
     expect(await cache.byId("c1")).toBeUndefined();
     expect(await cache.byE164("+15550000001")).toBeUndefined();
-    cache.remember({ id: "c1", e164: "+15550000001", readReceipts: true });
+    cache.remember({ id: "c1", e164: "+15550000001", readReceipts: true, profileName: "" });
     expect(cache.cached("c1")).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import type { Customer } from "./message.js";
 export interface CustomerInfo {
   id: string;
   e164: string;
+  profileName: string;
   readReceipts: boolean;
 }
 
@@ -37,7 +38,7 @@ export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_
   async function load(by: { id: string } | { e164: string }): Promise<CustomerInfo | undefined> {
     const row = await store.findCustomer(by);
     if (!row || erased.has(row.id)) return undefined;
-    const info = { id: row.id, e164: row.e164, readReceipts: row.readReceipts };
+    const info = { id: row.id, e164: row.e164, profileName: row.profileName, readReceipts: row.readReceipts };
     remember(info);
     return info;
   }

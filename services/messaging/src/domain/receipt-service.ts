@@ -70,6 +70,8 @@ export function createReceiptService(ports: ReceiptPorts) {
         if (c && !c.readReceipts) status = S.MESSAGE_STATUS_DELIVERED;
       }
       const at = new Date();
+      // The status events name the customer's number (the webhook's recipient_id).
+      const customerE164 = (customers.cached(conv.customerId) ?? (await customers.byId(conv.customerId)))?.e164 ?? "";
       const changed = await store.transaction(async (tx) => {
         const rows = await tx.applyReceipt(conv.id, readerKey, req.reader.kind, status, upTo, req.status === S.MESSAGE_STATUS_READ);
         const events: OutboxEvent[] = [];
@@ -89,6 +91,10 @@ export function createReceiptService(ports: ReceiptPorts) {
               customerId: conv.customerId,
               bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
               pricingCategory: "",
+              pricingType: "",
+              pricingModel: "",
+              billable: false,
+              customerE164: customerE164,
               at,
             }),
           );

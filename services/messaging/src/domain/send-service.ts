@@ -16,7 +16,7 @@ import { countryOfE164, keyToPb, normalizeE164, parseParticipant, partyKey, type
 import { contentNames, type ContentCase } from "./status.js";
 import type { Referral } from "@kontor/proto/messaging/v1/message";
 import { SERVICE_WINDOW_MS } from "./policy/window.js";
-import { CATEGORIES, conversationBillable, openedAt, priceMessage, type ConversationWindows, type PricingCategory } from "./policy/pricing.js";
+import { CATEGORIES, conversationBillable, openedAt, priceMessage, type ConversationWindows, type Pricing, type PricingCategory } from "./policy/pricing.js";
 import type { PolicyDecision, SendPolicy, TemplateBilling } from "./send-policy.js";
 
 // ---- the group commit's port (store/send-writer.ts implements it) ---------
@@ -98,6 +98,8 @@ export interface PendingItem extends SendItem {
   bizOpaqueCallbackData: string;
   kind: ContentCase;
   customerE164: string;
+  /** The customer's profile name (its received event's contacts). */
+  customerName: string;
   contentBytes: Uint8Array | undefined;
   contextBytes: Uint8Array | undefined;
   /** A template send's billing facts (the policy's decision). */
@@ -338,10 +340,14 @@ export function createSendService(ports: SendPorts) {
     let announced: Set<string> | undefined;
     for (const { item, stored: s } of stored) {
       if (!item.senderKey.startsWith("b_")) {
-        events.push(receivedEvent(completeMessage(item, s, true), item.businessId, item.phoneNumberId, item.customerId, contentNames[item.contentType] ?? "", item.referral));
+        events.push(
+          receivedEvent(completeMessage(item, s, true), item.businessId, item.phoneNumberId, { id: item.customerId, e164: item.customerE164, profileName: item.customerName }, contentNames[item.contentType] ?? "", item.referral),
+        );
         continue;
       }
       const category: PricingCategory | "" = item.billing?.category ?? (item.kind === "system" ? "" : "service");
+      // Free-form replies are free service messages; a template's price needs the windows the commit left.
+      let pricing: Pricing | undefined = category === "service" && ports.policy.options.enforce ? { category, model, billable: false, type: "free_customer_service" } : undefined;
       if (item.policy !== 0) {
         const key = `${item.phoneNumberId}\u0000${item.customerId}`;
         const w = windows.get(key);
@@ -373,7 +379,8 @@ export function createSendService(ports: SendPorts) {
           if (opened.freeEntry) announce("referral_conversion", w.freeEntryUntil);
           if (category !== "" && opened.categories.includes(category)) announce(category, w.categoryUntil[CATEGORIES.indexOf(category)]!);
           if (item.billing) {
-            events.push(billedEvent({ item, stored: s, billing: item.billing, pricing: priceMessage(model, item.billing.category, w, at), customerCountry: countryOfE164(item.customerE164) }));
+            pricing = priceMessage(model, item.billing.category, w, at);
+            events.push(billedEvent({ item, stored: s, billing: item.billing, pricing, customerCountry: countryOfE164(item.customerE164) }));
           }
         }
       }
@@ -391,6 +398,10 @@ export function createSendService(ports: SendPorts) {
           customerId: item.customerId,
           bizOpaqueCallbackData: item.bizOpaqueCallbackData,
           pricingCategory: category,
+          pricingType: pricing?.type ?? "",
+          pricingModel: pricing?.model ?? "",
+          billable: pricing?.billable ?? false,
+          customerE164: item.customerE164,
           at: s.createdAt,
         }),
       );
@@ -563,6 +574,7 @@ export function createSendService(ports: SendPorts) {
       echo: sender.kind === "customer",
       kind: valid.kind,
       customerE164: customer.e164,
+      customerName: sender.kind === "customer" ? customer.profileName : "",
       contentBytes,
       contextBytes,
       req: sender.kind === "customer" ? req : undefined,

@@ -19,6 +19,11 @@ export interface StatusEventInput {
   bizOpaqueCallbackData: string;
   /** service, marketing, utility, authentication; empty for Kontor's system notices. */
   pricingCategory: string;
+  /** The Cloud API's pricing type and model, and whether it is billed; empty when not priced (customer messages, policy off). */
+  pricingType: string;
+  pricingModel: string;
+  billable: boolean;
+  customerE164: string;
   at: Date;
 }
 
@@ -33,12 +38,19 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
   };
 }
 
-export function receivedEvent(message: Message, businessId: string, phoneNumberId: string, customerId: string, type: string, referral: Referral | undefined): OutboxEvent {
+export function receivedEvent(
+  message: Message,
+  businessId: string,
+  phoneNumberId: string,
+  customer: { id: string; e164: string; profileName: string },
+  type: string,
+  referral: Referral | undefined,
+): OutboxEvent {
   const eventId = `${message.id}:received`;
   return {
     eventId,
     subject: subjects.messageReceived,
-    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId, type, referral }).finish(),
+    payload: MessageReceived.encode({ meta: { eventId, occurredAt: message.createdAt, businessId }, message, phoneNumberId, customerId: customer.id, type, referral, customerE164: customer.e164, customerProfileName: customer.profileName }).finish(),
   };
 }
 

@@ -145,7 +145,7 @@ function check(c: Case, label: string, encoders: Encoder[] = everyEncoder): void
     expectBytes(statusFrameBytes(status), InboxEvent.encode({ event: { $case: "status", value: update } }).finish(), `status frame ${label}`);
   }
   if (on.has("statusChanged")) {
-    const changed = { ...status, senderKey: c.senderKey, recipientKey: c.recipientKey, businessId: c.biz, phoneNumberId: "pn", customerId: c.customerId, bizOpaqueCallbackData: c.biz, pricingCategory: c.biz ? "marketing" : "" };
+    const changed = { ...status, senderKey: c.senderKey, recipientKey: c.recipientKey, businessId: c.biz, phoneNumberId: "pn", customerId: c.customerId, bizOpaqueCallbackData: c.biz, pricingCategory: c.biz ? "marketing" : "", customerE164: c.biz ? "+4915112345678" : "", pricingType: c.biz ? "regular" : "", pricingModel: c.biz ? "PMP" : "", billable: c.biz !== "" };
     expectBytes(
       statusChangedBytes(changed, c.eventId),
       MessageStatusChanged.encode({
@@ -157,6 +157,10 @@ function check(c: Case, label: string, encoders: Encoder[] = everyEncoder): void
         status: c.status,
         errorCode: c.errorCode,
         pricingCategory: c.biz ? "marketing" : "",
+        customerE164: c.biz ? "+4915112345678" : "",
+        pricingType: c.biz ? "regular" : "",
+        pricingModel: c.biz ? "PMP" : "",
+        billable: c.biz !== "",
         bizOpaqueCallbackData: c.biz,
         phoneNumberId: "pn",
         customerId: c.customerId,
@@ -188,7 +192,7 @@ describe("hand-written encoders", () => {
     const at = base.at;
     const edges = ["a", "x".repeat(127), "x".repeat(128), "x".repeat(126) + "é", "é" + "x".repeat(10), "abc😀", "😀".repeat(40), "\u007f\u0080"];
     for (const v of edges) {
-      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v, pricingCategory: v };
+      const e = { messageId: v, conversationId: "conv", seq: 3, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: "c_" + v, businessId: v, phoneNumberId: v, customerId: v, bizOpaqueCallbackData: v, pricingCategory: v, customerE164: v, pricingType: v, pricingModel: v, billable: true };
       expectBytes(
         statusChangedBytes(e, v),
         MessageStatusChanged.encode({
@@ -200,6 +204,10 @@ describe("hand-written encoders", () => {
           status: 2,
           errorCode: 0,
           pricingCategory: v,
+          customerE164: v,
+          pricingType: v,
+          pricingModel: v,
+          billable: true,
           bizOpaqueCallbackData: v,
           phoneNumberId: v,
           customerId: v,

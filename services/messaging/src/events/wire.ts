@@ -311,6 +311,10 @@ export interface StatusChangedInput extends StatusInput {
   customerId: string;
   bizOpaqueCallbackData: string;
   pricingCategory: string;
+  customerE164: string;
+  pricingType: string;
+  pricingModel: string;
+  billable: boolean;
 }
 
 /**
@@ -334,6 +338,13 @@ export function statusChangedBytes(e: StatusChangedInput, eventId: string): Buff
   str(10, e.phoneNumberId);
   str(11, e.customerId);
   num(12, e.seq);
+  str(13, e.customerE164);
+  str(14, e.pricingType);
+  str(15, e.pricingModel);
+  if (e.billable) {
+    varint((16 << 3) | 0);
+    varint(1);
+  }
   return finish();
 }
 

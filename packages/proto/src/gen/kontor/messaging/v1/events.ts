@@ -56,6 +56,16 @@ export interface MessageStatusChanged {
   phoneNumberId: string;
   customerId: string;
   seq: string;
+  /** The customer's number (E.164), as the webhook's recipient_id shows it. */
+  customerE164: string;
+  /**
+   * The Cloud API's pricing of a business message: "regular",
+   * "free_customer_service" or "free_entry_point"; the model ("PMP", "CBP")
+   * and whether it is billed (message.billed carries the same).
+   */
+  pricingType: string;
+  pricingModel: string;
+  billable: boolean;
 }
 
 /**
@@ -70,7 +80,12 @@ export interface MessageReceived {
   /** Content kind: text, media, location, … (the Content oneof name). */
   type: string;
   /** The click-to-chat ad or post the message came from, if any. */
-  referral: Referral | undefined;
+  referral:
+    | Referral
+    | undefined;
+  /** The customer's number (E.164) and profile name, as the webhook's contacts show them. */
+  customerE164: string;
+  customerProfileName: string;
 }
 
 /**
@@ -264,6 +279,10 @@ function createBaseMessageStatusChanged(): MessageStatusChanged {
     phoneNumberId: "",
     customerId: "",
     seq: "0",
+    customerE164: "",
+    pricingType: "",
+    pricingModel: "",
+    billable: false,
   };
 }
 
@@ -304,6 +323,18 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     }
     if (message.seq !== "0") {
       writer.uint32(96).int64(message.seq);
+    }
+    if (message.customerE164 !== "") {
+      writer.uint32(106).string(message.customerE164);
+    }
+    if (message.pricingType !== "") {
+      writer.uint32(114).string(message.pricingType);
+    }
+    if (message.pricingModel !== "") {
+      writer.uint32(122).string(message.pricingModel);
+    }
+    if (message.billable !== false) {
+      writer.uint32(128).bool(message.billable);
     }
     return writer;
   },
@@ -417,6 +448,38 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
             message.seq = reader.int64().toString();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.customerE164 = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.pricingType = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.pricingModel = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.billable = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -471,6 +534,22 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
         ? globalThis.String(object.customer_id)
         : "",
       seq: isSet(object.seq) ? globalThis.String(object.seq) : "0",
+      customerE164: isSet(object.customerE164)
+        ? globalThis.String(object.customerE164)
+        : isSet(object.customer_e164)
+        ? globalThis.String(object.customer_e164)
+        : "",
+      pricingType: isSet(object.pricingType)
+        ? globalThis.String(object.pricingType)
+        : isSet(object.pricing_type)
+        ? globalThis.String(object.pricing_type)
+        : "",
+      pricingModel: isSet(object.pricingModel)
+        ? globalThis.String(object.pricingModel)
+        : isSet(object.pricing_model)
+        ? globalThis.String(object.pricing_model)
+        : "",
+      billable: isSet(object.billable) ? globalThis.Boolean(object.billable) : false,
     };
   },
 
@@ -512,6 +591,18 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     if (message.seq !== "0") {
       obj.seq = message.seq;
     }
+    if (message.customerE164 !== "") {
+      obj.customerE164 = message.customerE164;
+    }
+    if (message.pricingType !== "") {
+      obj.pricingType = message.pricingType;
+    }
+    if (message.pricingModel !== "") {
+      obj.pricingModel = message.pricingModel;
+    }
+    if (message.billable !== false) {
+      obj.billable = message.billable;
+    }
     return obj;
   },
 
@@ -536,12 +627,25 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     message.phoneNumberId = object.phoneNumberId ?? "";
     message.customerId = object.customerId ?? "";
     message.seq = object.seq ?? "0";
+    message.customerE164 = object.customerE164 ?? "";
+    message.pricingType = object.pricingType ?? "";
+    message.pricingModel = object.pricingModel ?? "";
+    message.billable = object.billable ?? false;
     return message;
   },
 };
 
 function createBaseMessageReceived(): MessageReceived {
-  return { meta: undefined, message: undefined, phoneNumberId: "", customerId: "", type: "", referral: undefined };
+  return {
+    meta: undefined,
+    message: undefined,
+    phoneNumberId: "",
+    customerId: "",
+    type: "",
+    referral: undefined,
+    customerE164: "",
+    customerProfileName: "",
+  };
 }
 
 export const MessageReceived: MessageFns<MessageReceived> = {
@@ -563,6 +667,12 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     }
     if (message.referral !== undefined) {
       Referral.encode(message.referral, writer.uint32(50).fork()).join();
+    }
+    if (message.customerE164 !== "") {
+      writer.uint32(58).string(message.customerE164);
+    }
+    if (message.customerProfileName !== "") {
+      writer.uint32(66).string(message.customerProfileName);
     }
     return writer;
   },
@@ -628,6 +738,22 @@ export const MessageReceived: MessageFns<MessageReceived> = {
             message.referral = Referral.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.customerE164 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.customerProfileName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -656,6 +782,16 @@ export const MessageReceived: MessageFns<MessageReceived> = {
         : "",
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       referral: isSet(object.referral) ? Referral.fromJSON(object.referral) : undefined,
+      customerE164: isSet(object.customerE164)
+        ? globalThis.String(object.customerE164)
+        : isSet(object.customer_e164)
+        ? globalThis.String(object.customer_e164)
+        : "",
+      customerProfileName: isSet(object.customerProfileName)
+        ? globalThis.String(object.customerProfileName)
+        : isSet(object.customer_profile_name)
+        ? globalThis.String(object.customer_profile_name)
+        : "",
     };
   },
 
@@ -679,6 +815,12 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     if (message.referral !== undefined) {
       obj.referral = Referral.toJSON(message.referral);
     }
+    if (message.customerE164 !== "") {
+      obj.customerE164 = message.customerE164;
+    }
+    if (message.customerProfileName !== "") {
+      obj.customerProfileName = message.customerProfileName;
+    }
     return obj;
   },
 
@@ -697,6 +839,8 @@ export const MessageReceived: MessageFns<MessageReceived> = {
     message.referral = (object.referral !== undefined && object.referral !== null)
       ? Referral.fromPartial(object.referral)
       : undefined;
+    message.customerE164 = object.customerE164 ?? "";
+    message.customerProfileName = object.customerProfileName ?? "";
     return message;
   },
 };
