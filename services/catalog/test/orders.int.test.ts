@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { OrderState, type CatalogServiceClient, type Order } from "@kontor/proto/catalog/v1/catalog_service";
 import { OrderPlaced, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
-import { PaymentOutcome } from "@kontor/proto/catalog/v1/payment_events";
+import { PaymentFailed, PaymentRefunded, PaymentSucceeded } from "@kontor/proto/payments/v1/events";
 import { headers } from "nats";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
@@ -66,13 +66,21 @@ async function chatOrder(token: string, items: [string, number][]): Promise<Orde
   return (await call(client, "createChatOrder", { catalogId, items: items.map(([id, q]) => ({ productRetailerId: id, quantity: q, itemPrice: undefined })) }, token)).order!;
 }
 
-/** Publishes a payments outcome the way payments will (prefixed subject, event id as Nats-Msg-Id unless `msgId` says otherwise). */
-async function publishPayment(outcome: "succeeded" | "failed" | "refunded", orderId: string, eventId = newEventId(), msgId = eventId): Promise<void> {
+/** Publishes a payments outcome as payments does (its own messages, prefixed subject, event id as Nats-Msg-Id unless `msgId` says otherwise). */
+async function publishPayment(outcome: "succeeded" | "failed" | "refunded" | "partially_refunded", orderId: string, eventId = newEventId(), msgId = eventId): Promise<void> {
   const nc = await env.nats();
   const h = headers();
   h.set("Nats-Msg-Id", msgId);
-  const data = PaymentOutcome.encode({ meta: { eventId, occurredAt: new Date(), businessId: BIZ }, paymentId: `pay_${eventId}`, orderId, amount: undefined, fee: undefined }).finish();
-  await nc.jetstream().publish(`${env.natsPrefix}kontor.payments.payment.${outcome}.v1`, data, { headers: h });
+  const meta = { eventId, occurredAt: new Date(), businessId: BIZ };
+  const amount = { amountMinor: "100", currency: "EUR" };
+  const data =
+    outcome === "succeeded"
+      ? PaymentSucceeded.encode(PaymentSucceeded.fromPartial({ meta, paymentId: `pay_${eventId}`, orderId, amount })).finish()
+      : outcome === "failed"
+        ? PaymentFailed.encode(PaymentFailed.fromPartial({ meta, paymentId: `pay_${eventId}`, orderId, amount, reason: "INSUFFICIENT_FUNDS" })).finish()
+        : PaymentRefunded.encode(PaymentRefunded.fromPartial({ meta, paymentId: `pay_${eventId}`, orderId, amount, fullyRefunded: outcome === "refunded" })).finish();
+  const subject = outcome === "partially_refunded" ? "refunded" : outcome;
+  await nc.jetstream().publish(`${env.natsPrefix}kontor.payments.payment.${subject}.v1`, data, { headers: h });
 }
 
 async function stateOf(orderId: string): Promise<OrderState> {
@@ -197,6 +205,13 @@ describe("order state machine", () => {
     const shipped = (await call(client, "updateOrderStatus", { orderId: order.id, state: OrderState.ORDER_STATE_SHIPPED, tracking }, owner)).order!;
     expect(shipped.tracking).toEqual(tracking);
     await call(client, "updateOrderStatus", { orderId: order.id, state: OrderState.ORDER_STATE_DELIVERED }, owner);
+    // A partial refund leaves the order as it is; the refund that completes it makes it REFUNDED.
+    await publishPayment("partially_refunded", order.id);
+    // A later event on the same consumer: once it is applied, the partial refund was handled.
+    const marker = await chatOrder(alice, [["TEA", 1]]);
+    await publishPayment("failed", marker.id);
+    await waitFor(async () => (await stateOf(marker.id)) === OrderState.ORDER_STATE_CANCELLED);
+    expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_DELIVERED);
     await publishPayment("refunded", order.id);
     await waitFor(async () => (await stateOf(order.id)) === OrderState.ORDER_STATE_REFUNDED);
     const S = OrderState;
@@ -274,9 +289,9 @@ describe("order state machine", () => {
     const handle = paymentHandler(app.runtime.db, app.services.orders, app.log);
     const order = await chatOrder(alice, [["TEA", 1]]);
     const eventId = newEventId();
-    expect(await handle({ outcome: "failed", eventId, orderId: "00000000-0000-4000-8000-000000000000" })).toBe("ack");
+    expect(await handle({ outcome: "failed", eventId, orderId: "00000000-0000-4000-8000-000000000000", fullyRefunded: false })).toBe("ack");
     // The same event id now names a real order: a second delivery must not touch it.
-    expect(await handle({ outcome: "failed", eventId, orderId: order.id })).toBe("duplicate");
+    expect(await handle({ outcome: "failed", eventId, orderId: order.id, fullyRefunded: false })).toBe("duplicate");
     expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
   });
 });

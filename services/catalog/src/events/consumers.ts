@@ -1,4 +1,4 @@
-import { PaymentOutcome } from "@kontor/proto/catalog/v1/payment_events";
+import { PaymentFailed, PaymentRefunded, PaymentSucceeded } from "@kontor/proto/payments/v1/events";
 import type { Kysely } from "kysely";
 import { once, type Outcome } from "@kontor/service-kit/nats";
 import type { Logger } from "@kontor/service-kit/log";
@@ -12,15 +12,33 @@ export interface PaymentEvent {
   outcome: "succeeded" | "failed" | "refunded";
   eventId: string;
   orderId: string;
+  /** For a refund: whether it refunds everything the payment captured (only then is the order REFUNDED). */
+  fullyRefunded: boolean;
 }
 
-/** Reads one payments event; anything else on the subject is poison (the kit terminates it). */
+/**
+ * Reads one payments event with payments' own messages (PaymentSucceeded,
+ * PaymentFailed, PaymentRefunded); anything else on the subject is poison
+ * (the kit terminates it).
+ */
 export function decodePaymentEvent(data: Uint8Array, subject: string): PaymentEvent {
-  const outcome = subject.endsWith(consumed.paymentSucceeded) ? "succeeded" : subject.endsWith(consumed.paymentFailed) ? "failed" : subject.endsWith(consumed.paymentRefunded) ? "refunded" : undefined;
-  if (!outcome) throw new Error(`not a payment outcome: ${subject}`);
-  const event = PaymentOutcome.decode(data);
+  let event: { meta?: { eventId: string } | undefined; orderId: string };
+  let outcome: PaymentEvent["outcome"];
+  let fullyRefunded = false;
+  if (subject.endsWith(consumed.paymentSucceeded)) {
+    outcome = "succeeded";
+    event = PaymentSucceeded.decode(data);
+  } else if (subject.endsWith(consumed.paymentFailed)) {
+    outcome = "failed";
+    event = PaymentFailed.decode(data);
+  } else if (subject.endsWith(consumed.paymentRefunded)) {
+    outcome = "refunded";
+    const refunded = PaymentRefunded.decode(data);
+    fullyRefunded = refunded.fullyRefunded;
+    event = refunded;
+  } else throw new Error(`not a payment outcome: ${subject}`);
   if (!event.meta?.eventId) throw new Error("payment event without event id");
-  return { outcome, eventId: event.meta.eventId, orderId: event.orderId };
+  return { outcome, eventId: event.meta.eventId, orderId: event.orderId, fullyRefunded };
 }
 
 /** Moves the order once per event id (the kit's once): a redelivered event changes nothing. */
@@ -28,6 +46,10 @@ export function paymentHandler(db: Kysely<CatalogDatabase>, orders: OrderService
   return (event: PaymentEvent): Promise<Outcome> =>
     once(db, PAYMENTS_CONSUMER, event.eventId, async (trx) => {
       if (!event.orderId) return;
+      if (event.outcome === "refunded" && !event.fullyRefunded) {
+        log.info({ order_id: event.orderId }, "partial refund: the order keeps its state");
+        return;
+      }
       const result = await orders.applyPayment(trx, event.orderId, event.outcome);
       if (!result.applied) log.warn({ order_id: event.orderId, outcome: event.outcome, state: result.state ?? "unknown" }, "payment outcome does not move the order");
     });

@@ -14,10 +14,11 @@ export const protobufPackage = "kontor.catalog.v1";
 export const protobufFileName = "kontor/catalog/v1/payment_events.proto";
 
 /**
- * PaymentOutcome is the wire shape catalog reads from
- * kontor.payments.payment.succeeded|failed|refunded.v1 until payments
- * defines those events: payments' messages must keep these field numbers
- * and types (the subject says which outcome it is).
+ * PaymentOutcome is the common wire shape (fields 1-5) of
+ * kontor.payments.payment.succeeded|failed|refunded.v1. Catalog reads those
+ * events with payments' own messages (PaymentSucceeded, PaymentFailed,
+ * PaymentRefunded), which keep these field numbers and types; this message
+ * stays for clients that decode any of the three alike.
  */
 export interface PaymentOutcome {
   meta: EventMeta | undefined;
