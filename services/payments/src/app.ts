@@ -30,7 +30,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     railOverride ??
     createSandboxBank({ secret: config.BANK_WEBHOOK_SECRET, latencyMs: config.BANK_SANDBOX_LATENCY_MS, failureRate: config.BANK_SANDBOX_FAILURE_RATE, seed: config.BANK_SANDBOX_SEED });
   const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX });
-  const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS });
+  const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS, verifiedTtlMs: config.PIN_VERIFIED_TTL_MS });
   const bank = createBankService({
     ...base,
     ledger,

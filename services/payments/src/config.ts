@@ -27,6 +27,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   PAYOUT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(3 * 24 * 3600 * 1000),
   /** scrypt cost (log2 N) for new payment PINs. */
   PIN_SCRYPT_COST: z.coerce.number().int().min(10).max(20).default(14),
+  /** How long a PIN that passed scrypt is then checked by a keyed hash in memory (ms); 0 runs scrypt every time. */
+  PIN_VERIFIED_TTL_MS: z.coerce.number().int().min(0).default(5 * 60 * 1000),
   /** How long payments stay locked after the fifth wrong PIN (ms). */
   PIN_COOLING_OFF_MS: z.coerce.number().int().min(1000).default(30 * 60 * 1000),
   /** Collect requests expire after this unless the request says otherwise (ms). */

@@ -64,8 +64,22 @@ export function createLedgerService(ports: LedgerPorts) {
     return { account: accountRowToAccount(existing), created: false };
   }
 
+  // Account ids never change once opened: remembered per owner and currency.
+  const ids = new Map<string, string>();
+
   const service = {
     batcher,
+
+    /** The id of the owner's account in that currency, opened when missing (see ensureAccount); cached. */
+    async accountId(owner: AccountOwner, kind: AccountKind, currency: string): Promise<string> {
+      const key = `${owner.kind}\u0000${owner.id}\u0000${currency}`;
+      const known = ids.get(key);
+      if (known) return known;
+      const account = await service.ensureAccount(owner, kind, currency);
+      if (ids.size >= 200_000) ids.clear();
+      ids.set(key, account.id);
+      return account.id;
+    },
 
     async openAccount(request: ValidOpenAccount): Promise<LedgerAccount> {
       return ports.db.transaction().execute(async (trx) => {

@@ -201,10 +201,14 @@ export function createPaymentService(ports: PaymentPorts) {
     async confirm(caller: string, r: { idempotencyKey: string; paymentId: string; pin: string }, customerId: string): Promise<{ payment: PaymentIntent; replayed: boolean }> {
       const intent = await this.get(r.paymentId);
       await ports.pins.verify(customerId, r.pin);
-      const { feeBps } = await planOf(intent.businessId);
-      const business = await ports.ledger.ensureAccount({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency);
-      const fees = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency);
-      const customer = await ports.ledger.findWallet(wallet(intent.customerId), intent.currency);
+      const [{ feeBps }, businessId, feesId, customer] = await Promise.all([
+        planOf(intent.businessId),
+        ports.ledger.accountId({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency),
+        ports.ledger.accountId(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency),
+        ports.ledger.findWallet(wallet(intent.customerId), intent.currency),
+      ]);
+      const business = { id: businessId };
+      const fees = { id: feesId };
       const scope = "ConfirmPaymentIntent";
       const print = fingerprint({ paymentId: r.paymentId });
       const amount = intent.amountMinor;

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely } from "kysely";
 import { PolicyRefused } from "@kontor/service-kit/errors";
 import type { PaymentsDatabase } from "../store/database.js";
@@ -10,6 +11,13 @@ export interface PinPorts {
   /** scrypt's log2(N) for new PINs. */
   scryptCost: number;
   coolingOffMs: number;
+  /**
+   * How long a PIN that passed scrypt is recognised by a keyed hash instead
+   * (0: always scrypt). Only a match is remembered, only in memory, keyed by
+   * a per-process secret and bound to the stored hash (a new PIN forgets it);
+   * lockout is still read from the row on every check.
+   */
+  verifiedTtlMs: number;
 }
 
 /**
@@ -19,6 +27,21 @@ export interface PinPorts {
  */
 export function createPinService(ports: PinPorts) {
   const chains = new Map<string, Promise<unknown>>();
+  const secret = randomBytes(32);
+  const verified = new Map<string, { mac: Buffer; until: number }>();
+  const macOf = (customerId: string, storedHash: Buffer, pin: string) => createHmac("sha256", secret).update(customerId).update("\u0000").update(storedHash).update("\u0000").update(pin).digest();
+
+  function recentlyVerified(customerId: string, storedHash: Buffer, pin: string, now: number): boolean {
+    const hit = verified.get(customerId);
+    if (!hit || hit.until <= now) return false;
+    return timingSafeEqual(hit.mac, macOf(customerId, storedHash, pin));
+  }
+
+  function remember(customerId: string, storedHash: Buffer, pin: string, now: number): void {
+    if (ports.verifiedTtlMs <= 0) return;
+    if (verified.size >= 100_000) verified.clear();
+    verified.set(customerId, { mac: macOf(customerId, storedHash, pin), until: now + ports.verifiedTtlMs });
+  }
 
   function serialized<T>(customerId: string, work: () => Promise<T>): Promise<T> {
     const previous = chains.get(customerId) ?? Promise.resolve();
@@ -40,7 +63,9 @@ export function createPinService(ports: PinPorts) {
       err.metadata = { locked_until: row.locked_until.toISOString() };
       throw err;
     }
-    if (await pinMatches(pin, row)) {
+    const at = Date.now();
+    if (recentlyVerified(customerId, row.hash, pin, at) || (await pinMatches(pin, row))) {
+      remember(customerId, row.hash, pin, at);
       if (row.failed_attempts > 0) await resetPinFailures(ports.db, customerId);
       return;
     }
@@ -71,6 +96,7 @@ export function createPinService(ports: PinPorts) {
       }
       const salt = newSalt();
       await upsertPin(ports.db, { customer_id: customerId, hash: await hashPin(newPin, salt, ports.scryptCost), salt, cost: ports.scryptCost });
+      verified.delete(customerId);
     },
   };
 }

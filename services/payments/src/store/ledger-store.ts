@@ -49,8 +49,14 @@ export async function setBalances(db: Db, rows: { id: string; balance: bigint; p
 /** Transfers already made under any of these (caller, key) pairs. */
 export async function findTransfersByKeys(db: Db, pairs: { caller: string; key: string }[]): Promise<LedgerTransferRow[]> {
   if (pairs.length === 0) return [];
-  const list = sql.join(pairs.map((p) => sql`(${p.caller}, ${p.key})`));
-  return db.selectFrom("ledger_transfer").selectAll().where(sql<boolean>`(caller, idempotency_key) IN (${list})`).execute();
+  // unnest keeps it one parameter per column and lets the planner probe the unique index per pair.
+  const callers = pairs.map((p) => p.caller);
+  const keys = pairs.map((p) => p.key);
+  return db
+    .selectFrom("ledger_transfer")
+    .selectAll()
+    .where(sql<boolean>`(caller, idempotency_key) IN (SELECT * FROM unnest(${callers}::text[], ${keys}::text[]))`)
+    .execute();
 }
 
 export async function insertTransfers(db: Db, rows: NewLedgerTransferRow[]): Promise<LedgerTransferRow[]> {

@@ -1,0 +1,276 @@
+/**
+ * npm run bench:payments
+ *
+ * Starts the real payments service in its own process on a fresh database
+ * (kontor_bench_payments), seeds BENCH_ACCOUNTS customer wallets (default
+ * 10,000) with a PIN each, and measures over gRPC:
+ *
+ * - p2p: SendMoney (PIN checked, group commit) between random wallets from
+ *   BENCH_CLIENTS concurrent clients (default 64) for BENCH_SECONDS;
+ * - hot: BENCH_HOT_PAYERS customers (default 1,000) confirming a payment
+ *   intent to one business at once, BENCH_HOT_ROUNDS times;
+ * - limits: single-row durable commits per second on as many connections
+ *   as the service's pool, from the same number of clients.
+ *
+ * Then checks that money was conserved (each currency sums to zero, the
+ * journal replays to the balances). Prints one JSON line and writes
+ * bench-results/payments.json.
+ */
+import os from "node:os";
+import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { credentials } from "@grpc/grpc-js";
+import { PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
+import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
+import { benchKnob, reportBench } from "@kontor/service-kit/bench";
+import { unaryCall } from "@kontor/service-kit/grpc-client";
+import { createPool } from "@kontor/service-kit/db";
+import { connectNats, domainStream } from "@kontor/service-kit/nats";
+import { hashPin } from "../src/domain/pin.js";
+
+const ACCOUNTS = benchKnob("BENCH_ACCOUNTS", 10_000, 2);
+const CLIENTS = benchKnob("BENCH_CLIENTS", 64);
+const SECONDS = benchKnob("BENCH_SECONDS", 20);
+const HOT_PAYERS = Math.min(benchKnob("BENCH_HOT_PAYERS", 1_000), ACCOUNTS);
+const HOT_ROUNDS = benchKnob("BENCH_HOT_ROUNDS", 3);
+const POOL = benchKnob("BENCH_DB_POOL", 16);
+const LIMIT_SECONDS = benchKnob("BENCH_LIMIT_SECONDS", 8);
+const PIN_COST = 10;
+const PIN = "482916";
+const DB_NAME = "kontor_bench_payments";
+const SCHEMA = "payments";
+
+const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const benchUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${DB_NAME}`;
+  return u.toString();
+})();
+const prefix = `benchpay${randomBytes(3).toString("hex")}.`;
+
+const log = (msg: string) => process.stderr.write(`[bench:payments] ${msg}\n`);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
+}
+
+async function startServer(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
+  });
+  return {
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Durable single-row commits per second: one INSERT per transaction, POOL connections, CLIENTS clients. */
+async function singleRowCommits(pool: ReturnType<typeof createPool>): Promise<number> {
+  await pool.query("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, payload text NOT NULL)");
+  let done = 0;
+  const until = Date.now() + LIMIT_SECONDS * 1000;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (Date.now() < until) {
+        await pool.query("INSERT INTO bench_commit (payload) VALUES ($1)", ["x"]);
+        done += 1;
+      }
+    }),
+  );
+  return Math.round(done / ((Date.now() - started) / 1000));
+}
+
+async function main(): Promise<void> {
+  const admin = createPool({ url: adminUrl, schema: "public", max: 1 });
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+
+  const keys = await generateSigningKeys("bench-payments");
+  const signer = await createTokenSigner(keys.privateJwk);
+  const server = await startServer({
+    DATABASE_URL: benchUrl,
+    NATS_URL: natsUrl,
+    NATS_PREFIX: prefix,
+    GRPC_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+    AUTH_PUBLIC_KEYS: JSON.stringify([keys.publicJwk]),
+    DB_POOL_MAX: String(POOL),
+    PIN_SCRYPT_COST: String(PIN_COST),
+    BANK_DATA_KEY: randomBytes(32).toString("base64"),
+    SWEEP_INTERVAL_MS: "3600000",
+  });
+  const pool = createPool({ url: benchUrl, schema: SCHEMA, max: POOL, applicationName: "bench-payments" });
+  const client = new PaymentsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure(), { "grpc.max_concurrent_streams": 10_000 });
+  try {
+    log(`seeding ${ACCOUNTS} wallets with a PIN each`);
+    const salt = randomBytes(16);
+    const hash = await hashPin(PIN, salt, PIN_COST);
+    const funding = 1_000_000n;
+    await pool.query(`
+      WITH clearing AS (
+        INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, allow_negative_balance, balance_minor)
+        VALUES (gen_random_uuid(), 'system', 'bank_clearing.bench', 'bank_clearing', 'EUR', true, -${funding} * ${ACCOUNTS}) RETURNING id
+      ), wallets AS (
+        INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, balance_minor)
+        SELECT gen_random_uuid(), 'customer', 'bench_cus_' || i, 'customer_wallet', 'EUR', ${funding} FROM generate_series(0, ${ACCOUNTS - 1}) i RETURNING id
+      ), transfers AS (
+        INSERT INTO ledger_transfer (id, caller, idempotency_key, from_account_id, to_account_id, amount_minor, currency, reason)
+        SELECT gen_random_uuid(), 'bench', 'seed:' || w.id, c.id, w.id, ${funding}, 'EUR', 'topup' FROM wallets w, clearing c RETURNING id, from_account_id, to_account_id
+      ), entries AS (
+        INSERT INTO ledger_entry (transfer_id, account_id, amount_minor, currency, balance_after_minor)
+        SELECT id, to_account_id, ${funding}, 'EUR', ${funding} FROM transfers
+        UNION ALL
+        SELECT t.id, t.from_account_id, -${funding}, 'EUR', -${funding} * row_number() OVER (ORDER BY t.id) FROM transfers t
+        RETURNING 1
+      )
+      SELECT count(*) FROM entries`);
+    await pool.query("INSERT INTO payment_pin (customer_id, hash, salt, cost) SELECT 'bench_cus_' || i, $1, $2, $3 FROM generate_series(0, $4::int - 1) i", [hash, salt, PIN_COST, ACCOUNTS]);
+
+    const tokens = new Map<string, string>();
+    const tokenOf = async (customerId: string) => {
+      let t = tokens.get(customerId);
+      if (!t) {
+        t = await signer.sign({ kind: "customer", customerId }, { expiresIn: "2h" });
+        tokens.set(customerId, t);
+      }
+      return t;
+    };
+    for (let i = 0; i < ACCOUNTS; i++) await tokenOf(`bench_cus_${i}`);
+
+    log(`limit: single-row commits, ${CLIENTS} clients on ${POOL} connections, ${LIMIT_SECONDS} s`);
+    const commitsPerS = await singleRowCommits(pool);
+
+    const send = (from: number, to: number, n: number) =>
+      unaryCall(
+        client.sendMoney.bind(client),
+        { idempotencyKey: `p2p:${from}:${n}`, fromCustomerId: `bench_cus_${from}`, toCustomerId: `bench_cus_${to}`, amount: { amountMinor: String(1 + (n % 100)), currency: "EUR" }, note: "", pin: PIN },
+        { token: tokens.get(`bench_cus_${from}`)! },
+      );
+    // Warm-up: the service's caches, JIT and connections.
+    await Promise.all(Array.from({ length: CLIENTS }, (_, c) => send(c, (c + 1) % ACCOUNTS, 1_000_000_000 + c)));
+
+    log(`p2p: ${CLIENTS} clients, ${SECONDS} s`);
+    const latencies: number[] = [];
+    let failures = 0;
+    let seq = 0;
+    const until = Date.now() + SECONDS * 1000;
+    const p2pStart = Date.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (Date.now() < until) {
+          const n = seq++;
+          const from = Math.floor(Math.random() * ACCOUNTS);
+          let to = Math.floor(Math.random() * ACCOUNTS);
+          if (to === from) to = (to + 1) % ACCOUNTS;
+          const t0 = performance.now();
+          try {
+            await send(from, to, n);
+            latencies.push(performance.now() - t0);
+          } catch {
+            failures += 1;
+          }
+        }
+      }),
+    );
+    const p2pSeconds = (Date.now() - p2pStart) / 1000;
+    latencies.sort((a, b) => a - b);
+    const commits = await pool.query<{ n: string; t: string }>("SELECT count(DISTINCT created_at)::text AS n, count(*)::text AS t FROM ledger_transfer WHERE reason = 'p2p'");
+
+    log(`hot: ${HOT_PAYERS} customers paying one business at once, ${HOT_ROUNDS} rounds`);
+    const businessToken = await signer.sign({ kind: "business", businessId: "bench_hot_business" }, { expiresIn: "2h" });
+    const hotLatencies: number[] = [];
+    let hotDone = 0;
+    let hotFailed = 0;
+    let hotMs = 0;
+    for (let round = 0; round < HOT_ROUNDS; round++) {
+      const intents = await Promise.all(
+        Array.from({ length: HOT_PAYERS }, async (_, i) => {
+          const res = await unaryCall(
+            client.createPaymentIntent.bind(client),
+            { idempotencyKey: `pi:${round}:${i}`, orderId: `ord_${round}_${i}`, businessId: "bench_hot_business", customerId: `bench_cus_${i}`, amount: { amountMinor: "1999", currency: "EUR" } },
+            { token: businessToken },
+          );
+          return res.payment!.id;
+        }),
+      );
+      const t0 = performance.now();
+      await Promise.all(
+        intents.map(async (paymentId, i) => {
+          const s = performance.now();
+          const res = await unaryCall(client.confirmPaymentIntent.bind(client), { idempotencyKey: `c:${round}:${i}`, paymentId, pin: PIN }, { token: tokens.get(`bench_cus_${i}`)! });
+          if (res.payment?.state === 2) {
+            hotDone += 1;
+            hotLatencies.push(performance.now() - s);
+          } else hotFailed += 1;
+        }),
+      );
+      hotMs += performance.now() - t0;
+    }
+    hotLatencies.sort((a, b) => a - b);
+    const hotCommits = await pool.query<{ n: string }>("SELECT count(DISTINCT created_at)::text AS n FROM ledger_transfer WHERE reason = 'capture'");
+
+    const sums = await pool.query<{ currency: string; total: string }>("SELECT currency, sum(balance_minor)::text AS total FROM ledger_account GROUP BY currency");
+    const replay = await pool.query(`
+      SELECT a.id FROM ledger_account a LEFT JOIN (SELECT account_id, sum(amount_minor) AS s FROM ledger_entry GROUP BY account_id) e ON e.account_id = a.id
+      WHERE coalesce(e.s, 0) <> a.balance_minor LIMIT 1`);
+    const conserved = sums.rows.every((r) => r.total === "0") && replay.rowCount === 0;
+
+    const transfersPerS = Math.round(latencies.length / p2pSeconds);
+    const hotPerS = Math.round(hotDone / (hotMs / 1000));
+    reportBench("payments", {
+      bench: "payments",
+      metrics: {
+        transfers_per_s: transfersPerS,
+        p99_ms: percentile(latencies, 99),
+        p50_ms: percentile(latencies, 50),
+        p2p_failed: failures,
+        transfers_per_commit: Math.round((Number(commits.rows[0]!.t) / Math.max(1, Number(commits.rows[0]!.n))) * 10) / 10,
+        hot_transfers_per_s: hotPerS,
+        hot_p99_ms: percentile(hotLatencies, 99),
+        hot_failed: hotFailed,
+        hot_payments_per_commit: Math.round((hotDone / Math.max(1, Number(hotCommits.rows[0]!.n))) * 10) / 10,
+        conserved,
+      },
+      limits: { pg_single_row_commits_per_s: commitsPerS },
+      ratios: { transfers_to_commit_limit: Math.round((transfersPerS / commitsPerS) * 100) / 100, hot_to_commit_limit: Math.round((hotPerS / commitsPerS) * 100) / 100 },
+      env: { cpus: os.cpus().length, node: process.version, accounts: ACCOUNTS, clients: CLIENTS, seconds: SECONDS, db_pool: POOL, pin_scrypt_cost: PIN_COST },
+    });
+  } finally {
+    client.close();
+    await pool.end();
+    await server.stop();
+    const nc = await connectNats({ url: natsUrl, name: "bench-payments-cleanup" });
+    const jsm = await nc.jetstreamManager();
+    for (const domain of ["payments", "catalog"]) await jsm.streams.delete(domainStream(prefix, domain).name).catch(() => undefined);
+    await nc.close();
+    const admin2 = createPool({ url: adminUrl, schema: "public", max: 1 });
+    await admin2.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await admin2.end();
+  }
+}
+
+await main();
+process.exit(0);
