@@ -73,6 +73,21 @@ describe("SearchProducts", () => {
     expect({ code: bad.code, field: bad.field }).toEqual({ code: status.INVALID_ARGUMENT, field: "max_price_minor" });
   });
 
+  it("when a product is renamed, hidden or archived, then text search follows at once (old words gone, new words found, archived never)", async () => {
+    const cat = (await call(client, "createCatalog", { businessId: "biz_search", name: "Changes" }, owner)).catalog!.id;
+    const [row] = (await bulkUpsert(client, cat, [product("CHG", "Walnut bowl", 500)], owner)).results;
+    const find = async (query: string, token = shopper) => (await call(client, "searchProducts", { catalogId: cat, query, page: { pageSize: 10, pageToken: "" } }, token)).products.map((p) => p.retailerId);
+    expect(await find("walnut")).toEqual(["CHG"]);
+    await call(client, "updateProduct", { productId: row!.productId, product: buildProductInput({ name: "Maple bowl" }), updateMask: ["name"] }, owner);
+    expect(await find("walnut")).toEqual([]);
+    expect(await find("maple")).toEqual(["CHG"]);
+    await call(client, "updateProduct", { productId: row!.productId, product: buildProductInput({ visible: false }), updateMask: ["visible"] }, owner);
+    expect(await find("maple")).toEqual([]);
+    expect(await find("maple", owner)).toEqual(["CHG"]);
+    await call(client, "archiveProduct", { productId: row!.productId }, owner);
+    expect(await find("maple", owner)).toEqual([]);
+  });
+
   for (const query of ["", "item"]) {
     it(`when products are added between pages (${query ? "text search" : "browse"}), then paging still returns every earlier product exactly once`, async () => {
       const cat = (await call(client, "createCatalog", { businessId: "biz_search", name: `Paging ${query}` }, owner)).catalog!.id;

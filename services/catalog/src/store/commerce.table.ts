@@ -80,3 +80,12 @@ export type CatalogRow = Selectable<CatalogTable>;
 export type CartRow = Selectable<CartTable>;
 export type OrderRow = Selectable<OrderTable>;
 export type OrderLineRow = Selectable<OrderLineTable>;
+
+/** Kept by a trigger on product (migration 2026_12_05_120000_product_search). */
+export interface ProductSearchTable {
+  id: string;
+  catalog_id: string;
+  visible: boolean;
+  archived: boolean;
+  doc: string;
+}

@@ -55,6 +55,23 @@ export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow
   if (p.availability.length > 0) q = q.where("p.availability", "in", p.availability);
   if (p.minPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} >= ${p.minPriceMinor.toString()}::bigint`);
   if (p.maxPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} <= ${p.maxPriceMinor.toString()}::bigint`);
+  if (query && p.categories.length === 0 && p.availability.length === 0 && p.minPriceMinor === undefined && p.maxPriceMinor === undefined) {
+    // Text alone: rank on the narrow product_search rows, then read whole rows for the page only.
+    const narrowRank = sql<number>`ts_rank(s.doc, ${query})`;
+    let n = db.selectFrom("product_search as s").select("s.id").select(narrowRank.as("rank")).where("s.catalog_id", "=", p.catalogId).where("s.archived", "=", false).where(sql<boolean>`s.doc @@ ${query}`);
+    if (!p.includeHidden) n = n.where("s.visible", "=", true);
+    const after = p.after as { rank: number; id: string } | undefined;
+    if (after) n = n.where(sql<boolean>`(${narrowRank} < ${after.rank}::float4 OR (${narrowRank} = ${after.rank}::float4 AND s.id > ${after.id}::uuid))`);
+    const page = n.orderBy(sql`${narrowRank}`, "desc").orderBy("s.id", "asc").limit(p.limit);
+    return db
+      .selectFrom(page.as("m"))
+      .innerJoin("product as full", "full.id", "m.id")
+      .selectAll("full")
+      .select("m.rank")
+      .orderBy("m.rank", "desc")
+      .orderBy("full.id", "asc")
+      .execute() as Promise<RankedRow[]>;
+  }
   if (query) {
     const after = p.after as { rank: number; id: string } | undefined;
     if (after) q = q.where(sql<boolean>`(${rank} < ${after.rank}::float4 OR (${rank} = ${after.rank}::float4 AND p.id > ${after.id}::uuid))`);
