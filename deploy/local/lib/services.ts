@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -42,7 +43,8 @@ export const SERVICES: readonly ServiceSpec[] = ([
   { name: "messaging", grpcPort: 50051, metricsPort: 9461, env: (s: Secrets) => ({ MESSAGE_MASTER_KEY: s.messageMasterKey }), nodeArgs: ["--max-semi-space-size=64"] },
   { name: "directory", grpcPort: 50052, metricsPort: 9462 },
   { name: "catalog", grpcPort: 50053, metricsPort: 9463 },
-  { name: "payments", grpcPort: 50054, metricsPort: 9464 },
+  // The bank data key is derived from the stack's own secret, so the linked bank accounts stay readable across restarts.
+  { name: "payments", grpcPort: 50054, metricsPort: 9464, env: (s: Secrets) => ({ BANK_DATA_KEY: createHash("sha256").update("kontor-payments-bank-data:").update(s.messageMasterKey).digest("base64") }) },
   { name: "ads", grpcPort: 50055, metricsPort: 9465 },
   // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging and signs with a key of its own.
   {
