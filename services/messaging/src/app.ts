@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
 import { connectNats } from "@kontor/service-kit/nats";
 import { createPool } from "@kontor/service-kit/db";
@@ -32,6 +32,9 @@ import { createBroadcastStore } from "./store/broadcast-store.js";
 import { templateRefusal } from "./domain/template-cache.js";
 import { createAnalyticsStore } from "./store/analytics-store.js";
 import { registerAnalyticsConsumer } from "./events/analytics.js";
+import { createFlowStore } from "./store/flow-store.js";
+import { createFlowService } from "./domain/tools/flow-service.js";
+import { createEffectRunner, registerFlowConsumer } from "./events/flows.js";
 import { conversationAssignedEvent } from "./events/outbox.js";
 import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
@@ -176,7 +179,24 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // Analytics: counts per day from the events, by a consumer the replicas share.
   const analyticsStore = createAnalyticsStore(rt.db);
   if (config.MESSAGING_ANALYTICS === "on") registerAnalyticsConsumer(rt, analyticsStore);
-  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore);
+  // Chatbot flows: versions in the store, one shared consumer steps each customer message and carries out the effects.
+  const flowStore = createFlowStore(rt.db);
+  const flows = createFlowService({
+    store: flowStore,
+    effects: createEffectRunner({
+      send: (req, phoneNumberId) => sends.send(req, { kind: "business", id: phoneNumberId }, "business"),
+      label: (businessId, conversationId, labelId) => tools.setConversationLabels(businessId, conversationId, [labelId], []),
+      secret: (businessId, name) => flowStore.secret(businessId, name),
+      fetch: globalThis.fetch,
+      log: rt.log,
+      now: Date.now,
+    }),
+    now: Date.now,
+    newSecret: () => randomBytes(32).toString("base64url"),
+  });
+  registerFlowConsumer(rt, flows);
+  const conversationOwner = async (id: string) => (await rt.db.selectFrom("conversation").select("business_id").where("id", "=", id).executeTakeFirst())?.business_id;
+  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore, flows, conversationOwner);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;

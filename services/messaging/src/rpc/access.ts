@@ -84,4 +84,9 @@ export const toolsAccess: AccessTableOf<BusinessToolsServiceServer> = {
   PauseBroadcast: TOOL_USERS,
   CancelBroadcast: TOOL_USERS,
   GetAnalytics: TOOL_USERS,
+  SaveFlow: TOOL_USERS,
+  ListFlows: TOOL_USERS,
+  DeleteFlow: TOOL_USERS,
+  DryRunFlow: TOOL_USERS,
+  HandBackConversation: TOOL_USERS,
 };

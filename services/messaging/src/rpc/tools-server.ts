@@ -1,6 +1,9 @@
 import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
 import { InvalidInput } from "@kontor/service-kit/errors";
 import { points } from "../domain/tools/analytics.js";
+import type { FlowService } from "../domain/tools/flow-service.js";
+import { unreachableStates } from "../domain/tools/flows/definition.js";
+import type { InboundEvent } from "../domain/tools/flows/engine.js";
 import type { Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
 import { NotFound } from "@kontor/service-kit/errors";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
@@ -72,6 +75,8 @@ export function registerToolsServer(
   directory: Pick<DirectoryCache, "get">,
   maxPageSize: number,
   analytics: { rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> },
+  flows: Pick<FlowService<unknown>, "save" | "list" | "remove" | "dryRun" | "handBack">,
+  conversationOwner: (conversationId: string) => Promise<string | undefined>,
 ): void {
   /** The broadcast's number must be the business's own. */
   const ownNumber = (businessId: string, phoneNumberId: string) => {
@@ -190,6 +195,43 @@ export function registerToolsServer(
           templateSent: stringCounts(p.templateSent),
         })),
       };
+    }),
+    saveFlow: grpc.unary("SaveFlow", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      const { stored, secret, unreachable } = await flows.save(req.businessId, req.definitionJson);
+      return { flow: { name: stored.flow.name, version: stored.flow.version, createdAt: stored.createdAt, unreachableStates: unreachable }, webhookSecret: secret };
+    }),
+    listFlows: grpc.unary("ListFlows", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { flows: (await flows.list(req.businessId)).map((f) => ({ name: f.flow.name, version: f.flow.version, createdAt: f.createdAt, unreachableStates: unreachableStates(f.flow) })) };
+    }),
+    deleteFlow: grpc.unary("DeleteFlow", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      await flows.remove(req.businessId, req.name);
+      return {};
+    }),
+    dryRunFlow: grpc.unary("DryRunFlow", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      const transcript = req.transcript.map((m, i): InboundEvent => {
+        const facts = { first: m.first, ...(m.referralSourceId ? { referral: { sourceId: m.referralSourceId } } : {}) };
+        switch (m.kind?.$case) {
+          case "text":
+            return { kind: "text", text: m.kind.value, ...facts };
+          case "buttonId":
+            return { kind: "button_reply", id: m.kind.value, title: m.title, ...facts };
+          case "listRowId":
+            return { kind: "list_reply", id: m.kind.value, title: m.title, ...facts };
+          default:
+            throw new InvalidInput(`transcript[${i}]`, "needs text, button_id or list_row_id");
+        }
+      });
+      const steps = flows.dryRun(req.definitionJson, transcript);
+      return { steps: steps.map((st) => ({ outcome: st.outcome, state: st.session?.state ?? "", effectsJson: st.effects.map((e) => JSON.stringify(e)) })) };
+    }),
+    handBackConversation: grpc.unary("HandBackConversation", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      await flows.handBack(req.businessId, req.conversationId, async (id) => (await conversationOwner(id)) === req.businessId);
+      return {};
     }),
     cancelBroadcast: grpc.unary("CancelBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

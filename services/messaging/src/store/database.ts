@@ -11,7 +11,7 @@ import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
-import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
+import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, FlowNameTable, FlowSessionTable, FlowTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -37,6 +37,9 @@ export interface MessagingDatabase extends KitTables {
   broadcast_recipient: BroadcastRecipientTable;
   analytics_day: AnalyticsDayTable;
   analytics_awaiting: AnalyticsAwaitingTable;
+  flow: FlowTable;
+  flow_name: FlowNameTable;
+  flow_session: FlowSessionTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

@@ -76,3 +76,27 @@ export interface AnalyticsAwaitingTable {
   conversation_id: string;
   since: Date;
 }
+
+/** Every saved version of a business's flow (its definition as parsed, plain JSON). */
+export interface FlowTable {
+  business_id: string;
+  name: string;
+  version: number;
+  definition: unknown;
+  created_at: Date;
+}
+
+export interface FlowNameTable {
+  business_id: string;
+  name: string;
+  webhook_secret: string;
+  deleted_at: Date | null;
+}
+
+/** A conversation's place in a flow (domain/tools/flows/engine.ts Session). */
+export interface FlowSessionTable {
+  conversation_id: string;
+  business_id: string;
+  session: unknown;
+  updated_at: Date;
+}

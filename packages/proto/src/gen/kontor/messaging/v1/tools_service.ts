@@ -75,6 +75,89 @@ export function analyticsGranularityToJSON(object: AnalyticsGranularity): string
   }
 }
 
+export interface SaveFlowRequest {
+  businessId: string;
+  /** The definition as JSON (name, triggers, states, start, faq). */
+  definitionJson: string;
+}
+
+export interface FlowInfo {
+  name: string;
+  version: number;
+  createdAt:
+    | Date
+    | undefined;
+  /** States no trigger or transition reaches (allowed; reported). */
+  unreachableStates: string[];
+}
+
+export interface SaveFlowResponse {
+  flow:
+    | FlowInfo
+    | undefined;
+  /** HMAC-SHA256 key of the flow's webhook calls (X-Kontor-Signature); the same for every version of a name. */
+  webhookSecret: string;
+}
+
+export interface ListFlowsRequest {
+  businessId: string;
+}
+
+export interface ListFlowsResponse {
+  flows: FlowInfo[];
+}
+
+export interface DeleteFlowRequest {
+  businessId: string;
+  name: string;
+}
+
+export interface DeleteFlowResponse {
+}
+
+/** One customer message of a dry run. */
+export interface FlowTestMessage {
+  kind:
+    | { $case: "text"; value: string }
+    | //
+    /** A reply button or list row tapped: its id. */
+    { $case: "buttonId"; value: string }
+    | { $case: "listRowId"; value: string }
+    | undefined;
+  /** The title shown on the button or row. */
+  title: string;
+  first: boolean;
+  /** The click-to-chat ad it came from. */
+  referralSourceId: string;
+}
+
+export interface DryRunFlowRequest {
+  businessId: string;
+  definitionJson: string;
+  transcript: FlowTestMessage[];
+}
+
+export interface FlowStep {
+  /** started, answered, asked_again, fell_to_else, stayed, faq, handed_off, reset, ignored. */
+  outcome: string;
+  /** The state waiting afterwards (empty: none). */
+  state: string;
+  /** What the flow does, each as JSON ({"kind": "send_text", "text": …}). */
+  effectsJson: string[];
+}
+
+export interface DryRunFlowResponse {
+  steps: FlowStep[];
+}
+
+export interface HandBackConversationRequest {
+  businessId: string;
+  conversationId: string;
+}
+
+export interface HandBackConversationResponse {
+}
+
 export interface GetAnalyticsRequest {
   businessId: string;
   /** One number of the business; empty: all of them. */
@@ -315,6 +398,1200 @@ export interface AssignConversationResponse {
   agentId: string;
   assignedAt: Date | undefined;
 }
+
+function createBaseSaveFlowRequest(): SaveFlowRequest {
+  return { businessId: "", definitionJson: "" };
+}
+
+export const SaveFlowRequest: MessageFns<SaveFlowRequest> = {
+  encode(message: SaveFlowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.definitionJson !== "") {
+      writer.uint32(18).string(message.definitionJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaveFlowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSaveFlowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.definitionJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SaveFlowRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      definitionJson: isSet(object.definitionJson)
+        ? globalThis.String(object.definitionJson)
+        : isSet(object.definition_json)
+        ? globalThis.String(object.definition_json)
+        : "",
+    };
+  },
+
+  toJSON(message: SaveFlowRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.definitionJson !== "") {
+      obj.definitionJson = message.definitionJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SaveFlowRequest>, I>>(base?: I): SaveFlowRequest {
+    return SaveFlowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SaveFlowRequest>, I>>(object: I): SaveFlowRequest {
+    const message = createBaseSaveFlowRequest();
+    message.businessId = object.businessId ?? "";
+    message.definitionJson = object.definitionJson ?? "";
+    return message;
+  },
+};
+
+function createBaseFlowInfo(): FlowInfo {
+  return { name: "", version: 0, createdAt: undefined, unreachableStates: [] };
+}
+
+export const FlowInfo: MessageFns<FlowInfo> = {
+  encode(message: FlowInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).int32(message.version);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(26).fork()).join();
+    }
+    for (const v of message.unreachableStates) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlowInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlowInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unreachableStates.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlowInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      unreachableStates: globalThis.Array.isArray(object?.unreachableStates)
+        ? object.unreachableStates.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unreachable_states)
+        ? object.unreachable_states.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FlowInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.unreachableStates?.length) {
+      obj.unreachableStates = message.unreachableStates;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlowInfo>, I>>(base?: I): FlowInfo {
+    return FlowInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlowInfo>, I>>(object: I): FlowInfo {
+    const message = createBaseFlowInfo();
+    message.name = object.name ?? "";
+    message.version = object.version ?? 0;
+    message.createdAt = object.createdAt ?? undefined;
+    message.unreachableStates = object.unreachableStates?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSaveFlowResponse(): SaveFlowResponse {
+  return { flow: undefined, webhookSecret: "" };
+}
+
+export const SaveFlowResponse: MessageFns<SaveFlowResponse> = {
+  encode(message: SaveFlowResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.flow !== undefined) {
+      FlowInfo.encode(message.flow, writer.uint32(10).fork()).join();
+    }
+    if (message.webhookSecret !== "") {
+      writer.uint32(18).string(message.webhookSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaveFlowResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSaveFlowResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flow = FlowInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.webhookSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SaveFlowResponse {
+    return {
+      flow: isSet(object.flow) ? FlowInfo.fromJSON(object.flow) : undefined,
+      webhookSecret: isSet(object.webhookSecret)
+        ? globalThis.String(object.webhookSecret)
+        : isSet(object.webhook_secret)
+        ? globalThis.String(object.webhook_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: SaveFlowResponse): unknown {
+    const obj: any = {};
+    if (message.flow !== undefined) {
+      obj.flow = FlowInfo.toJSON(message.flow);
+    }
+    if (message.webhookSecret !== "") {
+      obj.webhookSecret = message.webhookSecret;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SaveFlowResponse>, I>>(base?: I): SaveFlowResponse {
+    return SaveFlowResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SaveFlowResponse>, I>>(object: I): SaveFlowResponse {
+    const message = createBaseSaveFlowResponse();
+    message.flow = (object.flow !== undefined && object.flow !== null) ? FlowInfo.fromPartial(object.flow) : undefined;
+    message.webhookSecret = object.webhookSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseListFlowsRequest(): ListFlowsRequest {
+  return { businessId: "" };
+}
+
+export const ListFlowsRequest: MessageFns<ListFlowsRequest> = {
+  encode(message: ListFlowsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFlowsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFlowsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFlowsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFlowsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFlowsRequest>, I>>(base?: I): ListFlowsRequest {
+    return ListFlowsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFlowsRequest>, I>>(object: I): ListFlowsRequest {
+    const message = createBaseListFlowsRequest();
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseListFlowsResponse(): ListFlowsResponse {
+  return { flows: [] };
+}
+
+export const ListFlowsResponse: MessageFns<ListFlowsResponse> = {
+  encode(message: ListFlowsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.flows) {
+      FlowInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFlowsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFlowsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flows.push(FlowInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFlowsResponse {
+    return { flows: globalThis.Array.isArray(object?.flows) ? object.flows.map((e: any) => FlowInfo.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListFlowsResponse): unknown {
+    const obj: any = {};
+    if (message.flows?.length) {
+      obj.flows = message.flows.map((e) => FlowInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFlowsResponse>, I>>(base?: I): ListFlowsResponse {
+    return ListFlowsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFlowsResponse>, I>>(object: I): ListFlowsResponse {
+    const message = createBaseListFlowsResponse();
+    message.flows = object.flows?.map((e) => FlowInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteFlowRequest(): DeleteFlowRequest {
+  return { businessId: "", name: "" };
+}
+
+export const DeleteFlowRequest: MessageFns<DeleteFlowRequest> = {
+  encode(message: DeleteFlowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteFlowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteFlowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteFlowRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: DeleteFlowRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteFlowRequest>, I>>(base?: I): DeleteFlowRequest {
+    return DeleteFlowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteFlowRequest>, I>>(object: I): DeleteFlowRequest {
+    const message = createBaseDeleteFlowRequest();
+    message.businessId = object.businessId ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteFlowResponse(): DeleteFlowResponse {
+  return {};
+}
+
+export const DeleteFlowResponse: MessageFns<DeleteFlowResponse> = {
+  encode(_: DeleteFlowResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteFlowResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteFlowResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteFlowResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteFlowResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteFlowResponse>, I>>(base?: I): DeleteFlowResponse {
+    return DeleteFlowResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteFlowResponse>, I>>(_: I): DeleteFlowResponse {
+    const message = createBaseDeleteFlowResponse();
+    return message;
+  },
+};
+
+function createBaseFlowTestMessage(): FlowTestMessage {
+  return { kind: undefined, title: "", first: false, referralSourceId: "" };
+}
+
+export const FlowTestMessage: MessageFns<FlowTestMessage> = {
+  encode(message: FlowTestMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "text":
+        writer.uint32(10).string(message.kind.value);
+        break;
+      case "buttonId":
+        writer.uint32(18).string(message.kind.value);
+        break;
+      case "listRowId":
+        writer.uint32(26).string(message.kind.value);
+        break;
+    }
+    if (message.title !== "") {
+      writer.uint32(34).string(message.title);
+    }
+    if (message.first !== false) {
+      writer.uint32(40).bool(message.first);
+    }
+    if (message.referralSourceId !== "") {
+      writer.uint32(50).string(message.referralSourceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlowTestMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlowTestMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "text", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "buttonId", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "listRowId", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.first = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.referralSourceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlowTestMessage {
+    return {
+      kind: isSet(object.text)
+        ? { $case: "text", value: globalThis.String(object.text) }
+        : isSet(object.buttonId)
+        ? { $case: "buttonId", value: globalThis.String(object.buttonId) }
+        : isSet(object.button_id)
+        ? { $case: "buttonId", value: globalThis.String(object.button_id) }
+        : isSet(object.listRowId)
+        ? { $case: "listRowId", value: globalThis.String(object.listRowId) }
+        : isSet(object.list_row_id)
+        ? { $case: "listRowId", value: globalThis.String(object.list_row_id) }
+        : undefined,
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      first: isSet(object.first) ? globalThis.Boolean(object.first) : false,
+      referralSourceId: isSet(object.referralSourceId)
+        ? globalThis.String(object.referralSourceId)
+        : isSet(object.referral_source_id)
+        ? globalThis.String(object.referral_source_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FlowTestMessage): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "text") {
+      obj.text = message.kind.value;
+    } else if (message.kind?.$case === "buttonId") {
+      obj.buttonId = message.kind.value;
+    } else if (message.kind?.$case === "listRowId") {
+      obj.listRowId = message.kind.value;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.first !== false) {
+      obj.first = message.first;
+    }
+    if (message.referralSourceId !== "") {
+      obj.referralSourceId = message.referralSourceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlowTestMessage>, I>>(base?: I): FlowTestMessage {
+    return FlowTestMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlowTestMessage>, I>>(object: I): FlowTestMessage {
+    const message = createBaseFlowTestMessage();
+    switch (object.kind?.$case) {
+      case "text": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "text", value: object.kind.value };
+        }
+        break;
+      }
+      case "buttonId": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "buttonId", value: object.kind.value };
+        }
+        break;
+      }
+      case "listRowId": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "listRowId", value: object.kind.value };
+        }
+        break;
+      }
+    }
+    message.title = object.title ?? "";
+    message.first = object.first ?? false;
+    message.referralSourceId = object.referralSourceId ?? "";
+    return message;
+  },
+};
+
+function createBaseDryRunFlowRequest(): DryRunFlowRequest {
+  return { businessId: "", definitionJson: "", transcript: [] };
+}
+
+export const DryRunFlowRequest: MessageFns<DryRunFlowRequest> = {
+  encode(message: DryRunFlowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.definitionJson !== "") {
+      writer.uint32(18).string(message.definitionJson);
+    }
+    for (const v of message.transcript) {
+      FlowTestMessage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DryRunFlowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDryRunFlowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.definitionJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transcript.push(FlowTestMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DryRunFlowRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      definitionJson: isSet(object.definitionJson)
+        ? globalThis.String(object.definitionJson)
+        : isSet(object.definition_json)
+        ? globalThis.String(object.definition_json)
+        : "",
+      transcript: globalThis.Array.isArray(object?.transcript)
+        ? object.transcript.map((e: any) => FlowTestMessage.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DryRunFlowRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.definitionJson !== "") {
+      obj.definitionJson = message.definitionJson;
+    }
+    if (message.transcript?.length) {
+      obj.transcript = message.transcript.map((e) => FlowTestMessage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DryRunFlowRequest>, I>>(base?: I): DryRunFlowRequest {
+    return DryRunFlowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DryRunFlowRequest>, I>>(object: I): DryRunFlowRequest {
+    const message = createBaseDryRunFlowRequest();
+    message.businessId = object.businessId ?? "";
+    message.definitionJson = object.definitionJson ?? "";
+    message.transcript = object.transcript?.map((e) => FlowTestMessage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFlowStep(): FlowStep {
+  return { outcome: "", state: "", effectsJson: [] };
+}
+
+export const FlowStep: MessageFns<FlowStep> = {
+  encode(message: FlowStep, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== "") {
+      writer.uint32(10).string(message.outcome);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    for (const v of message.effectsJson) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlowStep {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlowStep();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.effectsJson.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlowStep {
+    return {
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      effectsJson: globalThis.Array.isArray(object?.effectsJson)
+        ? object.effectsJson.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.effects_json)
+        ? object.effects_json.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FlowStep): unknown {
+    const obj: any = {};
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.effectsJson?.length) {
+      obj.effectsJson = message.effectsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlowStep>, I>>(base?: I): FlowStep {
+    return FlowStep.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlowStep>, I>>(object: I): FlowStep {
+    const message = createBaseFlowStep();
+    message.outcome = object.outcome ?? "";
+    message.state = object.state ?? "";
+    message.effectsJson = object.effectsJson?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDryRunFlowResponse(): DryRunFlowResponse {
+  return { steps: [] };
+}
+
+export const DryRunFlowResponse: MessageFns<DryRunFlowResponse> = {
+  encode(message: DryRunFlowResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.steps) {
+      FlowStep.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DryRunFlowResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDryRunFlowResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.steps.push(FlowStep.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DryRunFlowResponse {
+    return { steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => FlowStep.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: DryRunFlowResponse): unknown {
+    const obj: any = {};
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => FlowStep.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DryRunFlowResponse>, I>>(base?: I): DryRunFlowResponse {
+    return DryRunFlowResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DryRunFlowResponse>, I>>(object: I): DryRunFlowResponse {
+    const message = createBaseDryRunFlowResponse();
+    message.steps = object.steps?.map((e) => FlowStep.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseHandBackConversationRequest(): HandBackConversationRequest {
+  return { businessId: "", conversationId: "" };
+}
+
+export const HandBackConversationRequest: MessageFns<HandBackConversationRequest> = {
+  encode(message: HandBackConversationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(18).string(message.conversationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandBackConversationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandBackConversationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HandBackConversationRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      conversationId: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: HandBackConversationRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.conversationId !== "") {
+      obj.conversationId = message.conversationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HandBackConversationRequest>, I>>(base?: I): HandBackConversationRequest {
+    return HandBackConversationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HandBackConversationRequest>, I>>(object: I): HandBackConversationRequest {
+    const message = createBaseHandBackConversationRequest();
+    message.businessId = object.businessId ?? "";
+    message.conversationId = object.conversationId ?? "";
+    return message;
+  },
+};
+
+function createBaseHandBackConversationResponse(): HandBackConversationResponse {
+  return {};
+}
+
+export const HandBackConversationResponse: MessageFns<HandBackConversationResponse> = {
+  encode(_: HandBackConversationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandBackConversationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandBackConversationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): HandBackConversationResponse {
+    return {};
+  },
+
+  toJSON(_: HandBackConversationResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HandBackConversationResponse>, I>>(base?: I): HandBackConversationResponse {
+    return HandBackConversationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HandBackConversationResponse>, I>>(_: I): HandBackConversationResponse {
+    const message = createBaseHandBackConversationResponse();
+    return message;
+  },
+};
 
 function createBaseGetAnalyticsRequest(): GetAnalyticsRequest {
   return { businessId: "", phoneNumberId: "", startDate: "", endDate: "", granularity: 0 };
@@ -4739,6 +6016,66 @@ export const BusinessToolsServiceService = {
       Buffer.from(GetAnalyticsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAnalyticsResponse => GetAnalyticsResponse.decode(value),
   },
+  /**
+   * SaveFlow stores a chatbot flow (JSON, see the service README) as the next
+   * version of its name; conversations already in the flow keep their
+   * version. A bad definition is INVALID_ARGUMENT naming the path of the bad
+   * element. The answer carries the secret that signs the flow's webhook calls.
+   */
+  saveFlow: {
+    path: "/kontor.messaging.v1.BusinessToolsService/SaveFlow" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SaveFlowRequest): Buffer => Buffer.from(SaveFlowRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SaveFlowRequest => SaveFlowRequest.decode(value),
+    responseSerialize: (value: SaveFlowResponse): Buffer => Buffer.from(SaveFlowResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SaveFlowResponse => SaveFlowResponse.decode(value),
+  },
+  /** ListFlows lists the latest version of each of the business's flows. */
+  listFlows: {
+    path: "/kontor.messaging.v1.BusinessToolsService/ListFlows" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFlowsRequest): Buffer => Buffer.from(ListFlowsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFlowsRequest => ListFlowsRequest.decode(value),
+    responseSerialize: (value: ListFlowsResponse): Buffer => Buffer.from(ListFlowsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFlowsResponse => ListFlowsResponse.decode(value),
+  },
+  /** DeleteFlow stops a flow: no new conversation starts it, running ones end. */
+  deleteFlow: {
+    path: "/kontor.messaging.v1.BusinessToolsService/DeleteFlow" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteFlowRequest): Buffer => Buffer.from(DeleteFlowRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteFlowRequest => DeleteFlowRequest.decode(value),
+    responseSerialize: (value: DeleteFlowResponse): Buffer => Buffer.from(DeleteFlowResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteFlowResponse => DeleteFlowResponse.decode(value),
+  },
+  /**
+   * DryRunFlow runs a definition over a transcript of customer messages and
+   * answers, per message, what the flow would do; nothing is stored or sent.
+   */
+  dryRunFlow: {
+    path: "/kontor.messaging.v1.BusinessToolsService/DryRunFlow" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DryRunFlowRequest): Buffer => Buffer.from(DryRunFlowRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DryRunFlowRequest => DryRunFlowRequest.decode(value),
+    responseSerialize: (value: DryRunFlowResponse): Buffer => Buffer.from(DryRunFlowResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DryRunFlowResponse => DryRunFlowResponse.decode(value),
+  },
+  /** HandBackConversation gives a conversation a flow handed to a human back to the bot. */
+  handBackConversation: {
+    path: "/kontor.messaging.v1.BusinessToolsService/HandBackConversation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HandBackConversationRequest): Buffer =>
+      Buffer.from(HandBackConversationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HandBackConversationRequest => HandBackConversationRequest.decode(value),
+    responseSerialize: (value: HandBackConversationResponse): Buffer =>
+      Buffer.from(HandBackConversationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HandBackConversationResponse => HandBackConversationResponse.decode(value),
+  },
 } as const;
 
 export interface BusinessToolsServiceServer extends UntypedServiceImplementation {
@@ -4782,6 +6119,24 @@ export interface BusinessToolsServiceServer extends UntypedServiceImplementation
    * arrive (never by scanning messages).
    */
   getAnalytics: handleUnaryCall<GetAnalyticsRequest, GetAnalyticsResponse>;
+  /**
+   * SaveFlow stores a chatbot flow (JSON, see the service README) as the next
+   * version of its name; conversations already in the flow keep their
+   * version. A bad definition is INVALID_ARGUMENT naming the path of the bad
+   * element. The answer carries the secret that signs the flow's webhook calls.
+   */
+  saveFlow: handleUnaryCall<SaveFlowRequest, SaveFlowResponse>;
+  /** ListFlows lists the latest version of each of the business's flows. */
+  listFlows: handleUnaryCall<ListFlowsRequest, ListFlowsResponse>;
+  /** DeleteFlow stops a flow: no new conversation starts it, running ones end. */
+  deleteFlow: handleUnaryCall<DeleteFlowRequest, DeleteFlowResponse>;
+  /**
+   * DryRunFlow runs a definition over a transcript of customer messages and
+   * answers, per message, what the flow would do; nothing is stored or sent.
+   */
+  dryRunFlow: handleUnaryCall<DryRunFlowRequest, DryRunFlowResponse>;
+  /** HandBackConversation gives a conversation a flow handed to a human back to the bot. */
+  handBackConversation: handleUnaryCall<HandBackConversationRequest, HandBackConversationResponse>;
 }
 
 export interface BusinessToolsServiceClient extends Client {
@@ -5090,6 +6445,94 @@ export interface BusinessToolsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAnalyticsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SaveFlow stores a chatbot flow (JSON, see the service README) as the next
+   * version of its name; conversations already in the flow keep their
+   * version. A bad definition is INVALID_ARGUMENT naming the path of the bad
+   * element. The answer carries the secret that signs the flow's webhook calls.
+   */
+  saveFlow(
+    request: SaveFlowRequest,
+    callback: (error: ServiceError | null, response: SaveFlowResponse) => void,
+  ): ClientUnaryCall;
+  saveFlow(
+    request: SaveFlowRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SaveFlowResponse) => void,
+  ): ClientUnaryCall;
+  saveFlow(
+    request: SaveFlowRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SaveFlowResponse) => void,
+  ): ClientUnaryCall;
+  /** ListFlows lists the latest version of each of the business's flows. */
+  listFlows(
+    request: ListFlowsRequest,
+    callback: (error: ServiceError | null, response: ListFlowsResponse) => void,
+  ): ClientUnaryCall;
+  listFlows(
+    request: ListFlowsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFlowsResponse) => void,
+  ): ClientUnaryCall;
+  listFlows(
+    request: ListFlowsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFlowsResponse) => void,
+  ): ClientUnaryCall;
+  /** DeleteFlow stops a flow: no new conversation starts it, running ones end. */
+  deleteFlow(
+    request: DeleteFlowRequest,
+    callback: (error: ServiceError | null, response: DeleteFlowResponse) => void,
+  ): ClientUnaryCall;
+  deleteFlow(
+    request: DeleteFlowRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteFlowResponse) => void,
+  ): ClientUnaryCall;
+  deleteFlow(
+    request: DeleteFlowRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteFlowResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * DryRunFlow runs a definition over a transcript of customer messages and
+   * answers, per message, what the flow would do; nothing is stored or sent.
+   */
+  dryRunFlow(
+    request: DryRunFlowRequest,
+    callback: (error: ServiceError | null, response: DryRunFlowResponse) => void,
+  ): ClientUnaryCall;
+  dryRunFlow(
+    request: DryRunFlowRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DryRunFlowResponse) => void,
+  ): ClientUnaryCall;
+  dryRunFlow(
+    request: DryRunFlowRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DryRunFlowResponse) => void,
+  ): ClientUnaryCall;
+  /** HandBackConversation gives a conversation a flow handed to a human back to the bot. */
+  handBackConversation(
+    request: HandBackConversationRequest,
+    callback: (error: ServiceError | null, response: HandBackConversationResponse) => void,
+  ): ClientUnaryCall;
+  handBackConversation(
+    request: HandBackConversationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HandBackConversationResponse) => void,
+  ): ClientUnaryCall;
+  handBackConversation(
+    request: HandBackConversationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HandBackConversationResponse) => void,
   ): ClientUnaryCall;
 }
 
