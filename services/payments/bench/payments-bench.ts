@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     await pool.query(`
       WITH clearing AS (
         INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, allow_negative_balance, balance_minor)
-        VALUES (gen_random_uuid(), 'system', 'bank_clearing.bench', 'bank_clearing', 'EUR', true, -${funding} * ${ACCOUNTS}) RETURNING id
+        VALUES (gen_random_uuid(), 'system', 'bank_clearing.bench', 'bank_clearing', 'EUR', true, -${funding}::bigint * ${ACCOUNTS}) RETURNING id
       ), wallets AS (
         INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, balance_minor)
         SELECT gen_random_uuid(), 'customer', 'bench_cus_' || i, 'customer_wallet', 'EUR', ${funding} FROM generate_series(0, ${ACCOUNTS - 1}) i RETURNING id
@@ -147,6 +147,26 @@ async function main(): Promise<void> {
         RETURNING 1
       )
       SELECT count(*) FROM entries`);
+    // The same number of business wallets: the ledger's transfer path without a PIN (businesses debit without one).
+    await pool.query(`
+      WITH wallets AS (
+        INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, balance_minor)
+        SELECT gen_random_uuid(), 'business', 'bench_biz_' || i, 'business_wallet', 'EUR', ${funding} FROM generate_series(0, ${ACCOUNTS - 1}) i RETURNING id
+      ), clearing AS (
+        INSERT INTO ledger_account (id, owner_kind, owner_id, kind, currency, allow_negative_balance, balance_minor)
+        VALUES (gen_random_uuid(), 'system', 'bank_clearing.bench_biz', 'bank_clearing', 'EUR', true, -${funding}::bigint * ${ACCOUNTS}) RETURNING id
+      ), transfers AS (
+        INSERT INTO ledger_transfer (id, caller, idempotency_key, from_account_id, to_account_id, amount_minor, currency, reason)
+        SELECT gen_random_uuid(), 'bench', 'seed:' || w.id, c.id, w.id, ${funding}, 'EUR', 'topup' FROM wallets w, clearing c RETURNING id, from_account_id, to_account_id
+      ), entries AS (
+        INSERT INTO ledger_entry (transfer_id, account_id, amount_minor, currency, balance_after_minor)
+        SELECT id, to_account_id, ${funding}, 'EUR', ${funding} FROM transfers
+        UNION ALL
+        SELECT t.id, t.from_account_id, -${funding}, 'EUR', -${funding}::bigint * row_number() OVER (ORDER BY t.id) FROM transfers t
+        RETURNING 1
+      )
+      SELECT count(*) FROM entries`);
+    const businessAccounts = (await pool.query<{ id: string; owner_id: string }>("SELECT id, owner_id FROM ledger_account WHERE owner_kind = 'business' AND owner_id LIKE 'bench_biz_%' ORDER BY owner_id")).rows;
     await pool.query("INSERT INTO payment_pin (customer_id, hash, salt, cost) SELECT 'bench_cus_' || i, $1, $2, $3 FROM generate_series(0, $4::int - 1) i", [hash, salt, PIN_COST, ACCOUNTS]);
 
     const tokens = new Map<string, string>();
@@ -199,6 +219,35 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const commits = await pool.query<{ n: string; t: string }>("SELECT count(DISTINCT created_at)::text AS n, count(*)::text AS t FROM ledger_transfer WHERE reason = 'p2p'");
 
+    log(`ledger: PostTransfer between ${ACCOUNTS} business wallets (no PIN), ${CLIENTS} clients, ${SECONDS} s`);
+    const bizTokens = await Promise.all(businessAccounts.map((b) => signer.sign({ kind: "business", businessId: b.owner_id }, { expiresIn: "2h" })));
+    const ledgerLatencies: number[] = [];
+    let ledgerSeq = 0;
+    const ledgerUntil = Date.now() + SECONDS * 1000;
+    const ledgerStart = Date.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (Date.now() < ledgerUntil) {
+          const n = ledgerSeq++;
+          const from = Math.floor(Math.random() * ACCOUNTS);
+          let to = Math.floor(Math.random() * ACCOUNTS);
+          if (to === from) to = (to + 1) % ACCOUNTS;
+          const t0 = performance.now();
+          await unaryCall(
+            client.postTransfer.bind(client),
+            { idempotencyKey: `biz:${n}`, fromAccountId: businessAccounts[from]!.id, toAccountId: businessAccounts[to]!.id, amount: { amountMinor: String(1 + (n % 100)), currency: "EUR" }, note: "", pin: "" },
+            { token: bizTokens[from]! },
+          ).then(
+            () => ledgerLatencies.push(performance.now() - t0),
+            () => (failures += 1),
+          );
+        }
+      }),
+    );
+    const ledgerSeconds = (Date.now() - ledgerStart) / 1000;
+    ledgerLatencies.sort((a, b) => a - b);
+    const ledgerCommits = await pool.query<{ n: string; t: string }>("SELECT count(DISTINCT created_at)::text AS n, count(*)::text AS t FROM ledger_transfer WHERE reason = 'transfer' AND caller LIKE 'business:%'");
+
     log(`hot: ${HOT_PAYERS} customers paying one business at once, ${HOT_ROUNDS} rounds`);
     const businessToken = await signer.sign({ kind: "business", businessId: "bench_hot_business" }, { expiresIn: "2h" });
     const hotLatencies: number[] = [];
@@ -248,6 +297,9 @@ async function main(): Promise<void> {
         p50_ms: percentile(latencies, 50),
         p2p_failed: failures,
         transfers_per_commit: Math.round((Number(commits.rows[0]!.t) / Math.max(1, Number(commits.rows[0]!.n))) * 10) / 10,
+        ledger_transfers_per_s: Math.round(ledgerLatencies.length / ledgerSeconds),
+        ledger_p99_ms: percentile(ledgerLatencies, 99),
+        ledger_transfers_per_commit: Math.round((Number(ledgerCommits.rows[0]!.t) / Math.max(1, Number(ledgerCommits.rows[0]!.n))) * 10) / 10,
         hot_transfers_per_s: hotPerS,
         hot_p99_ms: percentile(hotLatencies, 99),
         hot_failed: hotFailed,

@@ -10,6 +10,8 @@ import { createP2pService } from "./domain/p2p-service.js";
 import { createPaymentService } from "./domain/payment-service.js";
 import { registerPaymentsServer } from "./rpc/payments-server.js";
 import { registerConsumers } from "./events/consumers.js";
+import { createBillingService } from "./domain/billing-service.js";
+import { parseRateCard, previousPeriod } from "./domain/billing.js";
 import { paymentsAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
 
@@ -49,8 +51,9 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     defaultPlan: config.DEFAULT_PLAN,
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
   });
-  registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments });
-  registerConsumers(rt, payments);
+  const billing = createBillingService({ ...base, rates: parseRateCard(config.BILLING_RATES) });
+  registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing });
+  registerConsumers(rt, payments, billing);
   if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
 
   /** Every replica sweeps; each sweep locks its rows, so two replicas never apply one expiry twice. */
@@ -58,6 +61,8 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     await ledger.expirePending();
     await payments.expireIntents();
     await bank.resubmitPending();
+    // Once a month has begun, the month before is invoiced (a repeat issues nothing new).
+    await billing.issue(previousPeriod(now()));
   }
   let timer: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
@@ -71,7 +76,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
   return {
     log: rt.log,
     runtime: rt,
-    services: { ledger, pins, bank, p2p, payments },
+    services: { ledger, pins, bank, p2p, payments, billing },
     rail,
     sweep,
     start: () => rt.start(),

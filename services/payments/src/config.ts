@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, loadConfig as load, serviceConfigSchema } from "@kontor/service-kit/config";
+import { parseRateCard } from "./domain/billing.js";
 
 const key32 = z.string().refine((value) => Buffer.from(value, "base64").length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), "must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)");
 
@@ -38,6 +39,14 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   /** Plans and their transaction fee in basis points; DEFAULT_PLAN applies to businesses without one. */
   PLAN_FEE_BPS: plans.default('{"starter":290,"growth":190,"enterprise":90}'),
   DEFAULT_PLAN: z.string().default("starter"),
+  /**
+   * Messaging prices in minor units of one currency: per billable message
+   * (per-message pricing) and per billable conversation (conversation-based),
+   * by category, with per-country overrides.
+   */
+  BILLING_RATES: z
+    .string()
+    .default('{"currency":"EUR","message":{"marketing":5,"utility":2,"authentication":2,"service":0},"conversation":{"marketing":7,"utility":3,"authentication":3,"service":0},"countries":{}}'),
   /** How often expired pending transfers, payment intents and unsubmitted bank orders are swept (ms). */
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Most transfers one group commit carries. */
@@ -51,5 +60,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = load(configSchema, env);
   const plans = JSON.parse(config.PLAN_FEE_BPS) as Record<string, number>;
   if (plans[config.DEFAULT_PLAN] === undefined) throw new ConfigError("DEFAULT_PLAN", "must name a plan of PLAN_FEE_BPS");
+  try {
+    parseRateCard(config.BILLING_RATES);
+  } catch {
+    throw new ConfigError("BILLING_RATES", "must be JSON with a currency and message/conversation prices by category");
+  }
   return config;
 }

@@ -38,6 +38,9 @@ const callers: Record<string, () => string> = {
   getPaymentIntent: () => customer,
   refundPayment: () => business,
   setBusinessPlan: () => billingAdmin,
+  listInvoices: () => business,
+  getInvoice: () => business,
+  issueInvoices: () => billingAdmin,
 };
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { AlreadyExists, InvalidInput, NotFound } from "@kontor/service-kit/errors";
+import { AlreadyExists, InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { PaymentsDatabase } from "../store/database.js";
 import {
@@ -140,8 +140,19 @@ export function createLedgerService(ports: LedgerPorts) {
     async expirePending(limit = 500): Promise<number> {
       const now = ports.now();
       const ids = await findExpiredPending(ports.db, now, limit);
-      for (const id of ids) await ports.db.transaction().execute((trx) => voidPending(trx, id, now));
-      return ids.length;
+      let voided = 0;
+      for (const id of ids) {
+        // Posted or voided meanwhile (another replica, the bank's callback): nothing to do.
+        const done = await ports.db.transaction().execute((trx) => voidPending(trx, id, now)).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof PolicyRefused) return false;
+            throw err;
+          },
+        );
+        if (done) voided += 1;
+      }
+      return voided;
     },
 
     /** Entries in [from, to) with the balance before the first and after the last (of the whole period, across pages). */

@@ -1,9 +1,11 @@
-import { AccountOpened, PaymentFailed, PaymentRefunded, PaymentSucceeded, PayoutFailed, PayoutSettled, TransferCompleted } from "@kontor/proto/payments/v1/events";
+import { AccountOpened, InvoiceIssued, PaymentFailed, PaymentRefunded, PaymentSucceeded, PayoutFailed, PayoutSettled, TransferCompleted } from "@kontor/proto/payments/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AccountOwner, LedgerAccount } from "../domain/ledger-account.js";
 import type { Transfer } from "../domain/transfer.js";
 import type { BankOperation } from "../domain/bank-service.js";
 import type { PaymentIntent, Refund } from "../domain/payment-service.js";
+import type { Invoice } from "../domain/billing-service.js";
+import { invoiceToPb } from "../pb/invoice.js";
 import { ownerToPb } from "../pb/owner.js";
 import { subjects } from "./subjects.js";
 
@@ -145,5 +147,14 @@ export function payoutEvent(op: BankOperation, account: LedgerAccount, at: Date)
       reason: op.failureReason,
       failedAt: at,
     }).finish(),
+  };
+}
+
+export function invoiceIssuedEvent(invoice: Invoice): OutboxEvent {
+  const eventId = `${invoice.businessId}:${invoice.period}:invoice`;
+  return {
+    eventId,
+    subject: subjects.invoiceIssued,
+    payload: InvoiceIssued.encode({ meta: { eventId, occurredAt: invoice.issuedAt, businessId: invoice.businessId }, invoice: invoiceToPb(invoice) }).finish(),
   };
 }

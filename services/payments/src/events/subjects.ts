@@ -7,9 +7,12 @@ export const subjects = {
   paymentRefunded: "kontor.payments.payment.refunded.v1",
   payoutSettled: "kontor.payments.payout.settled.v1",
   payoutFailed: "kontor.payments.payout.failed.v1",
+  invoiceIssued: "kontor.payments.invoice.issued.v1",
 } as const;
 
 /** What payments consumes. */
 export const consumed = {
   orderPlaced: "kontor.catalog.order.placed.v1",
+  messageBilled: "kontor.messaging.message.billed.v1",
+  conversationOpened: "kontor.messaging.conversation.opened.v1",
 } as const;

@@ -33,4 +33,7 @@ export const paymentsAccess: AccessTableOf<PaymentsServiceServer> = {
   GetPaymentIntent: [...BUSINESSES, "customer", ...services("catalog")],
   RefundPayment: BUSINESSES,
   SetBusinessPlan: [`staff:${BILLING_ADMIN_ROLE}`],
+  ListInvoices: [...BUSINESSES, `staff:${BILLING_ADMIN_ROLE}`],
+  GetInvoice: [...BUSINESSES, `staff:${BILLING_ADMIN_ROLE}`],
+  IssueInvoices: [`staff:${BILLING_ADMIN_ROLE}`],
 };

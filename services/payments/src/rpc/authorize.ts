@@ -95,3 +95,9 @@ export function authorizeReadPayment(principal: Principal, payment: PaymentInten
 export function authorizeRefund(principal: Principal, payment: PaymentIntent): void {
   if (principal.kind === "service" || !canActForBusiness(principal, payment.businessId)) throw new NotYours("only the business refunds its payments");
 }
+
+/** A business's bills: the business, its partner, or billing staff. */
+export function authorizeBusinessReader(principal: Principal, businessId: string): void {
+  if (principal.kind === "staff" && principal.roles.includes(BILLING_ADMIN_ROLE)) return;
+  if (principal.kind === "service" || !canActForBusiness(principal, businessId)) throw new NotYours("only the business reads its invoices");
+}

@@ -30,4 +30,6 @@ export const bounds: InputBounds = {
   holder_name: 140,
   plan: 64,
   system: 64,
+  invoice_id: 128,
+  period: 16,
 };

@@ -10,6 +10,8 @@ import type { PinService } from "../domain/pin-service.js";
 import type { BankService } from "../domain/bank-service.js";
 import type { P2pService } from "../domain/p2p-service.js";
 import type { PaymentService } from "../domain/payment-service.js";
+import type { BillingService } from "../domain/billing-service.js";
+import { invoiceToPb } from "../pb/invoice.js";
 import { validateBankNumber } from "../domain/bank.js";
 import { validateIdempotencyKey } from "../domain/idempotency.js";
 import { validatePin } from "../domain/pin.js";
@@ -35,6 +37,7 @@ import {
   authorizeReadCollect,
   authorizeReadPayment,
   authorizeRefund,
+  authorizeBusinessReader,
 } from "./authorize.js";
 
 export interface PaymentsUseCases {
@@ -43,6 +46,7 @@ export interface PaymentsUseCases {
   bank: BankService;
   p2p: P2pService;
   payments: PaymentService;
+  billing: BillingService;
 }
 
 const MAX_NOTE = 280;
@@ -74,11 +78,13 @@ function owner(value: ReturnType<typeof ownerFromPb>): AccountOwner {
   return value;
 }
 
+const isPeriodCursor = (v: unknown): v is { p: string } => typeof v === "object" && v !== null && typeof (v as { p?: unknown }).p === "string" && /^[0-9]{4}-[0-9]{2}$/.test((v as { p: string }).p);
+
 const isEntryCursor = (v: unknown): v is { e: string } => typeof v === "object" && v !== null && typeof (v as { e?: unknown }).e === "string" && /^[0-9]{1,19}$/.test((v as { e: string }).e);
 
 /** Thin handlers: decode → validate → authorize → domain → map. */
 export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): void {
-  const { ledger, pins, bank, p2p, payments } = uc;
+  const { ledger, pins, bank, p2p, payments, billing } = uc;
   const handlers: PaymentsServiceServer = {
     openAccount: grpc.unary("OpenAccount", async (req, ctx) => {
       const open = validateOpenAccount({ owner: ownerFromPb(req.owner), currency: req.currency, allowNegativeBalance: req.allowNegativeBalance });
@@ -254,6 +260,23 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       const plan = required("plan", req.plan, 64);
       const r = await payments.setPlan(businessId, plan);
       return { plan: r.plan, feeBps: r.feeBps };
+    }),
+    listInvoices: grpc.unary("ListInvoices", async (req, ctx) => {
+      const businessId = required("business_id", req.businessId);
+      const { limit, take, cursor } = readPage(req.page, isPeriodCursor, 100, 12);
+      authorizeBusinessReader(ctx.principal, businessId);
+      const invoices = await billing.list(businessId, cursor?.p, take);
+      const items = invoices.slice(0, limit);
+      const more = invoices.length > limit;
+      return { invoices: items.map(invoiceToPb), page: { nextPageToken: more ? Buffer.from(JSON.stringify({ p: items[items.length - 1]!.period })).toString("base64url") : "" } };
+    }),
+    getInvoice: grpc.unary("GetInvoice", async (req, ctx) => {
+      const invoice = await billing.get(required("invoice_id", req.invoiceId));
+      authorizeBusinessReader(ctx.principal, invoice.businessId);
+      return { invoice: invoiceToPb(invoice) };
+    }),
+    issueInvoices: grpc.unary("IssueInvoices", async (req) => {
+      return { issued: await billing.issueClosed(req.period) };
     }),
   };
   grpc.addService(PaymentsServiceService, handlers);

@@ -11,6 +11,9 @@ import type {
   PaymentIntentTable,
   PaymentPinTable,
   PaymentRefundTable,
+  InvoiceLineTable,
+  InvoiceTable,
+  UsageLineTable,
 } from "./payments.table.js";
 
 export interface PaymentsDatabase extends KitTables {
@@ -25,4 +28,7 @@ export interface PaymentsDatabase extends KitTables {
   business_plan: BusinessPlanTable;
   payment_intent: PaymentIntentTable;
   payment_refund: PaymentRefundTable;
+  usage_line: UsageLineTable;
+  invoice: InvoiceTable;
+  invoice_line: InvoiceLineTable;
 }

@@ -105,3 +105,37 @@ export interface PaymentRefundTable {
   created_at: Generated<Date>;
 }
 export type PaymentRefundRow = Selectable<PaymentRefundTable>;
+
+export interface UsageLineTable {
+  event_id: string;
+  business_id: string;
+  kind: "message" | "conversation";
+  category: string;
+  country: string;
+  currency: string;
+  unit_price_minor: string;
+  period: string;
+  occurred_at: Date;
+  invoice_id: string | null;
+}
+
+export interface InvoiceTable {
+  id: string;
+  business_id: string;
+  period: string;
+  currency: string;
+  total_minor: string;
+  issued_at: Generated<Date>;
+}
+export type InvoiceRow = Selectable<InvoiceTable>;
+
+export interface InvoiceLineTable {
+  invoice_id: string;
+  kind: string;
+  category: string;
+  country: string;
+  quantity: string;
+  unit_price_minor: string;
+  amount_minor: string;
+}
+export type InvoiceLineRow = Selectable<InvoiceLineTable>;

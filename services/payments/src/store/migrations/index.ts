@@ -1,9 +1,11 @@
 import type { Migration } from "kysely";
 import * as createLedger from "./2026_11_21_140000_create_ledger.js";
 import * as addWalletsAndPayments from "./2026_12_05_020000_add_wallets_and_payments.js";
+import * as addBilling from "./2026_12_05_030000_add_billing.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
   "2026_11_21_140000_create_ledger": createLedger,
   "2026_12_05_020000_add_wallets_and_payments": addWalletsAndPayments,
+  "2026_12_05_030000_add_billing": addBilling,
 };

@@ -9,7 +9,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { EventMeta } from "../../common/v1/event.js";
 import { Money } from "../../common/v1/money.js";
-import { AccountOwner } from "./payments_service.js";
+import { AccountOwner, Invoice } from "./payments_service.js";
 
 export const protobufPackage = "kontor.payments.v1";
 
@@ -161,6 +161,13 @@ export interface PayoutFailed {
   amount: Money | undefined;
   reason: string;
   failedAt: Date | undefined;
+}
+
+/** kontor.payments.invoice.issued.v1 — a business's monthly messaging bill. */
+export interface InvoiceIssued {
+  /** meta.business_id is the business billed. */
+  meta: EventMeta | undefined;
+  invoice: Invoice | undefined;
 }
 
 function createBaseAccountOpened(): AccountOpened {
@@ -1797,6 +1804,93 @@ export const PayoutFailed: MessageFns<PayoutFailed> = {
       : undefined;
     message.reason = object.reason ?? "";
     message.failedAt = object.failedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseInvoiceIssued(): InvoiceIssued {
+  return { meta: undefined, invoice: undefined };
+}
+
+export const InvoiceIssued: MessageFns<InvoiceIssued> = {
+  encode(message: InvoiceIssued, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.invoice !== undefined) {
+      Invoice.encode(message.invoice, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvoiceIssued {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvoiceIssued();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invoice = Invoice.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvoiceIssued {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      invoice: isSet(object.invoice) ? Invoice.fromJSON(object.invoice) : undefined,
+    };
+  },
+
+  toJSON(message: InvoiceIssued): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.invoice !== undefined) {
+      obj.invoice = Invoice.toJSON(message.invoice);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvoiceIssued>, I>>(base?: I): InvoiceIssued {
+    return InvoiceIssued.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvoiceIssued>, I>>(object: I): InvoiceIssued {
+    const message = createBaseInvoiceIssued();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.invoice = (object.invoice !== undefined && object.invoice !== null)
+      ? Invoice.fromPartial(object.invoice)
+      : undefined;
     return message;
   },
 };

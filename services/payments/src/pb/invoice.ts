@@ -1,0 +1,15 @@
+import type { Invoice as InvoicePb } from "@kontor/proto/payments/v1/payments_service";
+import type { Invoice } from "../domain/billing-service.js";
+
+// Proto mapping of an invoice, shared by rpc/ (GetInvoice) and events/ (invoice.issued).
+export function invoiceToPb(i: Invoice): InvoicePb {
+  const money = (m: bigint) => ({ amountMinor: m.toString(), currency: i.currency });
+  return {
+    id: i.id,
+    businessId: i.businessId,
+    period: i.period,
+    total: money(i.totalMinor),
+    lines: i.lines.map((l) => ({ kind: l.kind, category: l.category, country: l.country, quantity: l.quantity.toString(), unitPrice: money(l.unitPriceMinor), amount: money(l.amountMinor) })),
+    issuedAt: i.issuedAt,
+  };
+}
