@@ -33,6 +33,9 @@ import { templateRefusal } from "./domain/template-cache.js";
 import { createAnalyticsStore } from "./store/analytics-store.js";
 import { registerAnalyticsConsumer } from "./events/analytics.js";
 import { createFlowStore } from "./store/flow-store.js";
+import { createCatalogProducts } from "./domain/catalog-products.js";
+import { registerCatalogProductsConsumer } from "./events/catalog-products.js";
+import { createCatalogProductStore } from "./store/catalog-product-store.js";
 import { createFlowService } from "./domain/tools/flow-service.js";
 import { createEffectRunner, registerFlowConsumer } from "./events/flows.js";
 import { conversationAssignedEvent } from "./events/outbox.js";
@@ -130,9 +133,15 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const liveNc = await connectNats({ url: config.NATS_URL, name: "kontor-messaging-live", log: rt.log, noEcho: true });
   const hub = createLiveHub({ nc: liveNc, prefix: rt.prefix, log: rt.log, sweepMs: config.INBOX_SWEEP_MS, counts: metrics.live, reader: inbox.reader });
 
+  // Catalog products for product messages: one consumer of catalog's product events keeps their rows.
+  const catalogProductStore = createCatalogProductStore(rt.db);
+  registerCatalogProductsConsumer(rt, catalogProductStore);
+  const catalogProducts = createCatalogProducts(catalogProductStore);
+
   const sends = createSendService({
     writer,
     policy,
+    catalog: catalogProducts,
     keys: keyring,
     directory,
     customers,

@@ -18,6 +18,7 @@ import type { Referral } from "@kontor/proto/messaging/v1/message";
 import { SERVICE_WINDOW_MS } from "./policy/window.js";
 import { CATEGORIES, conversationBillable, openedAt, priceMessage, type ConversationWindows, type Pricing, type PricingCategory } from "./policy/pricing.js";
 import type { PolicyDecision, SendPolicy, TemplateBilling } from "./send-policy.js";
+import type { CatalogProducts } from "./catalog-products.js";
 
 // ---- the group commit's port (store/send-writer.ts implements it) ---------
 
@@ -154,6 +155,8 @@ export interface SendPorts {
   writer: GroupCommit<PendingItem>;
   /** The policy rules (send-policy.ts), from memory. */
   policy: SendPolicy;
+  /** Catalog products a product message may name (catalog-products.ts). */
+  catalog: Pick<CatalogProducts, "check">;
   keys: SealingKeys;
   directory: Pick<DirectoryCache, "get" | "byE164">;
   customers: CustomerCache;
@@ -532,6 +535,15 @@ export function createSendService(ports: SendPorts) {
       if (!target || target.phoneNumberId !== number.phoneNumberId || target.customerId !== customer.id || target.contentType === 5) {
         throw new PolicyRefused("REACTION_TARGET_INVALID", "a reaction must target a non-reaction message of this conversation", 131009);
       }
+    }
+
+    // A product message names products of the business's catalog (learnt from catalog's events).
+    const action = req.content?.kind?.$case === "interactive" ? req.content.kind.value.action : undefined;
+    if (sender.kind === "business" && action?.$case === "product") {
+      await ports.catalog.check(number.businessId, action.value.catalogId, [{ id: action.value.productRetailerId, field: "content.interactive.product.product_retailer_id" }], "content.interactive.product.catalog_id");
+    } else if (sender.kind === "business" && action?.$case === "productList") {
+      const products = action.value.sections.flatMap((section, i) => section.productRetailerIds.map((id, j) => ({ id, field: `content.interactive.product_list.sections[${i}].product_retailer_ids[${j}]` })));
+      await ports.catalog.check(number.businessId, action.value.catalogId, products, "content.interactive.product_list.catalog_id");
     }
 
     // The policy rules (send-policy.ts): a refusal throws; a template send is rendered into its content here.

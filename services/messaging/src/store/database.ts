@@ -11,7 +11,7 @@ import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
-import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, FlowNameTable, FlowSessionTable, FlowTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
+import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, FlowNameTable, FlowSessionTable, FlowTable, CatalogProductTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -40,6 +40,7 @@ export interface MessagingDatabase extends KitTables {
   flow: FlowTable;
   flow_name: FlowNameTable;
   flow_session: FlowSessionTable;
+  catalog_product: CatalogProductTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

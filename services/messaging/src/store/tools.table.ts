@@ -100,3 +100,12 @@ export interface FlowSessionTable {
   session: unknown;
   updated_at: Date;
 }
+
+/** A catalog product as catalog's events describe it (catalog-products.ts). */
+export interface CatalogProductTable {
+  catalog_id: string;
+  retailer_id: string;
+  business_id: string;
+  sendable: boolean;
+  version: string | number;
+}
