@@ -2,16 +2,20 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateSigningKeys } from "@kontor/service-kit/auth";
 import { checkHealth } from "@kontor/service-kit/grpc-client";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const services = ["messaging", "directory", "catalog", "payments", "ads"] as const;
+const services = ["messaging", "directory", "catalog", "payments", "ads", "gateway"] as const;
 
 let env: TestEnv;
+/** The gateway signs its calls to the services with a key of its own. */
+let gatewayKey: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
+  gatewayKey = JSON.stringify((await generateSigningKeys("gw-processes")).privateJwk);
 });
 
 afterAll(async () => {
@@ -39,7 +43,7 @@ function runService(name: string, extraEnv: Record<string, string>): { child: Re
 }
 
 function serviceEnv(): Record<string, string> {
-  return env.env({ LOG_LEVEL: "info", MESSAGE_MASTER_KEY: randomBytes(32).toString("base64") });
+  return env.env({ LOG_LEVEL: "info", MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), GATEWAY_SIGNING_KEY: gatewayKey, HTTP_PORT: "0" });
 }
 
 async function start(name: string): Promise<Started> {
