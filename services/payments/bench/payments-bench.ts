@@ -307,7 +307,11 @@ async function main(): Promise<void> {
         conserved,
       },
       limits: { pg_single_row_commits_per_s: commitsPerS },
-      ratios: { transfers_to_commit_limit: Math.round((transfersPerS / commitsPerS) * 100) / 100, hot_to_commit_limit: Math.round((hotPerS / commitsPerS) * 100) / 100 },
+      ratios: {
+        transfers_to_commit_limit: Math.round((transfersPerS / commitsPerS) * 100) / 100,
+        ledger_to_commit_limit: Math.round((ledgerLatencies.length / ledgerSeconds / commitsPerS) * 100) / 100,
+        hot_to_commit_limit: Math.round((hotPerS / commitsPerS) * 100) / 100,
+      },
       env: { cpus: os.cpus().length, node: process.version, accounts: ACCOUNTS, clients: CLIENTS, seconds: SECONDS, db_pool: POOL, pin_scrypt_cost: PIN_COST },
     });
   } finally {
