@@ -9,11 +9,11 @@ import { errorDetail } from "@kontor/service-kit/errors";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
-import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, uid, ROUTING_ONLY } from "./factories.js";
+import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
 
 /*
  * Product messages name products messaging learnt from catalog's events
- * (no call to catalog per message). Routing only: the window has tests of its own.
+ * (no call to catalog per message); each customer writes first (the window).
  */
 let env: TestEnv;
 let app: MessagingApp;
@@ -25,7 +25,7 @@ const pn = "pn_shop";
 
 beforeAll(async () => {
   env = await createTestEnv();
-  ({ app, client, bizToken } = await startWithBusiness(env, biz, pn, ROUTING_ONLY));
+  ({ app, client, bizToken } = await startWithBusiness(env, biz, pn));
   onboarding = await env.token({ kind: "service", service: "onboarding" });
 });
 
@@ -54,6 +54,14 @@ async function upsert(businessId: string, catalogId: string, retailerId: string,
 const rowOf = async (catalogId: string, retailerId: string) =>
   (await app.runtime.database.pool.query<{ sendable: boolean; version: string }>("SELECT sendable, version FROM catalog_product WHERE catalog_id = $1 AND retailer_id = $2", [catalogId, retailerId])).rows[0];
 
+/** A customer who wrote to the shop (its window is open). */
+async function customerWhoWrote(): Promise<string> {
+  const c = uid("cust");
+  await registerCustomer(client, onboarding, c);
+  await unaryCall(client.sendMessage.bind(client), sendReq(customer(c), number(pn), text("do you have mugs?")), { token: await env.token({ kind: "customer", customerId: c }) });
+  return c;
+}
+
 const product = (catalogId: string, retailerId: string): Content => ({
   kind: { $case: "interactive", value: { header: undefined, body: "Have a look", footer: "", action: { $case: "product", value: { catalogId, productRetailerId: retailerId } } } },
 });
@@ -71,8 +79,7 @@ describe("product messages", () => {
     await upsert(biz, catalog, "MUG-2", 1);
     await upsert(biz, catalog, "MUG-3", 1, { visible: false });
     await waitFor(async () => (await rowOf(catalog, "MUG-3")) !== undefined, 10_000);
-    const c = uid("cust");
-    await registerCustomer(client, onboarding, c);
+    const c = await customerWhoWrote();
 
     await unaryCall(client.sendMessage.bind(client), sendReq(number(pn), customer(c), product(catalog, "MUG-1")), { token: bizToken });
     await unaryCall(client.sendMessage.bind(client), sendReq(number(pn), customer(c), productList(catalog, [["MUG-1"], ["MUG-2"]])), { token: bizToken });
@@ -98,8 +105,7 @@ describe("product messages", () => {
     await upsert("biz_other_shop", catalog, "TEA-1", 1);
     await waitFor(async () => (await rowOf(catalog, "TEA-1")) !== undefined, 10_000);
     await registerBusiness(env, app, "biz_other_shop", "pn_other_shop");
-    const c = uid("cust");
-    await registerCustomer(client, onboarding, c);
+    const c = await customerWhoWrote();
     const before = (await app.runtime.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message")).rows[0]!.n;
     const err = await expectFailure(client.sendMessage.bind(client), sendReq(number(pn), customer(c), product(catalog, "TEA-1")), { token: bizToken });
     expect(errorDetail(err)).toMatchObject({ field: "content.interactive.product.catalog_id", cloudApiCode: 131009 });

@@ -537,8 +537,8 @@ export function createSendService(ports: SendPorts) {
       }
     }
 
-    // A product message names products of the business's catalog (learnt from catalog's events).
-    const action = req.content?.kind?.$case === "interactive" ? req.content.kind.value.action : undefined;
+    // A product message names products of the business's catalog (learnt from catalog's events): a rule with the policy's.
+    const action = ports.policy.options.enforce && req.content?.kind?.$case === "interactive" ? req.content.kind.value.action : undefined;
     if (sender.kind === "business" && action?.$case === "product") {
       await ports.catalog.check(number.businessId, action.value.catalogId, [{ id: action.value.productRetailerId, field: "content.interactive.product.product_retailer_id" }], "content.interactive.product.catalog_id");
     } else if (sender.kind === "business" && action?.$case === "productList") {
