@@ -123,6 +123,35 @@ describe("group commit", () => {
   });
 });
 
+describe("a failing batch", () => {
+  it("when a batch's transaction fails, then its jobs run again one transaction each and the others still commit", async () => {
+    const { ledger } = app.services;
+    const a = await funded(1000n);
+    const b = await funded(0n);
+    let attempts = 0;
+    // A first job holds the commit until both of the next are queued, so they share one batch.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const first = ledger.batcher.run<string>({ accounts: [], keys: [], claim: () => gate, decide: () => undefined, finish: async () => ({ value: "first", events: [] }) });
+    const broken = ledger.batcher.run<string>({
+      accounts: [a.id],
+      keys: [],
+      decide: () => undefined,
+      async finish() {
+        attempts += 1;
+        throw new Error("lost connection");
+      },
+    });
+    const fine = ledger.batcher.submit({ caller: "test", idempotencyKey: uniqueId("ok"), fromAccountId: a.id, toAccountId: b.id, amount: eur(300n), note: "", reason: "transfer", reference: "" });
+    open();
+    expect(await first).toBe("first");
+    await expect(broken).rejects.toThrow("lost connection");
+    expect((await fine).replayed).toBe(false);
+    expect(attempts).toBe(2);
+    expect((await ledger.getAccount(b.id)).balanceMinor).toBe(300n);
+  });
+});
+
 describe("linked transfers", () => {
   it("when one of a linked set is refused, then none of them is written and the balances are as before", async () => {
     const { ledger } = app.services;

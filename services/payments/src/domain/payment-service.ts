@@ -224,6 +224,9 @@ export function createPaymentService(ports: PaymentPorts) {
         ],
         // Reads and locks only, until the key is claimed last: a refusal here leaves nothing written.
         async claim(trx) {
+          // A batch that failed runs its jobs again one by one: start from nothing.
+          replay = false;
+          failure = "";
           const isReplay = async () => {
             const record = await findIdempotencyRecord(trx, caller, scope, r.idempotencyKey);
             if (record && record.fingerprint !== print) throw idempotencyKeyReused();
