@@ -66,6 +66,7 @@ export function createLedgerService(ports: LedgerPorts) {
 
   // Account ids never change once opened: remembered per owner and currency.
   const ids = new Map<string, string>();
+  const headers = new Map<string, Pick<LedgerAccount, "id" | "owner" | "kind" | "currency">>();
 
   const service = {
     batcher,
@@ -104,6 +105,21 @@ export function createLedgerService(ports: LedgerPorts) {
     async findWallet(owner: AccountOwner, currency: string): Promise<LedgerAccount | undefined> {
       const row = await findAccountByOwner(ports.db, owner.kind, owner.id, currency);
       return row ? accountRowToAccount(row) : undefined;
+    },
+
+    /**
+     * What never changes about an account (owner, kind, currency): what
+     * authorization needs before a transfer; cached, so a transfer's only
+     * read of its accounts is the batch's lock.
+     */
+    async accountHeader(id: string): Promise<Pick<LedgerAccount, "id" | "owner" | "kind" | "currency">> {
+      const known = headers.get(id);
+      if (known) return known;
+      const { owner, kind, currency } = await service.getAccount(id);
+      const header = { id, owner, kind, currency };
+      if (headers.size >= 200_000) headers.clear();
+      headers.set(id, header);
+      return header;
     },
 
     async getAccount(id: string): Promise<LedgerAccount> {

@@ -62,11 +62,12 @@ export function createP2pService(ports: P2pPorts) {
     /** Debits the payer's wallet and credits the payee's in one commit (the group commit); needs the payer's PIN. */
     async send(caller: string, request: { idempotencyKey: string; fromCustomerId: string; toCustomerId: string; amount: MoneyValue; note: string; pin: string }): Promise<{ transfer: Transfer; replayed: boolean }> {
       await ports.pins.verify(request.fromCustomerId, request.pin);
-      const [from, toId] = await Promise.all([
-        ports.ledger.findWallet(wallet(request.fromCustomerId), request.amount.currency),
+      // Both wallets by cached id (a missing one is opened empty): the batch's lock is the only read of their balances.
+      const [fromId, toId] = await Promise.all([
+        ports.ledger.accountId(wallet(request.fromCustomerId), "customer_wallet", request.amount.currency),
         ports.ledger.accountId(wallet(request.toCustomerId), "customer_wallet", request.amount.currency),
       ]);
-      if (!from) throw new PolicyRefused("INSUFFICIENT_FUNDS", `no ${request.amount.currency} wallet to pay from`, 0, "amount.currency");
+      const from = { id: fromId };
       const to = { id: toId };
       const outcome = await ports.ledger.batcher.submit(
         { caller, idempotencyKey: request.idempotencyKey, fromAccountId: from.id, toAccountId: to.id, amount: request.amount, note: request.note, reason: "p2p", reference: "" },

@@ -60,7 +60,7 @@ export function authorizeGetAccount(principal: Principal, account: LedgerAccount
  * a customer's wallet only at the customer's own. Owners never change, so
  * the check may precede the transaction.
  */
-export function authorizeDebit(principal: Principal, from: LedgerAccount): void {
+export function authorizeDebit(principal: Principal, from: Pick<LedgerAccount, "owner">): void {
   requireOwner(principal, from.owner);
   if (from.owner.kind === "customer") requireCustomerItself(principal, from.owner.id);
 }

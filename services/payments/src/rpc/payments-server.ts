@@ -106,7 +106,7 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
         amount: req.amount,
         note: req.note,
       });
-      const from = await ledger.getAccount(transfer.fromAccountId);
+      const from = await ledger.accountHeader(transfer.fromAccountId);
       authorizeDebit(ctx.principal, from);
       if (from.owner.kind === "customer") await pins.verify(from.owner.id, req.pin);
       const result = await ledger.postTransfer(principalLabel(ctx.principal), transfer);
