@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { MessageContext, MessageStatus, type Message } from "@kontor/proto/messaging/v1/message";
 import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_service";
 import { DependencyDown, InvalidInput, KontorError, NotFound, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
@@ -161,11 +162,7 @@ export interface SendPorts {
   directory: Pick<DirectoryCache, "get" | "byE164">;
   customers: CustomerCache;
   /** A reaction's target. */
-  messages: {
-    findMessage(id: string): Promise<MessageInConversation | undefined>;
-    /** Messages stored under these ids (retries the policy refused: their originals). */
-    findAccepted(ids: string[]): Promise<Map<string, Stored>>;
-  };
+  messages: { findMessage(id: string): Promise<MessageInConversation | undefined> };
   live: Pick<LivePublisher, "publishItems" | "publishStatusFrames">;
   metrics: SendMetrics;
   log: Logger;
@@ -182,6 +179,9 @@ const reasonOf = (err: unknown): string => (err instanceof KontorError ? err.rea
 type Waiter = { item: PendingItem; resolve: (s: Stored) => void; reject: (e: unknown) => void };
 
 const S = MessageStatus;
+
+/** Accepted sends with a client id each replica remembers for retries the policy would refuse. */
+const RECENT_ACCEPTED_MAX = 100_000;
 
 /** Cloud API 131026 (message undeliverable): the gateway answers an unknown recipient with it. */
 function recipientNotFound(what: string): NotFound {
@@ -204,6 +204,15 @@ export function createSendService(ports: SendPorts) {
   }
 
   // ---- group commit -------------------------------------------------------
+
+  /**
+   * Sends with a client id this replica accepted lately: a retry the policy
+   * would refuse (its pair rate spent, its template paused since) answers
+   * its original from here. Memory only, so a flood of refusals reads no
+   * store; a retry that reaches another replica while refused gets the
+   * refusal, and its next retry the original.
+   */
+  const recent = new LRUCache<string, Stored>({ max: RECENT_ACCEPTED_MAX });
 
   const queue: Waiter[] = [];
   let inFlight = 0;
@@ -266,6 +275,7 @@ export function createSendService(ports: SendPorts) {
         .then(
           async ({ results, fresh, windows }) => {
             ports.metrics.commit(batch.length, (performance.now() - dispatched) / 1000);
+            for (const { item, stored } of fresh) if (item.clientMessageId !== "") recent.set(item.id, stored);
             if (ports.policy.options.enforce) {
               for (const { item, stored } of fresh) {
                 if (item.senderKey.startsWith("b_")) ports.policy.sent(item.businessId, item.phoneNumberId, item.customerId, item.billing, stored.createdAt.getTime());
@@ -475,27 +485,6 @@ export function createSendService(ports: SendPorts) {
   }
 
   /** Resolves the recipient, validates and seals one send: everything before the group commit. */
-  /** Lookups of refused retries' ids, one query per turn of the event loop (a refused flood costs a query per turn, not per send). */
-  let lookups: { id: string; resolve: (s: Stored | undefined) => void; reject: (e: unknown) => void }[] = [];
-  function acceptedBefore(id: string): Promise<Stored | undefined> {
-    return new Promise((resolve, reject) => {
-      if (lookups.length === 0) {
-        setImmediate(() => {
-          const batch = lookups;
-          lookups = [];
-          ports.messages.findAccepted([...new Set(batch.map((l) => l.id))]).then(
-            (found) => {
-              for (const l of batch) l.resolve(found.get(l.id));
-            },
-            (err: unknown) => {
-              for (const l of batch) l.reject(err);
-            },
-          );
-        });
-      }
-      lookups.push({ id, resolve, reject });
-    });
-  }
 
   type Prepared = { item: PendingItem; original?: undefined; id?: undefined; recipient: Party } | { item: undefined; original: Stored; id: string; recipient: Party };
 
@@ -560,8 +549,8 @@ export function createSendService(ports: SendPorts) {
     } catch (err) {
       // A retry of a send that was accepted (its pair rate now spent, its template since paused …)
       // answers the original, as every retry does: the client must not think it failed.
-      const original = req.clientMessageId ? await acceptedBefore(id) : undefined;
-      if (original) return { item: undefined, original, id, recipient };
+      const original = req.clientMessageId ? recent.get(id) : undefined;
+      if (original) return { item: undefined, original: { ...original, duplicate: true }, id, recipient };
       throw err;
     }
 

@@ -1,4 +1,3 @@
-import type { Stored } from "../domain/send-service.js";
 import { sql, type Kysely } from "kysely";
 import { isUuid } from "@kontor/service-kit/ids";
 import { NO_FILTER, type Conversation, type ConversationFilter, type ConversationSummary, type MessageInConversation, type StoredMessage } from "../domain/message.js";
@@ -77,15 +76,6 @@ function selectMessage(db: Kysely<MessagingDatabase>, id: string) {
 export async function findMessage(db: Kysely<MessagingDatabase>, id: string): Promise<MessageInConversation | undefined> {
   const row = await selectMessage(db, id);
   return row && toMessageInConversation(row);
-}
-
-/** The stored results of these message ids (a retry's original), as the send path answers them. */
-export async function findAccepted(db: Kysely<MessagingDatabase>, ids: string[]): Promise<Map<string, Stored>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom("message").select(["id", "conversation_id", "seq", "rseq", "created_at", "status", "error_code"]).where("id", "in", ids).execute();
-  return new Map(
-    rows.map((r) => [r.id, { conversationId: r.conversation_id, seq: Number(r.seq), rseq: Number(r.rseq), senderRseq: 0, createdAt: r.created_at, status: r.status, errorCode: r.error_code, duplicate: true }]),
-  );
 }
 
 export async function findConversation(db: Kysely<MessagingDatabase>, id: string): Promise<Conversation | undefined> {

@@ -21,7 +21,6 @@ export function createMessagingStore(db: Kysely<MessagingDatabase>, enqueue: Enq
   return {
     findCustomer: (by: { id: string } | { e164: string }) => findCustomer(db, by),
     findMessage: (id: string) => messages.findMessage(db, id),
-    findAccepted: (ids: string[]) => messages.findAccepted(db, ids),
     findConversation: (id: string) => messages.findConversation(db, id),
     readInbox: (participant: string, after: number, before: number | undefined, limit: number) => messages.readInbox(db, participant, after, before, limit),
     inboxHeads: (participants: string[]) => messages.inboxHeads(db, participants),
