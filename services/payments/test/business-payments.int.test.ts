@@ -244,6 +244,30 @@ describe("payment intents for catalog orders", () => {
   });
 });
 
+describe("poison order events", () => {
+  it("when an order.placed cannot be paid (no total) or is not protobuf, then it is terminated and the next order still gets its intent", async () => {
+    const biz = await business();
+    const c = await customer(0n);
+    const js = (await env.nats()).jetstream();
+    const subject = `${env.natsPrefix}kontor.catalog.order.placed.v1`;
+    const order = (id: string, total: { amountMinor: string; currency: string } | undefined) =>
+      OrderPlaced.encode({
+        meta: { eventId: uniqueId("evt"), occurredAt: new Date(), businessId: biz.id },
+        order: { id, businessId: biz.id, customerId: c.id, catalogId: "cat", state: OrderState.ORDER_STATE_PENDING_PAYMENT, items: [], subtotal: total, total, note: "", deliveryAddress: undefined, tracking: undefined, reservedUntil: undefined, createdAt: new Date(), updatedAt: new Date(), source: "chat" },
+      }).finish();
+    const noTotal = uniqueId("ord");
+    const good = uniqueId("ord");
+    await waitFor(async () => js.publish(subject, order(noTotal, undefined)).then(() => true, () => undefined));
+    await js.publish(subject, new Uint8Array([0xff, 0xff, 0xff]));
+    await js.publish(subject, order(good, eur("900")));
+    await waitFor(async () => {
+      const res = await unaryCall(client.getPaymentIntent.bind(client), { paymentId: "", orderId: good, businessId: biz.id }, { token: biz.token }).catch(() => undefined);
+      return res?.payment;
+    });
+    expect((await app.runtime.db.selectFrom("payment_intent").select("id").where("order_id", "=", noTotal).execute()).length).toBe(0);
+  });
+});
+
 describe("SetBusinessPlan", () => {
   it("when the plan is unknown, then INVALID_ARGUMENT naming plan; the default plan's fee applies without one", async () => {
     const biz = await business();
