@@ -17,6 +17,7 @@ import {
   updateBankOperation,
 } from "../store/payments-store.js";
 import { payoutEvent } from "../events/outbox.js";
+import type { BankAccount, BankOperation } from "./bank-operation.js";
 import { maskBankNumber, numberHmac, openNumber, sealNumber, type BankNumber } from "./bank.js";
 import { verifyCallback, type BankRail, type RailOutcome } from "./bank-rail.js";
 import { idempotent } from "./idempotency.js";
@@ -27,30 +28,7 @@ import { findAccount } from "../store/ledger-store.js";
 
 type Db = Kysely<PaymentsDatabase>;
 
-export interface BankAccount {
-  id: string;
-  owner: AccountOwner;
-  currency: string;
-  scheme: "iban" | "local";
-  masked: string;
-  holderName: string;
-  createdAt: Date;
-}
 
-export interface BankOperation {
-  id: string;
-  kind: "topup" | "payout";
-  accountId: string;
-  bankAccountId: string;
-  bankAccountMasked: string;
-  amountMinor: bigint;
-  currency: string;
-  state: "pending" | "settled" | "failed";
-  failureReason: string;
-  railReference: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
 
 export interface BankPorts {
   db: Db;
@@ -301,3 +279,5 @@ export function createBankService(ports: BankPorts) {
 }
 
 export type BankService = ReturnType<typeof createBankService>;
+
+export type { BankAccount, BankOperation };

@@ -6,28 +6,12 @@ import type { PaymentsDatabase } from "../store/database.js";
 import type { InvoiceLineRow, InvoiceRow } from "../store/payments.table.js";
 import { businessesToInvoice, findInvoice, insertInvoice, insertInvoiceLines, insertUsageLine, invoiceLines, listInvoices, markInvoiced, openUsage } from "../store/billing-store.js";
 import { invoiceIssuedEvent } from "../events/outbox.js";
+import type { Invoice } from "./invoice.js";
 import { periodOf, unitPrice, validateClosedPeriod, type RateCard } from "./billing.js";
 
 type Db = Kysely<PaymentsDatabase>;
 
-export interface InvoiceLine {
-  kind: string;
-  category: string;
-  country: string;
-  quantity: bigint;
-  unitPriceMinor: bigint;
-  amountMinor: bigint;
-}
 
-export interface Invoice {
-  id: string;
-  businessId: string;
-  period: string;
-  currency: string;
-  totalMinor: bigint;
-  lines: InvoiceLine[];
-  issuedAt: Date;
-}
 
 export interface Usage {
   eventId: string;
@@ -131,3 +115,5 @@ export function createBillingService(ports: BillingPorts) {
 }
 
 export type BillingService = ReturnType<typeof createBillingService>;
+
+export type { Invoice };

@@ -20,6 +20,7 @@ import {
   upsertPlan,
 } from "../store/payments-store.js";
 import { paymentFailedEvent, paymentRefundedEvent, paymentSucceededEvent } from "../events/outbox.js";
+import type { OrderToPay, PaymentIntent, Refund } from "./payment.js";
 import { fingerprint, idempotencyKeyReused, idempotent } from "./idempotency.js";
 import { LedgerBatch, type TransferSpec } from "./ledger-engine.js";
 import { SYSTEM_ACCOUNTS, type LedgerService } from "./ledger-service.js";
@@ -27,40 +28,8 @@ import type { PinService } from "./pin-service.js";
 
 type Db = Kysely<PaymentsDatabase>;
 
-export interface PaymentIntent {
-  id: string;
-  orderId: string;
-  businessId: string;
-  customerId: string;
-  amountMinor: bigint;
-  currency: string;
-  state: "requires_confirmation" | "succeeded" | "failed";
-  feeBps: number;
-  feeMinor: bigint;
-  refundedMinor: bigint;
-  failureReason: string;
-  expiresAt: Date;
-  createdAt: Date;
-  updatedAt: Date;
-}
 
-export interface Refund {
-  id: string;
-  paymentId: string;
-  amountMinor: bigint;
-  feeReturnedMinor: bigint;
-  currency: string;
-  reason: string;
-  createdAt: Date;
-}
 
-/** What a payment intent is made from: a catalog order (its event) or CreatePaymentIntent. */
-export interface OrderToPay {
-  orderId: string;
-  businessId: string;
-  customerId: string;
-  amount: MoneyValue;
-}
 
 export interface PaymentPorts {
   db: Db;
@@ -348,3 +317,5 @@ export function createPaymentService(ports: PaymentPorts) {
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
+
+export type { OrderToPay, PaymentIntent, Refund };

@@ -2,9 +2,9 @@ import { AccountOpened, InvoiceIssued, PaymentFailed, PaymentRefunded, PaymentSu
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AccountOwner, LedgerAccount } from "../domain/ledger-account.js";
 import type { Transfer } from "../domain/transfer.js";
-import type { BankOperation } from "../domain/bank-service.js";
-import type { PaymentIntent, Refund } from "../domain/payment-service.js";
-import type { Invoice } from "../domain/billing-service.js";
+import type { BankOperation } from "../domain/bank-operation.js";
+import type { PaymentIntent, Refund } from "../domain/payment.js";
+import type { Invoice } from "../domain/invoice.js";
 import { invoiceToPb } from "../pb/invoice.js";
 import { ownerToPb } from "../pb/owner.js";
 import { subjects } from "./subjects.js";

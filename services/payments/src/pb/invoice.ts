@@ -1,5 +1,5 @@
 import type { Invoice as InvoicePb } from "@kontor/proto/payments/v1/payments_service";
-import type { Invoice } from "../domain/billing-service.js";
+import type { Invoice } from "../domain/invoice.js";
 
 // Proto mapping of an invoice, shared by rpc/ (GetInvoice) and events/ (invoice.issued).
 export function invoiceToPb(i: Invoice): InvoicePb {
