@@ -166,11 +166,18 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
         .map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
     },
 
-    async record(broadcastId, index, outcome: RecipientOutcome) {
-      const q = db.updateTable("broadcast_recipient").where("broadcast_id", "=", broadcastId).where("idx", "=", index);
-      if (outcome.kind === "accepted") await q.set({ state: ACCEPTED, message_id: outcome.messageId, claimed_until: null, error_code: 0, error_reason: "" }).execute();
-      else if (outcome.kind === "failed") await q.set({ state: FAILED, claimed_until: null, error_code: outcome.code, error_reason: outcome.reason }).execute();
-      else await q.set({ claimed_until: null, next_attempt_at: outcome.at, error_code: outcome.code, error_reason: outcome.reason }).execute();
+    async record(outcomes) {
+      // One statement for a pass: a retry keeps its state (pending) and moves its next attempt.
+      const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
+      await sql`
+        UPDATE broadcast_recipient r SET
+          state = u.state, claimed_until = NULL, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
+          next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
+        FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
+          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
+          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
+          AS u(b, i, state, message_id, code, reason, next_at)
+        WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(db);
     },
 
     async completeDone(ids, at) {

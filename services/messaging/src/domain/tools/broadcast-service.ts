@@ -64,7 +64,8 @@ export interface BroadcastStore {
   /** Customers with the label on them or on a conversation with the number. */
   labelAudience(businessId: string, phoneNumberId: string, labelId: string): Promise<string[] | undefined>;
   claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedRecipient[]>;
-  record(broadcastId: string, index: number, outcome: RecipientOutcome): Promise<void>;
+  /** The outcomes of one pass, in one statement. */
+  record(outcomes: { broadcastId: string; index: number; outcome: RecipientOutcome }[]): Promise<void>;
   /** RUNNING broadcasts among these with nobody pending become COMPLETED. */
   completeDone(ids: string[], at: Date): Promise<void>;
 }
@@ -203,7 +204,7 @@ export function createBroadcastService(ports: BroadcastPorts) {
      */
     async sendPass(limit: number): Promise<number> {
       const claimed = await store.claim(ports.now(), CLAIM_LEASE_MS, limit);
-      await Promise.all(
+      const outcomes = await Promise.all(
         claimed.map(async (r) => {
           const req: SendMessageRequest = {
             sender: { kind: { $case: "phoneNumberId", value: r.broadcast.phoneNumberId } },
@@ -226,9 +227,10 @@ export function createBroadcastService(ports: BroadcastPorts) {
           } catch (err) {
             outcome = outcomeOf(err, r.attempts, ports.now());
           }
-          await store.record(r.broadcast.id, r.index, outcome);
+          return { broadcastId: r.broadcast.id, index: r.index, outcome };
         }),
       );
+      if (outcomes.length > 0) await store.record(outcomes);
       if (claimed.length > 0) await store.completeDone([...new Set(claimed.map((r) => r.broadcast.id))], ports.now());
       return claimed.length;
     },
