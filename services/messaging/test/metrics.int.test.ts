@@ -83,6 +83,8 @@ describe("the routing core's metrics", () => {
     expect(await sample("kontor_messaging_sends_total", { outcome: "duplicate" })).toBe(1);
     expect(await sample("kontor_messaging_sends_total", { outcome: "refused" })).toBe(2);
     expect(await sample("kontor_messaging_sends_total", { outcome: "failed" })).toBe(0);
+    // Both refusals were bad input, counted by their reason.
+    expect(await sample("kontor_messaging_send_refusals_total", { reason: "INVALID_FIELD" })).toBe(2);
     // Every send that reached a group commit (the retry too), in at least one commit each time.
     expect(await sample("kontor_messaging_group_commit_messages_sum")).toBe(5);
     const commits = await sample("kontor_messaging_group_commit_messages_count");

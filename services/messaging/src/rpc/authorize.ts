@@ -200,9 +200,10 @@ export function authorizeGetMessagingLimits(principal: Principal, businessId: st
 }
 
 /**
- * The business tools (BusinessToolsService): whoever acts for the business —
- * itself, its partner, the gateway or the console. Returns who acts, for the
- * records (an assignment's `assigned_by`).
+ * A business's own resources (its templates, BusinessToolsService): whoever
+ * acts for the business — itself, its partner, the gateway or the console
+ * (each RPC's access list says which). Returns who acts, for the records
+ * (an assignment's `assigned_by`).
  */
 export function authorizeBusinessTools(principal: Principal, businessId: string): string {
   if (!businessId) throw new InvalidInput("business_id", "is required");

@@ -1,22 +1,20 @@
 import { TemplateServiceService, type TemplateServiceServer, type TemplateReviewDecision } from "@kontor/proto/messaging/v1/template_service";
 import { TemplateCategory, TemplateStatus, type Template } from "@kontor/proto/messaging/v1/template";
-import { canActForBusiness, type Principal } from "@kontor/service-kit/auth";
+import type { Principal } from "@kontor/service-kit/auth";
 import { InvalidInput, NotYours } from "@kontor/service-kit/errors";
 import { parseUuid } from "@kontor/service-kit/ids";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { pageOf, readPage } from "@kontor/service-kit/paging";
-import { isValidId } from "../domain/participant.js";
 import type { TemplateCursor, TemplateRecord, TemplateService } from "../domain/templates/template-service.js";
 import { validateLanguage, validateName } from "../domain/templates/validate.js";
 import { TEMPLATE_REVIEWER_ROLE } from "./access.js";
+import { authorizeBusinessTools } from "./authorize.js";
 
 const isCursor = (v: unknown): v is TemplateCursor => typeof v === "object" && v !== null && typeof (v as TemplateCursor).name === "string" && typeof (v as TemplateCursor).language === "string";
 
 /** A business acts for itself, a partner for its businesses, the gateway (the access table's only service) for the partners it authenticated. */
 function authorizeBusiness(principal: Principal, businessId: string): string {
-  if (!businessId) throw new InvalidInput("business_id", "is required");
-  if (!isValidId(businessId)) throw new InvalidInput("business_id", "must be 1-64 characters of [A-Za-z0-9_-]");
-  if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
+  authorizeBusinessTools(principal, businessId);
   return businessId;
 }
 

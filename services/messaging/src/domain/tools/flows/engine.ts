@@ -1,7 +1,7 @@
 /**
  * The chatbot flow engine: one pure function, `step`, from a conversation's
- * bot session and a customer's message to the next session and the effects
- * the caller executes. No I/O: time comes in as epoch ms.
+ * place in a flow (`Session`) and a customer's message to its next place and
+ * the effects the caller executes. No I/O: time comes in as epoch ms.
  *
  * The model (definitions in `definition.ts`, validated by `parseFlow`):
  * - A flow has *triggers* and *states*. With no session, the first trigger
