@@ -23,7 +23,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const rt = await createRuntime<GatewayDatabase>({ name: "gateway", domain: "gateway", config, migrations, access: {}, ...overrides });
   const signer = await createTokenSigner(JSON.parse(config.GATEWAY_SIGNING_KEY));
   const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS });
-  const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES });
+  const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS });
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
   registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
   const deliverer = createDeliverer({
@@ -34,6 +34,9 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     maxAgeMs: config.WEBHOOK_MAX_AGE_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     pollMs: config.WEBHOOK_POLL_MS,
+    maxBatch: config.WEBHOOK_MAX_BATCH,
+    lingerMs: config.WEBHOOK_LINGER_MS,
+    maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
   });
   registerWebhookRoutes(http, { db: rt.db, requireHttps: config.WEBHOOK_REQUIRE_HTTPS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, wake: () => deliverer.wake() });
   registerDirectoryConsumer(rt);

@@ -42,6 +42,14 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** How often the delivery loop looks for due webhooks, ms (it is also woken by new ones). */
   WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Most notifications (envelope entries) in one webhook POST; 1 sends each alone. */
+  WEBHOOK_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
+  /** A burst of new notifications is gathered this long before its first POST, ms (0: at once). */
+  WEBHOOK_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  /** Most webhook POSTs in flight at once. */
+  WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(32),
+  /** An accepted access token and a phone-number id are remembered this long, ms: a revoked token or a removed number is refused at most this late. */
+  AUTH_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   /** Callback URLs must be https (production); the local stack and tests allow http. */
   WEBHOOK_REQUIRE_HTTPS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });

@@ -207,3 +207,28 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, ran
   const raw = Math.min(maxMs, baseMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   return Math.max(1, Math.round(raw * (0.8 + 0.4 * random())));
 }
+
+const ENVELOPE_HEAD = '{"object":"whatsapp_business_account","entry":[';
+const ENVELOPE_TAIL = "]}";
+
+/**
+ * Several queued notifications of one WABA as one POST: their entries in
+ * queue order in one envelope (the Cloud API batches many entries, changes
+ * and statuses per POST; every status and message keeps its own id, so a
+ * receiver dedupes per item). The bodies are spliced, not re-serialised, so
+ * each entry keeps the exact bytes it was queued with.
+ */
+export function mergeNotifications(bodies: readonly string[]): string {
+  if (bodies.length === 1) return bodies[0]!;
+  const entries: string[] = [];
+  for (const b of bodies) {
+    if (b.startsWith(ENVELOPE_HEAD) && b.endsWith(ENVELOPE_TAIL)) {
+      const inner = b.slice(ENVELOPE_HEAD.length, b.length - ENVELOPE_TAIL.length);
+      if (inner) entries.push(inner);
+    } else {
+      const parsed = JSON.parse(b) as { entry?: unknown[] };
+      for (const e of parsed.entry ?? []) entries.push(webhookBytes(e as Json));
+    }
+  }
+  return `${ENVELOPE_HEAD}${entries.join(",")}${ENVELOPE_TAIL}`;
+}

@@ -1,70 +1,133 @@
 import { MessageReceived, MessageStatusChanged, TemplateStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { TemplateCategory, TemplateStatus } from "@kontor/proto/messaging/v1/template";
-import { once } from "@kontor/service-kit/nats";
+import type { Outcome } from "@kontor/service-kit/nats";
 import type { Runtime } from "@kontor/service-kit/runtime";
 import type { Kysely } from "kysely";
 import { categoryName, statusName as templateStatusName } from "../domain/template-mapping.js";
 import { inboundNotification, statusName, statusNotification, templateStatusNotification, webhookBytes } from "../domain/webhook-payload.js";
-import { customerWaId, findNumber } from "../store/directory-store.js";
+import { customerWaId, findNumber, type NumberRecord } from "../store/directory-store.js";
 import { wabaOfBusiness } from "../store/partner-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { enqueueDelivery, getSubscription } from "../store/webhook-store.js";
+import { enqueueDeliveries, getSubscription, type NewDelivery } from "../store/webhook-store.js";
+import { createBatcher } from "./batcher.js";
 import { subjects } from "./subjects.js";
 
 type Db = Kysely<GatewayDatabase>;
 
-/** The WABA a business's notifications belong to, when its partner subscribed the app to it. */
-async function subscribedWaba(db: Db, businessId: string): Promise<{ partnerId: string; wabaId: string } | undefined> {
-  const waba = await wabaOfBusiness(db, businessId);
-  if (!waba) return undefined;
-  return (await getSubscription(db, waba.wabaId)) ? waba : undefined;
+/** Lookups shared by one batch's events (a batch is mostly one or a few business numbers). */
+class BatchLookups {
+  private numbers = new Map<string, Promise<NumberRecord | undefined>>();
+  private wabas = new Map<string, Promise<{ partnerId: string; wabaId: string } | undefined>>();
+  constructor(private db: Db) {}
+  number(phoneNumberId: string) {
+    let p = this.numbers.get(phoneNumberId);
+    if (!p) this.numbers.set(phoneNumberId, (p = findNumber(this.db, phoneNumberId)));
+    return p;
+  }
+  /** The WABA a business's notifications belong to, when its partner subscribed the app to it. */
+  waba(businessId: string) {
+    let p = this.wabas.get(businessId);
+    if (!p) {
+      p = (async () => {
+        const waba = await wabaOfBusiness(this.db, businessId);
+        if (!waba) return undefined;
+        return (await getSubscription(this.db, waba.wabaId)) ? waba : undefined;
+      })();
+      this.wabas.set(businessId, p);
+    }
+    return p;
+  }
+}
+
+/** Turns one event into its notification (or nothing: no subscribed WABA), with the batch's lookups. */
+type Render<T> = (e: T, look: BatchLookups) => Promise<NewDelivery | undefined>;
+
+/** Events gathered for a batch (up to this many, or this long after the first). */
+const BATCH_MAX = 500;
+const BATCH_LINGER_MS = 5;
+
+/**
+ * A durable consumer whose events are rendered and queued in batches: one
+ * transaction and one INSERT per batch; the queue's unique (WABA, event id)
+ * makes a redelivered event queue nothing twice.
+ */
+function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
+  rt: Runtime<GatewayDatabase>,
+  spec: { durable: string; subject: string; decode: (data: Uint8Array) => T; skip?: (e: T) => boolean; render: Render<T> },
+  wake: () => void,
+): void {
+  const batcher = createBatcher<T, Outcome>({
+    max: BATCH_MAX,
+    lingerMs: BATCH_LINGER_MS,
+    async flush(events) {
+      await rt.db.transaction().execute(async (trx) => {
+        const look = new BatchLookups(trx);
+        const out: NewDelivery[] = [];
+        // In arrival order: the queue's order is each conversation's order.
+        for (const e of events) {
+          const d = await spec.render(e, look);
+          if (d) out.push(d);
+        }
+        await enqueueDeliveries(trx, out);
+      });
+      wake();
+      return events.map(() => "ack" as const);
+    },
+  });
+  rt.consume<T>({
+    durable: spec.durable,
+    domain: "messaging",
+    subject: spec.subject,
+    decode: spec.decode,
+    batch: BATCH_MAX * 2,
+    inFlight: BATCH_MAX * 2,
+    async handle(e) {
+      if (!e.meta?.eventId) return "term";
+      if (spec.skip?.(e)) return "ack";
+      return batcher.add(e);
+    },
+  });
 }
 
 /**
- * Messaging's events → queued webhook notifications. Each event is turned
- * into its notification and queued in one transaction with its event id
- * recorded (the kit's once), so a redelivered event queues nothing twice;
- * the delivery loop sends the queue. One durable consumer per subject.
+ * Messaging's events → queued webhook notifications (the delivery loop sends
+ * the queue). One durable consumer per subject.
  */
 export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () => void): void {
-  rt.consume<MessageReceived>({
-    durable: "gateway-webhook-received",
-    domain: "messaging",
-    subject: subjects.messageReceived,
-    decode: (data) => MessageReceived.decode(data),
-    async handle(e) {
-      const eventId = e.meta?.eventId ?? "";
-      const message = e.message;
-      if (!eventId || !message) return "term";
-      const outcome = await once(rt.db, "gateway-webhook-received", eventId, async (trx) => {
-        const number = await findNumber(trx, e.phoneNumberId);
-        const waba = number ? await subscribedWaba(trx, number.businessId) : undefined;
-        if (!number || !waba) return;
+  consumeBatched<MessageReceived>(
+    rt,
+    {
+      durable: "gateway-webhook-received",
+      subject: subjects.messageReceived,
+      decode: (data) => MessageReceived.decode(data),
+      skip: (e) => !e.message,
+      async render(e, look) {
+        const message = e.message!;
+        const number = await look.number(e.phoneNumberId);
+        const waba = number ? await look.waba(number.businessId) : undefined;
+        if (!number || !waba) return undefined;
         // The event names the customer's number and profile name; older events only the id.
-        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(trx, e.customerId)) ?? e.customerId);
+        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(rt.db, e.customerId)) ?? e.customerId);
         const body = webhookBytes(inboundNotification({ wabaId: waba.wabaId, number, message, waId, profileName: e.customerProfileName || undefined, referral: e.referral }));
-        await enqueueDelivery(trx, { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId, orderKey: message.conversationId, body });
-      });
-      wake();
-      return outcome;
+        return { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: message.conversationId, body };
+      },
     },
-  });
+    wake,
+  );
 
-  rt.consume<MessageStatusChanged>({
-    durable: "gateway-webhook-status",
-    domain: "messaging",
-    subject: subjects.messageStatus,
-    decode: (data) => MessageStatusChanged.decode(data),
-    async handle(e) {
-      const eventId = e.meta?.eventId ?? "";
-      if (!eventId) return "term";
+  consumeBatched<MessageStatusChanged>(
+    rt,
+    {
+      durable: "gateway-webhook-status",
+      subject: subjects.messageStatus,
+      decode: (data) => MessageStatusChanged.decode(data),
       // Statuses of the business's own sends only: a customer's messages are reported to the business as inbound messages.
-      if (e.sender?.kind?.$case !== "phoneNumberId" || !statusName(e.status)) return "ack";
-      const outcome = await once(rt.db, "gateway-webhook-status", eventId, async (trx) => {
-        const number = await findNumber(trx, e.phoneNumberId);
-        const waba = number ? await subscribedWaba(trx, number.businessId) : undefined;
-        if (!number || !waba) return;
-        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(trx, e.customerId)) ?? e.customerId);
+      skip: (e) => e.sender?.kind?.$case !== "phoneNumberId" || !statusName(e.status),
+      async render(e, look) {
+        const number = await look.number(e.phoneNumberId);
+        const waba = number ? await look.waba(number.businessId) : undefined;
+        if (!number || !waba) return undefined;
+        const waId = e.customerE164 ? e.customerE164.replace(/^\+/, "") : ((await customerWaId(rt.db, e.customerId)) ?? e.customerId);
         const payload = statusNotification({
           wabaId: waba.wabaId,
           number,
@@ -77,25 +140,22 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
           pricing: e.pricingType ? { type: e.pricingType, model: e.pricingModel, billable: e.billable } : undefined,
           bizOpaqueCallbackData: e.bizOpaqueCallbackData,
         });
-        if (payload) await enqueueDelivery(trx, { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId, orderKey: e.conversationId, body: webhookBytes(payload) });
-      });
-      wake();
-      return outcome;
+        return payload ? { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: e.conversationId, body: webhookBytes(payload) } : undefined;
+      },
     },
-  });
+    wake,
+  );
 
-  rt.consume<TemplateStatusChanged>({
-    durable: "gateway-webhook-template",
-    domain: "messaging",
-    subject: subjects.templateStatus,
-    decode: (data) => TemplateStatusChanged.decode(data),
-    async handle(e) {
-      const eventId = e.meta?.eventId ?? "";
-      if (!eventId) return "term";
-      if (e.newStatus === TemplateStatus.TEMPLATE_STATUS_UNSPECIFIED) return "ack";
-      const outcome = await once(rt.db, "gateway-webhook-template", eventId, async (trx) => {
-        const waba = await subscribedWaba(trx, e.businessId || e.meta?.businessId || "");
-        if (!waba) return;
+  consumeBatched<TemplateStatusChanged>(
+    rt,
+    {
+      durable: "gateway-webhook-template",
+      subject: subjects.templateStatus,
+      decode: (data) => TemplateStatusChanged.decode(data),
+      skip: (e) => e.newStatus === TemplateStatus.TEMPLATE_STATUS_UNSPECIFIED,
+      async render(e, look) {
+        const waba = await look.waba(e.businessId || e.meta?.businessId || "");
+        if (!waba) return undefined;
         const body = webhookBytes(
           templateStatusNotification({
             wabaId: waba.wabaId,
@@ -108,10 +168,9 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
             at: e.changedAt,
           }),
         );
-        await enqueueDelivery(trx, { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId, orderKey: `template:${e.templateId}`, body });
-      });
-      wake();
-      return outcome;
+        return { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: `template:${e.templateId}`, body };
+      },
     },
-  });
+    wake,
+  );
 }

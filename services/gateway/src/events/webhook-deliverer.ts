@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
-import { retryDelayMs, signatures } from "../domain/webhook-payload.js";
+import { mergeNotifications, retryDelayMs, signatures } from "../domain/webhook-payload.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { claimDue, deliveryTarget, markDelivered, markFailed, type ClaimedDelivery } from "../store/webhook-store.js";
+import { claimDue, deliveryTarget, markDelivered, markFailed, releaseLeases, type ClaimedDelivery } from "../store/webhook-store.js";
 
 export interface DelivererOptions {
   db: Kysely<GatewayDatabase>;
@@ -12,8 +12,12 @@ export interface DelivererOptions {
   maxAgeMs: number;
   timeoutMs: number;
   pollMs: number;
-  /** Deliveries leased per pass (each a different conversation or template). */
-  batch?: number;
+  /** Most notifications (entries) in one POST. */
+  maxBatch: number;
+  /** After being woken with nothing in flight, wait this long so a burst goes out as few POSTs. */
+  lingerMs: number;
+  /** Most POSTs in flight at once (over all receivers). */
+  maxInFlight: number;
 }
 
 export interface Deliverer {
@@ -24,11 +28,14 @@ export interface Deliverer {
 }
 
 /**
- * Sends the webhook queue: POSTs each leased notification with its exact
- * bytes and signature; a 2xx answer marks it delivered, anything else (or
- * no answer) schedules a retry with exponential backoff until WEBHOOK_MAX_AGE_MS,
- * then dead-letters it. The queue is in PostgreSQL, so nothing is lost when
- * the gateway or the receiver restarts.
+ * Sends the webhook queue. Leased rows are grouped per WABA into POSTs of up
+ * to `maxBatch` notifications (entries in queue order; X-Kontor-Event-Id lists
+ * their event ids), each POST with its exact bytes and signature. A 2xx marks
+ * its rows delivered; anything else (or no answer) schedules their retry with
+ * exponential backoff until WEBHOOK_MAX_AGE_MS, then dead-letters them. Claims
+ * go on while POSTs are in flight (a key with a row in flight is not leased
+ * again), so one slow receiver does not hold up the others. The queue is in
+ * PostgreSQL, so nothing is lost when the gateway or the receiver restarts.
  */
 export function createDeliverer(o: DelivererOptions): Deliverer {
   let running = false;
@@ -36,14 +43,18 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
   let wakeUp: (() => void) | undefined;
   let pending = false;
   const inFlight = new Set<AbortController>();
+  const posts = new Set<Promise<void>>();
+  const leaseMs = o.timeoutMs + 30_000;
 
-  async function deliver(d: ClaimedDelivery): Promise<void> {
-    const target = await deliveryTarget(o.db, d.wabaId);
+  /** One POST of a WABA's rows; true when the receiver took it. */
+  async function post(wabaId: string, rows: ClaimedDelivery[]): Promise<boolean> {
+    const target = await deliveryTarget(o.db, wabaId);
     let error: string;
     if (!target) {
       error = "no callback URL (the WABA is not subscribed, or has no callback)";
     } else {
-      const sig = signatures(d.body, target.appSecret);
+      const body = mergeNotifications(rows.map((r) => r.body));
+      const sig = signatures(body, target.appSecret);
       const abort = new AbortController();
       inFlight.add(abort);
       const timer = setTimeout(() => abort.abort(), o.timeoutMs);
@@ -57,36 +68,79 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
             "user-agent": "kontor-gateway (facebookexternalua-compatible)",
             "x-hub-signature-256": sig.sha256,
             "x-hub-signature": sig.sha1,
-            "x-kontor-event-id": d.eventId,
-            "x-kontor-delivery-attempt": String(d.attempts),
+            "x-kontor-event-id": rows.map((r) => r.eventId).join(","),
+            "x-kontor-delivery-attempt": String(Math.max(...rows.map((r) => r.attempts))),
           },
-          body: d.body,
+          body,
         });
         await res.arrayBuffer().catch(() => undefined);
         if (res.status >= 200 && res.status < 300) {
-          await markDelivered(o.db, d.id);
-          return;
+          await markDelivered(o.db, rows.map((r) => r.id));
+          return true;
         }
         error = `HTTP ${res.status}`;
       } catch (err) {
-        error = abort.signal.aborted ? "timed out" : ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+        error = abort.signal.aborted ? "timed out" : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message);
       } finally {
         clearTimeout(timer);
         inFlight.delete(abort);
       }
     }
-    const age = Date.now() - d.createdAt.getTime();
-    const delay = retryDelayMs(d.attempts, o.retryBaseMs, o.retryMaxMs);
-    const dead = age + delay > o.maxAgeMs;
-    await markFailed(o.db, d.id, error, dead ? undefined : new Date(Date.now() + delay));
-    o.log[dead ? "warn" : "debug"]({ delivery_id: d.id, waba_id: d.wabaId, attempt: d.attempts, error }, dead ? "webhook dead-lettered" : "webhook delivery failed, will retry");
+    const attempts = Math.max(...rows.map((r) => r.attempts));
+    const delay = retryDelayMs(attempts, o.retryBaseMs, o.retryMaxMs);
+    const now = Date.now();
+    const dead = rows.filter((r) => now - r.createdAt.getTime() + delay > o.maxAgeMs).map((r) => r.id);
+    const retry = rows.filter((r) => !dead.includes(r.id)).map((r) => r.id);
+    await markFailed(o.db, retry, error, new Date(now + delay));
+    await markFailed(o.db, dead, error, undefined);
+    o.log[dead.length ? "warn" : "debug"]({ waba_id: wabaId, notifications: rows.length, dead: dead.length, attempt: attempts, error }, dead.length ? "webhooks dead-lettered" : "webhook delivery failed, will retry");
+    return false;
   }
 
+  /** Chunks of one key go out one after the other; after a failure the rest are released to wait behind it. */
+  async function postChain(wabaId: string, chain: ClaimedDelivery[][]): Promise<void> {
+    for (const [i, chunk] of chain.entries()) {
+      if (!(await post(wabaId, chunk))) {
+        await releaseLeases(o.db, chain.slice(i + 1).flat().map((r) => r.id));
+        return;
+      }
+    }
+  }
+
+  /** Leases what is due and starts its POSTs; returns how many rows it leased. */
   async function pass(): Promise<number> {
-    const due = await claimDue(o.db, o.batch ?? 32, o.timeoutMs + 30_000);
-    await Promise.all(due.map((d) => deliver(d).catch((err: unknown) => o.log.error({ err, delivery_id: d.id }, "webhook delivery bookkeeping failed"))));
+    const room = o.maxInFlight - posts.size;
+    if (room <= 0) return 0;
+    const due = await claimDue(o.db, room * o.maxBatch, leaseMs);
+    const byWaba = new Map<string, ClaimedDelivery[]>();
+    for (const d of due) {
+      const list = byWaba.get(d.wabaId) ?? [];
+      list.push(d);
+      byWaba.set(d.wabaId, list);
+    }
+    for (const [wabaId, rows] of byWaba) {
+      // A key's rows stay in one POST (their order is the entries' order), so chunks split between keys only.
+      for (const chain of chunksByKey(rows, o.maxBatch)) {
+        const p: Promise<void> = postChain(wabaId, chain)
+          .catch((err: unknown) => o.log.error({ err, waba_id: wabaId }, "webhook delivery bookkeeping failed"))
+          .finally(() => {
+            posts.delete(p);
+            wakeUp?.();
+          });
+        posts.add(p);
+      }
+    }
     return due.length;
   }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wakeUp = undefined));
 
   return {
     start() {
@@ -101,16 +155,12 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
             o.log.warn({ err: { message: (err as Error).message } }, "webhook pass failed");
           }
           if (!running) break;
-          if (n > 0 || pending) continue;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, o.pollMs);
-            wakeUp = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wakeUp = undefined;
+          if ((n > 0 || pending) && posts.size < o.maxInFlight) continue;
+          // Idle or full: wait for new work, a finished POST, or the poll.
+          await sleep(o.pollMs);
+          if (pending && posts.size === 0 && o.lingerMs > 0) await new Promise((r) => setTimeout(r, o.lingerMs));
         }
+        await Promise.all(posts);
       })();
     },
     wake() {
@@ -124,4 +174,36 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
       await loop;
     },
   };
+}
+
+/**
+ * Splits a WABA's leased rows (in queue order) into POSTs of at most `max`
+ * rows without splitting an order key: chains of POSTs that may run at once.
+ * A key with more than `max` rows gets a chain of its own, its chunks sent
+ * one after the other in order.
+ */
+export function chunksByKey<T extends { orderKey: string }>(rows: readonly T[], max: number): T[][][] {
+  const byKey = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = byKey.get(r.orderKey) ?? [];
+    list.push(r);
+    byKey.set(r.orderKey, list);
+  }
+  const out: T[][][] = [];
+  let current: T[] = [];
+  for (const list of byKey.values()) {
+    if (list.length > max) {
+      const chain: T[][] = [];
+      for (let i = 0; i < list.length; i += max) chain.push(list.slice(i, i + max));
+      out.push(chain);
+      continue;
+    }
+    if (current.length + list.length > max) {
+      out.push([current]);
+      current = [];
+    }
+    current.push(...list);
+  }
+  if (current.length) out.push([current]);
+  return out;
 }

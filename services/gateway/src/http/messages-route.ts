@@ -7,6 +7,7 @@ import { normalizePhone } from "../domain/phone.js";
 import { cloudFieldOf, planSend } from "../domain/send-mapping.js";
 import type { ServiceClients } from "../clients/services.js";
 import { ServiceCallFailed } from "../clients/services.js";
+import { TtlCache } from "../domain/ttl-cache.js";
 import { rememberCustomer } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { numberOf, ok, toGraphError } from "./server.js";
@@ -103,6 +104,8 @@ const params = { type: "object", required: ["id"], properties: { id: { type: "st
 /** POST (and PUT, as Meta's old collection used for mark-as-read) /{phone-number-id}/messages. */
 export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<GatewayDatabase>; clients: ServiceClients; log: Logger }): void {
   const { db, clients, log } = deps;
+  // Numbers already written: a send to a known customer writes nothing (webhooks' fallback only needs it once).
+  const remembered = new TtlCache<string>(10 * 60_000, 100_000);
   for (const method of ["POST", "PUT"] as const) {
     app.route({
       method,
@@ -152,7 +155,10 @@ export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<G
           throw toGraphError(err, req, log, (f) => cloudFieldOf(f, plan.type));
         }
         const customerId = result?.recipient?.kind?.$case === "customerId" ? result.recipient.kind.value : "";
-        if (customerId) await rememberCustomer(db, customerId, phone.waId);
+        if (customerId && remembered.get(customerId) !== phone.waId) {
+          await rememberCustomer(db, customerId, phone.waId);
+          remembered.set(customerId, phone.waId);
+        }
         return ok(reply, {
           messaging_product: "whatsapp",
           contacts: [{ input: plan.to, wa_id: phone.waId }],

@@ -2,13 +2,18 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import { GraphError, badToken, expiredToken, graphErrorFromFailure, internalError, invalidParameter, missingPermission, missingToken, revokedToken, unknownObject, type FieldNamer } from "../domain/graph-error.js";
-import type { PartnerPrincipal, Scope } from "../domain/partners.js";
+import { hashToken, type PartnerPrincipal, type Scope } from "../domain/partners.js";
+import { TtlCache } from "../domain/ttl-cache.js";
 import { ServiceCallFailed } from "../clients/services.js";
 import { authenticate } from "../store/partner-store.js";
 import { findNumber, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Phone-number ids resolved lately (AUTH_CACHE_MS). */
+    numberCache: TtlCache<NumberRecord>;
+  }
   interface FastifyRequest {
     /** The Graph version segment the client used ("v23.0"), "" when unversioned. */
     graphVersion: string;
@@ -27,6 +32,8 @@ export interface HttpDeps {
   db: Kysely<GatewayDatabase>;
   log: Logger;
   bodyLimit: number;
+  /** How long an accepted token and a resolved phone-number id are remembered, ms. */
+  authCacheMs: number;
 }
 
 /**
@@ -49,6 +56,9 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false, allErrors: false } },
   });
+  // Accepted tokens by hash, until AUTH_CACHE_MS or their expiry: a revoked token is refused at most that late.
+  const principals = new TtlCache<PartnerPrincipal>(deps.authCacheMs);
+  app.decorate("numberCache", new TtlCache<NumberRecord>(deps.authCacheMs));
   app.decorateRequest("graphVersion", "");
   app.decorateRequest("partner", undefined);
   app.decorateRequest("params_", undefined as unknown as Record<string, unknown>);
@@ -74,9 +84,15 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     req.params_ = merged;
     if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return;
     if (!token) throw missingToken();
-    const auth = await authenticate(deps.db, token);
-    if (auth.verdict !== "ok") throw auth.verdict === "expired" ? expiredToken() : auth.verdict === "revoked" ? revokedToken() : badToken();
-    req.partner = auth.principal;
+    const key = hashToken(token);
+    let principal = principals.get(key);
+    if (!principal) {
+      const auth = await authenticate(deps.db, token);
+      if (auth.verdict !== "ok") throw auth.verdict === "expired" ? expiredToken() : auth.verdict === "revoked" ? revokedToken() : badToken();
+      principal = auth.principal;
+      principals.set(key, principal, auth.expiresAt?.getTime());
+    }
+    req.partner = principal;
     // The route schemas validate the merged parameters.
     if (req.method !== "GET") req.body = merged;
   });
@@ -178,7 +194,11 @@ export function partnerWith(req: FastifyRequest, scope: Scope): PartnerPrincipal
 /** A phone-number id the partner manages, or the same "no such object" as for an id that does not exist. */
 export async function numberOf(db: Kysely<GatewayDatabase>, req: FastifyRequest, id: string, scope: Scope): Promise<{ partner: PartnerPrincipal; number: NumberRecord }> {
   const partner = partnerWith(req, scope);
-  const number = /^\d{1,30}$/.test(id) ? await findNumber(db, id) : undefined;
+  let number = req.server.numberCache.get(id);
+  if (!number && /^\d{1,30}$/.test(id)) {
+    number = await findNumber(db, id);
+    if (number) req.server.numberCache.set(id, number);
+  }
   if (!number || !partner.businesses.some((b) => b.businessId === number.businessId)) throw unknownObject(id, req.method);
   return { partner, number };
 }

@@ -62,7 +62,7 @@ export async function linkBusiness(db: Db, partnerId: string, businessId: string
     .execute();
 }
 
-export type Authentication = { verdict: "ok"; principal: PartnerPrincipal } | { verdict: Exclude<TokenVerdict, "ok"> | "unknown" };
+export type Authentication = { verdict: "ok"; principal: PartnerPrincipal; expiresAt: Date | null } | { verdict: Exclude<TokenVerdict, "ok"> | "unknown" };
 
 /** The partner behind a bearer token, with its scopes and businesses; one round trip. */
 export async function authenticate(db: Db, token: string, now = new Date()): Promise<Authentication> {
@@ -79,6 +79,7 @@ export async function authenticate(db: Db, token: string, now = new Date()): Pro
   if (verdict !== "ok") return { verdict };
   return {
     verdict: "ok",
+    expiresAt: row.expires_at,
     principal: {
       partnerId: row.partner_id,
       scopes: row.scopes.filter(isScope),

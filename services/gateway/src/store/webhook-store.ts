@@ -39,53 +39,103 @@ export async function deliveryTarget(db: Db, wabaId: string): Promise<{ url: str
   return r && url ? { url, appSecret: r.app_secret } : undefined;
 }
 
-/** Queues a notification in the consumer's transaction; the same event for the same WABA is queued once. */
-export async function enqueueDelivery(trx: Db, d: { partnerId: string; wabaId: string; eventId: string; orderKey: string; body: string }): Promise<void> {
+export interface NewDelivery {
+  partnerId: string;
+  wabaId: string;
+  eventId: string;
+  orderKey: string;
+  body: string;
+}
+
+/**
+ * Queues notifications in one statement, in the order given (the queue's
+ * order); an event already queued for its WABA is skipped, so a redelivered
+ * event is queued once.
+ */
+export async function enqueueDeliveries(trx: Db, ds: readonly NewDelivery[]): Promise<void> {
+  if (ds.length === 0) return;
   await trx
     .insertInto("webhook_delivery")
-    .values({ partner_id: d.partnerId, waba_id: d.wabaId, event_id: d.eventId, order_key: d.orderKey, body: d.body, locked_until: null, finished_at: null })
+    .values(ds.map((d) => ({ partner_id: d.partnerId, waba_id: d.wabaId, event_id: d.eventId, order_key: d.orderKey, body: d.body, locked_until: null, finished_at: null })))
     .onConflict((oc) => oc.columns(["waba_id", "event_id"]).doNothing())
     .execute();
+}
+
+export async function enqueueDelivery(trx: Db, d: NewDelivery): Promise<void> {
+  await enqueueDeliveries(trx, [d]);
 }
 
 export interface ClaimedDelivery {
   id: string;
   wabaId: string;
   eventId: string;
+  orderKey: string;
   body: string;
   attempts: number;
   createdAt: Date;
 }
 
 /**
- * Leases due deliveries that are the oldest pending one of their WABA and
- * order key (a conversation, a template), so each key's notifications go out
- * one at a time in queue order. Replicas skip each other's rows; a lease that
- * runs out (a replica died mid-POST) makes the row due again.
+ * Leases due deliveries in queue order. A row is leased only when every
+ * earlier pending row of its WABA and order key (a conversation, a template)
+ * is leased with it: a key's notifications go out in order, several of them
+ * in one POST at most, never two POSTs of one key at once. A failed row holds
+ * back the rest of its key until its retry. Replicas skip each other's rows;
+ * a lease that runs out (a replica died mid-POST) makes the row due again.
  */
 export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const { rows } = await sql<{ id: string; waba_id: string; event_id: string; body: string; attempts: number; created_at: Date }>`
+  // Claims are serialized across replicas (the lock is held to commit, and the UPDATE's snapshot is taken
+  // after it): with SKIP LOCKED alone, a replica could lease a key's later row while another leases its head.
+  const rows = await db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
+    return (await claimRows(trx, limit, leaseMs)).rows;
+  });
+  // RETURNING gives no order; the queue's is by id (bigserial, as text: compare by length, then text).
+  rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return rows.map((r) => ({ id: r.id, wabaId: r.waba_id, eventId: r.event_id, orderKey: r.order_key, body: r.body, attempts: r.attempts, createdAt: r.created_at }));
+}
+
+/** An advisory lock key of the gateway's own ("gwclaim" as a number). */
+const CLAIM_LOCK = 0x6777636c61696d;
+
+function claimRows(db: Db, limit: number, leaseMs: number) {
+  return sql<{ id: string; waba_id: string; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
     UPDATE webhook_delivery SET locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
     WHERE id IN (
       SELECT d.id FROM webhook_delivery d
       WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
-        AND NOT EXISTS (SELECT 1 FROM webhook_delivery e WHERE e.status = 'pending' AND e.waba_id = d.waba_id AND e.order_key = d.order_key AND e.id < d.id)
+        AND NOT EXISTS (
+          SELECT 1 FROM webhook_delivery e
+          WHERE e.status = 'pending' AND e.waba_id = d.waba_id AND e.order_key = d.order_key AND e.id < d.id
+            AND (e.next_attempt_at > now() OR (e.locked_until IS NOT NULL AND e.locked_until >= now())))
       ORDER BY d.id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
-    RETURNING id, waba_id, event_id, body, attempts, created_at`.execute(db);
-  return rows.map((r) => ({ id: r.id, wabaId: r.waba_id, eventId: r.event_id, body: r.body, attempts: r.attempts, createdAt: r.created_at }));
+    RETURNING id, waba_id, event_id, order_key, body, attempts, created_at`.execute(db);
 }
 
-export async function markDelivered(db: Db, id: string): Promise<void> {
-  await db.updateTable("webhook_delivery").set({ status: "delivered", locked_until: null, finished_at: new Date(), last_error: "" }).where("id", "=", id).execute();
+export async function markDelivered(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable("webhook_delivery").set({ status: "delivered", locked_until: null, finished_at: new Date(), last_error: "" }).where("id", "in", ids).execute();
 }
 
-export async function markFailed(db: Db, id: string, error: string, retryAt: Date | undefined): Promise<void> {
+/** Schedules the rows' retry at `retryAt`, or dead-letters them (retryAt undefined). */
+export async function markFailed(db: Db, ids: readonly string[], error: string, retryAt: Date | undefined): Promise<void> {
+  if (ids.length === 0) return;
   await db
     .updateTable("webhook_delivery")
     .set(retryAt ? { next_attempt_at: retryAt, locked_until: null, last_error: error.slice(0, 500) } : { status: "dead", locked_until: null, finished_at: new Date(), last_error: error.slice(0, 500) })
-    .where("id", "=", id)
+    .where("id", "in", ids)
+    .execute();
+}
+
+/** Gives leased rows back untried (their lease and attempt undone). */
+export async function releaseLeases(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("webhook_delivery")
+    .set((eb) => ({ locked_until: null, attempts: eb("attempts", "-", 1) }))
+    .where("id", "in", ids)
     .execute();
 }
 
