@@ -19,8 +19,8 @@ import { fileURLToPath } from "node:url";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, ProductInput, type BulkUpsertProductsResponse } from "@kontor/proto/catalog/v1/catalog_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, reportBench } from "@kontor/service-kit/bench";
-import { createDb } from "@kontor/service-kit/db";
+import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
+import { createDb, createPool } from "@kontor/service-kit/db";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 
@@ -30,6 +30,7 @@ const SMALL = benchKnob("BENCH_SMALL_CATALOG_PRODUCTS", 10);
 const QUERIES = benchKnob("BENCH_QUERIES", 600);
 const PHASE_MS = benchKnob("BENCH_PHASE_MS", 6_000);
 const CONCURRENCY = benchKnob("BENCH_CONCURRENCY", 64);
+const LIMIT_MS = benchKnob("BENCH_LIMIT_MS", 3_000);
 const GENERATOR_VERSION = 1;
 const DB_NAME = "kontor_bench_catalog";
 const SCHEMA = "catalog";
@@ -105,6 +106,47 @@ function percentile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
 }
 
+/**
+ * CPU time so far (µs) of each party: this load generator, the service
+ * process, PostgreSQL (all its processes), nats-server, and the whole
+ * machine (the rest is everyone else on this shared host).
+ */
+interface CpuSnapshot {
+  client: number;
+  server: number;
+  postgres: number;
+  nats: number;
+  machine: number;
+  wallUs: number;
+}
+function cpuSnapshot(serverPid: number): CpuSnapshot {
+  const pids = pidsNamed(["postgres", "nats-server"]);
+  const own = process.cpuUsage();
+  return {
+    client: own.user + own.system,
+    server: serverPid > 0 ? processCpuUs(serverPid) : 0,
+    postgres: sumProcessCpuUs(pids.get("postgres")!),
+    nats: sumProcessCpuUs(pids.get("nats-server")!),
+    machine: machineBusyUs(),
+    wallUs: Number(process.hrtime.bigint() / 1000n),
+  };
+}
+/** µs of CPU per operation by party between two snapshots, and how many cores the machine kept busy. */
+function cpuPerOp(from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> {
+  const n = Math.max(1, ops);
+  const per = (a: number, b: number) => Math.round((b - a) / n);
+  const parties = per(from.client, to.client) + per(from.server, to.server) + per(from.postgres, to.postgres) + per(from.nats, to.nats);
+  return {
+    client: per(from.client, to.client),
+    server: per(from.server, to.server),
+    postgres: per(from.postgres, to.postgres),
+    nats: per(from.nats, to.nats),
+    parties,
+    machine: per(from.machine, to.machine),
+    cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
+  };
+}
+
 function bulk(client: CatalogServiceClient, token: string, catalogId: string, rows: ProductInput[]): Promise<BulkUpsertProductsResponse> {
   const md = new Metadata();
   md.set("authorization", `Bearer ${token}`);
@@ -125,10 +167,11 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
   return ms.sort((a, b) => a - b);
 }
 
-/** `workers` loops each running `step` until the phase ends; returns completed steps per second. */
-async function throughput(workers: number, durationMs: number, step: (worker: number) => Promise<void>): Promise<number> {
+/** `workers` loops each running `step` until the phase ends; completed steps per second and CPU per step by party. */
+async function throughput(workers: number, durationMs: number, serverPid: number, step: (worker: number) => Promise<void>): Promise<{ perS: number; cpu: Record<string, number> }> {
   const end = Date.now() + durationMs;
   let done = 0;
+  const before = cpuSnapshot(serverPid);
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -139,7 +182,7 @@ async function throughput(workers: number, durationMs: number, step: (worker: nu
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return Math.round(done / seconds);
+  return { perS: Math.round(done / seconds), cpu: cpuPerOp(before, cpuSnapshot(serverPid), done) };
 }
 
 async function main() {
@@ -279,15 +322,26 @@ async function main() {
     await unaryCall(client.addCartItem.bind(client), { customerId: "", catalogId: checkoutCatalog, productRetailerId: sku(w), quantity: 1 }, { token: buyers[w]! });
     await unaryCall(client.checkout.bind(client), { customerId: "", businessId: BIZ, note: "", deliveryAddress: undefined, expectedTotal: undefined }, { token: buyers[w]! });
   };
-  const checkoutsPerS = await throughput(CONCURRENCY, PHASE_MS, checkoutLoop((w) => `CO-${w}`));
-  const hotPerS = await throughput(CONCURRENCY, PHASE_MS, checkoutLoop(() => "HOT"));
-  // The chat order path (one RPC, no cart) on the same hot SKU: the row lock alone.
-  const hotChatPerS = await throughput(CONCURRENCY, PHASE_MS, async (w) => {
+  const checkouts = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop((w) => `CO-${w}`));
+  const hot = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop(() => "HOT"));
+  // The chat order path (one RPC, no cart) on the same hot SKU.
+  const hotChat = await throughput(CONCURRENCY, PHASE_MS, server.pid, async (w) => {
     await unaryCall(client.createChatOrder.bind(client), { customerId: "", catalogId: checkoutCatalog, text: "", items: [{ productRetailerId: "HOT", quantity: 1, itemPrice: undefined }] }, { token: buyers[w]! });
   });
 
+  // The limits, in the same run and with the same concurrency: a no-op gRPC
+  // call (health check) against the service process, and one-row durable
+  // commits on the same database through as many connections as the service has.
+  const noopLimit = await throughput(CONCURRENCY, LIMIT_MS, server.pid, noop);
   client.close();
   await server.stop();
+  const commitPool = createPool({ url: benchUrl, schema: "public", max: Number(serviceEnv.DB_POOL_MAX) });
+  await commitPool.query("CREATE TABLE IF NOT EXISTS public.bench_commit (id bigserial PRIMARY KEY, payload text NOT NULL)");
+  const commitLimit = await throughput(CONCURRENCY, LIMIT_MS, 0, async () => {
+    await commitPool.query("INSERT INTO public.bench_commit (payload) VALUES ('x')");
+  });
+  await commitPool.query("TRUNCATE public.bench_commit");
+  await commitPool.end();
   await bench.db.destroy();
 
   const noopP99 = percentile(noopMs, 99);
@@ -311,13 +365,20 @@ async function main() {
       oversell_sold: sold,
       oversell_out_of_stock: outOfStock,
       oversell_reserved: Number(stock[0]?.reserved ?? -1),
-      checkouts_per_s: checkoutsPerS,
-      hot_sku_checkouts_per_s: hotPerS,
-      hot_sku_chat_orders_per_s: hotChatPerS,
+      checkouts_per_s: checkouts.perS,
+      // A checkout is two RPCs (AddCartItem + Checkout): the gRPC limit allows half the no-op rate.
+      checkouts_to_grpc_limit: Math.round((checkouts.perS / (noopLimit.perS / 2)) * 100) / 100,
+      checkouts_to_commit_limit: Math.round((checkouts.perS / commitLimit.perS) * 100) / 100,
+      // What the two cores would allow at this CPU per checkout (every party's, the load generator's included).
+      checkouts_cpu_bound_per_s: Math.round((os.cpus().length * 1e6) / Math.max(1, checkouts.cpu.parties!)),
+      hot_sku_checkouts_per_s: hot.perS,
+      hot_sku_chat_orders_per_s: hotChat.perS,
+      hot_sku_chat_orders_to_commit_limit: Math.round((hotChat.perS / commitLimit.perS) * 100) / 100,
       seed_seconds: Math.round(seedSeconds),
       seed_reused: reused,
     },
-    limits: { grpc_noop_p50_ms: percentile(noopMs, 50), grpc_noop_p99_ms: noopP99 },
+    limits: { grpc_noop_p50_ms: percentile(noopMs, 50), grpc_noop_p99_ms: noopP99, grpc_noop_per_s: noopLimit.perS, pg_single_row_commits_per_s: commitLimit.perS },
+    cpu_us_per_op: { checkout: checkouts.cpu, hot_sku_checkout: hot.cpu, hot_sku_chat_order: hotChat.cpu, grpc_noop: noopLimit.cpu, pg_commit: commitLimit.cpu },
     env: { cpus: os.cpus().length, node: process.version, seconds: Math.round((Date.now() - started) / 1000) },
   });
 }

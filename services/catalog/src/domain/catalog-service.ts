@@ -98,9 +98,13 @@ export interface ProductMessageInput {
 export type ProductMessage = { kind: "single"; product: Product } | { kind: "multi"; sections: { title: string; products: Product[] }[] };
 
 /** Catalog use cases; authorization happens in the rpc layer before these run. */
+/** Catalogs a replica keeps in memory at most (each is a few hundred bytes). */
+const CATALOG_CACHE = 10_000;
+
 export function createCatalogService(ports: CatalogPorts) {
   const now = ports.now ?? (() => new Date());
   const db = ports.db;
+  const catalogs = new Map<string, Catalog>();
 
   async function catalogOrDefault(businessId: string, catalogId: string): Promise<Catalog> {
     if (!catalogId) return catalogRowToCatalog(await defaultCatalog(db, businessId, randomUUID()));
@@ -111,9 +115,15 @@ export function createCatalogService(ports: CatalogPorts) {
 
   async function getCatalog(id: string, field = "catalog_id"): Promise<Catalog> {
     if (!id) throw new InvalidInput(field, "is required");
+    const known = catalogs.get(id);
+    if (known) return known;
     const row = isUuid(id) ? await findCatalog(db, id) : undefined;
     if (!row) throw new NotFound("catalog");
-    return catalogRowToCatalog(row);
+    // Catalog rows never change once written (no RPC updates or deletes one), so any replica may keep them.
+    if (catalogs.size >= CATALOG_CACHE) catalogs.clear();
+    const c = catalogRowToCatalog(row);
+    catalogs.set(id, c);
+    return c;
   }
 
   async function getProduct(id: string): Promise<Product> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { CatalogDatabase } from "./database.js";
 import type { CartRow, OrderLineRow, OrderRow } from "./commerce.table.js";
+import type { ProductRow } from "./product.table.js";
 
 type Db = Kysely<CatalogDatabase>;
 
@@ -12,8 +13,13 @@ export async function findCart(db: Db, customerId: string, businessId: string, l
 
 /** The customer's cart with the business, created when missing, locked for the caller's transaction. */
 export async function lockOrCreateCart(db: Db, row: { id: string; customer_id: string; business_id: string; catalog_id: string }): Promise<CartRow> {
-  await db.insertInto("cart").values(row).onConflict((oc) => oc.constraint("cart_customer_key").doNothing()).execute();
-  return db.selectFrom("cart").selectAll().where("customer_id", "=", row.customer_id).where("business_id", "=", row.business_id).forUpdate().executeTakeFirstOrThrow();
+  // DO UPDATE (not DO NOTHING) returns the existing row and holds its lock, in one statement.
+  return db
+    .insertInto("cart")
+    .values(row)
+    .onConflict((oc) => oc.constraint("cart_customer_key").doUpdateSet({ updated_at: sql<Date>`now()` }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function cartItems(db: Db, cartId: string): Promise<{ product_id: string; quantity: number }[]> {
@@ -171,4 +177,88 @@ export async function lockExpiredOrders(db: Db, limit: number): Promise<string[]
     LIMIT ${limit}
     FOR UPDATE SKIP LOCKED`.execute(db);
   return r.rows.map((x) => x.id);
+}
+
+// ---- group commit: one statement per step for a whole batch of orders ----
+
+/** The carts of these customers with these businesses, locked in id order (a fixed order: two batches never deadlock). */
+export async function lockCarts(db: Db, keys: { customerId: string; businessId: string }[]): Promise<CartRow[]> {
+  if (keys.length === 0) return [];
+  const r = await sql<CartRow>`
+    SELECT c.* FROM cart c
+    JOIN unnest(${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.businessId)}::text[]) AS k(customer_id, business_id)
+      ON c.customer_id = k.customer_id AND c.business_id = k.business_id
+    ORDER BY c.id
+    FOR UPDATE OF c`.execute(db);
+  return r.rows;
+}
+
+export async function itemsOfCarts(db: Db, cartIds: string[]): Promise<{ cart_id: string; product_id: string; quantity: number }[]> {
+  if (cartIds.length === 0) return [];
+  return db.selectFrom("cart_item").select(["cart_id", "product_id", "quantity"]).where("cart_id", "in", cartIds).orderBy("cart_id").orderBy("added_at").orderBy("product_id").execute();
+}
+
+/** Product ids by (catalog, retailer id); retailer ids never change, so this needs no lock. */
+export async function productIdsByRetailer(db: Db, keys: { catalogId: string; retailerId: string }[]): Promise<{ id: string; catalog_id: string; retailer_id: string }[]> {
+  if (keys.length === 0) return [];
+  const r = await sql<{ id: string; catalog_id: string; retailer_id: string }>`
+    SELECT p.id, p.catalog_id, p.retailer_id FROM product p
+    JOIN unnest(${keys.map((k) => k.catalogId)}::uuid[], ${keys.map((k) => k.retailerId)}::text[]) AS k(catalog_id, retailer_id)
+      ON p.catalog_id = k.catalog_id AND p.retailer_id = k.retailer_id`.execute(db);
+  return r.rows;
+}
+
+/**
+ * Products locked in id order: what the batch reads (price, stock) cannot
+ * change before its commit, and two batches (or replicas) lock shared
+ * products in the same order.
+ */
+export async function lockProducts(db: Db, ids: string[]): Promise<ProductRow[]> {
+  if (ids.length === 0) return [];
+  const r = await sql<ProductRow>`SELECT * FROM product WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`.execute(db);
+  return r.rows;
+}
+
+/** PENDING_PAYMENT orders whose reservations last ttlMs by the database's clock, in one statement. */
+export async function insertOrders(db: Db, orders: NewOrder[], ttlMs: number): Promise<OrderRow[]> {
+  if (orders.length === 0) return [];
+  return db
+    .insertInto("customer_order")
+    .values(
+      orders.map((order) => ({
+        ...order,
+        delivery_address: order.delivery_address === null ? null : JSON.stringify(order.delivery_address),
+        state: "PENDING_PAYMENT",
+        reserved_until: sql<Date>`now() + ${ttlMs} * interval '1 millisecond'`,
+      })),
+    )
+    .returningAll()
+    .execute();
+}
+
+export async function recordChanges(db: Db, changes: { order_id: string; from_state: string | null; to_state: string; actor: string; reason: string }[]): Promise<void> {
+  if (changes.length > 0) await db.insertInto("order_change").values(changes).execute();
+}
+
+/**
+ * Holds the batch's units: one UPDATE for every product (quantities summed
+ * per product) guarded by what is left, and one INSERT of the reservations.
+ * Returns how many products took their units; the caller decided under the
+ * rows' locks, so anything short of all means the decision was wrong.
+ */
+export async function reserveMany(db: Db, perProduct: { productId: string; quantity: bigint }[], reservations: { order_id: string; product_id: string; quantity: string }[]): Promise<number> {
+  if (perProduct.length === 0) return 0;
+  const r = await sql<{ id: string }>`
+    UPDATE product p SET reserved = p.reserved + v.quantity
+    FROM unnest(${perProduct.map((x) => x.productId)}::uuid[], ${perProduct.map((x) => x.quantity.toString())}::bigint[]) AS v(id, quantity)
+    WHERE p.id = v.id AND p.archived_at IS NULL AND (p.inventory IS NULL OR p.inventory - p.reserved >= v.quantity)
+    RETURNING p.id`.execute(db);
+  if (reservations.length > 0) await db.insertInto("reservation").values(reservations).execute();
+  return r.rows.length;
+}
+
+export async function emptyCarts(db: Db, cartIds: string[]): Promise<void> {
+  if (cartIds.length === 0) return;
+  await db.deleteFrom("cart_item").where("cart_id", "in", cartIds).execute();
+  await db.updateTable("cart").set({ currency: null, updated_at: sql<Date>`now()` }).where("id", "in", cartIds).execute();
 }

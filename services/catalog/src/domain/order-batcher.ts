@@ -1,0 +1,249 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import { InvalidInput, KontorError, PolicyRefused } from "@kontor/service-kit/errors";
+import type { OutboxEvent } from "@kontor/service-kit/outbox";
+import type { CatalogDatabase } from "../store/database.js";
+import type { CartRow, OrderLineRow } from "../store/commerce.table.js";
+import { emptyCarts, insertLines, insertOrders, itemsOfCarts, lockCarts, lockProducts, productIdsByRetailer, recordChanges, reserveMany, type NewOrder } from "../store/order-store.js";
+import { orderPlacedEvent } from "../events/outbox.js";
+import { productRowToProduct, type Catalog } from "./catalog.js";
+import { MAX_LINES, priceLines, type Address, type Order } from "./order.js";
+import { orderFromRows } from "./order-rows.js";
+import { effectivePriceMinor, purchasable, type Product } from "./product.js";
+
+type Db = Kysely<CatalogDatabase>;
+
+export const NOTE_LIMIT = 1024;
+
+export interface ChatItem {
+  retailerId: string;
+  quantity: number;
+  /** The price the customer saw, when the chat order carried one. */
+  itemPrice?: { amountMinor: string; currency: string };
+}
+
+/** What places an order: a customer's cart, or the Cloud API order message from the chat. */
+export type OrderRequest =
+  | { kind: "cart"; customerId: string; businessId: string; note: string; deliveryAddress: Address | null; expectedTotal?: { amountMinor: bigint; currency: string } }
+  | { kind: "chat"; customerId: string; catalog: Catalog; text: string; items: ChatItem[] };
+
+interface Waiting {
+  request: OrderRequest;
+  resolve(order: Order): void;
+  reject(err: unknown): void;
+}
+
+interface Line {
+  product: Product;
+  quantity: number;
+  /** Where the line came from in the request, for errors ("items[2]"). */
+  field: string;
+}
+
+export interface BatcherPorts {
+  db: Db;
+  enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
+  reservationTtlMs: number;
+  /** Orders in one transaction at most. */
+  maxBatch: number;
+  /** Batch transactions in flight at once. */
+  inFlight: number;
+  now?: () => Date;
+}
+
+const cartKey = (customerId: string, businessId: string) => `${customerId}\u0000${businessId}`;
+const productKey = (catalogId: string, retailerId: string) => `${catalogId}\u0000${retailerId}`;
+
+/**
+ * Group commit of new orders. Checkouts and chat orders that arrive while
+ * a batch transaction is in flight wait and go together in the next one:
+ * the carts are locked in one statement, the products in another (both in
+ * id order, so batches on other replicas never deadlock with this one),
+ * every order is decided in memory against the locked stock in arrival
+ * order, and the winners are written with one multi-row statement per
+ * table plus one reservation UPDATE guarded by what is left, and one
+ * commit. A refused order (out of stock, prices changed, …) writes
+ * nothing and does not disturb the others. A product row is locked once
+ * per batch instead of once per order, so a hot SKU sells a batch per
+ * commit. When a batch's transaction itself fails (a lost connection, a
+ * deadlock with another writer), its orders are retried one transaction
+ * each, so one cannot take the others down.
+ */
+export function createOrderBatcher(ports: BatcherPorts) {
+  const queue: Waiting[] = [];
+  let running = 0;
+  const now = ports.now ?? (() => new Date());
+
+  /** Turns one request into priced lines under the batch's locks; throws the refusal. */
+  function linesOf(w: Waiting, carts: Map<string, CartRow>, items: Map<string, { product_id: string; quantity: number }[]>, products: Map<string, Product>, byRetailer: Map<string, string>, at: Date) {
+    const r = w.request;
+    if (r.kind === "cart") {
+      const cart = carts.get(cartKey(r.customerId, r.businessId));
+      const held = cart ? (items.get(cart.id) ?? []) : [];
+      if (!cart || held.length === 0) throw new PolicyRefused("CART_EMPTY", "the cart is empty");
+      const lines: Line[] = held.map((i, n) => {
+        const product = products.get(i.product_id);
+        if (!product) throw new PolicyRefused("PRODUCT_UNAVAILABLE", "a product of the cart cannot be ordered now", 0, `items[${n}]`);
+        return { product, quantity: i.quantity, field: `items[${n}]` };
+      });
+      const currency = cart.currency?.trim() || lines[0]!.product.price.currency;
+      return { businessId: r.businessId, catalogId: cart.catalog_id, cartId: cart.id, currency, lines, note: r.note, deliveryAddress: r.deliveryAddress, source: "cart" as const };
+    }
+    const lines: Line[] = r.items.map((it, i) => {
+      const id = byRetailer.get(productKey(r.catalog.id, it.retailerId));
+      const product = id === undefined ? undefined : products.get(id);
+      if (!product || product.archived || !product.visible) throw new PolicyRefused("PRODUCT_NOT_IN_CATALOG", `product ${it.retailerId.slice(0, 100)} is not in the catalog`, 131009, `items[${i}].product_retailer_id`);
+      if (it.itemPrice) {
+        let seenMinor: bigint;
+        try {
+          seenMinor = BigInt(it.itemPrice.amountMinor);
+        } catch {
+          throw new InvalidInput(`items[${i}].item_price.amount_minor`, "must be an integer");
+        }
+        if (it.itemPrice.currency !== product.price.currency) throw new PolicyRefused("CURRENCY_MISMATCH", `${product.retailerId} is priced in ${product.price.currency}`, 0, `items[${i}].item_price.currency`);
+        if (seenMinor !== effectivePriceMinor(product, at)) throw new PolicyRefused("PRICE_CHANGED", `the price of ${product.retailerId} has changed`, 0, `items[${i}].item_price`);
+      }
+      return { product, quantity: it.quantity, field: `items[${i}]` };
+    });
+    return { businessId: r.catalog.businessId, catalogId: r.catalog.id, cartId: undefined, currency: lines[0]!.product.price.currency, lines, note: r.text, deliveryAddress: null, source: "chat" as const };
+  }
+
+  async function commit(batch: Waiting[]): Promise<{ w: Waiting; order?: Order; error?: KontorError }[]> {
+    return ports.db.transaction().execute(async (trx) => {
+      const at = now();
+      const cartRequests = batch.flatMap((w) => (w.request.kind === "cart" ? [w.request] : []));
+      const cartRows = await lockCarts(trx, cartRequests.map((r) => ({ customerId: r.customerId, businessId: r.businessId })));
+      const carts = new Map(cartRows.map((c) => [cartKey(c.customer_id, c.business_id), c]));
+      const items = new Map<string, { product_id: string; quantity: number }[]>();
+      for (const i of await itemsOfCarts(trx, cartRows.map((c) => c.id))) {
+        const list = items.get(i.cart_id) ?? [];
+        list.push(i);
+        items.set(i.cart_id, list);
+      }
+      const wanted = batch.flatMap((w) => (w.request.kind === "chat" ? w.request.items.map((it) => ({ catalogId: (w.request as { catalog: Catalog }).catalog.id, retailerId: it.retailerId })) : []));
+      const byRetailer = new Map((await productIdsByRetailer(trx, wanted)).map((p) => [productKey(p.catalog_id, p.retailer_id), p.id]));
+      const ids = new Set<string>([...byRetailer.values()]);
+      for (const list of items.values()) for (const i of list) ids.add(i.product_id);
+      const products = new Map((await lockProducts(trx, [...ids])).map((row) => [row.id, productRowToProduct(row)]));
+
+      // Decide every order in arrival order against what the locked rows have left.
+      const left = new Map<string, bigint>();
+      const settled: { w: Waiting; order?: Order; error?: KontorError }[] = [];
+      const winners: { w: Waiting; order: NewOrder; lines: OrderLineRow[]; cartId?: string; byLine: Line[] }[] = [];
+      for (const w of batch) {
+        try {
+          const p = linesOf(w, carts, items, products, byRetailer, at);
+          if (p.lines.length > MAX_LINES) throw new InvalidInput("items", `an order holds at most ${MAX_LINES} products`);
+          if (p.note.length > NOTE_LIMIT) throw new InvalidInput("note", `must be at most ${NOTE_LIMIT} characters`);
+          for (const l of p.lines) {
+            if (!purchasable(l.product)) throw new PolicyRefused("PRODUCT_UNAVAILABLE", `${l.product.retailerId} cannot be ordered now`, 0, l.field);
+            if (l.product.price.currency !== p.currency) throw new PolicyRefused("CURRENCY_MISMATCH", `${l.product.retailerId} is priced in ${l.product.price.currency}, the order in ${p.currency}`, 0, l.field);
+          }
+          const { lines, totalMinor } = priceLines(p.lines.map((l) => ({ productId: l.product.id, retailerId: l.product.retailerId, name: l.product.name, quantity: l.quantity, unitPriceMinor: effectivePriceMinor(l.product, at) })));
+          const expected = w.request.kind === "cart" ? w.request.expectedTotal : undefined;
+          if (expected && (expected.currency !== p.currency || expected.amountMinor !== totalMinor)) {
+            throw new PolicyRefused("PRICES_CHANGED", `the total is now ${totalMinor} ${p.currency} (minor units)`, 0, "expected_total");
+          }
+          for (const l of p.lines) {
+            if (l.product.inventory === null) continue;
+            const has = left.get(l.product.id) ?? l.product.inventory - l.product.reserved;
+            if (has < BigInt(l.quantity)) throw new PolicyRefused("OUT_OF_STOCK", `${l.product.retailerId} has fewer than ${l.quantity} units left`, 0, l.field);
+          }
+          for (const l of p.lines) if (l.product.inventory !== null) left.set(l.product.id, (left.get(l.product.id) ?? l.product.inventory - l.product.reserved) - BigInt(l.quantity));
+          const id = randomUUID();
+          winners.push({
+            w,
+            cartId: p.cartId,
+            byLine: p.lines,
+            order: { id, business_id: p.businessId, customer_id: w.request.customerId, catalog_id: p.catalogId, currency: p.currency, subtotal_minor: totalMinor.toString(), total_minor: totalMinor.toString(), note: p.note, delivery_address: p.deliveryAddress, source: p.source },
+            lines: lines.map((l, i) => ({ order_id: id, line: i + 1, product_id: l.productId, retailer_id: l.retailerId, name: l.name, quantity: l.quantity, unit_price_minor: l.unitPriceMinor.toString(), line_total_minor: l.lineTotalMinor.toString() })),
+          });
+        } catch (err) {
+          if (!(err instanceof KontorError)) throw err;
+          settled.push({ w, error: err });
+        }
+      }
+      if (winners.length === 0) return settled;
+
+      const rows = new Map((await insertOrders(trx, winners.map((x) => x.order), ports.reservationTtlMs)).map((r) => [r.id, r]));
+      await insertLines(trx, winners.flatMap((x) => x.lines));
+      await recordChanges(trx, winners.map((x) => ({ order_id: x.order.id, from_state: null, to_state: "PENDING_PAYMENT", actor: "customer", reason: x.order.source })));
+      const perProduct = new Map<string, bigint>();
+      const reservations: { order_id: string; product_id: string; quantity: string }[] = [];
+      for (const x of winners) {
+        for (const l of x.byLine) {
+          perProduct.set(l.product.id, (perProduct.get(l.product.id) ?? 0n) + BigInt(l.quantity));
+          reservations.push({ order_id: x.order.id, product_id: l.product.id, quantity: String(l.quantity) });
+        }
+      }
+      const took = await reserveMany(trx, [...perProduct].map(([productId, quantity]) => ({ productId, quantity })), reservations);
+      // Decided under the rows' locks: a short product here is a bug, and the whole batch is undone.
+      if (took !== perProduct.size) throw new Error(`reservation took ${took} of ${perProduct.size} products`);
+      await emptyCarts(trx, winners.flatMap((x) => (x.cartId ? [x.cartId] : [])));
+      const events: OutboxEvent[] = [];
+      for (const x of winners) {
+        const order = orderFromRows(rows.get(x.order.id)!, x.lines);
+        events.push(orderPlacedEvent(order));
+        settled.push({ w: x.w, order });
+      }
+      await ports.enqueue(trx, events);
+      return settled;
+    });
+  }
+
+  /** The next batch: up to maxBatch waiting orders, one per cart (a second checkout of a cart waits for the next batch). */
+  function take(): Waiting[] {
+    const batch: Waiting[] = [];
+    const later: Waiting[] = [];
+    const seen = new Set<string>();
+    while (queue.length > 0 && batch.length < ports.maxBatch) {
+      const w = queue.shift()!;
+      if (w.request.kind === "cart") {
+        const key = cartKey(w.request.customerId, w.request.businessId);
+        if (seen.has(key)) {
+          later.push(w);
+          continue;
+        }
+        seen.add(key);
+      }
+      batch.push(w);
+    }
+    queue.unshift(...later);
+    return batch;
+  }
+
+  async function drain(): Promise<void> {
+    running++;
+    try {
+      while (queue.length > 0) {
+        const batch = take();
+        try {
+          for (const s of await commit(batch)) (s.order ? s.w.resolve(s.order) : s.w.reject(s.error));
+        } catch {
+          for (const one of batch) {
+            try {
+              const [s] = await commit([one]);
+              (s!.order ? one.resolve(s!.order) : one.reject(s!.error));
+            } catch (err) {
+              one.reject(err);
+            }
+          }
+        }
+      }
+    } finally {
+      running--;
+    }
+  }
+
+  return {
+    /** Places one order with whatever else is waiting; a refusal rejects with its reason. */
+    place(request: OrderRequest): Promise<Order> {
+      return new Promise<Order>((resolve, reject) => {
+        queue.push({ request, resolve, reject });
+        if (running < ports.inFlight) void drain();
+      });
+    },
+  };
+}
+
+export type OrderBatcher = ReturnType<typeof createOrderBatcher>;
