@@ -38,6 +38,9 @@ import { registerCatalogProductsConsumer } from "./events/catalog-products.js";
 import { createCatalogProductStore } from "./store/catalog-product-store.js";
 import { createFlowService } from "./domain/tools/flow-service.js";
 import { createEffectRunner, registerFlowConsumer } from "./events/flows.js";
+import { createAutoReplyService } from "./domain/tools/auto-replies.js";
+import { createAutoReplyStore } from "./store/auto-reply-store.js";
+import { registerBusinessHoursConsumer } from "./events/business-hours.js";
 import { conversationAssignedEvent } from "./events/outbox.js";
 import { registerTemplateServer } from "./rpc/template-server.js";
 import { createTemplateService } from "./domain/templates/template-service.js";
@@ -203,9 +206,19 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     now: Date.now,
     newSecret: () => randomBytes(32).toString("base64url"),
   });
-  registerFlowConsumer(rt, flows);
+  // Greeting and away messages: decided by the flows' consumer after the flow; hours kept from directory's events.
+  const autoReplyStore = createAutoReplyStore(rt.db);
+  registerBusinessHoursConsumer(rt, autoReplyStore);
+  const autoReplies = createAutoReplyService({
+    store: autoReplyStore,
+    send: (req, phoneNumberId) => sends.send(req, { kind: "business", id: phoneNumberId }, "business"),
+    ownsNumber: (businessId, phoneNumberId) => directory.get(phoneNumberId)?.businessId === businessId,
+    log: rt.log,
+    now: () => new Date(),
+  });
+  registerFlowConsumer(rt, flows, autoReplies);
   const conversationOwner = async (id: string) => (await rt.db.selectFrom("conversation").select("business_id").where("id", "=", id).executeTakeFirst())?.business_id;
-  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore, flows, conversationOwner);
+  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore, flows, conversationOwner, autoReplies);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;

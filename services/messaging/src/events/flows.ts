@@ -4,6 +4,7 @@ import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_se
 import type { Logger } from "@kontor/service-kit/log";
 import { once } from "@kontor/service-kit/nats";
 import type { Runtime } from "@kontor/service-kit/runtime";
+import type { AutoReplyService } from "../domain/tools/auto-replies.js";
 import type { EffectRunner, FlowService, InboundForFlows } from "../domain/tools/flow-service.js";
 import type { CustomerMessage, Effect } from "../domain/tools/flows/engine.js";
 import { buildWebhookRequest } from "../domain/tools/flows/webhook.js";
@@ -149,8 +150,17 @@ export function createEffectRunner(ports: {
   };
 }
 
-/** The flows' consumer of customer messages, shared by the replicas; each message is stepped once (processed_events). */
-export function registerFlowConsumer(rt: Runtime<MessagingDatabase>, flows: FlowService<import("kysely").Kysely<MessagingDatabase>>): void {
+/**
+ * The flows' consumer of customer messages, shared by the replicas; each
+ * message is stepped once (processed_events). The greeting and away messages
+ * are decided in the same transaction, after the flow: only a message no
+ * flow answers or holds gets one.
+ */
+export function registerFlowConsumer(
+  rt: Runtime<MessagingDatabase>,
+  flows: FlowService<import("kysely").Kysely<MessagingDatabase>>,
+  autoReplies?: Pick<AutoReplyService<import("kysely").Kysely<MessagingDatabase>>, "onInbound">,
+): void {
   rt.consume<MessageReceived>({
     durable: FLOWS_CONSUMER,
     domain: "messaging",
@@ -162,17 +172,25 @@ export function registerFlowConsumer(rt: Runtime<MessagingDatabase>, flows: Flow
       if (!message || !eventId) return "term";
       const event = customerMessageOf(message.content, message.seq === "1", e.referral?.sourceId ?? "");
       if (!event) return "ack";
+      const businessId = e.meta?.businessId ?? "";
       return once(rt.db, FLOWS_CONSUMER, eventId, async (trx) => {
-        await flows.onInbound(
+        const outcome = await flows.onInbound(
           {
             eventId,
-            businessId: e.meta?.businessId ?? "",
+            businessId,
             phoneNumberId: e.phoneNumberId,
             customerId: e.customerId,
             conversationId: message.conversationId,
             event,
             customer: { name: e.customerProfileName || undefined, phone: e.customerE164 || undefined },
           },
+          trx,
+        );
+        if (!autoReplies) return;
+        const at = (message.createdAt ?? e.meta?.occurredAt ?? new Date()).getTime();
+        await autoReplies.onInbound(
+          { eventId, businessId, phoneNumberId: e.phoneNumberId, customerId: e.customerId, conversationId: message.conversationId, seq: Number(message.seq), at },
+          outcome !== undefined && outcome !== "ignored",
           trx,
         );
       });

@@ -89,4 +89,8 @@ export const toolsAccess: AccessTableOf<BusinessToolsServiceServer> = {
   DeleteFlow: TOOL_USERS,
   DryRunFlow: TOOL_USERS,
   HandBackConversation: TOOL_USERS,
+  SetAutoReplies: TOOL_USERS,
+  GetAutoReplies: TOOL_USERS,
+  UploadBroadcastRecipients: TOOL_USERS,
+  WatchBroadcast: TOOL_USERS,
 };

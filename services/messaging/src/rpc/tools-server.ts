@@ -1,11 +1,12 @@
 import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
 import { InvalidInput } from "@kontor/service-kit/errors";
 import { points } from "../domain/tools/analytics.js";
+import type { AutoReplyService, AutoReplySettings } from "../domain/tools/auto-replies.js";
 import type { FlowService } from "../domain/tools/flow-service.js";
 import { unreachableStates } from "../domain/tools/flows/definition.js";
 import type { InboundEvent } from "../domain/tools/flows/engine.js";
-import type { Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
-import { NotFound } from "@kontor/service-kit/errors";
+import type { AutoReplySettings as AutoReplySettingsPb, Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
+import { NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { pageOf, readPage } from "@kontor/service-kit/paging";
 import type { BroadcastCounts, BroadcastRecord, BroadcastService, RecipientInput } from "../domain/tools/broadcast-service.js";
@@ -67,6 +68,14 @@ const isIdxCursor = (v: unknown): v is IdxCursor => typeof v === "object" && v !
 const quickReplyToPb = (q: QuickReplyRecord): QuickReply => ({ id: q.id, businessId: q.businessId, shortcut: q.shortcut, text: q.text, mediaId: q.mediaId, createdAt: q.createdAt, updatedAt: q.updatedAt });
 const labelToPb = (l: LabelRecord): Label => ({ id: l.id, businessId: l.businessId, name: l.name, color: l.color, createdAt: l.createdAt });
 
+const autoRepliesToPb = (s: AutoReplySettings): AutoReplySettingsPb => ({
+  phoneNumberId: s.phoneNumberId,
+  greeting: s.greeting,
+  greetingSilenceDays: s.greetingSilenceDays,
+  away: s.away,
+  updatedAt: s.updatedAt,
+});
+
 /** Thin handlers: decode → authorize → use case (domain/tools) → map. */
 export function registerToolsServer(
   grpc: KitServer,
@@ -77,6 +86,7 @@ export function registerToolsServer(
   analytics: { rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> },
   flows: Pick<FlowService<unknown>, "save" | "list" | "remove" | "dryRun" | "handBack">,
   conversationOwner: (conversationId: string) => Promise<string | undefined>,
+  autoReplies: Pick<AutoReplyService, "set" | "get">,
 ): void {
   /** The broadcast's number must be the business's own. */
   const ownNumber = (businessId: string, phoneNumberId: string) => {
@@ -193,6 +203,9 @@ export function registerToolsServer(
           firstResponseMedianS: p.firstResponseMedianS,
           firstResponseP90S: p.firstResponseP90S,
           templateSent: stringCounts(p.templateSent),
+          templateDelivered: stringCounts(p.templateDelivered),
+          templateRead: stringCounts(p.templateRead),
+          templateClicked: stringCounts(p.templateClicked),
         })),
       };
     }),
@@ -232,6 +245,23 @@ export function registerToolsServer(
       authorizeBusinessTools(ctx.principal, req.businessId);
       await flows.handBack(req.businessId, req.conversationId, async (id) => (await conversationOwner(id)) === req.businessId);
       return {};
+    }),
+    setAutoReplies: grpc.unary("SetAutoReplies", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      const s = req.settings;
+      if (!s) throw new InvalidInput("settings", "is required");
+      return { settings: autoRepliesToPb(await autoReplies.set(req.businessId, { phoneNumberId: s.phoneNumberId, greeting: s.greeting, greetingSilenceDays: s.greetingSilenceDays, away: s.away })) };
+    }),
+    getAutoReplies: grpc.unary("GetAutoReplies", async (req, ctx) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      return { settings: autoRepliesToPb(await autoReplies.get(req.businessId, req.phoneNumberId)) };
+    }),
+    uploadBroadcastRecipients: grpc.clientStream("UploadBroadcastRecipients", async (call) => {
+      for await (const _ of call) void _;
+      throw new PolicyRefused("NOT_AVAILABLE", "CSV uploads are not available yet");
+    }),
+    watchBroadcast: grpc.serverStream("WatchBroadcast", async () => {
+      throw new PolicyRefused("NOT_AVAILABLE", "watching a broadcast is not available yet");
     }),
     cancelBroadcast: grpc.unary("CancelBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

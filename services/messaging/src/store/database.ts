@@ -12,6 +12,7 @@ import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
 import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, FlowNameTable, FlowSessionTable, FlowTable, CatalogProductTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
+import type { AutoReplySentTable, AutoReplySettingsTable, BusinessHoursTable } from "./auto-reply.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -41,6 +42,9 @@ export interface MessagingDatabase extends KitTables {
   flow_name: FlowNameTable;
   flow_session: FlowSessionTable;
   catalog_product: CatalogProductTable;
+  auto_reply_settings: AutoReplySettingsTable;
+  auto_reply_sent: AutoReplySentTable;
+  business_hours: BusinessHoursTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

@@ -103,6 +103,9 @@ export interface AnalyticsPointValue {
   firstResponseMedianS: number;
   firstResponseP90S: number;
   templateSent: Record<string, number>;
+  templateDelivered: Record<string, number>;
+  templateRead: Record<string, number>;
+  templateClicked: Record<string, number>;
 }
 
 /** Rows (day, metric, value) summed into points per day or per month. */
@@ -113,7 +116,7 @@ export function points(rows: readonly { day: string; metric: string; value: numb
     let entry = byPeriod.get(start);
     if (!entry) {
       entry = {
-        p: { startDate: start, sent: 0, delivered: 0, read: 0, failed: 0, inbound: 0, failedByCode: {}, conversationsByCategory: {}, firstResponses: 0, firstResponseMedianS: 0, firstResponseP90S: 0, templateSent: {} },
+        p: { startDate: start, sent: 0, delivered: 0, read: 0, failed: 0, inbound: 0, failedByCode: {}, conversationsByCategory: {}, firstResponses: 0, firstResponseMedianS: 0, firstResponseP90S: 0, templateSent: {}, templateDelivered: {}, templateRead: {}, templateClicked: {} },
         histogram: new Array(RESPONSE_BUCKETS_S.length + 1).fill(0),
       };
       byPeriod.set(start, entry);
@@ -124,6 +127,9 @@ export function points(rows: readonly { day: string; metric: string; value: numb
     else if (name === "failed" && arg !== undefined) p.failedByCode[arg] = (p.failedByCode[arg] ?? 0) + r.value;
     else if (name === "conv" && arg !== undefined) p.conversationsByCategory[arg] = (p.conversationsByCategory[arg] ?? 0) + r.value;
     else if (name === "tpl" && arg !== undefined) p.templateSent[arg] = (p.templateSent[arg] ?? 0) + r.value;
+    else if (name === "tpl_delivered" && arg !== undefined) p.templateDelivered[arg] = (p.templateDelivered[arg] ?? 0) + r.value;
+    else if (name === "tpl_read" && arg !== undefined) p.templateRead[arg] = (p.templateRead[arg] ?? 0) + r.value;
+    else if (name === "tpl_clicked" && arg !== undefined) p.templateClicked[arg] = (p.templateClicked[arg] ?? 0) + r.value;
     else if (name === "frt" && arg !== undefined) histogram[Number(arg)] = (histogram[Number(arg)] ?? 0) + r.value;
   }
   return [...byPeriod.values()]

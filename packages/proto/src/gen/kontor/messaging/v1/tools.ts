@@ -196,6 +196,34 @@ export interface BroadcastRecipientOutcome {
   attempts: number;
 }
 
+/** An automatic answer of a business number: the greeting or the away message. */
+export interface AutoReply {
+  enabled: boolean;
+  /** Free-form text (1–4,096 characters), sent inside the window the customer's message opened. */
+  text: string;
+  /** At most one of this kind per customer within this many minutes (0: 1,440, a day; at most 525,600). */
+  intervalMinutes: number;
+}
+
+/**
+ * A business number's greeting and away messages. Neither is sent while a
+ * chatbot flow or an agent (an assigned or handed-off conversation) handles
+ * the conversation; both are marked as automated
+ * (biz_opaque_callback_data "auto:greeting" / "auto:away").
+ */
+export interface AutoReplySettings {
+  phoneNumberId: string;
+  /** On a customer's first message to the number, or the first after greeting_silence_days without any message. */
+  greeting:
+    | AutoReply
+    | undefined;
+  /** Days without a message in the conversation after which a customer is greeted again (0: 14; at most 365). */
+  greetingSilenceDays: number;
+  /** On a customer's message outside the business's opening hours (directory's, in its time zone); never while the hours are unknown. */
+  away: AutoReply | undefined;
+  updatedAt: Date | undefined;
+}
+
 function createBaseQuickReply(): QuickReply {
   return { id: "", businessId: "", shortcut: "", text: "", mediaId: "", createdAt: undefined, updatedAt: undefined };
 }
@@ -1263,6 +1291,258 @@ export const BroadcastRecipientOutcome: MessageFns<BroadcastRecipientOutcome> = 
     message.errorCode = object.errorCode ?? 0;
     message.errorReason = object.errorReason ?? "";
     message.attempts = object.attempts ?? 0;
+    return message;
+  },
+};
+
+function createBaseAutoReply(): AutoReply {
+  return { enabled: false, text: "", intervalMinutes: 0 };
+}
+
+export const AutoReply: MessageFns<AutoReply> = {
+  encode(message: AutoReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.intervalMinutes !== 0) {
+      writer.uint32(24).int32(message.intervalMinutes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutoReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutoReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.intervalMinutes = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AutoReply {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      intervalMinutes: isSet(object.intervalMinutes)
+        ? globalThis.Number(object.intervalMinutes)
+        : isSet(object.interval_minutes)
+        ? globalThis.Number(object.interval_minutes)
+        : 0,
+    };
+  },
+
+  toJSON(message: AutoReply): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.intervalMinutes !== 0) {
+      obj.intervalMinutes = Math.round(message.intervalMinutes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AutoReply>, I>>(base?: I): AutoReply {
+    return AutoReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AutoReply>, I>>(object: I): AutoReply {
+    const message = createBaseAutoReply();
+    message.enabled = object.enabled ?? false;
+    message.text = object.text ?? "";
+    message.intervalMinutes = object.intervalMinutes ?? 0;
+    return message;
+  },
+};
+
+function createBaseAutoReplySettings(): AutoReplySettings {
+  return { phoneNumberId: "", greeting: undefined, greetingSilenceDays: 0, away: undefined, updatedAt: undefined };
+}
+
+export const AutoReplySettings: MessageFns<AutoReplySettings> = {
+  encode(message: AutoReplySettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phoneNumberId !== "") {
+      writer.uint32(10).string(message.phoneNumberId);
+    }
+    if (message.greeting !== undefined) {
+      AutoReply.encode(message.greeting, writer.uint32(18).fork()).join();
+    }
+    if (message.greetingSilenceDays !== 0) {
+      writer.uint32(24).int32(message.greetingSilenceDays);
+    }
+    if (message.away !== undefined) {
+      AutoReply.encode(message.away, writer.uint32(34).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutoReplySettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutoReplySettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.greeting = AutoReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.greetingSilenceDays = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.away = AutoReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AutoReplySettings {
+    return {
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      greeting: isSet(object.greeting) ? AutoReply.fromJSON(object.greeting) : undefined,
+      greetingSilenceDays: isSet(object.greetingSilenceDays)
+        ? globalThis.Number(object.greetingSilenceDays)
+        : isSet(object.greeting_silence_days)
+        ? globalThis.Number(object.greeting_silence_days)
+        : 0,
+      away: isSet(object.away) ? AutoReply.fromJSON(object.away) : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AutoReplySettings): unknown {
+    const obj: any = {};
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.greeting !== undefined) {
+      obj.greeting = AutoReply.toJSON(message.greeting);
+    }
+    if (message.greetingSilenceDays !== 0) {
+      obj.greetingSilenceDays = Math.round(message.greetingSilenceDays);
+    }
+    if (message.away !== undefined) {
+      obj.away = AutoReply.toJSON(message.away);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AutoReplySettings>, I>>(base?: I): AutoReplySettings {
+    return AutoReplySettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AutoReplySettings>, I>>(object: I): AutoReplySettings {
+    const message = createBaseAutoReplySettings();
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.greeting = (object.greeting !== undefined && object.greeting !== null)
+      ? AutoReply.fromPartial(object.greeting)
+      : undefined;
+    message.greetingSilenceDays = object.greetingSilenceDays ?? 0;
+    message.away = (object.away !== undefined && object.away !== null) ? AutoReply.fromPartial(object.away) : undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
     return message;
   },
 };

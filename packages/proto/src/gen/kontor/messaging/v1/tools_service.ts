@@ -11,7 +11,11 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -22,6 +26,7 @@ import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 import { TemplateComponent } from "./message.js";
 import {
+  AutoReplySettings,
   Broadcast,
   BroadcastRecipient,
   BroadcastRecipientOutcome,
@@ -188,6 +193,11 @@ export interface AnalyticsPoint {
   firstResponseP90S: number;
   /** Template messages sent, by template name. */
   templateSent: { [key: string]: string };
+  /** Template messages delivered and read, by template name (each message counted once per status, on the day the status came). */
+  templateDelivered: { [key: string]: string };
+  templateRead: { [key: string]: string };
+  /** Customers' taps on a template message's quick-reply buttons, by template name. */
+  templateClicked: { [key: string]: string };
 }
 
 export interface AnalyticsPoint_FailedByCodeEntry {
@@ -201,6 +211,21 @@ export interface AnalyticsPoint_ConversationsByCategoryEntry {
 }
 
 export interface AnalyticsPoint_TemplateSentEntry {
+  key: string;
+  value: string;
+}
+
+export interface AnalyticsPoint_TemplateDeliveredEntry {
+  key: string;
+  value: string;
+}
+
+export interface AnalyticsPoint_TemplateReadEntry {
+  key: string;
+  value: string;
+}
+
+export interface AnalyticsPoint_TemplateClickedEntry {
   key: string;
   value: string;
 }
@@ -397,6 +422,53 @@ export interface AssignConversationRequest {
 export interface AssignConversationResponse {
   agentId: string;
   assignedAt: Date | undefined;
+}
+
+export interface SetAutoRepliesRequest {
+  businessId: string;
+  settings: AutoReplySettings | undefined;
+}
+
+export interface SetAutoRepliesResponse {
+  settings: AutoReplySettings | undefined;
+}
+
+export interface GetAutoRepliesRequest {
+  businessId: string;
+  phoneNumberId: string;
+}
+
+export interface GetAutoRepliesResponse {
+  settings: AutoReplySettings | undefined;
+}
+
+export interface UploadBroadcastRecipientsRequest {
+  /** Given in the first message; later ones may leave them empty. */
+  businessId: string;
+  broadcastId: string;
+  /**
+   * The next bytes of the CSV (UTF-8). Its header row names the columns:
+   * `phone` (E.164) or `customer_id`, and body parameters `body.1`, `body.2`, …
+   * (or named ones, `body.first_name`) that replace the broadcast's for that row.
+   */
+  chunk: Buffer;
+}
+
+export interface UploadBroadcastRecipientsResponse {
+  broadcast:
+    | Broadcast
+    | undefined;
+  /** Rows added. */
+  added: string;
+}
+
+export interface WatchBroadcastRequest {
+  businessId: string;
+  broadcastId: string;
+}
+
+export interface WatchBroadcastResponse {
+  broadcast: Broadcast | undefined;
 }
 
 function createBaseSaveFlowRequest(): SaveFlowRequest {
@@ -1756,6 +1828,9 @@ function createBaseAnalyticsPoint(): AnalyticsPoint {
     firstResponseMedianS: 0,
     firstResponseP90S: 0,
     templateSent: {},
+    templateDelivered: {},
+    templateRead: {},
+    templateClicked: {},
   };
 }
 
@@ -1796,6 +1871,15 @@ export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
     }
     globalThis.Object.entries(message.templateSent).forEach(([key, value]: [string, string]) => {
       AnalyticsPoint_TemplateSentEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
+    globalThis.Object.entries(message.templateDelivered).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_TemplateDeliveredEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
+    globalThis.Object.entries(message.templateRead).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_TemplateReadEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    globalThis.Object.entries(message.templateClicked).forEach(([key, value]: [string, string]) => {
+      AnalyticsPoint_TemplateClickedEntry.encode({ key: key as any, value }, writer.uint32(122).fork()).join();
     });
     return writer;
   },
@@ -1915,6 +1999,39 @@ export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
             const entry12 = AnalyticsPoint_TemplateSentEntry.decode(reader, reader.uint32());
             if (entry12.value !== undefined) {
               message.templateSent[entry12.key] = entry12.value;
+            }
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = AnalyticsPoint_TemplateDeliveredEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.templateDelivered[entry13.key] = entry13.value;
+            }
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = AnalyticsPoint_TemplateReadEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.templateRead[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            const entry15 = AnalyticsPoint_TemplateClickedEntry.decode(reader, reader.uint32());
+            if (entry15.value !== undefined) {
+              message.templateClicked[entry15.key] = entry15.value;
             }
             continue;
           }
@@ -2038,6 +2155,87 @@ export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
           {},
         )
         : {},
+      templateDelivered: isObject(object.templateDelivered)
+        ? (globalThis.Object.entries(object.templateDelivered) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.template_delivered)
+        ? (globalThis.Object.entries(object.template_delivered) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      templateRead: isObject(object.templateRead)
+        ? (globalThis.Object.entries(object.templateRead) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.template_read)
+        ? (globalThis.Object.entries(object.template_read) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      templateClicked: isObject(object.templateClicked)
+        ? (globalThis.Object.entries(object.templateClicked) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.template_clicked)
+        ? (globalThis.Object.entries(object.template_clicked) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2097,6 +2295,33 @@ export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
         });
       }
     }
+    if (message.templateDelivered) {
+      const entries = globalThis.Object.entries(message.templateDelivered) as [string, string][];
+      if (entries.length > 0) {
+        obj.templateDelivered = {};
+        entries.forEach(([k, v]) => {
+          obj.templateDelivered[k] = v;
+        });
+      }
+    }
+    if (message.templateRead) {
+      const entries = globalThis.Object.entries(message.templateRead) as [string, string][];
+      if (entries.length > 0) {
+        obj.templateRead = {};
+        entries.forEach(([k, v]) => {
+          obj.templateRead[k] = v;
+        });
+      }
+    }
+    if (message.templateClicked) {
+      const entries = globalThis.Object.entries(message.templateClicked) as [string, string][];
+      if (entries.length > 0) {
+        obj.templateClicked = {};
+        entries.forEach(([k, v]) => {
+          obj.templateClicked[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2134,6 +2359,31 @@ export const AnalyticsPoint: MessageFns<AnalyticsPoint> = {
     message.firstResponseMedianS = object.firstResponseMedianS ?? 0;
     message.firstResponseP90S = object.firstResponseP90S ?? 0;
     message.templateSent = (globalThis.Object.entries(object.templateSent ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.templateDelivered = (globalThis.Object.entries(object.templateDelivered ?? {}) as [string, string][])
+      .reduce((acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      }, {});
+    message.templateRead = (globalThis.Object.entries(object.templateRead ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.templateClicked = (globalThis.Object.entries(object.templateClicked ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
           acc[key] = globalThis.String(value);
@@ -2410,6 +2660,273 @@ export const AnalyticsPoint_TemplateSentEntry: MessageFns<AnalyticsPoint_Templat
     object: I,
   ): AnalyticsPoint_TemplateSentEntry {
     const message = createBaseAnalyticsPoint_TemplateSentEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_TemplateDeliveredEntry(): AnalyticsPoint_TemplateDeliveredEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_TemplateDeliveredEntry: MessageFns<AnalyticsPoint_TemplateDeliveredEntry> = {
+  encode(message: AnalyticsPoint_TemplateDeliveredEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_TemplateDeliveredEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_TemplateDeliveredEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_TemplateDeliveredEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_TemplateDeliveredEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_TemplateDeliveredEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_TemplateDeliveredEntry {
+    return AnalyticsPoint_TemplateDeliveredEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_TemplateDeliveredEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_TemplateDeliveredEntry {
+    const message = createBaseAnalyticsPoint_TemplateDeliveredEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_TemplateReadEntry(): AnalyticsPoint_TemplateReadEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_TemplateReadEntry: MessageFns<AnalyticsPoint_TemplateReadEntry> = {
+  encode(message: AnalyticsPoint_TemplateReadEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_TemplateReadEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_TemplateReadEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_TemplateReadEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_TemplateReadEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_TemplateReadEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_TemplateReadEntry {
+    return AnalyticsPoint_TemplateReadEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_TemplateReadEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_TemplateReadEntry {
+    const message = createBaseAnalyticsPoint_TemplateReadEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseAnalyticsPoint_TemplateClickedEntry(): AnalyticsPoint_TemplateClickedEntry {
+  return { key: "", value: "0" };
+}
+
+export const AnalyticsPoint_TemplateClickedEntry: MessageFns<AnalyticsPoint_TemplateClickedEntry> = {
+  encode(message: AnalyticsPoint_TemplateClickedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnalyticsPoint_TemplateClickedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnalyticsPoint_TemplateClickedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnalyticsPoint_TemplateClickedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: AnalyticsPoint_TemplateClickedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnalyticsPoint_TemplateClickedEntry>, I>>(
+    base?: I,
+  ): AnalyticsPoint_TemplateClickedEntry {
+    return AnalyticsPoint_TemplateClickedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnalyticsPoint_TemplateClickedEntry>, I>>(
+    object: I,
+  ): AnalyticsPoint_TemplateClickedEntry {
+    const message = createBaseAnalyticsPoint_TemplateClickedEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "0";
     return message;
@@ -5784,6 +6301,694 @@ export const AssignConversationResponse: MessageFns<AssignConversationResponse> 
   },
 };
 
+function createBaseSetAutoRepliesRequest(): SetAutoRepliesRequest {
+  return { businessId: "", settings: undefined };
+}
+
+export const SetAutoRepliesRequest: MessageFns<SetAutoRepliesRequest> = {
+  encode(message: SetAutoRepliesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.settings !== undefined) {
+      AutoReplySettings.encode(message.settings, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAutoRepliesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAutoRepliesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.settings = AutoReplySettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetAutoRepliesRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      settings: isSet(object.settings) ? AutoReplySettings.fromJSON(object.settings) : undefined,
+    };
+  },
+
+  toJSON(message: SetAutoRepliesRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = AutoReplySettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetAutoRepliesRequest>, I>>(base?: I): SetAutoRepliesRequest {
+    return SetAutoRepliesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetAutoRepliesRequest>, I>>(object: I): SetAutoRepliesRequest {
+    const message = createBaseSetAutoRepliesRequest();
+    message.businessId = object.businessId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? AutoReplySettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetAutoRepliesResponse(): SetAutoRepliesResponse {
+  return { settings: undefined };
+}
+
+export const SetAutoRepliesResponse: MessageFns<SetAutoRepliesResponse> = {
+  encode(message: SetAutoRepliesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      AutoReplySettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAutoRepliesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAutoRepliesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = AutoReplySettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetAutoRepliesResponse {
+    return { settings: isSet(object.settings) ? AutoReplySettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: SetAutoRepliesResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = AutoReplySettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetAutoRepliesResponse>, I>>(base?: I): SetAutoRepliesResponse {
+    return SetAutoRepliesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetAutoRepliesResponse>, I>>(object: I): SetAutoRepliesResponse {
+    const message = createBaseSetAutoRepliesResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? AutoReplySettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetAutoRepliesRequest(): GetAutoRepliesRequest {
+  return { businessId: "", phoneNumberId: "" };
+}
+
+export const GetAutoRepliesRequest: MessageFns<GetAutoRepliesRequest> = {
+  encode(message: GetAutoRepliesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(18).string(message.phoneNumberId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAutoRepliesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAutoRepliesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAutoRepliesRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetAutoRepliesRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAutoRepliesRequest>, I>>(base?: I): GetAutoRepliesRequest {
+    return GetAutoRepliesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAutoRepliesRequest>, I>>(object: I): GetAutoRepliesRequest {
+    const message = createBaseGetAutoRepliesRequest();
+    message.businessId = object.businessId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetAutoRepliesResponse(): GetAutoRepliesResponse {
+  return { settings: undefined };
+}
+
+export const GetAutoRepliesResponse: MessageFns<GetAutoRepliesResponse> = {
+  encode(message: GetAutoRepliesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      AutoReplySettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAutoRepliesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAutoRepliesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = AutoReplySettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAutoRepliesResponse {
+    return { settings: isSet(object.settings) ? AutoReplySettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: GetAutoRepliesResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = AutoReplySettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAutoRepliesResponse>, I>>(base?: I): GetAutoRepliesResponse {
+    return GetAutoRepliesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAutoRepliesResponse>, I>>(object: I): GetAutoRepliesResponse {
+    const message = createBaseGetAutoRepliesResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? AutoReplySettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUploadBroadcastRecipientsRequest(): UploadBroadcastRecipientsRequest {
+  return { businessId: "", broadcastId: "", chunk: Buffer.alloc(0) };
+}
+
+export const UploadBroadcastRecipientsRequest: MessageFns<UploadBroadcastRecipientsRequest> = {
+  encode(message: UploadBroadcastRecipientsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    if (message.chunk.length !== 0) {
+      writer.uint32(26).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadBroadcastRecipientsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadBroadcastRecipientsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunk = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadBroadcastRecipientsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+      chunk: isSet(object.chunk) ? Buffer.from(bytesFromBase64(object.chunk)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: UploadBroadcastRecipientsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    if (message.chunk.length !== 0) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadBroadcastRecipientsRequest>, I>>(
+    base?: I,
+  ): UploadBroadcastRecipientsRequest {
+    return UploadBroadcastRecipientsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadBroadcastRecipientsRequest>, I>>(
+    object: I,
+  ): UploadBroadcastRecipientsRequest {
+    const message = createBaseUploadBroadcastRecipientsRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    message.chunk = object.chunk ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseUploadBroadcastRecipientsResponse(): UploadBroadcastRecipientsResponse {
+  return { broadcast: undefined, added: "0" };
+}
+
+export const UploadBroadcastRecipientsResponse: MessageFns<UploadBroadcastRecipientsResponse> = {
+  encode(message: UploadBroadcastRecipientsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    if (message.added !== "0") {
+      writer.uint32(16).int64(message.added);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadBroadcastRecipientsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadBroadcastRecipientsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.added = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadBroadcastRecipientsResponse {
+    return {
+      broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined,
+      added: isSet(object.added) ? globalThis.String(object.added) : "0",
+    };
+  },
+
+  toJSON(message: UploadBroadcastRecipientsResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    if (message.added !== "0") {
+      obj.added = message.added;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadBroadcastRecipientsResponse>, I>>(
+    base?: I,
+  ): UploadBroadcastRecipientsResponse {
+    return UploadBroadcastRecipientsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadBroadcastRecipientsResponse>, I>>(
+    object: I,
+  ): UploadBroadcastRecipientsResponse {
+    const message = createBaseUploadBroadcastRecipientsResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    message.added = object.added ?? "0";
+    return message;
+  },
+};
+
+function createBaseWatchBroadcastRequest(): WatchBroadcastRequest {
+  return { businessId: "", broadcastId: "" };
+}
+
+export const WatchBroadcastRequest: MessageFns<WatchBroadcastRequest> = {
+  encode(message: WatchBroadcastRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.broadcastId !== "") {
+      writer.uint32(18).string(message.broadcastId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchBroadcastRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchBroadcastRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.broadcastId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchBroadcastRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      broadcastId: isSet(object.broadcastId)
+        ? globalThis.String(object.broadcastId)
+        : isSet(object.broadcast_id)
+        ? globalThis.String(object.broadcast_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchBroadcastRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.broadcastId !== "") {
+      obj.broadcastId = message.broadcastId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchBroadcastRequest>, I>>(base?: I): WatchBroadcastRequest {
+    return WatchBroadcastRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchBroadcastRequest>, I>>(object: I): WatchBroadcastRequest {
+    const message = createBaseWatchBroadcastRequest();
+    message.businessId = object.businessId ?? "";
+    message.broadcastId = object.broadcastId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchBroadcastResponse(): WatchBroadcastResponse {
+  return { broadcast: undefined };
+}
+
+export const WatchBroadcastResponse: MessageFns<WatchBroadcastResponse> = {
+  encode(message: WatchBroadcastResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.broadcast !== undefined) {
+      Broadcast.encode(message.broadcast, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchBroadcastResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchBroadcastResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.broadcast = Broadcast.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchBroadcastResponse {
+    return { broadcast: isSet(object.broadcast) ? Broadcast.fromJSON(object.broadcast) : undefined };
+  },
+
+  toJSON(message: WatchBroadcastResponse): unknown {
+    const obj: any = {};
+    if (message.broadcast !== undefined) {
+      obj.broadcast = Broadcast.toJSON(message.broadcast);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchBroadcastResponse>, I>>(base?: I): WatchBroadcastResponse {
+    return WatchBroadcastResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchBroadcastResponse>, I>>(object: I): WatchBroadcastResponse {
+    const message = createBaseWatchBroadcastResponse();
+    message.broadcast = (object.broadcast !== undefined && object.broadcast !== null)
+      ? Broadcast.fromPartial(object.broadcast)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * BusinessToolsService: the tools a business's agents use on their inbox —
  * quick replies, labels on conversations and customers, and assignment of a
@@ -6076,6 +7281,65 @@ export const BusinessToolsServiceService = {
       Buffer.from(HandBackConversationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HandBackConversationResponse => HandBackConversationResponse.decode(value),
   },
+  /** SetAutoReplies sets a business number's greeting and away messages (both replaced). */
+  setAutoReplies: {
+    path: "/kontor.messaging.v1.BusinessToolsService/SetAutoReplies" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetAutoRepliesRequest): Buffer =>
+      Buffer.from(SetAutoRepliesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetAutoRepliesRequest => SetAutoRepliesRequest.decode(value),
+    responseSerialize: (value: SetAutoRepliesResponse): Buffer =>
+      Buffer.from(SetAutoRepliesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetAutoRepliesResponse => SetAutoRepliesResponse.decode(value),
+  },
+  /** GetAutoReplies answers a number's greeting and away messages (disabled ones when never set). */
+  getAutoReplies: {
+    path: "/kontor.messaging.v1.BusinessToolsService/GetAutoReplies" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAutoRepliesRequest): Buffer =>
+      Buffer.from(GetAutoRepliesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAutoRepliesRequest => GetAutoRepliesRequest.decode(value),
+    responseSerialize: (value: GetAutoRepliesResponse): Buffer =>
+      Buffer.from(GetAutoRepliesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAutoRepliesResponse => GetAutoRepliesResponse.decode(value),
+  },
+  /**
+   * UploadBroadcastRecipients appends recipients to a DRAFT from a CSV file
+   * streamed in chunks (up to 100,000 rows). Every row is checked; one bad
+   * row or more is INVALID_ARGUMENT naming the first (`csv.rows[12].phone`,
+   * rows counted from 1 after the header) with the first 100 bad rows in
+   * the error's metadata (`bad_rows`), and nothing is added.
+   */
+  uploadBroadcastRecipients: {
+    path: "/kontor.messaging.v1.BusinessToolsService/UploadBroadcastRecipients" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadBroadcastRecipientsRequest): Buffer =>
+      Buffer.from(UploadBroadcastRecipientsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadBroadcastRecipientsRequest =>
+      UploadBroadcastRecipientsRequest.decode(value),
+    responseSerialize: (value: UploadBroadcastRecipientsResponse): Buffer =>
+      Buffer.from(UploadBroadcastRecipientsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadBroadcastRecipientsResponse =>
+      UploadBroadcastRecipientsResponse.decode(value),
+  },
+  /**
+   * WatchBroadcast streams the broadcast with its counts at once and again
+   * whenever they change, and ends when it is COMPLETED or CANCELLED.
+   */
+  watchBroadcast: {
+    path: "/kontor.messaging.v1.BusinessToolsService/WatchBroadcast" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchBroadcastRequest): Buffer =>
+      Buffer.from(WatchBroadcastRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchBroadcastRequest => WatchBroadcastRequest.decode(value),
+    responseSerialize: (value: WatchBroadcastResponse): Buffer =>
+      Buffer.from(WatchBroadcastResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchBroadcastResponse => WatchBroadcastResponse.decode(value),
+  },
 } as const;
 
 export interface BusinessToolsServiceServer extends UntypedServiceImplementation {
@@ -6137,6 +7401,26 @@ export interface BusinessToolsServiceServer extends UntypedServiceImplementation
   dryRunFlow: handleUnaryCall<DryRunFlowRequest, DryRunFlowResponse>;
   /** HandBackConversation gives a conversation a flow handed to a human back to the bot. */
   handBackConversation: handleUnaryCall<HandBackConversationRequest, HandBackConversationResponse>;
+  /** SetAutoReplies sets a business number's greeting and away messages (both replaced). */
+  setAutoReplies: handleUnaryCall<SetAutoRepliesRequest, SetAutoRepliesResponse>;
+  /** GetAutoReplies answers a number's greeting and away messages (disabled ones when never set). */
+  getAutoReplies: handleUnaryCall<GetAutoRepliesRequest, GetAutoRepliesResponse>;
+  /**
+   * UploadBroadcastRecipients appends recipients to a DRAFT from a CSV file
+   * streamed in chunks (up to 100,000 rows). Every row is checked; one bad
+   * row or more is INVALID_ARGUMENT naming the first (`csv.rows[12].phone`,
+   * rows counted from 1 after the header) with the first 100 bad rows in
+   * the error's metadata (`bad_rows`), and nothing is added.
+   */
+  uploadBroadcastRecipients: handleClientStreamingCall<
+    UploadBroadcastRecipientsRequest,
+    UploadBroadcastRecipientsResponse
+  >;
+  /**
+   * WatchBroadcast streams the broadcast with its counts at once and again
+   * whenever they change, and ends when it is COMPLETED or CANCELLED.
+   */
+  watchBroadcast: handleServerStreamingCall<WatchBroadcastRequest, WatchBroadcastResponse>;
 }
 
 export interface BusinessToolsServiceClient extends Client {
@@ -6534,6 +7818,74 @@ export interface BusinessToolsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HandBackConversationResponse) => void,
   ): ClientUnaryCall;
+  /** SetAutoReplies sets a business number's greeting and away messages (both replaced). */
+  setAutoReplies(
+    request: SetAutoRepliesRequest,
+    callback: (error: ServiceError | null, response: SetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  setAutoReplies(
+    request: SetAutoRepliesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  setAutoReplies(
+    request: SetAutoRepliesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  /** GetAutoReplies answers a number's greeting and away messages (disabled ones when never set). */
+  getAutoReplies(
+    request: GetAutoRepliesRequest,
+    callback: (error: ServiceError | null, response: GetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  getAutoReplies(
+    request: GetAutoRepliesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  getAutoReplies(
+    request: GetAutoRepliesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAutoRepliesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UploadBroadcastRecipients appends recipients to a DRAFT from a CSV file
+   * streamed in chunks (up to 100,000 rows). Every row is checked; one bad
+   * row or more is INVALID_ARGUMENT naming the first (`csv.rows[12].phone`,
+   * rows counted from 1 after the header) with the first 100 bad rows in
+   * the error's metadata (`bad_rows`), and nothing is added.
+   */
+  uploadBroadcastRecipients(
+    callback: (error: ServiceError | null, response: UploadBroadcastRecipientsResponse) => void,
+  ): ClientWritableStream<UploadBroadcastRecipientsRequest>;
+  uploadBroadcastRecipients(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadBroadcastRecipientsResponse) => void,
+  ): ClientWritableStream<UploadBroadcastRecipientsRequest>;
+  uploadBroadcastRecipients(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadBroadcastRecipientsResponse) => void,
+  ): ClientWritableStream<UploadBroadcastRecipientsRequest>;
+  uploadBroadcastRecipients(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadBroadcastRecipientsResponse) => void,
+  ): ClientWritableStream<UploadBroadcastRecipientsRequest>;
+  /**
+   * WatchBroadcast streams the broadcast with its counts at once and again
+   * whenever they change, and ends when it is COMPLETED or CANCELLED.
+   */
+  watchBroadcast(
+    request: WatchBroadcastRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchBroadcastResponse>;
+  watchBroadcast(
+    request: WatchBroadcastRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchBroadcastResponse>;
 }
 
 export const BusinessToolsServiceClient = makeGenericClientConstructor(
@@ -6544,6 +7896,14 @@ export const BusinessToolsServiceClient = makeGenericClientConstructor(
   service: typeof BusinessToolsServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
