@@ -1,0 +1,200 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status } from "@grpc/grpc-js";
+import { BusinessUpdated } from "@kontor/proto/directory/v1/events";
+import { BusinessSnapshot, type OpeningHours } from "@kontor/proto/directory/v1/business";
+import type { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
+import { BusinessToolsServiceClient } from "@kontor/proto/messaging/v1/tools_service";
+import type { AutoReply } from "@kontor/proto/messaging/v1/tools";
+import { errorDetail } from "@kontor/service-kit/errors";
+import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import type { MessagingApp } from "../src/app.js";
+import { customer, e164, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+
+/*
+ * Greeting and away messages against PostgreSQL and NATS with the policy on:
+ * decided by the flows' consumer from each customer message, sent through the
+ * send path, hours learnt from directory's business events.
+ */
+let env: TestEnv;
+let app: MessagingApp;
+let messaging: MessagingServiceClient;
+let tools: BusinessToolsServiceClient;
+let onboarding: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  let port: number;
+  ({ app, port, client: messaging } = await startWithBusiness(env, "biz_auto_home", "pn_auto_home"));
+  tools = clientFor(BusinessToolsServiceClient, port);
+  onboarding = await env.token({ kind: "service", service: "onboarding" });
+});
+
+afterAll(async () => {
+  tools?.close();
+  messaging?.close();
+  await app?.stop();
+  await env?.cleanup();
+});
+
+const sql = (text: string, values: unknown[] = []) => app.runtime.database.pool.query(text, values);
+
+async function business() {
+  const businessId = uid("biz_a");
+  const pn = uid("pn_a");
+  const phone = e164();
+  await registerBusiness(env, app, businessId, pn, phone);
+  return { businessId, pn, phone, token: await env.token({ kind: "business", businessId }) };
+}
+
+/** Directory's BusinessUpdated with these hours (a newer snapshot version), and the wait until messaging stored them. */
+async function publishHours(biz: { businessId: string; pn: string; phone: string }, hours: OpeningHours | undefined, version: number) {
+  const nc = await env.nats();
+  const eventId = randomUUID();
+  const business = BusinessSnapshot.fromPartial({ businessId: biz.businessId, displayName: "Biz", phoneNumbers: [{ phoneNumberId: biz.pn, e164: biz.phone, displayName: "" }], hours, version: String(version) });
+  await nc.jetstream().publish(`${env.natsPrefix}kontor.directory.business.updated.v1`, BusinessUpdated.encode({ meta: { eventId, occurredAt: new Date(), businessId: biz.businessId }, business, changedFields: ["hours"] }).finish(), { msgID: eventId });
+  await waitFor(async () => Number((await sql("SELECT version FROM business_hours WHERE business_id = $1", [biz.businessId])).rows[0]?.version ?? 0) >= version);
+}
+
+/** Hours open from two hours before now to two hours after, on today's weekday in `zone`. */
+function hoursAroundNow(zone: string): OpeningHours {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", weekday: "short", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date()).map((p) => [p.type, p.value]));
+  const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday!) + 1;
+  const minute = Number(parts.hour) * 60 + Number(parts.minute);
+  return { timeZone: zone, weekly: [{ weekday, ranges: [{ openMinute: Math.max(0, minute - 120), closeMinute: minute + 120 }] }], exceptions: [], alwaysOpen: false };
+}
+
+const reply = (text: string, intervalMinutes = 0): AutoReply => ({ enabled: true, text, intervalMinutes });
+const off: AutoReply = { enabled: false, text: "", intervalMinutes: 0 };
+
+async function configure(biz: { businessId: string; pn: string; token: string }, greeting: AutoReply, away: AutoReply, greetingSilenceDays = 0) {
+  return unaryCall(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting, away, greetingSilenceDays, updatedAt: undefined } }, { token: biz.token });
+}
+
+/** A registered customer and a way to write to the number; each message resolves once the flows' consumer has handled it. */
+async function customerOf(biz: { pn: string }) {
+  const id = uid("cust_a");
+  await registerCustomer(messaging, onboarding, id);
+  const token = await env.token({ kind: "customer", customerId: id });
+  const say = async (body: string) => {
+    const sent = await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(id), number(biz.pn), text(body)), { token });
+    const eventId = `${sent.result!.messageId}:received`;
+    await waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [eventId])).rowCount === 1, 30_000);
+    return sent.result!.conversationId;
+  };
+  return { id, token, say };
+}
+
+/** What the number sent in the conversation, oldest first, with the automated marker. */
+async function automated(biz: { pn: string; token: string }, conversationId: string): Promise<string[]> {
+  const r = await unaryCall(messaging.listMessages.bind(messaging), { participant: number(biz.pn), conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: biz.token });
+  return r.messages.filter((m) => m.sender?.kind?.$case === "phoneNumberId").map((m) => `${m.bizOpaqueCallbackData}|${m.content?.kind?.$case === "text" ? m.content.kind.value.body : "?"}`);
+}
+
+describe("greeting messages", () => {
+  it("when a customer writes first, then the greeting goes once; after 13 silent days none, after 14 again", async () => {
+    const biz = await business();
+    await configure(biz, reply("Welcome to the gallery!"), off);
+    const ana = await customerOf(biz);
+    const conversation = await ana.say("hi");
+    await waitFor(async () => (await automated(biz, conversation)).length === 1);
+    await ana.say("are you there?");
+    expect(await automated(biz, conversation)).toEqual(["auto:greeting|Welcome to the gallery!"]);
+
+    // Age the conversation (and the greeting's record) by 13 days: not yet silent long enough.
+    const age = (days: number) =>
+      Promise.all([
+        sql(`UPDATE message SET created_at = created_at - make_interval(days => $2) WHERE conversation_id = $1`, [conversation, days]),
+        sql(`UPDATE auto_reply_sent SET sent_at = sent_at - make_interval(days => $2) WHERE customer_id = $1`, [ana.id, days]),
+      ]);
+    await age(13);
+    await ana.say("back again");
+    expect((await automated(biz, conversation)).length).toBe(1);
+    await age(14);
+    await ana.say("hello after a while");
+    await waitFor(async () => (await automated(biz, conversation)).length === 2);
+    expect(await automated(biz, conversation)).toEqual(["auto:greeting|Welcome to the gallery!", "auto:greeting|Welcome to the gallery!"]);
+  });
+
+  it("when a flow answers the first message or an agent has the conversation, then no greeting or away message", async () => {
+    const biz = await business();
+    await configure(biz, reply("Welcome!"), reply("We are closed."));
+    await publishHours(biz, { timeZone: "Europe/Berlin", weekly: [], exceptions: [], alwaysOpen: false }, 2); // never open
+    const flow = { name: "prices", triggers: [{ type: "keyword", words: ["price"] }], start: "start", states: { start: { actions: [{ type: "reply_text", text: "Prices are on our site." }] } } };
+    await unaryCall(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(flow) }, { token: biz.token });
+
+    const bo = await customerOf(biz);
+    const withFlow = await bo.say("price");
+    await waitFor(async () => (await automated(biz, withFlow)).length >= 1);
+    expect(await automated(biz, withFlow)).toEqual(["flow:prices|Prices are on our site."]);
+
+    const cy = await customerOf(biz);
+    const first = await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(cy.id), number(biz.pn), text("first")), { token: cy.token });
+    const assigned = first.result!.conversationId;
+    // The first message may be greeted before the assignment lands; what follows the assignment never is.
+    await waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [`${first.result!.messageId}:received`])).rowCount === 1, 30_000);
+    const before = (await automated(biz, assigned)).length;
+    await unaryCall(tools.assignConversation.bind(tools), { businessId: biz.businessId, conversationId: assigned, agentId: "agent_1" }, { token: biz.token });
+    await sql(`UPDATE message SET created_at = created_at - interval '30 days' WHERE conversation_id = $1`, [assigned]);
+    await sql(`DELETE FROM auto_reply_sent WHERE customer_id = $1`, [cy.id]);
+    await cy.say("still there?");
+    expect((await automated(biz, assigned)).length).toBe(before);
+  });
+});
+
+describe("away messages", () => {
+  it("when a customer writes outside the hours in the business's own time zone, then the away message, once per interval; inside them none", async () => {
+    const open = await business();
+    const closed = await business();
+    // The same weekly hours around now in Tokyo: open there, closed for a business in New York (13–14 h behind).
+    const tokyo = hoursAroundNow("Asia/Tokyo");
+    await publishHours(open, tokyo, 2);
+    await publishHours(closed, { ...tokyo, timeZone: "America/New_York" }, 2);
+    for (const biz of [open, closed]) await configure(biz, off, reply("We are closed; we answer from 9:00.", 60));
+
+    const inHours = await customerOf(open);
+    const c1 = await inHours.say("hello?");
+    expect(await automated(open, c1)).toEqual([]);
+
+    const outside = await customerOf(closed);
+    const c2 = await outside.say("hello?");
+    await waitFor(async () => (await automated(closed, c2)).length === 1);
+    await outside.say("anyone?");
+    expect(await automated(closed, c2)).toEqual(["auto:away|We are closed; we answer from 9:00."]);
+
+    // An older snapshot (a late or replayed event) does not replace the hours.
+    await publishHours(closed, { ...tokyo, alwaysOpen: false, weekly: [] }, 1);
+    expect((await sql("SELECT hours->>'timeZone' AS zone, version FROM business_hours WHERE business_id = $1", [closed.businessId])).rows[0]).toEqual({ zone: "America/New_York", version: "2" });
+  });
+
+  it("when the business has no hours, then no away message", async () => {
+    const biz = await business();
+    await configure(biz, off, reply("Closed."));
+    const dee = await customerOf(biz);
+    const c = await dee.say("hello");
+    expect(await automated(biz, c)).toEqual([]);
+  });
+});
+
+describe("SetAutoReplies and GetAutoReplies", () => {
+  it("when settings are bad or name another business's number, then INVALID_ARGUMENT naming the field or NOT_FOUND, and nothing changes", async () => {
+    const biz = await business();
+    const other = await business();
+    expect((await unaryCall(tools.getAutoReplies.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { enabled: false }, away: { enabled: false }, greetingSilenceDays: 14 });
+    const saved = await configure(biz, reply("Hi!"), reply("Closed.", 30), 7);
+    expect(saved.settings).toMatchObject({ greeting: { enabled: true, text: "Hi!", intervalMinutes: 1440 }, away: { intervalMinutes: 30 }, greetingSilenceDays: 7 });
+
+    const bad = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: reply(""), away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: biz.token });
+    expect(bad.code).toBe(status.INVALID_ARGUMENT);
+    expect(errorDetail(bad)?.field).toBe("settings.greeting.text");
+    const days = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 366, updatedAt: undefined } }, { token: biz.token });
+    expect(errorDetail(days)?.field).toBe("settings.greeting_silence_days");
+    const theirs = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: other.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: other.token });
+    expect(theirs.code).toBe(status.NOT_FOUND);
+    expect((await expectFailure(tools.getAutoReplies.bind(tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: other.token })).code).toBe(status.NOT_FOUND);
+    expect((await expectFailure(tools.getAutoReplies.bind(tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: biz.token })).code).toBe(status.PERMISSION_DENIED);
+
+    expect((await unaryCall(tools.getAutoReplies.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { text: "Hi!" }, away: { text: "Closed.", intervalMinutes: 30 }, greetingSilenceDays: 7 });
+  });
+});
