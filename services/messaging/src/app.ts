@@ -156,8 +156,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     batchMax: config.SEND_BATCH_MAX,
     queueMax: config.SEND_QUEUE_MAX,
     pipeline: config.SEND_PIPELINE,
+    statusEventsPerCommit: config.STATUS_EVENTS === "per_commit",
   });
-  const receipts = createReceiptService({ store, customers, opener, live: hub, quality: policy.options.enforce ? policy : undefined });
+  const receipts = createReceiptService({ store, customers, opener, live: hub, quality: policy.options.enforce ? policy : undefined, statusEventsPerCommit: config.STATUS_EVENTS === "per_commit" });
   const history = createHistoryService({ store, opener });
   const exports = createExportService({ store: createExportStore(rt.db), opener, pageSize: config.EXPORT_PAGE_SIZE });
   // Customer erasure (rule 9): every replica forgets an erased customer through its own consumer of the event.

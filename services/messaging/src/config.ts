@@ -23,6 +23,13 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   SEND_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(2000),
   /** Group-commit batches in flight at once; the next takes its locks only after the previous holds its own. */
   SEND_PIPELINE: z.coerce.number().int().min(1).max(8).default(2),
+  /**
+   * message.status events: "per_commit" packs a group commit's (or a
+   * receipt's) statuses into one event per business number, each status
+   * keeping its own id (EVENTS.md); "per_message" publishes one event each,
+   * for consumers outside Kontor that read only the single form.
+   */
+  STATUS_EVENTS: z.enum(["per_commit", "per_message"]).default("per_message"),
   /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */

@@ -91,12 +91,30 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
     registers,
   });
 
+  const stage = new Histogram({
+    name: "kontor_messaging_send_stage_seconds",
+    help: "Where a group commit's oldest send spent its time: queued (waiting for a batch), commit (dispatch to COMMIT returned, lock waits included), ordered (waiting for the batch ahead to be delivered), delivered (frames handed to the recipients' streams and other replicas)",
+    labelNames: ["stage"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers,
+  });
+  const queued = stage.labels("queued");
+  const committing = stage.labels("commit");
+  const ordered = stage.labels("ordered");
+  const delivered = stage.labels("delivered");
+
   return {
     sends,
     live,
     commit(messages, seconds) {
       size.observe(messages);
       duration.observe(seconds);
+    },
+    stages(q, c, o, d) {
+      queued.observe(q);
+      committing.observe(c);
+      ordered.observe(o);
+      delivered.observe(d);
     },
     refused(reason) {
       refusals.set(reason, (refusals.get(reason) ?? 0) + 1);

@@ -58,7 +58,8 @@ async function statusEvents(messageId: string): Promise<MessageStatusChanged[]> 
     for await (const msg of batch) {
       n++;
       const e = MessageStatusChanged.decode(msg.data);
-      if (e.messageId === messageId) out.push(e);
+      // One status per event, or several (STATUS_EVENTS=per_commit).
+      for (const one of e.statuses.length > 0 ? e.statuses : [e]) if (one.messageId === messageId) out.push(one);
       if (msg.info.pending === 0) break;
     }
     if (n === 0 || n < 1000) break;

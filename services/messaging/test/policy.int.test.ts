@@ -104,9 +104,15 @@ async function template(biz: { businessId: string; token: string }, category: C,
   return { name, id: res.template!.id };
 }
 
-async function eventsOf<T>(subject: string, decode: (b: Uint8Array) => T, pick: (e: T) => boolean): Promise<T[]> {
+async function eventsOf<T>(subject: string, decode: (b: Uint8Array) => T | T[], pick: (e: T) => boolean): Promise<T[]> {
   for (const app of [a, b, c]) await outboxDrained(app.runtime.database.pool);
-  return (await streamMessages(env, "messaging", subject)).map((m) => decode(m.data)).filter(pick);
+  return (await streamMessages(env, "messaging", subject)).flatMap((m) => decode(m.data)).filter(pick);
+}
+
+/** A message.status event's statuses: one, or several (STATUS_EVENTS=per_commit). */
+function statusesIn(data: Uint8Array): MessageStatusChanged[] {
+  const e = MessageStatusChanged.decode(data);
+  return e.statuses.length > 0 ? e.statuses : [e];
 }
 
 describe("customer service window (rule 1)", () => {
@@ -327,7 +333,7 @@ describe("billing events (rule 8)", () => {
     expect(billed.find((e) => e.messageId === first.result!.messageId)).toMatchObject({ category: "utility", billable: true, pricingType: "regular", pricingModel: "PMP", customerCountry: "DE", templateId: utility.id, templateName: utility.name });
     expect(billed.find((e) => e.messageId === inWindow.result!.messageId)).toMatchObject({ category: "utility", billable: false, pricingType: "free_customer_service" });
     // The status events price each message as the webhook shows it, and name the customer's number.
-    const statuses = await eventsOf(subjects.messageStatus, MessageStatusChanged.decode, (e) => e.conversationId === conversation && e.status === 2);
+    const statuses = await eventsOf(subjects.messageStatus, statusesIn, (e) => e.conversationId === conversation && e.status === 2);
     expect(statuses.find((e) => e.messageId === first.result!.messageId)).toMatchObject({ pricingCategory: "utility", pricingType: "regular", pricingModel: "PMP", billable: true, customerE164: "+491701234567" });
     expect(statuses.find((e) => e.messageId === replies[0]!.result!.messageId)).toMatchObject({ pricingCategory: "service", pricingType: "free_customer_service", billable: false });
     const inbound = await eventsOf(subjects.messageReceived, MessageReceived.decode, (e) => e.message?.conversationId === conversation);

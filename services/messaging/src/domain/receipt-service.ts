@@ -2,7 +2,7 @@ import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import type { StatusUpdate } from "@kontor/proto/messaging/v1/messaging_service";
 import { InvalidInput, NotFound } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
-import { statusEvent } from "../events/outbox.js";
+import { statusEvents, type StatusEventInput } from "../events/outbox.js";
 import type { CustomerCache } from "./customers.js";
 import type { LivePublisher } from "./inbox-service.js";
 import { conversationOf, type ConversationLookup, type MessageInConversation, type MessageOpener, type SealedBody } from "./message.js";
@@ -36,6 +36,8 @@ export interface ReceiptPorts {
   live: Pick<LivePublisher, "publishStatuses" | "publishTyping">;
   /** The quality rating's read signal (send-policy.ts): business messages a customer read. */
   quality?: { read(numberId: string, at: number, count: number): void };
+  /** One message.status event for a receipt's statuses (STATUS_EVENTS=per_commit), else one per message. */
+  statusEventsPerCommit?: boolean;
 }
 
 export interface ReceiptRequest {
@@ -74,32 +76,30 @@ export function createReceiptService(ports: ReceiptPorts) {
       const customerE164 = (customers.cached(conv.customerId) ?? (await customers.byId(conv.customerId)))?.e164 ?? "";
       const changed = await store.transaction(async (tx) => {
         const rows = await tx.applyReceipt(conv.id, readerKey, req.reader.kind, status, upTo, req.status === S.MESSAGE_STATUS_READ);
-        const events: OutboxEvent[] = [];
+        const statuses: StatusEventInput[] = [];
         for (const r of rows) {
           const body = await opener.body(r);
-          events.push(
-            statusEvent({
-              messageId: r.id,
-              conversationId: conv.id,
-              seq: Number(r.seq),
-              senderKey: r.sender,
-              recipientKey: readerKey,
-              status,
-              errorCode: 0,
-              businessId: conv.businessId,
-              phoneNumberId: conv.phoneNumberId,
-              customerId: conv.customerId,
-              bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
-              pricingCategory: "",
-              pricingType: "",
-              pricingModel: "",
-              billable: false,
-              customerE164: customerE164,
-              at,
-            }),
-          );
+          statuses.push({
+            messageId: r.id,
+            conversationId: conv.id,
+            seq: Number(r.seq),
+            senderKey: r.sender,
+            recipientKey: readerKey,
+            status,
+            errorCode: 0,
+            businessId: conv.businessId,
+            phoneNumberId: conv.phoneNumberId,
+            customerId: conv.customerId,
+            bizOpaqueCallbackData: body?.bizOpaqueCallbackData ?? "",
+            pricingCategory: "",
+            pricingType: "",
+            pricingModel: "",
+            billable: false,
+            customerE164: customerE164,
+            at,
+          });
         }
-        await tx.enqueue(events);
+        await tx.enqueue(statusEvents(statuses, ports.statusEventsPerCommit ?? false));
         return rows;
       });
       const bySender = new Map<string, StatusUpdate[]>();

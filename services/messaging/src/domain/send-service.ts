@@ -5,7 +5,7 @@ import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_se
 import { DependencyDown, InvalidInput, KontorError, NotFound, OverLimit, PolicyRefused, fromPgError } from "@kontor/service-kit/errors";
 import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
-import { billedEvent, conversationOpenedEvent, receivedEvent, statusEvent } from "../events/outbox.js";
+import { billedEvent, conversationOpenedEvent, receivedEvent, statusEvents, type StatusEventInput } from "../events/outbox.js";
 import { contentBytes as encodeContent, messageFrameBytes, statusFrameBytes, storedBodyBytes } from "../events/wire.js";
 import { validateContent, validateEnvelope } from "./content.js";
 import { keyErasedRefusal, messageIdFor, seal } from "./crypto.js";
@@ -136,6 +136,13 @@ export interface SendMetrics {
   sends: SendCounts;
   /** One group commit: its size and the time from dispatch to durable. */
   commit(messages: number, seconds: number): void;
+  /**
+   * Where a group commit's oldest send spent its time, in seconds: queued
+   * until its batch was dispatched, dispatch to COMMIT returned, waiting for
+   * the batch ahead to be delivered (live order is commit order), and handing
+   * the frames to the recipients' streams.
+   */
+  stages(queued: number, commit: number, ordered: number, delivered: number): void;
   /** One send refused before storing, by its reason. */
   refused(reason: string): void;
 }
@@ -171,12 +178,15 @@ export interface SendPorts {
   queueMax: number;
   /** Batches in flight at once (1 = strictly serial group commit). */
   pipeline: number;
+  /** One message.status event per commit and business number (STATUS_EVENTS=per_commit), else one per message. */
+  statusEventsPerCommit: boolean;
 }
 
 /** A refusal's stable reason for the metric (the kit's errors carry one). */
 const reasonOf = (err: unknown): string => (err instanceof KontorError ? err.reason : "OTHER");
 
-type Waiter = { item: PendingItem; resolve: (s: Stored) => void; reject: (e: unknown) => void };
+/** `at`: when the send joined the queue (performance.now()), for the stage timings. */
+type Waiter = { item: PendingItem; at: number; resolve: (s: Stored) => void; reject: (e: unknown) => void };
 
 const S = MessageStatus;
 
@@ -237,7 +247,7 @@ export function createSendService(ports: SendPorts) {
       throw new OverLimit("SEND_QUEUE_FULL", "too many sends in flight on this replica, retry shortly", 130429);
     }
     return new Promise<Stored>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
+      queue.push({ item, at: performance.now(), resolve, reject });
       if (inFlight < ports.pipeline && !scheduled) {
         scheduled = true;
         // One turn of the event loop lets a burst (a stream's chunk, many unary calls) join the batch.
@@ -274,7 +284,8 @@ export function createSendService(ports: SendPorts) {
         )
         .then(
           async ({ results, fresh, windows }) => {
-            ports.metrics.commit(batch.length, (performance.now() - dispatched) / 1000);
+            const committed = performance.now();
+            ports.metrics.commit(batch.length, (committed - dispatched) / 1000);
             for (const { item, stored } of fresh) if (item.clientMessageId !== "") recent.set(item.id, stored);
             if (ports.policy.options.enforce) {
               for (const { item, stored } of fresh) {
@@ -288,8 +299,10 @@ export function createSendService(ports: SendPorts) {
             counts.accepted += fresh.length;
             counts.duplicate += results.length - fresh.length;
             await prevPublish; // live order per recipient = commit order
+            const ordered = performance.now();
             publishFresh(fresh);
             published();
+            ports.metrics.stages((dispatched - batch[0]!.at) / 1000, (committed - dispatched) / 1000, (ordered - committed) / 1000, (performance.now() - ordered) / 1000);
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
           },
           async (err: unknown) => {
@@ -349,6 +362,7 @@ export function createSendService(ports: SendPorts) {
    */
   function buildEvents(stored: { item: PendingItem; stored: Stored }[], _opened: OpenedConversation<PendingItem>[], windows: WindowRows): OutboxEvent[] {
     const events: OutboxEvent[] = [];
+    const statuses: StatusEventInput[] = [];
     /** Windows already announced in this batch, by pair key + category. */
     let announced: Set<string> | undefined;
     for (const { item, stored: s } of stored) {
@@ -397,28 +411,27 @@ export function createSendService(ports: SendPorts) {
           }
         }
       }
-      events.push(
-        statusEvent({
-          messageId: item.id,
-          conversationId: s.conversationId,
-          seq: s.seq,
-          senderKey: item.senderKey,
-          recipientKey: item.recipientKey,
-          status: S.MESSAGE_STATUS_SENT,
-          errorCode: 0,
-          businessId: item.businessId,
-          phoneNumberId: item.phoneNumberId,
-          customerId: item.customerId,
-          bizOpaqueCallbackData: item.bizOpaqueCallbackData,
-          pricingCategory: category,
-          pricingType: pricing?.type ?? "",
-          pricingModel: pricing?.model ?? "",
-          billable: pricing?.billable ?? false,
-          customerE164: item.customerE164,
-          at: s.createdAt,
-        }),
-      );
+      statuses.push({
+        messageId: item.id,
+        conversationId: s.conversationId,
+        seq: s.seq,
+        senderKey: item.senderKey,
+        recipientKey: item.recipientKey,
+        status: S.MESSAGE_STATUS_SENT,
+        errorCode: 0,
+        businessId: item.businessId,
+        phoneNumberId: item.phoneNumberId,
+        customerId: item.customerId,
+        bizOpaqueCallbackData: item.bizOpaqueCallbackData,
+        pricingCategory: category,
+        pricingType: pricing?.type ?? "",
+        pricingModel: pricing?.model ?? "",
+        billable: pricing?.billable ?? false,
+        customerE164: item.customerE164,
+        at: s.createdAt,
+      });
     }
+    if (statuses.length > 0) events.push(...statusEvents(statuses, ports.statusEventsPerCommit));
     return events;
   }
 

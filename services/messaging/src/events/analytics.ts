@@ -13,24 +13,42 @@ const STATUS: Record<number, "sent" | "delivered" | "read" | "failed"> = {
   [MessageStatus.MESSAGE_STATUS_FAILED]: "failed",
 };
 
-/** The events analytics counts, decoded to what it needs; any other subject of the stream is undefined (acked, ignored). */
-export function decodeAnalytics(subject: string, data: Uint8Array): AnalyticsEvent | undefined {
+function statusOf(e: MessageStatusChanged): AnalyticsEvent | undefined {
+  const status = STATUS[e.status];
+  if (!status) return undefined;
+  return {
+    kind: "status",
+    eventId: e.meta?.eventId ?? "",
+    businessId: e.meta?.businessId ?? "",
+    phoneNumberId: e.phoneNumberId,
+    conversationId: e.conversationId,
+    status,
+    errorCode: e.errorCode,
+    fromBusiness: e.sender?.kind?.$case === "phoneNumberId",
+    at: e.meta?.occurredAt?.getTime() ?? 0,
+  };
+}
+
+/**
+ * The events analytics counts, decoded to what it needs: several for a
+ * message.status event holding many statuses (each with its own id), none
+ * for any other subject of the stream (acked, ignored).
+ */
+export function decodeAnalytics(subject: string, data: Uint8Array): AnalyticsEvent[] {
   if (subject.endsWith(subjects.messageStatus)) {
     const e = MessageStatusChanged.decode(data);
-    const status = STATUS[e.status];
-    if (!status) return undefined;
-    return {
-      kind: "status",
-      eventId: e.meta?.eventId ?? "",
-      businessId: e.meta?.businessId ?? "",
-      phoneNumberId: e.phoneNumberId,
-      conversationId: e.conversationId,
-      status,
-      errorCode: e.errorCode,
-      fromBusiness: e.sender?.kind?.$case === "phoneNumberId",
-      at: e.meta?.occurredAt?.getTime() ?? 0,
-    };
+    const out: AnalyticsEvent[] = [];
+    for (const s of e.statuses.length > 0 ? e.statuses : [e]) {
+      const a = statusOf(s);
+      if (a) out.push(a);
+    }
+    return out;
   }
+  const one = decodeOne(subject, data);
+  return one ? [one] : [];
+}
+
+function decodeOne(subject: string, data: Uint8Array): AnalyticsEvent | undefined {
   if (subject.endsWith(subjects.messageReceived)) {
     const e = MessageReceived.decode(data);
     return { kind: "received", eventId: e.meta?.eventId ?? "", businessId: e.meta?.businessId ?? "", phoneNumberId: e.phoneNumberId, conversationId: e.message?.conversationId ?? "", at: e.meta?.occurredAt?.getTime() ?? 0 };
@@ -71,17 +89,23 @@ export function registerAnalyticsConsumer(rt: Runtime<MessagingDatabase>, store:
       flush();
     });
   };
-  rt.consume<AnalyticsEvent | undefined>({
+  rt.consume<AnalyticsEvent[]>({
     durable: ANALYTICS_CONSUMER,
     domain: "messaging",
     subject: "kontor.messaging.>",
     batch: 512,
     inFlight: 1024,
-    decode: (data, subject) => decodeAnalytics(subject, data),
-    handle(event) {
-      if (!event || !event.businessId) return Promise.resolve("ack" as const);
+    decode: (data, subject) => decodeAnalytics(subject, data).filter((e) => e.businessId !== ""),
+    handle(events) {
+      if (events.length === 0) return Promise.resolve("ack" as const);
+      // A delivery is acked once every event it holds is written (a batch may split one across two commits).
+      let left = events.length;
       return new Promise((resolve, reject) => {
-        pending.push({ event, done: (err) => (err ? reject(err) : resolve("ack")) });
+        const done = (err?: unknown) => {
+          if (err) return reject(err);
+          if (--left === 0) resolve("ack");
+        };
+        for (const event of events) pending.push({ event, done });
         if (!writing) setImmediate(flush);
       });
     },

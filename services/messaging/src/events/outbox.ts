@@ -3,7 +3,7 @@ import type { Message, MessageStatus, Referral } from "@kontor/proto/messaging/v
 import type { Pricing } from "../domain/policy/pricing.js";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import { subjects } from "./subjects.js";
-import { statusChangedBytes } from "./wire.js";
+import { statusBatchBytes, statusChangedBytes } from "./wire.js";
 
 export interface StatusEventInput {
   messageId: string;
@@ -36,6 +36,45 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
     // Hand-encoded (one per sent message); same bytes as MessageStatusChanged.encode, see wire.test.ts.
     payload: statusChangedBytes(e, eventId),
   };
+}
+
+/** Statuses per packed event at most: a status is ~150–400 bytes, NATS's payload limit 1 MB. */
+export const STATUSES_PER_EVENT = 500;
+
+/**
+ * A commit's status events (STATUS_EVENTS=per_commit): one message.status
+ * event per business number holding all its statuses (EVENTS.md), so a
+ * business send costs nats-server and the relay a share of one publish
+ * instead of one each. Every status keeps its own event id inside; the
+ * batch's id names its first status and its size, so a relayed row keeps
+ * the same Nats-Msg-Id. A lone status keeps the single form.
+ */
+export function statusEvents(inputs: readonly StatusEventInput[], perCommit: boolean): OutboxEvent[] {
+  if (!perCommit || inputs.length === 1) return inputs.map(statusEvent);
+  const byNumber = new Map<string, StatusEventInput[]>();
+  for (const e of inputs) {
+    const list = byNumber.get(e.phoneNumberId);
+    if (list) list.push(e);
+    else byNumber.set(e.phoneNumberId, [e]);
+  }
+  const out: OutboxEvent[] = [];
+  for (const list of byNumber.values()) {
+    for (let i = 0; i < list.length; i += STATUSES_PER_EVENT) {
+      const part = list.slice(i, i + STATUSES_PER_EVENT);
+      if (part.length === 1) {
+        out.push(statusEvent(part[0]!));
+        continue;
+      }
+      const first = part[0]!;
+      const eventId = `${first.messageId}:s${first.status}+${part.length}`;
+      out.push({
+        eventId,
+        subject: subjects.messageStatus,
+        payload: statusBatchBytes({ eventId, at: first.at, businessId: first.businessId }, part.map((e) => statusChangedBytes(e, `${e.messageId}:s${e.status}`))),
+      });
+    }
+  }
+  return out;
 }
 
 export function receivedEvent(

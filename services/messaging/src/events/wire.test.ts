@@ -4,7 +4,7 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 /**
  * Compares with memcmp and shows hex only on a mismatch: toEqual walks a
@@ -165,6 +165,7 @@ function check(c: Case, label: string, encoders: Encoder[] = everyEncoder): void
         phoneNumberId: "pn",
         customerId: c.customerId,
         seq,
+        statuses: [],
       }).finish(),
       `status changed ${label}`,
     );
@@ -212,9 +213,26 @@ describe("hand-written encoders", () => {
           phoneNumberId: v,
           customerId: v,
           seq: "3",
+          statuses: [],
         }).finish(),
         JSON.stringify(v),
       );
+    }
+  });
+
+  it("when several statuses are packed into one event (1, 2 and enough for a multi-byte batch length), then the bytes equal the generated encoder's and each status decodes whole", () => {
+    const at = base.at;
+    const one = (i: number) => ({ messageId: `m${i}`, conversationId: "conv", seq: i, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: `c_${i}`, businessId: "biz", phoneNumberId: "pn", customerId: `${i}`, bizOpaqueCallbackData: i % 2 ? "x".repeat(i) : "", pricingCategory: "service", customerE164: "+4915112345678", pricingType: "", pricingModel: "", billable: false });
+    for (const n of [1, 2, 40, 700]) {
+      const inputs = Array.from({ length: n }, (_, i) => one(i + 1));
+      const bytes = inputs.map((e) => statusChangedBytes(e, `${e.messageId}:s2`));
+      const meta = { eventId: `batch:m1:s2:${n}`, at, businessId: "biz" };
+      const packed = statusBatchBytes(meta, bytes);
+      const statuses = bytes.map((b) => MessageStatusChanged.decode(b));
+      expectBytes(packed, MessageStatusChanged.encode({ ...MessageStatusChanged.fromPartial({}), meta: { eventId: meta.eventId, occurredAt: at, businessId: "biz" }, statuses }).finish(), `batch of ${n}`);
+      const decoded = MessageStatusChanged.decode(packed);
+      expect(decoded.statuses.map((s) => s.meta?.eventId)).toEqual(inputs.map((e) => `${e.messageId}:s2`));
+      expect(decoded.messageId).toBe("");
     }
   });
 

@@ -403,3 +403,33 @@ export function liveItemsBytes(items: readonly { rseq: number; frame: Uint8Array
   });
   return out;
 }
+
+/**
+ * A MessageStatusChanged holding several statuses (field 17, repeated) from
+ * their encoded events, which are spliced in as they are: only the batch's
+ * own meta is encoded here.
+ */
+export function statusBatchBytes(meta: { eventId: string; at: Date; businessId: string }, statuses: readonly Uint8Array[]): Buffer {
+  pos = 0;
+  const m = fork(1);
+  str(1, meta.eventId);
+  timestamp(2, meta.at);
+  str(3, meta.businessId);
+  join(m);
+  const head = pos;
+  let size = head;
+  for (const s of statuses) size += 2 + varintSize(s.length) + s.length;
+  const out = Buffer.allocUnsafe(size);
+  buf.copy(out, 0, 0, head);
+  pos = 0;
+  let o = head;
+  for (const s of statuses) {
+    // (17 << 3) | 2 as a varint
+    out[o++] = 0x8a;
+    out[o++] = 0x01;
+    o = putVarint(out, o, s.length);
+    out.set(s, o);
+    o += s.length;
+  }
+  return out;
+}

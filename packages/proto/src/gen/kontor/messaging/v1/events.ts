@@ -39,8 +39,9 @@ export const protobufPackage = "kontor.messaging.v1";
 export const protobufFileName = "kontor/messaging/v1/events.proto";
 
 /**
- * kontor.messaging.message.status.v1 — one per status change (SENT at
- * commit, DELIVERED, READ, FAILED). Consumers dedupe by (message_id, status).
+ * kontor.messaging.message.status.v1 — status changes (SENT at commit,
+ * DELIVERED, READ, FAILED), one per event or several (`statuses`).
+ * Consumers dedupe by (message_id, status).
  */
 export interface MessageStatusChanged {
   meta: EventMeta | undefined;
@@ -66,6 +67,15 @@ export interface MessageStatusChanged {
   pricingType: string;
   pricingModel: string;
   billable: boolean;
+  /**
+   * Several statuses in one event (STATUS_EVENTS=per_commit: one event per
+   * group commit or receipt and business number, as a Cloud API webhook
+   * batches statuses). When set, only `meta` of the enclosing event is filled
+   * (its event_id names the batch) and each entry is a whole status with its
+   * own meta.event_id (`<message id>:s<status>`) for dedupe. Consumers read
+   * `statuses` when it is not empty, else the event itself.
+   */
+  statuses: MessageStatusChanged[];
 }
 
 /**
@@ -283,6 +293,7 @@ function createBaseMessageStatusChanged(): MessageStatusChanged {
     pricingType: "",
     pricingModel: "",
     billable: false,
+    statuses: [],
   };
 }
 
@@ -335,6 +346,9 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     }
     if (message.billable !== false) {
       writer.uint32(128).bool(message.billable);
+    }
+    for (const v of message.statuses) {
+      MessageStatusChanged.encode(v!, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -480,6 +494,14 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
             message.billable = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.statuses.push(MessageStatusChanged.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -550,6 +572,9 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
         ? globalThis.String(object.pricing_model)
         : "",
       billable: isSet(object.billable) ? globalThis.Boolean(object.billable) : false,
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => MessageStatusChanged.fromJSON(e))
+        : [],
     };
   },
 
@@ -603,6 +628,9 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     if (message.billable !== false) {
       obj.billable = message.billable;
     }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses.map((e) => MessageStatusChanged.toJSON(e));
+    }
     return obj;
   },
 
@@ -631,6 +659,7 @@ export const MessageStatusChanged: MessageFns<MessageStatusChanged> = {
     message.pricingType = object.pricingType ?? "";
     message.pricingModel = object.pricingModel ?? "";
     message.billable = object.billable ?? false;
+    message.statuses = object.statuses?.map((e) => MessageStatusChanged.fromPartial(e)) || [];
     return message;
   },
 };
