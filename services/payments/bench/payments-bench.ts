@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, reportBench } from "@kontor/service-kit/bench";
+import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { createPool } from "@kontor/service-kit/db";
 import { connectNats, domainStream } from "@kontor/service-kit/nats";
@@ -59,8 +59,8 @@ function percentile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
 }
 
-async function startServer(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
+async function startServer(env: Record<string, string>, mode = "payments"): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts"), mode], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -76,6 +76,7 @@ async function startServer(env: Record<string, string>): Promise<{ port: number;
   });
   return {
     port,
+    pid: child.pid!,
     async stop() {
       child.kill("SIGTERM");
       await exited;
@@ -83,21 +84,88 @@ async function startServer(env: Record<string, string>): Promise<{ port: number;
   };
 }
 
+/**
+ * CPU of each party to a phase, from /proc: the load generator (this
+ * process), the service, PostgreSQL (the backends of the bench database and
+ * the WAL writer), nats-server, and the whole machine (others' work
+ * included: the machine is shared). Divided by the operations done, they say
+ * where each operation's cost is paid and so what rate this machine allows.
+ */
+interface CpuSnapshot {
+  client: number;
+  service: number;
+  /** CPU so far of each PostgreSQL process serving the bench database (and the WAL writer), by pid. */
+  postgres: Map<number, number>;
+  nats: number;
+  machine: number;
+  wallUs: number;
+}
+let pgPool: ReturnType<typeof createPool>;
+async function cpuSnapshot(servicePid: number): Promise<CpuSnapshot> {
+  const pids = (await pgPool.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type = 'walwriter'", [DB_NAME])).rows.map((r) => r.pid);
+  const own = process.cpuUsage();
+  let service = 0;
+  try {
+    service = processCpuUs(servicePid);
+  } catch {
+    // exited
+  }
+  return {
+    client: own.user + own.system,
+    service,
+    postgres: new Map(pids.map((pid) => [pid, sumProcessCpuUs([pid])])),
+    nats: sumProcessCpuUs(pidsNamed(["nats-server"]).get("nats-server")!),
+    machine: machineBusyUs(),
+    wallUs: performance.now() * 1000,
+  };
+}
+type CpuDelta = Omit<CpuSnapshot, "postgres"> & { postgres: number };
+/** The CPU each party spent between two snapshots; a backend that was not there at the start started since. */
+function cpuDelta(from: CpuSnapshot, to: CpuSnapshot): CpuDelta {
+  let postgres = 0;
+  for (const [pid, us] of to.postgres) postgres += us - (from.postgres.get(pid) ?? 0);
+  return { client: to.client - from.client, service: to.service - from.service, postgres, nats: to.nats - from.nats, machine: to.machine - from.machine, wallUs: to.wallUs - from.wallUs };
+}
+function addDelta(a: CpuDelta, b: CpuDelta): CpuDelta {
+  return { client: a.client + b.client, service: a.service + b.service, postgres: a.postgres + b.postgres, nats: a.nats + b.nats, machine: a.machine + b.machine, wallUs: a.wallUs + b.wallUs };
+}
+const noCpu: CpuDelta = { client: 0, service: 0, postgres: 0, nats: 0, machine: 0, wallUs: 0 };
+/** µs of CPU per operation by party, and how many of the cores the whole machine had busy meanwhile (others' work included). */
+function perOp(d: CpuDelta, ops: number) {
+  const per = (us: number) => Math.round(us / Math.max(1, ops));
+  const parties = d.service + d.postgres + d.nats + d.client;
+  return {
+    service_us: per(d.service),
+    postgres_us: per(d.postgres),
+    nats_us: per(d.nats),
+    client_us: per(d.client),
+    parties_us: per(parties),
+    machine_us: per(d.machine),
+    machine_cores_busy: Math.round((d.machine / Math.max(1, d.wallUs)) * 100) / 100,
+    /** What this machine's cores allow at this cost per operation, were they all ours. */
+    bound_per_s: Math.round((os.cpus().length * 1e6) / Math.max(1, parties / Math.max(1, ops))),
+  };
+}
+async function cpuPerOp(from: CpuSnapshot, servicePid: number, ops: number) {
+  return perOp(cpuDelta(from, await cpuSnapshot(servicePid)), ops);
+}
+
 /** Durable single-row commits per second: one INSERT per transaction, POOL connections, CLIENTS clients. */
+let commitCount = 0;
 async function singleRowCommits(pool: ReturnType<typeof createPool>): Promise<number> {
+  const before = commitCount;
   await pool.query("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, payload text NOT NULL)");
-  let done = 0;
   const until = Date.now() + LIMIT_SECONDS * 1000;
   const started = Date.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (Date.now() < until) {
         await pool.query("INSERT INTO bench_commit (payload) VALUES ($1)", ["x"]);
-        done += 1;
+        commitCount += 1;
       }
     }),
   );
-  return Math.round(done / ((Date.now() - started) / 1000));
+  return Math.round((commitCount - before) / ((Date.now() - started) / 1000));
 }
 
 async function main(): Promise<void> {
@@ -123,6 +191,7 @@ async function main(): Promise<void> {
     SWEEP_INTERVAL_MS: "3600000",
   });
   const pool = createPool({ url: benchUrl, schema: SCHEMA, max: POOL, applicationName: "bench-payments" });
+  pgPool = pool;
   const client = new PaymentsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure(), { "grpc.max_concurrent_streams": 10_000 });
   try {
     log(`seeding ${ACCOUNTS} wallets with a PIN each`);
@@ -181,7 +250,42 @@ async function main(): Promise<void> {
     for (let i = 0; i < ACCOUNTS; i++) await tokenOf(`bench_cus_${i}`);
 
     log(`limit: single-row commits, ${CLIENTS} clients on ${POOL} connections, ${LIMIT_SECONDS} s`);
+    const commitCpu0 = await cpuSnapshot(server.pid);
+    const commits0 = commitCount;
     const commitsPerS = await singleRowCommits(pool);
+    const commitCpu = await cpuPerOp(commitCpu0, server.pid, commitCount - commits0);
+
+    log(`limit: no-op SendMoney over gRPC, ${CLIENTS} clients, ${LIMIT_SECONDS} s`);
+    const noop = await startServer({ PATH: process.env.PATH ?? "" }, "noop");
+    const noopClient = new PaymentsServiceClient(`127.0.0.1:${noop.port}`, credentials.createInsecure(), { "grpc.max_concurrent_streams": 10_000 });
+    let noopDone = 0;
+    let noopCpu: Awaited<ReturnType<typeof cpuPerOp>>;
+    let noopPerS: number;
+    try {
+      const noopCall = (n: number) =>
+        unaryCall(
+          noopClient.sendMoney.bind(noopClient),
+          { idempotencyKey: `noop:${n}`, fromCustomerId: "bench_cus_0", toCustomerId: "bench_cus_1", amount: { amountMinor: "1", currency: "EUR" }, note: "", pin: PIN },
+          { token: tokens.get("bench_cus_0")! },
+        );
+      await Promise.all(Array.from({ length: CLIENTS }, (_, c) => noopCall(c)));
+      const noop0 = await cpuSnapshot(noop.pid);
+      const noopUntil = Date.now() + LIMIT_SECONDS * 1000;
+      const noopStart = Date.now();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (Date.now() < noopUntil) {
+            await noopCall(noopDone);
+            noopDone += 1;
+          }
+        }),
+      );
+      noopPerS = Math.round(noopDone / ((Date.now() - noopStart) / 1000));
+      noopCpu = await cpuPerOp(noop0, noop.pid, noopDone);
+    } finally {
+      noopClient.close();
+      await noop.stop();
+    }
 
     const send = (from: number, to: number, n: number) =>
       unaryCall(
@@ -193,6 +297,7 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: CLIENTS }, (_, c) => send(c, (c + 1) % ACCOUNTS, 1_000_000_000 + c)));
 
     log(`p2p: ${CLIENTS} clients, ${SECONDS} s`);
+    const p2pCpu0 = await cpuSnapshot(server.pid);
     const latencies: number[] = [];
     let failures = 0;
     let seq = 0;
@@ -216,12 +321,14 @@ async function main(): Promise<void> {
       }),
     );
     const p2pSeconds = (Date.now() - p2pStart) / 1000;
+    const p2pCpu = await cpuPerOp(p2pCpu0, server.pid, latencies.length);
     latencies.sort((a, b) => a - b);
     const commits = await pool.query<{ n: string; t: string }>("SELECT count(DISTINCT created_at)::text AS n, count(*)::text AS t FROM ledger_transfer WHERE reason = 'p2p'");
 
     log(`ledger: PostTransfer between ${ACCOUNTS} business wallets (no PIN), ${CLIENTS} clients, ${SECONDS} s`);
     const bizTokens = await Promise.all(businessAccounts.map((b) => signer.sign({ kind: "business", businessId: b.owner_id }, { expiresIn: "2h" })));
     const ledgerLatencies: number[] = [];
+    const ledgerCpu0 = await cpuSnapshot(server.pid);
     let ledgerSeq = 0;
     const ledgerUntil = Date.now() + SECONDS * 1000;
     const ledgerStart = Date.now();
@@ -245,6 +352,7 @@ async function main(): Promise<void> {
       }),
     );
     const ledgerSeconds = (Date.now() - ledgerStart) / 1000;
+    const ledgerCpu = await cpuPerOp(ledgerCpu0, server.pid, ledgerLatencies.length);
     ledgerLatencies.sort((a, b) => a - b);
     const ledgerCommits = await pool.query<{ n: string; t: string }>("SELECT count(DISTINCT created_at)::text AS n, count(*)::text AS t FROM ledger_transfer WHERE reason = 'transfer' AND caller LIKE 'business:%'");
 
@@ -254,6 +362,7 @@ async function main(): Promise<void> {
     let hotDone = 0;
     let hotFailed = 0;
     let hotMs = 0;
+    let hotCpuUs = noCpu;
     for (let round = 0; round < HOT_ROUNDS; round++) {
       const intents = await Promise.all(
         Array.from({ length: HOT_PAYERS }, async (_, i) => {
@@ -266,18 +375,22 @@ async function main(): Promise<void> {
         }),
       );
       const t0 = performance.now();
+      const c0 = await cpuSnapshot(server.pid);
       await Promise.all(
         intents.map(async (paymentId, i) => {
           const s = performance.now();
-          const res = await unaryCall(client.confirmPaymentIntent.bind(client), { idempotencyKey: `c:${round}:${i}`, paymentId, pin: PIN }, { token: tokens.get(`bench_cus_${i}`)! });
-          if (res.payment?.state === 2) {
+          // All are sent at once, so the last waits for the whole queue: a generous deadline, and a failure counts.
+          const res = await unaryCall(client.confirmPaymentIntent.bind(client), { idempotencyKey: `c:${round}:${i}`, paymentId, pin: PIN }, { token: tokens.get(`bench_cus_${i}`)!, timeoutMs: 120_000 }).catch(() => undefined);
+          if (res?.payment?.state === 2) {
             hotDone += 1;
             hotLatencies.push(performance.now() - s);
           } else hotFailed += 1;
         }),
       );
       hotMs += performance.now() - t0;
+      hotCpuUs = addDelta(hotCpuUs, cpuDelta(c0, await cpuSnapshot(server.pid)));
     }
+    const hotCpu = perOp(hotCpuUs, hotDone);
     hotLatencies.sort((a, b) => a - b);
     const hotCommits = await pool.query<{ n: string }>("SELECT count(DISTINCT created_at)::text AS n FROM ledger_transfer WHERE reason = 'capture'");
 
@@ -306,8 +419,11 @@ async function main(): Promise<void> {
         hot_payments_per_commit: Math.round((hotDone / Math.max(1, Number(hotCommits.rows[0]!.n))) * 10) / 10,
         conserved,
       },
-      limits: { pg_single_row_commits_per_s: commitsPerS },
+      limits: { pg_single_row_commits_per_s: commitsPerS, grpc_noop_unary_per_s: noopPerS },
+      cpu_per_op: { p2p: p2pCpu, ledger: ledgerCpu, hot: hotCpu, noop_unary: noopCpu, single_row_commit: commitCpu },
       ratios: {
+        transfers_to_noop_unary: Math.round((transfersPerS / noopPerS) * 100) / 100,
+        hot_to_noop_unary: Math.round((hotPerS / noopPerS) * 100) / 100,
         transfers_to_commit_limit: Math.round((transfersPerS / commitsPerS) * 100) / 100,
         ledger_to_commit_limit: Math.round((ledgerLatencies.length / ledgerSeconds / commitsPerS) * 100) / 100,
         hot_to_commit_limit: Math.round((hotPerS / commitsPerS) * 100) / 100,

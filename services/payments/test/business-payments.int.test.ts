@@ -132,6 +132,25 @@ describe("ConfirmPaymentIntent", () => {
     expect(a.payment?.state).toBe(PaymentIntentState.PAYMENT_INTENT_STATE_SUCCEEDED);
     expect((await wallets(c.id, biz.id))[0]).toBe(600n);
   });
+
+  it("when one payment is confirmed many times at once, with one key repeated and other keys, then it is paid once: one success, its key's repeats replay it, other keys are refused", async () => {
+    const biz = await business();
+    const c = await customer(1000n);
+    const p = await intent(biz, c.id, "300");
+    const key = uniqueId("c");
+    const keys = [key, key, key, uniqueId("c"), uniqueId("c"), key];
+    const results = await Promise.allSettled(keys.map((k) => unaryCall(client.confirmPaymentIntent.bind(client), { idempotencyKey: k, paymentId: p.id, pin: TEST_PIN }, { token: c.token })));
+    const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason as { code: number }] : []));
+    expect(ok.filter((r) => !r.replayed)).toHaveLength(1);
+    for (const r of ok) expect(r.payment?.state).toBe(PaymentIntentState.PAYMENT_INTENT_STATE_SUCCEEDED);
+    // The winner is whichever key came first; every other call is a replay of it (same key) or refused (another key).
+    const winner = keys[results.findIndex((r) => r.status === "fulfilled" && !r.value.replayed)]!;
+    expect(ok).toHaveLength(keys.filter((k) => k === winner).length);
+    expect(refused).toHaveLength(keys.length - ok.length);
+    for (const e of refused) expect(errorDetail(e as never)?.reason).toBe("PAYMENT_NOT_CONFIRMABLE");
+    expect((await wallets(c.id, biz.id))[0]).toBe(700n);
+  });
 });
 
 describe("a hot business", () => {

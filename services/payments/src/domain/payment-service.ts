@@ -12,6 +12,10 @@ import {
   setIdempotencyResult,
   findPaymentIntent,
   findPaymentIntentByOrder,
+  findPaymentIntents,
+  findIdempotencyRecords,
+  claimIdempotencyKeys,
+  settlePaymentIntents,
   findPlan,
   findRefund,
   insertPaymentIntent,
@@ -24,6 +28,7 @@ import type { OrderToPay, PaymentIntent, Refund } from "./payment.js";
 import { fingerprint, idempotencyKeyReused, idempotent } from "./idempotency.js";
 import { LedgerBatch, type TransferSpec } from "./ledger-engine.js";
 import { SYSTEM_ACCOUNTS, type LedgerService } from "./ledger-service.js";
+import { DEFER, type BatchGroup, type BatchJob, type ClaimResult } from "./transfer-batcher.js";
 import type { PinService } from "./pin-service.js";
 
 type Db = Kysely<PaymentsDatabase>;
@@ -83,6 +88,24 @@ export function feeReturned(captured: bigint, fee: bigint, refundedBefore: bigin
 
 const wallet = (customerId: string) => ({ kind: "customer", id: customerId }) as const;
 
+/** One ConfirmPaymentIntent in the group commit; claimed and finished with the others of its batch. */
+interface ConfirmJob extends BatchJob<unknown> {
+  caller: string;
+  idempotencyKey: string;
+  print: string;
+  paymentId: string;
+  intent: PaymentIntent;
+  customerId: string | undefined;
+  businessId: string;
+  feesId: string;
+  feeBps: number;
+  fee: bigint;
+  /** Set by claim: the payment an earlier call with this key confirmed. */
+  replayOf: string | undefined;
+  /** Set by claim or decide: why the intent fails (it is then written failed, with payment.failed). */
+  failure: string;
+}
+
 /** Business payments: intents for orders, confirmed with the PIN, the fee split at capture, refunds. */
 export function createPaymentService(ports: PaymentPorts) {
   async function planOf(businessId: string): Promise<{ plan: string; feeBps: number }> {
@@ -95,6 +118,94 @@ export function createPaymentService(ports: PaymentPorts) {
     await ports.enqueue(trx, [paymentFailedEvent(intentRowToIntent(row), ports.now())]);
     return row;
   }
+
+  /**
+   * Confirmations of one batch claim and finish together: their
+   * idempotency records read in one statement, their intents locked in one
+   * (id order), their keys claimed in one insert, and their outcomes
+   * written in one update; so a thousand customers paying one business cost
+   * a handful of statements per commit, not five per payment.
+   */
+  const CONFIRM = "ConfirmPaymentIntent";
+  const confirmGroup: BatchGroup = {
+    async claim(trx, all) {
+      const jobs = all as ConfirmJob[];
+      const pairKey = (j: ConfirmJob) => `${j.caller}\u0000${j.idempotencyKey}`;
+      const records = async (js: ConfirmJob[]) => new Map((await findIdempotencyRecords(trx, CONFIRM, js.map((j) => ({ caller: j.caller, key: j.idempotencyKey })))).map((rec) => [`${rec.caller}\u0000${rec.key}`, rec]));
+      for (const j of jobs) {
+        // A batch that failed runs its jobs again one by one: start from nothing.
+        j.replayOf = undefined;
+        j.failure = "";
+      }
+      const before = await records(jobs);
+      const rows = new Map((await findPaymentIntents(trx, jobs.filter((j) => !before.has(pairKey(j))).map((j) => j.paymentId), true)).map((row) => [row.id, row]));
+      // A concurrent call with the same key may have confirmed the intent while this batch waited for its row.
+      const raced = jobs.filter((j) => !before.has(pairKey(j)) && rows.get(j.paymentId)?.state !== "requires_confirmation");
+      const after = raced.length > 0 ? await records(raced) : new Map<string, never>();
+      const out: ClaimResult[] = [];
+      const keys = new Set<string>();
+      const intents = new Set<string>();
+      const claiming: ConfirmJob[] = [];
+      const now = ports.now();
+      for (const j of jobs) {
+        const k = pairKey(j);
+        // The same key or intent twice in one batch: the second goes after this commit and sees the first's result.
+        if (keys.has(k) || intents.has(j.paymentId)) {
+          out.push(DEFER);
+          continue;
+        }
+        keys.add(k);
+        const record = before.get(k) ?? after.get(k);
+        if (record) {
+          if (record.fingerprint !== j.print) out.push(idempotencyKeyReused());
+          else {
+            j.replayOf = record.result_id;
+            out.push(undefined);
+          }
+          continue;
+        }
+        const row = rows.get(j.paymentId);
+        if (!row) {
+          out.push(new NotFound("payment"));
+          continue;
+        }
+        if (row.state !== "requires_confirmation") {
+          out.push(new PolicyRefused("PAYMENT_NOT_CONFIRMABLE", `the payment is ${row.state}`, 0, "payment_id"));
+          continue;
+        }
+        intents.add(j.paymentId);
+        if (row.expires_at <= now) j.failure = "EXPIRED";
+        else if (!j.customerId) j.failure = "INSUFFICIENT_FUNDS";
+        claiming.push(j);
+        out.push(undefined);
+      }
+      // Keys another replica took since they were read: those jobs go again and find its record.
+      const taken = new Set(
+        (await claimIdempotencyKeys(
+          trx,
+          claiming.map((j) => ({ caller: j.caller, scope: CONFIRM, key: j.idempotencyKey, fingerprint: j.print, result_id: j.intent.id })),
+        )).map((t) => `${t.caller}\u0000${t.key}`),
+      );
+      return jobs.map((j, i) => (out[i] === undefined && j.replayOf === undefined && !taken.has(pairKey(j)) ? DEFER : out[i]));
+    },
+
+    async finish(trx, all) {
+      const jobs = all as ConfirmJob[];
+      const replays = new Map((await findPaymentIntents(trx, jobs.flatMap((j) => (j.replayOf !== undefined ? [j.replayOf] : [])))).map((row) => [row.id, row]));
+      const settled = new Map(
+        (await settlePaymentIntents(
+          trx,
+          jobs.filter((j) => j.replayOf === undefined).map((j) => ({ id: j.intent.id, state: j.failure ? ("failed" as const) : ("succeeded" as const), failure_reason: j.failure, fee_bps: j.feeBps, fee_minor: j.fee.toString() })),
+        )).map((row) => [row.id, row]),
+      );
+      const at = ports.now();
+      return jobs.map((j) => {
+        if (j.replayOf !== undefined) return { value: { payment: intentRowToIntent(replays.get(j.replayOf)!), replayed: true }, events: [] };
+        const p = intentRowToIntent(settled.get(j.intent.id)!);
+        return { value: { payment: p, replayed: false }, events: [j.failure ? paymentFailedEvent(p, at) : paymentSucceededEvent(p, at)] };
+      });
+    },
+  };
 
   return {
     planOf,
@@ -176,75 +287,42 @@ export function createPaymentService(ports: PaymentPorts) {
         ports.ledger.accountId(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency),
         ports.ledger.findWallet(wallet(intent.customerId), intent.currency),
       ]);
-      const business = { id: businessId };
-      const fees = { id: feesId };
-      const scope = "ConfirmPaymentIntent";
-      const print = fingerprint({ paymentId: r.paymentId });
-      const amount = intent.amountMinor;
-      const fee = feeFor(amount, feeBps);
-      const money = (m: bigint) => ({ amountMinor: m, currency: intent.currency });
-      let replay = false;
-      let failure = "";
-      return ports.ledger.batcher.run<{ payment: PaymentIntent; replayed: boolean }>({
-        accounts: customer ? [customer.id, business.id, fees.id] : [],
+      const fee = feeFor(intent.amountMinor, feeBps);
+      const job: ConfirmJob = {
+        group: confirmGroup,
+        caller,
+        idempotencyKey: r.idempotencyKey,
+        print: fingerprint({ paymentId: r.paymentId }),
+        paymentId: r.paymentId,
+        intent,
+        customerId: customer?.id,
+        businessId,
+        feesId,
+        feeBps,
+        fee,
+        replayOf: undefined,
+        failure: "",
+        accounts: customer ? [customer.id, businessId, feesId] : [],
         keys: [
           { caller: "payments", key: `capture:${intent.id}` },
           { caller: "payments", key: `fee:${intent.id}` },
         ],
-        // Reads and locks only, until the key is claimed last: a refusal here leaves nothing written.
-        async claim(trx) {
-          // A batch that failed runs its jobs again one by one: start from nothing.
-          replay = false;
-          failure = "";
-          const isReplay = async () => {
-            const record = await findIdempotencyRecord(trx, caller, scope, r.idempotencyKey);
-            if (record && record.fingerprint !== print) throw idempotencyKeyReused();
-            return record !== undefined;
-          };
-          if (await isReplay()) {
-            replay = true;
-            return;
-          }
-          const row = await findPaymentIntent(trx, r.paymentId, true);
-          if (!row) throw new NotFound("payment");
-          if (row.state !== "requires_confirmation") {
-            // A concurrent call with this key may have confirmed it while this one waited for the row.
-            if (await isReplay()) {
-              replay = true;
-              return;
-            }
-            throw new PolicyRefused("PAYMENT_NOT_CONFIRMABLE", `the payment is ${row.state}`, 0, "payment_id");
-          }
-          await claimIdempotencyKey(trx, caller, scope, r.idempotencyKey, print);
-          if (row.expires_at <= ports.now()) failure = "EXPIRED";
-          else if (!customer) failure = "INSUFFICIENT_FUNDS";
-        },
-        // Never throws once the key is claimed: a refusal becomes the intent's failure.
         decide(batch) {
-          if (replay || failure) return;
-          const specs = [
-            { caller: "payments", idempotencyKey: `capture:${intent.id}`, fromAccountId: customer!.id, toAccountId: business.id, amount: money(amount), note: `order ${intent.orderId}`, reason: "capture", reference: intent.id },
+          // Never throws once the key is claimed: a refusal becomes the intent's failure.
+          if (job.replayOf !== undefined || job.failure) return;
+          const money = (m: bigint) => ({ amountMinor: m, currency: intent.currency });
+          const specs: TransferSpec[] = [
+            { caller: "payments", idempotencyKey: `capture:${intent.id}`, fromAccountId: customer!.id, toAccountId: businessId, amount: money(intent.amountMinor), note: `order ${intent.orderId}`, reason: "capture", reference: intent.id },
           ];
-          if (fee > 0n) specs.push({ caller: "payments", idempotencyKey: `fee:${intent.id}`, fromAccountId: business.id, toAccountId: fees.id, amount: money(fee), note: `fee ${feeBps} bps`, reason: "fee", reference: intent.id });
-          const outcomes = batch.applyLinked(specs);
-          const refused = outcomes.find((o) => !o.ok);
-          if (refused && !refused.ok) failure = refused.error.reason === "INSUFFICIENT_FUNDS" ? "INSUFFICIENT_FUNDS" : refused.error.reason;
+          if (fee > 0n) specs.push({ caller: "payments", idempotencyKey: `fee:${intent.id}`, fromAccountId: businessId, toAccountId: feesId, amount: money(fee), note: `fee ${feeBps} bps`, reason: "fee", reference: intent.id });
+          const refused = batch.applyLinked(specs).find((o) => !o.ok);
+          if (refused && !refused.ok) job.failure = refused.error.reason;
         },
-        async finish(trx) {
-          if (replay) {
-            const record = (await findIdempotencyRecord(trx, caller, scope, r.idempotencyKey))!;
-            return { value: { payment: intentRowToIntent((await findPaymentIntent(trx, record.result_id))!), replayed: true }, events: [] };
-          }
-          await setIdempotencyResult(trx, caller, scope, r.idempotencyKey, intent.id);
-          if (failure) {
-            const failed = await updatePaymentIntent(trx, intent.id, { state: "failed", failure_reason: failure });
-            const p = intentRowToIntent(failed);
-            return { value: { payment: p, replayed: false }, events: [paymentFailedEvent(p, ports.now())] };
-          }
-          const done = intentRowToIntent(await updatePaymentIntent(trx, intent.id, { state: "succeeded", fee_bps: feeBps, fee_minor: fee.toString() }));
-          return { value: { payment: done, replayed: false }, events: [paymentSucceededEvent(done, ports.now())] };
+        finish() {
+          throw new Error("confirmations finish as a group");
         },
-      });
+      };
+      return ports.ledger.batcher.run(job) as Promise<{ payment: PaymentIntent; replayed: boolean }>;
     },
 
     /** Returns part or all of a captured payment; the fee's share comes back from the platform's revenue. */

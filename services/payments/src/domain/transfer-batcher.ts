@@ -24,9 +24,27 @@ export interface BatcherPorts {
 export interface BatchJob<T> {
   accounts: string[];
   keys: { caller: string; key: string }[];
+  /** Jobs of one group claim and finish together, a few statements per batch instead of a few per job. */
+  group?: BatchGroup;
   claim?(trx: Db): Promise<void>;
   decide(batch: LedgerBatch): void;
   finish(trx: Db): Promise<{ value: T; events: OutboxEvent[] }>;
+}
+
+/** What a group's claim says of each of its jobs: claimed (undefined), refused, or deferred to the next batch. */
+export type ClaimResult = undefined | KontorError | typeof DEFER;
+/** The job meets another of this batch on the same rows (a retry racing its original): it goes again after this commit. */
+export const DEFER = Symbol("defer");
+
+/**
+ * The claim and finish phases of many jobs of one kind at once (set-based
+ * statements), with the same contract as a job's own: claim locks rows
+ * before any account lock and writes nothing that a refusal would leave,
+ * finish returns each decided job's value and events, in order.
+ */
+export interface BatchGroup {
+  claim(trx: Db, jobs: BatchJob<unknown>[]): Promise<ClaimResult[]>;
+  finish(trx: Db, jobs: BatchJob<unknown>[]): Promise<{ value: unknown; events: OutboxEvent[] }[]>;
 }
 
 interface Waiting {
@@ -49,11 +67,19 @@ export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
   const queue: Waiting[] = [];
   let running = false;
 
-  async function commit(batch: Waiting[]): Promise<void> {
+  /** Commits a batch; returns the jobs deferred to the next one. */
+  async function commit(batch: Waiting[]): Promise<Waiting[]> {
+    const deferred: Waiting[] = [];
     const settled = await ports.db.transaction().execute(async (trx) => {
+      deferred.length = 0;
       const live: Waiting[] = [];
       const results: { w: Waiting; ok: boolean; value: unknown }[] = [];
+      const groups = new Map<BatchGroup, Waiting[]>();
       for (const w of batch) {
+        if (w.job.group) {
+          groups.set(w.job.group, [...(groups.get(w.job.group) ?? []), w]);
+          continue;
+        }
         try {
           await w.job.claim?.(trx);
           live.push(w);
@@ -61,6 +87,18 @@ export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
           if (!(err instanceof KontorError)) throw err;
           results.push({ w, ok: false, value: err });
         }
+      }
+      for (const [group, ws] of groups) {
+        const claimed = await group.claim(
+          trx,
+          ws.map((w) => w.job),
+        );
+        ws.forEach((w, i) => {
+          const c = claimed[i];
+          if (c === DEFER) deferred.push(w);
+          else if (c) results.push({ w, ok: false, value: c });
+          else live.push(w);
+        });
       }
       const ledger = await LedgerBatch.open(
         trx,
@@ -79,15 +117,31 @@ export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
       }
       await ledger.flush(trx);
       const events: OutboxEvent[] = [];
+      const finishing = new Map<BatchGroup, Waiting[]>();
       for (const w of decided) {
+        if (w.job.group) {
+          finishing.set(w.job.group, [...(finishing.get(w.job.group) ?? []), w]);
+          continue;
+        }
         const done = await w.job.finish(trx);
         events.push(...done.events);
         results.push({ w, ok: true, value: done.value });
+      }
+      for (const [group, ws] of finishing) {
+        const done = await group.finish(
+          trx,
+          ws.map((w) => w.job),
+        );
+        ws.forEach((w, i) => {
+          events.push(...done[i]!.events);
+          results.push({ w, ok: true, value: done[i]!.value });
+        });
       }
       if (events.length > 0) await ports.enqueue(trx, events);
       return results;
     });
     for (const r of settled) (r.ok ? r.w.resolve : r.w.reject)(r.value);
+    return deferred;
   }
 
   async function drain(): Promise<void> {
@@ -96,9 +150,14 @@ export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
       while (queue.length > 0) {
         const batch = queue.splice(0, maxBatch);
         try {
-          await commit(batch);
+          queue.unshift(...(await commit(batch)));
         } catch {
-          for (const one of batch) await commit([one]).catch((err: unknown) => one.reject(err));
+          for (const one of batch) {
+            await commit([one]).then(
+              (again) => queue.unshift(...again),
+              (err: unknown) => one.reject(err),
+            );
+          }
         }
       }
     } finally {

@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { isUuid } from "@kontor/service-kit/ids";
 import type { PaymentsDatabase } from "./database.js";
 import type { LedgerAccountRow, NewLedgerAccountRow } from "./ledger-account.table.js";
-import type { LedgerEntryRow, NewLedgerEntryRow } from "./ledger-entry.table.js";
+import type { NewLedgerEntryRow } from "./ledger-entry.table.js";
 import type { LedgerTransferRow, NewLedgerTransferRow } from "./ledger-transfer.table.js";
 
 type Db = Kysely<PaymentsDatabase>;
@@ -59,14 +59,16 @@ export async function findTransfersByKeys(db: Db, pairs: { caller: string; key: 
     .execute();
 }
 
-export async function insertTransfers(db: Db, rows: NewLedgerTransferRow[]): Promise<LedgerTransferRow[]> {
+/** Returns only what the database chose (the time): the caller has the rest. */
+export async function insertTransfers(db: Db, rows: NewLedgerTransferRow[]): Promise<{ id: string; created_at: Date }[]> {
   if (rows.length === 0) return [];
-  return db.insertInto("ledger_transfer").values(rows).returningAll().execute();
+  return db.insertInto("ledger_transfer").values(rows).returning(["id", "created_at"]).execute();
 }
 
-export async function insertEntries(db: Db, rows: NewLedgerEntryRow[]): Promise<LedgerEntryRow[]> {
-  if (rows.length === 0) return [];
-  return db.insertInto("ledger_entry").values(rows).returningAll().execute();
+/** All entries of a transfer go in one call: the balance check runs per statement. */
+export async function insertEntries(db: Db, rows: NewLedgerEntryRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insertInto("ledger_entry").values(rows).execute();
 }
 
 export async function lockTransfer(db: Db, id: string): Promise<LedgerTransferRow | undefined> {

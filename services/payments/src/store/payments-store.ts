@@ -1,4 +1,4 @@
-import type { Insertable, Kysely } from "kysely";
+import { sql, type Insertable, type Kysely } from "kysely";
 import { isUuid } from "@kontor/service-kit/ids";
 import type { PaymentsDatabase } from "./database.js";
 import type {
@@ -36,6 +36,28 @@ export async function findIdempotencyRecord(db: Db, caller: string, scope: strin
 
 export async function setIdempotencyResult(db: Db, caller: string, scope: string, key: string, resultId: string): Promise<void> {
   await db.updateTable("idempotency_record").set({ result_id: resultId }).where("caller", "=", caller).where("scope", "=", scope).where("key", "=", key).execute();
+}
+
+/** The records of many (caller, key) pairs of one scope, in one statement. */
+export async function findIdempotencyRecords(db: Db, scope: string, pairs: { caller: string; key: string }[]) {
+  if (pairs.length === 0) return [];
+  return db
+    .selectFrom("idempotency_record")
+    .selectAll()
+    .where("scope", "=", scope)
+    .where(sql<boolean>`(caller, key) IN (SELECT * FROM unnest(${pairs.map((p) => p.caller)}::text[], ${pairs.map((p) => p.key)}::text[]))`)
+    .execute();
+}
+
+/** Claims many keys with their results at once; returns the (caller, key) pairs this transaction took (the others were taken first). */
+export async function claimIdempotencyKeys(db: Db, rows: { caller: string; scope: string; key: string; fingerprint: string; result_id: string }[]): Promise<{ caller: string; key: string }[]> {
+  if (rows.length === 0) return [];
+  return db
+    .insertInto("idempotency_record")
+    .values(rows)
+    .onConflict((oc) => oc.columns(["caller", "scope", "key"]).doNothing())
+    .returning(["caller", "key"])
+    .execute();
 }
 
 // ---- PINs
@@ -153,6 +175,28 @@ export async function findPaymentIntent(db: Db, id: string, lock = false): Promi
   if (!isUuid(id)) return undefined;
   const q = db.selectFrom("payment_intent").selectAll().where("id", "=", id);
   return (lock ? q.forUpdate() : q).executeTakeFirst();
+}
+
+/** Many intents, locked in id order (one statement, so two batches never wait on each other in a circle) when `lock`. */
+export async function findPaymentIntents(db: Db, ids: string[], lock = false): Promise<PaymentIntentRow[]> {
+  const valid = [...new Set(ids.filter(isUuid))];
+  if (valid.length === 0) return [];
+  const q = db.selectFrom("payment_intent").selectAll().where("id", "in", valid).orderBy("id");
+  return (lock ? q.forUpdate() : q).execute();
+}
+
+/** The outcome of many confirmations in one statement. */
+export async function settlePaymentIntents(
+  db: Db,
+  rows: { id: string; state: "succeeded" | "failed"; failure_reason: string; fee_bps: number; fee_minor: string }[],
+): Promise<PaymentIntentRow[]> {
+  if (rows.length === 0) return [];
+  const values = sql.join(rows.map((r) => sql`(${r.id}::uuid, ${r.state}::text, ${r.failure_reason}::text, ${r.fee_bps}::int, ${r.fee_minor}::bigint)`));
+  const result = await sql<PaymentIntentRow>`UPDATE payment_intent AS p
+    SET state = v.state, failure_reason = v.failure_reason, fee_bps = CASE WHEN v.state = 'succeeded' THEN v.fee_bps ELSE p.fee_bps END,
+      fee_minor = CASE WHEN v.state = 'succeeded' THEN v.fee_minor ELSE p.fee_minor END, updated_at = now()
+    FROM (VALUES ${values}) AS v(id, state, failure_reason, fee_bps, fee_minor) WHERE p.id = v.id RETURNING p.*`.execute(db);
+  return result.rows;
 }
 
 export async function findPaymentIntentByOrder(db: Db, businessId: string, orderId: string): Promise<PaymentIntentRow | undefined> {
