@@ -108,41 +108,57 @@ function percentile(sorted: number[], p: number): number {
 
 /**
  * CPU time so far (µs) of each party: this load generator, the service
- * process, PostgreSQL (all its processes), nats-server, and the whole
- * machine (the rest is everyone else on this shared host).
+ * process, the PostgreSQL backends serving this benchmark's database (by
+ * pid: other databases on the shared server are someone else's), the
+ * nats-server (shared with everyone on the host), and the whole machine.
  */
 interface CpuSnapshot {
   client: number;
   server: number;
-  postgres: number;
+  backends: Map<number, number>;
   nats: number;
   machine: number;
   wallUs: number;
 }
-function cpuSnapshot(serverPid: number): CpuSnapshot {
-  const pids = pidsNamed(["postgres", "nats-server"]);
+let benchPool: { query(q: string): Promise<{ rows: { pid: number }[] }> } | undefined;
+async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
+  const { rows } = await benchPool!.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  const backends = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      backends.set(pid, processCpuUs(pid));
+    } catch {
+      // ended meanwhile
+    }
+  }
   const own = process.cpuUsage();
   return {
     client: own.user + own.system,
     server: serverPid > 0 ? processCpuUs(serverPid) : 0,
-    postgres: sumProcessCpuUs(pids.get("postgres")!),
-    nats: sumProcessCpuUs(pids.get("nats-server")!),
+    backends,
+    nats: sumProcessCpuUs(pidsNamed(["nats-server"]).get("nats-server")!),
     machine: machineBusyUs(),
     wallUs: Number(process.hrtime.bigint() / 1000n),
   };
 }
-/** µs of CPU per operation by party between two snapshots, and how many cores the machine kept busy. */
+/** µs of CPU per operation by party between two snapshots, and how many cores the whole machine kept busy. */
 function cpuPerOp(from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> {
   const n = Math.max(1, ops);
-  const per = (a: number, b: number) => Math.round((b - a) / n);
-  const parties = per(from.client, to.client) + per(from.server, to.server) + per(from.postgres, to.postgres) + per(from.nats, to.nats);
+  // A backend that ended during the phase loses its ticks; one that started counts from zero.
+  let pg = 0;
+  for (const [pid, us] of to.backends) pg += us - (from.backends.get(pid) ?? 0);
+  const per = (us: number) => Math.round(us / n);
+  const client = per(to.client - from.client);
+  const server = per(to.server - from.server);
+  const postgres = per(pg);
   return {
-    client: per(from.client, to.client),
-    server: per(from.server, to.server),
-    postgres: per(from.postgres, to.postgres),
-    nats: per(from.nats, to.nats),
-    parties,
-    machine: per(from.machine, to.machine),
+    client,
+    server,
+    postgres,
+    nats: per(to.nats - from.nats),
+    // What this benchmark's own processes spent (the nats-server is shared, so it stays out).
+    own: client + server + postgres,
+    machine: per(to.machine - from.machine),
     cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
   };
 }
@@ -171,7 +187,7 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
 async function throughput(workers: number, durationMs: number, serverPid: number, step: (worker: number) => Promise<void>): Promise<{ perS: number; cpu: Record<string, number> }> {
   const end = Date.now() + durationMs;
   let done = 0;
-  const before = cpuSnapshot(serverPid);
+  const before = await cpuSnapshot(serverPid);
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -182,7 +198,7 @@ async function throughput(workers: number, durationMs: number, serverPid: number
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { perS: Math.round(done / seconds), cpu: cpuPerOp(before, cpuSnapshot(serverPid), done) };
+  return { perS: Math.round(done / seconds), cpu: cpuPerOp(before, await cpuSnapshot(serverPid), done) };
 }
 
 async function main() {
@@ -192,6 +208,7 @@ async function main() {
   if (exists.rowCount === 0) await admin.pool.query(`CREATE DATABASE ${DB_NAME}`);
   await admin.db.destroy();
   const bench = createDb({ url: benchUrl, schema: SCHEMA, max: 2 });
+  benchPool = bench.pool;
   const fingerprint = JSON.stringify({ products: PRODUCTS, catalogs: CATALOGS, small: SMALL, generator: GENERATOR_VERSION });
   await bench.pool.query("CREATE TABLE IF NOT EXISTS public.bench_meta (fingerprint text PRIMARY KEY, big_catalog uuid NOT NULL, seed_seconds float8 NOT NULL)");
   const meta = await bench.pool.query<{ big_catalog: string; seed_seconds: number }>("SELECT big_catalog, seed_seconds FROM public.bench_meta WHERE fingerprint = $1", [fingerprint]);
@@ -369,8 +386,8 @@ async function main() {
       // A checkout is two RPCs (AddCartItem + Checkout): the gRPC limit allows half the no-op rate.
       checkouts_to_grpc_limit: Math.round((checkouts.perS / (noopLimit.perS / 2)) * 100) / 100,
       checkouts_to_commit_limit: Math.round((checkouts.perS / commitLimit.perS) * 100) / 100,
-      // What the two cores would allow at this CPU per checkout (every party's, the load generator's included).
-      checkouts_cpu_bound_per_s: Math.round((os.cpus().length * 1e6) / Math.max(1, checkouts.cpu.parties!)),
+      // What the cores would allow at this CPU per checkout (service, its PostgreSQL backends and the load generator).
+      checkouts_cpu_bound_per_s: Math.round((os.cpus().length * 1e6) / Math.max(1, checkouts.cpu.own!)),
       hot_sku_checkouts_per_s: hot.perS,
       hot_sku_chat_orders_per_s: hotChat.perS,
       hot_sku_chat_orders_to_commit_limit: Math.round((hotChat.perS / commitLimit.perS) * 100) / 100,

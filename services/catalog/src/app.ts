@@ -1,3 +1,4 @@
+import { Counter } from "prom-client";
 import { createRuntime, type RuntimeOptions } from "@kontor/service-kit/runtime";
 import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
@@ -21,7 +22,8 @@ export async function createCatalog(config: Config, overrides: Partial<Pick<Runt
   registerCatalogServer(rt.grpc, { catalog, carts, orders }, config.MAX_PAGE_SIZE);
 
   if (config.CONSUME_PAYMENTS) {
-    rt.consume({ domain: "payments", subject: consumed.payments, durable: PAYMENTS_CONSUMER, decode: decodePaymentEvent, handle: paymentHandler(rt.db, orders, rt.log) });
+    const mismatches = new Counter({ name: "kontor_catalog_payment_mismatches_total", help: "Payment successes whose amount was not the order total (the order stayed unpaid)", registers: [rt.metrics.registry] });
+    rt.consume({ domain: "payments", subject: consumed.payments, durable: PAYMENTS_CONSUMER, decode: decodePaymentEvent, handle: paymentHandler(rt.db, orders, rt.log, mismatches) });
   }
   const sweeper = createSweeper({ intervalMs: config.SWEEP_INTERVAL_MS, sweep: () => orders.expireDue(), log: rt.log });
   rt.onStart(async () => sweeper.start());

@@ -21,13 +21,15 @@ let owner: string;
 let alice: string;
 let bob: string;
 let catalogId: string;
+let metricsPort: number;
 const BIZ = "biz_orders";
 
 beforeAll(async () => {
   env = await createTestEnv();
   app = await createCatalog(loadConfig(env.env({ SWEEP_INTERVAL_MS: "0" })));
-  const { port } = await app.start();
-  client = clientAt(port);
+  const started = await app.start();
+  metricsPort = started.metricsPort;
+  client = clientAt(started.port);
   owner = await env.token({ kind: "business", businessId: BIZ });
   alice = await env.token({ kind: "customer", customerId: "c_alice" });
   bob = await env.token({ kind: "customer", customerId: "c_bob" });
@@ -67,12 +69,13 @@ async function chatOrder(token: string, items: [string, number][]): Promise<Orde
 }
 
 /** Publishes a payments outcome as payments does (its own messages, prefixed subject, event id as Nats-Msg-Id unless `msgId` says otherwise). */
-async function publishPayment(outcome: "succeeded" | "failed" | "refunded" | "partially_refunded", orderId: string, eventId = newEventId(), msgId = eventId): Promise<void> {
+async function publishPayment(outcome: "succeeded" | "failed" | "refunded" | "partially_refunded", orderId: string, eventId = newEventId(), msgId = eventId, paid?: { amountMinor: string; currency: string }): Promise<void> {
   const nc = await env.nats();
   const h = headers();
   h.set("Nats-Msg-Id", msgId);
   const meta = { eventId, occurredAt: new Date(), businessId: BIZ };
-  const amount = { amountMinor: "100", currency: "EUR" };
+  // By default the customer paid exactly the order's total.
+  const amount = paid ?? (await call(client, "getOrder", { orderId }, owner)).order!.total!;
   const data =
     outcome === "succeeded"
       ? PaymentSucceeded.encode(PaymentSucceeded.fromPartial({ meta, paymentId: `pay_${eventId}`, orderId, amount })).finish()
@@ -285,13 +288,36 @@ describe("order state machine", () => {
     expect(rows[0].n).toBe(1);
   });
 
+  it("when a payment succeeds for another amount or currency than the order's total, then the order stays unpaid with its stock held, the mismatch is recorded and counted once, and an exact payment still pays it", async () => {
+    const order = await chatOrder(alice, [["TEA", 2]]);
+    expect(order.total).toEqual({ amountMinor: "900", currency: "EUR" });
+    const held = (await product("TEA")).available;
+    const short = newEventId();
+    await publishPayment("succeeded", order.id, short, short, { amountMinor: "899", currency: "EUR" });
+    await publishPayment("succeeded", order.id, short, `${short}-again`, { amountMinor: "899", currency: "EUR" });
+    const otherCurrency = newEventId();
+    await publishPayment("succeeded", order.id, otherCurrency, otherCurrency, { amountMinor: "900", currency: "USD" });
+    const pool = app.runtime.database.pool;
+    await waitFor(async () => (await pool.query("SELECT 1 FROM payment_mismatch WHERE event_id = $1", [otherCurrency])).rowCount === 1);
+    expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
+    expect((await product("TEA")).available).toBe(held);
+    const { rows } = await pool.query("SELECT event_id, paid_minor::text, paid_currency, total_minor::text, currency FROM payment_mismatch WHERE order_id = $1 ORDER BY at, event_id", [order.id]);
+    expect(rows.map((r) => r.event_id).sort()).toEqual([short, otherCurrency].sort());
+    expect(rows.find((r) => r.event_id === short)).toMatchObject({ paid_minor: "899", paid_currency: "EUR", total_minor: "900", currency: "EUR" });
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/kontor_catalog_payment_mismatches_total\{[^}]*\} 2\b/);
+    await publishPayment("succeeded", order.id);
+    await waitFor(async () => (await stateOf(order.id)) === OrderState.ORDER_STATE_PAID);
+    expect((await statusEvents(order.id)).map((e) => e[0])).toEqual([subjects.orderPaid]);
+  });
+
   it("when the handler sees an event id it has handled, then it reports a duplicate and does no work, even for a move the state machine would allow", async () => {
     const handle = paymentHandler(app.runtime.db, app.services.orders, app.log);
     const order = await chatOrder(alice, [["TEA", 1]]);
     const eventId = newEventId();
-    expect(await handle({ outcome: "failed", eventId, orderId: "00000000-0000-4000-8000-000000000000", fullyRefunded: false })).toBe("ack");
+    expect(await handle({ outcome: "failed", eventId, orderId: "00000000-0000-4000-8000-000000000000", fullyRefunded: false, paymentId: "pay_x", amount: undefined })).toBe("ack");
     // The same event id now names a real order: a second delivery must not touch it.
-    expect(await handle({ outcome: "failed", eventId, orderId: order.id, fullyRefunded: false })).toBe("duplicate");
+    expect(await handle({ outcome: "failed", eventId, orderId: order.id, fullyRefunded: false, paymentId: "pay_x", amount: undefined })).toBe("duplicate");
     expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
   });
 });

@@ -3,10 +3,10 @@ import { ConcurrentUpdate, InvalidInput, NotFound } from "@kontor/service-kit/er
 import { isUuid } from "@kontor/service-kit/ids";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { CatalogDatabase } from "../store/database.js";
-import { confirmReservations, findOrder, listOrders, lockExpiredOrders, orderLines, recordChange, releaseReservations, restock, setOrderState } from "../store/order-store.js";
+import { confirmReservations, findOrder, listOrders, lockExpiredOrders, orderLines, recordChange, recordPaymentMismatch, releaseReservations, restock, setOrderState } from "../store/order-store.js";
 import { orderStatusEvent } from "../events/outbox.js";
 import type { Catalog } from "./catalog.js";
-import { checkTransition, MAX_LINES, MAX_QUANTITY, type Actor, type Address, type Order, type OrderState, type Tracking } from "./order.js";
+import { checkTransition, MAX_LINES, paysExactly, MAX_QUANTITY, type Actor, type Address, type Order, type OrderState, type Tracking } from "./order.js";
 import { createOrderBatcher, NOTE_LIMIT, type ChatItem } from "./order-batcher.js";
 import { orderFromRows } from "./order-rows.js";
 
@@ -106,7 +106,12 @@ export function createOrderService(ports: OrderPorts) {
      * kit's once()). A move the state machine does not allow (a payment for
      * an order that expired) changes nothing; the caller logs it.
      */
-    async applyPayment(trx: Db, orderId: string, outcome: "succeeded" | "failed" | "refunded"): Promise<{ applied: boolean; state?: OrderState }> {
+    async applyPayment(
+      trx: Db,
+      orderId: string,
+      outcome: "succeeded" | "failed" | "refunded",
+      payment: { eventId: string; paymentId: string; amount: { amountMinor: bigint; currency: string } | undefined },
+    ): Promise<{ applied: boolean; state?: OrderState; mismatch?: { paid: string; total: string } }> {
       const order = await load(trx, orderId, true);
       if (!order) return { applied: false };
       const to: OrderState = outcome === "succeeded" ? "PAID" : outcome === "refunded" ? "REFUNDED" : "CANCELLED";
@@ -115,6 +120,19 @@ export function createOrderService(ports: OrderPorts) {
         checkTransition(order, to, "payments");
       } catch {
         return { applied: false, state: order.state };
+      }
+      const paid = payment.amount;
+      if (outcome === "succeeded" && !paysExactly(order, paid)) {
+        await recordPaymentMismatch(trx, {
+          event_id: payment.eventId,
+          order_id: order.id,
+          payment_id: payment.paymentId,
+          paid_minor: paid ? paid.amountMinor.toString() : null,
+          paid_currency: paid?.currency ?? "",
+          total_minor: order.totalMinor.toString(),
+          currency: order.currency,
+        });
+        return { applied: false, state: order.state, mismatch: { paid: paid ? `${paid.amountMinor} ${paid.currency}` : "none", total: `${order.totalMinor} ${order.currency}` } };
       }
       await move(trx, order, to, "payments", { reason: outcome === "failed" ? "payment_failed" : "" });
       return { applied: true, state: to };

@@ -92,6 +92,11 @@ export interface Order {
   updatedAt: Date;
 }
 
+/** A payment settles an order only when it is exactly its total, in its currency. */
+export function paysExactly(order: Pick<Order, "totalMinor" | "currency">, paid: { amountMinor: bigint; currency: string } | undefined): boolean {
+  return paid !== undefined && paid.currency === order.currency && paid.amountMinor === order.totalMinor;
+}
+
 /** Units of one product in one cart or order line at most (the Cloud API cart's limit). */
 export const MAX_QUANTITY = 99;
 /** Distinct products in one order at most. */

@@ -14,6 +14,9 @@ export interface PaymentEvent {
   orderId: string;
   /** For a refund: whether it refunds everything the payment captured (only then is the order REFUNDED). */
   fullyRefunded: boolean;
+  paymentId: string;
+  /** What the customer paid (minor units), when the event says. */
+  amount: { amountMinor: bigint; currency: string } | undefined;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface PaymentEvent {
  * (the kit terminates it).
  */
 export function decodePaymentEvent(data: Uint8Array, subject: string): PaymentEvent {
-  let event: { meta?: { eventId: string } | undefined; orderId: string };
+  let event: { meta?: { eventId: string } | undefined; orderId: string; paymentId: string; amount?: { amountMinor: string; currency: string } | undefined };
   let outcome: PaymentEvent["outcome"];
   let fullyRefunded = false;
   if (subject.endsWith(consumed.paymentSucceeded)) {
@@ -38,11 +41,17 @@ export function decodePaymentEvent(data: Uint8Array, subject: string): PaymentEv
     event = refunded;
   } else throw new Error(`not a payment outcome: ${subject}`);
   if (!event.meta?.eventId) throw new Error("payment event without event id");
-  return { outcome, eventId: event.meta.eventId, orderId: event.orderId, fullyRefunded };
+  const amount = event.amount ? { amountMinor: BigInt(event.amount.amountMinor), currency: event.amount.currency } : undefined;
+  return { outcome, eventId: event.meta.eventId, orderId: event.orderId, fullyRefunded, paymentId: event.paymentId, amount };
 }
 
-/** Moves the order once per event id (the kit's once): a redelivered event changes nothing. */
-export function paymentHandler(db: Kysely<CatalogDatabase>, orders: OrderService, log: Logger) {
+/**
+ * Moves the order once per event id (the kit's once): a redelivered event
+ * changes nothing. A success whose amount is not the order's total leaves
+ * the order unpaid (its stock stays held until it expires), is recorded in
+ * payment_mismatch and counted in kontor_catalog_payment_mismatches_total.
+ */
+export function paymentHandler(db: Kysely<CatalogDatabase>, orders: OrderService, log: Logger, mismatches?: { inc(): void }) {
   return (event: PaymentEvent): Promise<Outcome> =>
     once(db, PAYMENTS_CONSUMER, event.eventId, async (trx) => {
       if (!event.orderId) return;
@@ -50,7 +59,10 @@ export function paymentHandler(db: Kysely<CatalogDatabase>, orders: OrderService
         log.info({ order_id: event.orderId }, "partial refund: the order keeps its state");
         return;
       }
-      const result = await orders.applyPayment(trx, event.orderId, event.outcome);
-      if (!result.applied) log.warn({ order_id: event.orderId, outcome: event.outcome, state: result.state ?? "unknown" }, "payment outcome does not move the order");
+      const result = await orders.applyPayment(trx, event.orderId, event.outcome, { eventId: event.eventId, paymentId: event.paymentId, amount: event.amount });
+      if (result.mismatch) {
+        mismatches?.inc();
+        log.warn({ order_id: event.orderId, payment_id: event.paymentId, paid: result.mismatch.paid, total: result.mismatch.total }, "payment amount is not the order total: the order stays unpaid");
+      } else if (!result.applied) log.warn({ order_id: event.orderId, outcome: event.outcome, state: result.state ?? "unknown" }, "payment outcome does not move the order");
     });
 }

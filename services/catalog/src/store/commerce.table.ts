@@ -89,3 +89,15 @@ export interface ProductSearchTable {
   archived: boolean;
   doc: string;
 }
+
+/** A payment whose amount was not the order's total (the order stayed unpaid). */
+export interface PaymentMismatchTable {
+  event_id: string;
+  order_id: string;
+  payment_id: string;
+  paid_minor: string | null;
+  paid_currency: string;
+  total_minor: string;
+  currency: string;
+  at: Generated<Date>;
+}

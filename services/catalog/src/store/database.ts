@@ -1,6 +1,6 @@
 import type { KitTables } from "@kontor/service-kit/kit-migrations";
 import type { ProductTable } from "./product.table.js";
-import type { CartItemTable, CartTable, CatalogTable, OrderChangeTable, OrderLineTable, OrderTable, ProductSearchTable, ProductWordTable, ReservationTable } from "./commerce.table.js";
+import type { CartItemTable, CartTable, CatalogTable, OrderChangeTable, OrderLineTable, OrderTable, ProductSearchTable, PaymentMismatchTable, ProductWordTable, ReservationTable } from "./commerce.table.js";
 
 export interface CatalogDatabase extends KitTables {
   product: ProductTable;
@@ -13,4 +13,5 @@ export interface CatalogDatabase extends KitTables {
   order_line: OrderLineTable;
   reservation: ReservationTable;
   order_change: OrderChangeTable;
+  payment_mismatch: PaymentMismatchTable;
 }

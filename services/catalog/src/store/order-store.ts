@@ -262,3 +262,8 @@ export async function emptyCarts(db: Db, cartIds: string[]): Promise<void> {
   await db.deleteFrom("cart_item").where("cart_id", "in", cartIds).execute();
   await db.updateTable("cart").set({ currency: null, updated_at: sql<Date>`now()` }).where("id", "in", cartIds).execute();
 }
+
+/** Records a payment that did not match its order's total; a redelivery of the same event adds nothing. */
+export async function recordPaymentMismatch(db: Db, row: { event_id: string; order_id: string; payment_id: string; paid_minor: string | null; paid_currency: string; total_minor: string; currency: string }): Promise<void> {
+  await db.insertInto("payment_mismatch").values(row).onConflict((oc) => oc.column("event_id").doNothing()).execute();
+}
