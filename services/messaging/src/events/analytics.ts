@@ -26,6 +26,7 @@ function statusOf(e: MessageStatusChanged): AnalyticsEvent | undefined {
     errorCode: e.errorCode,
     fromBusiness: e.sender?.kind?.$case === "phoneNumberId",
     at: e.meta?.occurredAt?.getTime() ?? 0,
+    messageId: e.messageId,
   };
 }
 
@@ -51,7 +52,10 @@ export function decodeAnalytics(subject: string, data: Uint8Array): AnalyticsEve
 function decodeOne(subject: string, data: Uint8Array): AnalyticsEvent | undefined {
   if (subject.endsWith(subjects.messageReceived)) {
     const e = MessageReceived.decode(data);
-    return { kind: "received", eventId: e.meta?.eventId ?? "", businessId: e.meta?.businessId ?? "", phoneNumberId: e.phoneNumberId, conversationId: e.message?.conversationId ?? "", at: e.meta?.occurredAt?.getTime() ?? 0 };
+    const action = e.message?.content?.kind?.$case === "interactive" ? e.message.content.kind.value.action : undefined;
+    // A tap on a reply button answers the message carrying it (a template's quick reply): its context.
+    const buttonReplyTo = action?.$case === "buttonReply" ? e.message?.context?.messageId || undefined : undefined;
+    return { kind: "received", eventId: e.meta?.eventId ?? "", businessId: e.meta?.businessId ?? "", phoneNumberId: e.phoneNumberId, conversationId: e.message?.conversationId ?? "", at: e.meta?.occurredAt?.getTime() ?? 0, buttonReplyTo };
   }
   if (subject.endsWith(subjects.conversationOpened)) {
     const e = ConversationOpened.decode(data);
@@ -59,7 +63,7 @@ function decodeOne(subject: string, data: Uint8Array): AnalyticsEvent | undefine
   }
   if (subject.endsWith(subjects.messageBilled)) {
     const e = MessageBilled.decode(data);
-    return { kind: "billed", eventId: e.meta?.eventId ?? "", businessId: e.businessId, phoneNumberId: e.phoneNumberId, templateName: e.templateName, at: e.sentAt?.getTime() ?? 0 };
+    return { kind: "billed", eventId: e.meta?.eventId ?? "", businessId: e.businessId, phoneNumberId: e.phoneNumberId, templateName: e.templateName, at: e.sentAt?.getTime() ?? 0, messageId: e.messageId };
   }
   return undefined;
 }

@@ -1,9 +1,12 @@
 import { sql, type Kysely } from "kysely";
-import { fold, type AnalyticsEvent } from "../domain/tools/analytics.js";
+import { fold, templateLookups, type AnalyticsEvent, type TemplateMessages } from "../domain/tools/analytics.js";
 import type { MessagingDatabase } from "./database.js";
 
 /** The analytics consumer's name in processed_events (its dedupe). */
 export const ANALYTICS_CONSUMER = "messaging-analytics";
+
+/** How long a template message's template is kept for its statuses and taps (a status or tap later than this is not counted for the template). */
+export const TEMPLATE_MESSAGE_KEEP_DAYS = 35;
 
 /** Analytics' store: one transaction per batch of events, each event counted once whatever redelivers it. */
 export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
@@ -25,7 +28,20 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
           for (const r of rows.rows) awaiting.set(r.conversation_id, r.since.getTime());
         }
         const before = new Set(awaiting.keys());
-        const deltas = fold(todo, awaiting).sort((a, b) => (`${a.businessId}\u0000${a.day}\u0000${a.phoneNumberId}\u0000${a.metric}` < `${b.businessId}\u0000${b.day}\u0000${b.phoneNumberId}\u0000${b.metric}` ? -1 : 1));
+        // Template messages: those sent in this batch are learnt by fold; earlier ones are read.
+        const templates: TemplateMessages = new Map();
+        const lookups = templateLookups(todo);
+        if (lookups.length > 0) {
+          const rows = await trx.selectFrom("analytics_template_message").select(["message_id", "template_name"]).where("message_id", "in", lookups).execute();
+          for (const r of rows) templates.set(r.message_id, r.template_name);
+        }
+        const sentTemplates = todo.flatMap((e) => (e.kind === "billed" && e.templateName && e.messageId ? [{ message_id: e.messageId, template_name: e.templateName, sent_at: new Date(e.at) }] : []));
+        if (sentTemplates.length > 0) {
+          await trx.insertInto("analytics_template_message").values(sentTemplates).onConflict((oc) => oc.column("message_id").doNothing()).execute();
+          // Now and then, forget template messages too old to matter (one indexed range delete).
+          if (Math.random() < 0.01) await sql`DELETE FROM analytics_template_message WHERE sent_at < now() - make_interval(days => ${TEMPLATE_MESSAGE_KEEP_DAYS})`.execute(trx);
+        }
+        const deltas = fold(todo, awaiting, templates).sort((a, b) => (`${a.businessId}\u0000${a.day}\u0000${a.phoneNumberId}\u0000${a.metric}` < `${b.businessId}\u0000${b.day}\u0000${b.phoneNumberId}\u0000${b.metric}` ? -1 : 1));
         if (deltas.length > 0) {
           // In key order, so concurrent batches lock rows in one order.
           await sql`

@@ -13,6 +13,7 @@ import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
 import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, FlowNameTable, FlowSessionTable, FlowTable, CatalogProductTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { AutoReplySentTable, AutoReplySettingsTable, BusinessHoursTable } from "./auto-reply.table.js";
+import type { AnalyticsTemplateMessageTable } from "./template-analytics.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
 
@@ -45,6 +46,7 @@ export interface MessagingDatabase extends KitTables {
   auto_reply_settings: AutoReplySettingsTable;
   auto_reply_sent: AutoReplySentTable;
   business_hours: BusinessHoursTable;
+  analytics_template_message: AnalyticsTemplateMessageTable;
   messaging_limit_usage: MessagingLimitUsageTable;
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;

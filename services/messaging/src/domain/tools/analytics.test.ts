@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fold, points, quantileOf, responseBucket, RESPONSE_BUCKETS_S, type AnalyticsEvent } from "./analytics.js";
+import { fold, points, quantileOf, responseBucket, RESPONSE_BUCKETS_S, templateLookups, type AnalyticsEvent } from "./analytics.js";
 
 const T = Date.UTC(2026, 11, 5, 10, 0, 0);
 const base = { businessId: "b1", phoneNumberId: "n1" };
@@ -8,6 +8,18 @@ const status = (s: "sent" | "delivered" | "read" | "failed", at: number, over: P
 const received = (at: number, conversationId = "c1"): AnalyticsEvent => ({ kind: "received", eventId: `r${at}${conversationId}`, ...base, conversationId, at });
 
 describe("fold", () => {
+  it("when template messages are sent, delivered, read and tapped, then each counts for its template, in this batch or from the ones learnt before; other messages for none", () => {
+    const billed = (messageId: string, templateName: string): AnalyticsEvent => ({ kind: "billed", eventId: `b${messageId}`, ...base, templateName, at: T, messageId });
+    const tap = (replyTo: string, at: number): AnalyticsEvent => ({ kind: "received", eventId: `t${at}`, ...base, conversationId: "c1", at, buttonReplyTo: replyTo });
+    const templates = new Map([["wamid.old", "welcome"]]);
+    const batch = [billed("wamid.m1", "shipped"), status("delivered", T + 1, { messageId: "wamid.m1" }), status("read", T + 2, { messageId: "wamid.m1" }), status("read", T + 3, { messageId: "wamid.old" }), status("read", T + 4, { messageId: "wamid.free" }), tap("wamid.m1", T + 5), tap("wamid.free", T + 6)];
+    expect(templateLookups(batch).sort()).toEqual(["wamid.free", "wamid.m1", "wamid.old"]);
+    const byMetric = Object.fromEntries(fold(batch, new Map(), templates).map((d) => [d.metric, d.value]));
+    expect(byMetric).toMatchObject({ "tpl:shipped": 1, "tpl_delivered:shipped": 1, "tpl_read:shipped": 1, "tpl_read:welcome": 1, "tpl_clicked:shipped": 1, read: 3, inbound: 2 });
+    expect(Object.keys(byMetric).filter((m) => m.startsWith("tpl")).sort()).toEqual(["tpl:shipped", "tpl_clicked:shipped", "tpl_delivered:shipped", "tpl_read:shipped", "tpl_read:welcome"]);
+    expect(points(Object.entries(byMetric).map(([metric, value]) => ({ day: "2026-12-05", metric, value })), "day")[0]).toMatchObject({ templateRead: { shipped: 1, welcome: 1 }, templateClicked: { shipped: 1 }, templateDelivered: { shipped: 1 } });
+  });
+
   it("when business messages move through their statuses, then each status counts per day; customers' own statuses do not", () => {
     const deltas = fold([status("sent", T), status("delivered", T + 1), status("read", T + 2), status("failed", T + 3), status("sent", T, { fromBusiness: false })], new Map());
     const byMetric = Object.fromEntries(deltas.map((d) => [d.metric, d.value]));

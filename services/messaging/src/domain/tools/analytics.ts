@@ -8,10 +8,24 @@
 
 /** What one event says, already decoded. `at` is epoch ms. */
 export type AnalyticsEvent =
-  | { kind: "status"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; status: "sent" | "delivered" | "read" | "failed"; errorCode: number; fromBusiness: boolean; at: number }
-  | { kind: "received"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; at: number }
+  | { kind: "status"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; status: "sent" | "delivered" | "read" | "failed"; errorCode: number; fromBusiness: boolean; at: number; messageId?: string }
+  /** `buttonReplyTo`: the message whose reply button the customer tapped (its reply context), if this is such a tap. */
+  | { kind: "received"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; at: number; buttonReplyTo?: string }
   | { kind: "opened"; eventId: string; businessId: string; phoneNumberId: string; category: string; at: number }
-  | { kind: "billed"; eventId: string; businessId: string; phoneNumberId: string; templateName: string; at: number };
+  | { kind: "billed"; eventId: string; businessId: string; phoneNumberId: string; templateName: string; at: number; messageId?: string };
+
+/** Template message id → template name, for the per-template counts of later statuses and button taps. */
+export type TemplateMessages = Map<string, string>;
+
+/** The template messages an event batch needs to know: those its statuses and button taps name. */
+export function templateLookups(events: readonly AnalyticsEvent[]): string[] {
+  const ids = new Set<string>();
+  for (const e of events) {
+    if (e.kind === "status" && e.fromBusiness && (e.status === "delivered" || e.status === "read") && e.messageId) ids.add(e.messageId);
+    else if (e.kind === "received" && e.buttonReplyTo) ids.add(e.buttonReplyTo);
+  }
+  return [...ids];
+}
 
 /** Upper bounds of the first-response buckets, in seconds; the last one is open. */
 export const RESPONSE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400] as const;
@@ -37,9 +51,13 @@ export type Awaiting = Map<string, number>;
 /**
  * Folds events (in stream order) into deltas; `awaiting` is read and
  * updated for first-response times: a customer message starts the clock if
- * none runs, the business's next SENT stops it.
+ * none runs, the business's next SENT stops it. `templates` (the template
+ * messages the batch names, see templateLookups) learns each template send
+ * (message.billed names the template) and attributes deliveries, reads and
+ * button taps to it; a status or tap of a message it does not hold is not
+ * a template's.
  */
-export function fold(events: readonly AnalyticsEvent[], awaiting: Awaiting): Delta[] {
+export function fold(events: readonly AnalyticsEvent[], awaiting: Awaiting, templates: TemplateMessages = new Map()): Delta[] {
   const sums = new Map<string, Delta>();
   const add = (e: { businessId: string; phoneNumberId: string; at: number }, metric: string, value = 1) => {
     const day = dayOf(e.at);
@@ -54,6 +72,10 @@ export function fold(events: readonly AnalyticsEvent[], awaiting: Awaiting): Del
         if (!e.fromBusiness) break;
         add(e, e.status);
         if (e.status === "failed") add(e, `failed:${e.errorCode}`);
+        if ((e.status === "delivered" || e.status === "read") && e.messageId) {
+          const template = templates.get(e.messageId);
+          if (template !== undefined) add(e, `tpl_${e.status}:${template}`);
+        }
         if (e.status === "sent") {
           const since = awaiting.get(e.conversationId);
           if (since !== undefined) {
@@ -64,13 +86,19 @@ export function fold(events: readonly AnalyticsEvent[], awaiting: Awaiting): Del
         break;
       case "received":
         add(e, "inbound");
+        if (e.buttonReplyTo) {
+          const template = templates.get(e.buttonReplyTo);
+          if (template !== undefined) add(e, `tpl_clicked:${template}`);
+        }
         if (!awaiting.has(e.conversationId)) awaiting.set(e.conversationId, e.at);
         break;
       case "opened":
         add(e, `conv:${e.category}`);
         break;
       case "billed":
+        if (!e.templateName) break;
         add(e, `tpl:${e.templateName}`);
+        if (e.messageId) templates.set(e.messageId, e.templateName);
         break;
     }
   }
