@@ -34,6 +34,8 @@ const ROUNDS = benchKnob("BENCH_ROUNDS", 3);
 const UNARY_CONCURRENCY = benchKnob("BENCH_UNARY_CONCURRENCY", 64); // in flight per sender
 const STREAM_WINDOW = benchKnob("BENCH_STREAM_WINDOW", 2000); // in flight per sender stream
 const BODY_BYTES = 100;
+/** Each low-load latency phase (and the commit probe beside them). */
+const LOW_MS = benchKnob("BENCH_LOW_MS", 4000);
 /** As in services/messaging/package.json's start script. */
 const SERVICE_NODE_ARGS = "--max-semi-space-size=64";
 const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 };
@@ -51,6 +53,8 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 interface ServerProc {
   child: ChildProcess;
   port: number;
+  /** The service's Prometheus endpoint (0 for the no-op server). */
+  metricsPort: number;
 }
 
 const children = new Set<ChildProcess>();
@@ -80,7 +84,8 @@ function startServer(mode: "messaging" | "noop", env: Record<string, string>): P
         child.stdout!.off("data", onData);
         // Keep draining: the service logs (warnings) to stdout, and a full pipe would stall it.
         child.stdout!.on("data", (more: Buffer) => process.stderr.write(more));
-        resolvePort({ child, port: (JSON.parse(line) as { port: number }).port });
+        const ready = JSON.parse(line) as { port: number; metricsPort?: number };
+        resolvePort({ child, port: ready.port, metricsPort: ready.metricsPort ?? 0 });
       }
     };
     child.stdout!.on("data", onData);
@@ -768,12 +773,15 @@ async function main() {
     metrics.stream_send_per_s = Math.round(median(r.realS));
     metrics.server_cpu_us_per_msg = round(cpuS / ackS, 1);
     extra.server_cpu_us_per_unary_msg = round(cpuU / Math.max(1, ackU), 1);
-    extra.unary_ratio = round(median(r.realU.map((x, i) => x / r.noopU[i]!)), 3);
-    extra.stream_ratio = round(median(r.realS.map((x, i) => x / r.noopS[i]!)), 3);
+    metrics.unary_ratio = round(median(r.realU.map((x, i) => x / r.noopU[i]!)), 3);
+    metrics.stream_ratio = round(median(r.realS.map((x, i) => x / r.noopS[i]!)), 3);
     // Where each message's CPU went, and the best rate the rest of the machine allows: all cores
     // busy with the load generator, PostgreSQL, NATS and the kernel, and a server costing nothing.
     const perMsg = cpuPerMsg();
     extra.cpu_us_per_msg = JSON.stringify(perMsg);
+    // The service's CPU per streamed message ÷ the no-op server's (the same client code and windows), and nats-server's.
+    metrics.server_cpu_per_noop_server_cpu_stream = perMsg.stream?.server && perMsg.noop_stream?.server ? round(perMsg.stream.server / perMsg.noop_stream.server, 3) : 0;
+    metrics.nats_cpu_us_per_msg_stream = round(perMsg.stream?.nats ?? 0, 2);
     // `serverCost`: what the service's own process is allowed per message (0, or the no-op server's).
     const bound = (k: string, serverCost: number) => {
       const c = perMsg[k];
@@ -821,23 +829,33 @@ async function main() {
     metrics.stream_e2e_p50_ms = ls.p50;
     metrics.stream_e2e_p99_ms = ls.p99;
     log(`stream e2e p50 ${ls.p50} p99 ${ls.p99} (n=${ls.n})`);
-    // Diagnostics: the same paths at a load this machine sustains with room to spare.
+    // The latency a person feels: unary at 1,000/s and streamed at a quarter of this run's streamed
+    // capacity, beside the floor: a one-row durable commit on the same database at the same moment.
+    const floor = await commitProbe(env, LOW_MS, 1000);
+    limits.pg_commit_p50_ms = floor.p50;
+    limits.pg_commit_p99_ms = floor.p99;
     const beforeLow = receivedCount;
-    const el = await unaryAtRate(3000, 1000, "e2e-u-low");
+    const stagesBefore = await scrapeStages(server.current.metricsPort);
+    const el = await unaryAtRate(LOW_MS, 1000, "e2e-u-low");
     await waitReceived(beforeLow + el.acked);
     const ll = latencySummary();
-    extra.e2e_p50_ms_at_1000_per_s = ll.p50;
-    extra.e2e_p99_ms_at_1000_per_s = ll.p99;
+    extra.stages_at_1000_per_s = JSON.stringify(stageQuantiles(stagesBefore, await scrapeStages(server.current.metricsPort)));
+    metrics.e2e_p50_ms_at_1000_per_s = ll.p50;
+    metrics.e2e_p99_ms_at_1000_per_s = ll.p99;
     extra.ack_p50_ms_at_1000_per_s = ll.ackP50;
     extra.ack_p99_ms_at_1000_per_s = ll.ackP99;
+    const quarter = Math.max(100, Math.round((metrics.stream_send_per_s ?? 0) / 4));
     const beforeLowS = receivedCount;
-    const esl = await streamPhase(3000, "e2e-s-low", 2000);
+    const stagesBeforeS = await scrapeStages(server.current.metricsPort);
+    const esl = await streamPhase(LOW_MS, "e2e-s-low", quarter);
     await waitReceived(beforeLowS + esl.acked);
     const lsl = latencySummary();
-    extra.stream_e2e_p50_ms_at_2000_per_s = lsl.p50;
-    extra.stream_e2e_p99_ms_at_2000_per_s = lsl.p99;
+    extra.stages_stream_at_quarter_capacity = JSON.stringify(stageQuantiles(stagesBeforeS, await scrapeStages(server.current.metricsPort)));
+    metrics.stream_e2e_p50_ms_at_quarter_capacity = lsl.p50;
+    metrics.stream_e2e_p99_ms_at_quarter_capacity = lsl.p99;
+    extra.stream_quarter_capacity_per_s = quarter;
     measuring = false;
-    log(`low-load e2e: unary@1000/s p50 ${ll.p50} p99 ${ll.p99} (send→ack p50 ${ll.ackP50} p99 ${ll.ackP99}), stream@2000/s p50 ${lsl.p50} p99 ${lsl.p99}`);
+    log(`low-load e2e: unary@1000/s p50 ${ll.p50} p99 ${ll.p99} (send→ack p50 ${ll.ackP50} p99 ${ll.ackP99}), stream@${quarter}/s p50 ${lsl.p50} p99 ${lsl.p99}; one-row commit p50 ${floor.p50} p99 ${floor.p99}`);
     errors += e.errors + es.errors + el.errors + esl.errors;
 
     // 4. Loss over all phases: everything acked must be stored and received once.
@@ -972,6 +990,74 @@ async function rulesRounds(env: TestEnv, receivers: Receiver[], off: ServerProc,
 }
 
 /** Events committed but not yet relayed to JetStream (each row holds one commit's events). */
+/**
+ * The floor under the service's latency: one-row durable commits (INSERT in
+ * autocommit, synchronous_commit on, as the group commit's) on the service's
+ * database, one after another from one connection, started at most
+ * `ratePerS` a second for `ms`; p50 and p99 of each commit's round trip. Never
+ * more than one in flight, so a slow commit is measured, not a queue behind it.
+ */
+async function commitProbe(env: TestEnv, ms: number, ratePerS: number): Promise<{ p50: number; p99: number }> {
+  const { db, pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 1 });
+  try {
+    await pool.query("CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigint PRIMARY KEY, at timestamptz NOT NULL)");
+    const times: number[] = [];
+    const start = nowMs();
+    const interval = 1000 / ratePerS;
+    for (let id = 1; nowMs() - start < ms; id++) {
+      const t = nowMs();
+      await pool.query({ name: "probe", text: "INSERT INTO bench_commit_probe (id, at) VALUES ($1, now())", values: [id] });
+      times.push(nowMs() - t);
+      const wait = t + interval - nowMs();
+      if (wait >= 1) await sleep(wait);
+    }
+    await pool.query("DROP TABLE bench_commit_probe");
+    times.sort((a, b) => a - b);
+    return { p50: round(percentile(times, 50)), p99: round(percentile(times, 99)) };
+  } finally {
+    await db.destroy();
+  }
+}
+
+type StageBuckets = Map<string, Map<number, number>>;
+
+/** The service's per-stage histogram (kontor_messaging_send_stage_seconds): cumulative counts by stage and bucket bound. */
+async function scrapeStages(metricsPort: number): Promise<StageBuckets> {
+  const out: StageBuckets = new Map();
+  if (!metricsPort) return out;
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  for (const line of text.split("\n")) {
+    const m = /^kontor_messaging_send_stage_seconds_bucket\{(.*)\} (\d+)/.exec(line);
+    if (!m) continue;
+    const le = /le="([^"]+)"/.exec(m[1]!)?.[1];
+    const stage = /stage="([^"]+)"/.exec(m[1]!)?.[1];
+    if (!le || !stage) continue;
+    if (!out.has(stage)) out.set(stage, new Map());
+    out.get(stage)!.set(le === "+Inf" ? Infinity : Number(le), Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * Per stage, the bucket bounds (ms) under which 50% and 99% of the group
+ * commits between two scrapes fell: where a send's time went (send-service.ts).
+ */
+function stageQuantiles(before: StageBuckets, after: StageBuckets): Record<string, { p50_ms: number; p99_ms: number; n: number }> {
+  const out: Record<string, { p50_ms: number; p99_ms: number; n: number }> = {};
+  for (const [stage, buckets] of after) {
+    const bounds = [...buckets.keys()].sort((a, b) => a - b);
+    const delta = bounds.map((b) => buckets.get(b)! - (before.get(stage)?.get(b) ?? 0));
+    const n = delta.at(-1) ?? 0;
+    const at = (q: number) => {
+      const i = delta.findIndex((c) => c >= q * n);
+      const b = bounds[i] ?? Infinity;
+      return Number.isFinite(b) ? b * 1000 : -1;
+    };
+    out[stage] = { p50_ms: at(0.5), p99_ms: at(0.99), n };
+  }
+  return out;
+}
+
 async function eventBacklog(env: TestEnv): Promise<number> {
   const { db, pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 1 });
   try {

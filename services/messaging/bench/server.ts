@@ -98,11 +98,12 @@ async function startProfile(): Promise<() => Promise<void>> {
 
 async function main() {
   let port: number;
+  let metricsPort = 0;
   if (mode === "noop") {
     port = await startNoop();
   } else {
     const app = await createMessaging(loadConfig(process.env));
-    ({ port } = await app.start());
+    ({ port, metricsPort } = await app.start());
     const profiled = await startProfile();
     if (process.env.BENCH_LOOP_DELAY === "1") {
       // Diagnostics: how long the service's event loop keeps I/O (PostgreSQL's answers among it) waiting.
@@ -132,7 +133,7 @@ async function main() {
         .then(() => process.exit(0));
     });
   }
-  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
+  process.stdout.write(`${JSON.stringify({ ready: true, port, metricsPort })}\n`);
 }
 
 main().catch((err: unknown) => {
