@@ -28,18 +28,17 @@ describe("mergeNotifications", () => {
 describe("chunksByKey", () => {
   const rows = (keys: string) => [...keys].map((k, i) => ({ orderKey: k, i }));
   it("when keys fit, then POSTs hold whole keys, at most max rows each, in queue order within a key", () => {
-    const out = chunksByKey(rows("aabcab"), 3);
-    expect(out.every((chain) => chain.length === 1 && chain[0]!.length <= 3)).toBe(true);
-    const flat = out.flat(2);
-    expect(flat.filter((r) => r.orderKey === "a").map((r) => r.i)).toEqual([0, 1, 4]);
-    for (const k of "abc") expect(out.filter((chain) => chain[0]!.some((r) => r.orderKey === k))).toHaveLength(1);
+    const { posts, later } = chunksByKey(rows("aabcab"), 3);
+    expect(later).toEqual([]);
+    expect(posts.every((p) => p.length <= 3)).toBe(true);
+    expect(posts.flat().filter((r) => r.orderKey === "a").map((r) => r.i)).toEqual([0, 1, 4]);
+    for (const k of "abc") expect(posts.filter((p) => p.some((r) => r.orderKey === k))).toHaveLength(1);
   });
 
-  it("when one key has more than max rows, then it gets a chain of its own, chunked in order", () => {
-    const out = chunksByKey(rows("aaaaab"), 2);
-    const chainA = out.find((c) => c[0]![0]!.orderKey === "a")!;
-    expect(chainA.map((c) => c.map((r) => r.i))).toEqual([[0, 1], [2, 3], [4]]);
-    expect(out.find((c) => c[0]![0]!.orderKey === "b")).toEqual([[{ orderKey: "b", i: 5 }]]);
+  it("when one key has more than max rows, then one POST takes its first max and the rest wait", () => {
+    const { posts, later } = chunksByKey(rows("aaaaab"), 2);
+    expect(posts).toEqual([[{ orderKey: "a", i: 0 }, { orderKey: "a", i: 1 }], [{ orderKey: "b", i: 5 }]]);
+    expect(later.map((r) => r.i)).toEqual([2, 3, 4]);
   });
 });
 

@@ -44,7 +44,8 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
   let pending = false;
   const inFlight = new Set<AbortController>();
   const posts = new Set<Promise<void>>();
-  const leaseMs = o.timeoutMs + 30_000;
+  // A POST is abandoned after timeoutMs; the rest covers its bookkeeping. A replica that died mid-POST frees its rows this late.
+  const leaseMs = o.timeoutMs * 2 + 5000;
 
   /** One POST of a WABA's rows; true when the receiver took it. */
   async function post(wabaId: string, rows: ClaimedDelivery[]): Promise<boolean> {
@@ -97,16 +98,6 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
     return false;
   }
 
-  /** Chunks of one key go out one after the other; after a failure the rest are released to wait behind it. */
-  async function postChain(wabaId: string, chain: ClaimedDelivery[][]): Promise<void> {
-    for (const [i, chunk] of chain.entries()) {
-      if (!(await post(wabaId, chunk))) {
-        await releaseLeases(o.db, chain.slice(i + 1).flat().map((r) => r.id));
-        return;
-      }
-    }
-  }
-
   /** Leases what is due and starts its POSTs; returns how many rows it leased. */
   async function pass(): Promise<number> {
     const room = o.maxInFlight - posts.size;
@@ -120,8 +111,11 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
     }
     for (const [wabaId, rows] of byWaba) {
       // A key's rows stay in one POST (their order is the entries' order), so chunks split between keys only.
-      for (const chain of chunksByKey(rows, o.maxBatch)) {
-        const p: Promise<void> = postChain(wabaId, chain)
+      const { posts: chunks, later } = chunksByKey(rows, o.maxBatch);
+      // A key's rows beyond one POST wait behind it (leased again once it is delivered).
+      await releaseLeases(o.db, later.map((r) => r.id));
+      for (const chunk of chunks) {
+        const p: Promise<void> = post(wabaId, chunk).then(() => undefined)
           .catch((err: unknown) => o.log.error({ err, waba_id: wabaId }, "webhook delivery bookkeeping failed"))
           .finally(() => {
             posts.delete(p);
@@ -178,32 +172,32 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
 
 /**
  * Splits a WABA's leased rows (in queue order) into POSTs of at most `max`
- * rows without splitting an order key: chains of POSTs that may run at once.
- * A key with more than `max` rows gets a chain of its own, its chunks sent
- * one after the other in order.
+ * rows without splitting an order key; a key with more rows than `max` gets a
+ * POST of its first `max` and the rest are `later` (two POSTs of one key are
+ * never in flight at once, so its order holds).
  */
-export function chunksByKey<T extends { orderKey: string }>(rows: readonly T[], max: number): T[][][] {
+export function chunksByKey<T extends { orderKey: string }>(rows: readonly T[], max: number): { posts: T[][]; later: T[] } {
   const byKey = new Map<string, T[]>();
   for (const r of rows) {
     const list = byKey.get(r.orderKey) ?? [];
     list.push(r);
     byKey.set(r.orderKey, list);
   }
-  const out: T[][][] = [];
+  const posts: T[][] = [];
+  const later: T[] = [];
   let current: T[] = [];
   for (const list of byKey.values()) {
     if (list.length > max) {
-      const chain: T[][] = [];
-      for (let i = 0; i < list.length; i += max) chain.push(list.slice(i, i + max));
-      out.push(chain);
+      posts.push(list.slice(0, max));
+      later.push(...list.slice(max));
       continue;
     }
     if (current.length + list.length > max) {
-      out.push([current]);
+      posts.push(current);
       current = [];
     }
     current.push(...list);
   }
-  if (current.length) out.push([current]);
-  return out;
+  if (current.length) posts.push(current);
+  return { posts, later };
 }
