@@ -23,7 +23,7 @@ const phoneE164 = e164();
 
 beforeAll(async () => {
   env = await createTestEnv();
-  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "300" }));
+  config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "300", STATUS_EVENTS: "per_commit" }));
   app = await createMessaging(config);
   const { port } = await app.start();
   client = clientFor(MessagingServiceClient, port);
@@ -46,7 +46,8 @@ async function newCustomer(c = client): Promise<{ id: string; token: string }> {
 
 const bodyOf = (m: { message?: { content?: { kind?: unknown } } }) => (m.message?.content?.kind as { value: { body: string } }).value.body;
 
-async function statusEvents(messageId: string): Promise<MessageStatusChanged[]> {
+/** Every message.status event on the stream, as published (one status, or several in `statuses`). */
+async function statusEventsOnStream(): Promise<MessageStatusChanged[]> {
   const nc = await env.nats();
   const stream = domainStream(env.natsPrefix, "messaging").name;
   // An ordered consumer on the status subject only: reading the whole stream one by one gets slow.
@@ -57,14 +58,17 @@ async function statusEvents(messageId: string): Promise<MessageStatusChanged[]> 
     let n = 0;
     for await (const msg of batch) {
       n++;
-      const e = MessageStatusChanged.decode(msg.data);
-      // One status per event, or several (STATUS_EVENTS=per_commit).
-      for (const one of e.statuses.length > 0 ? e.statuses : [e]) if (one.messageId === messageId) out.push(one);
+      out.push(MessageStatusChanged.decode(msg.data));
       if (msg.info.pending === 0) break;
     }
     if (n === 0 || n < 1000) break;
   }
   return out;
+}
+
+/** A message's statuses, from single and packed events alike. */
+async function statusEvents(messageId: string): Promise<MessageStatusChanged[]> {
+  return (await statusEventsOnStream()).flatMap((e) => (e.statuses.length > 0 ? e.statuses : [e])).filter((one) => one.messageId === messageId);
 }
 
 describe("StreamInbox", () => {
@@ -218,6 +222,26 @@ describe("receipts and statuses", () => {
     const err = await expectFailure(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "3", messageId: "" }, { token: bizToken });
     expect(err.code).toBe(status.PERMISSION_DENIED);
     bizInbox.close();
+  });
+
+  it("when a receipt moves several messages of a business number, then one status event carries them all, each status with its own id (STATUS_EVENTS=per_commit)", async () => {
+    const c = await newCustomer();
+    const sent: SendResult[] = [];
+    for (let i = 0; i < 4; i++) sent.push((await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text(`p${i}`)), { token: bizToken })).result!);
+    const read = await unaryCall(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId: sent[0]!.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "4", messageId: "" }, { token: c.token });
+    expect(read.updated).toBe(4);
+    const ids = sent.map((m) => `${m.messageId}:s${MessageStatus.MESSAGE_STATUS_READ}`);
+    const packed = await waitFor(async () => (await statusEventsOnStream()).find((e) => e.statuses.some((one) => ids.includes(one.meta?.eventId ?? ""))), 15_000);
+    expect(packed.statuses.map((one) => one.meta?.eventId)).toEqual(ids);
+    expect(packed.statuses.map((one) => one.messageId)).toEqual(sent.map((m) => m.messageId));
+    expect(packed.statuses.every((one) => one.status === MessageStatus.MESSAGE_STATUS_READ && one.phoneNumberId === phone && one.meta?.businessId === biz)).toBe(true);
+    // The enclosing event names the batch and the business; it holds no status of its own.
+    expect(packed.meta?.eventId).toBe(`${ids[0]}+4`);
+    expect(packed.meta?.businessId).toBe(biz);
+    expect(packed.messageId).toBe("");
+    // No status was published twice, packed or single.
+    const all = (await statusEventsOnStream()).flatMap((e) => (e.statuses.length > 0 ? e.statuses : [e])).map((one) => one.meta?.eventId);
+    expect(new Set(all).size).toBe(all.length);
   });
 
   it("when a message fails before delivery, then FAILED sticks and later receipts do not change it", async () => {
