@@ -45,7 +45,8 @@ export const SERVICES: readonly ServiceSpec[] = ([
   { name: "catalog", grpcPort: 50053, metricsPort: 9463 },
   // The bank data key is derived from the stack's own secret, so the linked bank accounts stay readable across restarts.
   { name: "payments", grpcPort: 50054, metricsPort: 9464, env: (s: Secrets) => ({ BANK_DATA_KEY: createHash("sha256").update("kontor-payments-bank-data:").update(s.messageMasterKey).digest("base64") }) },
-  { name: "ads", grpcPort: 50055, metricsPort: 9465 },
+  // Ad tokens are signed with a key derived from the stack's own secret, so clicks on ads served before a restart still count.
+  { name: "ads", grpcPort: 50055, metricsPort: 9465, env: (s: Secrets) => ({ ADS_TOKEN_SECRET: createHash("sha256").update("kontor-ads-token:").update(s.messageMasterKey).digest("base64") }) },
   // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging and signs with a key of its own.
   {
     name: "gateway",

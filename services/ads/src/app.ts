@@ -3,19 +3,66 @@ import type { Config } from "./config.js";
 import { migrations } from "./store/migrations/index.js";
 import type { AdsDatabase } from "./store/database.js";
 import { createCampaignService } from "./domain/campaign-service.js";
+import { createClickService } from "./domain/click-service.js";
+import { createReportService } from "./domain/report-service.js";
+import { createSponsoredService, type SponsoredSender } from "./domain/sponsored-service.js";
+import { createAttribution } from "./domain/attribution-service.js";
+import { createServingEngine } from "./serving/serving-engine.js";
+import { registerConsumers } from "./events/consumers.js";
 import { registerAdsServer } from "./rpc/ads-server.js";
 import { adsAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
 
+export interface AdsOverrides extends Partial<Pick<RuntimeOptions, "log" | "afterPublish">> {
+  /** The clock (tests and the bench drive simulated days). */
+  now?: () => Date;
+  /** Sends sponsored messages; by default through messaging's gRPC API when MESSAGING_ADDR is set. */
+  sponsoredSender?: SponsoredSender;
+}
+
 /** Composition root: build everything from config; start() returns the bound port. */
-export async function createAds(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { now?: () => Date } = {}) {
-  const { now, ...runtimeOverrides } = overrides;
-  const rt = await createRuntime<AdsDatabase>({ name: "ads", domain: "ads", config, migrations, access: adsAccess, bounds, ...runtimeOverrides });
-  const campaigns = createCampaignService({ db: rt.db, enqueue: rt.enqueue, now: now ?? (() => new Date()) });
-  registerAdsServer(rt.grpc, campaigns, config.MAX_PAGE_SIZE);
+export async function createAds(config: Config, overrides: AdsOverrides = {}) {
+  const { now: clock, sponsoredSender, ...runtimeOverrides } = overrides;
+  const now = clock ?? (() => new Date());
+  // SelectAds is the hot path: its successful calls log at trace.
+  const rt = await createRuntime<AdsDatabase>({ name: "ads", domain: "ads", config, migrations, access: adsAccess, bounds, okLogLevel: "trace", ...runtimeOverrides });
+  const ports = { db: rt.db, enqueue: rt.enqueue, now };
+  const campaigns = createCampaignService({
+    ...ports,
+    policy: { bannedWords: config.ADS_BANNED_WORDS, allowedUrlHosts: config.ADS_ALLOWED_URL_HOSTS, blockedLandingDomains: config.ADS_BLOCKED_LANDING_DOMAINS },
+    currencies: new Set(Object.keys(config.ADS_CURRENCY_RATES)),
+  });
+  const serving = createServingEngine(
+    { ...ports, log: rt.log },
+    {
+      tokenSecret: config.ADS_TOKEN_SECRET,
+      rates: config.ADS_CURRENCY_RATES,
+      reserveEcpm: config.ADS_RESERVE_ECPM,
+      priorCtr: config.ADS_PRIOR_CTR,
+      priorImpressions: config.ADS_PRIOR_IMPRESSIONS,
+      slicesPerDay: config.ADS_LEASE_SLICES_PER_DAY,
+      pacingAheadMs: config.ADS_PACING_AHEAD_MS,
+      placementDailyCap: config.ADS_PLACEMENT_DAILY_CAP,
+      flushMs: config.ADS_FLUSH_MS,
+    },
+  );
+  const clicks = createClickService({ ...ports, tokenSecret: config.ADS_TOKEN_SECRET, chatLinkBaseUrl: config.ADS_CHAT_LINK_BASE_URL });
+  const reports = createReportService(rt.db);
+  const sponsored = createSponsoredService({ db: rt.db, now, weeklyCap: config.ADS_SPONSORED_WEEKLY_CAP, sender: sponsoredSender });
+  const attribution = createAttribution(config.ADS_ATTRIBUTION_DAYS);
+  registerConsumers(rt, serving, attribution);
+  registerAdsServer(rt.grpc, { campaigns, serving, clicks, reports, sponsored, maxPageSize: config.MAX_PAGE_SIZE });
+  // Memory first, then events (consumers start after these hooks), then traffic.
+  rt.onStart(async () => {
+    await serving.load();
+    serving.start();
+  });
+  rt.onStop(() => serving.stop());
   return {
     log: rt.log,
     runtime: rt,
+    serving,
+    sponsored,
     start: () => rt.start(),
     stop: () => rt.stop(),
   };

@@ -8,7 +8,7 @@ import { checkHealth, clientFor, errorDetail, expectFailure, unaryCall } from "@
 import { loadConfig } from "../src/config.js";
 import { createAds, type AdsApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
-import { buildCreateCampaign } from "./factories.js";
+import { TOKEN_SECRET, buildCreateCampaign, buildCreative } from "./factories.js";
 
 let env: TestEnv;
 let app: AdsApp;
@@ -18,7 +18,7 @@ let owner: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createAds(loadConfig(env.env()));
+  app = await createAds(loadConfig(env.env({ ADS_TOKEN_SECRET: TOKEN_SECRET })));
   ({ port } = await app.start());
   client = clientFor(AdsServiceClient, port);
   owner = await env.token({ kind: "business", businessId: "biz_pottery" });
@@ -53,7 +53,11 @@ describe("health", () => {
 
 describe("CreateCampaign", () => {
   it("when the business creates a campaign, then it is a stored DRAFT and CampaignCreated reaches NATS once", async () => {
-    const request = buildCreateCampaign({ name: "Blue vases", objective: CampaignObjective.CAMPAIGN_OBJECTIVE_SPONSORED_MESSAGE });
+    const request = buildCreateCampaign({
+      name: "Blue vases",
+      objective: CampaignObjective.CAMPAIGN_OBJECTIVE_SPONSORED_MESSAGE,
+      creatives: [buildCreative({ templateName: "vase_launch", templateLanguage: "en" })],
+    });
     const { campaign } = await unaryCall(client.createCampaign.bind(client), request, { token: owner });
     expect(campaign).toMatchObject({
       businessId: "biz_pottery",

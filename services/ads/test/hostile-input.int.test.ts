@@ -6,7 +6,7 @@ import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
 import { loadConfig } from "../src/config.js";
 import { createAds, type AdsApp } from "../src/app.js";
 import { bounds } from "../src/rpc/bounds.js";
-import { buildCreateCampaign } from "./factories.js";
+import { TOKEN_SECRET, buildCreateCampaign } from "./factories.js";
 
 let env: TestEnv;
 let app: AdsApp;
@@ -19,15 +19,32 @@ const callers: Record<string, () => string> = {
   createCampaign: () => owner,
   getCampaign: () => owner,
   listCampaigns: () => owner,
+  submitCampaign: () => owner,
+  reviewCampaign: () => reviewer,
+  pauseCampaign: () => owner,
+  resumeCampaign: () => owner,
+  endCampaign: () => owner,
+  selectAds: () => surface,
+  recordClick: () => surface,
+  getCampaignReport: () => owner,
+  exportCampaignReports: () => owner,
+  sendSponsoredMessages: () => owner,
+  stopSponsoredMessages: () => messagingService,
 };
+let reviewer: string;
+let surface: string;
+let messagingService: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  app = await createAds(loadConfig(env.env()));
+  app = await createAds(loadConfig(env.env({ ADS_TOKEN_SECRET: TOKEN_SECRET })));
   const { port } = await app.start();
   address = `127.0.0.1:${port}`;
   client = clientFor(AdsServiceClient, port);
   owner = await env.token({ kind: "business", businessId: "biz_hostile" });
+  reviewer = await env.token({ kind: "staff", staffId: "rev_1", roles: ["ads_reviewer"] });
+  surface = await env.token({ kind: "service", service: "directory" });
+  messagingService = await env.token({ kind: "service", service: "messaging" });
   await unaryCall(client.createCampaign.bind(client), buildCreateCampaign({ businessId: "biz_hostile" }), { token: owner });
 });
 

@@ -10,9 +10,20 @@ export async function insertCampaign(db: Db, row: NewCampaignRow): Promise<Campa
 }
 
 /** A malformed id cannot exist: answer undefined without asking pg. */
-export async function findCampaign(db: Db, id: string): Promise<CampaignRow | undefined> {
+export async function findCampaign(db: Db, id: string, forUpdate = false): Promise<CampaignRow | undefined> {
   if (!isUuid(id)) return undefined;
-  return db.selectFrom("campaign").selectAll().where("id", "=", id).executeTakeFirst();
+  let q = db.selectFrom("campaign").selectAll().where("id", "=", id);
+  if (forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function updateCampaignStatus(db: Db, id: string, status: CampaignRow["status"], review: CampaignRow["review"] | undefined, now: Date): Promise<CampaignRow> {
+  return db
+    .updateTable("campaign")
+    .set({ status, updated_at: now, ...(review ? { review: JSON.stringify(review) } : {}) })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Newest first; the cursor is (created_at, id) of the last row seen. */
@@ -22,4 +33,11 @@ export async function listCampaigns(db: Db, businessId: string, limit: number, a
     q = q.where((eb) => eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]));
   }
   return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+}
+
+/** Every campaign that may serve, in pages by id (the serving index loads them at start). */
+export async function listServable(db: Db, afterId: string | undefined, limit: number): Promise<CampaignRow[]> {
+  let q = db.selectFrom("campaign").selectAll().where("status", "=", "active").where("objective", "!=", "sponsored_message");
+  if (afterId) q = q.where("id", ">", afterId);
+  return q.orderBy("id").limit(limit).execute();
 }

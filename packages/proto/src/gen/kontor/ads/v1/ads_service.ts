@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -25,6 +27,145 @@ import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 export const protobufPackage = "kontor.ads.v1";
 
 export const protobufFileName = "kontor/ads/v1/ads_service.proto";
+
+/** What the campaign is optimised towards (its type is CampaignObjective). */
+export enum CampaignGoal {
+  CAMPAIGN_GOAL_UNSPECIFIED = 0,
+  /** CAMPAIGN_GOAL_MESSAGES - Conversations started with the business. */
+  CAMPAIGN_GOAL_MESSAGES = 1,
+  /** CAMPAIGN_GOAL_TRAFFIC - Visits to a landing page or profile. */
+  CAMPAIGN_GOAL_TRAFFIC = 2,
+  /** CAMPAIGN_GOAL_SALES - Orders. */
+  CAMPAIGN_GOAL_SALES = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function campaignGoalFromJSON(object: any): CampaignGoal {
+  switch (object) {
+    case 0:
+    case "CAMPAIGN_GOAL_UNSPECIFIED":
+      return CampaignGoal.CAMPAIGN_GOAL_UNSPECIFIED;
+    case 1:
+    case "CAMPAIGN_GOAL_MESSAGES":
+      return CampaignGoal.CAMPAIGN_GOAL_MESSAGES;
+    case 2:
+    case "CAMPAIGN_GOAL_TRAFFIC":
+      return CampaignGoal.CAMPAIGN_GOAL_TRAFFIC;
+    case 3:
+    case "CAMPAIGN_GOAL_SALES":
+      return CampaignGoal.CAMPAIGN_GOAL_SALES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CampaignGoal.UNRECOGNIZED;
+  }
+}
+
+export function campaignGoalToJSON(object: CampaignGoal): string {
+  switch (object) {
+    case CampaignGoal.CAMPAIGN_GOAL_UNSPECIFIED:
+      return "CAMPAIGN_GOAL_UNSPECIFIED";
+    case CampaignGoal.CAMPAIGN_GOAL_MESSAGES:
+      return "CAMPAIGN_GOAL_MESSAGES";
+    case CampaignGoal.CAMPAIGN_GOAL_TRAFFIC:
+      return "CAMPAIGN_GOAL_TRAFFIC";
+    case CampaignGoal.CAMPAIGN_GOAL_SALES:
+      return "CAMPAIGN_GOAL_SALES";
+    case CampaignGoal.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum BidKind {
+  BID_KIND_UNSPECIFIED = 0,
+  /** BID_KIND_CPM - Per thousand impressions. */
+  BID_KIND_CPM = 1,
+  /** BID_KIND_CPC - Per click. */
+  BID_KIND_CPC = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function bidKindFromJSON(object: any): BidKind {
+  switch (object) {
+    case 0:
+    case "BID_KIND_UNSPECIFIED":
+      return BidKind.BID_KIND_UNSPECIFIED;
+    case 1:
+    case "BID_KIND_CPM":
+      return BidKind.BID_KIND_CPM;
+    case 2:
+    case "BID_KIND_CPC":
+      return BidKind.BID_KIND_CPC;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BidKind.UNRECOGNIZED;
+  }
+}
+
+export function bidKindToJSON(object: BidKind): string {
+  switch (object) {
+    case BidKind.BID_KIND_UNSPECIFIED:
+      return "BID_KIND_UNSPECIFIED";
+    case BidKind.BID_KIND_CPM:
+      return "BID_KIND_CPM";
+    case BidKind.BID_KIND_CPC:
+      return "BID_KIND_CPC";
+    case BidKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where an ad is shown. */
+export enum Placement {
+  PLACEMENT_UNSPECIFIED = 0,
+  /** PLACEMENT_DIRECTORY_SEARCH - Among the directory's search results. */
+  PLACEMENT_DIRECTORY_SEARCH = 1,
+  /** PLACEMENT_APP_BANNER - A banner in the customer app. */
+  PLACEMENT_APP_BANNER = 2,
+  /** PLACEMENT_APP_FEED - A native card in the customer app's feed. */
+  PLACEMENT_APP_FEED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function placementFromJSON(object: any): Placement {
+  switch (object) {
+    case 0:
+    case "PLACEMENT_UNSPECIFIED":
+      return Placement.PLACEMENT_UNSPECIFIED;
+    case 1:
+    case "PLACEMENT_DIRECTORY_SEARCH":
+      return Placement.PLACEMENT_DIRECTORY_SEARCH;
+    case 2:
+    case "PLACEMENT_APP_BANNER":
+      return Placement.PLACEMENT_APP_BANNER;
+    case 3:
+    case "PLACEMENT_APP_FEED":
+      return Placement.PLACEMENT_APP_FEED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Placement.UNRECOGNIZED;
+  }
+}
+
+export function placementToJSON(object: Placement): string {
+  switch (object) {
+    case Placement.PLACEMENT_UNSPECIFIED:
+      return "PLACEMENT_UNSPECIFIED";
+    case Placement.PLACEMENT_DIRECTORY_SEARCH:
+      return "PLACEMENT_DIRECTORY_SEARCH";
+    case Placement.PLACEMENT_APP_BANNER:
+      return "PLACEMENT_APP_BANNER";
+    case Placement.PLACEMENT_APP_FEED:
+      return "PLACEMENT_APP_FEED";
+    case Placement.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** What the advertiser pays for and the ads are optimised towards. */
 export enum CampaignObjective {
@@ -85,6 +226,8 @@ export enum CampaignStatus {
   CAMPAIGN_STATUS_PAUSED = 3,
   /** CAMPAIGN_STATUS_ENDED - The flight is over or the campaign was ended; final. */
   CAMPAIGN_STATUS_ENDED = 4,
+  /** CAMPAIGN_STATUS_IN_REVIEW - Submitted; waits for a reviewer. */
+  CAMPAIGN_STATUS_IN_REVIEW = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -105,6 +248,9 @@ export function campaignStatusFromJSON(object: any): CampaignStatus {
     case 4:
     case "CAMPAIGN_STATUS_ENDED":
       return CampaignStatus.CAMPAIGN_STATUS_ENDED;
+    case 5:
+    case "CAMPAIGN_STATUS_IN_REVIEW":
+      return CampaignStatus.CAMPAIGN_STATUS_IN_REVIEW;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -124,10 +270,147 @@ export function campaignStatusToJSON(object: CampaignStatus): string {
       return "CAMPAIGN_STATUS_PAUSED";
     case CampaignStatus.CAMPAIGN_STATUS_ENDED:
       return "CAMPAIGN_STATUS_ENDED";
+    case CampaignStatus.CAMPAIGN_STATUS_IN_REVIEW:
+      return "CAMPAIGN_STATUS_IN_REVIEW";
     case CampaignStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
+}
+
+export enum SponsoredOutcome {
+  SPONSORED_OUTCOME_UNSPECIFIED = 0,
+  SPONSORED_OUTCOME_SENT = 1,
+  /** SPONSORED_OUTCOME_NOT_OPTED_IN - No marketing opt-in from this business. */
+  SPONSORED_OUTCOME_NOT_OPTED_IN = 2,
+  /** SPONSORED_OUTCOME_STOPPED - The customer stopped sponsored messages (from this business or all). */
+  SPONSORED_OUTCOME_STOPPED = 3,
+  /** SPONSORED_OUTCOME_WEEKLY_CAP - The customer got the weekly most of sponsored messages across all businesses. */
+  SPONSORED_OUTCOME_WEEKLY_CAP = 4,
+  /** SPONSORED_OUTCOME_ALREADY_SENT - Already sent this campaign's message to the customer. */
+  SPONSORED_OUTCOME_ALREADY_SENT = 5,
+  /** SPONSORED_OUTCOME_REFUSED - Messaging refused the send (tier limit, template, …). */
+  SPONSORED_OUTCOME_REFUSED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function sponsoredOutcomeFromJSON(object: any): SponsoredOutcome {
+  switch (object) {
+    case 0:
+    case "SPONSORED_OUTCOME_UNSPECIFIED":
+      return SponsoredOutcome.SPONSORED_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "SPONSORED_OUTCOME_SENT":
+      return SponsoredOutcome.SPONSORED_OUTCOME_SENT;
+    case 2:
+    case "SPONSORED_OUTCOME_NOT_OPTED_IN":
+      return SponsoredOutcome.SPONSORED_OUTCOME_NOT_OPTED_IN;
+    case 3:
+    case "SPONSORED_OUTCOME_STOPPED":
+      return SponsoredOutcome.SPONSORED_OUTCOME_STOPPED;
+    case 4:
+    case "SPONSORED_OUTCOME_WEEKLY_CAP":
+      return SponsoredOutcome.SPONSORED_OUTCOME_WEEKLY_CAP;
+    case 5:
+    case "SPONSORED_OUTCOME_ALREADY_SENT":
+      return SponsoredOutcome.SPONSORED_OUTCOME_ALREADY_SENT;
+    case 6:
+    case "SPONSORED_OUTCOME_REFUSED":
+      return SponsoredOutcome.SPONSORED_OUTCOME_REFUSED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SponsoredOutcome.UNRECOGNIZED;
+  }
+}
+
+export function sponsoredOutcomeToJSON(object: SponsoredOutcome): string {
+  switch (object) {
+    case SponsoredOutcome.SPONSORED_OUTCOME_UNSPECIFIED:
+      return "SPONSORED_OUTCOME_UNSPECIFIED";
+    case SponsoredOutcome.SPONSORED_OUTCOME_SENT:
+      return "SPONSORED_OUTCOME_SENT";
+    case SponsoredOutcome.SPONSORED_OUTCOME_NOT_OPTED_IN:
+      return "SPONSORED_OUTCOME_NOT_OPTED_IN";
+    case SponsoredOutcome.SPONSORED_OUTCOME_STOPPED:
+      return "SPONSORED_OUTCOME_STOPPED";
+    case SponsoredOutcome.SPONSORED_OUTCOME_WEEKLY_CAP:
+      return "SPONSORED_OUTCOME_WEEKLY_CAP";
+    case SponsoredOutcome.SPONSORED_OUTCOME_ALREADY_SENT:
+      return "SPONSORED_OUTCOME_ALREADY_SENT";
+    case SponsoredOutcome.SPONSORED_OUTCOME_REFUSED:
+      return "SPONSORED_OUTCOME_REFUSED";
+    case SponsoredOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The most the advertiser pays per unit; the auction charges the second price. */
+export interface Bid {
+  kind: BidKind;
+  /** Positive, in the budget's currency. */
+  amount: Money | undefined;
+}
+
+export interface Creative {
+  /** Assigned by the service ("c1", "c2", …) in the order given. */
+  id: string;
+  headline: string;
+  text: string;
+  imageUrl: string;
+  /** "Send message", "Shop now", … */
+  callToAction: string;
+  /** Where a DISPLAY click leads (its host is the landing domain). */
+  landingUrl: string;
+  /** Text prefilled in the chat a CLICK_TO_CHAT click opens. */
+  prefilledMessage: string;
+  /** The approved MARKETING template a SPONSORED_MESSAGE campaign sends. */
+  templateName: string;
+  templateLanguage: string;
+}
+
+/**
+ * Who may see the campaign. Country, language, placements and keywords are
+ * contextual; regions, age, interests and prior interactions are personal and
+ * reach only customers who turned ad personalization on.
+ */
+export interface Targeting {
+  /** ISO 3166-1 alpha-2; empty: everywhere. */
+  countries: string[];
+  /** "<country>-<region>" (ISO 3166-2); empty: any. */
+  regions: string[];
+  /** BCP 47 primary language ("en", "pt"); empty: any. */
+  languages: string[];
+  /** 0: no bound. */
+  minAge: number;
+  maxAge: number;
+  /** From the fixed taxonomy (README); any one matches. */
+  interests: string[];
+  /** Customers who messaged this business within N days (0: not required). */
+  messagedWithinDays: number;
+  /** Customers who ordered from this business within N days (0: not required). */
+  orderedWithinDays: number;
+  /** Empty: every placement. */
+  placements: Placement[];
+  /** Search words (any one, case-insensitive) the request's query must contain; empty: any. */
+  keywords: string[];
+}
+
+/** Per customer per campaign; 0: no cap. */
+export interface FrequencyCap {
+  perDay: number;
+  perWeek: number;
+}
+
+/** The last review: the rules broken or the reviewer's reasons. */
+export interface Review {
+  reasons: string[];
+  reviewedAt:
+    | Date
+    | undefined;
+  /** "policy" for the automatic rules, else the reviewer's principal. */
+  reviewer: string;
 }
 
 /**
@@ -150,6 +433,14 @@ export interface Campaign {
   flight: Flight | undefined;
   createdAt: Date | undefined;
   updatedAt: Date | undefined;
+  goal: CampaignGoal;
+  /** Most the campaign may spend in all; unset: no lifetime limit. */
+  lifetimeBudget: Money | undefined;
+  bid: Bid | undefined;
+  creatives: Creative[];
+  targeting: Targeting | undefined;
+  frequencyCap: FrequencyCap | undefined;
+  review: Review | undefined;
 }
 
 export interface CreateCampaignRequest {
@@ -163,6 +454,19 @@ export interface CreateCampaignRequest {
     | undefined;
   /** start_time is required; end_time, when set, is after start_time and in the future. */
   flight: Flight | undefined;
+  goal: CampaignGoal;
+  /** Optional; at least the daily budget, same currency. */
+  lifetimeBudget:
+    | Money
+    | undefined;
+  /** Required; same currency as the budget. */
+  bid:
+    | Bid
+    | undefined;
+  /** 1-10 creatives. */
+  creatives: Creative[];
+  targeting: Targeting | undefined;
+  frequencyCap: FrequencyCap | undefined;
 }
 
 export interface CreateCampaignResponse {
@@ -186,6 +490,968 @@ export interface ListCampaignsResponse {
   campaigns: Campaign[];
   page: PageResponse | undefined;
 }
+
+export interface SubmitCampaignRequest {
+  campaignId: string;
+}
+
+export interface SubmitCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface ReviewCampaignRequest {
+  campaignId: string;
+  approve: boolean;
+  /** Required when rejecting. */
+  reasons: string[];
+}
+
+export interface ReviewCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface PauseCampaignRequest {
+  campaignId: string;
+}
+
+export interface PauseCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface ResumeCampaignRequest {
+  campaignId: string;
+}
+
+export interface ResumeCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface EndCampaignRequest {
+  campaignId: string;
+}
+
+export interface EndCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+/**
+ * What the surface knows about the request. Country, language and query are
+ * contextual; region, age and interests are used only with the customer's
+ * ad personalization consent.
+ */
+export interface AdContext {
+  country: string;
+  region: string;
+  language: string;
+  age: number;
+  interests: string[];
+  /** The search query, on PLACEMENT_DIRECTORY_SEARCH. */
+  query: string;
+}
+
+export interface SelectAdsRequest {
+  placement: Placement;
+  /** The viewer; empty for an anonymous viewer (contextual ads only). */
+  customerId: string;
+  context:
+    | AdContext
+    | undefined;
+  /** Slots to fill, 1-5 (0 means 1). */
+  count: number;
+}
+
+export interface ServedAd {
+  /** Opaque; identifies this impression. RecordClick takes it. */
+  adToken: string;
+  impressionId: string;
+  campaignId: string;
+  businessId: string;
+  objective: CampaignObjective;
+  creative: Creative | undefined;
+}
+
+export interface SelectAdsResponse {
+  ads: ServedAd[];
+}
+
+export interface RecordClickRequest {
+  adToken: string;
+  /** The caller's id for this click, so a retry is counted once; empty: one is made. */
+  clickId: string;
+}
+
+/** The referral a click-to-chat conversation opens with (as messaging's Referral). */
+export interface AdReferral {
+  sourceId: string;
+  /** "ad". */
+  sourceType: string;
+  sourceUrl: string;
+  headline: string;
+  body: string;
+  imageUrl: string;
+  creativeId: string;
+  ctwaClid: string;
+}
+
+export interface RecordClickResponse {
+  clickId: string;
+  /** False when this impression's click was already counted. */
+  counted: boolean;
+  /** Where the click leads: the chat link (CLICK_TO_CHAT) or the landing URL. */
+  url: string;
+  referral: AdReferral | undefined;
+}
+
+export interface CampaignDay {
+  campaignId: string;
+  /** UTC day, "YYYY-MM-DD". */
+  day: string;
+  impressions: string;
+  /** Distinct customers shown the campaign that day. */
+  reach: string;
+  clicks: string;
+  ctr: number;
+  spend: Money | undefined;
+  conversations: string;
+  orders: string;
+  revenue:
+    | Money
+    | undefined;
+  /** Spend / conversations; unset without conversations. */
+  costPerConversation:
+    | Money
+    | undefined;
+  /** Revenue / spend; 0 without spend. */
+  roas: number;
+  businessId: string;
+}
+
+export interface GetCampaignReportRequest {
+  campaignId: string;
+  /** Inclusive UTC days, "YYYY-MM-DD"; at most 366 days. */
+  fromDay: string;
+  toDay: string;
+}
+
+export interface GetCampaignReportResponse {
+  days: CampaignDay[];
+}
+
+export interface ExportCampaignReportsRequest {
+  businessId: string;
+  fromDay: string;
+  toDay: string;
+}
+
+export interface ExportCampaignReportsResponse {
+  row: CampaignDay | undefined;
+}
+
+export interface SendSponsoredMessagesRequest {
+  campaignId: string;
+  /** 1-1000 customers. */
+  customerIds: string[];
+}
+
+export interface SponsoredResult {
+  customerId: string;
+  outcome: SponsoredOutcome;
+  /** Messaging's message id when sent. */
+  messageId: string;
+}
+
+export interface SendSponsoredMessagesResponse {
+  results: SponsoredResult[];
+}
+
+export interface StopSponsoredMessagesRequest {
+  customerId: string;
+  /** Empty: every business. */
+  businessId: string;
+}
+
+export interface StopSponsoredMessagesResponse {
+}
+
+function createBaseBid(): Bid {
+  return { kind: 0, amount: undefined };
+}
+
+export const Bid: MessageFns<Bid> = {
+  encode(message: Bid, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Bid {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBid();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Bid {
+    return {
+      kind: isSet(object.kind) ? bidKindFromJSON(object.kind) : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: Bid): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = bidKindToJSON(message.kind);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Bid>, I>>(base?: I): Bid {
+    return Bid.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Bid>, I>>(object: I): Bid {
+    const message = createBaseBid();
+    message.kind = object.kind ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreative(): Creative {
+  return {
+    id: "",
+    headline: "",
+    text: "",
+    imageUrl: "",
+    callToAction: "",
+    landingUrl: "",
+    prefilledMessage: "",
+    templateName: "",
+    templateLanguage: "",
+  };
+}
+
+export const Creative: MessageFns<Creative> = {
+  encode(message: Creative, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.headline !== "") {
+      writer.uint32(18).string(message.headline);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    if (message.imageUrl !== "") {
+      writer.uint32(34).string(message.imageUrl);
+    }
+    if (message.callToAction !== "") {
+      writer.uint32(42).string(message.callToAction);
+    }
+    if (message.landingUrl !== "") {
+      writer.uint32(50).string(message.landingUrl);
+    }
+    if (message.prefilledMessage !== "") {
+      writer.uint32(58).string(message.prefilledMessage);
+    }
+    if (message.templateName !== "") {
+      writer.uint32(66).string(message.templateName);
+    }
+    if (message.templateLanguage !== "") {
+      writer.uint32(74).string(message.templateLanguage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Creative {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreative();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.headline = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.imageUrl = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.callToAction = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.landingUrl = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.prefilledMessage = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.templateName = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.templateLanguage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Creative {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      headline: isSet(object.headline) ? globalThis.String(object.headline) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      imageUrl: isSet(object.imageUrl)
+        ? globalThis.String(object.imageUrl)
+        : isSet(object.image_url)
+        ? globalThis.String(object.image_url)
+        : "",
+      callToAction: isSet(object.callToAction)
+        ? globalThis.String(object.callToAction)
+        : isSet(object.call_to_action)
+        ? globalThis.String(object.call_to_action)
+        : "",
+      landingUrl: isSet(object.landingUrl)
+        ? globalThis.String(object.landingUrl)
+        : isSet(object.landing_url)
+        ? globalThis.String(object.landing_url)
+        : "",
+      prefilledMessage: isSet(object.prefilledMessage)
+        ? globalThis.String(object.prefilledMessage)
+        : isSet(object.prefilled_message)
+        ? globalThis.String(object.prefilled_message)
+        : "",
+      templateName: isSet(object.templateName)
+        ? globalThis.String(object.templateName)
+        : isSet(object.template_name)
+        ? globalThis.String(object.template_name)
+        : "",
+      templateLanguage: isSet(object.templateLanguage)
+        ? globalThis.String(object.templateLanguage)
+        : isSet(object.template_language)
+        ? globalThis.String(object.template_language)
+        : "",
+    };
+  },
+
+  toJSON(message: Creative): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.headline !== "") {
+      obj.headline = message.headline;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.imageUrl !== "") {
+      obj.imageUrl = message.imageUrl;
+    }
+    if (message.callToAction !== "") {
+      obj.callToAction = message.callToAction;
+    }
+    if (message.landingUrl !== "") {
+      obj.landingUrl = message.landingUrl;
+    }
+    if (message.prefilledMessage !== "") {
+      obj.prefilledMessage = message.prefilledMessage;
+    }
+    if (message.templateName !== "") {
+      obj.templateName = message.templateName;
+    }
+    if (message.templateLanguage !== "") {
+      obj.templateLanguage = message.templateLanguage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Creative>, I>>(base?: I): Creative {
+    return Creative.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Creative>, I>>(object: I): Creative {
+    const message = createBaseCreative();
+    message.id = object.id ?? "";
+    message.headline = object.headline ?? "";
+    message.text = object.text ?? "";
+    message.imageUrl = object.imageUrl ?? "";
+    message.callToAction = object.callToAction ?? "";
+    message.landingUrl = object.landingUrl ?? "";
+    message.prefilledMessage = object.prefilledMessage ?? "";
+    message.templateName = object.templateName ?? "";
+    message.templateLanguage = object.templateLanguage ?? "";
+    return message;
+  },
+};
+
+function createBaseTargeting(): Targeting {
+  return {
+    countries: [],
+    regions: [],
+    languages: [],
+    minAge: 0,
+    maxAge: 0,
+    interests: [],
+    messagedWithinDays: 0,
+    orderedWithinDays: 0,
+    placements: [],
+    keywords: [],
+  };
+}
+
+export const Targeting: MessageFns<Targeting> = {
+  encode(message: Targeting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.countries) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.regions) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.languages) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.minAge !== 0) {
+      writer.uint32(32).int32(message.minAge);
+    }
+    if (message.maxAge !== 0) {
+      writer.uint32(40).int32(message.maxAge);
+    }
+    for (const v of message.interests) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.messagedWithinDays !== 0) {
+      writer.uint32(56).int32(message.messagedWithinDays);
+    }
+    if (message.orderedWithinDays !== 0) {
+      writer.uint32(64).int32(message.orderedWithinDays);
+    }
+    if (message.placements.length !== 0) {
+      writer.uint32(74).fork();
+      for (const v of message.placements) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.keywords) {
+      writer.uint32(82).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Targeting {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTargeting();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.countries.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.regions.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.languages.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minAge = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxAge = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.interests.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.messagedWithinDays = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.orderedWithinDays = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag === 72) {
+              message.placements.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 74) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.placements.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.keywords.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Targeting {
+    return {
+      countries: globalThis.Array.isArray(object?.countries)
+        ? object.countries.map((e: any) => globalThis.String(e))
+        : [],
+      regions: globalThis.Array.isArray(object?.regions) ? object.regions.map((e: any) => globalThis.String(e)) : [],
+      languages: globalThis.Array.isArray(object?.languages)
+        ? object.languages.map((e: any) => globalThis.String(e))
+        : [],
+      minAge: isSet(object.minAge)
+        ? globalThis.Number(object.minAge)
+        : isSet(object.min_age)
+        ? globalThis.Number(object.min_age)
+        : 0,
+      maxAge: isSet(object.maxAge)
+        ? globalThis.Number(object.maxAge)
+        : isSet(object.max_age)
+        ? globalThis.Number(object.max_age)
+        : 0,
+      interests: globalThis.Array.isArray(object?.interests)
+        ? object.interests.map((e: any) => globalThis.String(e))
+        : [],
+      messagedWithinDays: isSet(object.messagedWithinDays)
+        ? globalThis.Number(object.messagedWithinDays)
+        : isSet(object.messaged_within_days)
+        ? globalThis.Number(object.messaged_within_days)
+        : 0,
+      orderedWithinDays: isSet(object.orderedWithinDays)
+        ? globalThis.Number(object.orderedWithinDays)
+        : isSet(object.ordered_within_days)
+        ? globalThis.Number(object.ordered_within_days)
+        : 0,
+      placements: globalThis.Array.isArray(object?.placements)
+        ? object.placements.map((e: any) => placementFromJSON(e))
+        : [],
+      keywords: globalThis.Array.isArray(object?.keywords)
+        ? object.keywords.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Targeting): unknown {
+    const obj: any = {};
+    if (message.countries?.length) {
+      obj.countries = message.countries;
+    }
+    if (message.regions?.length) {
+      obj.regions = message.regions;
+    }
+    if (message.languages?.length) {
+      obj.languages = message.languages;
+    }
+    if (message.minAge !== 0) {
+      obj.minAge = Math.round(message.minAge);
+    }
+    if (message.maxAge !== 0) {
+      obj.maxAge = Math.round(message.maxAge);
+    }
+    if (message.interests?.length) {
+      obj.interests = message.interests;
+    }
+    if (message.messagedWithinDays !== 0) {
+      obj.messagedWithinDays = Math.round(message.messagedWithinDays);
+    }
+    if (message.orderedWithinDays !== 0) {
+      obj.orderedWithinDays = Math.round(message.orderedWithinDays);
+    }
+    if (message.placements?.length) {
+      obj.placements = message.placements.map((e) => placementToJSON(e));
+    }
+    if (message.keywords?.length) {
+      obj.keywords = message.keywords;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Targeting>, I>>(base?: I): Targeting {
+    return Targeting.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Targeting>, I>>(object: I): Targeting {
+    const message = createBaseTargeting();
+    message.countries = object.countries?.map((e) => e) || [];
+    message.regions = object.regions?.map((e) => e) || [];
+    message.languages = object.languages?.map((e) => e) || [];
+    message.minAge = object.minAge ?? 0;
+    message.maxAge = object.maxAge ?? 0;
+    message.interests = object.interests?.map((e) => e) || [];
+    message.messagedWithinDays = object.messagedWithinDays ?? 0;
+    message.orderedWithinDays = object.orderedWithinDays ?? 0;
+    message.placements = object.placements?.map((e) => e) || [];
+    message.keywords = object.keywords?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFrequencyCap(): FrequencyCap {
+  return { perDay: 0, perWeek: 0 };
+}
+
+export const FrequencyCap: MessageFns<FrequencyCap> = {
+  encode(message: FrequencyCap, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.perDay !== 0) {
+      writer.uint32(8).int32(message.perDay);
+    }
+    if (message.perWeek !== 0) {
+      writer.uint32(16).int32(message.perWeek);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FrequencyCap {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFrequencyCap();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.perDay = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.perWeek = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FrequencyCap {
+    return {
+      perDay: isSet(object.perDay)
+        ? globalThis.Number(object.perDay)
+        : isSet(object.per_day)
+        ? globalThis.Number(object.per_day)
+        : 0,
+      perWeek: isSet(object.perWeek)
+        ? globalThis.Number(object.perWeek)
+        : isSet(object.per_week)
+        ? globalThis.Number(object.per_week)
+        : 0,
+    };
+  },
+
+  toJSON(message: FrequencyCap): unknown {
+    const obj: any = {};
+    if (message.perDay !== 0) {
+      obj.perDay = Math.round(message.perDay);
+    }
+    if (message.perWeek !== 0) {
+      obj.perWeek = Math.round(message.perWeek);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FrequencyCap>, I>>(base?: I): FrequencyCap {
+    return FrequencyCap.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FrequencyCap>, I>>(object: I): FrequencyCap {
+    const message = createBaseFrequencyCap();
+    message.perDay = object.perDay ?? 0;
+    message.perWeek = object.perWeek ?? 0;
+    return message;
+  },
+};
+
+function createBaseReview(): Review {
+  return { reasons: [], reviewedAt: undefined, reviewer: "" };
+}
+
+export const Review: MessageFns<Review> = {
+  encode(message: Review, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reasons) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.reviewedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.reviewedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.reviewer !== "") {
+      writer.uint32(26).string(message.reviewer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Review {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reasons.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reviewedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reviewer = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Review {
+    return {
+      reasons: globalThis.Array.isArray(object?.reasons) ? object.reasons.map((e: any) => globalThis.String(e)) : [],
+      reviewedAt: isSet(object.reviewedAt)
+        ? fromJsonTimestamp(object.reviewedAt)
+        : isSet(object.reviewed_at)
+        ? fromJsonTimestamp(object.reviewed_at)
+        : undefined,
+      reviewer: isSet(object.reviewer) ? globalThis.String(object.reviewer) : "",
+    };
+  },
+
+  toJSON(message: Review): unknown {
+    const obj: any = {};
+    if (message.reasons?.length) {
+      obj.reasons = message.reasons;
+    }
+    if (message.reviewedAt !== undefined) {
+      obj.reviewedAt = message.reviewedAt.toISOString();
+    }
+    if (message.reviewer !== "") {
+      obj.reviewer = message.reviewer;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Review>, I>>(base?: I): Review {
+    return Review.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Review>, I>>(object: I): Review {
+    const message = createBaseReview();
+    message.reasons = object.reasons?.map((e) => e) || [];
+    message.reviewedAt = object.reviewedAt ?? undefined;
+    message.reviewer = object.reviewer ?? "";
+    return message;
+  },
+};
 
 function createBaseFlight(): Flight {
   return { startTime: undefined, endTime: undefined };
@@ -291,6 +1557,13 @@ function createBaseCampaign(): Campaign {
     flight: undefined,
     createdAt: undefined,
     updatedAt: undefined,
+    goal: 0,
+    lifetimeBudget: undefined,
+    bid: undefined,
+    creatives: [],
+    targeting: undefined,
+    frequencyCap: undefined,
+    review: undefined,
   };
 }
 
@@ -322,6 +1595,27 @@ export const Campaign: MessageFns<Campaign> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.goal !== 0) {
+      writer.uint32(80).int32(message.goal);
+    }
+    if (message.lifetimeBudget !== undefined) {
+      Money.encode(message.lifetimeBudget, writer.uint32(90).fork()).join();
+    }
+    if (message.bid !== undefined) {
+      Bid.encode(message.bid, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.creatives) {
+      Creative.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.targeting !== undefined) {
+      Targeting.encode(message.targeting, writer.uint32(114).fork()).join();
+    }
+    if (message.frequencyCap !== undefined) {
+      FrequencyCap.encode(message.frequencyCap, writer.uint32(122).fork()).join();
+    }
+    if (message.review !== undefined) {
+      Review.encode(message.review, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -411,6 +1705,62 @@ export const Campaign: MessageFns<Campaign> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.goal = reader.int32() as any;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lifetimeBudget = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.bid = Bid.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.creatives.push(Creative.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.targeting = Targeting.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.frequencyCap = FrequencyCap.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.review = Review.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -450,6 +1800,23 @@ export const Campaign: MessageFns<Campaign> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      goal: isSet(object.goal) ? campaignGoalFromJSON(object.goal) : 0,
+      lifetimeBudget: isSet(object.lifetimeBudget)
+        ? Money.fromJSON(object.lifetimeBudget)
+        : isSet(object.lifetime_budget)
+        ? Money.fromJSON(object.lifetime_budget)
+        : undefined,
+      bid: isSet(object.bid) ? Bid.fromJSON(object.bid) : undefined,
+      creatives: globalThis.Array.isArray(object?.creatives)
+        ? object.creatives.map((e: any) => Creative.fromJSON(e))
+        : [],
+      targeting: isSet(object.targeting) ? Targeting.fromJSON(object.targeting) : undefined,
+      frequencyCap: isSet(object.frequencyCap)
+        ? FrequencyCap.fromJSON(object.frequencyCap)
+        : isSet(object.frequency_cap)
+        ? FrequencyCap.fromJSON(object.frequency_cap)
+        : undefined,
+      review: isSet(object.review) ? Review.fromJSON(object.review) : undefined,
     };
   },
 
@@ -482,6 +1849,27 @@ export const Campaign: MessageFns<Campaign> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.goal !== 0) {
+      obj.goal = campaignGoalToJSON(message.goal);
+    }
+    if (message.lifetimeBudget !== undefined) {
+      obj.lifetimeBudget = Money.toJSON(message.lifetimeBudget);
+    }
+    if (message.bid !== undefined) {
+      obj.bid = Bid.toJSON(message.bid);
+    }
+    if (message.creatives?.length) {
+      obj.creatives = message.creatives.map((e) => Creative.toJSON(e));
+    }
+    if (message.targeting !== undefined) {
+      obj.targeting = Targeting.toJSON(message.targeting);
+    }
+    if (message.frequencyCap !== undefined) {
+      obj.frequencyCap = FrequencyCap.toJSON(message.frequencyCap);
+    }
+    if (message.review !== undefined) {
+      obj.review = Review.toJSON(message.review);
+    }
     return obj;
   },
 
@@ -503,12 +1891,39 @@ export const Campaign: MessageFns<Campaign> = {
       : undefined;
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.goal = object.goal ?? 0;
+    message.lifetimeBudget = (object.lifetimeBudget !== undefined && object.lifetimeBudget !== null)
+      ? Money.fromPartial(object.lifetimeBudget)
+      : undefined;
+    message.bid = (object.bid !== undefined && object.bid !== null) ? Bid.fromPartial(object.bid) : undefined;
+    message.creatives = object.creatives?.map((e) => Creative.fromPartial(e)) || [];
+    message.targeting = (object.targeting !== undefined && object.targeting !== null)
+      ? Targeting.fromPartial(object.targeting)
+      : undefined;
+    message.frequencyCap = (object.frequencyCap !== undefined && object.frequencyCap !== null)
+      ? FrequencyCap.fromPartial(object.frequencyCap)
+      : undefined;
+    message.review = (object.review !== undefined && object.review !== null)
+      ? Review.fromPartial(object.review)
+      : undefined;
     return message;
   },
 };
 
 function createBaseCreateCampaignRequest(): CreateCampaignRequest {
-  return { businessId: "", name: "", objective: 0, dailyBudget: undefined, flight: undefined };
+  return {
+    businessId: "",
+    name: "",
+    objective: 0,
+    dailyBudget: undefined,
+    flight: undefined,
+    goal: 0,
+    lifetimeBudget: undefined,
+    bid: undefined,
+    creatives: [],
+    targeting: undefined,
+    frequencyCap: undefined,
+  };
 }
 
 export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
@@ -527,6 +1942,24 @@ export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
     }
     if (message.flight !== undefined) {
       Flight.encode(message.flight, writer.uint32(42).fork()).join();
+    }
+    if (message.goal !== 0) {
+      writer.uint32(48).int32(message.goal);
+    }
+    if (message.lifetimeBudget !== undefined) {
+      Money.encode(message.lifetimeBudget, writer.uint32(58).fork()).join();
+    }
+    if (message.bid !== undefined) {
+      Bid.encode(message.bid, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.creatives) {
+      Creative.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.targeting !== undefined) {
+      Targeting.encode(message.targeting, writer.uint32(82).fork()).join();
+    }
+    if (message.frequencyCap !== undefined) {
+      FrequencyCap.encode(message.frequencyCap, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -584,6 +2017,54 @@ export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
             message.flight = Flight.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.goal = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lifetimeBudget = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bid = Bid.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.creatives.push(Creative.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.targeting = Targeting.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.frequencyCap = FrequencyCap.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -611,6 +2092,22 @@ export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
         ? Money.fromJSON(object.daily_budget)
         : undefined,
       flight: isSet(object.flight) ? Flight.fromJSON(object.flight) : undefined,
+      goal: isSet(object.goal) ? campaignGoalFromJSON(object.goal) : 0,
+      lifetimeBudget: isSet(object.lifetimeBudget)
+        ? Money.fromJSON(object.lifetimeBudget)
+        : isSet(object.lifetime_budget)
+        ? Money.fromJSON(object.lifetime_budget)
+        : undefined,
+      bid: isSet(object.bid) ? Bid.fromJSON(object.bid) : undefined,
+      creatives: globalThis.Array.isArray(object?.creatives)
+        ? object.creatives.map((e: any) => Creative.fromJSON(e))
+        : [],
+      targeting: isSet(object.targeting) ? Targeting.fromJSON(object.targeting) : undefined,
+      frequencyCap: isSet(object.frequencyCap)
+        ? FrequencyCap.fromJSON(object.frequencyCap)
+        : isSet(object.frequency_cap)
+        ? FrequencyCap.fromJSON(object.frequency_cap)
+        : undefined,
     };
   },
 
@@ -631,6 +2128,24 @@ export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
     if (message.flight !== undefined) {
       obj.flight = Flight.toJSON(message.flight);
     }
+    if (message.goal !== 0) {
+      obj.goal = campaignGoalToJSON(message.goal);
+    }
+    if (message.lifetimeBudget !== undefined) {
+      obj.lifetimeBudget = Money.toJSON(message.lifetimeBudget);
+    }
+    if (message.bid !== undefined) {
+      obj.bid = Bid.toJSON(message.bid);
+    }
+    if (message.creatives?.length) {
+      obj.creatives = message.creatives.map((e) => Creative.toJSON(e));
+    }
+    if (message.targeting !== undefined) {
+      obj.targeting = Targeting.toJSON(message.targeting);
+    }
+    if (message.frequencyCap !== undefined) {
+      obj.frequencyCap = FrequencyCap.toJSON(message.frequencyCap);
+    }
     return obj;
   },
 
@@ -647,6 +2162,18 @@ export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
       : undefined;
     message.flight = (object.flight !== undefined && object.flight !== null)
       ? Flight.fromPartial(object.flight)
+      : undefined;
+    message.goal = object.goal ?? 0;
+    message.lifetimeBudget = (object.lifetimeBudget !== undefined && object.lifetimeBudget !== null)
+      ? Money.fromPartial(object.lifetimeBudget)
+      : undefined;
+    message.bid = (object.bid !== undefined && object.bid !== null) ? Bid.fromPartial(object.bid) : undefined;
+    message.creatives = object.creatives?.map((e) => Creative.fromPartial(e)) || [];
+    message.targeting = (object.targeting !== undefined && object.targeting !== null)
+      ? Targeting.fromPartial(object.targeting)
+      : undefined;
+    message.frequencyCap = (object.frequencyCap !== undefined && object.frequencyCap !== null)
+      ? FrequencyCap.fromPartial(object.frequencyCap)
       : undefined;
     return message;
   },
@@ -1043,6 +2570,2759 @@ export const ListCampaignsResponse: MessageFns<ListCampaignsResponse> = {
   },
 };
 
+function createBaseSubmitCampaignRequest(): SubmitCampaignRequest {
+  return { campaignId: "" };
+}
+
+export const SubmitCampaignRequest: MessageFns<SubmitCampaignRequest> = {
+  encode(message: SubmitCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SubmitCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitCampaignRequest>, I>>(base?: I): SubmitCampaignRequest {
+    return SubmitCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitCampaignRequest>, I>>(object: I): SubmitCampaignRequest {
+    const message = createBaseSubmitCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitCampaignResponse(): SubmitCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const SubmitCampaignResponse: MessageFns<SubmitCampaignResponse> = {
+  encode(message: SubmitCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: SubmitCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitCampaignResponse>, I>>(base?: I): SubmitCampaignResponse {
+    return SubmitCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitCampaignResponse>, I>>(object: I): SubmitCampaignResponse {
+    const message = createBaseSubmitCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReviewCampaignRequest(): ReviewCampaignRequest {
+  return { campaignId: "", approve: false, reasons: [] };
+}
+
+export const ReviewCampaignRequest: MessageFns<ReviewCampaignRequest> = {
+  encode(message: ReviewCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.approve !== false) {
+      writer.uint32(16).bool(message.approve);
+    }
+    for (const v of message.reasons) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.approve = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reasons.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      approve: isSet(object.approve) ? globalThis.Boolean(object.approve) : false,
+      reasons: globalThis.Array.isArray(object?.reasons) ? object.reasons.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ReviewCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.approve !== false) {
+      obj.approve = message.approve;
+    }
+    if (message.reasons?.length) {
+      obj.reasons = message.reasons;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewCampaignRequest>, I>>(base?: I): ReviewCampaignRequest {
+    return ReviewCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewCampaignRequest>, I>>(object: I): ReviewCampaignRequest {
+    const message = createBaseReviewCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.approve = object.approve ?? false;
+    message.reasons = object.reasons?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReviewCampaignResponse(): ReviewCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const ReviewCampaignResponse: MessageFns<ReviewCampaignResponse> = {
+  encode(message: ReviewCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: ReviewCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewCampaignResponse>, I>>(base?: I): ReviewCampaignResponse {
+    return ReviewCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewCampaignResponse>, I>>(object: I): ReviewCampaignResponse {
+    const message = createBaseReviewCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePauseCampaignRequest(): PauseCampaignRequest {
+  return { campaignId: "" };
+}
+
+export const PauseCampaignRequest: MessageFns<PauseCampaignRequest> = {
+  encode(message: PauseCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PauseCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseCampaignRequest>, I>>(base?: I): PauseCampaignRequest {
+    return PauseCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseCampaignRequest>, I>>(object: I): PauseCampaignRequest {
+    const message = createBasePauseCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    return message;
+  },
+};
+
+function createBasePauseCampaignResponse(): PauseCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const PauseCampaignResponse: MessageFns<PauseCampaignResponse> = {
+  encode(message: PauseCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: PauseCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseCampaignResponse>, I>>(base?: I): PauseCampaignResponse {
+    return PauseCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseCampaignResponse>, I>>(object: I): PauseCampaignResponse {
+    const message = createBasePauseCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResumeCampaignRequest(): ResumeCampaignRequest {
+  return { campaignId: "" };
+}
+
+export const ResumeCampaignRequest: MessageFns<ResumeCampaignRequest> = {
+  encode(message: ResumeCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ResumeCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeCampaignRequest>, I>>(base?: I): ResumeCampaignRequest {
+    return ResumeCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeCampaignRequest>, I>>(object: I): ResumeCampaignRequest {
+    const message = createBaseResumeCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeCampaignResponse(): ResumeCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const ResumeCampaignResponse: MessageFns<ResumeCampaignResponse> = {
+  encode(message: ResumeCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: ResumeCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeCampaignResponse>, I>>(base?: I): ResumeCampaignResponse {
+    return ResumeCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeCampaignResponse>, I>>(object: I): ResumeCampaignResponse {
+    const message = createBaseResumeCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEndCampaignRequest(): EndCampaignRequest {
+  return { campaignId: "" };
+}
+
+export const EndCampaignRequest: MessageFns<EndCampaignRequest> = {
+  encode(message: EndCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+    };
+  },
+
+  toJSON(message: EndCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndCampaignRequest>, I>>(base?: I): EndCampaignRequest {
+    return EndCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndCampaignRequest>, I>>(object: I): EndCampaignRequest {
+    const message = createBaseEndCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    return message;
+  },
+};
+
+function createBaseEndCampaignResponse(): EndCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const EndCampaignResponse: MessageFns<EndCampaignResponse> = {
+  encode(message: EndCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: EndCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndCampaignResponse>, I>>(base?: I): EndCampaignResponse {
+    return EndCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndCampaignResponse>, I>>(object: I): EndCampaignResponse {
+    const message = createBaseEndCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAdContext(): AdContext {
+  return { country: "", region: "", language: "", age: 0, interests: [], query: "" };
+}
+
+export const AdContext: MessageFns<AdContext> = {
+  encode(message: AdContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.country !== "") {
+      writer.uint32(10).string(message.country);
+    }
+    if (message.region !== "") {
+      writer.uint32(18).string(message.region);
+    }
+    if (message.language !== "") {
+      writer.uint32(26).string(message.language);
+    }
+    if (message.age !== 0) {
+      writer.uint32(32).int32(message.age);
+    }
+    for (const v of message.interests) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.query !== "") {
+      writer.uint32(50).string(message.query);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdContext {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.country = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.language = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.age = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.interests.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdContext {
+    return {
+      country: isSet(object.country) ? globalThis.String(object.country) : "",
+      region: isSet(object.region) ? globalThis.String(object.region) : "",
+      language: isSet(object.language) ? globalThis.String(object.language) : "",
+      age: isSet(object.age) ? globalThis.Number(object.age) : 0,
+      interests: globalThis.Array.isArray(object?.interests)
+        ? object.interests.map((e: any) => globalThis.String(e))
+        : [],
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+    };
+  },
+
+  toJSON(message: AdContext): unknown {
+    const obj: any = {};
+    if (message.country !== "") {
+      obj.country = message.country;
+    }
+    if (message.region !== "") {
+      obj.region = message.region;
+    }
+    if (message.language !== "") {
+      obj.language = message.language;
+    }
+    if (message.age !== 0) {
+      obj.age = Math.round(message.age);
+    }
+    if (message.interests?.length) {
+      obj.interests = message.interests;
+    }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdContext>, I>>(base?: I): AdContext {
+    return AdContext.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdContext>, I>>(object: I): AdContext {
+    const message = createBaseAdContext();
+    message.country = object.country ?? "";
+    message.region = object.region ?? "";
+    message.language = object.language ?? "";
+    message.age = object.age ?? 0;
+    message.interests = object.interests?.map((e) => e) || [];
+    message.query = object.query ?? "";
+    return message;
+  },
+};
+
+function createBaseSelectAdsRequest(): SelectAdsRequest {
+  return { placement: 0, customerId: "", context: undefined, count: 0 };
+}
+
+export const SelectAdsRequest: MessageFns<SelectAdsRequest> = {
+  encode(message: SelectAdsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.placement !== 0) {
+      writer.uint32(8).int32(message.placement);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.context !== undefined) {
+      AdContext.encode(message.context, writer.uint32(26).fork()).join();
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).int32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SelectAdsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSelectAdsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.placement = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.context = AdContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SelectAdsRequest {
+    return {
+      placement: isSet(object.placement) ? placementFromJSON(object.placement) : 0,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      context: isSet(object.context) ? AdContext.fromJSON(object.context) : undefined,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: SelectAdsRequest): unknown {
+    const obj: any = {};
+    if (message.placement !== 0) {
+      obj.placement = placementToJSON(message.placement);
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.context !== undefined) {
+      obj.context = AdContext.toJSON(message.context);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SelectAdsRequest>, I>>(base?: I): SelectAdsRequest {
+    return SelectAdsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SelectAdsRequest>, I>>(object: I): SelectAdsRequest {
+    const message = createBaseSelectAdsRequest();
+    message.placement = object.placement ?? 0;
+    message.customerId = object.customerId ?? "";
+    message.context = (object.context !== undefined && object.context !== null)
+      ? AdContext.fromPartial(object.context)
+      : undefined;
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseServedAd(): ServedAd {
+  return { adToken: "", impressionId: "", campaignId: "", businessId: "", objective: 0, creative: undefined };
+}
+
+export const ServedAd: MessageFns<ServedAd> = {
+  encode(message: ServedAd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.adToken !== "") {
+      writer.uint32(10).string(message.adToken);
+    }
+    if (message.impressionId !== "") {
+      writer.uint32(18).string(message.impressionId);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(26).string(message.campaignId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(34).string(message.businessId);
+    }
+    if (message.objective !== 0) {
+      writer.uint32(40).int32(message.objective);
+    }
+    if (message.creative !== undefined) {
+      Creative.encode(message.creative, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServedAd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServedAd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.adToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.impressionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.objective = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.creative = Creative.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServedAd {
+    return {
+      adToken: isSet(object.adToken)
+        ? globalThis.String(object.adToken)
+        : isSet(object.ad_token)
+        ? globalThis.String(object.ad_token)
+        : "",
+      impressionId: isSet(object.impressionId)
+        ? globalThis.String(object.impressionId)
+        : isSet(object.impression_id)
+        ? globalThis.String(object.impression_id)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      objective: isSet(object.objective) ? campaignObjectiveFromJSON(object.objective) : 0,
+      creative: isSet(object.creative) ? Creative.fromJSON(object.creative) : undefined,
+    };
+  },
+
+  toJSON(message: ServedAd): unknown {
+    const obj: any = {};
+    if (message.adToken !== "") {
+      obj.adToken = message.adToken;
+    }
+    if (message.impressionId !== "") {
+      obj.impressionId = message.impressionId;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.objective !== 0) {
+      obj.objective = campaignObjectiveToJSON(message.objective);
+    }
+    if (message.creative !== undefined) {
+      obj.creative = Creative.toJSON(message.creative);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServedAd>, I>>(base?: I): ServedAd {
+    return ServedAd.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServedAd>, I>>(object: I): ServedAd {
+    const message = createBaseServedAd();
+    message.adToken = object.adToken ?? "";
+    message.impressionId = object.impressionId ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.objective = object.objective ?? 0;
+    message.creative = (object.creative !== undefined && object.creative !== null)
+      ? Creative.fromPartial(object.creative)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSelectAdsResponse(): SelectAdsResponse {
+  return { ads: [] };
+}
+
+export const SelectAdsResponse: MessageFns<SelectAdsResponse> = {
+  encode(message: SelectAdsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ads) {
+      ServedAd.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SelectAdsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSelectAdsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ads.push(ServedAd.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SelectAdsResponse {
+    return { ads: globalThis.Array.isArray(object?.ads) ? object.ads.map((e: any) => ServedAd.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: SelectAdsResponse): unknown {
+    const obj: any = {};
+    if (message.ads?.length) {
+      obj.ads = message.ads.map((e) => ServedAd.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SelectAdsResponse>, I>>(base?: I): SelectAdsResponse {
+    return SelectAdsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SelectAdsResponse>, I>>(object: I): SelectAdsResponse {
+    const message = createBaseSelectAdsResponse();
+    message.ads = object.ads?.map((e) => ServedAd.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecordClickRequest(): RecordClickRequest {
+  return { adToken: "", clickId: "" };
+}
+
+export const RecordClickRequest: MessageFns<RecordClickRequest> = {
+  encode(message: RecordClickRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.adToken !== "") {
+      writer.uint32(10).string(message.adToken);
+    }
+    if (message.clickId !== "") {
+      writer.uint32(18).string(message.clickId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordClickRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordClickRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.adToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordClickRequest {
+    return {
+      adToken: isSet(object.adToken)
+        ? globalThis.String(object.adToken)
+        : isSet(object.ad_token)
+        ? globalThis.String(object.ad_token)
+        : "",
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RecordClickRequest): unknown {
+    const obj: any = {};
+    if (message.adToken !== "") {
+      obj.adToken = message.adToken;
+    }
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordClickRequest>, I>>(base?: I): RecordClickRequest {
+    return RecordClickRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordClickRequest>, I>>(object: I): RecordClickRequest {
+    const message = createBaseRecordClickRequest();
+    message.adToken = object.adToken ?? "";
+    message.clickId = object.clickId ?? "";
+    return message;
+  },
+};
+
+function createBaseAdReferral(): AdReferral {
+  return {
+    sourceId: "",
+    sourceType: "",
+    sourceUrl: "",
+    headline: "",
+    body: "",
+    imageUrl: "",
+    creativeId: "",
+    ctwaClid: "",
+  };
+}
+
+export const AdReferral: MessageFns<AdReferral> = {
+  encode(message: AdReferral, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourceId !== "") {
+      writer.uint32(10).string(message.sourceId);
+    }
+    if (message.sourceType !== "") {
+      writer.uint32(18).string(message.sourceType);
+    }
+    if (message.sourceUrl !== "") {
+      writer.uint32(26).string(message.sourceUrl);
+    }
+    if (message.headline !== "") {
+      writer.uint32(34).string(message.headline);
+    }
+    if (message.body !== "") {
+      writer.uint32(42).string(message.body);
+    }
+    if (message.imageUrl !== "") {
+      writer.uint32(50).string(message.imageUrl);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(58).string(message.creativeId);
+    }
+    if (message.ctwaClid !== "") {
+      writer.uint32(66).string(message.ctwaClid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdReferral {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdReferral();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sourceUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.headline = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.imageUrl = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ctwaClid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdReferral {
+    return {
+      sourceId: isSet(object.sourceId)
+        ? globalThis.String(object.sourceId)
+        : isSet(object.source_id)
+        ? globalThis.String(object.source_id)
+        : "",
+      sourceType: isSet(object.sourceType)
+        ? globalThis.String(object.sourceType)
+        : isSet(object.source_type)
+        ? globalThis.String(object.source_type)
+        : "",
+      sourceUrl: isSet(object.sourceUrl)
+        ? globalThis.String(object.sourceUrl)
+        : isSet(object.source_url)
+        ? globalThis.String(object.source_url)
+        : "",
+      headline: isSet(object.headline) ? globalThis.String(object.headline) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      imageUrl: isSet(object.imageUrl)
+        ? globalThis.String(object.imageUrl)
+        : isSet(object.image_url)
+        ? globalThis.String(object.image_url)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      ctwaClid: isSet(object.ctwaClid)
+        ? globalThis.String(object.ctwaClid)
+        : isSet(object.ctwa_clid)
+        ? globalThis.String(object.ctwa_clid)
+        : "",
+    };
+  },
+
+  toJSON(message: AdReferral): unknown {
+    const obj: any = {};
+    if (message.sourceId !== "") {
+      obj.sourceId = message.sourceId;
+    }
+    if (message.sourceType !== "") {
+      obj.sourceType = message.sourceType;
+    }
+    if (message.sourceUrl !== "") {
+      obj.sourceUrl = message.sourceUrl;
+    }
+    if (message.headline !== "") {
+      obj.headline = message.headline;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.imageUrl !== "") {
+      obj.imageUrl = message.imageUrl;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.ctwaClid !== "") {
+      obj.ctwaClid = message.ctwaClid;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdReferral>, I>>(base?: I): AdReferral {
+    return AdReferral.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdReferral>, I>>(object: I): AdReferral {
+    const message = createBaseAdReferral();
+    message.sourceId = object.sourceId ?? "";
+    message.sourceType = object.sourceType ?? "";
+    message.sourceUrl = object.sourceUrl ?? "";
+    message.headline = object.headline ?? "";
+    message.body = object.body ?? "";
+    message.imageUrl = object.imageUrl ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.ctwaClid = object.ctwaClid ?? "";
+    return message;
+  },
+};
+
+function createBaseRecordClickResponse(): RecordClickResponse {
+  return { clickId: "", counted: false, url: "", referral: undefined };
+}
+
+export const RecordClickResponse: MessageFns<RecordClickResponse> = {
+  encode(message: RecordClickResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clickId !== "") {
+      writer.uint32(10).string(message.clickId);
+    }
+    if (message.counted !== false) {
+      writer.uint32(16).bool(message.counted);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    if (message.referral !== undefined) {
+      AdReferral.encode(message.referral, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordClickResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordClickResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.counted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.referral = AdReferral.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordClickResponse {
+    return {
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+      counted: isSet(object.counted) ? globalThis.Boolean(object.counted) : false,
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      referral: isSet(object.referral) ? AdReferral.fromJSON(object.referral) : undefined,
+    };
+  },
+
+  toJSON(message: RecordClickResponse): unknown {
+    const obj: any = {};
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    if (message.counted !== false) {
+      obj.counted = message.counted;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.referral !== undefined) {
+      obj.referral = AdReferral.toJSON(message.referral);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordClickResponse>, I>>(base?: I): RecordClickResponse {
+    return RecordClickResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordClickResponse>, I>>(object: I): RecordClickResponse {
+    const message = createBaseRecordClickResponse();
+    message.clickId = object.clickId ?? "";
+    message.counted = object.counted ?? false;
+    message.url = object.url ?? "";
+    message.referral = (object.referral !== undefined && object.referral !== null)
+      ? AdReferral.fromPartial(object.referral)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCampaignDay(): CampaignDay {
+  return {
+    campaignId: "",
+    day: "",
+    impressions: "0",
+    reach: "0",
+    clicks: "0",
+    ctr: 0,
+    spend: undefined,
+    conversations: "0",
+    orders: "0",
+    revenue: undefined,
+    costPerConversation: undefined,
+    roas: 0,
+    businessId: "",
+  };
+}
+
+export const CampaignDay: MessageFns<CampaignDay> = {
+  encode(message: CampaignDay, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.day !== "") {
+      writer.uint32(18).string(message.day);
+    }
+    if (message.impressions !== "0") {
+      writer.uint32(24).int64(message.impressions);
+    }
+    if (message.reach !== "0") {
+      writer.uint32(32).int64(message.reach);
+    }
+    if (message.clicks !== "0") {
+      writer.uint32(40).int64(message.clicks);
+    }
+    if (message.ctr !== 0) {
+      writer.uint32(49).double(message.ctr);
+    }
+    if (message.spend !== undefined) {
+      Money.encode(message.spend, writer.uint32(58).fork()).join();
+    }
+    if (message.conversations !== "0") {
+      writer.uint32(64).int64(message.conversations);
+    }
+    if (message.orders !== "0") {
+      writer.uint32(72).int64(message.orders);
+    }
+    if (message.revenue !== undefined) {
+      Money.encode(message.revenue, writer.uint32(82).fork()).join();
+    }
+    if (message.costPerConversation !== undefined) {
+      Money.encode(message.costPerConversation, writer.uint32(90).fork()).join();
+    }
+    if (message.roas !== 0) {
+      writer.uint32(97).double(message.roas);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(106).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignDay {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignDay();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.impressions = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.reach = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.clicks = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.ctr = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.spend = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.conversations = reader.int64().toString();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.orders = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.revenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.costPerConversation = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.roas = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignDay {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      impressions: isSet(object.impressions) ? globalThis.String(object.impressions) : "0",
+      reach: isSet(object.reach) ? globalThis.String(object.reach) : "0",
+      clicks: isSet(object.clicks) ? globalThis.String(object.clicks) : "0",
+      ctr: isSet(object.ctr) ? globalThis.Number(object.ctr) : 0,
+      spend: isSet(object.spend) ? Money.fromJSON(object.spend) : undefined,
+      conversations: isSet(object.conversations) ? globalThis.String(object.conversations) : "0",
+      orders: isSet(object.orders) ? globalThis.String(object.orders) : "0",
+      revenue: isSet(object.revenue) ? Money.fromJSON(object.revenue) : undefined,
+      costPerConversation: isSet(object.costPerConversation)
+        ? Money.fromJSON(object.costPerConversation)
+        : isSet(object.cost_per_conversation)
+        ? Money.fromJSON(object.cost_per_conversation)
+        : undefined,
+      roas: isSet(object.roas) ? globalThis.Number(object.roas) : 0,
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CampaignDay): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.impressions !== "0") {
+      obj.impressions = message.impressions;
+    }
+    if (message.reach !== "0") {
+      obj.reach = message.reach;
+    }
+    if (message.clicks !== "0") {
+      obj.clicks = message.clicks;
+    }
+    if (message.ctr !== 0) {
+      obj.ctr = floatToJson(message.ctr);
+    }
+    if (message.spend !== undefined) {
+      obj.spend = Money.toJSON(message.spend);
+    }
+    if (message.conversations !== "0") {
+      obj.conversations = message.conversations;
+    }
+    if (message.orders !== "0") {
+      obj.orders = message.orders;
+    }
+    if (message.revenue !== undefined) {
+      obj.revenue = Money.toJSON(message.revenue);
+    }
+    if (message.costPerConversation !== undefined) {
+      obj.costPerConversation = Money.toJSON(message.costPerConversation);
+    }
+    if (message.roas !== 0) {
+      obj.roas = floatToJson(message.roas);
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignDay>, I>>(base?: I): CampaignDay {
+    return CampaignDay.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignDay>, I>>(object: I): CampaignDay {
+    const message = createBaseCampaignDay();
+    message.campaignId = object.campaignId ?? "";
+    message.day = object.day ?? "";
+    message.impressions = object.impressions ?? "0";
+    message.reach = object.reach ?? "0";
+    message.clicks = object.clicks ?? "0";
+    message.ctr = object.ctr ?? 0;
+    message.spend = (object.spend !== undefined && object.spend !== null) ? Money.fromPartial(object.spend) : undefined;
+    message.conversations = object.conversations ?? "0";
+    message.orders = object.orders ?? "0";
+    message.revenue = (object.revenue !== undefined && object.revenue !== null)
+      ? Money.fromPartial(object.revenue)
+      : undefined;
+    message.costPerConversation = (object.costPerConversation !== undefined && object.costPerConversation !== null)
+      ? Money.fromPartial(object.costPerConversation)
+      : undefined;
+    message.roas = object.roas ?? 0;
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCampaignReportRequest(): GetCampaignReportRequest {
+  return { campaignId: "", fromDay: "", toDay: "" };
+}
+
+export const GetCampaignReportRequest: MessageFns<GetCampaignReportRequest> = {
+  encode(message: GetCampaignReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.fromDay !== "") {
+      writer.uint32(18).string(message.fromDay);
+    }
+    if (message.toDay !== "") {
+      writer.uint32(26).string(message.toDay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.toDay = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignReportRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      toDay: isSet(object.toDay)
+        ? globalThis.String(object.toDay)
+        : isSet(object.to_day)
+        ? globalThis.String(object.to_day)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCampaignReportRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.toDay !== "") {
+      obj.toDay = message.toDay;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignReportRequest>, I>>(base?: I): GetCampaignReportRequest {
+    return GetCampaignReportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignReportRequest>, I>>(object: I): GetCampaignReportRequest {
+    const message = createBaseGetCampaignReportRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.fromDay = object.fromDay ?? "";
+    message.toDay = object.toDay ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCampaignReportResponse(): GetCampaignReportResponse {
+  return { days: [] };
+}
+
+export const GetCampaignReportResponse: MessageFns<GetCampaignReportResponse> = {
+  encode(message: GetCampaignReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.days) {
+      CampaignDay.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.days.push(CampaignDay.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignReportResponse {
+    return { days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => CampaignDay.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetCampaignReportResponse): unknown {
+    const obj: any = {};
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => CampaignDay.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignReportResponse>, I>>(base?: I): GetCampaignReportResponse {
+    return GetCampaignReportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignReportResponse>, I>>(object: I): GetCampaignReportResponse {
+    const message = createBaseGetCampaignReportResponse();
+    message.days = object.days?.map((e) => CampaignDay.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseExportCampaignReportsRequest(): ExportCampaignReportsRequest {
+  return { businessId: "", fromDay: "", toDay: "" };
+}
+
+export const ExportCampaignReportsRequest: MessageFns<ExportCampaignReportsRequest> = {
+  encode(message: ExportCampaignReportsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.fromDay !== "") {
+      writer.uint32(18).string(message.fromDay);
+    }
+    if (message.toDay !== "") {
+      writer.uint32(26).string(message.toDay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCampaignReportsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCampaignReportsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.toDay = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCampaignReportsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      toDay: isSet(object.toDay)
+        ? globalThis.String(object.toDay)
+        : isSet(object.to_day)
+        ? globalThis.String(object.to_day)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportCampaignReportsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.toDay !== "") {
+      obj.toDay = message.toDay;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCampaignReportsRequest>, I>>(base?: I): ExportCampaignReportsRequest {
+    return ExportCampaignReportsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCampaignReportsRequest>, I>>(object: I): ExportCampaignReportsRequest {
+    const message = createBaseExportCampaignReportsRequest();
+    message.businessId = object.businessId ?? "";
+    message.fromDay = object.fromDay ?? "";
+    message.toDay = object.toDay ?? "";
+    return message;
+  },
+};
+
+function createBaseExportCampaignReportsResponse(): ExportCampaignReportsResponse {
+  return { row: undefined };
+}
+
+export const ExportCampaignReportsResponse: MessageFns<ExportCampaignReportsResponse> = {
+  encode(message: ExportCampaignReportsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.row !== undefined) {
+      CampaignDay.encode(message.row, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCampaignReportsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCampaignReportsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.row = CampaignDay.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCampaignReportsResponse {
+    return { row: isSet(object.row) ? CampaignDay.fromJSON(object.row) : undefined };
+  },
+
+  toJSON(message: ExportCampaignReportsResponse): unknown {
+    const obj: any = {};
+    if (message.row !== undefined) {
+      obj.row = CampaignDay.toJSON(message.row);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCampaignReportsResponse>, I>>(base?: I): ExportCampaignReportsResponse {
+    return ExportCampaignReportsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCampaignReportsResponse>, I>>(
+    object: I,
+  ): ExportCampaignReportsResponse {
+    const message = createBaseExportCampaignReportsResponse();
+    message.row = (object.row !== undefined && object.row !== null) ? CampaignDay.fromPartial(object.row) : undefined;
+    return message;
+  },
+};
+
+function createBaseSendSponsoredMessagesRequest(): SendSponsoredMessagesRequest {
+  return { campaignId: "", customerIds: [] };
+}
+
+export const SendSponsoredMessagesRequest: MessageFns<SendSponsoredMessagesRequest> = {
+  encode(message: SendSponsoredMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    for (const v of message.customerIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendSponsoredMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendSponsoredMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendSponsoredMessagesRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      customerIds: globalThis.Array.isArray(object?.customerIds)
+        ? object.customerIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.customer_ids)
+        ? object.customer_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SendSponsoredMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.customerIds?.length) {
+      obj.customerIds = message.customerIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendSponsoredMessagesRequest>, I>>(base?: I): SendSponsoredMessagesRequest {
+    return SendSponsoredMessagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendSponsoredMessagesRequest>, I>>(object: I): SendSponsoredMessagesRequest {
+    const message = createBaseSendSponsoredMessagesRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.customerIds = object.customerIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSponsoredResult(): SponsoredResult {
+  return { customerId: "", outcome: 0, messageId: "" };
+}
+
+export const SponsoredResult: MessageFns<SponsoredResult> = {
+  encode(message: SponsoredResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(16).int32(message.outcome);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(26).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SponsoredResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSponsoredResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SponsoredResult {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      outcome: isSet(object.outcome) ? sponsoredOutcomeFromJSON(object.outcome) : 0,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SponsoredResult): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = sponsoredOutcomeToJSON(message.outcome);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SponsoredResult>, I>>(base?: I): SponsoredResult {
+    return SponsoredResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SponsoredResult>, I>>(object: I): SponsoredResult {
+    const message = createBaseSponsoredResult();
+    message.customerId = object.customerId ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseSendSponsoredMessagesResponse(): SendSponsoredMessagesResponse {
+  return { results: [] };
+}
+
+export const SendSponsoredMessagesResponse: MessageFns<SendSponsoredMessagesResponse> = {
+  encode(message: SendSponsoredMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      SponsoredResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendSponsoredMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendSponsoredMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(SponsoredResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendSponsoredMessagesResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => SponsoredResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SendSponsoredMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => SponsoredResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendSponsoredMessagesResponse>, I>>(base?: I): SendSponsoredMessagesResponse {
+    return SendSponsoredMessagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendSponsoredMessagesResponse>, I>>(
+    object: I,
+  ): SendSponsoredMessagesResponse {
+    const message = createBaseSendSponsoredMessagesResponse();
+    message.results = object.results?.map((e) => SponsoredResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStopSponsoredMessagesRequest(): StopSponsoredMessagesRequest {
+  return { customerId: "", businessId: "" };
+}
+
+export const StopSponsoredMessagesRequest: MessageFns<StopSponsoredMessagesRequest> = {
+  encode(message: StopSponsoredMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(18).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopSponsoredMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopSponsoredMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopSponsoredMessagesRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StopSponsoredMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopSponsoredMessagesRequest>, I>>(base?: I): StopSponsoredMessagesRequest {
+    return StopSponsoredMessagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopSponsoredMessagesRequest>, I>>(object: I): StopSponsoredMessagesRequest {
+    const message = createBaseStopSponsoredMessagesRequest();
+    message.customerId = object.customerId ?? "";
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseStopSponsoredMessagesResponse(): StopSponsoredMessagesResponse {
+  return {};
+}
+
+export const StopSponsoredMessagesResponse: MessageFns<StopSponsoredMessagesResponse> = {
+  encode(_: StopSponsoredMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopSponsoredMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopSponsoredMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StopSponsoredMessagesResponse {
+    return {};
+  },
+
+  toJSON(_: StopSponsoredMessagesResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopSponsoredMessagesResponse>, I>>(base?: I): StopSponsoredMessagesResponse {
+    return StopSponsoredMessagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopSponsoredMessagesResponse>, I>>(_: I): StopSponsoredMessagesResponse {
+    const message = createBaseStopSponsoredMessagesResponse();
+    return message;
+  },
+};
+
 /**
  * AdsService lets businesses advertise inside chat. Campaigns come first;
  * ads, targeting, serving, attribution and reporting grow from them in the
@@ -1083,6 +5363,154 @@ export const AdsServiceService = {
       Buffer.from(ListCampaignsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListCampaignsResponse => ListCampaignsResponse.decode(value),
   },
+  /**
+   * SubmitCampaign checks a DRAFT's creatives against the policy rules: a
+   * clean campaign goes IN_REVIEW, one that breaks a rule stays DRAFT with
+   * the reasons in review.
+   */
+  submitCampaign: {
+    path: "/kontor.ads.v1.AdsService/SubmitCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitCampaignRequest): Buffer =>
+      Buffer.from(SubmitCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitCampaignRequest => SubmitCampaignRequest.decode(value),
+    responseSerialize: (value: SubmitCampaignResponse): Buffer =>
+      Buffer.from(SubmitCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitCampaignResponse => SubmitCampaignResponse.decode(value),
+  },
+  /**
+   * ReviewCampaign is a reviewer's decision on an IN_REVIEW campaign:
+   * approved goes ACTIVE, rejected goes back to DRAFT with the reasons.
+   */
+  reviewCampaign: {
+    path: "/kontor.ads.v1.AdsService/ReviewCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReviewCampaignRequest): Buffer =>
+      Buffer.from(ReviewCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReviewCampaignRequest => ReviewCampaignRequest.decode(value),
+    responseSerialize: (value: ReviewCampaignResponse): Buffer =>
+      Buffer.from(ReviewCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReviewCampaignResponse => ReviewCampaignResponse.decode(value),
+  },
+  /** PauseCampaign stops an ACTIVE campaign from serving. */
+  pauseCampaign: {
+    path: "/kontor.ads.v1.AdsService/PauseCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseCampaignRequest): Buffer => Buffer.from(PauseCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseCampaignRequest => PauseCampaignRequest.decode(value),
+    responseSerialize: (value: PauseCampaignResponse): Buffer =>
+      Buffer.from(PauseCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseCampaignResponse => PauseCampaignResponse.decode(value),
+  },
+  /** ResumeCampaign makes a PAUSED campaign ACTIVE again. */
+  resumeCampaign: {
+    path: "/kontor.ads.v1.AdsService/ResumeCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeCampaignRequest): Buffer =>
+      Buffer.from(ResumeCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeCampaignRequest => ResumeCampaignRequest.decode(value),
+    responseSerialize: (value: ResumeCampaignResponse): Buffer =>
+      Buffer.from(ResumeCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeCampaignResponse => ResumeCampaignResponse.decode(value),
+  },
+  /** EndCampaign ends a campaign for good. */
+  endCampaign: {
+    path: "/kontor.ads.v1.AdsService/EndCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EndCampaignRequest): Buffer => Buffer.from(EndCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EndCampaignRequest => EndCampaignRequest.decode(value),
+    responseSerialize: (value: EndCampaignResponse): Buffer => Buffer.from(EndCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EndCampaignResponse => EndCampaignResponse.decode(value),
+  },
+  /**
+   * SelectAds picks the ads to show in one placement: eligible ads (schedule,
+   * targeting, consent, review, frequency caps, budget and pacing) ranked by
+   * a second-price auction on eCPM. Each served ad is one counted impression.
+   */
+  selectAds: {
+    path: "/kontor.ads.v1.AdsService/SelectAds" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SelectAdsRequest): Buffer => Buffer.from(SelectAdsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SelectAdsRequest => SelectAdsRequest.decode(value),
+    responseSerialize: (value: SelectAdsResponse): Buffer => Buffer.from(SelectAdsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SelectAdsResponse => SelectAdsResponse.decode(value),
+  },
+  /**
+   * RecordClick counts a click on a served ad once (by its token) and
+   * returns where it leads: a chat link with the ad's referral, or the
+   * landing URL.
+   */
+  recordClick: {
+    path: "/kontor.ads.v1.AdsService/RecordClick" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordClickRequest): Buffer => Buffer.from(RecordClickRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordClickRequest => RecordClickRequest.decode(value),
+    responseSerialize: (value: RecordClickResponse): Buffer => Buffer.from(RecordClickResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordClickResponse => RecordClickResponse.decode(value),
+  },
+  /** GetCampaignReport reports one campaign per UTC day. */
+  getCampaignReport: {
+    path: "/kontor.ads.v1.AdsService/GetCampaignReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCampaignReportRequest): Buffer =>
+      Buffer.from(GetCampaignReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCampaignReportRequest => GetCampaignReportRequest.decode(value),
+    responseSerialize: (value: GetCampaignReportResponse): Buffer =>
+      Buffer.from(GetCampaignReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCampaignReportResponse => GetCampaignReportResponse.decode(value),
+  },
+  /** ExportCampaignReports streams every campaign-day row of a business in a range. */
+  exportCampaignReports: {
+    path: "/kontor.ads.v1.AdsService/ExportCampaignReports" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportCampaignReportsRequest): Buffer =>
+      Buffer.from(ExportCampaignReportsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportCampaignReportsRequest => ExportCampaignReportsRequest.decode(value),
+    responseSerialize: (value: ExportCampaignReportsResponse): Buffer =>
+      Buffer.from(ExportCampaignReportsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportCampaignReportsResponse => ExportCampaignReportsResponse.decode(value),
+  },
+  /**
+   * SendSponsoredMessages sends an ACTIVE sponsored-message campaign's
+   * template to the given customers: only to those opted in to the
+   * business's marketing, not stopped, and under the weekly cap across all
+   * businesses. Each customer gets an outcome.
+   */
+  sendSponsoredMessages: {
+    path: "/kontor.ads.v1.AdsService/SendSponsoredMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SendSponsoredMessagesRequest): Buffer =>
+      Buffer.from(SendSponsoredMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SendSponsoredMessagesRequest => SendSponsoredMessagesRequest.decode(value),
+    responseSerialize: (value: SendSponsoredMessagesResponse): Buffer =>
+      Buffer.from(SendSponsoredMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SendSponsoredMessagesResponse => SendSponsoredMessagesResponse.decode(value),
+  },
+  /**
+   * StopSponsoredMessages is a customer's one-tap stop: no more sponsored
+   * messages from that business (or from any, without a business).
+   */
+  stopSponsoredMessages: {
+    path: "/kontor.ads.v1.AdsService/StopSponsoredMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StopSponsoredMessagesRequest): Buffer =>
+      Buffer.from(StopSponsoredMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopSponsoredMessagesRequest => StopSponsoredMessagesRequest.decode(value),
+    responseSerialize: (value: StopSponsoredMessagesResponse): Buffer =>
+      Buffer.from(StopSponsoredMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopSponsoredMessagesResponse => StopSponsoredMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface AdsServiceServer extends UntypedServiceImplementation {
@@ -1092,6 +5520,51 @@ export interface AdsServiceServer extends UntypedServiceImplementation {
   getCampaign: handleUnaryCall<GetCampaignRequest, GetCampaignResponse>;
   /** ListCampaigns lists a business's campaigns, newest first. */
   listCampaigns: handleUnaryCall<ListCampaignsRequest, ListCampaignsResponse>;
+  /**
+   * SubmitCampaign checks a DRAFT's creatives against the policy rules: a
+   * clean campaign goes IN_REVIEW, one that breaks a rule stays DRAFT with
+   * the reasons in review.
+   */
+  submitCampaign: handleUnaryCall<SubmitCampaignRequest, SubmitCampaignResponse>;
+  /**
+   * ReviewCampaign is a reviewer's decision on an IN_REVIEW campaign:
+   * approved goes ACTIVE, rejected goes back to DRAFT with the reasons.
+   */
+  reviewCampaign: handleUnaryCall<ReviewCampaignRequest, ReviewCampaignResponse>;
+  /** PauseCampaign stops an ACTIVE campaign from serving. */
+  pauseCampaign: handleUnaryCall<PauseCampaignRequest, PauseCampaignResponse>;
+  /** ResumeCampaign makes a PAUSED campaign ACTIVE again. */
+  resumeCampaign: handleUnaryCall<ResumeCampaignRequest, ResumeCampaignResponse>;
+  /** EndCampaign ends a campaign for good. */
+  endCampaign: handleUnaryCall<EndCampaignRequest, EndCampaignResponse>;
+  /**
+   * SelectAds picks the ads to show in one placement: eligible ads (schedule,
+   * targeting, consent, review, frequency caps, budget and pacing) ranked by
+   * a second-price auction on eCPM. Each served ad is one counted impression.
+   */
+  selectAds: handleUnaryCall<SelectAdsRequest, SelectAdsResponse>;
+  /**
+   * RecordClick counts a click on a served ad once (by its token) and
+   * returns where it leads: a chat link with the ad's referral, or the
+   * landing URL.
+   */
+  recordClick: handleUnaryCall<RecordClickRequest, RecordClickResponse>;
+  /** GetCampaignReport reports one campaign per UTC day. */
+  getCampaignReport: handleUnaryCall<GetCampaignReportRequest, GetCampaignReportResponse>;
+  /** ExportCampaignReports streams every campaign-day row of a business in a range. */
+  exportCampaignReports: handleServerStreamingCall<ExportCampaignReportsRequest, ExportCampaignReportsResponse>;
+  /**
+   * SendSponsoredMessages sends an ACTIVE sponsored-message campaign's
+   * template to the given customers: only to those opted in to the
+   * business's marketing, not stopped, and under the weekly cap across all
+   * businesses. Each customer gets an outcome.
+   */
+  sendSponsoredMessages: handleUnaryCall<SendSponsoredMessagesRequest, SendSponsoredMessagesResponse>;
+  /**
+   * StopSponsoredMessages is a customer's one-tap stop: no more sponsored
+   * messages from that business (or from any, without a business).
+   */
+  stopSponsoredMessages: handleUnaryCall<StopSponsoredMessagesRequest, StopSponsoredMessagesResponse>;
 }
 
 export interface AdsServiceClient extends Client {
@@ -1143,6 +5616,199 @@ export interface AdsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * SubmitCampaign checks a DRAFT's creatives against the policy rules: a
+   * clean campaign goes IN_REVIEW, one that breaks a rule stays DRAFT with
+   * the reasons in review.
+   */
+  submitCampaign(
+    request: SubmitCampaignRequest,
+    callback: (error: ServiceError | null, response: SubmitCampaignResponse) => void,
+  ): ClientUnaryCall;
+  submitCampaign(
+    request: SubmitCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitCampaignResponse) => void,
+  ): ClientUnaryCall;
+  submitCampaign(
+    request: SubmitCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReviewCampaign is a reviewer's decision on an IN_REVIEW campaign:
+   * approved goes ACTIVE, rejected goes back to DRAFT with the reasons.
+   */
+  reviewCampaign(
+    request: ReviewCampaignRequest,
+    callback: (error: ServiceError | null, response: ReviewCampaignResponse) => void,
+  ): ClientUnaryCall;
+  reviewCampaign(
+    request: ReviewCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReviewCampaignResponse) => void,
+  ): ClientUnaryCall;
+  reviewCampaign(
+    request: ReviewCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReviewCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** PauseCampaign stops an ACTIVE campaign from serving. */
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** ResumeCampaign makes a PAUSED campaign ACTIVE again. */
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** EndCampaign ends a campaign for good. */
+  endCampaign(
+    request: EndCampaignRequest,
+    callback: (error: ServiceError | null, response: EndCampaignResponse) => void,
+  ): ClientUnaryCall;
+  endCampaign(
+    request: EndCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EndCampaignResponse) => void,
+  ): ClientUnaryCall;
+  endCampaign(
+    request: EndCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EndCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SelectAds picks the ads to show in one placement: eligible ads (schedule,
+   * targeting, consent, review, frequency caps, budget and pacing) ranked by
+   * a second-price auction on eCPM. Each served ad is one counted impression.
+   */
+  selectAds(
+    request: SelectAdsRequest,
+    callback: (error: ServiceError | null, response: SelectAdsResponse) => void,
+  ): ClientUnaryCall;
+  selectAds(
+    request: SelectAdsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SelectAdsResponse) => void,
+  ): ClientUnaryCall;
+  selectAds(
+    request: SelectAdsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SelectAdsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RecordClick counts a click on a served ad once (by its token) and
+   * returns where it leads: a chat link with the ad's referral, or the
+   * landing URL.
+   */
+  recordClick(
+    request: RecordClickRequest,
+    callback: (error: ServiceError | null, response: RecordClickResponse) => void,
+  ): ClientUnaryCall;
+  recordClick(
+    request: RecordClickRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordClickResponse) => void,
+  ): ClientUnaryCall;
+  recordClick(
+    request: RecordClickRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordClickResponse) => void,
+  ): ClientUnaryCall;
+  /** GetCampaignReport reports one campaign per UTC day. */
+  getCampaignReport(
+    request: GetCampaignReportRequest,
+    callback: (error: ServiceError | null, response: GetCampaignReportResponse) => void,
+  ): ClientUnaryCall;
+  getCampaignReport(
+    request: GetCampaignReportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCampaignReportResponse) => void,
+  ): ClientUnaryCall;
+  getCampaignReport(
+    request: GetCampaignReportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCampaignReportResponse) => void,
+  ): ClientUnaryCall;
+  /** ExportCampaignReports streams every campaign-day row of a business in a range. */
+  exportCampaignReports(
+    request: ExportCampaignReportsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportCampaignReportsResponse>;
+  exportCampaignReports(
+    request: ExportCampaignReportsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportCampaignReportsResponse>;
+  /**
+   * SendSponsoredMessages sends an ACTIVE sponsored-message campaign's
+   * template to the given customers: only to those opted in to the
+   * business's marketing, not stopped, and under the weekly cap across all
+   * businesses. Each customer gets an outcome.
+   */
+  sendSponsoredMessages(
+    request: SendSponsoredMessagesRequest,
+    callback: (error: ServiceError | null, response: SendSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
+  sendSponsoredMessages(
+    request: SendSponsoredMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SendSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
+  sendSponsoredMessages(
+    request: SendSponsoredMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SendSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * StopSponsoredMessages is a customer's one-tap stop: no more sponsored
+   * messages from that business (or from any, without a business).
+   */
+  stopSponsoredMessages(
+    request: StopSponsoredMessagesRequest,
+    callback: (error: ServiceError | null, response: StopSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
+  stopSponsoredMessages(
+    request: StopSponsoredMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
+  stopSponsoredMessages(
+    request: StopSponsoredMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopSponsoredMessagesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AdsServiceClient = makeGenericClientConstructor(
@@ -1153,6 +5819,10 @@ export const AdsServiceClient = makeGenericClientConstructor(
   service: typeof AdsServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

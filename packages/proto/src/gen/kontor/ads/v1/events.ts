@@ -6,9 +6,11 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { EventMeta } from "../../common/v1/event.js";
 import { Money } from "../../common/v1/money.js";
 import {
+  AdReferral,
   CampaignObjective,
   campaignObjectiveFromJSON,
   campaignObjectiveToJSON,
@@ -16,6 +18,9 @@ import {
   campaignStatusFromJSON,
   campaignStatusToJSON,
   Flight,
+  Placement,
+  placementFromJSON,
+  placementToJSON,
 } from "./ads_service.js";
 
 export const protobufPackage = "kontor.ads.v1";
@@ -31,6 +36,53 @@ export interface CampaignCreated {
   status: CampaignStatus;
   dailyBudget: Money | undefined;
   flight: Flight | undefined;
+}
+
+/**
+ * kontor.ads.campaign.updated.v1 — a campaign's status, review or settings
+ * changed; every ads replica reloads it into its serving index.
+ */
+export interface CampaignUpdated {
+  meta: EventMeta | undefined;
+  campaignId: string;
+  status: CampaignStatus;
+  reviewReasons: string[];
+}
+
+/**
+ * kontor.ads.click.recorded.v1 — a counted click, with the chat link and
+ * referral a click-to-chat conversation opens with.
+ */
+export interface ClickRecorded {
+  meta: EventMeta | undefined;
+  clickId: string;
+  impressionId: string;
+  campaignId: string;
+  creativeId: string;
+  customerId: string;
+  placement: Placement;
+  url: string;
+  referral:
+    | AdReferral
+    | undefined;
+  /** What the click cost (CPC), zero for CPM. */
+  cost: Money | undefined;
+  clickedAt: Date | undefined;
+}
+
+/**
+ * kontor.ads.spend.recorded.v1 — one spend ledger entry: what a campaign
+ * spent since the last entry (payments charges the advertiser).
+ */
+export interface SpendRecorded {
+  meta: EventMeta | undefined;
+  campaignId: string;
+  amount: Money | undefined;
+  impressions: string;
+  clicks: string;
+  /** UTC day the spend belongs to, "YYYY-MM-DD". */
+  day: string;
+  entryId: string;
 }
 
 function createBaseCampaignCreated(): CampaignCreated {
@@ -218,6 +270,573 @@ export const CampaignCreated: MessageFns<CampaignCreated> = {
   },
 };
 
+function createBaseCampaignUpdated(): CampaignUpdated {
+  return { meta: undefined, campaignId: "", status: 0, reviewReasons: [] };
+}
+
+export const CampaignUpdated: MessageFns<CampaignUpdated> = {
+  encode(message: CampaignUpdated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    for (const v of message.reviewReasons) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignUpdated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignUpdated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reviewReasons.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignUpdated {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      status: isSet(object.status) ? campaignStatusFromJSON(object.status) : 0,
+      reviewReasons: globalThis.Array.isArray(object?.reviewReasons)
+        ? object.reviewReasons.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.review_reasons)
+        ? object.review_reasons.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CampaignUpdated): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.status !== 0) {
+      obj.status = campaignStatusToJSON(message.status);
+    }
+    if (message.reviewReasons?.length) {
+      obj.reviewReasons = message.reviewReasons;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignUpdated>, I>>(base?: I): CampaignUpdated {
+    return CampaignUpdated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignUpdated>, I>>(object: I): CampaignUpdated {
+    const message = createBaseCampaignUpdated();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.status = object.status ?? 0;
+    message.reviewReasons = object.reviewReasons?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseClickRecorded(): ClickRecorded {
+  return {
+    meta: undefined,
+    clickId: "",
+    impressionId: "",
+    campaignId: "",
+    creativeId: "",
+    customerId: "",
+    placement: 0,
+    url: "",
+    referral: undefined,
+    cost: undefined,
+    clickedAt: undefined,
+  };
+}
+
+export const ClickRecorded: MessageFns<ClickRecorded> = {
+  encode(message: ClickRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.clickId !== "") {
+      writer.uint32(18).string(message.clickId);
+    }
+    if (message.impressionId !== "") {
+      writer.uint32(26).string(message.impressionId);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(34).string(message.campaignId);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(42).string(message.creativeId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(50).string(message.customerId);
+    }
+    if (message.placement !== 0) {
+      writer.uint32(56).int32(message.placement);
+    }
+    if (message.url !== "") {
+      writer.uint32(66).string(message.url);
+    }
+    if (message.referral !== undefined) {
+      AdReferral.encode(message.referral, writer.uint32(74).fork()).join();
+    }
+    if (message.cost !== undefined) {
+      Money.encode(message.cost, writer.uint32(82).fork()).join();
+    }
+    if (message.clickedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.clickedAt), writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClickRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClickRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.impressionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.placement = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.referral = AdReferral.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cost = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.clickedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClickRecorded {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+      impressionId: isSet(object.impressionId)
+        ? globalThis.String(object.impressionId)
+        : isSet(object.impression_id)
+        ? globalThis.String(object.impression_id)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      placement: isSet(object.placement) ? placementFromJSON(object.placement) : 0,
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      referral: isSet(object.referral) ? AdReferral.fromJSON(object.referral) : undefined,
+      cost: isSet(object.cost) ? Money.fromJSON(object.cost) : undefined,
+      clickedAt: isSet(object.clickedAt)
+        ? fromJsonTimestamp(object.clickedAt)
+        : isSet(object.clicked_at)
+        ? fromJsonTimestamp(object.clicked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ClickRecorded): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    if (message.impressionId !== "") {
+      obj.impressionId = message.impressionId;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.placement !== 0) {
+      obj.placement = placementToJSON(message.placement);
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.referral !== undefined) {
+      obj.referral = AdReferral.toJSON(message.referral);
+    }
+    if (message.cost !== undefined) {
+      obj.cost = Money.toJSON(message.cost);
+    }
+    if (message.clickedAt !== undefined) {
+      obj.clickedAt = message.clickedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClickRecorded>, I>>(base?: I): ClickRecorded {
+    return ClickRecorded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClickRecorded>, I>>(object: I): ClickRecorded {
+    const message = createBaseClickRecorded();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.clickId = object.clickId ?? "";
+    message.impressionId = object.impressionId ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.placement = object.placement ?? 0;
+    message.url = object.url ?? "";
+    message.referral = (object.referral !== undefined && object.referral !== null)
+      ? AdReferral.fromPartial(object.referral)
+      : undefined;
+    message.cost = (object.cost !== undefined && object.cost !== null) ? Money.fromPartial(object.cost) : undefined;
+    message.clickedAt = object.clickedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSpendRecorded(): SpendRecorded {
+  return { meta: undefined, campaignId: "", amount: undefined, impressions: "0", clicks: "0", day: "", entryId: "" };
+}
+
+export const SpendRecorded: MessageFns<SpendRecorded> = {
+  encode(message: SpendRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.impressions !== "0") {
+      writer.uint32(32).int64(message.impressions);
+    }
+    if (message.clicks !== "0") {
+      writer.uint32(40).int64(message.clicks);
+    }
+    if (message.day !== "") {
+      writer.uint32(50).string(message.day);
+    }
+    if (message.entryId !== "") {
+      writer.uint32(58).string(message.entryId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpendRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpendRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.impressions = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.clicks = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpendRecorded {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      impressions: isSet(object.impressions) ? globalThis.String(object.impressions) : "0",
+      clicks: isSet(object.clicks) ? globalThis.String(object.clicks) : "0",
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SpendRecorded): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.impressions !== "0") {
+      obj.impressions = message.impressions;
+    }
+    if (message.clicks !== "0") {
+      obj.clicks = message.clicks;
+    }
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpendRecorded>, I>>(base?: I): SpendRecorded {
+    return SpendRecorded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpendRecorded>, I>>(object: I): SpendRecorded {
+    const message = createBaseSpendRecorded();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.impressions = object.impressions ?? "0";
+    message.clicks = object.clicks ?? "0";
+    message.day = object.day ?? "";
+    message.entryId = object.entryId ?? "";
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -230,6 +849,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { AdIndex, type ServingAd } from "./ad-index.js";
+import { compileTargeting } from "./targeting.js";
+import { mintAdToken, verifyAdToken } from "./ad-token.js";
+
+const base = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [] };
+function ad(id: string, countries: string[], languages: string[], placements: ServingAd["placements"]): ServingAd {
+  return {
+    campaignId: id,
+    businessId: "b",
+    objective: "display",
+    bidKind: "cpm",
+    bidMinor: 100,
+    currency: "EUR",
+    dailyBudgetMilli: 1e6,
+    lifetimeBudgetMilli: undefined,
+    targeting: compileTargeting({ ...base, countries, languages }),
+    cap: { perDay: 0, perWeek: 0 },
+    creatives: [],
+    startMs: 0,
+    endMs: Infinity,
+    placements,
+    rotation: 0,
+  };
+}
+
+describe("AdIndex", () => {
+  it("when a request names a placement, country and language, then it visits exactly the ads that may fit, each once", () => {
+    const index = new AdIndex();
+    index.upsert(ad("any", [], [], ["app_feed", "app_banner"]));
+    index.upsert(ad("pt", ["PT", "BR"], [], ["app_feed"]));
+    index.upsert(ad("pt-en", ["PT"], ["en"], ["app_feed"]));
+    index.upsert(ad("br", ["BR"], ["pt"], ["app_feed"]));
+    index.upsert(ad("banner-pt", ["PT"], [], ["app_banner"]));
+    const seen: string[] = [];
+    index.forCandidates("app_feed", "PT", "pt", (a) => seen.push(a.campaignId));
+    expect(seen.sort()).toEqual(["any", "pt"]);
+    const anonymous: string[] = [];
+    index.forCandidates("app_feed", "", "", (a) => anonymous.push(a.campaignId));
+    expect(anonymous).toEqual(["any"]);
+  });
+
+  it("when an ad is replaced or removed, then its old buckets forget it", () => {
+    const index = new AdIndex();
+    index.upsert(ad("x", ["PT"], [], ["app_feed"]));
+    index.upsert(ad("x", ["BR"], [], ["app_feed"]));
+    const pt: string[] = [];
+    index.forCandidates("app_feed", "PT", "", (a) => pt.push(a.campaignId));
+    expect(pt).toEqual([]);
+    index.remove("x");
+    expect(index.size).toBe(0);
+  });
+});
+
+describe("ad tokens", () => {
+  const claims = { impressionId: "i1", campaignId: "c1", businessId: "b1", creativeId: "c1", customerId: "cust", placement: "app_feed" as const, servedAtMs: 5, kind: "cpc" as const, price: 30, currency: "EUR" };
+  it("when signed with the secret, then the claims come back; altered or signed elsewhere, nothing does", () => {
+    const token = mintAdToken("s".repeat(32), claims);
+    expect(verifyAdToken("s".repeat(32), token)).toEqual(claims);
+    expect(verifyAdToken("t".repeat(32), token)).toBeUndefined();
+    const [body, mac] = token.split(".");
+    const forged = Buffer.from(Buffer.from(body!, "base64url").toString().replace("30", "1")).toString("base64url");
+    expect(verifyAdToken("s".repeat(32), `${forged}.${mac}`)).toBeUndefined();
+    expect(verifyAdToken("s".repeat(32), "garbage")).toBeUndefined();
+  });
+});

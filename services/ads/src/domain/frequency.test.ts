@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { FrequencyLedger } from "./frequency.js";
+
+const H = 3600_000;
+const t0 = Date.parse("2026-12-05T08:00:00Z");
+
+describe("FrequencyLedger", () => {
+  it("when a campaign has a cap of 2 per day, then the third impression waits exactly 24 hours after the first", () => {
+    const f = new FrequencyLedger();
+    const cap = { perDay: 2, perWeek: 0 };
+    f.record("c1", "k", "app_feed", t0);
+    expect(f.allows("c1", "k", cap, t0 + H)).toBe(true);
+    f.record("c1", "k", "app_feed", t0 + H);
+    expect(f.allows("c1", "k", cap, t0 + 24 * H - 1)).toBe(false);
+    expect(f.allows("c1", "k", cap, t0 + 24 * H)).toBe(true);
+    expect(f.allows("c2", "k", cap, t0 + H)).toBe(true);
+  });
+
+  it("when a campaign has a weekly cap, then it holds across days until the oldest impression is 7 days old", () => {
+    const f = new FrequencyLedger();
+    const cap = { perDay: 0, perWeek: 3 };
+    for (let d = 0; d < 3; d++) f.record("c1", "k", "app_feed", t0 + d * 24 * H);
+    expect(f.allows("c1", "k", cap, t0 + 6 * 24 * H)).toBe(false);
+    expect(f.allows("c1", "k", cap, t0 + 7 * 24 * H)).toBe(true);
+  });
+
+  it("when the placement has a global cap, then room shrinks with every campaign's impressions there, and other placements are apart", () => {
+    const f = new FrequencyLedger();
+    f.record("c1", "a", "app_feed", t0);
+    f.record("c1", "b", "app_feed", t0);
+    expect(f.placementRoom("c1", "app_feed", 3, t0)).toBe(1);
+    expect(f.placementRoom("c1", "app_banner", 3, t0)).toBe(3);
+    expect(f.placementRoom("c1", "app_feed", 0, t0)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("when a week passes, then a sweep forgets the customer", () => {
+    const f = new FrequencyLedger();
+    f.record("c1", "a", "app_feed", t0);
+    f.sweep(t0 + 8 * 24 * H);
+    expect(f.allows("c1", "a", { perDay: 1, perWeek: 1 }, t0 + 8 * 24 * H)).toBe(true);
+    expect(f.placementRoom("c1", "app_feed", 1, t0 + 8 * 24 * H)).toBe(1);
+  });
+});

@@ -1,0 +1,34 @@
+export interface CustomerConsentTable {
+  customer_id: string;
+  ad_personalization: boolean;
+  changed_at: Date;
+}
+
+export interface MarketingConsentTable {
+  customer_id: string;
+  business_id: string;
+  opted_in: boolean;
+  changed_at: Date;
+}
+
+export interface InteractionTable {
+  customer_id: string;
+  business_id: string;
+  last_messaged_at: Date | null;
+  last_ordered_at: Date | null;
+}
+
+export interface SponsoredSendTable {
+  campaign_id: string;
+  customer_id: string;
+  business_id: string;
+  sent_at: Date;
+  message_id: string | null;
+  status: "pending" | "sent" | "delivered" | "read" | "failed";
+}
+
+export interface SponsoredStopTable {
+  customer_id: string;
+  business_id: string;
+  stopped_at: Date;
+}
