@@ -265,7 +265,7 @@ async function main(): Promise<void> {
       const noopCall = (n: number) =>
         unaryCall(
           noopClient.sendMoney.bind(noopClient),
-          { idempotencyKey: `noop:${n}`, fromCustomerId: "bench_cus_0", toCustomerId: "bench_cus_1", amount: { amountMinor: "1", currency: "EUR" }, note: "", pin: PIN },
+          { idempotencyKey: `noop:${n}`, fromCustomerId: "bench_cus_0", toCustomerId: "bench_cus_1", amount: { amountMinor: "1", currency: "EUR" }, note: "", pin: PIN, toNumber: "" },
           { token: tokens.get("bench_cus_0")! },
         );
       await Promise.all(Array.from({ length: CLIENTS }, (_, c) => noopCall(c)));
@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     const send = (from: number, to: number, n: number) =>
       unaryCall(
         client.sendMoney.bind(client),
-        { idempotencyKey: `p2p:${from}:${n}`, fromCustomerId: `bench_cus_${from}`, toCustomerId: `bench_cus_${to}`, amount: { amountMinor: String(1 + (n % 100)), currency: "EUR" }, note: "", pin: PIN },
+        { idempotencyKey: `p2p:${from}:${n}`, fromCustomerId: `bench_cus_${from}`, toCustomerId: `bench_cus_${to}`, amount: { amountMinor: String(1 + (n % 100)), currency: "EUR" }, note: "", pin: PIN, toNumber: "" },
         { token: tokens.get(`bench_cus_${from}`)! },
       );
     // Warm-up: the service's caches, JIT and connections.
@@ -369,7 +369,7 @@ async function main(): Promise<void> {
           const res = await unaryCall(
             client.createPaymentIntent.bind(client),
             { idempotencyKey: `pi:${round}:${i}`, orderId: `ord_${round}_${i}`, businessId: "bench_hot_business", customerId: `bench_cus_${i}`, amount: { amountMinor: "1999", currency: "EUR" } },
-            { token: businessToken },
+            { token: businessToken, timeoutMs: 120_000 },
           );
           return res.payment!.id;
         }),

@@ -60,6 +60,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
   async function sweep(): Promise<void> {
     await ledger.expirePending();
     await payments.expireIntents();
+    await p2p.expireRequests();
     await bank.resubmitPending();
     // Once a month has begun, the month before is invoiced (a repeat issues nothing new).
     await billing.issue(previousPeriod(now()));

@@ -59,7 +59,7 @@ async function balance(customerId: string): Promise<bigint> {
 }
 
 function send(from: { id: string; token: string }, to: string, amount: string, extra: { pin?: string; idempotencyKey?: string; note?: string } = {}) {
-  return { request: { idempotencyKey: extra.idempotencyKey ?? uniqueId("send"), fromCustomerId: from.id, toCustomerId: to, amount: eur(amount), note: extra.note ?? "pizza", pin: extra.pin ?? TEST_PIN }, options: { token: from.token } };
+  return { request: { idempotencyKey: extra.idempotencyKey ?? uniqueId("send"), fromCustomerId: from.id, toCustomerId: to, amount: eur(amount), note: extra.note ?? "pizza", pin: extra.pin ?? TEST_PIN, toNumber: "" }, options: { token: from.token } };
 }
 
 describe("SendMoney", () => {
@@ -220,5 +220,81 @@ describe("collect requests", () => {
     expect([await balance(ada.id), await balance(bob.id)]).toEqual([0n, 3000n]);
     const stranger = await customer();
     expect((await expectFailure(client.getCollectRequest.bind(client), { collectRequestId: second.id }, { token: stranger.token })).code).toBe(status.PERMISSION_DENIED);
+  });
+});
+
+describe("SendMoney to a phone number", () => {
+  it("when the payee is given by a number onboarding set, then that customer is paid; the number moves to whoever it was set for last", async () => {
+    const onboarding = await env.token({ kind: "service", service: "onboarding" });
+    const ada = await customer(1000n);
+    const bob = await customer();
+    const carol = await customer();
+    const number = `+49151${String(Date.now()).slice(-7)}`;
+    await unaryCall(client.setPaymentNumber.bind(client), { customerId: bob.id, number }, { token: onboarding });
+    const { request, options } = send(ada, "", "250");
+    const paid = await unaryCall(client.sendMoney.bind(client), { ...request, toNumber: number }, options);
+    expect(paid.transfer?.amount).toEqual(eur("250"));
+    expect([await balance(ada.id), await balance(bob.id)]).toEqual([750n, 250n]);
+
+    await unaryCall(client.setPaymentNumber.bind(client), { customerId: carol.id, number }, { token: onboarding });
+    const again = send(ada, "", "100");
+    await unaryCall(client.sendMoney.bind(client), { ...again.request, toNumber: number }, again.options);
+    expect([await balance(ada.id), await balance(bob.id), await balance(carol.id)]).toEqual([650n, 250n, 100n]);
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await streamMessages(env, "payments", subjects.transferCompleted)).map((m) => TransferCompleted.decode(m.data)).filter((e) => e.transferId === paid.transfer!.id);
+    expect(events).toHaveLength(1);
+  });
+
+  it("when the number belongs to nobody, is malformed, is the payer's own or comes with a customer id too, then it is refused naming to_number and nothing moves", async () => {
+    const onboarding = await env.token({ kind: "service", service: "onboarding" });
+    const ada = await customer(500n);
+    const bob = await customer();
+    const own = `+44770${String(Date.now()).slice(-7)}`;
+    await unaryCall(client.setPaymentNumber.bind(client), { customerId: ada.id, number: own }, { token: onboarding });
+    const attempt = (toNumber: string, toCustomerId = "") => {
+      const { request, options } = send(ada, toCustomerId, "100");
+      return expectFailure(client.sendMoney.bind(client), { ...request, toNumber }, options);
+    };
+    const nobody = await attempt("+15550000000");
+    expect(nobody.code).toBe(status.FAILED_PRECONDITION);
+    expect(errorDetail(nobody)).toMatchObject({ reason: "PAYEE_NOT_FOUND", field: "to_number" });
+    for (const bad of [await attempt("0049151"), await attempt(own), await attempt(own, bob.id)]) {
+      expect(bad.code).toBe(status.INVALID_ARGUMENT);
+      expect(errorDetail(bad)?.field).toBe("to_number");
+    }
+    expect([await balance(ada.id), await balance(bob.id)]).toEqual([500n, 0n]);
+    // Only onboarding, which verified the number, may point it at a customer.
+    expect((await expectFailure(client.setPaymentNumber.bind(client), { customerId: bob.id, number: own }, { token: bob.token })).code).toBe(status.PERMISSION_DENIED);
+  });
+});
+
+describe("the collect request expiry sweep", () => {
+  it("when requests pass their expiry and two replicas sweep at once, then each request is marked expired exactly once", async () => {
+    const second = await createPayments(loadConfig(testEnv(env, { COLLECT_TTL_MS: "60000" })), { now: () => clock });
+    try {
+      const ada = await customer();
+      const payers = await Promise.all(Array.from({ length: 12 }, () => customer()));
+      const asked = await Promise.all(
+        payers.map(async (p) => (await unaryCall(client.requestMoney.bind(client), { idempotencyKey: uniqueId("rq"), requesterCustomerId: ada.id, payerCustomerId: p.id, amount: eur("10"), note: "", expiresInSeconds: 30 }, { token: ada.token })).request!),
+      );
+      const kept = await unaryCall(client.requestMoney.bind(client), { idempotencyKey: uniqueId("rq"), requesterCustomerId: ada.id, payerCustomerId: payers[0]!.id, amount: eur("10"), note: "", expiresInSeconds: 3600 }, { token: ada.token });
+      clock = new Date(clock.getTime() + 30_001);
+      const db = app.runtime.db;
+      const due = await db.selectFrom("collect_request").select((eb) => eb.fn.countAll<string>().as("n")).where("state", "=", "pending").where("expires_at", "<=", clock).executeTakeFirstOrThrow();
+      // Small batches, so the two sweeps meet on the same rows.
+      const sweepAll = async (replica: PaymentsApp) => {
+        let total = 0;
+        for (let n = await replica.services.p2p.expireRequests(3); n > 0; n = await replica.services.p2p.expireRequests(3)) total += n;
+        return total;
+      };
+      const [a, b] = await Promise.all([sweepAll(app), sweepAll(second)]);
+      expect(a + b).toBe(Number(due.n));
+      const states = await db.selectFrom("collect_request").select(["id", "state"]).where("id", "in", [...asked.map((r) => r.id), kept.request!.id]).execute();
+      expect(states.filter((r) => r.state === "expired").map((r) => r.id).sort()).toEqual(asked.map((r) => r.id).sort());
+      expect(states.find((r) => r.id === kept.request!.id)?.state).toBe("pending");
+      expect((await unaryCall(client.getCollectRequest.bind(client), { collectRequestId: asked[0]!.id }, { token: ada.token })).request?.state).toBe(CollectRequestState.COLLECT_REQUEST_STATE_EXPIRED);
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -10,7 +10,7 @@ import {
   findBankAccount,
   findBankAccountByHmac,
   findBankOperation,
-  findUnsubmittedOperations,
+  claimUnsubmittedOperations,
   insertBankAccount,
   insertBankOperation,
   listBankAccounts,
@@ -71,6 +71,9 @@ export interface MoveRequest {
   bankAccountId: string;
   amount: MoneyValue;
 }
+
+/** How long a replica submitting a bank order holds it before another may. */
+const SUBMIT_LEASE_MS = 60_000;
 
 /** Linked bank accounts, top-ups and payouts over a bank rail. */
 export function createBankService(ports: BankPorts) {
@@ -219,6 +222,8 @@ export function createBankService(ports: BankPorts) {
               transfer_id: null,
               actor: caller,
               submitted_at: null,
+              // This call submits it next; the sweep takes it over only after a crash.
+              submit_claimed_until: new Date(ports.now().getTime() + SUBMIT_LEASE_MS),
             });
             return { id: row.id, value: row };
           },
@@ -261,6 +266,8 @@ export function createBankService(ports: BankPorts) {
               transfer_id: reserved.transfer.id,
               actor: caller,
               submitted_at: null,
+              // This call submits it next; the sweep takes it over only after a crash.
+              submit_claimed_until: new Date(ports.now().getTime() + SUBMIT_LEASE_MS),
             });
             return { id: row.id, value: row };
           },
@@ -271,9 +278,15 @@ export function createBankService(ports: BankPorts) {
       return { operation: await load(result.value.id), replayed: result.replayed };
     },
 
-    /** Submits operations a crash left unsubmitted (the bank dedupes by our reference). */
-    async resubmitPending(): Promise<void> {
-      for (const op of await findUnsubmittedOperations(ports.db, 100)) await submit(op).catch((err: unknown) => ports.log.warn({ err: { message: (err as Error).message } }, "bank submit failed"));
+    /**
+     * Submits operations a crash left unsubmitted (the bank dedupes by our
+     * reference): each replica claims its own batch (SKIP LOCKED, a lease),
+     * so replicas submit in parallel and none repeats another's work.
+     */
+    async resubmitPending(limit = 100): Promise<number> {
+      const claimed = await claimUnsubmittedOperations(ports.db, ports.now(), SUBMIT_LEASE_MS, limit);
+      for (const op of claimed) await submit(op).catch((err: unknown) => ports.log.warn({ err: { message: (err as Error).message } }, "bank submit failed"));
+      return claimed.length;
     },
   };
 }

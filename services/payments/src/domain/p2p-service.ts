@@ -5,7 +5,7 @@ import type { MoneyValue } from "@kontor/service-kit/money";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { PaymentsDatabase } from "../store/database.js";
 import type { CollectRequestRow } from "../store/payments.table.js";
-import { findCollectRequest, insertCollectRequest, updateCollectRequest } from "../store/payments-store.js";
+import { expireCollectRequests, findCollectRequest, findPaymentNumber, insertCollectRequest, updateCollectRequest, upsertPaymentNumber } from "../store/payments-store.js";
 import { transferCompletedEvent } from "../events/outbox.js";
 import { idempotent } from "./idempotency.js";
 import { applyTransfer } from "./ledger-engine.js";
@@ -59,6 +59,28 @@ const wallet = (customerId: string) => ({ kind: "customer", id: customerId }) as
 /** Customer-to-customer money: send with the PIN, and collect requests the payer approves or declines. */
 export function createP2pService(ports: P2pPorts) {
   return {
+    /** Says which customer a phone number's payments go to (onboarding verified the number). */
+    async setNumber(customerId: string, number: string): Promise<void> {
+      await upsertPaymentNumber(ports.db, number, customerId);
+    },
+
+    /**
+     * The customer a number's payments go to. A number that belongs to
+     * nobody is refused: no money waits for a number (a number is recycled
+     * and the escrow would go to whoever gets it next); the payer invites
+     * the contact instead.
+     */
+    async payeeOf(number: string): Promise<string> {
+      const customerId = await findPaymentNumber(ports.db, number);
+      if (!customerId) throw new PolicyRefused("PAYEE_NOT_FOUND", "no customer receives payments at this number", 0, "to_number");
+      return customerId;
+    },
+
+    /** Marks pending collect requests past their expiry as expired; each expires once across replicas. */
+    async expireRequests(limit = 500): Promise<number> {
+      return (await expireCollectRequests(ports.db, ports.now(), limit)).length;
+    },
+
     /** Debits the payer's wallet and credits the payee's in one commit (the group commit); needs the payer's PIN. */
     async send(caller: string, request: { idempotencyKey: string; fromCustomerId: string; toCustomerId: string; amount: MoneyValue; note: string; pin: string }): Promise<{ transfer: Transfer; replayed: boolean }> {
       await ports.pins.verify(request.fromCustomerId, request.pin);

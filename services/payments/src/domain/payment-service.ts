@@ -17,6 +17,7 @@ import {
   claimIdempotencyKeys,
   settlePaymentIntents,
   findPlan,
+  findPlans,
   findRefund,
   insertPaymentIntent,
   insertRefund,
@@ -95,9 +96,10 @@ interface ConfirmJob extends BatchJob<unknown> {
   print: string;
   paymentId: string;
   intent: PaymentIntent;
-  customerId: string | undefined;
+  customerId: string;
   businessId: string;
   feesId: string;
+  /** Set by claim, from the business's plan. */
   feeBps: number;
   fee: bigint;
   /** Set by claim: the payment an earlier call with this key confirmed. */
@@ -108,9 +110,10 @@ interface ConfirmJob extends BatchJob<unknown> {
 
 /** Business payments: intents for orders, confirmed with the PIN, the fee split at capture, refunds. */
 export function createPaymentService(ports: PaymentPorts) {
+  const feeBpsOf = (plan: string) => ports.plans[plan] ?? ports.plans[ports.defaultPlan] ?? 0;
   async function planOf(businessId: string): Promise<{ plan: string; feeBps: number }> {
     const plan = (await findPlan(ports.db, businessId)) ?? ports.defaultPlan;
-    return { plan, feeBps: ports.plans[plan] ?? ports.plans[ports.defaultPlan] ?? 0 };
+    return { plan, feeBps: feeBpsOf(plan) };
   }
 
   async function fail(trx: Db, id: string, reason: string): Promise<PaymentIntentRow> {
@@ -175,9 +178,14 @@ export function createPaymentService(ports: PaymentPorts) {
         }
         intents.add(j.paymentId);
         if (row.expires_at <= now) j.failure = "EXPIRED";
-        else if (!j.customerId) j.failure = "INSUFFICIENT_FUNDS";
         claiming.push(j);
         out.push(undefined);
+      }
+      // The fee is the plan's at capture, read in the batch's transaction.
+      const plans = await findPlans(trx, claiming.map((j) => j.intent.businessId));
+      for (const j of claiming) {
+        j.feeBps = feeBpsOf(plans.get(j.intent.businessId) ?? ports.defaultPlan);
+        j.fee = feeFor(j.intent.amountMinor, j.feeBps);
       }
       // Keys another replica took since they were read: those jobs go again and find its record.
       const taken = new Set(
@@ -278,16 +286,16 @@ export function createPaymentService(ports: PaymentPorts) {
      * payment.succeeded commit with them. A wallet that cannot cover it ends
      * the intent failed (payment.failed), as does an expired intent.
      */
-    async confirm(caller: string, r: { idempotencyKey: string; paymentId: string; pin: string }, customerId: string): Promise<{ payment: PaymentIntent; replayed: boolean }> {
-      const intent = await this.get(r.paymentId);
+    async confirm(caller: string, r: { idempotencyKey: string; paymentId: string; pin: string }, customerId: string, known?: PaymentIntent): Promise<{ payment: PaymentIntent; replayed: boolean }> {
+      const intent = known ?? (await this.get(r.paymentId));
       await ports.pins.verify(customerId, r.pin);
-      const [{ feeBps }, businessId, feesId, customer] = await Promise.all([
-        planOf(intent.businessId),
+      // Ids by cache (a customer without a wallet gets an empty one and INSUFFICIENT_FUNDS); the plan is read with the batch.
+      const [businessId, feesId, customerWalletId] = await Promise.all([
         ports.ledger.accountId({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency),
         ports.ledger.accountId(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency),
-        ports.ledger.findWallet(wallet(intent.customerId), intent.currency),
+        ports.ledger.accountId(wallet(intent.customerId), "customer_wallet", intent.currency),
       ]);
-      const fee = feeFor(intent.amountMinor, feeBps);
+      const customer = { id: customerWalletId };
       const job: ConfirmJob = {
         group: confirmGroup,
         caller,
@@ -295,14 +303,14 @@ export function createPaymentService(ports: PaymentPorts) {
         print: fingerprint({ paymentId: r.paymentId }),
         paymentId: r.paymentId,
         intent,
-        customerId: customer?.id,
+        customerId: customer.id,
         businessId,
         feesId,
-        feeBps,
-        fee,
+        feeBps: 0,
+        fee: 0n,
         replayOf: undefined,
         failure: "",
-        accounts: customer ? [customer.id, businessId, feesId] : [],
+        accounts: [customer.id, businessId, feesId],
         keys: [
           { caller: "payments", key: `capture:${intent.id}` },
           { caller: "payments", key: `fee:${intent.id}` },
@@ -310,9 +318,10 @@ export function createPaymentService(ports: PaymentPorts) {
         decide(batch) {
           // Never throws once the key is claimed: a refusal becomes the intent's failure.
           if (job.replayOf !== undefined || job.failure) return;
+          const { fee, feeBps } = job;
           const money = (m: bigint) => ({ amountMinor: m, currency: intent.currency });
           const specs: TransferSpec[] = [
-            { caller: "payments", idempotencyKey: `capture:${intent.id}`, fromAccountId: customer!.id, toAccountId: businessId, amount: money(intent.amountMinor), note: `order ${intent.orderId}`, reason: "capture", reference: intent.id },
+            { caller: "payments", idempotencyKey: `capture:${intent.id}`, fromAccountId: customer.id, toAccountId: businessId, amount: money(intent.amountMinor), note: `order ${intent.orderId}`, reason: "capture", reference: intent.id },
           ];
           if (fee > 0n) specs.push({ caller: "payments", idempotencyKey: `fee:${intent.id}`, fromAccountId: businessId, toAccountId: feesId, amount: money(fee), note: `fee ${feeBps} bps`, reason: "fee", reference: intent.id });
           const refused = batch.applyLinked(specs).find((o) => !o.ok);

@@ -24,6 +24,8 @@ export const paymentsAccess: AccessTableOf<PaymentsServiceServer> = {
   Payout: ["business", "partner", "customer"],
   GetBankOperation: ["business", "partner", "customer"],
   SetPaymentPin: ["customer"],
+  // Onboarding verified the number; nobody else may point a number's payments at a customer.
+  SetPaymentNumber: services("onboarding"),
   SendMoney: ["customer"],
   RequestMoney: ["customer"],
   RespondToCollectRequest: ["customer"],

@@ -9,6 +9,8 @@ export const bounds: InputBounds = {
   to_account_id: 128,
   from_customer_id: 128,
   to_customer_id: 128,
+  to_number: 16,
+  number: 16,
   requester_customer_id: 128,
   payer_customer_id: 128,
   bank_account_id: 128,

@@ -15,6 +15,7 @@ import { invoiceToPb } from "../pb/invoice.js";
 import { validateBankNumber } from "../domain/bank.js";
 import { validateIdempotencyKey } from "../domain/idempotency.js";
 import { validatePin } from "../domain/pin.js";
+import { validateE164 } from "../domain/phone-number.js";
 import { INT64_MAX, validateTransfer } from "../domain/transfer.js";
 import {
   accountToPb,
@@ -181,15 +182,23 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       await pins.set(customerId, req.newPin, req.currentPin);
       return {};
     }),
+    setPaymentNumber: grpc.unary("SetPaymentNumber", async (req) => {
+      const customerId = required("customer_id", req.customerId);
+      await p2p.setNumber(customerId, validateE164("number", req.number));
+      return {};
+    }),
     sendMoney: grpc.unary("SendMoney", async (req, ctx) => {
       const key = validateIdempotencyKey(req.idempotencyKey);
       const from = required("from_customer_id", req.fromCustomerId);
-      const to = required("to_customer_id", req.toCustomerId);
-      if (from === to) throw new InvalidInput("to_customer_id", "must differ from from_customer_id");
+      if (req.toNumber && req.toCustomerId) throw new InvalidInput("to_number", "give to_customer_id or to_number, not both");
+      const byNumber = req.toNumber ? validateE164("to_number", req.toNumber) : undefined;
+      if (!byNumber) required("to_customer_id", req.toCustomerId);
       const amount = positiveAmount("amount", req.amount);
       const text = note("note", req.note);
       validatePin("pin", req.pin);
       authorizeCustomer(ctx.principal, from);
+      const to = byNumber ? await p2p.payeeOf(byNumber) : req.toCustomerId;
+      if (from === to) throw new InvalidInput(byNumber ? "to_number" : "to_customer_id", "must not be the payer");
       const r = await p2p.send(principalLabel(ctx.principal), { idempotencyKey: key, fromCustomerId: from, toCustomerId: to, amount, note: text, pin: req.pin });
       return { transfer: transferToPb(r.transfer), replayed: r.replayed };
     }),
@@ -235,7 +244,7 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       validatePin("pin", req.pin);
       const payment = await payments.get(paymentId);
       authorizeCustomer(ctx.principal, payment.customerId);
-      const r = await payments.confirm(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, pin: req.pin }, payment.customerId);
+      const r = await payments.confirm(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, pin: req.pin }, payment.customerId, payment);
       return { payment: paymentIntentToPb(r.payment), replayed: r.replayed };
     }),
     getPaymentIntent: grpc.unary("GetPaymentIntent", async (req, ctx) => {

@@ -9,6 +9,7 @@ import type {
   CollectRequestTable,
   IdempotencyRecordTable,
   PaymentIntentTable,
+  PaymentNumberTable,
   PaymentPinTable,
   PaymentRefundTable,
   InvoiceLineTable,
@@ -25,6 +26,7 @@ export interface PaymentsDatabase extends KitTables {
   bank_operation: BankOperationTable;
   payment_pin: PaymentPinTable;
   collect_request: CollectRequestTable;
+  payment_number: PaymentNumberTable;
   business_plan: BusinessPlanTable;
   payment_intent: PaymentIntentTable;
   payment_refund: PaymentRefundTable;

@@ -127,12 +127,52 @@ export async function updateBankOperation(db: Db, id: string, set: Partial<Pick<
   return db.updateTable("bank_operation").set({ ...set, updated_at: new Date() }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Pending operations the bank has not acknowledged (a crash between commit and submit). */
-export async function findUnsubmittedOperations(db: Db, limit: number): Promise<BankOperationRow[]> {
-  return db.selectFrom("bank_operation").selectAll().where("state", "=", "pending").where("submitted_at", "is", null).orderBy("created_at").limit(limit).execute();
+/**
+ * Claims up to `limit` pending operations the bank has not acknowledged (a
+ * crash between commit and submit) for `leaseMs`: rows another replica is
+ * claiming right now are skipped (SKIP LOCKED) and rows it holds a lease on
+ * are left to it, so replicas submit disjoint operations in parallel.
+ */
+export async function claimUnsubmittedOperations(db: Db, now: Date, leaseMs: number, limit: number): Promise<BankOperationRow[]> {
+  const result = await sql<BankOperationRow>`UPDATE bank_operation SET submit_claimed_until = ${new Date(now.getTime() + leaseMs)}
+    WHERE id IN (
+      SELECT id FROM bank_operation
+      WHERE state = 'pending' AND submitted_at IS NULL AND (submit_claimed_until IS NULL OR submit_claimed_until <= ${now})
+      ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    RETURNING *`.execute(db);
+  return result.rows;
 }
 
 // ---- collect requests
+
+/**
+ * Marks pending requests past their expiry as expired, up to `limit`, and
+ * returns them. Rows another replica's sweep holds are skipped, and only a
+ * still-pending row changes, so each expires once however many replicas sweep.
+ */
+export async function expireCollectRequests(db: Db, now: Date, limit: number): Promise<CollectRequestRow[]> {
+  const result = await sql<CollectRequestRow>`UPDATE collect_request SET state = 'expired', updated_at = now()
+    WHERE id IN (
+      SELECT id FROM collect_request WHERE state = 'pending' AND expires_at <= ${now}
+      ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    AND state = 'pending'
+    RETURNING *`.execute(db);
+  return result.rows;
+}
+
+// ---- payment numbers
+
+export async function upsertPaymentNumber(db: Db, number: string, customerId: string): Promise<void> {
+  await db
+    .insertInto("payment_number")
+    .values({ number, customer_id: customerId })
+    .onConflict((oc) => oc.column("number").doUpdateSet({ customer_id: customerId, updated_at: new Date() }))
+    .execute();
+}
+
+export async function findPaymentNumber(db: Db, number: string): Promise<string | undefined> {
+  return (await db.selectFrom("payment_number").select("customer_id").where("number", "=", number).executeTakeFirst())?.customer_id;
+}
 
 export async function insertCollectRequest(db: Db, row: Insertable<CollectRequestTable>): Promise<CollectRequestRow> {
   return db.insertInto("collect_request").values(row).returningAll().executeTakeFirstOrThrow();
@@ -152,6 +192,13 @@ export async function updateCollectRequest(db: Db, id: string, set: Partial<Pick
 
 export async function findPlan(db: Db, businessId: string): Promise<string | undefined> {
   return (await db.selectFrom("business_plan").select("plan").where("business_id", "=", businessId).executeTakeFirst())?.plan;
+}
+
+/** The plans of many businesses at once (a business without one is missing from the map). */
+export async function findPlans(db: Db, businessIds: string[]): Promise<Map<string, string>> {
+  if (businessIds.length === 0) return new Map();
+  const rows = await db.selectFrom("business_plan").select(["business_id", "plan"]).where("business_id", "in", [...new Set(businessIds)]).execute();
+  return new Map(rows.map((r) => [r.business_id, r.plan]));
 }
 
 export async function upsertPlan(db: Db, businessId: string, plan: string): Promise<void> {

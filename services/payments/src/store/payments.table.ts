@@ -38,6 +38,8 @@ export interface BankOperationTable {
   failure_reason: Generated<string>;
   actor: string;
   submitted_at: Date | null;
+  /** A replica submitting it holds it until then; another takes it over after. */
+  submit_claimed_until: Generated<Date | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -69,6 +71,13 @@ export interface CollectRequestTable {
   updated_at: Generated<Date>;
 }
 export type CollectRequestRow = Selectable<CollectRequestTable>;
+
+/** Pay by number: the customer an E.164 number belongs to, as onboarding verified it. */
+export interface PaymentNumberTable {
+  number: string;
+  customer_id: string;
+  updated_at: Generated<Date>;
+}
 
 export interface BusinessPlanTable {
   business_id: string;

@@ -447,6 +447,15 @@ export interface SetPaymentPinRequest {
 export interface SetPaymentPinResponse {
 }
 
+export interface SetPaymentNumberRequest {
+  customerId: string;
+  /** E.164, e.g. +4915112345678: the number onboarding verified is the customer's. */
+  number: string;
+}
+
+export interface SetPaymentNumberResponse {
+}
+
 export interface SendMoneyRequest {
   idempotencyKey: string;
   /** The payer: the calling customer. */
@@ -455,6 +464,13 @@ export interface SendMoneyRequest {
   amount: Money | undefined;
   note: string;
   pin: string;
+  /**
+   * The payee by phone number (E.164) instead of to_customer_id: the
+   * customer the number belongs to (SetPaymentNumber). A number that belongs
+   * to no customer is refused (FAILED_PRECONDITION PAYEE_NOT_FOUND) and
+   * nothing moves; no money waits for a number.
+   */
+  toNumber: string;
 }
 
 export interface SendMoneyResponse {
@@ -3880,8 +3896,157 @@ export const SetPaymentPinResponse: MessageFns<SetPaymentPinResponse> = {
   },
 };
 
+function createBaseSetPaymentNumberRequest(): SetPaymentNumberRequest {
+  return { customerId: "", number: "" };
+}
+
+export const SetPaymentNumberRequest: MessageFns<SetPaymentNumberRequest> = {
+  encode(message: SetPaymentNumberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.number !== "") {
+      writer.uint32(18).string(message.number);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPaymentNumberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPaymentNumberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.number = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPaymentNumberRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      number: isSet(object.number) ? globalThis.String(object.number) : "",
+    };
+  },
+
+  toJSON(message: SetPaymentNumberRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.number !== "") {
+      obj.number = message.number;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPaymentNumberRequest>, I>>(base?: I): SetPaymentNumberRequest {
+    return SetPaymentNumberRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPaymentNumberRequest>, I>>(object: I): SetPaymentNumberRequest {
+    const message = createBaseSetPaymentNumberRequest();
+    message.customerId = object.customerId ?? "";
+    message.number = object.number ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPaymentNumberResponse(): SetPaymentNumberResponse {
+  return {};
+}
+
+export const SetPaymentNumberResponse: MessageFns<SetPaymentNumberResponse> = {
+  encode(_: SetPaymentNumberResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPaymentNumberResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPaymentNumberResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetPaymentNumberResponse {
+    return {};
+  },
+
+  toJSON(_: SetPaymentNumberResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPaymentNumberResponse>, I>>(base?: I): SetPaymentNumberResponse {
+    return SetPaymentNumberResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPaymentNumberResponse>, I>>(_: I): SetPaymentNumberResponse {
+    const message = createBaseSetPaymentNumberResponse();
+    return message;
+  },
+};
+
 function createBaseSendMoneyRequest(): SendMoneyRequest {
-  return { idempotencyKey: "", fromCustomerId: "", toCustomerId: "", amount: undefined, note: "", pin: "" };
+  return {
+    idempotencyKey: "",
+    fromCustomerId: "",
+    toCustomerId: "",
+    amount: undefined,
+    note: "",
+    pin: "",
+    toNumber: "",
+  };
 }
 
 export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
@@ -3903,6 +4068,9 @@ export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
     }
     if (message.pin !== "") {
       writer.uint32(50).string(message.pin);
+    }
+    if (message.toNumber !== "") {
+      writer.uint32(58).string(message.toNumber);
     }
     return writer;
   },
@@ -3968,6 +4136,14 @@ export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
             message.pin = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.toNumber = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4000,6 +4176,11 @@ export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       note: isSet(object.note) ? globalThis.String(object.note) : "",
       pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+      toNumber: isSet(object.toNumber)
+        ? globalThis.String(object.toNumber)
+        : isSet(object.to_number)
+        ? globalThis.String(object.to_number)
+        : "",
     };
   },
 
@@ -4023,6 +4204,9 @@ export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
     if (message.pin !== "") {
       obj.pin = message.pin;
     }
+    if (message.toNumber !== "") {
+      obj.toNumber = message.toNumber;
+    }
     return obj;
   },
 
@@ -4039,6 +4223,7 @@ export const SendMoneyRequest: MessageFns<SendMoneyRequest> = {
       : undefined;
     message.note = object.note ?? "";
     message.pin = object.pin ?? "";
+    message.toNumber = object.toNumber ?? "";
     return message;
   },
 };
@@ -7388,7 +7573,26 @@ export const PaymentsServiceService = {
       Buffer.from(SetPaymentPinResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetPaymentPinResponse => SetPaymentPinResponse.decode(value),
   },
-  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  /**
+   * SetPaymentNumber says which customer a phone number's payments go to
+   * (service:onboarding, which verified the number); a number moves to the
+   * customer it was last set for.
+   */
+  setPaymentNumber: {
+    path: "/kontor.payments.v1.PaymentsService/SetPaymentNumber" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPaymentNumberRequest): Buffer =>
+      Buffer.from(SetPaymentNumberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPaymentNumberRequest => SetPaymentNumberRequest.decode(value),
+    responseSerialize: (value: SetPaymentNumberResponse): Buffer =>
+      Buffer.from(SetPaymentNumberResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPaymentNumberResponse => SetPaymentNumberResponse.decode(value),
+  },
+  /**
+   * SendMoney pays another customer from the caller's wallet, with the PIN.
+   * The payee is a customer id or a phone number (to_number).
+   */
   sendMoney: {
     path: "/kontor.payments.v1.PaymentsService/SendMoney" as const,
     requestStream: false as const,
@@ -7581,7 +7785,16 @@ export interface PaymentsServiceServer extends UntypedServiceImplementation {
    * needs the current one.
    */
   setPaymentPin: handleUnaryCall<SetPaymentPinRequest, SetPaymentPinResponse>;
-  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  /**
+   * SetPaymentNumber says which customer a phone number's payments go to
+   * (service:onboarding, which verified the number); a number moves to the
+   * customer it was last set for.
+   */
+  setPaymentNumber: handleUnaryCall<SetPaymentNumberRequest, SetPaymentNumberResponse>;
+  /**
+   * SendMoney pays another customer from the caller's wallet, with the PIN.
+   * The payee is a customer id or a phone number (to_number).
+   */
   sendMoney: handleUnaryCall<SendMoneyRequest, SendMoneyResponse>;
   /** RequestMoney asks another customer for money (a collect request). */
   requestMoney: handleUnaryCall<RequestMoneyRequest, RequestMoneyResponse>;
@@ -7801,7 +8014,30 @@ export interface PaymentsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetPaymentPinResponse) => void,
   ): ClientUnaryCall;
-  /** SendMoney pays another customer from the caller's wallet, with the PIN. */
+  /**
+   * SetPaymentNumber says which customer a phone number's payments go to
+   * (service:onboarding, which verified the number); a number moves to the
+   * customer it was last set for.
+   */
+  setPaymentNumber(
+    request: SetPaymentNumberRequest,
+    callback: (error: ServiceError | null, response: SetPaymentNumberResponse) => void,
+  ): ClientUnaryCall;
+  setPaymentNumber(
+    request: SetPaymentNumberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPaymentNumberResponse) => void,
+  ): ClientUnaryCall;
+  setPaymentNumber(
+    request: SetPaymentNumberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPaymentNumberResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SendMoney pays another customer from the caller's wallet, with the PIN.
+   * The payee is a customer id or a phone number (to_number).
+   */
   sendMoney(
     request: SendMoneyRequest,
     callback: (error: ServiceError | null, response: SendMoneyResponse) => void,
