@@ -340,6 +340,13 @@ async function main() {
     await unaryCall(client.checkout.bind(client), { customerId: "", businessId: BIZ, note: "", deliveryAddress: undefined, expectedTotal: undefined }, { token: buyers[w]! });
   };
   const checkouts = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop((w) => `CO-${w}`));
+  // The cart half of a checkout alone: each customer sets its item's quantity, 1, 2, 1, … (one cart transaction per call).
+  const flips = new Array<number>(CONCURRENCY).fill(0);
+  const cartChanges = await throughput(CONCURRENCY, Math.ceil(PHASE_MS / 2), server.pid, async (w) => {
+    await unaryCall(client.setCartItemQuantity.bind(client), { customerId: "", catalogId: checkoutCatalog, productRetailerId: `CO-${w}`, quantity: 1 + (flips[w]!++ % 2) }, { token: buyers[w]! });
+  });
+  // Empty the carts again for the next phase.
+  await Promise.all(buyers.map((token, w) => unaryCall(client.removeCartItem.bind(client), { customerId: "", catalogId: checkoutCatalog, productRetailerId: `CO-${w}` }, { token })));
   const hot = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop(() => "HOT"));
   // The chat order path (one RPC, no cart) on the same hot SKU.
   const hotChat = await throughput(CONCURRENCY, PHASE_MS, server.pid, async (w) => {
@@ -388,6 +395,7 @@ async function main() {
       checkouts_to_commit_limit: Math.round((checkouts.perS / commitLimit.perS) * 100) / 100,
       // What the cores would allow at this CPU per checkout (service, its PostgreSQL backends and the load generator).
       checkouts_cpu_bound_per_s: Math.round((os.cpus().length * 1e6) / Math.max(1, checkouts.cpu.own!)),
+      cart_changes_per_s: cartChanges.perS,
       hot_sku_checkouts_per_s: hot.perS,
       hot_sku_chat_orders_per_s: hotChat.perS,
       hot_sku_chat_orders_to_commit_limit: Math.round((hotChat.perS / commitLimit.perS) * 100) / 100,
@@ -395,7 +403,7 @@ async function main() {
       seed_reused: reused,
     },
     limits: { grpc_noop_p50_ms: percentile(noopMs, 50), grpc_noop_p99_ms: noopP99, grpc_noop_per_s: noopLimit.perS, pg_single_row_commits_per_s: commitLimit.perS },
-    cpu_us_per_op: { checkout: checkouts.cpu, hot_sku_checkout: hot.cpu, hot_sku_chat_order: hotChat.cpu, grpc_noop: noopLimit.cpu, pg_commit: commitLimit.cpu },
+    cpu_us_per_op: { checkout: checkouts.cpu, cart_change: cartChanges.cpu, hot_sku_checkout: hot.cpu, hot_sku_chat_order: hotChat.cpu, grpc_noop: noopLimit.cpu, pg_commit: commitLimit.cpu },
     env: { cpus: os.cpus().length, node: process.version, seconds: Math.round((Date.now() - started) / 1000) },
   });
 }

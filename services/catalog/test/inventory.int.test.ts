@@ -12,6 +12,8 @@ import { buildProductInput, bulkUpsert, call, clientAt } from "./factories.js";
 
 let env: TestEnv;
 const BIZ = "biz_stock";
+/** These tests start and stop whole replicas; on a busy shared host that takes a while. */
+const SLOW = 180_000;
 let owner: string;
 
 beforeAll(async () => {
@@ -57,7 +59,43 @@ describe("checkout races for the last units", () => {
       client.close();
       await app.stop();
     }
-  });
+  }, SLOW);
+});
+
+describe("group commit of new orders", () => {
+  it("when orders arrive together, then they share commits, each is decided alone in arrival order: an order short on one product takes nothing of the others, a wrong price refuses only its order", async () => {
+    const { app, client } = await started({ SWEEP_INTERVAL_MS: "0" });
+    try {
+      const catalogId = (await call(client, "createCatalog", { businessId: BIZ, name: "Batch" }, owner)).catalog!.id;
+      const rows = (await bulkUpsert(client, catalogId, [buildProductInput({ retailerId: "A3", inventory: "3" }), buildProductInput({ retailerId: "B10", inventory: "10", price: { amountMinor: "500", currency: "EUR" } })], owner)).results;
+      const catalog = await app.services.catalog.getCatalog(catalogId);
+      const shopper = "c_batch_cart";
+      await call(client, "addCartItem", { catalogId, productRetailerId: "B10", quantity: 2 }, await env.token({ kind: "customer", customerId: shopper }));
+      const item = (retailerId: string, quantity = 1, itemPrice?: { amountMinor: string; currency: string }) => ({ retailerId, quantity, itemPrice });
+      // Every call is queued in the same tick, so all but the first ones wait for a batch together.
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 6 }, (_, i) => app.services.orders.createChatOrder(`c_batch_${i}`, catalog, "", [item("A3"), item("B10")])),
+        app.services.orders.createChatOrder("c_batch_6", catalog, "", [item("B10", 1, { amountMinor: "499", currency: "EUR" })]),
+        app.services.orders.checkout(shopper, BIZ, { note: "", deliveryAddress: null, expectedTotal: { amountMinor: 1000n, currency: "EUR" } }),
+        app.services.orders.checkout("c_batch_nobody", BIZ, { note: "", deliveryAddress: null }),
+        ...Array.from({ length: 3 }, (_, i) => app.services.orders.createChatOrder(`c_batch_${7 + i}`, catalog, "", [item("B10")])),
+      ]);
+      const reasons = outcomes.map((o) => (o.status === "fulfilled" ? "placed" : ((o.reason as { reason?: string }).reason ?? String(o.reason))));
+      expect(reasons).toEqual(["placed", "placed", "placed", "OUT_OF_STOCK", "OUT_OF_STOCK", "OUT_OF_STOCK", "PRICE_CHANGED", "placed", "CART_EMPTY", "placed", "placed", "placed"]);
+      expect(await stockOf(app, rows[0]!.productId)).toEqual({ inventory: "3", reserved: "3" });
+      // B10: three with A3, two from the cart, three alone.
+      expect(await stockOf(app, rows[1]!.productId)).toEqual({ inventory: "10", reserved: "8" });
+      const placed = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.id] : []));
+      const { rows: commits } = await app.runtime.database.pool.query("SELECT count(DISTINCT created_at)::int AS n FROM customer_order WHERE id = ANY($1)", [placed]);
+      expect(commits[0].n).toBeLessThan(placed.length);
+      const { rows: held } = await app.runtime.database.pool.query("SELECT count(*)::int AS n FROM reservation WHERE order_id = ANY($1)", [placed]);
+      expect(held[0].n).toBe(3 * 2 + 1 + 3);
+      expect((await call(client, "getCart", { businessId: BIZ }, await env.token({ kind: "customer", customerId: shopper }))).cart!.items).toEqual([]);
+    } finally {
+      client.close();
+      await app.stop();
+    }
+  }, SLOW);
 });
 
 describe("reservation expiry", () => {
@@ -83,16 +121,17 @@ describe("reservation expiry", () => {
       second.client.close();
       await second.app.stop();
     }
-  });
+  }, SLOW);
 
   it("when two replicas sweep the same expired orders, then each order is cancelled exactly once and its stock returns once", async () => {
     const maker = await started({ SWEEP_INTERVAL_MS: "0", RESERVATION_TTL_MS: "1" });
     const catalogId = (await call(maker.client, "createCatalog", { businessId: BIZ, name: "Replicas" }, owner)).catalog!.id;
     const [row] = (await bulkUpsert(maker.client, catalogId, [buildProductInput({ retailerId: "REP", inventory: "500" })], owner)).results;
     const orderIds: string[] = [];
-    for (let i = 0; i < 150; i++) {
-      const customer = await env.token({ kind: "customer", customerId: `c_rep_${i}` });
-      orderIds.push((await call(maker.client, "createChatOrder", { catalogId, items: [{ productRetailerId: "REP", quantity: 2, itemPrice: undefined }] }, customer)).order!.id);
+    for (let i = 0; i < 150; i += 25) {
+      const customers = await Promise.all(Array.from({ length: 25 }, (_, k) => env.token({ kind: "customer", customerId: `c_rep_${i + k}` })));
+      const placed = await Promise.all(customers.map((customer) => call(maker.client, "createChatOrder", { catalogId, items: [{ productRetailerId: "REP", quantity: 2, itemPrice: undefined }] }, customer)));
+      orderIds.push(...placed.map((p) => p.order!.id));
     }
     maker.client.close();
     await maker.app.stop();
@@ -112,5 +151,38 @@ describe("reservation expiry", () => {
       await a.app.stop();
       await b.app.stop();
     }
-  });
+  }, SLOW);
+
+  it("when another replica's sweep holds some expired orders, then a sweep takes the others without waiting for it, and the held ones are cancelled once after it ends", async () => {
+    const { app, client } = await started({ SWEEP_INTERVAL_MS: "0", RESERVATION_TTL_MS: "1" });
+    const pool = app.runtime.database.pool;
+    const other = await pool.connect();
+    try {
+      const catalogId = (await call(client, "createCatalog", { businessId: BIZ, name: "Held" }, owner)).catalog!.id;
+      const [row] = (await bulkUpsert(client, catalogId, [buildProductInput({ retailerId: "HELD", inventory: "10" })], owner)).results;
+      const orderIds: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const customer = await env.token({ kind: "customer", customerId: `c_held_${i}` });
+        orderIds.push((await call(client, "createChatOrder", { catalogId, items: [{ productRetailerId: "HELD", quantity: 1, itemPrice: undefined }] }, customer)).order!.id);
+      }
+      const held = orderIds.slice(0, 2);
+      // Another replica in the middle of its sweep: it holds two of the due orders' row locks.
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM customer_order WHERE id = ANY($1) FOR UPDATE", [held]);
+      // This sweep must neither wait for those locks nor take those orders (FOR UPDATE SKIP LOCKED).
+      expect(await app.services.orders.expireDue()).toBe(3);
+      expect(await stockOf(app, row!.productId)).toEqual({ inventory: "10", reserved: "2" });
+      await other.query("ROLLBACK");
+      expect(await app.services.orders.expireDue()).toBe(2);
+      expect(await app.services.orders.expireDue()).toBe(0);
+      expect(await stockOf(app, row!.productId)).toEqual({ inventory: "10", reserved: "0" });
+      const { rows } = await pool.query("SELECT order_id, count(*)::int AS n FROM order_change WHERE to_state = 'CANCELLED' AND order_id = ANY($1) GROUP BY order_id", [orderIds]);
+      expect(rows.map((r) => r.n)).toEqual([1, 1, 1, 1, 1]);
+    } finally {
+      await other.query("ROLLBACK").catch(() => undefined);
+      other.release();
+      client.close();
+      await app.stop();
+    }
+  }, SLOW);
 });

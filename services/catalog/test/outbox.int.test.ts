@@ -47,7 +47,8 @@ async function pendingRows(app: CatalogApp): Promise<number> {
   return Number(count);
 }
 
-describe("outbox relay", () => {
+// Every test here starts and stops whole replicas; on a busy shared host that takes a while.
+describe("outbox relay", { timeout: 180_000 }, () => {
   it("when the relay dies after publishing but before recording it, then a restarted relay leaves exactly one event", async () => {
     const config = loadConfig(env.env());
     let published = 0;

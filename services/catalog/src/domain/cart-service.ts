@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import { InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow } from "../store/commerce.table.js";
-import { cartItems, findCart, lockOrCreateCart, setCartItem, touchCart } from "../store/order-store.js";
+import { cartItems, findCart, lockOrCreateCart, setCartItemAndTouch } from "../store/order-store.js";
 import { findByRetailerIds, findProductsByIds } from "../store/product-store.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
 import type { Cart, CartItem } from "./cart.js";
@@ -67,10 +67,9 @@ export function createCartService(ports: CartPorts) {
           throw new PolicyRefused("CURRENCY_MISMATCH", `the cart is in ${cartCurrency}; ${product.retailerId} is priced in ${product.price.currency}`, 0, "product_retailer_id");
         if (others.length > 0 && cart.catalog_id !== catalog.id) throw new PolicyRefused("CATALOG_MISMATCH", "the cart holds products of another catalog", 0, "catalog_id");
       }
-      await setCartItem(trx, cart.id, product.id, quantity);
       const after = quantity > 0 ? items.map((i) => (i.product_id === product.id ? { ...i, quantity } : i)) : others;
       if (quantity > 0 && current === 0) after.push({ product_id: product.id, quantity });
-      const updated = await touchCart(trx, cart.id, after.length === 0 ? { currency: null } : { currency: product.price.currency, catalog_id: catalog.id });
+      const updated = await setCartItemAndTouch(trx, cart.id, product.id, quantity, after.length === 0 ? { currency: null } : { currency: product.price.currency, catalog_id: catalog.id });
       return view(trx, updated, { items: after, products: [product] });
     });
   }

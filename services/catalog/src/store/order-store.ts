@@ -26,27 +26,6 @@ export async function cartItems(db: Db, cartId: string): Promise<{ product_id: s
   return db.selectFrom("cart_item").select(["product_id", "quantity"]).where("cart_id", "=", cartId).orderBy("added_at").orderBy("product_id").execute();
 }
 
-export async function setCartItem(db: Db, cartId: string, productId: string, quantity: number): Promise<void> {
-  if (quantity <= 0) {
-    await db.deleteFrom("cart_item").where("cart_id", "=", cartId).where("product_id", "=", productId).execute();
-    return;
-  }
-  await db
-    .insertInto("cart_item")
-    .values({ cart_id: cartId, product_id: productId, quantity })
-    .onConflict((oc) => oc.columns(["cart_id", "product_id"]).doUpdateSet({ quantity }))
-    .execute();
-}
-
-export async function touchCart(db: Db, cartId: string, values: { currency: string | null; catalog_id?: string }): Promise<CartRow> {
-  return db.updateTable("cart").set({ ...values, updated_at: sql<Date>`now()` }).where("id", "=", cartId).returningAll().executeTakeFirstOrThrow();
-}
-
-export async function emptyCart(db: Db, cartId: string): Promise<void> {
-  await db.deleteFrom("cart_item").where("cart_id", "=", cartId).execute();
-  await db.updateTable("cart").set({ currency: null, updated_at: sql<Date>`now()` }).where("id", "=", cartId).execute();
-}
-
 export interface NewOrder {
   id: string;
   business_id: string;
@@ -58,20 +37,6 @@ export interface NewOrder {
   note: string;
   delivery_address: unknown;
   source: string;
-}
-
-/** Inserts a PENDING_PAYMENT order whose reservation lasts ttlMs by the database's clock. */
-export async function insertOrder(db: Db, order: NewOrder, ttlMs: number): Promise<OrderRow> {
-  return db
-    .insertInto("customer_order")
-    .values({
-      ...order,
-      delivery_address: order.delivery_address === null ? null : JSON.stringify(order.delivery_address),
-      state: "PENDING_PAYMENT",
-      reserved_until: sql<Date>`now() + ${ttlMs} * interval '1 millisecond'`,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
 }
 
 export async function insertLines(db: Db, lines: OrderLineRow[]): Promise<void> {
@@ -127,22 +92,6 @@ export async function setOrderState(
 
 export async function recordChange(db: Db, change: { order_id: string; from_state: string | null; to_state: string; actor: string; reason: string }): Promise<void> {
   await db.insertInto("order_change").values(change).execute();
-}
-
-/**
- * Holds `quantity` units of a product for an order: one UPDATE whose
- * condition PostgreSQL re-checks on the latest row version after waiting
- * for the row lock, so concurrent checkouts never take more than is there.
- * False when the stock is short (or the product is archived).
- */
-export async function reserveStock(db: Db, orderId: string, productId: string, quantity: number): Promise<boolean> {
-  const r = await sql<{ id: string }>`
-    UPDATE product SET reserved = reserved + ${quantity}
-    WHERE id = ${productId} AND archived_at IS NULL AND (inventory IS NULL OR inventory - reserved >= ${quantity})
-    RETURNING id`.execute(db);
-  if (r.rows.length === 0) return false;
-  await db.insertInto("reservation").values({ order_id: orderId, product_id: productId, quantity: String(quantity) }).execute();
-  return true;
 }
 
 /** Payment confirmed: the held units leave the stock for good. */
@@ -266,4 +215,22 @@ export async function emptyCarts(db: Db, cartIds: string[]): Promise<void> {
 /** Records a payment that did not match its order's total; a redelivery of the same event adds nothing. */
 export async function recordPaymentMismatch(db: Db, row: { event_id: string; order_id: string; payment_id: string; paid_minor: string | null; paid_currency: string; total_minor: string; currency: string }): Promise<void> {
   await db.insertInto("payment_mismatch").values(row).onConflict((oc) => oc.column("event_id").doNothing()).execute();
+}
+
+/**
+ * Sets one item's quantity (0 removes it) and the cart's currency and
+ * catalog in one statement (one round trip instead of two).
+ */
+export async function setCartItemAndTouch(db: Db, cartId: string, productId: string, quantity: number, values: { currency: string | null; catalog_id?: string }): Promise<CartRow> {
+  const item =
+    quantity <= 0
+      ? sql`DELETE FROM cart_item WHERE cart_id = ${cartId} AND product_id = ${productId}`
+      : sql`INSERT INTO cart_item (cart_id, product_id, quantity) VALUES (${cartId}, ${productId}, ${quantity})
+          ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`;
+  const r = await sql<CartRow>`
+    WITH item AS (${item})
+    UPDATE cart SET currency = ${values.currency}, catalog_id = coalesce(${values.catalog_id ?? null}::uuid, catalog_id), updated_at = now()
+    WHERE id = ${cartId}
+    RETURNING *`.execute(db);
+  return r.rows[0]!;
 }
