@@ -33,4 +33,6 @@ export const bounds: InputBounds = {
   comment: 1000,
   // Broadcasts: recipients per call (the domain checks the total).
   recipients: 10000,
+  // A CSV upload's chunks (UploadBroadcastRecipients); the handler bounds the whole file.
+  chunk: 1024 * 1024,
 };

@@ -1,4 +1,6 @@
-import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsServiceServer } from "@kontor/proto/messaging/v1/tools_service";
+import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsServiceServer, type UploadBroadcastRecipientsRequest } from "@kontor/proto/messaging/v1/tools_service";
+import { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
+import { csvRefusal, parseRecipientsCsv } from "../domain/tools/broadcast-csv.js";
 import { InvalidInput } from "@kontor/service-kit/errors";
 import { points } from "../domain/tools/analytics.js";
 import type { AutoReplyService, AutoReplySettings } from "../domain/tools/auto-replies.js";
@@ -6,7 +8,7 @@ import type { FlowService } from "../domain/tools/flow-service.js";
 import { unreachableStates } from "../domain/tools/flows/definition.js";
 import type { InboundEvent } from "../domain/tools/flows/engine.js";
 import type { AutoReplySettings as AutoReplySettingsPb, Broadcast, BroadcastRecipient, BroadcastRecipientOutcome, Label, QuickReply } from "@kontor/proto/messaging/v1/tools";
-import { NotFound, PolicyRefused } from "@kontor/service-kit/errors";
+import { NotFound } from "@kontor/service-kit/errors";
 import type { KitServer } from "@kontor/service-kit/grpc-server";
 import { pageOf, readPage } from "@kontor/service-kit/paging";
 import type { BroadcastCounts, BroadcastRecord, BroadcastService, RecipientInput } from "../domain/tools/broadcast-service.js";
@@ -75,6 +77,11 @@ const autoRepliesToPb = (s: AutoReplySettings): AutoReplySettingsPb => ({
   away: s.away,
   updatedAt: s.updatedAt,
 });
+
+/** A CSV upload's size: 100,000 rows of a number and a few parameters fit well within it. */
+const MAX_CSV_BYTES = 32 * 1024 * 1024;
+/** How often WatchBroadcast re-reads a broadcast's counts. */
+const WATCH_INTERVAL_MS = 1000;
 
 /** Thin handlers: decode → authorize → use case (domain/tools) → map. */
 export function registerToolsServer(
@@ -256,12 +263,55 @@ export function registerToolsServer(
       authorizeBusinessTools(ctx.principal, req.businessId);
       return { settings: autoRepliesToPb(await autoReplies.get(req.businessId, req.phoneNumberId)) };
     }),
-    uploadBroadcastRecipients: grpc.clientStream("UploadBroadcastRecipients", async (call) => {
-      for await (const _ of call) void _;
-      throw new PolicyRefused("NOT_AVAILABLE", "CSV uploads are not available yet");
+    uploadBroadcastRecipients: grpc.clientStream("UploadBroadcastRecipients", async (call, ctx) => {
+      // The whole file is read (and each message checked by the kit) before anything is stored.
+      let businessId = "";
+      let broadcastId = "";
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const msg of call as AsyncIterable<UploadBroadcastRecipientsRequest>) {
+        if (!businessId) {
+          businessId = msg.businessId;
+          broadcastId = msg.broadcastId;
+          authorizeBusinessTools(ctx.principal, businessId);
+        } else if ((msg.businessId && msg.businessId !== businessId) || (msg.broadcastId && msg.broadcastId !== broadcastId)) {
+          throw new InvalidInput(msg.businessId !== businessId ? "business_id" : "broadcast_id", "must be the first message's");
+        }
+        size += msg.chunk.length;
+        if (size > MAX_CSV_BYTES) throw new InvalidInput("chunk", `a file is at most ${MAX_CSV_BYTES} bytes`);
+        chunks.push(msg.chunk);
+      }
+      if (!businessId) throw new InvalidInput("business_id", "is required");
+      await broadcasts.get(businessId, broadcastId); // NOT_FOUND (another business's) before the file is looked at
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+      } catch {
+        throw new InvalidInput("chunk", "must be UTF-8");
+      }
+      const { recipients, errors } = parseRecipientsCsv(text);
+      if (errors.length > 0) throw csvRefusal(errors);
+      if (recipients.length === 0) throw new InvalidInput("chunk", "the file has no rows after its header");
+      return { broadcast: broadcastToPb(await broadcasts.addCheckedRecipients(businessId, broadcastId, recipients)), added: String(recipients.length) };
     }),
-    watchBroadcast: grpc.serverStream("WatchBroadcast", async () => {
-      throw new PolicyRefused("NOT_AVAILABLE", "watching a broadcast is not available yet");
+    watchBroadcast: grpc.serverStream("WatchBroadcast", async (req, ctx, call) => {
+      authorizeBusinessTools(ctx.principal, req.businessId);
+      let last = "";
+      for (;;) {
+        const b = broadcastToPb(await broadcasts.get(req.businessId, req.broadcastId));
+        const seen = JSON.stringify([b.status, b.counts]);
+        if (seen !== last) {
+          last = seen;
+          if (!call.write({ broadcast: b })) await new Promise<void>((resolve) => call.once("drain", () => resolve()));
+        }
+        if (b.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED || b.status === BroadcastStatus.BROADCAST_STATUS_CANCELLED) return;
+        // Counts are one aggregate over the broadcast's recipients: read them once a second, not per change.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, WATCH_INTERVAL_MS);
+          ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        });
+        if (ctx.signal.aborted) return;
+      }
     }),
     cancelBroadcast: grpc.unary("CancelBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

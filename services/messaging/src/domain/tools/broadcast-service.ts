@@ -119,6 +119,14 @@ export function createBroadcastService(ports: BroadcastPorts) {
     return { broadcast: b, counts: await store.counts(b.id) };
   }
 
+  async function append(businessId: string, id: string, recipients: RecipientInput[], field: string) {
+    const total = await store.append(businessId, id, recipients, BROADCAST_LIMITS.perBroadcast);
+    if (total === undefined) throw missing();
+    if (total === "not_draft") throw new PolicyRefused("BROADCAST_NOT_DRAFT", "recipients are added to a DRAFT broadcast only");
+    if (total === "too_many") throw new InvalidInput(field, `at most ${BROADCAST_LIMITS.perBroadcast} per broadcast`);
+    return withCounts((await store.get(businessId, id))!);
+  }
+
   function requireId(id: string) {
     if (!isUuid(id)) throw new InvalidInput("broadcast_id", "must be a broadcast id");
   }
@@ -164,12 +172,13 @@ export function createBroadcastService(ports: BroadcastPorts) {
 
     async addRecipients(businessId: string, id: string, recipients: RecipientInput[]) {
       requireId(id);
-      const parsed = parseRecipients(recipients);
-      const total = await store.append(businessId, id, parsed, BROADCAST_LIMITS.perBroadcast);
-      if (total === undefined) throw missing();
-      if (total === "not_draft") throw new PolicyRefused("BROADCAST_NOT_DRAFT", "recipients are added to a DRAFT broadcast only");
-      if (total === "too_many") throw new InvalidInput("recipients", `at most ${BROADCAST_LIMITS.perBroadcast} per broadcast`);
-      return withCounts((await store.get(businessId, id))!);
+      return append(businessId, id, parseRecipients(recipients), "recipients");
+    },
+
+    /** Appends recipients checked already (a CSV upload's, broadcast-csv.ts), all in one transaction; no per-call cap. */
+    async addCheckedRecipients(businessId: string, id: string, recipients: RecipientInput[]) {
+      requireId(id);
+      return append(businessId, id, recipients, "chunk");
     },
 
     async get(businessId: string, id: string) {
