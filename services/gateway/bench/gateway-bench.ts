@@ -230,11 +230,14 @@ async function main() {
     const businesses = Array.from({ length: SENDERS + 1 }, (_, i) => ({ businessId: `bench_biz_${i}`, wabaId: `10000000000000${i}`, phoneNumberId: `20000000000000${i}` }));
     const hooks = businesses[SENDERS]!; // the webhook phase's number: the only subscribed WABA
     const seed = [{ id: "bench-partner", name: "Bench BSP", appSecret, verifyToken, tokenSha256: createHash("sha256").update(token).digest("hex"), businesses: businesses.map(({ businessId, wabaId }) => ({ businessId, wabaId })) }];
+    // BENCH_GATEWAY_PROFILE=<dir>: a CPU profile of the gateway, written when the bench stops it.
+    const profile = process.env.BENCH_GATEWAY_PROFILE;
     const gateway = await startChild(
       resolve(here, "server.ts"),
       ["gateway"],
       resolve(here, ".."),
       env.env({ ...common, GATEWAY_SIGNING_KEY: JSON.stringify(gwKeys.privateJwk), MESSAGING_ADDRESS: `127.0.0.1:${messaging.port}`, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", GATEWAY_SEED: JSON.stringify(seed), GRPC_PORT: "0", METRICS_PORT: "0" }),
+      profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
     );
     const noop = await startChild(resolve(here, "server.ts"), ["noop"], resolve(here, ".."), {});
     const pids = { gateway: gateway.child.pid!, messaging: messaging.child.pid!, noop: noop.child.pid! };

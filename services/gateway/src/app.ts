@@ -4,7 +4,7 @@ import { createServiceClients } from "./clients/services.js";
 import type { Config } from "./config.js";
 import { registerDirectoryConsumer } from "./events/directory-consumer.js";
 import { createDeliverer } from "./events/webhook-deliverer.js";
-import { registerWebhookConsumers } from "./events/webhook-consumers.js";
+import { registerWebhookConsumers, WebhookTargets } from "./events/webhook-consumers.js";
 import { registerWebhookRoutes } from "./http/webhook-routes.js";
 import { registerManagementRoutes } from "./http/management-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
@@ -38,9 +38,16 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     lingerMs: config.WEBHOOK_LINGER_MS,
     maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
   });
-  registerWebhookRoutes(http, { db: rt.db, requireHttps: config.WEBHOOK_REQUIRE_HTTPS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, wake: () => deliverer.wake() });
-  registerDirectoryConsumer(rt);
-  registerWebhookConsumers(rt, () => deliverer.wake());
+  const targets = new WebhookTargets(rt.db, config.AUTH_CACHE_MS);
+  registerWebhookRoutes(http, {
+    db: rt.db,
+    requireHttps: config.WEBHOOK_REQUIRE_HTTPS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    wake: () => deliverer.wake(),
+    subscriptionsChanged: () => targets.clear(),
+  });
+  registerDirectoryConsumer(rt, () => targets.clear());
+  registerWebhookConsumers(rt, targets, () => deliverer.wake());
   rt.onStart(() => applySeed(rt.db, seed));
   let httpPort = 0;
 

@@ -32,7 +32,7 @@ function decode(data: Uint8Array, subject: string): DirectoryEvent {
 }
 
 /** Mirrors businesses and their numbers from directory: the phone-number ids Cloud API clients send from. */
-export function registerDirectoryConsumer(rt: Runtime<GatewayDatabase>): void {
+export function registerDirectoryConsumer(rt: Runtime<GatewayDatabase>, numbersChanged: () => void = () => undefined): void {
   const durable = "gateway-directory-business";
   rt.consume<DirectoryEvent>({
     durable,
@@ -42,7 +42,7 @@ export function registerDirectoryConsumer(rt: Runtime<GatewayDatabase>): void {
     async handle(event) {
       const snap = event.snapshot;
       if (!event.eventId || !snap?.businessId) return "ack";
-      return once(rt.db, durable, event.eventId, async (trx) => {
+      const outcome = await once(rt.db, durable, event.eventId, async (trx) => {
         await applyBusinessSnapshot(trx, {
           businessId: snap.businessId,
           displayName: snap.displayName,
@@ -52,6 +52,8 @@ export function registerDirectoryConsumer(rt: Runtime<GatewayDatabase>): void {
           numbers: snap.phoneNumbers.filter((n) => n.phoneNumberId && n.e164).map((n) => ({ phoneNumberId: n.phoneNumberId, e164: n.e164, displayName: n.displayName })),
         });
       });
+      numbersChanged();
+      return outcome;
     },
   });
 }

@@ -9,38 +9,59 @@ import { customerWaId, findNumber, type NumberRecord } from "../store/directory-
 import { wabaOfBusiness } from "../store/partner-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { enqueueDeliveries, getSubscription, type NewDelivery } from "../store/webhook-store.js";
+import { TtlCache } from "../domain/ttl-cache.js";
 import { createBatcher } from "./batcher.js";
 import { subjects } from "./subjects.js";
 
 type Db = Kysely<GatewayDatabase>;
 
-/** Lookups shared by one batch's events (a batch is mostly one or a few business numbers). */
-class BatchLookups {
-  private numbers = new Map<string, Promise<NumberRecord | undefined>>();
-  private wabas = new Map<string, Promise<{ partnerId: string; wabaId: string } | undefined>>();
-  constructor(private db: Db) {}
-  number(phoneNumberId: string) {
+/**
+ * Where a number's notifications go: its record and the WABA its partner
+ * subscribed (null: none), remembered for `ttlMs` so most events cost no
+ * query; a subscription change in this process forgets them at once, one in
+ * another replica is seen at most `ttlMs` late.
+ */
+export class WebhookTargets {
+  private numbers: TtlCache<Promise<NumberRecord | null>>;
+  private wabas: TtlCache<Promise<{ partnerId: string; wabaId: string } | null>>;
+  constructor(
+    private db: Db,
+    ttlMs: number,
+  ) {
+    this.numbers = new TtlCache(ttlMs);
+    this.wabas = new TtlCache(ttlMs);
+  }
+  async number(phoneNumberId: string): Promise<NumberRecord | undefined> {
     let p = this.numbers.get(phoneNumberId);
-    if (!p) this.numbers.set(phoneNumberId, (p = findNumber(this.db, phoneNumberId)));
-    return p;
+    if (!p) {
+      p = findNumber(this.db, phoneNumberId).then((n) => n ?? null);
+      this.numbers.set(phoneNumberId, p);
+      p.catch(() => this.numbers.clear());
+    }
+    return (await p) ?? undefined;
   }
   /** The WABA a business's notifications belong to, when its partner subscribed the app to it. */
-  waba(businessId: string) {
+  async waba(businessId: string): Promise<{ partnerId: string; wabaId: string } | undefined> {
     let p = this.wabas.get(businessId);
     if (!p) {
       p = (async () => {
         const waba = await wabaOfBusiness(this.db, businessId);
-        if (!waba) return undefined;
-        return (await getSubscription(this.db, waba.wabaId)) ? waba : undefined;
+        if (!waba) return null;
+        return (await getSubscription(this.db, waba.wabaId)) ? waba : null;
       })();
       this.wabas.set(businessId, p);
+      p.catch(() => this.wabas.clear());
     }
-    return p;
+    return (await p) ?? undefined;
+  }
+  clear(): void {
+    this.numbers.clear();
+    this.wabas.clear();
   }
 }
 
 /** Turns one event into its notification (or nothing: no subscribed WABA), with the batch's lookups. */
-type Render<T> = (e: T, look: BatchLookups) => Promise<NewDelivery | undefined>;
+type Render<T> = (e: T, look: WebhookTargets) => Promise<NewDelivery | undefined>;
 
 /** Events gathered for a batch (up to this many, or this long after the first). */
 const BATCH_MAX = 500;
@@ -48,29 +69,28 @@ const BATCH_LINGER_MS = 5;
 
 /**
  * A durable consumer whose events are rendered and queued in batches: one
- * transaction and one INSERT per batch; the queue's unique (WABA, event id)
+ * INSERT per batch (none when no event has a subscribed WABA); the queue's unique (WABA, event id)
  * makes a redelivered event queue nothing twice.
  */
 function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
   rt: Runtime<GatewayDatabase>,
   spec: { durable: string; subject: string; decode: (data: Uint8Array) => T; skip?: (e: T) => boolean; render: Render<T> },
+  targets: WebhookTargets,
   wake: () => void,
 ): void {
   const batcher = createBatcher<T, Outcome>({
     max: BATCH_MAX,
     lingerMs: BATCH_LINGER_MS,
     async flush(events) {
-      await rt.db.transaction().execute(async (trx) => {
-        const look = new BatchLookups(trx);
-        const out: NewDelivery[] = [];
-        // In arrival order: the queue's order is each conversation's order.
-        for (const e of events) {
-          const d = await spec.render(e, look);
-          if (d) out.push(d);
-        }
-        await enqueueDeliveries(trx, out);
-      });
-      wake();
+      const out: NewDelivery[] = [];
+      // In arrival order: the queue's order is each conversation's order.
+      for (const e of events) {
+        const d = await spec.render(e, targets);
+        if (d) out.push(d);
+      }
+      // One statement: the batch is queued whole or not at all.
+      await enqueueDeliveries(rt.db, out);
+      if (out.length) wake();
       return events.map(() => "ack" as const);
     },
   });
@@ -93,7 +113,7 @@ function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
  * Messaging's events → queued webhook notifications (the delivery loop sends
  * the queue). One durable consumer per subject.
  */
-export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () => void): void {
+export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: WebhookTargets, wake: () => void): void {
   consumeBatched<MessageReceived>(
     rt,
     {
@@ -112,6 +132,7 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
         return { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: message.conversationId, body };
       },
     },
+    targets,
     wake,
   );
 
@@ -143,6 +164,7 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
         return payload ? { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: e.conversationId, body: webhookBytes(payload) } : undefined;
       },
     },
+    targets,
     wake,
   );
 
@@ -171,6 +193,7 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, wake: () 
         return { partnerId: waba.partnerId, wabaId: waba.wabaId, eventId: e.meta!.eventId, orderKey: `template:${e.templateId}`, body };
       },
     },
+    targets,
     wake,
   );
 }

@@ -14,6 +14,8 @@ export interface WebhookRouteDeps {
   requireHttps: boolean;
   timeoutMs: number;
   wake: () => void;
+  /** A subscription was made, changed or removed (cached targets are stale). */
+  subscriptionsChanged: () => void;
 }
 
 /**
@@ -65,6 +67,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     if (uri === undefined) {
       if (token !== undefined) throw new GraphError(131008, "Parameter override_callback_uri is required with verify_token.");
       await upsertSubscription(db, { wabaId, partnerId: partner.partnerId, overrideCallbackUri: null, overrideVerifyToken: null });
+      deps.subscriptionsChanged();
       return ok(reply, { success: true });
     }
     if (!token) throw new GraphError(131008, "Parameter verify_token is required with override_callback_uri.");
@@ -73,6 +76,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     const failed = await verifyCallback(uri, token, deps.timeoutMs);
     if (failed) throw invalidParameter("override_callback_uri", `failed verification: ${failed}`);
     await upsertSubscription(db, { wabaId, partnerId: partner.partnerId, overrideCallbackUri: uri, overrideVerifyToken: token });
+    deps.subscriptionsChanged();
     deps.wake();
     return ok(reply, { success: true });
   });
@@ -92,6 +96,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     const { id } = req.params as { id: string };
     const { wabaId } = wabaOf(req, id, "whatsapp_business_management");
     await deleteSubscription(db, wabaId);
+    deps.subscriptionsChanged();
     return ok(reply, { success: true });
   });
 
