@@ -93,13 +93,20 @@ export function importFile(options: ImportOptions): Promise<ImportSummary> {
 
 /** The local stack's address and token (.kontor/local.json at the repository root), when it has been started. */
 function localDefaults(): { address?: string; token?: string } {
+  // src/cli → the repository root
   const path = resolve(import.meta.dirname, "../../../../.kontor/local.json");
   if (!existsSync(path)) return {};
   const local = JSON.parse(readFileSync(path, "utf8")) as { services?: { catalog?: string }; partner?: { token?: string } };
   return { address: local.services?.catalog, token: local.partner?.token };
 }
 
-export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+const stdio: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env, io: Io = stdio): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -107,28 +114,29 @@ export async function main(argv: string[], env: Record<string, string | undefine
       options: { catalog: { type: "string" }, format: { type: "string" }, address: { type: "string" }, token: { type: "string" }, help: { type: "boolean", short: "h" } },
     });
     if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
+      io.out(`usage: ${USAGE}`);
       return 0;
     }
     if (!values.catalog) throw new UsageError("--catalog is required");
     if (positionals.length !== 1) throw new UsageError("name exactly one file");
-    const file = positionals[0]!;
+    // npm runs scripts from the package's folder; the file is named from where the user stood.
+    const file = resolve(env.INIT_CWD ?? process.cwd(), positionals[0]!);
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
     const local = localDefaults();
     const address = values.address ?? local.address;
     const token = values.token ?? env.KONTOR_TOKEN ?? local.token;
     if (!address) throw new UsageError("no catalog address: pass --address, or start the local stack (npm start)");
     if (!token) throw new UsageError("no token: pass --token or set KONTOR_TOKEN, or start the local stack (npm start)");
-    const summary = await importFile({ address, token, catalogId: values.catalog, file, format: formatOf(file, values.format) });
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    const summary = await importFile({ address, token, catalogId: values.catalog, file, format: formatOf(file, values.format), progress: io.err });
+    io.out(JSON.stringify(summary));
     return summary.failed === 0 ? 0 : 1;
   } catch (err) {
     const code = (err as { code?: string }).code ?? "";
     if (err instanceof UsageError || code.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`${(err as Error).message}\nusage: ${USAGE}\n`);
+      io.err(`${(err as Error).message}\nusage: ${USAGE}`);
       return 2;
     }
-    process.stderr.write(`catalog:import: ${(err as Error).message}\n`);
+    io.err(`catalog:import: ${(err as Error).message}`);
     return 1;
   }
 }
