@@ -33,9 +33,14 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     createSandboxBank({ secret: config.BANK_WEBHOOK_SECRET, latencyMs: config.BANK_SANDBOX_LATENCY_MS, failureRate: config.BANK_SANDBOX_FAILURE_RATE, seed: config.BANK_SANDBOX_SEED });
   const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX });
   const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS, verifiedTtlMs: config.PIN_VERIFIED_TTL_MS });
+  const billing = createBillingService({ ...base, ledger, rates: parseRateCard(config.BILLING_RATES) });
   const bank = createBankService({
     ...base,
     ledger,
+    // A business topped up its wallet: its open invoices are paid from it.
+    afterTopUp: async (account) => {
+      if (account.owner.kind === "business") await billing.payOpen(account.owner.id);
+    },
     rail,
     dataKey: config.BANK_DATA_KEY ? Buffer.from(config.BANK_DATA_KEY, "base64") : undefined,
     webhookSecret: config.BANK_WEBHOOK_SECRET,
@@ -51,7 +56,6 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     defaultPlan: config.DEFAULT_PLAN,
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
   });
-  const billing = createBillingService({ ...base, rates: parseRateCard(config.BILLING_RATES) });
   registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing });
   registerConsumers(rt, payments, billing);
   if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
@@ -64,6 +68,8 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     await bank.resubmitPending();
     // Once a month has begun, the month before is invoiced (a repeat issues nothing new).
     await billing.issue(previousPeriod(now()));
+    // Invoices left open (a wallet that could not pay on issue) are paid once it can.
+    await billing.payOpen();
   }
   let timer: NodeJS.Timeout | undefined;
   rt.onStart(async () => {

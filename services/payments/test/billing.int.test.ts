@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { headers } from "nats";
 import { ConversationOpened, MessageBilled } from "@kontor/proto/messaging/v1/events";
-import { PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
-import { InvoiceIssued } from "@kontor/proto/payments/v1/events";
+import { InvoiceState, PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
+import { InvoiceIssued, InvoicePaid } from "@kontor/proto/payments/v1/events";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, errorDetail, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
-import { testEnv, uniqueId } from "./factories.js";
+import { clearingOwner, SYSTEM_ACCOUNTS } from "../src/domain/ledger-service.js";
+import { ibanOf, testEnv, uniqueId } from "./factories.js";
 
 let env: TestEnv;
 let app: PaymentsApp;
@@ -116,5 +117,66 @@ describe("the messaging bill", () => {
     const other = await env.token({ kind: "business", businessId: uniqueId("biz") });
     expect((await expectFailure(client.getInvoice.bind(client), { invoiceId: invoice.id }, { token: other })).code).toBe(status.PERMISSION_DENIED);
     expect((await expectFailure(client.listInvoices.bind(client), { businessId, page: undefined }, { token: other })).code).toBe(status.PERMISSION_DENIED);
+  });
+});
+
+describe("paying invoices from the business wallet", () => {
+  const eur = (amountMinor: string) => ({ amountMinor, currency: "EUR" });
+  async function usage(businessId: string, at: Date, count: number): Promise<void> {
+    const events = Array.from({ length: count }, () => billed(businessId, "marketing", "DE", true, at));
+    for (const e of events) await publish("kontor.messaging.message.billed.v1", e.payload, e.eventId);
+    await waitFor(async () => ((await app.runtime.db.selectFrom("usage_line").select("event_id").where("business_id", "=", businessId).where("invoice_id", "is", null).execute()).length === count ? true : undefined));
+  }
+  async function fund(businessId: string, amount: bigint): Promise<void> {
+    const { ledger } = app.services;
+    const wallet = await ledger.ensureAccount({ kind: "business", id: businessId }, "business_wallet", "EUR");
+    const clearing = await ledger.ensureAccount(clearingOwner("test"), "bank_clearing", "EUR");
+    await ledger.postTransfer("test", { idempotencyKey: uniqueId("f"), fromAccountId: clearing.id, toAccountId: wallet.id, amount: { amountMinor: amount, currency: "EUR" }, note: "" }, "topup");
+  }
+  const balance = async (owner: { kind: "business" | "system"; id: string }) => (await app.services.ledger.findWallet(owner, "EUR"))?.balanceMinor ?? 0n;
+
+  it("when the wallet covers the invoice, then it is paid on issue to the platform's revenue; when it does not, it stays open until a top-up or the sweep pays it", async () => {
+    clock = new Date("2027-02-10T12:00:00Z");
+    const rich = uniqueId("biz");
+    const poor = uniqueId("biz");
+    const topped = uniqueId("biz");
+    for (const b of [rich, poor, topped]) await usage(b, new Date("2027-02-05T10:00:00Z"), 3);
+    await fund(rich, 100n);
+    await fund(poor, 10n);
+    const revenueBefore = await balance(SYSTEM_ACCOUNTS.fees.owner);
+    clock = new Date("2027-03-01T00:00:01Z");
+    await unaryCall(client.issueInvoices.bind(client), { period: "2027-02" }, { token: billing });
+
+    const invoiceOf = async (businessId: string) => (await unaryCall(client.listInvoices.bind(client), { businessId, page: undefined }, { token: billing })).invoices[0]!;
+    const paid = await invoiceOf(rich);
+    expect(paid).toMatchObject({ total: eur("15"), state: InvoiceState.INVOICE_STATE_PAID });
+    expect(paid.transferId).not.toBe("");
+    expect(await balance({ kind: "business", id: rich })).toBe(85n);
+    expect(await balance(SYSTEM_ACCOUNTS.fees.owner)).toBe(revenueBefore + 15n);
+    expect((await invoiceOf(poor)).state).toBe(InvoiceState.INVOICE_STATE_OPEN);
+    expect(await balance({ kind: "business", id: poor })).toBe(10n);
+
+    // The sweep pays it once the wallet can; a second sweep pays nothing twice.
+    await fund(poor, 10n);
+    await app.sweep();
+    await app.sweep();
+    expect((await invoiceOf(poor)).state).toBe(InvoiceState.INVOICE_STATE_PAID);
+    expect(await balance({ kind: "business", id: poor })).toBe(5n);
+
+    // A top-up through the bank pays the business's open invoice as soon as it settles.
+    const token = await env.token({ kind: "business", businessId: topped });
+    expect((await invoiceOf(topped)).state).toBe(InvoiceState.INVOICE_STATE_OPEN);
+    const bank = (await unaryCall(client.linkBankAccount.bind(client), { owner: { owner: { $case: "businessId", value: topped } }, currency: "EUR", number: { $case: "iban", value: ibanOf("DE", "370400440532013000") }, holderName: "Shop" }, { token })).bankAccount!;
+    const wallet = await app.services.ledger.ensureAccount({ kind: "business", id: topped }, "business_wallet", "EUR");
+    await unaryCall(client.topUp.bind(client), { idempotencyKey: uniqueId("top"), accountId: wallet.id, bankAccountId: bank.id, amount: eur("40") }, { token });
+    await waitFor(async () => ((await invoiceOf(topped)).state === InvoiceState.INVOICE_STATE_PAID ? true : undefined));
+    expect(await balance({ kind: "business", id: topped })).toBe(25n);
+    expect(await balance(SYSTEM_ACCOUNTS.fees.owner)).toBe(revenueBefore + 45n);
+
+    await outboxDrained(app.runtime.database.pool);
+    const events = (await streamMessages(env, "payments", subjects.invoicePaid)).map((m) => InvoicePaid.decode(m.data)).filter((e) => [rich, poor, topped].includes(e.invoice?.businessId ?? ""));
+    expect(events.map((e) => e.invoice?.businessId).sort()).toEqual([rich, poor, topped].sort());
+    const sums = await app.runtime.db.selectFrom("ledger_account").select((eb) => eb.fn.sum<string>("balance_minor").as("total")).where("currency", "=", "EUR").executeTakeFirstOrThrow();
+    expect(sums.total).toBe("0");
   });
 });

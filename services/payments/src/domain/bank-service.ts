@@ -42,6 +42,8 @@ export interface BankPorts {
   /** How long a payout's reservation holds before it is voided if the bank never answers. */
   payoutTimeoutMs: number;
   log: Logger;
+  /** Runs after a top-up settled into an account (the business's open invoices are paid from it). */
+  afterTopUp?(account: LedgerAccount): Promise<void>;
 }
 
 function bankAccountRowToBankAccount(row: BankAccountRow): BankAccount {
@@ -112,9 +114,9 @@ export function createBankService(ports: BankPorts) {
 
   /** Applies a verified outcome once: a second callback for a finished operation changes nothing. */
   async function settle(outcome: RailOutcome): Promise<void> {
-    await ports.db.transaction().execute(async (trx) => {
+    const toppedUp = await ports.db.transaction().execute(async (trx): Promise<LedgerAccount | undefined> => {
       const op = await findBankOperation(trx, outcome.reference, true);
-      if (!op || op.state !== "pending") return;
+      if (!op || op.state !== "pending") return undefined;
       const now = ports.now();
       const accountRow = await findAccount(trx, op.account_id);
       const account = accountRowToAccount(accountRow!);
@@ -157,7 +159,10 @@ export function createBankService(ports: BankPorts) {
         const bank = await findBankAccount(trx, op.bank_account_id);
         await ports.enqueue(trx, [payoutEvent(operationRowToOperation(updated, bank?.masked ?? ""), account, now)]);
       }
+      return op.kind === "topup" && state === "settled" ? account : undefined;
     });
+    // After the commit, and only a help: what it misses the sweep does.
+    if (toppedUp && ports.afterTopUp) await ports.afterTopUp(toppedUp).catch((err: unknown) => ports.log.warn({ err: { message: (err as Error).message } }, "after top-up work failed"));
   }
 
   ports.rail.onCallback(async (body, signature) => {

@@ -4,8 +4,23 @@ import { NotFound } from "@kontor/service-kit/errors";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { PaymentsDatabase } from "../store/database.js";
 import type { InvoiceLineRow, InvoiceRow } from "../store/payments.table.js";
-import { businessesToInvoice, findInvoice, insertInvoice, insertInvoiceLines, insertUsageLine, invoiceLines, listInvoices, markInvoiced, openUsage } from "../store/billing-store.js";
-import { invoiceIssuedEvent } from "../events/outbox.js";
+import {
+  businessesToInvoice,
+  findInvoice,
+  insertInvoice,
+  insertInvoiceLines,
+  insertUsageLine,
+  invoiceLines,
+  listInvoices,
+  lockPayableInvoices,
+  markInvoicePaid,
+  markInvoiced,
+  openUsage,
+} from "../store/billing-store.js";
+import { findAccountByOwner } from "../store/ledger-store.js";
+import { invoiceIssuedEvent, invoicePaidEvent } from "../events/outbox.js";
+import { applyTransfers } from "./ledger-engine.js";
+import { SYSTEM_ACCOUNTS, type LedgerService } from "./ledger-service.js";
 import type { Invoice } from "./invoice.js";
 import { periodOf, unitPrice, validateClosedPeriod, type RateCard } from "./billing.js";
 
@@ -27,6 +42,7 @@ export interface BillingPorts {
   enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
   now(): Date;
   rates: RateCard;
+  ledger: LedgerService;
 }
 
 function toInvoice(row: InvoiceRow, lines: InvoiceLineRow[]): Invoice {
@@ -37,6 +53,9 @@ function toInvoice(row: InvoiceRow, lines: InvoiceLineRow[]): Invoice {
     currency: row.currency,
     totalMinor: BigInt(row.total_minor),
     issuedAt: row.issued_at,
+    state: row.state,
+    paidAt: row.paid_at,
+    transferId: row.transfer_id ?? "",
     lines: lines
       .filter((l) => l.invoice_id === row.id)
       .map((l) => ({ kind: l.kind, category: l.category, country: l.country, quantity: BigInt(l.quantity), unitPriceMinor: BigInt(l.unit_price_minor), amountMinor: BigInt(l.amount_minor) })),
@@ -49,7 +68,51 @@ function toInvoice(row: InvoiceRow, lines: InvoiceLineRow[]): Invoice {
  * monthly invoice per business that sums its open lines.
  */
 export function createBillingService(ports: BillingPorts) {
+  /**
+   * Pays a locked open invoice from the business wallet when it covers it:
+   * the transfer to the platform's revenue, the invoice marked paid and
+   * invoice.paid commit together. A wallet that cannot pay leaves it open.
+   */
+  async function payLocked(trx: Db, row: InvoiceRow): Promise<boolean> {
+    const total = BigInt(row.total_minor);
+    let transferId: string | null = null;
+    if (total > 0n) {
+      const wallet = await findAccountByOwner(trx, "business", row.business_id, row.currency);
+      if (!wallet) return false;
+      const revenue = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, row.currency, trx);
+      const [outcome] = await applyTransfers(trx, [
+        {
+          caller: "payments",
+          idempotencyKey: `invoice:${row.id}`,
+          fromAccountId: wallet.id,
+          toAccountId: revenue.id,
+          amount: { amountMinor: total, currency: row.currency },
+          note: `messaging ${row.period}`,
+          reason: "invoice",
+          reference: row.id,
+        },
+      ]);
+      if (!outcome!.ok) return false;
+      transferId = outcome!.transfer.id;
+    }
+    const paid = await markInvoicePaid(trx, row.id, transferId, ports.now());
+    await ports.enqueue(trx, [invoicePaidEvent(toInvoice(paid, await invoiceLines(trx, [row.id])))]);
+    return true;
+  }
+
   return {
+    /**
+     * Pays open invoices the business wallets now cover (one business's, or
+     * anyone's), oldest first; returns how many. Replicas skip each other's.
+     */
+    async payOpen(businessId?: string, limit = 100): Promise<number> {
+      return ports.db.transaction().execute(async (trx) => {
+        let paid = 0;
+        for (const row of await lockPayableInvoices(trx, businessId, limit)) if (await payLocked(trx, row)) paid += 1;
+        return paid;
+      });
+    },
+
     /** Records one billable event in the caller's transaction (the consumer's `once`). */
     async recordUsage(trx: Db, usage: Usage): Promise<void> {
       await insertUsageLine(trx, {
@@ -86,6 +149,8 @@ export function createBillingService(ports: BillingPorts) {
           await markInvoiced(trx, lines.flatMap((l) => l.event_ids), id);
           const invoice = toInvoice(row, lineRows);
           await ports.enqueue(trx, [invoiceIssuedEvent(invoice)]);
+          // Paid at once when the wallet covers it (the new row is this transaction's).
+          await payLocked(trx, row);
           issued += 1;
         });
       }

@@ -16,4 +16,7 @@ export interface Invoice {
   totalMinor: bigint;
   lines: InvoiceLine[];
   issuedAt: Date;
+  state: "open" | "paid";
+  paidAt: Date | null;
+  transferId: string;
 }

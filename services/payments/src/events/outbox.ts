@@ -1,4 +1,4 @@
-import { AccountOpened, InvoiceIssued, PaymentFailed, PaymentRefunded, PaymentSucceeded, PayoutFailed, PayoutSettled, TransferCompleted } from "@kontor/proto/payments/v1/events";
+import { AccountOpened, InvoiceIssued, InvoicePaid, PaymentFailed, PaymentRefunded, PaymentSucceeded, PayoutFailed, PayoutSettled, TransferCompleted } from "@kontor/proto/payments/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AccountOwner, LedgerAccount } from "../domain/ledger-account.js";
 import type { Transfer } from "../domain/transfer.js";
@@ -156,5 +156,14 @@ export function invoiceIssuedEvent(invoice: Invoice): OutboxEvent {
     eventId,
     subject: subjects.invoiceIssued,
     payload: InvoiceIssued.encode({ meta: { eventId, occurredAt: invoice.issuedAt, businessId: invoice.businessId }, invoice: invoiceToPb(invoice) }).finish(),
+  };
+}
+
+export function invoicePaidEvent(invoice: Invoice): OutboxEvent {
+  const eventId = `${invoice.id}:paid`;
+  return {
+    eventId,
+    subject: subjects.invoicePaid,
+    payload: InvoicePaid.encode({ meta: { eventId, occurredAt: invoice.paidAt ?? invoice.issuedAt, businessId: invoice.businessId }, invoice: invoiceToPb(invoice) }).finish(),
   };
 }

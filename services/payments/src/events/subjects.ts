@@ -8,6 +8,7 @@ export const subjects = {
   payoutSettled: "kontor.payments.payout.settled.v1",
   payoutFailed: "kontor.payments.payout.failed.v1",
   invoiceIssued: "kontor.payments.invoice.issued.v1",
+  invoicePaid: "kontor.payments.invoice.paid.v1",
 } as const;
 
 /** What payments consumes. */

@@ -56,3 +56,23 @@ export async function listInvoices(db: Db, businessId: string, beforePeriod: str
   if (beforePeriod) q = q.where("period", "<", beforePeriod);
   return q.orderBy("period", "desc").limit(take).execute();
 }
+
+/**
+ * Open invoices, oldest first, whose business wallet now covers them,
+ * locked for paying: invoices another replica is paying right now are
+ * skipped, so each is paid once and replicas work on different ones.
+ */
+export async function lockPayableInvoices(db: Db, businessId: string | undefined, limit: number): Promise<InvoiceRow[]> {
+  let q = db
+    .selectFrom("invoice as i")
+    .innerJoin("ledger_account as a", (j) => j.on("a.owner_kind", "=", "business").onRef("a.owner_id", "=", "i.business_id").onRef("a.currency", "=", "i.currency"))
+    .selectAll("i")
+    .where("i.state", "=", "open")
+    .where(sql<boolean>`a.balance_minor - a.pending_debits_minor >= i.total_minor`);
+  if (businessId !== undefined) q = q.where("i.business_id", "=", businessId);
+  return q.orderBy("i.issued_at").limit(limit).forUpdate("i").skipLocked().execute();
+}
+
+export async function markInvoicePaid(db: Db, id: string, transferId: string | null, at: Date): Promise<InvoiceRow> {
+  return db.updateTable("invoice").set({ state: "paid", paid_at: at, transfer_id: transferId }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+}

@@ -135,6 +135,9 @@ export interface InvoiceTable {
   currency: string;
   total_minor: string;
   issued_at: Generated<Date>;
+  state: Generated<"open" | "paid">;
+  paid_at: Date | null;
+  transfer_id: string | null;
 }
 export type InvoiceRow = Selectable<InvoiceTable>;
 

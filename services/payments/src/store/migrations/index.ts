@@ -4,6 +4,7 @@ import * as addWalletsAndPayments from "./2026_12_05_020000_add_wallets_and_paym
 import * as addBilling from "./2026_12_05_030000_add_billing.js";
 import * as balanceCheckPerStatement from "./2026_12_05_040000_balance_check_per_statement.js";
 import * as addPaymentNumbersAndClaims from "./2026_12_05_050000_add_payment_numbers_and_claims.js";
+import * as addInvoicePayment from "./2026_12_05_060000_add_invoice_payment.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_030000_add_billing": addBilling,
   "2026_12_05_040000_balance_check_per_statement": balanceCheckPerStatement,
   "2026_12_05_050000_add_payment_numbers_and_claims": addPaymentNumbersAndClaims,
+  "2026_12_05_060000_add_invoice_payment": addInvoicePayment,
 };

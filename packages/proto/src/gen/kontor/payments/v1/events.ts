@@ -170,6 +170,16 @@ export interface InvoiceIssued {
   invoice: Invoice | undefined;
 }
 
+/**
+ * kontor.payments.invoice.paid.v1 — the business wallet paid an invoice
+ * (a ledger transfer to the platform's revenue, in the same commit).
+ */
+export interface InvoicePaid {
+  /** meta.business_id is the business billed. */
+  meta: EventMeta | undefined;
+  invoice: Invoice | undefined;
+}
+
 function createBaseAccountOpened(): AccountOpened {
   return { meta: undefined, accountId: "", owner: undefined, currency: "", allowNegativeBalance: false };
 }
@@ -1887,6 +1897,93 @@ export const InvoiceIssued: MessageFns<InvoiceIssued> = {
   },
   fromPartial<I extends Exact<DeepPartial<InvoiceIssued>, I>>(object: I): InvoiceIssued {
     const message = createBaseInvoiceIssued();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.invoice = (object.invoice !== undefined && object.invoice !== null)
+      ? Invoice.fromPartial(object.invoice)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInvoicePaid(): InvoicePaid {
+  return { meta: undefined, invoice: undefined };
+}
+
+export const InvoicePaid: MessageFns<InvoicePaid> = {
+  encode(message: InvoicePaid, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.invoice !== undefined) {
+      Invoice.encode(message.invoice, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvoicePaid {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvoicePaid();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invoice = Invoice.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvoicePaid {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      invoice: isSet(object.invoice) ? Invoice.fromJSON(object.invoice) : undefined,
+    };
+  },
+
+  toJSON(message: InvoicePaid): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.invoice !== undefined) {
+      obj.invoice = Invoice.toJSON(message.invoice);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvoicePaid>, I>>(base?: I): InvoicePaid {
+    return InvoicePaid.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvoicePaid>, I>>(object: I): InvoicePaid {
+    const message = createBaseInvoicePaid();
     message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
     message.invoice = (object.invoice !== undefined && object.invoice !== null)
       ? Invoice.fromPartial(object.invoice)

@@ -215,6 +215,45 @@ export function paymentIntentStateToJSON(object: PaymentIntentState): string {
   }
 }
 
+export enum InvoiceState {
+  INVOICE_STATE_UNSPECIFIED = 0,
+  INVOICE_STATE_OPEN = 1,
+  INVOICE_STATE_PAID = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function invoiceStateFromJSON(object: any): InvoiceState {
+  switch (object) {
+    case 0:
+    case "INVOICE_STATE_UNSPECIFIED":
+      return InvoiceState.INVOICE_STATE_UNSPECIFIED;
+    case 1:
+    case "INVOICE_STATE_OPEN":
+      return InvoiceState.INVOICE_STATE_OPEN;
+    case 2:
+    case "INVOICE_STATE_PAID":
+      return InvoiceState.INVOICE_STATE_PAID;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InvoiceState.UNRECOGNIZED;
+  }
+}
+
+export function invoiceStateToJSON(object: InvoiceState): string {
+  switch (object) {
+    case InvoiceState.INVOICE_STATE_UNSPECIFIED:
+      return "INVOICE_STATE_UNSPECIFIED";
+    case InvoiceState.INVOICE_STATE_OPEN:
+      return "INVOICE_STATE_OPEN";
+    case InvoiceState.INVOICE_STATE_PAID:
+      return "INVOICE_STATE_PAID";
+    case InvoiceState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Who an account belongs to. */
 export interface AccountOwner {
   owner: { $case: "businessId"; value: string } | { $case: "customerId"; value: string } | //
@@ -639,7 +678,17 @@ export interface Invoice {
   period: string;
   total: Money | undefined;
   lines: InvoiceLine[];
-  issuedAt: Date | undefined;
+  issuedAt:
+    | Date
+    | undefined;
+  /**
+   * OPEN until the business wallet pays it (on issue, when the wallet is
+   * topped up, or by the sweep), then PAID by transfer_id to the platform's
+   * revenue.
+   */
+  state: InvoiceState;
+  paidAt: Date | undefined;
+  transferId: string;
 }
 
 export interface ListInvoicesRequest {
@@ -6823,7 +6872,17 @@ export const InvoiceLine: MessageFns<InvoiceLine> = {
 };
 
 function createBaseInvoice(): Invoice {
-  return { id: "", businessId: "", period: "", total: undefined, lines: [], issuedAt: undefined };
+  return {
+    id: "",
+    businessId: "",
+    period: "",
+    total: undefined,
+    lines: [],
+    issuedAt: undefined,
+    state: 0,
+    paidAt: undefined,
+    transferId: "",
+  };
 }
 
 export const Invoice: MessageFns<Invoice> = {
@@ -6845,6 +6904,15 @@ export const Invoice: MessageFns<Invoice> = {
     }
     if (message.issuedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.issuedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(56).int32(message.state);
+    }
+    if (message.paidAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.paidAt), writer.uint32(66).fork()).join();
+    }
+    if (message.transferId !== "") {
+      writer.uint32(74).string(message.transferId);
     }
     return writer;
   },
@@ -6910,6 +6978,30 @@ export const Invoice: MessageFns<Invoice> = {
             message.issuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.paidAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6938,6 +7030,17 @@ export const Invoice: MessageFns<Invoice> = {
         : isSet(object.issued_at)
         ? fromJsonTimestamp(object.issued_at)
         : undefined,
+      state: isSet(object.state) ? invoiceStateFromJSON(object.state) : 0,
+      paidAt: isSet(object.paidAt)
+        ? fromJsonTimestamp(object.paidAt)
+        : isSet(object.paid_at)
+        ? fromJsonTimestamp(object.paid_at)
+        : undefined,
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
     };
   },
 
@@ -6961,6 +7064,15 @@ export const Invoice: MessageFns<Invoice> = {
     if (message.issuedAt !== undefined) {
       obj.issuedAt = message.issuedAt.toISOString();
     }
+    if (message.state !== 0) {
+      obj.state = invoiceStateToJSON(message.state);
+    }
+    if (message.paidAt !== undefined) {
+      obj.paidAt = message.paidAt.toISOString();
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
     return obj;
   },
 
@@ -6975,6 +7087,9 @@ export const Invoice: MessageFns<Invoice> = {
     message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
     message.lines = object.lines?.map((e) => InvoiceLine.fromPartial(e)) || [];
     message.issuedAt = object.issuedAt ?? undefined;
+    message.state = object.state ?? 0;
+    message.paidAt = object.paidAt ?? undefined;
+    message.transferId = object.transferId ?? "";
     return message;
   },
 };
