@@ -107,24 +107,26 @@ export async function publishMarketing(env: TestEnv, customerId: string, busines
 
 export async function publishInbound(env: TestEnv, m: { customerId: string; businessId: string; conversationId: string; at: Date; clickId?: string }): Promise<void> {
   const eventId = randomUUID();
-  const data = MessageReceived.encode({
+  const data = MessageReceived.encode(MessageReceived.fromPartial({
     meta: { eventId, occurredAt: m.at, businessId: m.businessId },
-    message: { id: randomUUID(), conversationId: m.conversationId } as MessageReceived["message"],
+    message: { id: randomUUID(), conversationId: m.conversationId },
     phoneNumberId: "pn_1",
     customerId: m.customerId,
     type: "text",
     referral: m.clickId ? { sourceUrl: "", sourceId: "", sourceType: "ad", headline: "", body: "", mediaType: "", imageUrl: "", videoUrl: "", thumbnailUrl: "", ctwaClid: m.clickId } : undefined,
     customerE164: "+351900000000",
     customerProfileName: "Ana",
-  }).finish();
+  })).finish();
   await publish(env, "messaging", "kontor.messaging.message.received.v1", data, eventId);
 }
 
 export async function publishOrder(env: TestEnv, o: { orderId: string; customerId: string; businessId: string; at: Date; totalMinor: string }): Promise<void> {
   const eventId = randomUUID();
-  const data = OrderPlaced.encode({
-    meta: { eventId, occurredAt: o.at, businessId: o.businessId },
-    order: { id: o.orderId, businessId: o.businessId, customerId: o.customerId, total: { amountMinor: o.totalMinor, currency: "EUR" }, createdAt: o.at } as OrderPlaced["order"],
-  }).finish();
+  const data = OrderPlaced.encode(
+    OrderPlaced.fromPartial({
+      meta: { eventId, occurredAt: o.at, businessId: o.businessId },
+      order: { id: o.orderId, businessId: o.businessId, customerId: o.customerId, total: { amountMinor: o.totalMinor, currency: "EUR" }, createdAt: o.at },
+    }),
+  ).finish();
   await publish(env, "catalog", "kontor.catalog.order.placed.v1", data, eventId);
 }
