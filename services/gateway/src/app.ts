@@ -23,7 +23,10 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const rt = await createRuntime<GatewayDatabase>({ name: "gateway", domain: "gateway", config, migrations, access: {}, ...overrides });
   const signer = await createTokenSigner(JSON.parse(config.GATEWAY_SIGNING_KEY));
   const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS });
-  const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS });
+  const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS,
+    managementCallsPerHour: config.MANAGEMENT_CALLS_PER_HOUR,
+    sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,
+  });
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
   registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
   const deliverer = createDeliverer({

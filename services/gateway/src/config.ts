@@ -50,6 +50,10 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(32),
   /** An accepted access token and a phone-number id are remembered this long, ms: a revoked token or a removed number is refused at most this late. */
   AUTH_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  /** Management calls per partner app and WABA per rolling hour (cloud-api.md §9.6: 5,000 for an active WABA); past it 80007. */
+  MANAGEMENT_CALLS_PER_HOUR: z.coerce.number().int().min(1).default(5000),
+  /** Sends per partner app and phone number per second, also the burst (this replica's count); past it 130429. */
+  SENDS_PER_SECOND_PER_NUMBER: z.coerce.number().positive().default(1000),
   /** Callback URLs must be https (production); the local stack and tests allow http. */
   WEBHOOK_REQUIRE_HTTPS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });

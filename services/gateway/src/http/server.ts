@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import { GraphError, badToken, expiredToken, graphErrorFromFailure, internalError, invalidParameter, missingPermission, missingToken, revokedToken, unknownObject, type FieldNamer } from "../domain/graph-error.js";
 import { hashToken, type PartnerPrincipal, type Scope } from "../domain/partners.js";
+import { HourlyLimiter, RateLimiter, usageHeader } from "../domain/rate-limit.js";
 import { TtlCache } from "../domain/ttl-cache.js";
 import { ServiceCallFailed } from "../clients/services.js";
 import { authenticate } from "../store/partner-store.js";
@@ -13,6 +14,7 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Phone-number ids resolved lately (AUTH_CACHE_MS). */
     numberCache: TtlCache<NumberRecord>;
+    limits: { management: HourlyLimiter; sends: RateLimiter };
   }
   interface FastifyRequest {
     /** The Graph version segment the client used ("v23.0"), "" when unversioned. */
@@ -20,6 +22,8 @@ declare module "fastify" {
     partner: PartnerPrincipal | undefined;
     /** Query, form and JSON parameters merged (Graph takes them from any of the three). */
     params_: Record<string, unknown>;
+    /** X-Business-Use-Case-Usage of this call, once it was counted against a limit. */
+    usage: string | undefined;
   }
 }
 
@@ -34,6 +38,10 @@ export interface HttpDeps {
   bodyLimit: number;
   /** How long an accepted token and a resolved phone-number id are remembered, ms. */
   authCacheMs: number;
+  /** Management calls per app and WABA per rolling hour. */
+  managementCallsPerHour: number;
+  /** Sends per app and phone number per second (and as a burst). */
+  sendsPerSecond: number;
 }
 
 /**
@@ -59,6 +67,11 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // Accepted tokens by hash, until AUTH_CACHE_MS or their expiry: a revoked token is refused at most that late.
   const principals = new TtlCache<PartnerPrincipal>(deps.authCacheMs);
   app.decorate("numberCache", new TtlCache<NumberRecord>(deps.authCacheMs));
+  app.decorate("limits", { management: new HourlyLimiter(deps.managementCallsPerHour), sends: new RateLimiter(deps.sendsPerSecond, Math.max(1, deps.sendsPerSecond)) });
+  app.decorateRequest("usage", undefined);
+  app.addHook("onSend", async (req, reply) => {
+    if (req.usage) void reply.header("x-business-use-case-usage", req.usage);
+  });
   app.decorateRequest("graphVersion", "");
   app.decorateRequest("partner", undefined);
   app.decorateRequest("params_", undefined as unknown as Record<string, unknown>);
@@ -199,7 +212,10 @@ export async function numberOf(db: Kysely<GatewayDatabase>, req: FastifyRequest,
     number = await findNumber(db, id);
     if (number) req.server.numberCache.set(id, number);
   }
-  if (!number || !partner.businesses.some((b) => b.businessId === number.businessId)) throw unknownObject(id, req.method);
+  const business = number && partner.businesses.find((b) => b.businessId === number.businessId);
+  if (!number || !business) throw unknownObject(id, req.method);
+  if (scope === "whatsapp_business_messaging") charge(req, req.server.limits.sends, `${partner.partnerId}\u0000${number.phoneNumberId}`, business.wabaId, 130429);
+  else charge(req, req.server.limits.management, `${partner.partnerId}\u0000${business.wabaId}`, business.wabaId, 80007);
   return { partner, number };
 }
 
@@ -208,7 +224,17 @@ export function wabaOf(req: FastifyRequest, id: string, scope: Scope): { partner
   const partner = partnerWith(req, scope);
   const b = partner.businesses.find((x) => x.wabaId === id);
   if (!b) throw unknownObject(id, req.method);
+  charge(req, req.server.limits.management, `${partner.partnerId}\u0000${b.wabaId}`, b.wabaId, 80007);
   return { partner, businessId: b.businessId, wabaId: b.wabaId };
+}
+
+/** Counts the call against the app's limit for this WABA or number; past it, the Graph rate-limit error. */
+function charge(req: FastifyRequest, limiter: HourlyLimiter | RateLimiter, key: string, wabaId: string, code: 80007 | 130429): void {
+  const verdict = limiter.take(key);
+  req.usage = usageHeader(wabaId, verdict.usage);
+  if (!verdict.allowed) {
+    throw new GraphError(code, code === 80007 ? "There were too many management calls for this WhatsApp Business Account in the last hour." : "Too many messages were sent from this phone number through this app in a short period of time.");
+  }
 }
 
 /** Sends a Graph success body. */
