@@ -9,6 +9,7 @@ import { createSandboxBank, type BankRail } from "./domain/bank-rail.js";
 import { createP2pService } from "./domain/p2p-service.js";
 import { createPaymentService } from "./domain/payment-service.js";
 import { registerPaymentsServer } from "./rpc/payments-server.js";
+import { createBankCallbackServer } from "./rpc/bank-callback-http.js";
 import { registerConsumers } from "./events/consumers.js";
 import { createBillingService } from "./domain/billing-service.js";
 import { parseRateCard, previousPeriod } from "./domain/billing.js";
@@ -28,9 +29,17 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
   const rt = await createRuntime<PaymentsDatabase>({ name: "payments", domain: "payments", config, migrations, access: paymentsAccess, bounds, ...runtimeOverrides });
   const now = clock ?? (() => new Date());
   const base = { db: rt.db, enqueue: rt.enqueue, now };
+  // The sandbox calls back over HTTP, to the service's own callback endpoint, as a bank would.
+  let callbackUrl: string | undefined;
   const rail =
     railOverride ??
-    createSandboxBank({ secret: config.BANK_WEBHOOK_SECRET, latencyMs: config.BANK_SANDBOX_LATENCY_MS, failureRate: config.BANK_SANDBOX_FAILURE_RATE, seed: config.BANK_SANDBOX_SEED });
+    createSandboxBank({
+      secret: config.BANK_WEBHOOK_SECRET,
+      latencyMs: config.BANK_SANDBOX_LATENCY_MS,
+      failureRate: config.BANK_SANDBOX_FAILURE_RATE,
+      seed: config.BANK_SANDBOX_SEED,
+      callbackUrl: () => callbackUrl,
+    });
   const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX });
   const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS, verifiedTtlMs: config.PIN_VERIFIED_TTL_MS });
   const billing = createBillingService({ ...base, ledger, rates: parseRateCard(config.BILLING_RATES) });
@@ -57,6 +66,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
   });
   registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing });
+  const callbacks = createBankCallbackServer(rail.name, bank, rt.log);
   registerConsumers(rt, payments, billing);
   if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
 
@@ -73,18 +83,21 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
   }
   let timer: NodeJS.Timeout | undefined;
   rt.onStart(async () => {
+    callbackUrl = await callbacks.listen(config.BANK_CALLBACK_HOST, config.BANK_CALLBACK_PORT);
     timer = setInterval(() => void sweep().catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "sweep failed")), config.SWEEP_INTERVAL_MS);
     timer.unref();
   });
   rt.onStop(async () => {
     if (timer) clearInterval(timer);
     rail.stop();
+    await callbacks.close();
   });
   return {
     log: rt.log,
     runtime: rt,
     services: { ledger, pins, bank, p2p, payments, billing },
     rail,
+    bankCallbacks: callbacks,
     sweep,
     start: () => rt.start(),
     stop: () => rt.stop(),

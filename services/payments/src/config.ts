@@ -24,6 +24,9 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   BANK_SANDBOX_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(300),
   BANK_SANDBOX_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   BANK_SANDBOX_SEED: z.string().default("kontor"),
+  // The HTTP endpoint banks call back (POST /bank/callbacks/<rail>); 0 picks a free port. The sandbox calls it too.
+  BANK_CALLBACK_HOST: z.string().default("127.0.0.1"),
+  BANK_CALLBACK_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** A payout's reservation is voided if the bank has not answered by then (ms). */
   PAYOUT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(3 * 24 * 3600 * 1000),
   /** scrypt cost (log2 N) for new payment PINs. */

@@ -152,6 +152,60 @@ describe("bank callbacks", () => {
   });
 });
 
+describe("the bank callback endpoint (HTTP)", () => {
+  it("when a bank POSTs outcomes, then a signed one is applied once (204, also when repeated); a forged, stale or oversized one changes nothing", async () => {
+    const silent: BankRail = { name: "sandbox", submit: async (o) => ({ railReference: `quiet_${o.reference}` }), onCallback: () => undefined, stop: () => undefined };
+    const quiet = await createPayments(loadConfig(testEnv(env, { BANK_WEBHOOK_SECRET: SECRET })), { rail: silent });
+    await quiet.start();
+    try {
+      const url = quiet.bankCallbacks.url()!;
+      const c = await customer();
+      const bank = await link(c.id, c.token, GOOD_IBAN);
+      const w = await wallet(c.id);
+      const { operation } = await quiet.services.bank.topUp(`customer:${c.id}`, { idempotencyKey: uniqueId("top"), account: w, bankAccountId: bank.id, amount: { amountMinor: 300n, currency: "EUR" } });
+      const body = Buffer.from(JSON.stringify({ reference: operation.id, railReference: "x", status: "settled", reason: "" }));
+      const postIt = (b: Buffer, signature: string | undefined, to = url) =>
+        fetch(to, { method: "POST", headers: signature === undefined ? {} : { "kontor-bank-signature": signature }, body: b }).then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        });
+      expect(await postIt(body, signCallback("not-the-secret-at-all", body))).toBe(401);
+      expect(await postIt(body, undefined)).toBe(401);
+      // A callback captured an hour ago and sent again: its signature is right, its time is not.
+      expect(await postIt(body, signCallback(SECRET, body, Date.now() - 3_600_000))).toBe(401);
+      expect(await postIt(Buffer.alloc(64 * 1024, 32), signCallback(SECRET, body))).toBe(413);
+      expect(await postIt(body, signCallback(SECRET, body), url.replace("/sandbox", "/other"))).toBe(404);
+      expect((await quiet.services.bank.get(operation.id)).state).toBe("pending");
+      expect((await app.services.ledger.getAccount(w.id)).balanceMinor).toBe(0n);
+
+      const signed = signCallback(SECRET, body);
+      expect(await postIt(body, signed)).toBe(204);
+      expect(await postIt(body, signed)).toBe(204);
+      expect((await quiet.services.bank.get(operation.id)).state).toBe("settled");
+      expect((await app.services.ledger.getAccount(w.id)).balanceMinor).toBe(300n);
+      expect(quiet.bankCallbacks.received()).toBe(2);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
+  it("when the built-in sandbox bank settles an order, then its callback arrives over HTTP at the service's endpoint", async () => {
+    const own = await createPayments(loadConfig(testEnv(env, { BANK_WEBHOOK_SECRET: SECRET })));
+    await own.start();
+    try {
+      const c = await customer();
+      const bank = await link(c.id, c.token, GOOD_IBAN);
+      const w = await wallet(c.id);
+      const { operation } = await own.services.bank.topUp(`customer:${c.id}`, { idempotencyKey: uniqueId("top"), account: w, bankAccountId: bank.id, amount: { amountMinor: 250n, currency: "EUR" } });
+      await waitFor(async () => ((await own.services.bank.get(operation.id)).state === "settled" ? true : undefined));
+      expect(own.bankCallbacks.received()).toBeGreaterThanOrEqual(1);
+      expect((await app.services.ledger.getAccount(w.id)).balanceMinor).toBe(250n);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe("Payout", () => {
   async function fundedBusiness(amount: bigint) {
     const businessId = uniqueId("biz");

@@ -32,15 +32,31 @@ export interface BankRail {
   stop(): void;
 }
 
-export function signCallback(secret: string, body: Buffer): string {
-  return createHmac("sha256", secret).update(body).digest("hex");
+/** How far a callback's timestamp may be from our clock: an older one is a replay and is refused. */
+export const CALLBACK_TOLERANCE_MS = 5 * 60 * 1000;
+
+/**
+ * The signature header of a callback (Stripe's scheme): `t=<ms>,v1=<hex>`,
+ * an HMAC-SHA256 of "<t>.<body>", so the time is signed with the body.
+ */
+export function signCallback(secret: string, body: Buffer, at = Date.now()): string {
+  return `t=${at},v1=${createHmac("sha256", secret).update(`${at}.`).update(body).digest("hex")}`;
 }
 
-/** Verifies a callback's signature; undefined when it does not match or the body is not an outcome. */
-export function verifyCallback(secret: string, body: Buffer, signature: string): RailOutcome | undefined {
-  const expected = Buffer.from(signCallback(secret, body), "hex");
-  const given = /^[0-9a-f]{64}$/.test(signature) ? Buffer.from(signature, "hex") : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+/**
+ * Verifies a callback: the signature over its time and body, and that the
+ * time is within the tolerance of `now` (an old callback sent again is
+ * refused; a repeat within it changes nothing, as outcomes apply once).
+ * Undefined when any of it fails or the body is not an outcome.
+ */
+export function verifyCallback(secret: string, body: Buffer, header: string, now = Date.now()): RailOutcome | undefined {
+  const parts = /^t=([0-9]{1,15}),v1=([0-9a-f]{64})$/.exec(header);
+  if (!parts) return undefined;
+  const at = Number(parts[1]);
+  if (Math.abs(now - at) > CALLBACK_TOLERANCE_MS) return undefined;
+  const expected = createHmac("sha256", secret).update(`${at}.`).update(body).digest();
+  const given = Buffer.from(parts[2]!, "hex");
+  if (!timingSafeEqual(given, expected)) return undefined;
   try {
     const parsed = JSON.parse(body.toString("utf8")) as Partial<RailOutcome>;
     if (typeof parsed.reference !== "string" || (parsed.status !== "settled" && parsed.status !== "failed")) return undefined;
@@ -49,6 +65,9 @@ export function verifyCallback(secret: string, body: Buffer, signature: string):
     return undefined;
   }
 }
+
+/** The header a callback's signature travels in over HTTP. */
+export const SIGNATURE_HEADER = "kontor-bank-signature";
 
 export interface SandboxOptions {
   secret: string;
@@ -59,6 +78,19 @@ export interface SandboxOptions {
   seed: string;
   /** Deliver every callback twice (a webhook retry), to exercise idempotent handling. */
   duplicateCallbacks?: boolean;
+  /**
+   * Where to POST callbacks, as a bank does (the service's own callback
+   * endpoint); undefined, or a function that returns undefined, delivers in
+   * process instead.
+   */
+  callbackUrl?: () => string | undefined;
+}
+
+/** POSTs a signed callback; anything but a 2xx is a failed delivery (retried). */
+async function post(url: string, body: Buffer, signature: string): Promise<void> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature }, body, signal: AbortSignal.timeout(30_000) });
+  await res.arrayBuffer();
+  if (res.status < 200 || res.status > 299) throw new Error(`callback answered ${res.status}`);
 }
 
 /**
@@ -87,9 +119,12 @@ export function createSandboxBank(options: SandboxOptions): BankRail {
     const timer = setTimeout(
       () => {
         timers.delete(timer);
-        if (stopped || !deliver) return;
+        const url = options.callbackUrl?.();
+        if (stopped || (!deliver && !url)) return;
         const body = Buffer.from(JSON.stringify(outcome));
-        deliver(body, signCallback(options.secret, body)).catch(() => {
+        // Signed at each attempt, as a bank signs each delivery.
+        const signature = signCallback(options.secret, body);
+        (url ? post(url, body, signature) : deliver!(body, signature)).catch(() => {
           if (attempt < 20) send(outcome, attempt + 1);
         });
       },

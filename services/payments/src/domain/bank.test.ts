@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { invalidField } from "@kontor/testkit/errors";
 import { abaChecksumValid, ibanChecksumValid, maskBankNumber, numberHmac, openNumber, sealNumber, validateBankNumber } from "./bank.js";
-import { signCallback, verifyCallback } from "./bank-rail.js";
+import { CALLBACK_TOLERANCE_MS, signCallback, verifyCallback } from "./bank-rail.js";
 import { ibanOf } from "../../test/factories.js";
 
 
@@ -68,5 +68,16 @@ describe("verifyCallback", () => {
     expect(verifyCallback("other-secret-secret", body, sig)).toBeUndefined();
     expect(verifyCallback("secret-secret-secret", Buffer.from(body.toString().replace("settled", "failed")), sig)).toBeUndefined();
     expect(verifyCallback("secret-secret-secret", body, "zz")).toBeUndefined();
+  });
+
+  it("when a signed callback is older (or newer) than the tolerance, then it is a replay and is not believed; its time cannot be changed", () => {
+    const body = Buffer.from(JSON.stringify({ reference: "op1", railReference: "r", status: "settled", reason: "" }));
+    const now = 1_800_000_000_000;
+    const at = (ms: number) => signCallback("secret-secret-secret", body, ms);
+    expect(verifyCallback("secret-secret-secret", body, at(now - CALLBACK_TOLERANCE_MS), now)?.status).toBe("settled");
+    expect(verifyCallback("secret-secret-secret", body, at(now - CALLBACK_TOLERANCE_MS - 1), now)).toBeUndefined();
+    expect(verifyCallback("secret-secret-secret", body, at(now + CALLBACK_TOLERANCE_MS + 1), now)).toBeUndefined();
+    const old = at(now - 3_600_000);
+    expect(verifyCallback("secret-secret-secret", body, old.replace(/^t=[0-9]+/, `t=${now}`), now)).toBeUndefined();
   });
 });
