@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { InvalidInput, KontorError, PolicyRefused } from "@kontor/service-kit/errors";
-import type { OutboxEvent } from "@kontor/service-kit/outbox";
+import { encodeOutboxBatch, outboxChannel, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow, OrderLineRow } from "../store/commerce.table.js";
-import { emptyCarts, insertLines, insertOrders, itemsOfCarts, lockCarts, lockProducts, productIdsByRetailer, recordChanges, reserveMany, type NewOrder } from "../store/order-store.js";
+import { itemsOfCarts, lockCarts, lockProducts, productIdsByRetailer, writeOrders, type NewOrder } from "../store/order-store.js";
 import { orderPlacedEvent } from "../events/outbox.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
 import { MAX_LINES, priceLines, type Address, type Order } from "./order.js";
@@ -42,7 +42,8 @@ interface Line {
 
 export interface BatcherPorts {
   db: Db;
-  enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
+  /** The service's schema: its outbox table and the relay's NOTIFY channel. */
+  schema: string;
   reservationTtlMs: number;
   /** Orders in one transaction at most. */
   maxBatch: number;
@@ -124,7 +125,8 @@ export function createOrderBatcher(ports: BatcherPorts) {
       const byRetailer = new Map((await productIdsByRetailer(trx, wanted)).map((p) => [productKey(p.catalog_id, p.retailer_id), p.id]));
       const ids = new Set<string>([...byRetailer.values()]);
       for (const list of items.values()) for (const i of list) ids.add(i.product_id);
-      const products = new Map((await lockProducts(trx, [...ids])).map((row) => [row.id, productRowToProduct(row)]));
+      const locked = await lockProducts(trx, [...ids]);
+      const products = new Map(locked.rows.map((row) => [row.id, productRowToProduct(row)]));
 
       // Decide every order in arrival order against what the locked rows have left.
       const left = new Map<string, bigint>();
@@ -165,9 +167,9 @@ export function createOrderBatcher(ports: BatcherPorts) {
       }
       if (winners.length === 0) return settled;
 
-      const rows = new Map((await insertOrders(trx, winners.map((x) => x.order), ports.reservationTtlMs)).map((r) => [r.id, r]));
-      await insertLines(trx, winners.flatMap((x) => x.lines));
-      await recordChanges(trx, winners.map((x) => ({ order_id: x.order.id, from_state: null, to_state: "PENDING_PAYMENT", actor: "customer", reason: x.order.source })));
+      // The transaction's clock (every order needs a product, so the lock read it): the rows and their events carry the same times.
+      const createdAt = locked.now!;
+      const reservedUntil = new Date(createdAt.getTime() + ports.reservationTtlMs);
       const perProduct = new Map<string, bigint>();
       const reservations: { order_id: string; product_id: string; quantity: string }[] = [];
       for (const x of winners) {
@@ -176,17 +178,25 @@ export function createOrderBatcher(ports: BatcherPorts) {
           reservations.push({ order_id: x.order.id, product_id: l.product.id, quantity: String(l.quantity) });
         }
       }
-      const took = await reserveMany(trx, [...perProduct].map(([productId, quantity]) => ({ productId, quantity })), reservations);
+      const events: OutboxEvent[] = [];
+      const placed: { w: Waiting; order: Order }[] = [];
+      for (const x of winners) {
+        const row = { ...x.order, delivery_address: x.order.delivery_address as unknown, state: "PENDING_PAYMENT", tracking: null, reserved_until: reservedUntil, paid_at: null, created_at: createdAt, updated_at: createdAt };
+        const order = orderFromRows(row, x.lines);
+        events.push(orderPlacedEvent(order));
+        placed.push({ w: x.w, order });
+      }
+      const took = await writeOrders(trx, {
+        orders: winners.map((x) => ({ ...x.order, created_at: createdAt, reserved_until: reservedUntil })),
+        lines: winners.flatMap((x) => x.lines),
+        perProduct: [...perProduct].map(([productId, quantity]) => ({ productId, quantity })),
+        reservations,
+        cartIds: winners.flatMap((x) => (x.cartId ? [x.cartId] : [])),
+        outbox: { schema: ports.schema, payload: encodeOutboxBatch(events), channel: outboxChannel(ports.schema) },
+      });
       // Decided under the rows' locks: a short product here is a bug, and the whole batch is undone.
       if (took !== perProduct.size) throw new Error(`reservation took ${took} of ${perProduct.size} products`);
-      await emptyCarts(trx, winners.flatMap((x) => (x.cartId ? [x.cartId] : [])));
-      const events: OutboxEvent[] = [];
-      for (const x of winners) {
-        const order = orderFromRows(rows.get(x.order.id)!, x.lines);
-        events.push(orderPlacedEvent(order));
-        settled.push({ w: x.w, order });
-      }
-      await ports.enqueue(trx, events);
+      settled.push(...placed);
       return settled;
     });
   }

@@ -14,6 +14,8 @@ type Db = Kysely<CatalogDatabase>;
 
 export interface OrderPorts {
   db: Db;
+  /** The service's schema (the order batcher writes the outbox row itself). */
+  schema: string;
   enqueue(trx: Db, events: OutboxEvent[]): Promise<void>;
   /** How long an unpaid order holds its stock. */
   reservationTtlMs: number;
@@ -25,7 +27,7 @@ export interface OrderPorts {
 /** Orders and their state machine; authorization happens in the rpc layer before these run. */
 export function createOrderService(ports: OrderPorts) {
   const db = ports.db;
-  const batcher = createOrderBatcher({ db, enqueue: ports.enqueue, reservationTtlMs: ports.reservationTtlMs, maxBatch: ports.batch?.max ?? 128, inFlight: ports.batch?.inFlight ?? 2, now: ports.now });
+  const batcher = createOrderBatcher({ db, schema: ports.schema, reservationTtlMs: ports.reservationTtlMs, maxBatch: ports.batch?.max ?? 128, inFlight: ports.batch?.inFlight ?? 2, now: ports.now });
 
   async function load(trx: Db, id: string, lock = false): Promise<Order | undefined> {
     const row = isUuid(id) ? await findOrder(trx, id, lock) : undefined;
