@@ -54,7 +54,9 @@ describe("validateNewCampaign: bids, budgets, creatives, targeting", () => {
     expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpc", amount: { amountMinor: "-5", currency: "EUR" } } }, now))).toBe("bid.amount.amount_minor");
     expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpc", amount: { amountMinor: "0", currency: "EUR" } } }, now))).toBe("bid.amount.amount_minor");
     expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpc", amount: { amountMinor: "10", currency: "USD" } } }, now))).toBe("bid.amount.currency");
-    expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpm", amount: { amountMinor: "5001", currency: "EUR" } } }, now))).toBe("bid.amount.amount_minor");
+    expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpc", amount: { amountMinor: "5001", currency: "EUR" } } }, now))).toBe("bid.amount.amount_minor");
+    expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: "cpm", amount: { amountMinor: "5001000", currency: "EUR" } } }, now))).toBe("bid.amount.amount_minor");
+    expect(validateNewCampaign({ ...valid, bid: { kind: "cpm", amount: { amountMinor: "5001", currency: "EUR" } } }, now).bid.kind).toBe("cpm");
     expect(invalidField(() => validateNewCampaign({ ...valid, bid: { kind: undefined, amount: { amountMinor: "10", currency: "EUR" } } }, now))).toBe("bid.kind");
     expect(invalidField(() => validateNewCampaign({ ...valid, bid: undefined }, now))).toBe("bid");
   });

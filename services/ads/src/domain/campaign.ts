@@ -199,8 +199,9 @@ export function validateNewCampaign(input: NewCampaignInput, now: Date): ValidCa
   if (!input.bid.kind) throw new InvalidInput("bid.kind", "must be CPM or CPC");
   const bidAmount = positiveMoney("bid.amount", input.bid.amount);
   if (bidAmount.currency !== dailyBudget.currency) throw new InvalidInput("bid.amount.currency", "must be the daily budget's currency");
-  // One click or one thousand impressions must fit in a day's budget, or the campaign could never serve.
-  if (bidAmount.amountMinor > dailyBudget.amountMinor) throw new InvalidInput("bid.amount.amount_minor", "must not exceed the daily budget");
+  // One click (CPC) or one impression (CPM: a thousandth of the bid) must fit in a day's budget, or the campaign could never serve.
+  const perUnit = input.bid.kind === "cpc" ? bidAmount.amountMinor : bidAmount.amountMinor / 1000n;
+  if (perUnit > dailyBudget.amountMinor) throw new InvalidInput("bid.amount.amount_minor", "must not exceed the daily budget per click (CPC) or per impression (CPM)");
   if (!input.flight) throw new InvalidInput("flight", "is required");
   const startAt = input.flight.startTime;
   const endAt = input.flight.endTime;
