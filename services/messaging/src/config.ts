@@ -29,7 +29,7 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
    * keeping its own id (EVENTS.md); "per_message" publishes one event each,
    * for consumers outside Kontor that read only the single form.
    */
-  STATUS_EVENTS: z.enum(["per_commit", "per_message"]).default("per_message"),
+  STATUS_EVENTS: z.enum(["per_commit", "per_message"]).default("per_commit"),
   /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */

@@ -74,7 +74,15 @@ const BATCH_LINGER_MS = 5;
  */
 function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
   rt: Runtime<GatewayDatabase>,
-  spec: { durable: string; subject: string; decode: (data: Uint8Array) => T; skip?: (e: T) => boolean; render: Render<T> },
+  spec: {
+    durable: string;
+    subject: string;
+    decode: (data: Uint8Array) => T;
+    /** The events one delivery holds (a message.status event may carry many statuses); itself by default. */
+    expand?: (e: T) => T[];
+    skip?: (e: T) => boolean;
+    render: Render<T>;
+  },
   targets: WebhookTargets,
   wake: () => void,
 ): void {
@@ -102,9 +110,14 @@ function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
     batch: BATCH_MAX * 2,
     inFlight: BATCH_MAX * 2,
     async handle(e) {
-      if (!e.meta?.eventId) return "term";
-      if (spec.skip?.(e)) return "ack";
-      return batcher.add(e);
+      const events = spec.expand ? spec.expand(e) : [e];
+      if (events.some((one) => !one.meta?.eventId)) return "term";
+      const todo = spec.skip ? events.filter((one) => !spec.skip!(one)) : events;
+      if (todo.length === 0) return "ack";
+      if (todo.length === 1) return batcher.add(todo[0]!);
+      // Acked once every status it holds is queued; a failure redelivers it whole (the queue's unique key drops repeats).
+      const outcomes = await Promise.all(todo.map((one) => batcher.add(one)));
+      return outcomes.find((o) => o !== "ack") ?? "ack";
     },
   });
 }
@@ -142,6 +155,8 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: 
       durable: "gateway-webhook-status",
       subject: subjects.messageStatus,
       decode: (data) => MessageStatusChanged.decode(data),
+      // One status per event, or several in `statuses`, each with its own event id (messaging README).
+      expand: (e) => (e.statuses.length > 0 ? e.statuses : [e]),
       // Statuses of the business's own sends only: a customer's messages are reported to the business as inbound messages.
       skip: (e) => e.sender?.kind?.$case !== "phoneNumberId" || !statusName(e.status),
       async render(e, look) {
