@@ -158,11 +158,14 @@ export function registerConsumers(rt: Ads, serving: ServingEngine, attribution: 
     domain: "messaging",
     subject: consumed.messageStatus,
     decode: (data) => MessageStatusChanged.decode(data),
-    async handle(e) {
-      const status = statusNames.get(e.status);
-      if (!status || !e.messageId) return "ack";
-      const from = status === "read" ? ["sent", "delivered"] : status === "delivered" ? ["sent"] : ["pending", "sent"];
-      await rt.db.updateTable("sponsored_send").set({ status }).where("message_id", "=", e.messageId).where("status", "in", from as ("sent" | "delivered" | "pending")[]).execute();
+    async handle(event) {
+      // One status per event, or a commit's statuses in `statuses` (messaging README).
+      for (const e of event.statuses.length > 0 ? event.statuses : [event]) {
+        const status = statusNames.get(e.status);
+        if (!status || !e.messageId) continue;
+        const from = status === "read" ? ["sent", "delivered"] : status === "delivered" ? ["sent"] : ["pending", "sent"];
+        await rt.db.updateTable("sponsored_send").set({ status }).where("message_id", "=", e.messageId).where("status", "in", from as ("sent" | "delivered" | "pending")[]).execute();
+      }
       return "ack";
     },
   });
