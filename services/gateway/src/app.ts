@@ -7,7 +7,9 @@ import { createDeliverer } from "./events/webhook-deliverer.js";
 import { registerWebhookConsumers, WebhookTargets } from "./events/webhook-consumers.js";
 import { registerWebhookRoutes } from "./http/webhook-routes.js";
 import { registerManagementRoutes } from "./http/management-routes.js";
+import { registerMediaRoutes, mediaUrlKey, type MediaDeps } from "./http/media-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
+import { LocalDiskMediaStore } from "./media/media-store.js";
 import { createHttpServer } from "./http/server.js";
 import { migrations } from "./store/migrations/index.js";
 import { applySeed, parseSeed } from "./store/seed.js";
@@ -28,7 +30,9 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,
   });
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
-  registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
+  const media: MediaDeps = { db: rt.db, store: new LocalDiskMediaStore(config.MEDIA_DIR), urlKey: mediaUrlKey(config.GATEWAY_SIGNING_KEY), publicUrl: config.PUBLIC_URL };
+  await registerMediaRoutes(http, media);
+  registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL, media });
   const deliverer = createDeliverer({
     db: rt.db,
     log: rt.log,

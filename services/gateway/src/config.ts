@@ -54,6 +54,10 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   MANAGEMENT_CALLS_PER_HOUR: z.coerce.number().int().min(1).default(5000),
   /** Sends per partner app and phone number per second, also the burst (this replica's count); past it 130429. */
   SENDS_PER_SECOND_PER_NUMBER: z.coerce.number().positive().default(1000),
+  /** Where uploaded media bytes live: "local" (a directory, MEDIA_DIR). */
+  MEDIA_STORE: z.enum(["local"]).default("local"),
+  /** The local media store's directory (relative to the working directory). */
+  MEDIA_DIR: z.string().min(1).default(".kontor/media"),
   /** Callback URLs must be https (production); the local stack and tests allow http. */
   WEBHOOK_REQUIRE_HTTPS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });

@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BusinessRegistered } from "@kontor/proto/directory/v1/events";
 import { BusinessSnapshot } from "@kontor/proto/directory/v1/business";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
@@ -47,6 +50,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
         MESSAGING_ADDRESS: `127.0.0.1:${port}`,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: "0",
+        MEDIA_DIR: mkdtempSync(join(tmpdir(), "gateway-media-")),
         WEBHOOK_RETRY_BASE_MS: "50",
         WEBHOOK_RETRY_MAX_MS: "400",
         WEBHOOK_POLL_MS: "50",
@@ -182,4 +186,16 @@ export function expectGraphError(r: GraphResponse, code: number, http: number): 
   if (Object.keys(r.body).length !== 1) problems.push("body has keys besides error");
   if (problems.length) throw new Error(`not the Graph error (#${code}, HTTP ${http}): ${problems.join("; ")}\n${r.text}`);
   return e!;
+}
+
+/** POST /{phone-number-id}/media as SDKs send it (multipart: messaging_product, type, file); returns the media id. */
+export async function uploadMedia(base: string, token: string, phoneNumberId: string, bytes: Buffer, mimeType: string, filename: string): Promise<string> {
+  const form = new FormData();
+  form.append("messaging_product", "whatsapp");
+  form.append("type", mimeType);
+  form.append("file", new Blob([bytes], { type: mimeType }), filename);
+  const res = await fetch(`${base}/v23.0/${phoneNumberId}/media`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
+  const body = (await res.json()) as { id?: string };
+  if (res.status !== 200 || !body.id) throw new Error(`upload failed: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body.id;
 }

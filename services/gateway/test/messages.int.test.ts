@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListConversationsRequest, ListMessagesRequest, MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { unaryCall } from "@kontor/testkit/grpc";
-import { createPartner, expectGraphError, graph, registerCustomer, startStack, type PartnerFixture, type Stack } from "./factories.js";
+import { createPartner, expectGraphError, graph, registerCustomer, startStack, type PartnerFixture, type Stack, uploadMedia } from "./factories.js";
 
 let env: TestEnv;
 let stack: Stack;
@@ -78,8 +78,9 @@ describe("POST /{phone-number-id}/messages", () => {
     };
     const image = await send({ type: "image", image: { link: "https://example.com/a.jpg", caption: "a pot" } });
     expect(image.stored.content?.kind).toMatchObject({ $case: "media", value: { kind: 1, source: { $case: "link", value: "https://example.com/a.jpg" }, caption: "a pot" } });
-    const doc = await send({ type: "document", document: { id: "1013859600285441", filename: "invoice.pdf" }, context: { message_id: image.id } });
-    expect(doc.stored.content?.kind).toMatchObject({ $case: "media", value: { kind: 4, source: { $case: "mediaId", value: "1013859600285441" }, filename: "invoice.pdf" } });
+    const mediaId = await uploadMedia(stack.base, p.token, p.phoneNumberId, Buffer.from("%PDF-1.4 invoice"), "application/pdf", "upload.pdf");
+    const doc = await send({ type: "document", document: { id: mediaId, filename: "invoice.pdf" }, context: { message_id: image.id } });
+    expect(doc.stored.content?.kind).toMatchObject({ $case: "media", value: { kind: 4, source: { $case: "mediaId", value: mediaId }, filename: "invoice.pdf", mimeType: "application/pdf" } });
     expect(doc.stored.context?.messageId).toBe(image.id);
     const loc = await send({ type: "location", location: { latitude: "37.4421", longitude: -122.1615, name: "Philz", address: "101 Forest Ave" } });
     expect(loc.stored.content?.kind).toEqual({ $case: "location", value: { latitude: 37.4421, longitude: -122.1615, name: "Philz", address: "101 Forest Ave" } });

@@ -1,13 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import type { GetMessagingLimitsResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { GraphError, invalidParameter } from "../domain/graph-error.js";
 import { categoryFilter, categoryName, createInputOf, selectFields, statusFilter, statusName, templateJson } from "../domain/template-mapping.js";
+import { mediaNode, partnerMedia, type MediaDeps } from "./media-routes.js";
 import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
 import { numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
+import { baseUrl, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
 
 const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 const listQuery = {
@@ -47,14 +48,9 @@ function phoneNumberJson(n: NumberRecord, limits: GetMessagingLimitsResponse | u
   };
 }
 
-/** The public base URL for paging links. */
-function baseUrl(req: FastifyRequest, configured: string): string {
-  if (configured) return configured.replace(/\/$/, "");
-  return `${req.protocol}://${req.headers.host ?? "127.0.0.1"}`;
-}
 
 /** Phone numbers, WABA nodes and message templates (Business Management, cloud-api.md §4 and §6) onto messaging. */
-export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysely<GatewayDatabase>; clients: ServiceClients; log: Logger; publicUrl: string }): void {
+export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysely<GatewayDatabase>; clients: ServiceClients; log: Logger; publicUrl: string; media: MediaDeps }): void {
   const { db, clients, log } = deps;
 
   const limitsOf = (partnerId: string, businessId: string) =>
@@ -63,6 +59,9 @@ export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysel
   app.get("/:id", { schema: { params: idParams, querystring: { type: "object", properties: { fields: { type: "string", maxLength: 2048 } } } } }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const fields = (req.query as { fields?: string }).fields;
+    // Media ids, phone-number ids and WABA ids share the path; media needs the messaging permission.
+    const media = await partnerMedia(req, db, id);
+    if (media) return ok(reply, selectFields(mediaNode(req, deps.media, media), fields));
     const partner = partnerWith(req, "whatsapp_business_management");
     const waba = partner.businesses.find((b) => b.wabaId === id);
     if (waba) {

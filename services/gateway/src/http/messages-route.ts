@@ -2,7 +2,9 @@ import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
-import { invalidParameter } from "../domain/graph-error.js";
+import { GraphError, invalidParameter } from "../domain/graph-error.js";
+import { sendableAs } from "../domain/media-kinds.js";
+import { findMedia } from "../store/media-records.js";
 import { normalizePhone } from "../domain/phone.js";
 import { cloudFieldOf, planSend } from "../domain/send-mapping.js";
 import type { ServiceClients } from "../clients/services.js";
@@ -136,6 +138,17 @@ export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<G
           return ok(reply, { success: true });
         }
 
+        // An uploaded media id: it must be this business's, of a type the kind takes; messaging gets its type and hash.
+        const c = plan.content?.kind;
+        if (c?.$case === "media" && c.value.source?.$case === "mediaId") {
+          const m = await findMedia(db, c.value.source.value, [number.businessId]);
+          if (!m) throw invalidParameter(`${plan.type}.id`, "is not a media id this business uploaded, or it has expired");
+          if (!sendableAs(m.mimeType, plan.type)) throw new GraphError(131053, `Media ${m.id} is ${m.mimeType}, which cannot be sent as ${plan.type}.`);
+          c.value.mimeType = m.mimeType;
+          c.value.sha256 = m.sha256;
+          c.value.sizeBytes = String(m.fileSize);
+          if (plan.type === "document" && !c.value.filename) c.value.filename = m.filename;
+        }
         const phone = normalizePhone(plan.to, number.e164);
         if (!phone.ok) throw invalidParameter("to", phone.problem);
         const request: SendMessageRequest = {

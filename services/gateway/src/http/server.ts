@@ -241,3 +241,9 @@ function charge(req: FastifyRequest, limiter: HourlyLimiter | RateLimiter, key: 
 export function ok(reply: FastifyReply, body: unknown): FastifyReply {
   return reply.code(200).header("content-type", "application/json; charset=UTF-8").send(body);
 }
+
+/** The public base URL (paging `next` links, media URLs). */
+export function baseUrl(req: FastifyRequest, configured: string): string {
+  if (configured) return configured.replace(/\/$/, "");
+  return `${req.protocol}://${req.headers.host ?? "127.0.0.1"}`;
+}

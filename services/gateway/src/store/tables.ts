@@ -84,7 +84,24 @@ export interface WebhookDeliveryTable {
   finished_at: Date | null;
 }
 
+/** Uploaded media: metadata here, the bytes in the MediaStore under storage_key. */
+export interface MediaTable {
+  id: string;
+  partner_id: string;
+  business_id: string;
+  phone_number_id: string;
+  mime_type: string;
+  sha256: string;
+  /** bigint: pg returns it as a string. */
+  file_size: ColumnType<string, number, never>;
+  filename: string;
+  storage_key: string;
+  created_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface GatewayDatabase extends KitTables {
+  media: MediaTable;
   partner: PartnerTable;
   partner_token: PartnerTokenTable;
   partner_business: PartnerBusinessTable;
