@@ -8,6 +8,7 @@ import { ConsentSetting } from "@kontor/proto/messaging/v1/consent";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import { OrderPlaced } from "@kontor/proto/catalog/v1/events";
 import { CampaignUpdated, ClickRecorded, SpendRecorded } from "@kontor/proto/ads/v1/events";
+import { BusinessRegistered, FollowChanged } from "@kontor/proto/directory/v1/events";
 import type { AdsDatabase } from "../store/database.js";
 import type { ServingEngine } from "../serving/serving-engine.js";
 import type { Attribution } from "../domain/attribution-service.js";
@@ -26,6 +27,8 @@ export const CONSENT_CONSUMER = "ads-consent";
 export const MESSAGES_CONSUMER = "ads-messages";
 export const ORDERS_CONSUMER = "ads-orders";
 export const STATUS_CONSUMER = "ads-sponsored-status";
+export const BUSINESS_CONSUMER = "ads-directory-business";
+export const FOLLOW_CONSUMER = "ads-follows";
 
 type Ads = Runtime<AdsDatabase>;
 
@@ -159,13 +162,61 @@ export function registerConsumers(rt: Ads, serving: ServingEngine, attribution: 
     subject: consumed.messageStatus,
     decode: (data) => MessageStatusChanged.decode(data),
     async handle(event) {
-      // One status per event, or a commit's statuses in `statuses` (messaging README).
+      // One status per event, or a commit's statuses in `statuses` (messaging README): one statement per status kind.
+      const byStatus = new Map<"delivered" | "read" | "failed", string[]>();
       for (const e of event.statuses.length > 0 ? event.statuses : [event]) {
         const status = statusNames.get(e.status);
         if (!status || !e.messageId) continue;
-        const from = status === "read" ? ["sent", "delivered"] : status === "delivered" ? ["sent"] : ["pending", "sent"];
-        await rt.db.updateTable("sponsored_send").set({ status }).where("message_id", "=", e.messageId).where("status", "in", from as ("sent" | "delivered" | "pending")[]).execute();
+        const ids = byStatus.get(status);
+        if (ids) ids.push(e.messageId);
+        else byStatus.set(status, [e.messageId]);
       }
+      for (const [status, ids] of byStatus) {
+        const from = status === "read" ? ["sent", "delivered"] : status === "delivered" ? ["sent"] : ["pending", "sent"];
+        await rt.db
+          .updateTable("sponsored_send")
+          .set({ status })
+          .where("message_id", "in", ids)
+          .where("status", "in", from as ("sent" | "delivered" | "pending")[])
+          .execute();
+      }
+      return "ack";
+    },
+  });
+
+  // Directory: the number a business sends from (every business event carries the whole snapshot in field 2).
+  rt.consume<BusinessRegistered>({
+    durable: BUSINESS_CONSUMER,
+    domain: "directory",
+    subject: consumed.directoryBusiness,
+    // registered, updated, verified and revoked share the layout (meta, snapshot); rejected has no snapshot and is skipped.
+    decode: (data, subject) => (subject.endsWith(".verification_rejected.v1") ? BusinessRegistered.fromPartial({}) : BusinessRegistered.decode(data)),
+    async handle(e) {
+      const b = e.business;
+      const number = b?.phoneNumbers[0]?.phoneNumberId;
+      if (!b?.businessId || !number) return "ack";
+      const at = e.meta?.occurredAt ?? new Date();
+      await rt.db
+        .insertInto("business_number")
+        .values({ business_id: b.businessId, phone_number_id: number, updated_at: at })
+        .onConflict((oc) => oc.column("business_id").doUpdateSet({ phone_number_id: number, updated_at: at }).where("business_number.updated_at", "<=", at))
+        .execute();
+      return "ack";
+    },
+  });
+  rt.consume<FollowChanged>({
+    durable: FOLLOW_CONSUMER,
+    domain: "directory",
+    subject: consumed.followChanged,
+    decode: (data) => FollowChanged.decode(data),
+    async handle(e) {
+      if (!e.businessId || !e.customerId) return "term";
+      const at = e.meta?.occurredAt ?? new Date();
+      await rt.db
+        .insertInto("follower")
+        .values({ business_id: e.businessId, customer_id: e.customerId, following: e.following, changed_at: at })
+        .onConflict((oc) => oc.columns(["business_id", "customer_id"]).doUpdateSet({ following: e.following, changed_at: at }).where("follower.changed_at", "<=", at))
+        .execute();
       return "ack";
     },
   });
