@@ -60,7 +60,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startServer(env: Record<string, string>, mode = "payments"): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts"), mode], {
+  // BENCH_SERVER_NODE_ARGS adds node flags to the service (e.g. --cpu-prof to see where its time goes).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts"), mode], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -12,6 +12,7 @@ import { registerPaymentsServer } from "./rpc/payments-server.js";
 import { createBankCallbackServer } from "./rpc/bank-callback-http.js";
 import { registerConsumers } from "./events/consumers.js";
 import { createBillingService } from "./domain/billing-service.js";
+import { createSettlementService } from "./domain/settlement-service.js";
 import { parseRateCard, previousPeriod } from "./domain/billing.js";
 import { paymentsAccess } from "./rpc/access.js";
 import { bounds } from "./rpc/bounds.js";
@@ -40,7 +41,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
       seed: config.BANK_SANDBOX_SEED,
       callbackUrl: () => callbackUrl,
     });
-  const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX });
+  const ledger = createLedgerService({ ...base, batchMax: config.TRANSFER_BATCH_MAX, batchesInFlight: config.TRANSFER_BATCHES_IN_FLIGHT });
   const pins = createPinService({ db: rt.db, now, scryptCost: config.PIN_SCRYPT_COST, coolingOffMs: config.PIN_COOLING_OFF_MS, verifiedTtlMs: config.PIN_VERIFIED_TTL_MS });
   const billing = createBillingService({ ...base, ledger, rates: parseRateCard(config.BILLING_RATES) });
   const bank = createBankService({
@@ -56,6 +57,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     payoutTimeoutMs: config.PAYOUT_TIMEOUT_MS,
     log: rt.log,
   });
+  const settlement = createSettlementService({ db: rt.db, now, ledger, bank, intervalMs: config.SETTLEMENT_INTERVAL_MS, log: rt.log });
   const p2p = createP2pService({ ...base, ledger, pins, defaultCollectTtlMs: config.COLLECT_TTL_MS });
   const payments = createPaymentService({
     ...base,
@@ -65,7 +67,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     defaultPlan: config.DEFAULT_PLAN,
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
   });
-  registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing });
+  registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing, settlement });
   const callbacks = createBankCallbackServer(rail.name, bank, rt.log);
   registerConsumers(rt, payments, billing);
   if (!config.BANK_DATA_KEY) rt.log.warn("BANK_DATA_KEY is not set: linking bank accounts is refused");
@@ -76,6 +78,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     await payments.expireIntents();
     await p2p.expireRequests();
     await bank.resubmitPending();
+    await settlement.settleDue();
     // Once a month has begun, the month before is invoiced (a repeat issues nothing new).
     await billing.issue(previousPeriod(now()));
     // Invoices left open (a wallet that could not pay on issue) are paid once it can.
@@ -95,7 +98,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
   return {
     log: rt.log,
     runtime: rt,
-    services: { ledger, pins, bank, p2p, payments, billing },
+    services: { ledger, pins, bank, p2p, payments, billing, settlement },
     rail,
     bankCallbacks: callbacks,
     sweep,

@@ -28,6 +28,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   BANK_CALLBACK_HOST: z.string().default("127.0.0.1"),
   BANK_CALLBACK_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** A payout's reservation is voided if the bank has not answered by then (ms). */
+  // How often a business's scheduled settlement runs.
+  SETTLEMENT_INTERVAL_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
   PAYOUT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(3 * 24 * 3600 * 1000),
   /** scrypt cost (log2 N) for new payment PINs. */
   PIN_SCRYPT_COST: z.coerce.number().int().min(10).max(20).default(14),
@@ -54,6 +56,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Most transfers one group commit carries. */
   TRANSFER_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(512),
+  // Group commits in flight at once per replica (each holds a connection while it commits).
+  TRANSFER_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
 });
 
 export type Config = z.infer<typeof configSchema>;

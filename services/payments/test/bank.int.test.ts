@@ -262,3 +262,42 @@ describe("Payout", () => {
     expect(foreign.code).toBe(status.NOT_FOUND);
   });
 });
+
+describe("scheduled settlement", () => {
+  it("when a business's settlement is due and two replicas sweep at once, then one payout of what the wallet holds goes out; a wallet below the minimum waits", async () => {
+    let clock = new Date("2026-12-01T10:00:00Z");
+    const replica = () => createPayments(loadConfig(testEnv(env, { BANK_WEBHOOK_SECRET: SECRET, SETTLEMENT_INTERVAL_MS: "3600000" })), { now: () => clock });
+    const [r1, r2] = [await replica(), await replica()];
+    await Promise.all([r1.start(), r2.start()]);
+    try {
+      const business = async (amount: bigint) => {
+        const businessId = uniqueId("biz");
+        const token = await env.token({ kind: "business", businessId });
+        const { ledger } = app.services;
+        const account = await ledger.ensureAccount({ kind: "business", id: businessId }, "business_wallet", "EUR");
+        const clearing = await ledger.ensureAccount(clearingOwner("sandbox"), "bank_clearing", "EUR");
+        await ledger.postTransfer("test", { idempotencyKey: uniqueId("f"), fromAccountId: clearing.id, toAccountId: account.id, amount: { amountMinor: amount, currency: "EUR" }, note: "" }, "topup");
+        const bank = await link(businessId, token, GOOD_IBAN, "businessId");
+        await r1.services.settlement.set(businessId, bank.id, { amountMinor: 1000n, currency: "EUR" }, true);
+        return { businessId, token, account, bank };
+      };
+      const rich = await business(10_000n);
+      const poor = await business(500n);
+      // Another business's bank account cannot be named.
+      const stranger = await env.token({ kind: "business", businessId: uniqueId("biz") });
+      expect((await expectFailure(client.setSettlementSchedule.bind(client), { businessId: rich.businessId, bankAccountId: rich.bank.id, minimum: eur("1000"), enabled: true }, { token: stranger })).code).toBe(status.PERMISSION_DENIED);
+
+      expect(await r1.services.settlement.settleDue()).toBe(0);
+      clock = new Date(clock.getTime() + 3_600_001);
+      const [a, b] = await Promise.all([r1.services.settlement.settleDue(), r2.services.settlement.settleDue()]);
+      expect(a + b).toBe(1);
+      expect(await r2.services.settlement.settleDue()).toBe(0);
+      const payouts = await app.runtime.db.selectFrom("bank_operation").selectAll().where("account_id", "in", [rich.account.id, poor.account.id]).where("kind", "=", "payout").execute();
+      expect(payouts.map((p) => [p.account_id, p.amount_minor])).toEqual([[rich.account.id, "10000"]]);
+      await waitFor(async () => ((await app.services.ledger.getAccount(rich.account.id)).balanceMinor === 0n ? true : undefined));
+      expect(await app.services.ledger.getAccount(poor.account.id)).toMatchObject({ balanceMinor: 500n, pendingDebitsMinor: 0n });
+    } finally {
+      await Promise.all([r1.stop(), r2.stop()]);
+    }
+  });
+});

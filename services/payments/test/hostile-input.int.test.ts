@@ -15,6 +15,7 @@ let client: PaymentsServiceClient;
 let customer: string;
 let business: string;
 let billingAdmin: string;
+let onboarding: string;
 let accountId: string;
 
 /** The principal each RPC is meant for; a method missing here fails the test, so a new one gets covered. */
@@ -41,6 +42,8 @@ const callers: Record<string, () => string> = {
   listInvoices: () => business,
   getInvoice: () => business,
   issueInvoices: () => billingAdmin,
+  setPaymentNumber: () => onboarding,
+  setSettlementSchedule: () => business,
 };
 
 beforeAll(async () => {
@@ -52,6 +55,7 @@ beforeAll(async () => {
   customer = await env.token({ kind: "customer", customerId: "cus_hostile" });
   business = await env.token({ kind: "business", businessId: "biz_hostile" });
   billingAdmin = await env.token({ kind: "staff", staffId: "billing_1", roles: ["payments.billing_admin"] });
+  onboarding = await env.token({ kind: "service", service: "onboarding" });
   const { account } = await unaryCall(client.openAccount.bind(client), buildOpenCustomerAccount("cus_hostile"), { token: customer });
   accountId = account!.id;
 });

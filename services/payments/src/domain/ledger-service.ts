@@ -27,6 +27,8 @@ export interface LedgerPorts {
   now(): Date;
   /** Most transfers one group commit carries. */
   batchMax?: number;
+  /** Most group commits in flight at once. */
+  batchesInFlight?: number;
 }
 
 /** The service's own accounts, one per purpose and currency. */
@@ -50,7 +52,7 @@ export interface Statement {
 
 /** Ledger use cases; authorization happens in the rpc layer before these run. */
 export function createLedgerService(ports: LedgerPorts) {
-  const batcher = createTransferBatcher(ports, ports.batchMax);
+  const batcher = createTransferBatcher(ports, ports.batchMax, ports.batchesInFlight);
 
   async function open(db: Db, owner: AccountOwner, kind: AccountKind, currency: string, allowNegative: boolean): Promise<{ account: LedgerAccount; created: boolean }> {
     const row = await insertAccount(db, { id: randomUUID(), owner_kind: owner.kind, owner_id: owner.id, kind, currency, allow_negative_balance: allowNegative });

@@ -63,9 +63,9 @@ interface Waiting {
  * another replica, a deadlock, a lost connection), its jobs are retried
  * one transaction each, so one cannot take the others down.
  */
-export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
+export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512, maxInFlight = 2) {
   const queue: Waiting[] = [];
-  let running = false;
+  let inFlight = 0;
 
   /** Commits a batch; returns the jobs deferred to the next one. */
   async function commit(batch: Waiting[]): Promise<Waiting[]> {
@@ -144,31 +144,41 @@ export function createTransferBatcher(ports: BatcherPorts, maxBatch = 512) {
     return deferred;
   }
 
-  async function drain(): Promise<void> {
-    running = true;
+  /** One batch: committed together, or after a failed transaction one job per transaction. */
+  async function runBatch(batch: Waiting[]): Promise<void> {
     try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
-        try {
-          queue.unshift(...(await commit(batch)));
-        } catch {
-          for (const one of batch) {
-            await commit([one]).then(
-              (again) => queue.unshift(...again),
-              (err: unknown) => one.reject(err),
-            );
-          }
-        }
+      queue.unshift(...(await commit(batch)));
+    } catch {
+      for (const one of batch) {
+        await commit([one]).then(
+          (again) => queue.unshift(...again),
+          (err: unknown) => one.reject(err),
+        );
       }
-    } finally {
-      running = false;
+    }
+  }
+
+  /**
+   * Up to `maxInFlight` batches commit at once (a pipeline: while one waits
+   * for its commit the next forms and runs), each on its own connection.
+   * Two batches that share an account serialize on its row lock; accounts
+   * are locked in id order in one statement, so they never deadlock.
+   */
+  function pump(): void {
+    while (queue.length > 0 && inFlight < maxInFlight) {
+      const batch = queue.splice(0, maxBatch);
+      inFlight += 1;
+      void runBatch(batch).finally(() => {
+        inFlight -= 1;
+        pump();
+      });
     }
   }
 
   function run<T>(job: BatchJob<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       queue.push({ job: job as BatchJob<unknown>, resolve: resolve as (v: unknown) => void, reject });
-      if (!running) void drain();
+      pump();
     });
   }
 

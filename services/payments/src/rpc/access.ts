@@ -23,6 +23,7 @@ export const paymentsAccess: AccessTableOf<PaymentsServiceServer> = {
   TopUp: ["business", "partner", "customer"],
   Payout: ["business", "partner", "customer"],
   GetBankOperation: ["business", "partner", "customer"],
+  SetSettlementSchedule: BUSINESSES,
   SetPaymentPin: ["customer"],
   // Onboarding verified the number; nobody else may point a number's payments at a customer.
   SetPaymentNumber: services("onboarding"),

@@ -11,6 +11,7 @@ import type { BankService } from "../domain/bank-service.js";
 import type { P2pService } from "../domain/p2p-service.js";
 import type { PaymentService } from "../domain/payment-service.js";
 import type { BillingService } from "../domain/billing-service.js";
+import type { SettlementService } from "../domain/settlement-service.js";
 import { invoiceToPb } from "../pb/invoice.js";
 import { validateBankNumber } from "../domain/bank.js";
 import { validateIdempotencyKey } from "../domain/idempotency.js";
@@ -48,6 +49,7 @@ export interface PaymentsUseCases {
   p2p: P2pService;
   payments: PaymentService;
   billing: BillingService;
+  settlement: SettlementService;
 }
 
 const MAX_NOTE = 280;
@@ -85,7 +87,7 @@ const isEntryCursor = (v: unknown): v is { e: string } => typeof v === "object" 
 
 /** Thin handlers: decode → validate → authorize → domain → map. */
 export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): void {
-  const { ledger, pins, bank, p2p, payments, billing } = uc;
+  const { ledger, pins, bank, p2p, payments, billing, settlement } = uc;
   const handlers: PaymentsServiceServer = {
     openAccount: grpc.unary("OpenAccount", async (req, ctx) => {
       const open = validateOpenAccount({ owner: ownerFromPb(req.owner), currency: req.currency, allowNegativeBalance: req.allowNegativeBalance });
@@ -166,6 +168,15 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       if (account.owner.kind === "customer") await pins.verify(account.owner.id, req.pin);
       const r = await bank.payout(principalLabel(ctx.principal), { idempotencyKey: key, account, bankAccountId, amount });
       return { operation: bankOperationToPb(r.operation), replayed: r.replayed };
+    }),
+    setSettlementSchedule: grpc.unary("SetSettlementSchedule", async (req, ctx) => {
+      const businessId = required("business_id", req.businessId);
+      const bankAccountId = required("bank_account_id", req.bankAccountId);
+      const minimum = parseMoney("minimum", req.minimum);
+      if (minimum.amountMinor < 0n || minimum.amountMinor > INT64_MAX) throw new InvalidInput("minimum.amount_minor", `must be 0-${INT64_MAX}`);
+      authorizeOwnerItself(ctx.principal, { kind: "business", id: businessId });
+      const s = await settlement.set(businessId, bankAccountId, minimum, req.enabled);
+      return { schedule: { businessId: s.businessId, bankAccountId: s.bankAccountId, minimum: { amountMinor: s.minimum.amountMinor.toString(), currency: s.minimum.currency }, enabled: s.enabled, nextRunAt: s.nextRunAt } };
     }),
     getBankOperation: grpc.unary("GetBankOperation", async (req, ctx) => {
       const op = await bank.get(required("operation_id", req.operationId));

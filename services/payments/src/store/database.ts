@@ -12,6 +12,7 @@ import type {
   PaymentNumberTable,
   PaymentPinTable,
   PaymentRefundTable,
+  SettlementScheduleTable,
   InvoiceLineTable,
   InvoiceTable,
   UsageLineTable,
@@ -27,6 +28,7 @@ export interface PaymentsDatabase extends KitTables {
   payment_pin: PaymentPinTable;
   collect_request: CollectRequestTable;
   payment_number: PaymentNumberTable;
+  settlement_schedule: SettlementScheduleTable;
   business_plan: BusinessPlanTable;
   payment_intent: PaymentIntentTable;
   payment_refund: PaymentRefundTable;

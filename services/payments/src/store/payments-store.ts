@@ -13,6 +13,8 @@ import type {
   PaymentPinRow,
   PaymentRefundRow,
   PaymentRefundTable,
+  SettlementScheduleRow,
+  SettlementScheduleTable,
 } from "./payments.table.js";
 
 type Db = Kysely<PaymentsDatabase>;
@@ -156,6 +158,34 @@ export async function expireCollectRequests(db: Db, now: Date, limit: number): P
       SELECT id FROM collect_request WHERE state = 'pending' AND expires_at <= ${now}
       ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
     AND state = 'pending'
+    RETURNING *`.execute(db);
+  return result.rows;
+}
+
+// ---- settlement schedules
+
+export async function upsertSettlementSchedule(db: Db, row: Insertable<SettlementScheduleTable>): Promise<SettlementScheduleRow> {
+  return db
+    .insertInto("settlement_schedule")
+    .values(row)
+    .onConflict((oc) =>
+      oc.column("business_id").doUpdateSet({ bank_account_id: row.bank_account_id, currency: row.currency, minimum_minor: row.minimum_minor, enabled: row.enabled, next_run_at: row.next_run_at, updated_at: new Date() }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Claims the schedules that are due, up to `limit`, by moving each one's
+ * next run on: a replica's claim commits before it pays out, rows another
+ * replica is claiming are skipped, so each run is taken by one replica.
+ */
+export async function claimDueSettlements(db: Db, now: Date, intervalMs: number, limit: number): Promise<SettlementScheduleRow[]> {
+  const result = await sql<SettlementScheduleRow>`UPDATE settlement_schedule SET next_run_at = ${new Date(now.getTime() + intervalMs)}
+    WHERE business_id IN (
+      SELECT business_id FROM settlement_schedule WHERE enabled AND next_run_at <= ${now}
+      ORDER BY next_run_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    AND next_run_at <= ${now}
     RETURNING *`.execute(db);
   return result.rows;
 }

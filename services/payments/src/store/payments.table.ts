@@ -79,6 +79,17 @@ export interface PaymentNumberTable {
   updated_at: Generated<Date>;
 }
 
+export interface SettlementScheduleTable {
+  business_id: string;
+  bank_account_id: string;
+  currency: string;
+  minimum_minor: string;
+  enabled: boolean;
+  next_run_at: Date;
+  updated_at: Generated<Date>;
+}
+export type SettlementScheduleRow = Selectable<SettlementScheduleTable>;
+
 export interface BusinessPlanTable {
   business_id: string;
   plan: string;

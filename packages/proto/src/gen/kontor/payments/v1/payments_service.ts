@@ -486,6 +486,26 @@ export interface SetPaymentPinRequest {
 export interface SetPaymentPinResponse {
 }
 
+export interface SettlementSchedule {
+  businessId: string;
+  bankAccountId: string;
+  /** Nothing is paid out below it; its currency is the wallet's. */
+  minimum: Money | undefined;
+  enabled: boolean;
+  nextRunAt: Date | undefined;
+}
+
+export interface SetSettlementScheduleRequest {
+  businessId: string;
+  bankAccountId: string;
+  minimum: Money | undefined;
+  enabled: boolean;
+}
+
+export interface SetSettlementScheduleResponse {
+  schedule: SettlementSchedule | undefined;
+}
+
 export interface SetPaymentNumberRequest {
   customerId: string;
   /** E.164, e.g. +4915112345678: the number onboarding verified is the customer's. */
@@ -3941,6 +3961,351 @@ export const SetPaymentPinResponse: MessageFns<SetPaymentPinResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<SetPaymentPinResponse>, I>>(_: I): SetPaymentPinResponse {
     const message = createBaseSetPaymentPinResponse();
+    return message;
+  },
+};
+
+function createBaseSettlementSchedule(): SettlementSchedule {
+  return { businessId: "", bankAccountId: "", minimum: undefined, enabled: false, nextRunAt: undefined };
+}
+
+export const SettlementSchedule: MessageFns<SettlementSchedule> = {
+  encode(message: SettlementSchedule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(18).string(message.bankAccountId);
+    }
+    if (message.minimum !== undefined) {
+      Money.encode(message.minimum, writer.uint32(26).fork()).join();
+    }
+    if (message.enabled !== false) {
+      writer.uint32(32).bool(message.enabled);
+    }
+    if (message.nextRunAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.nextRunAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SettlementSchedule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSettlementSchedule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.minimum = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nextRunAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SettlementSchedule {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      minimum: isSet(object.minimum) ? Money.fromJSON(object.minimum) : undefined,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      nextRunAt: isSet(object.nextRunAt)
+        ? fromJsonTimestamp(object.nextRunAt)
+        : isSet(object.next_run_at)
+        ? fromJsonTimestamp(object.next_run_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SettlementSchedule): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.minimum !== undefined) {
+      obj.minimum = Money.toJSON(message.minimum);
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.nextRunAt !== undefined) {
+      obj.nextRunAt = message.nextRunAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SettlementSchedule>, I>>(base?: I): SettlementSchedule {
+    return SettlementSchedule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SettlementSchedule>, I>>(object: I): SettlementSchedule {
+    const message = createBaseSettlementSchedule();
+    message.businessId = object.businessId ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.minimum = (object.minimum !== undefined && object.minimum !== null)
+      ? Money.fromPartial(object.minimum)
+      : undefined;
+    message.enabled = object.enabled ?? false;
+    message.nextRunAt = object.nextRunAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetSettlementScheduleRequest(): SetSettlementScheduleRequest {
+  return { businessId: "", bankAccountId: "", minimum: undefined, enabled: false };
+}
+
+export const SetSettlementScheduleRequest: MessageFns<SetSettlementScheduleRequest> = {
+  encode(message: SetSettlementScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(18).string(message.bankAccountId);
+    }
+    if (message.minimum !== undefined) {
+      Money.encode(message.minimum, writer.uint32(26).fork()).join();
+    }
+    if (message.enabled !== false) {
+      writer.uint32(32).bool(message.enabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetSettlementScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetSettlementScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.minimum = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetSettlementScheduleRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
+      minimum: isSet(object.minimum) ? Money.fromJSON(object.minimum) : undefined,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+    };
+  },
+
+  toJSON(message: SetSettlementScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
+    if (message.minimum !== undefined) {
+      obj.minimum = Money.toJSON(message.minimum);
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetSettlementScheduleRequest>, I>>(base?: I): SetSettlementScheduleRequest {
+    return SetSettlementScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetSettlementScheduleRequest>, I>>(object: I): SetSettlementScheduleRequest {
+    const message = createBaseSetSettlementScheduleRequest();
+    message.businessId = object.businessId ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
+    message.minimum = (object.minimum !== undefined && object.minimum !== null)
+      ? Money.fromPartial(object.minimum)
+      : undefined;
+    message.enabled = object.enabled ?? false;
+    return message;
+  },
+};
+
+function createBaseSetSettlementScheduleResponse(): SetSettlementScheduleResponse {
+  return { schedule: undefined };
+}
+
+export const SetSettlementScheduleResponse: MessageFns<SetSettlementScheduleResponse> = {
+  encode(message: SetSettlementScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schedule !== undefined) {
+      SettlementSchedule.encode(message.schedule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetSettlementScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetSettlementScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedule = SettlementSchedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetSettlementScheduleResponse {
+    return { schedule: isSet(object.schedule) ? SettlementSchedule.fromJSON(object.schedule) : undefined };
+  },
+
+  toJSON(message: SetSettlementScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.schedule !== undefined) {
+      obj.schedule = SettlementSchedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetSettlementScheduleResponse>, I>>(base?: I): SetSettlementScheduleResponse {
+    return SetSettlementScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetSettlementScheduleResponse>, I>>(
+    object: I,
+  ): SetSettlementScheduleResponse {
+    const message = createBaseSetSettlementScheduleResponse();
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? SettlementSchedule.fromPartial(object.schedule)
+      : undefined;
     return message;
   },
 };
@@ -7675,6 +8040,22 @@ export const PaymentsServiceService = {
     responseDeserialize: (value: Buffer): GetBankOperationResponse => GetBankOperationResponse.decode(value),
   },
   /**
+   * SetSettlementSchedule settles a business's wallet to its bank account
+   * on a schedule (every SETTLEMENT_INTERVAL_MS): what the wallet holds, once
+   * it is at least the minimum, goes out as a payout.
+   */
+  setSettlementSchedule: {
+    path: "/kontor.payments.v1.PaymentsService/SetSettlementSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetSettlementScheduleRequest): Buffer =>
+      Buffer.from(SetSettlementScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetSettlementScheduleRequest => SetSettlementScheduleRequest.decode(value),
+    responseSerialize: (value: SetSettlementScheduleResponse): Buffer =>
+      Buffer.from(SetSettlementScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetSettlementScheduleResponse => SetSettlementScheduleResponse.decode(value),
+  },
+  /**
    * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
    * needs the current one.
    */
@@ -7896,6 +8277,12 @@ export interface PaymentsServiceServer extends UntypedServiceImplementation {
   /** GetBankOperation reads a top-up or payout. */
   getBankOperation: handleUnaryCall<GetBankOperationRequest, GetBankOperationResponse>;
   /**
+   * SetSettlementSchedule settles a business's wallet to its bank account
+   * on a schedule (every SETTLEMENT_INTERVAL_MS): what the wallet holds, once
+   * it is at least the minimum, goes out as a payout.
+   */
+  setSettlementSchedule: handleUnaryCall<SetSettlementScheduleRequest, SetSettlementScheduleResponse>;
+  /**
    * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
    * needs the current one.
    */
@@ -8109,6 +8496,26 @@ export interface PaymentsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBankOperationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetSettlementSchedule settles a business's wallet to its bank account
+   * on a schedule (every SETTLEMENT_INTERVAL_MS): what the wallet holds, once
+   * it is at least the minimum, goes out as a payout.
+   */
+  setSettlementSchedule(
+    request: SetSettlementScheduleRequest,
+    callback: (error: ServiceError | null, response: SetSettlementScheduleResponse) => void,
+  ): ClientUnaryCall;
+  setSettlementSchedule(
+    request: SetSettlementScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetSettlementScheduleResponse) => void,
+  ): ClientUnaryCall;
+  setSettlementSchedule(
+    request: SetSettlementScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetSettlementScheduleResponse) => void,
   ): ClientUnaryCall;
   /**
    * SetPaymentPin sets the customer's payment PIN (4-6 digits); changing it
