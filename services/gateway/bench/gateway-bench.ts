@@ -273,6 +273,11 @@ async function main() {
     }
     log("stack ready");
 
+    // What each process burns with no load (consumers' pulls, pollers): part of every per-op figure at low rates.
+    const idle0 = cpuNow(pids);
+    const idleStart = nowMs();
+    await sleep(3000);
+    const idle = perOp(idle0, cpuNow(pids), (nowMs() - idleStart) / 1000);
     // Warm-up, then rounds: each measures the three back to back, so a ratio compares phases seconds apart.
     await closedLoop(1500, (s) => httpSend(noop.port, s));
     await closedLoop(1500, grpcSend);
@@ -371,6 +376,7 @@ async function main() {
         cpu_us_per_send_direct: direct,
         cpu_us_per_http_noop: parties(cpu.noop!),
         cpu_us_per_webhook: hooksCpu,
+        idle_cpu_us_per_s: idle,
         webhook_posts: stats.posts,
         webhook_bad_signatures: stats.badSignatures,
         webhook_publish_ms: Math.round(publishMs),

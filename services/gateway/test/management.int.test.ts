@@ -113,3 +113,28 @@ describe("phone numbers", () => {
     expect(waba.body).toMatchObject({ id: p.wabaId, name: `Biz ${p.businessId}` });
   });
 });
+
+describe("one template by id", () => {
+  it("when a template is read and edited by its id, then GET /{template-id} shows it and POST /{template-id} replaces its components; another partner cannot see it", async () => {
+    const created = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/message_templates`, {
+    token: p.token,
+    json: { name: "edit_me", language: "en", category: "UTILITY", components: [{ type: "BODY", text: "Order {{1}} is ready.", example: { body_text: [["A-1"]] } }] },
+    });
+    expect(created.status, created.text).toBe(200);
+    const id = created.body.id as string;
+    const got = await graph(stack.base, "GET", `/v23.0/${id}`, { token: p.token });
+    expect(got.status, got.text).toBe(200);
+    expect(got.body).toMatchObject({ id, name: "edit_me", language: "en", category: "UTILITY" });
+    expect((await graph(stack.base, "GET", `/v23.0/${id}?fields=name`, { token: p.token })).body).toEqual({ id, name: "edit_me" });
+    const edited = await graph(stack.base, "POST", `/v23.0/${id}`, { token: p.token, json: { components: [{ type: "BODY", text: "Order {{1}} ships today.", example: { body_text: [["A-2"]] } }] } });
+    expect(edited.status, edited.text).toBe(200);
+    expect(edited.body).toEqual({ success: true });
+    const after = await graph(stack.base, "GET", `/v23.0/${id}`, { token: p.token });
+    expect(JSON.stringify(after.body.components)).toContain("ships today");
+    expectGraphError(await graph(stack.base, "GET", `/v23.0/${id}`, { token: other.token }), 100, 400);
+    expectGraphError(await graph(stack.base, "POST", `/v23.0/${id}`, { token: other.token, json: { components: [{ type: "BODY", text: "mine now" }] } }), 100, 400);
+    expect(expectGraphError(await graph(stack.base, "POST", `/v23.0/${id}`, { token: p.token, json: { components: "x" } }), 100, 400).error_data.details).toMatch(/components/);
+    expectGraphError(await graph(stack.base, "POST", `/v23.0/${id}`, { token: p.token, json: { category: "MARKETING" } }), 131008, 400);
+    expect(JSON.stringify((await graph(stack.base, "GET", `/v23.0/${id}`, { token: p.token })).body.components)).toContain("ships today");
+  });
+});

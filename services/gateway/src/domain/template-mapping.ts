@@ -98,6 +98,21 @@ export function createInputOf(body: Json): CreateInput {
   };
 }
 
+/** POST /{template-id} (edit): new components (replacing the old wholesale), optionally the category and parameter format. */
+export function editInputOf(body: Json): { components: TemplateComponentSpec[]; category: TemplateCategory; parameterFormat: TemplateParameterFormat } {
+  for (const key of Object.keys(body)) {
+    if (key === "message_send_ttl_seconds") throw invalidParameter(key, "is not supported");
+    if (!["components", "category", "parameter_format"].includes(key)) throw invalidParameter(key, "is not a known parameter");
+  }
+  if (body.components === undefined) throw new GraphError(131008, "Parameter components is required.");
+  if (!Array.isArray(body.components)) throw invalidParameter("components", "must be an array");
+  return {
+    components: componentsOf(body.components),
+    category: body.category === undefined || body.category === "" ? TemplateCategory.TEMPLATE_CATEGORY_UNSPECIFIED : lookup(CATEGORIES, body.category, "category"),
+    parameterFormat: parameterFormat(body.parameter_format),
+  };
+}
+
 export function componentsOf(list: unknown[]): TemplateComponentSpec[] {
   return list.map((c, i) => {
     const field = `components[${i}]`;

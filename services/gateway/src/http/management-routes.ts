@@ -1,14 +1,14 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import type { GetMessagingLimitsResponse } from "@kontor/proto/messaging/v1/messaging_service";
-import { GraphError, invalidParameter } from "../domain/graph-error.js";
-import { categoryFilter, categoryName, createInputOf, selectFields, statusFilter, statusName, templateJson } from "../domain/template-mapping.js";
+import { GraphError, invalidParameter, unknownObject } from "../domain/graph-error.js";
+import { categoryFilter, categoryName, createInputOf, editInputOf, selectFields, statusFilter, statusName, templateJson } from "../domain/template-mapping.js";
 import { mediaNode, partnerMedia, type MediaDeps } from "./media-routes.js";
 import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
-import { numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
+import { findNumber, numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { baseUrl, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
+import { baseUrl, chargeManagement, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
 
 const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 const listQuery = {
@@ -68,6 +68,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysel
       const name = (await numbersOfBusiness(db, waba.businessId))[0]?.businessName ?? "";
       return ok(reply, selectFields({ id, name, currency: "USD", timezone_id: "1", message_template_namespace: waba.businessId.replace(/-/g, "_"), account_review_status: "APPROVED", ownership_type: "CLIENT_OWNED" }, fields));
     }
+    const found = await templateById(req, id);
+    if (found) return ok(reply, selectFields(templateJson(found.template), fields));
     const { number } = await numberOf(db, req, id, "whatsapp_business_management");
     try {
       const limits = await limitsOf(partner.partnerId, number.businessId);
@@ -75,6 +77,42 @@ export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysel
     } catch (err) {
       throw toGraphError(err, req, log);
     }
+  });
+
+  /**
+   * A template id among the partner's businesses (ids carry no business, so each of the partner's is asked).
+   * Not a template of theirs (or not a template id at all): undefined.
+   */
+  async function templateById(req: FastifyRequest, id: string) {
+    const partner = partnerWith(req, "whatsapp_business_management");
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id) || (await findNumber(db, id))) return undefined;
+    for (const b of partner.businesses) {
+      try {
+        const { template } = await clients.call(clients.templates, clients.templates.getTemplate, { businessId: b.businessId, templateId: id }, { partnerId: partner.partnerId, businessId: b.businessId });
+        if (template) {
+          chargeManagement(req, partner.partnerId, b.wabaId);
+          return { template, business: b };
+        }
+      } catch (err) {
+        if (err instanceof ServiceCallFailed && (err.failure.grpcCode === 5 || err.failure.grpcCode === 7 || err.failure.grpcCode === 3)) continue;
+        throw toGraphError(err, req, log);
+      }
+    }
+    return undefined;
+  }
+
+  // Edit a template (cloud-api.md §6): components replaced wholesale, category and parameter format optional.
+  app.post("/:id", { schema: { params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const input = editInputOf(req.params_);
+    const found = await templateById(req, id);
+    if (!found) throw unknownObject(id, req.method);
+    try {
+      await clients.call(clients.templates, clients.templates.editTemplate, { businessId: found.business.businessId, templateId: id, ...input }, { partnerId: req.partner!.partnerId, businessId: found.business.businessId });
+    } catch (err) {
+      throw toGraphError(err, req, log);
+    }
+    return ok(reply, { success: true });
   });
 
   app.get("/:id/phone_numbers", { schema: { params: idParams, querystring: listQuery } }, async (req, reply) => {

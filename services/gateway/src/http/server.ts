@@ -228,6 +228,11 @@ export function wabaOf(req: FastifyRequest, id: string, scope: Scope): { partner
   return { partner, businessId: b.businessId, wabaId: b.wabaId };
 }
 
+/** Counts a management call on this WABA (80007 past the limit). */
+export function chargeManagement(req: FastifyRequest, partnerId: string, wabaId: string): void {
+  charge(req, req.server.limits.management, `${partnerId}\u0000${wabaId}`, wabaId, 80007);
+}
+
 /** Counts the call against the app's limit for this WABA or number; past it, the Graph rate-limit error. */
 function charge(req: FastifyRequest, limiter: HourlyLimiter | RateLimiter, key: string, wabaId: string, code: 80007 | 130429): void {
   const verdict = limiter.take(key);
