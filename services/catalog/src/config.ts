@@ -8,6 +8,10 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50053, metricsPort: 
   RESERVATION_TTL_MS: z.coerce.number().int().min(1).max(7 * 24 * 3600 * 1000).default(15 * 60 * 1000),
   /** How often each replica looks for expired reservations, in ms; 0 turns the sweeper off on this replica. */
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).max(3600 * 1000).default(5000),
+  /** Group commit of new orders: most orders in one transaction. */
+  ORDER_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(128),
+  /** Group commit of new orders: order transactions in flight at once per replica. */
+  ORDER_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
   /** Consume payments' outcomes (payment.succeeded|failed|refunded) to move orders. */
   CONSUME_PAYMENTS: z
     .enum(["true", "false"])

@@ -165,8 +165,10 @@ export async function productIdsByRetailer(db: Db, keys: { catalogId: string; re
  */
 export async function lockProducts(db: Db, ids: string[]): Promise<{ rows: ProductRow[]; now: Date | undefined }> {
   if (ids.length === 0) return { rows: [], now: undefined };
-  // now(): the transaction's clock, for the timestamps the batch writes.
-  const r = await sql<ProductRow & { txn_now: Date }>`SELECT *, now() AS txn_now FROM product WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`.execute(db);
+  // now(): the transaction's clock, for the timestamps the batch writes. NO KEY UPDATE
+  // (what the reservation UPDATE takes anyway) excludes other writers but not the
+  // foreign-key checks of cart changes (KEY SHARE), which FOR UPDATE would block.
+  const r = await sql<ProductRow & { txn_now: Date }>`SELECT *, now() AS txn_now FROM product WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`.execute(db);
   return { rows: r.rows, now: r.rows[0]?.txn_now };
 }
 
