@@ -46,7 +46,17 @@ export const SERVICES: readonly ServiceSpec[] = ([
   // The bank data key is derived from the stack's own secret, so the linked bank accounts stay readable across restarts.
   { name: "payments", grpcPort: 50054, metricsPort: 9464, env: (s: Secrets) => ({ BANK_DATA_KEY: createHash("sha256").update("kontor-payments-bank-data:").update(s.messageMasterKey).digest("base64") }) },
   // Ad tokens are signed with a key derived from the stack's own secret, so clicks on ads served before a restart still count.
-  { name: "ads", grpcPort: 50055, metricsPort: 9465, env: (s: Secrets) => ({ ADS_TOKEN_SECRET: createHash("sha256").update("kontor-ads-token:").update(s.messageMasterKey).digest("base64") }) },
+  // Sponsored messages go through messaging, with tokens the stack's own signing key signs (messaging trusts it).
+  {
+    name: "ads",
+    grpcPort: 50055,
+    metricsPort: 9465,
+    env: (s: Secrets) => ({
+      ADS_TOKEN_SECRET: createHash("sha256").update("kontor-ads-token:").update(s.messageMasterKey).digest("base64"),
+      ADS_SIGNING_KEY: JSON.stringify(s.signingKey.privateJwk),
+      MESSAGING_ADDR: `127.0.0.1:${50051 + PORT_OFFSET}`,
+    }),
+  },
   // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging and signs with a key of its own.
   {
     name: "gateway",

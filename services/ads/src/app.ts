@@ -6,6 +6,7 @@ import { createCampaignService } from "./domain/campaign-service.js";
 import { createClickService } from "./domain/click-service.js";
 import { createReportService } from "./domain/report-service.js";
 import { createSponsoredService, type SponsoredSender } from "./domain/sponsored-service.js";
+import { createMessagingSender } from "./clients/messaging-sender.js";
 import { createAttribution } from "./domain/attribution-service.js";
 import { createServingEngine } from "./serving/serving-engine.js";
 import { registerConsumers } from "./events/consumers.js";
@@ -48,7 +49,11 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
   );
   const clicks = createClickService({ ...ports, tokenSecret: config.ADS_TOKEN_SECRET, chatLinkBaseUrl: config.ADS_CHAT_LINK_BASE_URL });
   const reports = createReportService(rt.db);
-  const sponsored = createSponsoredService({ db: rt.db, now, weeklyCap: config.ADS_SPONSORED_WEEKLY_CAP, sender: sponsoredSender });
+  const messaging =
+    !sponsoredSender && config.MESSAGING_ADDR && config.ADS_SIGNING_KEY
+      ? await createMessagingSender({ address: config.MESSAGING_ADDR, signingKey: config.ADS_SIGNING_KEY, timeoutMs: config.CALL_TIMEOUT_MS })
+      : undefined;
+  const sponsored = createSponsoredService({ db: rt.db, now, weeklyCap: config.ADS_SPONSORED_WEEKLY_CAP, sender: sponsoredSender ?? messaging });
   const attribution = createAttribution(config.ADS_ATTRIBUTION_DAYS);
   registerConsumers(rt, serving, attribution);
   registerAdsServer(rt.grpc, { campaigns, serving, clicks, reports, sponsored, maxPageSize: config.MAX_PAGE_SIZE });
@@ -57,7 +62,10 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
     await serving.load();
     serving.start();
   });
-  rt.onStop(() => serving.stop());
+  rt.onStop(async () => {
+    await serving.stop();
+    messaging?.close();
+  });
   return {
     log: rt.log,
     runtime: rt,

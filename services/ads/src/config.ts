@@ -58,8 +58,10 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50055, metricsPort: 
   ADS_SPONSORED_WEEKLY_CAP: z.coerce.number().int().min(0).default(2),
   /** Messaging's gRPC address, for sponsored messages; empty: sponsored sends are refused as unavailable. */
   MESSAGING_ADDR: z.string().default(""),
-  /** This service's own principal token for calling messaging (service:ads). */
-  ADS_SERVICE_TOKEN: z.string().default(""),
+  /** Signs this service's own tokens (service:ads) for calling messaging: a private JWK (EdDSA) whose public half messaging trusts. */
+  ADS_SIGNING_KEY: z.string().default(""),
+  /** Deadline of a call to messaging (ms). */
+  CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -118,7 +118,7 @@ describe("CreateCampaign: bad money and schedules", () => {
       [{ dailyBudget: { amountMinor: "5000", currency: "CHF" }, bid: { kind: 1, amount: { amountMinor: "100", currency: "CHF" } } }, "daily_budget.currency"],
       [{ flight: { startTime: start, endTime: new Date(start.getTime() - 1) } }, "flight.end_time"],
       [{ creatives: [] }, "creatives"],
-      [{ targeting: { countries: ["XX1"], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [] } }, "targeting.countries[0]"],
+      [{ targeting: { countries: ["XX1"], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false } }, "targeting.countries[0]"],
     ];
     for (const [overrides, field] of cases) {
       const err = await expectFailure(client.createCampaign.bind(client), buildCreateCampaign({ businessId: "biz_money", ...overrides }), { token });

@@ -23,7 +23,7 @@ export function buildCreative(overrides: Partial<Creative> = {}): Creative {
 }
 
 export function buildTargeting(overrides: Partial<Targeting> = {}): Targeting {
-  return { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], ...overrides };
+  return { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false, ...overrides };
 }
 
 export function buildCreateCampaign(overrides: Partial<CreateCampaignRequest> = {}): CreateCampaignRequest {

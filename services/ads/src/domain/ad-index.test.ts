@@ -3,7 +3,7 @@ import { AdIndex, type ServingAd } from "./ad-index.js";
 import { compileTargeting } from "./targeting.js";
 import { mintAdToken, verifyAdToken } from "./ad-token.js";
 
-const base = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [] };
+const base = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false };
 function ad(id: string, countries: string[], languages: string[], placements: ServingAd["placements"]): ServingAd {
   return {
     campaignId: id,

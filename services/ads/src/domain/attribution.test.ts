@@ -23,11 +23,12 @@ describe("lastTouch", () => {
 });
 
 describe("sponsoredDecision", () => {
-  const ok = { optedIn: true, stopped: false, alreadySent: false, sentThisWeek: 0, weeklyCap: 2 };
+  const ok = { optedIn: true, notFollowing: false, stopped: false, alreadySent: false, sentThisWeek: 0, weeklyCap: 2 };
   it("when opted in, not stopped, not sent and under the cap, then send", () => expect(sponsoredDecision(ok)).toBe("send"));
   it("when any rule refuses, then that rule is the reason", () => {
     expect(sponsoredDecision({ ...ok, optedIn: false })).toBe("not_opted_in");
     expect(sponsoredDecision({ ...ok, stopped: true })).toBe("stopped");
+    expect(sponsoredDecision({ ...ok, notFollowing: true })).toBe("not_following");
     expect(sponsoredDecision({ ...ok, sentThisWeek: 1 })).toBe("send");
     expect(sponsoredDecision({ ...ok, sentThisWeek: 2 })).toBe("weekly_cap");
     expect(sponsoredDecision({ ...ok, alreadySent: true })).toBe("already_sent");

@@ -78,7 +78,7 @@ describe("validateNewCampaign: bids, budgets, creatives, targeting", () => {
   });
 
   it("when targeting is outside its vocabulary, then the targeting field is named", () => {
-    const t = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [] };
+    const t = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false };
     expect(invalidField(() => validateNewCampaign({ ...valid, targeting: { ...t, countries: ["PT", "portugal"] } }, now))).toBe("targeting.countries[1]");
     expect(invalidField(() => validateNewCampaign({ ...valid, targeting: { ...t, interests: ["crypto"] } }, now))).toBe("targeting.interests[0]");
     expect(invalidField(() => validateNewCampaign({ ...valid, targeting: { ...t, minAge: 30, maxAge: 20 } }, now))).toBe("targeting.max_age");

@@ -116,6 +116,7 @@ export const emptyTargeting: Targeting = {
   orderedWithinDays: 0,
   placements: [],
   keywords: [],
+  followersOnly: false,
 };
 
 function validTime(d: Date | undefined): d is Date {

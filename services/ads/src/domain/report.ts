@@ -13,6 +13,9 @@ export interface DayCounts {
   orders: number;
   /** In the campaign's currency (orders in another currency count as orders, not revenue). */
   revenueMinor: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  messagesRead: number;
 }
 
 export interface ReportRow extends DayCounts {

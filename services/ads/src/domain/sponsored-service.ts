@@ -9,11 +9,12 @@ const WEEK_MS = 7 * 86_400_000;
 
 /** Sends one marketing template message through messaging; the outcome says whether messaging took it. */
 export interface SponsoredSender {
-  send(m: { businessId: string; customerId: string; templateName: string; templateLanguage: string; clientMessageId: string; requestId: string }): Promise<{ messageId: string } | { refused: string }>;
+  send(m: { businessId: string; phoneNumberId: string; customerId: string; templateName: string; templateLanguage: string; clientMessageId: string; requestId: string }): Promise<{ messageId: string } | { refused: string }>;
 }
 
 const outcomeOf: Record<Exclude<SponsoredDecision, "send">, SponsoredOutcome> = {
   not_opted_in: SponsoredOutcome.SPONSORED_OUTCOME_NOT_OPTED_IN,
+  not_following: SponsoredOutcome.SPONSORED_OUTCOME_NOT_FOLLOWING,
   stopped: SponsoredOutcome.SPONSORED_OUTCOME_STOPPED,
   weekly_cap: SponsoredOutcome.SPONSORED_OUTCOME_WEEKLY_CAP,
   already_sent: SponsoredOutcome.SPONSORED_OUTCOME_ALREADY_SENT,
@@ -34,6 +35,9 @@ export function createSponsoredService(ports: { db: Kysely<AdsDatabase>; now(): 
       const already = await trx.selectFrom("sponsored_send").select("status").where("campaign_id", "=", campaign.id).where("customer_id", "=", customerId).executeTakeFirst();
       const consent = await trx.selectFrom("marketing_consent").select("opted_in").where("customer_id", "=", customerId).where("business_id", "=", campaign.businessId).executeTakeFirst();
       const stop = await trx.selectFrom("sponsored_stop").select("business_id").where("customer_id", "=", customerId).where("business_id", "in", ["", campaign.businessId]).executeTakeFirst();
+      const follows = campaign.targeting.followersOnly
+        ? await trx.selectFrom("follower").select("following").where("business_id", "=", campaign.businessId).where("customer_id", "=", customerId).executeTakeFirst()
+        : undefined;
       const week = await trx
         .selectFrom("sponsored_send")
         .select((eb) => eb.fn.countAll<string>().as("n"))
@@ -41,7 +45,7 @@ export function createSponsoredService(ports: { db: Kysely<AdsDatabase>; now(): 
         .where("sent_at", ">", new Date(now.getTime() - WEEK_MS))
         .where("status", "!=", "failed")
         .executeTakeFirstOrThrow();
-      const decision = sponsoredDecision({ optedIn: consent?.opted_in === true, stopped: stop !== undefined, alreadySent: already !== undefined, sentThisWeek: Number(week.n), weeklyCap: ports.weeklyCap });
+      const decision = sponsoredDecision({ optedIn: consent?.opted_in === true, notFollowing: campaign.targeting.followersOnly && follows?.following !== true, stopped: stop !== undefined, alreadySent: already !== undefined, sentThisWeek: Number(week.n), weeklyCap: ports.weeklyCap });
       if (decision === "send") {
         await trx.insertInto("sponsored_send").values({ campaign_id: campaign.id, customer_id: customerId, business_id: campaign.businessId, sent_at: now, message_id: null, status: "pending" }).execute();
       }
@@ -56,6 +60,7 @@ export function createSponsoredService(ports: { db: Kysely<AdsDatabase>; now(): 
       const now = ports.now();
       if (now < campaign.flight.startAt || (campaign.flight.endAt && now >= campaign.flight.endAt)) throw new PolicyRefused("OUTSIDE_FLIGHT", "the campaign's flight does not include now");
       const creative = campaign.creatives[0]!;
+      const number = await db.selectFrom("business_number").select("phone_number_id").where("business_id", "=", campaign.businessId).executeTakeFirst();
       const results: SponsoredResult[] = [];
       for (const customerId of [...new Set(customerIds)]) {
         const decision = await reserve(campaign, customerId, now);
@@ -63,9 +68,11 @@ export function createSponsoredService(ports: { db: Kysely<AdsDatabase>; now(): 
           results.push({ customerId, outcome: outcomeOf[decision], messageId: "" });
           continue;
         }
-        const sent = ports.sender
+        const sent = !number
+          ? { refused: "the business has no phone number known to ads (directory's business events)" }
+          : ports.sender
           ? await ports.sender
-              .send({ businessId: campaign.businessId, customerId, templateName: creative.templateName, templateLanguage: creative.templateLanguage, clientMessageId: `ads:${campaign.id}:${customerId}`, requestId })
+              .send({ businessId: campaign.businessId, phoneNumberId: number.phone_number_id, customerId, templateName: creative.templateName, templateLanguage: creative.templateLanguage, clientMessageId: `ads:${campaign.id}:${customerId}`, requestId })
               .catch((err: unknown) => ({ refused: (err as Error).message }))
           : { refused: "no messaging connection is configured" };
         if ("messageId" in sent) {

@@ -3,7 +3,7 @@ import { compileTargeting, matchesTargeting, type Interactions, type Targeting, 
 
 const DAY = 86_400_000;
 const now = Date.parse("2026-12-05T12:00:00Z");
-const none: Targeting = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [] };
+const none: Targeting = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false };
 const viewer: Viewer = { customerId: "cust_1", personalized: true, country: "PT", region: "PT-11", language: "pt", age: 30, interests: ["beauty", "travel"], query: "handmade mugs" };
 const history: Interactions = { lastMessagedMs: (b) => (b === "biz_a" ? now - 3 * DAY : undefined), lastOrderedMs: (b) => (b === "biz_a" ? now - 20 * DAY : undefined) };
 const match = (t: Partial<Targeting>, v: Partial<Viewer> = {}, businessId = "biz_a") => matchesTargeting(compileTargeting({ ...none, ...t }), businessId, { ...viewer, ...v }, history, now);

@@ -35,6 +35,8 @@ export interface Targeting {
   orderedWithinDays: number;
   placements: Placement[];
   keywords: string[];
+  /** Sponsored messages: followers of the business only. */
+  followersOnly: boolean;
 }
 
 const MAX_LIST = 250;
@@ -83,6 +85,7 @@ export function validateTargeting(t: Targeting): Targeting {
     orderedWithinDays: days("targeting.ordered_within_days", t.orderedWithinDays),
     placements: [...new Set(t.placements)],
     keywords,
+    followersOnly: t.followersOnly === true,
   };
 }
 

@@ -12,6 +12,9 @@ export const consumed = {
   messageReceived: "kontor.messaging.message.received.v1",
   messageStatus: "kontor.messaging.message.status.v1",
   orderPlaced: "kontor.catalog.order.placed.v1",
+  /** Directory's business events (registered, updated, verified, …): the business's sending number. */
+  directoryBusiness: "kontor.directory.business.>",
+  followChanged: "kontor.directory.follow.changed.v1",
   /** Ads' own events, for every replica's serving state (campaign changes, clicks and impressions for CTR). */
   ownEvents: "kontor.ads.>",
 } as const;

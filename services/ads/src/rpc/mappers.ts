@@ -47,6 +47,7 @@ function targetingFromPb(t: CreateCampaignRequest["targeting"]): Targeting | und
     orderedWithinDays: t.orderedWithinDays,
     placements: t.placements.map((p) => fromPb(placementToPb, p) ?? ("?" as never)),
     keywords: t.keywords,
+    followersOnly: t.followersOnly,
   };
 }
 
@@ -92,5 +93,8 @@ export function reportRowToPb(r: ReportRow): CampaignDayPb {
     revenue: money(r.revenueMinor, r.currency),
     costPerConversation: r.costPerConversationMinor === undefined ? undefined : money(r.costPerConversationMinor, r.currency),
     roas: r.roas,
+    messagesSent: String(r.messagesSent),
+    messagesDelivered: String(r.messagesDelivered),
+    messagesRead: String(r.messagesRead),
   };
 }

@@ -32,3 +32,16 @@ export interface SponsoredStopTable {
   business_id: string;
   stopped_at: Date;
 }
+
+export interface BusinessNumberTable {
+  business_id: string;
+  phone_number_id: string;
+  updated_at: Date;
+}
+
+export interface FollowerTable {
+  business_id: string;
+  customer_id: string;
+  following: boolean;
+  changed_at: Date;
+}

@@ -1,7 +1,7 @@
 import type { KitTables } from "@kontor/service-kit/kit-migrations";
 import type { CampaignTable } from "./campaign.table.js";
 import type { CampaignDayTable, ClickTable, ConversionTable, ImpressionTable, SpendLedgerTable } from "./serving.table.js";
-import type { CustomerConsentTable, InteractionTable, MarketingConsentTable, SponsoredSendTable, SponsoredStopTable } from "./audience.table.js";
+import type { BusinessNumberTable, CustomerConsentTable, FollowerTable, InteractionTable, MarketingConsentTable, SponsoredSendTable, SponsoredStopTable } from "./audience.table.js";
 
 export interface AdsDatabase extends KitTables {
   campaign: CampaignTable;
@@ -15,4 +15,6 @@ export interface AdsDatabase extends KitTables {
   interaction: InteractionTable;
   sponsored_send: SponsoredSendTable;
   sponsored_stop: SponsoredStopTable;
+  business_number: BusinessNumberTable;
+  follower: FollowerTable;
 }

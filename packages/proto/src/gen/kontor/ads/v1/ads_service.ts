@@ -291,6 +291,8 @@ export enum SponsoredOutcome {
   SPONSORED_OUTCOME_ALREADY_SENT = 5,
   /** SPONSORED_OUTCOME_REFUSED - Messaging refused the send (tier limit, template, …). */
   SPONSORED_OUTCOME_REFUSED = 6,
+  /** SPONSORED_OUTCOME_NOT_FOLLOWING - The campaign is for followers and the customer does not follow the business. */
+  SPONSORED_OUTCOME_NOT_FOLLOWING = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -317,6 +319,9 @@ export function sponsoredOutcomeFromJSON(object: any): SponsoredOutcome {
     case 6:
     case "SPONSORED_OUTCOME_REFUSED":
       return SponsoredOutcome.SPONSORED_OUTCOME_REFUSED;
+    case 7:
+    case "SPONSORED_OUTCOME_NOT_FOLLOWING":
+      return SponsoredOutcome.SPONSORED_OUTCOME_NOT_FOLLOWING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -340,6 +345,8 @@ export function sponsoredOutcomeToJSON(object: SponsoredOutcome): string {
       return "SPONSORED_OUTCOME_ALREADY_SENT";
     case SponsoredOutcome.SPONSORED_OUTCOME_REFUSED:
       return "SPONSORED_OUTCOME_REFUSED";
+    case SponsoredOutcome.SPONSORED_OUTCOME_NOT_FOLLOWING:
+      return "SPONSORED_OUTCOME_NOT_FOLLOWING";
     case SponsoredOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -395,6 +402,8 @@ export interface Targeting {
   placements: Placement[];
   /** Search words (any one, case-insensitive) the request's query must contain; empty: any. */
   keywords: string[];
+  /** SPONSORED_MESSAGE: only customers who follow the business (directory's follows). */
+  followersOnly: boolean;
 }
 
 /** Per customer per campaign; 0: no cap. */
@@ -624,6 +633,13 @@ export interface CampaignDay {
   /** Revenue / spend; 0 without spend. */
   roas: number;
   businessId: string;
+  /**
+   * SPONSORED_MESSAGE campaigns, by the day they were sent: messages sent,
+   * delivered (read ones included) and read, from messaging's status events.
+   */
+  messagesSent: string;
+  messagesDelivered: string;
+  messagesRead: string;
 }
 
 export interface GetCampaignReportRequest {
@@ -1003,6 +1019,7 @@ function createBaseTargeting(): Targeting {
     orderedWithinDays: 0,
     placements: [],
     keywords: [],
+    followersOnly: false,
   };
 }
 
@@ -1041,6 +1058,9 @@ export const Targeting: MessageFns<Targeting> = {
     }
     for (const v of message.keywords) {
       writer.uint32(82).string(v!);
+    }
+    if (message.followersOnly !== false) {
+      writer.uint32(88).bool(message.followersOnly);
     }
     return writer;
   },
@@ -1148,6 +1168,14 @@ export const Targeting: MessageFns<Targeting> = {
             message.keywords.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.followersOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1198,6 +1226,11 @@ export const Targeting: MessageFns<Targeting> = {
       keywords: globalThis.Array.isArray(object?.keywords)
         ? object.keywords.map((e: any) => globalThis.String(e))
         : [],
+      followersOnly: isSet(object.followersOnly)
+        ? globalThis.Boolean(object.followersOnly)
+        : isSet(object.followers_only)
+        ? globalThis.Boolean(object.followers_only)
+        : false,
     };
   },
 
@@ -1233,6 +1266,9 @@ export const Targeting: MessageFns<Targeting> = {
     if (message.keywords?.length) {
       obj.keywords = message.keywords;
     }
+    if (message.followersOnly !== false) {
+      obj.followersOnly = message.followersOnly;
+    }
     return obj;
   },
 
@@ -1251,6 +1287,7 @@ export const Targeting: MessageFns<Targeting> = {
     message.orderedWithinDays = object.orderedWithinDays ?? 0;
     message.placements = object.placements?.map((e) => e) || [];
     message.keywords = object.keywords?.map((e) => e) || [];
+    message.followersOnly = object.followersOnly ?? false;
     return message;
   },
 };
@@ -4265,6 +4302,9 @@ function createBaseCampaignDay(): CampaignDay {
     costPerConversation: undefined,
     roas: 0,
     businessId: "",
+    messagesSent: "0",
+    messagesDelivered: "0",
+    messagesRead: "0",
   };
 }
 
@@ -4308,6 +4348,15 @@ export const CampaignDay: MessageFns<CampaignDay> = {
     }
     if (message.businessId !== "") {
       writer.uint32(106).string(message.businessId);
+    }
+    if (message.messagesSent !== "0") {
+      writer.uint32(112).int64(message.messagesSent);
+    }
+    if (message.messagesDelivered !== "0") {
+      writer.uint32(120).int64(message.messagesDelivered);
+    }
+    if (message.messagesRead !== "0") {
+      writer.uint32(128).int64(message.messagesRead);
     }
     return writer;
   },
@@ -4429,6 +4478,30 @@ export const CampaignDay: MessageFns<CampaignDay> = {
             message.businessId = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.messagesSent = reader.int64().toString();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.messagesDelivered = reader.int64().toString();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.messagesRead = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4468,6 +4541,21 @@ export const CampaignDay: MessageFns<CampaignDay> = {
         : isSet(object.business_id)
         ? globalThis.String(object.business_id)
         : "",
+      messagesSent: isSet(object.messagesSent)
+        ? globalThis.String(object.messagesSent)
+        : isSet(object.messages_sent)
+        ? globalThis.String(object.messages_sent)
+        : "0",
+      messagesDelivered: isSet(object.messagesDelivered)
+        ? globalThis.String(object.messagesDelivered)
+        : isSet(object.messages_delivered)
+        ? globalThis.String(object.messages_delivered)
+        : "0",
+      messagesRead: isSet(object.messagesRead)
+        ? globalThis.String(object.messagesRead)
+        : isSet(object.messages_read)
+        ? globalThis.String(object.messages_read)
+        : "0",
     };
   },
 
@@ -4512,6 +4600,15 @@ export const CampaignDay: MessageFns<CampaignDay> = {
     if (message.businessId !== "") {
       obj.businessId = message.businessId;
     }
+    if (message.messagesSent !== "0") {
+      obj.messagesSent = message.messagesSent;
+    }
+    if (message.messagesDelivered !== "0") {
+      obj.messagesDelivered = message.messagesDelivered;
+    }
+    if (message.messagesRead !== "0") {
+      obj.messagesRead = message.messagesRead;
+    }
     return obj;
   },
 
@@ -4537,6 +4634,9 @@ export const CampaignDay: MessageFns<CampaignDay> = {
       : undefined;
     message.roas = object.roas ?? 0;
     message.businessId = object.businessId ?? "";
+    message.messagesSent = object.messagesSent ?? "0";
+    message.messagesDelivered = object.messagesDelivered ?? "0";
+    message.messagesRead = object.messagesRead ?? "0";
     return message;
   },
 };
