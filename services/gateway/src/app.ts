@@ -9,6 +9,7 @@ import { registerWebhookRoutes } from "./http/webhook-routes.js";
 import { registerManagementRoutes } from "./http/management-routes.js";
 import { registerMediaRoutes, mediaUrlKey, type MediaDeps } from "./http/media-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
+import { registerOpenApi } from "./http/openapi.js";
 import { LocalDiskMediaStore } from "./media/media-store.js";
 import { createHttpServer } from "./http/server.js";
 import { migrations } from "./store/migrations/index.js";
@@ -29,6 +30,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     managementCallsPerHour: config.MANAGEMENT_CALLS_PER_HOUR,
     sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,
   });
+  registerOpenApi(http, config.PUBLIC_URL);
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
   const media: MediaDeps = { db: rt.db, store: new LocalDiskMediaStore(config.MEDIA_DIR), urlKey: mediaUrlKey(config.GATEWAY_SIGNING_KEY), publicUrl: config.PUBLIC_URL };
   await registerMediaRoutes(http, media);
