@@ -21,6 +21,7 @@ function ad(id: string, countries: string[], languages: string[], placements: Se
     endMs: Infinity,
     placements,
     rotation: 0,
+    score: 0,
   };
 }
 
@@ -33,11 +34,26 @@ describe("AdIndex", () => {
     index.upsert(ad("br", ["BR"], ["pt"], ["app_feed"]));
     index.upsert(ad("banner-pt", ["PT"], [], ["app_banner"]));
     const seen: string[] = [];
-    index.forCandidates("app_feed", "PT", "pt", (a) => seen.push(a.campaignId));
+    index.forCandidates("app_feed", "PT", "pt", (a) => seen.push(a.campaignId) > 0);
     expect(seen.sort()).toEqual(["any", "pt"]);
     const anonymous: string[] = [];
-    index.forCandidates("app_feed", "", "", (a) => anonymous.push(a.campaignId));
+    index.forCandidates("app_feed", "", "", (a) => anonymous.push(a.campaignId) > 0);
     expect(anonymous).toEqual(["any"]);
+  });
+
+  it("when ads have scores, then candidates come highest score first across buckets, and a visitor can stop early", () => {
+    const index = new AdIndex();
+    const scored = (id: string, countries: string[], score: number) => ({ ...ad(id, countries, [], ["app_feed"]), score });
+    index.upsert(scored("a", [], 5));
+    index.upsert(scored("b", ["PT"], 9));
+    index.upsert(scored("c", [], 7));
+    index.upsert(scored("d", ["PT"], 1));
+    const order: string[] = [];
+    index.forCandidates("app_feed", "PT", "", (a) => order.push(a.campaignId) > 0);
+    expect(order).toEqual(["b", "c", "a", "d"]);
+    const firstTwo: string[] = [];
+    index.forCandidates("app_feed", "PT", "", (a) => firstTwo.push(a.campaignId) < 2);
+    expect(firstTwo).toEqual(["b", "c"]);
   });
 
   it("when an ad is replaced or removed, then its old buckets forget it", () => {
@@ -45,7 +61,7 @@ describe("AdIndex", () => {
     index.upsert(ad("x", ["PT"], [], ["app_feed"]));
     index.upsert(ad("x", ["BR"], [], ["app_feed"]));
     const pt: string[] = [];
-    index.forCandidates("app_feed", "PT", "", (a) => pt.push(a.campaignId));
+    index.forCandidates("app_feed", "PT", "", (a) => pt.push(a.campaignId) > 0);
     expect(pt).toEqual([]);
     index.remove("x");
     expect(index.size).toBe(0);

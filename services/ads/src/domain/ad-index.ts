@@ -20,6 +20,8 @@ export interface ServingAd {
   placements: readonly Placement[];
   /** Creative rotation: the next creative index. */
   rotation: number;
+  /** The eCPM this ad ranks with (ranking units), as of the last rescore: buckets are kept in this order. */
+  score: number;
 }
 
 const WILDCARD = "*";
@@ -47,17 +49,25 @@ export function servingAdOf(c: Campaign): ServingAd {
     endMs: c.flight.endAt ? c.flight.endAt.getTime() : Number.POSITIVE_INFINITY,
     placements: placementsOf(c.objective, c.targeting.placements),
     rotation: 0,
+    score: 0,
   };
+}
+
+interface Bucket {
+  byId: Map<string, ServingAd>;
+  /** By score, highest first; rebuilt on first use after a change. */
+  sorted: ServingAd[] | undefined;
 }
 
 /**
  * Active ads by placement, country and language, so a request looks at the
  * few buckets it can match (its own country and language, and the
- * untargeted ones) instead of every ad.
+ * untargeted ones) instead of every ad; each bucket is ordered by score, so
+ * a request can stop once nothing left could win.
  */
 export class AdIndex {
   private readonly ads = new Map<string, { ad: ServingAd; keys: string[] }>();
-  private readonly buckets = new Map<string, Map<string, ServingAd>>();
+  private readonly buckets = new Map<string, Bucket>();
 
   get size(): number {
     return this.ads.size;
@@ -65,6 +75,10 @@ export class AdIndex {
 
   get(campaignId: string): ServingAd | undefined {
     return this.ads.get(campaignId)?.ad;
+  }
+
+  all(): IterableIterator<{ ad: ServingAd }> {
+    return this.ads.values();
   }
 
   upsert(ad: ServingAd): void {
@@ -75,8 +89,9 @@ export class AdIndex {
     for (const p of ad.placements) for (const c of countries) for (const l of languages) keys.push(`${p}|${c}|${l}`);
     for (const key of keys) {
       let bucket = this.buckets.get(key);
-      if (!bucket) this.buckets.set(key, (bucket = new Map()));
-      bucket.set(ad.campaignId, ad);
+      if (!bucket) this.buckets.set(key, (bucket = { byId: new Map(), sorted: undefined }));
+      bucket.byId.set(ad.campaignId, ad);
+      bucket.sorted = undefined;
     }
     this.ads.set(ad.campaignId, { ad, keys });
   }
@@ -86,23 +101,52 @@ export class AdIndex {
     if (!entry) return;
     for (const key of entry.keys) {
       const bucket = this.buckets.get(key);
-      bucket?.delete(campaignId);
-      if (bucket?.size === 0) this.buckets.delete(key);
+      if (!bucket) continue;
+      bucket.byId.delete(campaignId);
+      bucket.sorted = undefined;
+      if (bucket.byId.size === 0) this.buckets.delete(key);
     }
     this.ads.delete(campaignId);
   }
 
-  /** Calls `visit` once for every ad that may fit the placement, country and language. */
-  forCandidates(placement: Placement, country: string, language: string, visit: (ad: ServingAd) => void): void {
+  /** Scores changed (CTR estimates moved): every bucket re-sorts on its next use. */
+  reorder(): void {
+    for (const bucket of this.buckets.values()) bucket.sorted = undefined;
+  }
+
+  private sortedOf(key: string): ServingAd[] | undefined {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return undefined;
+    if (!bucket.sorted) bucket.sorted = [...bucket.byId.values()].sort((a, b) => b.score - a.score);
+    return bucket.sorted;
+  }
+
+  /**
+   * Visits every ad that may fit the placement, country and language, each
+   * once, highest score first across the buckets; `visit` returns false to stop.
+   */
+  forCandidates(placement: Placement, country: string, language: string, visit: (ad: ServingAd) => boolean): void {
+    const lists: ServingAd[][] = [];
     const seen = new Set<string>();
     for (const c of country ? [country, WILDCARD] : [WILDCARD]) {
       for (const l of language ? [language, WILDCARD] : [WILDCARD]) {
         const key = `${placement}|${c}|${l}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const bucket = this.buckets.get(key);
-        if (bucket) for (const ad of bucket.values()) visit(ad);
+        const list = this.sortedOf(key);
+        if (list && list.length > 0) lists.push(list);
       }
+    }
+    const at = new Array<number>(lists.length).fill(0);
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < lists.length; i++) {
+        const ad = lists[i]![at[i]!];
+        if (ad && (best < 0 || ad.score > lists[best]![at[best]!]!.score)) best = i;
+      }
+      if (best < 0) return;
+      const ad = lists[best]![at[best]!++]!;
+      if (!visit(ad)) return;
     }
   }
 }

@@ -6,7 +6,7 @@ import type { AdsDatabase } from "../store/database.js";
 import { listServable, findCampaign } from "../store/campaign-store.js";
 import { campaignRowToCampaign } from "../domain/campaign-service.js";
 import { AdIndex, servingAdOf, type ServingAd } from "../domain/ad-index.js";
-import { runAuction, predictedCtr, type Bidder } from "../domain/auction.js";
+import { ecpmOf, runAuction, predictedCtr, type Bidder } from "../domain/auction.js";
 import { FrequencyLedger } from "../domain/frequency.js";
 import { DAY_MS, Lease, dayStartMs, leaseSlice, pacedCeiling, utcDay } from "../domain/pacing.js";
 import { matchesTargeting, type Interactions, type Placement, type Viewer } from "../domain/targeting.js";
@@ -77,6 +77,8 @@ interface LeaseState {
 
 const MAX_PENDING = 200_000;
 const LOAD_PAGE = 5000;
+/** How often ads are re-ranked by their CTR estimates (ms). */
+const RESCORE_MS = 5000;
 
 /**
  * Serving from memory: the active ads (index), each replica's budget leases,
@@ -96,6 +98,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   const interactions = new Map<string, Map<string, { messagedMs?: number; orderedMs?: number }>>();
   let pending: PendingImpression[] = [];
   let flushTimer: NodeJS.Timeout | undefined;
+  let rescoreTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
   const interactionsOf = (customerId: string): Interactions | undefined => {
@@ -111,6 +114,16 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     const s = stats.get(campaignId);
     return predictedCtr(s?.clicks ?? 0, s?.impressions ?? 0, options.priorCtr, options.priorImpressions);
   };
+
+  const scoreOf = (ad: ServingAd): number => ecpmOf({ kind: ad.bidKind, bidMinor: ad.bidMinor, ctr: ctrOf(ad.campaignId), rate: options.rates[ad.currency] ?? 0 });
+  const indexAd = (ad: ServingAd): void => {
+    ad.score = scoreOf(ad);
+    index.upsert(ad);
+  };
+  function rescore(): void {
+    for (const { ad } of index.all()) ad.score = scoreOf(ad);
+    index.reorder();
+  }
 
   /** Most one impression may take from a lease: CPM its bid, CPC its bid × predicted CTR (the expected cost). */
   const impressionReserve = (ad: ServingAd, ctr: number, price: number): number => (ad.bidKind === "cpm" ? price : Math.max(1, Math.ceil(price * 1000 * ctr)));
@@ -221,20 +234,32 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     if (slots <= 0) return [];
     const known = customerId ? interactionsOf(customerId) : undefined;
     const bidders: Bidder<ServingAd>[] = [];
+    // The best eCPMs among eligible bidders so far, highest first: once slots + 1 are known
+    // (the last sets the price), an ad ranked below the lowest of them cannot change the outcome.
+    const keep = slots + 1;
+    const top: number[] = [];
     index.forCandidates(req.placement, req.country, req.language, (ad) => {
-      if (nowMs < ad.startMs || nowMs >= ad.endMs) return;
-      if (!matchesTargeting(ad.targeting, ad.businessId, viewer, known, nowMs)) return;
-      if (customerId && !frequency.allows(customerId, ad.campaignId, ad.cap, nowMs)) return;
+      if (top.length === keep && ad.score < top[keep - 1]!) return false;
+      if (nowMs < ad.startMs || nowMs >= ad.endMs) return true;
+      if (!matchesTargeting(ad.targeting, ad.businessId, viewer, known, nowMs)) return true;
+      if (customerId && !frequency.allows(customerId, ad.campaignId, ad.cap, nowMs)) return true;
       const rate = options.rates[ad.currency];
-      if (rate === undefined) return;
+      if (rate === undefined) return true;
       const ctr = ctrOf(ad.campaignId);
       const state = leaseFor(ad.campaignId);
       const lease = state.lease;
       if (!lease || lease.day !== day || !lease.canSpend(impressionReserve(ad, ctr, ad.bidMinor))) {
         askLease(ad, state, nowMs);
-        return;
+        return true;
       }
-      bidders.push({ item: ad, kind: ad.bidKind, bidMinor: ad.bidMinor, ctr, rate });
+      const bidder: Bidder<ServingAd> = { item: ad, kind: ad.bidKind, bidMinor: ad.bidMinor, ctr, rate };
+      bidders.push(bidder);
+      const ecpm = ecpmOf(bidder);
+      let at = top.length;
+      while (at > 0 && top[at - 1]! < ecpm) at--;
+      top.splice(at, 0, ecpm);
+      if (top.length > keep) top.pop();
+      return true;
     });
     const wins = runAuction(bidders, slots, options.reserveEcpm);
     const out: Served[] = [];
@@ -366,7 +391,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   async function loadCampaign(id: string): Promise<void> {
     const row = await findCampaign(db, id);
     const c = row ? campaignRowToCampaign(row) : undefined;
-    if (c && c.status === "active" && c.objective !== "sponsored_message") index.upsert(servingAdOf(c));
+    if (c && c.status === "active" && c.objective !== "sponsored_message") indexAd(servingAdOf(c));
     else {
       index.remove(id);
       const state = leases.get(id);
@@ -404,6 +429,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
         .groupBy("campaign_id")
         .execute();
       for (const c of counts) stats.set(c.campaign_id, { impressions: Number(c.impressions), clicks: Number(c.clicks) });
+      rescore();
     },
 
     /** A consent.changed for ad personalization; older news than what is held is ignored. */
@@ -443,11 +469,14 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
         frequency.sweep(ports.now().getTime());
       }, options.flushMs);
       flushTimer.unref();
+      rescoreTimer = setInterval(rescore, RESCORE_MS);
+      rescoreTimer.unref();
     },
 
     /** Writes what was served and gives back the unspent leases. */
     async stop(): Promise<void> {
       if (flushTimer) clearInterval(flushTimer);
+      if (rescoreTimer) clearInterval(rescoreTimer);
       await flush();
       await Promise.all([...leases.values()].map((s) => s.inFlight));
       for (const [id, s] of leases) if (s.lease) await releaseLease(id, s.lease).catch((err: unknown) => log.warn({ err, campaign_id: id }, "lease not given back"));
