@@ -15,7 +15,7 @@ import { createDb } from "@kontor/service-kit/db";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { AnalyticsGranularity, BusinessToolsServiceClient, type GetAnalyticsRequest, type GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
 import { createTestEnv } from "@kontor/testkit/env";
-import { cpuPerOp, cpuSnapshot, log as logTo, nowMs, percentile, round, startServer, stopServer, type ServerProc } from "./tools-bench-kit.js";
+import { cpuPerOp, cpuSnapshot, databaseOf, log as logTo, nowMs, percentile, round, startServer, stopServer, type ServerProc } from "./tools-bench-kit.js";
 
 const MESSAGES = benchKnob("BENCH_MESSAGES", 10_000_000);
 const DAYS = 90;
@@ -46,6 +46,7 @@ async function main() {
   const loadBefore = loadavg()[0]!;
   const cores = cpus().length;
   const env = await createTestEnv();
+  const database = databaseOf(env.databaseUrl);
   const serverEnv = env.env({ MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), LOG_LEVEL: "warn", DB_POOL_MAX: "8" });
   const { pool } = createDb({ url: env.databaseUrl, schema: "messaging", max: 2 });
   const servers: ServerProc[] = [];
@@ -67,17 +68,28 @@ async function main() {
         UNION ALL SELECT k || 'bench_template_' || t, 0.02 FROM unnest(ARRAY['tpl:', 'tpl_delivered:', 'tpl_read:', 'tpl_clicked:']) AS k, generate_series(1, ${TEMPLATES}) AS t) AS m`,
       [BUSINESS, perDay],
     );
-    // Everyone else: one number each, the common metrics, the same 90 days.
+    // The business-wide rows ('') the consumer keeps beside each number's.
     await pool.query(
       `INSERT INTO analytics_day (business_id, phone_number_id, day, metric, value)
-       SELECT 'bench_other_' || b, 'bench_other_pn_' || b, (date '2026-01-01' + d), m, (1 + random() * 1000)::bigint
-       FROM generate_series(1, $1::int) AS b, generate_series(0, ${DAYS - 1}) AS d,
+       SELECT business_id, '', day, metric, sum(value) FROM analytics_day WHERE business_id = $1 GROUP BY business_id, day, metric`,
+      [BUSINESS],
+    );
+    // Everyone else: one number each (and its business-wide copy), the common metrics, the same 90 days.
+    await pool.query(
+      `INSERT INTO analytics_day (business_id, phone_number_id, day, metric, value)
+       SELECT 'bench_other_' || b, pn, (date '2026-01-01' + d), m, (1 + random() * 1000)::bigint
+       FROM generate_series(1, $1::int) AS b, generate_series(0, ${DAYS - 1}) AS d, unnest(ARRAY['bench_other_pn', '']) AS pn,
        unnest(ARRAY['sent', 'delivered', 'read', 'failed', 'inbound', 'conv:service', 'conv:marketing', 'frt:0', 'frt:3', 'frt:6', 'tpl:welcome', 'failed:131047']) AS m`,
       [OTHER_BUSINESSES],
     );
     await pool.query("VACUUM ANALYZE analytics_day");
-    const seeded = (await pool.query("SELECT count(*) AS rows, sum(value) FILTER (WHERE business_id = $1 AND metric = 'sent') AS sent, count(*) FILTER (WHERE business_id = $1) AS own FROM analytics_day", [BUSINESS])).rows[0];
-    log(`seeded ${seeded.rows} rows (${seeded.own} of the business, ${seeded.sent} messages sent) in ${Math.round(nowMs() - t0)} ms`);
+    const seeded = (
+      await pool.query(
+        "SELECT count(*) AS rows, sum(value) FILTER (WHERE business_id = $1 AND phone_number_id = '' AND metric = 'sent') AS sent, count(*) FILTER (WHERE business_id = $1 AND phone_number_id = '') AS own FROM analytics_day",
+        [BUSINESS],
+      )
+    ).rows[0];
+    log(`seeded ${seeded.rows} rows (${seeded.own} read per business-wide call, ${seeded.sent} messages sent) in ${Math.round(nowMs() - t0)} ms`);
 
     const md = new Metadata();
     md.set("authorization", `Bearer ${await env.token({ kind: "business", businessId: BUSINESS })}`);
@@ -92,9 +104,9 @@ async function main() {
     if (check.points.length !== DAYS || sentSeen !== Number(seeded.sent)) throw new Error(`GetAnalytics answered ${check.points.length} days and ${sentSeen} sent, not ${DAYS} and ${seeded.sent}`);
     await timeCalls(20, () => ask(AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY)); // warm-up
 
-    let from = cpuSnapshot(server.child.pid!);
+    let from = cpuSnapshot(server.child.pid!, database);
     const daily = await timeCalls(CALLS, () => ask(AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY));
-    const dailyCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!), CALLS, cores);
+    const dailyCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!, database), CALLS, cores);
     const monthly = await timeCalls(CALLS, () => ask(AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH));
     tools.close();
     log(`daily p50 ${round(percentile(daily, 50))} ms p99 ${round(percentile(daily, 99))} ms; monthly p99 ${round(percentile(monthly, 99))} ms`);
@@ -107,9 +119,9 @@ async function main() {
     const req = { sender: undefined, recipient: undefined, to: "", clientMessageId: "noop", content: undefined, context: undefined, bizOpaqueCallbackData: "", referral: undefined };
     const unary = () => new Promise((resolve, reject) => client.sendMessage(req, md, (err, res) => (err ? reject(err) : resolve(res))));
     await timeCalls(100, unary);
-    from = cpuSnapshot(noop.child.pid!);
+    from = cpuSnapshot(noop.child.pid!, database);
     const floor = await timeCalls(CALLS * 2, unary);
-    const noopCpu = cpuPerOp(from, cpuSnapshot(noop.child.pid!), CALLS * 2, cores);
+    const noopCpu = cpuPerOp(from, cpuSnapshot(noop.child.pid!, database), CALLS * 2, cores);
     client.close();
 
     reportBench("analytics", {

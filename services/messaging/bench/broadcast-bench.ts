@@ -20,7 +20,7 @@ import { TemplateCategory, TemplateComponentType, TemplateHeaderFormat, Template
 import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
 import { BusinessToolsServiceClient, type CreateBroadcastRequest, type CreateBroadcastResponse, type UploadBroadcastRecipientsResponse } from "@kontor/proto/messaging/v1/tools_service";
 import { createTestEnv } from "@kontor/testkit/env";
-import { cpuPerOp, cpuSnapshot, log as logTo, nowMs, round, sleep, startServer, stopServer, type ServerProc } from "./tools-bench-kit.js";
+import { cpuPerOp, cpuSnapshot, databaseOf, log as logTo, nowMs, round, sleep, startServer, stopServer, type ServerProc } from "./tools-bench-kit.js";
 
 /** Recipients per broadcast (the issue's size is 100,000: BENCH_BROADCAST_RECIPIENTS=100000 on a machine that sends it within the budget). */
 const RECIPIENTS = benchKnob("BENCH_BROADCAST_RECIPIENTS", 20_000);
@@ -125,6 +125,7 @@ async function main() {
   const loadBefore = loadavg()[0]!;
   const cores = cpus().length;
   const env = await createTestEnv();
+  const database = databaseOf(env.databaseUrl);
   // Limits out of the way: the policy off (as the routing bench's main phases), the sender pass
   // claiming 2,000 recipients (one group commit's worth) as soon as the last pass ends.
   const serverEnv = env.env({
@@ -184,22 +185,22 @@ async function main() {
 
     // 1. The routing core's streamed send rate: the same template, once to each of RECIPIENTS customers.
     log(`streaming the template to ${RECIPIENTS} customers`);
-    let from = cpuSnapshot(server.child.pid!);
+    let from = cpuSnapshot(server.child.pid!, database);
     let t0 = nowMs();
     const s = await streamToAll(messaging, meta, template, streamed);
     const streamMs = nowMs() - t0;
-    const streamCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!), s.acked, cores);
+    const streamCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!, database), s.acked, cores);
     const streamedPerS = (s.acked / streamMs) * 1000;
     log(`streamed ${s.acked} in ${Math.round(streamMs)} ms (${Math.round(streamedPerS)}/s); refused ${JSON.stringify(Object.fromEntries(s.errors))}`);
 
     // 2. The broadcast: uploaded, started, timed until COMPLETED.
     const a = await broadcastTo(tools, meta, template, first);
-    from = cpuSnapshot(server.child.pid!);
+    from = cpuSnapshot(server.child.pid!, database);
     t0 = nowMs();
     await call(tools.startBroadcast.bind(tools), { businessId: BUSINESS, broadcastId: a }, meta);
     while ((await pool.query("SELECT status FROM broadcast WHERE id = $1", [a])).rows[0].status !== BROADCAST_COMPLETED) await sleep(100);
     const broadcastMs = nowMs() - t0;
-    const broadcastCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!), RECIPIENTS, cores);
+    const broadcastCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!, database), RECIPIENTS, cores);
     const outcomeA = (await pool.query("SELECT count(*) FILTER (WHERE state = $2) AS accepted, count(*) FILTER (WHERE state <> $2) AS other FROM broadcast_recipient WHERE broadcast_id = $1", [a, ACCEPTED])).rows[0];
     const perS = (RECIPIENTS / broadcastMs) * 1000;
     log(`broadcast of ${RECIPIENTS} completed in ${Math.round(broadcastMs)} ms (${Math.round(perS)}/s); accepted ${outcomeA.accepted}, other ${outcomeA.other}`);

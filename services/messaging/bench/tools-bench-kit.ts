@@ -5,6 +5,7 @@
  * cost is paid and what the machine allows at best.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { allocatorEnv } from "@kontor/service-kit/allocator";
@@ -71,14 +72,20 @@ export async function stopServer(s: ServerProc, signal: NodeJS.Signals = "SIGTER
 interface CpuSnapshot {
   client: number;
   server: number;
-  postgres: number;
+  /** CPU per PostgreSQL backend of the bench's database, by pid. */
+  postgres: Map<number, number>;
   nats: number;
   machine: number;
   wall: number;
 }
 
-/** CPU (µs) used so far by this process, the server, PostgreSQL, nats-server and the whole machine. */
-export function cpuSnapshot(serverPid: number): CpuSnapshot {
+/**
+ * CPU (µs) used so far by this process, the server, the PostgreSQL backends
+ * serving the bench's `database` (by their command line; other work on the
+ * shared server and its background writers are not counted), nats-server
+ * and the whole machine.
+ */
+export function cpuSnapshot(serverPid: number, database: string): CpuSnapshot {
   const pids = pidsNamed(["postgres", "nats-server"]);
   const own = process.cpuUsage();
   let server = 0;
@@ -87,8 +94,26 @@ export function cpuSnapshot(serverPid: number): CpuSnapshot {
   } catch {
     server = 0; // exited (a killed server)
   }
-  return { client: own.user + own.system, server, postgres: sumProcessCpuUs(pids.get("postgres")!), nats: sumProcessCpuUs(pids.get("nats-server")!), machine: machineBusyUs(), wall: nowMs() * 1000 };
+  const postgres = new Map<number, number>();
+  for (const pid of pids.get("postgres")!) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(` ${database} `)) postgres.set(pid, processCpuUs(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { client: own.user + own.system, server, postgres, nats: sumProcessCpuUs(pids.get("nats-server")!), machine: machineBusyUs(), wall: nowMs() * 1000 };
 }
+
+/** The backends' CPU between two snapshots (a backend that started since counts from 0; one that exited, nothing). */
+function postgresBetween(from: Map<number, number>, to: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, us] of to) total += us - (from.get(pid) ?? 0);
+  return total;
+}
+
+/** The database a connection string names. */
+export const databaseOf = (url: string) => new URL(url).pathname.slice(1);
 
 /**
  * µs of CPU per operation by party between two snapshots, what the rest of
@@ -98,7 +123,7 @@ export function cpuSnapshot(serverPid: number): CpuSnapshot {
  */
 export function cpuPerOp(from: CpuSnapshot, to: CpuSnapshot, ops: number, cores: number): Record<string, number> {
   const n = Math.max(1, ops);
-  const d = { client: to.client - from.client, server: to.server - from.server, postgres: to.postgres - from.postgres, nats: to.nats - from.nats, machine: to.machine - from.machine };
+  const d = { client: to.client - from.client, server: to.server - from.server, postgres: postgresBetween(from.postgres, to.postgres), nats: to.nats - from.nats, machine: to.machine - from.machine };
   const machinePerOp = d.machine / n;
   return {
     client_us: round(d.client / n, 1),

@@ -2,7 +2,7 @@ import { AnalyticsGranularity, BusinessToolsServiceService, type BusinessToolsSe
 import { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
 import { csvRefusal, parseRecipientsCsv } from "../domain/tools/broadcast-csv.js";
 import { InvalidInput } from "@kontor/service-kit/errors";
-import { points } from "../domain/tools/analytics.js";
+import { pointOf, type PeriodCounts } from "../domain/tools/analytics.js";
 import type { AutoReplyService, AutoReplySettings } from "../domain/tools/auto-replies.js";
 import type { FlowService } from "../domain/tools/flow-service.js";
 import { unreachableStates } from "../domain/tools/flows/definition.js";
@@ -90,7 +90,7 @@ export function registerToolsServer(
   broadcasts: BroadcastService & { listRecipients(broadcastId: string, afterIdx: number, state: number, limit: number): Promise<RecipientRow[]> },
   directory: Pick<DirectoryCache, "get">,
   maxPageSize: number,
-  analytics: { rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> },
+  analytics: { periods(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodCounts[]> },
   flows: Pick<FlowService<unknown>, "save" | "list" | "remove" | "dryRun" | "handBack">,
   conversationOwner: (conversationId: string) => Promise<string | undefined>,
   autoReplies: Pick<AutoReplyService, "set" | "get">,
@@ -195,7 +195,7 @@ export function registerToolsServer(
       if ((Date.parse(end) - Date.parse(start)) / 86_400_000 >= 366) throw new InvalidInput("end_date", "a range is at most 366 days");
       const granularity = req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH ? "month" : req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY ? "day" : undefined;
       if (!granularity) throw new InvalidInput("granularity", "must be DAY or MONTH");
-      const found = points(await analytics.rows(req.businessId, req.phoneNumberId, start, end), granularity);
+      const found = (await analytics.periods(req.businessId, req.phoneNumberId, start, end, granularity)).map(pointOf);
       return {
         points: found.map((p) => ({
           startDate: p.startDate,

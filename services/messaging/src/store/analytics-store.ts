@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { fold, templateLookups, type AnalyticsEvent, type TemplateMessages } from "../domain/tools/analytics.js";
+import { fold, templateLookups, type AnalyticsEvent, type Delta, type PeriodCounts, type TemplateMessages } from "../domain/tools/analytics.js";
 import type { MessagingDatabase } from "./database.js";
 
 /** The analytics consumer's name in processed_events (its dedupe). */
@@ -41,7 +41,17 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
           // Now and then, forget template messages too old to matter (one indexed range delete).
           if (Math.random() < 0.01) await sql`DELETE FROM analytics_template_message WHERE sent_at < now() - make_interval(days => ${TEMPLATE_MESSAGE_KEEP_DAYS})`.execute(trx);
         }
-        const deltas = fold(todo, awaiting, templates).sort((a, b) => (`${a.businessId}\u0000${a.day}\u0000${a.phoneNumberId}\u0000${a.metric}` < `${b.businessId}\u0000${b.day}\u0000${b.phoneNumberId}\u0000${b.metric}` ? -1 : 1));
+        // Each number's counts, and the same again for all the business's numbers together ('').
+        const summed = new Map<string, Delta>();
+        for (const d of fold(todo, awaiting, templates)) {
+          for (const phoneNumberId of d.phoneNumberId === "" ? [""] : [d.phoneNumberId, ""]) {
+            const key = `${d.businessId}\u0000${d.day}\u0000${phoneNumberId}\u0000${d.metric}`;
+            const seen = summed.get(key);
+            if (seen) seen.value += d.value;
+            else summed.set(key, { ...d, phoneNumberId });
+          }
+        }
+        const deltas = [...summed.values()].sort((a, b) => (`${a.businessId}\u0000${a.day}\u0000${a.phoneNumberId}\u0000${a.metric}` < `${b.businessId}\u0000${b.day}\u0000${b.phoneNumberId}\u0000${b.metric}` ? -1 : 1));
         if (deltas.length > 0) {
           // In key order, so concurrent batches lock rows in one order.
           await sql`
@@ -63,17 +73,20 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
       });
     },
 
-    /** Sums per day and metric over a range of UTC days, for a business or one of its numbers. */
-    async rows(businessId: string, phoneNumberId: string, start: string, end: string): Promise<{ day: string; metric: string; value: number }[]> {
-      let q = db
-        .selectFrom("analytics_day")
-        .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("day"), "metric", (eb) => eb.fn.sum<string>("value").as("value")])
-        .where("business_id", "=", businessId)
-        .where("day", ">=", start)
-        .where("day", "<=", end);
-      if (phoneNumberId) q = q.where("phone_number_id", "=", phoneNumberId);
-      const rows = await q.groupBy(["day", "metric"]).execute();
-      return rows.map((r) => ({ day: r.day, metric: r.metric, value: Number(r.value) }));
+    /**
+     * The counts per period (UTC day or month) and metric over a range of
+     * days, for one number or (`''`) all the business's numbers, whose rows
+     * the consumer keeps too, summed in SQL and answered as one JSON object
+     * per period (parsed natively, not row by row).
+     */
+    async periods(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodCounts[]> {
+      const { rows } = await sql<{ start: string; counts: Record<string, number> }>`
+        SELECT to_char(p, 'YYYY-MM-DD') AS start, json_object_agg(metric, v) AS counts FROM (
+          SELECT date_trunc(${granularity}, day)::date AS p, metric, sum(value) AS v FROM analytics_day
+          WHERE business_id = ${businessId} AND phone_number_id = ${phoneNumberId} AND day >= ${start}::date AND day <= ${end}::date
+          GROUP BY 1, 2) t
+        GROUP BY p ORDER BY p`.execute(db);
+      return rows;
     },
   };
 }

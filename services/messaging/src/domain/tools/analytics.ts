@@ -136,31 +136,69 @@ export interface AnalyticsPointValue {
   templateClicked: Record<string, number>;
 }
 
-/** Rows (day, metric, value) summed into points per day or per month. */
+/** The counts of one period (its first day) by metric, summed over its days and numbers. */
+export interface PeriodCounts {
+  start: string;
+  counts: Readonly<Record<string, number>>;
+}
+
+/** One period's counts as a point (what GetAnalytics answers). */
+export function pointOf(period: PeriodCounts): AnalyticsPointValue {
+  const p: AnalyticsPointValue = {
+    startDate: period.start,
+    sent: 0,
+    delivered: 0,
+    read: 0,
+    failed: 0,
+    inbound: 0,
+    failedByCode: {},
+    conversationsByCategory: {},
+    firstResponses: 0,
+    firstResponseMedianS: 0,
+    firstResponseP90S: 0,
+    templateSent: {},
+    templateDelivered: {},
+    templateRead: {},
+    templateClicked: {},
+  };
+  const histogram: number[] = new Array(RESPONSE_BUCKETS_S.length + 1).fill(0);
+  for (const metric in period.counts) {
+    const value = period.counts[metric]!;
+    const colon = metric.indexOf(":");
+    if (colon < 0) {
+      if (metric === "sent" || metric === "delivered" || metric === "read" || metric === "failed" || metric === "inbound") p[metric] += value;
+      continue;
+    }
+    const arg = metric.slice(colon + 1);
+    const into = BY_NAME[metric.slice(0, colon)];
+    if (into === "frt") histogram[Number(arg)] = (histogram[Number(arg)] ?? 0) + value;
+    else if (into) p[into][arg] = (p[into][arg] ?? 0) + value;
+  }
+  p.firstResponses = histogram.reduce((a, b) => a + b, 0);
+  p.firstResponseMedianS = quantileOf(histogram, 0.5);
+  p.firstResponseP90S = quantileOf(histogram, 0.9);
+  return p;
+}
+
+/** The point's map each metric family ("failed:131047") adds to. */
+const BY_NAME: Record<string, "failedByCode" | "conversationsByCategory" | "templateSent" | "templateDelivered" | "templateRead" | "templateClicked" | "frt"> = {
+  failed: "failedByCode",
+  conv: "conversationsByCategory",
+  tpl: "templateSent",
+  tpl_delivered: "templateDelivered",
+  tpl_read: "templateRead",
+  tpl_clicked: "templateClicked",
+  frt: "frt",
+};
+
+/** Rows (day, metric, value) summed into points per day or per month (what the store's periods() sums in SQL). */
 export function points(rows: readonly { day: string; metric: string; value: number }[], granularity: "day" | "month"): AnalyticsPointValue[] {
-  const byPeriod = new Map<string, { p: AnalyticsPointValue; histogram: number[] }>();
+  const byPeriod = new Map<string, Record<string, number>>();
   for (const r of rows) {
     const start = granularity === "day" ? r.day : `${r.day.slice(0, 7)}-01`;
-    let entry = byPeriod.get(start);
-    if (!entry) {
-      entry = {
-        p: { startDate: start, sent: 0, delivered: 0, read: 0, failed: 0, inbound: 0, failedByCode: {}, conversationsByCategory: {}, firstResponses: 0, firstResponseMedianS: 0, firstResponseP90S: 0, templateSent: {}, templateDelivered: {}, templateRead: {}, templateClicked: {} },
-        histogram: new Array(RESPONSE_BUCKETS_S.length + 1).fill(0),
-      };
-      byPeriod.set(start, entry);
-    }
-    const { p, histogram } = entry;
-    const [name, arg] = r.metric.split(/:(.*)/s, 2) as [string, string | undefined];
-    if (arg === undefined && (name === "sent" || name === "delivered" || name === "read" || name === "failed" || name === "inbound")) p[name] += r.value;
-    else if (name === "failed" && arg !== undefined) p.failedByCode[arg] = (p.failedByCode[arg] ?? 0) + r.value;
-    else if (name === "conv" && arg !== undefined) p.conversationsByCategory[arg] = (p.conversationsByCategory[arg] ?? 0) + r.value;
-    else if (name === "tpl" && arg !== undefined) p.templateSent[arg] = (p.templateSent[arg] ?? 0) + r.value;
-    else if (name === "tpl_delivered" && arg !== undefined) p.templateDelivered[arg] = (p.templateDelivered[arg] ?? 0) + r.value;
-    else if (name === "tpl_read" && arg !== undefined) p.templateRead[arg] = (p.templateRead[arg] ?? 0) + r.value;
-    else if (name === "tpl_clicked" && arg !== undefined) p.templateClicked[arg] = (p.templateClicked[arg] ?? 0) + r.value;
-    else if (name === "frt" && arg !== undefined) histogram[Number(arg)] = (histogram[Number(arg)] ?? 0) + r.value;
+    let counts = byPeriod.get(start);
+    if (!counts) byPeriod.set(start, (counts = {}));
+    counts[r.metric] = (counts[r.metric] ?? 0) + r.value;
   }
-  return [...byPeriod.values()]
-    .sort((a, b) => (a.p.startDate < b.p.startDate ? -1 : 1))
-    .map(({ p, histogram }) => ({ ...p, firstResponses: histogram.reduce((a, b) => a + b, 0), firstResponseMedianS: quantileOf(histogram, 0.5), firstResponseP90S: quantileOf(histogram, 0.9) }));
+  return [...byPeriod].sort(([a], [b]) => (a < b ? -1 : 1)).map(([start, counts]) => pointOf({ start, counts }));
 }

@@ -17,6 +17,7 @@ import * as flows from "./2026_12_05_150000_flows.js";
 import * as catalogProducts from "./2026_12_05_160000_catalog_products.js";
 import * as autoReplies from "./2026_12_05_170000_auto_replies.js";
 import * as templateAnalytics from "./2026_12_05_180000_template_analytics.js";
+import * as analyticsAllNumbers from "./2026_12_05_190000_analytics_all_numbers.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_160000_catalog_products": catalogProducts,
   "2026_12_05_170000_auto_replies": autoReplies,
   "2026_12_05_180000_template_analytics": templateAnalytics,
+  "2026_12_05_190000_analytics_all_numbers": analyticsAllNumbers,
 };
