@@ -11,6 +11,7 @@ import { registerMediaRoutes, mediaUrlKey, type MediaDeps } from "./http/media-r
 import { registerMessagesRoute } from "./http/messages-route.js";
 import { registerOpenApi } from "./http/openapi.js";
 import { LocalDiskMediaStore } from "./media/media-store.js";
+import { S3MediaStore } from "./media/s3-media-store.js";
 import { createHttpServer } from "./http/server.js";
 import { migrations } from "./store/migrations/index.js";
 import { applySeed, parseSeed } from "./store/seed.js";
@@ -32,7 +33,20 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   });
   registerOpenApi(http, config.PUBLIC_URL);
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });
-  const media: MediaDeps = { db: rt.db, store: new LocalDiskMediaStore(config.MEDIA_DIR), urlKey: mediaUrlKey(config.GATEWAY_SIGNING_KEY), publicUrl: config.PUBLIC_URL };
+  if (config.MEDIA_STORE === "s3" && !config.MEDIA_S3_BUCKET) throw new Error("MEDIA_S3_BUCKET is required with MEDIA_STORE=s3");
+  const store =
+    config.MEDIA_STORE === "s3"
+      ? new S3MediaStore({
+          bucket: config.MEDIA_S3_BUCKET,
+          endpoint: config.MEDIA_S3_ENDPOINT,
+          region: config.MEDIA_S3_REGION,
+          forcePathStyle: config.MEDIA_S3_FORCE_PATH_STYLE,
+          accessKeyId: config.MEDIA_S3_ACCESS_KEY_ID,
+          secretAccessKey: config.MEDIA_S3_SECRET_ACCESS_KEY,
+          prefix: config.MEDIA_S3_PREFIX,
+        })
+      : new LocalDiskMediaStore(config.MEDIA_DIR);
+  const media: MediaDeps = { db: rt.db, store, urlKey: mediaUrlKey(config.GATEWAY_SIGNING_KEY), publicUrl: config.PUBLIC_URL };
   await registerMediaRoutes(http, media);
   registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL, media });
   const deliverer = createDeliverer({
@@ -84,6 +98,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
         await rt.stop();
       } finally {
         clients.close();
+        if (store instanceof S3MediaStore) store.close();
       }
     },
   };

@@ -54,10 +54,22 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   MANAGEMENT_CALLS_PER_HOUR: z.coerce.number().int().min(1).default(5000),
   /** Sends per partner app and phone number per second, also the burst (this replica's count); past it 130429. */
   SENDS_PER_SECOND_PER_NUMBER: z.coerce.number().positive().default(1000),
-  /** Where uploaded media bytes live: "local" (a directory, MEDIA_DIR). */
-  MEDIA_STORE: z.enum(["local"]).default("local"),
+  /** Where uploaded media bytes live: "local" (a directory, MEDIA_DIR) or "s3" (a bucket, MEDIA_S3_*). */
+  MEDIA_STORE: z.enum(["local", "s3"]).default("local"),
   /** The local media store's directory (relative to the working directory). */
   MEDIA_DIR: z.string().min(1).default(".kontor/media"),
+  /** The S3 media store's bucket (required with MEDIA_STORE=s3). */
+  MEDIA_S3_BUCKET: z.string().default(""),
+  /** An S3-compatible server's URL; empty: AWS's for the region. */
+  MEDIA_S3_ENDPOINT: url.default(""),
+  MEDIA_S3_REGION: z.string().min(1).default("us-east-1"),
+  /** Path-style addressing (most S3-compatible servers want it). */
+  MEDIA_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  /** Static credentials; empty: the SDK's default chain (environment, workload identity, instance role). */
+  MEDIA_S3_ACCESS_KEY_ID: z.string().default(""),
+  MEDIA_S3_SECRET_ACCESS_KEY: z.string().default(""),
+  /** Prefix of every object key. */
+  MEDIA_S3_PREFIX: z.string().default("media/"),
   /** Callback URLs must be https (production); the local stack and tests allow http. */
   WEBHOOK_REQUIRE_HTTPS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });

@@ -193,7 +193,7 @@ describe("notifications", () => {
     const third = await customerSends(customerId, "three");
     await waitFor(() => receiver.attemptsWhileFailing >= 4);
     receiver.answer = 200;
-    await waitFor(() => receiver.inbound().length >= before + 3, 30_000);
+    await waitFor(() => receiver.inbound().length >= before + 3, 90_000);
     const ids = receiver.inbound().map((m: any) => m.id).filter((id: string) => [first.messageId, second.messageId, third.messageId].includes(id));
     expect(ids).toEqual([first.messageId, second.messageId, third.messageId]);
     expect(receiver.received.every((r) => r.signatureOk)).toBe(true);
