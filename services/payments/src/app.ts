@@ -55,6 +55,7 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     dataKey: config.BANK_DATA_KEY ? Buffer.from(config.BANK_DATA_KEY, "base64") : undefined,
     webhookSecret: config.BANK_WEBHOOK_SECRET,
     payoutTimeoutMs: config.PAYOUT_TIMEOUT_MS,
+    askAgainAfterMs: config.BANK_ASK_AGAIN_AFTER_MS,
     log: rt.log,
   });
   const settlement = createSettlementService({ db: rt.db, now, ledger, bank, intervalMs: config.SETTLEMENT_INTERVAL_MS, log: rt.log });

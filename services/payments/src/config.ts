@@ -28,6 +28,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50054, metricsPort: 
   BANK_CALLBACK_HOST: z.string().default("127.0.0.1"),
   BANK_CALLBACK_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** A payout's reservation is voided if the bank has not answered by then (ms). */
+  // A submitted bank order unanswered for this long is submitted again (the bank dedupes by our reference).
+  BANK_ASK_AGAIN_AFTER_MS: z.coerce.number().int().min(100).default(10 * 60 * 1000),
   // How often a business's scheduled settlement runs.
   SETTLEMENT_INTERVAL_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
   PAYOUT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(3 * 24 * 3600 * 1000),

@@ -41,6 +41,8 @@ export interface BankPorts {
   webhookSecret: string;
   /** How long a payout's reservation holds before it is voided if the bank never answers. */
   payoutTimeoutMs: number;
+  /** How long a submitted order may go unanswered before it is submitted again. */
+  askAgainAfterMs: number;
   log: Logger;
   /** Runs after a top-up settled into an account (the business's open invoices are paid from it). */
   afterTopUp?(account: LedgerAccount): Promise<void>;
@@ -284,12 +286,14 @@ export function createBankService(ports: BankPorts) {
     },
 
     /**
-     * Submits operations a crash left unsubmitted (the bank dedupes by our
-     * reference): each replica claims its own batch (SKIP LOCKED, a lease),
-     * so replicas submit in parallel and none repeats another's work.
+     * Submits operations a crash left unsubmitted, and again those the bank
+     * has not answered for a while (its callback lost; the bank dedupes by
+     * our reference and answers again): each replica claims its own batch
+     * (SKIP LOCKED, a lease), so replicas submit in parallel and none
+     * repeats another's work.
      */
     async resubmitPending(limit = 100): Promise<number> {
-      const claimed = await claimUnsubmittedOperations(ports.db, ports.now(), SUBMIT_LEASE_MS, limit);
+      const claimed = await claimUnsubmittedOperations(ports.db, ports.now(), SUBMIT_LEASE_MS, limit, ports.askAgainAfterMs);
       for (const op of claimed) await submit(op).catch((err: unknown) => ports.log.warn({ err: { message: (err as Error).message } }, "bank submit failed"));
       return claimed.length;
     },

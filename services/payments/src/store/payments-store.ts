@@ -131,15 +131,17 @@ export async function updateBankOperation(db: Db, id: string, set: Partial<Pick<
 
 /**
  * Claims up to `limit` pending operations the bank has not acknowledged (a
- * crash between commit and submit) for `leaseMs`: rows another replica is
+ * crash between commit and submit), or has not answered for
+ * `askAgainAfterMs` (its callback lost), for `leaseMs`: rows another replica is
  * claiming right now are skipped (SKIP LOCKED) and rows it holds a lease on
  * are left to it, so replicas submit disjoint operations in parallel.
  */
-export async function claimUnsubmittedOperations(db: Db, now: Date, leaseMs: number, limit: number): Promise<BankOperationRow[]> {
+export async function claimUnsubmittedOperations(db: Db, now: Date, leaseMs: number, limit: number, askAgainAfterMs: number): Promise<BankOperationRow[]> {
   const result = await sql<BankOperationRow>`UPDATE bank_operation SET submit_claimed_until = ${new Date(now.getTime() + leaseMs)}
     WHERE id IN (
       SELECT id FROM bank_operation
-      WHERE state = 'pending' AND submitted_at IS NULL AND (submit_claimed_until IS NULL OR submit_claimed_until <= ${now})
+      WHERE state = 'pending' AND (submitted_at IS NULL OR submitted_at <= ${new Date(now.getTime() - askAgainAfterMs)})
+        AND (submit_claimed_until IS NULL OR submit_claimed_until <= ${now})
       ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
     RETURNING *`.execute(db);
   return result.rows;
