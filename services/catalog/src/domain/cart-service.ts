@@ -3,8 +3,8 @@ import type { Kysely } from "kysely";
 import { InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow } from "../store/commerce.table.js";
-import { cartItems, findCart, lockOrCreateCart, setCartItemAndTouch } from "../store/order-store.js";
-import { findByRetailerIds, findProductsByIds } from "../store/product-store.js";
+import { cartItems, findCart, lockCartWithProduct, setCartItemAndTouch } from "../store/order-store.js";
+import { findProductsByIds } from "../store/product-store.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
 import type { Cart, CartItem } from "./cart.js";
 import { MAX_QUANTITY } from "./order.js";
@@ -42,19 +42,14 @@ export function createCartService(ports: CartPorts) {
     return { id: cart.id, businessId: cart.business_id, customerId: cart.customer_id, catalogId: cart.catalog_id, currency: cart.currency?.trim() ?? "", items: out, subtotalMinor: subtotal, updatedAt: cart.updated_at };
   }
 
-  async function productIn(trx: Db, catalog: Catalog, retailerId: string): Promise<Product> {
-    if (!retailerId.trim()) throw new InvalidInput("product_retailer_id", "is required");
-    const [row] = await findByRetailerIds(trx, catalog.id, [retailerId]);
-    const p = row ? productRowToProduct(row) : undefined;
-    if (!p || p.archived || !p.visible) throw new NotFound("product");
-    return p;
-  }
-
   /** Changes one item's quantity in a locked cart; `next` gets the current quantity. */
   async function change(customerId: string, catalog: Catalog, retailerId: string, next: (current: number) => number): Promise<Cart> {
     return db.transaction().execute(async (trx) => {
-      const product = await productIn(trx, catalog, retailerId);
-      const cart = await lockOrCreateCart(trx, { id: randomUUID(), customer_id: customerId, business_id: catalog.businessId, catalog_id: catalog.id });
+      if (!retailerId.trim()) throw new InvalidInput("product_retailer_id", "is required");
+      const locked = await lockCartWithProduct(trx, { id: randomUUID(), customer_id: customerId, business_id: catalog.businessId, catalog_id: catalog.id }, retailerId);
+      const product = locked.product ? productRowToProduct(locked.product) : undefined;
+      if (!product || product.archived || !product.visible) throw new NotFound("product");
+      const cart = locked.cart;
       const items = await cartItems(trx, cart.id);
       const current = items.find((i) => i.product_id === product.id)?.quantity ?? 0;
       const quantity = next(current);

@@ -12,15 +12,27 @@ export async function findCart(db: Db, customerId: string, businessId: string, l
   return q.executeTakeFirst();
 }
 
-/** The customer's cart with the business, created when missing, locked for the caller's transaction. */
-export async function lockOrCreateCart(db: Db, row: { id: string; customer_id: string; business_id: string; catalog_id: string }): Promise<CartRow> {
-  // DO UPDATE (not DO NOTHING) returns the existing row and holds its lock, in one statement.
-  return db
-    .insertInto("cart")
-    .values(row)
-    .onConflict((oc) => oc.constraint("cart_customer_key").doUpdateSet({ updated_at: sql<Date>`now()` }))
-    .returningAll()
-    .executeTakeFirstOrThrow();
+/**
+ * The customer's cart with the business, created when missing and locked
+ * for the caller's transaction (DO UPDATE, not DO NOTHING, returns the
+ * existing row and holds its lock), and the product by retailer id, in one
+ * statement; product is undefined when the catalog has none.
+ */
+export async function lockCartWithProduct(db: Db, row: { id: string; customer_id: string; business_id: string; catalog_id: string }, retailerId: string): Promise<{ cart: CartRow; product: ProductRow | undefined }> {
+  const r = await sql<ProductRow & { c_id: string; c_business_id: string; c_customer_id: string; c_catalog_id: string; c_currency: string | null; c_created_at: Date; c_updated_at: Date }>`
+    WITH c AS (
+      INSERT INTO cart (id, customer_id, business_id, catalog_id) VALUES (${row.id}, ${row.customer_id}, ${row.business_id}, ${row.catalog_id})
+      ON CONFLICT ON CONSTRAINT cart_customer_key DO UPDATE SET updated_at = now()
+      RETURNING *
+    )
+    SELECT p.*, c.id AS c_id, c.business_id AS c_business_id, c.customer_id AS c_customer_id, c.catalog_id AS c_catalog_id, c.currency AS c_currency, c.created_at AS c_created_at, c.updated_at AS c_updated_at
+    FROM c LEFT JOIN product p ON p.catalog_id = ${row.catalog_id} AND p.retailer_id = ${retailerId}`.execute(db);
+  const x = r.rows[0]!;
+  const { c_id, c_business_id, c_customer_id, c_catalog_id, c_currency, c_created_at, c_updated_at, ...product } = x;
+  return {
+    cart: { id: c_id, business_id: c_business_id, customer_id: c_customer_id, catalog_id: c_catalog_id, currency: c_currency, created_at: c_created_at, updated_at: c_updated_at },
+    product: product.id ? (product as ProductRow) : undefined,
+  };
 }
 
 export async function cartItems(db: Db, cartId: string): Promise<{ product_id: string; quantity: number }[]> {
