@@ -18,6 +18,7 @@ import * as catalogProducts from "./2026_12_05_160000_catalog_products.js";
 import * as autoReplies from "./2026_12_05_170000_auto_replies.js";
 import * as templateAnalytics from "./2026_12_05_180000_template_analytics.js";
 import * as analyticsAllNumbers from "./2026_12_05_190000_analytics_all_numbers.js";
+import * as analyticsByNumber from "./2026_12_05_190100_analytics_by_number.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_170000_auto_replies": autoReplies,
   "2026_12_05_180000_template_analytics": templateAnalytics,
   "2026_12_05_190000_analytics_all_numbers": analyticsAllNumbers,
+  "2026_12_05_190100_analytics_by_number": analyticsByNumber,
 };
