@@ -79,6 +79,8 @@ const MAX_PENDING = 200_000;
 const LOAD_PAGE = 5000;
 /** How often ads are re-ranked by their CTR estimates (ms). */
 const RESCORE_MS = 5000;
+/** Campaigns leased in one transaction. */
+const LEASE_BATCH = 500;
 
 /**
  * Serving from memory: the active ads (index), each replica's budget leases,
@@ -136,66 +138,116 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     return s;
   }
 
-  /** Asks the shared campaign_day row for a slice, once at a time per campaign, not before pacing allows. */
+  interface LeaseAsk {
+    ad: ServingAd;
+    state: LeaseState;
+    nowMs: number;
+    done: () => void;
+  }
+  const leaseQueue = new Map<string, LeaseAsk>();
+  let batchScheduled = false;
+  let batchRunning = false;
+
+  /**
+   * Asks the shared campaign_day row for a slice, once at a time per
+   * campaign, not before pacing allows. Asks are batched: one transaction
+   * leases for up to LEASE_BATCH campaigns (a cold replica has thousands to lease).
+   */
   function askLease(ad: ServingAd, state: LeaseState, nowMs: number): void {
     if (state.inFlight || nowMs < state.retryAtMs) return;
-    state.inFlight = acquireLease(ad, state, nowMs)
-      .catch((err: unknown) => {
-        log.warn({ err, campaign_id: ad.campaignId }, "budget lease failed");
-        state.retryAtMs = nowMs + 1000;
-      })
-      .finally(() => {
-        state.inFlight = undefined;
-      });
+    state.inFlight = new Promise<void>((done) => leaseQueue.set(ad.campaignId, { ad, state, nowMs, done }));
+    scheduleBatch();
   }
 
-  async function acquireLease(ad: ServingAd, state: LeaseState, nowMs: number): Promise<void> {
-    const day = utcDay(nowMs);
-    const old = state.lease;
-    if (old && old.day !== day && old.remainingMilli > 0) await releaseLease(ad.campaignId, old);
-    const unit = leaseUnit(ad);
-    const slice = leaseSlice(ad.dailyBudgetMilli, unit, options.slicesPerDay);
-    const ceiling = pacedCeiling(ad.dailyBudgetMilli, nowMs, options.pacingAheadMs);
-    const result = await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("campaign_day")
-        .values({ campaign_id: ad.campaignId, day, budget_milli: ad.dailyBudgetMilli })
-        .onConflict((oc) => oc.columns(["campaign_id", "day"]).doNothing())
-        .execute();
-      const row = await trx
-        .selectFrom("campaign_day")
-        .innerJoin("campaign", "campaign.id", "campaign_day.campaign_id")
-        .select(["campaign_day.budget_milli", "campaign_day.leased_milli", "campaign.lifetime_budget_minor", "campaign.lifetime_leased_milli", "campaign.status"])
-        .where("campaign_day.campaign_id", "=", ad.campaignId)
-        .where("campaign_day.day", "=", day)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
-      const budget = Number(row.budget_milli);
-      const leased = Number(row.leased_milli);
-      const lifetimeLeft = row.lifetime_budget_minor === null ? Number.POSITIVE_INFINITY : Number(row.lifetime_budget_minor) * 1000 - Number(row.lifetime_leased_milli);
-      const grant = row.status === "active" ? Math.min(slice, Math.min(budget, ceiling) - leased, lifetimeLeft) : 0;
-      if (grant < unit) return { grant: 0, leased, budget, lifetimeLeft };
-      await trx
-        .updateTable("campaign_day")
-        .set({ leased_milli: sql`leased_milli + ${grant}` })
-        .where("campaign_id", "=", ad.campaignId)
-        .where("day", "=", day)
-        .execute();
-      await trx.updateTable("campaign").set({ lifetime_leased_milli: sql`lifetime_leased_milli + ${grant}` }).where("id", "=", ad.campaignId).execute();
-      return { grant, leased, budget, lifetimeLeft };
-    });
-    if (result.grant > 0) {
-      const carried = state.lease && state.lease.day === day ? state.lease.remainingMilli : 0;
-      state.lease = new Lease(day, carried + result.grant);
-      state.retryAtMs = 0;
-      return;
+  function scheduleBatch(): void {
+    if (batchScheduled || batchRunning) return;
+    batchScheduled = true;
+    setImmediate(() => void runBatch());
+  }
+
+  async function runBatch(): Promise<void> {
+    batchScheduled = false;
+    batchRunning = true;
+    const asks = [...leaseQueue.values()].slice(0, LEASE_BATCH);
+    for (const a of asks) leaseQueue.delete(a.ad.campaignId);
+    try {
+      await acquireLeases(asks);
+    } catch (err) {
+      log.warn({ err, campaigns: asks.length }, "budget leases failed");
+      for (const a of asks) a.state.retryAtMs = a.nowMs + 1000;
+    } finally {
+      for (const a of asks) {
+        a.state.inFlight = undefined;
+        a.done();
+      }
+      batchRunning = false;
+      if (leaseQueue.size > 0) scheduleBatch();
     }
-    // Refused: ask again when the even line reaches one more unit, or tomorrow when the day's budget is gone.
-    const need = result.leased + unit;
-    const tomorrow = dayStartMs(nowMs) + DAY_MS;
-    if (need > result.budget || result.lifetimeLeft < unit) state.retryAtMs = tomorrow;
-    else state.retryAtMs = Math.min(tomorrow, dayStartMs(nowMs) + Math.ceil((need * DAY_MS) / result.budget) - options.pacingAheadMs);
-    if (state.lease && state.lease.day !== day) state.lease = undefined;
+  }
+
+  async function acquireLeases(asks: LeaseAsk[]): Promise<void> {
+    // One order for every replica's locks: no deadlock between two batches.
+    asks.sort((a, b) => (a.ad.campaignId < b.ad.campaignId ? -1 : 1));
+    const plans = asks.map((a) => {
+      const unit = leaseUnit(a.ad);
+      return { ...a, day: utcDay(a.nowMs), unit, slice: leaseSlice(a.ad.dailyBudgetMilli, unit, options.slicesPerDay), ceiling: pacedCeiling(a.ad.dailyBudgetMilli, a.nowMs, options.pacingAheadMs) };
+    });
+    // Yesterday's unspent leases go back first.
+    const stale = plans.filter((p) => p.state.lease && p.state.lease.day !== p.day && p.state.lease.remainingMilli > 0);
+    for (const p of stale) await releaseLease(p.ad.campaignId, p.state.lease!);
+    const results = await db.transaction().execute(async (trx) => {
+      const ids = plans.map((p) => p.ad.campaignId);
+      const days = plans.map((p) => p.day);
+      await sql`
+        INSERT INTO campaign_day (campaign_id, day, budget_milli)
+        SELECT * FROM unnest(${ids}::uuid[], ${days}::date[], ${plans.map((p) => p.ad.dailyBudgetMilli)}::bigint[])
+        ON CONFLICT DO NOTHING`.execute(trx);
+      const rows = await sql<{ campaign_id: string; budget_milli: string; leased_milli: string; lifetime_budget_minor: string | null; lifetime_leased_milli: string; status: string }>`
+        SELECT d.campaign_id, d.budget_milli, d.leased_milli, c.lifetime_budget_minor, c.lifetime_leased_milli, c.status
+        FROM campaign_day d JOIN campaign c ON c.id = d.campaign_id
+        JOIN unnest(${ids}::uuid[], ${days}::date[]) AS r(campaign_id, day) ON d.campaign_id = r.campaign_id AND d.day = r.day
+        ORDER BY d.campaign_id FOR UPDATE`.execute(trx);
+      const byId = new Map(rows.rows.map((r) => [r.campaign_id, r]));
+      const out = plans.map((p) => {
+        const row = byId.get(p.ad.campaignId);
+        if (!row) return { p, grant: 0, leased: 0, budget: p.ad.dailyBudgetMilli, lifetimeLeft: 0 };
+        const budget = Number(row.budget_milli);
+        const leased = Number(row.leased_milli);
+        const lifetimeLeft = row.lifetime_budget_minor === null ? Number.POSITIVE_INFINITY : Number(row.lifetime_budget_minor) * 1000 - Number(row.lifetime_leased_milli);
+        const grant = row.status === "active" ? Math.min(p.slice, Math.min(budget, p.ceiling) - leased, lifetimeLeft) : 0;
+        return { p, grant: grant >= p.unit ? grant : 0, leased, budget, lifetimeLeft };
+      });
+      const granted = out.filter((o) => o.grant > 0);
+      if (granted.length > 0) {
+        const gIds = granted.map((o) => o.p.ad.campaignId);
+        const gDays = granted.map((o) => o.p.day);
+        const grants = granted.map((o) => o.grant);
+        await sql`
+          UPDATE campaign_day d SET leased_milli = d.leased_milli + v.amount
+          FROM unnest(${gIds}::uuid[], ${gDays}::date[], ${grants}::bigint[]) AS v(campaign_id, day, amount)
+          WHERE d.campaign_id = v.campaign_id AND d.day = v.day`.execute(trx);
+        await sql`
+          UPDATE campaign c SET lifetime_leased_milli = c.lifetime_leased_milli + v.amount
+          FROM unnest(${gIds}::uuid[], ${grants}::bigint[]) AS v(id, amount)
+          WHERE c.id = v.id`.execute(trx);
+      }
+      return out;
+    });
+    for (const { p, grant, leased, budget, lifetimeLeft } of results) {
+      const state = p.state;
+      if (grant > 0) {
+        const carried = state.lease && state.lease.day === p.day ? state.lease.remainingMilli : 0;
+        state.lease = new Lease(p.day, carried + grant);
+        state.retryAtMs = 0;
+        continue;
+      }
+      // Refused: ask again when the even line reaches one more unit, or tomorrow when the day's budget is gone.
+      const need = leased + p.unit;
+      const tomorrow = dayStartMs(p.nowMs) + DAY_MS;
+      if (need > budget || lifetimeLeft < p.unit) state.retryAtMs = tomorrow;
+      else state.retryAtMs = Math.min(tomorrow, dayStartMs(p.nowMs) + Math.ceil((need * DAY_MS) / budget) - options.pacingAheadMs);
+      if (state.lease && state.lease.day !== p.day) state.lease = undefined;
+    }
   }
 
   /** Gives the unspent part of a lease back, so other replicas (and the lifetime budget) can use it. */
@@ -460,7 +512,9 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
 
     /** Waits for the lease requests under way (tests and the bench drive a clock). */
     async settle(): Promise<void> {
-      await Promise.all([...leases.values()].map((s) => s.inFlight));
+      while (leaseQueue.size > 0 || batchRunning || [...leases.values()].some((s) => s.inFlight)) {
+        await Promise.all([...leases.values()].map((s) => s.inFlight));
+      }
     },
 
     start(): void {
@@ -478,7 +532,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       if (flushTimer) clearInterval(flushTimer);
       if (rescoreTimer) clearInterval(rescoreTimer);
       await flush();
-      await Promise.all([...leases.values()].map((s) => s.inFlight));
+      while (leaseQueue.size > 0 || batchRunning) await Promise.all([...leases.values()].map((s) => s.inFlight));
       for (const [id, s] of leases) if (s.lease) await releaseLease(id, s.lease).catch((err: unknown) => log.warn({ err, campaign_id: id }, "lease not given back"));
     },
   };
