@@ -117,7 +117,9 @@ async function seed(pool: { query(q: string, v?: unknown[]): Promise<unknown> })
 }
 
 async function startServer(env: Record<string, string>): Promise<{ port: number; pid: number; activeAds: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
+  // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, "--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -194,7 +194,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     });
     // Yesterday's unspent leases go back first.
     const stale = plans.filter((p) => p.state.lease && p.state.lease.day !== p.day && p.state.lease.remainingMilli > 0);
-    for (const p of stale) await releaseLease(p.ad.campaignId, p.state.lease!);
+    await releaseLeases(stale.map((p) => ({ campaignId: p.ad.campaignId, lease: p.state.lease! })));
     const results = await db.transaction().execute(async (trx) => {
       const ids = plans.map((p) => p.ad.campaignId);
       const days = plans.map((p) => p.day);
@@ -251,18 +251,27 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   }
 
   /** Gives the unspent part of a lease back, so other replicas (and the lifetime budget) can use it. */
-  async function releaseLease(campaignId: string, lease: Lease): Promise<void> {
-    const give = lease.remainingMilli;
-    if (give <= 0) return;
-    lease.remainingMilli = 0;
+  function releaseLease(campaignId: string, lease: Lease): Promise<void> {
+    return releaseLeases([{ campaignId, lease }]);
+  }
+
+  /** Many at once (a stopping replica holds one per campaign it served): one transaction. */
+  async function releaseLeases(held: { campaignId: string; lease: Lease }[]): Promise<void> {
+    const back = held.filter((h) => h.lease.remainingMilli > 0).sort((a, b) => (a.campaignId < b.campaignId ? -1 : 1));
+    if (back.length === 0) return;
+    const ids = back.map((h) => h.campaignId);
+    const days = back.map((h) => h.lease.day);
+    const amounts = back.map((h) => h.lease.remainingMilli);
+    for (const h of back) h.lease.remainingMilli = 0;
     await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable("campaign_day")
-        .set({ leased_milli: sql`GREATEST(0, leased_milli - ${give})` })
-        .where("campaign_id", "=", campaignId)
-        .where("day", "=", lease.day)
-        .execute();
-      await trx.updateTable("campaign").set({ lifetime_leased_milli: sql`GREATEST(0, lifetime_leased_milli - ${give})` }).where("id", "=", campaignId).execute();
+      await sql`
+        UPDATE campaign_day d SET leased_milli = GREATEST(0, d.leased_milli - v.amount)
+        FROM unnest(${ids}::uuid[], ${days}::date[], ${amounts}::bigint[]) AS v(campaign_id, day, amount)
+        WHERE d.campaign_id = v.campaign_id AND d.day = v.day`.execute(trx);
+      await sql`
+        UPDATE campaign c SET lifetime_leased_milli = GREATEST(0, c.lifetime_leased_milli - v.amount)
+        FROM (SELECT id, sum(amount) AS amount FROM unnest(${ids}::uuid[], ${amounts}::bigint[]) AS u(id, amount) GROUP BY id) AS v
+        WHERE c.id = v.id`.execute(trx);
     });
   }
 
@@ -533,7 +542,10 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       if (rescoreTimer) clearInterval(rescoreTimer);
       await flush();
       while (leaseQueue.size > 0 || batchRunning) await Promise.all([...leases.values()].map((s) => s.inFlight));
-      for (const [id, s] of leases) if (s.lease) await releaseLease(id, s.lease).catch((err: unknown) => log.warn({ err, campaign_id: id }, "lease not given back"));
+      const held = [...leases].filter(([, s]) => s.lease).map(([campaignId, s]) => ({ campaignId, lease: s.lease! }));
+      for (let i = 0; i < held.length; i += 1000) {
+        await releaseLeases(held.slice(i, i + 1000)).catch((err: unknown) => log.warn({ err, campaigns: held.length }, "leases not given back"));
+      }
     },
   };
 }
