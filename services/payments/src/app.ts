@@ -67,6 +67,8 @@ export async function createPayments(config: Config, overrides: PaymentsOverride
     plans: JSON.parse(config.PLAN_FEE_BPS) as Record<string, number>,
     defaultPlan: config.DEFAULT_PLAN,
     intentTtlMs: config.PAYMENT_INTENT_TTL_MS,
+    railName: rail.name,
+    submitBankOperation: (id) => bank.submitById(id),
   });
   registerPaymentsServer(rt.grpc, { ledger, pins, bank, p2p, payments, billing, settlement });
   const callbacks = createBankCallbackServer(rail.name, bank, rt.log);

@@ -13,7 +13,7 @@ import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import { clearingOwner, SYSTEM_ACCOUNTS } from "../src/domain/ledger-service.js";
 import { subjects } from "../src/events/subjects.js";
-import { TEST_PIN, testEnv, uniqueId } from "./factories.js";
+import { ibanOf, TEST_PIN, testEnv, uniqueId } from "./factories.js";
 
 let env: TestEnv;
 let app: PaymentsApp;
@@ -176,13 +176,49 @@ describe("RefundPayment", () => {
     return { biz, c, p };
   }
 
+  it("when a refund goes to the customer's bank, then it waits in refunds-in-flight until the bank settles it; a bank that refuses it sends it to the wallet", async () => {
+    const { biz, c, p } = await paid("10000"); // fee 290
+    const link = async (iban: string) =>
+      (await unaryCall(client.linkBankAccount.bind(client), { owner: { owner: { $case: "customerId", value: c.id } }, currency: "EUR", number: { $case: "iban", value: iban }, holderName: "Ada" }, { token: c.token })).bankAccount!;
+    const good = await link(ibanOf("DE", "370400440532013000"));
+    const closed = await link(ibanOf("DE", "370400440532010002"));
+    const inFlight = async () => (await app.services.ledger.findWallet(SYSTEM_ACCOUNTS.refunds.owner, "EUR"))?.balanceMinor ?? 0n;
+    const clearing = async () => (await app.services.ledger.findWallet(clearingOwner("sandbox"), "EUR"))?.balanceMinor ?? 0n;
+    const [inFlightBefore, clearingBefore] = [await inFlight(), await clearing()];
+    const refund = (amount: string, bankAccountId: string) =>
+      unaryCall(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur(amount), reason: "", bankAccountId }, { token: biz.token });
+    const operationState = (id: string) => waitFor(async () => {
+      const op = await app.services.bank.get(id);
+      return op.state !== "pending" ? op.state : undefined;
+    });
+
+    const out = await refund("4000", good.id);
+    expect(out.refund?.bankOperationId).not.toBe("");
+    expect(await operationState(out.refund!.bankOperationId)).toBe("settled");
+    expect((await wallets(c.id, biz.id))[0]).toBe(90_000n);
+    // Out to the bank, as a payout goes: the clearing account records what left for the bank.
+    expect(await clearing()).toBe(clearingBefore + 4000n);
+
+    const back = await refund("1000", closed.id);
+    expect(await operationState(back.refund!.bankOperationId)).toBe("failed");
+    expect((await wallets(c.id, biz.id))[0]).toBe(91_000n);
+    expect(await inFlight()).toBe(inFlightBefore);
+
+    // Only the customer's own bank account, in the payment's currency.
+    const stranger = await customer(0n);
+    const theirs = (await unaryCall(client.linkBankAccount.bind(client), { owner: { owner: { $case: "customerId", value: stranger.id } }, currency: "EUR", number: { $case: "iban", value: ibanOf("DE", "370400440532013000") }, holderName: "Bo" }, { token: stranger.token })).bankAccount!;
+    const refused = await expectFailure(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("1"), reason: "", bankAccountId: theirs.id }, { token: biz.token });
+    expect(errorDetail(refused)?.field).toBe("bank_account_id");
+    expect((await wallets(c.id, biz.id))[0]).toBe(91_000n);
+  });
+
   it("when refunds are partial and then full, then the customer gets it all back, the fee returns in proportion and in full at the end", async () => {
     const { biz, c, p } = await paid("10000"); // fee 290
-    const refund = (amount: string) => unaryCall(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur(amount), reason: "damaged" }, { token: biz.token });
+    const refund = (amount: string) => unaryCall(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur(amount), reason: "damaged", bankAccountId: "" }, { token: biz.token });
     const first = await refund("3333");
     expect(first.refund).toMatchObject({ amount: eur("3333"), feeReturned: eur("96") });
     expect(first.payment?.refunded).toEqual(eur("3333"));
-    const over = await expectFailure(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("6668"), reason: "" }, { token: biz.token });
+    const over = await expectFailure(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("6668"), reason: "", bankAccountId: "" }, { token: biz.token });
     expect(errorDetail(over)).toMatchObject({ reason: "REFUND_EXCEEDS_CAPTURED", field: "amount.amount_minor" });
     const last = await refund("6667");
     expect(last.refund?.feeReturned).toEqual(eur("194"));
@@ -200,7 +236,7 @@ describe("RefundPayment", () => {
 
   it("when a refund is retried with its key, then it is refunded once; another business or the customer cannot refund", async () => {
     const { biz, c, p } = await paid("1000");
-    const req = { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("500"), reason: "" };
+    const req = { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("500"), reason: "", bankAccountId: "" };
     const first = await unaryCall(client.refundPayment.bind(client), req, { token: biz.token });
     const again = await unaryCall(client.refundPayment.bind(client), req, { token: biz.token });
     expect(again).toMatchObject({ replayed: true, refund: { id: first.refund!.id } });
@@ -215,7 +251,7 @@ describe("RefundPayment", () => {
     const biz = await business();
     const c = await customer(0n);
     const p = await intent(biz, c.id, "100");
-    const err = await expectFailure(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("1"), reason: "" }, { token: biz.token });
+    const err = await expectFailure(client.refundPayment.bind(client), { idempotencyKey: uniqueId("r"), paymentId: p.id, amount: eur("1"), reason: "", bankAccountId: "" }, { token: biz.token });
     expect(errorDetail(err)?.reason).toBe("PAYMENT_NOT_CAPTURED");
   });
 });

@@ -13,7 +13,7 @@ export interface BankAccount {
 
 export interface BankOperation {
   id: string;
-  kind: "topup" | "payout";
+  kind: "topup" | "payout" | "refund";
   accountId: string;
   bankAccountId: string;
   bankAccountMasked: string;

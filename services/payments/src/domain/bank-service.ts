@@ -137,6 +137,21 @@ export function createBankService(ports: BankPorts) {
           reference: op.id,
         });
         transferId = posted.transfer.id;
+      } else if (op.kind === "refund") {
+        // The refund waited in refunds-in-flight: out to the bank, or back to the customer's wallet.
+        const bank = await findBankAccount(trx, op.bank_account_id);
+        const to = state === "settled" ? clearing : await ports.ledger.ensureAccount({ kind: "customer", id: bank!.owner_id }, "customer_wallet", op.currency, trx);
+        const moved = await applyTransfer(trx, {
+          caller: "payments",
+          idempotencyKey: `${state === "settled" ? "refund_out" : "refund_back"}:${op.id}`,
+          fromAccountId: op.account_id,
+          toAccountId: to.id,
+          amount: { amountMinor: BigInt(op.amount_minor), currency: op.currency },
+          note: "",
+          reason: state === "settled" ? "refund_out" : "refund_back",
+          reference: op.id,
+        });
+        transferId = moved.transfer.id;
       } else if (op.kind === "payout" && op.transfer_id) {
         if (state === "settled") {
           try {
@@ -209,6 +224,12 @@ export function createBankService(ports: BankPorts) {
     },
 
     get: load,
+
+    /** Hands an operation its use case just committed to the rail (the sweep does it after a crash). */
+    async submitById(id: string): Promise<void> {
+      const op = await findBankOperation(ports.db, id);
+      if (op && op.state === "pending") await submit(op);
+    },
 
     /** Bank → wallet: pending until the bank's callback; nothing moves in the ledger before. */
     async topUp(caller: string, request: MoveRequest): Promise<{ operation: BankOperation; replayed: boolean }> {

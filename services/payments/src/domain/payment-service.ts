@@ -12,6 +12,8 @@ import {
   setIdempotencyResult,
   findPaymentIntent,
   findPaymentIntentByOrder,
+  findBankAccount,
+  insertBankOperation,
   findPaymentIntents,
   findIdempotencyRecords,
   claimIdempotencyKeys,
@@ -47,6 +49,9 @@ export interface PaymentPorts {
   plans: Record<string, number>;
   defaultPlan: string;
   intentTtlMs: number;
+  /** The bank rail refunds to a bank go out on, and how one is handed to it after its commit. */
+  railName: string;
+  submitBankOperation(id: string): Promise<void>;
 }
 
 function intentRowToIntent(row: PaymentIntentRow): PaymentIntent {
@@ -69,7 +74,16 @@ function intentRowToIntent(row: PaymentIntentRow): PaymentIntent {
 }
 
 function refundRowToRefund(row: PaymentRefundRow): Refund {
-  return { id: row.id, paymentId: row.payment_id, amountMinor: BigInt(row.amount_minor), feeReturnedMinor: BigInt(row.fee_returned_minor), currency: row.currency, reason: row.reason, createdAt: row.created_at };
+  return {
+    id: row.id,
+    paymentId: row.payment_id,
+    amountMinor: BigInt(row.amount_minor),
+    feeReturnedMinor: BigInt(row.fee_returned_minor),
+    currency: row.currency,
+    reason: row.reason,
+    bankOperationId: row.bank_operation_id ?? "",
+    createdAt: row.created_at,
+  };
 }
 
 /** The platform's fee: basis points of the amount, rounded down (the business never pays more than its rate). */
@@ -335,12 +349,19 @@ export function createPaymentService(ports: PaymentPorts) {
     },
 
     /** Returns part or all of a captured payment; the fee's share comes back from the platform's revenue. */
-    async refund(caller: string, r: { idempotencyKey: string; paymentId: string; amount: MoneyValue; reason: string }): Promise<{ refund: Refund; payment: PaymentIntent; replayed: boolean }> {
+    async refund(caller: string, r: { idempotencyKey: string; paymentId: string; amount: MoneyValue; reason: string; bankAccountId?: string }): Promise<{ refund: Refund; payment: PaymentIntent; replayed: boolean }> {
       const intent = await this.get(r.paymentId);
       if (r.amount.currency !== intent.currency) throw new InvalidInput("amount.currency", `must be ${intent.currency}, the payment's currency`, "CURRENCY_MISMATCH");
+      const toBank = r.bankAccountId ? await findBankAccount(ports.db, r.bankAccountId) : undefined;
+      if (r.bankAccountId && (!toBank || toBank.owner_kind !== "customer" || toBank.owner_id !== intent.customerId || toBank.currency !== intent.currency)) {
+        throw Object.assign(new NotFound("the customer's bank account in the payment's currency"), { field: "bank_account_id" });
+      }
       const business = await ports.ledger.ensureAccount({ kind: "business", id: intent.businessId }, "business_wallet", intent.currency);
       const fees = await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.fees.owner, SYSTEM_ACCOUNTS.fees.kind, intent.currency);
-      const customer = await ports.ledger.ensureAccount(wallet(intent.customerId), "customer_wallet", intent.currency);
+      // To the wallet at once, or to the refunds-in-flight account until the customer's bank settles it.
+      const customer = toBank
+        ? await ports.ledger.ensureAccount(SYSTEM_ACCOUNTS.refunds.owner, SYSTEM_ACCOUNTS.refunds.kind, intent.currency)
+        : await ports.ledger.ensureAccount(wallet(intent.customerId), "customer_wallet", intent.currency);
       const { value, replayed } = await ports.db.transaction().execute((trx) =>
         idempotent(
           trx,
@@ -371,7 +392,25 @@ export function createPaymentService(ports: PaymentPorts) {
             const refused = ledger.applyLinked(specs).find((o) => !o.ok);
             if (refused && !refused.ok) throw refused.error;
             await ledger.flush(trx);
-            const refund = await insertRefund(trx, { id, payment_id: row.id, amount_minor: amount.toString(), fee_returned_minor: back.toString(), currency: row.currency, reason: r.reason, actor: caller });
+            let operationId: string | null = null;
+            if (toBank) {
+              operationId = randomUUID();
+              await insertBankOperation(trx, {
+                id: operationId,
+                kind: "refund",
+                account_id: customer.id,
+                bank_account_id: toBank.id,
+                amount_minor: amount.toString(),
+                currency: row.currency,
+                rail: ports.railName,
+                transfer_id: null,
+                actor: caller,
+                submitted_at: null,
+                // Submitted right after this commit; the sweep takes it over only after a crash.
+                submit_claimed_until: new Date(ports.now().getTime() + 60_000),
+              });
+            }
+            const refund = await insertRefund(trx, { id, payment_id: row.id, amount_minor: amount.toString(), fee_returned_minor: back.toString(), currency: row.currency, reason: r.reason, actor: caller, bank_operation_id: operationId });
             const updated = await updatePaymentIntent(trx, row.id, { refunded_minor: (before + amount).toString() });
             await ports.enqueue(trx, [paymentRefundedEvent(intentRowToIntent(updated), refundRowToRefund(refund))]);
             return { id, value: { refund, payment: updated } };
@@ -382,6 +421,7 @@ export function createPaymentService(ports: PaymentPorts) {
           },
         ),
       );
+      if (!replayed && value.refund.bank_operation_id) await ports.submitBankOperation(value.refund.bank_operation_id);
       return { refund: refundRowToRefund(value.refund), payment: intentRowToIntent(value.payment), replayed };
     },
 

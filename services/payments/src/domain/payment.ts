@@ -25,6 +25,8 @@ export interface Refund {
   feeReturnedMinor: bigint;
   currency: string;
   reason: string;
+  /** Set when the refund goes to the customer's bank. */
+  bankOperationId: string;
   createdAt: Date;
 }
 

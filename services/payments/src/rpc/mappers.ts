@@ -147,5 +147,5 @@ export function paymentIntentToPb(p: PaymentIntent): PaymentIntentPb {
 }
 
 export function refundToPb(r: Refund): RefundPb {
-  return { id: r.id, paymentId: r.paymentId, amount: money(r.amountMinor, r.currency), feeReturned: money(r.feeReturnedMinor, r.currency), reason: r.reason, createdAt: r.createdAt };
+  return { id: r.id, paymentId: r.paymentId, amount: money(r.amountMinor, r.currency), feeReturned: money(r.feeReturnedMinor, r.currency), reason: r.reason, createdAt: r.createdAt, bankOperationId: r.bankOperationId };
 }

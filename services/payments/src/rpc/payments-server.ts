@@ -272,7 +272,8 @@ export function registerPaymentsServer(grpc: KitServer, uc: PaymentsUseCases): v
       const reason = note("reason", req.reason);
       const payment = await payments.get(paymentId);
       authorizeRefund(ctx.principal, payment);
-      const r = await payments.refund(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, amount, reason });
+      const bankAccountId = req.bankAccountId ? required("bank_account_id", req.bankAccountId) : undefined;
+      const r = await payments.refund(principalLabel(ctx.principal), { idempotencyKey: key, paymentId, amount, reason, bankAccountId });
       return { refund: refundToPb(r.refund), payment: paymentIntentToPb(r.payment), replayed: r.replayed };
     }),
     setBusinessPlan: grpc.unary("SetBusinessPlan", async (req) => {

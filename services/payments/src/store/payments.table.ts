@@ -26,7 +26,7 @@ export type BankAccountRow = Selectable<BankAccountTable>;
 
 export interface BankOperationTable {
   id: string;
-  kind: "topup" | "payout";
+  kind: "topup" | "payout" | "refund";
   account_id: string;
   bank_account_id: string;
   amount_minor: string;
@@ -122,6 +122,8 @@ export interface PaymentRefundTable {
   currency: string;
   reason: Generated<string>;
   actor: string;
+  /** The bank operation carrying the refund to the customer's bank; null when it went to the wallet. */
+  bank_operation_id: string | null;
   created_at: Generated<Date>;
 }
 export type PaymentRefundRow = Selectable<PaymentRefundTable>;

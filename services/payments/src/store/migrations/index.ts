@@ -6,6 +6,7 @@ import * as balanceCheckPerStatement from "./2026_12_05_040000_balance_check_per
 import * as addPaymentNumbersAndClaims from "./2026_12_05_050000_add_payment_numbers_and_claims.js";
 import * as addInvoicePayment from "./2026_12_05_060000_add_invoice_payment.js";
 import * as addSettlementSchedule from "./2026_12_05_070000_add_settlement_schedule.js";
+import * as addBankRefunds from "./2026_12_05_080000_add_bank_refunds.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_050000_add_payment_numbers_and_claims": addPaymentNumbersAndClaims,
   "2026_12_05_060000_add_invoice_payment": addInvoicePayment,
   "2026_12_05_070000_add_settlement_schedule": addSettlementSchedule,
+  "2026_12_05_080000_add_bank_refunds": addBankRefunds,
 };

@@ -651,7 +651,11 @@ export interface Refund {
   /** The part of the platform's fee returned with it. */
   feeReturned: Money | undefined;
   reason: string;
-  createdAt: Date | undefined;
+  createdAt:
+    | Date
+    | undefined;
+  /** The bank operation carrying it to the customer's bank, when it goes there. */
+  bankOperationId: string;
 }
 
 export interface RefundPaymentRequest {
@@ -659,6 +663,13 @@ export interface RefundPaymentRequest {
   paymentId: string;
   amount: Money | undefined;
   reason: string;
+  /**
+   * Empty: the refund returns to the customer's wallet at once. A bank
+   * account the customer linked: the refund waits in the platform's
+   * refunds-in-flight account until that bank settles it, and goes to the
+   * customer's wallet if the bank refuses it.
+   */
+  bankAccountId: string;
 }
 
 export interface RefundPaymentResponse {
@@ -6505,7 +6516,15 @@ export const GetPaymentIntentResponse: MessageFns<GetPaymentIntentResponse> = {
 };
 
 function createBaseRefund(): Refund {
-  return { id: "", paymentId: "", amount: undefined, feeReturned: undefined, reason: "", createdAt: undefined };
+  return {
+    id: "",
+    paymentId: "",
+    amount: undefined,
+    feeReturned: undefined,
+    reason: "",
+    createdAt: undefined,
+    bankOperationId: "",
+  };
 }
 
 export const Refund: MessageFns<Refund> = {
@@ -6527,6 +6546,9 @@ export const Refund: MessageFns<Refund> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(50).fork()).join();
+    }
+    if (message.bankOperationId !== "") {
+      writer.uint32(58).string(message.bankOperationId);
     }
     return writer;
   },
@@ -6592,6 +6614,14 @@ export const Refund: MessageFns<Refund> = {
             message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bankOperationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6624,6 +6654,11 @@ export const Refund: MessageFns<Refund> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      bankOperationId: isSet(object.bankOperationId)
+        ? globalThis.String(object.bankOperationId)
+        : isSet(object.bank_operation_id)
+        ? globalThis.String(object.bank_operation_id)
+        : "",
     };
   },
 
@@ -6647,6 +6682,9 @@ export const Refund: MessageFns<Refund> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toISOString();
     }
+    if (message.bankOperationId !== "") {
+      obj.bankOperationId = message.bankOperationId;
+    }
     return obj;
   },
 
@@ -6665,12 +6703,13 @@ export const Refund: MessageFns<Refund> = {
       : undefined;
     message.reason = object.reason ?? "";
     message.createdAt = object.createdAt ?? undefined;
+    message.bankOperationId = object.bankOperationId ?? "";
     return message;
   },
 };
 
 function createBaseRefundPaymentRequest(): RefundPaymentRequest {
-  return { idempotencyKey: "", paymentId: "", amount: undefined, reason: "" };
+  return { idempotencyKey: "", paymentId: "", amount: undefined, reason: "", bankAccountId: "" };
 }
 
 export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
@@ -6686,6 +6725,9 @@ export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(34).string(message.reason);
+    }
+    if (message.bankAccountId !== "") {
+      writer.uint32(42).string(message.bankAccountId);
     }
     return writer;
   },
@@ -6735,6 +6777,14 @@ export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bankAccountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6761,6 +6811,11 @@ export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
         : "",
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      bankAccountId: isSet(object.bankAccountId)
+        ? globalThis.String(object.bankAccountId)
+        : isSet(object.bank_account_id)
+        ? globalThis.String(object.bank_account_id)
+        : "",
     };
   },
 
@@ -6778,6 +6833,9 @@ export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.bankAccountId !== "") {
+      obj.bankAccountId = message.bankAccountId;
+    }
     return obj;
   },
 
@@ -6792,6 +6850,7 @@ export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
       ? Money.fromPartial(object.amount)
       : undefined;
     message.reason = object.reason ?? "";
+    message.bankAccountId = object.bankAccountId ?? "";
     return message;
   },
 };
