@@ -1,4 +1,4 @@
-import type { Client, ServiceError } from "@grpc/grpc-js";
+import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
 import type { TokenSigner } from "@kontor/service-kit/auth";
@@ -40,6 +40,8 @@ type UnaryMethod<Req, Res> = Parameters<typeof unaryCall<Req, Res>>[0];
  */
 export interface ServiceClients {
   messaging: MessagingServiceClient;
+  /** The next of `channels` connections to messaging for sends (round robin), so no one connection carries every send. */
+  sender(): MessagingServiceClient;
   templates: TemplateServiceClient;
   call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, actingFor: { partnerId: string; businessId: string }): Promise<Res>;
   close(): void;
@@ -48,8 +50,18 @@ export interface ServiceClients {
 /** Tokens live this long; a cached one is replaced a minute before it expires. */
 const TOKEN_TTL_S = 300;
 
-export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number }): ServiceClients {
+export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number }): ServiceClients {
   const messaging = createClient(MessagingServiceClient, options.messagingAddress);
+  // Each its own connection (a local subchannel pool): clients with equal options would otherwise share one.
+  const senders = Array.from({ length: Math.max(1, options.channels) }, () =>
+    new MessagingServiceClient(options.messagingAddress, credentials.createInsecure(), {
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.max_receive_message_length": 8 * 1024 * 1024,
+      "grpc.enable_channelz": 0,
+      "grpc.use_local_subchannel_pool": 1,
+    }),
+  );
+  let next = 0;
   const templates = createClient(TemplateServiceClient, options.messagingAddress);
   const tokens = new Map<string, { token: string; renewAt: number }>();
   async function tokenFor(partnerId: string, businessId: string): Promise<string> {
@@ -63,6 +75,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
   }
   return {
     messaging,
+    sender: () => senders[next++ % senders.length]!,
     templates,
     async call(client, method, request, actingFor) {
       const token = await tokenFor(actingFor.partnerId, actingFor.businessId);
@@ -74,6 +87,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
     },
     close() {
       messaging.close();
+      for (const c of senders) c.close();
       templates.close();
     },
   };

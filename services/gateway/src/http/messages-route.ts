@@ -163,7 +163,8 @@ export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<G
         };
         let result;
         try {
-          ({ result } = await clients.call(clients.messaging, clients.messaging.sendMessage, request, actingFor));
+          const channel = clients.sender();
+          ({ result } = await clients.call(channel, channel.sendMessage, request, actingFor));
         } catch (err) {
           throw toGraphError(err, req, log, (f) => cloudFieldOf(f, plan.type));
         }
