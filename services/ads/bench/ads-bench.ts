@@ -11,7 +11,7 @@
  * for its latency, and a no-op gRPC call's rate and latency on the same
  * channel as the limit; CPU per call by party. Last, a simulated day: two
  * in-process replicas with a driven clock serve BENCH_DAY_CAMPAIGNS
- * campaigns through 96 quarter-hours; overspend_ok says whether every
+ * campaigns (60) through 96 quarter-hours; overspend_ok says whether every
  * campaign stayed within one maximum bid of its daily budget.
  * Prints one JSON line and writes bench-results/ads.json.
  */
@@ -35,7 +35,7 @@ const PHASE_MS = benchKnob("BENCH_PHASE_MS", 8_000);
 const LIMIT_MS = benchKnob("BENCH_LIMIT_MS", 4_000);
 const CONCURRENCY = benchKnob("BENCH_CONCURRENCY", 32);
 const TARGET_RATE = benchKnob("BENCH_TARGET_RATE", 2_000);
-const DAY_CAMPAIGNS = benchKnob("BENCH_DAY_CAMPAIGNS", 200);
+const DAY_CAMPAIGNS = benchKnob("BENCH_DAY_CAMPAIGNS", 60);
 const DAY_REQUESTS = benchKnob("BENCH_DAY_REQUESTS_PER_STEP", 150);
 const GENERATOR_VERSION = 1;
 const DB_NAME = "kontor_bench_ads";

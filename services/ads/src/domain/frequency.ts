@@ -47,10 +47,15 @@ export class FrequencyLedger {
   record(customerId: string, campaignId: string, placement: Placement, nowMs: number): void {
     let byCampaign = this.campaigns.get(customerId);
     if (!byCampaign) this.campaigns.set(customerId, (byCampaign = new Map()));
-    byCampaign.set(campaignId, [...prune(byCampaign.get(campaignId) ?? [], nowMs, WEEK_MS), nowMs]);
+    // In place: the arrays are this ledger's own, and copying one per impression fed the garbage collector.
+    const times = prune(byCampaign.get(campaignId) ?? [], nowMs, WEEK_MS);
+    times.push(nowMs);
+    byCampaign.set(campaignId, times);
     let byPlacement = this.placements.get(customerId);
     if (!byPlacement) this.placements.set(customerId, (byPlacement = new Map()));
-    byPlacement.set(placement, [...prune(byPlacement.get(placement) ?? [], nowMs, DAY_MS), nowMs]);
+    const shown = prune(byPlacement.get(placement) ?? [], nowMs, DAY_MS);
+    shown.push(nowMs);
+    byPlacement.set(placement, shown);
   }
 
   /** Drops customers with nothing inside the week (bounded memory). */
