@@ -2,12 +2,15 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { BusinessUpdated } from "@kontor/proto/directory/v1/events";
+import { MessageReceived } from "@kontor/proto/messaging/v1/events";
 import { BusinessSnapshot, type OpeningHours } from "@kontor/proto/directory/v1/business";
 import type { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { BusinessToolsServiceClient } from "@kontor/proto/messaging/v1/tools_service";
 import type { AutoReply } from "@kontor/proto/messaging/v1/tools";
 import { errorDetail } from "@kontor/service-kit/errors";
+import { domainStream } from "@kontor/service-kit/nats";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import type { MessagingApp } from "../src/app.js";
 import { customer, e164, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
@@ -140,6 +143,41 @@ describe("greeting messages", () => {
     await sql(`DELETE FROM auto_reply_sent WHERE customer_id = $1`, [cy.id]);
     await cy.say("still there?");
     expect((await automated(biz, assigned)).length).toBe(before);
+  });
+});
+
+describe("greeting messages, redelivered", () => {
+  it("when a customer message is delivered again, also after a crash between the greeting's send and its record, then the customer still has one greeting", async () => {
+    const biz = await business();
+    await configure(biz, reply("Welcome back!"), off);
+    const eve = await customerOf(biz);
+    const conversation = await eve.say("hello");
+    await waitFor(async () => (await automated(biz, conversation)).length === 1);
+    await outboxDrained(app.runtime.database.pool);
+    const received = (await streamMessages(env, "messaging", "kontor.messaging.message.received.v1")).filter((m) => MessageReceived.decode(m.data).customerId === eve.id);
+    expect(received).toHaveLength(1);
+    const nc = await env.nats();
+    const js = nc.jetstream();
+    const jsm = await nc.jetstreamManager();
+    /** The same event as a new stream message; resolves once the flows' consumer has acknowledged it. */
+    const redeliver = async () => {
+      const ack = await js.publish(`${env.natsPrefix}kontor.messaging.message.received.v1`, received[0]!.data, { msgID: randomUUID() });
+      await waitFor(async () => (await jsm.consumers.info(domainStream(env.natsPrefix, "messaging").name, "messaging-flows")).ack_floor.stream_seq >= ack.seq, 30_000);
+    };
+    const eventId = MessageReceived.decode(received[0]!.data).meta!.eventId;
+
+    // The same event again: processed_events says it was handled.
+    await redeliver();
+    expect(await automated(biz, conversation)).toEqual(["auto:greeting|Welcome back!"]);
+
+    // A crash after the send and before the commit: neither the event's mark nor the record was written.
+    await sql("DELETE FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [eventId]);
+    await sql("DELETE FROM auto_reply_sent WHERE customer_id = $1", [eve.id]);
+    await redeliver();
+    expect((await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [eventId])).rowCount).toBe(1);
+    // Decided again, sent again with the same client id: answered by the original, nothing new stored.
+    expect(await automated(biz, conversation)).toEqual(["auto:greeting|Welcome back!"]);
+    expect((await sql("SELECT count(*) AS n FROM auto_reply_sent WHERE customer_id = $1", [eve.id])).rows[0].n).toBe("1");
   });
 });
 
