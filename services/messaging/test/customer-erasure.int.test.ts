@@ -115,8 +115,12 @@ describe("erasing a customer's data", () => {
     await unaryCall(ca.setPrivacySettings.bind(ca), { customerId: c.id, adPersonalization: true, dataSharingOptOut: undefined }, { token: c.token });
     await unaryCall(ca.reportBusiness.bind(ca), { customerId: c.id, businessId: y.businessId, reason: 1, comment: "they wrote to me at home, Hauptstr. 1", phoneNumberId: y.pn, block: true }, { token: c.token });
 
+    // A greeting went to the customer (and one to the other customer, which stays).
+    for (const who of [c.id, other.id]) await db().query(`INSERT INTO auto_reply_sent (phone_number_id, customer_id, kind, sent_at) VALUES ($1, $2, 'greeting', now())`, [x.pn, who]);
+
     const erased = await erase(ca, c.id, c.token);
     expect(Number(erased.erasedMessages)).toBe(4);
+    expect((await db().query(`SELECT customer_id FROM auto_reply_sent WHERE phone_number_id = $1`, [x.pn])).rows).toEqual([{ customer_id: other.id }]);
     expect(erased.erasedAt).toBeInstanceOf(Date);
 
     // Both sides' history: every message keeps its place and reads back as erased.

@@ -22,7 +22,7 @@ export async function lockCustomer(trx: Kysely<MessagingDatabase>, customerId: s
 }
 
 /**
- * Marketing consent, privacy settings and blocks of the customer. Its
+ * Marketing consent, privacy settings, blocks, labels and auto-reply marks of the customer. Its
  * reports stay (the business's quality record) without the words it wrote.
  */
 export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, customerId: string): Promise<void> {
@@ -31,6 +31,8 @@ export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, custome
   await trx.deleteFrom("customer_block").where("customer_id", "=", customerId).execute();
   // Labels businesses put on the customer describe it too.
   await trx.deleteFrom("customer_label").where("customer_id", "=", customerId).execute();
+  // When greeting and away messages went to the customer: a trace of its contacts.
+  await trx.deleteFrom("auto_reply_sent").where("customer_id", "=", customerId).execute();
   await trx.updateTable("business_report").set({ comment: "" }).where("customer_id", "=", customerId).where("comment", "<>", "").execute();
 }
 
