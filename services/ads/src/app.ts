@@ -8,7 +8,8 @@ import { createReportService } from "./domain/report-service.js";
 import { createSponsoredService, type SponsoredSender } from "./domain/sponsored-service.js";
 import { createMessagingSender } from "./clients/messaging-sender.js";
 import { createAttribution } from "./domain/attribution-service.js";
-import { createServingEngine } from "./serving/serving-engine.js";
+import { randomUUID } from "node:crypto";
+import { createServingEngine, type SeenImpression } from "./serving/serving-engine.js";
 import { registerConsumers } from "./events/consumers.js";
 import { registerAdsServer } from "./rpc/ads-server.js";
 import { adsAccess } from "./rpc/access.js";
@@ -28,13 +29,17 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
   // SelectAds is the hot path: its successful calls log at trace.
   const rt = await createRuntime<AdsDatabase>({ name: "ads", domain: "ads", config, migrations, access: adsAccess, bounds, okLogLevel: "trace", ...runtimeOverrides });
   const ports = { db: rt.db, enqueue: rt.enqueue, now };
+  // Replicas tell each other what they served over core NATS (best effort; outside every stream), for the frequency caps.
+  const replicaId = randomUUID();
+  const seenSubject = `${rt.prefix}kontor.replicas.ads.impressions`;
+  const shareImpressions = (seen: SeenImpression[]) => rt.nc.publish(seenSubject, Buffer.from(JSON.stringify({ r: replicaId, s: seen })));
   const campaigns = createCampaignService({
     ...ports,
     policy: { bannedWords: config.ADS_BANNED_WORDS, allowedUrlHosts: config.ADS_ALLOWED_URL_HOSTS, blockedLandingDomains: config.ADS_BLOCKED_LANDING_DOMAINS },
     currencies: new Set(Object.keys(config.ADS_CURRENCY_RATES)),
   });
   const serving = createServingEngine(
-    { ...ports, log: rt.log },
+    { ...ports, log: rt.log, shareImpressions },
     {
       tokenSecret: config.ADS_TOKEN_SECRET,
       rates: config.ADS_CURRENCY_RATES,
@@ -60,6 +65,17 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
   // Memory first, then events (consumers start after these hooks), then traffic.
   rt.onStart(async () => {
     await serving.load();
+    rt.nc.subscribe(seenSubject, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const m = JSON.parse(Buffer.from(msg.data).toString("utf8")) as { r: string; s: SeenImpression[] };
+          if (m.r !== replicaId && Array.isArray(m.s)) serving.noteSeen(m.s.filter((x) => Array.isArray(x) && x.length === 4));
+        } catch (e) {
+          rt.log.warn({ err: e }, "undecodable impressions from a replica");
+        }
+      },
+    });
     serving.start();
   });
   rt.onStop(async () => {

@@ -75,6 +75,26 @@ describe("frequency caps", () => {
     clock.set(t0);
   });
 
+  it("when one replica showed a customer a campaign up to its cap, then once that replica's batch is out the other replica refuses it too", async () => {
+    // Midday: pacing leaves budget for both replicas (at midnight the first would lease all there is).
+    const t0 = clock.ms;
+    clock.set(t0 + 12 * HOUR);
+    const c = await activeCampaign(client, owner, reviewer, clock.ms, { businessId: "biz_pottery", bid: cpm("100"), frequencyCap: { perDay: 1, perWeek: 0 }, targeting: buildTargeting({ countries: ["FC"] }) });
+    await loaded(c.id);
+    const [one, two] = [replicas[0]!, replicas[1]!];
+    expect(await selectSettled(one, request("FC", "cust_x"))).toEqual([c.id]);
+    await one.serving.flush();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      // The control: the other replica serves the campaign (it has budget) to someone else at the same instant.
+      expect(await selectSettled(two, request("FC", `cust_y${Date.now()}`))).toEqual([c.id]);
+      if ((await selectSettled(two, request("FC", "cust_x"))).length === 0) break;
+      if (Date.now() > deadline) throw new Error("the other replica never learnt of the impression");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    clock.set(t0);
+  });
+
   it("when the placement's global cap is 4 a day, then a customer sees at most 4 ads there across campaigns, and other placements are apart", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await activeCampaign(client, owner, reviewer, clock.ms, { bid: cpm(String(100 + i)), targeting: buildTargeting({ countries: ["FB"] }) })).id);

@@ -27,11 +27,16 @@ export interface ServingOptions {
   flushMs: number;
 }
 
+/** One impression as the frequency caps count it: customer, campaign, placement, when (ms). */
+export type SeenImpression = [customerId: string, campaignId: string, placement: Placement, atMs: number];
+
 export interface ServingPorts {
   db: Kysely<AdsDatabase>;
   enqueue(trx: Kysely<AdsDatabase>, events: OutboxEvent[]): Promise<void>;
   now(): Date;
   log: Logger;
+  /** Tells the other replicas what this one served, for their frequency caps (best effort). */
+  shareImpressions?(seen: SeenImpression[]): void;
 }
 
 export interface AdRequest {
@@ -66,6 +71,8 @@ interface PendingImpression {
   /** CPM: the price (thousandths of a minor unit); CPC impressions cost nothing until clicked. */
   costMilli: number;
   currency: string;
+  /** Already told to the other replicas (a batch kept for a retry is not told twice). */
+  shared?: boolean;
 }
 
 interface LeaseState {
@@ -360,6 +367,12 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
+    if (ports.shareImpressions) {
+      const seen: SeenImpression[] = [];
+      for (const i of batch) if (i.customerId && !i.shared) seen.push([i.customerId, i.campaignId, i.placement, i.servedAtMs]);
+      for (const i of batch) i.shared = true;
+      if (seen.length > 0) ports.shareImpressions(seen);
+    }
     try {
       await writeBatch(batch);
     } catch (err) {
@@ -518,6 +531,11 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     },
 
     ctrOf,
+
+    /** Impressions another replica served: they count towards this replica's frequency caps too. */
+    noteSeen(seen: SeenImpression[]): void {
+      for (const [customerId, campaignId, placement, atMs] of seen) frequency.record(customerId, campaignId, placement, atMs);
+    },
 
     /** Waits for the lease requests under way (tests and the bench drive a clock). */
     async settle(): Promise<void> {
