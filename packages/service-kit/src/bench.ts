@@ -70,3 +70,76 @@ export function machineBusyUs(): number {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * TICK_US;
 }
+
+/** The p-th percentile (nearest rank) of ascending numbers, rounded to hundredths; 0 when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
+}
+
+/** CPU time so far (µs) of each party of a benchmark, and the wall clock. */
+export interface CpuSnapshot {
+  /** This load generator. */
+  client: number;
+  /** The service under test (0 without one). */
+  server: number;
+  /** The PostgreSQL backends serving the benchmark's own database, by pid. */
+  backends: Map<number, number>;
+  /** nats-server (shared with everything else on the host). */
+  nats: number;
+  machine: number;
+  wallUs: number;
+}
+
+/**
+ * Per-party CPU accounting for a benchmark: snapshots of this process, the
+ * service, the PostgreSQL backends of the database `pool` is connected to
+ * (other databases on a shared server are someone else's), nats-server and
+ * the machine, and µs per operation between two of them.
+ */
+export function createCpuMeter(pool: { query(q: string): Promise<{ rows: { pid: number }[] }> }) {
+  return {
+    async snapshot(serverPid: number): Promise<CpuSnapshot> {
+      const { rows } = await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      const backends = new Map<number, number>();
+      for (const { pid } of rows) {
+        try {
+          backends.set(pid, processCpuUs(pid));
+        } catch {
+          // ended meanwhile
+        }
+      }
+      const own = process.cpuUsage();
+      return {
+        client: own.user + own.system,
+        server: serverPid > 0 ? processCpuUs(serverPid) : 0,
+        backends,
+        nats: sumProcessCpuUs(pidsNamed(["nats-server"]).get("nats-server")!),
+        machine: machineBusyUs(),
+        wallUs: Number(process.hrtime.bigint() / 1000n),
+      };
+    },
+    /** µs of CPU per operation by party between two snapshots, and how many cores the whole machine kept busy. */
+    perOp(from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> {
+      const n = Math.max(1, ops);
+      // A backend that ended during the phase loses its ticks; one that started counts from zero.
+      let pg = 0;
+      for (const [pid, us] of to.backends) pg += us - (from.backends.get(pid) ?? 0);
+      const per = (us: number) => Math.round(us / n);
+      const client = per(to.client - from.client);
+      const server = per(to.server - from.server);
+      const postgres = per(pg);
+      return {
+        client,
+        server,
+        postgres,
+        nats: per(to.nats - from.nats),
+        // What the benchmark's own processes spent (nats-server is shared, so it stays out).
+        own: client + server + postgres,
+        machine: per(to.machine - from.machine),
+        cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
+      };
+    },
+  };
+}

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { AdsServiceClient, Placement, type SelectAdsRequest } from "@kontor/proto/ads/v1/ads_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
+import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { loadConfig } from "../src/config.js";
@@ -143,60 +143,10 @@ async function startServer(env: Record<string, string>): Promise<{ port: number;
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
-}
-
-interface CpuSnapshot {
-  client: number;
-  server: number;
-  backends: Map<number, number>;
-  nats: number;
-  machine: number;
-  wallUs: number;
-}
-let benchPool: { query(q: string): Promise<{ rows: { pid: number }[] }> } | undefined;
-/** CPU so far (µs) of this load generator, the service, this database's PostgreSQL backends, the nats-server and the machine. */
-async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
-  const { rows } = await benchPool!.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-  const backends = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      backends.set(pid, processCpuUs(pid));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  const own = process.cpuUsage();
-  return {
-    client: own.user + own.system,
-    server: serverPid > 0 ? processCpuUs(serverPid) : 0,
-    backends,
-    nats: sumProcessCpuUs(pidsNamed(["nats-server"]).get("nats-server")!),
-    machine: machineBusyUs(),
-    wallUs: Number(process.hrtime.bigint() / 1000n),
-  };
-}
-function cpuPerOp(from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> {
-  const n = Math.max(1, ops);
-  let pg = 0;
-  for (const [pid, us] of to.backends) pg += us - (from.backends.get(pid) ?? 0);
-  const per = (us: number) => Math.round(us / n);
-  const client = per(to.client - from.client);
-  const server = per(to.server - from.server);
-  const postgres = per(pg);
-  return {
-    client,
-    server,
-    postgres,
-    nats: per(to.nats - from.nats),
-    own: client + server + postgres,
-    machine: per(to.machine - from.machine),
-    cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
-  };
-}
+/** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */
+let meter: ReturnType<typeof createCpuMeter> | undefined;
+const cpuSnapshot = (serverPid: number): Promise<CpuSnapshot> => meter!.snapshot(serverPid);
+const cpuPerOp = (from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> => meter!.perOp(from, to, ops);
 
 /** Closed loop: `workers` loops until the phase ends; rate, latencies and CPU per call. */
 async function closedLoop(workers: number, durationMs: number, serverPid: number, step: (w: number, i: number) => Promise<void>) {
@@ -311,7 +261,7 @@ async function main() {
   if (exists.rowCount === 0) await admin.pool.query(`CREATE DATABASE ${DB_NAME}`);
   await admin.db.destroy();
   const bench = createDb({ url: benchUrl, schema: SCHEMA, max: 2 });
-  benchPool = bench.pool;
+  meter = createCpuMeter(bench.pool);
   const fingerprint = JSON.stringify({ ads: ADS, advertisers: ADVERTISERS, customers: CUSTOMERS, generator: GENERATOR_VERSION });
   await bench.pool.query("CREATE TABLE IF NOT EXISTS public.bench_meta (fingerprint text PRIMARY KEY, seed_seconds float8 NOT NULL)");
   const meta = await bench.pool.query<{ seed_seconds: number }>("SELECT seed_seconds FROM public.bench_meta WHERE fingerprint = $1", [fingerprint]);

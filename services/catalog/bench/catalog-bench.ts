@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, ProductInput, type BulkUpsertProductsResponse } from "@kontor/proto/catalog/v1/catalog_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
+import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot } from "@kontor/service-kit/bench";
 import { createDb, createPool } from "@kontor/service-kit/db";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
@@ -100,68 +100,10 @@ async function startServer(env: Record<string, string>): Promise<{ port: number;
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
-}
-
-/**
- * CPU time so far (µs) of each party: this load generator, the service
- * process, the PostgreSQL backends serving this benchmark's database (by
- * pid: other databases on the shared server are someone else's), the
- * nats-server (shared with everyone on the host), and the whole machine.
- */
-interface CpuSnapshot {
-  client: number;
-  server: number;
-  backends: Map<number, number>;
-  nats: number;
-  machine: number;
-  wallUs: number;
-}
-let benchPool: { query(q: string): Promise<{ rows: { pid: number }[] }> } | undefined;
-async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
-  const { rows } = await benchPool!.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-  const backends = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      backends.set(pid, processCpuUs(pid));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  const own = process.cpuUsage();
-  return {
-    client: own.user + own.system,
-    server: serverPid > 0 ? processCpuUs(serverPid) : 0,
-    backends,
-    nats: sumProcessCpuUs(pidsNamed(["nats-server"]).get("nats-server")!),
-    machine: machineBusyUs(),
-    wallUs: Number(process.hrtime.bigint() / 1000n),
-  };
-}
-/** µs of CPU per operation by party between two snapshots, and how many cores the whole machine kept busy. */
-function cpuPerOp(from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> {
-  const n = Math.max(1, ops);
-  // A backend that ended during the phase loses its ticks; one that started counts from zero.
-  let pg = 0;
-  for (const [pid, us] of to.backends) pg += us - (from.backends.get(pid) ?? 0);
-  const per = (us: number) => Math.round(us / n);
-  const client = per(to.client - from.client);
-  const server = per(to.server - from.server);
-  const postgres = per(pg);
-  return {
-    client,
-    server,
-    postgres,
-    nats: per(to.nats - from.nats),
-    // What this benchmark's own processes spent (the nats-server is shared, so it stays out).
-    own: client + server + postgres,
-    machine: per(to.machine - from.machine),
-    cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
-  };
-}
+/** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */
+let meter: ReturnType<typeof createCpuMeter> | undefined;
+const cpuSnapshot = (serverPid: number): Promise<CpuSnapshot> => meter!.snapshot(serverPid);
+const cpuPerOp = (from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> => meter!.perOp(from, to, ops);
 
 function bulk(client: CatalogServiceClient, token: string, catalogId: string, rows: ProductInput[]): Promise<BulkUpsertProductsResponse> {
   const md = new Metadata();
@@ -208,7 +150,7 @@ async function main() {
   if (exists.rowCount === 0) await admin.pool.query(`CREATE DATABASE ${DB_NAME}`);
   await admin.db.destroy();
   const bench = createDb({ url: benchUrl, schema: SCHEMA, max: 2 });
-  benchPool = bench.pool;
+  meter = createCpuMeter(bench.pool);
   const fingerprint = JSON.stringify({ products: PRODUCTS, catalogs: CATALOGS, small: SMALL, generator: GENERATOR_VERSION });
   await bench.pool.query("CREATE TABLE IF NOT EXISTS public.bench_meta (fingerprint text PRIMARY KEY, big_catalog uuid NOT NULL, seed_seconds float8 NOT NULL)");
   const meta = await bench.pool.query<{ big_catalog: string; seed_seconds: number }>("SELECT big_catalog, seed_seconds FROM public.bench_meta WHERE fingerprint = $1", [fingerprint]);

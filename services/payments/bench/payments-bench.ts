@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
+import { benchKnob, machineBusyUs, percentile, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { createPool } from "@kontor/service-kit/db";
 import { connectNats, domainStream } from "@kontor/service-kit/nats";
@@ -53,11 +53,6 @@ const prefix = `benchpay${randomBytes(3).toString("hex")}.`;
 
 const log = (msg: string) => process.stderr.write(`[bench:payments] ${msg}\n`);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round(sorted[Math.max(0, idx)]! * 100) / 100;
-}
 
 async function startServer(env: Record<string, string>, mode = "payments"): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   // BENCH_SERVER_NODE_ARGS adds node flags to the service (e.g. --cpu-prof to see where its time goes).
