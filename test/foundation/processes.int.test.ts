@@ -43,7 +43,7 @@ function runService(name: string, extraEnv: Record<string, string>): { child: Re
 }
 
 function serviceEnv(): Record<string, string> {
-  return env.env({ LOG_LEVEL: "info", MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), GATEWAY_SIGNING_KEY: gatewayKey, HTTP_PORT: "0" });
+  return env.env({ LOG_LEVEL: "info", MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), GATEWAY_SIGNING_KEY: gatewayKey, ADS_TOKEN_SECRET: randomBytes(32).toString("base64"), HTTP_PORT: "0" });
 }
 
 async function start(name: string): Promise<Started> {
