@@ -6,5 +6,6 @@ const conditions = ["@kontor/source", "module", "node", "development|production"
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
-  test: { allowOnly: false, include: ["src/**/*.test.ts"], environment: "node" },
+  // Generous: the first test files to load transform the generated protos while other packages test beside them.
+  test: { allowOnly: false, include: ["src/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 60_000 },
 });

@@ -15,7 +15,8 @@ export function kontorVitestConfig(options = {}) {
       projects: [
         {
           extends: true,
-          test: { name: "unit", include: ["src/**/*.test.ts"], environment: "node" },
+          // Pure, but on a busy host loading a module graph (the generated protos) can take seconds.
+          test: { name: "unit", include: ["src/**/*.test.ts"], environment: "node", testTimeout: 30_000, hookTimeout: 60_000 },
         },
         {
           extends: true,
