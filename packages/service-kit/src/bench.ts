@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,6 +141,48 @@ export function createCpuMeter(pool: { query(q: string): Promise<{ rows: { pid: 
         machine: per(to.machine - from.machine),
         cores_busy: Math.round(((to.machine - from.machine) / (to.wallUs - from.wallUs)) * 100) / 100,
       };
+    },
+  };
+}
+
+/** The machine's PostgreSQL (admin database), NATS, and a benchmark's own database on that server. */
+export function benchUrls(dbName: string): { adminUrl: string; natsUrl: string; benchUrl: string } {
+  const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return { adminUrl, natsUrl: process.env.NATS_URL ?? "nats://127.0.0.1:4222", benchUrl: u.toString() };
+}
+
+/**
+ * Starts a benchmark's server script in a child process of its own (its own
+ * core and event loop, as in production) and resolves with the first JSON
+ * line it prints (at least its port), its pid and a stop().
+ */
+export async function startBenchServer<R extends { port: number }>(
+  script: string,
+  env: Record<string, string>,
+  options: { args?: string[]; nodeArgs?: string[] } = {},
+): Promise<R & { pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--conditions=@kontor/source", "--import", "tsx", script, ...(options.args ?? [])], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const ready = await new Promise<R>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve(JSON.parse(line) as R);
+    });
+    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
+  });
+  return {
+    ...ready,
+    pid: child.pid!,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
     },
   };
 }

@@ -16,13 +16,12 @@
  * Prints one JSON line and writes bench-results/ads.json.
  */
 import os from "node:os";
-import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { AdsServiceClient, Placement, type SelectAdsRequest } from "@kontor/proto/ads/v1/ads_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot } from "@kontor/service-kit/bench";
+import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot, benchUrls, startBenchServer } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { loadConfig } from "../src/config.js";
@@ -42,13 +41,7 @@ const DB_NAME = "kontor_bench_ads";
 const SCHEMA = "ads";
 const TOKEN_SECRET = "bench-ads-token-secret-0123456789abcdef";
 
-const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const benchUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, benchUrl } = benchUrls(DB_NAME);
 const log = (msg: string) => process.stderr.write(`[bench:ads] ${msg}\n`);
 
 export const COUNTRIES = ["PT", "BR", "ES", "FR", "DE", "IT", "GB", "US", "MX", "IN", "ID", "NG", "KE", "ZA", "EG", "TR", "PL", "NL", "SE", "AR"];
@@ -116,31 +109,10 @@ async function seed(pool: { query(q: string, v?: unknown[]): Promise<unknown> })
   await pool.query(`VACUUM ANALYZE ${SCHEMA}.campaign`);
 }
 
-async function startServer(env: Record<string, string>): Promise<{ port: number; pid: number; activeAds: number; stop(): Promise<void> }> {
+function startServer(env: Record<string, string>) {
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, "--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const ready = await new Promise<{ port: number; activeAds: number }>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve(JSON.parse(line) as { port: number; activeAds: number });
-    });
-    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
-  });
-  return {
-    ...ready,
-    pid: child.pid!,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  const nodeArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  return startBenchServer<{ port: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), env, { nodeArgs });
 }
 
 /** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */

@@ -13,13 +13,12 @@
  * bench-results/catalog.json.
  */
 import os from "node:os";
-import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, ProductInput, type BulkUpsertProductsResponse } from "@kontor/proto/catalog/v1/catalog_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot } from "@kontor/service-kit/bench";
+import { benchKnob, createCpuMeter, percentile, reportBench, type CpuSnapshot, benchUrls, startBenchServer } from "@kontor/service-kit/bench";
 import { createDb, createPool } from "@kontor/service-kit/db";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
@@ -36,13 +35,7 @@ const DB_NAME = "kontor_bench_catalog";
 const SCHEMA = "catalog";
 const BIZ = "biz_bench";
 
-const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const benchUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, benchUrl } = benchUrls(DB_NAME);
 const log = (msg: string) => process.stderr.write(`[bench:catalog] ${msg}\n`);
 
 const ADJ = ["Blue", "Red", "Green", "Crème", "Rustic", "Modern", "Tiny", "Large", "Soft", "Bright", "Café", "Noir", "Golden", "Silver", "Vintage", "Classic", "Organic", "Handmade", "Smoky", "Pastel"];
@@ -75,29 +68,8 @@ function productAt(i: number, r: () => number): ProductInput {
   });
 }
 
-async function startServer(env: Record<string, string>): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts")], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
-  });
-  return {
-    port,
-    pid: child.pid!,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+function startServer(env: Record<string, string>) {
+  return startBenchServer<{ port: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), env);
 }
 
 /** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */

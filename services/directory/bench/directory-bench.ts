@@ -18,7 +18,7 @@ import { sql } from "kysely";
 import { credentials } from "@grpc/grpc-js";
 import { DirectoryServiceClient, type SearchBusinessesRequest, type SuggestBusinessesRequest } from "@kontor/proto/directory/v1/directory_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, repoRoot, reportBench } from "@kontor/service-kit/bench";
+import { benchKnob, repoRoot, reportBench, benchUrls } from "@kontor/service-kit/bench";
 import { createDb } from "@kontor/service-kit/db";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { connectNats, domainStream } from "@kontor/service-kit/nats";
@@ -38,13 +38,7 @@ const GENERATOR_VERSION = 4;
 const DB_NAME = "kontor_bench_directory";
 const SCHEMA = "directory";
 
-const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const benchUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, benchUrl } = benchUrls(DB_NAME);
 
 const log = (msg: string) => process.stderr.write(`[bench:directory] ${msg}\n`);
 

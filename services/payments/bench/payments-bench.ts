@@ -18,13 +18,12 @@
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { PaymentsServiceClient } from "@kontor/proto/payments/v1/payments_service";
 import { createTokenSigner, generateSigningKeys } from "@kontor/service-kit/auth";
-import { benchKnob, machineBusyUs, percentile, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
+import { benchKnob, machineBusyUs, percentile, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs, benchUrls, startBenchServer } from "@kontor/service-kit/bench";
 import { unaryCall } from "@kontor/service-kit/grpc-client";
 import { createPool } from "@kontor/service-kit/db";
 import { connectNats, domainStream } from "@kontor/service-kit/nats";
@@ -42,43 +41,16 @@ const PIN = "482916";
 const DB_NAME = "kontor_bench_payments";
 const SCHEMA = "payments";
 
-const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const benchUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, benchUrl } = benchUrls(DB_NAME);
 const prefix = `benchpay${randomBytes(3).toString("hex")}.`;
 
 const log = (msg: string) => process.stderr.write(`[bench:payments] ${msg}\n`);
 
 
-async function startServer(env: Record<string, string>, mode = "payments"): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+function startServer(env: Record<string, string>, mode = "payments") {
   // BENCH_SERVER_NODE_ARGS adds node flags to the service (e.g. --cpu-prof to see where its time goes).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", join(dirname(fileURLToPath(import.meta.url)), "server.ts"), mode], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
-  });
-  return {
-    port,
-    pid: child.pid!,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  return startBenchServer<{ port: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), env, { nodeArgs, args: [mode] });
 }
 
 /**
