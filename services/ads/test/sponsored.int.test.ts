@@ -149,6 +149,22 @@ describe("SendSponsoredMessages", () => {
     expect(days).toMatchObject([{ day, messagesSent: "1", messagesDelivered: "1", messagesRead: "1" }]);
   });
 
+  it("when messaging packs a commit's statuses into one event, then each sponsored message in it counts", async () => {
+    const d = await sponsoredCampaign("biz_c");
+    await marketing("k1", "biz_c", true);
+    await marketing("k2", "biz_c", true);
+    await send(d, ["k1", "k2"]);
+    const rows = await app.runtime.db.selectFrom("sponsored_send").select("message_id").where("campaign_id", "=", d.campaign.id).execute();
+    expect(rows).toHaveLength(2);
+    const one = (messageId: string) => MessageStatusChanged.fromPartial({ meta: { eventId: `${messageId}:s3`, occurredAt: new Date(), businessId: "biz_c" }, messageId, status: MessageStatus.MESSAGE_STATUS_DELIVERED });
+    // One event, as messaging's STATUS_EVENTS=per_commit sends it: the statuses inside, a status of another business's message among them.
+    const eventId = randomUUID();
+    const packed = MessageStatusChanged.fromPartial({ meta: { eventId, occurredAt: new Date(), businessId: "biz_c" }, statuses: [...rows.map((r) => one(r.message_id!)), one("not-sponsored")] });
+    await publish(env, "messaging", "kontor.messaging.message.status.v1", MessageStatusChanged.encode(packed).finish(), eventId);
+    await waitFor(async () => (await app.sponsored.stats(d.campaign.id)).delivered === 2);
+    expect(await app.sponsored.stats(d.campaign.id)).toEqual({ delivered: 2 });
+  });
+
   it("when the campaign is not an active sponsored-message campaign, or belongs to another business, then FAILED_PRECONDITION or PERMISSION_DENIED", async () => {
     const a = await sponsoredCampaign("biz_a");
     await unaryCall(client.pauseCampaign.bind(client), { campaignId: a.campaign.id }, { token: a.token });
