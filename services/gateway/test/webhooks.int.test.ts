@@ -163,6 +163,17 @@ describe("notifications", () => {
     await waitFor(() => receiver.statuses().some((s: any) => s.id === wamid && s.status === "read"));
     const order = receiver.statuses().filter((s: any) => s.id === wamid).map((s: any) => s.status);
     expect(order.indexOf("sent")).toBeLessThan(order.indexOf("read"));
+
+    // Two more answers read at once: messaging packs the receipt's statuses into one event; each becomes its own read status.
+    const more: string[] = [];
+    for (const body of ["one", "two"]) {
+      const r = await graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/messages`, { token: p.token, json: { messaging_product: "whatsapp", to: number, type: "text", text: { body } } });
+      expect(r.status, r.text).toBe(200);
+      more.push(r.body.messages[0].id as string);
+    }
+    await unaryCall(c.reportReceipt.bind(c), { reader: { kind: { $case: "customerId", value: customerId } }, conversationId: inbound.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "0", messageId: more[1]! }, { token: await env.token({ kind: "customer", customerId }) });
+    await waitFor(() => more.every((id) => receiver.statuses().some((s: any) => s.id === id && s.status === "read")));
+    expect(receiver.statuses().filter((s: any) => more.includes(s.id) && s.status === "read")).toHaveLength(2);
   });
 
   it("when a template is created, then message_template_status_update notifications arrive with entry time", async () => {
