@@ -111,6 +111,40 @@ describe("SearchProducts", () => {
   }
 });
 
+describe("SearchProducts over the rank cap", () => {
+  it("when a word matches more products than the rank cap, then its pages go through the capped candidates once each, and products inserted between pages never enter, also into free space early in the table", async () => {
+    const capped = await createCatalog(loadConfig(env.env({ SEARCH_RANK_CAP: "10", SWEEP_INTERVAL_MS: "0", CONSUME_PAYMENTS: "false" })));
+    const { port } = await capped.start();
+    const c = clientAt(port);
+    try {
+      const cat = (await call(c, "createCatalog", { businessId: "biz_search", name: "Capped" }, owner)).catalog!.id;
+      await bulkUpsert(c, cat, Array.from({ length: 30 }, (_, i) => product(`L${i}`, `Lamp ${i}`, 100 + i)), owner);
+      // Rewrite every row once (new row versions elsewhere), then vacuum: the old places are free for the inserts below.
+      await bulkUpsert(c, cat, Array.from({ length: 30 }, (_, i) => product(`L${i}`, `Lamp number ${i}`, 100 + i)), owner);
+      await capped.runtime.database.pool.query("VACUUM product_search");
+      const seen: string[] = [];
+      let pageToken = "";
+      let pages = 0;
+      do {
+        const res = await call(c, "searchProducts", { catalogId: cat, query: "lamp", page: { pageSize: 4, pageToken } }, shopper);
+        seen.push(...res.products.map((p) => p.retailerId));
+        pageToken = res.page!.nextPageToken;
+        await bulkUpsert(c, cat, Array.from({ length: 5 }, (_, i) => product(`NEW${pages}-${i}`, `Lamp lamp new ${pages} ${i}`, 50)), owner);
+        pages++;
+      } while (pageToken && pages < 20);
+      expect(seen).toHaveLength(10);
+      expect(new Set(seen).size).toBe(10);
+      expect(seen.filter((id) => id.startsWith("NEW"))).toEqual([]);
+      // A new query sees the new products among its candidates again.
+      const fresh = await call(c, "searchProducts", { catalogId: cat, query: "lamp", page: { pageSize: 100, pageToken: "" } }, shopper);
+      expect(fresh.products).toHaveLength(10);
+    } finally {
+      c.close();
+      await capped.stop();
+    }
+  });
+});
+
 describe("GetProductMessage", () => {
   it("when a single product is asked for, then it comes back with its price and image; when it is hidden or missing, then FAILED_PRECONDITION names the field", async () => {
     const single = await call(client, "getProductMessage", { catalogId, productRetailerId: "VASE" }, owner);

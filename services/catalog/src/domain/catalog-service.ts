@@ -32,6 +32,8 @@ export interface CatalogPorts {
   enqueue(trx: Kysely<CatalogDatabase>, events: OutboxEvent[]): Promise<void>;
   /** The service's clock (sale windows, event times). */
   now?: () => Date;
+  /** Matches a text-only query ranks at most. */
+  searchRankCap?: number;
 }
 
 /** The columns a checked product writes. */
@@ -85,7 +87,8 @@ export interface SearchInput {
   availability: number[];
 }
 
-export type SearchCursor = { r: number; id: string } | { t: string; id: string };
+/** Text search: rank and id of the last row, and (text alone) the seq bound of the first page; browse: time and id. */
+export type SearchCursor = { r: number; id: string; s?: string } | { t: string; id: string };
 
 /** Words of a query that count; more are ignored. */
 const MAX_QUERY_WORDS = 8;
@@ -310,7 +313,7 @@ export function createCatalogService(ports: CatalogPorts) {
       }
       const c = options.cursor;
       if (c && ("r" in c) !== (tsquery !== undefined)) throw new InvalidInput("page.page_token", "is not a token for this query");
-      const after = c === undefined ? undefined : "r" in c ? { rank: c.r, id: c.id } : { createdAt: new Date(c.t), id: c.id };
+      const after = c === undefined ? undefined : "r" in c ? { rank: c.r, id: c.id, seq: c.s } : { createdAt: new Date(c.t), id: c.id };
       const rows: RankedRow[] = await searchProducts(db, {
         catalogId: catalog.id,
         tsquery,
@@ -321,9 +324,12 @@ export function createCatalogService(ports: CatalogPorts) {
         includeHidden: options.includeHidden,
         now: now(),
         limit: options.limit,
+        rankCap: ports.searchRankCap ?? 1000,
         after,
       });
-      return rows.map((r) => ({ product: productRowToProduct(r), cursor: tsquery !== undefined ? { r: Number(r.rank), id: r.id } : { t: r.created_at.toISOString(), id: r.id } }));
+      const cursorOf = (r: RankedRow): SearchCursor =>
+        tsquery === undefined ? { t: r.created_at.toISOString(), id: r.id } : r.seq_bound !== undefined ? { r: Number(r.rank), id: r.id, s: r.seq_bound } : { r: Number(r.rank), id: r.id };
+      return rows.map((r) => ({ product: productRowToProduct(r), cursor: cursorOf(r) }));
     },
 
     /** Checks a single- or multi-product message against the catalog: every product exists, is visible and not archived. */

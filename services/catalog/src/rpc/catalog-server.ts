@@ -34,8 +34,12 @@ import {
 type Cursor = { t: string; id: string };
 const isCursor = (v: unknown): v is Cursor =>
   typeof v === "object" && v !== null && typeof (v as Cursor).t === "string" && !Number.isNaN(Date.parse((v as Cursor).t)) && typeof (v as Cursor).id === "string" && isUuid((v as Cursor).id);
-const isSearchCursor = (v: unknown): v is SearchCursor =>
-  isCursor(v) || (typeof v === "object" && v !== null && typeof (v as { r: unknown }).r === "number" && Number.isFinite((v as { r: number }).r) && typeof (v as { id: unknown }).id === "string" && isUuid((v as { id: string }).id));
+const isSearchCursor = (v: unknown): v is SearchCursor => {
+  if (isCursor(v)) return true;
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as { r?: unknown; id?: unknown; s?: unknown };
+  return typeof c.r === "number" && Number.isFinite(c.r) && typeof c.id === "string" && isUuid(c.id) && (c.s === undefined || (typeof c.s === "string" && /^\d{1,19}$/.test(c.s)));
+};
 
 /** The proto's ProductInput as the domain's. */
 export function inputFromPb(p: ProductInputPb | undefined): ProductInput {

@@ -88,6 +88,8 @@ export interface ProductSearchTable {
   visible: boolean;
   archived: boolean;
   doc: string;
+  /** Insertion order (an update keeps it): bounds a query's later pages. */
+  seq: Generated<string>;
 }
 
 /** A payment whose amount was not the order's total (the order stayed unpaid). */

@@ -28,11 +28,13 @@ export interface SearchParams {
   includeHidden: boolean;
   now: Date;
   limit: number;
-  /** Text search: (rank, id) of the last row seen; browse: (created_at, id). */
-  after: { rank: number; id: string } | { createdAt: Date; id: string } | undefined;
+  /** Text alone: matches ranked at most (see searchProducts). */
+  rankCap: number;
+  /** Text search: (rank, id) of the last row seen and, text alone, the first page's seq bound; browse: (created_at, id). */
+  after: { rank: number; id: string; seq?: string } | { createdAt: Date; id: string } | undefined;
 }
 
-export type RankedRow = ProductRow & { rank: number };
+export type RankedRow = ProductRow & { rank: number; seq_bound?: string };
 
 /**
  * One page of a catalog's products. Text search orders by rank, then id;
@@ -56,21 +58,30 @@ export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow
   if (p.minPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} >= ${p.minPriceMinor.toString()}::bigint`);
   if (p.maxPriceMinor !== undefined) q = q.where(sql<boolean>`${effective} <= ${p.maxPriceMinor.toString()}::bigint`);
   if (query && p.categories.length === 0 && p.availability.length === 0 && p.minPriceMinor === undefined && p.maxPriceMinor === undefined) {
-    // Text alone: rank on the narrow product_search rows, then read whole rows for the page only.
-    const narrowRank = sql<number>`ts_rank(s.doc, ${query})`;
-    let n = db.selectFrom("product_search as s").select("s.id").select(narrowRank.as("rank")).where("s.catalog_id", "=", p.catalogId).where("s.archived", "=", false).where(sql<boolean>`s.doc @@ ${query}`);
-    if (!p.includeHidden) n = n.where("s.visible", "=", true);
-    const after = p.after as { rank: number; id: string } | undefined;
-    if (after) n = n.where(sql<boolean>`(${narrowRank} < ${after.rank}::float4 OR (${narrowRank} = ${after.rank}::float4 AND s.id > ${after.id}::uuid))`);
-    const page = n.orderBy(sql`${narrowRank}`, "desc").orderBy("s.id", "asc").limit(p.limit);
-    return db
-      .selectFrom(page.as("m"))
-      .innerJoin("product as full", "full.id", "m.id")
-      .selectAll("full")
-      .select("m.rank")
-      .orderBy("m.rank", "desc")
-      .orderBy("full.id", "asc")
-      .execute() as Promise<RankedRow[]>;
+    // Text alone: rank at most rankCap matches of the narrow product_search rows, in
+    // the order the scan finds them (a broad word matches a tenth of a catalog, and
+    // reading and ranking every match is what a search costs), then read whole rows
+    // for the page only. Every page of a query sees the same candidates: rows
+    // inserted after its first page (seq above the bound it carries) are left out.
+    const after = p.after as { rank: number; id: string; seq?: string } | undefined;
+    const bound = after?.seq !== undefined ? sql`${after.seq}::bigint` : sql`coalesce(pg_sequence_last_value('product_search_seq_seq'::regclass), 0)`;
+    const visible = p.includeHidden ? sql`` : sql`AND s.visible`;
+    const cursor = after ? sql`WHERE (c.rank < ${after.rank}::float4 OR (c.rank = ${after.rank}::float4 AND c.id > ${after.id}::uuid))` : sql``;
+    const r = await sql<RankedRow & { seq_bound: string }>`
+      WITH b AS (SELECT ${bound} AS seq),
+      found AS (
+        SELECT s.id, s.doc FROM product_search s
+        WHERE s.catalog_id = ${p.catalogId}::uuid AND NOT s.archived ${visible} AND s.doc @@ ${query} AND s.seq <= (SELECT seq FROM b)
+        LIMIT ${p.rankCap}
+      ), c AS (
+        SELECT found.id, ts_rank(found.doc, ${query}) AS rank FROM found
+      ), page AS (
+        SELECT c.id, c.rank FROM c ${cursor} ORDER BY c.rank DESC, c.id ASC LIMIT ${p.limit}
+      )
+      SELECT full_row.*, page.rank, (SELECT seq FROM b)::text AS seq_bound
+      FROM page JOIN product full_row ON full_row.id = page.id
+      ORDER BY page.rank DESC, full_row.id ASC`.execute(db);
+    return r.rows;
   }
   if (query) {
     const after = p.after as { rank: number; id: string } | undefined;

@@ -4,6 +4,7 @@ import * as commerce from "./2026_12_01_120000_commerce.js";
 import * as productSearch from "./2026_12_05_120000_product_search.js";
 import * as paymentMismatch from "./2026_12_06_120000_payment_mismatch.js";
 import * as productFillfactor from "./2026_12_07_120000_product_fillfactor.js";
+import * as searchRankCap from "./2026_12_08_120000_search_rank_cap.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_120000_product_search": productSearch,
   "2026_12_06_120000_payment_mismatch": paymentMismatch,
   "2026_12_07_120000_product_fillfactor": productFillfactor,
+  "2026_12_08_120000_search_rank_cap": searchRankCap,
 };
