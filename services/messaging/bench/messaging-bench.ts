@@ -722,6 +722,8 @@ async function main() {
       useServer(port, real);
       return run();
     };
+    // BENCH_ONLY=low: only the light-load phases (and the loss count), for iterating on latency.
+    const lowOnly = process.env.BENCH_ONLY === "low";
     if (!skipUnary) {
       await phase(noop.port, false, () => unaryMax(1000, "warm"));
       await phase(server.current.port, true, () => unaryMax(1000, "warm-u"));
@@ -746,7 +748,7 @@ async function main() {
       errors += real.errors;
       return { noop: noopRun.perS, real: real.perS, acked: real.acked, serverCpu: processCpuUs(pid) - c0 };
     };
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= (lowOnly ? 0 : ROUNDS); round++) {
       if (!skipUnary) {
         const u = await measurePair("unary", unaryMax, `u${round}`);
         r.noopU.push(u.noop);
@@ -803,7 +805,7 @@ async function main() {
     // 2b. The policy rules' cost: the same load against a second service with every rule on, in
     // rounds alternating with the routing-only service (so drift hits both alike). Each customer
     // first writes to each business number, so every send is inside its customer service window.
-    Object.assign(metrics, await rulesRounds(env, receivers, server.current, rulesEnv, cold));
+    if (!lowOnly) Object.assign(metrics, await rulesRounds(env, receivers, server.current, rulesEnv, cold));
 
     if (process.env.BENCH_STOP_AFTER === "stream") {
       await stopServer(server.current);
@@ -817,14 +819,14 @@ async function main() {
     // 3. Latency at fixed offered load: unary at 5,000/s, streamed at 20,000/s.
     measuring = true;
     const before5 = receivedCount;
-    const e = await unaryAtRate(PHASE_MS, 5000, "e2e-u");
+    const e = lowOnly ? { acked: 0, errors: 0 } : await unaryAtRate(PHASE_MS, 5000, "e2e-u");
     await waitReceived(before5 + e.acked);
     const lu = latencySummary();
     metrics.e2e_p50_ms = lu.p50;
     metrics.e2e_p99_ms = lu.p99;
     log(`unary e2e p50 ${lu.p50} p99 ${lu.p99} (n=${lu.n})`);
     const before20 = receivedCount;
-    const es = await streamPhase(PHASE_MS, "e2e-s", 20_000);
+    const es = lowOnly ? { acked: 0, errors: 0 } : await streamPhase(PHASE_MS, "e2e-s", 20_000);
     await waitReceived(before20 + es.acked);
     const ls = latencySummary();
     metrics.stream_e2e_p50_ms = ls.p50;
@@ -849,7 +851,7 @@ async function main() {
     metrics.e2e_p99_ms_at_1000_per_s = ll.p99;
     extra.ack_p50_ms_at_1000_per_s = ll.ackP50;
     extra.ack_p99_ms_at_1000_per_s = ll.ackP99;
-    const quarter = Math.max(100, Math.round((metrics.stream_send_per_s ?? 0) / 4));
+    const quarter = lowOnly ? benchKnob("BENCH_LOW_STREAM_RATE", 2500) : Math.max(100, Math.round((metrics.stream_send_per_s ?? 0) / 4));
     const beforeLowS = receivedCount;
     const stagesBeforeS = await scrapeStages(server.current.metricsPort);
     const esl = await streamPhase(LOW_MS, "e2e-s-low", quarter);
@@ -876,7 +878,7 @@ async function main() {
     extra.send_errors = errors;
 
     // 5. Restart variant: SIGKILL mid-run; clients reconnect with cursors and resend unacked.
-    if (process.env.BENCH_SKIP_RESTART === "1") {
+    if (process.env.BENCH_SKIP_RESTART === "1" || lowOnly) {
       await stopServer(server.current);
       throw new Error("restart variant skipped (BENCH_SKIP_RESTART=1)");
     }

@@ -127,14 +127,16 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
   const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, log: rt.log, applicationName: "kontor-messaging-writer" });
-  const writer = createSendWriter<PendingItem>(writerPool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" });
+  const writer = createSendWriter<PendingItem>(writerPool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" || config.MESSAGING_TRACE_WRITER === "pg" });
+  // MESSAGING_TRACE_WRITER=pg: PostgreSQL also logs each writer statement's own duration (superuser only), to set beside the round trips.
+  if (config.MESSAGING_TRACE_WRITER === "pg") writerPool.on("connect", (c) => void c.query("SET log_min_duration_statement = 0").catch(() => undefined));
 
   // The inbox reads; the hub streams what it reads and what the use cases below publish.
   const inbox = createInboxService({ store, opener });
   // Live delivery has its own connection without echo: this replica hands its
   // own publishes to its sessions directly (see createLiveHub).
   const liveNc = await connectNats({ url: config.NATS_URL, name: "kontor-messaging-live", log: rt.log, noEcho: true });
-  const hub = createLiveHub({ nc: liveNc, prefix: rt.prefix, log: rt.log, sweepMs: config.INBOX_SWEEP_MS, counts: metrics.live, reader: inbox.reader });
+  const hub = createLiveHub({ nc: liveNc, prefix: rt.prefix, log: rt.log, sweepMs: config.INBOX_SWEEP_MS, interestMs: config.LIVE_INTEREST_MS, counts: metrics.live, reader: inbox.reader });
 
   // Catalog products for product messages: one consumer of catalog's product events keeps their rows.
   const catalogProductStore = createCatalogProductStore(rt.db);

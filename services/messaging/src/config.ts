@@ -34,8 +34,10 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */
   INBOX_SWEEP_MS: z.coerce.number().int().min(100).default(2000),
-  /** "1" prints group-commit statement timings to stderr every 2 s (benchmarks, diagnosis). */
-  MESSAGING_TRACE_WRITER: z.enum(["0", "1"]).default("0"),
+  /** How often a replica announces which participants' shards it streams (live delivery's interest, events/live.ts), ms. */
+  LIVE_INTEREST_MS: z.coerce.number().int().min(50).default(2000),
+  /** "1" prints group-commit statement timings to stderr every 2 s (benchmarks, diagnosis); "pg" also has PostgreSQL log each writer statement's duration. */
+  MESSAGING_TRACE_WRITER: z.enum(["0", "1", "pg"]).default("0"),
   /** How often business numbers are re-read from the table (other replicas' consumer updates), ms. */
   DIRECTORY_REFRESH_MS: z.coerce.number().int().min(100).default(2000),
   /** Rows per store query of ExportCustomerData: the most of a customer's history held in memory at once. */

@@ -9,6 +9,8 @@ export interface LiveCounts {
   repaired: number;
   /** Streams cut because their client fell too far behind. */
   cut: number;
+  /** Live batches not published to NATS because no other replica streams their participant's shard. */
+  unpublished: number;
 }
 
 export interface MessagingMetrics extends SendMetrics {
@@ -28,7 +30,7 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
   const sends: SendCounts = { accepted: 0, duplicate: 0, refused: 0, failed: 0 };
   /** Refused sends by the refusal's reason (a fixed set: the policy's and input's reasons). */
   const refusals = new Map<string, number>();
-  const live: LiveCounts = { backlog: 0, repaired: 0, cut: 0 };
+  const live: LiveCounts = { backlog: 0, repaired: 0, cut: 0, unpublished: 0 };
   const registers = [registry];
 
   new Counter({
@@ -76,6 +78,15 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
     collect() {
       this.reset();
       this.inc(live.cut);
+    },
+  });
+  new Counter({
+    name: "kontor_messaging_live_unpublished_total",
+    help: "Live batches kept off NATS because no other replica streams their participant's shard",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(live.unpublished);
     },
   });
   const size = new Histogram({

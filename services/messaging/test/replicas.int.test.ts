@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
+import type { Subscription } from "nats";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { loadConfig } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
@@ -13,10 +14,11 @@ let ca: MessagingServiceClient;
 let cb: MessagingServiceClient;
 let service: string;
 let bizToken: string;
+const settle = () => new Promise((r) => setTimeout(r, 300));
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200" }));
+  const config = loadConfig(env.env({ ...ROUTING_ONLY, MESSAGE_MASTER_KEY: masterKey(), INBOX_SWEEP_MS: "300", DIRECTORY_REFRESH_MS: "200", LIVE_INTEREST_MS: "100" }));
   a = await createMessaging(config);
   b = await createMessaging(config);
   ca = clientFor(MessagingServiceClient, (await a.start()).port);
@@ -65,5 +67,49 @@ describe("two replicas", () => {
     expect(again.result?.duplicate).toBe(true);
     onA.close();
     onB.close();
+  });
+
+  it("when a customer streams on one replica only, then the other publishes to it live and the replica holding the stream publishes nothing over NATS", async () => {
+    const id = uid("cust");
+    const key = `c_${id}`;
+    await registerCustomer(ca, service, id);
+    const token = await env.token({ kind: "customer", customerId: id });
+    const nc = await env.nats();
+    const seen: Subscription = nc.subscribe(`${env.natsPrefix}kontor.live.${key}`);
+    let published = 0;
+    void (async () => {
+      for await (const _ of seen) published++;
+    })();
+    await nc.flush();
+    const onA = new Inbox(ca, token, customer(id));
+    await onA.waitCaughtUp();
+    // B has heard A's interest in this customer's shard.
+    await waitFor(() => b.live.othersListen(key) || undefined, 10_000);
+    const repaired = a.live.counts.repaired;
+    await unaryCall(cb.sendMessage.bind(cb), sendReq(number("pn_two"), customer(id), text("from b")), { token: bizToken });
+    expect((await onA.waitForMessages(1)).map((m) => m.message!.seq)).toHaveLength(1);
+    // It came live over NATS, not from the store's sweep.
+    expect(a.live.counts.repaired).toBe(repaired);
+    await waitFor(() => published >= 1 || undefined, 10_000);
+
+    // A holds the only stream: its own sends reach it in-process and are not published.
+    const unpublished = a.live.counts.unpublished;
+    const before = published;
+    await unaryCall(ca.sendMessage.bind(ca), sendReq(number("pn_two"), customer(id), text("from a")), { token: bizToken });
+    expect(await onA.waitForMessages(2)).toHaveLength(2);
+    expect(a.live.counts.unpublished).toBeGreaterThan(unpublished);
+    // A publish would arrive within milliseconds; on a slow host this can only pass wrongly, never fail wrongly.
+    await settle();
+    expect(published).toBe(before);
+
+    // Once the stream is gone, B stops publishing for it too.
+    onA.close();
+    await waitFor(() => !b.live.othersListen(key) || undefined, 10_000);
+    const unpublishedB = b.live.counts.unpublished;
+    await unaryCall(cb.sendMessage.bind(cb), sendReq(number("pn_two"), customer(id), text("nobody streams")), { token: bizToken });
+    expect(b.live.counts.unpublished).toBeGreaterThan(unpublishedB);
+    await settle();
+    expect(published).toBe(before);
+    seen.unsubscribe();
   });
 });

@@ -1,10 +1,11 @@
+import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "nats";
 import { LiveBatch, type LiveItem } from "@kontor/proto/messaging/v1/live";
 import { InboxEvent, type StatusUpdate, type TypingIndicator } from "@kontor/proto/messaging/v1/messaging_service";
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { Logger } from "@kontor/service-kit/log";
 import type { InboxReader, LiveFrame } from "../domain/inbox-service.js";
-import { liveSubject } from "./subjects.js";
+import { liveInterestSubject, liveSubject } from "./subjects.js";
 import type { LiveCounts } from "../metrics.js";
 import { liveItemsBytes } from "./wire.js";
 
@@ -190,20 +191,109 @@ function controlFrames(statuses: StatusUpdate[], typing: TypingIndicator | undef
   return frames;
 }
 
+/** Participants are grouped into this many shards for the replicas' interest maps (a 512-byte bitmap). */
+export const INTEREST_SHARDS = 4096;
+const BITMAP_BYTES = INTEREST_SHARDS / 8;
+const ID_BYTES = 8;
+const ANNOUNCE = 0;
+const QUERY = 1;
+
+/** FNV-1a over the key's UTF-16 units: every replica must compute the same shard. */
+export function interestShard(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % INTEREST_SHARDS;
+}
+
+const hasBit = (bits: Uint8Array, shard: number) => (bits[shard >> 3]! & (1 << (shard & 7))) !== 0;
+
 /**
  * Live delivery for one replica. Sessions of this replica get what it
- * publishes directly; every publish also goes to the participant's NATS
- * subject for the sessions of other replicas, and this replica subscribes
- * (one core-NATS subscription per participant with open streams here, any
- * number of devices) for theirs. The connection must be created with
- * noEcho, so a replica never receives its own publishes back: delivering
- * them twice would be harmless (sessions drop duplicates) but costs a NATS
- * round trip and a decode per batch.
+ * publishes directly; publishes go to the participant's NATS subject only
+ * for the sessions of other replicas, and this replica subscribes (one
+ * core-NATS subscription per participant with open streams here, any number
+ * of devices) for theirs. The connection must be created with noEcho, so a
+ * replica never receives its own publishes back.
+ *
+ * Interest: each replica tells the others which shards of participants it
+ * holds streams for (a bitmap of INTEREST_SHARDS bits, announced on change
+ * and every `interestMs`, forgotten after three missed announcements), and
+ * publishes a participant's items only when another replica holds its shard.
+ * A single replica, or recipients nobody streams, cost NATS nothing. Until a
+ * replica has heard the others (1.5 announcement periods after start, or
+ * their answers to its query) it publishes everything. A shard that becomes
+ * interesting here may miss a publish sent before the others heard of it:
+ * its new sessions check the committed head once `interestSettleMs` later,
+ * and the periodic sweep remains the backstop.
  */
-export function createLiveHub(options: { nc: NatsConnection; prefix: string; log: Logger; reader: InboxReader; sweepMs: number; counts: LiveCounts }) {
+export function createLiveHub(options: { nc: NatsConnection; prefix: string; log: Logger; reader: InboxReader; sweepMs: number; counts: LiveCounts; interestMs?: number; interestSettleMs?: number }) {
   const { nc, prefix, log, reader, counts } = options;
+  const interestMs = options.interestMs ?? 2000;
+  const settleMs = options.interestSettleMs ?? 100;
   const subs = new Map<string, { sub: Subscription; sessions: Set<InboxSession> }>();
   let sessionCount = 0;
+
+  // This replica's interest: participants subscribed per shard, and the bitmap announced.
+  const replicaId = randomBytes(ID_BYTES);
+  const localCount = new Uint32Array(INTEREST_SHARDS);
+  const announcement = new Uint8Array(1 + ID_BYTES + BITMAP_BYTES);
+  announcement.set(replicaId, 1);
+  const localBits = announcement.subarray(1 + ID_BYTES);
+  // The other replicas' interest, and their union.
+  const remote = new Map<string, { bits: Uint8Array; expires: number }>();
+  let remoteBits = new Uint8Array(BITMAP_BYTES);
+  let warm = false; // heard the others (or waited long enough to have)
+  const warmTimer = setTimeout(() => (warm = true), interestMs * 1.5);
+  warmTimer.unref();
+  const interestSubject = prefix + liveInterestSubject;
+
+  const announce = () => {
+    announcement[0] = ANNOUNCE;
+    nc.publish(interestSubject, announcement.slice()); // the client queues a reference until its next flush
+
+  };
+  const recompute = () => {
+    const now = Date.now();
+    const union = new Uint8Array(BITMAP_BYTES);
+    for (const [id, r] of remote) {
+      if (r.expires < now) {
+        remote.delete(id);
+        continue;
+      }
+      for (let i = 0; i < BITMAP_BYTES; i++) union[i]! |= r.bits[i]!;
+    }
+    remoteBits = union;
+  };
+  const interestSub = nc.subscribe(interestSubject, {
+    callback: (err, msg) => {
+      const d = msg?.data;
+      if (err || !d || d.length !== announcement.length) return;
+      if (d[0] === QUERY) {
+        announce();
+        return;
+      }
+      remote.set(Buffer.from(d.subarray(1, 1 + ID_BYTES)).toString("hex"), { bits: d.slice(1 + ID_BYTES), expires: Date.now() + 3 * interestMs });
+      recompute();
+    },
+  });
+  // Ask the others for their interest now rather than waiting for their next announcement.
+  const query = new Uint8Array(announcement.length);
+  query[0] = QUERY;
+  query.set(replicaId, 1);
+  nc.publish(interestSubject, query);
+  const heartbeat = setInterval(() => {
+    announce();
+    recompute();
+  }, interestMs);
+  heartbeat.unref();
+  const othersListen = (key: string) => !warm || hasBit(remoteBits, interestShard(key));
+  const publishRemote = (key: string, data: () => Uint8Array) => {
+    if (othersListen(key)) nc.publish(prefix + liveSubject(key), data());
+    else counts.unpublished++;
+  };
 
   const sweep = setInterval(() => {
     const keys = [...subs.keys()];
@@ -224,7 +314,24 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
 
   function publish(key: string, batch: LiveBatch): void {
     deliverLocally(key, NO_ITEMS, controlFrames(batch.statuses, batch.typing));
-    nc.publish(prefix + liveSubject(key), LiveBatch.encode(batch).finish());
+    publishRemote(key, () => LiveBatch.encode(batch).finish());
+  }
+
+  /** A shard just became interesting here: tell the others, and check its participants' heads once they have heard. */
+  function shardOpened(shard: number): void {
+    localBits[shard >> 3]! |= 1 << (shard & 7);
+    announce();
+    const t = setTimeout(() => {
+      const keys = [...subs.keys()].filter((k) => interestShard(k) === shard);
+      if (keys.length === 0) return;
+      reader.heads(keys).then(
+        (heads) => {
+          for (const [key, head] of heads) for (const s of subs.get(key)?.sessions ?? []) s.onHead(head);
+        },
+        (err: unknown) => log.warn({ err: { message: (err as Error).message } }, "inbox head check failed"),
+      );
+    }, settleMs);
+    t.unref();
   }
 
   return {
@@ -257,6 +364,8 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
         });
         entry = { sub, sessions };
         subs.set(session.key, entry);
+        const shard = interestShard(session.key);
+        if (localCount[shard]!++ === 0) shardOpened(shard);
       }
       if (!entry.sessions.has(session)) sessionCount++;
       entry.sessions.add(session);
@@ -269,12 +378,19 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
       if (entry.sessions.size === 0) {
         entry.sub.unsubscribe();
         subs.delete(session.key);
+        const shard = interestShard(session.key);
+        if (--localCount[shard]! === 0) {
+          localBits[shard >> 3]! &= ~(1 << (shard & 7));
+          announce();
+        }
       }
     },
-    /** Resolves when the subscriptions are known to the server (subscribe-before-read). */
+    /** Resolves when the subscriptions (and this replica's announced interest) are known to the server (subscribe-before-read). */
     flush(): Promise<void> {
       return nc.flush();
     },
+    /** Whether another replica has announced interest in this participant's shard (or this one has not heard them yet). */
+    othersListen,
     /** Status changes of the participant's messages (receipts, failures: low volume). */
     publishStatuses(key: string, statuses: StatusUpdate[]): void {
       if (statuses.length > 0) publish(key, { items: [], statuses, typing: undefined });
@@ -285,7 +401,7 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
     /** Messages for one recipient, in inbox order (the send path). */
     publishItems(key: string, items: readonly LiveFrame[]): void {
       deliverLocally(key, items, NO_FRAMES);
-      nc.publish(prefix + liveSubject(key), liveItemsBytes(items));
+      publishRemote(key, () => liveItemsBytes(items));
     },
     /**
      * Ready InboxEvent status frames for one participant (the send path's SENT
@@ -294,15 +410,22 @@ export function createLiveHub(options: { nc: NatsConnection; prefix: string; log
      */
     publishStatusFrames(key: string, frames: readonly Uint8Array[]): void {
       deliverLocally(key, NO_ITEMS, frames);
-      nc.publish(prefix + liveSubject(key), Buffer.concat(frames));
+      publishRemote(key, () => Buffer.concat(frames));
     },
     stop(): void {
       clearInterval(sweep);
+      clearInterval(heartbeat);
+      clearTimeout(warmTimer);
+      interestSub.unsubscribe();
       for (const entry of subs.values()) {
         for (const s of entry.sessions) s.close();
         entry.sub.unsubscribe();
       }
       subs.clear();
+      localCount.fill(0);
+      localBits.fill(0);
+      // The others forget this replica at once instead of after three periods.
+      announce();
       sessionCount = 0;
     },
   };

@@ -20,6 +20,8 @@ export const directorySubjects = {
   updated: "kontor.directory.business.updated.v1",
   verified: "kontor.directory.business.verified.v1",
   verificationRevoked: "kontor.directory.business.verification_revoked.v1",
+  /** A follow or unfollow (its own consumer: the wildcard above is business events only). */
+  followChanged: "kontor.directory.follow.changed.v1",
 } as const;
 
 /**
@@ -27,3 +29,5 @@ export const directorySubjects = {
  * under kontor.messaging.>, which the domain stream captures.
  */
 export const liveSubject = (participantKey: string) => `kontor.live.${participantKey}`;
+/** Replicas announce which shards of participants they stream (events/live.ts); outside kontor.live.* so no participant key can collide. */
+export const liveInterestSubject = "kontor.liveinterest";
