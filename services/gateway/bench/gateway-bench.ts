@@ -152,7 +152,7 @@ async function closedLoop(ms: number, send: (sender: number) => Promise<number>)
 }
 
 /** Open loop at `rate`/s for `ms`: every request's latency. */
-async function openLoop(port: number, rate: number, ms: number): Promise<{ latencies: number[]; errors: number }> {
+async function openLoop(rate: number, ms: number, send: (sender: number) => Promise<number>): Promise<{ latencies: number[]; errors: number; ok: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const pending: Promise<void>[] = [];
@@ -163,7 +163,7 @@ async function openLoop(port: number, rate: number, ms: number): Promise<{ laten
     for (; sent < due; sent++) {
       const start = nowMs();
       pending.push(
-        httpSend(port, sent % SENDERS)
+        send(sent % SENDERS)
           .then((s) => (s === 200 ? latencies.push(nowMs() - start) : errors++))
           .catch(() => errors++)
           .then(() => undefined),
@@ -172,7 +172,7 @@ async function openLoop(port: number, rate: number, ms: number): Promise<{ laten
     await sleep(1);
   }
   await Promise.all(pending);
-  return { latencies, errors };
+  return { latencies, errors, ok: latencies.length };
 }
 
 // ---- webhook receiver ------------------------------------------------------------
@@ -223,7 +223,7 @@ async function main() {
   const common = { AUTH_PUBLIC_KEYS: keys, LOG_LEVEL: "warn" };
   try {
     // Messaging as its own bench runs it (its script, its node flags), routing only: the gateway's path, not the rules.
-    const messaging = await startChild(resolve(here, "../../messaging/bench/server.ts"), ["messaging"], resolve(here, "../../messaging"), env.env({ ...common, MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), DB_POOL_MAX: "8", MESSAGING_POLICY: "off" }), ["--max-semi-space-size=64"]);
+    const messaging = await startChild(resolve(here, "../../messaging/bench/server.ts"), ["messaging"], resolve(here, "../../messaging"), env.env({ ...common, MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), DB_POOL_MAX: "8", MESSAGING_POLICY: "off" }), ["--max-semi-space-size=64", ...(process.env.BENCH_MESSAGING_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_MESSAGING_PROFILE}`] : [])]);
     token = randomBytes(32).toString("base64url");
     const appSecret = randomBytes(16).toString("hex");
     const verifyToken = randomBytes(8).toString("hex");
@@ -236,7 +236,7 @@ async function main() {
       resolve(here, "server.ts"),
       ["gateway"],
       resolve(here, ".."),
-      env.env({ ...common, GATEWAY_SIGNING_KEY: JSON.stringify(gwKeys.privateJwk), MESSAGING_ADDRESS: `127.0.0.1:${messaging.port}`, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", GATEWAY_SEED: JSON.stringify(seed), GRPC_PORT: "0", METRICS_PORT: "0" }),
+      env.env({ ...common, GATEWAY_SIGNING_KEY: JSON.stringify(gwKeys.privateJwk), MESSAGING_ADDRESS: `127.0.0.1:${messaging.port}`, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", GATEWAY_SEED: JSON.stringify(seed), GRPC_PORT: "0", METRICS_PORT: "0", ...(process.env.BENCH_GATEWAY_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL } : {}), ...(process.env.MESSAGING_SENDS ? { MESSAGING_SENDS: process.env.MESSAGING_SENDS } : {}) }),
       profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
     );
     const noop = await startChild(resolve(here, "server.ts"), ["noop"], resolve(here, ".."), {});
@@ -300,8 +300,19 @@ async function main() {
     }
     const sendsPerS = median(rates.gateway);
     // Latency at half the measured rate (open loop).
-    const half = await openLoop(gateway.port, sendsPerS / 2, PHASE_MS);
+    const half = await openLoop(sendsPerS / 2, PHASE_MS, (s) => httpSend(gateway.port, s));
     log(`half load ${Math.round(sendsPerS / 2)}/s: p50 ${r1(pct(half.latencies, 50))} ms, p99 ${r1(pct(half.latencies, 99))} ms`);
+    // The same rate both ways (open loop): each party's CPU per send when neither path is saturated, so a
+    // difference is what the path costs and not how well a batch amortizes at a higher rate.
+    const equalRate = Math.max(20, Math.round(Math.min(sendsPerS, median(rates.messaging)) * 0.6));
+    const equal = { direct: [] as Parties[], gateway: [] as Parties[] };
+    for (let round = 0; round < 2; round++) {
+      for (const [kind, send] of [["direct", grpcSend], ["gateway", (s: number) => httpSend(gateway.port, s)]] as const) {
+        const a = cpuNow(pids);
+        const r = await openLoop(equalRate, PHASE_MS / 2, send);
+        equal[kind].push(perOp(a, cpuNow(pids), r.ok));
+      }
+    }
 
     // Webhooks: status events (as messaging publishes them) for the subscribed number, to a local receiver.
     const receiver = startReceiver(appSecret, verifyToken);
@@ -374,6 +385,8 @@ async function main() {
         per_round: rates,
         cpu_us_per_send_via_gateway: gw,
         cpu_us_per_send_direct: direct,
+        equal_rate_per_s: equalRate,
+        cpu_us_per_send_at_equal_rate: { direct: parties(equal.direct), via_gateway: parties(equal.gateway) },
         cpu_us_per_http_noop: parties(cpu.noop!),
         cpu_us_per_webhook: hooksCpu,
         idle_cpu_us_per_s: idle,

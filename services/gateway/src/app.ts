@@ -26,7 +26,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const seed = parseSeed(config.GATEWAY_SEED);
   const rt = await createRuntime<GatewayDatabase>({ name: "gateway", domain: "gateway", config, migrations, access: {}, ...overrides });
   const signer = await createTokenSigner(JSON.parse(config.GATEWAY_SIGNING_KEY));
-  const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS, channels: config.MESSAGING_CHANNELS });
+  const clients = createServiceClients({ messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS, channels: config.MESSAGING_CHANNELS, sends: config.MESSAGING_SENDS });
   const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS,
     managementCallsPerHour: config.MANAGEMENT_CALLS_PER_HOUR,
     sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,

@@ -23,6 +23,12 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   MESSAGING_ADDRESS: z.string().min(1).default("127.0.0.1:50051"),
   /** Connections to messaging that sends are spread over. */
   MESSAGING_CHANNELS: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * How sends reach messaging: "stream" (a long-lived SendMessageStream per partner and business, the default:
+   * a third of the CPU of a unary call on both sides) or "unary" (one SendMessage call each, for a proxy in
+   * between that does not carry long-lived streams).
+   */
+  MESSAGING_SENDS: z.enum(["stream", "unary"]).default("stream"),
   /** Signs the short-lived partner tokens the gateway calls the services with. Required. */
   GATEWAY_SIGNING_KEY: privateJwk,
   /** Deadline of a call to a service, ms. */

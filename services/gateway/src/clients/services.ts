@@ -4,7 +4,10 @@ import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_servi
 import type { TokenSigner } from "@kontor/service-kit/auth";
 import { standardDetails } from "@kontor/service-kit/errors";
 import { createClient, unaryCall } from "@kontor/service-kit/grpc-client";
+import type { SendMessageRequest } from "@kontor/proto/messaging/v1/messaging_service";
+import type { SendResult } from "@kontor/proto/messaging/v1/messaging_service";
 import type { ServiceFailure } from "../domain/graph-error.js";
+import { createSendStreams, StreamSendFailed } from "./send-streams.js";
 
 /** Raised for every failed call to a service: the status and its standard details, decoded once. */
 export class ServiceCallFailed extends Error {
@@ -40,8 +43,11 @@ type UnaryMethod<Req, Res> = Parameters<typeof unaryCall<Req, Res>>[0];
  */
 export interface ServiceClients {
   messaging: MessagingServiceClient;
-  /** The next of `channels` connections to messaging for sends (round robin), so no one connection carries every send. */
-  sender(): MessagingServiceClient;
+  /**
+   * One send, over the partner-and-business's SendMessageStream (send-streams.ts);
+   * fails with ServiceCallFailed as a unary SendMessage would.
+   */
+  send(request: SendMessageRequest, actingFor: { partnerId: string; businessId: string }): Promise<SendResult | undefined>;
   templates: TemplateServiceClient;
   call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, actingFor: { partnerId: string; businessId: string }): Promise<Res>;
   close(): void;
@@ -50,7 +56,7 @@ export interface ServiceClients {
 /** Tokens live this long; a cached one is replaced a minute before it expires. */
 const TOKEN_TTL_S = 300;
 
-export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number }): ServiceClients {
+export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number; sends?: "stream" | "unary" }): ServiceClients {
   const messaging = createClient(MessagingServiceClient, options.messagingAddress);
   // Each its own connection (a local subchannel pool): clients with equal options would otherwise share one.
   const senders = Array.from({ length: Math.max(1, options.channels) }, () =>
@@ -61,7 +67,6 @@ export function createServiceClients(options: { messagingAddress: string; signer
       "grpc.use_local_subchannel_pool": 1,
     }),
   );
-  let next = 0;
   const templates = createClient(TemplateServiceClient, options.messagingAddress);
   const tokens = new Map<string, { token: string; renewAt: number }>();
   async function tokenFor(partnerId: string, businessId: string): Promise<string> {
@@ -73,9 +78,28 @@ export function createServiceClients(options: { messagingAddress: string; signer
     tokens.set(key, { token, renewAt: Date.now() + (TOKEN_TTL_S - 60) * 1000 });
     return token;
   }
+  const streams = createSendStreams({
+    channels: senders,
+    // A stream is authenticated when it opens: each gets a fresh token and retires a minute before it expires.
+    token: (partnerId, businessId) => options.signer.sign({ kind: "partner", partnerId, businessIds: [businessId] }, { expiresIn: `${TOKEN_TTL_S}s` }),
+    timeoutMs: options.timeoutMs,
+    maxAgeMs: (TOKEN_TTL_S - 60) * 1000,
+  });
+  let next = 0;
   return {
     messaging,
-    sender: () => senders[next++ % senders.length]!,
+    async send(request, actingFor) {
+      if (options.sends === "unary") {
+        const channel = senders[next++ % senders.length]!;
+        const { result } = await this.call(channel, channel.sendMessage, request, actingFor);
+        return result;
+      }
+      try {
+        return await streams.send(actingFor, request);
+      } catch (err) {
+        throw new ServiceCallFailed(err instanceof StreamSendFailed ? err.failure : failureOf(err));
+      }
+    },
     templates,
     async call(client, method, request, actingFor) {
       const token = await tokenFor(actingFor.partnerId, actingFor.businessId);
@@ -86,6 +110,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
       }
     },
     close() {
+      streams.close();
       messaging.close();
       for (const c of senders) c.close();
       templates.close();

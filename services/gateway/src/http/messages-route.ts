@@ -163,8 +163,7 @@ export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<G
         };
         let result;
         try {
-          const channel = clients.sender();
-          ({ result } = await clients.call(channel, channel.sendMessage, request, actingFor));
+          result = await clients.send(request, actingFor);
         } catch (err) {
           throw toGraphError(err, req, log, (f) => cloudFieldOf(f, plan.type));
         }
