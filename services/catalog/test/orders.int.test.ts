@@ -46,6 +46,8 @@ beforeAll(async () => {
       buildProductInput({ retailerId: "HUGE", name: "Island", price: { amountMinor: "9007199254740993", currency: "EUR" } }),
       buildProductInput({ retailerId: "OVER", name: "Planet", price: { amountMinor: "4611686018427387904", currency: "EUR" } }),
       buildProductInput({ retailerId: "GONE", name: "Gone", price: { amountMinor: "100", currency: "EUR" }, inventory: "10" }),
+      buildProductInput({ retailerId: "MATRIX", name: "Matrix", price: { amountMinor: "700", currency: "EUR" }, inventory: "1000" }),
+      buildProductInput({ retailerId: "FX", name: "Moving currency", price: { amountMinor: "800", currency: "EUR" } }),
     ],
     owner,
   );
@@ -134,6 +136,40 @@ describe("carts", () => {
     const own = await call(client, "getCart", { businessId: BIZ }, bob);
     expect(own.cart!.items.map((i) => i.quantity)).toEqual([1]);
     await call(client, "removeCartItem", { catalogId, productRetailerId: "TEA" }, bob);
+  });
+});
+
+describe("cart changes at once", () => {
+  it("when a customer's cart gets eight additions at the same moment, then none is lost: the quantity is the sum", async () => {
+    const carol = await env.token({ kind: "customer", customerId: "c_carol" });
+    await Promise.all(Array.from({ length: 8 }, () => call(client, "addCartItem", { catalogId, productRetailerId: "TEA", quantity: 1 }, carol)));
+    const cart = (await call(client, "getCart", { businessId: BIZ }, carol)).cart!;
+    expect(cart.items.map((i) => [i.productRetailerId, i.quantity])).toEqual([["TEA", 8]]);
+    await call(client, "removeCartItem", { catalogId, productRetailerId: "TEA" }, carol);
+  });
+
+  it("when the business moves a product in the cart to another currency, then the cart neither sums nor orders it (CURRENCY_MISMATCH at checkout, nothing ordered) until it is removed", async () => {
+    const dave = await env.token({ kind: "customer", customerId: "c_dave" });
+    await call(client, "addCartItem", { catalogId, productRetailerId: "TEA", quantity: 1 }, dave);
+    await call(client, "addCartItem", { catalogId, productRetailerId: "FX", quantity: 2 }, dave);
+    const fx = await product("FX");
+    await call(client, "updateProduct", { productId: fx.id, product: buildProductInput({ price: { amountMinor: "900", currency: "USD" } }), updateMask: ["price"] }, owner);
+    const cart = (await call(client, "getCart", { businessId: BIZ }, dave)).cart!;
+    expect(cart.items.map((i) => [i.productRetailerId, i.purchasable])).toEqual([
+      ["TEA", true],
+      ["FX", false],
+    ]);
+    expect(cart.subtotal).toEqual({ amountMinor: "450", currency: "EUR" });
+    const mixed = await refusal(client, "checkout", { businessId: BIZ }, dave);
+    expect({ code: mixed.code, reason: mixed.reason, field: mixed.field }).toEqual({ code: status.FAILED_PRECONDITION, reason: "CURRENCY_MISMATCH", field: "items[1]" });
+    expect((await call(client, "listOrders", { page: { pageSize: 10, pageToken: "" } }, dave)).orders).toEqual([]);
+    // Adding it again is refused as well; once it is gone, the cart checks out in its currency.
+    expect((await refusal(client, "addCartItem", { catalogId, productRetailerId: "FX", quantity: 1 }, dave)).reason).toBe("CURRENCY_MISMATCH");
+    await call(client, "removeCartItem", { catalogId, productRetailerId: "FX" }, dave);
+    const order = (await call(client, "checkout", { businessId: BIZ, expectedTotal: { amountMinor: "450", currency: "EUR" } }, dave)).order!;
+    expect(order.total).toEqual({ amountMinor: "450", currency: "EUR" });
+    await call(client, "updateOrderStatus", { orderId: order.id, state: OrderState.ORDER_STATE_CANCELLED }, dave);
+    await call(client, "updateProduct", { productId: fx.id, product: buildProductInput({ price: { amountMinor: "800", currency: "EUR" } }), updateMask: ["price"] }, owner);
   });
 });
 
@@ -320,6 +356,170 @@ describe("order state machine", () => {
     expect(await handle({ outcome: "failed", eventId, orderId: order.id, fullyRefunded: false, paymentId: "pay_x", amount: undefined })).toBe("duplicate");
     expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
   });
+});
+
+describe("money near 2^53", () => {
+  it("when a cart holds a price of 2^53 + 1 minor units, then the cart, the order, its order.placed event and the payment check are exact: 2^53 (equal as a float) does not pay it, 2^53 + 1 does", async () => {
+    const erin = await env.token({ kind: "customer", customerId: "c_erin" });
+    const cart = (await call(client, "addCartItem", { catalogId, productRetailerId: "HUGE", quantity: 1 }, erin)).cart!;
+    expect(cart.subtotal).toEqual({ amountMinor: "9007199254740993", currency: "EUR" });
+    const order = (await call(client, "checkout", { businessId: BIZ, expectedTotal: { amountMinor: "9007199254740993", currency: "EUR" } }, erin)).order!;
+    expect([order.items[0]!.unitPrice!.amountMinor, order.total!.amountMinor]).toEqual(["9007199254740993", "9007199254740993"]);
+    await outboxDrained(app.runtime.database.pool);
+    const placed = (await streamMessages(env, "catalog", subjects.orderPlaced)).map((m) => OrderPlaced.decode(m.data)).find((e) => e.order?.id === order.id)!;
+    expect(placed.order!.total).toEqual({ amountMinor: "9007199254740993", currency: "EUR" });
+    const { rows } = await app.runtime.database.pool.query("SELECT total_minor::text AS t FROM customer_order WHERE id = $1", [order.id]);
+    expect(rows[0].t).toBe("9007199254740993");
+
+    const short = newEventId();
+    await publishPayment("succeeded", order.id, short, short, { amountMinor: "9007199254740992", currency: "EUR" });
+    await waitFor(async () => (await app.runtime.database.pool.query("SELECT 1 FROM payment_mismatch WHERE event_id = $1", [short])).rowCount === 1);
+    expect(await stateOf(order.id)).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
+    await publishPayment("succeeded", order.id, newEventId(), undefined, { amountMinor: "9007199254740993", currency: "EUR" });
+    await waitFor(async () => (await stateOf(order.id)) === OrderState.ORDER_STATE_PAID);
+  });
+
+  it("when searching by price near 2^53, then the bounds are exact to the unit", async () => {
+    const find = async (min: string, max: string) => (await call(client, "searchProducts", { catalogId, minPriceMinor: min, maxPriceMinor: max, page: { pageSize: 50, pageToken: "" } }, alice)).products.map((p) => p.retailerId);
+    expect(await find("9007199254740993", "9007199254740993")).toEqual(["HUGE"]);
+    expect(await find("9007199254740994", "9007199254740999")).toEqual([]);
+    expect(await find("9007199254740990", "9007199254740992")).toEqual([]);
+  });
+});
+
+describe("every transition", () => {
+  type From = "PENDING_PAYMENT" | "PAID" | "SHIPPED" | "DELIVERED" | "CANCELLED_UNPAID" | "CANCELLED_PAID" | "REFUNDED";
+  type Move = "business:SHIPPED" | "business:DELIVERED" | "business:CANCELLED" | "customer:CANCELLED" | "payment.succeeded" | "payment.failed" | "payment.refunded";
+  const FROM: From[] = ["PENDING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "CANCELLED_UNPAID", "CANCELLED_PAID", "REFUNDED"];
+  const MOVES: Move[] = ["business:SHIPPED", "business:DELIVERED", "business:CANCELLED", "customer:CANCELLED", "payment.succeeded", "payment.failed", "payment.refunded"];
+  // The state machine as the issue and README state it, written out here rather than read from the code.
+  const LEGAL: Record<string, string> = {
+    "PENDING_PAYMENT business:CANCELLED": "CANCELLED",
+    "PENDING_PAYMENT customer:CANCELLED": "CANCELLED",
+    "PENDING_PAYMENT payment.succeeded": "PAID",
+    "PENDING_PAYMENT payment.failed": "CANCELLED",
+    "PAID business:SHIPPED": "SHIPPED",
+    "PAID business:CANCELLED": "CANCELLED",
+    "PAID payment.refunded": "REFUNDED",
+    "SHIPPED business:DELIVERED": "DELIVERED",
+    "SHIPPED payment.refunded": "REFUNDED",
+    "DELIVERED payment.refunded": "REFUNDED",
+    "CANCELLED_PAID payment.refunded": "REFUNDED",
+  };
+  /** The moves that bring a new order into each state. */
+  const PATH: Record<From, Move[]> = {
+    PENDING_PAYMENT: [],
+    PAID: ["payment.succeeded"],
+    SHIPPED: ["payment.succeeded", "business:SHIPPED"],
+    DELIVERED: ["payment.succeeded", "business:SHIPPED", "business:DELIVERED"],
+    CANCELLED_UNPAID: ["customer:CANCELLED"],
+    CANCELLED_PAID: ["payment.succeeded", "business:CANCELLED"],
+    REFUNDED: ["payment.succeeded", "payment.refunded"],
+  };
+  const stateName = (f: From) => f.replace(/_(UN)?PAID$/, "");
+  const S = OrderState as unknown as Record<string, OrderState>;
+  const pbState = (name: string) => S[`ORDER_STATE_${name}`]!;
+  const subjectOf: Record<string, string> = { PAID: subjects.orderPaid, SHIPPED: subjects.orderShipped, DELIVERED: subjects.orderDelivered, CANCELLED: subjects.orderCancelled, REFUNDED: subjects.orderRefunded };
+
+  /** Applies a move; RPC moves answer at once, event moves are waited for when they are legal. */
+  async function apply(orderId: string, move: Move, legalTo: string | undefined): Promise<void> {
+    if (move.startsWith("payment.")) {
+      await publishPayment(move === "payment.succeeded" ? "succeeded" : move === "payment.failed" ? "failed" : "refunded", orderId);
+      if (legalTo) await waitFor(async () => (await stateOf(orderId)) === pbState(legalTo));
+      return;
+    }
+    const [actor, to] = move.split(":") as ["business" | "customer", string];
+    await call(client, "updateOrderStatus", { orderId, state: pbState(to) }, actor === "business" ? owner : alice);
+  }
+  const stock = async () => {
+    const p = await product("MATRIX");
+    return { inventory: BigInt(p.inventory!), available: BigInt(p.available!) };
+  };
+  /** What each legal move does to the stock of the 2 units the order holds. */
+  const STOCK: Record<string, { inventory: bigint; available: bigint }> = {
+    "PENDING_PAYMENT>PAID": { inventory: -2n, available: 0n },
+    "PENDING_PAYMENT>CANCELLED": { inventory: 0n, available: 2n },
+    "PAID>CANCELLED": { inventory: 2n, available: 2n },
+  };
+
+  it("when each of the seven moves is tried on an order in each state, then exactly the legal ones move it (with their stock effect and one order.<state> event); an illegal RPC is FAILED_PRECONDITION naming both states, an illegal payment event changes nothing", async () => {
+    const expectedEvents = new Map<string, [string, OrderState, OrderState][]>();
+    const eventsOf = (from: From, path: Move[], orderId: string) => {
+      let state = "PENDING_PAYMENT";
+      const list: [string, OrderState, OrderState][] = [];
+      for (const m of path) {
+        const key = `${state === "CANCELLED" && from === "CANCELLED_PAID" && m === "payment.refunded" ? "CANCELLED_PAID" : state} ${m}`;
+        const to = LEGAL[key];
+        if (!to) continue;
+        list.push([subjectOf[to]!, pbState(state), pbState(to)]);
+        state = to;
+      }
+      expectedEvents.set(orderId, list);
+    };
+    // One order per legal move (it moves), one per state for the illegal ones (nothing may move it).
+    const cases: { from: From; moves: Move[]; order: Order }[] = [];
+    for (const from of FROM) {
+      for (const move of MOVES) if (LEGAL[`${from} ${move}`]) cases.push({ from, moves: [move], order: await chatOrder(alice, [["MATRIX", 2]]) });
+      cases.push({ from, moves: MOVES.filter((m) => !LEGAL[`${from} ${m}`]), order: await chatOrder(alice, [["MATRIX", 2]]) });
+    }
+    for (const c of cases) {
+      eventsOf(c.from, PATH[c.from], c.order.id);
+      let state = "PENDING_PAYMENT";
+      for (const step of PATH[c.from]) {
+        const to = LEGAL[`${state === "CANCELLED" ? "CANCELLED_PAID" : state} ${step}`]!;
+        await apply(c.order.id, step, to);
+        state = to;
+      }
+      expect(await stateOf(c.order.id)).toBe(pbState(stateName(c.from)));
+    }
+
+    const illegalEvents: { orderId: string; move: Move }[] = [];
+    for (const c of cases) {
+      const from = stateName(c.from);
+      for (const move of c.moves) {
+        const to = LEGAL[`${c.from} ${move}`];
+        if (to) {
+          const before = await stock();
+          await apply(c.order.id, move, to);
+          expect(await stateOf(c.order.id)).toBe(pbState(to));
+          const after = await stock();
+          expect({ move: `${c.from} ${move}`, inventory: after.inventory - before.inventory, available: after.available - before.available }).toEqual({
+            move: `${c.from} ${move}`,
+            ...(STOCK[`${from}>${to}`] ?? { inventory: 0n, available: 0n }),
+          });
+          eventsOf(c.from, [...PATH[c.from], move], c.order.id);
+        } else if (move.startsWith("payment.")) {
+          illegalEvents.push({ orderId: c.order.id, move });
+        } else {
+          const [actor, target] = move.split(":") as [string, string];
+          const err = await refusal(client, "updateOrderStatus", { orderId: c.order.id, state: pbState(target) }, actor === "business" ? owner : alice);
+          expect({ move: `${c.from} ${move}`, code: err.code, reason: err.reason, details: err.details }).toEqual({
+            move: `${c.from} ${move}`,
+            code: status.FAILED_PRECONDITION,
+            reason: "ILLEGAL_TRANSITION",
+            details: `an order in ${from} cannot become ${target}`,
+          });
+          expect(await stateOf(c.order.id)).toBe(pbState(from));
+          eventsOf(c.from, PATH[c.from], c.order.id);
+        }
+      }
+    }
+
+    // Illegal payment outcomes: none may move an order or touch the stock.
+    const held = await stock();
+    for (const x of illegalEvents) await publishPayment(x.move === "payment.succeeded" ? "succeeded" : x.move === "payment.failed" ? "failed" : "refunded", x.orderId);
+    // A later event on the same consumer: once it is applied, every event before it was handled.
+    const marker = await chatOrder(alice, [["TEA", 1]]);
+    await publishPayment("failed", marker.id);
+    await waitFor(async () => (await stateOf(marker.id)) === OrderState.ORDER_STATE_CANCELLED);
+    expect(await stock()).toEqual(held);
+    for (const c of cases) {
+      const last = expectedEvents.get(c.order.id)!;
+      const want = last.length > 0 ? last[last.length - 1]![2] : OrderState.ORDER_STATE_PENDING_PAYMENT;
+      expect({ order: `${c.from} ${c.moves.join(",")}`, state: await stateOf(c.order.id) }).toEqual({ order: `${c.from} ${c.moves.join(",")}`, state: want });
+      expect({ order: `${c.from} ${c.moves.join(",")}`, events: await statusEvents(c.order.id) }).toEqual({ order: `${c.from} ${c.moves.join(",")}`, events: last });
+    }
+  }, 300_000);
 });
 
 describe("order access", () => {

@@ -21,6 +21,8 @@ export interface CartTable {
   currency: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Raised by every write: a cart change writes only over the version it read. */
+  version: Generated<string>;
 }
 
 export interface CartItemTable {

@@ -12,27 +12,56 @@ export async function findCart(db: Db, customerId: string, businessId: string, l
   return q.executeTakeFirst();
 }
 
+/** What a cart change reads, in one statement and without locks: the cart (if any), and each product in it or named by the change. */
+export interface CartRead {
+  cart: CartRow | undefined;
+  /** The products of the cart's items (with their quantity, in the order they were added) and the named product (quantity null unless in the cart). */
+  products: (ProductRow & { in_cart: number | null; is_target: boolean })[];
+}
+
+export async function readCartFor(db: Db, customerId: string, businessId: string, catalogId: string, retailerId: string): Promise<CartRead> {
+  const r = await sql<ProductRow & { in_cart: number | null; is_target: boolean; c_id: string | null; c_catalog_id: string; c_currency: string | null; c_created_at: Date; c_updated_at: Date; c_version: string }>`
+    WITH c AS (SELECT * FROM cart WHERE customer_id = ${customerId} AND business_id = ${businessId}),
+    i AS (SELECT ci.product_id, ci.quantity, ci.added_at FROM cart_item ci JOIN c ON ci.cart_id = c.id)
+    SELECT p.*, i.quantity AS in_cart, (p.catalog_id = ${catalogId}::uuid AND p.retailer_id = ${retailerId}) AS is_target,
+      c.id AS c_id, c.catalog_id AS c_catalog_id, c.currency AS c_currency, c.created_at AS c_created_at, c.updated_at AS c_updated_at, c.version AS c_version
+    FROM (SELECT product_id AS id FROM i UNION SELECT id FROM product WHERE catalog_id = ${catalogId}::uuid AND retailer_id = ${retailerId}) x
+    JOIN product p ON p.id = x.id
+    LEFT JOIN i ON i.product_id = p.id
+    LEFT JOIN c ON true
+    ORDER BY i.added_at NULLS LAST, p.id`.execute(db);
+  const first = r.rows[0];
+  const cart: CartRow | undefined =
+    first?.c_id != null
+      ? { id: first.c_id, business_id: businessId, customer_id: customerId, catalog_id: first.c_catalog_id, currency: first.c_currency, created_at: first.c_created_at, updated_at: first.c_updated_at, version: first.c_version }
+      : undefined;
+  const products = r.rows.map(({ c_id, c_catalog_id, c_currency, c_created_at, c_updated_at, c_version, ...p }) => p);
+  return { cart, products };
+}
+
 /**
- * The customer's cart with the business, created when missing and locked
- * for the caller's transaction (DO UPDATE, not DO NOTHING, returns the
- * existing row and holds its lock), and the product by retailer id, in one
- * statement; product is undefined when the catalog has none.
+ * Writes one item's quantity (0 removes it) and the cart's currency and
+ * catalog in one statement, only over the cart version the change read (a
+ * new cart only if there is none): undefined when the cart changed
+ * meanwhile, and nothing was written.
  */
-export async function lockCartWithProduct(db: Db, row: { id: string; customer_id: string; business_id: string; catalog_id: string }, retailerId: string): Promise<{ cart: CartRow; product: ProductRow | undefined }> {
-  const r = await sql<ProductRow & { c_id: string; c_business_id: string; c_customer_id: string; c_catalog_id: string; c_currency: string | null; c_created_at: Date; c_updated_at: Date }>`
-    WITH c AS (
-      INSERT INTO cart (id, customer_id, business_id, catalog_id) VALUES (${row.id}, ${row.customer_id}, ${row.business_id}, ${row.catalog_id})
-      ON CONFLICT ON CONSTRAINT cart_customer_key DO UPDATE SET updated_at = now()
-      RETURNING *
-    )
-    SELECT p.*, c.id AS c_id, c.business_id AS c_business_id, c.customer_id AS c_customer_id, c.catalog_id AS c_catalog_id, c.currency AS c_currency, c.created_at AS c_created_at, c.updated_at AS c_updated_at
-    FROM c LEFT JOIN product p ON p.catalog_id = ${row.catalog_id} AND p.retailer_id = ${retailerId}`.execute(db);
-  const x = r.rows[0]!;
-  const { c_id, c_business_id, c_customer_id, c_catalog_id, c_currency, c_created_at, c_updated_at, ...product } = x;
-  return {
-    cart: { id: c_id, business_id: c_business_id, customer_id: c_customer_id, catalog_id: c_catalog_id, currency: c_currency, created_at: c_created_at, updated_at: c_updated_at },
-    product: product.id ? (product as ProductRow) : undefined,
-  };
+export async function writeCartItem(
+  db: Db,
+  w: { cart: { id: string; version: string } | { newId: string; customerId: string; businessId: string }; productId: string; quantity: number; currency: string | null; catalogId: string },
+): Promise<CartRow | undefined> {
+  const cartRow =
+    "version" in w.cart
+      ? sql`UPDATE cart SET currency = ${w.currency}, catalog_id = ${w.catalogId}::uuid, updated_at = now(), version = version + 1
+          WHERE id = ${w.cart.id}::uuid AND version = ${w.cart.version}::bigint RETURNING *`
+      : sql`INSERT INTO cart (id, customer_id, business_id, catalog_id, currency) VALUES (${w.cart.newId}::uuid, ${w.cart.customerId}, ${w.cart.businessId}, ${w.catalogId}::uuid, ${w.currency})
+          ON CONFLICT ON CONSTRAINT cart_customer_key DO NOTHING RETURNING *`;
+  const item =
+    w.quantity <= 0
+      ? sql`DELETE FROM cart_item WHERE cart_id IN (SELECT id FROM cart_row) AND product_id = ${w.productId}::uuid`
+      : sql`INSERT INTO cart_item (cart_id, product_id, quantity) SELECT id, ${w.productId}::uuid, ${w.quantity} FROM cart_row
+          ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`;
+  const r = await sql<CartRow>`WITH cart_row AS (${cartRow}), item AS (${item}) SELECT * FROM cart_row`.execute(db);
+  return r.rows[0];
 }
 
 export async function cartItems(db: Db, cartId: string): Promise<{ product_id: string; quantity: number }[]> {
@@ -190,24 +219,6 @@ export async function recordPaymentMismatch(db: Db, row: { event_id: string; ord
   await db.insertInto("payment_mismatch").values(row).onConflict((oc) => oc.column("event_id").doNothing()).execute();
 }
 
-/**
- * Sets one item's quantity (0 removes it) and the cart's currency and
- * catalog in one statement (one round trip instead of two).
- */
-export async function setCartItemAndTouch(db: Db, cartId: string, productId: string, quantity: number, values: { currency: string | null; catalog_id?: string }): Promise<CartRow> {
-  const item =
-    quantity <= 0
-      ? sql`DELETE FROM cart_item WHERE cart_id = ${cartId} AND product_id = ${productId}`
-      : sql`INSERT INTO cart_item (cart_id, product_id, quantity) VALUES (${cartId}, ${productId}, ${quantity})
-          ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`;
-  const r = await sql<CartRow>`
-    WITH item AS (${item})
-    UPDATE cart SET currency = ${values.currency}, catalog_id = coalesce(${values.catalog_id ?? null}::uuid, catalog_id), updated_at = now()
-    WHERE id = ${cartId}
-    RETURNING *`.execute(db);
-  return r.rows[0]!;
-}
-
 /** The rows a batch of new orders writes, in one statement (see writeOrders). */
 export interface OrderBatchWrite {
   /** The orders with every column set (timestamps from the transaction's clock). */
@@ -256,7 +267,7 @@ export async function writeOrders(db: Db, w: OrderBatchWrite): Promise<number> {
     ), ci AS (
       DELETE FROM cart_item WHERE cart_id = ANY(${w.cartIds}::uuid[])
     ), ca AS (
-      UPDATE cart SET currency = NULL, updated_at = now() WHERE id = ANY(${w.cartIds}::uuid[])
+      UPDATE cart SET currency = NULL, updated_at = now(), version = version + 1 WHERE id = ANY(${w.cartIds}::uuid[])
     ), ob AS (
       INSERT INTO ${sql.id(w.outbox.schema, OUTBOX_TABLE)} (payload) VALUES (${w.outbox.payload})
     )
