@@ -29,6 +29,8 @@ import { createToolsService } from "./domain/tools/tools-service.js";
 import { createToolsStore } from "./store/tools-store.js";
 import { createBroadcastService } from "./domain/tools/broadcast-service.js";
 import { createBroadcastStore } from "./store/broadcast-store.js";
+import { createFollowStore } from "./store/follow-store.js";
+import { registerFollowConsumer } from "./events/follows.js";
 import { templateRefusal } from "./domain/template-cache.js";
 import { createAnalyticsStore } from "./store/analytics-store.js";
 import { registerAnalyticsConsumer } from "./events/analytics.js";
@@ -177,6 +179,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const tools = createToolsService({ store: createToolsStore(rt.db, (trx, events) => rt.enqueue(trx, events)), assignedEvent: conversationAssignedEvent, now: () => new Date(), newId: randomUUID });
   // Broadcasts: stored with their recipients, sent by every replica's sender pass through the send path.
   const broadcastStore = createBroadcastStore(rt.db);
+  // Who follows the business (directory's follow events): the followers segment.
+  registerFollowConsumer(rt, createFollowStore(rt.db));
   const broadcasts = {
     ...createBroadcastService({
       store: broadcastStore,

@@ -1,62 +1,31 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { BusinessUpdated } from "@kontor/proto/directory/v1/events";
 import { MessageReceived } from "@kontor/proto/messaging/v1/events";
 import { BusinessSnapshot, type OpeningHours } from "@kontor/proto/directory/v1/business";
-import type { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
-import { BusinessToolsServiceClient } from "@kontor/proto/messaging/v1/tools_service";
 import type { AutoReply } from "@kontor/proto/messaging/v1/tools";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { domainStream } from "@kontor/service-kit/nats";
-import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
-import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
-import type { MessagingApp } from "../src/app.js";
-import { customer, e164, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { customer, number, sendReq, text } from "./factories.js";
+import { useToolsService } from "./tools-fixtures.js";
 
 /*
  * Greeting and away messages against PostgreSQL and NATS with the policy on:
  * decided by the flows' consumer from each customer message, sent through the
  * send path, hours learnt from directory's business events.
  */
-let env: TestEnv;
-let app: MessagingApp;
-let messaging: MessagingServiceClient;
-let tools: BusinessToolsServiceClient;
-let onboarding: string;
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  let port: number;
-  ({ app, port, client: messaging } = await startWithBusiness(env, "biz_auto_home", "pn_auto_home"));
-  tools = clientFor(BusinessToolsServiceClient, port);
-  onboarding = await env.token({ kind: "service", service: "onboarding" });
-});
-
-afterAll(async () => {
-  tools?.close();
-  messaging?.close();
-  await app?.stop();
-  await env?.cleanup();
-});
-
-const sql = (text: string, values: unknown[] = []) => app.runtime.database.pool.query(text, values);
-
-async function business() {
-  const businessId = uid("biz_a");
-  const pn = uid("pn_a");
-  const phone = e164();
-  await registerBusiness(env, app, businessId, pn, phone);
-  return { businessId, pn, phone, token: await env.token({ kind: "business", businessId }) };
-}
+const t = useToolsService("auto");
+const { sql, business } = t;
 
 /** Directory's BusinessUpdated with these hours (a newer snapshot version), and the wait until messaging stored them. */
 async function publishHours(biz: { businessId: string; pn: string; phone: string }, hours: OpeningHours | undefined, version: number) {
-  const nc = await env.nats();
+  const nc = await t.env.nats();
   const eventId = randomUUID();
   const business = BusinessSnapshot.fromPartial({ businessId: biz.businessId, displayName: "Biz", phoneNumbers: [{ phoneNumberId: biz.pn, e164: biz.phone, displayName: "" }], hours, version: String(version) });
-  await nc.jetstream().publish(`${env.natsPrefix}kontor.directory.business.updated.v1`, BusinessUpdated.encode({ meta: { eventId, occurredAt: new Date(), businessId: biz.businessId }, business, changedFields: ["hours"] }).finish(), { msgID: eventId });
+  await nc.jetstream().publish(`${t.env.natsPrefix}kontor.directory.business.updated.v1`, BusinessUpdated.encode({ meta: { eventId, occurredAt: new Date(), businessId: biz.businessId }, business, changedFields: ["hours"] }).finish(), { msgID: eventId });
   await waitFor(async () => Number((await sql("SELECT version FROM business_hours WHERE business_id = $1", [biz.businessId])).rows[0]?.version ?? 0) >= version);
 }
 
@@ -72,16 +41,14 @@ const reply = (text: string, intervalMinutes = 0): AutoReply => ({ enabled: true
 const off: AutoReply = { enabled: false, text: "", intervalMinutes: 0 };
 
 async function configure(biz: { businessId: string; pn: string; token: string }, greeting: AutoReply, away: AutoReply, greetingSilenceDays = 0) {
-  return unaryCall(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting, away, greetingSilenceDays, updatedAt: undefined } }, { token: biz.token });
+  return unaryCall(t.tools.setAutoReplies.bind(t.tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting, away, greetingSilenceDays, updatedAt: undefined } }, { token: biz.token });
 }
 
 /** A registered customer and a way to write to the number; each message resolves once the flows' consumer has handled it. */
 async function customerOf(biz: { pn: string }) {
-  const id = uid("cust_a");
-  await registerCustomer(messaging, onboarding, id);
-  const token = await env.token({ kind: "customer", customerId: id });
+  const { customerId: id, token } = await t.customer();
   const say = async (body: string) => {
-    const sent = await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(id), number(biz.pn), text(body)), { token });
+    const sent = await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(id), number(biz.pn), text(body)), { token });
     const eventId = `${sent.result!.messageId}:received`;
     await waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [eventId])).rowCount === 1, 30_000);
     return sent.result!.conversationId;
@@ -91,7 +58,7 @@ async function customerOf(biz: { pn: string }) {
 
 /** What the number sent in the conversation, oldest first, with the automated marker. */
 async function automated(biz: { pn: string; token: string }, conversationId: string): Promise<string[]> {
-  const r = await unaryCall(messaging.listMessages.bind(messaging), { participant: number(biz.pn), conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: biz.token });
+  const r = await unaryCall(t.messaging.listMessages.bind(t.messaging), { participant: number(biz.pn), conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: biz.token });
   return r.messages.filter((m) => m.sender?.kind?.$case === "phoneNumberId").map((m) => `${m.bizOpaqueCallbackData}|${m.content?.kind?.$case === "text" ? m.content.kind.value.body : "?"}`);
 }
 
@@ -125,7 +92,7 @@ describe("greeting messages", () => {
     await configure(biz, reply("Welcome!"), reply("We are closed."));
     await publishHours(biz, { timeZone: "Europe/Berlin", weekly: [], exceptions: [], alwaysOpen: false }, 2); // never open
     const flow = { name: "prices", triggers: [{ type: "keyword", words: ["price"] }], start: "start", states: { start: { actions: [{ type: "reply_text", text: "Prices are on our site." }] } } };
-    await unaryCall(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(flow) }, { token: biz.token });
+    await unaryCall(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: JSON.stringify(flow) }, { token: biz.token });
 
     const bo = await customerOf(biz);
     const withFlow = await bo.say("price");
@@ -133,12 +100,12 @@ describe("greeting messages", () => {
     expect(await automated(biz, withFlow)).toEqual(["flow:prices|Prices are on our site."]);
 
     const cy = await customerOf(biz);
-    const first = await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(cy.id), number(biz.pn), text("first")), { token: cy.token });
+    const first = await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(cy.id), number(biz.pn), text("first")), { token: cy.token });
     const assigned = first.result!.conversationId;
     // The first message may be greeted before the assignment lands; what follows the assignment never is.
     await waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [`${first.result!.messageId}:received`])).rowCount === 1, 30_000);
     const before = (await automated(biz, assigned)).length;
-    await unaryCall(tools.assignConversation.bind(tools), { businessId: biz.businessId, conversationId: assigned, agentId: "agent_1" }, { token: biz.token });
+    await unaryCall(t.tools.assignConversation.bind(t.tools), { businessId: biz.businessId, conversationId: assigned, agentId: "agent_1" }, { token: biz.token });
     await sql(`UPDATE message SET created_at = created_at - interval '30 days' WHERE conversation_id = $1`, [assigned]);
     await sql(`DELETE FROM auto_reply_sent WHERE customer_id = $1`, [cy.id]);
     await cy.say("still there?");
@@ -153,16 +120,16 @@ describe("greeting messages, redelivered", () => {
     const eve = await customerOf(biz);
     const conversation = await eve.say("hello");
     await waitFor(async () => (await automated(biz, conversation)).length === 1);
-    await outboxDrained(app.runtime.database.pool);
-    const received = (await streamMessages(env, "messaging", "kontor.messaging.message.received.v1")).filter((m) => MessageReceived.decode(m.data).customerId === eve.id);
+    await outboxDrained(t.app.runtime.database.pool);
+    const received = (await streamMessages(t.env, "messaging", "kontor.messaging.message.received.v1")).filter((m) => MessageReceived.decode(m.data).customerId === eve.id);
     expect(received).toHaveLength(1);
-    const nc = await env.nats();
+    const nc = await t.env.nats();
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
     /** The same event as a new stream message; resolves once the flows' consumer has acknowledged it. */
     const redeliver = async () => {
-      const ack = await js.publish(`${env.natsPrefix}kontor.messaging.message.received.v1`, received[0]!.data, { msgID: randomUUID() });
-      await waitFor(async () => (await jsm.consumers.info(domainStream(env.natsPrefix, "messaging").name, "messaging-flows")).ack_floor.stream_seq >= ack.seq, 30_000);
+      const ack = await js.publish(`${t.env.natsPrefix}kontor.messaging.message.received.v1`, received[0]!.data, { msgID: randomUUID() });
+      await waitFor(async () => (await jsm.consumers.info(domainStream(t.env.natsPrefix, "messaging").name, "messaging-flows")).ack_floor.stream_seq >= ack.seq, 30_000);
     };
     const eventId = MessageReceived.decode(received[0]!.data).meta!.eventId;
 
@@ -219,20 +186,20 @@ describe("SetAutoReplies and GetAutoReplies", () => {
   it("when settings are bad or name another business's number, then INVALID_ARGUMENT naming the field or NOT_FOUND, and nothing changes", async () => {
     const biz = await business();
     const other = await business();
-    expect((await unaryCall(tools.getAutoReplies.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { enabled: false }, away: { enabled: false }, greetingSilenceDays: 14 });
+    expect((await unaryCall(t.tools.getAutoReplies.bind(t.tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { enabled: false }, away: { enabled: false }, greetingSilenceDays: 14 });
     const saved = await configure(biz, reply("Hi!"), reply("Closed.", 30), 7);
     expect(saved.settings).toMatchObject({ greeting: { enabled: true, text: "Hi!", intervalMinutes: 1440 }, away: { intervalMinutes: 30 }, greetingSilenceDays: 7 });
 
-    const bad = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: reply(""), away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: biz.token });
+    const bad = await expectFailure(t.tools.setAutoReplies.bind(t.tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: reply(""), away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: biz.token });
     expect(bad.code).toBe(status.INVALID_ARGUMENT);
     expect(errorDetail(bad)?.field).toBe("settings.greeting.text");
-    const days = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 366, updatedAt: undefined } }, { token: biz.token });
+    const days = await expectFailure(t.tools.setAutoReplies.bind(t.tools), { businessId: biz.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 366, updatedAt: undefined } }, { token: biz.token });
     expect(errorDetail(days)?.field).toBe("settings.greeting_silence_days");
-    const theirs = await expectFailure(tools.setAutoReplies.bind(tools), { businessId: other.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: other.token });
+    const theirs = await expectFailure(t.tools.setAutoReplies.bind(t.tools), { businessId: other.businessId, settings: { phoneNumberId: biz.pn, greeting: off, away: off, greetingSilenceDays: 0, updatedAt: undefined } }, { token: other.token });
     expect(theirs.code).toBe(status.NOT_FOUND);
-    expect((await expectFailure(tools.getAutoReplies.bind(tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: other.token })).code).toBe(status.NOT_FOUND);
-    expect((await expectFailure(tools.getAutoReplies.bind(tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: biz.token })).code).toBe(status.PERMISSION_DENIED);
+    expect((await expectFailure(t.tools.getAutoReplies.bind(t.tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: other.token })).code).toBe(status.NOT_FOUND);
+    expect((await expectFailure(t.tools.getAutoReplies.bind(t.tools), { businessId: other.businessId, phoneNumberId: biz.pn }, { token: biz.token })).code).toBe(status.PERMISSION_DENIED);
 
-    expect((await unaryCall(tools.getAutoReplies.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { text: "Hi!" }, away: { text: "Closed.", intervalMinutes: 30 }, greetingSilenceDays: 7 });
+    expect((await unaryCall(t.tools.getAutoReplies.bind(t.tools), { businessId: biz.businessId, phoneNumberId: biz.pn }, { token: biz.token })).settings).toMatchObject({ greeting: { text: "Hi!" }, away: { text: "Closed.", intervalMinutes: 30 }, greetingSilenceDays: 7 });
   });
 });

@@ -1,63 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import type { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
-import { BusinessToolsServiceClient, type UploadBroadcastRecipientsRequest, type UploadBroadcastRecipientsResponse, type WatchBroadcastResponse } from "@kontor/proto/messaging/v1/tools_service";
+import { type UploadBroadcastRecipientsRequest, type UploadBroadcastRecipientsResponse, type WatchBroadcastResponse } from "@kontor/proto/messaging/v1/tools_service";
 import { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
 import { standardDetails } from "@kontor/service-kit/errors";
-import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
-import { authMetadata, clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
-import type { MessagingApp } from "../src/app.js";
-import { e164, registerBusiness, registerCustomer, startWithBusiness, uid } from "./factories.js";
-import { approvedTemplate, bodyParams } from "./tools-fixtures.js";
+import { authMetadata, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { e164, registerCustomer, uid } from "./factories.js";
+import { approvedTemplate, broadcastReq, useToolsService } from "./tools-fixtures.js";
 
 /*
  * Broadcast recipients from a CSV upload (client-streamed in chunks, checked
  * row by row, taken whole or not at all) and the broadcast's progress
  * streamed by WatchBroadcast, against PostgreSQL and NATS with the policy on.
  */
-let env: TestEnv;
-let app: MessagingApp;
-let port: number;
-let messaging: MessagingServiceClient;
-let tools: BusinessToolsServiceClient;
-let onboarding: string;
+const t = useToolsService("csv");
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  ({ app, port, client: messaging } = await startWithBusiness(env, "biz_csv_home", "pn_csv_home"));
-  tools = clientFor(BusinessToolsServiceClient, port);
-  onboarding = await env.token({ kind: "service", service: "onboarding" });
-});
-
-afterAll(async () => {
-  tools?.close();
-  messaging?.close();
-  await app?.stop();
-  await env?.cleanup();
-});
-
+/** A business with an approved template. */
 async function business() {
-  const businessId = uid("biz_csv");
-  const pn = uid("pn_csv");
-  await registerBusiness(env, app, businessId, pn);
-  const biz = { businessId, pn, token: await env.token({ kind: "business", businessId }) };
-  return { ...biz, template: await approvedTemplate(port, biz) };
+  const biz = await t.business();
+  return { ...biz, template: await approvedTemplate(t.port, biz) };
 }
 
 async function draft(biz: Awaited<ReturnType<typeof business>>) {
-  const r = await unaryCall(
-    tools.createBroadcast.bind(tools),
-    { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: biz.template, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients: [], labelId: "", start: false },
-    { token: biz.token },
-  );
-  return r.broadcast!.id;
+  return (await unaryCall(t.tools.createBroadcast.bind(t.tools), broadcastReq(biz, biz.template), { token: biz.token })).broadcast!.id;
 }
 
 /** The file in chunks of `size` bytes (cutting rows and characters apart), the ids in the first message only. */
 function upload(token: string, businessId: string, broadcastId: string, csv: string | Buffer, size = 7): Promise<UploadBroadcastRecipientsResponse> {
   const bytes = typeof csv === "string" ? Buffer.from(csv, "utf8") : csv;
   return new Promise((resolve, reject) => {
-    const call = tools.uploadBroadcastRecipients(authMetadata(token), (err, res) => (err ? reject(err) : resolve(res!)));
+    const call = t.tools.uploadBroadcastRecipients(authMetadata(token), (err, res) => (err ? reject(err) : resolve(res!)));
     for (let i = 0; i < bytes.length; i += size) {
       const m: UploadBroadcastRecipientsRequest = { businessId: i === 0 ? businessId : "", broadcastId: i === 0 ? broadcastId : "", chunk: bytes.subarray(i, i + size) };
       call.write(m);
@@ -76,7 +47,7 @@ async function refusal(p: Promise<unknown>): Promise<ServiceError> {
 }
 
 const totalOf = async (biz: { businessId: string; token: string }, broadcastId: string) =>
-  (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId }, { token: biz.token })).broadcast!.counts!.total;
+  (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId }, { token: biz.token })).broadcast!.counts!.total;
 
 describe("UploadBroadcastRecipients and WatchBroadcast", () => {
   it("when a CSV in chunks names phones and customer ids with their own parameters, then every row is a recipient, and the watch streams the progress to COMPLETED", async () => {
@@ -85,21 +56,21 @@ describe("UploadBroadcastRecipients and WatchBroadcast", () => {
     const ana = uid("cust_csv");
     const boPhone = e164();
     const bo = uid("cust_csv");
-    await registerCustomer(messaging, onboarding, ana, undefined, "Ana");
-    await registerCustomer(messaging, onboarding, bo, boPhone, "Bo");
+    await registerCustomer(t.messaging, t.onboarding, ana, undefined, "Ana");
+    await registerCustomer(t.messaging, t.onboarding, bo, boPhone, "Bo");
     const csv = `\uFEFFcustomer_id,phone,body.1,body.2\r\n${ana},,Ana,Ä-1\r\n,"${boPhone}",Bo,B-2\r\n,+49 1500 0000000,,\r\n`;
     const res = await upload(biz.token, biz.businessId, id, csv);
     expect(res.added).toBe("3");
     expect(res.broadcast!.counts).toMatchObject({ total: "3", pending: "3" });
-    const rows = await app.runtime.database.pool.query("SELECT idx, customer_id, e164, components FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
+    const rows = await t.app.runtime.database.pool.query("SELECT idx, customer_id, e164, components FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
     expect(rows.rows.map((r) => [r.customer_id, r.e164])).toEqual([[ana, ""], ["", boPhone], ["", "+4915000000000"]]);
     expect(JSON.stringify(rows.rows[0].components)).toContain("Ä-1");
     expect(rows.rows[2].components).toBeNull();
 
-    await unaryCall(tools.startBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token });
+    await unaryCall(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token });
     const seen: WatchBroadcastResponse[] = [];
     await new Promise<void>((resolve, reject) => {
-      const call = tools.watchBroadcast({ businessId: biz.businessId, broadcastId: id }, authMetadata(biz.token));
+      const call = t.tools.watchBroadcast({ businessId: biz.businessId, broadcastId: id }, authMetadata(biz.token));
       call.on("data", (r: WatchBroadcastResponse) => seen.push(r));
       call.on("error", reject);
       call.on("end", () => resolve());
@@ -144,7 +115,7 @@ describe("UploadBroadcastRecipients and WatchBroadcast", () => {
     expect(theirs.code).toBe(status.NOT_FOUND);
     const watch = await refusal(
       new Promise((resolve, reject) => {
-        const call = tools.watchBroadcast({ businessId: other.businessId, broadcastId: id }, authMetadata(other.token));
+        const call = t.tools.watchBroadcast({ businessId: other.businessId, broadcastId: id }, authMetadata(other.token));
         call.on("data", () => reject(new Error("streamed another business's broadcast")));
         call.on("error", reject);
         call.on("end", resolve);
@@ -153,7 +124,7 @@ describe("UploadBroadcastRecipients and WatchBroadcast", () => {
     expect(watch.code).toBe(status.NOT_FOUND);
     const mixed = await refusal(
       new Promise((resolve, reject) => {
-        const call = tools.uploadBroadcastRecipients(authMetadata(biz.token), (err, res) => (err ? reject(err) : resolve(res)));
+        const call = t.tools.uploadBroadcastRecipients(authMetadata(biz.token), (err, res) => (err ? reject(err) : resolve(res)));
         call.write({ businessId: biz.businessId, broadcastId: id, chunk: Buffer.from("phone\n") });
         call.write({ businessId: other.businessId, broadcastId: "", chunk: Buffer.from(`${e164()}\n`) });
         call.end();
@@ -163,7 +134,7 @@ describe("UploadBroadcastRecipients and WatchBroadcast", () => {
     expect(await totalOf(biz, id)).toBe("0");
 
     await upload(biz.token, biz.businessId, id, `phone\n${e164()}\n`);
-    await unaryCall(tools.cancelBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token });
+    await unaryCall(t.tools.cancelBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token });
     const cancelled = await refusal(upload(biz.token, biz.businessId, id, `phone\n${e164()}\n`));
     expect(cancelled.code).toBe(status.FAILED_PRECONDITION);
     await waitFor(async () => (await totalOf(biz, id)) === "1");

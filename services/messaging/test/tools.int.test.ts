@@ -1,72 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { ConversationAssigned } from "@kontor/proto/messaging/v1/events";
-import { MessagingServiceClient, WindowFilter, type ConversationFilter } from "@kontor/proto/messaging/v1/messaging_service";
-import { AnalyticsGranularity, BusinessToolsServiceClient, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
+import { WindowFilter, type ConversationFilter } from "@kontor/proto/messaging/v1/messaging_service";
+import { AnalyticsGranularity, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
 import { BroadcastStatus, RecipientState } from "@kontor/proto/messaging/v1/tools";
-import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
-import { TemplateCategory, TemplateComponentType, TemplateHeaderFormat, TemplateParameterFormat } from "@kontor/proto/messaging/v1/template";
-import type { TemplateComponent } from "@kontor/proto/messaging/v1/message";
 import { errorDetail } from "@kontor/service-kit/errors";
 import { allowListViolations } from "@kontor/testkit/access";
-import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
-import { clientFor, expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { expectFailure, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { assertHostileRefused, rowCounts } from "@kontor/testkit/hostile";
-import type { MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
 import { decodeAnalytics } from "../src/events/analytics.js";
 import { fold, points } from "../src/domain/tools/analytics.js";
 import { createAnalyticsStore } from "../src/store/analytics-store.js";
 import { toolsAccess } from "../src/rpc/access.js";
 import { bounds } from "../src/rpc/bounds.js";
-import { customer, number, registerBusiness, registerCustomer, sendReq, startWithBusiness, text, uid } from "./factories.js";
+import { customer, number, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { approvedTemplate, bodyParams, broadcastReq, templateContent, toCustomers, useToolsService } from "./tools-fixtures.js";
 
 /*
  * The business tools of the inbox (quick replies, labels, assignment) and
  * ListConversations' filters, against PostgreSQL and NATS, with the policy on.
  */
-let env: TestEnv;
-let app: MessagingApp;
-let port: number;
-let messaging: MessagingServiceClient;
-let tools: BusinessToolsServiceClient;
-let onboarding: string;
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  ({ app, port, client: messaging } = await startWithBusiness(env, "biz_tools_home", "pn_tools_home"));
-  tools = clientFor(BusinessToolsServiceClient, port);
-  onboarding = await env.token({ kind: "service", service: "onboarding" });
-});
-
-afterAll(async () => {
-  tools?.close();
-  messaging?.close();
-  await app?.stop();
-  await env?.cleanup();
-});
-
-async function business() {
-  const businessId = uid("biz_t");
-  const pn = uid("pn_t");
-  await registerBusiness(env, app, businessId, pn);
-  return { businessId, pn, token: await env.token({ kind: "business", businessId }) };
-}
-
-/** A customer who wrote to the number (so the business may answer), and the conversation. */
-async function conversationWith(biz: { pn: string }, name = "Ana", e164?: string) {
-  const id = uid("cust");
-  await registerCustomer(messaging, onboarding, id, e164, name);
-  const token = await env.token({ kind: "customer", customerId: id });
-  const sent = await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(id), number(biz.pn), text("hello")), { token });
-  return { customerId: id, token, conversationId: sent.result!.conversationId };
-}
+const t = useToolsService("tools");
+const { business, conversationWith } = t;
 
 const noFilter: ConversationFilter = { labelIds: [], unreadOnly: false, assignedAgentId: "", unassignedOnly: false, window: WindowFilter.WINDOW_FILTER_UNSPECIFIED, activeSince: undefined, query: "" };
 
 async function inbox(biz: { pn: string; token: string }, filter: Partial<ConversationFilter>): Promise<string[]> {
-  const res = await unaryCall(messaging.listConversations.bind(messaging), { participant: number(biz.pn), page: undefined, filter: { ...noFilter, ...filter } }, { token: biz.token });
+  const res = await unaryCall(t.messaging.listConversations.bind(t.messaging), { participant: number(biz.pn), page: undefined, filter: { ...noFilter, ...filter } }, { token: biz.token });
   return res.conversations.map((c) => c.id).sort();
 }
 
@@ -74,31 +36,31 @@ describe("quick replies", () => {
   it("when a business saves quick replies, then they list by shortcut, a shortcut is unique (typed with or without /), updates and deletes apply, and another business sees none", async () => {
     const biz = await business();
     const other = await business();
-    const thanks = await unaryCall(tools.createQuickReply.bind(tools), { businessId: biz.businessId, shortcut: "/Thanks", text: "Thank you for your order!", mediaId: "" }, { token: biz.token });
+    const thanks = await unaryCall(t.tools.createQuickReply.bind(t.tools), { businessId: biz.businessId, shortcut: "/Thanks", text: "Thank you for your order!", mediaId: "" }, { token: biz.token });
     expect(thanks.quickReply).toMatchObject({ shortcut: "thanks", text: "Thank you for your order!" });
-    await unaryCall(tools.createQuickReply.bind(tools), { businessId: biz.businessId, shortcut: "hours", text: "We open at 9.", mediaId: "" }, { token: biz.token });
-    const taken = await expectFailure(tools.createQuickReply.bind(tools), { businessId: biz.businessId, shortcut: "thanks", text: "again", mediaId: "" }, { token: biz.token });
+    await unaryCall(t.tools.createQuickReply.bind(t.tools), { businessId: biz.businessId, shortcut: "hours", text: "We open at 9.", mediaId: "" }, { token: biz.token });
+    const taken = await expectFailure(t.tools.createQuickReply.bind(t.tools), { businessId: biz.businessId, shortcut: "thanks", text: "again", mediaId: "" }, { token: biz.token });
     expect(taken.code).toBe(status.ALREADY_EXISTS);
 
-    const listed = await unaryCall(tools.listQuickReplies.bind(tools), { businessId: biz.businessId }, { token: biz.token });
+    const listed = await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: biz.businessId }, { token: biz.token });
     expect(listed.quickReplies.map((q) => q.shortcut)).toEqual(["hours", "thanks"]);
-    const updated = await unaryCall(tools.updateQuickReply.bind(tools), { businessId: biz.businessId, id: thanks.quickReply!.id, shortcut: "ty", text: "Thanks!", mediaId: "media_1" }, { token: biz.token });
+    const updated = await unaryCall(t.tools.updateQuickReply.bind(t.tools), { businessId: biz.businessId, id: thanks.quickReply!.id, shortcut: "ty", text: "Thanks!", mediaId: "media_1" }, { token: biz.token });
     expect(updated.quickReply).toMatchObject({ shortcut: "ty", text: "Thanks!", mediaId: "media_1" });
-    await unaryCall(tools.deleteQuickReply.bind(tools), { businessId: biz.businessId, id: thanks.quickReply!.id }, { token: biz.token });
-    expect((await unaryCall(tools.listQuickReplies.bind(tools), { businessId: biz.businessId }, { token: biz.token })).quickReplies.map((q) => q.shortcut)).toEqual(["hours"]);
+    await unaryCall(t.tools.deleteQuickReply.bind(t.tools), { businessId: biz.businessId, id: thanks.quickReply!.id }, { token: biz.token });
+    expect((await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: biz.businessId }, { token: biz.token })).quickReplies.map((q) => q.shortcut)).toEqual(["hours"]);
 
     // Another business: nothing of the first's, and its ids are unknown.
-    expect((await unaryCall(tools.listQuickReplies.bind(tools), { businessId: other.businessId }, { token: other.token })).quickReplies).toEqual([]);
-    const foreign = await expectFailure(tools.deleteQuickReply.bind(tools), { businessId: other.businessId, id: listed.quickReplies[0]!.id }, { token: other.token });
+    expect((await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: other.businessId }, { token: other.token })).quickReplies).toEqual([]);
+    const foreign = await expectFailure(t.tools.deleteQuickReply.bind(t.tools), { businessId: other.businessId, id: listed.quickReplies[0]!.id }, { token: other.token });
     expect(foreign.code).toBe(status.NOT_FOUND);
-    const notYours = await expectFailure(tools.listQuickReplies.bind(tools), { businessId: biz.businessId }, { token: other.token });
+    const notYours = await expectFailure(t.tools.listQuickReplies.bind(t.tools), { businessId: biz.businessId }, { token: other.token });
     expect(notYours.code).toBe(status.PERMISSION_DENIED);
   });
 
   it("when a business has 50 quick replies, then the 51st is RESOURCE_EXHAUSTED, also when many race", async () => {
     const biz = await business();
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 53 }, (_, i) => unaryCall(tools.createQuickReply.bind(tools), { businessId: biz.businessId, shortcut: `r${i}`, text: `reply ${i}`, mediaId: "" }, { token: biz.token })),
+      Array.from({ length: 53 }, (_, i) => unaryCall(t.tools.createQuickReply.bind(t.tools), { businessId: biz.businessId, shortcut: `r${i}`, text: `reply ${i}`, mediaId: "" }, { token: biz.token })),
     );
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(50);
     for (const o of outcomes) if (o.status === "rejected") expect((o.reason as ServiceError).code).toBe(status.RESOURCE_EXHAUSTED);
@@ -112,54 +74,54 @@ describe("quick replies", () => {
       ["x".repeat(26), "x", "shortcut"],
       ["ok", "  ", "text"],
     ] as const) {
-      const err = await expectFailure(tools.createQuickReply.bind(tools), { businessId: biz.businessId, shortcut, text: textBody, mediaId: "" }, { token: biz.token });
+      const err = await expectFailure(t.tools.createQuickReply.bind(t.tools), { businessId: biz.businessId, shortcut, text: textBody, mediaId: "" }, { token: biz.token });
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(errorDetail(err)?.field).toBe(field);
     }
-    expect((await unaryCall(tools.listQuickReplies.bind(tools), { businessId: biz.businessId }, { token: biz.token })).quickReplies).toEqual([]);
+    expect((await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: biz.businessId }, { token: biz.token })).quickReplies).toEqual([]);
   });
 });
 
 describe("labels, assignment and inbox filters", () => {
   it("when conversations carry labels (on themselves or their customers), then the inbox filters by label, unread, assignment, window, activity and name or number", async () => {
     const biz = await business();
-    const vip = (await unaryCall(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "VIP", color: "#ff0000" }, { token: biz.token })).label!;
-    const follow = (await unaryCall(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "Follow up", color: "#00AA00" }, { token: biz.token })).label!;
+    const vip = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: biz.businessId, name: "VIP", color: "#ff0000" }, { token: biz.token })).label!;
+    const follow = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: biz.businessId, name: "Follow up", color: "#00AA00" }, { token: biz.token })).label!;
     expect(vip.color).toBe("#FF0000");
-    const dup = await expectFailure(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "vip", color: "#000000" }, { token: biz.token });
+    const dup = await expectFailure(t.tools.createLabel.bind(t.tools), { businessId: biz.businessId, name: "vip", color: "#000000" }, { token: biz.token });
     expect(dup.code).toBe(status.ALREADY_EXISTS);
 
     const ana = await conversationWith(biz, "Ana Souza", "+5511999990001");
     const bruno = await conversationWith(biz, "Bruno", "+5511999990002");
     const carla = await conversationWith(biz, "Carla", "+5511999990003");
 
-    expect((await unaryCall(tools.setConversationLabels.bind(tools), { businessId: biz.businessId, conversationId: ana.conversationId, addLabelIds: [vip.id, follow.id], removeLabelIds: [] }, { token: biz.token })).labelIds.sort()).toEqual([vip.id, follow.id].sort());
-    await unaryCall(tools.setConversationLabels.bind(tools), { businessId: biz.businessId, conversationId: ana.conversationId, addLabelIds: [], removeLabelIds: [follow.id] }, { token: biz.token });
-    await unaryCall(tools.setCustomerLabels.bind(tools), { businessId: biz.businessId, customerId: bruno.customerId, addLabelIds: [follow.id], removeLabelIds: [] }, { token: biz.token });
+    expect((await unaryCall(t.tools.setConversationLabels.bind(t.tools), { businessId: biz.businessId, conversationId: ana.conversationId, addLabelIds: [vip.id, follow.id], removeLabelIds: [] }, { token: biz.token })).labelIds.sort()).toEqual([vip.id, follow.id].sort());
+    await unaryCall(t.tools.setConversationLabels.bind(t.tools), { businessId: biz.businessId, conversationId: ana.conversationId, addLabelIds: [], removeLabelIds: [follow.id] }, { token: biz.token });
+    await unaryCall(t.tools.setCustomerLabels.bind(t.tools), { businessId: biz.businessId, customerId: bruno.customerId, addLabelIds: [follow.id], removeLabelIds: [] }, { token: biz.token });
 
     expect(await inbox(biz, { labelIds: [vip.id] })).toEqual([ana.conversationId]);
     expect(await inbox(biz, { labelIds: [follow.id] })).toEqual([bruno.conversationId]);
     expect(await inbox(biz, { labelIds: [vip.id, follow.id] })).toEqual([ana.conversationId, bruno.conversationId].sort());
-    const listed = await unaryCall(messaging.listConversations.bind(messaging), { participant: number(biz.pn), page: undefined, filter: undefined }, { token: biz.token });
+    const listed = await unaryCall(t.messaging.listConversations.bind(t.messaging), { participant: number(biz.pn), page: undefined, filter: undefined }, { token: biz.token });
     expect(listed.conversations.find((c) => c.id === ana.conversationId)?.labelIds).toEqual([vip.id]);
 
     // Unread: the business read Bruno's message only.
-    await unaryCall(messaging.reportReceipt.bind(messaging), { reader: number(biz.pn), conversationId: bruno.conversationId, status: 4, upToSeq: "1", messageId: "" }, { token: biz.token });
+    await unaryCall(t.messaging.reportReceipt.bind(t.messaging), { reader: number(biz.pn), conversationId: bruno.conversationId, status: 4, upToSeq: "1", messageId: "" }, { token: biz.token });
     expect(await inbox(biz, { unreadOnly: true })).toEqual([ana.conversationId, carla.conversationId].sort());
 
     // Assignment: one event per change, none for a repeat.
-    const assigned = await unaryCall(tools.assignConversation.bind(tools), { businessId: biz.businessId, conversationId: carla.conversationId, agentId: "agent.maria" }, { token: biz.token });
+    const assigned = await unaryCall(t.tools.assignConversation.bind(t.tools), { businessId: biz.businessId, conversationId: carla.conversationId, agentId: "agent.maria" }, { token: biz.token });
     expect(assigned.agentId).toBe("agent.maria");
-    await unaryCall(tools.assignConversation.bind(tools), { businessId: biz.businessId, conversationId: carla.conversationId, agentId: "agent.maria" }, { token: biz.token });
+    await unaryCall(t.tools.assignConversation.bind(t.tools), { businessId: biz.businessId, conversationId: carla.conversationId, agentId: "agent.maria" }, { token: biz.token });
     expect(await inbox(biz, { assignedAgentId: "agent.maria" })).toEqual([carla.conversationId]);
     expect(await inbox(biz, { unassignedOnly: true })).toEqual([ana.conversationId, bruno.conversationId].sort());
-    await outboxDrained(app.runtime.database.pool);
-    const events = (await streamMessages(env, "messaging", subjects.conversationAssigned)).map((m) => ConversationAssigned.decode(m.data)).filter((e) => e.conversationId === carla.conversationId);
+    await outboxDrained(t.app.runtime.database.pool);
+    const events = (await streamMessages(t.env, "messaging", subjects.conversationAssigned)).map((m) => ConversationAssigned.decode(m.data)).filter((e) => e.conversationId === carla.conversationId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ businessId: biz.businessId, agentId: "agent.maria", previousAgentId: "", assignedBy: `business:${biz.businessId}` });
 
     // Window: Carla's last message is more than 24 h old (as the store holds it).
-    await app.runtime.database.pool.query("UPDATE conversation SET last_inbound_at = now() - interval '25 hours' WHERE id = $1", [carla.conversationId]);
+    await t.app.runtime.database.pool.query("UPDATE conversation SET last_inbound_at = now() - interval '25 hours' WHERE id = $1", [carla.conversationId]);
     expect(await inbox(biz, { window: WindowFilter.WINDOW_FILTER_CLOSED })).toEqual([carla.conversationId]);
     expect(await inbox(biz, { window: WindowFilter.WINDOW_FILTER_OPEN })).toEqual([ana.conversationId, bruno.conversationId].sort());
 
@@ -170,7 +132,7 @@ describe("labels, assignment and inbox filters", () => {
     expect(await inbox(biz, { query: "100%" })).toEqual([]);
 
     // Deleting a label takes it off everything.
-    await unaryCall(tools.deleteLabel.bind(tools), { businessId: biz.businessId, id: vip.id }, { token: biz.token });
+    await unaryCall(t.tools.deleteLabel.bind(t.tools), { businessId: biz.businessId, id: vip.id }, { token: biz.token });
     expect(await inbox(biz, { labelIds: [vip.id] })).toEqual([]);
   });
 
@@ -178,63 +140,39 @@ describe("labels, assignment and inbox filters", () => {
     const biz = await business();
     const other = await business();
     const mine = await conversationWith(biz);
-    const theirs = (await unaryCall(tools.createLabel.bind(tools), { businessId: other.businessId, name: "Theirs", color: "#123456" }, { token: other.token })).label!;
-    const own = (await unaryCall(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "Mine", color: "#654321" }, { token: biz.token })).label!;
+    const theirs = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: other.businessId, name: "Theirs", color: "#123456" }, { token: other.token })).label!;
+    const own = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: biz.businessId, name: "Mine", color: "#654321" }, { token: biz.token })).label!;
 
-    const foreignLabel = await expectFailure(tools.setConversationLabels.bind(tools), { businessId: biz.businessId, conversationId: mine.conversationId, addLabelIds: [own.id, theirs.id], removeLabelIds: [] }, { token: biz.token });
+    const foreignLabel = await expectFailure(t.tools.setConversationLabels.bind(t.tools), { businessId: biz.businessId, conversationId: mine.conversationId, addLabelIds: [own.id, theirs.id], removeLabelIds: [] }, { token: biz.token });
     expect(foreignLabel.code).toBe(status.NOT_FOUND);
-    const foreignConversation = await expectFailure(tools.assignConversation.bind(tools), { businessId: other.businessId, conversationId: mine.conversationId, agentId: "spy" }, { token: other.token });
+    const foreignConversation = await expectFailure(t.tools.assignConversation.bind(t.tools), { businessId: other.businessId, conversationId: mine.conversationId, agentId: "spy" }, { token: other.token });
     expect(foreignConversation.code).toBe(status.NOT_FOUND);
-    const rows = await app.runtime.database.pool.query<{ n: string; agent: string | null }>(
+    const rows = await t.app.runtime.database.pool.query<{ n: string; agent: string | null }>(
       "SELECT (SELECT count(*) FROM conversation_label WHERE conversation_id = $1) AS n, (SELECT assigned_agent_id FROM conversation WHERE id = $1) AS agent",
       [mine.conversationId],
     );
     expect(rows.rows[0]).toEqual({ n: "0", agent: null });
 
-    const customerFilter = await expectFailure(messaging.listConversations.bind(messaging), { participant: customer(mine.customerId), page: undefined, filter: { ...noFilter, unreadOnly: true } }, { token: mine.token });
+    const customerFilter = await expectFailure(t.messaging.listConversations.bind(t.messaging), { participant: customer(mine.customerId), page: undefined, filter: { ...noFilter, unreadOnly: true } }, { token: mine.token });
     expect(customerFilter.code).toBe(status.INVALID_ARGUMENT);
-    const badLabel = await expectFailure(messaging.listConversations.bind(messaging), { participant: number(biz.pn), page: undefined, filter: { ...noFilter, labelIds: ["not-a-uuid"] } }, { token: biz.token });
+    const badLabel = await expectFailure(t.messaging.listConversations.bind(t.messaging), { participant: number(biz.pn), page: undefined, filter: { ...noFilter, labelIds: ["not-a-uuid"] } }, { token: biz.token });
     expect(errorDetail(badLabel)?.field).toBe("filter.label_ids[0]");
   });
 });
 
-const bodyParams = (...values: string[]): TemplateComponent[] => [
-  { type: "body", subType: "", index: 0, parameters: values.map((text) => ({ type: "text", parameterName: "", text, currency: undefined, dateTime: "", media: undefined, location: undefined, payload: "", couponCode: "" })) },
-];
-
-/** An APPROVED utility template of the business (two body parameters). */
-async function approvedTemplate(biz: { businessId: string; token: string }): Promise<string> {
-  const templates = clientFor(TemplateServiceClient, port);
-  const name = uid("tpl_bc_");
-  await unaryCall(
-    templates.createTemplate.bind(templates),
-    {
-      businessId: biz.businessId,
-      name,
-      language: "en_US",
-      category: TemplateCategory.TEMPLATE_CATEGORY_UTILITY,
-      parameterFormat: TemplateParameterFormat.TEMPLATE_PARAMETER_FORMAT_UNSPECIFIED,
-      components: [{ type: TemplateComponentType.TEMPLATE_COMPONENT_TYPE_BODY, format: TemplateHeaderFormat.TEMPLATE_HEADER_FORMAT_UNSPECIFIED, text: "Hi {{1}}, your order {{2}} has shipped.", example: { headerText: [], headerTextNamedParams: [], bodyText: [{ values: ["Ana", "A-1"] }], bodyTextNamedParams: [], headerHandle: [] }, buttons: [] }],
-    },
-    { token: biz.token },
-  );
-  templates.close();
-  return name;
-}
-
 async function messagesTo(customerId: string): Promise<number> {
-  const r = await app.runtime.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message WHERE recipient = $1", [`c_${customerId}`]);
+  const r = await t.app.runtime.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message WHERE recipient = $1", [`c_${customerId}`]);
   return Number(r.rows[0]!.n);
 }
 
 describe("broadcasts", () => {
   it("when a broadcast runs, then every recipient gets the template once, unknown numbers fail with 131026, and the outcomes list by index", async () => {
     const biz = await business();
-    const name = await approvedTemplate(biz);
+    const name = await approvedTemplate(t.port, biz);
     const customers: string[] = [];
     for (let i = 0; i < 12; i++) {
       const id = uid("cust_bc");
-      await registerCustomer(messaging, onboarding, id);
+      await registerCustomer(t.messaging, t.onboarding, id);
       customers.push(id);
     }
     const recipients = [
@@ -242,50 +180,50 @@ describe("broadcasts", () => {
       { to: { $case: "e164" as const, value: "+49 1500 0000000" }, components: [] },
     ];
     const created = await unaryCall(
-      tools.createBroadcast.bind(tools),
-      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients, labelId: "", start: true },
+      t.tools.createBroadcast.bind(t.tools),
+      broadcastReq(biz, name, { recipients, start: true }),
       { token: biz.token },
     );
     expect(created.broadcast).toMatchObject({ status: BroadcastStatus.BROADCAST_STATUS_RUNNING, counts: { total: "13", pending: "13" } });
     const done = await waitFor(async () => {
-      const b = (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id }, { token: biz.token })).broadcast!;
+      const b = (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id }, { token: biz.token })).broadcast!;
       return b.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED ? b : undefined;
     }, 20_000);
     expect(done.counts).toMatchObject({ total: "13", pending: "0", accepted: "12", failed: "1" });
     for (const id of customers) expect(await messagesTo(id)).toBe(1);
 
-    const page1 = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: "" }, state: 0 }, { token: biz.token });
+    const page1 = await unaryCall(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: "" }, state: 0 }, { token: biz.token });
     expect(page1.recipients.map((r) => r.index)).toEqual(Array.from({ length: 10 }, (_, i) => String(i + 1)));
-    const page2 = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: page1.page!.nextPageToken }, state: 0 }, { token: biz.token });
+    const page2 = await unaryCall(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: { pageSize: 10, pageToken: page1.page!.nextPageToken }, state: 0 }, { token: biz.token });
     expect(page2.recipients.at(-1)).toMatchObject({ index: "13", e164: "+4915000000000", state: RecipientState.RECIPIENT_STATE_FAILED, errorCode: 131026 });
     // The first recipient's own parameters replaced the defaults.
-    const first = await unaryCall(messaging.getMessage.bind(messaging), { participant: customer(customers[0]!), messageId: page1.recipients[0]!.messageId }, { token: await env.token({ kind: "customer", customerId: customers[0]! }) });
+    const first = await unaryCall(t.messaging.getMessage.bind(t.messaging), { participant: customer(customers[0]!), messageId: page1.recipients[0]!.messageId }, { token: await t.env.token({ kind: "customer", customerId: customers[0]! }) });
     const content = first.message?.content?.kind;
     expect(content?.$case === "template" && content.value.rendered?.body).toBe("Hi Zoe, your order Z-9 has shipped.");
   });
 
   it("when a replica dies between a recipient's send and its outcome, then the recipient is claimed again and answered by its original: nobody gets two", async () => {
     const biz = await business();
-    const name = await approvedTemplate(biz);
+    const name = await approvedTemplate(t.port, biz);
     const customers: string[] = [];
     for (let i = 0; i < 6; i++) {
       const id = uid("cust_bc");
-      await registerCustomer(messaging, onboarding, id);
+      await registerCustomer(t.messaging, t.onboarding, id);
       customers.push(id);
     }
     const created = await unaryCall(
-      tools.createBroadcast.bind(tools),
-      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients: customers.map((id) => ({ to: { $case: "customerId" as const, value: id }, components: [] })), labelId: "", start: true },
+      t.tools.createBroadcast.bind(t.tools),
+      broadcastReq(biz, name, { recipients: toCustomers(customers), start: true }),
       { token: biz.token },
     );
     const id = created.broadcast!.id;
-    await waitFor(async () => (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
-    const before = await app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
+    await waitFor(async () => (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
+    const before = await t.app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
     // As a crash leaves them: sent, the outcome not recorded, the claim's lease run out.
-    await app.runtime.database.pool.query("UPDATE broadcast_recipient SET state = 1, message_id = '', claimed_until = now() - interval '1 second' WHERE broadcast_id = $1 AND idx <= 3", [id]);
-    await app.runtime.database.pool.query("UPDATE broadcast SET status = $2 WHERE id = $1", [id, BroadcastStatus.BROADCAST_STATUS_RUNNING]);
-    await waitFor(async () => (await unaryCall(tools.getBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
-    const after = await app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
+    await t.app.runtime.database.pool.query("UPDATE broadcast_recipient SET state = 1, message_id = '', claimed_until = now() - interval '1 second' WHERE broadcast_id = $1 AND idx <= 3", [id]);
+    await t.app.runtime.database.pool.query("UPDATE broadcast SET status = $2 WHERE id = $1", [id, BroadcastStatus.BROADCAST_STATUS_RUNNING]);
+    await waitFor(async () => (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
+    const after = await t.app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
     expect(after.rows).toEqual(before.rows);
     for (const c of customers) expect(await messagesTo(c)).toBe(1);
   });
@@ -293,51 +231,51 @@ describe("broadcasts", () => {
   it("when a broadcast is a draft, then recipients are added and it starts; pause, resume and cancel follow the states; another business and unapproved templates are refused", async () => {
     const biz = await business();
     const other = await business();
-    const name = await approvedTemplate(biz);
+    const name = await approvedTemplate(t.port, biz);
     const id = uid("cust_bc");
-    await registerCustomer(messaging, onboarding, id);
+    await registerCustomer(t.messaging, t.onboarding, id);
     const missing = await expectFailure(
-      tools.createBroadcast.bind(tools),
-      { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: "no_such_tpl", templateLanguage: "en_US", components: [], recipients: [], labelId: "", start: false },
+      t.tools.createBroadcast.bind(t.tools),
+      broadcastReq(biz, "no_such_tpl", { components: [] }),
       { token: biz.token },
     );
     expect(errorDetail(missing)?.cloudApiCode).toBe(132001);
     const foreignNumber = await expectFailure(
-      tools.createBroadcast.bind(tools),
-      { businessId: other.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: [], recipients: [], labelId: "", start: false },
+      t.tools.createBroadcast.bind(t.tools),
+      broadcastReq({ businessId: other.businessId, pn: biz.pn }, name, { components: [] }),
       { token: other.token },
     );
     expect(foreignNumber.code).toBe(status.NOT_FOUND);
 
-    const draft = (await unaryCall(tools.createBroadcast.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("you", "B-2"), recipients: [], labelId: "", start: false }, { token: biz.token })).broadcast!;
+    const draft = (await unaryCall(t.tools.createBroadcast.bind(t.tools), broadcastReq(biz, name, { components: bodyParams("you", "B-2") }), { token: biz.token })).broadcast!;
     expect(draft.status).toBe(BroadcastStatus.BROADCAST_STATUS_DRAFT);
-    const added = await unaryCall(tools.addBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }] }, { token: biz.token });
+    const added = await unaryCall(t.tools.addBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }] }, { token: biz.token });
     expect(added.broadcast!.counts!.total).toBe("1");
-    const badRow = await expectFailure(tools.addBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }, { to: { $case: "e164", value: "not a number" }, components: [] }] }, { token: biz.token });
+    const badRow = await expectFailure(t.tools.addBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id, recipients: [{ to: { $case: "customerId", value: id }, components: [] }, { to: { $case: "e164", value: "not a number" }, components: [] }] }, { token: biz.token });
     expect(errorDetail(badRow)?.field).toBe("recipients[1].e164");
 
-    const notYours = await expectFailure(tools.getBroadcast.bind(tools), { businessId: other.businessId, broadcastId: draft.id }, { token: other.token });
+    const notYours = await expectFailure(t.tools.getBroadcast.bind(t.tools), { businessId: other.businessId, broadcastId: draft.id }, { token: other.token });
     expect(notYours.code).toBe(status.NOT_FOUND);
-    const cannotPause = await expectFailure(tools.pauseBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    const cannotPause = await expectFailure(t.tools.pauseBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
     expect(cannotPause.code).toBe(status.FAILED_PRECONDITION);
-    const cancelled = await unaryCall(tools.cancelBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    const cancelled = await unaryCall(t.tools.cancelBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
     expect(cancelled.broadcast!.status).toBe(BroadcastStatus.BROADCAST_STATUS_CANCELLED);
-    const cannotStart = await expectFailure(tools.startBroadcast.bind(tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    const cannotStart = await expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
     expect(cannotStart.code).toBe(status.FAILED_PRECONDITION);
     expect(await messagesTo(id)).toBe(0);
   });
 
   it("when a broadcast goes to a label, then everyone with it (on the customer or on a conversation with the number) is a recipient", async () => {
     const biz = await business();
-    const name = await approvedTemplate(biz);
-    const label = (await unaryCall(tools.createLabel.bind(tools), { businessId: biz.businessId, name: "Newsletter", color: "#0000FF" }, { token: biz.token })).label!;
+    const name = await approvedTemplate(t.port, biz);
+    const label = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: biz.businessId, name: "Newsletter", color: "#0000FF" }, { token: biz.token })).label!;
     const a = await conversationWith(biz);
     const b = await conversationWith(biz);
     await conversationWith(biz);
-    await unaryCall(tools.setConversationLabels.bind(tools), { businessId: biz.businessId, conversationId: a.conversationId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
-    await unaryCall(tools.setCustomerLabels.bind(tools), { businessId: biz.businessId, customerId: b.customerId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
-    const created = await unaryCall(tools.createBroadcast.bind(tools), { businessId: biz.businessId, phoneNumberId: biz.pn, templateName: name, templateLanguage: "en_US", components: bodyParams("friend", "N-1"), recipients: [], labelId: label.id, start: false }, { token: biz.token });
-    const listed = await unaryCall(tools.listBroadcastRecipients.bind(tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: undefined, state: 0 }, { token: biz.token });
+    await unaryCall(t.tools.setConversationLabels.bind(t.tools), { businessId: biz.businessId, conversationId: a.conversationId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
+    await unaryCall(t.tools.setCustomerLabels.bind(t.tools), { businessId: biz.businessId, customerId: b.customerId, addLabelIds: [label.id], removeLabelIds: [] }, { token: biz.token });
+    const created = await unaryCall(t.tools.createBroadcast.bind(t.tools), broadcastReq(biz, name, { components: bodyParams("friend", "N-1"), labelId: label.id }), { token: biz.token });
+    const listed = await unaryCall(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: created.broadcast!.id, page: undefined, state: 0 }, { token: biz.token });
     expect(listed.recipients.map((r) => r.customerId).sort()).toEqual([a.customerId, b.customerId].sort());
   });
 });
@@ -345,23 +283,23 @@ describe("broadcasts", () => {
 describe("analytics", () => {
   it("when a business's traffic flows, then GetAnalytics equals the counts recomputed from the replayed event log, and a redelivered batch counts nothing twice", async () => {
     const biz = await business();
-    const name = await approvedTemplate(biz);
+    const name = await approvedTemplate(t.port, biz);
     const a = await conversationWith(biz);
     const b = await conversationWith(biz);
-    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(number(biz.pn), customer(a.customerId), text("hi Ana")), { token: biz.token });
-    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(number(biz.pn), customer(b.customerId), { kind: { $case: "template", value: { name, languageCode: "en_US", components: bodyParams("Bo", "C-3"), rendered: undefined } } }), { token: biz.token });
-    await unaryCall(messaging.reportReceipt.bind(messaging), { reader: customer(a.customerId), conversationId: a.conversationId, status: 4, upToSeq: "2", messageId: "" }, { token: a.token });
+    await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(number(biz.pn), customer(a.customerId), text("hi Ana")), { token: biz.token });
+    await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(number(biz.pn), customer(b.customerId), templateContent(name, "Bo", "C-3")), { token: biz.token });
+    await unaryCall(t.messaging.reportReceipt.bind(t.messaging), { reader: customer(a.customerId), conversationId: a.conversationId, status: 4, upToSeq: "2", messageId: "" }, { token: a.token });
     const day = new Date().toISOString().slice(0, 10);
 
     // The log: every event of the business on the stream, folded by the same rules.
-    await outboxDrained(app.runtime.database.pool);
-    const log = (await streamMessages(env, "messaging"))
+    await outboxDrained(t.app.runtime.database.pool);
+    const log = (await streamMessages(t.env, "messaging"))
       .flatMap((m) => decodeAnalytics(m.subject, m.data))
       .filter((e) => e.businessId === biz.businessId);
     const expected = points(fold(log, new Map()).map((d) => ({ day: d.day, metric: d.metric, value: d.value })), "day");
     expect(expected[0]).toMatchObject({ sent: 2, read: 1, inbound: 2, firstResponses: 2, templateSent: { [name]: 1 } });
 
-    const ask = () => unaryCall(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
+    const ask = () => unaryCall(t.tools.getAnalytics.bind(t.tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
     const got = await waitFor(async () => {
       const r = await ask();
       return r.points[0]?.read === "1" && r.points[0]?.sent === "2" ? r : undefined;
@@ -382,13 +320,13 @@ describe("analytics", () => {
     });
 
     // The same events again (a redelivery after a crash): nothing changes.
-    await createAnalyticsStore(app.runtime.db).applyBatch(log);
+    await createAnalyticsStore(t.app.runtime.db).applyBatch(log);
     expect((await ask()).points).toEqual(got.points);
 
     const other = await business();
-    const notYours = await expectFailure(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: other.token });
+    const notYours = await expectFailure(t.tools.getAnalytics.bind(t.tools), { businessId: biz.businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: other.token });
     expect(notYours.code).toBe(status.PERMISSION_DENIED);
-    const badRange = await expectFailure(tools.getAnalytics.bind(tools), { businessId: biz.businessId, phoneNumberId: "", startDate: "2026-02-30", endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
+    const badRange = await expectFailure(t.tools.getAnalytics.bind(t.tools), { businessId: biz.businessId, phoneNumberId: "", startDate: "2026-02-30", endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
     expect(errorDetail(badRange)?.field).toBe("start_date");
   });
 });
@@ -414,7 +352,7 @@ const bookingFlow = (question = "How many people?") => ({
 
 /** The business's messages in a conversation, as text (interactive: its body), oldest first. */
 async function botSaid(biz: { pn: string; token: string }, conversationId: string): Promise<string[]> {
-  const r = await unaryCall(messaging.listMessages.bind(messaging), { participant: number(biz.pn), conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: biz.token });
+  const r = await unaryCall(t.messaging.listMessages.bind(t.messaging), { participant: number(biz.pn), conversationId, page: { pageSize: 100, pageToken: "" }, newestFirst: false }, { token: biz.token });
   return r.messages
     .filter((m) => m.sender?.kind?.$case === "phoneNumberId")
     .map((m) => (m.content?.kind?.$case === "text" ? m.content.kind.value.body : m.content?.kind?.$case === "interactive" ? m.content.kind.value.body : "?"));
@@ -423,17 +361,17 @@ async function botSaid(biz: { pn: string; token: string }, conversationId: strin
 describe("chatbot flows", () => {
   it("when a customer books through a flow, then the bot asks, captures and answers; a conversation keeps its version when a new one is saved", async () => {
     const biz = await business();
-    const saved = await unaryCall(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow()) }, { token: biz.token });
+    const saved = await unaryCall(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow()) }, { token: biz.token });
     expect(saved.flow).toMatchObject({ name: "booking", version: 1, unreachableStates: [] });
     expect(saved.webhookSecret.length).toBeGreaterThan(20);
 
     const ana = await conversationWith(biz, "Rui");
-    const say = (content: Parameters<typeof sendReq>[2]) => unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(ana.customerId), number(biz.pn), content), { token: ana.token });
+    const say = (content: Parameters<typeof sendReq>[2]) => unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(ana.customerId), number(biz.pn), content), { token: ana.token });
     await say(text("I want to book a table"));
     await waitFor(async () => (await botSaid(biz, ana.conversationId)).includes("Lunch or dinner, Rui?"), 20_000);
 
     // Version 2 changes the question; this conversation keeps version 1.
-    expect((await unaryCall(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow("For how many?")) }, { token: biz.token })).flow!.version).toBe(2);
+    expect((await unaryCall(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow("For how many?")) }, { token: biz.token })).flow!.version).toBe(2);
     await say({ kind: { $case: "interactive", value: { header: undefined, body: "", footer: "", action: { $case: "buttonReply", value: { id: "dinner", title: "Dinner" } } } } });
     await waitFor(async () => (await botSaid(biz, ana.conversationId)).includes("How many people?"), 20_000);
     await say(text("4"));
@@ -442,29 +380,29 @@ describe("chatbot flows", () => {
 
     // A new conversation starts on version 2.
     const bo = await conversationWith(biz, "Bo");
-    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(bo.customerId), number(biz.pn), text("book")), { token: bo.token });
+    await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(bo.customerId), number(biz.pn), text("book")), { token: bo.token });
     await waitFor(async () => (await botSaid(biz, bo.conversationId)).includes("Lunch or dinner, Bo?"), 20_000);
-    await unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(bo.customerId), number(biz.pn), { kind: { $case: "interactive", value: { header: undefined, body: "", footer: "", action: { $case: "buttonReply", value: { id: "lunch", title: "Lunch" } } } } }), { token: bo.token });
+    await unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(bo.customerId), number(biz.pn), { kind: { $case: "interactive", value: { header: undefined, body: "", footer: "", action: { $case: "buttonReply", value: { id: "lunch", title: "Lunch" } } } } }), { token: bo.token });
     await waitFor(async () => (await botSaid(biz, bo.conversationId)).includes("For how many?"), 20_000);
-    const listed = await unaryCall(tools.listFlows.bind(tools), { businessId: biz.businessId }, { token: biz.token });
+    const listed = await unaryCall(t.tools.listFlows.bind(t.tools), { businessId: biz.businessId }, { token: biz.token });
     expect(listed.flows.map((f) => [f.name, f.version])).toEqual([["booking", 2]]);
   });
 
   it("when an answer fits nothing twice, then the flow hands off and stays silent until the conversation is handed back", async () => {
     const biz = await business();
-    await unaryCall(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow()) }, { token: biz.token });
+    await unaryCall(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bookingFlow()) }, { token: biz.token });
     const c = await conversationWith(biz, "Cy");
-    const say = (body: string) => unaryCall(messaging.sendMessage.bind(messaging), sendReq(customer(c.customerId), number(biz.pn), text(body)), { token: c.token });
+    const say = (body: string) => unaryCall(t.messaging.sendMessage.bind(t.messaging), sendReq(customer(c.customerId), number(biz.pn), text(body)), { token: c.token });
     await say("book");
     await waitFor(async () => (await botSaid(biz, c.conversationId)).length === 1, 20_000);
     await say("hmm");
     await waitFor(async () => (await botSaid(biz, c.conversationId)).length === 2, 20_000);
     await say("what?");
-    await waitFor(async () => (await app.runtime.database.pool.query("SELECT session->>'handedOff' AS h FROM flow_session WHERE conversation_id = $1", [c.conversationId])).rows[0]?.h === "true", 20_000);
+    await waitFor(async () => (await t.app.runtime.database.pool.query("SELECT session->>'handedOff' AS h FROM flow_session WHERE conversation_id = $1", [c.conversationId])).rows[0]?.h === "true", 20_000);
     await say("book");
     // A later marker: the flow consumer has passed the "book" above once the session row still says handed off after it.
-    await outboxDrained(app.runtime.database.pool);
-    await unaryCall(tools.handBackConversation.bind(tools), { businessId: biz.businessId, conversationId: c.conversationId }, { token: biz.token });
+    await outboxDrained(t.app.runtime.database.pool);
+    await unaryCall(t.tools.handBackConversation.bind(t.tools), { businessId: biz.businessId, conversationId: c.conversationId }, { token: biz.token });
     const before = (await botSaid(biz, c.conversationId)).length;
     await say("book");
     await waitFor(async () => (await botSaid(biz, c.conversationId)).length === before + 1, 20_000);
@@ -475,14 +413,14 @@ describe("chatbot flows", () => {
     const biz = await business();
     const bad = bookingFlow() as Record<string, unknown>;
     (bad.states as Record<string, { transitions?: unknown[] }>).when!.transitions = [{ on: "button", id: "lunch", to: "nowhere" }];
-    const err = await expectFailure(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bad) }, { token: biz.token });
+    const err = await expectFailure(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: JSON.stringify(bad) }, { token: biz.token });
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(errorDetail(err)?.field).toMatch(/^states\.when\.transitions\[0\]/);
-    const notJson = await expectFailure(tools.saveFlow.bind(tools), { businessId: biz.businessId, definitionJson: "{" }, { token: biz.token });
+    const notJson = await expectFailure(t.tools.saveFlow.bind(t.tools), { businessId: biz.businessId, definitionJson: "{" }, { token: biz.token });
     expect(errorDetail(notJson)?.field).toBe("definition_json");
 
     const run = await unaryCall(
-      tools.dryRunFlow.bind(tools),
+      t.tools.dryRunFlow.bind(t.tools),
       {
         businessId: biz.businessId,
         definitionJson: JSON.stringify(bookingFlow()),
@@ -500,21 +438,21 @@ describe("chatbot flows", () => {
       ["answered", ""],
     ]);
     expect(JSON.parse(run.steps[2]!.effectsJson[0]!)).toEqual({ kind: "send_text", text: "Lunch for 2: booked." });
-    expect((await unaryCall(tools.listFlows.bind(tools), { businessId: biz.businessId }, { token: biz.token })).flows).toEqual([]);
+    expect((await unaryCall(t.tools.listFlows.bind(t.tools), { businessId: biz.businessId }, { token: biz.token })).flows).toEqual([]);
   });
 });
 
 describe("BusinessToolsService at the boundary", () => {
   it("when every principal kind, staff role and service calls every RPC, then only the callers on the RPC's list get past the allow-list", async () => {
-    expect(await allowListViolations(env, BusinessToolsServiceService, toolsAccess, `127.0.0.1:${port}`)).toEqual([]);
+    expect(await allowListViolations(t.env, BusinessToolsServiceService, toolsAccess, `127.0.0.1:${t.port}`)).toEqual([]);
   });
 
   for (const method of Object.values(BusinessToolsServiceService)) {
     it(`${method.path}: U+0000, over-long strings and over-long lists in any field are INVALID_ARGUMENT naming the field, and nothing changes`, async () => {
-      const token = await env.token({ kind: "business", businessId: "biz_tools_home" });
-      const before = await rowCounts(env.databaseUrl, "messaging");
-      await assertHostileRefused({ address: `127.0.0.1:${port}`, method, token, bounds, numRuns: 10 });
-      expect(await rowCounts(env.databaseUrl, "messaging")).toEqual(before);
+      const token = await t.env.token({ kind: "business", businessId: "biz_tools_home" });
+      const before = await rowCounts(t.env.databaseUrl, "messaging");
+      await assertHostileRefused({ address: `127.0.0.1:${t.port}`, method, token, bounds, numRuns: 10 });
+      expect(await rowCounts(t.env.databaseUrl, "messaging")).toEqual(before);
     });
   }
 });

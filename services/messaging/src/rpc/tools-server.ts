@@ -32,6 +32,7 @@ const broadcastToPb = ({ broadcast: b, counts }: { broadcast: BroadcastRecord; c
     failed: String(counts.failed),
     delivered: String(counts.delivered),
     read: String(counts.read),
+    clicked: String(counts.clicked),
   },
   createdAt: b.createdAt,
   updatedAt: b.updatedAt,
@@ -163,6 +164,7 @@ export function registerToolsServer(
         components: req.components,
         recipients: req.recipients.map(recipientOf),
         labelId: req.labelId,
+        optedInFollowers: req.optedInFollowers,
         start: req.start,
       });
       return { broadcast: broadcastToPb(created) };

@@ -41,6 +41,14 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
           // Now and then, forget template messages too old to matter (one indexed range delete).
           if (Math.random() < 0.01) await sql`DELETE FROM analytics_template_message WHERE sent_at < now() - make_interval(days => ${TEMPLATE_MESSAGE_KEEP_DAYS})`.execute(trx);
         }
+        // A tap on a broadcast message's button: the recipient's click (its first), for the broadcast's funnel.
+        const taps = todo.flatMap((e) => (e.kind === "received" && e.buttonReplyTo ? [{ id: e.buttonReplyTo, at: new Date(e.at) }] : []));
+        if (taps.length > 0) {
+          await sql`
+            UPDATE broadcast_recipient r SET clicked_at = t.at
+            FROM (SELECT id, min(at) AS at FROM unnest(${taps.map((t) => t.id)}::text[], ${taps.map((t) => t.at.toISOString())}::timestamptz[]) AS u(id, at) GROUP BY id) t
+            WHERE r.message_id = t.id AND r.state = 2 AND r.clicked_at IS NULL`.execute(trx);
+        }
         // Each number's counts, and the same again for all the business's numbers together ('').
         const summed = new Map<string, Delta>();
         for (const d of fold(todo, awaiting, templates)) {

@@ -109,17 +109,18 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
     },
 
     async counts(id): Promise<BroadcastCounts> {
-      const { rows } = await sql<{ total: string; pending: string; accepted: string; failed: string; delivered: string; read: string }>`
+      const { rows } = await sql<{ total: string; pending: string; accepted: string; failed: string; delivered: string; read: string; clicked: string }>`
         SELECT count(*) AS total,
           count(*) FILTER (WHERE r.state = ${PENDING}) AS pending,
           count(*) FILTER (WHERE r.state = ${ACCEPTED}) AS accepted,
           count(*) FILTER (WHERE r.state = ${FAILED}) AS failed,
           count(*) FILTER (WHERE m.status IN (3, 4)) AS delivered,
-          count(*) FILTER (WHERE m.status = 4) AS read
+          count(*) FILTER (WHERE m.status = 4) AS read,
+          count(*) FILTER (WHERE r.clicked_at IS NOT NULL) AS clicked
         FROM broadcast_recipient r LEFT JOIN message m ON r.state = ${ACCEPTED} AND m.id = r.message_id
         WHERE r.broadcast_id = ${id}`.execute(db);
       const c = rows[0]!;
-      return { total: Number(c.total), pending: Number(c.pending), accepted: Number(c.accepted), failed: Number(c.failed), delivered: Number(c.delivered), read: Number(c.read) };
+      return { total: Number(c.total), pending: Number(c.pending), accepted: Number(c.accepted), failed: Number(c.failed), delivered: Number(c.delivered), read: Number(c.read), clicked: Number(c.clicked) };
     },
 
     async setStatus(businessId, id, from, to, at) {
@@ -143,6 +144,18 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
         SELECT c.customer_id FROM conversation_label cl JOIN conversation c ON c.id = cl.conversation_id
           WHERE cl.label_id = ${labelId}::uuid AND c.phone_number_id = ${phoneNumberId}
         ORDER BY customer_id`.execute(db);
+      return rows.map((r) => r.customer_id);
+    },
+
+    async followerAudience(businessId, limit) {
+      // The send path's rule (policy/consent.ts optedIn): an opt-in, and no opt-out at or after it.
+      const { rows } = await sql<{ customer_id: string }>`
+        SELECT f.customer_id FROM customer_follow f
+          JOIN marketing_consent mc ON mc.customer_id = f.customer_id AND mc.business_id = f.business_id
+        WHERE f.business_id = ${businessId} AND f.following
+          AND mc.opt_in_at IS NOT NULL AND (mc.opt_out_at IS NULL OR mc.opt_out_at < mc.opt_in_at)
+        ORDER BY f.customer_id
+        LIMIT ${limit}`.execute(db);
       return rows.map((r) => r.customer_id);
     },
 

@@ -22,7 +22,7 @@ export async function lockCustomer(trx: Kysely<MessagingDatabase>, customerId: s
 }
 
 /**
- * Marketing consent, privacy settings, blocks, labels and auto-reply marks of the customer. Its
+ * Marketing consent, privacy settings, blocks, labels, auto-reply marks and follows of the customer. Its
  * reports stay (the business's quality record) without the words it wrote.
  */
 export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, customerId: string): Promise<void> {
@@ -33,6 +33,8 @@ export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, custome
   await trx.deleteFrom("customer_label").where("customer_id", "=", customerId).execute();
   // When greeting and away messages went to the customer: a trace of its contacts.
   await trx.deleteFrom("auto_reply_sent").where("customer_id", "=", customerId).execute();
+  // Which businesses it follows (directory deletes its own copy on the same event).
+  await trx.deleteFrom("customer_follow").where("customer_id", "=", customerId).execute();
   await trx.updateTable("business_report").set({ comment: "" }).where("customer_id", "=", customerId).where("comment", "<>", "").execute();
 }
 

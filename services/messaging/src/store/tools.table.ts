@@ -61,6 +61,8 @@ export interface BroadcastRecipientTable {
   message_id: Generated<string>;
   error_code: Generated<number>;
   error_reason: Generated<string>;
+  /** When the recipient first tapped a quick-reply button of its message (the analytics consumer). */
+  clicked_at: Generated<Date | null>;
 }
 
 /** A count per business, number, UTC day and metric (domain/tools/analytics.ts). */
@@ -108,4 +110,13 @@ export interface CatalogProductTable {
   business_id: string;
   sendable: boolean;
   version: string | number;
+}
+
+/** A customer following a business, as directory's latest follow.changed event for the pair says (following false: unfollowed). */
+export interface CustomerFollowTable {
+  business_id: string;
+  customer_id: string;
+  following: boolean;
+  changed_at: Date;
+  event_id: string;
 }

@@ -30,6 +30,8 @@ export interface BroadcastCounts {
   failed: number;
   delivered: number;
   read: number;
+  /** Recipients who tapped a quick-reply button of their message. */
+  clicked: number;
 }
 
 export interface RecipientInput {
@@ -63,6 +65,8 @@ export interface BroadcastStore {
   setStatus(businessId: string, id: string, from: BroadcastStatus[], to: BroadcastStatus, at: Date): Promise<BroadcastRecord | undefined>;
   /** Customers with the label on them or on a conversation with the number. */
   labelAudience(businessId: string, phoneNumberId: string, labelId: string): Promise<string[] | undefined>;
+  /** The business's followers (directory's follow events) with a marketing opt-in not withdrawn since, at most `limit`. */
+  followerAudience(businessId: string, limit: number): Promise<string[]>;
   claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedRecipient[]>;
   /** The outcomes of one pass, in one statement. */
   record(outcomes: { broadcastId: string; index: number; outcome: RecipientOutcome }[]): Promise<void>;
@@ -110,6 +114,20 @@ function parseRecipients(recipients: RecipientInput[], field = "recipients"): Re
   });
 }
 
+/** The recipients given, then each segment's customers not among them yet: a customer in two segments gets one message. */
+function withAudiences(recipients: RecipientInput[], audiences: string[][]): RecipientInput[] {
+  const seen = new Set(recipients.map((r) => r.customerId).filter((id) => id !== ""));
+  const out = recipients.slice();
+  for (const audience of audiences) {
+    for (const customerId of audience) {
+      if (seen.has(customerId)) continue;
+      seen.add(customerId);
+      out.push({ customerId, e164: "", components: undefined });
+    }
+  }
+  return out;
+}
+
 /** Broadcasts: an approved template to many customers, paced by the send path's own limits, resumable after a crash. */
 export function createBroadcastService(ports: BroadcastPorts) {
   const { store } = ports;
@@ -140,17 +158,25 @@ export function createBroadcastService(ports: BroadcastPorts) {
       components: TemplateComponent[];
       recipients: RecipientInput[];
       labelId: string;
+      optedInFollowers?: boolean;
       start: boolean;
     }) {
       if (!input.templateName) throw new InvalidInput("template_name", "is required");
       if (!input.templateLanguage) throw new InvalidInput("template_language", "is required");
       let recipients = parseRecipients(input.recipients);
+      const audiences: string[][] = [];
       if (input.labelId) {
         if (!isUuid(input.labelId)) throw new InvalidInput("label_id", "must be a label id");
         const audience = await store.labelAudience(input.businessId, input.phoneNumberId, input.labelId);
         if (!audience) throw new NotFound("label");
-        recipients = recipients.concat(audience.map((customerId) => ({ customerId, e164: "", components: undefined })));
+        audiences.push(audience);
       }
+      if (input.optedInFollowers) {
+        const audience = await store.followerAudience(input.businessId, BROADCAST_LIMITS.perBroadcast + 1);
+        if (audience.length > BROADCAST_LIMITS.perBroadcast) throw new InvalidInput("opted_in_followers", `at most ${BROADCAST_LIMITS.perBroadcast} per broadcast`);
+        audiences.push(audience);
+      }
+      if (audiences.length > 0) recipients = withAudiences(recipients, audiences);
       if (recipients.length > BROADCAST_LIMITS.perBroadcast) throw new InvalidInput("recipients", `at most ${BROADCAST_LIMITS.perBroadcast} per broadcast`);
       await ports.checkTemplate(input.businessId, input.templateName, input.templateLanguage);
       const at = ports.now();

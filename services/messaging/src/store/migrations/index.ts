@@ -19,6 +19,8 @@ import * as autoReplies from "./2026_12_05_170000_auto_replies.js";
 import * as templateAnalytics from "./2026_12_05_180000_template_analytics.js";
 import * as analyticsAllNumbers from "./2026_12_05_190000_analytics_all_numbers.js";
 import * as analyticsByNumber from "./2026_12_05_190100_analytics_by_number.js";
+import * as customerFollows from "./2026_12_05_200000_customer_follows.js";
+import * as broadcastClicks from "./2026_12_05_200100_broadcast_clicks.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +44,6 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_180000_template_analytics": templateAnalytics,
   "2026_12_05_190000_analytics_all_numbers": analyticsAllNumbers,
   "2026_12_05_190100_analytics_by_number": analyticsByNumber,
+  "2026_12_05_200000_customer_follows": customerFollows,
+  "2026_12_05_200100_broadcast_clicks": broadcastClicks,
 };

@@ -173,6 +173,8 @@ export interface BroadcastCounts {
   failed: string;
   delivered: string;
   read: string;
+  /** Recipients who tapped a quick-reply button of their broadcast message (each once). */
+  clicked: string;
 }
 
 /** One recipient: a customer id or an E.164 number, with its own parameters if any. */
@@ -799,7 +801,7 @@ export const Broadcast: MessageFns<Broadcast> = {
 };
 
 function createBaseBroadcastCounts(): BroadcastCounts {
-  return { total: "0", pending: "0", accepted: "0", failed: "0", delivered: "0", read: "0" };
+  return { total: "0", pending: "0", accepted: "0", failed: "0", delivered: "0", read: "0", clicked: "0" };
 }
 
 export const BroadcastCounts: MessageFns<BroadcastCounts> = {
@@ -821,6 +823,9 @@ export const BroadcastCounts: MessageFns<BroadcastCounts> = {
     }
     if (message.read !== "0") {
       writer.uint32(48).int64(message.read);
+    }
+    if (message.clicked !== "0") {
+      writer.uint32(56).int64(message.clicked);
     }
     return writer;
   },
@@ -886,6 +891,14 @@ export const BroadcastCounts: MessageFns<BroadcastCounts> = {
             message.read = reader.int64().toString();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.clicked = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -906,6 +919,7 @@ export const BroadcastCounts: MessageFns<BroadcastCounts> = {
       failed: isSet(object.failed) ? globalThis.String(object.failed) : "0",
       delivered: isSet(object.delivered) ? globalThis.String(object.delivered) : "0",
       read: isSet(object.read) ? globalThis.String(object.read) : "0",
+      clicked: isSet(object.clicked) ? globalThis.String(object.clicked) : "0",
     };
   },
 
@@ -929,6 +943,9 @@ export const BroadcastCounts: MessageFns<BroadcastCounts> = {
     if (message.read !== "0") {
       obj.read = message.read;
     }
+    if (message.clicked !== "0") {
+      obj.clicked = message.clicked;
+    }
     return obj;
   },
 
@@ -943,6 +960,7 @@ export const BroadcastCounts: MessageFns<BroadcastCounts> = {
     message.failed = object.failed ?? "0";
     message.delivered = object.delivered ?? "0";
     message.read = object.read ?? "0";
+    message.clicked = object.clicked ?? "0";
     return message;
   },
 };

@@ -244,6 +244,11 @@ export interface CreateBroadcastRequest {
   /** Everyone the business put this label on (conversations of the number, and customers). */
   labelId: string;
   start: boolean;
+  /**
+   * Every follower of the business (directory's follow.changed events) with
+   * a marketing opt-in and no opt-out after it, as they stand at creation.
+   */
+  optedInFollowers: boolean;
 }
 
 export interface CreateBroadcastResponse {
@@ -3012,6 +3017,7 @@ function createBaseCreateBroadcastRequest(): CreateBroadcastRequest {
     recipients: [],
     labelId: "",
     start: false,
+    optedInFollowers: false,
   };
 }
 
@@ -3040,6 +3046,9 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     }
     if (message.start !== false) {
       writer.uint32(64).bool(message.start);
+    }
+    if (message.optedInFollowers !== false) {
+      writer.uint32(72).bool(message.optedInFollowers);
     }
     return writer;
   },
@@ -3121,6 +3130,14 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
             message.start = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.optedInFollowers = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3167,6 +3184,11 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
         ? globalThis.String(object.label_id)
         : "",
       start: isSet(object.start) ? globalThis.Boolean(object.start) : false,
+      optedInFollowers: isSet(object.optedInFollowers)
+        ? globalThis.Boolean(object.optedInFollowers)
+        : isSet(object.opted_in_followers)
+        ? globalThis.Boolean(object.opted_in_followers)
+        : false,
     };
   },
 
@@ -3196,6 +3218,9 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     if (message.start !== false) {
       obj.start = message.start;
     }
+    if (message.optedInFollowers !== false) {
+      obj.optedInFollowers = message.optedInFollowers;
+    }
     return obj;
   },
 
@@ -3212,6 +3237,7 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     message.recipients = object.recipients?.map((e) => BroadcastRecipient.fromPartial(e)) || [];
     message.labelId = object.labelId ?? "";
     message.start = object.start ?? false;
+    message.optedInFollowers = object.optedInFollowers ?? false;
     return message;
   },
 };
@@ -7120,7 +7146,8 @@ export const BusinessToolsServiceService = {
   },
   /**
    * CreateBroadcast stores a broadcast of an APPROVED template with its
-   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * recipients (explicit, up to 10,000 per call, everyone with a label, or
+   * the business's followers with a marketing opt-in);
    * `start` starts it at once, else it stays a DRAFT that takes more
    * recipients. Each recipient is sent with its own client message id, so a
    * broadcast resumed after a crash sends nobody twice.
@@ -7362,7 +7389,8 @@ export interface BusinessToolsServiceServer extends UntypedServiceImplementation
   assignConversation: handleUnaryCall<AssignConversationRequest, AssignConversationResponse>;
   /**
    * CreateBroadcast stores a broadcast of an APPROVED template with its
-   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * recipients (explicit, up to 10,000 per call, everyone with a label, or
+   * the business's followers with a marketing opt-in);
    * `start` starts it at once, else it stays a DRAFT that takes more
    * recipients. Each recipient is sent with its own client message id, so a
    * broadcast resumed after a crash sends nobody twice.
@@ -7597,7 +7625,8 @@ export interface BusinessToolsServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * CreateBroadcast stores a broadcast of an APPROVED template with its
-   * recipients (explicit, up to 10,000 per call, or everyone with a label);
+   * recipients (explicit, up to 10,000 per call, everyone with a label, or
+   * the business's followers with a marketing opt-in);
    * `start` starts it at once, else it stays a DRAFT that takes more
    * recipients. Each recipient is sent with its own client message id, so a
    * broadcast resumed after a crash sends nobody twice.
