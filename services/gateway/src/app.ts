@@ -4,6 +4,7 @@ import { createServiceClients } from "./clients/services.js";
 import type { Config } from "./config.js";
 import { registerDirectoryConsumer } from "./events/directory-consumer.js";
 import { createDeliverer } from "./events/webhook-deliverer.js";
+import { createRetentionSweep } from "./events/webhook-retention.js";
 import { registerWebhookConsumers, WebhookTargets } from "./events/webhook-consumers.js";
 import { registerWebhookRoutes } from "./http/webhook-routes.js";
 import { registerManagementRoutes } from "./http/management-routes.js";
@@ -61,11 +62,14 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     lingerMs: config.WEBHOOK_LINGER_MS,
     maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
   });
+  const retention = createRetentionSweep({ db: rt.db, log: rt.log, retentionMs: config.WEBHOOK_RETENTION_MS, intervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS });
   const targets = new WebhookTargets(rt.db, config.AUTH_CACHE_MS);
   registerWebhookRoutes(http, {
     db: rt.db,
     requireHttps: config.WEBHOOK_REQUIRE_HTTPS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    replayMax: config.WEBHOOK_REPLAY_MAX,
+    retentionMs: config.WEBHOOK_RETENTION_MS,
     wake: () => deliverer.wake(),
     subscriptionsChanged: () => targets.clear(),
   });
@@ -77,6 +81,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   return {
     log: rt.log,
     runtime: rt,
+    retention,
     db: rt.db,
     http,
     get httpPort() {
@@ -85,6 +90,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     async start() {
       const started = await rt.start();
       deliverer.start();
+      retention.start();
       await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
       const address = http.server.address();
       httpPort = typeof address === "object" && address ? address.port : config.HTTP_PORT;
@@ -94,6 +100,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     async stop() {
       await http.close().catch(() => undefined);
       await deliverer.stop();
+      await retention.stop();
       try {
         await rt.stop();
       } finally {

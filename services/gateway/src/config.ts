@@ -46,6 +46,15 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).default(900_000),
   /** A webhook not delivered this long after it was queued is dead-lettered (cloud-api.md §3.3: 7 days). */
   WEBHOOK_MAX_AGE_MS: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
+  /**
+   * Delivered and dead-lettered notifications are kept this long after they were queued, ms: the replay window
+   * (POST /{waba-id}/webhook_replay copies what is still kept). Pending ones are never deleted.
+   */
+  WEBHOOK_RETENTION_MS: z.coerce.number().int().min(60_000).default(7 * 24 * 3600 * 1000),
+  /** How often one replica deletes what is past retention, ms (0: never). */
+  WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
+  /** Most notifications one replay copies. */
+  WEBHOOK_REPLAY_MAX: z.coerce.number().int().min(1).default(100_000),
   /** A receiver has this long to answer, ms. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** How often the delivery loop looks for due webhooks, ms (it is also woken by new ones). */

@@ -229,3 +229,76 @@ describe("notifications", () => {
     expectGraphError(await graph(stack.base, "POST", `/v23.0/${p.wabaId}/subscribed_apps`, { token: other.token, json: {} }), 100, 400);
   });
 });
+
+describe("replay and retention", () => {
+  it("when a range is replayed since an event id, then its notifications arrive again with their event ids, in queue order", async () => {
+    const { customerId } = await registerCustomer(stack);
+    const sent = [await customerSends(customerId, "r1"), await customerSends(customerId, "r2")];
+    await waitFor(() => sent.every((m) => receiver.inbound().some((x: any) => x.id === m.messageId)));
+    const rows = await stack.gateway.db.selectFrom("webhook_delivery").select(["event_id", "body"]).where("waba_id", "=", p.wabaId).where("replay_id", "=", "").orderBy("id").execute();
+    const first = rows.find((r) => r.body.includes(sent[0]!.messageId))!;
+    const before = receiver.received.length;
+    const r = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_replay`, { token: p.token, json: { since_event_id: first.event_id } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ success: true, replay_id: expect.any(String), truncated: false });
+    const expected = rows.slice(rows.indexOf(first)).map((x) => x.event_id);
+    expect(r.body.replayed).toBe(expected.length);
+    await waitFor(() => receiver.received.slice(before).flatMap((x) => x.eventId.split(",")).length >= expected.length);
+    const again = receiver.received.slice(before);
+    expect(again.flatMap((x) => x.eventId.split(","))).toEqual(expected);
+    expect(again.every((x) => x.signatureOk)).toBe(true);
+    const ids = again.flatMap((x) => x.body.entry.flatMap((e: any) => e.changes.flatMap((c: any) => (c.value.messages ?? []).map((m: any) => m.id))));
+    expect(ids.filter((id: string) => sent.some((m) => m.messageId === id))).toEqual(sent.map((m) => m.messageId));
+  });
+
+  it("when a range is replayed since a time to another URL, then that URL (after the handshake) gets the copies and the subscription nothing more", async () => {
+    const other = new Receiver(p.appSecret, "other-verify");
+    await other.listen();
+    try {
+      const since = Math.floor(Date.now() / 1000) - 3600;
+      const bad = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_replay`, { token: p.token, json: { since, override_callback_uri: other.url, verify_token: "wrong" } });
+      expect(expectGraphError(bad, 100, 400).error_data.details).toMatch(/override_callback_uri/);
+      const count = await stack.gateway.db.selectFrom("webhook_delivery").select((eb) => eb.fn.countAll<string>().as("n")).where("waba_id", "=", p.wabaId).where("replay_id", "=", "").executeTakeFirstOrThrow();
+      const before = receiver.received.length;
+      const r = await graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_replay`, { token: p.token, json: { since, override_callback_uri: other.url, verify_token: "other-verify" } });
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.replayed).toBe(Number(count.n));
+      await waitFor(() => other.received.flatMap((x) => x.eventId.split(",")).length >= Number(count.n));
+      expect(other.received.every((x) => x.signatureOk)).toBe(true);
+      expect(receiver.received.length).toBe(before);
+    } finally {
+      other.close();
+    }
+  });
+
+  it("when a replay's range is missing, ambiguous, outside the window or names an unknown event, then a Graph error names the parameter", async () => {
+    const call = (json: unknown) => graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_replay`, { token: p.token, json });
+    expectGraphError(await call({}), 131008, 400);
+    expectGraphError(await call({ since: 1, since_event_id: "x" }), 131008, 400);
+    expect(expectGraphError(await call({ since: Math.floor(Date.now() / 1000) - 8 * 86400 }), 100, 400).error_data.details).toMatch(/since.*replay window/);
+    expect(expectGraphError(await call({ since: "yesterday" }), 100, 400).error_data.details).toMatch(/since/);
+    expect(expectGraphError(await call({ since_event_id: "no-such-event" }), 100, 400).error_data.details).toMatch(/since_event_id/);
+    expect(expectGraphError(await call({ since: 1, bogus: 1 }), 100, 400).error_data.details).toMatch(/bogus/);
+    const other = await createPartner(env, stack);
+    expectGraphError(await graph(stack.base, "POST", `/v23.0/${p.wabaId}/webhook_replay`, { token: other.token, json: { since: Math.floor(Date.now() / 1000) } }), 100, 400);
+  });
+
+  it("when the retention sweep runs on two replicas at once, then one of them deletes the finished notifications past retention, and pending or recent ones stay", async () => {
+    const db = stack.gateway.db;
+    const old = new Date(Date.now() - 8 * 86400_000);
+    const row = (event: string, status: "pending" | "delivered" | "dead", createdAt: Date) => ({
+      partner_id: p.partnerId, waba_id: p.wabaId, event_id: event, order_key: `k-${event}`, body: "{}", status, locked_until: null, finished_at: status === "pending" ? null : createdAt, created_at: createdAt,
+      next_attempt_at: new Date(Date.now() + 86400_000),
+    });
+    await db.insertInto("webhook_delivery").values([row("old-delivered", "delivered", old), row("old-dead", "dead", old), row("old-pending", "pending", old), row("new-delivered", "delivered", new Date())]).execute();
+    // The gateway swept at start; the job is due again.
+    await db.updateTable("job_run").set({ ran_at: new Date(0) }).execute();
+    const runs = await Promise.all([stack.gateway.retention.runOnce(), stack.gateway.retention.runOnce()]);
+    expect(runs.filter((n) => n > 0)).toHaveLength(1);
+    expect(runs.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    const left = (await db.selectFrom("webhook_delivery").select("event_id").where("event_id", "in", ["old-delivered", "old-dead", "old-pending", "new-delivered"]).execute()).map((r) => r.event_id).sort();
+    expect(left).toEqual(["new-delivered", "old-pending"]);
+    // Not again within the interval.
+    expect(await stack.gateway.retention.runOnce()).toBe(0);
+  });
+});

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import { mergeNotifications, retryDelayMs, signatures } from "../domain/webhook-payload.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { claimDue, deliveryTarget, markDelivered, markFailed, releaseLeases, type ClaimedDelivery } from "../store/webhook-store.js";
+import { claimDue, deliveryTarget, markDelivered, markFailed, partnerAppSecret, releaseLeases, type ClaimedDelivery } from "../store/webhook-store.js";
 
 export interface DelivererOptions {
   db: Kysely<GatewayDatabase>;
@@ -47,9 +47,16 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
   // A POST is abandoned after timeoutMs; the rest covers its bookkeeping. A replica that died mid-POST frees its rows this late.
   const leaseMs = o.timeoutMs * 2 + 5000;
 
-  /** One POST of a WABA's rows; true when the receiver took it. */
+  /** Where rows go: a replayed copy's own URL (signed with its partner's secret), else the WABA's subscription. */
+  async function targetOf(first: ClaimedDelivery): Promise<{ url: string; appSecret: string } | undefined> {
+    if (first.callbackUri === null) return deliveryTarget(o.db, first.wabaId);
+    const appSecret = await partnerAppSecret(o.db, first.partnerId);
+    return appSecret ? { url: first.callbackUri, appSecret } : undefined;
+  }
+
+  /** One POST of a WABA's rows (one target); true when the receiver took it. */
   async function post(wabaId: string, rows: ClaimedDelivery[]): Promise<boolean> {
-    const target = await deliveryTarget(o.db, wabaId);
+    const target = await targetOf(rows[0]!);
     let error: string;
     if (!target) {
       error = "no callback URL (the WABA is not subscribed, or has no callback)";
@@ -103,13 +110,16 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
     const room = o.maxInFlight - posts.size;
     if (room <= 0) return 0;
     const due = await claimDue(o.db, room * o.maxBatch, leaseMs);
+    // A POST goes to one URL: rows are grouped by WABA and, for replayed copies, by their own URL.
     const byWaba = new Map<string, ClaimedDelivery[]>();
     for (const d of due) {
-      const list = byWaba.get(d.wabaId) ?? [];
+      const key = d.callbackUri === null ? d.wabaId : `${d.wabaId}\u0000${d.callbackUri}`;
+      const list = byWaba.get(key) ?? [];
       list.push(d);
-      byWaba.set(d.wabaId, list);
+      byWaba.set(key, list);
     }
-    for (const [wabaId, rows] of byWaba) {
+    for (const rows of byWaba.values()) {
+      const wabaId = rows[0]!.wabaId;
       // A key's rows stay in one POST (their order is the entries' order), so chunks split between keys only.
       const { posts: chunks, later } = chunksByKey(rows, o.maxBatch);
       // A key's rows beyond one POST wait behind it (leased again once it is delivered).

@@ -82,6 +82,16 @@ export interface WebhookDeliveryTable {
   last_error: Generated<string>;
   created_at: Generated<Date>;
   finished_at: Date | null;
+  /** "" for a notification as queued; a replay's id on its copies (a copy is never replayed again). */
+  replay_id: Generated<string>;
+  /** Where a replayed copy goes instead of the WABA's subscription, null: the subscription's URL. */
+  callback_uri: string | null;
+}
+
+/** When a periodic job last ran (one replica runs it per interval). */
+export interface JobRunTable {
+  name: string;
+  ran_at: Date;
 }
 
 /** Uploaded media: metadata here, the bytes in the MediaStore under storage_key. */
@@ -110,4 +120,5 @@ export interface GatewayDatabase extends KitTables {
   customer_contact: CustomerContactTable;
   webhook_subscription: WebhookSubscriptionTable;
   webhook_delivery: WebhookDeliveryTable;
+  job_run: JobRunTable;
 }

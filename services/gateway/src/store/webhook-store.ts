@@ -57,7 +57,7 @@ export async function enqueueDeliveries(trx: Db, ds: readonly NewDelivery[]): Pr
   await trx
     .insertInto("webhook_delivery")
     .values(ds.map((d) => ({ partner_id: d.partnerId, waba_id: d.wabaId, event_id: d.eventId, order_key: d.orderKey, body: d.body, locked_until: null, finished_at: null })))
-    .onConflict((oc) => oc.columns(["waba_id", "event_id"]).doNothing())
+    .onConflict((oc) => oc.columns(["waba_id", "event_id", "replay_id"]).doNothing())
     .execute();
 }
 
@@ -67,7 +67,10 @@ export async function enqueueDelivery(trx: Db, d: NewDelivery): Promise<void> {
 
 export interface ClaimedDelivery {
   id: string;
+  partnerId: string;
   wabaId: string;
+  /** A replayed copy's own URL; null: the WABA's subscription. */
+  callbackUri: string | null;
   eventId: string;
   orderKey: string;
   body: string;
@@ -92,14 +95,14 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
   });
   // RETURNING gives no order; the queue's is by id (bigserial, as text: compare by length, then text).
   rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return rows.map((r) => ({ id: r.id, wabaId: r.waba_id, eventId: r.event_id, orderKey: r.order_key, body: r.body, attempts: r.attempts, createdAt: r.created_at }));
+  return rows.map((r) => ({ id: r.id, partnerId: r.partner_id, wabaId: r.waba_id, callbackUri: r.callback_uri, eventId: r.event_id, orderKey: r.order_key, body: r.body, attempts: r.attempts, createdAt: r.created_at }));
 }
 
 /** An advisory lock key of the gateway's own ("gwclaim" as a number). */
 const CLAIM_LOCK = 0x6777636c61696d;
 
 function claimRows(db: Db, limit: number, leaseMs: number) {
-  return sql<{ id: string; waba_id: string; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
+  return sql<{ id: string; partner_id: string; waba_id: string; callback_uri: string | null; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
     UPDATE webhook_delivery SET locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
     WHERE id IN (
       SELECT d.id FROM webhook_delivery d
@@ -111,7 +114,7 @@ function claimRows(db: Db, limit: number, leaseMs: number) {
       ORDER BY d.id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
-    RETURNING id, waba_id, event_id, order_key, body, attempts, created_at`.execute(db);
+    RETURNING id, partner_id, waba_id, callback_uri, event_id, order_key, body, attempts, created_at`.execute(db);
 }
 
 export async function markDelivered(db: Db, ids: readonly string[]): Promise<void> {
@@ -170,4 +173,90 @@ export async function replayDead(db: Db, wabaId: string, ids: string[] | undefin
   if (ids) q = q.where("id", "in", ids.length ? ids : ["-1"]);
   const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** The key a partner's notifications are signed with (a replayed copy to its own URL). */
+export async function partnerAppSecret(db: Db, partnerId: string): Promise<string | undefined> {
+  const r = await db.selectFrom("partner").select("app_secret").where("id", "=", partnerId).executeTakeFirst();
+  return r?.app_secret;
+}
+
+export interface ReplayRange {
+  wabaId: string;
+  /** Notifications queued at or after this time … */
+  since?: Date;
+  /** … or from this event's notification on (inclusive). */
+  sinceEventId?: string;
+  /** … and before this time (default: now). */
+  until?: Date;
+  /** Another URL for the copies; undefined: the WABA's subscription at delivery time. */
+  callbackUri?: string;
+  replayId: string;
+  /** Most notifications one replay copies. */
+  limit: number;
+}
+
+/**
+ * Queues a copy of every notification of the WABA in the range (as queued,
+ * whatever became of it: delivered, dead or still pending), in queue order,
+ * under the replay's id: its conversations keep their order among the
+ * copies (order key prefixed with the replay id) without waiting behind, or
+ * holding up, live traffic. Returns how many were copied, or undefined when
+ * `sinceEventId` names no notification of the WABA (swept, or never queued).
+ */
+export async function replayRange(db: Db, r: ReplayRange): Promise<number | undefined> {
+  let fromId: string | undefined;
+  if (r.sinceEventId !== undefined) {
+    const start = await db
+      .selectFrom("webhook_delivery")
+      .select("id")
+      .where("waba_id", "=", r.wabaId)
+      .where("event_id", "=", r.sinceEventId)
+      .where("replay_id", "=", "")
+      .executeTakeFirst();
+    if (!start) return undefined;
+    fromId = start.id;
+  }
+  const result = await sql<{ n: string }>`
+    WITH picked AS (
+      SELECT partner_id, waba_id, event_id, order_key, body, id FROM webhook_delivery
+      WHERE waba_id = ${r.wabaId} AND replay_id = ''
+        ${r.since ? sql`AND created_at >= ${r.since}` : sql``}
+        ${fromId ? sql`AND id >= ${fromId}` : sql``}
+        AND created_at < ${r.until ?? new Date()}
+      ORDER BY id
+      LIMIT ${r.limit}
+    ), copied AS (
+      INSERT INTO webhook_delivery (partner_id, waba_id, event_id, order_key, body, replay_id, callback_uri)
+      SELECT partner_id, waba_id, event_id, ${`replay:${r.replayId}:`} || order_key, body, ${r.replayId}, ${r.callbackUri ?? null} FROM picked ORDER BY id
+      ON CONFLICT (waba_id, event_id, replay_id) DO NOTHING
+      RETURNING 1
+    )
+    SELECT count(*)::text AS n FROM copied`.execute(db);
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
+ * Deletes finished notifications (delivered or dead) queued before `cutoff`,
+ * at most `batch` of them; returns how many. Pending ones are never swept:
+ * they leave the queue by delivery or by dead-lettering.
+ */
+export async function sweepFinished(db: Db, cutoff: Date, batch: number): Promise<number> {
+  const r = await sql`
+    DELETE FROM webhook_delivery WHERE id IN (
+      SELECT id FROM webhook_delivery WHERE status <> 'pending' AND created_at < ${cutoff} LIMIT ${batch})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/**
+ * True for exactly one caller per `intervalMs` across replicas: the one whose
+ * upsert moved the job's last run time (the row lock orders racing replicas).
+ */
+export async function claimJob(db: Db, name: string, intervalMs: number): Promise<boolean> {
+  const r = await sql`
+    INSERT INTO job_run (name, ran_at) VALUES (${name}, now())
+    ON CONFLICT (name) DO UPDATE SET ran_at = now()
+    WHERE job_run.ran_at <= now() - make_interval(secs => ${intervalMs / 1000})
+    RETURNING name`.execute(db);
+  return r.rows.length > 0;
 }
