@@ -253,7 +253,15 @@ async function main() {
     await unaryCall(client.addCartItem.bind(client), { customerId: "", catalogId: checkoutCatalog, productRetailerId: sku(w), quantity: 1 }, { token: buyers[w]! });
     await unaryCall(client.checkout.bind(client), { customerId: "", businessId: BIZ, note: "", deliveryAddress: undefined, expectedTotal: undefined }, { token: buyers[w]! });
   };
+  // Orders per commit in a phase: every order of a batch carries its transaction's clock.
+  const dbNow = async () => (await bench.pool.query<{ t: Date }>("SELECT clock_timestamp() AS t")).rows[0]!.t;
+  const perCommit = async (from: Date, to: Date) => {
+    const { rows } = await bench.pool.query<{ n: string; commits: string }>(`SELECT count(*) AS n, count(DISTINCT created_at) AS commits FROM ${SCHEMA}.customer_order WHERE catalog_id = $1 AND created_at BETWEEN $2 AND $3`, [checkoutCatalog, from, to]);
+    return Math.round((Number(rows[0]!.n) / Math.max(1, Number(rows[0]!.commits))) * 10) / 10;
+  };
+  let t0 = await dbNow();
   const checkouts = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop((w) => `CO-${w}`));
+  const checkoutsPerCommit = await perCommit(t0, await dbNow());
   // The cart half of a checkout alone: each customer sets its item's quantity, 1, 2, 1, … (one cart transaction per call).
   const flips = new Array<number>(CONCURRENCY).fill(0);
   const cartChanges = await throughput(CONCURRENCY, Math.ceil(PHASE_MS / 2), server.pid, async (w) => {
@@ -261,11 +269,16 @@ async function main() {
   });
   // Empty the carts again for the next phase.
   await Promise.all(buyers.map((token, w) => unaryCall(client.removeCartItem.bind(client), { customerId: "", catalogId: checkoutCatalog, productRetailerId: `CO-${w}` }, { token })));
+  t0 = await dbNow();
   const hot = await throughput(CONCURRENCY, PHASE_MS, server.pid, checkoutLoop(() => "HOT"));
+  const hotPerCommit = await perCommit(t0, await dbNow());
+  t0 = await dbNow();
   // The chat order path (one RPC, no cart) on the same hot SKU.
   const hotChat = await throughput(CONCURRENCY, PHASE_MS, server.pid, async (w) => {
     await unaryCall(client.createChatOrder.bind(client), { customerId: "", catalogId: checkoutCatalog, text: "", items: [{ productRetailerId: "HOT", quantity: 1, itemPrice: undefined }] }, { token: buyers[w]! });
   });
+
+  const hotChatPerCommit = await perCommit(t0, await dbNow());
 
   // The limits, in the same run and with the same concurrency: a no-op gRPC
   // call (health check) against the service process, and one-row durable
@@ -313,6 +326,9 @@ async function main() {
       hot_sku_checkouts_per_s: hot.perS,
       hot_sku_chat_orders_per_s: hotChat.perS,
       hot_sku_chat_orders_to_commit_limit: Math.round((hotChat.perS / commitLimit.perS) * 100) / 100,
+      checkouts_per_commit: checkoutsPerCommit,
+      hot_sku_checkouts_per_commit: hotPerCommit,
+      hot_sku_chat_orders_per_commit: hotChatPerCommit,
       seed_seconds: Math.round(seedSeconds),
       seed_reused: reused,
     },

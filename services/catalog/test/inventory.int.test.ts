@@ -62,6 +62,38 @@ describe("checkout races for the last units", () => {
   }, SLOW);
 });
 
+describe("two replicas race for the last units", () => {
+  it("when 60 customers on two replicas order 1 unit each of a SKU with 13 left, half by cart checkout and half by chat order, then exactly 13 orders are placed and the rest are OUT_OF_STOCK", async () => {
+    const a = await started({ SWEEP_INTERVAL_MS: "0", CONSUME_PAYMENTS: "false" });
+    const b = await started({ SWEEP_INTERVAL_MS: "0", CONSUME_PAYMENTS: "false" });
+    try {
+      const catalogId = (await call(a.client, "createCatalog", { businessId: BIZ, name: "Two replicas" }, owner)).catalog!.id;
+      const [row] = (await bulkUpsert(a.client, catalogId, [buildProductInput({ retailerId: "LAST13", inventory: "13" })], owner)).results;
+      const customers = await Promise.all(Array.from({ length: 60 }, (_, i) => env.token({ kind: "customer", customerId: `c_two_${i}` })));
+      const carts = customers.filter((_, i) => i % 2 === 0);
+      await Promise.all(carts.map((token) => call(b.client, "addCartItem", { catalogId, productRetailerId: "LAST13", quantity: 1 }, token)));
+      const outcomes = await Promise.allSettled(
+        customers.map((token, i) =>
+          i % 2 === 0
+            ? call(i % 4 === 0 ? a.client : b.client, "checkout", { businessId: BIZ }, token)
+            : call(i % 4 === 1 ? a.client : b.client, "createChatOrder", { catalogId, items: [{ productRetailerId: "LAST13", quantity: 1, itemPrice: undefined }] }, token),
+        ),
+      );
+      const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected").map((o) => o.reason as ServiceError);
+      expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(13);
+      expect(refused.map((e) => [e.code, errorDetail(e)?.reason])).toEqual(Array.from({ length: 47 }, () => [status.FAILED_PRECONDITION, "OUT_OF_STOCK"]));
+      expect(await stockOf(a.app, row!.productId)).toEqual({ inventory: "13", reserved: "13" });
+      const { rows } = await a.app.runtime.database.pool.query("SELECT coalesce(sum(quantity), 0)::text AS held FROM reservation WHERE product_id = $1", [row!.productId]);
+      expect(rows[0].held).toBe("13");
+    } finally {
+      a.client.close();
+      b.client.close();
+      await a.app.stop();
+      await b.app.stop();
+    }
+  }, SLOW);
+});
+
 describe("group commit of new orders", () => {
   it("when orders arrive together, then they share commits, each is decided alone in arrival order: an order short on one product takes nothing of the others, a wrong price refuses only its order", async () => {
     const { app, client } = await started({ SWEEP_INTERVAL_MS: "0" });

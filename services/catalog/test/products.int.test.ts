@@ -64,6 +64,42 @@ describe("catalogs", () => {
   });
 });
 
+describe("tenant isolation of reads and of partners", () => {
+  it("when a rival business or another business's partner looks at this catalog, then hidden products do not exist for them and every write is PERMISSION_DENIED; this business's partner reads and writes it", async () => {
+    const [row] = (await bulkUpsert(client, catalogId, [buildProductInput({ name: "Unreleased kettle", visible: false })], owner)).results;
+    const hidden = { id: row!.productId };
+    const rivalPartner = await env.token({ kind: "partner", partnerId: "p_rival", businessIds: ["biz_other"] });
+    const ownPartner = await env.token({ kind: "partner", partnerId: "p_shop", businessIds: ["biz_shop"] });
+    for (const token of [intruder, rivalPartner]) {
+      expect((await refusal(client, "getProduct", { productId: hidden.id }, token)).code).toBe(status.NOT_FOUND);
+      expect((await call(client, "searchProducts", { catalogId, query: "unreleased kettle", page: { pageSize: 10, pageToken: "" } }, token)).products).toEqual([]);
+      const listed = await call(client, "listProducts", { businessId: "biz_shop", catalogId, page: { pageSize: 1000, pageToken: "" } }, token);
+      expect(listed.products.map((p) => p.id)).not.toContain(hidden.id);
+      expect((await refusal(client, "updateProduct", { productId: hidden.id, product: buildProductInput({ visible: true }), updateMask: ["visible"] }, token)).code).toBe(status.PERMISSION_DENIED);
+      expect((await refusal(client, "createCatalog", { businessId: "biz_shop", name: "Theirs" }, token)).code).toBe(status.PERMISSION_DENIED);
+      await expect(importFile(client, catalogId, "csv", "retailer_id,name,price,currency\nIMPOSTER,Fake,1.00,EUR", token)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    }
+    expect((await call(client, "getProduct", { productId: hidden.id }, ownPartner)).product!.name).toBe("Unreleased kettle");
+    expect((await call(client, "searchProducts", { catalogId, query: "kettle", page: { pageSize: 10, pageToken: "" } }, ownPartner)).products.map((p) => p.id)).toEqual([hidden.id]);
+    const renamed = await call(client, "updateProduct", { productId: hidden.id, product: buildProductInput({ name: "Unreleased teakettle" }), updateMask: ["name"] }, ownPartner);
+    expect(renamed.product!.name).toBe("Unreleased teakettle");
+    expect((await call(client, "getProduct", { productId: hidden.id }, owner)).product!.visible).toBe(false);
+    const all = await call(client, "searchProducts", { catalogId, page: { pageSize: 100, pageToken: "" } }, owner);
+    expect(all.products.map((p) => p.retailerId)).not.toContain("IMPOSTER");
+  });
+});
+
+describe("BulkUpsertProducts limits", () => {
+  it("when a call carries 10,001 products, then INVALID_ARGUMENT names products and nothing is written; 10,000 are written", async () => {
+    const cat = (await call(client, "createCatalog", { businessId: "biz_shop", name: "Ten thousand" }, owner)).catalog!.id;
+    const rows = Array.from({ length: 10_001 }, (_, i) => buildProductInput({ retailerId: `TT-${i}`, name: `Item ${i}`, description: "", imageUrls: [] }));
+    await expect(bulkUpsert(client, cat, rows, owner, 1000)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((await call(client, "searchProducts", { catalogId: cat, page: { pageSize: 10, pageToken: "" } }, owner)).products).toEqual([]);
+    const ok = await bulkUpsert(client, cat, rows.slice(0, 10_000), owner, 1000);
+    expect({ created: ok.created, failed: ok.failed, results: ok.results.length }).toEqual({ created: 10_000, failed: 0, results: 10_000 });
+  }, 180_000);
+});
+
 describe("UpdateProduct", () => {
   it("when a mask names fields, then only those change, the version grows and a product.upserted event says so", async () => {
     const input = buildProductInput({ name: "Linen shirt", size: "M", color: "blue", itemGroupId: "shirt-1", categories: ["apparel"], inventory: "10" });

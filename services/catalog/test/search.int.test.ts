@@ -169,4 +169,23 @@ describe("GetProductMessage", () => {
     const eleven = Array.from({ length: 11 }, (_, i) => ({ title: `S${i}`, productRetailerIds: ["VASE"] }));
     expect((await refusal(client, "getProductMessage", { catalogId, sections: eleven }, owner)).field).toBe("sections");
   });
+
+  it("when a message has exactly 10 sections and 30 products, then it is built in order; one product more, a title of 25 characters or an archived product is refused naming the field", async () => {
+    const cat = (await call(client, "createCatalog", { businessId: "biz_search", name: "Thirty" }, owner)).catalog!.id;
+    await bulkUpsert(client, cat, Array.from({ length: 31 }, (_, i) => product(`T${i}`, `Thing ${i}`, 100 + i)), owner);
+    const ten = Array.from({ length: 10 }, (_, s) => ({ title: `${"Section".padEnd(21, ".")}${String(s).padStart(3, "0")}`, productRetailerIds: [0, 1, 2].map((k) => `T${s * 3 + k}`) }));
+    expect(ten[0]!.title).toHaveLength(24);
+    const messaging = await env.token({ kind: "service", service: "messaging" });
+    const built = await call(client, "getProductMessage", { catalogId: cat, sections: ten }, messaging);
+    expect(built.sections.map((s) => [s.title, s.products.map((p) => p.retailerId)])).toEqual(ten.map((s) => [s.title, s.productRetailerIds]));
+    expect(built.sections.flatMap((s) => s.products.map((p) => p.price!.amountMinor))).toEqual(Array.from({ length: 30 }, (_, i) => String(100 + i)));
+    const thirtyOne = ten.map((s, i) => (i === 9 ? { ...s, productRetailerIds: [...s.productRetailerIds, "T30"] } : s));
+    expect((await refusal(client, "getProductMessage", { catalogId: cat, sections: thirtyOne }, messaging)).field).toBe("sections");
+    const longTitle = await refusal(client, "getProductMessage", { catalogId: cat, sections: [{ title: "x".repeat(25), productRetailerIds: ["T0"] }] }, messaging);
+    expect({ code: longTitle.code, field: longTitle.field }).toEqual({ code: status.INVALID_ARGUMENT, field: "sections[0].title" });
+    const t5 = built.sections[1]!.products[2]!;
+    await call(client, "archiveProduct", { productId: t5.id }, owner);
+    const archived = await refusal(client, "getProductMessage", { catalogId: cat, sections: ten }, messaging);
+    expect({ code: archived.code, reason: archived.reason, field: archived.field }).toEqual({ code: status.FAILED_PRECONDITION, reason: "PRODUCT_NOT_IN_CATALOG", field: "sections[1].product_retailer_ids[2]" });
+  });
 });
