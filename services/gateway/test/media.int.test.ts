@@ -97,6 +97,45 @@ describe("media", () => {
     expect(expectGraphError(await send({ type: "image", image: { id } }, other), 100, 400).error_data.details).toMatch(/image\.id/);
   });
 
+  it("when media is used in an interactive header or a template parameter, then ids and links are checked as for a media message, naming the parameter", async () => {
+    const { customerId, number } = await registerCustomer(stack);
+    const id = await uploadMedia(stack.base, p.token, p.phoneNumberId, jpeg, "image/jpeg", "pot.jpg");
+    const send = (body: Record<string, unknown>, f = p) => graph(stack.base, "POST", `/v23.0/${f.phoneNumberId}/messages`, { token: f.token, json: { messaging_product: "whatsapp", to: number, ...body } });
+    const interactive = (header: Record<string, unknown>) => ({
+      type: "interactive",
+      interactive: { type: "button", header, body: { text: "Pick" }, action: { buttons: [{ type: "reply", reply: { id: "a", title: "A" } }] } },
+    });
+    const template = (parameter: Record<string, unknown>) => ({
+      type: "template",
+      template: { name: "order_update", language: { code: "en" }, components: [{ type: "header", parameters: [parameter] }] },
+    });
+
+    // The business's own upload in an interactive header: messaging gets its type and hash.
+    const r = await send(interactive({ type: "image", image: { id } }));
+    expect(r.status, r.text).toBe(200);
+    const token = await env.token({ kind: "customer", customerId });
+    const c = stack.messagingClient;
+    const { conversations } = await unaryCall(c.listConversations.bind(c), ListConversationsRequest.fromPartial({ participant: { kind: { $case: "customerId", value: customerId } } }), { token });
+    const { messages } = await unaryCall(c.listMessages.bind(c), ListMessagesRequest.fromPartial({ participant: { kind: { $case: "customerId", value: customerId } }, conversationId: conversations[0]!.id, newestFirst: true }), { token });
+    const kind = messages[0]!.content?.kind;
+    expect(kind?.$case).toBe("interactive");
+    expect(kind?.$case === "interactive" && kind.value.header?.kind).toMatchObject({ $case: "media", value: { source: { $case: "mediaId", value: id }, mimeType: "image/jpeg", sha256: createHash("sha256").update(jpeg).digest("hex") } });
+
+    // Unknown, another partner's, of the wrong type, both id and link, or a link that is not http(s): refused like a media message, naming the parameter.
+    const refused = async (body: Record<string, unknown>, code: number, param: string, f = p) => {
+      const e = expectGraphError(await send(body, f), code, 400);
+      expect(`${e.message} ${e.error_data.details}`).toContain(param);
+    };
+    await refused(interactive({ type: "image", image: { id: "1999999999999999" } }), 100, "interactive.header.image.id");
+    await refused(interactive({ type: "image", image: { id } }), 100, "interactive.header.image.id", other);
+    await refused(interactive({ type: "video", video: { id } }), 131053, "interactive.header.video.id");
+    await refused(interactive({ type: "document", document: { id, link: "https://x/y.pdf" } }), 100, "interactive.header.document");
+    await refused(template({ type: "image", image: { id: "1999999999999999" } }), 100, "template.components[0].parameters[0].image.id");
+    await refused(template({ type: "image", image: { id } }), 100, "template.components[0].parameters[0].image.id", other);
+    await refused(template({ type: "video", video: { id } }), 131053, "template.components[0].parameters[0].video.id");
+    await refused(template({ type: "image", image: { link: "ftp://x/y.jpg" } }), 100, "template.components[0].parameters[0].image.link");
+  });
+
   it("when media is deleted, then it is gone for GET, download and sends", async () => {
     const id = await uploadMedia(stack.base, p.token, p.phoneNumberId, jpeg, "image/jpeg", "pot.jpg");
     const url = (await graph(stack.base, "GET", `/v23.0/${id}`, { token: p.token })).body.url as string;

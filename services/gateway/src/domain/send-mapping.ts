@@ -238,6 +238,34 @@ function parameterOf(p: Json, field: string): TemplateParameter {
 }
 
 /**
+ * Every media a message carries, with the parameter the client named it by
+ * and the kind its place takes: the message's own (image.id), an interactive
+ * header's (interactive.header.image), a template parameter's
+ * (template.components[0].parameters[0].document). Uploaded ids are checked
+ * the same way wherever they appear.
+ */
+export function mediaOfContent(content: Content, type: string): { media: MediaContent; param: string; kind: string }[] {
+  const kind = content.kind;
+  const out: { media: MediaContent; param: string; kind: string }[] = [];
+  const kindName = (k: MediaKind) => Object.entries(MEDIA_KINDS).find(([, v]) => v === k)?.[0] ?? "document";
+  if (kind?.$case === "media") out.push({ media: kind.value, param: type, kind: type });
+  else if (kind?.$case === "interactive" && kind.value.header?.kind?.$case === "media") {
+    const k = kindName(kind.value.header.kind.value.kind);
+    out.push({ media: kind.value.header.kind.value, param: `interactive.header.${k}`, kind: k });
+  } else if (kind?.$case === "template") {
+    kind.value.components.forEach((c, i) =>
+      c.parameters.forEach((p, j) => {
+        if (p.media) {
+          const k = kindName(p.media.kind);
+          out.push({ media: p.media, param: `template.components[${i}].parameters[${j}].${k}`, kind: k });
+        }
+      }),
+    );
+  }
+  return out;
+}
+
+/**
  * A messaging field path (content.text.body) → the parameter the client
  * sent (text.body): what a Graph error names.
  */

@@ -6,7 +6,7 @@ import { GraphError, invalidParameter } from "../domain/graph-error.js";
 import { sendableAs } from "../domain/media-kinds.js";
 import { findMedia } from "../store/media-records.js";
 import { normalizePhone } from "../domain/phone.js";
-import { cloudFieldOf, planSend } from "../domain/send-mapping.js";
+import { cloudFieldOf, mediaOfContent, planSend } from "../domain/send-mapping.js";
 import type { ServiceClients } from "../clients/services.js";
 import { ServiceCallFailed } from "../clients/services.js";
 import { TtlCache } from "../domain/ttl-cache.js";
@@ -138,16 +138,17 @@ export function registerMessagesRoute(app: FastifyInstance, deps: { db: Kysely<G
           return ok(reply, { success: true });
         }
 
-        // An uploaded media id: it must be this business's, of a type the kind takes; messaging gets its type and hash.
-        const c = plan.content?.kind;
-        if (c?.$case === "media" && c.value.source?.$case === "mediaId") {
-          const m = await findMedia(db, c.value.source.value, [number.businessId]);
-          if (!m) throw invalidParameter(`${plan.type}.id`, "is not a media id this business uploaded, or it has expired");
-          if (!sendableAs(m.mimeType, plan.type)) throw new GraphError(131053, `Media ${m.id} is ${m.mimeType}, which cannot be sent as ${plan.type}.`);
-          c.value.mimeType = m.mimeType;
-          c.value.sha256 = m.sha256;
-          c.value.sizeBytes = String(m.fileSize);
-          if (plan.type === "document" && !c.value.filename) c.value.filename = m.filename;
+        // Uploaded media ids, wherever the message carries media: each must be this business's, of a type its
+        // place takes; messaging gets its type and hash.
+        for (const { media: m, param, kind } of mediaOfContent(plan.content, plan.type)) {
+          if (m.source?.$case !== "mediaId") continue;
+          const found = await findMedia(db, m.source.value, [number.businessId]);
+          if (!found) throw invalidParameter(`${param}.id`, "is not a media id this business uploaded, or it has expired");
+          if (!sendableAs(found.mimeType, kind)) throw new GraphError(131053, `Media ${found.id} (${param}.id) is ${found.mimeType}, which cannot be sent as ${kind}.`);
+          m.mimeType = found.mimeType;
+          m.sha256 = found.sha256;
+          m.sizeBytes = String(found.fileSize);
+          if (kind === "document" && !m.filename) m.filename = found.filename;
         }
         const phone = normalizePhone(plan.to, number.e164);
         if (!phone.ok) throw invalidParameter("to", phone.problem);
