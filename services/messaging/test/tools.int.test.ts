@@ -442,6 +442,72 @@ describe("chatbot flows", () => {
   });
 });
 
+describe("tenant isolation", () => {
+  it("when a business names another business's quick replies, labels, flows, conversations, broadcasts, numbers or analytics, then NOT_FOUND or PERMISSION_DENIED, it lists none of them, and nothing of the other business changes", async () => {
+    const a = await business();
+    const b = await business();
+    const own = { token: a.token };
+    const as = { token: b.token };
+    const reply = (await unaryCall(t.tools.createQuickReply.bind(t.tools), { businessId: a.businessId, shortcut: "hi", text: "Hello!", mediaId: "" }, own)).quickReply!;
+    const label = (await unaryCall(t.tools.createLabel.bind(t.tools), { businessId: a.businessId, name: "Gold", color: "#FFD700" }, own)).label!;
+    await unaryCall(t.tools.saveFlow.bind(t.tools), { businessId: a.businessId, definitionJson: JSON.stringify(bookingFlow()) }, own);
+    const chat = await conversationWith(a, "Una");
+    await unaryCall(t.tools.setConversationLabels.bind(t.tools), { businessId: a.businessId, conversationId: chat.conversationId, addLabelIds: [label.id], removeLabelIds: [] }, own);
+    const name = await approvedTemplate(t.port, a);
+    const draft = (await unaryCall(t.tools.createBroadcast.bind(t.tools), broadcastReq(a, name, { recipients: toCustomers([chat.customerId]) }), own)).broadcast!;
+    const day = new Date().toISOString().slice(0, 10);
+    const analyticsReq = (businessId: string, phoneNumberId: string) => ({ businessId, phoneNumberId, startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY });
+    // A's own inbound message is counted before B looks.
+    await waitFor(async () => (await unaryCall(t.tools.getAnalytics.bind(t.tools), analyticsReq(a.businessId, ""), own)).points[0]?.inbound === "1", 20_000);
+
+    // B lists nothing of A's.
+    expect((await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: b.businessId }, as)).quickReplies).toEqual([]);
+    expect((await unaryCall(t.tools.listLabels.bind(t.tools), { businessId: b.businessId }, as)).labels).toEqual([]);
+    expect((await unaryCall(t.tools.listFlows.bind(t.tools), { businessId: b.businessId }, as)).flows).toEqual([]);
+    expect((await unaryCall(t.tools.getAnalytics.bind(t.tools), analyticsReq(b.businessId, ""), as)).points).toEqual([]);
+
+    // B naming A's things under its own business: NOT_FOUND.
+    const notFound: [string, Promise<unknown>][] = [
+      ["update quick reply", expectFailure(t.tools.updateQuickReply.bind(t.tools), { businessId: b.businessId, id: reply.id, shortcut: "x", text: "x", mediaId: "" }, as)],
+      ["delete quick reply", expectFailure(t.tools.deleteQuickReply.bind(t.tools), { businessId: b.businessId, id: reply.id }, as)],
+      ["update label", expectFailure(t.tools.updateLabel.bind(t.tools), { businessId: b.businessId, id: label.id, name: "Mine", color: "#000000" }, as)],
+      ["delete label", expectFailure(t.tools.deleteLabel.bind(t.tools), { businessId: b.businessId, id: label.id }, as)],
+      ["label a conversation", expectFailure(t.tools.setConversationLabels.bind(t.tools), { businessId: b.businessId, conversationId: chat.conversationId, addLabelIds: [], removeLabelIds: [label.id] }, as)],
+      ["assign", expectFailure(t.tools.assignConversation.bind(t.tools), { businessId: b.businessId, conversationId: chat.conversationId, agentId: "spy" }, as)],
+      ["delete flow", expectFailure(t.tools.deleteFlow.bind(t.tools), { businessId: b.businessId, name: "booking" }, as)],
+      ["hand back", expectFailure(t.tools.handBackConversation.bind(t.tools), { businessId: b.businessId, conversationId: chat.conversationId }, as)],
+      ["get broadcast", expectFailure(t.tools.getBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
+      ["list recipients", expectFailure(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id, page: undefined, state: 0 }, as)],
+      ["add recipients", expectFailure(t.tools.addBroadcastRecipients.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id, recipients: toCustomers([chat.customerId]) }, as)],
+      ["start", expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
+      ["pause", expectFailure(t.tools.pauseBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
+      ["cancel", expectFailure(t.tools.cancelBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
+      ["broadcast from A's number", expectFailure(t.tools.createBroadcast.bind(t.tools), broadcastReq({ businessId: b.businessId, pn: a.pn }, name), as)],
+      ["analytics of A's number", expectFailure(t.tools.getAnalytics.bind(t.tools), analyticsReq(b.businessId, a.pn), as)],
+      ["auto replies of A's number", expectFailure(t.tools.getAutoReplies.bind(t.tools), { businessId: b.businessId, phoneNumberId: a.pn }, as)],
+    ];
+    for (const [what, refused] of notFound) expect([what, ((await refused) as ServiceError).code]).toEqual([what, status.NOT_FOUND]);
+
+    // B naming A's business: PERMISSION_DENIED.
+    const denied: [string, Promise<unknown>][] = [
+      ["quick replies", expectFailure(t.tools.listQuickReplies.bind(t.tools), { businessId: a.businessId }, as)],
+      ["labels", expectFailure(t.tools.listLabels.bind(t.tools), { businessId: a.businessId }, as)],
+      ["flows", expectFailure(t.tools.listFlows.bind(t.tools), { businessId: a.businessId }, as)],
+      ["broadcast", expectFailure(t.tools.getBroadcast.bind(t.tools), { businessId: a.businessId, broadcastId: draft.id }, as)],
+      ["analytics", expectFailure(t.tools.getAnalytics.bind(t.tools), analyticsReq(a.businessId, ""), as)],
+      ["auto replies", expectFailure(t.tools.getAutoReplies.bind(t.tools), { businessId: a.businessId, phoneNumberId: a.pn }, as)],
+    ];
+    for (const [what, refused] of denied) expect([what, ((await refused) as ServiceError).code]).toEqual([what, status.PERMISSION_DENIED]);
+
+    // A's things are as they were.
+    expect((await unaryCall(t.tools.listQuickReplies.bind(t.tools), { businessId: a.businessId }, own)).quickReplies.map((q) => q.text)).toEqual(["Hello!"]);
+    expect((await unaryCall(t.tools.listLabels.bind(t.tools), { businessId: a.businessId }, own)).labels.map((l) => l.name)).toEqual(["Gold"]);
+    expect((await unaryCall(t.tools.listFlows.bind(t.tools), { businessId: a.businessId }, own)).flows.map((f) => f.name)).toEqual(["booking"]);
+    expect((await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: a.businessId, broadcastId: draft.id }, own)).broadcast).toMatchObject({ status: BroadcastStatus.BROADCAST_STATUS_DRAFT, counts: { total: "1" } });
+    expect((await t.sql("SELECT assigned_agent_id AS agent, (SELECT count(*) FROM conversation_label WHERE conversation_id = $1)::int AS labels FROM conversation WHERE id = $1", [chat.conversationId])).rows[0]).toEqual({ agent: null, labels: 1 });
+  });
+});
+
 describe("BusinessToolsService at the boundary", () => {
   it("when every principal kind, staff role and service calls every RPC, then only the callers on the RPC's list get past the allow-list", async () => {
     expect(await allowListViolations(t.env, BusinessToolsServiceService, toolsAccess, `127.0.0.1:${t.port}`)).toEqual([]);
