@@ -1,6 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { ConversationAssigned } from "@kontor/proto/messaging/v1/events";
+import { ConversationAssigned, MessageReceived, MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { WindowFilter, type ConversationFilter } from "@kontor/proto/messaging/v1/messaging_service";
 import { AnalyticsGranularity, BusinessToolsServiceService } from "@kontor/proto/messaging/v1/tools_service";
 import { BroadcastStatus, RecipientState } from "@kontor/proto/messaging/v1/tools";
@@ -328,6 +329,44 @@ describe("analytics", () => {
     expect(notYours.code).toBe(status.PERMISSION_DENIED);
     const badRange = await expectFailure(t.tools.getAnalytics.bind(t.tools), { businessId: biz.businessId, phoneNumberId: "", startDate: "2026-02-30", endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: biz.token });
     expect(errorDetail(badRange)?.field).toBe("start_date");
+  });
+});
+
+describe("first-response times", () => {
+  it("when customers wait 3 s to 2,000 s for the business's first answer, then GetAnalytics's median and p90 are the buckets the 5th and 9th of ten fall in, as the replayed events say; a second customer message does not restart the clock, an unasked business message is no response", async () => {
+    // Events with chosen times on the business's stream, as the send path publishes them (a past day, so nothing else lands on it).
+    const businessId = uid("biz_frt");
+    const token = await t.env.token({ kind: "business", businessId });
+    const pn = uid("pn_frt");
+    const day = "2026-11-03";
+    const t0 = Date.parse(`${day}T09:00:00Z`);
+    const nc = await t.env.nats();
+    const publish = async (subject: string, payload: Uint8Array) => nc.jetstream().publish(`${t.env.natsPrefix}${subject}`, payload, { msgID: randomUUID() });
+    const meta = (at: number) => ({ eventId: randomUUID(), occurredAt: new Date(at), businessId });
+    const customerWrites = (conversationId: string, at: number) => publish(subjects.messageReceived, MessageReceived.encode(MessageReceived.fromPartial({ meta: meta(at), phoneNumberId: pn, message: { conversationId }, customerId: "c1", type: "text" })).finish());
+    const businessAnswers = (conversationId: string, at: number) =>
+      publish(subjects.messageStatus, MessageStatusChanged.encode(MessageStatusChanged.fromPartial({ meta: meta(at), messageId: randomUUID(), conversationId, sender: number(pn), status: 2, phoneNumberId: pn })).finish());
+    const waits = [3, 4, 10, 12, 20, 45, 90, 200, 400, 2000];
+    for (const [i, w] of waits.entries()) {
+      const conversation = randomUUID();
+      const asked = t0 + i * 3_600_000;
+      await customerWrites(conversation, asked);
+      if (i === 0) await customerWrites(conversation, asked + 2_000); // still waiting: the clock keeps its start
+      await businessAnswers(conversation, asked + w * 1000);
+      await businessAnswers(conversation, asked + w * 1000 + 5_000); // a second answer is no first response
+    }
+    await businessAnswers(randomUUID(), t0); // nobody asked
+
+    const ask = () => unaryCall(t.tools.getAnalytics.bind(t.tools), { businessId, phoneNumberId: "", startDate: day, endDate: day, granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token });
+    const point = await waitFor(async () => {
+      const p = (await ask()).points[0];
+      return p && p.firstResponses === "10" && p.sent === "21" ? p : undefined;
+    }, 30_000);
+    // Buckets (s): 5 | 15 | 30 | 60 | 120 | 300 | 600 | 1800 | 3600: the 5th wait (20 s) is in 30, the 9th (400 s) in 600.
+    expect({ n: point.firstResponses, median: point.firstResponseMedianS, p90: point.firstResponseP90S, inbound: point.inbound }).toEqual({ n: "10", median: 30, p90: 600, inbound: "11" });
+    const log = (await streamMessages(t.env, "messaging")).flatMap((m) => decodeAnalytics(m.subject, m.data)).filter((e) => e.businessId === businessId);
+    const replayed = points(fold(log, new Map()).map((d) => ({ day: d.day, metric: d.metric, value: d.value })), "day")[0]!;
+    expect({ n: replayed.firstResponses, median: replayed.firstResponseMedianS, p90: replayed.firstResponseP90S }).toEqual({ n: 10, median: 30, p90: 600 });
   });
 });
 
