@@ -22,7 +22,7 @@ export async function createCatalog(config: Config, overrides: Partial<Pick<Runt
   registerCatalogServer(rt.grpc, { catalog, carts, orders }, config.MAX_PAGE_SIZE);
 
   if (config.CONSUME_PAYMENTS) {
-    const mismatches = new Counter({ name: "kontor_catalog_payment_mismatches_total", help: "Payment successes whose amount was not the order total (the order stayed unpaid)", registers: [rt.metrics.registry] });
+    const mismatches = new Counter({ name: "kontor_catalog_payment_mismatches_total", help: "Payment successes that did not pay their order (another amount or currency, or an order no longer unpaid); each is in payment_mismatch", registers: [rt.metrics.registry] });
     rt.consume({ domain: "payments", subject: consumed.payments, durable: PAYMENTS_CONSUMER, decode: decodePaymentEvent, handle: paymentHandler(rt.db, orders, rt.log, mismatches) });
   }
   const sweeper = createSweeper({ intervalMs: config.SWEEP_INTERVAL_MS, sweep: () => orders.expireDue(), log: rt.log });

@@ -442,7 +442,7 @@ describe("every transition", () => {
     "PAID>CANCELLED": { inventory: 2n, available: 2n },
   };
 
-  it("when each of the seven moves is tried on an order in each state, then exactly the legal ones move it (with their stock effect and one order.<state> event); an illegal RPC is FAILED_PRECONDITION naming both states, an illegal payment event changes nothing", async () => {
+  it("when each of the seven moves is tried on an order in each state, then exactly the legal ones move it (with their stock effect and one order.<state> event); an illegal RPC is FAILED_PRECONDITION naming both states, an illegal payment event changes nothing (a success is recorded to be refunded)", async () => {
     const expectedEvents = new Map<string, [string, OrderState, OrderState][]>();
     const eventsOf = (from: From, path: Move[], orderId: string) => {
       let state = "PENDING_PAYMENT";
@@ -513,6 +513,11 @@ describe("every transition", () => {
     await publishPayment("failed", marker.id);
     await waitFor(async () => (await stateOf(marker.id)) === OrderState.ORDER_STATE_CANCELLED);
     expect(await stock()).toEqual(held);
+    // A success that cannot pay its order (expired, cancelled, paid already) is money to give back: it is recorded.
+    const succeededIllegally = illegalEvents.filter((x) => x.move === "payment.succeeded").map((x) => x.orderId);
+    const { rows: kept } = await app.runtime.database.pool.query("SELECT order_id, reason, order_state FROM payment_mismatch WHERE order_id = ANY($1) ORDER BY order_id", [succeededIllegally]);
+    const fromOf = new Map(cases.map((c) => [c.order.id, stateName(c.from)]));
+    expect(kept).toEqual([...succeededIllegally].sort().map((id) => ({ order_id: id, reason: "ORDER_NOT_PAYABLE", order_state: fromOf.get(id) })));
     for (const c of cases) {
       const last = expectedEvents.get(c.order.id)!;
       const want = last.length > 0 ? last[last.length - 1]![2] : OrderState.ORDER_STATE_PENDING_PAYMENT;

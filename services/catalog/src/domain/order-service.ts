@@ -113,18 +113,13 @@ export function createOrderService(ports: OrderPorts) {
       orderId: string,
       outcome: "succeeded" | "failed" | "refunded",
       payment: { eventId: string; paymentId: string; amount: { amountMinor: bigint; currency: string } | undefined },
-    ): Promise<{ applied: boolean; state?: OrderState; mismatch?: { paid: string; total: string } }> {
+    ): Promise<{ applied: boolean; state?: OrderState; mismatch?: { reason: string; paid: string; total: string } }> {
       const order = await load(trx, orderId, true);
       if (!order) return { applied: false };
       const to: OrderState = outcome === "succeeded" ? "PAID" : outcome === "refunded" ? "REFUNDED" : "CANCELLED";
-      if (outcome === "failed" && order.state !== "PENDING_PAYMENT") return { applied: false, state: order.state };
-      try {
-        checkTransition(order, to, "payments");
-      } catch {
-        return { applied: false, state: order.state };
-      }
       const paid = payment.amount;
-      if (outcome === "succeeded" && !paysExactly(order, paid)) {
+      // Money taken that does not pay the order is kept for someone to refund or settle.
+      const mismatch = async (reason: "AMOUNT" | "ORDER_NOT_PAYABLE") => {
         await recordPaymentMismatch(trx, {
           event_id: payment.eventId,
           order_id: order.id,
@@ -133,9 +128,20 @@ export function createOrderService(ports: OrderPorts) {
           paid_currency: paid?.currency ?? "",
           total_minor: order.totalMinor.toString(),
           currency: order.currency,
+          reason,
+          order_state: order.state,
         });
-        return { applied: false, state: order.state, mismatch: { paid: paid ? `${paid.amountMinor} ${paid.currency}` : "none", total: `${order.totalMinor} ${order.currency}` } };
+        return { applied: false, state: order.state, mismatch: { reason, paid: paid ? `${paid.amountMinor} ${paid.currency}` : "none", total: `${order.totalMinor} ${order.currency}` } };
+      };
+      if (outcome === "failed" && order.state !== "PENDING_PAYMENT") return { applied: false, state: order.state };
+      try {
+        checkTransition(order, to, "payments");
+      } catch {
+        // A success for an order that expired, was cancelled or is paid already: the order stays as it is.
+        if (outcome === "succeeded") return mismatch("ORDER_NOT_PAYABLE");
+        return { applied: false, state: order.state };
       }
+      if (outcome === "succeeded" && !paysExactly(order, paid)) return mismatch("AMOUNT");
       await move(trx, order, to, "payments", { reason: outcome === "failed" ? "payment_failed" : "" });
       return { applied: true, state: to };
     },

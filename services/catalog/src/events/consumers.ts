@@ -62,7 +62,10 @@ export function paymentHandler(db: Kysely<CatalogDatabase>, orders: OrderService
       const result = await orders.applyPayment(trx, event.orderId, event.outcome, { eventId: event.eventId, paymentId: event.paymentId, amount: event.amount });
       if (result.mismatch) {
         mismatches?.inc();
-        log.warn({ order_id: event.orderId, payment_id: event.paymentId, paid: result.mismatch.paid, total: result.mismatch.total }, "payment amount is not the order total: the order stays unpaid");
+        log.warn(
+          { order_id: event.orderId, payment_id: event.paymentId, reason: result.mismatch.reason, state: result.state, paid: result.mismatch.paid, total: result.mismatch.total },
+          "payment does not pay the order (recorded in payment_mismatch): the order keeps its state",
+        );
       } else if (!result.applied) log.warn({ order_id: event.orderId, outcome: event.outcome, state: result.state ?? "unknown" }, "payment outcome does not move the order");
     });
 }

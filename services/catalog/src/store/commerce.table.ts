@@ -103,5 +103,9 @@ export interface PaymentMismatchTable {
   paid_currency: string;
   total_minor: string;
   currency: string;
+  /** AMOUNT (not the total) or ORDER_NOT_PAYABLE (the order was no longer unpaid). */
+  reason: Generated<string>;
+  /** The order's state when the payment arrived. */
+  order_state: Generated<string>;
   at: Generated<Date>;
 }

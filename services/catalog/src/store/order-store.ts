@@ -215,7 +215,10 @@ export async function lockProducts(db: Db, ids: string[]): Promise<{ rows: Produ
 
 
 /** Records a payment that did not match its order's total; a redelivery of the same event adds nothing. */
-export async function recordPaymentMismatch(db: Db, row: { event_id: string; order_id: string; payment_id: string; paid_minor: string | null; paid_currency: string; total_minor: string; currency: string }): Promise<void> {
+export async function recordPaymentMismatch(
+  db: Db,
+  row: { event_id: string; order_id: string; payment_id: string; paid_minor: string | null; paid_currency: string; total_minor: string; currency: string; reason: "AMOUNT" | "ORDER_NOT_PAYABLE"; order_state: string },
+): Promise<void> {
   await db.insertInto("payment_mismatch").values(row).onConflict((oc) => oc.column("event_id").doNothing()).execute();
 }
 

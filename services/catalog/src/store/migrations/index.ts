@@ -6,6 +6,7 @@ import * as paymentMismatch from "./2026_12_06_120000_payment_mismatch.js";
 import * as productFillfactor from "./2026_12_07_120000_product_fillfactor.js";
 import * as searchRankCap from "./2026_12_08_120000_search_rank_cap.js";
 import * as cartVersion from "./2026_12_08_130000_cart_version.js";
+import * as paymentMismatchReason from "./2026_12_08_140000_payment_mismatch_reason.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_07_120000_product_fillfactor": productFillfactor,
   "2026_12_08_120000_search_rank_cap": searchRankCap,
   "2026_12_08_130000_cart_version": cartVersion,
+  "2026_12_08_140000_payment_mismatch_reason": paymentMismatchReason,
 };
