@@ -31,6 +31,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS,
     managementCallsPerHour: config.MANAGEMENT_CALLS_PER_HOUR,
     sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,
+    templateCreationsPerHour: config.TEMPLATE_CREATIONS_PER_HOUR,
   });
   registerOpenApi(http, config.PUBLIC_URL);
   registerMessagesRoute(http, { db: rt.db, clients, log: rt.log });

@@ -69,6 +69,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   AUTH_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   /** Management calls per partner app and WABA per rolling hour (cloud-api.md §9.6: 5,000 for an active WABA); past it 80007. */
   MANAGEMENT_CALLS_PER_HOUR: z.coerce.number().int().min(1).default(5000),
+  /** Template creations per partner app and WABA per rolling hour (cloud-api.md §4.1: 100); past it 80007. The cap on how many a WABA holds (250, 6,000 verified; 2388019) is messaging's. */
+  TEMPLATE_CREATIONS_PER_HOUR: z.coerce.number().int().min(1).default(100),
   /** Sends per partner app and phone number per second, also the burst (this replica's count); past it 130429. */
   SENDS_PER_SECOND_PER_NUMBER: z.coerce.number().positive().default(1000),
   /** Where uploaded media bytes live: "local" (a directory, MEDIA_DIR) or "s3" (a bucket, MEDIA_S3_*). */

@@ -8,7 +8,7 @@ import { mediaNode, partnerMedia, type MediaDeps } from "./media-routes.js";
 import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
 import { findNumber, numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
-import { baseUrl, chargeManagement, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
+import { baseUrl, chargeManagement, chargeTemplateCreation, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
 
 const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 const listQuery = {
@@ -167,8 +167,9 @@ export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysel
 
   app.post("/:id/message_templates", { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const { partner, businessId } = wabaOf(req, id, "whatsapp_business_management");
+    const { partner, businessId, wabaId } = wabaOf(req, id, "whatsapp_business_management");
     const input = createInputOf(req.body as Record<string, unknown>);
+    chargeTemplateCreation(req, partner.partnerId, wabaId);
     try {
       const { template } = await clients.call(clients.templates, clients.templates.createTemplate, { businessId, ...input }, { partnerId: partner.partnerId, businessId });
       return ok(reply, { id: template?.id ?? "", status: statusName(template?.status ?? 0), category: categoryName(template?.category ?? 0) });

@@ -14,7 +14,7 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Phone-number ids resolved lately (AUTH_CACHE_MS). */
     numberCache: TtlCache<NumberRecord>;
-    limits: { management: HourlyLimiter; sends: RateLimiter };
+    limits: { management: HourlyLimiter; sends: RateLimiter; templateCreations: HourlyLimiter };
   }
   interface FastifyRequest {
     /** The Graph version segment the client used ("v23.0"), "" when unversioned. */
@@ -42,6 +42,8 @@ export interface HttpDeps {
   managementCallsPerHour: number;
   /** Sends per app and phone number per second (and as a burst). */
   sendsPerSecond: number;
+  /** Template creations per app and WABA per rolling hour. */
+  templateCreationsPerHour: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // Accepted tokens by hash, until AUTH_CACHE_MS or their expiry: a revoked token is refused at most that late.
   const principals = new TtlCache<PartnerPrincipal>(deps.authCacheMs);
   app.decorate("numberCache", new TtlCache<NumberRecord>(deps.authCacheMs));
-  app.decorate("limits", { management: new HourlyLimiter(deps.managementCallsPerHour), sends: new RateLimiter(deps.sendsPerSecond, Math.max(1, deps.sendsPerSecond)) });
+  app.decorate("limits", { management: new HourlyLimiter(deps.managementCallsPerHour), sends: new RateLimiter(deps.sendsPerSecond, Math.max(1, deps.sendsPerSecond)), templateCreations: new HourlyLimiter(deps.templateCreationsPerHour) });
   app.decorateRequest("usage", undefined);
   app.addHook("onSend", async (req, reply) => {
     if (req.usage) void reply.header("x-business-use-case-usage", req.usage);
@@ -233,12 +235,17 @@ export function chargeManagement(req: FastifyRequest, partnerId: string, wabaId:
   charge(req, req.server.limits.management, `${partnerId}\u0000${wabaId}`, wabaId, 80007);
 }
 
+/** Counts a template creation on this WABA (cloud-api.md §4.1: 100 per hour; 80007 past it). */
+export function chargeTemplateCreation(req: FastifyRequest, partnerId: string, wabaId: string): void {
+  charge(req, req.server.limits.templateCreations, `${partnerId}\u0000${wabaId}`, wabaId, 80007, "There were too many template creations for this WhatsApp Business Account in the last hour.");
+}
+
 /** Counts the call against the app's limit for this WABA or number; past it, the Graph rate-limit error. */
-function charge(req: FastifyRequest, limiter: HourlyLimiter | RateLimiter, key: string, wabaId: string, code: 80007 | 130429): void {
+function charge(req: FastifyRequest, limiter: HourlyLimiter | RateLimiter, key: string, wabaId: string, code: 80007 | 130429, details?: string): void {
   const verdict = limiter.take(key);
   req.usage = usageHeader(wabaId, verdict.usage);
   if (!verdict.allowed) {
-    throw new GraphError(code, code === 80007 ? "There were too many management calls for this WhatsApp Business Account in the last hour." : "Too many messages were sent from this phone number through this app in a short period of time.");
+    throw new GraphError(code, details ?? (code === 80007 ? "There were too many management calls for this WhatsApp Business Account in the last hour." : "Too many messages were sent from this phone number through this app in a short period of time."));
   }
 }
 
