@@ -173,6 +173,33 @@ describe("away messages", () => {
     expect((await sql("SELECT hours->>'timeZone' AS zone, version FROM business_hours WHERE business_id = $1", [closed.businessId])).rows[0]).toEqual({ zone: "America/New_York", version: "2" });
   });
 
+  it("when customer messages come at the edges of the hours in the business's zone, then the minute before opening and the closing minute get the away message, the opening minute and the last open one none", async () => {
+    const biz = await business();
+    // Kolkata (UTC+5:30, no daylight saving): Mondays 09:00–17:30.
+    await publishHours(biz, { timeZone: "Asia/Kolkata", weekly: [{ weekday: 1, ranges: [{ openMinute: 540, closeMinute: 1050 }] }], exceptions: [], alwaysOpen: false }, 2);
+    // Each customer writes now (opening the window the answer needs) while nothing is configured.
+    const people = await Promise.all([0, 1, 2, 3].map(() => customerOf(biz)));
+    const conversations = await Promise.all(people.map((p) => p.say("hello?")));
+    await configure(biz, off, reply("We are closed."));
+    await outboxDrained(t.app.runtime.database.pool);
+    const received = (await streamMessages(t.env, "messaging", "kontor.messaging.message.received.v1")).map((m) => MessageReceived.decode(m.data));
+    const nc = await t.env.nats();
+    /** The customer's message once more as the flows' consumer reads it, written at `at` (a new event); resolves once it is handled. */
+    const writesAt = async (who: { id: string }, at: string) => {
+      const e = received.find((r) => r.customerId === who.id)!;
+      const when = new Date(at);
+      const again = { ...e, meta: { ...e.meta!, eventId: randomUUID(), occurredAt: when }, message: { ...e.message!, createdAt: when } };
+      await nc.jetstream().publish(`${t.env.natsPrefix}kontor.messaging.message.received.v1`, MessageReceived.encode(again).finish(), { msgID: randomUUID() });
+      await waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = 'messaging-flows' AND event_id = $1", [again.meta.eventId])).rowCount === 1, 30_000);
+    };
+    // Monday 2 November 2026, Kolkata time: 08:59, 09:00, 17:29, 17:30.
+    const instants = ["2026-11-02T03:29:00Z", "2026-11-02T03:30:00Z", "2026-11-02T11:59:59Z", "2026-11-02T12:00:00Z"];
+    for (const [i, at] of instants.entries()) await writesAt(people[i]!, at);
+    const answered = await Promise.all(conversations.map(async (c) => (await automated(biz, c)).length));
+    expect(answered).toEqual([1, 0, 0, 1]);
+    expect(await automated(biz, conversations[0]!)).toEqual(["auto:away|We are closed."]);
+  });
+
   it("when the business has no hours, then no away message", async () => {
     const biz = await business();
     await configure(biz, off, reply("Closed."));
