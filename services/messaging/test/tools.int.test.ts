@@ -266,6 +266,22 @@ describe("broadcasts", () => {
     expect(await messagesTo(id)).toBe(0);
   });
 
+  it("when a broadcast would reach more new customers than the business's messaging limit (TIER_250), then 250 get it and the rest fail with 131048", async () => {
+    const biz = await business();
+    const name = await approvedTemplate(t.port, biz);
+    const prefix = uid("cust_tier");
+    await t.sql("INSERT INTO customer (id, e164, profile_name) SELECT $1 || g, '+4918' || lpad(g::text, 9, '0') || $2, 'T' || g FROM generate_series(1, 251) AS g", [prefix, String(Math.floor(Math.random() * 90) + 10)]);
+    const ids = Array.from({ length: 251 }, (_, i) => `${prefix}${i + 1}`);
+    const created = (await unaryCall(t.tools.createBroadcast.bind(t.tools), broadcastReq(biz, name, { recipients: toCustomers(ids), start: true }), { token: biz.token })).broadcast!;
+    const done = await waitFor(async () => {
+      const b = (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: created.id }, { token: biz.token })).broadcast!;
+      return b.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED ? b : undefined;
+    }, 60_000);
+    expect(done.counts).toMatchObject({ total: "251", accepted: "250", failed: "1" });
+    const failed = await unaryCall(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: biz.businessId, broadcastId: created.id, page: undefined, state: RecipientState.RECIPIENT_STATE_FAILED }, { token: biz.token });
+    expect(failed.recipients.map((r) => [r.errorCode, r.errorReason])).toEqual([[131048, "MESSAGING_LIMIT_REACHED"]]);
+  });
+
   it("when a broadcast goes to a label, then everyone with it (on the customer or on a conversation with the number) is a recipient", async () => {
     const biz = await business();
     const name = await approvedTemplate(t.port, biz);
