@@ -5,7 +5,7 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50053, metricsPort: 
   /** Largest page a list RPC returns. */
   MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   /** Matches a text-only search ranks at most (a broader word pages through the first this many the index finds). */
-  SEARCH_RANK_CAP: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SEARCH_RANK_CAP: z.coerce.number().int().min(1).max(1_000_000).default(200),
   /** How long an unpaid order holds its stock, in ms (default 15 minutes). */
   RESERVATION_TTL_MS: z.coerce.number().int().min(1).max(7 * 24 * 3600 * 1000).default(15 * 60 * 1000),
   /** How often each replica looks for expired reservations, in ms; 0 turns the sweeper off on this replica. */

@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import { ConcurrentUpdate, InvalidInput, NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow } from "../store/commerce.table.js";
-import { cartItems, findCart, readCartFor, writeCartItem } from "../store/order-store.js";
+import { cartItems, findCart, readCartFor, writeCartItem, type PreparedPool } from "../store/order-store.js";
 import { findProductsByIds } from "../store/product-store.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
 import type { Cart, CartItem } from "./cart.js";
@@ -15,6 +15,8 @@ type Db = Kysely<CatalogDatabase>;
 
 export interface CartPorts {
   db: Db;
+  /** The same database's pool, for the cart change's prepared statements. */
+  pool: PreparedPool;
   orders: OrderService;
   now?: () => Date;
 }
@@ -55,7 +57,7 @@ export function createCartService(ports: CartPorts) {
   async function change(customerId: string, catalog: Catalog, retailerId: string, next: (current: number) => number): Promise<Cart> {
     if (!retailerId.trim()) throw new InvalidInput("product_retailer_id", "is required");
     for (let attempt = 1; ; attempt++) {
-      const read = await readCartFor(db, customerId, catalog.businessId, catalog.id, retailerId);
+      const read = await readCartFor(ports.pool, customerId, catalog.businessId, catalog.id, retailerId);
       const target = read.products.find((p) => p.is_target);
       const product = target ? productRowToProduct(target) : undefined;
       if (!product || product.archived || !product.visible) throw new NotFound("product");
@@ -74,7 +76,7 @@ export function createCartService(ports: CartPorts) {
       }
       const after = quantity > 0 ? items.map((i) => (i.product_id === product.id ? { ...i, quantity } : i)) : others;
       if (quantity > 0 && current === 0) after.push({ product_id: product.id, quantity });
-      const written = await writeCartItem(db, {
+      const written = await writeCartItem(ports.pool, {
         cart: cart ? { id: cart.id, version: cart.version } : { newId: randomUUID(), customerId, businessId: catalog.businessId },
         productId: product.id,
         quantity,

@@ -324,7 +324,7 @@ export function createCatalogService(ports: CatalogPorts) {
         includeHidden: options.includeHidden,
         now: now(),
         limit: options.limit,
-        rankCap: ports.searchRankCap ?? 1000,
+        rankCap: ports.searchRankCap ?? 200,
         after,
       });
       const cursorOf = (r: RankedRow): SearchCursor =>

@@ -19,17 +19,28 @@ export interface CartRead {
   products: (ProductRow & { in_cart: number | null; is_target: boolean })[];
 }
 
-export async function readCartFor(db: Db, customerId: string, businessId: string, catalogId: string, retailerId: string): Promise<CartRead> {
-  const r = await sql<ProductRow & { in_cart: number | null; is_target: boolean; c_id: string | null; c_catalog_id: string; c_currency: string | null; c_created_at: Date; c_updated_at: Date; c_version: string }>`
-    WITH c AS (SELECT * FROM cart WHERE customer_id = ${customerId} AND business_id = ${businessId}),
-    i AS (SELECT ci.product_id, ci.quantity, ci.added_at FROM cart_item ci JOIN c ON ci.cart_id = c.id)
-    SELECT p.*, i.quantity AS in_cart, (p.catalog_id = ${catalogId}::uuid AND p.retailer_id = ${retailerId}) AS is_target,
-      c.id AS c_id, c.catalog_id AS c_catalog_id, c.currency AS c_currency, c.created_at AS c_created_at, c.updated_at AS c_updated_at, c.version AS c_version
-    FROM (SELECT product_id AS id FROM i UNION SELECT id FROM product WHERE catalog_id = ${catalogId}::uuid AND retailer_id = ${retailerId}) x
-    JOIN product p ON p.id = x.id
-    LEFT JOIN i ON i.product_id = p.id
-    LEFT JOIN c ON true
-    ORDER BY i.added_at NULLS LAST, p.id`.execute(db);
+/** A pool that runs named (prepared) statements: a cart change's two statements are planned once per connection, not once per call. */
+export interface PreparedPool {
+  query<R>(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+}
+
+const READ_CART = `
+  WITH c AS (SELECT * FROM cart WHERE customer_id = $1 AND business_id = $2),
+  i AS (SELECT ci.product_id, ci.quantity, ci.added_at FROM cart_item ci JOIN c ON ci.cart_id = c.id)
+  SELECT p.*, i.quantity AS in_cart, (p.catalog_id = $3::uuid AND p.retailer_id = $4) AS is_target,
+    c.id AS c_id, c.catalog_id AS c_catalog_id, c.currency AS c_currency, c.created_at AS c_created_at, c.updated_at AS c_updated_at, c.version AS c_version
+  FROM (SELECT product_id AS id FROM i UNION SELECT id FROM product WHERE catalog_id = $3::uuid AND retailer_id = $4) x
+  JOIN product p ON p.id = x.id
+  LEFT JOIN i ON i.product_id = p.id
+  LEFT JOIN c ON true
+  ORDER BY i.added_at NULLS LAST, p.id`;
+
+export async function readCartFor(pool: PreparedPool, customerId: string, businessId: string, catalogId: string, retailerId: string): Promise<CartRead> {
+  const r = await pool.query<ProductRow & { in_cart: number | null; is_target: boolean; c_id: string | null; c_catalog_id: string; c_currency: string | null; c_created_at: Date; c_updated_at: Date; c_version: string }>({
+    name: "catalog_cart_read",
+    text: READ_CART,
+    values: [customerId, businessId, catalogId, retailerId],
+  });
   const first = r.rows[0];
   const cart: CartRow | undefined =
     first?.c_id != null
@@ -39,6 +50,12 @@ export async function readCartFor(db: Db, customerId: string, businessId: string
   return { cart, products };
 }
 
+const CART_UPDATE = `UPDATE cart SET currency = $4, catalog_id = $5::uuid, updated_at = now(), version = version + 1 WHERE id = $1::uuid AND version = $6::bigint RETURNING *`;
+const CART_INSERT = `INSERT INTO cart (id, customer_id, business_id, catalog_id, currency) VALUES ($1::uuid, $6, $7, $5::uuid, $4) ON CONFLICT ON CONSTRAINT cart_customer_key DO NOTHING RETURNING *`;
+const ITEM_SET = `INSERT INTO cart_item (cart_id, product_id, quantity) SELECT id, $2::uuid, $3::int FROM cart_row ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`;
+// $3 (the quantity, 0 here) is named so every variant takes the same parameters.
+const ITEM_DELETE = `DELETE FROM cart_item WHERE cart_id IN (SELECT id FROM cart_row) AND product_id = $2::uuid AND $3::int = 0`;
+
 /**
  * Writes one item's quantity (0 removes it) and the cart's currency and
  * catalog in one statement, only over the cart version the change read (a
@@ -46,21 +63,18 @@ export async function readCartFor(db: Db, customerId: string, businessId: string
  * meanwhile, and nothing was written.
  */
 export async function writeCartItem(
-  db: Db,
+  pool: PreparedPool,
   w: { cart: { id: string; version: string } | { newId: string; customerId: string; businessId: string }; productId: string; quantity: number; currency: string | null; catalogId: string },
 ): Promise<CartRow | undefined> {
-  const cartRow =
-    "version" in w.cart
-      ? sql`UPDATE cart SET currency = ${w.currency}, catalog_id = ${w.catalogId}::uuid, updated_at = now(), version = version + 1
-          WHERE id = ${w.cart.id}::uuid AND version = ${w.cart.version}::bigint RETURNING *`
-      : sql`INSERT INTO cart (id, customer_id, business_id, catalog_id, currency) VALUES (${w.cart.newId}::uuid, ${w.cart.customerId}, ${w.cart.businessId}, ${w.catalogId}::uuid, ${w.currency})
-          ON CONFLICT ON CONSTRAINT cart_customer_key DO NOTHING RETURNING *`;
-  const item =
-    w.quantity <= 0
-      ? sql`DELETE FROM cart_item WHERE cart_id IN (SELECT id FROM cart_row) AND product_id = ${w.productId}::uuid`
-      : sql`INSERT INTO cart_item (cart_id, product_id, quantity) SELECT id, ${w.productId}::uuid, ${w.quantity} FROM cart_row
-          ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`;
-  const r = await sql<CartRow>`WITH cart_row AS (${cartRow}), item AS (${item}) SELECT * FROM cart_row`.execute(db);
+  const c = w.cart;
+  const update = "version" in c;
+  const set = w.quantity > 0;
+  const values = "version" in c ? [c.id, w.productId, w.quantity, w.currency, w.catalogId, c.version] : [c.newId, w.productId, w.quantity, w.currency, w.catalogId, c.customerId, c.businessId];
+  const r = await pool.query<CartRow>({
+    name: `catalog_cart_${update ? "update" : "insert"}_${set ? "set" : "delete"}`,
+    text: `WITH cart_row AS (${update ? CART_UPDATE : CART_INSERT}), item AS (${set ? ITEM_SET : ITEM_DELETE}) SELECT * FROM cart_row`,
+    values,
+  });
   return r.rows[0];
 }
 
