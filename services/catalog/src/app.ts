@@ -16,7 +16,7 @@ import { bounds } from "./rpc/bounds.js";
 /** Composition root: build everything from config; start() returns the bound port. */
 export async function createCatalog(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> = {}) {
   const rt = await createRuntime<CatalogDatabase>({ name: "catalog", domain: "catalog", config, migrations, access: catalogAccess, bounds, ...overrides });
-  const catalog = createCatalogService({ db: rt.db, enqueue: rt.enqueue, searchRankCap: config.SEARCH_RANK_CAP });
+  const catalog = createCatalogService({ db: rt.db, pool: rt.database.pool, enqueue: rt.enqueue, searchRankCap: config.SEARCH_RANK_CAP });
   const orders = createOrderService({ db: rt.db, schema: rt.schema, enqueue: rt.enqueue, reservationTtlMs: config.RESERVATION_TTL_MS, batch: { max: config.ORDER_BATCH_MAX, inFlight: config.ORDER_BATCH_IN_FLIGHT } });
   const carts = createCartService({ db: rt.db, pool: rt.database.pool, orders });
   registerCatalogServer(rt.grpc, { catalog, carts, orders }, config.MAX_PAGE_SIZE);

@@ -21,6 +21,7 @@ import {
   type ProductValues,
 } from "../store/product-store.js";
 import { searchProducts, wordAlternatives, type RankedRow } from "../store/search-store.js";
+import type { PreparedPool } from "../store/order-store.js";
 import type { ProductRow } from "../store/product.table.js";
 import { catalogRowToCatalog, productRowToProduct, type Catalog } from "./catalog.js";
 import { productArchivedEvent, productCreatedEvent, productUpsertedEvent } from "../events/outbox.js";
@@ -29,6 +30,8 @@ import { normalizeWords, searchText } from "./text.js";
 
 export interface CatalogPorts {
   db: Kysely<CatalogDatabase>;
+  /** The same database's pool, for prepared statements (text search). */
+  pool: PreparedPool;
   enqueue(trx: Kysely<CatalogDatabase>, events: OutboxEvent[]): Promise<void>;
   /** The service's clock (sale windows, event times). */
   now?: () => Date;
@@ -303,7 +306,7 @@ export function createCatalogService(ports: CatalogPorts) {
       if (input.query.trim()) {
         const words = [...new Set(normalizeWords(input.query))].slice(0, MAX_QUERY_WORDS);
         if (words.length === 0) return [];
-        const alts = await wordAlternatives(db, catalog.id, words);
+        const alts = await wordAlternatives(ports.pool, catalog.id, words);
         tsquery = alts
           .map((a) => {
             const terms = [a.w.length >= 3 ? `${a.w}:*` : a.w, ...(a.exact ? [] : a.alts)];
@@ -314,7 +317,7 @@ export function createCatalogService(ports: CatalogPorts) {
       const c = options.cursor;
       if (c && ("r" in c) !== (tsquery !== undefined)) throw new InvalidInput("page.page_token", "is not a token for this query");
       const after = c === undefined ? undefined : "r" in c ? { rank: c.r, id: c.id, seq: c.s } : { createdAt: new Date(c.t), id: c.id };
-      const rows: RankedRow[] = await searchProducts(db, {
+      const rows: RankedRow[] = await searchProducts(db, ports.pool, {
         catalogId: catalog.id,
         tsquery,
         categories: input.categories,

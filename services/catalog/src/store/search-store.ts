@@ -1,19 +1,22 @@
 import { sql, type Kysely } from "kysely";
 import type { CatalogDatabase } from "./database.js";
 import type { ProductRow } from "./product.table.js";
+import type { PreparedPool } from "./order-store.js";
 
 type Db = Kysely<CatalogDatabase>;
 
 /** For each query word: is it in the catalog's dictionary, and, only when it is not, up to three close words (trigram similarity) that are. */
-export async function wordAlternatives(db: Db, catalogId: string, words: string[]): Promise<{ w: string; exact: boolean; alts: string[] }[]> {
+const WORD_ALTERNATIVES = `
+  SELECT q.w,
+    EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = $1::uuid AND pw.word = q.w) AS exact,
+    CASE WHEN EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = $1::uuid AND pw.word = q.w) THEN '{}'::text[]
+    ELSE ARRAY(SELECT pw.word FROM product_word pw WHERE pw.catalog_id = $1::uuid AND pw.word % q.w AND pw.word <> q.w
+               ORDER BY similarity(pw.word, q.w) DESC, pw.word LIMIT 3) END AS alts
+  FROM unnest($2::text[]) AS q(w)`;
+
+export async function wordAlternatives(pool: PreparedPool, catalogId: string, words: string[]): Promise<{ w: string; exact: boolean; alts: string[] }[]> {
   if (words.length === 0) return [];
-  const { rows } = await sql<{ w: string; exact: boolean; alts: string[] }>`
-    SELECT q.w,
-      EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word = q.w) AS exact,
-      CASE WHEN EXISTS (SELECT 1 FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word = q.w) THEN '{}'::text[]
-      ELSE ARRAY(SELECT pw.word FROM product_word pw WHERE pw.catalog_id = ${catalogId}::uuid AND pw.word % q.w AND pw.word <> q.w
-                 ORDER BY similarity(pw.word, q.w) DESC, pw.word LIMIT 3) END AS alts
-    FROM unnest(${words}::text[]) AS q(w)`.execute(db);
+  const { rows } = await pool.query<{ w: string; exact: boolean; alts: string[] }>({ name: "catalog_word_alternatives", text: WORD_ALTERNATIVES, values: [catalogId, words] });
   return rows;
 }
 
@@ -41,7 +44,24 @@ export type RankedRow = ProductRow & { rank: number; seq_bound?: string };
  * browsing orders newest first. Either way the cursor is the last row's
  * sort key, so rows inserted meanwhile never repeat or push rows out of a page.
  */
-export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow[]> {
+const TEXT_SEARCH = `
+  WITH b AS (SELECT coalesce($6::bigint, pg_sequence_last_value('product_search_seq_seq'::regclass), 0) AS seq),
+  found AS (
+    SELECT s.id, s.doc FROM product_search s
+    WHERE s.catalog_id = $1::uuid AND NOT s.archived AND (s.visible OR $5::boolean) AND s.doc @@ to_tsquery('simple'::regconfig, $2) AND s.seq <= (SELECT seq FROM b)
+    LIMIT $3
+  ), c AS (
+    SELECT found.id, ts_rank(found.doc, to_tsquery('simple'::regconfig, $2)) AS rank FROM found
+  ), page AS (
+    SELECT c.id, c.rank FROM c
+    WHERE $7::float4 IS NULL OR c.rank < $7::float4 OR (c.rank = $7::float4 AND c.id > $8::uuid)
+    ORDER BY c.rank DESC, c.id ASC LIMIT $4
+  )
+  SELECT full_row.*, page.rank, (SELECT seq FROM b)::text AS seq_bound
+  FROM page JOIN product full_row ON full_row.id = page.id
+  ORDER BY page.rank DESC, full_row.id ASC`;
+
+export async function searchProducts(db: Db, pool: PreparedPool, p: SearchParams): Promise<RankedRow[]> {
   const effective = sql<string>`(CASE WHEN p.sale_price_minor IS NOT NULL AND (p.sale_starts_at IS NULL OR p.sale_starts_at <= ${p.now}) AND (p.sale_ends_at IS NULL OR p.sale_ends_at > ${p.now}) THEN p.sale_price_minor ELSE p.price_minor END)`;
   const query = p.tsquery === undefined ? undefined : sql`to_tsquery('simple'::regconfig, ${p.tsquery})`;
   const rank = query ? sql<number>`ts_rank(p.doc, ${query})` : sql<number>`0::float4`;
@@ -63,24 +83,13 @@ export async function searchProducts(db: Db, p: SearchParams): Promise<RankedRow
     // reading and ranking every match is what a search costs), then read whole rows
     // for the page only. Every page of a query sees the same candidates: rows
     // inserted after its first page (seq above the bound it carries) are left out.
+    // A prepared statement: planned once per connection, not per search.
     const after = p.after as { rank: number; id: string; seq?: string } | undefined;
-    const bound = after?.seq !== undefined ? sql`${after.seq}::bigint` : sql`coalesce(pg_sequence_last_value('product_search_seq_seq'::regclass), 0)`;
-    const visible = p.includeHidden ? sql`` : sql`AND s.visible`;
-    const cursor = after ? sql`WHERE (c.rank < ${after.rank}::float4 OR (c.rank = ${after.rank}::float4 AND c.id > ${after.id}::uuid))` : sql``;
-    const r = await sql<RankedRow & { seq_bound: string }>`
-      WITH b AS (SELECT ${bound} AS seq),
-      found AS (
-        SELECT s.id, s.doc FROM product_search s
-        WHERE s.catalog_id = ${p.catalogId}::uuid AND NOT s.archived ${visible} AND s.doc @@ ${query} AND s.seq <= (SELECT seq FROM b)
-        LIMIT ${p.rankCap}
-      ), c AS (
-        SELECT found.id, ts_rank(found.doc, ${query}) AS rank FROM found
-      ), page AS (
-        SELECT c.id, c.rank FROM c ${cursor} ORDER BY c.rank DESC, c.id ASC LIMIT ${p.limit}
-      )
-      SELECT full_row.*, page.rank, (SELECT seq FROM b)::text AS seq_bound
-      FROM page JOIN product full_row ON full_row.id = page.id
-      ORDER BY page.rank DESC, full_row.id ASC`.execute(db);
+    const r = await pool.query<RankedRow & { seq_bound: string }>({
+      name: "catalog_text_search",
+      text: TEXT_SEARCH,
+      values: [p.catalogId, p.tsquery, p.rankCap, p.limit, p.includeHidden, after?.seq ?? null, after?.rank ?? null, after?.id ?? null],
+    });
     return r.rows;
   }
   if (query) {
