@@ -32,7 +32,9 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
   // Replicas tell each other what they served over core NATS (best effort; outside every stream), for the frequency caps.
   const replicaId = randomUUID();
   const seenSubject = `${rt.prefix}kontor.replicas.ads.impressions`;
-  const shareImpressions = (seen: SeenImpression[]) => rt.nc.publish(seenSubject, Buffer.from(JSON.stringify({ r: replicaId, s: seen })));
+  // The replica's id in the subject: a replica skips its own batches without parsing them.
+  const ownSeenSubject = `${seenSubject}.${replicaId}`;
+  const shareImpressions = (seen: SeenImpression[]) => rt.nc.publish(ownSeenSubject, Buffer.from(JSON.stringify({ r: replicaId, s: seen })));
   const campaigns = createCampaignService({
     ...ports,
     policy: { bannedWords: config.ADS_BANNED_WORDS, allowedUrlHosts: config.ADS_ALLOWED_URL_HOSTS, blockedLandingDomains: config.ADS_BLOCKED_LANDING_DOMAINS },
@@ -50,24 +52,25 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
       pacingAheadMs: config.ADS_PACING_AHEAD_MS,
       placementDailyCap: config.ADS_PLACEMENT_DAILY_CAP,
       flushMs: config.ADS_FLUSH_MS,
+      settleMs: config.ADS_SETTLE_MS,
     },
   );
-  const clicks = createClickService({ ...ports, tokenSecret: config.ADS_TOKEN_SECRET, chatLinkBaseUrl: config.ADS_CHAT_LINK_BASE_URL });
+  const clicks = createClickService({ ...ports, tokenSecret: config.ADS_TOKEN_SECRET, chatLinkBaseUrl: config.ADS_CHAT_LINK_BASE_URL, noteSpend: serving.noteSpend });
   const reports = createReportService(rt.db);
   const messaging =
     !sponsoredSender && config.MESSAGING_ADDR && config.ADS_SIGNING_KEY
       ? await createMessagingSender({ address: config.MESSAGING_ADDR, signingKey: config.ADS_SIGNING_KEY, timeoutMs: config.CALL_TIMEOUT_MS })
       : undefined;
-  const sponsored = createSponsoredService({ db: rt.db, now, weeklyCap: config.ADS_SPONSORED_WEEKLY_CAP, sender: sponsoredSender ?? messaging });
+  const sponsored = createSponsoredService({ db: rt.db, now, weeklyCap: config.ADS_SPONSORED_WEEKLY_CAP, sender: sponsoredSender ?? messaging, noteSpend: serving.noteSpend });
   const attribution = createAttribution(config.ADS_ATTRIBUTION_DAYS);
   registerConsumers(rt, serving, attribution);
   registerAdsServer(rt.grpc, { campaigns, serving, clicks, reports, sponsored, maxPageSize: config.MAX_PAGE_SIZE });
   // Memory first, then events (consumers start after these hooks), then traffic.
   rt.onStart(async () => {
     await serving.load();
-    rt.nc.subscribe(seenSubject, {
+    rt.nc.subscribe(`${seenSubject}.*`, {
       callback: (err, msg) => {
-        if (err) return;
+        if (err || msg.subject === ownSeenSubject) return;
         try {
           const m = JSON.parse(Buffer.from(msg.data).toString("utf8")) as { r: string; s: SeenImpression[] };
           if (m.r !== replicaId && Array.isArray(m.s)) serving.noteSeen(m.s.filter((x) => Array.isArray(x) && x.length === 4));

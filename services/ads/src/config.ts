@@ -50,6 +50,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50055, metricsPort: 
   ADS_PLACEMENT_DAILY_CAP: z.coerce.number().int().min(0).default(50),
   /** How often served impressions and their spend are written (ms). */
   ADS_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** How often a replica records the spend of the campaign-days it touched into the spend ledger and spend.recorded (ms). */
+  ADS_SETTLE_MS: z.coerce.number().int().min(10).max(600_000).default(10_000),
   /** Where click-to-chat links point: <base>/chat/<business>?text=…&ctwa_clid=…. */
   ADS_CHAT_LINK_BASE_URL: z.string().url().default("https://chat.kontor.local"),
   /** Conversions count for the last click within this many days. */

@@ -31,7 +31,7 @@ export function manualClock(startMs: number) {
 }
 
 export function startAds(env: TestEnv, extra: Record<string, string> = {}, overrides: AdsOverrides = {}) {
-  return createAds(loadConfig(env.env({ ADS_TOKEN_SECRET: TOKEN_SECRET, ADS_FLUSH_MS: "100", ...extra })), overrides);
+  return createAds(loadConfig(env.env({ ADS_TOKEN_SECRET: TOKEN_SECRET, ADS_FLUSH_MS: "100", ADS_SETTLE_MS: "200", ...extra })), overrides);
 }
 
 /** Creates, submits and approves a campaign whose flight started an hour before `nowMs`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AdIndex, type ServingAd } from "./ad-index.js";
+import { AdIndex, newServingState, type ServingAd } from "./ad-index.js";
 import { compileTargeting } from "./targeting.js";
-import { mintAdToken, verifyAdToken } from "./ad-token.js";
+import { createImpressionIds, mintAdToken, verifyAdToken } from "./ad-token.js";
 
 const base = { countries: [], regions: [], languages: [], minAge: 0, maxAge: 0, interests: [], messagedWithinDays: 0, orderedWithinDays: 0, placements: [], keywords: [], followersOnly: false };
 function ad(id: string, countries: string[], languages: string[], placements: ServingAd["placements"]): ServingAd {
@@ -22,6 +22,7 @@ function ad(id: string, countries: string[], languages: string[], placements: Se
     placements,
     rotation: 0,
     score: 0,
+    state: newServingState(0.01),
   };
 }
 
@@ -69,14 +70,32 @@ describe("AdIndex", () => {
 });
 
 describe("ad tokens", () => {
-  const claims = { impressionId: "i1", campaignId: "c1", businessId: "b1", creativeId: "c1", customerId: "cust", placement: "app_feed" as const, servedAtMs: 5, kind: "cpc" as const, price: 30, currency: "EUR" };
-  it("when signed with the secret, then the claims come back; altered or signed elsewhere, nothing does", () => {
+  const claims = { impressionId: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", campaignId: "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", creativeId: "c1", customerId: "cust", placement: "app_feed" as const, servedAtMs: 1_765_000_000_123, kind: "cpc" as const, price: 30 };
+  it("when signed with the secret, then the claims come back; altered, truncated or signed elsewhere, nothing does", () => {
     const token = mintAdToken("s".repeat(32), claims);
+    expect(token.length).toBeLessThan(120);
     expect(verifyAdToken("s".repeat(32), token)).toEqual(claims);
+    expect(verifyAdToken("s".repeat(32), mintAdToken("s".repeat(32), { ...claims, customerId: "" }))).toEqual({ ...claims, customerId: "" });
     expect(verifyAdToken("t".repeat(32), token)).toBeUndefined();
-    const [body, mac] = token.split(".");
-    const forged = Buffer.from(Buffer.from(body!, "base64url").toString().replace("30", "1")).toString("base64url");
-    expect(verifyAdToken("s".repeat(32), `${forged}.${mac}`)).toBeUndefined();
+    const bytes = Buffer.from(token, "base64url");
+    for (const at of [0, 1, 17, 33, 34, 40, 46, 48, bytes.length - 1]) {
+      const forged = Buffer.from(bytes);
+      forged[at] = forged[at]! ^ 1;
+      expect(verifyAdToken("s".repeat(32), forged.toString("base64url")), `byte ${at}`).toBeUndefined();
+    }
+    expect(verifyAdToken("s".repeat(32), bytes.subarray(0, bytes.length - 1).toString("base64url"))).toBeUndefined();
     expect(verifyAdToken("s".repeat(32), "garbage")).toBeUndefined();
+    expect(verifyAdToken("s".repeat(32), "")).toBeUndefined();
+  });
+});
+
+describe("impression ids", () => {
+  it("when many are made in one millisecond and the clock steps back, then they stay unique, ascending and UUID-shaped", () => {
+    const next = createImpressionIds();
+    const ids = [next(1000), ...Array.from({ length: 5000 }, () => next(1000)), next(999), next(2000)];
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(createImpressionIds()(1000).slice(19)).not.toBe(ids[0]!.slice(19));
   });
 });

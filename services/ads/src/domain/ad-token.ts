@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import type { BidKind } from "./campaign.js";
 import { placements, type Placement } from "./targeting.js";
 
@@ -6,7 +6,6 @@ import { placements, type Placement } from "./targeting.js";
 export interface AdTokenClaims {
   impressionId: string;
   campaignId: string;
-  businessId: string;
   creativeId: string;
   /** "" for an anonymous viewer. */
   customerId: string;
@@ -15,53 +14,104 @@ export interface AdTokenClaims {
   kind: BidKind;
   /** CPC: the click's price in minor units; CPM: the impression's in thousandths. */
   price: number;
-  currency: string;
 }
 
 const MAC_BYTES = 16;
+const VERSION = 1;
+/** version, impression id, campaign id, placement, kind, served at (48 bits), price (48 bits), creative id and customer id (length-prefixed). */
+const FIXED = 1 + 16 + 16 + 1 + 1 + 6 + 6;
+const MAX_TEXT = 255;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function mac(secret: string, body: string): Buffer {
-  return createHmac("sha256", secret).update(body).digest().subarray(0, MAC_BYTES);
+const keys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let k = keys.get(secret);
+  if (!k) keys.set(secret, (k = createSecretKey(Buffer.from(secret, "utf8"))));
+  return k;
 }
+
+function mac(secret: string, body: Uint8Array): Buffer {
+  return createHmac("sha256", keyOf(secret)).update(body).digest().subarray(0, MAC_BYTES);
+}
+
+const uuidBytes = (id: string, into: Buffer, at: number): void => {
+  into.write(id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24), at, 16, "hex");
+};
+const uuidString = (b: Buffer, at: number): string => {
+  const h = b.toString("hex", at, at + 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
 
 /**
  * Signed, so a click needs no lookup of its impression (which may still be
  * in another replica's unflushed batch) and cannot be forged to charge a
- * campaign or claim a price.
+ * campaign or claim a price. Binary and about 100 characters: the business
+ * and currency come from the campaign when the click is recorded.
  */
 export function mintAdToken(secret: string, c: AdTokenClaims): string {
-  const body = Buffer.from(
-    JSON.stringify([c.impressionId, c.campaignId, c.businessId, c.creativeId, c.customerId, c.placement, c.servedAtMs, c.kind, c.price, c.currency]),
-  ).toString("base64url");
-  return `${body}.${mac(secret, body).toString("base64url")}`;
+  const creative = Buffer.from(c.creativeId, "utf8");
+  const customer = Buffer.from(c.customerId, "utf8");
+  if (creative.length > MAX_TEXT || customer.length > MAX_TEXT) throw new Error("creative or customer id too long for an ad token");
+  const b = Buffer.allocUnsafe(FIXED + 2 + creative.length + customer.length + MAC_BYTES);
+  b[0] = VERSION;
+  uuidBytes(c.impressionId, b, 1);
+  uuidBytes(c.campaignId, b, 17);
+  b[33] = placements.indexOf(c.placement);
+  b[34] = c.kind === "cpm" ? 0 : 1;
+  b.writeUIntBE(c.servedAtMs, 35, 6);
+  b.writeUIntBE(c.price, 41, 6);
+  let at = FIXED;
+  b[at++] = creative.length;
+  at += creative.copy(b, at);
+  b[at++] = customer.length;
+  at += customer.copy(b, at);
+  mac(secret, b.subarray(0, at)).copy(b, at);
+  return b.toString("base64url");
 }
 
 /** The claims of a token this service signed, or undefined for anything else. */
 export function verifyAdToken(secret: string, token: string): AdTokenClaims | undefined {
-  const dot = token.indexOf(".");
-  if (dot <= 0) return undefined;
-  const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), "base64url");
-  if (given.length !== MAC_BYTES || !timingSafeEqual(given, mac(secret, body))) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as unknown[];
-    const [impressionId, campaignId, businessId, creativeId, customerId, placement, servedAtMs, kind, price, currency] = v;
-    if (
-      typeof impressionId !== "string" ||
-      typeof campaignId !== "string" ||
-      typeof businessId !== "string" ||
-      typeof creativeId !== "string" ||
-      typeof customerId !== "string" ||
-      !placements.includes(placement as Placement) ||
-      typeof servedAtMs !== "number" ||
-      (kind !== "cpm" && kind !== "cpc") ||
-      typeof price !== "number" ||
-      typeof currency !== "string"
-    ) {
-      return undefined;
+  if (token.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const b = Buffer.from(token, "base64url");
+  if (b.length < FIXED + 2 + MAC_BYTES || b[0] !== VERSION) return undefined;
+  const body = b.subarray(0, b.length - MAC_BYTES);
+  if (!timingSafeEqual(b.subarray(b.length - MAC_BYTES), mac(secret, body))) return undefined;
+  const placement = placements[b[33]!];
+  const kind = b[34] === 0 ? "cpm" : b[34] === 1 ? "cpc" : undefined;
+  let at = FIXED;
+  const creativeLength = b[at++]!;
+  const creativeId = b.toString("utf8", at, (at += creativeLength));
+  const customerLength = b[at++];
+  if (customerLength === undefined || at + customerLength !== body.length || !placement || !kind) return undefined;
+  const customerId = b.toString("utf8", at, at + customerLength);
+  const impressionId = uuidString(b, 1);
+  const campaignId = uuidString(b, 17);
+  if (!UUID.test(impressionId) || !UUID.test(campaignId)) return undefined;
+  return { impressionId, campaignId, creativeId, customerId, placement, servedAtMs: b.readUIntBE(35, 6), kind, price: b.readUIntBE(41, 6) };
+}
+
+/**
+ * Impression ids: UUIDv7 layout (48-bit milliseconds, a 12-bit sequence
+ * within the millisecond, 62 bits fixed per process at random), so a batch's
+ * ids are ascending (the primary key's index grows at its right edge) and
+ * making one costs no random bytes. Unique across replicas by the random
+ * part; within a process by time and sequence (ids never go backwards).
+ */
+export function createImpressionIds() {
+  const node = randomBytes(8);
+  node[0] = (node[0]! & 0x3f) | 0x80;
+  const tail = `${node.toString("hex", 0, 2)}-${node.toString("hex", 2)}`;
+  let lastMs = 0;
+  let seq = 0;
+  return (nowMs: number): string => {
+    if (nowMs > lastMs) {
+      lastMs = nowMs;
+      seq = 0;
+    } else if (++seq > 0xfff) {
+      lastMs++;
+      seq = 0;
     }
-    return { impressionId, campaignId, businessId, creativeId, customerId, placement: placement as Placement, servedAtMs, kind, price, currency };
-  } catch {
-    return undefined;
-  }
+    const t = lastMs.toString(16).padStart(12, "0");
+    return `${t.slice(0, 8)}-${t.slice(8)}-7${seq.toString(16).padStart(3, "0")}-${tail}`;
+  };
 }

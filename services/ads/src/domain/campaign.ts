@@ -198,6 +198,7 @@ export function validateNewCampaign(input: NewCampaignInput, now: Date): ValidCa
   }
   if (!input.bid) throw new InvalidInput("bid", "is required");
   if (!input.bid.kind) throw new InvalidInput("bid.kind", "must be CPM or CPC");
+  if (input.objective === "sponsored_message" && input.bid.kind !== "cpm") throw new InvalidInput("bid.kind", "a SPONSORED_MESSAGE campaign bids CPM: each message sent costs a thousandth of the bid");
   const bidAmount = positiveMoney("bid.amount", input.bid.amount);
   if (bidAmount.currency !== dailyBudget.currency) throw new InvalidInput("bid.amount.currency", "must be the daily budget's currency");
   // One click (CPC) or one impression (CPM: a thousandth of the bid) must fit in a day's budget, or the campaign could never serve.

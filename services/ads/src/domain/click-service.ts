@@ -5,7 +5,7 @@ import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AdReferral } from "@kontor/proto/ads/v1/ads_service";
 import type { AdsDatabase } from "../store/database.js";
 import { findCampaign } from "../store/campaign-store.js";
-import { clickRecordedEvent, spendRecordedEvent } from "../events/outbox.js";
+import { clickRecordedEvent } from "../events/outbox.js";
 import { verifyAdToken, type AdTokenClaims } from "./ad-token.js";
 import { utcDay } from "./pacing.js";
 import type { Creative } from "./campaign.js";
@@ -16,6 +16,8 @@ export interface ClickPorts {
   now(): Date;
   tokenSecret: string;
   chatLinkBaseUrl: string;
+  /** The click changed its campaign-day's spend: the settlement records it into the spend ledger. */
+  noteSpend(campaignId: string, day: string): void;
 }
 
 export interface ClickResult {
@@ -75,7 +77,7 @@ export function createClickService(ports: ClickPorts) {
             id: clickId,
             impression_id: claims.impressionId,
             campaign_id: claims.campaignId,
-            business_id: claims.businessId,
+            business_id: row.business_id,
             creative_id: claims.creativeId,
             customer_id: claims.customerId,
             placement: claims.placement,
@@ -89,10 +91,11 @@ export function createClickService(ports: ClickPorts) {
           // A retry (same click id) or another click on an impression already clicked: answered, not counted.
           const first = await trx.selectFrom("click").select("id").where("impression_id", "=", claims.impressionId).executeTakeFirst();
           const target = clickTarget(ports.chatLinkBaseUrl, row.objective, row.business_id, creative, first?.id ?? clickId, row.id);
-          return { clickId: first?.id ?? clickId, counted: false, ...target };
+          return { clickId: first?.id ?? clickId, counted: false, charge: undefined, ...target };
         }
         const target = clickTarget(ports.chatLinkBaseUrl, row.objective, row.business_id, creative, clickId, row.id);
         let costMilli = 0;
+        let charge: { campaignId: string; day: string } | undefined;
         const day = utcDay(claims.servedAtMs);
         const events: OutboxEvent[] = [];
         if (claims.kind === "cpc") {
@@ -102,21 +105,15 @@ export function createClickService(ports: ClickPorts) {
             .values({ campaign_id: row.id, day, budget_milli: Number(row.daily_budget_minor) * 1000 })
             .onConflict((oc) => oc.columns(["campaign_id", "day"]).doNothing())
             .execute();
-          const charged = await sql<{ charged: string; spent_milli: string }>`
+          const charged = await sql<{ charged: string }>`
             WITH cur AS (SELECT spent_milli, budget_milli FROM campaign_day WHERE campaign_id = ${row.id} AND day = ${day}::date FOR UPDATE)
-            UPDATE campaign_day d SET spent_milli = d.spent_milli + LEAST(${claims.price * 1000}::bigint, GREATEST(0, cur.budget_milli - cur.spent_milli))
+            UPDATE campaign_day d SET spent_milli = d.spent_milli + LEAST(${claims.price * 1000}::bigint, GREATEST(0, cur.budget_milli - cur.spent_milli)), clicks = d.clicks + 1
             FROM cur WHERE d.campaign_id = ${row.id} AND d.day = ${day}::date
-            RETURNING LEAST(${claims.price * 1000}::bigint, GREATEST(0, cur.budget_milli - cur.spent_milli)) AS charged, d.spent_milli`.execute(trx);
+            RETURNING LEAST(${claims.price * 1000}::bigint, GREATEST(0, cur.budget_milli - cur.spent_milli)) AS charged`.execute(trx);
           costMilli = Number(charged.rows[0]?.charged ?? 0);
-          const after = Number(charged.rows[0]?.spent_milli ?? 0);
-          const amountMinor = Math.floor(after / 1000) - Math.floor((after - costMilli) / 1000);
           await trx.updateTable("click").set({ cost_milli: costMilli }).where("id", "=", clickId).execute();
-          const entryId = randomUUID();
-          await trx
-            .insertInto("spend_ledger")
-            .values({ id: entryId, campaign_id: row.id, business_id: row.business_id, day, amount_milli: costMilli, amount_minor: amountMinor, currency: row.currency, impressions: 0, clicks: 1, recorded_at: now })
-            .execute();
-          events.push(spendRecordedEvent({ entryId, campaignId: row.id, businessId: row.business_id, day, amountMinor, currency: row.currency, impressions: 0, clicks: 1, at: now }));
+          // Into the spend ledger with the campaign-day's next settlement.
+          charge = { campaignId: row.id, day };
         }
         events.unshift(
           clickRecordedEvent({
@@ -135,7 +132,10 @@ export function createClickService(ports: ClickPorts) {
           }),
         );
         await ports.enqueue(trx, events);
-        return { clickId, counted: true, ...target };
+        return { clickId, counted: true, charge, ...target };
+      }).then(({ charge, ...result }) => {
+        if (charge) ports.noteSpend(charge.campaignId, charge.day);
+        return result;
       });
     },
   };

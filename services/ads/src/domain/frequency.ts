@@ -17,59 +17,77 @@ function countSince(times: readonly number[], sinceMs: number): number {
   return n;
 }
 
+/** One customer's recent impressions: per capped campaign (a week) and per placement (a day). */
+export interface Seen {
+  campaigns: Map<string, number[]>;
+  placements: Map<Placement, number[]>;
+}
+
 /**
  * Impressions per customer, for the frequency caps: per campaign in any 24
  * hours and any 7 days, and per placement (all campaigns) in any 24 hours.
  * Rolling windows: a cap of 2 per day lets the third impression through
- * exactly 24 hours after the first.
+ * exactly 24 hours after the first. One entry per customer, so a request
+ * looks its viewer up once; campaigns without a cap are not tracked.
  */
 export class FrequencyLedger {
-  private readonly campaigns = new Map<string, Map<string, number[]>>();
-  private readonly placements = new Map<string, Map<Placement, number[]>>();
+  private readonly customers = new Map<string, Seen>();
+
+  /** The customer's entry (undefined: nothing seen), for allowsSeen. */
+  of(customerId: string): Seen | undefined {
+    return this.customers.get(customerId);
+  }
 
   /** Would one more impression of this campaign stay within its cap? */
-  allows(customerId: string, campaignId: string, cap: FrequencyCap, nowMs: number): boolean {
-    if (!cap.perDay && !cap.perWeek) return true;
-    const times = this.campaigns.get(customerId)?.get(campaignId);
+  allowsSeen(seen: Seen | undefined, campaignId: string, cap: FrequencyCap, nowMs: number): boolean {
+    if (!seen || (!cap.perDay && !cap.perWeek)) return true;
+    const times = seen.campaigns.get(campaignId);
     if (!times) return true;
     if (cap.perDay && countSince(times, nowMs - DAY_MS) >= cap.perDay) return false;
     if (cap.perWeek && countSince(times, nowMs - WEEK_MS) >= cap.perWeek) return false;
     return true;
   }
 
+  allows(customerId: string, campaignId: string, cap: FrequencyCap, nowMs: number): boolean {
+    return this.allowsSeen(this.of(customerId), campaignId, cap, nowMs);
+  }
+
   /** Ads this customer may still see in the placement in the next 24 hours under a global cap (0: no cap). */
   placementRoom(customerId: string, placement: Placement, perDay: number, nowMs: number): number {
     if (!perDay) return Number.POSITIVE_INFINITY;
-    const times = this.placements.get(customerId)?.get(placement);
+    const times = this.customers.get(customerId)?.placements.get(placement);
     return Math.max(0, perDay - (times ? countSince(times, nowMs - DAY_MS) : 0));
   }
 
-  record(customerId: string, campaignId: string, placement: Placement, nowMs: number): void {
-    let byCampaign = this.campaigns.get(customerId);
-    if (!byCampaign) this.campaigns.set(customerId, (byCampaign = new Map()));
-    // In place: the arrays are this ledger's own, and copying one per impression fed the garbage collector.
-    const times = prune(byCampaign.get(campaignId) ?? [], nowMs, WEEK_MS);
-    times.push(nowMs);
-    byCampaign.set(campaignId, times);
-    let byPlacement = this.placements.get(customerId);
-    if (!byPlacement) this.placements.set(customerId, (byPlacement = new Map()));
-    const shown = prune(byPlacement.get(placement) ?? [], nowMs, DAY_MS);
+  /** `capped` false: the campaign has no cap, only the placement's count matters. */
+  record(customerId: string, campaignId: string, placement: Placement, nowMs: number, capped = true): void {
+    let seen = this.customers.get(customerId);
+    if (!seen) this.customers.set(customerId, (seen = { campaigns: new Map(), placements: new Map() }));
+    if (capped) {
+      // In place: the arrays are this ledger's own, and copying one per impression fed the garbage collector.
+      const times = prune(seen.campaigns.get(campaignId) ?? [], nowMs, WEEK_MS);
+      times.push(nowMs);
+      seen.campaigns.set(campaignId, times);
+    }
+    const shown = prune(seen.placements.get(placement) ?? [], nowMs, DAY_MS);
     shown.push(nowMs);
-    byPlacement.set(placement, shown);
+    seen.placements.set(placement, shown);
   }
 
-  /** Drops customers with nothing inside the week (bounded memory). */
+  /** Drops what is outside its window, and customers with nothing left (bounded memory). */
   sweep(nowMs: number): void {
-    for (const [customer, byCampaign] of this.campaigns) {
-      for (const [campaign, times] of byCampaign) {
+    for (const [customer, seen] of this.customers) {
+      for (const [campaign, times] of seen.campaigns) {
         const kept = prune(times, nowMs, WEEK_MS);
-        if (kept.length === 0) byCampaign.delete(campaign);
-        else if (kept !== times) byCampaign.set(campaign, kept);
+        if (kept.length === 0) seen.campaigns.delete(campaign);
+        else if (kept !== times) seen.campaigns.set(campaign, kept);
       }
-      if (byCampaign.size === 0) {
-        this.campaigns.delete(customer);
-        this.placements.delete(customer);
+      for (const [placement, times] of seen.placements) {
+        const kept = prune(times, nowMs, DAY_MS);
+        if (kept.length === 0) seen.placements.delete(placement);
+        else if (kept !== times) seen.placements.set(placement, kept);
       }
+      if (seen.campaigns.size === 0 && seen.placements.size === 0) this.customers.delete(customer);
     }
   }
 }

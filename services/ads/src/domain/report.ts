@@ -16,6 +16,7 @@ export interface DayCounts {
   messagesSent: number;
   messagesDelivered: number;
   messagesRead: number;
+  messagesClicked: number;
 }
 
 export interface ReportRow extends DayCounts {

@@ -105,6 +105,17 @@ export function registerConsumers(rt: Ads, serving: ServingEngine, attribution: 
         await upsertInteraction(trx, e.customerId, businessId, "last_messaged_at", at);
         const clickId = e.referral?.ctwaClid ?? "";
         if (clickId) await attribution.conversation(trx, { clickId, conversationId: e.message?.conversationId || e.message?.id || eventId, businessId, atMs: at.getTime() });
+        // A reply to a sponsored message (a button tap, or a quoted reply) is that message's click; the first one counts.
+        const repliedTo = e.message?.context?.messageId ?? "";
+        if (repliedTo) {
+          await trx
+            .updateTable("sponsored_send")
+            .set({ clicked_at: at })
+            .where("message_id", "=", repliedTo)
+            .where("customer_id", "=", e.customerId)
+            .where("clicked_at", "is", null)
+            .execute();
+        }
       });
     },
   });

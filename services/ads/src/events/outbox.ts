@@ -82,6 +82,8 @@ export interface SpendEntry {
   currency: string;
   impressions: number;
   clicks: number;
+  /** Sponsored messages sent. */
+  messages: number;
   at: Date;
 }
 
@@ -96,6 +98,7 @@ export function spendRecordedEvent(e: SpendEntry): OutboxEvent {
       amount: { amountMinor: String(e.amountMinor), currency: e.currency },
       impressions: String(e.impressions),
       clicks: String(e.clicks),
+      messages: String(e.messages),
       day: e.day,
       entryId: e.entryId,
     }).finish(),

@@ -96,5 +96,6 @@ export function reportRowToPb(r: ReportRow): CampaignDayPb {
     messagesSent: String(r.messagesSent),
     messagesDelivered: String(r.messagesDelivered),
     messagesRead: String(r.messagesRead),
+    messagesClicked: String(r.messagesClicked),
   };
 }

@@ -1,18 +1,17 @@
-import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AdsDatabase } from "../store/database.js";
 import { listServable, findCampaign } from "../store/campaign-store.js";
 import { campaignRowToCampaign } from "../domain/campaign-service.js";
-import { AdIndex, servingAdOf, type ServingAd } from "../domain/ad-index.js";
+import { AdIndex, newServingState, servingAdOf, type ServingAd, type ServingState } from "../domain/ad-index.js";
 import { ecpmOf, runAuction, predictedCtr, type Bidder } from "../domain/auction.js";
 import { FrequencyLedger } from "../domain/frequency.js";
 import { DAY_MS, Lease, dayStartMs, leaseSlice, pacedCeiling, utcDay } from "../domain/pacing.js";
 import { matchesTargeting, type Interactions, type Placement, type Viewer } from "../domain/targeting.js";
-import { mintAdToken } from "../domain/ad-token.js";
+import { createImpressionIds, mintAdToken } from "../domain/ad-token.js";
 import type { Creative } from "../domain/campaign.js";
-import { spendRecordedEvent, type SpendEntry } from "../events/outbox.js";
+import { createSpendSettlement } from "./spend-settlement.js";
 
 export interface ServingOptions {
   tokenSecret: string;
@@ -25,6 +24,8 @@ export interface ServingOptions {
   pacingAheadMs: number;
   placementDailyCap: number;
   flushMs: number;
+  /** How often the campaign-days this replica touched are settled into the spend ledger (ms). */
+  settleMs: number;
 }
 
 /** One impression as the frequency caps count it: customer, campaign, placement, when (ms). */
@@ -60,34 +61,70 @@ export interface Served {
   creative: Creative;
 }
 
-interface PendingImpression {
-  id: string;
-  campaignId: string;
-  businessId: string;
-  creativeId: string;
-  customerId: string;
-  placement: Placement;
-  servedAtMs: number;
+/**
+ * Served impressions not yet written, column by column: an impression
+ * holds no object of its own until the batch is written (they live through
+ * a few collections, and per-impression objects were most of what the
+ * collector moved).
+ */
+class PendingBatch {
+  ids: string[] = [];
+  ads: ServingAd[] = [];
+  creatives: string[] = [];
+  customers: string[] = [];
+  placements: Placement[] = [];
+  atMs: number[] = [];
   /** CPM: the price (thousandths of a minor unit); CPC impressions cost nothing until clicked. */
-  costMilli: number;
-  currency: string;
-  /** Already told to the other replicas (a batch kept for a retry is not told twice). */
-  shared?: boolean;
+  costMilli: number[] = [];
+  /** The first this many were already told to the other replicas (a batch kept for a retry is not told twice). */
+  shared = 0;
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  push(id: string, ad: ServingAd, creativeId: string, customerId: string, placement: Placement, atMs: number, costMilli: number): void {
+    this.ids.push(id);
+    this.ads.push(ad);
+    this.creatives.push(creativeId);
+    this.customers.push(customerId);
+    this.placements.push(placement);
+    this.atMs.push(atMs);
+    this.costMilli.push(costMilli);
+  }
+
+  /** This batch (failed to write) ahead of `later`, at most `max` impressions. */
+  prepend(later: PendingBatch, max: number): PendingBatch {
+    const out = new PendingBatch();
+    out.ids = this.ids.concat(later.ids).slice(0, max);
+    out.ads = this.ads.concat(later.ads).slice(0, max);
+    out.creatives = this.creatives.concat(later.creatives).slice(0, max);
+    out.customers = this.customers.concat(later.customers).slice(0, max);
+    out.placements = this.placements.concat(later.placements).slice(0, max);
+    out.atMs = this.atMs.concat(later.atMs).slice(0, max);
+    out.costMilli = this.costMilli.concat(later.costMilli).slice(0, max);
+    out.shared = this.length;
+    return out;
+  }
 }
 
-interface LeaseState {
-  lease: Lease | undefined;
-  inFlight: Promise<void> | undefined;
-  /** No lease is asked for before this instant (pacing or budget said no). */
-  retryAtMs: number;
-}
+type LeaseState = ServingState;
 
 const MAX_PENDING = 200_000;
+/** Impressions per message to the other replicas (well under NATS's 1 MB payload limit). */
+const SHARE_CHUNK = 2000;
 const LOAD_PAGE = 5000;
 /** How often ads are re-ranked by their CTR estimates (ms). */
 const RESCORE_MS = 5000;
 /** Campaigns leased in one transaction. */
 const LEASE_BATCH = 500;
+/** Impression rows per INSERT. */
+const WRITE_CHUNK = 5000;
+/** How often frequency entries outside their windows are dropped (ms). */
+const SWEEP_MS = 60_000;
+/** How far back a replica looks for campaign-days left unsettled (at start, then every SETTLE_SWEEP_MS over two days). */
+const SETTLE_SWEEP_DAYS = 35;
+const SETTLE_SWEEP_MS = 300_000;
 
 /**
  * Serving from memory: the active ads (index), each replica's budget leases,
@@ -99,16 +136,23 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   const { db, log } = ports;
   const index = new AdIndex();
   const frequency = new FrequencyLedger();
+  /** Per campaign: lease and CTR statistics (also for campaigns not in the index right now, whose lease may still need giving back). */
   const leases = new Map<string, LeaseState>();
-  const stats = new Map<string, { impressions: number; clicks: number }>();
   /** customer → ad personalization on (absent: off, messaging's default). */
   const personalization = new Map<string, { on: boolean; atMs: number }>();
   /** customer → business → last messaged / ordered (ms). */
   const interactions = new Map<string, Map<string, { messagedMs?: number; orderedMs?: number }>>();
-  let pending: PendingImpression[] = [];
+  const settlement = createSpendSettlement(ports);
+  const nextImpressionId = createImpressionIds();
+  let pending = new PendingBatch();
   let flushTimer: NodeJS.Timeout | undefined;
   let rescoreTimer: NodeJS.Timeout | undefined;
+  let settleTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
+  /** Campaigns whose CTR estimate moved since the last rescore. */
+  const rescored = new Set<string>();
+  let lastSweepMs = 0;
 
   const interactionsOf = (customerId: string): Interactions | undefined => {
     const byBusiness = interactions.get(customerId);
@@ -119,19 +163,23 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     };
   };
 
-  const ctrOf = (campaignId: string): number => {
-    const s = stats.get(campaignId);
-    return predictedCtr(s?.clicks ?? 0, s?.impressions ?? 0, options.priorCtr, options.priorImpressions);
-  };
+  const ctrFrom = (impressions: number, clicks: number): number => predictedCtr(clicks, impressions, options.priorCtr, options.priorImpressions);
+  const ctrOf = (campaignId: string): number => leases.get(campaignId)?.ctr ?? ctrFrom(0, 0);
 
-  const scoreOf = (ad: ServingAd): number => ecpmOf({ kind: ad.bidKind, bidMinor: ad.bidMinor, ctr: ctrOf(ad.campaignId), rate: options.rates[ad.currency] ?? 0 });
+  const scoreOf = (ad: ServingAd): number => ecpmOf({ kind: ad.bidKind, bidMinor: ad.bidMinor, ctr: ad.state.ctr, rate: options.rates[ad.currency] ?? 0 });
   const indexAd = (ad: ServingAd): void => {
     ad.score = scoreOf(ad);
     index.upsert(ad);
   };
+  /** Re-ranks the ads whose CTR estimate moved; only their buckets re-sort. */
   function rescore(): void {
-    for (const { ad } of index.all()) ad.score = scoreOf(ad);
-    index.reorder();
+    if (rescored.size === 0) return;
+    for (const id of rescored) {
+      const ad = index.get(id);
+      if (ad) ad.score = scoreOf(ad);
+    }
+    index.reorderAds(rescored);
+    rescored.clear();
   }
 
   /** Most one impression may take from a lease: CPM its bid, CPC its bid × predicted CTR (the expected cost). */
@@ -141,7 +189,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
 
   function leaseFor(campaignId: string): LeaseState {
     let s = leases.get(campaignId);
-    if (!s) leases.set(campaignId, (s = { lease: undefined, inFlight: undefined, retryAtMs: 0 }));
+    if (!s) leases.set(campaignId, (s = newServingState(ctrFrom(0, 0))));
     return s;
   }
 
@@ -287,6 +335,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     const day = utcDay(nowMs);
     const customerId = req.customerId;
     const consent = customerId ? personalization.get(customerId) : undefined;
+    const query = req.query ? req.query.toLowerCase() : "";
     const viewer: Viewer = {
       customerId,
       personalized: consent?.on === true,
@@ -295,31 +344,34 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       language: req.language,
       age: req.age,
       interests: req.interests,
-      query: req.query.toLowerCase(),
+      query,
     };
     const room = customerId ? frequency.placementRoom(customerId, req.placement, options.placementDailyCap, nowMs) : Number.POSITIVE_INFINITY;
     const slots = Math.min(req.count, room);
     if (slots <= 0) return [];
     const known = customerId ? interactionsOf(customerId) : undefined;
+    const seen = customerId ? frequency.of(customerId) : undefined;
+    const eligible = (ad: ServingAd): boolean =>
+      nowMs >= ad.startMs && nowMs < ad.endMs && matchesTargeting(ad.targeting, ad.businessId, viewer, known, nowMs) && frequency.allowsSeen(seen, ad.campaignId, ad.cap, nowMs);
     const bidders: Bidder<ServingAd>[] = [];
     // The best eCPMs among eligible bidders so far, highest first: once slots + 1 are known
     // (the last sets the price), an ad ranked below the lowest of them cannot change the outcome.
     const keep = slots + 1;
     const top: number[] = [];
-    index.forCandidates(req.placement, req.country, req.language, (ad) => {
-      if (top.length === keep && ad.score < top[keep - 1]!) return false;
-      if (nowMs < ad.startMs || nowMs >= ad.endMs) return true;
-      if (!matchesTargeting(ad.targeting, ad.businessId, viewer, known, nowMs)) return true;
-      if (customerId && !frequency.allows(customerId, ad.campaignId, ad.cap, nowMs)) return true;
-      const rate = options.rates[ad.currency];
-      if (rate === undefined) return true;
-      const ctr = ctrOf(ad.campaignId);
-      const state = leaseFor(ad.campaignId);
+    index.start(req.placement, req.country, req.language, viewer.personalized, query.length > 0);
+    for (let ad = index.next(); ad !== undefined; ad = index.next()) {
+      if (top.length === keep && ad.score < top[keep - 1]!) break;
+      const state = ad.state;
       const lease = state.lease;
-      if (!lease || lease.day !== day || !lease.canSpend(impressionReserve(ad, ctr, ad.bidMinor))) {
-        askLease(ad, state, nowMs);
-        return true;
+      const ctr = state.ctr;
+      // Budget first: on a cold replica most ads wait for a lease, and that check is the cheapest.
+      if (lease === undefined || lease.day !== day || !lease.canSpend(impressionReserve(ad, ctr, ad.bidMinor))) {
+        if (state.inFlight === undefined && nowMs >= state.retryAtMs && eligible(ad)) askLease(ad, state, nowMs);
+        continue;
       }
+      if (!eligible(ad)) continue;
+      const rate = options.rates[ad.currency];
+      if (rate === undefined) continue;
       const bidder: Bidder<ServingAd> = { item: ad, kind: ad.bidKind, bidMinor: ad.bidMinor, ctr, rate };
       bidders.push(bidder);
       const ecpm = ecpmOf(bidder);
@@ -327,31 +379,26 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       while (at > 0 && top[at - 1]! < ecpm) at--;
       top.splice(at, 0, ecpm);
       if (top.length > keep) top.pop();
-      return true;
-    });
+    }
     const wins = runAuction(bidders, slots, options.reserveEcpm);
     const out: Served[] = [];
     for (const win of wins) {
       const ad = win.item;
-      const ctr = ctrOf(ad.campaignId);
-      const state = leaseFor(ad.campaignId);
-      state.lease!.spend(impressionReserve(ad, ctr, win.price));
-      if (customerId) frequency.record(customerId, ad.campaignId, req.placement, nowMs);
+      const state = ad.state;
+      state.lease!.spend(impressionReserve(ad, state.ctr, win.price));
+      if (customerId) frequency.record(customerId, ad.campaignId, req.placement, nowMs, ad.cap.perDay > 0 || ad.cap.perWeek > 0);
       const creative = ad.creatives[ad.rotation++ % ad.creatives.length]!;
-      const impressionId = randomUUID();
-      const costMilli = ad.bidKind === "cpm" ? win.price : 0;
-      pending.push({ id: impressionId, campaignId: ad.campaignId, businessId: ad.businessId, creativeId: creative.id, customerId, placement: req.placement, servedAtMs: nowMs, costMilli, currency: ad.currency });
+      const impressionId = nextImpressionId(nowMs);
+      pending.push(impressionId, ad, creative.id, customerId, req.placement, nowMs, ad.bidKind === "cpm" ? win.price : 0);
       const token = mintAdToken(options.tokenSecret, {
         impressionId,
         campaignId: ad.campaignId,
-        businessId: ad.businessId,
         creativeId: creative.id,
         customerId,
         placement: req.placement,
         servedAtMs: nowMs,
         kind: ad.bidKind,
         price: win.price,
-        currency: ad.currency,
       });
       out.push({ token, impressionId, campaignId: ad.campaignId, businessId: ad.businessId, objective: ad.objective, creative });
     }
@@ -359,101 +406,80 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   }
 
   /**
-   * Writes the served impressions: rows, each campaign-day's spend, one
-   * ledger entry and spend.recorded per campaign-day, in one transaction.
-   * A failed write keeps the batch for the next try.
+   * Writes the served impressions: their rows, and each campaign-day's
+   * spend and impression count (the settlement turns those into ledger
+   * entries), in one transaction. A failed write keeps the batch for the next try.
    */
   async function flushOnce(): Promise<void> {
     if (pending.length === 0) return;
     const batch = pending;
-    pending = [];
-    if (ports.shareImpressions) {
+    pending = new PendingBatch();
+    if (ports.shareImpressions && batch.shared < batch.length) {
       const seen: SeenImpression[] = [];
-      for (const i of batch) if (i.customerId && !i.shared) seen.push([i.customerId, i.campaignId, i.placement, i.servedAtMs]);
-      for (const i of batch) i.shared = true;
-      if (seen.length > 0) ports.shareImpressions(seen);
+      for (let i = batch.shared; i < batch.length; i++) if (batch.customers[i]) seen.push([batch.customers[i]!, batch.ads[i]!.campaignId, batch.placements[i]!, batch.atMs[i]!]);
+      batch.shared = batch.length;
+      // In pieces (a NATS message has a size limit; a batch kept through a database outage can be large), and never at the batch's expense.
+      for (let i = 0; i < seen.length; i += SHARE_CHUNK) {
+        try {
+          ports.shareImpressions(seen.slice(i, i + SHARE_CHUNK));
+        } catch (err) {
+          log.warn({ err, impressions: seen.length }, "served impressions not shared with the other replicas");
+          break;
+        }
+      }
     }
     try {
       await writeBatch(batch);
     } catch (err) {
       log.warn({ err, impressions: batch.length }, "impression batch not written; kept for the next flush");
-      pending = batch.concat(pending).slice(0, MAX_PENDING);
+      pending = batch.prepend(pending, MAX_PENDING);
     }
   }
 
-  async function writeBatch(batch: PendingImpression[]): Promise<void> {
-    const at = ports.now();
-    const groups = new Map<string, { campaignId: string; businessId: string; day: string; cost: number; impressions: number; currency: string }>();
-    for (const i of batch) {
-      const day = utcDay(i.servedAtMs);
-      const key = `${i.campaignId}|${day}`;
+  async function writeBatch(batch: PendingBatch): Promise<void> {
+    const groups = new Map<string, { ad: ServingAd; day: string; cost: number; impressions: number }>();
+    let lastDayMs = Number.NaN;
+    let lastDay = "";
+    for (let i = 0; i < batch.length; i++) {
+      const ad = batch.ads[i]!;
+      const atMs = batch.atMs[i]!;
+      if (dayStartMs(atMs) !== lastDayMs) {
+        lastDayMs = dayStartMs(atMs);
+        lastDay = utcDay(atMs);
+      }
+      const key = `${ad.campaignId}|${lastDay}`;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { campaignId: i.campaignId, businessId: i.businessId, day, cost: 0, impressions: 0, currency: i.currency }));
-      g.cost += i.costMilli;
+      if (!g) groups.set(key, (g = { ad, day: lastDay, cost: 0, impressions: 0 }));
+      g.cost += batch.costMilli[i]!;
       g.impressions += 1;
     }
+    // Rows in campaign order: every writer of campaign_day locks in that order (no deadlock between replicas).
+    const list = [...groups.values()].sort((a, b) => (a.ad.campaignId === b.ad.campaignId ? (a.day < b.day ? -1 : 1) : a.ad.campaignId < b.ad.campaignId ? -1 : 1));
     await db.transaction().execute(async (trx) => {
-      for (let i = 0; i < batch.length; i += 1000) {
-        await trx
-          .insertInto("impression")
-          .values(
-            batch.slice(i, i + 1000).map((p) => ({
-              id: p.id,
-              campaign_id: p.campaignId,
-              business_id: p.businessId,
-              creative_id: p.creativeId,
-              customer_id: p.customerId,
-              placement: p.placement,
-              served_at: new Date(p.servedAtMs),
-              cost_milli: p.costMilli,
-            })),
-          )
-          .onConflict((oc) => oc.column("id").doNothing())
-          .execute();
+      for (let i = 0; i < batch.length; i += WRITE_CHUNK) {
+        const end = Math.min(batch.length, i + WRITE_CHUNK);
+        const ads = batch.ads.slice(i, end);
+        await sql`
+          INSERT INTO impression (id, campaign_id, business_id, creative_id, customer_id, placement, served_at, cost_milli)
+          SELECT id, campaign_id, business_id, creative_id, customer_id, placement, to_timestamp(at_ms::float8 / 1000), cost_milli
+          FROM unnest(${batch.ids.slice(i, end)}::uuid[], ${ads.map((a) => a.campaignId)}::uuid[], ${ads.map((a) => a.businessId)}::text[], ${batch.creatives.slice(i, end)}::text[],
+            ${batch.customers.slice(i, end)}::text[], ${batch.placements.slice(i, end)}::text[], ${batch.atMs.slice(i, end)}::bigint[], ${batch.costMilli.slice(i, end)}::bigint[])
+            AS v(id, campaign_id, business_id, creative_id, customer_id, placement, at_ms, cost_milli)
+          ON CONFLICT (id) DO NOTHING`.execute(trx);
       }
-      const list = [...groups.values()];
-      const spentAfter = new Map<string, number>();
-      const charged = list.filter((g) => g.cost > 0);
-      for (let i = 0; i < charged.length; i += 1000) {
-        const chunk = charged.slice(i, i + 1000);
-        const values = sql.join(chunk.map((g) => sql`(${g.campaignId}::uuid, ${g.day}::date, ${g.cost}::bigint)`));
-        const rows = await sql<{ campaign_id: string; day: string; spent_milli: string }>`
-          UPDATE campaign_day d SET spent_milli = d.spent_milli + v.cost
-          FROM (VALUES ${values}) AS v(campaign_id, day, cost)
-          WHERE d.campaign_id = v.campaign_id AND d.day = v.day
-          RETURNING d.campaign_id, to_char(d.day, 'YYYY-MM-DD') AS day, d.spent_milli`.execute(trx);
-        for (const r of rows.rows) spentAfter.set(`${r.campaign_id}|${r.day}`, Number(r.spent_milli));
+      for (let i = 0; i < list.length; i += WRITE_CHUNK) {
+        const chunk = list.slice(i, i + WRITE_CHUNK);
+        await sql`
+          INSERT INTO campaign_day (campaign_id, day, budget_milli, spent_milli, impressions)
+          SELECT * FROM unnest(${chunk.map((g) => g.ad.campaignId)}::uuid[], ${chunk.map((g) => g.day)}::date[], ${chunk.map((g) => g.ad.dailyBudgetMilli)}::bigint[],
+            ${chunk.map((g) => g.cost)}::bigint[], ${chunk.map((g) => g.impressions)}::bigint[])
+          ON CONFLICT (campaign_id, day) DO UPDATE SET spent_milli = campaign_day.spent_milli + excluded.spent_milli, impressions = campaign_day.impressions + excluded.impressions`.execute(trx);
       }
-      const entries: SpendEntry[] = list.map((g) => {
-        const after = spentAfter.get(`${g.campaignId}|${g.day}`) ?? g.cost;
-        // Whole minor units crossed by this batch: entries add up to the day's spend, rounded down.
-        const amountMinor = Math.floor(after / 1000) - Math.floor((after - g.cost) / 1000);
-        return { entryId: randomUUID(), campaignId: g.campaignId, businessId: g.businessId, day: g.day, amountMinor, currency: g.currency, impressions: g.impressions, clicks: 0, at };
-      });
-      for (let i = 0; i < entries.length; i += 1000) {
-        await trx
-          .insertInto("spend_ledger")
-          .values(
-            entries.slice(i, i + 1000).map((e) => ({
-              id: e.entryId,
-              campaign_id: e.campaignId,
-              business_id: e.businessId,
-              day: e.day,
-              amount_milli: groups.get(`${e.campaignId}|${e.day}`)!.cost,
-              amount_minor: e.amountMinor,
-              currency: e.currency,
-              impressions: e.impressions,
-              clicks: 0,
-              recorded_at: at,
-            })),
-          )
-          .execute();
-      }
-      await ports.enqueue(trx, entries.map(spendRecordedEvent));
     });
+    for (const g of list) settlement.note(g.ad.campaignId, g.day);
   }
 
-  function flush(): Promise<void> {
+  function flushImpressions(): Promise<void> {
     // One flush at a time; a caller arriving mid-flush waits for it and then writes what is left.
     const run = (flushing ?? Promise.resolve()).then(flushOnce);
     flushing = run.finally(() => {
@@ -465,7 +491,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   async function loadCampaign(id: string): Promise<void> {
     const row = await findCampaign(db, id);
     const c = row ? campaignRowToCampaign(row) : undefined;
-    if (c && c.status === "active" && c.objective !== "sponsored_message") indexAd(servingAdOf(c));
+    if (c && c.status === "active" && c.objective !== "sponsored_message") indexAd(servingAdOf(c, leaseFor(c.id)));
     else {
       index.remove(id);
       const state = leases.get(id);
@@ -477,15 +503,21 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   return {
     index,
     select,
-    flush,
+    /** Writes the served impressions, then settles this replica's campaign-days into the spend ledger. */
+    async flush(): Promise<void> {
+      await flushImpressions();
+      await settlement.settle();
+    },
     loadCampaign,
+    /** The campaign-day counters changed outside serving (a CPC click, a sponsored message): settle that row. */
+    noteSpend: (campaignId: string, day: string) => settlement.note(campaignId, day),
 
     /** Loads every servable campaign, the consents and interactions, and the click statistics. */
     async load(): Promise<void> {
       let after: string | undefined;
       for (;;) {
         const rows = await listServable(db, after, LOAD_PAGE);
-        for (const r of rows) index.upsert(servingAdOf(campaignRowToCampaign(r)));
+        for (const r of rows) index.upsert(servingAdOf(campaignRowToCampaign(r), leaseFor(r.id)));
         if (rows.length < LOAD_PAGE) break;
         after = rows[rows.length - 1]!.id;
       }
@@ -502,8 +534,14 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
         .select(["campaign_id", (eb) => eb.fn.sum<string>("impressions").as("impressions"), (eb) => eb.fn.sum<string>("clicks").as("clicks")])
         .groupBy("campaign_id")
         .execute();
-      for (const c of counts) stats.set(c.campaign_id, { impressions: Number(c.impressions), clicks: Number(c.clicks) });
-      rescore();
+      for (const c of counts) {
+        const state = leaseFor(c.campaign_id);
+        state.impressions = Number(c.impressions);
+        state.clicks = Number(c.clicks);
+        state.ctr = ctrFrom(state.impressions, state.clicks);
+      }
+      for (const { ad } of index.all()) ad.score = scoreOf(ad);
+      index.reorder();
     },
 
     /** A consent.changed for ad personalization; older news than what is held is ignored. */
@@ -524,17 +562,21 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
 
     /** Impressions and clicks every replica served, from ads' own events: the CTR estimates. */
     addStats(campaignId: string, impressions: number, clicks: number): void {
-      const s = stats.get(campaignId) ?? { impressions: 0, clicks: 0 };
+      const s = leaseFor(campaignId);
       s.impressions += impressions;
       s.clicks += clicks;
-      stats.set(campaignId, s);
+      s.ctr = ctrFrom(s.impressions, s.clicks);
+      rescored.add(campaignId);
     },
 
     ctrOf,
 
     /** Impressions another replica served: they count towards this replica's frequency caps too. */
     noteSeen(seen: SeenImpression[]): void {
-      for (const [customerId, campaignId, placement, atMs] of seen) frequency.record(customerId, campaignId, placement, atMs);
+      for (const [customerId, campaignId, placement, atMs] of seen) {
+        const cap = index.get(campaignId)?.cap;
+        frequency.record(customerId, campaignId, placement, atMs, cap === undefined || cap.perDay > 0 || cap.perWeek > 0);
+      }
     },
 
     /** Waits for the lease requests under way (tests and the bench drive a clock). */
@@ -546,19 +588,32 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
 
     start(): void {
       flushTimer = setInterval(() => {
-        void flush();
-        frequency.sweep(ports.now().getTime());
+        void flushImpressions();
+        const nowMs = ports.now().getTime();
+        if (nowMs - lastSweepMs >= SWEEP_MS) {
+          lastSweepMs = nowMs;
+          frequency.sweep(nowMs);
+        }
       }, options.flushMs);
       flushTimer.unref();
       rescoreTimer = setInterval(rescore, RESCORE_MS);
       rescoreTimer.unref();
+      settleTimer = setInterval(() => void settlement.settle(), options.settleMs);
+      settleTimer.unref();
+      // A stopped replica may have left campaign-days unsettled: look back far once, then over two days now and then.
+      void settlement.sweep(SETTLE_SWEEP_DAYS).catch((err: unknown) => log.warn({ err }, "spend sweep failed"));
+      sweepTimer = setInterval(() => void settlement.sweep(2).catch((err: unknown) => log.warn({ err }, "spend sweep failed")), SETTLE_SWEEP_MS);
+      sweepTimer.unref();
     },
 
     /** Writes what was served and gives back the unspent leases. */
     async stop(): Promise<void> {
       if (flushTimer) clearInterval(flushTimer);
       if (rescoreTimer) clearInterval(rescoreTimer);
-      await flush();
+      if (settleTimer) clearInterval(settleTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
+      await flushImpressions();
+      await settlement.settle();
       while (leaseQueue.size > 0 || batchRunning) await Promise.all([...leases.values()].map((s) => s.inFlight));
       const held = [...leases].filter(([, s]) => s.lease).map(([campaignId, s]) => ({ campaignId, lease: s.lease! }));
       for (let i = 0; i < held.length; i += 1000) {

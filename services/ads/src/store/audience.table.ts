@@ -1,3 +1,4 @@
+import type { ColumnType } from "kysely";
 export interface CustomerConsentTable {
   customer_id: string;
   ad_personalization: boolean;
@@ -25,6 +26,10 @@ export interface SponsoredSendTable {
   sent_at: Date;
   message_id: string | null;
   status: "pending" | "sent" | "delivered" | "read" | "failed";
+  /** The message's price (thousandths of a minor unit), reserved from the campaign-day before the send. */
+  cost_milli: ColumnType<string, string | number | undefined, string | number>;
+  /** The customer's first reply to it (a button tap or a quoted reply). */
+  clicked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SponsoredStopTable {

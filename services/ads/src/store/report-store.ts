@@ -28,8 +28,8 @@ export async function dayCounts(db: Db, campaigns: { id: string; businessId: str
     sql<{ campaign_id: string; day: string; kind: string; n: string; revenue: string; currency: string }>`
       SELECT campaign_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, kind, count(*) AS n, sum(revenue_minor) AS revenue, currency
       FROM conversion WHERE campaign_id = ${idList} AND at >= ${from} AND at < ${toExclusive} GROUP BY 1, 2, 3, 6`.execute(db),
-    sql<{ campaign_id: string; day: string; status: string; n: string }>`
-      SELECT campaign_id, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, status, count(*) AS n
+    sql<{ campaign_id: string; day: string; status: string; n: string; clicked: string }>`
+      SELECT campaign_id, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, status, count(*) AS n, count(clicked_at) AS clicked
       FROM sponsored_send WHERE campaign_id = ${idList} AND sent_at >= ${from} AND sent_at < ${toExclusive} AND status IN ('sent', 'delivered', 'read') GROUP BY 1, 2, 3`.execute(db),
   ]);
   const byId = new Map(campaigns.map((c) => [c.id, c]));
@@ -38,7 +38,7 @@ export async function dayCounts(db: Db, campaigns: { id: string; businessId: str
     const key = `${campaignId}|${day}`;
     let r = rows.get(key);
     if (!r) {
-      r = { campaignId, businessId: byId.get(campaignId)!.businessId, day, impressions: 0, reach: 0, clicks: 0, spendMinor: 0, conversations: 0, orders: 0, revenueMinor: 0, messagesSent: 0, messagesDelivered: 0, messagesRead: 0 };
+      r = { campaignId, businessId: byId.get(campaignId)!.businessId, day, impressions: 0, reach: 0, clicks: 0, spendMinor: 0, conversations: 0, orders: 0, revenueMinor: 0, messagesSent: 0, messagesDelivered: 0, messagesRead: 0, messagesClicked: 0 };
       rows.set(key, r);
     }
     return r;
@@ -60,6 +60,7 @@ export async function dayCounts(db: Db, campaigns: { id: string; businessId: str
     d.messagesSent += n;
     if (r.status !== "sent") d.messagesDelivered += n;
     if (r.status === "read") d.messagesRead += n;
+    d.messagesClicked += Number(r.clicked);
   }
   return [...rows.values()].sort((a, b) => (a.campaignId === b.campaignId ? a.day.localeCompare(b.day) : ids.indexOf(a.campaignId) - ids.indexOf(b.campaignId)));
 }

@@ -10,6 +10,14 @@ export interface CampaignDayTable {
   budget_milli: Int8;
   leased_milli: Generated<Int8>;
   spent_milli: Generated<Int8>;
+  impressions: Generated<Int8>;
+  clicks: Generated<Int8>;
+  messages: Generated<Int8>;
+  /** What the spend ledger holds of this day (the rest is recorded by the next settlement). */
+  recorded_milli: Generated<Int8>;
+  recorded_impressions: Generated<Int8>;
+  recorded_clicks: Generated<Int8>;
+  recorded_messages: Generated<Int8>;
 }
 
 export interface ImpressionTable {
@@ -45,6 +53,7 @@ export interface SpendLedgerTable {
   currency: string;
   impressions: number;
   clicks: number;
+  messages: Generated<number>;
   recorded_at: Date;
 }
 

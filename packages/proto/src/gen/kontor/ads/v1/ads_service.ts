@@ -293,6 +293,8 @@ export enum SponsoredOutcome {
   SPONSORED_OUTCOME_REFUSED = 6,
   /** SPONSORED_OUTCOME_NOT_FOLLOWING - The campaign is for followers and the customer does not follow the business. */
   SPONSORED_OUTCOME_NOT_FOLLOWING = 7,
+  /** SPONSORED_OUTCOME_BUDGET_EXHAUSTED - The campaign's daily or lifetime budget has no room for one more message. */
+  SPONSORED_OUTCOME_BUDGET_EXHAUSTED = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -322,6 +324,9 @@ export function sponsoredOutcomeFromJSON(object: any): SponsoredOutcome {
     case 7:
     case "SPONSORED_OUTCOME_NOT_FOLLOWING":
       return SponsoredOutcome.SPONSORED_OUTCOME_NOT_FOLLOWING;
+    case 8:
+    case "SPONSORED_OUTCOME_BUDGET_EXHAUSTED":
+      return SponsoredOutcome.SPONSORED_OUTCOME_BUDGET_EXHAUSTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -347,6 +352,8 @@ export function sponsoredOutcomeToJSON(object: SponsoredOutcome): string {
       return "SPONSORED_OUTCOME_REFUSED";
     case SponsoredOutcome.SPONSORED_OUTCOME_NOT_FOLLOWING:
       return "SPONSORED_OUTCOME_NOT_FOLLOWING";
+    case SponsoredOutcome.SPONSORED_OUTCOME_BUDGET_EXHAUSTED:
+      return "SPONSORED_OUTCOME_BUDGET_EXHAUSTED";
     case SponsoredOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -640,6 +647,8 @@ export interface CampaignDay {
   messagesSent: string;
   messagesDelivered: string;
   messagesRead: string;
+  /** Sponsored messages the customer answered (a button tap or a reply to the message). */
+  messagesClicked: string;
 }
 
 export interface GetCampaignReportRequest {
@@ -4305,6 +4314,7 @@ function createBaseCampaignDay(): CampaignDay {
     messagesSent: "0",
     messagesDelivered: "0",
     messagesRead: "0",
+    messagesClicked: "0",
   };
 }
 
@@ -4357,6 +4367,9 @@ export const CampaignDay: MessageFns<CampaignDay> = {
     }
     if (message.messagesRead !== "0") {
       writer.uint32(128).int64(message.messagesRead);
+    }
+    if (message.messagesClicked !== "0") {
+      writer.uint32(136).int64(message.messagesClicked);
     }
     return writer;
   },
@@ -4502,6 +4515,14 @@ export const CampaignDay: MessageFns<CampaignDay> = {
             message.messagesRead = reader.int64().toString();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.messagesClicked = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4556,6 +4577,11 @@ export const CampaignDay: MessageFns<CampaignDay> = {
         : isSet(object.messages_read)
         ? globalThis.String(object.messages_read)
         : "0",
+      messagesClicked: isSet(object.messagesClicked)
+        ? globalThis.String(object.messagesClicked)
+        : isSet(object.messages_clicked)
+        ? globalThis.String(object.messages_clicked)
+        : "0",
     };
   },
 
@@ -4609,6 +4635,9 @@ export const CampaignDay: MessageFns<CampaignDay> = {
     if (message.messagesRead !== "0") {
       obj.messagesRead = message.messagesRead;
     }
+    if (message.messagesClicked !== "0") {
+      obj.messagesClicked = message.messagesClicked;
+    }
     return obj;
   },
 
@@ -4637,6 +4666,7 @@ export const CampaignDay: MessageFns<CampaignDay> = {
     message.messagesSent = object.messagesSent ?? "0";
     message.messagesDelivered = object.messagesDelivered ?? "0";
     message.messagesRead = object.messagesRead ?? "0";
+    message.messagesClicked = object.messagesClicked ?? "0";
     return message;
   },
 };

@@ -83,6 +83,8 @@ export interface SpendRecorded {
   /** UTC day the spend belongs to, "YYYY-MM-DD". */
   day: string;
   entryId: string;
+  /** SPONSORED_MESSAGE campaigns: messages sent (each charged a thousandth of the CPM bid). */
+  messages: string;
 }
 
 function createBaseCampaignCreated(): CampaignCreated {
@@ -663,7 +665,16 @@ export const ClickRecorded: MessageFns<ClickRecorded> = {
 };
 
 function createBaseSpendRecorded(): SpendRecorded {
-  return { meta: undefined, campaignId: "", amount: undefined, impressions: "0", clicks: "0", day: "", entryId: "" };
+  return {
+    meta: undefined,
+    campaignId: "",
+    amount: undefined,
+    impressions: "0",
+    clicks: "0",
+    day: "",
+    entryId: "",
+    messages: "0",
+  };
 }
 
 export const SpendRecorded: MessageFns<SpendRecorded> = {
@@ -688,6 +699,9 @@ export const SpendRecorded: MessageFns<SpendRecorded> = {
     }
     if (message.entryId !== "") {
       writer.uint32(58).string(message.entryId);
+    }
+    if (message.messages !== "0") {
+      writer.uint32(64).int64(message.messages);
     }
     return writer;
   },
@@ -761,6 +775,14 @@ export const SpendRecorded: MessageFns<SpendRecorded> = {
             message.entryId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.messages = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -790,6 +812,7 @@ export const SpendRecorded: MessageFns<SpendRecorded> = {
         : isSet(object.entry_id)
         ? globalThis.String(object.entry_id)
         : "",
+      messages: isSet(object.messages) ? globalThis.String(object.messages) : "0",
     };
   },
 
@@ -816,6 +839,9 @@ export const SpendRecorded: MessageFns<SpendRecorded> = {
     if (message.entryId !== "") {
       obj.entryId = message.entryId;
     }
+    if (message.messages !== "0") {
+      obj.messages = message.messages;
+    }
     return obj;
   },
 
@@ -833,6 +859,7 @@ export const SpendRecorded: MessageFns<SpendRecorded> = {
     message.clicks = object.clicks ?? "0";
     message.day = object.day ?? "";
     message.entryId = object.entryId ?? "";
+    message.messages = object.messages ?? "0";
     return message;
   },
 };
