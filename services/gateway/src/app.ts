@@ -62,6 +62,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     maxBatch: config.WEBHOOK_MAX_BATCH,
     lingerMs: config.WEBHOOK_LINGER_MS,
     maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
+    targetCacheMs: config.AUTH_CACHE_MS,
   });
   const retention = createRetentionSweep({ db: rt.db, log: rt.log, retentionMs: config.WEBHOOK_RETENTION_MS, intervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS });
   const targets = new WebhookTargets(rt.db, config.AUTH_CACHE_MS);
@@ -72,7 +73,10 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
     replayMax: config.WEBHOOK_REPLAY_MAX,
     retentionMs: config.WEBHOOK_RETENTION_MS,
     wake: () => deliverer.wake(),
-    subscriptionsChanged: () => targets.clear(),
+    subscriptionsChanged: () => {
+      targets.clear();
+      deliverer.forgetTargets();
+    },
   });
   registerDirectoryConsumer(rt, () => targets.clear());
   registerWebhookConsumers(rt, targets, () => deliverer.wake());

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import { mergeNotifications, retryDelayMs, signatures } from "../domain/webhook-payload.js";
+import { TtlCache } from "../domain/ttl-cache.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { claimDue, deliveryTarget, markDelivered, markFailed, partnerAppSecret, releaseLeases, type ClaimedDelivery } from "../store/webhook-store.js";
 
@@ -18,12 +19,16 @@ export interface DelivererOptions {
   lingerMs: number;
   /** Most POSTs in flight at once (over all receivers). */
   maxInFlight: number;
+  /** A WABA's delivery target is remembered this long, ms (a subscription change in this process forgets it at once). */
+  targetCacheMs?: number;
 }
 
 export interface Deliverer {
   start(): void;
   /** New work was queued: look now instead of at the next poll. */
   wake(): void;
+  /** Subscriptions changed: targets are read again. */
+  forgetTargets(): void;
   stop(): Promise<void>;
 }
 
@@ -46,10 +51,23 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
   const posts = new Set<Promise<void>>();
   // A POST is abandoned after timeoutMs; the rest covers its bookkeeping. A replica that died mid-POST frees its rows this late.
   const leaseMs = o.timeoutMs * 2 + 5000;
+  // While POSTs are in flight, a claim waits until this many slots are free: under a backlog each freed slot
+  // would otherwise cost a claim of its own (a serialized transaction that scans the queue past every key
+  // still in flight), and claims, not POSTs, would set the rate.
+  const claimRoom = Math.max(1, Math.floor(o.maxInFlight / 4));
+  const targets = new TtlCache<Promise<{ url: string; appSecret: string } | undefined>>(o.targetCacheMs ?? 0);
 
   /** Where rows go: a replayed copy's own URL (signed with its partner's secret), else the WABA's subscription. */
   async function targetOf(first: ClaimedDelivery): Promise<{ url: string; appSecret: string } | undefined> {
-    if (first.callbackUri === null) return deliveryTarget(o.db, first.wabaId);
+    if (first.callbackUri === null) {
+      let t = targets.get(first.wabaId);
+      if (!t) {
+        t = deliveryTarget(o.db, first.wabaId);
+        targets.set(first.wabaId, t);
+        t.catch(() => targets.clear());
+      }
+      return t;
+    }
     const appSecret = await partnerAppSecret(o.db, first.partnerId);
     return appSecret ? { url: first.callbackUri, appSecret } : undefined;
   }
@@ -151,6 +169,10 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
       running = true;
       loop = (async () => {
         while (running) {
+          if (posts.size > 0 && o.maxInFlight - posts.size < claimRoom) {
+            await sleep(o.pollMs);
+            continue;
+          }
           let n = 0;
           try {
             pending = false;
@@ -170,6 +192,9 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
     wake() {
       pending = true;
       wakeUp?.();
+    },
+    forgetTargets() {
+      targets.clear();
     },
     async stop() {
       running = false;

@@ -91,6 +91,12 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
   // after it): with SKIP LOCKED alone, a replica could lease a key's later row while another leases its head.
   const rows = await db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
+    // The blocked keys are few and the planner guesses far fewer still: a nested loop over them per candidate
+    // row cost 15× a hash join (0.76 s against 0.05 s for 20,000 queued rows over 200 keys, 3,000 leased).
+    // A lease lost in a crash only makes its rows due again (delivery is at least once): no need to wait for the
+    // commit's flush while every other claim waits on the lock.
+    await sql`SET LOCAL enable_nestloop = off`.execute(trx);
+    await sql`SET LOCAL synchronous_commit = off`.execute(trx);
     return (await claimRows(trx, limit, leaseMs)).rows;
   });
   // RETURNING gives no order; the queue's is by id (bigserial, as text: compare by length, then text).
@@ -103,17 +109,20 @@ const CLAIM_LOCK = 0x6777636c61696d;
 
 function claimRows(db: Db, limit: number, leaseMs: number) {
   return sql<{ id: string; partner_id: string; waba_id: string; callback_uri: string | null; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
+    WITH blocked AS (
+      -- Per key, its first pending row that is leased or waiting for a retry: nothing at or after it is due.
+      SELECT waba_id, order_key, min(id) AS first_id FROM webhook_delivery
+      WHERE status = 'pending' AND (next_attempt_at > now() OR (locked_until IS NOT NULL AND locked_until >= now()))
+      GROUP BY waba_id, order_key)
     UPDATE webhook_delivery SET locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
     WHERE id IN (
       SELECT d.id FROM webhook_delivery d
+      LEFT JOIN blocked b ON b.waba_id = d.waba_id AND b.order_key = d.order_key
       WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
-        AND NOT EXISTS (
-          SELECT 1 FROM webhook_delivery e
-          WHERE e.status = 'pending' AND e.waba_id = d.waba_id AND e.order_key = d.order_key AND e.id < d.id
-            AND (e.next_attempt_at > now() OR (e.locked_until IS NOT NULL AND e.locked_until >= now())))
+        AND (b.first_id IS NULL OR d.id < b.first_id)
       ORDER BY d.id
       LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED)
+      FOR UPDATE OF d SKIP LOCKED)
     RETURNING id, partner_id, waba_id, callback_uri, event_id, order_key, body, attempts, created_at`.execute(db);
 }
 
