@@ -8,7 +8,7 @@ import { kitMigrations } from "@kontor/service-kit/kit-migrations";
 import { createLogger } from "@kontor/service-kit/log";
 import { createMetrics } from "@kontor/service-kit/metrics";
 import { domainStream, ensureStream } from "@kontor/service-kit/nats";
-import { createOutboxRelay, enqueue, type OutboxEvent } from "@kontor/service-kit/outbox";
+import { createOutboxRelay, encodeOutboxBatch, enqueue, type OutboxEvent } from "@kontor/service-kit/outbox";
 import { streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { waitFor } from "@kontor/testkit/grpc";
@@ -105,6 +105,51 @@ describe("createOutboxRelay", () => {
       }
     } finally {
       await Promise.all(relays.map((r) => r.stop()));
+      await dbh.db.destroy();
+    }
+  });
+
+  it("when rows are handed over after their commit, then they go out in commit order, after the rows a crash left, and a failed one holds back those after it until it is gone", async () => {
+    const schema = "outbox_handoff";
+    const dbh = createDb({ url: env.databaseUrl, schema, max: 4 });
+    const table = sql.id(schema, "handoff_outbox");
+    const write = async (events: OutboxEvent[]): Promise<string> => {
+      const { rows } = await sql<{ id: string }>`INSERT INTO ${table} (payload) VALUES (${encodeOutboxBatch(events)}) RETURNING id::text AS id`.execute(dbh.db);
+      return rows[0]!.id;
+    };
+    // Passes take handed-over rows only after a minute: within this test, only handoff() and the drains publish them.
+    const relay = createOutboxRelay({ pool: dbh.pool, schema, nc, prefix: env.natsPrefix, log, table: "handoff_outbox", handoffSettleMs: 60_000, pollMs: 50 });
+    try {
+      await migrateToLatest(dbh.db, schema, {});
+      await sql`CREATE TABLE ${table} (id bigserial PRIMARY KEY, payload bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`.execute(dbh.db);
+      // Rows a crashed writer committed and never handed over.
+      for (let i = 0; i < 3; i++) await write([event(`ho-left-${i}`)]);
+      await relay.start();
+      const handed = Array.from({ length: 20 }, (_, r) => [event(`ho-row-${String(r).padStart(2, "0")}-a`), event(`ho-row-${String(r).padStart(2, "0")}-b`)]);
+      for (const events of handed) relay.handoff(await write(events), events);
+      const first = ["ho-left-0", "ho-left-1", "ho-left-2", ...handed.flat().map((e) => e.eventId)];
+      await waitFor(async () => (await storedIds("ho-")).length >= first.length || undefined, 15_000);
+      // Deleted in a later batch, not by a pass.
+      await waitFor(async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${table}`.execute(dbh.db)).rows[0]!.n === 0 || undefined, 15_000);
+      expect(await storedIds("ho-")).toEqual(first);
+
+      // A row no stream takes (JetStream refuses it): the rows handed over after it wait, in the table.
+      const bad: OutboxEvent = { ...event("ho-bad"), subject: "kontor.nostream.thing.happened.v1" };
+      const badId = await write([bad]);
+      relay.handoff(badId, [bad]);
+      const after = [0, 1, 2].map((i) => [event(`ho-after-${i}`)]);
+      for (const events of after) relay.handoff(await write(events), events);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await storedIds("ho-after")).toEqual([]);
+      // Once it is gone (an operator moved it away), the rest go out in order, and handoffs resume.
+      await sql`DELETE FROM ${table} WHERE id = ${badId}`.execute(dbh.db);
+      const last = [event("ho-last")];
+      await waitFor(async () => (await storedIds("ho-after")).length === 3 || undefined, 15_000);
+      relay.handoff(await write(last), last);
+      await waitFor(async () => (await storedIds("ho-last")).length === 1 || undefined, 15_000);
+      expect(await storedIds("ho-")).toEqual([...first, "ho-after-0", "ho-after-1", "ho-after-2", "ho-last"]);
+    } finally {
+      await relay.stop();
       await dbh.db.destroy();
     }
   });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,6 +50,44 @@ export function pidsNamed(names: string[]): Map<string, number[]> {
     }
   }
   return out;
+}
+
+/**
+ * The processes listening on this TCP port (e.g. the nats-server a bench
+ * talks to, when the machine runs more than one), from /proc/net/tcp{,6}.
+ */
+export function listenerPids(port: number): number[] {
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; field 9 is the inode.
+      if (f.length > 9 && f[3] === "0A" && parseInt(f[1]!.split(":")[1]!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  const pids: number[] = [];
+  if (inodes.size === 0) return pids;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${d}/fd`)) {
+        const link = readlinkSync(`/proc/${d}/fd/${fd}`);
+        if (link.startsWith("socket:[") && inodes.has(link.slice(8, -1))) {
+          pids.push(Number(d));
+          break;
+        }
+      }
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return pids;
 }
 
 /** The CPU time of these processes together, in µs; one that has exited counts nothing (its last ticks are lost). */

@@ -9,7 +9,7 @@ export interface Metrics {
   rpcHandled: Counter<"service" | "method" | "code">;
   rpcDuration: Histogram<"service" | "method">;
   outboxPublished: Counter;
-  outboxBacklog: Gauge;
+  outboxBacklog: Gauge<"table">;
   consumerHandled: Counter<"consumer" | "outcome">;
 }
 
@@ -33,7 +33,7 @@ export function createMetrics(service: string, options: { defaultMetrics?: boole
       registers: [registry],
     }),
     outboxPublished: new Counter({ name: "kontor_outbox_published_total", help: "Events published from the outbox", registers: [registry] }),
-    outboxBacklog: new Gauge({ name: "kontor_outbox_backlog", help: "Outbox rows (one per committed transaction, holding its events) pending at the last relay pass", registers: [registry] }),
+    outboxBacklog: new Gauge({ name: "kontor_outbox_backlog", help: "Outbox rows (one per committed transaction, holding its events) pending at the last relay pass, by outbox table", labelNames: ["table"] as const, registers: [registry] }),
     consumerHandled: new Counter({
       name: "kontor_consumer_handled_total",
       help: "Event deliveries handled by consumers, by outcome (ack, duplicate, nak, term)",

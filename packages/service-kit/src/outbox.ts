@@ -86,10 +86,27 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   /** Test hook: runs after all events of a row are acked and before the row is deleted (crash simulation). */
   afterPublish?: (eventIds: string[]) => Promise<void>;
+  /** The table relayed, in the schema (default the kit's outbox_batch); same columns. */
+  table?: string;
+  /**
+   * Handoff mode: the writer gives each committed row to handoff() at once, so
+   * nothing waits for a NOTIFY and a pass that reads the row back. Passes
+   * then take only rows older than this (a crashed writer's, a failed
+   * handoff's, a row whose delete was lost), except after start and after a
+   * failed publish, when they take every row until none is left: so rows
+   * reach JetStream in commit order. No LISTEN.
+   */
+  handoffSettleMs?: number;
 }
 
 export interface OutboxRelay {
   start(): Promise<void>;
+  /**
+   * Handoff mode: publishes a row just committed (its id and events), after
+   * the rows handed over before it, and deletes it in a later batch. Not
+   * waited for: a row not published (a failure, a stop) stays for the passes.
+   */
+  handoff(rowId: string, events: OutboxEvent[]): void;
   /** Publishes everything pending now; returns how many events were published. */
   flush(): Promise<number>;
   /** Stops after the pass in flight; pending rows stay for the next start. Safe to call twice. */
@@ -109,6 +126,11 @@ const MAX_BACKOFF_MS = 5_000;
 const RELISTEN_MS = 5_000;
 /** The backlog gauge costs a count(*); take it at most this often. */
 const BACKLOG_EVERY_MS = 1_000;
+/** Handed-over rows published within this long are deleted in one statement. */
+const DELETE_EVERY_MS = 20;
+/** Rows handed over and waiting while the table drains; past this they are left to the passes. */
+const QUEUE_MAX = 10_000;
+const DIGITS = /^\d+$/;
 
 /** A PubAck is {"stream":…,"seq":…}; a refusal carries an "error" object. */
 const ERROR_KEY = Buffer.from('"error":');
@@ -138,8 +160,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, schema, nc, prefix, log, metrics } = options;
   const pollMs = options.pollMs ?? 1000;
   const channel = outboxChannel(schema);
-  const table = `${escapeId(schema)}.${escapeId(OUTBOX_TABLE)}`;
+  const table = `${escapeId(schema)}.${escapeId(options.table ?? OUTBOX_TABLE)}`;
   const selectRows = `SELECT id, payload FROM ${table} ORDER BY id LIMIT ${ROWS_PER_PASS} FOR UPDATE SKIP LOCKED`;
+  const settleMs = options.handoffSettleMs;
+  const handoffMode = settleMs !== undefined;
+  const selectSettled = `SELECT id, payload FROM ${table} WHERE created_at < now() - interval '${Math.round(settleMs ?? 0)} milliseconds' ORDER BY id LIMIT ${ROWS_PER_PASS} FOR UPDATE SKIP LOCKED`;
+  // Handoff mode. `handing`: rows handed over go straight out; else they wait in `queue` (in
+  // commit order) while passes drain the table, and go out once a pass found it drained,
+  // skipping those the passes published meanwhile (`relayedByPasses`).
+  let handing = false;
+  let queue: { id: string; events: OutboxEvent[] }[] = [];
+  let dropped = 0; // times the queue overflowed: its rows are left to the passes
+  const relayedByPasses = new Set<string>();
+  let toDelete: string[] = [];
+  let deleteTimer: NodeJS.Timeout | undefined;
+  let deleting: Promise<void> = Promise.resolve();
   const deleteRows = `DELETE FROM ${table} WHERE id = ANY($1::bigint[])`;
   const countRows = `SELECT count(*)::int AS n FROM ${table}`;
 
@@ -212,6 +247,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   /** One transaction: lock up to ROWS_PER_PASS rows, publish them in order, delete those fully acked. */
   async function pass(): Promise<{ rows: number; events: number }> {
+    const draining = handoffMode && !handing;
+    const droppedBefore = dropped;
     const client = await pool.connect();
     let broken = false;
     // From before BEGIN: a BEGIN that half-failed is rolled back too (harmless when nothing is open).
@@ -222,7 +259,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // processed_events) drop, while a synchronous commit would cost one WAL
       // flush per pass on the busiest path, shared with the service's own commits.
       await client.query("BEGIN; SET LOCAL synchronous_commit = off");
-      const { rows } = await client.query<{ id: string; payload: Buffer }>(selectRows);
+      const { rows } = await client.query<{ id: string; payload: Buffer }>(handoffMode && !draining ? selectSettled : selectRows);
       const acked: string[] = [];
       let events = 0;
       let failure: unknown;
@@ -232,6 +269,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           await publishRow(batch);
           if (options.afterPublish) await options.afterPublish(batch.map((e) => e.eventId));
           acked.push(row.id);
+          if (draining) relayedByPasses.add(row.id);
           events += batch.length;
         } catch (err) {
           failure = err;
@@ -245,6 +283,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       open = false;
       metrics?.outboxPublished.inc(events);
       if (failure) throw failure;
+      // Every row committed before this pass began is published: the queue (rows committed since,
+      // in order) goes next, and rows handed over from now on go straight out.
+      if (draining && rows.length < ROWS_PER_PASS && dropped === droppedBefore && running) {
+        handing = true;
+        await sendQueued();
+      }
       return { rows: rows.length, events };
     } catch (err) {
       if (open) {
@@ -255,6 +299,64 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       throw err;
     } finally {
       client.release(broken);
+    }
+  }
+
+  function deleteHandedOver(): Promise<void> {
+    clearTimeout(deleteTimer);
+    deleteTimer = undefined;
+    const ids = toDelete;
+    toDelete = [];
+    if (ids.length === 0) return deleting;
+    // Ids come from the table's bigserial; one simple-protocol round trip, no fsync wait (as in pass()).
+    deleting = deleting.then(() =>
+      pool
+        .query(`BEGIN; SET LOCAL synchronous_commit = off; DELETE FROM ${table} WHERE id IN (${ids.join(",")}); COMMIT`)
+        .then(
+          () => undefined,
+          (err: unknown) => log.warn({ err: { message: (err as Error).message }, rows: ids.length }, "outbox delete failed; the rows are published again after they settle"),
+        ),
+    );
+    return deleting;
+  }
+
+  function handoff(rowId: string, events: OutboxEvent[]): void {
+    if (!handoffMode) throw new Error("handoff() needs a relay created with handoffSettleMs");
+    // Not running, or an id that is not the table's: the row waits for the passes.
+    if (!running || !DIGITS.test(rowId)) return;
+    if (queue.length >= QUEUE_MAX) {
+      // Publishing has been failing for a while: leave these rows to the passes.
+      queue = [];
+      relayedByPasses.clear();
+      dropped++;
+    }
+    queue.push({ id: rowId, events });
+    if (handing) void exclusive(sendQueued);
+  }
+
+  /** Publishes the queued rows in order (inside a turn); a failure hands the rest back to the passes. */
+  async function sendQueued(): Promise<void> {
+    let i = 0;
+    try {
+      for (; handing && i < queue.length; i++) {
+        const { id, events } = queue[i]!;
+        if (relayedByPasses.delete(id)) continue;
+        await publishRow(events);
+        if (options.afterPublish) await options.afterPublish(events.map((e) => e.eventId));
+        metrics?.outboxPublished.inc(events.length);
+        toDelete.push(id);
+        deleteTimer ??= setTimeout(() => void deleteHandedOver(), DELETE_EVERY_MS);
+      }
+    } catch (err) {
+      handing = false;
+      log.warn({ err: { message: (err as Error).message } }, "outbox handoff failed; relaying from the table until it is drained");
+      // The failed row is the passes' now (they retry it in order, or an operator removes it).
+      i++;
+      pendingWake = true;
+      wake?.();
+    } finally {
+      queue = queue.slice(i);
+      if (queue.length === 0) relayedByPasses.clear();
     }
   }
 
@@ -272,7 +374,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     backlogAt = Date.now();
     try {
       const { rows } = await pool.query<{ n: number }>(countRows);
-      metrics.outboxBacklog.set(rows[0]?.n ?? 0);
+      metrics.outboxBacklog.set({ table: options.table ?? OUTBOX_TABLE }, rows[0]?.n ?? 0);
     } catch {
       // the next pass reports the database problem
     }
@@ -320,7 +422,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await measureBacklog();
       if (!running) break;
       // Not awaited: with the pool busy, connect() would hold up publishing.
-      if (!listener && !relisten && Date.now() - listenAt >= RELISTEN_MS) relisten = listen().finally(() => (relisten = undefined));
+      if (!handoffMode && !listener && !relisten && Date.now() - listenAt >= RELISTEN_MS) relisten = listen().finally(() => (relisten = undefined));
       if (pendingWake && failures === 0) {
         // Let a few commits accumulate: fewer, larger relay passes.
         await new Promise((r) => setTimeout(r, BATCH_WAIT_MS));
@@ -342,16 +444,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (running) return;
       running = true;
       ensureAckSub();
-      await listen();
+      if (!handoffMode) await listen();
       loop = run();
     },
+    handoff,
     flush,
     async stop() {
       running = false;
+      handing = false;
       wake?.();
       await loop;
       loop = undefined;
       await turn;
+      await deleteHandedOver();
       await relisten;
       ackSub?.unsubscribe();
       ackSub = undefined;

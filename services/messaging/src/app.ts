@@ -8,7 +8,8 @@ import type { MessagingDatabase } from "./store/database.js";
 import { createKeyring } from "./store/keyring.js";
 import { createMessagingStore } from "./store/messaging-store.js";
 import { eraseBusinessKeys } from "./store/key-erasure-store.js";
-import { createSendWriter } from "./store/send-writer.js";
+import { createSendWriter, SEND_OUTBOX_TABLE } from "./store/send-writer.js";
+import { createOutboxRelay } from "@kontor/service-kit/outbox";
 import { loadBusinessNumbers, rowToBusinessNumber } from "./store/business-number-store.js";
 import { deriveIdKey, parseMasterKey } from "./domain/crypto.js";
 import { createDirectoryCache } from "./domain/directory.js";
@@ -71,6 +72,12 @@ import { createErasureStore } from "./store/erasure-store.js";
 import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
+/**
+ * How old a send_outbox row must be before the relay's passes take it without a handoff: above the
+ * relay's ack timeout (10 s), so a row whose handoff is still publishing is never taken twice.
+ */
+const SEND_OUTBOX_SETTLE_MS = 15_000;
+
 export async function createMessaging(config: Config, overrides: Partial<Pick<RuntimeOptions, "log" | "afterPublish">> & { quality?: QualitySignals } = {}) {
   const master = parseMasterKey(config.MESSAGE_MASTER_KEY);
   const { quality, ...runtimeOverrides } = overrides;
@@ -129,7 +136,17 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
   const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, log: rt.log, applicationName: "kontor-messaging-writer" });
-  const writer = createSendWriter<PendingItem>(writerPool, rt.schema, { trace: config.MESSAGING_TRACE_WRITER === "1" || config.MESSAGING_TRACE_WRITER === "pg" });
+  // The send path's events: handed to their own relay in memory after each COMMIT (SEND_EVENTS=handoff);
+  // its passes read send_outbox only for what a crash or a failed publish left behind.
+  const sendRelay =
+    config.SEND_EVENTS === "handoff"
+      ? createOutboxRelay({ pool: rt.database.pool, schema: rt.schema, nc: rt.nc, prefix: rt.prefix, log: rt.log, metrics: rt.metrics, table: SEND_OUTBOX_TABLE, handoffSettleMs: SEND_OUTBOX_SETTLE_MS })
+      : undefined;
+  const writer = createSendWriter<PendingItem>(writerPool, rt.schema, {
+    trace: config.MESSAGING_TRACE_WRITER === "1" || config.MESSAGING_TRACE_WRITER === "pg",
+    handoff: sendRelay && ((id, events) => sendRelay.handoff(id, events)),
+  });
+  if (sendRelay) rt.onStart(() => sendRelay.start());
   // MESSAGING_TRACE_WRITER=pg: PostgreSQL also logs each writer statement's own duration (superuser only), to set beside the round trips.
   if (config.MESSAGING_TRACE_WRITER === "pg") writerPool.on("connect", (c) => void c.query("SET log_min_duration_statement = 0").catch(() => undefined));
 
@@ -277,6 +294,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     await broadcastPass;
     hub.stop();
     await sends.idle();
+    await sendRelay?.stop();
     await liveNc.drain().catch(() => undefined);
     await writerPool.end().catch(() => undefined);
   });

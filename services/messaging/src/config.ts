@@ -30,6 +30,12 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
    * for consumers outside Kontor that read only the single form.
    */
   STATUS_EVENTS: z.enum(["per_commit", "per_message"]).default("per_commit"),
+  /**
+   * "handoff": each group commit's events go to a relay in memory right after COMMIT (the row,
+   * in send_outbox, is only for recovery); "table": into the kit's outbox with a NOTIFY, read back
+   * by the runtime's relay (the A/B baseline).
+   */
+  SEND_EVENTS: z.enum(["handoff", "table"]).default("handoff"),
   /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */

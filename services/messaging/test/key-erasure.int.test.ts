@@ -38,7 +38,7 @@ async function business() {
   const businessId = uid("biz_");
   const pn = uid("pn_");
   await registerBusiness(env, a, businessId, pn);
-  for (const r of running) await waitFor(() => r.app.directory.get(pn), 10_000);
+  for (const r of running) await waitFor(() => r.app.directory.get(pn), 30_000);
   const customerId = uid("cust");
   await registerCustomer(ca, service, customerId);
   return {
@@ -86,7 +86,8 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-describe("erasing a business key with two replicas", () => {
+// Each case starts and stops replicas (migrations, consumers, relays): on a loaded host that alone takes tens of seconds.
+describe("erasing a business key with two replicas", { timeout: 90_000 }, () => {
   it("when a replica that holds the key is up, then the erasure event reaches it: it stops decrypting and refuses to seal", async () => {
     const b = await replica();
     const biz = await business();
@@ -97,7 +98,7 @@ describe("erasing a business key with two replicas", () => {
     expect(Number(erased.shreddedMessages)).toBe(1);
 
     // B had the key in memory; only the event tells it (reads touch no key row once cached).
-    await waitFor(async () => (await read(b.client, biz, id)).contentErased, 10_000);
+    await waitFor(async () => (await read(b.client, biz, id)).contentErased, 30_000);
     expect((await read(b.client, biz, id)).content).toBeUndefined();
     await expectSendRefused(b.client, biz);
     await expectSendRefused(ca, biz);
@@ -115,7 +116,7 @@ describe("erasing a business key with two replicas", () => {
     await unaryCall(ca.eraseBusinessKey.bind(ca), { businessId: biz.businessId, reason: "the business closed its account" }, { token: operator });
 
     const again = await replica();
-    await waitFor(() => again.app.directory.get(biz.pn), 10_000);
+    await waitFor(() => again.app.directory.get(biz.pn), 30_000);
     // Its new durable consumer replays the erasures the stream holds.
     const replayed = async () => {
       const m = await again.app.runtime.metrics.registry.getSingleMetric("kontor_consumer_handled_total")!.get();
@@ -123,7 +124,7 @@ describe("erasing a business key with two replicas", () => {
     };
     // One event per business erased through the RPC so far (this case's among them).
     const erasedSoFar = await a.runtime.database.pool.query<{ n: string }>(`SELECT count(DISTINCT business_id) AS n FROM business_key WHERE erased_at IS NOT NULL`);
-    await waitFor(async () => (await replayed()) >= Number(erasedSoFar.rows[0]!.n), 10_000);
+    await waitFor(async () => (await replayed()) >= Number(erasedSoFar.rows[0]!.n), 30_000);
     const m = await read(again.client, biz, id);
     expect(m.contentErased).toBe(true);
     expect(m.content).toBeUndefined();
@@ -163,7 +164,7 @@ describe("erasing a business key with two replicas", () => {
 
     // A replica that starts now has no event for it either: the key row refuses it, and no new key is made.
     const c = await replica();
-    await waitFor(() => c.app.directory.get(biz.pn), 10_000);
+    await waitFor(() => c.app.directory.get(biz.pn), 30_000);
     expect((await read(c.client, biz, id)).contentErased).toBe(true);
     await expectSendRefused(c.client, biz);
     expect(await activeKeys(biz.businessId)).toBe(0);
@@ -189,7 +190,7 @@ describe("erasing a business key with two replicas", () => {
       await waitFor(async () => {
         const w = await a.runtime.database.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE message%'`);
         return w.rows.length > 0;
-      }, 10_000);
+      }, 30_000);
       await inFlight.query("COMMIT");
       const erased = await erasing;
       expect(Number(erased.shreddedMessages)).toBe(2);

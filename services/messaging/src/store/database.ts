@@ -1,4 +1,4 @@
-import type { KitTables } from "@kontor/service-kit/kit-migrations";
+import type { KitTables, OutboxBatchTable } from "@kontor/service-kit/kit-migrations";
 import type { BusinessKeyErasureTable } from "./business-key-erasure.table.js";
 import type { BusinessKeyTable } from "./business-key.table.js";
 import type { BusinessNumberTable } from "./business-number.table.js";
@@ -52,4 +52,6 @@ export interface MessagingDatabase extends KitTables {
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;
   customer_erasure: CustomerErasureTable;
+  /** The send path's outbox (send-writer.ts), relayed in handoff mode. */
+  send_outbox: OutboxBatchTable;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE } from "@kontor/service-kit/outbox";
+import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows } from "../domain/send-service.js";
 import { WINDOW_DURATIONS } from "../domain/send-policy.js";
 import { POLICY } from "../domain/policy/pricing.js";
@@ -62,6 +62,9 @@ const UPDATE_WINDOWS = {
       c.service_window_until, c.marketing_window_until, c.utility_window_until, c.authentication_window_until`,
 };
 
+/** The send path's outbox table (migration 2026_12_05_210000), relayed in handoff mode. */
+export const SEND_OUTBOX_TABLE = "send_outbox";
+
 const ENSURE_INBOX = {
   name: "msg_ensure_inbox",
   text: `INSERT INTO inbox (participant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
@@ -91,8 +94,18 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 //   redone with a lookup (or after adding the inbox rows).
 // - the commit's events go into the kit's outbox as one row, and the NOTIFY
 //   wakes its relay: the same row and channel enqueue() writes.
-function insertMessages(channel: string, echo: boolean) {
+function insertMessages(channel: string, echo: boolean, handoff: boolean) {
   const literal = `'${channel.replace(/'/g, "''")}'`;
+  // Handoff: the events go to the relay in memory after COMMIT; the row (in the send path's own
+  // table) is only for recovery, so no NOTIFY. Else the kit's table and a NOTIFY wake its relay.
+  const outbox = handoff
+    ? `e2 AS (
+        INSERT INTO ${SEND_OUTBOX_TABLE} (payload) VALUES ($11) RETURNING id
+      )`
+    : `e2 AS (
+        INSERT INTO ${OUTBOX_TABLE} (payload) VALUES ($11)
+      )`;
+  const tail = handoff ? "(SELECT id FROM e2)::text AS outbox_id" : `(SELECT pg_notify(${literal}, '')) IS NULL AS notified`;
   // Inbox entries to number: every item's recipient and, in the echo variant,
   // the sender of items that echo (relation e). Both variants lock and bump the
   // inbox rows of `from`'s participant column `p` the same way.
@@ -119,7 +132,7 @@ function insertMessages(channel: string, echo: boolean) {
         SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq, NULL::bigint AS srseq FROM t JOIN u ON u.participant = t.r
       )`;
   return {
-    name: echo ? "msg_insert_messages_echo" : "msg_insert_messages",
+    name: `msg_insert_messages${echo ? "_echo" : ""}${handoff ? "_handoff" : ""}`,
     text: `WITH t AS (
         SELECT c, s, i, se, r, cm, ct, k, substring($9::bytea FROM bo FOR bl) AS b, ${echo ? "eo" : "false AS eo"}, ord
         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::int[], $12::int[], $13::int[]${echo ? ", $14::bool[]" : ""})
@@ -129,10 +142,8 @@ function insertMessages(channel: string, echo: boolean) {
         SELECT x.c, x.s, x.i, x.se, x.r, x.rseq, x.srseq, x.cm, x.ct, x.k, x.b, ${STATUS_SENT}, $10 FROM x
         ON CONFLICT (id, conversation_id) DO NOTHING
         RETURNING 1
-      ), e2 AS (
-        INSERT INTO ${OUTBOX_TABLE} (payload) VALUES ($11)
-      )
-      SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, (SELECT pg_notify(${literal}, '')) IS NULL AS notified
+      ), ${outbox}
+      SELECT x.ord::int AS ord, x.rseq AS rseq, x.srseq AS srseq, ${tail}
       FROM (SELECT send_batch_check((SELECT count(*) FROM x), (SELECT count(*) FROM m), $${echo ? 15 : 14}::int) AS ok) chk LEFT JOIN x ON chk.ok`,
   };
 }
@@ -161,9 +172,24 @@ interface ConvRow {
  * per-recipient numbers are allocated under those locks, which is what keeps
  * them gap-free and in commit order with any number of replicas.
  */
-export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, schema: string, options: { trace?: boolean } = {}) {
-  const insert = insertMessages(outboxChannel(schema), false);
-  const insertEcho = insertMessages(outboxChannel(schema), true);
+export function createSendWriter<T extends SendItem = SendItem>(
+  pool: pg.Pool,
+  schema: string,
+  options: {
+    trace?: boolean;
+    /**
+     * Gets each commit's outbox row (id and events) right after COMMIT, in the
+     * order the batches were dispatched (the order they took their locks): a
+     * relay in handoff mode (kit outbox.ts). Without it the row goes to the
+     * kit's outbox table with a NOTIFY, for the runtime's relay.
+     */
+    handoff?: (rowId: string, events: OutboxEvent[]) => void;
+  } = {},
+) {
+  const handoff = options.handoff;
+  const insert = insertMessages(outboxChannel(schema), false, handoff !== undefined);
+  const insertEcho = insertMessages(outboxChannel(schema), true, handoff !== undefined);
+  let handoffTurn: Promise<void> = Promise.resolve();
 
   // Diagnostics (MESSAGING_TRACE_WRITER=1): per-statement timings on stderr every 2 s.
   const trace = options.trace ? new Map<string, { n: number; ms: number; max?: number }>() : undefined;
@@ -188,7 +214,7 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     }
   };
 
-  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<{ results: Stored[]; windows: WindowRows }> {
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
     // BEGIN goes out at once and the upsert behind it (pipeline mode): no round trip of its own.
     // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
     // seq scan as it grows. The other statements keep their generic plans (planning 500-element
@@ -335,10 +361,10 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     // The insert and the COMMIT go out together. When the insert fails (its
     // checks included), the transaction is aborted and the COMMIT answers
     // ROLLBACK: nothing of the batch is stored.
-    const inserted = client.query<{ ord: number; rseq: string; srseq: string | null }>({ ...(echo ? insertEcho : insert), values });
+    const inserted = client.query<{ ord: number; rseq: string; srseq: string | null; outbox_id?: string }>({ ...(echo ? insertEcho : insert), values });
     let commit = client.pipeline ? client.query("COMMIT") : undefined;
     commit?.catch(ignore); // awaited on both paths below
-    let ins: pg.QueryResult<{ ord: number; rseq: string; srseq: string | null }>;
+    let ins: pg.QueryResult<{ ord: number; rseq: string; srseq: string | null; outbox_id?: string }>;
     try {
       ins = await timed("D_insert", () => inserted);
     } catch (err) {
@@ -358,7 +384,9 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
     commit ??= client.query("COMMIT");
     const done = await timed("E_commit", () => commit!);
     if (done.command !== "COMMIT") throw new Error(`the batch's COMMIT answered ${done.command}`);
+    const outboxId = ins.rows[0]?.outbox_id;
     return {
+      outbox: outboxId ? { id: outboxId, events } : undefined,
       results: items.map((it, i) => {
         const own = results[i];
         if (own) return own;
@@ -381,11 +409,17 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         throw err;
       });
       let broken = false;
+      // This batch's row goes to the relay after those of the batches dispatched before it.
+      const before = handoffTurn;
+      let release!: () => void;
+      handoffTurn = new Promise<void>((r) => (release = r));
+      let committed: { id: string; events: OutboxEvent[] } | undefined;
       try {
         let lookup = false;
         for (let tries = 0; ; tries++) {
           try {
-            const { results, windows } = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
+            const { results, windows, outbox } = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
+            committed = outbox;
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh, windows };
           } catch (err) {
@@ -413,6 +447,13 @@ export function createSendWriter<T extends SendItem = SendItem>(pool: pg.Pool, s
         gates.conversationsLocked();
         gates.inboxLocked();
         client.release(broken);
+        void before.then(() => {
+          try {
+            if (committed && handoff) handoff(committed.id, committed.events);
+          } finally {
+            release();
+          }
+        });
       }
     },
   };

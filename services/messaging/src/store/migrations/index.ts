@@ -21,6 +21,7 @@ import * as analyticsAllNumbers from "./2026_12_05_190000_analytics_all_numbers.
 import * as analyticsByNumber from "./2026_12_05_190100_analytics_by_number.js";
 import * as customerFollows from "./2026_12_05_200000_customer_follows.js";
 import * as broadcastClicks from "./2026_12_05_200100_broadcast_clicks.js";
+import * as sendOutbox from "./2026_12_05_210000_send_outbox.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_190100_analytics_by_number": analyticsByNumber,
   "2026_12_05_200000_customer_follows": customerFollows,
   "2026_12_05_200100_broadcast_clicks": broadcastClicks,
+  "2026_12_05_210000_send_outbox": sendOutbox,
 };
