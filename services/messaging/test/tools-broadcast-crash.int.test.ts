@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import { BusinessToolsServiceClient } from "@kontor/proto/messaging/v1/tools_ser
 import { createDb } from "@kontor/service-kit/db";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { killServiceProcess, killServiceProcesses, startServiceProcess } from "@kontor/testkit/process";
 import { masterKey, snapshot, uid } from "./factories.js";
 import { approvedTemplate, broadcastReq, toCustomers } from "./tools-fixtures.js";
 
@@ -23,33 +23,18 @@ const RECIPIENTS = 150;
 
 let env: TestEnv;
 let db: ReturnType<typeof createDb>;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   env = await createTestEnv();
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
+  killServiceProcesses();
   await db?.pool.end().catch(() => undefined);
   await env?.cleanup();
 });
 
-async function startService(serviceEnv: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", SERVER, "messaging"], { env: { PATH: process.env.PATH ?? "", ...serviceEnv }, stdio: ["ignore", "pipe", "inherit"] });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
-  });
-  return { child, port };
-}
+const startService = (serviceEnv: Record<string, string>) => startServiceProcess(SERVER, ["messaging"], serviceEnv);
 
 describe("a broadcast across a crash", () => {
   it("when the service is SIGKILLed halfway through a broadcast and started again, then every recipient gets the template once: none twice, none missed", async () => {
@@ -77,9 +62,7 @@ describe("a broadcast across a crash", () => {
     const created = (await unaryCall(tools.createBroadcast.bind(tools), broadcastReq(biz, template, { recipients: toCustomers(ids), start: true }), { token })).broadcast!;
     const recorded = async () => Number((await q("SELECT count(*) AS n FROM broadcast_recipient WHERE broadcast_id = $1 AND state <> 1", [created.id])).rows[0].n);
     await waitFor(async () => (await recorded()) >= RECIPIENTS / 4, 60_000, 20);
-    const exited = new Promise((resolve) => service.child.once("exit", resolve));
-    service.child.kill("SIGKILL");
-    await exited;
+    await killServiceProcess(service.child);
     tools.close();
     const atKill = await recorded();
     expect(atKill).toBeLessThan(RECIPIENTS);

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +6,7 @@ import { PayoutSettled, TransferCompleted } from "@kontor/proto/payments/v1/even
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
+import { killServiceProcess, killServiceProcesses, startServiceProcess } from "@kontor/testkit/process";
 import { loadConfig } from "../src/config.js";
 import { createPayments, type PaymentsApp } from "../src/app.js";
 import { clearingOwner } from "../src/domain/ledger-service.js";
@@ -18,14 +18,13 @@ const SERVER = fileURLToPath(new URL("../bench/server.ts", import.meta.url));
 
 let env: TestEnv;
 let observer: PaymentsApp;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   env = await createTestEnv();
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
+  killServiceProcesses();
   await observer?.stop().catch(() => undefined);
   await env?.cleanup();
 });
@@ -33,21 +32,7 @@ afterAll(async () => {
 /** A bank that answers after 5 s, and a service that asks it again after 1 s without an answer. */
 const serviceEnv = () => testEnv(env, { BANK_SANDBOX_LATENCY_MS: "5000", BANK_ASK_AGAIN_AFTER_MS: "1000", SWEEP_INTERVAL_MS: "300", PIN_VERIFIED_TTL_MS: "600000" });
 
-async function startService(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", SERVER], { env: { PATH: process.env.PATH ?? "", ...serviceEnv() }, stdio: ["ignore", "pipe", "inherit"] });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on("exit", (code) => reject(new Error(`the service exited during start (${code})`)));
-  });
-  return { child, port };
-}
+const startService = () => startServiceProcess(SERVER, [], serviceEnv());
 
 describe("a crash", () => {
   it("when the service is killed (SIGKILL) while transfers commit and publish and a payout waits on the bank, and restarted, then no money is created or lost and each event is published once", async () => {
@@ -94,9 +79,7 @@ describe("a crash", () => {
     const db = observer.runtime.db;
     const p2pCount = async () => Number((await db.selectFrom("ledger_transfer").select((eb) => eb.fn.countAll<string>().as("n")).where("reason", "=", "p2p").executeTakeFirstOrThrow()).n);
     await waitFor(async () => ((await p2pCount()) >= 20 ? true : undefined), 300_000);
-    const exited = new Promise((resolve) => service.child.once("exit", resolve));
-    service.child.kill("SIGKILL");
-    await exited;
+    await killServiceProcess(service.child);
     expect((await db.selectFrom("bank_operation").select("state").where("id", "=", payout.id).executeTakeFirstOrThrow()).state).toBe("pending");
 
     service = await startService();
