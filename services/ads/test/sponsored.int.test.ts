@@ -174,6 +174,16 @@ describe("SendSponsoredMessages through messaging", () => {
     clock.set(first);
   });
 
+  it("when two businesses' campaigns race for a customer's last weekly slot, then exactly one message goes", async () => {
+    const [x, y, z] = [await sponsoredCampaign("biz_a"), await sponsoredCampaign("biz_b"), await sponsoredCampaign("biz_c")];
+    const token = await customer("race1");
+    for (const b of ["biz_a", "biz_b", "biz_c"]) await marketing("race1", token, b, true);
+    expect(await outcomes(x, ["race1"])).toEqual([["race1", SponsoredOutcome.SPONSORED_OUTCOME_SENT]]);
+    const raced = (await Promise.all([outcomes(y, ["race1"]), outcomes(z, ["race1"])])).flat().map(([, o]) => o);
+    expect(raced.sort()).toEqual([SponsoredOutcome.SPONSORED_OUTCOME_SENT, SponsoredOutcome.SPONSORED_OUTCOME_WEEKLY_CAP].sort());
+    expect(await conversationsOf("race1", token)).toHaveLength(2);
+  });
+
   it("when the customer stops every business with one tap, then no business reaches them", async () => {
     const b = await sponsoredCampaign("biz_b");
     const token = await customer("s1");

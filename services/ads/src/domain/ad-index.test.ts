@@ -69,6 +69,27 @@ describe("AdIndex", () => {
   });
 });
 
+describe("AdIndex lists", () => {
+  const walk = (index: AdIndex, personalized: boolean, withQuery: boolean) => {
+    const out: string[] = [];
+    index.start("app_feed", "PT", "pt", personalized, withQuery);
+    for (let a = index.next(); a; a = index.next()) out.push(a.campaignId);
+    return out.sort();
+  };
+  it("when a viewer has no personalization consent or the request no query, then personal or keyword ads are not even visited", () => {
+    const index = new AdIndex();
+    const withTargeting = (id: string, extra: object) => ({ ...ad(id, ["PT"], [], ["app_feed"]), targeting: compileTargeting({ ...base, countries: ["PT"], ...extra }) });
+    index.upsert(withTargeting("plain", {}));
+    index.upsert(withTargeting("personal", { interests: ["beauty"] }));
+    index.upsert(withTargeting("keyword", { keywords: ["mugs"] }));
+    index.upsert(withTargeting("personal-keyword", { minAge: 18, keywords: ["mugs"] }));
+    expect(walk(index, false, false)).toEqual(["plain"]);
+    expect(walk(index, true, false)).toEqual(["personal", "plain"]);
+    expect(walk(index, false, true)).toEqual(["keyword", "personal-keyword", "plain"]);
+    expect(walk(index, true, true)).toEqual(["keyword", "personal", "personal-keyword", "plain"]);
+  });
+});
+
 describe("ad tokens", () => {
   const claims = { impressionId: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", campaignId: "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", creativeId: "c1", customerId: "cust", placement: "app_feed" as const, servedAtMs: 1_765_000_000_123, kind: "cpc" as const, price: 30 };
   it("when signed with the secret, then the claims come back; altered, truncated or signed elsewhere, nothing does", () => {
