@@ -540,6 +540,36 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
   return { acked, errors };
 }
 
+/** Unary sends at a fixed rate to the no-op server: send → ack percentiles (nothing counted as sent). */
+async function noopAckProbe(port: number, ms: number, ratePerS: number): Promise<{ p50: number; p99: number }> {
+  useServer(port, false);
+  const acks: number[] = [];
+  const pending: Promise<void>[] = [];
+  const start = nowMs();
+  let issued = 0;
+  await new Promise<void>((res) => {
+    const timer = setInterval(() => {
+      const elapsed = nowMs() - start;
+      if (elapsed >= ms) {
+        clearInterval(timer);
+        res();
+        return;
+      }
+      const due = Math.floor((elapsed / 1000) * ratePerS) - issued;
+      for (let k = 0; k < due; k++) {
+        const i = (issued + k) % senders.length;
+        const s = senders[i]!;
+        const sentAt = nowMs();
+        pending.push(unary(s, makeRequest(s, i, "noop-low")).then(() => void acks.push(nowMs() - sentAt), () => undefined));
+      }
+      issued += Math.max(0, due);
+    }, 1);
+  });
+  await Promise.all(pending);
+  acks.sort((a, b) => a - b);
+  return { p50: round(percentile(acks, 50)), p99: round(percentile(acks, 99)) };
+}
+
 async function waitReceived(target: number, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (receivedCount < target && Date.now() < deadline) await sleep(20);
@@ -771,8 +801,6 @@ async function main() {
       }
       log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(r.realS.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopS.at(-1) ?? 0)}/s; server ${round1(streamCpu)} µs/msg`);
     }
-    await stopServer(noop);
-    closeClients(noop.port);
     useServer(server.current.port, true);
     limits.grpc_noop_unary_per_s = Math.round(median(r.noopU));
     limits.grpc_noop_stream_per_s = Math.round(median(r.noopS));
@@ -812,6 +840,7 @@ async function main() {
     if (!lowOnly) Object.assign(metrics, await rulesRounds(env, receivers, server.current, rulesEnv, cold));
 
     if (process.env.BENCH_STOP_AFTER === "stream") {
+      await stopServer(noop);
       await stopServer(server.current);
       throw new Error("stopped after the throughput rounds (BENCH_STOP_AFTER)");
     }
@@ -845,6 +874,14 @@ async function main() {
     const floor = await commitProbe(env, LOW_MS, 1000);
     limits.pg_commit_p50_ms = floor.p50;
     limits.pg_commit_p99_ms = floor.p99;
+    // The other floor: the same client at the same rate against the no-op server (send → ack), the
+    // transport and both event loops with no storage at all.
+    const transport = await noopAckProbe(noop.port, LOW_MS, 1000);
+    limits.noop_ack_p50_ms_at_1000_per_s = transport.p50;
+    limits.noop_ack_p99_ms_at_1000_per_s = transport.p99;
+    await stopServer(noop);
+    closeClients(noop.port);
+    useServer(server.current.port, true);
     const beforeLow = receivedCount;
     const stagesBefore = await scrapeStages(server.current.metricsPort);
     const el = await unaryAtRate(LOW_MS, 1000, "e2e-u-low");
