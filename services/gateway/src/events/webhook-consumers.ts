@@ -66,21 +66,6 @@ type Render<T> = (e: T, look: WebhookTargets) => Promise<NewDelivery | undefined
 /** Events gathered for a batch (up to this many, or this long after the first). */
 const BATCH_MAX = 500;
 const BATCH_LINGER_MS = 5;
-/**
- * Batches are queued by this many lanes at once, an event's lane chosen by its
- * order key: a key's events stay in one lane, whose batches are queued one
- * after another, so each conversation's order is the queue's order, while
- * the lanes' INSERTs overlap (one at a time, the queue's own commit latency
- * set the webhook rate).
- */
-const LANES = 4;
-
-/** A small string hash (FNV-1a) for choosing a lane. */
-function laneOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % LANES;
-}
 
 /**
  * A durable consumer whose events are rendered and queued in batches: one
@@ -96,14 +81,12 @@ function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
     /** The events one delivery holds (a message.status event may carry many statuses); itself by default. */
     expand?: (e: T) => T[];
     skip?: (e: T) => boolean;
-    /** The event's order key (its conversation, its template): events with one key are queued in arrival order. */
-    keyOf: (e: T) => string;
     render: Render<T>;
   },
   targets: WebhookTargets,
   wake: () => void,
 ): void {
-  const lanes = Array.from({ length: LANES }, () => createBatcher<T, Outcome>({
+  const batcher = createBatcher<T, Outcome>({
     max: BATCH_MAX,
     lingerMs: BATCH_LINGER_MS,
     async flush(events) {
@@ -118,23 +101,22 @@ function consumeBatched<T extends { meta?: { eventId: string } | undefined }>(
       if (out.length) wake();
       return events.map(() => "ack" as const);
     },
-  }));
-  const add = (e: T) => lanes[laneOf(spec.keyOf(e))]!.add(e);
+  });
   rt.consume<T>({
     durable: spec.durable,
     domain: "messaging",
     subject: spec.subject,
     decode: spec.decode,
     batch: BATCH_MAX * 2,
-    inFlight: BATCH_MAX * LANES,
+    inFlight: BATCH_MAX * 2,
     async handle(e) {
       const events = spec.expand ? spec.expand(e) : [e];
       if (events.some((one) => !one.meta?.eventId)) return "term";
       const todo = spec.skip ? events.filter((one) => !spec.skip!(one)) : events;
       if (todo.length === 0) return "ack";
-      if (todo.length === 1) return add(todo[0]!);
+      if (todo.length === 1) return batcher.add(todo[0]!);
       // Acked once every status it holds is queued; a failure redelivers it whole (the queue's unique key drops repeats).
-      const outcomes = await Promise.all(todo.map(add));
+      const outcomes = await Promise.all(todo.map((one) => batcher.add(one)));
       return outcomes.find((o) => o !== "ack") ?? "ack";
     },
   });
@@ -152,7 +134,6 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: 
       subject: subjects.messageReceived,
       decode: (data) => MessageReceived.decode(data),
       skip: (e) => !e.message,
-      keyOf: (e) => e.message!.conversationId,
       async render(e, look) {
         const message = e.message!;
         const number = await look.number(e.phoneNumberId);
@@ -178,7 +159,6 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: 
       expand: (e) => (e.statuses.length > 0 ? e.statuses : [e]),
       // Statuses of the business's own sends only: a customer's messages are reported to the business as inbound messages.
       skip: (e) => e.sender?.kind?.$case !== "phoneNumberId" || !statusName(e.status),
-      keyOf: (e) => e.conversationId,
       async render(e, look) {
         const number = await look.number(e.phoneNumberId);
         const waba = number ? await look.waba(number.businessId) : undefined;
@@ -210,7 +190,6 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: 
       subject: subjects.templateStatus,
       decode: (data) => TemplateStatusChanged.decode(data),
       skip: (e) => e.newStatus === TemplateStatus.TEMPLATE_STATUS_UNSPECIFIED,
-      keyOf: (e) => `template:${e.templateId}`,
       async render(e, look) {
         const waba = await look.waba(e.businessId || e.meta?.businessId || "");
         if (!waba) return undefined;

@@ -95,9 +95,13 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
     // row cost 15× a hash join (0.76 s against 0.05 s for 20,000 queued rows over 200 keys, 3,000 leased).
     // A lease lost in a crash only makes its rows due again (delivery is at least once): no need to wait for the
     // commit's flush while every other claim waits on the lock.
-    await sql`SET LOCAL enable_nestloop = off`.execute(trx);
     await sql`SET LOCAL synchronous_commit = off`.execute(trx);
-    return (await claimRows(trx, limit, leaseMs)).rows;
+    await sql`SET LOCAL enable_nestloop = off`.execute(trx);
+    const ids = (await dueIds(trx, limit)).rows.map((r) => r.id);
+    if (ids.length === 0) return [];
+    // The lease by primary key: a nested loop again (without it, a hash join over the whole table).
+    await sql`SET LOCAL enable_nestloop = on`.execute(trx);
+    return (await leaseRows(trx, ids, leaseMs)).rows;
   });
   // RETURNING gives no order; the queue's is by id (bigserial, as text: compare by length, then text).
   rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -107,22 +111,27 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
 /** An advisory lock key of the gateway's own ("gwclaim" as a number). */
 const CLAIM_LOCK = 0x6777636c61696d;
 
-function claimRows(db: Db, limit: number, leaseMs: number) {
-  return sql<{ id: string; partner_id: string; waba_id: string; callback_uri: string | null; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
+/** Due rows in queue order whose keys have nothing leased or waiting before them, locked for this transaction. */
+function dueIds(db: Db, limit: number) {
+  return sql<{ id: string }>`
     WITH blocked AS (
       -- Per key, its first pending row that is leased or waiting for a retry: nothing at or after it is due.
       SELECT waba_id, order_key, min(id) AS first_id FROM webhook_delivery
       WHERE status = 'pending' AND (next_attempt_at > now() OR (locked_until IS NOT NULL AND locked_until >= now()))
       GROUP BY waba_id, order_key)
+    SELECT d.id FROM webhook_delivery d
+    LEFT JOIN blocked b ON b.waba_id = d.waba_id AND b.order_key = d.order_key
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
+      AND (b.first_id IS NULL OR d.id < b.first_id)
+    ORDER BY d.id
+    LIMIT ${limit}
+    FOR UPDATE OF d SKIP LOCKED`.execute(db);
+}
+
+function leaseRows(db: Db, ids: string[], leaseMs: number) {
+  return sql<{ id: string; partner_id: string; waba_id: string; callback_uri: string | null; event_id: string; order_key: string; body: string; attempts: number; created_at: Date }>`
     UPDATE webhook_delivery SET locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
-    WHERE id IN (
-      SELECT d.id FROM webhook_delivery d
-      LEFT JOIN blocked b ON b.waba_id = d.waba_id AND b.order_key = d.order_key
-      WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
-        AND (b.first_id IS NULL OR d.id < b.first_id)
-      ORDER BY d.id
-      LIMIT ${limit}
-      FOR UPDATE OF d SKIP LOCKED)
+    WHERE id = ANY(${ids}::bigint[])
     RETURNING id, partner_id, waba_id, callback_uri, event_id, order_key, body, attempts, created_at`.execute(db);
 }
 
