@@ -62,6 +62,18 @@ describe("authentication and tenancy", () => {
     expect((await send(text(), expired)).body.error.error_data.details).toMatch(/expired/);
   });
 
+  it("when a token that was just used is revoked, then it is refused once AUTH_CACHE_MS has passed (the bound on a cached token)", async () => {
+    const { number } = await registerCustomer(stack);
+    const token = await issueToken(stack.gateway.db, p.partnerId, ["whatsapp_business_messaging"]);
+    const use = () => graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/messages`, { token, json: { messaging_product: "whatsapp", to: number, type: "text", text: { body: "hi" } } });
+    const first = await use();
+    expect(first.status, first.text).not.toBe(401);
+    expect(await revokeToken(stack.gateway.db, token)).toBe(true);
+    // The default AUTH_CACHE_MS (2 s): an accepted token is remembered at most that long.
+    await new Promise((r) => setTimeout(r, 2000 + 100));
+    expectGraphError(await use(), 190, 401);
+  });
+
   it("when the token lacks whatsapp_business_messaging, then 10 Permission Denied (HTTP 403)", async () => {
     const managementOnly = await issueToken(stack.gateway.db, p.partnerId, ["whatsapp_business_management"]);
     expectGraphError(await send(text(), managementOnly), 10, 403);
