@@ -128,8 +128,9 @@ const RELISTEN_MS = 5_000;
 const BACKLOG_EVERY_MS = 1_000;
 /** Handed-over rows published within this long are deleted in one statement. */
 const DELETE_EVERY_MS = 20;
-/** Rows handed over and waiting while the table drains; past this they are left to the passes. */
+/** Rows (and their bytes) handed over and waiting while the table drains; past either they are left to the passes. */
 const QUEUE_MAX = 10_000;
+const QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 const DIGITS = /^\d+$/;
 
 /** A PubAck is {"stream":…,"seq":…}; a refusal carries an "error" object. */
@@ -169,7 +170,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   // commit order) while passes drain the table, and go out once a pass found it drained,
   // skipping those the passes published meanwhile (`relayedByPasses`).
   let handing = false;
-  let queue: { id: string; events: OutboxEvent[] }[] = [];
+  let queue: { id: string; events: OutboxEvent[]; bytes: number }[] = [];
+  let queuedBytes = 0;
   let dropped = 0; // times the queue overflowed: its rows are left to the passes
   const relayedByPasses = new Set<string>();
   let toDelete: string[] = [];
@@ -324,13 +326,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (!handoffMode) throw new Error("handoff() needs a relay created with handoffSettleMs");
     // Not running, or an id that is not the table's: the row waits for the passes.
     if (!running || !DIGITS.test(rowId)) return;
-    if (queue.length >= QUEUE_MAX) {
+    let bytes = 0;
+    for (const e of events) bytes += e.payload.length;
+    if (queue.length >= QUEUE_MAX || queuedBytes + bytes > QUEUE_MAX_BYTES) {
       // Publishing has been failing for a while: leave these rows to the passes.
       queue = [];
+      queuedBytes = 0;
       relayedByPasses.clear();
       dropped++;
     }
-    queue.push({ id: rowId, events });
+    queue.push({ id: rowId, events, bytes });
+    queuedBytes += bytes;
     if (handing) void exclusive(sendQueued);
   }
 
@@ -355,8 +361,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       pendingWake = true;
       wake?.();
     } finally {
+      for (let k = 0; k < i && k < queue.length; k++) queuedBytes -= queue[k]!.bytes;
       queue = queue.slice(i);
-      if (queue.length === 0) relayedByPasses.clear();
+      if (queue.length === 0) {
+        queuedBytes = 0;
+        relayedByPasses.clear();
+      }
     }
   }
 

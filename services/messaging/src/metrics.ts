@@ -106,7 +106,8 @@ export function createMessagingMetrics(registry: Registry): MessagingMetrics {
     name: "kontor_messaging_send_stage_seconds",
     help: "Where a group commit's oldest send spent its time: queued (waiting for a batch), commit (dispatch to COMMIT returned, lock waits included), ordered (waiting for the batch ahead to be delivered), delivered (frames handed to the recipients' streams and other replicas)",
     labelNames: ["stage"] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    // Fine around the 10 ms a chat message should take end to end.
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1],
     registers,
   });
   const queued = stage.labels("queued");
