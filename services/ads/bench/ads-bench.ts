@@ -111,7 +111,8 @@ async function seed(pool: { query(q: string, v?: unknown[]): Promise<unknown> })
 
 function startServer(env: Record<string, string>) {
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
-  const nodeArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_SERVER_NODE_ARGS: more node flags for the service (an A/B of --max-semi-space-size, say).
+  const nodeArgs = [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   return startBenchServer<{ port: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), env, { nodeArgs });
 }
 
