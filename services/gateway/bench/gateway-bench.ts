@@ -306,11 +306,13 @@ async function main() {
     // difference is what the path costs and not how well a batch amortizes at a higher rate.
     const equalRate = Math.max(20, Math.round(Math.min(sendsPerS, median(rates.messaging)) * 0.6));
     const equal = { direct: [] as Parties[], gateway: [] as Parties[] };
+    const equalLatency = { direct: [] as number[], gateway: [] as number[] };
     for (let round = 0; round < 2; round++) {
       for (const [kind, send] of [["direct", grpcSend], ["gateway", (s: number) => httpSend(gateway.port, s)]] as const) {
         const a = cpuNow(pids);
         const r = await openLoop(equalRate, PHASE_MS / 2, send);
         equal[kind].push(perOp(a, cpuNow(pids), r.ok));
+        equalLatency[kind].push(...r.latencies);
       }
     }
 
@@ -387,6 +389,9 @@ async function main() {
         cpu_us_per_send_direct: direct,
         equal_rate_per_s: equalRate,
         cpu_us_per_send_at_equal_rate: { direct: parties(equal.direct), via_gateway: parties(equal.gateway) },
+        // Messaging's own durable-ack latency at that rate is the floor under the gateway's.
+        p99_ms_at_equal_rate: { direct: r1(pct(equalLatency.direct, 99)), via_gateway: r1(pct(equalLatency.gateway, 99)) },
+        p50_ms_at_equal_rate: { direct: r1(pct(equalLatency.direct, 50)), via_gateway: r1(pct(equalLatency.gateway, 50)) },
         cpu_us_per_http_noop: parties(cpu.noop!),
         cpu_us_per_webhook: hooksCpu,
         idle_cpu_us_per_s: idle,
