@@ -82,7 +82,8 @@ export function createCartService(ports: CartPorts) {
         quantity,
         // Removing an item keeps the cart's currency (the removed product may have moved to another one).
         currency: after.length === 0 ? null : quantity > 0 ? product.price.currency : (cart?.currency?.trim() ?? null),
-        catalogId: after.length === 0 && cart ? cart.catalog_id : catalog.id,
+        // Only an addition moves the cart to this catalog (checked above when other items stay).
+        catalogId: quantity > 0 || !cart ? catalog.id : cart.catalog_id,
       });
       if (written) return view(db, written, { items: after, products: read.products.map(productRowToProduct) });
       if (attempt >= ATTEMPTS) throw new ConcurrentUpdate("the cart changed meanwhile, retry");
