@@ -366,7 +366,8 @@ describe("privacy at rest", () => {
   });
 });
 
-describe("restart", () => {
+// Stopping and starting the service (migrations, consumers, relays) takes tens of seconds on a loaded host.
+describe("restart", { timeout: 90_000 }, () => {
   it("when the service restarts mid-stream, then clients resume with their cursors, resend unacked sends, and nothing is lost or doubled", async () => {
     const c = await newCustomer();
     const inbox = new Inbox(client, c.token, customer(c.id));
