@@ -73,7 +73,10 @@ describe("validateNewCampaign: bids, budgets, creatives, targeting", () => {
     expect(invalidField(() => validateNewCampaign({ ...valid, creatives: [{ ...c, headline: " " }] }, now))).toBe("creatives[0].headline");
     expect(invalidField(() => validateNewCampaign({ ...valid, creatives: [c, { ...c, imageUrl: "http://x.test/a.png" }] }, now))).toBe("creatives[1].image_url");
     expect(invalidField(() => validateNewCampaign({ ...valid, objective: "display" }, now))).toBe("creatives[0].landing_url");
-    expect(invalidField(() => validateNewCampaign({ ...valid, objective: "sponsored_message" }, now))).toBe("creatives[0].template_name");
+    const cpmBid = { kind: "cpm" as const, amount: { amountMinor: "30", currency: "EUR" } };
+    expect(invalidField(() => validateNewCampaign({ ...valid, objective: "sponsored_message", bid: cpmBid }, now))).toBe("creatives[0].template_name");
+    // Sponsored messages are charged per message sent: a CPC bid is refused.
+    expect(invalidField(() => validateNewCampaign({ ...valid, objective: "sponsored_message" }, now))).toBe("bid.kind");
     expect(validateNewCampaign({ ...valid, creatives: [c, c] }, now).creatives.map((x) => x.id)).toEqual(["c1", "c2"]);
   });
 
