@@ -148,6 +148,21 @@ describe("cart changes at once", () => {
     await call(client, "removeCartItem", { catalogId, productRetailerId: "TEA" }, carol);
   });
 
+  it("when a customer removes through another catalog of the business a product the cart does not hold, then the cart keeps its catalog and takes more of it", async () => {
+    const fay = await env.token({ kind: "customer", customerId: "c_fay" });
+    const second = (await call(client, "createCatalog", { businessId: BIZ, name: "Second" }, owner)).catalog!.id;
+    await bulkUpsert(client, second, [buildProductInput({ retailerId: "ELSEWHERE", price: { amountMinor: "100", currency: "EUR" } })], owner);
+    await call(client, "addCartItem", { catalogId, productRetailerId: "TEA", quantity: 1 }, fay);
+    const after = (await call(client, "removeCartItem", { catalogId: second, productRetailerId: "ELSEWHERE" }, fay)).cart!;
+    expect([after.catalogId, after.items.map((i) => i.productRetailerId)]).toEqual([catalogId, ["TEA"]]);
+    const more = (await call(client, "addCartItem", { catalogId, productRetailerId: "POT", quantity: 1 }, fay)).cart!;
+    expect(more.items.map((i) => i.productRetailerId)).toEqual(["TEA", "POT"]);
+    const other = await refusal(client, "addCartItem", { catalogId: second, productRetailerId: "ELSEWHERE", quantity: 1 }, fay);
+    expect({ code: other.code, reason: other.reason }).toEqual({ code: status.FAILED_PRECONDITION, reason: "CATALOG_MISMATCH" });
+    await call(client, "removeCartItem", { catalogId, productRetailerId: "TEA" }, fay);
+    await call(client, "removeCartItem", { catalogId, productRetailerId: "POT" }, fay);
+  });
+
   it("when the business moves a product in the cart to another currency, then the cart neither sums nor orders it (CURRENCY_MISMATCH at checkout, nothing ordered) until it is removed", async () => {
     const dave = await env.token({ kind: "customer", customerId: "c_dave" });
     await call(client, "addCartItem", { catalogId, productRetailerId: "TEA", quantity: 1 }, dave);
