@@ -20,12 +20,14 @@ export function kontorVitestConfig(options = {}) {
         },
         {
           extends: true,
+          // Bounds for failures only: a case that starts services and databases takes tens of
+          // seconds on a host three times slower than a quiet one, or beside other heavy work.
           test: {
             name: "int",
             include: ["test/**/*.int.test.ts"],
             environment: "node",
-            testTimeout: options.intTimeoutMs ?? 30_000,
-            hookTimeout: 60_000,
+            testTimeout: options.intTimeoutMs ?? 60_000,
+            hookTimeout: 120_000,
           },
         },
       ],

@@ -29,8 +29,12 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-/** A bank that answers after 5 s, and a service that asks it again after 1 s without an answer. */
-const serviceEnv = () => testEnv(env, { BANK_SANDBOX_LATENCY_MS: "5000", BANK_ASK_AGAIN_AFTER_MS: "1000", SWEEP_INTERVAL_MS: "300", PIN_VERIFIED_TTL_MS: "600000" });
+/**
+ * A bank that answers after 30 s (the payout must still wait on it when the service is killed,
+ * after 20 transfers: seconds on a quiet host, more on a slow one), and a service that asks it
+ * again after 1 s without an answer.
+ */
+const serviceEnv = () => testEnv(env, { BANK_SANDBOX_LATENCY_MS: "30000", BANK_ASK_AGAIN_AFTER_MS: "1000", SWEEP_INTERVAL_MS: "300", PIN_VERIFIED_TTL_MS: "600000" });
 
 const startService = () => startServiceProcess(SERVER, [], serviceEnv());
 
