@@ -21,6 +21,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   PUBLIC_URL: url.default(""),
   /** Where messaging serves gRPC (MessagingService and TemplateService). */
   MESSAGING_ADDRESS: z.string().min(1).default("127.0.0.1:50051"),
+  /** Where directory serves gRPC (the business profile). */
+  DIRECTORY_ADDRESS: z.string().min(1).default("127.0.0.1:50052"),
   /** Connections to messaging that sends are spread over. */
   MESSAGING_CHANNELS: z.coerce.number().int().min(1).max(64).default(4),
   /**

@@ -9,6 +9,8 @@ import { generateSigningKeys } from "@kontor/service-kit/auth";
 import type { TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { createMessaging, type MessagingApp } from "@kontor/messaging/app";
+import { createDirectory, type DirectoryApp } from "@kontor/directory/app";
+import { loadConfig as loadDirectoryConfig } from "@kontor/directory/config";
 import { loadConfig as loadMessagingConfig } from "@kontor/messaging/config";
 import { createGateway, type GatewayApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
@@ -21,6 +23,9 @@ export const e164 = () => `+4915${String(Math.floor(Math.random() * 1e9)).padSta
 
 export interface Stack {
   messaging: MessagingApp;
+  /** Started only with `withDirectory` (the business profile routes call it), and its gRPC port. */
+  directory?: DirectoryApp;
+  directoryPort: number;
   messagingClient: MessagingServiceClient;
   gateway: GatewayApp;
   /** http://127.0.0.1:<port> */
@@ -36,13 +41,19 @@ export interface Stack {
  * over the test file's real PostgreSQL and NATS. The gateway signs with a key
  * of its own that messaging trusts next to the test key.
  */
-export async function startStack(env: TestEnv, options: { messaging?: Record<string, string>; gateway?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(env: TestEnv, options: { messaging?: Record<string, string>; gateway?: Record<string, string>; withDirectory?: boolean } = {}): Promise<Stack> {
   const gatewayKeys = await generateSigningKeys(`gw-${randomBytes(3).toString("hex")}`);
   const keys = JSON.stringify([...(JSON.parse(env.authPublicKeys) as object[]), gatewayKeys.publicJwk]);
   const messaging = await createMessaging(
     loadMessagingConfig(env.env({ AUTH_PUBLIC_KEYS: keys, MESSAGE_MASTER_KEY: randomBytes(32).toString("base64"), INBOX_SWEEP_MS: "300", ...options.messaging })),
   );
   const { port } = await messaging.start();
+  let directory: DirectoryApp | undefined;
+  let directoryPort = 0;
+  if (options.withDirectory) {
+    directory = await createDirectory(loadDirectoryConfig(env.env({ AUTH_PUBLIC_KEYS: keys })));
+    ({ port: directoryPort } = await directory.start());
+  }
   const gatewayConfig = loadConfig(
       env.env({
         AUTH_PUBLIC_KEYS: keys,
@@ -54,6 +65,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
         WEBHOOK_RETRY_BASE_MS: "50",
         WEBHOOK_RETRY_MAX_MS: "400",
         WEBHOOK_POLL_MS: "50",
+        ...(directory ? { DIRECTORY_ADDRESS: `127.0.0.1:${directoryPort}` } : {}),
         ...options.gateway,
       }),
   );
@@ -62,6 +74,8 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
   const messagingClient = clientFor(MessagingServiceClient, port);
   const stack: Stack = {
     messaging,
+    directory,
+    directoryPort,
     messagingClient,
     gateway,
     base: `http://127.0.0.1:${httpPort}`,
@@ -76,6 +90,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
       messagingClient.close();
       await gateway.stop();
       await messaging.stop();
+      await directory?.stop();
     },
   };
   return stack;

@@ -1,6 +1,7 @@
 import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
+import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
 import type { TokenSigner } from "@kontor/service-kit/auth";
 import { standardDetails } from "@kontor/service-kit/errors";
 import { createClient, unaryCall } from "@kontor/service-kit/grpc-client";
@@ -49,6 +50,8 @@ export interface ServiceClients {
    */
   send(request: SendMessageRequest, actingFor: { partnerId: string; businessId: string }): Promise<SendResult | undefined>;
   templates: TemplateServiceClient;
+  /** Directory: the business profile (/{phone-number-id}/whatsapp_business_profile). */
+  directory: DirectoryServiceClient;
   call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, actingFor: { partnerId: string; businessId: string }): Promise<Res>;
   close(): void;
 }
@@ -56,7 +59,7 @@ export interface ServiceClients {
 /** Tokens live this long; a cached one is replaced a minute before it expires. */
 const TOKEN_TTL_S = 300;
 
-export function createServiceClients(options: { messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number; sends?: "stream" | "unary" }): ServiceClients {
+export function createServiceClients(options: { directoryAddress?: string; messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number; sends?: "stream" | "unary" }): ServiceClients {
   const messaging = createClient(MessagingServiceClient, options.messagingAddress);
   // Each its own connection (a local subchannel pool): clients with equal options would otherwise share one.
   const senders = Array.from({ length: Math.max(1, options.channels) }, () =>
@@ -68,6 +71,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
     }),
   );
   const templates = createClient(TemplateServiceClient, options.messagingAddress);
+  const directory = createClient(DirectoryServiceClient, options.directoryAddress ?? "127.0.0.1:50052");
   const tokens = new Map<string, { token: string; renewAt: number }>();
   async function tokenFor(partnerId: string, businessId: string): Promise<string> {
     const key = `${partnerId}\u0000${businessId}`;
@@ -101,6 +105,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
       }
     },
     templates,
+    directory,
     async call(client, method, request, actingFor) {
       const token = await tokenFor(actingFor.partnerId, actingFor.businessId);
       try {
@@ -114,6 +119,7 @@ export function createServiceClients(options: { messagingAddress: string; signer
       messaging.close();
       for (const c of senders) c.close();
       templates.close();
+      directory.close();
     },
   };
 }
