@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WhatsAppClient } from "@kapso/whatsapp-cloud-api";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor, unaryCall, waitFor } from "@kontor/testkit/grpc";
@@ -99,5 +100,13 @@ describe("/{phone-number-id}/whatsapp_business_profile", () => {
     const other = await createPartner(env, stack);
     expectGraphError(await post({ messaging_product: "whatsapp", about: "mine now" }, other.token), 100, 400);
     expectGraphError(await graph(stack.base, "GET", `/v23.0/${p.phoneNumberId}/whatsapp_business_profile`, { token: other.token }), 100, 400);
+  });
+
+  it("when a published SDK (@kapso/whatsapp-cloud-api) reads and updates the profile by base URL only, then each call succeeds with its own parsing", async () => {
+    const sdk = new WhatsAppClient({ baseUrl: stack.base, accessToken: p.token, graphVersion: "v23.0" });
+    const updated = await sdk.phoneNumbers.businessProfile.update({ phoneNumberId: p.phoneNumberId, description: "Pots, cacti and succulents", email: "shop@shrub.example" });
+    expect(updated).toMatchObject({ success: true });
+    const read = (await sdk.phoneNumbers.businessProfile.get({ phoneNumberId: p.phoneNumberId, fields: "description,email" })) as { data: Record<string, unknown>[] };
+    expect(read.data[0]).toMatchObject({ description: "Pots, cacti and succulents", email: "shop@shrub.example" });
   });
 });
