@@ -53,6 +53,19 @@ describe("@kapso/whatsapp-cloud-api against the gateway", () => {
     expect(read.success).toBe(true);
     const reply = await sdk.messages.sendText({ phoneNumberId: p.phoneNumberId, to: number, body: "You're welcome" });
     expect(reply.messages[0]?.id).toMatch(/^wamid\./);
+    // Interactive buttons, as a reply to the customer's message (context).
+    const buttons = await sdk.messages.sendInteractiveButtons({
+      phoneNumberId: p.phoneNumberId,
+      to: number,
+      contextMessageId: result!.messageId,
+      bodyText: "Rate us",
+      footerText: "Kontor Pottery",
+      buttons: [
+        { id: "good", title: "Good" },
+        { id: "bad", title: "Bad" },
+      ],
+    });
+    expect(buttons.messages[0]?.id).toMatch(/^wamid\./);
   });
 
   it("when a send is refused, then the SDK raises its GraphApiError with the Cloud API code", async () => {
