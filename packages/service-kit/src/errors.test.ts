@@ -44,6 +44,13 @@ describe("toStatus", () => {
     expect(toStatus({ code: "40001", message: "could not serialize" }).status.code).toBe(status.ABORTED);
   });
 
+  it("when the database cannot be reached or the pool has no free connection in time, then UNAVAILABLE (retryable), not INTERNAL", () => {
+    expect(toStatus(new Error("timeout exceeded when trying to connect")).status.code).toBe(status.UNAVAILABLE);
+    expect(toStatus(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })).status.code).toBe(status.UNAVAILABLE);
+    expect(toStatus(new Error("Connection terminated unexpectedly")).status.code).toBe(status.UNAVAILABLE);
+    expect(toStatus(new Error("timeout exceeded")).status.code).toBe(status.INTERNAL);
+  });
+
   it("when anything else is thrown, then INTERNAL with a generic message", () => {
     const mapped = toStatus(new TypeError("cannot read properties of undefined (reading 'x') at /srv/app.ts:12"));
     expect(mapped.status.code).toBe(status.INTERNAL);

@@ -203,6 +203,23 @@ export function fromPgError(err: unknown): KontorError | undefined {
   }
 }
 
+/** Socket errors on the way to PostgreSQL (or another server). */
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND"]);
+
+/**
+ * A database that cannot be reached now, or a pool with no free connection
+ * within its wait (node-postgres's "timeout exceeded when trying to
+ * connect"): UNAVAILABLE, which clients retry (sends with their client id),
+ * not INTERNAL.
+ */
+export function fromConnectionError(err: unknown): KontorError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && CONNECTION_CODES.has(code)) return new DependencyDown();
+  if (err.message === "timeout exceeded when trying to connect" || err.message === "Connection terminated unexpectedly") return new DependencyDown();
+  return undefined;
+}
+
 /** `<table>_<field>_<kind>` → field; the table comes from the error so multi-word tables work. */
 function constraintField(constraint: string | undefined, table: string | undefined): string {
   if (!constraint) return "";
@@ -240,7 +257,7 @@ function rpcStatusOf(code: status, message: string, info: { reason: string; fiel
  * a generic message. `domain` is the ErrorInfo domain, `kontor.<service>`.
  */
 export function toStatus(err: unknown, domain = DEFAULT_DOMAIN): MappedError {
-  const known = err instanceof KontorError ? err : fromPgError(err);
+  const known = err instanceof KontorError ? err : (fromPgError(err) ?? fromConnectionError(err));
   if (!known) {
     let code: status = ERRORS.internal.code;
     let details = "internal error";
