@@ -504,10 +504,11 @@ interface RawClient {
   close(): void;
 }
 
-/** Open loop: unary sends at a fixed offered rate. */
-async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{ acked: number; errors: number }> {
-  let acked = 0;
-  let errors = 0;
+/**
+ * Open loop: unary sends at a fixed offered rate, each reporting its send → ack time (ms) or
+ * its failure to the callbacks.
+ */
+async function offerAtRate(ms: number, ratePerS: number, tag: string, ok: (ackMs: number) => void, failed: () => void): Promise<void> {
   const pending: Promise<void>[] = [];
   const start = nowMs();
   let issued = 0;
@@ -524,19 +525,23 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
         const i = (issued + k) % senders.length;
         const s = senders[i]!;
         const sentAt = nowMs();
-        pending.push(unary(s, makeRequest(s, i, tag)).then(
-          () => {
-            if (measuring) ackLatencies.push(nowMs() - sentAt);
-            acked++;
-            ackedTotal++;
-          },
-          () => void errors++,
-        ));
+        pending.push(unary(s, makeRequest(s, i, tag)).then(() => ok(nowMs() - sentAt), failed));
       }
       issued += Math.max(0, due);
     }, 1);
   });
   await Promise.all(pending);
+}
+
+async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{ acked: number; errors: number }> {
+  let acked = 0;
+  let errors = 0;
+  const ok = (ackMs: number) => {
+    if (measuring) ackLatencies.push(ackMs);
+    acked++;
+    ackedTotal++;
+  };
+  await offerAtRate(ms, ratePerS, tag, ok, () => void errors++);
   return { acked, errors };
 }
 
@@ -544,28 +549,7 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
 async function noopAckProbe(port: number, ms: number, ratePerS: number): Promise<{ p50: number; p99: number }> {
   useServer(port, false);
   const acks: number[] = [];
-  const pending: Promise<void>[] = [];
-  const start = nowMs();
-  let issued = 0;
-  await new Promise<void>((res) => {
-    const timer = setInterval(() => {
-      const elapsed = nowMs() - start;
-      if (elapsed >= ms) {
-        clearInterval(timer);
-        res();
-        return;
-      }
-      const due = Math.floor((elapsed / 1000) * ratePerS) - issued;
-      for (let k = 0; k < due; k++) {
-        const i = (issued + k) % senders.length;
-        const s = senders[i]!;
-        const sentAt = nowMs();
-        pending.push(unary(s, makeRequest(s, i, "noop-low")).then(() => void acks.push(nowMs() - sentAt), () => undefined));
-      }
-      issued += Math.max(0, due);
-    }, 1);
-  });
-  await Promise.all(pending);
+  await offerAtRate(ms, ratePerS, "noop-low", (ackMs) => void acks.push(ackMs), () => undefined);
   acks.sort((a, b) => a - b);
   return { p50: round(percentile(acks, 50)), p99: round(percentile(acks, 99)) };
 }
