@@ -19,6 +19,9 @@ const SUMMARIES: Record<string, string> = {
   "DELETE /:id/subscribed_apps": "Unsubscribe the app",
   "GET /:id/webhook_dead_letters": "Kontor: notifications whose retries ran out, with their last error",
   "POST /:id/webhook_dead_letters": "Kontor: deliver dead-lettered notifications again (all, or the ids given)",
+  "POST /:id/webhook_replay": "Kontor: deliver again what was queued since a time or an event id (the replay window is the retention), to the subscription or another URL",
+  "GET /:id/whatsapp_business_profile": "The business profile of the phone number's business (directory)",
+  "POST /:id/whatsapp_business_profile": "Update the business profile (about, address, description, email, websites)",
 };
 
 const graphError = {
