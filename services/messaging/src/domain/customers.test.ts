@@ -6,9 +6,9 @@ import type { Customer } from "./message.js";
 function rows(list: Customer[]): CustomerLookup & { reads: number } {
   const lookup = {
     reads: 0,
-    async findCustomer(by: { id: string } | { e164: string }) {
+    async findCustomers(by: { ids: string[] } | { e164s: string[] }) {
       lookup.reads++;
-      return list.find((c) => ("id" in by ? c.id === by.id : c.e164 === by.e164));
+      return list.filter((c) => ("ids" in by ? by.ids.includes(c.id) : by.e164s.includes(c.e164)));
     },
   };
   return lookup;
@@ -75,5 +75,19 @@ describe("the customer cache", () => {
     expect(await cache.byE164("+15550000001")).toBeUndefined();
     cache.remember({ id: "c1", e164: "+15550000001", readReceipts: true, profileName: "" });
     expect(cache.cached("c1")).toBeUndefined();
+  });
+
+  it("when many sends miss at once, then their customers are read together, each once, and unknown ones are not found", async () => {
+    const list = Array.from({ length: 2500 }, (_, i) => customer(`c${i}`, `+1555${String(i).padStart(7, "0")}`));
+    const store = rows(list);
+    const cache = createCustomerCache(store);
+    const ids = [...list.map((c) => c.id), "c0", "c1", "nobody"];
+    const found = await Promise.all(ids.map((id) => cache.byId(id)));
+    expect(found.slice(0, 2500).map((c) => c?.id)).toEqual(list.map((c) => c.id));
+    expect(found.at(-1)).toBeUndefined();
+    // 2,501 distinct ids in one turn: three statements of at most 1,000.
+    expect(store.reads).toBe(3);
+    expect((await cache.byE164("+15550000007"))?.id).toBe("c7");
+    expect(store.reads).toBe(3);
   });
 });

@@ -10,8 +10,12 @@ export interface CustomerInfo {
 }
 
 export interface CustomerLookup {
-  findCustomer(by: { id: string } | { e164: string }): Promise<Customer | undefined>;
+  /** Customers by ids or by numbers (one read for many; erased ones are not found). */
+  findCustomers(by: { ids: string[] } | { e164s: string[] }): Promise<Customer[]>;
 }
+
+/** Misses read together: one statement for up to this many customers. */
+const READ_BATCH = 1000;
 
 /** Customers cached per replica; beyond this the least recently used are dropped (and re-read on use). */
 const CUSTOMER_CACHE_MAX = 500_000;
@@ -35,13 +39,49 @@ export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_
     customersByE164.set(c.e164, c.id);
   }
 
-  async function load(by: { id: string } | { e164: string }): Promise<CustomerInfo | undefined> {
-    const row = await store.findCustomer(by);
-    if (!row || erased.has(row.id)) return undefined;
-    const info = { id: row.id, e164: row.e164, profileName: row.profileName, readReceipts: row.readReceipts };
-    remember(info);
-    return info;
+  /**
+   * Misses are read in batches: the lookups started in one turn of the event loop share one
+   * statement, and lookups of a customer already being read wait for that read. After a restart
+   * every send misses; one read per send would queue thousands on the pool.
+   */
+  function batcher(kind: "ids" | "e164s") {
+    const inFlight = new Map<string, Promise<CustomerInfo | undefined>>();
+    let waiting: { key: string; resolve: (c: CustomerInfo | undefined) => void; reject: (e: unknown) => void }[] = [];
+    const flush = () => {
+      const batch = waiting;
+      waiting = [];
+      for (let i = 0; i < batch.length; i += READ_BATCH) void read(batch.slice(i, i + READ_BATCH));
+    };
+    const read = async (part: typeof waiting) => {
+      const keys = part.map((w) => w.key);
+      try {
+        const found = new Map<string, CustomerInfo>();
+        for (const row of await store.findCustomers(kind === "ids" ? { ids: keys } : { e164s: keys })) {
+          if (erased.has(row.id)) continue;
+          const info = { id: row.id, e164: row.e164, profileName: row.profileName, readReceipts: row.readReceipts };
+          remember(info);
+          found.set(kind === "ids" ? row.id : row.e164, info);
+        }
+        for (const w of part) w.resolve(found.get(w.key));
+      } catch (err) {
+        for (const w of part) w.reject(err);
+      } finally {
+        for (const k of keys) inFlight.delete(k);
+      }
+    };
+    return (key: string): Promise<CustomerInfo | undefined> => {
+      const pending = inFlight.get(key);
+      if (pending) return pending;
+      const p = new Promise<CustomerInfo | undefined>((resolve, reject) => {
+        if (waiting.length === 0) setImmediate(flush);
+        waiting.push({ key, resolve, reject });
+      });
+      inFlight.set(key, p);
+      return p;
+    };
   }
+  const loadById = batcher("ids");
+  const loadByE164 = batcher("e164s");
 
   return {
     remember,
@@ -50,12 +90,12 @@ export function createCustomerCache(store: CustomerLookup, max = CUSTOMER_CACHE_
       return customers.get(id);
     },
     async byId(id: string): Promise<CustomerInfo | undefined> {
-      return customers.get(id) ?? load({ id });
+      return customers.get(id) ?? loadById(id);
     },
     async byE164(e164: string): Promise<CustomerInfo | undefined> {
       const id = customersByE164.get(e164);
       if (id) return customers.get(id);
-      return load({ e164 });
+      return loadByE164(e164);
     },
     /**
      * An erased customer (here or on another replica, events/customer-erasure.ts):

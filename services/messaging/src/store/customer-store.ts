@@ -38,6 +38,15 @@ export async function upsertCustomer(
   return { customer: toCustomer(row), created: false };
 }
 
+/** Customers by ids or by numbers; erased ones are not found. */
+export async function findCustomers(db: Kysely<MessagingDatabase>, by: { ids: string[] } | { e164s: string[] }): Promise<Customer[]> {
+  const keys = "ids" in by ? by.ids : by.e164s;
+  if (keys.length === 0) return [];
+  const q = db.selectFrom("customer").selectAll().where("erased_at", "is", null);
+  const rows = await ("ids" in by ? q.where("id", "in", by.ids) : q.where("e164", "in", by.e164s)).execute();
+  return rows.map(toCustomer);
+}
+
 /** A customer by id or number; an erased one is not found. */
 export async function findCustomer(db: Kysely<MessagingDatabase>, by: { id: string } | { e164: string }): Promise<Customer | undefined> {
   const q = db.selectFrom("customer").selectAll().where("erased_at", "is", null);

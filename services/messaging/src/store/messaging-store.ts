@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AdminTransaction } from "../domain/admin-service.js";
 import type { ReceiptTransaction } from "../domain/receipt-service.js";
-import { findCustomer, upsertCustomer } from "./customer-store.js";
+import { findCustomer, findCustomers, upsertCustomer } from "./customer-store.js";
 import type { MessagingDatabase } from "./database.js";
 import * as messages from "./message-store.js";
 import * as templates from "./template-store.js";
@@ -20,6 +20,7 @@ export type Enqueue = (trx: Kysely<MessagingDatabase>, events: OutboxEvent[]) =>
 export function createMessagingStore(db: Kysely<MessagingDatabase>, enqueue: Enqueue) {
   return {
     findCustomer: (by: { id: string } | { e164: string }) => findCustomer(db, by),
+    findCustomers: (by: { ids: string[] } | { e164s: string[] }) => findCustomers(db, by),
     findMessage: (id: string) => messages.findMessage(db, id),
     findConversation: (id: string) => messages.findConversation(db, id),
     readInbox: (participant: string, after: number, before: number | undefined, limit: number) => messages.readInbox(db, participant, after, before, limit),
