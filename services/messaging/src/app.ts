@@ -145,6 +145,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const writer = createSendWriter<PendingItem>(writerPool, rt.schema, {
     trace: config.MESSAGING_TRACE_WRITER === "1" || config.MESSAGING_TRACE_WRITER === "pg",
     handoff: sendRelay && ((id, events) => sendRelay.handoff(id, events)),
+    rememberConversations: config.SEND_COMMIT === "one_round_trip",
   });
   if (sendRelay) rt.onStart(() => sendRelay.start());
   // MESSAGING_TRACE_WRITER=pg: PostgreSQL also logs each writer statement's own duration (superuser only), to set beside the round trips.

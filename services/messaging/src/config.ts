@@ -36,6 +36,12 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
    * by the runtime's relay (the A/B baseline).
    */
   SEND_EVENTS: z.enum(["handoff", "table"]).default("handoff"),
+  /**
+   * "one_round_trip": business sends to conversations this replica remembers commit in one round
+   * trip (the insert moves the conversation numbers it expects; a stale one falls back);
+   * "two_round_trips": every batch upserts its conversations first (the A/B baseline).
+   */
+  SEND_COMMIT: z.enum(["one_round_trip", "two_round_trips"]).default("one_round_trip"),
   /** Sends queued in one replica before new ones are refused with RESOURCE_EXHAUSTED. */
   SEND_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** How often a replica checks connected inboxes for messages whose live publish was lost (ms). */

@@ -20,7 +20,8 @@ beforeAll(async () => {
   for (const pipeline of [true, false]) {
     const pool = createPool({ url: env.databaseUrl, schema: "messaging", max: 4, pipeline });
     pools.push(pool);
-    writers.set(pipeline ? "pipelined" : "plain", createSendWriter(pool, "messaging"));
+    // These cases exercise the two-round-trip path's lock chain and redo; the one-round-trip path has its own below.
+    writers.set(pipeline ? "pipelined" : "plain", createSendWriter(pool, "messaging", { rememberConversations: false }));
   }
 });
 
@@ -117,5 +118,44 @@ describe.each(["pipelined", "plain"])("send writer on a %s pool", (kind) => {
     expect(seqs).toEqual([1, 2, 3, 4]);
     const rows = await db.pool.query<{ seq: string }>("SELECT seq FROM message WHERE conversation_id = $1 ORDER BY seq", [a.results[0]!.conversationId]);
     expect(rows.rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("one round trip for remembered conversations", () => {
+  it("when a replica remembers a conversation, then its next batches commit in one round trip, a number another replica moved on falls back, and the numbers have no gap", async () => {
+    const a = createSendWriter(pools[0]!, "messaging");
+    const b = createSendWriter(pools[1]!, "messaging"); // another replica
+    const customerId = "cust_remembered";
+    const seqOf = async (w: SendWriter, count: number) => (await w.write(Array.from({ length: count }, () => item(customerId)), noEvents)).results.map((r) => r.seq);
+    expect(await seqOf(a, 1)).toEqual([1]);
+    expect(a.counts).toMatchObject({ oneRoundTrip: 0, twoRoundTrips: 1 });
+    expect(await seqOf(a, 2)).toEqual([2, 3]);
+    expect(a.counts).toMatchObject({ oneRoundTrip: 1, twoRoundTrips: 1 });
+    // The other replica writes to the same conversation: a's memory is stale.
+    expect(await seqOf(b, 1)).toEqual([4]);
+    expect(await seqOf(a, 1)).toEqual([5]);
+    expect(a.counts).toMatchObject({ oneRoundTrip: 1, twoRoundTrips: 2, stale: 1 });
+    expect(await seqOf(a, 1)).toEqual([6]);
+    expect(a.counts.oneRoundTrip).toBe(2);
+
+    // Two batches in flight on it, chained as the service chains them: numbers in dispatch order.
+    const gates = chained();
+    const [first, next] = await Promise.all([
+      a.write([item(customerId), item(customerId)], noEvents, gates.first),
+      a.write([item(customerId), item(customerId)], noEvents, gates.next),
+    ]);
+    expect(first.results.map((r) => r.seq)).toEqual([7, 8]);
+    expect(next.results.map((r) => r.seq)).toEqual([9, 10]);
+    expect(a.counts, JSON.stringify(a.counts)).toMatchObject({ oneRoundTrip: 4 });
+    const rows = await db.pool.query<{ seq: string }>("SELECT m.seq FROM message m JOIN conversation c ON c.id = m.conversation_id WHERE c.customer_id = $1 ORDER BY m.seq", [customerId]);
+    expect(rows.rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    const conv = await db.pool.query<{ last_seq: string }>("SELECT last_seq FROM conversation WHERE customer_id = $1", [customerId]);
+    expect(Number(conv.rows[0]!.last_seq)).toBe(10);
+
+    // A retry inside a batch (a stored id) is redone in two round trips, and still numbers without a gap.
+    const again = item(customerId, "twice");
+    await a.write([again], noEvents);
+    const redo = await a.write([item(customerId, "twice"), item(customerId)], noEvents);
+    expect(redo.results.map((r) => [r.duplicate, r.seq])).toEqual([[true, 11], [false, 12]]);
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type pg from "pg";
 import { encodeOutboxBatch, outboxChannel, OUTBOX_TABLE, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { EventBuilder, Gates, OpenedConversation, SendItem, Stored, WindowRows } from "../domain/send-service.js";
@@ -13,7 +14,11 @@ const STATUS_SENT = 2;
 // send_batch_check()'s codes (migration 2026_11_24_090000).
 const INBOX_MISSING = "KR001";
 const RETRIED = "KR002";
-const RETRYABLE = new Set(["40P01", "40001", "23505", INBOX_MISSING, RETRIED]);
+// send_batch_seq_check() (migration 2026_12_05_220000): a remembered conversation number was stale.
+const STALE = "KR003";
+const RETRYABLE = new Set(["40P01", "40001", "23505", INBOX_MISSING, RETRIED, STALE]);
+/** Conversations whose last number this replica remembers (the one-round-trip commit). */
+const REMEMBERED_CONVERSATIONS = 200_000;
 const ignore = () => undefined;
 
 // Prepared statements (named → parsed and planned once per connection). Kysely
@@ -94,7 +99,7 @@ const numberArray = (values: number[]): string => `{${values.join(",")}}`;
 //   redone with a lookup (or after adding the inbox rows).
 // - the commit's events go into the kit's outbox as one row, and the NOTIFY
 //   wakes its relay: the same row and channel enqueue() writes.
-function insertMessages(channel: string, echo: boolean, handoff: boolean) {
+function insertMessages(channel: string, echo: boolean, handoff: boolean, fast = false) {
   const literal = `'${channel.replace(/'/g, "''")}'`;
   // Handoff: the events go to the relay in memory after COMMIT; the row (in the send path's own
   // table) is only for recovery, so no NOTIFY. Else the kit's table and a NOTIFY wake its relay.
@@ -131,12 +136,29 @@ function insertMessages(channel: string, echo: boolean, handoff: boolean) {
     : `${lockAndBump("(SELECT r AS p FROM t) AS rt")}, x AS (
         SELECT t.*, u.base + row_number() OVER (PARTITION BY t.r ORDER BY t.ord) AS rseq, NULL::bigint AS srseq FROM t JOIN u ON u.participant = t.r
       )`;
+  // The one-round-trip variant (business sends to conversations this replica remembers): the
+  // statement itself moves each conversation's last number, before anything else (the check is an
+  // init plan of t, so the conversation rows are locked before the inbox rows, as in the
+  // two-round-trip path), and raises KR003 unless it moved from what the writer expected. The
+  // condition is checked on the row it updated, not in WHERE: a row the batch ahead holds is
+  // waited for and then read as that batch committed it, where a WHERE on the old version would
+  // skip it.
+  const conversations = fast
+    ? `cv AS (
+        UPDATE conversation c SET last_seq = c.last_seq + d.n, last_activity_at = $10
+        FROM unnest($15::uuid[], $16::bigint[], $17::bigint[]) AS d(id, e, n)
+        WHERE c.id = d.id
+        RETURNING c.last_seq - d.n = d.e AS fresh
+      ), ok AS (
+        SELECT send_batch_seq_check((SELECT count(*) FROM cv WHERE fresh), $18::int) AS ok
+      ), `
+    : "";
   return {
-    name: `msg_insert_messages${echo ? "_echo" : ""}${handoff ? "_handoff" : ""}`,
-    text: `WITH t AS (
+    name: `msg_insert_messages${echo ? "_echo" : ""}${handoff ? "_handoff" : ""}${fast ? "_fast" : ""}`,
+    text: `WITH ${conversations}t AS (
         SELECT c, s, i, se, r, cm, ct, k, substring($9::bytea FROM bo FOR bl) AS b, ${echo ? "eo" : "false AS eo"}, ord
         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::int[], $12::int[], $13::int[]${echo ? ", $14::bool[]" : ""})
-          WITH ORDINALITY AS t(c, s, i, se, r, cm, ct, k, bo, bl${echo ? ", eo" : ""}, ord)
+          WITH ORDINALITY AS t(c, s, i, se, r, cm, ct, k, bo, bl${echo ? ", eo" : ""}, ord)${fast ? "\n        WHERE (SELECT ok FROM ok)" : ""}
       ), ${numbering}, m AS (
         INSERT INTO message (conversation_id, seq, id, sender, recipient, rseq, sender_rseq, client_message_id, content_type, key_id, body, status, created_at)
         SELECT x.c, x.s, x.i, x.se, x.r, x.rseq, x.srseq, x.cm, x.ct, x.k, x.b, ${STATUS_SENT}, $10 FROM x
@@ -148,7 +170,25 @@ function insertMessages(channel: string, echo: boolean, handoff: boolean) {
   };
 }
 
+/** Whether two items of the batch carry the same client id (the same message id). */
+function repeatsClientId(items: readonly SendItem[]): boolean {
+  const seen = new Set<string>();
+  for (const it of items) {
+    if (it.clientMessageId === "") continue;
+    if (seen.has(it.id)) return true;
+    seen.add(it.id);
+  }
+  return false;
+}
+
 const openGates: Gates = { beforeConversations: Promise.resolve(), conversationsLocked: () => undefined, beforeInbox: Promise.resolve(), inboxLocked: () => undefined };
+
+/** A one-round-trip batch's conversations: ids, the numbers expected, and how many it adds. */
+interface Fast {
+  ids: string[];
+  expected: number[];
+  n: number[];
+}
 
 interface ConvRow {
   id: string;
@@ -184,12 +224,22 @@ export function createSendWriter<T extends SendItem = SendItem>(
      * kit's outbox table with a NOTIFY, for the runtime's relay.
      */
     handoff?: (rowId: string, events: OutboxEvent[]) => void;
+    /** false: every batch takes two round trips (the A/B baseline, SEND_COMMIT=two_round_trips). */
+    rememberConversations?: boolean;
   } = {},
 ) {
   const handoff = options.handoff;
   const insert = insertMessages(outboxChannel(schema), false, handoff !== undefined);
   const insertEcho = insertMessages(outboxChannel(schema), true, handoff !== undefined);
+  const insertFast = insertMessages(outboxChannel(schema), false, handoff !== undefined, true);
   let handoffTurn: Promise<void> = Promise.resolve();
+  // Each conversation's id and last number as this replica last committed (or reserved) them, by
+  // pair key. A batch of business sends to remembered conversations commits in one round trip
+  // (BEGIN, the insert that also moves the numbers, COMMIT); a stale entry (another replica
+  // wrote, a batch failed) fails that batch into the two-round-trip path, which remembers anew.
+  /** Group commits by path: one round trip, two, and one-round-trip attempts that found a stale number. */
+  const counts = { oneRoundTrip: 0, twoRoundTrips: 0, stale: 0 };
+  const remembered = options.rememberConversations === false ? undefined : new LRUCache<string, { id: string; businessId: string; lastSeq: number }>({ max: REMEMBERED_CONVERSATIONS });
 
   // Diagnostics (MESSAGING_TRACE_WRITER=1): per-statement timings on stderr every 2 s.
   const trace = options.trace ? new Map<string, { n: number; ms: number; max?: number }>() : undefined;
@@ -214,7 +264,54 @@ export function createSendWriter<T extends SendItem = SendItem>(
     }
   };
 
-  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
+  type Grouped = ReturnType<typeof group>;
+  /** The batch's conversations (pairs), in lock order, with their item counts and policy bits. */
+  function group(items: T[]) {
+    const pairs = new Map<string, { item: T; n: number; flags: number }>();
+    let anyFlags = false;
+    for (const it of items) {
+      const k = `${it.phoneNumberId}\u0000${it.customerId}`;
+      const p = pairs.get(k);
+      if (p) {
+        p.n++;
+        p.flags |= it.policy;
+      } else pairs.set(k, { item: it, n: 1, flags: it.policy });
+      if (it.policy !== 0) anyFlags = true;
+    }
+    const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return { pairs, sorted, anyFlags };
+  }
+
+  /**
+   * At dispatch, in dispatch order: a batch of business sends (no policy state to move, no echo,
+   * no client id twice) to conversations all remembered here reserves their numbers in memory
+   * and will commit in one round trip; any other batch forgets its conversations, which its
+   * upsert reads again and its COMMIT remembers.
+   */
+  function reserve(items: T[], g: Grouped): Fast | undefined {
+    if (!remembered) return undefined;
+    if (!g.anyFlags && items.every((it) => !it.echo) && !repeatsClientId(items)) {
+      const entries = g.sorted.map(([k]) => remembered.get(k));
+      if (entries.every((e) => e !== undefined)) {
+        const fast: Fast = { ids: [], expected: [], n: [] };
+        g.sorted.forEach(([, p], j) => {
+          const e = entries[j]!;
+          fast.ids.push(e.id);
+          fast.expected.push(e.lastSeq);
+          fast.n.push(p.n);
+          e.lastSeq += p.n;
+        });
+        return fast;
+      }
+    }
+    forget(g);
+    return undefined;
+  }
+  const forget = (g: Grouped) => {
+    for (const [k] of g.sorted) remembered?.delete(k);
+  };
+
+  async function attempt(client: pg.PoolClient, items: T[], buildEvents: EventBuilder<T>, lookup: boolean, gates: Gates, g: Grouped, fast: Fast | undefined): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
     // BEGIN goes out at once and the upsert behind it (pipeline mode): no round trip of its own.
     // The retry lookup gets a custom plan: a generic one made while the table was small would keep a
     // seq scan as it grows. The other statements keep their generic plans (planning 500-element
@@ -230,19 +327,46 @@ export function createSendWriter<T extends SendItem = SendItem>(
       e.ms += items.length; // reported as avg_ms: the average batch size
       trace.set("batch_size", e);
     }
-    // 1. Conversations: create missing ones, lock all, reserve seq numbers for every item.
-    const pairs = new Map<string, { item: T; n: number; flags: number }>();
-    let anyFlags = false;
-    for (const it of items) {
-      const k = `${it.phoneNumberId}\u0000${it.customerId}`;
-      const p = pairs.get(k);
-      if (p) {
-        p.n++;
-        p.flags |= it.policy;
-      } else pairs.set(k, { item: it, n: 1, flags: it.policy });
-      if (it.policy !== 0) anyFlags = true;
+    // The batch's conversations: numbered from memory (one round trip) or upserted first (two).
+    const { pairs, sorted, anyFlags } = g;
+    try {
+      const done = await attemptStatements(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, sorted, anyFlags, fast);
+      if (fast) counts.oneRoundTrip++;
+      else counts.twoRoundTrips++;
+      return done;
+    } catch (err) {
+      if ((err as { code?: string }).code === STALE) counts.stale++;
+      // Whatever this batch reserved or read may be wrong now: read these conversations again next time.
+      forget(g);
+      throw err;
     }
-    const sorted = [...pairs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  async function attemptStatements(
+    client: pg.PoolClient,
+    items: T[],
+    buildEvents: EventBuilder<T>,
+    lookup: boolean,
+    gates: Gates,
+    begin: Promise<unknown>,
+    createdAt: Date,
+    pairs: Map<string, { item: T; n: number; flags: number }>,
+    sorted: [string, { item: T; n: number; flags: number }][],
+    anyFlags: boolean,
+    fast: Fast | undefined,
+  ): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
+    if (fast) {
+      // The rows as the upsert would have returned them, from memory.
+      const rows: ConvRow[] = sorted.map(([, p], j) => ({
+        id: fast.ids[j]!,
+        business_id: p.item.businessId,
+        phone_number_id: p.item.phoneNumberId,
+        customer_id: p.item.customerId,
+        last_seq: String(fast.expected[j]! + fast.n[j]!),
+        inserted: false,
+      }));
+      return finish(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, { rows }, new Map(), fast);
+    }
     await gates.beforeConversations;
     const upsert = client.query<ConvRow>({
       ...UPSERT_CONVERSATIONS,
@@ -271,6 +395,22 @@ export function createSendWriter<T extends SendItem = SendItem>(
     const windows: WindowRows = new Map();
     if (update) for (const r of (await update).rows) windows.set(`${r.phone_number_id}\u0000${r.customer_id}`, toWindows(r));
     gates.conversationsLocked();
+    return finish(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, convRes, windows, undefined);
+  }
+
+  async function finish(
+    client: pg.PoolClient,
+    items: T[],
+    buildEvents: EventBuilder<T>,
+    lookup: boolean,
+    gates: Gates,
+    begin: Promise<unknown>,
+    createdAt: Date,
+    pairs: Map<string, { item: T; n: number; flags: number }>,
+    convRes: { rows: ConvRow[] },
+    windows: WindowRows,
+    fast: Fast | undefined,
+  ): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
     for (const row of convRes.rows) {
@@ -349,6 +489,8 @@ export function createSendWriter<T extends SendItem = SendItem>(
       offset += it.body.length;
     });
     const events = buildEvents(accepted, opened, windows);
+    // One round trip: this statement takes the conversation locks too, after the batch ahead took its own.
+    if (fast) await gates.beforeConversations;
     await gates.beforeInbox;
     // Business sends (the volume) never echo and keep the simpler statement.
     const echo = eo.includes(true);
@@ -358,10 +500,11 @@ export function createSendWriter<T extends SendItem = SendItem>(
     ];
     if (echo) values.push(`{${eo.join(",")}}`);
     values.push(fresh.length); // what send_batch_check() expects numbered and inserted
+    if (fast) values.push(textArray(fast.ids), numberArray(fast.expected), numberArray(fast.n), fast.ids.length);
     // The insert and the COMMIT go out together. When the insert fails (its
     // checks included), the transaction is aborted and the COMMIT answers
     // ROLLBACK: nothing of the batch is stored.
-    const inserted = client.query<{ ord: number; rseq: string; srseq: string | null; outbox_id?: string }>({ ...(echo ? insertEcho : insert), values });
+    const inserted = client.query<{ ord: number; rseq: string; srseq: string | null; outbox_id?: string }>({ ...(fast ? insertFast : echo ? insertEcho : insert), values });
     let commit = client.pipeline ? client.query("COMMIT") : undefined;
     commit?.catch(ignore); // awaited on both paths below
     let ins: pg.QueryResult<{ ord: number; rseq: string; srseq: string | null; outbox_id?: string }>;
@@ -375,6 +518,7 @@ export function createSendWriter<T extends SendItem = SendItem>(
       if ((err as { code?: string }).code === INBOX_MISSING) Object.assign(err as object, { ensureInbox: [...numbered] });
       throw err;
     }
+    if (fast) gates.conversationsLocked();
     gates.inboxLocked();
     for (const row of ins.rows) {
       const st = accepted[row.ord - 1]!.stored;
@@ -384,6 +528,12 @@ export function createSendWriter<T extends SendItem = SendItem>(
     commit ??= client.query("COMMIT");
     const done = await timed("E_commit", () => commit!);
     if (done.command !== "COMMIT") throw new Error(`the batch's COMMIT answered ${done.command}`);
+    if (remembered && !fast) {
+      for (const [k, c] of convs) {
+        const e = remembered.get(k);
+        if (!e || e.lastSeq < c.next - 1) remembered.set(k, { id: c.row.id, businessId: c.row.business_id, lastSeq: c.next - 1 });
+      }
+    }
     const outboxId = ins.rows[0]?.outbox_id;
     return {
       outbox: outboxId ? { id: outboxId, events } : undefined,
@@ -398,12 +548,17 @@ export function createSendWriter<T extends SendItem = SendItem>(
   }
 
   return {
+    /** Group commits by path (tests, diagnosis). */
+    counts,
     /**
      * Stores the batch; resolves once COMMIT returned (synchronous commit:
      * durable). Results are in item order; retries come back with duplicate=true.
      */
     async write(items: T[], buildEvents: EventBuilder<T>, gates: Gates = openGates): Promise<{ results: Stored[]; fresh: { item: T; stored: Stored }[]; windows: WindowRows }> {
+      const g = group(items);
+      const fast = reserve(items, g);
       const client = await pool.connect().catch((err: unknown) => {
+        forget(g);
         gates.conversationsLocked();
         gates.inboxLocked();
         throw err;
@@ -418,7 +573,7 @@ export function createSendWriter<T extends SendItem = SendItem>(
         let lookup = false;
         for (let tries = 0; ; tries++) {
           try {
-            const { results, windows, outbox } = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates));
+            const { results, windows, outbox } = await timed("T_batch", () => attempt(client, items, buildEvents, lookup, tries === 0 ? gates : openGates, g, tries === 0 ? fast : undefined));
             committed = outbox;
             const fresh = results.map((stored, i) => ({ item: items[i]!, stored })).filter((x) => !x.stored.duplicate);
             return { results, fresh, windows };

@@ -22,6 +22,7 @@ import * as analyticsByNumber from "./2026_12_05_190100_analytics_by_number.js";
 import * as customerFollows from "./2026_12_05_200000_customer_follows.js";
 import * as broadcastClicks from "./2026_12_05_200100_broadcast_clicks.js";
 import * as sendOutbox from "./2026_12_05_210000_send_outbox.js";
+import * as sendBatchSeqCheck from "./2026_12_05_220000_send_batch_seq_check.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_200000_customer_follows": customerFollows,
   "2026_12_05_200100_broadcast_clicks": broadcastClicks,
   "2026_12_05_210000_send_outbox": sendOutbox,
+  "2026_12_05_220000_send_batch_seq_check": sendBatchSeqCheck,
 };
