@@ -30,7 +30,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     void bodyOf(req).then((body) => {
       received.push({ path: req.url ?? "", body, signature: req.headers[SIGNATURE_HEADER.toLowerCase()] as string | undefined });
-      if (req.url === "/slow") setTimeout(() => res.end("late"), 3_000);
+      // Answers far later than any host takes to run the rest (afterAll closes it first).
+      if (req.url === "/slow") setTimeout(() => res.end("late"), 60_000).unref();
       else if (req.url === "/moved") res.writeHead(302, { Location: `${base}/hook` }).end();
       else res.end("ok");
     });
@@ -69,9 +70,10 @@ describe("the flows' effect runner", () => {
       ["flow:wamid.X:received:5", "flow:shop", "Bye"],
     ]);
     expect(labels).toEqual(["label-1"]);
-    // The slow receiver held its answer 3 s; the runner gave up at 200 ms.
-    expect(Date.now() - t0).toBeLessThan(2_900);
-    expect(received.map((r) => r.path)).toEqual(["/slow", "/moved", "/hook"]);
+    // The slow receiver holds its answer 60 s; the runner gave up at its 200 ms timeout.
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    // On a slow host the runner may give up before the slow request even arrives: the others came in order.
+    expect(received.map((r) => r.path).filter((p) => p !== "/slow")).toEqual(["/moved", "/hook"]);
     const hook = received.find((r) => r.path === "/hook")!;
     expect(verifyWebhookSignature(SECRET, hook.body, hook.signature)).toBe(true);
     expect(JSON.parse(hook.body)).toMatchObject({ flow: "shop", version: 3, state: "thanks", variables: { email: "ana@example.com" }, data: { email: "ana@example.com" } });
