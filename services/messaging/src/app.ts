@@ -67,6 +67,9 @@ import { createBlockCache, type QualitySignals } from "./domain/block-cache.js";
 import { createBlockService } from "./domain/block-service.js";
 import { createBlockStore } from "./store/block-store.js";
 import { registerBlockConsumers } from "./events/blocks.js";
+import { registerUserBlockConsumer } from "./events/user-blocks.js";
+import { createUserBlockStore } from "./store/user-block-store.js";
+import { createUserBlockService } from "./domain/user-block-service.js";
 import { createErasureService } from "./domain/erasure-service.js";
 import { createErasureStore } from "./store/erasure-store.js";
 import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
@@ -132,6 +135,10 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   registerBlockConsumers(rt, blocks, quality ?? policy.quality);
   rt.onStart(async () => blocks.load(await blockStore.allBlocks()));
   const blocking = createBlockService({ store: blockStore, cache: blocks, now: Date.now, newId: randomUUID });
+  // The business's side (block_users): in the same cache, per number; the send path refuses both ways.
+  const userBlockStore = createUserBlockStore(rt.db, (trx, events) => rt.enqueue(trx, events));
+  registerUserBlockConsumer(rt, blocks);
+  rt.onStart(async () => blocks.loadUsers(await userBlockStore.allUserBlocks()));
   const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
@@ -189,8 +196,9 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const admin = createAdminService({ store, keys: { erase: (e) => eraseBusinessKeys(keyring, (trx, events) => rt.enqueue(trx, events), e) }, customers, opener, live: hub });
   metrics.watch({ queued: () => sends.queued(), sessions: () => hub.sessions() });
 
+  const userBlocks = createUserBlockService({ store: userBlockStore, customers, cache: blocks, now: Date.now });
   const limits = createLimitsService({ store: policyStore, directory, policy, now: Date.now });
-  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, limits, erasure, blocks: blocking }, config.MAX_PAGE_SIZE);
+  registerMessagingServer(rt.grpc, { sends, inbox, receipts, history, admin, hub, directory, customers, consent, exports, limits, erasure, blocks: blocking, userBlocks }, config.MAX_PAGE_SIZE);
   const templates = createTemplateService({ store, limits: { standard: config.TEMPLATE_LIMIT, verified: config.TEMPLATE_LIMIT_VERIFIED }, clock: () => new Date(), newId: randomUUID });
   registerTemplateServer(rt.grpc, templates, config.MAX_PAGE_SIZE);
   // Business tools (quick replies, labels, assignment) for the business's agents.
@@ -270,14 +278,16 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     refresh.unref();
     sweep = setInterval(() => policy.sweep(), 60_000);
     sweep.unref();
-    let passing = false;
+    // Up to BROADCAST_PASSES passes at once: one claims and records while another's sends are in flight.
+    const passes = new Set<Promise<unknown>>();
     broadcastTimer = setInterval(() => {
-      if (passing) return;
-      passing = true;
-      broadcastPass = broadcasts
+      if (passes.size >= config.BROADCAST_PASSES) return;
+      const pass: Promise<unknown> = broadcasts
         .sendPass(config.BROADCAST_BATCH)
         .catch((err: unknown) => rt.log.warn({ err: { message: (err as Error).message } }, "broadcast pass failed"))
-        .finally(() => (passing = false));
+        .finally(() => passes.delete(pass));
+      passes.add(pass);
+      broadcastPass = Promise.all(passes);
     }, config.BROADCAST_INTERVAL_MS);
     broadcastTimer.unref();
     if (policy.options.enforce) {

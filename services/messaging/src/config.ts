@@ -69,6 +69,7 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   /** Broadcast recipients one replica claims per pass of its sender, and how often it passes (ms). */
   BROADCAST_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   BROADCAST_INTERVAL_MS: z.coerce.number().int().min(10).default(200),
+  BROADCAST_PASSES: z.coerce.number().int().min(1).max(8).default(2),
   /** Pricing model of the billing events: PMP (per-message, the Cloud API's since July 2025) or CBP (conversation-based). */
   PRICING_MODEL: z.enum(["PMP", "CBP"]).default("PMP"),
   /** Messages per second per business number (cloud-api.md §9.3: 80; 1,000 after the upgrade), shared by the replicas. */

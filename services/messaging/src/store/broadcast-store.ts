@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import { TemplateComponent } from "@kontor/proto/messaging/v1/message";
 import type { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
-import type { BroadcastCounts, BroadcastRecord, BroadcastStore, ClaimedRecipient, RecipientInput, RecipientOutcome } from "../domain/tools/broadcast-service.js";
+import { CLAIM_IDLE_LIMIT_MS, type BroadcastCounts, type BroadcastRecord, type BroadcastStore, type ClaimedRecipient, type RecipientInput, type RecipientOutcome } from "../domain/tools/broadcast-service.js";
 import type { MessagingDatabase } from "./database.js";
 import type { BroadcastTable } from "./tools.table.js";
 
@@ -159,38 +159,37 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
       return rows.map((r) => r.customer_id);
     },
 
-    async claim(now, leaseMs, limit): Promise<ClaimedRecipient[]> {
-      const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number }>`
-        WITH c AS (
-          SELECT r.broadcast_id, r.idx FROM broadcast_recipient r JOIN broadcast b ON b.id = r.broadcast_id
+    async withClaimed(now, limit, send): Promise<ClaimedRecipient[]> {
+      return db.transaction().execute(async (trx) => {
+        await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, true)`.execute(trx);
+        // claimed_until: the lease of replicas that claimed by writing it; honoured while a rolling update runs.
+        const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number }>`
+          SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts
+          FROM broadcast_recipient r JOIN broadcast b ON b.id = r.broadcast_id
           WHERE r.state = ${PENDING} AND r.next_attempt_at <= ${now} AND (r.claimed_until IS NULL OR r.claimed_until < ${now}) AND b.status = ${RUNNING}
           ORDER BY r.next_attempt_at, r.broadcast_id, r.idx
           LIMIT ${limit}
-          FOR UPDATE OF r SKIP LOCKED
-        )
-        UPDATE broadcast_recipient r SET claimed_until = ${new Date(now.getTime() + leaseMs)}, attempts = r.attempts + 1
-        FROM c WHERE r.broadcast_id = c.broadcast_id AND r.idx = c.idx
-        RETURNING r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts - 1 AS attempts`.execute(db);
-      if (rows.length === 0) return [];
-      const ids = [...new Set(rows.map((r) => r.broadcast_id))];
-      const broadcasts = new Map((await db.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
-      return rows
-        .sort((a, b) => (a.broadcast_id === b.broadcast_id ? Number(a.idx) - Number(b.idx) : a.broadcast_id < b.broadcast_id ? -1 : 1))
-        .map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
-    },
-
-    async record(outcomes) {
-      // One statement for a pass: a retry keeps its state (pending) and moves its next attempt.
-      const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
-      await sql`
-        UPDATE broadcast_recipient r SET
-          state = u.state, claimed_until = NULL, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
-          next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
-        FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
-          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
-          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
-          AS u(b, i, state, message_id, code, reason, next_at)
-        WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(db);
+          FOR UPDATE OF r SKIP LOCKED`.execute(trx);
+        if (rows.length === 0) return [];
+        const ids = [...new Set(rows.map((r) => r.broadcast_id))];
+        const broadcasts = new Map((await trx.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
+        const claimed = rows
+          .sort((a, b) => (a.broadcast_id === b.broadcast_id ? Number(a.idx) - Number(b.idx) : a.broadcast_id < b.broadcast_id ? -1 : 1))
+          .map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
+        const outcomes = await send(claimed);
+        // One statement for the pass: a retry stays pending and moves its next attempt.
+        const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
+        await sql`
+          UPDATE broadcast_recipient r SET
+            state = u.state, claimed_until = NULL, attempts = r.attempts + 1, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
+            next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
+          FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
+            ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
+            ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
+            AS u(b, i, state, message_id, code, reason, next_at)
+          WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
+        return claimed;
+      });
     },
 
     async completeDone(ids, at) {

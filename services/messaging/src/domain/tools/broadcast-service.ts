@@ -7,8 +7,12 @@ import { normalizeE164, isValidId } from "../participant.js";
 
 /** Recipients per call (CreateBroadcast, AddBroadcastRecipients) and per broadcast. */
 export const BROADCAST_LIMITS = { perCall: 10_000, perBroadcast: 100_000 } as const;
-/** How long a replica holds recipients it claimed; a crashed replica's claims are taken again after it. */
-export const CLAIM_LEASE_MS = 30_000;
+/**
+ * The longest a pass may hold its claims without a word to the database:
+ * past it the database ends the pass's transaction, so a replica cut off
+ * from it (not dead, which releases them at once) gives its claims back.
+ */
+export const CLAIM_IDLE_LIMIT_MS = 60_000;
 
 export interface BroadcastRecord {
   id: string;
@@ -55,6 +59,12 @@ export type RecipientOutcome =
   | { kind: "failed"; code: number; reason: string }
   | { kind: "retry"; at: Date; code: number; reason: string };
 
+export interface ClaimOutcome {
+  broadcastId: string;
+  index: number;
+  outcome: RecipientOutcome;
+}
+
 export interface BroadcastStore {
   insert(b: BroadcastRecord, recipients: RecipientInput[]): Promise<void>;
   /** Appends recipients to a DRAFT under its row lock; returns the new total, or undefined when it is no DRAFT. */
@@ -67,9 +77,14 @@ export interface BroadcastStore {
   labelAudience(businessId: string, phoneNumberId: string, labelId: string): Promise<string[] | undefined>;
   /** The business's followers (directory's follow events) with a marketing opt-in not withdrawn since, at most `limit`. */
   followerAudience(businessId: string, limit: number): Promise<string[]>;
-  claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedRecipient[]>;
-  /** The outcomes of one pass, in one statement. */
-  record(outcomes: { broadcastId: string; index: number; outcome: RecipientOutcome }[]): Promise<void>;
+  /**
+   * One pass's claim: up to `limit` pending recipients of running broadcasts,
+   * locked (SKIP LOCKED keeps replicas apart) while `send` runs, then its
+   * outcomes recorded in one statement and committed with the claim. Nothing
+   * is written to claim: a replica that dies mid-pass releases the locks
+   * with its connection, and its recipients are claimed again at once.
+   */
+  withClaimed(now: Date, limit: number, send: (claimed: ClaimedRecipient[]) => Promise<ClaimOutcome[]>): Promise<ClaimedRecipient[]>;
   /** RUNNING broadcasts among these with nobody pending become COMPLETED. */
   completeDone(ids: string[], at: Date): Promise<void>;
 }
@@ -238,34 +253,34 @@ export function createBroadcastService(ports: BroadcastPorts) {
      * again after a crash gets the original answer, not a second message.
      */
     async sendPass(limit: number): Promise<number> {
-      const claimed = await store.claim(ports.now(), CLAIM_LEASE_MS, limit);
-      const outcomes = await Promise.all(
-        claimed.map(async (r) => {
-          const req: SendMessageRequest = {
-            sender: { kind: { $case: "phoneNumberId", value: r.broadcast.phoneNumberId } },
-            recipient: r.customerId ? { kind: { $case: "customerId", value: r.customerId } } : undefined,
-            to: r.customerId ? "" : r.e164,
-            clientMessageId: `broadcast:${r.broadcast.id}:${r.index}`,
-            content: {
-              kind: {
-                $case: "template",
-                value: { name: r.broadcast.templateName, languageCode: r.broadcast.templateLanguage, components: r.components ?? r.broadcast.components, rendered: undefined },
+      const claimed = await store.withClaimed(ports.now(), limit, (claimed) =>
+        Promise.all(
+          claimed.map(async (r): Promise<ClaimOutcome> => {
+            const req: SendMessageRequest = {
+              sender: { kind: { $case: "phoneNumberId", value: r.broadcast.phoneNumberId } },
+              recipient: r.customerId ? { kind: { $case: "customerId", value: r.customerId } } : undefined,
+              to: r.customerId ? "" : r.e164,
+              clientMessageId: `broadcast:${r.broadcast.id}:${r.index}`,
+              content: {
+                kind: {
+                  $case: "template",
+                  value: { name: r.broadcast.templateName, languageCode: r.broadcast.templateLanguage, components: r.components ?? r.broadcast.components, rendered: undefined },
+                },
               },
-            },
-            context: undefined,
-            bizOpaqueCallbackData: `broadcast:${r.broadcast.id}`,
-            referral: undefined,
-          };
-          let outcome: RecipientOutcome;
-          try {
-            outcome = { kind: "accepted", messageId: (await ports.send(req, r.broadcast.phoneNumberId)).messageId };
-          } catch (err) {
-            outcome = outcomeOf(err, r.attempts, ports.now());
-          }
-          return { broadcastId: r.broadcast.id, index: r.index, outcome };
-        }),
+              context: undefined,
+              bizOpaqueCallbackData: `broadcast:${r.broadcast.id}`,
+              referral: undefined,
+            };
+            let outcome: RecipientOutcome;
+            try {
+              outcome = { kind: "accepted", messageId: (await ports.send(req, r.broadcast.phoneNumberId)).messageId };
+            } catch (err) {
+              outcome = outcomeOf(err, r.attempts, ports.now());
+            }
+            return { broadcastId: r.broadcast.id, index: r.index, outcome };
+          }),
+        ),
       );
-      if (outcomes.length > 0) await store.record(outcomes);
       if (claimed.length > 0) await store.completeDone([...new Set(claimed.map((r) => r.broadcast.id))], ports.now());
       return claimed.length;
     },
