@@ -245,12 +245,32 @@ export function createOrderBatcher(ports: BatcherPorts) {
     }
   }
 
+  /**
+   * A batch starts one turn of the event loop after the order that asked
+   * for it: every order queued in the same turn (a burst of calls, a
+   * stream's chunk) joins it, decided in the order it was queued, instead
+   * of the first ones going alone in batches that then race each other.
+   */
+  let scheduled = false;
+  function start(): void {
+    scheduled = false;
+    while (queue.length > 0 && running < ports.inFlight) {
+      const before = queue.length;
+      void drain();
+      // drain() took its first batch synchronously; stop when nothing was left for another.
+      if (queue.length === before) break;
+    }
+  }
+
   return {
     /** Places one order with whatever else is waiting; a refusal rejects with its reason. */
     place(request: OrderRequest): Promise<Order> {
       return new Promise<Order>((resolve, reject) => {
         queue.push({ request, resolve, reject });
-        if (running < ports.inFlight) void drain();
+        if (running < ports.inFlight && !scheduled) {
+          scheduled = true;
+          setImmediate(start);
+        }
       });
     },
   };
