@@ -6,6 +6,8 @@ import type { CatalogDatabase } from "./store/database.js";
 import { createCatalogService } from "./domain/catalog-service.js";
 import { createOrderService } from "./domain/order-service.js";
 import { createCartService } from "./domain/cart-service.js";
+import { createCommerceSettingsService } from "./domain/commerce-settings.js";
+import { createCommerceSettingsStore } from "./store/commerce-settings-store.js";
 import { createSweeper } from "./domain/sweeper.js";
 import { decodePaymentEvent, paymentHandler, PAYMENTS_CONSUMER } from "./events/consumers.js";
 import { consumed } from "./events/subjects.js";
@@ -19,7 +21,8 @@ export async function createCatalog(config: Config, overrides: Partial<Pick<Runt
   const catalog = createCatalogService({ db: rt.db, pool: rt.database.pool, enqueue: rt.enqueue, searchRankCap: config.SEARCH_RANK_CAP });
   const orders = createOrderService({ db: rt.db, schema: rt.schema, enqueue: rt.enqueue, reservationTtlMs: config.RESERVATION_TTL_MS, batch: { max: config.ORDER_BATCH_MAX, inFlight: config.ORDER_BATCH_IN_FLIGHT } });
   const carts = createCartService({ db: rt.db, pool: rt.database.pool, orders });
-  registerCatalogServer(rt.grpc, { catalog, carts, orders }, config.MAX_PAGE_SIZE);
+  const settings = createCommerceSettingsService({ store: createCommerceSettingsStore(rt.db), now: () => new Date() });
+  registerCatalogServer(rt.grpc, { catalog, carts, orders, settings }, config.MAX_PAGE_SIZE);
 
   if (config.CONSUME_PAYMENTS) {
     const mismatches = new Counter({ name: "kontor_catalog_payment_mismatches_total", help: "Payment successes that did not pay their order (another amount or currency, or an order no longer unpaid); each is in payment_mismatch", registers: [rt.metrics.registry] });

@@ -41,4 +41,7 @@ export const catalogAccess: AccessTableOf<CatalogServiceServer> = {
   ListOrders: ["business", "partner", "customer", ...services("gateway", "console")],
   // The business ships and delivers; the customer cancels an unpaid order. PAID and REFUNDED come from payments' events.
   UpdateOrderStatus: ["business", "partner", "customer", ...services("gateway")],
+  // Commerce settings (Cloud API whatsapp_commerce_settings): read by anyone (whether the catalog shows), changed by the business.
+  GetCommerceSettings: READERS,
+  UpdateCommerceSettings: MANAGERS,
 };

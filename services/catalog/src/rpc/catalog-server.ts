@@ -17,6 +17,7 @@ import { pageOf, readPage } from "@kontor/service-kit/paging";
 import type { CatalogService, RowResult, SearchCursor } from "../domain/catalog-service.js";
 import type { CartService } from "../domain/cart-service.js";
 import type { OrderService } from "../domain/order-service.js";
+import type { CommerceSettings, CommerceSettingsService } from "../domain/commerce-settings.js";
 import { validateAddress, validateTracking, type OrderState } from "../domain/order.js";
 import { ProductFileReader } from "../domain/import.js";
 import type { ProductInput } from "../domain/product.js";
@@ -124,10 +125,13 @@ export interface CatalogUseCases {
   catalog: CatalogService;
   carts: CartService;
   orders: OrderService;
+  settings: CommerceSettingsService;
 }
 
+const settingsToPb = (s: CommerceSettings) => ({ isCartEnabled: s.isCartEnabled, isCatalogVisible: s.isCatalogVisible, updatedAt: s.updatedAt });
+
 /** Thin handlers: decode → authorize → domain → map. */
-export function registerCatalogServer(grpc: KitServer, { catalog, carts, orders }: CatalogUseCases, maxPageSize: number): void {
+export function registerCatalogServer(grpc: KitServer, { catalog, carts, orders, settings }: CatalogUseCases, maxPageSize: number): void {
   const managedCatalog = async (principal: Parameters<typeof authorizeManageCatalog>[0], catalogId: string) => {
     const c = await catalog.getCatalog(catalogId);
     authorizeManageCatalog(principal, c);
@@ -286,6 +290,7 @@ export function registerCatalogServer(grpc: KitServer, { catalog, carts, orders 
     addCartItem: grpc.unary("AddCartItem", async (req, ctx) => {
       const customerId = customerFor(ctx.principal, req.customerId);
       const target = await catalog.getCatalog(req.catalogId);
+      await settings.requireCart(target.businessId);
       return { cart: cartToPb(await carts.add(customerId, target, req.productRetailerId, req.quantity)) };
     }),
     setCartItemQuantity: grpc.unary("SetCartItemQuantity", async (req, ctx) => {
@@ -302,6 +307,7 @@ export function registerCatalogServer(grpc: KitServer, { catalog, carts, orders 
       const customerId = customerFor(ctx.principal, req.customerId);
       if (!req.businessId) throw new InvalidInput("business_id", "is required");
       const expected = req.expectedTotal ? parseMoney("expected_total", req.expectedTotal) : undefined;
+      await settings.requireCart(req.businessId);
       const order = await carts.checkout(customerId, req.businessId, { note: req.note, deliveryAddress: validateAddress(req.deliveryAddress), expectedTotal: expected });
       return { order: orderToPb(order) };
     }),
@@ -343,6 +349,15 @@ export function registerCatalogServer(grpc: KitServer, { catalog, carts, orders 
       const order = await orders.getOrder(req.orderId);
       const actor = authorizeUpdateOrder(ctx.principal, order);
       return { order: orderToPb(await orders.updateStatus(order.id, to, actor, { tracking: validateTracking(req.tracking), note: req.note })) };
+    }),
+
+    getCommerceSettings: grpc.unary("GetCommerceSettings", async (req) => {
+      if (!req.businessId) throw new InvalidInput("business_id", "is required");
+      return { settings: settingsToPb(await settings.get(req.businessId)) };
+    }),
+    updateCommerceSettings: grpc.unary("UpdateCommerceSettings", async (req, ctx) => {
+      authorizeManageBusiness(ctx.principal, req.businessId);
+      return { settings: settingsToPb(await settings.update(req.businessId, { isCartEnabled: req.isCartEnabled, isCatalogVisible: req.isCatalogVisible })) };
     }),
   };
   grpc.addService(CatalogServiceService, handlers);

@@ -94,3 +94,19 @@ describe("undeliverable", () => {
     expect(err.stack?.split("\n")).toHaveLength(1);
   });
 });
+
+describe("business-side blocks (block_users)", () => {
+  it("when changes arrive late, twice or out of order, then the latest by time wins per number and customer", () => {
+    const cache = createBlockCache();
+    const k = { phoneNumberId: "pn1", customerId: "c1", businessId: "b1" };
+    expect(cache.applyUser({ ...k, blocked: true, at: 10 })).toBe(true);
+    expect(cache.blocksUser("pn1", "c1")).toBe(true);
+    expect(cache.blocksUser("pn2", "c1")).toBe(false);
+    expect(cache.isBlocked("c1", "b1")).toBe(false);
+    expect(cache.applyUser({ ...k, blocked: false, at: 20 })).toBe(true);
+    expect(cache.applyUser({ ...k, blocked: true, at: 10 })).toBe(false);
+    expect(cache.blocksUser("pn1", "c1")).toBe(false);
+    cache.loadUsers([{ ...k, customerId: "c2", blocked: true, at: 5 }]);
+    expect(cache.usersBlocked()).toBe(1);
+  });
+});

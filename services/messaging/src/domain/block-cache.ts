@@ -1,4 +1,4 @@
-import { NotFound } from "@kontor/service-kit/errors";
+import { NotFound, PolicyRefused } from "@kontor/service-kit/errors";
 import { withoutStack } from "./policy/refusals.js";
 
 /** One block state of a customer × business as the store keeps it and BlockChanged carries it. */
@@ -20,6 +20,16 @@ export interface QualitySignals {
   /** `customerId` lets quality find the marketing template the customer last got from the business. */
   blocked(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void;
   reported(businessId: string, phoneNumberId: string | undefined, at: number, customerId?: string): void;
+}
+
+/** One block state of a business number × customer (the business's side, block_users), as UserBlockChanged carries it. */
+export interface UserBlockChange {
+  phoneNumberId: string;
+  customerId: string;
+  businessId: string;
+  blocked: boolean;
+  /** When it changed, epoch ms; strictly later than the pair's previous change. */
+  at: number;
 }
 
 /** A pair's state on this replica; updated in place. */
@@ -58,7 +68,51 @@ export function createBlockCache() {
     return true;
   }
 
+  /** The business's side: phone number id → customer id → state (the same merge by time). */
+  const byNumber = new Map<string, Map<string, Entry>>();
+  let blockedUsers = 0;
+
+  function applyUser(change: UserBlockChange): boolean {
+    let customers = byNumber.get(change.phoneNumberId);
+    if (!customers) byNumber.set(change.phoneNumberId, (customers = new Map()));
+    const entry = customers.get(change.customerId);
+    if (!entry) {
+      customers.set(change.customerId, { blocked: change.blocked, at: change.at });
+      if (change.blocked) blockedUsers++;
+      return true;
+    }
+    if (change.at <= entry.at) return false;
+    if (entry.blocked !== change.blocked) blockedUsers += change.blocked ? 1 : -1;
+    entry.blocked = change.blocked;
+    entry.at = change.at;
+    return true;
+  }
+
   return {
+    /**
+     * Does this business number block this customer (block_users)? Synchronous,
+     * from memory, as isBlocked.
+     */
+    blocksUser(phoneNumberId: string, customerId: string): boolean {
+      const customers = byNumber.get(phoneNumberId);
+      if (customers === undefined) return false;
+      const entry = customers.get(customerId);
+      return entry !== undefined && entry.blocked;
+    },
+
+    /** A business-side change from a user_block event or this replica's own commit; true when applied. */
+    applyUser,
+
+    /** The business-side states at start. */
+    loadUsers(rows: Iterable<UserBlockChange>): void {
+      for (const row of rows) applyUser(row);
+    },
+
+    /** Users blocked by business numbers now (tests, metrics). */
+    usersBlocked(): number {
+      return blockedUsers;
+    },
+
     /**
      * Does this customer block this business? Synchronous, from memory; an
      * allowed send allocates nothing here.
@@ -99,4 +153,18 @@ export type BlockCache = ReturnType<typeof createBlockCache>;
  */
 export function undeliverable(): NotFound {
   return withoutStack(() => new NotFound("recipient", "RECIPIENT_NOT_FOUND", 131026));
+}
+
+/**
+ * The send path's answer to a business number that blocks the customer it
+ * sends to: FAILED_PRECONDITION USER_BLOCKED with Cloud API 131026 (message
+ * undeliverable); the business knows it blocked the user, so it is told.
+ */
+export function userBlocked(): PolicyRefused {
+  return withoutStack(() => new PolicyRefused("USER_BLOCKED", "this business number blocks the recipient; unblock the user to message them", 131026));
+}
+
+/** A customer's message to a business number that blocks it: refused, never stored nor delivered. */
+export function blockedByBusiness(): PolicyRefused {
+  return withoutStack(() => new PolicyRefused("BLOCKED_BY_BUSINESS", "this business number does not take messages from this customer"));
 }

@@ -1,5 +1,5 @@
 import type { TemplateContent } from "@kontor/proto/messaging/v1/message";
-import { undeliverable } from "./block-cache.js";
+import { blockedByBusiness, undeliverable, userBlocked } from "./block-cache.js";
 import type { ConsentCache } from "./consent-cache.js";
 import type { BusinessNumber } from "./directory.js";
 import type { Clock } from "./policy/clock.js";
@@ -38,6 +38,8 @@ export interface TierStore {
 /** What the send path needs to know of blocks (block-cache.ts). */
 export interface BlockLookup {
   isBlocked(customerId: string, businessId: string): boolean;
+  /** The business's side (block_users): does this number block this customer? */
+  blocksUser?(phoneNumberId: string, customerId: string): boolean;
 }
 
 export interface SendPolicyOptions {
@@ -323,6 +325,7 @@ export function createSendPolicy(ports: SendPolicyPorts) {
     checkBusinessSend(number: BusinessNumber, customerId: string, content: { kind: string; template: TemplateContent | undefined }): PolicyDecision | Promise<PolicyDecision> {
       if (!options.enforce) return NONE;
       if (ports.blocks?.isBlocked(customerId, number.businessId)) throw undeliverable();
+      if (ports.blocks?.blocksUser?.(number.phoneNumberId, customerId)) throw userBlocked();
       if (content.kind === "system") {
         const t = throughput.check(number.phoneNumberId);
         if (t) throw t;
@@ -334,9 +337,14 @@ export function createSendPolicy(ports: SendPolicyPorts) {
       return w instanceof Promise ? w.then((e) => freeForm(number, customerId, e)) : freeForm(number, customerId, w);
     },
 
-    /** A customer's message: it counts towards the number's throughput (never refused) and restarts the window at commit. */
-    checkCustomerSend(number: BusinessNumber, referral: boolean): PolicyDecision {
+    /**
+     * A customer's message: it counts towards the number's throughput and
+     * restarts the window at commit; refused only when the number blocks the
+     * customer (block_users), so nothing reaches the business.
+     */
+    checkCustomerSend(number: BusinessNumber, referral: boolean, customerId?: string): PolicyDecision {
       if (!options.enforce) return NONE;
+      if (customerId !== undefined && ports.blocks?.blocksUser?.(number.phoneNumberId, customerId)) throw blockedByBusiness();
       throughput.charge(number.phoneNumberId);
       return referral ? INBOUND_REFERRAL : INBOUND;
     },

@@ -557,7 +557,7 @@ export function createSendService(ports: SendPorts) {
         const d = ports.policy.checkBusinessSend(number, customer.id, { kind: valid.kind, template: req.content?.kind?.$case === "template" ? req.content.kind.value : undefined });
         decision = d instanceof Promise ? await d : d;
       } else {
-        decision = ports.policy.checkCustomerSend(number, req.referral !== undefined);
+        decision = ports.policy.checkCustomerSend(number, req.referral !== undefined, customer.id);
       }
     } catch (err) {
       // A retry of a send that was accepted (its pair rate now spent, its template since paused …)

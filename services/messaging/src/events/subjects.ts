@@ -9,6 +9,7 @@ export const subjects = {
   templateStatus: "kontor.messaging.template.status.v1",
   consentChanged: "kontor.messaging.consent.changed.v1",
   blockChanged: "kontor.messaging.block.changed.v1",
+  userBlockChanged: "kontor.messaging.user_block.changed.v1",
   businessReported: "kontor.messaging.business.reported.v1",
   customerErased: "kontor.messaging.customer.erased.v1",
 } as const;

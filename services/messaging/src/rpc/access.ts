@@ -40,6 +40,10 @@ export const messagingAccess: AccessTableOf<MessagingServiceServer> = {
   SetBusinessBlocked: ["customer"],
   ReportBusiness: ["customer"],
   ListBlockedBusinesses: ["customer"],
+  // The business's side (Cloud API block_users): the business, its partner, the gateway for them.
+  BlockUsers: ["business", "partner", ...services("gateway")],
+  UnblockUsers: ["business", "partner", ...services("gateway")],
+  ListBlockedUsers: ["business", "partner", ...services("gateway")],
   // A business's limits and quality: itself, its partner, the gateway (Cloud API phone numbers), staff.
   GetMessagingLimits: ["business", "partner", ...services("gateway"), `staff:${OPERATOR_ROLE}`],
 };

@@ -211,3 +211,17 @@ export function authorizeBusinessTools(principal: Principal, businessId: string)
   if (!canActForBusiness(principal, businessId)) throw new NotYours("this principal may not act for that business");
   return recorderOf(principal);
 }
+
+/**
+ * BlockUsers, UnblockUsers, ListBlockedUsers: the number's business (or its
+ * partner) only; returns the number's business. An unknown number and
+ * another business's number are both NOT_FOUND-free refusals as elsewhere.
+ */
+export function authorizeUserBlocks(principal: Principal, phoneNumberId: string, numbers: Numbers): string {
+  if (!phoneNumberId) throw new InvalidInput("phone_number_id", "is required");
+  if (!isValidId(phoneNumberId)) throw new InvalidInput("phone_number_id", "must be [A-Za-z0-9_-], at most 64 characters");
+  const n = numbers.get(phoneNumberId);
+  if (!n) throw new NotFound("business number");
+  if (!canActForBusiness(principal, n.businessId)) throw new NotYours("this principal may not act for that business number");
+  return n.businessId;
+}

@@ -44,6 +44,7 @@ import {
   authorizeSetBusinessBlocked,
   authorizeReportBusiness,
   authorizeListBlockedBusinesses,
+  authorizeUserBlocks,
   authorizeEraseCustomerData,
 } from "./authorize.js";
 import { conversationFilterOf } from "./filters.js";
@@ -56,6 +57,7 @@ import { ReportReason as PbReportReason } from "@kontor/proto/messaging/v1/messa
 import { requireBlockIds, type BlockService, type ReportReason } from "../domain/block-service.js";
 import { REASON_FROM_PB } from "../events/blocks.js";
 import type { ErasureService } from "../domain/erasure-service.js";
+import type { UserBlockCursor, UserBlockService } from "../domain/user-block-service.js";
 
 /** The use cases the handlers call, and the in-memory state authorization reads. */
 export interface MessagingHandlersDeps {
@@ -72,10 +74,13 @@ export interface MessagingHandlersDeps {
   limits: LimitsService;
   blocks: BlockService;
   erasure: ErasureService;
+  /** The business's side of blocking (block_users). */
+  userBlocks: UserBlockService;
 }
 
 type ConvCursor = { t: string; id: string };
 const isConvCursor = (v: unknown): v is ConvCursor => typeof v === "object" && v !== null && typeof (v as ConvCursor).t === "string" && typeof (v as ConvCursor).id === "string";
+const isUserBlockCursor = (v: unknown): v is UserBlockCursor => typeof v === "object" && v !== null && typeof (v as UserBlockCursor).t === "string" && typeof (v as UserBlockCursor).c === "string" && !Number.isNaN(Date.parse((v as UserBlockCursor).t));
 type SeqCursor = { s: number };
 const isSeqCursor = (v: unknown): v is SeqCursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s);
 
@@ -361,6 +366,23 @@ export function registerMessagingServer(grpc: KitServer, deps: MessagingHandlers
       requireBlockIds(req.customerId);
       authorizeListBlockedBusinesses(ctx.principal, req.customerId);
       return { businesses: await deps.blocks.list(req.customerId) };
+    }),
+    blockUsers: grpc.unary("BlockUsers", async (req, ctx) => {
+      const businessId = authorizeUserBlocks(ctx.principal, req.phoneNumberId, directory);
+      const { applied, failed } = await deps.userBlocks.block(req.phoneNumberId, businessId, req.users);
+      return { added: applied, failed: failed.map((f) => ({ input: f.input, cloudApiCode: f.code, message: f.message })) };
+    }),
+    unblockUsers: grpc.unary("UnblockUsers", async (req, ctx) => {
+      const businessId = authorizeUserBlocks(ctx.principal, req.phoneNumberId, directory);
+      const { applied, failed } = await deps.userBlocks.unblock(req.phoneNumberId, businessId, req.users);
+      return { removed: applied, failed: failed.map((f) => ({ input: f.input, cloudApiCode: f.code, message: f.message })) };
+    }),
+    listBlockedUsers: grpc.unary("ListBlockedUsers", async (req, ctx) => {
+      authorizeUserBlocks(ctx.principal, req.phoneNumberId, directory);
+      const { limit, take, cursor } = readPage(req.page, isUserBlockCursor, maxPageSize, 20);
+      const rows = await deps.userBlocks.list(req.phoneNumberId, take, cursor);
+      const { items, page } = pageOf(rows, limit, (last) => ({ t: last.blockedAt.toISOString(), c: last.customerId }));
+      return { users: items.map((u) => ({ customerId: u.customerId, e164: u.e164, blockedAt: u.blockedAt })), page };
     }),
     // Placeholder until its use case lands: refused as not implemented.
     getMessagingLimits: grpc.unary("GetMessagingLimits", async (req, ctx) => {

@@ -6,6 +6,7 @@ import type { BusinessReportTable } from "./business-report.table.js";
 import type { ConversationTable } from "./conversation.table.js";
 import type { CustomerTable } from "./customer.table.js";
 import type { CustomerBlockTable } from "./customer-block.table.js";
+import type { UserBlockTable } from "./user-block.table.js";
 import type { CustomerErasureTable } from "./customer-erasure.table.js";
 import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
@@ -30,6 +31,7 @@ export interface MessagingDatabase extends KitTables {
   marketing_consent: MarketingConsentTable;
   customer_privacy: CustomerPrivacyTable;
   customer_block: CustomerBlockTable;
+  user_block: UserBlockTable;
   messaging_limit: MessagingLimitTable;
   quick_reply: QuickReplyTable;
   label: LabelTable;

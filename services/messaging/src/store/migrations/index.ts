@@ -23,6 +23,7 @@ import * as customerFollows from "./2026_12_05_200000_customer_follows.js";
 import * as broadcastClicks from "./2026_12_05_200100_broadcast_clicks.js";
 import * as sendOutbox from "./2026_12_05_210000_send_outbox.js";
 import * as sendBatchSeqCheck from "./2026_12_05_220000_send_batch_seq_check.js";
+import * as userBlocks from "./2026_12_05_230000_user_blocks.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_200100_broadcast_clicks": broadcastClicks,
   "2026_12_05_210000_send_outbox": sendOutbox,
   "2026_12_05_220000_send_batch_seq_check": sendBatchSeqCheck,
+  "2026_12_05_230000_user_blocks": userBlocks,
 };

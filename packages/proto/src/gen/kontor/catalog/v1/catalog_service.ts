@@ -664,6 +664,35 @@ export interface UpdateOrderStatusResponse {
   order: Order | undefined;
 }
 
+/** A business's commerce settings, for all its numbers. */
+export interface CommerceSettings {
+  /** Customers may add to a cart and check out (default true). */
+  isCartEnabled: boolean;
+  /** The catalog is shown on the business's chat and profile (default false). */
+  isCatalogVisible: boolean;
+  /** When last changed; unset while never set. */
+  updatedAt: Date | undefined;
+}
+
+export interface GetCommerceSettingsRequest {
+  businessId: string;
+}
+
+export interface GetCommerceSettingsResponse {
+  settings: CommerceSettings | undefined;
+}
+
+export interface UpdateCommerceSettingsRequest {
+  businessId: string;
+  /** Unset: unchanged. */
+  isCartEnabled?: boolean | undefined;
+  isCatalogVisible?: boolean | undefined;
+}
+
+export interface UpdateCommerceSettingsResponse {
+  settings: CommerceSettings | undefined;
+}
+
 function createBaseCatalog(): Catalog {
   return { id: "", businessId: "", name: "", isDefault: false, createdAt: undefined };
 }
@@ -7459,6 +7488,447 @@ export const UpdateOrderStatusResponse: MessageFns<UpdateOrderStatusResponse> = 
   },
 };
 
+function createBaseCommerceSettings(): CommerceSettings {
+  return { isCartEnabled: false, isCatalogVisible: false, updatedAt: undefined };
+}
+
+export const CommerceSettings: MessageFns<CommerceSettings> = {
+  encode(message: CommerceSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.isCartEnabled !== false) {
+      writer.uint32(8).bool(message.isCartEnabled);
+    }
+    if (message.isCatalogVisible !== false) {
+      writer.uint32(16).bool(message.isCatalogVisible);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommerceSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommerceSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.isCartEnabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.isCatalogVisible = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommerceSettings {
+    return {
+      isCartEnabled: isSet(object.isCartEnabled)
+        ? globalThis.Boolean(object.isCartEnabled)
+        : isSet(object.is_cart_enabled)
+        ? globalThis.Boolean(object.is_cart_enabled)
+        : false,
+      isCatalogVisible: isSet(object.isCatalogVisible)
+        ? globalThis.Boolean(object.isCatalogVisible)
+        : isSet(object.is_catalog_visible)
+        ? globalThis.Boolean(object.is_catalog_visible)
+        : false,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CommerceSettings): unknown {
+    const obj: any = {};
+    if (message.isCartEnabled !== false) {
+      obj.isCartEnabled = message.isCartEnabled;
+    }
+    if (message.isCatalogVisible !== false) {
+      obj.isCatalogVisible = message.isCatalogVisible;
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommerceSettings>, I>>(base?: I): CommerceSettings {
+    return CommerceSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommerceSettings>, I>>(object: I): CommerceSettings {
+    const message = createBaseCommerceSettings();
+    message.isCartEnabled = object.isCartEnabled ?? false;
+    message.isCatalogVisible = object.isCatalogVisible ?? false;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetCommerceSettingsRequest(): GetCommerceSettingsRequest {
+  return { businessId: "" };
+}
+
+export const GetCommerceSettingsRequest: MessageFns<GetCommerceSettingsRequest> = {
+  encode(message: GetCommerceSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCommerceSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCommerceSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCommerceSettingsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCommerceSettingsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCommerceSettingsRequest>, I>>(base?: I): GetCommerceSettingsRequest {
+    return GetCommerceSettingsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCommerceSettingsRequest>, I>>(object: I): GetCommerceSettingsRequest {
+    const message = createBaseGetCommerceSettingsRequest();
+    message.businessId = object.businessId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCommerceSettingsResponse(): GetCommerceSettingsResponse {
+  return { settings: undefined };
+}
+
+export const GetCommerceSettingsResponse: MessageFns<GetCommerceSettingsResponse> = {
+  encode(message: GetCommerceSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      CommerceSettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCommerceSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCommerceSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = CommerceSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCommerceSettingsResponse {
+    return { settings: isSet(object.settings) ? CommerceSettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: GetCommerceSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = CommerceSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCommerceSettingsResponse>, I>>(base?: I): GetCommerceSettingsResponse {
+    return GetCommerceSettingsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCommerceSettingsResponse>, I>>(object: I): GetCommerceSettingsResponse {
+    const message = createBaseGetCommerceSettingsResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? CommerceSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateCommerceSettingsRequest(): UpdateCommerceSettingsRequest {
+  return { businessId: "", isCartEnabled: undefined, isCatalogVisible: undefined };
+}
+
+export const UpdateCommerceSettingsRequest: MessageFns<UpdateCommerceSettingsRequest> = {
+  encode(message: UpdateCommerceSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.businessId !== "") {
+      writer.uint32(10).string(message.businessId);
+    }
+    if (message.isCartEnabled !== undefined) {
+      writer.uint32(16).bool(message.isCartEnabled);
+    }
+    if (message.isCatalogVisible !== undefined) {
+      writer.uint32(24).bool(message.isCatalogVisible);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCommerceSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateCommerceSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.isCartEnabled = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.isCatalogVisible = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateCommerceSettingsRequest {
+    return {
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      isCartEnabled: isSet(object.isCartEnabled)
+        ? globalThis.Boolean(object.isCartEnabled)
+        : isSet(object.is_cart_enabled)
+        ? globalThis.Boolean(object.is_cart_enabled)
+        : undefined,
+      isCatalogVisible: isSet(object.isCatalogVisible)
+        ? globalThis.Boolean(object.isCatalogVisible)
+        : isSet(object.is_catalog_visible)
+        ? globalThis.Boolean(object.is_catalog_visible)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateCommerceSettingsRequest): unknown {
+    const obj: any = {};
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.isCartEnabled !== undefined) {
+      obj.isCartEnabled = message.isCartEnabled;
+    }
+    if (message.isCatalogVisible !== undefined) {
+      obj.isCatalogVisible = message.isCatalogVisible;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateCommerceSettingsRequest>, I>>(base?: I): UpdateCommerceSettingsRequest {
+    return UpdateCommerceSettingsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateCommerceSettingsRequest>, I>>(
+    object: I,
+  ): UpdateCommerceSettingsRequest {
+    const message = createBaseUpdateCommerceSettingsRequest();
+    message.businessId = object.businessId ?? "";
+    message.isCartEnabled = object.isCartEnabled ?? undefined;
+    message.isCatalogVisible = object.isCatalogVisible ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateCommerceSettingsResponse(): UpdateCommerceSettingsResponse {
+  return { settings: undefined };
+}
+
+export const UpdateCommerceSettingsResponse: MessageFns<UpdateCommerceSettingsResponse> = {
+  encode(message: UpdateCommerceSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      CommerceSettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCommerceSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateCommerceSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = CommerceSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateCommerceSettingsResponse {
+    return { settings: isSet(object.settings) ? CommerceSettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: UpdateCommerceSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = CommerceSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateCommerceSettingsResponse>, I>>(base?: I): UpdateCommerceSettingsResponse {
+    return UpdateCommerceSettingsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateCommerceSettingsResponse>, I>>(
+    object: I,
+  ): UpdateCommerceSettingsResponse {
+    const message = createBaseUpdateCommerceSettingsResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? CommerceSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * CatalogService holds each business's catalogs and products, the
  * customers' carts, and orders with their inventory reservations.
@@ -7706,6 +8176,38 @@ export const CatalogServiceService = {
       Buffer.from(UpdateOrderStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateOrderStatusResponse => UpdateOrderStatusResponse.decode(value),
   },
+  /**
+   * GetCommerceSettings reads a business's commerce settings (the Cloud
+   * API's whatsapp_commerce_settings); the defaults when never set.
+   */
+  getCommerceSettings: {
+    path: "/kontor.catalog.v1.CatalogService/GetCommerceSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCommerceSettingsRequest): Buffer =>
+      Buffer.from(GetCommerceSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCommerceSettingsRequest => GetCommerceSettingsRequest.decode(value),
+    responseSerialize: (value: GetCommerceSettingsResponse): Buffer =>
+      Buffer.from(GetCommerceSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCommerceSettingsResponse => GetCommerceSettingsResponse.decode(value),
+  },
+  /**
+   * UpdateCommerceSettings changes the settings given and keeps the others.
+   * With the cart disabled, AddCartItem and Checkout are FAILED_PRECONDITION
+   * CART_DISABLED.
+   */
+  updateCommerceSettings: {
+    path: "/kontor.catalog.v1.CatalogService/UpdateCommerceSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateCommerceSettingsRequest): Buffer =>
+      Buffer.from(UpdateCommerceSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateCommerceSettingsRequest => UpdateCommerceSettingsRequest.decode(value),
+    responseSerialize: (value: UpdateCommerceSettingsResponse): Buffer =>
+      Buffer.from(UpdateCommerceSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateCommerceSettingsResponse =>
+      UpdateCommerceSettingsResponse.decode(value),
+  },
 } as const;
 
 export interface CatalogServiceServer extends UntypedServiceImplementation {
@@ -7767,6 +8269,17 @@ export interface CatalogServiceServer extends UntypedServiceImplementation {
   listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
   /** UpdateOrderStatus moves an order along its state machine. */
   updateOrderStatus: handleUnaryCall<UpdateOrderStatusRequest, UpdateOrderStatusResponse>;
+  /**
+   * GetCommerceSettings reads a business's commerce settings (the Cloud
+   * API's whatsapp_commerce_settings); the defaults when never set.
+   */
+  getCommerceSettings: handleUnaryCall<GetCommerceSettingsRequest, GetCommerceSettingsResponse>;
+  /**
+   * UpdateCommerceSettings changes the settings given and keeps the others.
+   * With the cart disabled, AddCartItem and Checkout are FAILED_PRECONDITION
+   * CART_DISABLED.
+   */
+  updateCommerceSettings: handleUnaryCall<UpdateCommerceSettingsRequest, UpdateCommerceSettingsResponse>;
 }
 
 export interface CatalogServiceClient extends Client {
@@ -8099,6 +8612,45 @@ export interface CatalogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateOrderStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetCommerceSettings reads a business's commerce settings (the Cloud
+   * API's whatsapp_commerce_settings); the defaults when never set.
+   */
+  getCommerceSettings(
+    request: GetCommerceSettingsRequest,
+    callback: (error: ServiceError | null, response: GetCommerceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getCommerceSettings(
+    request: GetCommerceSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCommerceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getCommerceSettings(
+    request: GetCommerceSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCommerceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UpdateCommerceSettings changes the settings given and keeps the others.
+   * With the cart disabled, AddCartItem and Checkout are FAILED_PRECONDITION
+   * CART_DISABLED.
+   */
+  updateCommerceSettings(
+    request: UpdateCommerceSettingsRequest,
+    callback: (error: ServiceError | null, response: UpdateCommerceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateCommerceSettings(
+    request: UpdateCommerceSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateCommerceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateCommerceSettings(
+    request: UpdateCommerceSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateCommerceSettingsResponse) => void,
   ): ClientUnaryCall;
 }
 

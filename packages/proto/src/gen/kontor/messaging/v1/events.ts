@@ -174,6 +174,20 @@ export interface BlockChanged {
 }
 
 /**
+ * kontor.messaging.user_block.changed.v1 — a business number blocked or
+ * unblocked a customer (the business's side; BlockChanged is the customer's).
+ * Every replica applies it to its send path's memory.
+ */
+export interface UserBlockChanged {
+  meta: EventMeta | undefined;
+  phoneNumberId: string;
+  businessId: string;
+  customerId: string;
+  blocked: boolean;
+  at: Date | undefined;
+}
+
+/**
  * kontor.messaging.business.reported.v1 — a customer reported a business
  * (feeds the quality rating of the business's numbers).
  */
@@ -1698,6 +1712,167 @@ export const BlockChanged: MessageFns<BlockChanged> = {
     message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
     message.customerId = object.customerId ?? "";
     message.businessId = object.businessId ?? "";
+    message.blocked = object.blocked ?? false;
+    message.at = object.at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUserBlockChanged(): UserBlockChanged {
+  return { meta: undefined, phoneNumberId: "", businessId: "", customerId: "", blocked: false, at: undefined };
+}
+
+export const UserBlockChanged: MessageFns<UserBlockChanged> = {
+  encode(message: UserBlockChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(18).string(message.phoneNumberId);
+    }
+    if (message.businessId !== "") {
+      writer.uint32(26).string(message.businessId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(34).string(message.customerId);
+    }
+    if (message.blocked !== false) {
+      writer.uint32(40).bool(message.blocked);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserBlockChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserBlockChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.businessId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserBlockChanged {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      businessId: isSet(object.businessId)
+        ? globalThis.String(object.businessId)
+        : isSet(object.business_id)
+        ? globalThis.String(object.business_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: UserBlockChanged): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.businessId !== "") {
+      obj.businessId = message.businessId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UserBlockChanged>, I>>(base?: I): UserBlockChanged {
+    return UserBlockChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UserBlockChanged>, I>>(object: I): UserBlockChanged {
+    const message = createBaseUserBlockChanged();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.businessId = object.businessId ?? "";
+    message.customerId = object.customerId ?? "";
     message.blocked = object.blocked ?? false;
     message.at = object.at ?? undefined;
     return message;

@@ -656,6 +656,61 @@ export interface ListBlockedBusinessesResponse {
   businesses: BlockedBusiness[];
 }
 
+export interface BlockUsersRequest {
+  phoneNumberId: string;
+  /** Customers by phone number (E.164, "+" optional); at most 1,000. */
+  users: string[];
+}
+
+/** One user a block or unblock applied to (also when it already was so). */
+export interface BlockedUserResult {
+  /** The number as given. */
+  input: string;
+  /** The customer's number without "+" (the Cloud API's wa_id). */
+  waId: string;
+  customerId: string;
+}
+
+/** One user a block or unblock could not apply to. */
+export interface FailedUserResult {
+  input: string;
+  /** The Cloud API code (139100: the user cannot be blocked) and why. */
+  cloudApiCode: number;
+  message: string;
+}
+
+export interface BlockUsersResponse {
+  added: BlockedUserResult[];
+  failed: FailedUserResult[];
+}
+
+export interface UnblockUsersRequest {
+  phoneNumberId: string;
+  users: string[];
+}
+
+export interface UnblockUsersResponse {
+  removed: BlockedUserResult[];
+  failed: FailedUserResult[];
+}
+
+export interface ListBlockedUsersRequest {
+  phoneNumberId: string;
+  page: PageRequest | undefined;
+}
+
+export interface BlockedUser {
+  customerId: string;
+  /** E.164 with "+". */
+  e164: string;
+  blockedAt: Date | undefined;
+}
+
+export interface ListBlockedUsersResponse {
+  users: BlockedUser[];
+  page: PageResponse | undefined;
+}
+
 export interface GetMessagingLimitsRequest {
   businessId: string;
 }
@@ -6416,6 +6471,861 @@ export const ListBlockedBusinessesResponse: MessageFns<ListBlockedBusinessesResp
   },
 };
 
+function createBaseBlockUsersRequest(): BlockUsersRequest {
+  return { phoneNumberId: "", users: [] };
+}
+
+export const BlockUsersRequest: MessageFns<BlockUsersRequest> = {
+  encode(message: BlockUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phoneNumberId !== "") {
+      writer.uint32(10).string(message.phoneNumberId);
+    }
+    for (const v of message.users) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.users.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockUsersRequest {
+    return {
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      users: globalThis.Array.isArray(object?.users) ? object.users.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: BlockUsersRequest): unknown {
+    const obj: any = {};
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.users?.length) {
+      obj.users = message.users;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockUsersRequest>, I>>(base?: I): BlockUsersRequest {
+    return BlockUsersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockUsersRequest>, I>>(object: I): BlockUsersRequest {
+    const message = createBaseBlockUsersRequest();
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.users = object.users?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseBlockedUserResult(): BlockedUserResult {
+  return { input: "", waId: "", customerId: "" };
+}
+
+export const BlockedUserResult: MessageFns<BlockedUserResult> = {
+  encode(message: BlockedUserResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.input !== "") {
+      writer.uint32(10).string(message.input);
+    }
+    if (message.waId !== "") {
+      writer.uint32(18).string(message.waId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockedUserResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockedUserResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.input = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.waId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockedUserResult {
+    return {
+      input: isSet(object.input) ? globalThis.String(object.input) : "",
+      waId: isSet(object.waId)
+        ? globalThis.String(object.waId)
+        : isSet(object.wa_id)
+        ? globalThis.String(object.wa_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: BlockedUserResult): unknown {
+    const obj: any = {};
+    if (message.input !== "") {
+      obj.input = message.input;
+    }
+    if (message.waId !== "") {
+      obj.waId = message.waId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockedUserResult>, I>>(base?: I): BlockedUserResult {
+    return BlockedUserResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockedUserResult>, I>>(object: I): BlockedUserResult {
+    const message = createBaseBlockedUserResult();
+    message.input = object.input ?? "";
+    message.waId = object.waId ?? "";
+    message.customerId = object.customerId ?? "";
+    return message;
+  },
+};
+
+function createBaseFailedUserResult(): FailedUserResult {
+  return { input: "", cloudApiCode: 0, message: "" };
+}
+
+export const FailedUserResult: MessageFns<FailedUserResult> = {
+  encode(message: FailedUserResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.input !== "") {
+      writer.uint32(10).string(message.input);
+    }
+    if (message.cloudApiCode !== 0) {
+      writer.uint32(16).int32(message.cloudApiCode);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FailedUserResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFailedUserResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.input = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cloudApiCode = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FailedUserResult {
+    return {
+      input: isSet(object.input) ? globalThis.String(object.input) : "",
+      cloudApiCode: isSet(object.cloudApiCode)
+        ? globalThis.Number(object.cloudApiCode)
+        : isSet(object.cloud_api_code)
+        ? globalThis.Number(object.cloud_api_code)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: FailedUserResult): unknown {
+    const obj: any = {};
+    if (message.input !== "") {
+      obj.input = message.input;
+    }
+    if (message.cloudApiCode !== 0) {
+      obj.cloudApiCode = Math.round(message.cloudApiCode);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FailedUserResult>, I>>(base?: I): FailedUserResult {
+    return FailedUserResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FailedUserResult>, I>>(object: I): FailedUserResult {
+    const message = createBaseFailedUserResult();
+    message.input = object.input ?? "";
+    message.cloudApiCode = object.cloudApiCode ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseBlockUsersResponse(): BlockUsersResponse {
+  return { added: [], failed: [] };
+}
+
+export const BlockUsersResponse: MessageFns<BlockUsersResponse> = {
+  encode(message: BlockUsersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.added) {
+      BlockedUserResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.failed) {
+      FailedUserResult.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockUsersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockUsersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.added.push(BlockedUserResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failed.push(FailedUserResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockUsersResponse {
+    return {
+      added: globalThis.Array.isArray(object?.added) ? object.added.map((e: any) => BlockedUserResult.fromJSON(e)) : [],
+      failed: globalThis.Array.isArray(object?.failed)
+        ? object.failed.map((e: any) => FailedUserResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BlockUsersResponse): unknown {
+    const obj: any = {};
+    if (message.added?.length) {
+      obj.added = message.added.map((e) => BlockedUserResult.toJSON(e));
+    }
+    if (message.failed?.length) {
+      obj.failed = message.failed.map((e) => FailedUserResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockUsersResponse>, I>>(base?: I): BlockUsersResponse {
+    return BlockUsersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockUsersResponse>, I>>(object: I): BlockUsersResponse {
+    const message = createBaseBlockUsersResponse();
+    message.added = object.added?.map((e) => BlockedUserResult.fromPartial(e)) || [];
+    message.failed = object.failed?.map((e) => FailedUserResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseUnblockUsersRequest(): UnblockUsersRequest {
+  return { phoneNumberId: "", users: [] };
+}
+
+export const UnblockUsersRequest: MessageFns<UnblockUsersRequest> = {
+  encode(message: UnblockUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phoneNumberId !== "") {
+      writer.uint32(10).string(message.phoneNumberId);
+    }
+    for (const v of message.users) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.users.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockUsersRequest {
+    return {
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      users: globalThis.Array.isArray(object?.users) ? object.users.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: UnblockUsersRequest): unknown {
+    const obj: any = {};
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.users?.length) {
+      obj.users = message.users;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockUsersRequest>, I>>(base?: I): UnblockUsersRequest {
+    return UnblockUsersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockUsersRequest>, I>>(object: I): UnblockUsersRequest {
+    const message = createBaseUnblockUsersRequest();
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.users = object.users?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUnblockUsersResponse(): UnblockUsersResponse {
+  return { removed: [], failed: [] };
+}
+
+export const UnblockUsersResponse: MessageFns<UnblockUsersResponse> = {
+  encode(message: UnblockUsersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removed) {
+      BlockedUserResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.failed) {
+      FailedUserResult.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockUsersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockUsersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.removed.push(BlockedUserResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failed.push(FailedUserResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockUsersResponse {
+    return {
+      removed: globalThis.Array.isArray(object?.removed)
+        ? object.removed.map((e: any) => BlockedUserResult.fromJSON(e))
+        : [],
+      failed: globalThis.Array.isArray(object?.failed)
+        ? object.failed.map((e: any) => FailedUserResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UnblockUsersResponse): unknown {
+    const obj: any = {};
+    if (message.removed?.length) {
+      obj.removed = message.removed.map((e) => BlockedUserResult.toJSON(e));
+    }
+    if (message.failed?.length) {
+      obj.failed = message.failed.map((e) => FailedUserResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockUsersResponse>, I>>(base?: I): UnblockUsersResponse {
+    return UnblockUsersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockUsersResponse>, I>>(object: I): UnblockUsersResponse {
+    const message = createBaseUnblockUsersResponse();
+    message.removed = object.removed?.map((e) => BlockedUserResult.fromPartial(e)) || [];
+    message.failed = object.failed?.map((e) => FailedUserResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListBlockedUsersRequest(): ListBlockedUsersRequest {
+  return { phoneNumberId: "", page: undefined };
+}
+
+export const ListBlockedUsersRequest: MessageFns<ListBlockedUsersRequest> = {
+  encode(message: ListBlockedUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phoneNumberId !== "") {
+      writer.uint32(10).string(message.phoneNumberId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedUsersRequest {
+    return {
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListBlockedUsersRequest): unknown {
+    const obj: any = {};
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBlockedUsersRequest>, I>>(base?: I): ListBlockedUsersRequest {
+    return ListBlockedUsersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBlockedUsersRequest>, I>>(object: I): ListBlockedUsersRequest {
+    const message = createBaseListBlockedUsersRequest();
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBlockedUser(): BlockedUser {
+  return { customerId: "", e164: "", blockedAt: undefined };
+}
+
+export const BlockedUser: MessageFns<BlockedUser> = {
+  encode(message: BlockedUser, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.e164 !== "") {
+      writer.uint32(18).string(message.e164);
+    }
+    if (message.blockedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.blockedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockedUser {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockedUser();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.e164 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.blockedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockedUser {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      e164: isSet(object.e164) ? globalThis.String(object.e164) : "",
+      blockedAt: isSet(object.blockedAt)
+        ? fromJsonTimestamp(object.blockedAt)
+        : isSet(object.blocked_at)
+        ? fromJsonTimestamp(object.blocked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BlockedUser): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.e164 !== "") {
+      obj.e164 = message.e164;
+    }
+    if (message.blockedAt !== undefined) {
+      obj.blockedAt = message.blockedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockedUser>, I>>(base?: I): BlockedUser {
+    return BlockedUser.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockedUser>, I>>(object: I): BlockedUser {
+    const message = createBaseBlockedUser();
+    message.customerId = object.customerId ?? "";
+    message.e164 = object.e164 ?? "";
+    message.blockedAt = object.blockedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListBlockedUsersResponse(): ListBlockedUsersResponse {
+  return { users: [], page: undefined };
+}
+
+export const ListBlockedUsersResponse: MessageFns<ListBlockedUsersResponse> = {
+  encode(message: ListBlockedUsersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.users) {
+      BlockedUser.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedUsersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedUsersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.users.push(BlockedUser.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedUsersResponse {
+    return {
+      users: globalThis.Array.isArray(object?.users) ? object.users.map((e: any) => BlockedUser.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListBlockedUsersResponse): unknown {
+    const obj: any = {};
+    if (message.users?.length) {
+      obj.users = message.users.map((e) => BlockedUser.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBlockedUsersResponse>, I>>(base?: I): ListBlockedUsersResponse {
+    return ListBlockedUsersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBlockedUsersResponse>, I>>(object: I): ListBlockedUsersResponse {
+    const message = createBaseListBlockedUsersResponse();
+    message.users = object.users?.map((e) => BlockedUser.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetMessagingLimitsRequest(): GetMessagingLimitsRequest {
   return { businessId: "" };
 }
@@ -7007,6 +7917,49 @@ export const MessagingServiceService = {
     responseDeserialize: (value: Buffer): ListBlockedBusinessesResponse => ListBlockedBusinessesResponse.decode(value),
   },
   /**
+   * BlockUsers blocks customers for a business number (the business's side,
+   * the Cloud API's block_users): a blocked customer's messages to the number
+   * are refused, and the number's sends to it are FAILED_PRECONDITION
+   * USER_BLOCKED (Cloud API 131026). Only a customer who wrote to the number
+   * in the last 24 hours can be blocked; each user that cannot be is in
+   * `failed` with its Cloud API code (139100), the others are blocked.
+   */
+  blockUsers: {
+    path: "/kontor.messaging.v1.MessagingService/BlockUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BlockUsersRequest): Buffer => Buffer.from(BlockUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BlockUsersRequest => BlockUsersRequest.decode(value),
+    responseSerialize: (value: BlockUsersResponse): Buffer => Buffer.from(BlockUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlockUsersResponse => BlockUsersResponse.decode(value),
+  },
+  /** UnblockUsers lifts blocks of a business number (no 24-hour rule). */
+  unblockUsers: {
+    path: "/kontor.messaging.v1.MessagingService/UnblockUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnblockUsersRequest): Buffer => Buffer.from(UnblockUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnblockUsersRequest => UnblockUsersRequest.decode(value),
+    responseSerialize: (value: UnblockUsersResponse): Buffer =>
+      Buffer.from(UnblockUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnblockUsersResponse => UnblockUsersResponse.decode(value),
+  },
+  /**
+   * ListBlockedUsers pages through the customers a business number blocks,
+   * most recently blocked first.
+   */
+  listBlockedUsers: {
+    path: "/kontor.messaging.v1.MessagingService/ListBlockedUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBlockedUsersRequest): Buffer =>
+      Buffer.from(ListBlockedUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBlockedUsersRequest => ListBlockedUsersRequest.decode(value),
+    responseSerialize: (value: ListBlockedUsersResponse): Buffer =>
+      Buffer.from(ListBlockedUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBlockedUsersResponse => ListBlockedUsersResponse.decode(value),
+  },
+  /**
    * GetMessagingLimits reads a business's messaging limit tier, its use in
    * the rolling 24 h, and each of its numbers' quality rating and throughput
    * (the business, its partner, service:gateway, or staff).
@@ -7123,6 +8076,22 @@ export interface MessagingServiceServer extends UntypedServiceImplementation {
   reportBusiness: handleUnaryCall<ReportBusinessRequest, ReportBusinessResponse>;
   /** ListBlockedBusinesses lists the businesses a customer blocked (the customer itself). */
   listBlockedBusinesses: handleUnaryCall<ListBlockedBusinessesRequest, ListBlockedBusinessesResponse>;
+  /**
+   * BlockUsers blocks customers for a business number (the business's side,
+   * the Cloud API's block_users): a blocked customer's messages to the number
+   * are refused, and the number's sends to it are FAILED_PRECONDITION
+   * USER_BLOCKED (Cloud API 131026). Only a customer who wrote to the number
+   * in the last 24 hours can be blocked; each user that cannot be is in
+   * `failed` with its Cloud API code (139100), the others are blocked.
+   */
+  blockUsers: handleUnaryCall<BlockUsersRequest, BlockUsersResponse>;
+  /** UnblockUsers lifts blocks of a business number (no 24-hour rule). */
+  unblockUsers: handleUnaryCall<UnblockUsersRequest, UnblockUsersResponse>;
+  /**
+   * ListBlockedUsers pages through the customers a business number blocks,
+   * most recently blocked first.
+   */
+  listBlockedUsers: handleUnaryCall<ListBlockedUsersRequest, ListBlockedUsersResponse>;
   /**
    * GetMessagingLimits reads a business's messaging limit tier, its use in
    * the rolling 24 h, and each of its numbers' quality rating and throughput
@@ -7473,6 +8442,64 @@ export interface MessagingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListBlockedBusinessesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * BlockUsers blocks customers for a business number (the business's side,
+   * the Cloud API's block_users): a blocked customer's messages to the number
+   * are refused, and the number's sends to it are FAILED_PRECONDITION
+   * USER_BLOCKED (Cloud API 131026). Only a customer who wrote to the number
+   * in the last 24 hours can be blocked; each user that cannot be is in
+   * `failed` with its Cloud API code (139100), the others are blocked.
+   */
+  blockUsers(
+    request: BlockUsersRequest,
+    callback: (error: ServiceError | null, response: BlockUsersResponse) => void,
+  ): ClientUnaryCall;
+  blockUsers(
+    request: BlockUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BlockUsersResponse) => void,
+  ): ClientUnaryCall;
+  blockUsers(
+    request: BlockUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BlockUsersResponse) => void,
+  ): ClientUnaryCall;
+  /** UnblockUsers lifts blocks of a business number (no 24-hour rule). */
+  unblockUsers(
+    request: UnblockUsersRequest,
+    callback: (error: ServiceError | null, response: UnblockUsersResponse) => void,
+  ): ClientUnaryCall;
+  unblockUsers(
+    request: UnblockUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnblockUsersResponse) => void,
+  ): ClientUnaryCall;
+  unblockUsers(
+    request: UnblockUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnblockUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListBlockedUsers pages through the customers a business number blocks,
+   * most recently blocked first.
+   */
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
   ): ClientUnaryCall;
   /**
    * GetMessagingLimits reads a business's messaging limit tier, its use in
