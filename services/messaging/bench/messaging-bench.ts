@@ -4,11 +4,8 @@
  * same run and the same client setup. Prints one JSON line and writes
  * bench-results/messaging.json at the repo root. See BENCHMARKS.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { benchKnob, listenerPids, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
@@ -26,8 +23,8 @@ import {
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { createTestEnv, natsUrl, type TestEnv } from "@kontor/testkit/env";
 import { rawDefinition } from "./raw.js";
+import { nowMs, percentile, round, sleep, startServer, stopServer, type ServerProc } from "./tools-bench-kit.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const RECIPIENTS = benchKnob("BENCH_RECIPIENTS", 200);
 const SENDERS = benchKnob("BENCH_SENDERS", 4);
 const PHASE_MS = benchKnob("BENCH_PHASE_MS", 4000);
@@ -37,8 +34,6 @@ const STREAM_WINDOW = benchKnob("BENCH_STREAM_WINDOW", 2000); // in flight per s
 const BODY_BYTES = 100;
 /** Each low-load latency phase (and the commit probe beside them). */
 const LOW_MS = benchKnob("BENCH_LOW_MS", 4000);
-/** As in services/messaging/package.json's start script. */
-const SERVICE_NODE_ARGS = "--max-semi-space-size=64";
 const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 };
 const budget = setTimeout(() => {
   process.stderr.write("bench: giving up after 4.5 minutes\n");
@@ -46,60 +41,8 @@ const budget = setTimeout(() => {
 }, 270_000);
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-// ---- server process ---------------------------------------------------------
-
-interface ServerProc {
-  child: ChildProcess;
-  port: number;
-  /** The service's Prometheus endpoint (0 for the no-op server). */
-  metricsPort: number;
-}
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-// Killed from outside (Ctrl-C, `timeout`): exit through the handler above, so no server is left behind.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(130));
-
-function startServer(mode: "messaging" | "noop", env: Record<string, string>): Promise<ServerProc> {
-  // The service's own flags by default (its start script's); BENCH_SERVER_NODE_ARGS replaces them.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? SERVICE_NODE_ARGS).split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
-    cwd: resolve(here, ".."),
-    // Both servers get the malloc the local launcher gives services (jemalloc when installed).
-    env: { ...process.env, ...allocatorEnv(process.env), ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return new Promise((resolvePort, reject) => {
-    let buf = "";
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split("\n").find((l) => l.startsWith("{"));
-      if (line) {
-        child.stdout!.off("data", onData);
-        // Keep draining: the service logs (warnings) to stdout, and a full pipe would stall it.
-        child.stdout!.on("data", (more: Buffer) => process.stderr.write(more));
-        const ready = JSON.parse(line) as { port: number; metricsPort?: number };
-        resolvePort({ child, port: ready.port, metricsPort: ready.metricsPort ?? 0 });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`server (${mode}) exited with ${code}`)));
-  });
-}
-
-async function stopServer(s: ServerProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once("exit", r));
-  s.child.kill(signal);
-  await exited;
-}
+// ---- server process: startServer / stopServer from ./tools-bench-kit.js -----------------
 
 /**
  * CPU of every party to a phase, from /proc: the load generator (this
@@ -341,12 +284,6 @@ class Receiver {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const round1 = (x: number) => round(x, 1);
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;

@@ -1,6 +1,6 @@
 /**
- * What the business tools' benchmarks (broadcast-bench.ts, analytics-bench.ts)
- * share: the service (or the no-op server) as a child process started by
+ * What messaging's benchmarks (messaging-bench.ts, broadcast-bench.ts,
+ * analytics-bench.ts) share: the service (or the no-op server) as a child process started by
  * bench/server.ts, and CPU per party from /proc, so each phase says where its
  * cost is paid and what the machine allows at best.
  */
@@ -12,8 +12,8 @@ import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { machineBusyUs, pidsNamed, processCpuUs, sumProcessCpuUs } from "@kontor/service-kit/bench";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** As in services/messaging/package.json's start script. */
-const SERVICE_NODE_ARGS = ["--max-semi-space-size=64"];
+/** As in services/messaging/package.json's start script; BENCH_SERVER_NODE_ARGS replaces them (a CPU profile, an A/B of flags). */
+const SERVICE_NODE_ARGS = "--max-semi-space-size=64";
 
 export const log = (bench: string, msg: string) => process.stderr.write(`${bench}: ${msg}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,18 +28,23 @@ export function percentile(sorted: readonly number[], p: number): number {
 export interface ServerProc {
   child: ChildProcess;
   port: number;
+  /** The service's Prometheus endpoint (0 for the no-op server). */
+  metricsPort: number;
 }
 
 const children = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
+// Killed from outside (Ctrl-C, `timeout`): exit through the handler above, so no server is left behind.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(130));
 
 /** bench/server.ts in its own process: "messaging" (the service from `env`) or "noop" (grpc-js doing nothing). */
 export function startServer(mode: "messaging" | "noop", env: Record<string, string>): Promise<ServerProc> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? SERVICE_NODE_ARGS).split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@kontor/source", "--import", "tsx", resolve(here, "server.ts"), mode], {
     cwd: resolve(here, ".."),
+    // Both servers get the malloc the local launcher gives services (jemalloc when installed).
     env: { ...process.env, ...allocatorEnv(process.env), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -54,7 +59,8 @@ export function startServer(mode: "messaging" | "noop", env: Record<string, stri
         child.stdout!.off("data", onData);
         // Keep draining: the service logs to stdout, and a full pipe would stall it.
         child.stdout!.on("data", (more: Buffer) => process.stderr.write(more));
-        resolvePort({ child, port: (JSON.parse(line) as { port: number }).port });
+        const ready = JSON.parse(line) as { port: number; metricsPort?: number };
+        resolvePort({ child, port: ready.port, metricsPort: ready.metricsPort ?? 0 });
       }
     };
     child.stdout!.on("data", onData);
