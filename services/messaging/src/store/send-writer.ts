@@ -330,7 +330,7 @@ export function createSendWriter<T extends SendItem = SendItem>(
     // The batch's conversations: numbered from memory (one round trip) or upserted first (two).
     const { pairs, sorted, anyFlags } = g;
     try {
-      const done = await attemptStatements(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, sorted, anyFlags, fast);
+      const done = await attemptStatements({ client, items, buildEvents, lookup, gates, begin, createdAt, pairs }, sorted, anyFlags, fast);
       if (fast) counts.oneRoundTrip++;
       else counts.twoRoundTrips++;
       return done;
@@ -342,19 +342,25 @@ export function createSendWriter<T extends SendItem = SendItem>(
     }
   }
 
+  /** What one attempt at a batch's transaction carries from statement to statement. */
+  interface Attempt {
+    client: pg.PoolClient;
+    items: T[];
+    buildEvents: EventBuilder<T>;
+    lookup: boolean;
+    gates: Gates;
+    begin: Promise<unknown>;
+    createdAt: Date;
+    pairs: Map<string, { item: T; n: number; flags: number }>;
+  }
+
   async function attemptStatements(
-    client: pg.PoolClient,
-    items: T[],
-    buildEvents: EventBuilder<T>,
-    lookup: boolean,
-    gates: Gates,
-    begin: Promise<unknown>,
-    createdAt: Date,
-    pairs: Map<string, { item: T; n: number; flags: number }>,
+    a: Attempt,
     sorted: [string, { item: T; n: number; flags: number }][],
     anyFlags: boolean,
     fast: Fast | undefined,
   ): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
+    const { client, gates, begin, createdAt } = a;
     if (fast) {
       // The rows as the upsert would have returned them, from memory.
       const rows: ConvRow[] = sorted.map(([, p], j) => ({
@@ -365,7 +371,7 @@ export function createSendWriter<T extends SendItem = SendItem>(
         last_seq: String(fast.expected[j]! + fast.n[j]!),
         inserted: false,
       }));
-      return finish(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, { rows }, new Map(), fast);
+      return finish(a, { rows }, new Map(), fast);
     }
     await gates.beforeConversations;
     const upsert = client.query<ConvRow>({
@@ -395,22 +401,16 @@ export function createSendWriter<T extends SendItem = SendItem>(
     const windows: WindowRows = new Map();
     if (update) for (const r of (await update).rows) windows.set(`${r.phone_number_id}\u0000${r.customer_id}`, toWindows(r));
     gates.conversationsLocked();
-    return finish(client, items, buildEvents, lookup, gates, begin, createdAt, pairs, convRes, windows, undefined);
+    return finish(a, convRes, windows, undefined);
   }
 
   async function finish(
-    client: pg.PoolClient,
-    items: T[],
-    buildEvents: EventBuilder<T>,
-    lookup: boolean,
-    gates: Gates,
-    begin: Promise<unknown>,
-    createdAt: Date,
-    pairs: Map<string, { item: T; n: number; flags: number }>,
+    a: Attempt,
     convRes: { rows: ConvRow[] },
     windows: WindowRows,
     fast: Fast | undefined,
   ): Promise<{ results: Stored[]; windows: WindowRows; outbox?: { id: string; events: OutboxEvent[] } }> {
+    const { client, items, buildEvents, lookup, gates, createdAt, pairs } = a;
     const convs = new Map<string, { row: ConvRow; next: number; reserved: number }>();
     const opened: OpenedConversation<T>[] = [];
     for (const row of convRes.rows) {
