@@ -73,6 +73,7 @@ import { createUserBlockService } from "./domain/user-block-service.js";
 import { createErasureService } from "./domain/erasure-service.js";
 import { createErasureStore } from "./store/erasure-store.js";
 import { registerCustomerErasureConsumer } from "./events/customer-erasure.js";
+import { registerOrderNotifications } from "./events/order-notifications.js";
 
 /** Composition root: build everything from config, each part after what it uses; start() returns the bound port. */
 /**
@@ -250,6 +251,12 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     now: () => new Date(),
   });
   registerFlowConsumer(rt, flows, autoReplies);
+  // Order notifications: catalog's order events become an automated message to the customer, through the send path.
+  registerOrderNotifications(rt, {
+    send: (req, phoneNumberId) => sends.send(req, { kind: "business", id: phoneNumberId }, "business"),
+    isBlocked: (customerId, businessId) => blocks.isBlocked(customerId, businessId),
+    numbersOf: (businessId) => directory.numbersOf(businessId).map((n) => n.phoneNumberId),
+  });
   const conversationOwner = async (id: string) => (await rt.db.selectFrom("conversation").select("business_id").where("id", "=", id).executeTakeFirst())?.business_id;
   registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore, flows, conversationOwner, autoReplies);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });

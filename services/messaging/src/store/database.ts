@@ -17,6 +17,7 @@ import type { AutoReplySentTable, AutoReplySettingsTable, BusinessHoursTable } f
 import type { AnalyticsTemplateMessageTable } from "./template-analytics.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
 import type { TemplateBusinessTable, TemplateTable } from "./template.table.js";
+import type { OrderNotificationTable } from "./order-notification.table.js";
 
 export interface MessagingDatabase extends KitTables {
   customer: CustomerTable;
@@ -54,6 +55,7 @@ export interface MessagingDatabase extends KitTables {
   number_quality: NumberQualityTable;
   business_report: BusinessReportTable;
   customer_erasure: CustomerErasureTable;
+  order_notification: OrderNotificationTable;
   /** The send path's outbox (send-writer.ts), relayed in handoff mode. */
   send_outbox: OutboxBatchTable;
 }

@@ -22,7 +22,7 @@ export async function lockCustomer(trx: Kysely<MessagingDatabase>, customerId: s
 }
 
 /**
- * Marketing consent, privacy settings, blocks, labels, auto-reply marks and follows of the customer. Its
+ * Marketing consent, privacy settings, blocks, labels, auto-reply marks, follows and order notifications of the customer. Its
  * reports stay (the business's quality record) without the words it wrote.
  */
 export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, customerId: string): Promise<void> {
@@ -35,6 +35,8 @@ export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, custome
   await trx.deleteFrom("auto_reply_sent").where("customer_id", "=", customerId).execute();
   // Which businesses it follows (directory deletes its own copy on the same event).
   await trx.deleteFrom("customer_follow").where("customer_id", "=", customerId).execute();
+  // What it was told of its orders.
+  await trx.deleteFrom("order_notification").where("customer_id", "=", customerId).execute();
   await trx.updateTable("business_report").set({ comment: "" }).where("customer_id", "=", customerId).where("comment", "<>", "").execute();
 }
 

@@ -24,6 +24,7 @@ import * as broadcastClicks from "./2026_12_05_200100_broadcast_clicks.js";
 import * as sendOutbox from "./2026_12_05_210000_send_outbox.js";
 import * as sendBatchSeqCheck from "./2026_12_05_220000_send_batch_seq_check.js";
 import * as userBlocks from "./2026_12_05_230000_user_blocks.js";
+import * as orderNotifications from "./2026_12_06_090000_order_notifications.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_210000_send_outbox": sendOutbox,
   "2026_12_05_220000_send_batch_seq_check": sendBatchSeqCheck,
   "2026_12_05_230000_user_blocks": userBlocks,
+  "2026_12_06_090000_order_notifications": orderNotifications,
 };
