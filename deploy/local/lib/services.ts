@@ -57,7 +57,7 @@ export const SERVICES: readonly ServiceSpec[] = ([
       MESSAGING_ADDR: `127.0.0.1:${50051 + PORT_OFFSET}`,
     }),
   },
-  // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging and directory and signs with a key of its own.
+  // The Cloud API on HTTP 8090; gRPC only for health. It calls messaging, directory and catalog and signs with a key of its own.
   {
     name: "gateway",
     grpcPort: 50056,
@@ -69,6 +69,7 @@ export const SERVICES: readonly ServiceSpec[] = ([
       HTTP_PORT: String(8090 + PORT_OFFSET),
       MESSAGING_ADDRESS: `127.0.0.1:${50051 + PORT_OFFSET}`,
       DIRECTORY_ADDRESS: `127.0.0.1:${50052 + PORT_OFFSET}`,
+      CATALOG_ADDRESS: `127.0.0.1:${50053 + PORT_OFFSET}`,
       GATEWAY_SEED: gatewaySeed(s, run.partnerToken),
     }),
   },

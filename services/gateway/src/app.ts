@@ -11,6 +11,9 @@ import { registerManagementRoutes } from "./http/management-routes.js";
 import { registerMediaRoutes, mediaUrlKey, type MediaDeps } from "./http/media-routes.js";
 import { registerMessagesRoute } from "./http/messages-route.js";
 import { registerProfileRoutes } from "./http/profile-routes.js";
+import { registerBlockRoutes } from "./http/block-routes.js";
+import { registerCommerceRoutes } from "./http/commerce-routes.js";
+import { registerAnalyticsRoutes } from "./http/analytics-routes.js";
 import { registerOpenApi } from "./http/openapi.js";
 import { LocalDiskMediaStore } from "./media/media-store.js";
 import { S3MediaStore } from "./media/s3-media-store.js";
@@ -28,7 +31,7 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const seed = parseSeed(config.GATEWAY_SEED);
   const rt = await createRuntime<GatewayDatabase>({ name: "gateway", domain: "gateway", config, migrations, access: {}, ...overrides });
   const signer = await createTokenSigner(JSON.parse(config.GATEWAY_SIGNING_KEY));
-  const clients = createServiceClients({ directoryAddress: config.DIRECTORY_ADDRESS, messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS, channels: config.MESSAGING_CHANNELS, sends: config.MESSAGING_SENDS });
+  const clients = createServiceClients({ directoryAddress: config.DIRECTORY_ADDRESS, catalogAddress: config.CATALOG_ADDRESS, messagingAddress: config.MESSAGING_ADDRESS, signer, timeoutMs: config.CALL_TIMEOUT_MS, channels: config.MESSAGING_CHANNELS, sends: config.MESSAGING_SENDS });
   const http = createHttpServer({ db: rt.db, log: rt.log, bodyLimit: config.BODY_LIMIT_BYTES, authCacheMs: config.AUTH_CACHE_MS,
     managementCallsPerHour: config.MANAGEMENT_CALLS_PER_HOUR,
     sendsPerSecond: config.SENDS_PER_SECOND_PER_NUMBER,
@@ -52,6 +55,9 @@ export async function createGateway(config: Config, overrides: Partial<Pick<Runt
   const media: MediaDeps = { db: rt.db, store, urlKey: mediaUrlKey(config.GATEWAY_SIGNING_KEY), publicUrl: config.PUBLIC_URL };
   await registerMediaRoutes(http, media);
   registerProfileRoutes(http, { db: rt.db, clients, log: rt.log });
+  registerBlockRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL });
+  registerCommerceRoutes(http, { db: rt.db, clients, log: rt.log });
+  registerAnalyticsRoutes(http, { db: rt.db, clients, log: rt.log });
   registerManagementRoutes(http, { db: rt.db, clients, log: rt.log, publicUrl: config.PUBLIC_URL, media });
   const deliverer = createDeliverer({
     db: rt.db,

@@ -23,6 +23,8 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50056, metricsPort: 
   MESSAGING_ADDRESS: z.string().min(1).default("127.0.0.1:50051"),
   /** Where directory serves gRPC (the business profile). */
   DIRECTORY_ADDRESS: z.string().min(1).default("127.0.0.1:50052"),
+  /** Where catalog serves gRPC (commerce settings). */
+  CATALOG_ADDRESS: z.string().min(1).default("127.0.0.1:50053"),
   /** Connections to messaging that sends are spread over. */
   MESSAGING_CHANNELS: z.coerce.number().int().min(1).max(64).default(4),
   /**

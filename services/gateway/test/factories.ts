@@ -12,6 +12,8 @@ import { createMessaging, type MessagingApp } from "@kontor/messaging/app";
 import { createDirectory, type DirectoryApp } from "@kontor/directory/app";
 import { loadConfig as loadDirectoryConfig } from "@kontor/directory/config";
 import { loadConfig as loadMessagingConfig } from "@kontor/messaging/config";
+import { createCatalog, type CatalogApp } from "@kontor/catalog/app";
+import { loadConfig as loadCatalogConfig } from "@kontor/catalog/config";
 import { createGateway, type GatewayApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { type Scope, SCOPES, newNumericId } from "../src/domain/partners.js";
@@ -26,6 +28,9 @@ export interface Stack {
   /** Started only with `withDirectory` (the business profile routes call it), and its gRPC port. */
   directory?: DirectoryApp;
   directoryPort: number;
+  /** Started only with `withCatalog` (commerce settings). */
+  catalog?: CatalogApp;
+  catalogPort: number;
   messagingClient: MessagingServiceClient;
   gateway: GatewayApp;
   /** http://127.0.0.1:<port> */
@@ -41,7 +46,7 @@ export interface Stack {
  * over the test file's real PostgreSQL and NATS. The gateway signs with a key
  * of its own that messaging trusts next to the test key.
  */
-export async function startStack(env: TestEnv, options: { messaging?: Record<string, string>; gateway?: Record<string, string>; withDirectory?: boolean } = {}): Promise<Stack> {
+export async function startStack(env: TestEnv, options: { messaging?: Record<string, string>; gateway?: Record<string, string>; withDirectory?: boolean; withCatalog?: boolean } = {}): Promise<Stack> {
   const gatewayKeys = await generateSigningKeys(`gw-${randomBytes(3).toString("hex")}`);
   const keys = JSON.stringify([...(JSON.parse(env.authPublicKeys) as object[]), gatewayKeys.publicJwk]);
   const messaging = await createMessaging(
@@ -53,6 +58,12 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
   if (options.withDirectory) {
     directory = await createDirectory(loadDirectoryConfig(env.env({ AUTH_PUBLIC_KEYS: keys })));
     ({ port: directoryPort } = await directory.start());
+  }
+  let catalog: CatalogApp | undefined;
+  let catalogPort = 0;
+  if (options.withCatalog) {
+    catalog = await createCatalog(loadCatalogConfig(env.env({ AUTH_PUBLIC_KEYS: keys })));
+    ({ port: catalogPort } = await catalog.start());
   }
   const gatewayConfig = loadConfig(
       env.env({
@@ -66,6 +77,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
         WEBHOOK_RETRY_MAX_MS: "400",
         WEBHOOK_POLL_MS: "50",
         ...(directory ? { DIRECTORY_ADDRESS: `127.0.0.1:${directoryPort}` } : {}),
+        ...(catalog ? { CATALOG_ADDRESS: `127.0.0.1:${catalogPort}` } : {}),
         ...options.gateway,
       }),
   );
@@ -76,6 +88,8 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
     messaging,
     directory,
     directoryPort,
+    catalog,
+    catalogPort,
     messagingClient,
     gateway,
     base: `http://127.0.0.1:${httpPort}`,
@@ -91,6 +105,7 @@ export async function startStack(env: TestEnv, options: { messaging?: Record<str
       await gateway.stop();
       await messaging.stop();
       await directory?.stop();
+      await catalog?.stop();
     },
   };
   return stack;

@@ -2,6 +2,8 @@ import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
 import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
 import { DirectoryServiceClient } from "@kontor/proto/directory/v1/directory_service";
+import { CatalogServiceClient } from "@kontor/proto/catalog/v1/catalog_service";
+import { BusinessToolsServiceClient } from "@kontor/proto/messaging/v1/tools_service";
 import type { TokenSigner } from "@kontor/service-kit/auth";
 import { standardDetails } from "@kontor/service-kit/errors";
 import { createClient, unaryCall } from "@kontor/service-kit/grpc-client";
@@ -52,6 +54,10 @@ export interface ServiceClients {
   templates: TemplateServiceClient;
   /** Directory: the business profile (/{phone-number-id}/whatsapp_business_profile). */
   directory: DirectoryServiceClient;
+  /** Catalog: commerce settings (/{phone-number-id}/whatsapp_commerce_settings). */
+  catalog: CatalogServiceClient;
+  /** Messaging's business tools: analytics (the WABA's analytics field, template_analytics). */
+  tools: BusinessToolsServiceClient;
   call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, actingFor: { partnerId: string; businessId: string }): Promise<Res>;
   close(): void;
 }
@@ -59,7 +65,7 @@ export interface ServiceClients {
 /** Tokens live this long; a cached one is replaced a minute before it expires. */
 const TOKEN_TTL_S = 300;
 
-export function createServiceClients(options: { directoryAddress?: string; messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number; sends?: "stream" | "unary" }): ServiceClients {
+export function createServiceClients(options: { directoryAddress?: string; catalogAddress?: string; messagingAddress: string; signer: TokenSigner; timeoutMs: number; channels: number; sends?: "stream" | "unary" }): ServiceClients {
   const messaging = createClient(MessagingServiceClient, options.messagingAddress);
   // Each its own connection (a local subchannel pool): clients with equal options would otherwise share one.
   const senders = Array.from({ length: Math.max(1, options.channels) }, () =>
@@ -72,6 +78,8 @@ export function createServiceClients(options: { directoryAddress?: string; messa
   );
   const templates = createClient(TemplateServiceClient, options.messagingAddress);
   const directory = createClient(DirectoryServiceClient, options.directoryAddress ?? "127.0.0.1:50052");
+  const catalog = createClient(CatalogServiceClient, options.catalogAddress ?? "127.0.0.1:50053");
+  const tools = createClient(BusinessToolsServiceClient, options.messagingAddress);
   const tokens = new Map<string, { token: string; renewAt: number }>();
   async function tokenFor(partnerId: string, businessId: string): Promise<string> {
     const key = `${partnerId}\u0000${businessId}`;
@@ -106,6 +114,8 @@ export function createServiceClients(options: { directoryAddress?: string; messa
     },
     templates,
     directory,
+    catalog,
+    tools,
     async call(client, method, request, actingFor) {
       const token = await tokenFor(actingFor.partnerId, actingFor.businessId);
       try {
@@ -120,6 +130,8 @@ export function createServiceClients(options: { directoryAddress?: string; messa
       for (const c of senders) c.close();
       templates.close();
       directory.close();
+      catalog.close();
+      tools.close();
     },
   };
 }

@@ -50,6 +50,10 @@ export const GRAPH_CODES: Readonly<Record<number, { title: string; http: number 
   132016: { title: "Template is Disabled", http: 400 },
   132018: { title: "Template parameter invalid", http: 400 },
   133010: { title: "Phone number Not Registered", http: 400 },
+  139100: { title: "Failed to block/unblock users", http: 400 },
+  139101: { title: "Blocklist limit reached", http: 400 },
+  139102: { title: "Blocklist concurrent update", http: 400 },
+  139103: { title: "Internal error", http: 500 },
   2388019: { title: "Message Template Limit Exceeded", http: 400 },
   2388040: { title: "Template character limit exceeded", http: 400 },
   2388047: { title: "Template format is not valid", http: 400 },
@@ -184,6 +188,11 @@ const SAFE_DETAILS: Record<number, string> = {
   132000: "The number of parameters does not match the number of placeholders in the template.",
 };
 
+/** Details for a refusal whose code is shared with others, by the service's stable reason. */
+const REASON_DETAILS: Record<string, string> = {
+  USER_BLOCKED: "Message failed to send because this business phone number has blocked the user (DELETE block_users to unblock).",
+};
+
 /**
  * THE mapping table: a service failure → the Graph error a client gets.
  * In order: a Cloud API code the service attached wins (its title and HTTP
@@ -195,7 +204,7 @@ export function graphErrorFromFailure(f: ServiceFailure, nameField: FieldNamer =
   const described = param ? `${param}: ${f.fieldDescription || f.message}` : f.message;
   if (f.cloudApiCode && f.cloudApiCode !== 100 && GRAPH_CODES[f.cloudApiCode]) {
     const code = f.cloudApiCode;
-    const details = param ? described : (SAFE_DETAILS[code] ?? f.message);
+    const details = param ? described : ((f.reason && REASON_DETAILS[f.reason]) ?? SAFE_DETAILS[code] ?? f.message);
     return new GraphError(code, details);
   }
   switch (f.grpcCode) {

@@ -199,7 +199,25 @@ export const statusName = (s: TemplateStatus) => nameOf(STATUSES, s);
  */
 export function selectFields(node: Json, fields: unknown): Json {
   if (typeof fields !== "string" || fields.trim() === "") return node;
-  const wanted = new Set(fields.split(",").map((f) => f.trim().split(/[.{(]/)[0]!).filter(Boolean));
+  const wanted = new Set(topLevel(fields).map((f) => f.trim().split(/[.{(]/)[0]!).filter(Boolean));
   wanted.add("id");
   return Object.fromEntries(Object.entries(node).filter(([k]) => wanted.has(k)));
+}
+
+/** `fields` split at commas outside parentheses and brackets (a modifier's list holds commas). */
+function topLevel(fields: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const c = fields[i];
+    if (c === "(" || c === "[") depth++;
+    else if (c === ")" || c === "]") depth = Math.max(0, depth - 1);
+    else if (c === "," && depth === 0) {
+      out.push(fields.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(fields.slice(start));
+  return out;
 }

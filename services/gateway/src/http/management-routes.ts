@@ -5,6 +5,8 @@ import type { GetMessagingLimitsResponse } from "@kontor/proto/messaging/v1/mess
 import { GraphError, invalidParameter, unknownObject } from "../domain/graph-error.js";
 import { categoryFilter, categoryName, createInputOf, editInputOf, selectFields, statusFilter, statusName, templateJson } from "../domain/template-mapping.js";
 import { mediaNode, partnerMedia, type MediaDeps } from "./media-routes.js";
+import { analyticsField } from "./analytics-routes.js";
+import { parseFields } from "../domain/analytics-mapping.js";
 import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
 import { findNumber, numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
@@ -66,7 +68,14 @@ export function registerManagementRoutes(app: FastifyInstance, deps: { db: Kysel
     const waba = partner.businesses.find((b) => b.wabaId === id);
     if (waba) {
       const name = (await numbersOfBusiness(db, waba.businessId))[0]?.businessName ?? "";
-      return ok(reply, selectFields({ id, name, currency: "USD", timezone_id: "1", message_template_namespace: waba.businessId.replace(/-/g, "_"), account_review_status: "APPROVED", ownership_type: "CLIENT_OWNED" }, fields));
+      const node: Record<string, unknown> = { id, name, currency: "USD", timezone_id: "1", message_template_namespace: waba.businessId.replace(/-/g, "_"), account_review_status: "APPROVED", ownership_type: "CLIENT_OWNED" };
+      // Field expansion: analytics.start(…).end(…).granularity(…).phone_numbers(…) (cloud-api.md §10.5).
+      const analytics = fields ? parseFields(fields).find((f) => f.name === "analytics") : undefined;
+      if (analytics) {
+        chargeManagement(req, partner.partnerId, waba.wabaId);
+        node.analytics = await analyticsField(req, deps, { partnerId: partner.partnerId, businessId: waba.businessId }, analytics.modifiers);
+      }
+      return ok(reply, selectFields(node, fields));
     }
     const found = await templateById(req, id);
     if (found) return ok(reply, selectFields(templateJson(found.template), fields));

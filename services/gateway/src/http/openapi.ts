@@ -5,7 +5,7 @@ import { baseUrl, ok } from "./server.js";
 const SUMMARIES: Record<string, string> = {
   "POST /:id/messages": "Send a message (text, media, location, contacts, reaction, interactive, template) or mark one as read, from a phone number",
   "PUT /:id/messages": "Mark a message as read (older clients)",
-  "GET /:id": "A node: a WABA, a phone number (quality rating, messaging limit), a message template or a media item (url, mime_type, sha256, file_size)",
+  "GET /:id": "A node: a WABA (with fields=analytics.start(…).end(…).granularity(DAY|MONTH).phone_numbers([…]): messages sent and delivered per period), a phone number (quality rating, messaging limit), a message template or a media item (url, mime_type, sha256, file_size)",
   "POST /:id": "Edit a message template: components replaced wholesale; category and parameter_format optional",
   "DELETE /:id": "Delete a media item",
   "GET /:id/phone_numbers": "The WABA's phone numbers",
@@ -22,6 +22,12 @@ const SUMMARIES: Record<string, string> = {
   "POST /:id/webhook_replay": "Kontor: deliver again what was queued since a time or an event id (the replay window is the retention), to the subscription or another URL",
   "GET /:id/whatsapp_business_profile": "The business profile of the phone number's business (directory)",
   "POST /:id/whatsapp_business_profile": "Update the business profile (about, address, description, email, websites)",
+  "POST /:id/block_users": "Block users of the phone number (only those who wrote in the last 24 hours): added_users, failed_users (400 with 139100 when any failed)",
+  "DELETE /:id/block_users": "Unblock users of the phone number: removed_users, failed_users",
+  "GET /:id/block_users": "The users the phone number blocks, most recently blocked first (limit, after)",
+  "GET /:id/whatsapp_commerce_settings": "The commerce settings of the phone number's business (is_cart_enabled, is_catalog_visible)",
+  "POST /:id/whatsapp_commerce_settings": "Change is_cart_enabled and/or is_catalog_visible (query, form or JSON); a disabled cart refuses cart additions and checkouts",
+  "GET /:id/template_analytics": "Per template and UTC day: sent, delivered, read, clicked (granularity DAILY, template_ids ≤ 10, metric_types)",
 };
 
 const graphError = {
