@@ -16,6 +16,7 @@
  * Prints one JSON line and writes bench-results/ads.json.
  */
 import os from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
@@ -113,13 +114,65 @@ function startServer(env: Record<string, string>) {
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
   // BENCH_SERVER_NODE_ARGS: more node flags for the service (an A/B of --max-semi-space-size, say).
   const nodeArgs = [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-  return startBenchServer<{ port: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), env, { nodeArgs });
+  // BENCH_HEAP_PROF=<file>: the service samples its allocations (garbage included) into a .heapprofile.
+  const heapProf: Record<string, string> = process.env.BENCH_HEAP_PROF ? { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF } : {};
+  return startBenchServer<{ port: number; metricsPort: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), { ...env, ...heapProf }, { nodeArgs });
 }
 
 /** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */
 let meter: ReturnType<typeof createCpuMeter> | undefined;
 const cpuSnapshot = (serverPid: number): Promise<CpuSnapshot> => meter!.snapshot(serverPid);
 const cpuPerOp = (from: CpuSnapshot, to: CpuSnapshot, ops: number): Record<string, number> => meter!.perOp(from, to, ops);
+
+type Samples = Map<string, number>;
+/** The service's Prometheus text as name{labels} → value. */
+async function scrape(metricsPort: number): Promise<Samples> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const out: Samples = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/**
+ * What held the service's event loop between two scrapes (the first resets
+ * the lag gauges): its lag p99 and max, garbage collection by kind, and per
+ * background pass the count, total and the largest histogram bucket reached.
+ */
+function loopReport(before: Samples, after: Samples, seconds: number) {
+  const diff = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+  const ms = (v: number | undefined) => Math.round((v ?? 0) * 1e5) / 100;
+  const byLabel = (prefix: string, label: string) => {
+    const out: Record<string, { n: number; ms: number; max_le_ms: number }> = {};
+    for (const k of after.keys()) {
+      if (!k.startsWith(`${prefix}_count{`)) continue;
+      const value = new RegExp(`${label}="([^"]+)"`).exec(k)?.[1];
+      if (!value) continue;
+      const n = diff(k);
+      if (n <= 0) continue;
+      // Buckets are cumulative: the largest is the first bound whose count equals the total.
+      const bounds = [...after]
+        .filter(([bk]) => bk.startsWith(`${prefix}_bucket{`) && bk.includes(`${label}="${value}"`))
+        .map(([bk]) => ({ le: /le="([^"]+)"/.exec(bk)?.[1] ?? "+Inf", c: diff(bk) }))
+        .sort((a, b) => (a.le === "+Inf" ? 1 : b.le === "+Inf" ? -1 : Number(a.le) - Number(b.le)));
+      const first = bounds.find((b) => b.c >= n);
+      out[value] = { n, ms: ms(diff(k.replace("_count{", "_sum{"))), max_le_ms: first && first.le !== "+Inf" ? Number(first.le) * 1000 : -1 };
+    }
+    return out;
+  };
+  const gc = byLabel("nodejs_gc_duration_seconds", "kind");
+  const gcMs = Object.values(gc).reduce((a, g) => a + g.ms, 0);
+  return {
+    lag_p99_ms: ms(after.get("nodejs_eventloop_lag_p99_seconds{kontor_service=\"ads\"}")),
+    lag_max_ms: ms(after.get("nodejs_eventloop_lag_max_seconds{kontor_service=\"ads\"}")),
+    gc_ms_per_s: Math.round(gcMs / seconds),
+    gc,
+    held: byLabel("kontor_ads_loop_held_seconds", "pass"),
+  };
+}
 
 /** Closed loop: `workers` loops until the phase ends; rate, latencies and CPU per call. */
 async function closedLoop(workers: number, durationMs: number, serverPid: number, step: (w: number, i: number) => Promise<void>) {
@@ -306,8 +359,15 @@ async function main() {
   log(`full speed: ${JSON.stringify(full)}`);
   // Paced below what the closed loop reached: an open loop at capacity only measures its own queue.
   const rate = Math.min(TARGET_RATE, Math.floor(full.perS * 0.7));
+  // What held either side's event loop while paced: the service's from its metrics, the load generator's own.
+  const scraped = await scrape(server.metricsPort);
+  const clientLoop = monitorEventLoopDelay({ resolution: 5 });
+  clientLoop.enable();
   const atTarget = await paced(rate, PHASE_MS, server.pid, select);
+  clientLoop.disable();
+  const serverLoop = loopReport(scraped, await scrape(server.metricsPort), PHASE_MS / 1000);
   log(`paced at ${rate}/s: ${JSON.stringify(atTarget)}`);
+  log(`paced, service loop: ${JSON.stringify(serverLoop)}`);
   const noopLimit = await closedLoop(CONCURRENCY, LIMIT_MS, server.pid, noop);
   client.close();
   await server.stop();
@@ -342,6 +402,8 @@ async function main() {
     },
     limits: { grpc_noop_per_s: noopLimit.perS, grpc_noop_p50_ms: noopLimit.p50, grpc_noop_p99_ms: noopLimit.p99 },
     cpu_us_per_op: { select: full.cpu, select_at_target: atTarget.cpu, grpc_noop: noopLimit.cpu },
+    // While paced: the service's event-loop lag, GC and background passes; the load generator's own lag.
+    loop_at_target: { server: serverLoop, client_lag_p99_ms: Math.round(clientLoop.percentile(99) / 1e4) / 100, client_lag_max_ms: Math.round(clientLoop.max / 1e4) / 100 },
     env: { cpus: os.cpus().length, node: process.version, seconds: Math.round((Date.now() - started) / 1000) },
   });
 }

@@ -2,9 +2,12 @@
  * Profiling aid (not part of bench:ads): loads the seeded bench database
  * (run bench:ads once first) into one in-process serving engine and calls
  * select() in a loop with bench:ads's request mix, without gRPC. Prints µs
- * per selection and the slot fill.
+ * per selection and the slot fill. MICRO_HEAP_PROF=<file> samples what the
+ * measured loop allocates (garbage included) into a .heapprofile.
  *   node --conditions=@kontor/source --import tsx bench/select-micro.ts
  */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { benchUrls } from "@kontor/service-kit/bench";
 import { generateSigningKeys } from "@kontor/service-kit/auth";
 import { loadConfig } from "../src/config.js";
@@ -48,6 +51,12 @@ let filled = 0;
 const reqs = Array.from({ length: N }, req);
 let selectUs = 0;
 let flushUs = 0;
+const heapProf = process.env.MICRO_HEAP_PROF;
+const session = heapProf ? new Session() : undefined;
+if (session) {
+  session.connect();
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+}
 const all0 = process.cpuUsage();
 const t0 = performance.now();
 for (let at = 0; at < N; at += 2000) {
@@ -65,6 +74,10 @@ for (let at = 0; at < N; at += 2000) {
   flushUs += c3.user + c3.system;
 }
 const ms = performance.now() - t0;
+if (session) {
+  const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: unknown };
+  writeFileSync(heapProf!, JSON.stringify(profile));
+}
 await new Promise((r) => setTimeout(r, 3000));
 const all = process.cpuUsage(all0);
 process.stdout.write(`${JSON.stringify({ n: N, wall_us_per_select: Math.round((ms * 1000) / N), select_cpu_us: Math.round(selectUs / N), flush_cpu_us: Math.round(flushUs / N), process_cpu_us_incl_3s_drain: Math.round((all.user + all.system) / N), filled: Math.round((filled / asked) * 1000) / 1000 })}\n`);

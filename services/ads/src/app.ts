@@ -10,6 +10,7 @@ import { createMessagingSender } from "./clients/messaging-sender.js";
 import { createAttribution } from "./domain/attribution-service.js";
 import { randomUUID } from "node:crypto";
 import { createServingEngine, type SeenImpression } from "./serving/serving-engine.js";
+import { createServingMetrics } from "./serving/serving-metrics.js";
 import { registerConsumers } from "./events/consumers.js";
 import { registerAdsServer } from "./rpc/ads-server.js";
 import { adsAccess } from "./rpc/access.js";
@@ -40,8 +41,9 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
     policy: { bannedWords: config.ADS_BANNED_WORDS, allowedUrlHosts: config.ADS_ALLOWED_URL_HOSTS, blockedLandingDomains: config.ADS_BLOCKED_LANDING_DOMAINS },
     currencies: new Set(Object.keys(config.ADS_CURRENCY_RATES)),
   });
+  const servingMetrics = createServingMetrics(rt.metrics.registry);
   const serving = createServingEngine(
-    { ...ports, log: rt.log, shareImpressions },
+    { ...ports, log: rt.log, shareImpressions, metrics: servingMetrics },
     {
       tokenSecret: config.ADS_TOKEN_SECRET,
       rates: config.ADS_CURRENCY_RATES,
@@ -71,12 +73,14 @@ export async function createAds(config: Config, overrides: AdsOverrides = {}) {
     rt.nc.subscribe(`${seenSubject}.*`, {
       callback: (err, msg) => {
         if (err || msg.subject === ownSeenSubject) return;
+        const t0 = performance.now();
         try {
           const m = JSON.parse(Buffer.from(msg.data).toString("utf8")) as { r: string; s: SeenImpression[] };
           if (m.r !== replicaId && Array.isArray(m.s)) serving.noteSeen(m.s.filter((x) => Array.isArray(x) && x.length === 4));
         } catch (e) {
           rt.log.warn({ err: e }, "undecodable impressions from a replica");
         }
+        servingMetrics.held("replica_impressions", t0);
       },
     });
     serving.start();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "kysely";
 import { AdsServiceClient } from "@kontor/proto/ads/v1/ads_service";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { clientFor } from "@kontor/testkit/grpc";
@@ -104,6 +105,40 @@ describe("frequency caps", () => {
     expect(await selectSettled(app, request("FB", "cust_p", 3))).toHaveLength(1);
     expect(await selectSettled(app, request("FB", "cust_p", 3))).toEqual([]);
     expect(await selectSettled(app, { ...request("FB", "cust_p", 3), placement: "app_banner" })).toHaveLength(3);
+  });
+});
+
+describe("budget leases", () => {
+  it("when six campaigns compete for one slot, then a cold replica leases only the two that can win or set the price, and the next one once the first is out of budget", async () => {
+    const t0 = clock.ms;
+    clock.set(t0 + 12 * HOUR);
+    // Bids 600 down to 100: the first lease a request asks for is the top two (one slot and the price setter).
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await activeCampaign(client, owner, reviewer, clock.ms, { bid: cpm(String(600 - i * 100)), dailyBudget: { amountMinor: "1000", currency: "EUR" }, targeting: buildTargeting({ countries: ["LA"] }) })).id);
+    }
+    for (const id of ids) await loaded(id);
+    const app = replicas[0]!;
+    const leased = async () => {
+      const rows = await app.runtime.db.selectFrom("campaign_day").select(["campaign_id", "leased_milli"]).where("campaign_id", "in", ids).execute();
+      return ids.filter((id) => rows.some((r) => r.campaign_id === id && Number(r.leased_milli) > 0));
+    };
+    for (let i = 0; i < 20; i++) {
+      app.serving.select(request("LA", ""));
+      await app.serving.settle();
+    }
+    expect(await leased()).toEqual(ids.slice(0, 2));
+    expect(app.serving.select(request("LA", "")).map((s) => s.campaignId)).toEqual([ids[0]]);
+    // The top campaign's day is spent (the other replica took the rest of its budget): the walk asks for the third.
+    await app.runtime.db.updateTable("campaign_day").set({ leased_milli: sql`budget_milli` }).where("campaign_id", "=", ids[0]!).execute();
+    app.serving.index.get(ids[0]!)!.state.lease!.remainingMilli = 0;
+    for (let i = 0; i < 5; i++) {
+      app.serving.select(request("LA", ""));
+      await app.serving.settle();
+    }
+    expect(await leased()).toEqual(ids.slice(0, 3));
+    expect(app.serving.select(request("LA", "")).map((s) => s.campaignId)).toEqual([ids[1]]);
+    clock.set(t0);
   });
 });
 

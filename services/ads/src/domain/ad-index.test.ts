@@ -57,6 +57,25 @@ describe("AdIndex", () => {
     expect(firstTwo).toEqual(["b", "c"]);
   });
 
+  it("when scores move and the index is told, then the walk follows the new order", () => {
+    const index = new AdIndex();
+    const scored = (id: string, score: number) => ({ ...ad(id, ["PT"], [], ["app_feed"]), score });
+    const a = scored("a", 3);
+    const b = scored("b", 2);
+    const c = scored("c", 1);
+    for (const x of [a, b, c]) index.upsert(x);
+    const walk = () => {
+      const order: string[] = [];
+      index.forCandidates("app_feed", "PT", "", (x) => order.push(x.campaignId) > 0);
+      return order;
+    };
+    expect(walk()).toEqual(["a", "b", "c"]);
+    c.score = 9;
+    a.score = 0;
+    index.reorderAds(["a", "c"]);
+    expect(walk()).toEqual(["c", "b", "a"]);
+  });
+
   it("when an ad is replaced or removed, then its old buckets forget it", () => {
     const index = new AdIndex();
     index.upsert(ad("x", ["PT"], [], ["app_feed"]));

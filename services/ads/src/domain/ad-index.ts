@@ -77,12 +77,16 @@ const PERSONAL = 1;
 /** Search keywords: only requests with a query can match. */
 const KEYWORD = 2;
 
+const byScore = (a: ServingAd, b: ServingAd): number => b.score - a.score;
+
 const listOf = (ad: ServingAd): number => (ad.targeting.keywords.length > 0 ? KEYWORD : ad.targeting.personalized ? PERSONAL : PLAIN);
 
 interface Bucket {
   byId: Map<string, ServingAd>;
-  /** By list kind, each by score, highest first; rebuilt on first use after a change. */
+  /** By list kind, each by score, highest first; rebuilt on first use after an ad came or went. */
   sorted: [ServingAd[], ServingAd[], ServingAd[]] | undefined;
+  /** Scores moved: the lists re-sort in place on first use (nearly sorted already, so that is about linear). */
+  unordered: boolean;
 }
 
 type Buckets = Map<string, Map<string, Bucket>>;
@@ -127,7 +131,7 @@ export class AdIndex {
       byCountry.set(country, (byLanguage = new Map()));
     }
     let bucket = byLanguage.get(language);
-    if (!bucket && create) byLanguage.set(language, (bucket = { byId: new Map(), sorted: undefined }));
+    if (!bucket && create) byLanguage.set(language, (bucket = { byId: new Map(), sorted: undefined, unordered: false }));
     return bucket;
   }
 
@@ -162,12 +166,12 @@ export class AdIndex {
 
   /** Scores changed (CTR estimates moved): every bucket re-sorts on its next use. */
   reorder(): void {
-    for (const byCountry of this.byPlacement.values()) for (const byLanguage of byCountry.values()) for (const bucket of byLanguage.values()) bucket.sorted = undefined;
+    for (const byCountry of this.byPlacement.values()) for (const byLanguage of byCountry.values()) for (const bucket of byLanguage.values()) bucket.unordered = true;
   }
 
   /** These ads' scores changed: only their buckets re-sort. */
   reorderAds(campaignIds: Iterable<string>): void {
-    for (const id of campaignIds) for (const bucket of this.ads.get(id)?.buckets ?? []) bucket.sorted = undefined;
+    for (const id of campaignIds) for (const bucket of this.ads.get(id)?.buckets ?? []) bucket.unordered = true;
   }
 
   private add(bucket: Bucket | undefined, personalized: boolean, withQuery: boolean): void {
@@ -175,8 +179,12 @@ export class AdIndex {
     if (!bucket.sorted) {
       const sorted: [ServingAd[], ServingAd[], ServingAd[]] = [[], [], []];
       for (const ad of bucket.byId.values()) sorted[listOf(ad)]!.push(ad);
-      for (const list of sorted) list.sort((a, b) => b.score - a.score);
+      for (const list of sorted) list.sort(byScore);
       bucket.sorted = sorted;
+      bucket.unordered = false;
+    } else if (bucket.unordered) {
+      for (const list of bucket.sorted) list.sort(byScore);
+      bucket.unordered = false;
     }
     const [plain, personal, keyword] = bucket.sorted;
     if (plain.length > 0) this.push(plain);

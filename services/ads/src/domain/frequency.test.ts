@@ -40,4 +40,17 @@ describe("FrequencyLedger", () => {
     expect(f.allows("c1", "a", { perDay: 1, perWeek: 1 }, t0 + 8 * 24 * H)).toBe(true);
     expect(f.placementRoom("c1", "app_feed", 1, t0 + 8 * 24 * H)).toBe(1);
   });
+
+  it("when a sweep goes in chunks, then it ends only after every customer, and a customer seen meanwhile keeps its count", () => {
+    const f = new FrequencyLedger();
+    for (let i = 0; i < 10; i++) f.record(`c${i}`, "a", "app_feed", t0);
+    const later = t0 + 8 * 24 * H;
+    expect(f.sweepSome(later, 4)).toBe(false);
+    f.record("fresh", "a", "app_feed", later);
+    expect(f.sweepSome(later, 4)).toBe(false);
+    // 10 old customers and the fresh one: the third chunk reaches the end.
+    expect(f.sweepSome(later, 4)).toBe(true);
+    for (let i = 0; i < 10; i++) expect(f.of(`c${i}`)).toBeUndefined();
+    expect(f.allows("fresh", "a", { perDay: 1, perWeek: 0 }, later)).toBe(false);
+  });
 });

@@ -76,7 +76,22 @@ export class FrequencyLedger {
 
   /** Drops what is outside its window, and customers with nothing left (bounded memory). */
   sweep(nowMs: number): void {
-    for (const [customer, seen] of this.customers) {
+    while (!this.sweepSome(nowMs, Number.POSITIVE_INFINITY));
+  }
+
+  /** Where an unfinished sweep goes on (a Map's iterator sees entries added and skips entries deleted meanwhile). */
+  private sweepAt: IterableIterator<[string, Seen]> | undefined;
+
+  /** Sweeps at most `max` customers, from where the last call stopped; true once the pass has reached the end. */
+  sweepSome(nowMs: number, max: number): boolean {
+    const at = (this.sweepAt ??= this.customers.entries());
+    for (let n = 0; n < max; n++) {
+      const next = at.next();
+      if (next.done) {
+        this.sweepAt = undefined;
+        return true;
+      }
+      const [customer, seen] = next.value;
       for (const [campaign, times] of seen.campaigns) {
         const kept = prune(times, nowMs, WEEK_MS);
         if (kept.length === 0) seen.campaigns.delete(campaign);
@@ -89,5 +104,6 @@ export class FrequencyLedger {
       }
       if (seen.campaigns.size === 0 && seen.placements.size === 0) this.customers.delete(customer);
     }
+    return false;
   }
 }

@@ -12,6 +12,7 @@ import { matchesTargeting, type Interactions, type Placement, type Viewer } from
 import { createImpressionIds, mintAdToken } from "../domain/ad-token.js";
 import type { Creative } from "../domain/campaign.js";
 import { createSpendSettlement } from "./spend-settlement.js";
+import { noServingMetrics, type ServingMetrics } from "./serving-metrics.js";
 
 export interface ServingOptions {
   tokenSecret: string;
@@ -38,6 +39,8 @@ export interface ServingPorts {
   log: Logger;
   /** Tells the other replicas what this one served, for their frequency caps (best effort). */
   shareImpressions?(seen: SeenImpression[]): void;
+  /** How long background passes hold the event loop. */
+  metrics?: ServingMetrics;
 }
 
 export interface AdRequest {
@@ -120,8 +123,9 @@ const RESCORE_MS = 5000;
 const LEASE_BATCH = 500;
 /** Impression rows per INSERT. */
 const WRITE_CHUNK = 5000;
-/** How often frequency entries outside their windows are dropped (ms). */
+/** How often frequency entries outside their windows are dropped (ms), and how many customers one turn of that sweep looks at. */
 const SWEEP_MS = 60_000;
+const SWEEP_CHUNK = 5000;
 /** How far back a replica looks for campaign-days left unsettled (at start, then every SETTLE_SWEEP_MS over two days). */
 const SETTLE_SWEEP_DAYS = 35;
 const SETTLE_SWEEP_MS = 300_000;
@@ -134,6 +138,7 @@ const SETTLE_SWEEP_MS = 300_000;
  */
 export function createServingEngine(ports: ServingPorts, options: ServingOptions) {
   const { db, log } = ports;
+  const metrics = ports.metrics ?? noServingMetrics;
   const index = new AdIndex();
   const frequency = new FrequencyLedger();
   /** Per campaign: lease and CTR statistics (also for campaigns not in the index right now, whose lease may still need giving back). */
@@ -142,7 +147,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   const personalization = new Map<string, { on: boolean; atMs: number }>();
   /** customer → business → last messaged / ordered (ms). */
   const interactions = new Map<string, Map<string, { messagedMs?: number; orderedMs?: number }>>();
-  const settlement = createSpendSettlement(ports);
+  const settlement = createSpendSettlement({ ...ports, metrics });
   const nextImpressionId = createImpressionIds();
   let pending = new PendingBatch();
   let flushTimer: NodeJS.Timeout | undefined;
@@ -153,6 +158,8 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   /** Campaigns whose CTR estimate moved since the last rescore. */
   const rescored = new Set<string>();
   let lastSweepMs = 0;
+  let sweeping = false;
+  let stopped = false;
 
   const interactionsOf = (customerId: string): Interactions | undefined => {
     const byBusiness = interactions.get(customerId);
@@ -174,12 +181,19 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   /** Re-ranks the ads whose CTR estimate moved; only their buckets re-sort. */
   function rescore(): void {
     if (rescored.size === 0) return;
+    const t0 = performance.now();
+    const moved: string[] = [];
     for (const id of rescored) {
       const ad = index.get(id);
-      if (ad) ad.score = scoreOf(ad);
+      if (!ad) continue;
+      const score = scoreOf(ad);
+      if (score === ad.score) continue;
+      ad.score = score;
+      moved.push(id);
     }
-    index.reorderAds(rescored);
+    index.reorderAds(moved);
     rescored.clear();
+    metrics.held("rescore", t0);
   }
 
   /** Most one impression may take from a lease: CPM its bid, CPC its bid × predicted CTR (the expected cost). */
@@ -241,6 +255,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   }
 
   async function acquireLeases(asks: LeaseAsk[]): Promise<void> {
+    const t0 = performance.now();
     // One order for every replica's locks: no deadlock between two batches.
     asks.sort((a, b) => (a.ad.campaignId < b.ad.campaignId ? -1 : 1));
     const plans = asks.map((a) => {
@@ -249,6 +264,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     });
     // Yesterday's unspent leases go back first.
     const stale = plans.filter((p) => p.state.lease && p.state.lease.day !== p.day && p.state.lease.remainingMilli > 0);
+    metrics.held("lease", t0);
     await releaseLeases(stale.map((p) => ({ campaignId: p.ad.campaignId, lease: p.state.lease! })));
     const results = await db.transaction().execute(async (trx) => {
       const ids = plans.map((p) => p.ad.campaignId);
@@ -284,10 +300,11 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
         await sql`
           UPDATE campaign c SET lifetime_leased_milli = c.lifetime_leased_milli + v.amount
           FROM unnest(${gIds}::uuid[], ${grants}::bigint[]) AS v(id, amount)
-          WHERE c.id = v.id`.execute(trx);
+          WHERE c.id = v.id AND c.lifetime_budget_minor IS NOT NULL`.execute(trx);
       }
       return out;
     });
+    const t1 = performance.now();
     for (const { p, grant, leased, budget, lifetimeLeft } of results) {
       const state = p.state;
       if (grant > 0) {
@@ -303,6 +320,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       else state.retryAtMs = Math.min(tomorrow, dayStartMs(p.nowMs) + Math.ceil((need * DAY_MS) / budget) - options.pacingAheadMs);
       if (state.lease && state.lease.day !== p.day) state.lease = undefined;
     }
+    metrics.held("lease", t1);
   }
 
   /** Gives the unspent part of a lease back, so other replicas (and the lifetime budget) can use it. */
@@ -326,7 +344,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       await sql`
         UPDATE campaign c SET lifetime_leased_milli = GREATEST(0, c.lifetime_leased_milli - v.amount)
         FROM (SELECT id, sum(amount) AS amount FROM unnest(${ids}::uuid[], ${amounts}::bigint[]) AS u(id, amount) GROUP BY id) AS v
-        WHERE c.id = v.id`.execute(trx);
+        WHERE c.id = v.id AND c.lifetime_budget_minor IS NOT NULL`.execute(trx);
     });
   }
 
@@ -358,6 +376,10 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     // (the last sets the price), an ad ranked below the lowest of them cannot change the outcome.
     const keep = slots + 1;
     const top: number[] = [];
+    // Eligible ads met so far that bid or could bid soon (leased, lease on its way, or free to ask): leases are
+    // asked only while fewer than `keep` are ahead, so a walk asks for the few ads that could win or set the price,
+    // never for everything it passes (a cold replica would lease the whole index, and hold budget it never spends).
+    let ahead = 0;
     index.start(req.placement, req.country, req.language, viewer.personalized, query.length > 0);
     for (let ad = index.next(); ad !== undefined; ad = index.next()) {
       if (top.length === keep && ad.score < top[keep - 1]!) break;
@@ -366,10 +388,14 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       const ctr = state.ctr;
       // Budget first: on a cold replica most ads wait for a lease, and that check is the cheapest.
       if (lease === undefined || lease.day !== day || !lease.canSpend(impressionReserve(ad, ctr, ad.bidMinor))) {
-        if (state.inFlight === undefined && nowMs >= state.retryAtMs && eligible(ad)) askLease(ad, state, nowMs);
+        if (ahead < keep && (state.inFlight !== undefined || nowMs >= state.retryAtMs) && eligible(ad)) {
+          ahead++;
+          if (state.inFlight === undefined) askLease(ad, state, nowMs);
+        }
         continue;
       }
       if (!eligible(ad)) continue;
+      ahead++;
       const rate = options.rates[ad.currency];
       if (rate === undefined) continue;
       const bidder: Bidder<ServingAd> = { item: ad, kind: ad.bidKind, bidMinor: ad.bidMinor, ctr, rate };
@@ -415,6 +441,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     const batch = pending;
     pending = new PendingBatch();
     if (ports.shareImpressions && batch.shared < batch.length) {
+      const t0 = performance.now();
       const seen: SeenImpression[] = [];
       for (let i = batch.shared; i < batch.length; i++) if (batch.customers[i]) seen.push([batch.customers[i]!, batch.ads[i]!.campaignId, batch.placements[i]!, batch.atMs[i]!]);
       batch.shared = batch.length;
@@ -427,6 +454,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
           break;
         }
       }
+      metrics.held("share", t0);
     }
     try {
       await writeBatch(batch);
@@ -437,6 +465,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   }
 
   async function writeBatch(batch: PendingBatch): Promise<void> {
+    const t0 = performance.now();
     const groups = new Map<string, { ad: ServingAd; day: string; cost: number; impressions: number }>();
     let lastDayMs = Number.NaN;
     let lastDay = "";
@@ -455,6 +484,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     }
     // Rows in campaign order: every writer of campaign_day locks in that order (no deadlock between replicas).
     const list = [...groups.values()].sort((a, b) => (a.ad.campaignId === b.ad.campaignId ? (a.day < b.day ? -1 : 1) : a.ad.campaignId < b.ad.campaignId ? -1 : 1));
+    metrics.held("flush", t0);
     await db.transaction().execute(async (trx) => {
       for (let i = 0; i < batch.length; i += WRITE_CHUNK) {
         const end = Math.min(batch.length, i + WRITE_CHUNK);
@@ -477,6 +507,15 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       }
     });
     for (const g of list) settlement.note(g.ad.campaignId, g.day);
+  }
+
+  /** Drops frequency entries outside their windows, SWEEP_CHUNK customers per turn: requests are served in between. */
+  function sweepFrequency(nowMs: number): void {
+    const t0 = performance.now();
+    const done = stopped || frequency.sweepSome(nowMs, SWEEP_CHUNK);
+    metrics.held("frequency_sweep", t0);
+    if (done) sweeping = false;
+    else setImmediate(sweepFrequency, nowMs);
   }
 
   function flushImpressions(): Promise<void> {
@@ -566,7 +605,8 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       s.impressions += impressions;
       s.clicks += clicks;
       s.ctr = ctrFrom(s.impressions, s.clicks);
-      rescored.add(campaignId);
+      // A CPM ad's rank does not depend on its CTR.
+      if (index.get(campaignId)?.bidKind === "cpc") rescored.add(campaignId);
     },
 
     ctrOf,
@@ -590,9 +630,10 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       flushTimer = setInterval(() => {
         void flushImpressions();
         const nowMs = ports.now().getTime();
-        if (nowMs - lastSweepMs >= SWEEP_MS) {
+        if (nowMs - lastSweepMs >= SWEEP_MS && !sweeping) {
           lastSweepMs = nowMs;
-          frequency.sweep(nowMs);
+          sweeping = true;
+          sweepFrequency(nowMs);
         }
       }, options.flushMs);
       flushTimer.unref();
@@ -608,6 +649,7 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
 
     /** Writes what was served and gives back the unspent leases. */
     async stop(): Promise<void> {
+      stopped = true;
       if (flushTimer) clearInterval(flushTimer);
       if (rescoreTimer) clearInterval(rescoreTimer);
       if (settleTimer) clearInterval(settleTimer);

@@ -4,6 +4,7 @@ import type { Logger } from "@kontor/service-kit/log";
 import type { OutboxEvent } from "@kontor/service-kit/outbox";
 import type { AdsDatabase } from "../store/database.js";
 import { spendRecordedEvent, type SpendEntry } from "../events/outbox.js";
+import { noServingMetrics, type ServingMetrics } from "./serving-metrics.js";
 
 const CHUNK = 1000;
 
@@ -12,6 +13,7 @@ export interface SettlementPorts {
   enqueue(trx: Kysely<AdsDatabase>, events: OutboxEvent[]): Promise<void>;
   now(): Date;
   log: Logger;
+  metrics?: ServingMetrics;
 }
 
 /**
@@ -26,6 +28,7 @@ export interface SettlementPorts {
  */
 export function createSpendSettlement(ports: SettlementPorts) {
   const { db, log } = ports;
+  const metrics = ports.metrics ?? noServingMetrics;
   let dirty = new Map<string, { campaignId: string; day: string }>();
   let running: Promise<void> | undefined;
 
@@ -47,6 +50,7 @@ export function createSpendSettlement(ports: SettlementPorts) {
         RETURNING d.campaign_id, to_char(d.day, 'YYYY-MM-DD') AS day, due.business_id, due.currency, d.spent_milli, due.recorded_milli AS before_milli,
           d.impressions - due.recorded_impressions AS impressions, d.clicks - due.recorded_clicks AS clicks, d.messages - due.recorded_messages AS messages`.execute(trx);
       if (rows.length === 0) return 0;
+      const t0 = performance.now();
       const entries: (SpendEntry & { amountMilli: number })[] = rows.map((r) => {
         const after = Number(r.spent_milli);
         const before = Number(r.before_milli);
@@ -61,7 +65,9 @@ export function createSpendSettlement(ports: SettlementPorts) {
           ${entries.map((e) => e.amountMilli)}::bigint[], ${entries.map((e) => e.amountMinor)}::bigint[], ${entries.map((e) => e.currency)}::text[],
           ${entries.map((e) => e.impressions)}::int[], ${entries.map((e) => e.clicks)}::int[], ${entries.map((e) => e.messages)}::int[])
           AS v(id, campaign_id, business_id, day, amount_milli, amount_minor, currency, impressions, clicks, messages)`.execute(trx);
-      await ports.enqueue(trx, entries.map(spendRecordedEvent));
+      const events = entries.map(spendRecordedEvent);
+      metrics.held("settle", t0);
+      await ports.enqueue(trx, events);
       return entries.length;
     });
   }
