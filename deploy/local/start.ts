@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { authPublicKeys, buildLocalJson, loadOrCreateSecrets, mintPartnerToken, writeLocalJson, type Secrets } from "./lib/credentials.js";
-import { seedDemo } from "./lib/seed.js";
+import { seedDemo, seedTemplate } from "./lib/seed.js";
 import { startEmbeddedNats, useExternalNats, type NatsHandle } from "./lib/nats.js";
 import { paths, shown } from "./lib/paths.js";
 import { startEmbeddedPostgres, useExternalPostgres, type PostgresHandle } from "./lib/postgres.js";
@@ -284,11 +284,16 @@ async function main(): Promise<void> {
   for (const warning of seeded.warnings) print("kontor", color.red(warning));
   // Directory assigns number ids; local.json must show the one messaging routes by.
   if (seeded.phoneNumberId) secrets.business.phoneNumberId = seeded.phoneNumberId;
+  // The demo WABA's approved order_update template, once messaging knows the business (idempotent).
+  const messagingAddress = address("messaging");
+  const templated = messagingAddress && address("directory") ? await seedTemplate(secrets, signer, messagingAddress) : { template: undefined, warnings: [] };
+  for (const warning of templated.warnings) print("kontor", color.red(warning));
   const local = await buildLocalJson(
     {
       secrets,
       partnerToken: run.partnerToken,
       gatewayUrl: present.map(httpUrl).find((u) => u !== undefined),
+      template: templated.template,
       services: Object.fromEntries(present.map((s) => [s.name, { grpc: grpcAddress(s), metrics: metricsUrl(s) }])),
       postgres: { url: postgres?.url ?? "", embedded: postgres?.embedded ?? false },
       nats: { url: nats?.url ?? "", embedded: nats?.embedded ?? false },
@@ -318,6 +323,7 @@ async function main(): Promise<void> {
     ...(present.some((s) => s.name === "gateway")
       ? [`  Cloud API: curl -H "Authorization: Bearer $(jq -r .partner.token ${shown(paths.localJson)})" ${present.map(httpUrl).find(Boolean)}/v23.0/${secrets.business.wabaId}/phone_numbers`]
       : []),
+    ...(templated.template ? [`  Template:  ${templated.template.name} (${templated.template.language}, ${templated.template.category}, ${templated.template.status}, ${templated.template.bodyParameters} body parameters): partner.template in local.json`] : []),
     "",
     "  Ctrl-C stops everything.",
     "",

@@ -25,7 +25,7 @@ chmodSync(stateDir, 0o755);
  * their local ports; fixed ones collided now and then ("ports in use").
  */
 async function sparePorts(): Promise<{ offset: number; pg: number; nats: number }> {
-  const base = [50051, 50052, 50053, 50054, 50055, 9461, 9462, 9463, 9464, 9465];
+  const base = [50051, 50052, 50053, 50054, 50055, 50056, 9461, 9462, 9463, 9464, 9465, 9466, 8090];
   for (let attempt = 0; attempt < 100; attempt++) {
     const offset = 1000 + Math.floor(Math.random() * 9000);
     const pg = 20_000 + Math.floor(Math.random() * 10_000);
@@ -103,8 +103,9 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
         postgres: { url: string; embedded: boolean };
         nats: { url: string; embedded: boolean };
         business: { id: string; token: string; phoneNumberId: string; phoneNumber: string };
-        partner: { token: string };
-        customers: { id: string; token: string }[];
+        gateway?: { url: string };
+        partner: { token: string; wabaId: string; phoneNumberId: string; template?: { id: string; name: string; language: string; category: string; status: string; bodyParameters: number; example: string[] } };
+        customers: { id: string; token: string; number: string }[];
         authPublicKeys: unknown[];
       };
       expect(Object.keys(local.services).sort()).toEqual([...presentServices].sort());
@@ -165,6 +166,34 @@ describe("npm start (embedded PostgreSQL and nats-server)", () => {
         }
         expect(sent?.status, String(sent?.stderr)).toBe(0);
         expect(String(sent?.stdout)).toMatch(/^sent \S+ \(conversation \S+, seq 1\)/);
+      }
+
+      if (local.gateway && local.services.messaging && local.services.directory) {
+        // The Cloud API with local.json alone: the approved order_update template is listed and sends (two body parameters).
+        expect(local.partner.template).toMatchObject({ name: "order_update", language: "en_US", category: "UTILITY", status: "APPROVED", bodyParameters: 2 });
+        expect(local.partner.phoneNumberId).toBe(local.business.phoneNumberId);
+        const auth = { authorization: `Bearer ${local.partner.token}`, "content-type": "application/json" };
+        const listed = await fetch(`${local.gateway.url}/v23.0/${local.partner.wabaId}/message_templates?name=order_update`, { headers: auth });
+        expect(listed.status).toBe(200);
+        const found = ((await listed.json()) as { data: { id: string; name: string; status: string; category: string; components: { type: string; text: string }[] }[] }).data;
+        expect(found.map((t) => [t.id, t.name, t.status, t.category])).toEqual([[local.partner.template!.id, "order_update", "APPROVED", "UTILITY"]]);
+        expect(found[0]!.components.find((c) => c.type === "BODY")!.text.match(/\{\{\d\}\}/g)).toEqual(["{{1}}", "{{2}}"]);
+        const send = JSON.stringify({
+          messaging_product: "whatsapp",
+          to: local.customers[0]!.number,
+          type: "template",
+          template: { name: "order_update", language: { code: "en_US" }, components: [{ type: "body", parameters: local.partner.template!.example.map((text) => ({ type: "text", text })) }] },
+        });
+        // The gateway learns the number from directory's event: retried until it has.
+        let sent: { status: number; body: { messages?: { id: string; message_status?: string }[] } } | undefined;
+        for (let attempt = 0; attempt < 40; attempt++) {
+          const res = await fetch(`${local.gateway.url}/v23.0/${local.partner.phoneNumberId}/messages`, { method: "POST", headers: auth, body: send });
+          sent = { status: res.status, body: (await res.json()) as { messages?: { id: string; message_status?: string }[] } };
+          if (sent.status === 200) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(sent?.status, JSON.stringify(sent?.body)).toBe(200);
+        expect(sent?.body.messages?.[0]).toEqual({ id: expect.stringMatching(/^wamid\./), message_status: "accepted" });
       }
 
       const minted = spawnSync(process.execPath, ["--conditions=@kontor/source", "--import", "tsx", "deploy/local/cli.ts", "token", "--kind", "staff", "--id", "s1", "--roles", "reviewer"], {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname } from "node:path";
 import { createTokenSigner, generateSigningKeys, type KeyPair, type Principal, type TokenSigner } from "@kontor/service-kit/auth";
 import { paths, shown } from "./paths.js";
+import type { SeededTemplate } from "./seed.js";
 
 /**
  * What the local stack generates once and keeps in .kontor/secrets.json
@@ -105,6 +106,8 @@ export interface LocalJsonInput {
   partnerToken: string;
   /** The gateway's Cloud API base URL, when it runs. */
   gatewayUrl?: string;
+  /** The demo WABA's approved template (seed.ts), when messaging runs. */
+  template?: SeededTemplate;
   services: Record<string, { grpc: string; metrics: string }>;
   postgres: { url: string; embedded: boolean };
   nats: { url: string; embedded: boolean };
@@ -131,6 +134,8 @@ export async function buildLocalJson(input: LocalJsonInput, signer: TokenSigner)
       verifyToken: secrets.partner.verifyToken,
       wabaId: secrets.business.wabaId,
       phoneNumberId: secrets.business.phoneNumberId,
+      /** An approved UTILITY template of the WABA: send it with `bodyParameters` text parameters. */
+      ...(input.template ? { template: input.template } : {}),
     },
     business: {
       ...secrets.business,

@@ -1,6 +1,8 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { DirectoryServiceClient, type Business } from "@kontor/proto/directory/v1/directory_service";
 import { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
+import { TemplateCategory, TemplateComponentType, TemplateParameterFormat, TemplateStatus, type Template } from "@kontor/proto/messaging/v1/template";
+import { TemplateServiceClient } from "@kontor/proto/messaging/v1/template_service";
 import type { TokenSigner } from "@kontor/service-kit/auth";
 import { createClient, unaryCall } from "@kontor/service-kit/grpc-client";
 import type { Secrets } from "./credentials.js";
@@ -74,4 +76,94 @@ export async function seedDemo(secrets: Secrets, signer: TokenSigner, addresses:
     }
   }
   return { phoneNumberId, warnings };
+}
+
+/** The demo WABA's template: what local.json names and a Cloud API client can send at once. */
+export const DEMO_TEMPLATE = {
+  name: "order_update",
+  language: "en_US",
+  category: "UTILITY",
+  body: "Your order {{1}} is {{2}}. Thank you for shopping with us!",
+  example: ["A-1001", "on its way"],
+} as const;
+
+export interface SeededTemplate {
+  id: string;
+  name: string;
+  language: string;
+  category: string;
+  status: string;
+  body: string;
+  /** Body parameters a send fills, in order, with an example of each. */
+  bodyParameters: number;
+  example: string[];
+}
+
+const STATUS_NAMES: Record<number, string> = {
+  [TemplateStatus.TEMPLATE_STATUS_APPROVED]: "APPROVED",
+  [TemplateStatus.TEMPLATE_STATUS_PENDING]: "PENDING",
+  [TemplateStatus.TEMPLATE_STATUS_REJECTED]: "REJECTED",
+};
+
+/**
+ * The demo business's `order_update` UTILITY template (two body parameters),
+ * created once through messaging's TemplateService and found again on every
+ * later start. Messaging learns the business from directory's events, so a
+ * refusal right after the business was registered is retried for a while.
+ */
+export async function seedTemplate(secrets: Secrets, signer: TokenSigner, messagingAddress: string, waitMs = 30_000): Promise<{ template?: SeededTemplate; warnings: string[] }> {
+  const templates = createClient(TemplateServiceClient, messagingAddress);
+  const token = await signer.sign({ kind: "business", businessId: secrets.business.id });
+  const businessId = secrets.business.id;
+  const find = async (): Promise<Template | undefined> => {
+    const { templates: found } = await unaryCall(
+      templates.listTemplates.bind(templates),
+      { businessId, page: { pageSize: 50, pageToken: "" }, status: 0, category: 0, language: DEMO_TEMPLATE.language, namePrefix: DEMO_TEMPLATE.name },
+      { token },
+    );
+    return found.find((t) => t.name === DEMO_TEMPLATE.name && t.language === DEMO_TEMPLATE.language);
+  };
+  const deadline = Date.now() + waitMs;
+  try {
+    for (;;) {
+      try {
+        let t = await find();
+        if (!t) {
+          try {
+            ({ template: t } = await unaryCall(
+              templates.createTemplate.bind(templates),
+              {
+                businessId,
+                name: DEMO_TEMPLATE.name,
+                language: DEMO_TEMPLATE.language,
+                category: TemplateCategory.TEMPLATE_CATEGORY_UTILITY,
+                parameterFormat: TemplateParameterFormat.TEMPLATE_PARAMETER_FORMAT_POSITIONAL,
+                components: [
+                  { type: TemplateComponentType.TEMPLATE_COMPONENT_TYPE_BODY, format: 0, text: DEMO_TEMPLATE.body, example: { headerText: [], headerTextNamedParams: [], bodyText: [{ values: [...DEMO_TEMPLATE.example] }], bodyTextNamedParams: [], headerHandle: [] }, buttons: [] },
+                ],
+              },
+              { token },
+            ));
+          } catch (err) {
+            if ((err as ServiceError).code !== status.ALREADY_EXISTS) throw err;
+            t = await find();
+          }
+        }
+        if (!t) throw new Error("the template was neither found nor created");
+        const statusName = STATUS_NAMES[t.status] ?? String(t.status);
+        const warnings = statusName === "APPROVED" ? [] : [`the demo template ${DEMO_TEMPLATE.name} is ${statusName}, not APPROVED`];
+        return {
+          template: { id: t.id, name: t.name, language: t.language, category: DEMO_TEMPLATE.category, status: statusName, body: DEMO_TEMPLATE.body, bodyParameters: DEMO_TEMPLATE.example.length, example: [...DEMO_TEMPLATE.example] },
+          warnings,
+        };
+      } catch (err) {
+        const code = (err as ServiceError).code;
+        const retryable = code === status.NOT_FOUND || code === status.FAILED_PRECONDITION || code === status.UNAVAILABLE || code === status.PERMISSION_DENIED;
+        if (!retryable || Date.now() > deadline) return { warnings: [`could not create the demo template ${DEMO_TEMPLATE.name}: ${(err as Error).message}`] };
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    templates.close();
+  }
 }
