@@ -19,6 +19,11 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50053, metricsPort: 
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  /** Consume customers' messages (message.received): an order message makes an order. */
+  CONSUME_CHAT_ORDERS: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -4,7 +4,7 @@ import { InvalidInput, KontorError, PolicyRefused } from "@kontor/service-kit/er
 import { encodeOutboxBatch, outboxChannel, type OutboxEvent } from "@kontor/service-kit/outbox";
 import type { CatalogDatabase } from "../store/database.js";
 import type { CartRow, OrderLineRow } from "../store/commerce.table.js";
-import { itemsOfCarts, lockCarts, lockProducts, productIdsByRetailer, writeOrders, type NewOrder } from "../store/order-store.js";
+import { itemsOfCarts, lockCarts, lockProducts, orderLines, ordersOfMessages, productIdsByRetailer, writeOrders, type NewOrder } from "../store/order-store.js";
 import { orderPlacedEvent } from "../events/outbox.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
 import { MAX_LINES, priceLines, type Address, type Order } from "./order.js";
@@ -25,7 +25,7 @@ export interface ChatItem {
 /** What places an order: a customer's cart, or the Cloud API order message from the chat. */
 export type OrderRequest =
   | { kind: "cart"; customerId: string; businessId: string; note: string; deliveryAddress: Address | null; expectedTotal?: { amountMinor: bigint; currency: string } }
-  | { kind: "chat"; customerId: string; catalog: Catalog; text: string; items: ChatItem[] };
+  | { kind: "chat"; customerId: string; catalog: Catalog; text: string; items: ChatItem[]; messageId?: string };
 
 interface Waiting {
   request: OrderRequest;
@@ -109,9 +109,24 @@ export function createOrderBatcher(ports: BatcherPorts) {
     return { businessId: r.catalog.businessId, catalogId: r.catalog.id, cartId: undefined, currency: lines[0]!.product.price.currency, lines, note: r.text, deliveryAddress: null, source: "chat" as const };
   }
 
-  async function commit(batch: Waiting[]): Promise<{ w: Waiting; order?: Order; error?: KontorError }[]> {
+  async function commit(all: Waiting[]): Promise<{ w: Waiting; order?: Order; error?: KontorError }[]> {
     return ports.db.transaction().execute(async (trx) => {
       const at = now();
+      // An order message already made into an order (a redelivered event): its order, nothing new.
+      const messageIds = all.flatMap((w) => (w.request.kind === "chat" && w.request.messageId ? [w.request.messageId] : []));
+      const made = await ordersOfMessages(trx, messageIds);
+      const settled: { w: Waiting; order?: Order; error?: KontorError }[] = [];
+      let batch = all;
+      if (made.length > 0) {
+        const lines = await orderLines(trx, made.map((o) => o.id));
+        const byMessage = new Map(made.map((o) => [o.source_message_id!, orderFromRows(o, lines.filter((l) => l.order_id === o.id))]));
+        batch = [];
+        for (const w of all) {
+          const order = w.request.kind === "chat" && w.request.messageId ? byMessage.get(w.request.messageId) : undefined;
+          if (order) settled.push({ w, order });
+          else batch.push(w);
+        }
+      }
       const cartRequests = batch.flatMap((w) => (w.request.kind === "cart" ? [w.request] : []));
       const cartRows = await lockCarts(trx, cartRequests.map((r) => ({ customerId: r.customerId, businessId: r.businessId })));
       const carts = new Map(cartRows.map((c) => [cartKey(c.customer_id, c.business_id), c]));
@@ -130,7 +145,6 @@ export function createOrderBatcher(ports: BatcherPorts) {
 
       // Decide every order in arrival order against what the locked rows have left.
       const left = new Map<string, bigint>();
-      const settled: { w: Waiting; order?: Order; error?: KontorError }[] = [];
       const winners: { w: Waiting; order: NewOrder; lines: OrderLineRow[]; cartId?: string; byLine: Line[] }[] = [];
       for (const w of batch) {
         try {
@@ -157,7 +171,19 @@ export function createOrderBatcher(ports: BatcherPorts) {
             w,
             cartId: p.cartId,
             byLine: p.lines,
-            order: { id, business_id: p.businessId, customer_id: w.request.customerId, catalog_id: p.catalogId, currency: p.currency, subtotal_minor: totalMinor.toString(), total_minor: totalMinor.toString(), note: p.note, delivery_address: p.deliveryAddress, source: p.source },
+            order: {
+              id,
+              business_id: p.businessId,
+              customer_id: w.request.customerId,
+              catalog_id: p.catalogId,
+              currency: p.currency,
+              subtotal_minor: totalMinor.toString(),
+              total_minor: totalMinor.toString(),
+              note: p.note,
+              delivery_address: p.deliveryAddress,
+              source: p.source,
+              source_message_id: (w.request.kind === "chat" && w.request.messageId) || null,
+            },
             lines: lines.map((l, i) => ({ order_id: id, line: i + 1, product_id: l.productId, retailer_id: l.retailerId, name: l.name, quantity: l.quantity, unit_price_minor: l.unitPriceMinor.toString(), line_total_minor: l.lineTotalMinor.toString() })),
           });
         } catch (err) {
@@ -262,16 +288,33 @@ export function createOrderBatcher(ports: BatcherPorts) {
     }
   }
 
+  /** Chat orders by message id while they wait or commit: the same message placed again shares the first's outcome. */
+  const placing = new Map<string, Promise<Order>>();
+
+  function enqueue(request: OrderRequest): Promise<Order> {
+    return new Promise<Order>((resolve, reject) => {
+      queue.push({ request, resolve, reject });
+      if (running < ports.inFlight && !scheduled) {
+        scheduled = true;
+        setImmediate(start);
+      }
+    });
+  }
+
   return {
-    /** Places one order with whatever else is waiting; a refusal rejects with its reason. */
+    /**
+     * Places one order with whatever else is waiting; a refusal rejects with
+     * its reason. A chat order with a message id is placed once: again, it
+     * answers the order already made from that message.
+     */
     place(request: OrderRequest): Promise<Order> {
-      return new Promise<Order>((resolve, reject) => {
-        queue.push({ request, resolve, reject });
-        if (running < ports.inFlight && !scheduled) {
-          scheduled = true;
-          setImmediate(start);
-        }
-      });
+      const messageId = request.kind === "chat" ? request.messageId : undefined;
+      if (!messageId) return enqueue(request);
+      const pending = placing.get(messageId);
+      if (pending) return pending;
+      const p = enqueue(request).finally(() => placing.delete(messageId));
+      placing.set(messageId, p);
+      return p;
     },
   };
 }

@@ -57,8 +57,12 @@ export function createOrderService(ports: OrderPorts) {
   }
 
   return {
-    /** The order a customer sent in the chat: a catalog and retailer ids with quantities (and the prices it saw). */
-    async createChatOrder(customerId: string, catalog: Catalog, text: string, items: ChatItem[]): Promise<Order> {
+    /**
+     * The order a customer sent in the chat: a catalog and retailer ids with
+     * quantities (and the prices it saw). With the order message's id, one
+     * message makes one order: placing it again answers that order.
+     */
+    async createChatOrder(customerId: string, catalog: Catalog, text: string, items: ChatItem[], options: { messageId?: string } = {}): Promise<Order> {
       if (items.length === 0) throw new InvalidInput("items", "must name at least one product");
       if (items.length > MAX_LINES) throw new InvalidInput("items", `an order holds at most ${MAX_LINES} products`);
       if (text.length > NOTE_LIMIT) throw new InvalidInput("note", `must be at most ${NOTE_LIMIT} characters`);
@@ -69,7 +73,7 @@ export function createOrderService(ports: OrderPorts) {
         seen.add(it.retailerId);
         if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > MAX_QUANTITY) throw new InvalidInput(`items[${i}].quantity`, `must be between 1 and ${MAX_QUANTITY}`);
       });
-      return batcher.place({ kind: "chat", customerId, catalog, text, items });
+      return batcher.place({ kind: "chat", customerId, catalog, text, items, messageId: options.messageId });
     },
 
     /**

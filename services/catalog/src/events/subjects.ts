@@ -11,8 +11,9 @@ export const subjects = {
   orderRefunded: "kontor.catalog.order.refunded.v1",
 } as const;
 
-/** What catalog consumes: payments' outcomes (succeeded, failed, refunded). */
+/** What catalog consumes: payments' outcomes (succeeded, failed, refunded); customers' messages (their order messages). */
 export const consumed = {
+  messageReceived: "kontor.messaging.message.received.v1",
   payments: "kontor.payments.payment.>",
   paymentSucceeded: "kontor.payments.payment.succeeded.v1",
   paymentFailed: "kontor.payments.payment.failed.v1",

@@ -45,6 +45,8 @@ export interface OrderTable {
   delivery_address: unknown;
   tracking: unknown;
   source: string;
+  /** The customer's order message in the chat (messaging's message id) the order was made from; unique. */
+  source_message_id: Generated<string | null>;
   reserved_until: Date | null;
   paid_at: Date | null;
   created_at: Generated<Date>;

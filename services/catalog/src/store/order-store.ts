@@ -93,6 +93,8 @@ export interface NewOrder {
   note: string;
   delivery_address: unknown;
   source: string;
+  /** The chat's order message it was made from (unique), or null. */
+  source_message_id: string | null;
 }
 
 export async function insertLines(db: Db, lines: OrderLineRow[]): Promise<void> {
@@ -103,6 +105,12 @@ export async function findOrder(db: Db, id: string, lock = false): Promise<Order
   let q = db.selectFrom("customer_order").selectAll().where("id", "=", id);
   if (lock) q = q.forUpdate();
   return q.executeTakeFirst();
+}
+
+/** Orders made from these order messages of the chat. */
+export async function ordersOfMessages(db: Db, messageIds: string[]): Promise<OrderRow[]> {
+  if (messageIds.length === 0) return [];
+  return db.selectFrom("customer_order").selectAll().where("source_message_id", "in", messageIds).execute();
 }
 
 export async function orderLines(db: Db, orderIds: string[]): Promise<OrderLineRow[]> {
@@ -262,9 +270,9 @@ export async function writeOrders(db: Db, w: OrderBatchWrite): Promise<number> {
   const orders = w.orders.map((o) => ({ ...o, delivery_address: o.delivery_address ?? null, created_at: o.created_at.toISOString(), reserved_until: o.reserved_until.toISOString() }));
   const r = await sql<{ took: number }>`
     WITH o AS (
-      INSERT INTO customer_order (id, business_id, customer_id, catalog_id, state, currency, subtotal_minor, total_minor, note, delivery_address, source, reserved_until, created_at, updated_at)
-      SELECT x.id, x.business_id, x.customer_id, x.catalog_id, 'PENDING_PAYMENT', x.currency, x.subtotal_minor, x.total_minor, x.note, x.delivery_address, x.source, x.reserved_until, x.created_at, x.created_at
-      FROM jsonb_to_recordset(${JSON.stringify(orders)}::jsonb) AS x(id uuid, business_id text, customer_id text, catalog_id uuid, currency text, subtotal_minor bigint, total_minor bigint, note text, delivery_address jsonb, source text, reserved_until timestamptz, created_at timestamptz)
+      INSERT INTO customer_order (id, business_id, customer_id, catalog_id, state, currency, subtotal_minor, total_minor, note, delivery_address, source, source_message_id, reserved_until, created_at, updated_at)
+      SELECT x.id, x.business_id, x.customer_id, x.catalog_id, 'PENDING_PAYMENT', x.currency, x.subtotal_minor, x.total_minor, x.note, x.delivery_address, x.source, x.source_message_id, x.reserved_until, x.created_at, x.created_at
+      FROM jsonb_to_recordset(${JSON.stringify(orders)}::jsonb) AS x(id uuid, business_id text, customer_id text, catalog_id uuid, currency text, subtotal_minor bigint, total_minor bigint, note text, delivery_address jsonb, source text, source_message_id text, reserved_until timestamptz, created_at timestamptz)
       RETURNING id
     ), l AS (
       INSERT INTO order_line (order_id, line, product_id, retailer_id, name, quantity, unit_price_minor, line_total_minor)

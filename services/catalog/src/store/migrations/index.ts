@@ -8,6 +8,7 @@ import * as searchRankCap from "./2026_12_08_120000_search_rank_cap.js";
 import * as cartVersion from "./2026_12_08_130000_cart_version.js";
 import * as paymentMismatchReason from "./2026_12_08_140000_payment_mismatch_reason.js";
 import * as commerceSettings from "./2026_12_08_150000_commerce_settings.js";
+import * as chatOrderMessage from "./2026_12_08_160000_chat_order_message.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_08_130000_cart_version": cartVersion,
   "2026_12_08_140000_payment_mismatch_reason": paymentMismatchReason,
   "2026_12_08_150000_commerce_settings": commerceSettings,
+  "2026_12_08_160000_chat_order_message": chatOrderMessage,
 };
