@@ -4,7 +4,8 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
+import { analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 /**
  * Compares with memcmp and shows hex only on a mismatch: toEqual walks a
@@ -245,4 +246,46 @@ describe("hand-written encoders", () => {
     ];
     for (const content of cases) expectBytes(contentBytes(content), Content.encode(content).finish(), JSON.stringify(content).slice(0, 80));
   });
+
+  it("when a GetAnalytics answer holds empty periods, large counts, fractional seconds, integer-like and named map keys, then the bytes equal the generated encoder's", () => {
+    const empty = { sent: 0, delivered: 0, read: 0, failed: 0, inbound: 0, failedByCode: {}, conversationsByCategory: {}, firstResponses: 0, firstResponseMedianS: 0, firstResponseP90S: 0, templateSent: {}, templateDelivered: {}, templateRead: {}, templateClicked: {} };
+    const templates = (n: number, k: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`tpl_${i}_ü`, i * k]));
+    const points = [
+      { ...empty, startDate: "2026-09-01" },
+      {
+        startDate: "2026-09-02",
+        sent: 2 ** 53 - 1,
+        delivered: 127,
+        read: 128,
+        failed: 3,
+        inbound: 1,
+        failedByCode: { "131047": 2, "131026": 1, "0": 0 },
+        conversationsByCategory: { service: 5, marketing: 0, referral_conversion: 300 },
+        firstResponses: 10,
+        firstResponseMedianS: 60,
+        firstResponseP90S: 0.25,
+        templateSent: templates(20, 1_000_003),
+        templateDelivered: templates(20, 7),
+        templateRead: {},
+        templateClicked: templates(3, 1),
+      },
+    ];
+    for (const n of [0, 1, 2]) {
+      const some = points.slice(0, n);
+      const generated = GetAnalyticsResponse.encode({
+        points: some.map((p) => ({
+          ...p,
+          sent: String(p.sent), delivered: String(p.delivered), read: String(p.read), failed: String(p.failed), inbound: String(p.inbound), firstResponses: String(p.firstResponses),
+          failedByCode: asStrings(p.failedByCode), conversationsByCategory: asStrings(p.conversationsByCategory),
+          templateSent: asStrings(p.templateSent), templateDelivered: asStrings(p.templateDelivered), templateRead: asStrings(p.templateRead), templateClicked: asStrings(p.templateClicked),
+        })),
+      }).finish();
+      expectBytes(analyticsResponseBytes(some), generated, `${n} points`);
+    }
+    expect(GetAnalyticsResponse.decode(analyticsResponseBytes(points)).points[1]!.templateSent["tpl_19_ü"]).toBe(String(19 * 1_000_003));
+  });
 });
+
+function asStrings(m: Record<string, number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+}

@@ -433,3 +433,69 @@ export function statusBatchBytes(meta: { eventId: string; at: Date; businessId: 
   }
   return out;
 }
+
+function dbl(field: number, v: number): void {
+  if (v === 0) return;
+  varint((field << 3) | 1);
+  ensure(8);
+  buf.writeDoubleLE(v, pos);
+  pos += 8;
+}
+
+/** A map<string, int64> field, entry by entry as the generated code writes it (key, then value, defaults omitted). */
+function counts(field: number, m: Readonly<Record<string, number>>): void {
+  for (const key in m) {
+    const at = fork(field);
+    str(1, key);
+    num(2, m[key]!);
+    join(at);
+  }
+}
+
+/** One period of GetAnalytics, in AnalyticsPoint's field order. */
+export interface AnalyticsPointInput {
+  startDate: string;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  inbound: number;
+  failedByCode: Readonly<Record<string, number>>;
+  conversationsByCategory: Readonly<Record<string, number>>;
+  firstResponses: number;
+  firstResponseMedianS: number;
+  firstResponseP90S: number;
+  templateSent: Readonly<Record<string, number>>;
+  templateDelivered: Readonly<Record<string, number>>;
+  templateRead: Readonly<Record<string, number>>;
+  templateClicked: Readonly<Record<string, number>>;
+}
+
+/**
+ * GetAnalyticsResponse: a 90-day answer holds ~10,000 map entries, which the
+ * generated code turns into an object and a writer fork each; written here
+ * straight from the counts (no string conversion of every number either).
+ */
+export function analyticsResponseBytes(points: readonly AnalyticsPointInput[]): Buffer {
+  pos = 0;
+  for (const p of points) {
+    const at = fork(1);
+    str(1, p.startDate);
+    num(2, p.sent);
+    num(3, p.delivered);
+    num(4, p.read);
+    num(5, p.failed);
+    num(6, p.inbound);
+    counts(7, p.failedByCode);
+    counts(8, p.conversationsByCategory);
+    num(9, p.firstResponses);
+    dbl(10, p.firstResponseMedianS);
+    dbl(11, p.firstResponseP90S);
+    counts(12, p.templateSent);
+    counts(13, p.templateDelivered);
+    counts(14, p.templateRead);
+    counts(15, p.templateClicked);
+    join(at);
+  }
+  return finish();
+}
