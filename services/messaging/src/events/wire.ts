@@ -10,6 +10,7 @@
  */
 
 import { Content } from "@kontor/proto/messaging/v1/message";
+import type { AnalyticsPointValue } from "../domain/tools/analytics.js";
 
 let buf = Buffer.allocUnsafe(64 * 1024);
 let pos = 0;
@@ -452,31 +453,12 @@ function counts(field: number, m: Readonly<Record<string, number>>): void {
   }
 }
 
-/** One period of GetAnalytics, in AnalyticsPoint's field order. */
-export interface AnalyticsPointInput {
-  startDate: string;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  inbound: number;
-  failedByCode: Readonly<Record<string, number>>;
-  conversationsByCategory: Readonly<Record<string, number>>;
-  firstResponses: number;
-  firstResponseMedianS: number;
-  firstResponseP90S: number;
-  templateSent: Readonly<Record<string, number>>;
-  templateDelivered: Readonly<Record<string, number>>;
-  templateRead: Readonly<Record<string, number>>;
-  templateClicked: Readonly<Record<string, number>>;
-}
-
 /**
  * GetAnalyticsResponse: a 90-day answer holds ~10,000 map entries, which the
  * generated code turns into an object and a writer fork each; written here
  * straight from the counts (no string conversion of every number either).
  */
-export function analyticsResponseBytes(points: readonly AnalyticsPointInput[]): Buffer {
+export function analyticsResponseBytes(points: readonly AnalyticsPointValue[]): Buffer {
   pos = 0;
   for (const p of points) {
     const at = fork(1);
