@@ -22,6 +22,7 @@ const VERSION = 1;
 const FIXED = 1 + 16 + 16 + 1 + 1 + 6 + 6;
 const MAX_TEXT = 255;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const scratch = Buffer.allocUnsafe(FIXED + 2 + 2 * MAX_TEXT + MAC_BYTES);
 
 const keys = new Map<string, KeyObject>();
 function keyOf(secret: string): KeyObject {
@@ -30,12 +31,20 @@ function keyOf(secret: string): KeyObject {
   return k;
 }
 
+/** HMAC-SHA256; a token carries its first MAC_BYTES. */
 function mac(secret: string, body: Uint8Array): Buffer {
-  return createHmac("sha256", keyOf(secret)).update(body).digest().subarray(0, MAC_BYTES);
+  return createHmac("sha256", keyOf(secret)).update(body).digest();
 }
 
+const hexValue = (code: number): number => (code <= 57 ? code - 48 : (code | 0x20) - 87);
+
+/** A canonical uuid's 16 bytes, read straight from its characters (no intermediate strings). */
 const uuidBytes = (id: string, into: Buffer, at: number): void => {
-  into.write(id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24), at, 16, "hex");
+  for (let i = 0; i < 36; ) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+    into[at++] = (hexValue(id.charCodeAt(i)) << 4) | hexValue(id.charCodeAt(i + 1));
+    i += 2;
+  }
 };
 const uuidString = (b: Buffer, at: number): string => {
   const h = b.toString("hex", at, at + 16);
@@ -49,10 +58,11 @@ const uuidString = (b: Buffer, at: number): string => {
  * and currency come from the campaign when the click is recorded.
  */
 export function mintAdToken(secret: string, c: AdTokenClaims): string {
-  const creative = Buffer.from(c.creativeId, "utf8");
-  const customer = Buffer.from(c.customerId, "utf8");
-  if (creative.length > MAX_TEXT || customer.length > MAX_TEXT) throw new Error("creative or customer id too long for an ad token");
-  const b = Buffer.allocUnsafe(FIXED + 2 + creative.length + customer.length + MAC_BYTES);
+  const creativeLength = Buffer.byteLength(c.creativeId, "utf8");
+  const customerLength = Buffer.byteLength(c.customerId, "utf8");
+  if (creativeLength > MAX_TEXT || customerLength > MAX_TEXT) throw new Error("creative or customer id too long for an ad token");
+  // One scratch buffer for every token (minting is synchronous): only the token string is left behind.
+  const b = scratch;
   b[0] = VERSION;
   uuidBytes(c.impressionId, b, 1);
   uuidBytes(c.campaignId, b, 17);
@@ -61,12 +71,12 @@ export function mintAdToken(secret: string, c: AdTokenClaims): string {
   b.writeUIntBE(c.servedAtMs, 35, 6);
   b.writeUIntBE(c.price, 41, 6);
   let at = FIXED;
-  b[at++] = creative.length;
-  at += creative.copy(b, at);
-  b[at++] = customer.length;
-  at += customer.copy(b, at);
-  mac(secret, b.subarray(0, at)).copy(b, at);
-  return b.toString("base64url");
+  b[at++] = creativeLength;
+  at += b.write(c.creativeId, at, creativeLength, "utf8");
+  b[at++] = customerLength;
+  at += b.write(c.customerId, at, customerLength, "utf8");
+  mac(secret, b.subarray(0, at)).copy(b, at, 0, MAC_BYTES);
+  return b.toString("base64url", 0, at + MAC_BYTES);
 }
 
 /** The claims of a token this service signed, or undefined for anything else. */
@@ -75,7 +85,7 @@ export function verifyAdToken(secret: string, token: string): AdTokenClaims | un
   const b = Buffer.from(token, "base64url");
   if (b.length < FIXED + 2 + MAC_BYTES || b[0] !== VERSION) return undefined;
   const body = b.subarray(0, b.length - MAC_BYTES);
-  if (!timingSafeEqual(b.subarray(b.length - MAC_BYTES), mac(secret, body))) return undefined;
+  if (!timingSafeEqual(b.subarray(b.length - MAC_BYTES), mac(secret, body).subarray(0, MAC_BYTES))) return undefined;
   const placement = placements[b[33]!];
   const kind = b[34] === 0 ? "cpm" : b[34] === 1 ? "cpc" : undefined;
   let at = FIXED;
@@ -103,6 +113,9 @@ export function createImpressionIds() {
   const tail = `${node.toString("hex", 0, 2)}-${node.toString("hex", 2)}`;
   let lastMs = 0;
   let seq = 0;
+  // The time part is made once per millisecond.
+  let prefixMs = -1;
+  let prefix = "";
   return (nowMs: number): string => {
     if (nowMs > lastMs) {
       lastMs = nowMs;
@@ -111,7 +124,11 @@ export function createImpressionIds() {
       lastMs++;
       seq = 0;
     }
-    const t = lastMs.toString(16).padStart(12, "0");
-    return `${t.slice(0, 8)}-${t.slice(8)}-7${seq.toString(16).padStart(3, "0")}-${tail}`;
+    if (lastMs !== prefixMs) {
+      prefixMs = lastMs;
+      const t = lastMs.toString(16).padStart(12, "0");
+      prefix = `${t.slice(0, 8)}-${t.slice(8)}-7`;
+    }
+    return `${prefix}${seq.toString(16).padStart(3, "0")}-${tail}`;
   };
 }

@@ -49,10 +49,13 @@ export function runAuction<T>(bidders: readonly Bidder<T>[], slots: number, rese
     const ecpm = ecpmOf(b);
     if (!(ecpm >= reserveEcpm) || ecpm <= 0) continue;
     if (top.length === keep && ecpm <= top[keep - 1]!.ecpm) continue;
-    let at = top.length;
-    while (at > 0 && top[at - 1]!.ecpm < ecpm) at--;
-    top.splice(at, 0, { b, ecpm });
-    if (top.length > keep) top.pop();
+    // Insert in place, dropping the last when full (splice would allocate the array of what it removed).
+    let at = top.length < keep ? top.length : keep - 1;
+    while (at > 0 && top[at - 1]!.ecpm < ecpm) {
+      top[at] = top[at - 1]!;
+      at--;
+    }
+    top[at] = { b, ecpm };
   }
   const wins: Win<T>[] = [];
   for (let s = 0; s < Math.min(slots, top.length); s++) {

@@ -12,6 +12,7 @@ import type { SponsoredService } from "../domain/sponsored-service.js";
 import type { ServingEngine } from "../serving/serving-engine.js";
 import { placementToPb, fromPb } from "../pb/campaign.js";
 import { campaignToPb, newCampaignFromPb, reportRowToPb, servedToPb } from "./mappers.js";
+import { encodeSelectAdsResponse } from "./served-wire.js";
 
 type Cursor = { t: string; id: string };
 // Checked fully: a forged token must never reach pg as a malformed timestamp or uuid.
@@ -155,6 +156,7 @@ export function registerAdsServer(grpc: KitServer, h: AdsHandlers): void {
       return {};
     }),
   };
-  grpc.addService(AdsServiceService, handlers);
+  // SelectAds answers through its own encoder (the same bytes, each creative encoded once).
+  grpc.addService({ ...AdsServiceService, selectAds: { ...AdsServiceService.selectAds, responseSerialize: encodeSelectAdsResponse } }, handlers);
 }
 

@@ -67,14 +67,19 @@ export function newCampaignFromPb(req: CreateCampaignRequest): NewCampaignInput 
   };
 }
 
+/** A served creative's message, built once per creative (and its bytes encoded once, served-wire.ts). */
+const servedCreatives = new WeakMap<Served["creative"], NonNullable<ServedAdPb["creative"]>>();
+
 export function servedToPb(s: Served): ServedAdPb {
+  let creative = servedCreatives.get(s.creative);
+  if (!creative) servedCreatives.set(s.creative, (creative = creativeToPb(s.creative)));
   return {
     adToken: s.token,
     impressionId: s.impressionId,
     campaignId: s.campaignId,
     businessId: s.businessId,
     objective: objectiveToPb[s.objective],
-    creative: creativeToPb(s.creative),
+    creative,
   };
 }
 

@@ -13,6 +13,7 @@ import { createImpressionIds, mintAdToken } from "../domain/ad-token.js";
 import type { Creative } from "../domain/campaign.js";
 import { createSpendSettlement } from "./spend-settlement.js";
 import { noServingMetrics, type ServingMetrics } from "./serving-metrics.js";
+import { plainArray, textArray } from "../store/pg-arrays.js";
 
 export interface ServingOptions {
   tokenSecret: string;
@@ -348,9 +349,21 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     });
   }
 
+  /** The UTC day of an instant, its string made once per day (toISOString on every request showed in profiles). */
+  let cachedDayStartMs = Number.NaN;
+  let cachedDay = "";
+  const dayOf = (ms: number): string => {
+    const start = dayStartMs(ms);
+    if (start !== cachedDayStartMs) {
+      cachedDayStartMs = start;
+      cachedDay = utcDay(ms);
+    }
+    return cachedDay;
+  };
+
   function select(req: AdRequest): Served[] {
     const nowMs = ports.now().getTime();
-    const day = utcDay(nowMs);
+    const day = dayOf(nowMs);
     const customerId = req.customerId;
     const consent = customerId ? personalization.get(customerId) : undefined;
     const query = req.query ? req.query.toLowerCase() : "";
@@ -401,10 +414,14 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
       const bidder: Bidder<ServingAd> = { item: ad, kind: ad.bidKind, bidMinor: ad.bidMinor, ctr, rate };
       bidders.push(bidder);
       const ecpm = ecpmOf(bidder);
-      let at = top.length;
-      while (at > 0 && top[at - 1]! < ecpm) at--;
-      top.splice(at, 0, ecpm);
-      if (top.length > keep) top.pop();
+      // Insert in place (splice would allocate the array of what it removed).
+      let at = top.length < keep ? top.length : keep - 1;
+      if (top.length === keep && !(top[at]! < ecpm)) continue;
+      while (at > 0 && top[at - 1]! < ecpm) {
+        top[at] = top[at - 1]!;
+        at--;
+      }
+      top[at] = ecpm;
     }
     const wins = runAuction(bidders, slots, options.reserveEcpm);
     const out: Served[] = [];
@@ -467,15 +484,9 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
   async function writeBatch(batch: PendingBatch): Promise<void> {
     const t0 = performance.now();
     const groups = new Map<string, { ad: ServingAd; day: string; cost: number; impressions: number }>();
-    let lastDayMs = Number.NaN;
-    let lastDay = "";
     for (let i = 0; i < batch.length; i++) {
       const ad = batch.ads[i]!;
-      const atMs = batch.atMs[i]!;
-      if (dayStartMs(atMs) !== lastDayMs) {
-        lastDayMs = dayStartMs(atMs);
-        lastDay = utcDay(atMs);
-      }
+      const lastDay = dayOf(batch.atMs[i]!);
       const key = `${ad.campaignId}|${lastDay}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { ad, day: lastDay, cost: 0, impressions: 0 }));
@@ -484,25 +495,47 @@ export function createServingEngine(ports: ServingPorts, options: ServingOptions
     }
     // Rows in campaign order: every writer of campaign_day locks in that order (no deadlock between replicas).
     const list = [...groups.values()].sort((a, b) => (a.ad.campaignId === b.ad.campaignId ? (a.day < b.day ? -1 : 1) : a.ad.campaignId < b.ad.campaignId ? -1 : 1));
+    // The statements' array literals, made before the transaction (pg-arrays.ts).
+    const rows: string[][] = [];
+    for (let i = 0; i < batch.length; i += WRITE_CHUNK) {
+      const end = Math.min(batch.length, i + WRITE_CHUNK);
+      const ads = batch.ads.slice(i, end);
+      rows.push([
+        plainArray(batch.ids.slice(i, end)),
+        plainArray(ads.map((a) => a.campaignId)),
+        textArray(ads.map((a) => a.businessId)),
+        textArray(batch.creatives.slice(i, end)),
+        textArray(batch.customers.slice(i, end)),
+        textArray(batch.placements.slice(i, end)),
+        plainArray(batch.atMs.slice(i, end)),
+        plainArray(batch.costMilli.slice(i, end)),
+      ]);
+    }
+    const days: string[][] = [];
+    for (let i = 0; i < list.length; i += WRITE_CHUNK) {
+      const chunk = list.slice(i, i + WRITE_CHUNK);
+      days.push([
+        plainArray(chunk.map((g) => g.ad.campaignId)),
+        plainArray(chunk.map((g) => g.day)),
+        plainArray(chunk.map((g) => g.ad.dailyBudgetMilli)),
+        plainArray(chunk.map((g) => g.cost)),
+        plainArray(chunk.map((g) => g.impressions)),
+      ]);
+    }
     metrics.held("flush", t0);
     await db.transaction().execute(async (trx) => {
-      for (let i = 0; i < batch.length; i += WRITE_CHUNK) {
-        const end = Math.min(batch.length, i + WRITE_CHUNK);
-        const ads = batch.ads.slice(i, end);
+      for (const [ids, campaigns, businesses, creatives, customers, placements, atMs, costs] of rows) {
         await sql`
           INSERT INTO impression (id, campaign_id, business_id, creative_id, customer_id, placement, served_at, cost_milli)
           SELECT id, campaign_id, business_id, creative_id, customer_id, placement, to_timestamp(at_ms::float8 / 1000), cost_milli
-          FROM unnest(${batch.ids.slice(i, end)}::uuid[], ${ads.map((a) => a.campaignId)}::uuid[], ${ads.map((a) => a.businessId)}::text[], ${batch.creatives.slice(i, end)}::text[],
-            ${batch.customers.slice(i, end)}::text[], ${batch.placements.slice(i, end)}::text[], ${batch.atMs.slice(i, end)}::bigint[], ${batch.costMilli.slice(i, end)}::bigint[])
+          FROM unnest(${ids}::uuid[], ${campaigns}::uuid[], ${businesses}::text[], ${creatives}::text[], ${customers}::text[], ${placements}::text[], ${atMs}::bigint[], ${costs}::bigint[])
             AS v(id, campaign_id, business_id, creative_id, customer_id, placement, at_ms, cost_milli)
           ON CONFLICT (id) DO NOTHING`.execute(trx);
       }
-      for (let i = 0; i < list.length; i += WRITE_CHUNK) {
-        const chunk = list.slice(i, i + WRITE_CHUNK);
+      for (const [campaigns, ds, budgets, costs, impressions] of days) {
         await sql`
           INSERT INTO campaign_day (campaign_id, day, budget_milli, spent_milli, impressions)
-          SELECT * FROM unnest(${chunk.map((g) => g.ad.campaignId)}::uuid[], ${chunk.map((g) => g.day)}::date[], ${chunk.map((g) => g.ad.dailyBudgetMilli)}::bigint[],
-            ${chunk.map((g) => g.cost)}::bigint[], ${chunk.map((g) => g.impressions)}::bigint[])
+          SELECT * FROM unnest(${campaigns}::uuid[], ${ds}::date[], ${budgets}::bigint[], ${costs}::bigint[], ${impressions}::bigint[])
           ON CONFLICT (campaign_id, day) DO UPDATE SET spent_milli = campaign_day.spent_milli + excluded.spent_milli, impressions = campaign_day.impressions + excluded.impressions`.execute(trx);
       }
     });

@@ -6,7 +6,8 @@ import type { AdsDatabase } from "../store/database.js";
 import { spendRecordedEvent, type SpendEntry } from "../events/outbox.js";
 import { noServingMetrics, type ServingMetrics } from "./serving-metrics.js";
 
-const CHUNK = 1000;
+/** Campaign-days per settlement transaction: their entries and events are built in one synchronous stretch. */
+const CHUNK = 250;
 
 export interface SettlementPorts {
   db: Kysely<AdsDatabase>;
