@@ -85,6 +85,53 @@ export interface OrderStatusChanged {
   reason: string;
 }
 
+/**
+ * OrderRejected: kontor.catalog.order.rejected.v1 — a customer's order
+ * message in the chat (messaging's message.received) that catalog refused
+ * for good: no order was made. Event id `<message id>:rejected`, once per
+ * order message.
+ */
+export interface OrderRejected {
+  meta:
+    | EventMeta
+    | undefined;
+  /** The customer's order message (the reply goes to it). */
+  messageId: string;
+  customerId: string;
+  catalogId: string;
+  /** The business number the customer wrote to. */
+  phoneNumberId: string;
+  /**
+   * OUT_OF_STOCK, PRODUCT_UNAVAILABLE, PRODUCT_NOT_IN_CATALOG,
+   * CURRENCY_MISMATCH, PRICE_CHANGED, CATALOG_NOT_FOUND, TOO_MANY_UNITS,
+   * TOO_MANY_PRODUCTS, TOTAL_TOO_LARGE, INVALID_ORDER.
+   */
+  reason: string;
+  /** The items the reason is about (all of them when it is about the order). */
+  items: RejectedItem[];
+  /** The refusal as catalog logged it (English, for people reading logs). */
+  detail: string;
+}
+
+/** One item of a rejected order message. */
+export interface RejectedItem {
+  retailerId: string;
+  /** The product's name, when the catalog sells it. */
+  name: string;
+  /** Units the customer asked for. */
+  quantity: number;
+  /** Units left, when the reason is OUT_OF_STOCK. */
+  available?:
+    | string
+    | undefined;
+  /** Today's price, when the reason is PRICE_CHANGED or CURRENCY_MISMATCH. */
+  price:
+    | Money
+    | undefined;
+  /** Most units one order may hold, when the reason is TOO_MANY_UNITS. */
+  maxQuantity: number;
+}
+
 function createBaseProductCreated(): ProductCreated {
   return { meta: undefined, productId: "", retailerId: "", name: "", price: undefined };
 }
@@ -940,6 +987,371 @@ export const OrderStatusChanged: MessageFns<OrderStatusChanged> = {
       : undefined;
     message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseOrderRejected(): OrderRejected {
+  return {
+    meta: undefined,
+    messageId: "",
+    customerId: "",
+    catalogId: "",
+    phoneNumberId: "",
+    reason: "",
+    items: [],
+    detail: "",
+  };
+}
+
+export const OrderRejected: MessageFns<OrderRejected> = {
+  encode(message: OrderRejected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      EventMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(34).string(message.catalogId);
+    }
+    if (message.phoneNumberId !== "") {
+      writer.uint32(42).string(message.phoneNumberId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    for (const v of message.items) {
+      RejectedItem.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.detail !== "") {
+      writer.uint32(66).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderRejected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderRejected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = EventMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.phoneNumberId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.items.push(RejectedItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderRejected {
+    return {
+      meta: isSet(object.meta) ? EventMeta.fromJSON(object.meta) : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      phoneNumberId: isSet(object.phoneNumberId)
+        ? globalThis.String(object.phoneNumberId)
+        : isSet(object.phone_number_id)
+        ? globalThis.String(object.phone_number_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      items: globalThis.Array.isArray(object?.items)
+        ? object.items.map((e: any) => RejectedItem.fromJSON(e))
+        : [],
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: OrderRejected): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = EventMeta.toJSON(message.meta);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.phoneNumberId !== "") {
+      obj.phoneNumberId = message.phoneNumberId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => RejectedItem.toJSON(e));
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderRejected>, I>>(base?: I): OrderRejected {
+    return OrderRejected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderRejected>, I>>(object: I): OrderRejected {
+    const message = createBaseOrderRejected();
+    message.meta = (object.meta !== undefined && object.meta !== null) ? EventMeta.fromPartial(object.meta) : undefined;
+    message.messageId = object.messageId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.catalogId = object.catalogId ?? "";
+    message.phoneNumberId = object.phoneNumberId ?? "";
+    message.reason = object.reason ?? "";
+    message.items = object.items?.map((e) => RejectedItem.fromPartial(e)) || [];
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectedItem(): RejectedItem {
+  return { retailerId: "", name: "", quantity: 0, available: undefined, price: undefined, maxQuantity: 0 };
+}
+
+export const RejectedItem: MessageFns<RejectedItem> = {
+  encode(message: RejectedItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.retailerId !== "") {
+      writer.uint32(10).string(message.retailerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(24).int32(message.quantity);
+    }
+    if (message.available !== undefined) {
+      writer.uint32(32).int64(message.available);
+    }
+    if (message.price !== undefined) {
+      Money.encode(message.price, writer.uint32(42).fork()).join();
+    }
+    if (message.maxQuantity !== 0) {
+      writer.uint32(48).int32(message.maxQuantity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectedItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectedItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.retailerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.available = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.price = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxQuantity = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectedItem {
+    return {
+      retailerId: isSet(object.retailerId)
+        ? globalThis.String(object.retailerId)
+        : isSet(object.retailer_id)
+        ? globalThis.String(object.retailer_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+      available: isSet(object.available) ? globalThis.String(object.available) : undefined,
+      price: isSet(object.price) ? Money.fromJSON(object.price) : undefined,
+      maxQuantity: isSet(object.maxQuantity)
+        ? globalThis.Number(object.maxQuantity)
+        : isSet(object.max_quantity)
+        ? globalThis.Number(object.max_quantity)
+        : 0,
+    };
+  },
+
+  toJSON(message: RejectedItem): unknown {
+    const obj: any = {};
+    if (message.retailerId !== "") {
+      obj.retailerId = message.retailerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    if (message.available !== undefined) {
+      obj.available = message.available;
+    }
+    if (message.price !== undefined) {
+      obj.price = Money.toJSON(message.price);
+    }
+    if (message.maxQuantity !== 0) {
+      obj.maxQuantity = Math.round(message.maxQuantity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectedItem>, I>>(base?: I): RejectedItem {
+    return RejectedItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectedItem>, I>>(object: I): RejectedItem {
+    const message = createBaseRejectedItem();
+    message.retailerId = object.retailerId ?? "";
+    message.name = object.name ?? "";
+    message.quantity = object.quantity ?? 0;
+    message.available = object.available ?? undefined;
+    message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
+    message.maxQuantity = object.maxQuantity ?? 0;
     return message;
   },
 };
