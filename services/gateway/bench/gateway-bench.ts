@@ -30,6 +30,8 @@ const PHASE_MS = benchKnob("BENCH_PHASE_MS", 4000);
 const ROUNDS = benchKnob("BENCH_ROUNDS", 3);
 const RECIPIENTS = benchKnob("BENCH_RECIPIENTS", 200);
 const WEBHOOKS = benchKnob("BENCH_WEBHOOKS", 20_000);
+/** BENCH_ONLY=webhooks: only the webhook drain (and the idle CPU), no send phases; the send metrics are then absent. */
+const ONLY_WEBHOOKS = process.env.BENCH_ONLY === "webhooks";
 const CONVERSATIONS = 200;
 const budget = setTimeout(() => (process.stderr.write("bench: giving up after 4.5 minutes\n"), process.exit(2)), 270_000);
 
@@ -237,7 +239,8 @@ async function main() {
       ["gateway"],
       resolve(here, ".."),
       env.env({ ...common, GATEWAY_SIGNING_KEY: JSON.stringify(gwKeys.privateJwk), MESSAGING_ADDRESS: `127.0.0.1:${messaging.port}`, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", GATEWAY_SEED: JSON.stringify(seed), GRPC_PORT: "0", METRICS_PORT: "0", ...(process.env.BENCH_GATEWAY_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL } : {}), ...(process.env.MESSAGING_SENDS ? { MESSAGING_SENDS: process.env.MESSAGING_SENDS } : {}) }),
-      profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
+      // BENCH_GATEWAY_NODE_ARGS: more node flags for the gateway (an A/B of --max-semi-space-size, say).
+      [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean), ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])],
     );
     const noop = await startChild(resolve(here, "server.ts"), ["noop"], resolve(here, ".."), {});
     const pids = { gateway: gateway.child.pid!, messaging: messaging.child.pid!, noop: noop.child.pid! };
@@ -279,9 +282,10 @@ async function main() {
     await sleep(3000);
     const idle = perOp(idle0, cpuNow(pids), (nowMs() - idleStart) / 1000);
     // Warm-up, then rounds: each measures the three back to back, so a ratio compares phases seconds apart.
-    await closedLoop(1500, (s) => httpSend(noop.port, s));
-    await closedLoop(1500, grpcSend);
-    await closedLoop(1500, (s) => httpSend(gateway.port, s));
+    const sendRounds = ONLY_WEBHOOKS ? 0 : ROUNDS;
+    if (!ONLY_WEBHOOKS) await closedLoop(1500, (s) => httpSend(noop.port, s));
+    if (!ONLY_WEBHOOKS) await closedLoop(1500, grpcSend);
+    if (!ONLY_WEBHOOKS) await closedLoop(1500, (s) => httpSend(gateway.port, s));
     const rates = { noop: [] as number[], messaging: [] as number[], gateway: [] as number[] };
     const cpu: Record<string, Parties[]> = { noop: [], messaging: [], gateway: [] };
     let sendErrors = 0;
@@ -292,22 +296,22 @@ async function main() {
       rates[kind].push(r.perS);
       if (kind === "gateway") sendErrors += r.errors;
     };
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= sendRounds; round++) {
       await phase("noop", (s) => httpSend(noop.port, s));
       await phase("messaging", grpcSend);
       await phase("gateway", (s) => httpSend(gateway.port, s));
       log(`round ${round}: gateway ${Math.round(rates.gateway.at(-1)!)}/s, messaging ${Math.round(rates.messaging.at(-1)!)}/s, http no-op ${Math.round(rates.noop.at(-1)!)}/s`);
     }
-    const sendsPerS = median(rates.gateway);
+    const sendsPerS = ONLY_WEBHOOKS ? 0 : median(rates.gateway);
     // Latency at half the measured rate (open loop).
-    const half = await openLoop(sendsPerS / 2, PHASE_MS, (s) => httpSend(gateway.port, s));
+    const half = ONLY_WEBHOOKS ? { latencies: [0], errors: 0 } : await openLoop(sendsPerS / 2, PHASE_MS, (s) => httpSend(gateway.port, s));
     log(`half load ${Math.round(sendsPerS / 2)}/s: p50 ${r1(pct(half.latencies, 50))} ms, p99 ${r1(pct(half.latencies, 99))} ms`);
     // The same rate both ways (open loop): each party's CPU per send when neither path is saturated, so a
     // difference is what the path costs and not how well a batch amortizes at a higher rate.
     const equalRate = Math.max(20, Math.round(Math.min(sendsPerS, median(rates.messaging)) * 0.6));
     const equal = { direct: [] as Parties[], gateway: [] as Parties[] };
     const equalLatency = { direct: [] as number[], gateway: [] as number[] };
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < (ONLY_WEBHOOKS ? 0 : 2); round++) {
       for (const [kind, send] of [["direct", grpcSend], ["gateway", (s: number) => httpSend(gateway.port, s)]] as const) {
         const a = cpuNow(pids);
         const r = await openLoop(equalRate, PHASE_MS / 2, send);
@@ -359,6 +363,9 @@ async function main() {
 
     const mean = (list: Parties[], k: string) => r1(list.reduce((s, p) => s + p[k]!, 0) / list.length);
     const parties = (list: Parties[]) => Object.fromEntries(Object.keys(list[0]!).map((k) => [k, mean(list, k)]));
+    const none = (): Parties[] => [Object.fromEntries(Object.keys(idle).map((k) => [k, 0]))];
+    if (ONLY_WEBHOOKS) for (const k of ["gateway", "messaging", "noop"]) if (cpu[k]!.length === 0) cpu[k] = none();
+    if (ONLY_WEBHOOKS) for (const k of ["direct", "gateway"] as const) if (equal[k].length === 0) equal[k] = none();
     const gw = parties(cpu.gateway!);
     const direct = parties(cpu.messaging!);
     const ncpu = cpus().length;

@@ -195,10 +195,11 @@ export function webhookBytes(payload: Json): string {
 }
 
 /** X-Hub-Signature-256 and the legacy X-Hub-Signature over the exact bytes. */
-export function signatures(body: string, appSecret: string): { sha256: string; sha1: string } {
+export function signatures(body: string | Buffer, appSecret: string): { sha256: string; sha1: string } {
   return {
-    sha256: `sha256=${createHmac("sha256", appSecret).update(body, "utf8").digest("hex")}`,
-    sha1: `sha1=${createHmac("sha1", appSecret).update(body, "utf8").digest("hex")}`,
+    // A string is hashed as its UTF-8 bytes, the bytes sent.
+    sha256: `sha256=${createHmac("sha256", appSecret).update(body).digest("hex")}`,
+    sha1: `sha1=${createHmac("sha1", appSecret).update(body).digest("hex")}`,
   };
 }
 

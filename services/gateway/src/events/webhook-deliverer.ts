@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Kysely } from "kysely";
 import type { Logger } from "@kontor/service-kit/log";
 import { mergeNotifications, retryDelayMs, signatures } from "../domain/webhook-payload.js";
@@ -56,6 +58,9 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
   // still in flight), and claims, not POSTs, would set the rate.
   const claimRoom = Math.max(1, Math.floor(o.maxInFlight / 4));
   const targets = new TtlCache<Promise<{ url: string; appSecret: string } | undefined>>(o.targetCacheMs ?? 0);
+  // Keep-alive connections to the receivers, at most maxInFlight per receiver (as many as POSTs in flight).
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: o.maxInFlight, maxFreeSockets: o.maxInFlight, scheduling: "lifo" });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: o.maxInFlight, maxFreeSockets: o.maxInFlight, scheduling: "lifo" });
 
   /** Where rows go: a replayed copy's own URL (signed with its partner's secret), else the WABA's subscription. */
   async function targetOf(first: ClaimedDelivery): Promise<{ url: string; appSecret: string } | undefined> {
@@ -79,32 +84,27 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
     if (!target) {
       error = "no callback URL (the WABA is not subscribed, or has no callback)";
     } else {
-      const body = mergeNotifications(rows.map((r) => r.body));
+      // The exact bytes, once: signed and sent as they are (the signatures are over these bytes).
+      const body = Buffer.from(mergeNotifications(rows.map((r) => r.body)), "utf8");
       const sig = signatures(body, target.appSecret);
       const abort = new AbortController();
       inFlight.add(abort);
       const timer = setTimeout(() => abort.abort(), o.timeoutMs);
       try {
-        const res = await fetch(target.url, {
-          method: "POST",
-          redirect: "manual",
-          signal: abort.signal,
-          headers: {
-            "content-type": "application/json",
-            "user-agent": "kontor-gateway (facebookexternalua-compatible)",
-            "x-hub-signature-256": sig.sha256,
-            "x-hub-signature": sig.sha1,
-            "x-kontor-event-id": rows.map((r) => r.eventId).join(","),
-            "x-kontor-delivery-attempt": String(Math.max(...rows.map((r) => r.attempts))),
-          },
-          body,
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.status >= 200 && res.status < 300) {
+        const status = await postBytes(target.url, body, {
+          "content-type": "application/json",
+          "content-length": String(body.length),
+          "user-agent": "kontor-gateway (facebookexternalua-compatible)",
+          "x-hub-signature-256": sig.sha256,
+          "x-hub-signature": sig.sha1,
+          "x-kontor-event-id": rows.map((r) => r.eventId).join(","),
+          "x-kontor-delivery-attempt": String(Math.max(...rows.map((r) => r.attempts))),
+        }, abort.signal);
+        if (status >= 200 && status < 300) {
           await markDelivered(o.db, rows.map((r) => r.id));
           return true;
         }
-        error = `HTTP ${res.status}`;
+        error = `HTTP ${status}`;
       } catch (err) {
         error = abort.signal.aborted ? "timed out" : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message);
       } finally {
@@ -164,6 +164,26 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
       };
     }).finally(() => (wakeUp = undefined));
 
+  /**
+   * One POST over node:http(s) with keep-alive agents (connections to a
+   * receiver are reused across POSTs): the answer's status once its body is
+   * read. A redirect is an answer like any other non-2xx (never followed).
+   */
+  function postBytes(url: string, body: Buffer, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const u = new URL(url);
+      const https = u.protocol === "https:";
+      if (!https && u.protocol !== "http:") return reject(new Error(`unsupported callback URL scheme ${u.protocol}`));
+      const req = (https ? httpsRequest : httpRequest)(u, { method: "POST", headers, agent: https ? httpsAgent : httpAgent, signal }, (res: IncomingMessage) => {
+        res.on("data", () => undefined);
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
   return {
     start() {
       running = true;
@@ -201,6 +221,8 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
       wakeUp?.();
       for (const a of inFlight) a.abort();
       await loop;
+      httpAgent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

@@ -54,11 +54,15 @@ export interface NewDelivery {
  */
 export async function enqueueDeliveries(trx: Db, ds: readonly NewDelivery[]): Promise<void> {
   if (ds.length === 0) return;
-  await trx
-    .insertInto("webhook_delivery")
-    .values(ds.map((d) => ({ partner_id: d.partnerId, waba_id: d.wabaId, event_id: d.eventId, order_key: d.orderKey, body: d.body, locked_until: null, finished_at: null })))
-    .onConflict((oc) => oc.columns(["waba_id", "event_id", "replay_id"]).doNothing())
-    .execute();
+  // The batch as one JSON parameter, not five parameters per row: building, compiling and serializing
+  // 2,500 values (and pg's escaping of each body as an array element) was the consumer's largest CPU
+  // cost after decoding; JSON.stringify is one native pass.
+  const rows = JSON.stringify(ds.map((d) => [d.partnerId, d.wabaId, d.eventId, d.orderKey, d.body]));
+  await sql`
+    INSERT INTO webhook_delivery (partner_id, waba_id, event_id, order_key, body)
+    SELECT r->>0, r->>1, r->>2, r->>3, r->>4 FROM json_array_elements(${rows}::json) WITH ORDINALITY AS t(r, o)
+    ORDER BY o
+    ON CONFLICT (waba_id, event_id, replay_id) DO NOTHING`.execute(trx);
 }
 
 export async function enqueueDelivery(trx: Db, d: NewDelivery): Promise<void> {
@@ -137,7 +141,7 @@ function leaseRows(db: Db, ids: string[], leaseMs: number) {
 
 export async function markDelivered(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable("webhook_delivery").set({ status: "delivered", locked_until: null, finished_at: new Date(), last_error: "" }).where("id", "in", ids).execute();
+  await sql`UPDATE webhook_delivery SET status = 'delivered', locked_until = NULL, finished_at = now(), last_error = '' WHERE id = ANY(${ids}::bigint[])`.execute(db);
 }
 
 /** Schedules the rows' retry at `retryAt`, or dead-letters them (retryAt undefined). */
