@@ -10,7 +10,7 @@ import { createCommerceSettingsService } from "./domain/commerce-settings.js";
 import { createCommerceSettingsStore } from "./store/commerce-settings-store.js";
 import { createSweeper } from "./domain/sweeper.js";
 import { decodePaymentEvent, paymentHandler, PAYMENTS_CONSUMER } from "./events/consumers.js";
-import { CHAT_ORDERS_CONSUMER, chatOrderHandler, decodeChatOrder } from "./events/chat-orders.js";
+import { CHAT_ORDERS_CONSUMER, chatOrderHandler, chatOrderRejections, decodeChatOrder } from "./events/chat-orders.js";
 import { consumed } from "./events/subjects.js";
 import { registerCatalogServer } from "./rpc/catalog-server.js";
 import { catalogAccess } from "./rpc/access.js";
@@ -32,7 +32,8 @@ export async function createCatalog(config: Config, overrides: Partial<Pick<Runt
   if (config.CONSUME_CHAT_ORDERS) {
     // The customer's order message in the chat (messaging's message.received) makes the same order as a checkout.
     const chatOrders = new Counter({ name: "kontor_catalog_chat_orders_total", help: "Customers' order messages by outcome: placed, refused (out of stock, a product not in the catalog, a price changed), foreign_catalog (not the business's)", labelNames: ["outcome"] as const, registers: [rt.metrics.registry] });
-    const handle = chatOrderHandler({ getCatalog: (id) => catalog.getCatalog(id), createChatOrder: orders.createChatOrder, count: (outcome) => chatOrders.inc({ outcome }), log: rt.log });
+    // A final refusal is recorded and emitted as order.rejected (messaging tells the customer why), once per message.
+    const handle = chatOrderHandler({ getCatalog: (id) => catalog.getCatalog(id), createChatOrder: orders.createChatOrder, ...chatOrderRejections(rt.db, rt.enqueue), count: (outcome) => chatOrders.inc({ outcome }), log: rt.log });
     rt.consume({ domain: "messaging", subject: consumed.messageReceived, durable: CHAT_ORDERS_CONSUMER, decode: decodeChatOrder, handle, inFlight: 16 });
   }
   const sweeper = createSweeper({ intervalMs: config.SWEEP_INTERVAL_MS, sweep: () => orders.expireDue(), log: rt.log });

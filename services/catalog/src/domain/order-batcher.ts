@@ -22,6 +22,37 @@ export interface ChatItem {
   itemPrice?: { amountMinor: string; currency: string };
 }
 
+/** An item a refusal is about: what a chat order's rejection tells the customer. */
+export interface RefusedItem {
+  retailerId: string;
+  /** The product's name, when the catalog sells it (visible, not archived). */
+  name: string;
+  quantity: number;
+  /** Units left (OUT_OF_STOCK). */
+  available?: bigint;
+  /** Today's price (PRICE_CHANGED, CURRENCY_MISMATCH). */
+  price?: { amountMinor: bigint; currency: string };
+}
+
+/**
+ * A refusal of a new order that names every item it is about (all the
+ * unknown products, all the short ones, …); its message and field are the
+ * first item's, as for any refusal.
+ */
+export class OrderRefused extends PolicyRefused {
+  constructor(
+    reason: string,
+    message: string,
+    cloudApiCode: number,
+    field: string,
+    readonly items: RefusedItem[],
+  ) {
+    super(reason, message, cloudApiCode, field);
+  }
+}
+
+const known = (p: Product | undefined) => (p && !p.archived && p.visible ? p.name : "");
+
 /** What places an order: a customer's cart, or the Cloud API order message from the chat. */
 export type OrderRequest =
   | { kind: "cart"; customerId: string; businessId: string; note: string; deliveryAddress: Address | null; expectedTotal?: { amountMinor: bigint; currency: string } }
@@ -90,22 +121,37 @@ export function createOrderBatcher(ports: BatcherPorts) {
       const currency = cart.currency?.trim() || lines[0]!.product.price.currency;
       return { businessId: r.businessId, catalogId: cart.catalog_id, cartId: cart.id, currency, lines, note: r.note, deliveryAddress: r.deliveryAddress, source: "cart" as const };
     }
-    const lines: Line[] = r.items.map((it, i) => {
+    const found = r.items.map((it) => {
       const id = byRetailer.get(productKey(r.catalog.id, it.retailerId));
-      const product = id === undefined ? undefined : products.get(id);
-      if (!product || product.archived || !product.visible) throw new PolicyRefused("PRODUCT_NOT_IN_CATALOG", `product ${it.retailerId.slice(0, 100)} is not in the catalog`, 131009, `items[${i}].product_retailer_id`);
-      if (it.itemPrice) {
-        let seenMinor: bigint;
-        try {
-          seenMinor = BigInt(it.itemPrice.amountMinor);
-        } catch {
-          throw new InvalidInput(`items[${i}].item_price.amount_minor`, "must be an integer");
-        }
-        if (it.itemPrice.currency !== product.price.currency) throw new PolicyRefused("CURRENCY_MISMATCH", `${product.retailerId} is priced in ${product.price.currency}`, 0, `items[${i}].item_price.currency`);
-        if (seenMinor !== effectivePriceMinor(product, at)) throw new PolicyRefused("PRICE_CHANGED", `the price of ${product.retailerId} has changed`, 0, `items[${i}].item_price`);
-      }
-      return { product, quantity: it.quantity, field: `items[${i}]` };
+      return id === undefined ? undefined : products.get(id);
     });
+    // Every refusal names all the items it is about (the customer is told which), its message the first one's.
+    const missing = r.items.flatMap((it, i) => (found[i] && !found[i].archived && found[i].visible ? [] : [i]));
+    if (missing.length > 0) {
+      const i = missing[0]!;
+      throw new OrderRefused("PRODUCT_NOT_IN_CATALOG", `product ${r.items[i]!.retailerId.slice(0, 100)} is not in the catalog`, 131009, `items[${i}].product_retailer_id`, missing.map((m) => ({ retailerId: r.items[m]!.retailerId, name: "", quantity: r.items[m]!.quantity })));
+    }
+    const seen = r.items.map((it, i) => {
+      if (!it.itemPrice) return undefined;
+      try {
+        return BigInt(it.itemPrice.amountMinor);
+      } catch {
+        throw new InvalidInput(`items[${i}].item_price.amount_minor`, "must be an integer");
+      }
+    });
+    const today = (p: Product) => ({ amountMinor: effectivePriceMinor(p, at), currency: p.price.currency });
+    const asRefused = (ids: number[]) => ids.map((i) => ({ retailerId: r.items[i]!.retailerId, name: found[i]!.name, quantity: r.items[i]!.quantity, price: today(found[i]!) }));
+    const otherCurrency = r.items.flatMap((it, i) => (it.itemPrice && it.itemPrice.currency !== found[i]!.price.currency ? [i] : []));
+    if (otherCurrency.length > 0) {
+      const i = otherCurrency[0]!;
+      throw new OrderRefused("CURRENCY_MISMATCH", `${found[i]!.retailerId} is priced in ${found[i]!.price.currency}`, 0, `items[${i}].item_price.currency`, asRefused(otherCurrency));
+    }
+    const changed = r.items.flatMap((_, i) => (seen[i] !== undefined && seen[i] !== effectivePriceMinor(found[i]!, at) ? [i] : []));
+    if (changed.length > 0) {
+      const i = changed[0]!;
+      throw new OrderRefused("PRICE_CHANGED", `the price of ${found[i]!.retailerId} has changed`, 0, `items[${i}].item_price`, asRefused(changed));
+    }
+    const lines: Line[] = r.items.map((it, i) => ({ product: found[i]!, quantity: it.quantity, field: `items[${i}]` }));
     return { businessId: r.catalog.businessId, catalogId: r.catalog.id, cartId: undefined, currency: lines[0]!.product.price.currency, lines, note: r.text, deliveryAddress: null, source: "chat" as const };
   }
 
@@ -151,19 +197,28 @@ export function createOrderBatcher(ports: BatcherPorts) {
           const p = linesOf(w, carts, items, products, byRetailer, at);
           if (p.lines.length > MAX_LINES) throw new InvalidInput("items", `an order holds at most ${MAX_LINES} products`);
           if (p.note.length > NOTE_LIMIT) throw new InvalidInput("note", `must be at most ${NOTE_LIMIT} characters`);
-          for (const l of p.lines) {
-            if (!purchasable(l.product)) throw new PolicyRefused("PRODUCT_UNAVAILABLE", `${l.product.retailerId} cannot be ordered now`, 0, l.field);
-            if (l.product.price.currency !== p.currency) throw new PolicyRefused("CURRENCY_MISMATCH", `${l.product.retailerId} is priced in ${l.product.price.currency}, the order in ${p.currency}`, 0, l.field);
+          const item = (l: Line) => ({ retailerId: l.product.retailerId, name: known(l.product), quantity: l.quantity });
+          const unavailable = p.lines.filter((l) => !purchasable(l.product));
+          if (unavailable.length > 0) throw new OrderRefused("PRODUCT_UNAVAILABLE", `${unavailable[0]!.product.retailerId} cannot be ordered now`, 0, unavailable[0]!.field, unavailable.map(item));
+          const mixed = p.lines.filter((l) => l.product.price.currency !== p.currency);
+          if (mixed.length > 0) {
+            const l = mixed[0]!;
+            throw new OrderRefused("CURRENCY_MISMATCH", `${l.product.retailerId} is priced in ${l.product.price.currency}, the order in ${p.currency}`, 0, l.field, mixed.map((m) => ({ ...item(m), price: { amountMinor: effectivePriceMinor(m.product, at), currency: m.product.price.currency } })));
           }
           const { lines, totalMinor } = priceLines(p.lines.map((l) => ({ productId: l.product.id, retailerId: l.product.retailerId, name: l.product.name, quantity: l.quantity, unitPriceMinor: effectivePriceMinor(l.product, at) })));
           const expected = w.request.kind === "cart" ? w.request.expectedTotal : undefined;
           if (expected && (expected.currency !== p.currency || expected.amountMinor !== totalMinor)) {
             throw new PolicyRefused("PRICES_CHANGED", `the total is now ${totalMinor} ${p.currency} (minor units)`, 0, "expected_total");
           }
+          const short: { l: Line; has: bigint }[] = [];
           for (const l of p.lines) {
             if (l.product.inventory === null) continue;
             const has = left.get(l.product.id) ?? l.product.inventory - l.product.reserved;
-            if (has < BigInt(l.quantity)) throw new PolicyRefused("OUT_OF_STOCK", `${l.product.retailerId} has fewer than ${l.quantity} units left`, 0, l.field);
+            if (has < BigInt(l.quantity)) short.push({ l, has: has < 0n ? 0n : has });
+          }
+          if (short.length > 0) {
+            const { l } = short[0]!;
+            throw new OrderRefused("OUT_OF_STOCK", `${l.product.retailerId} has fewer than ${l.quantity} units left`, 0, l.field, short.map((x) => ({ ...item(x.l), available: x.has })));
           }
           for (const l of p.lines) if (l.product.inventory !== null) left.set(l.product.id, (left.get(l.product.id) ?? l.product.inventory - l.product.reserved) - BigInt(l.quantity));
           const id = randomUUID();

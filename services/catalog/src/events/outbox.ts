@@ -1,7 +1,8 @@
-import { ProductArchived, ProductCreated, ProductUpserted, OrderPlaced, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
+import { ProductArchived, ProductCreated, ProductUpserted, OrderPlaced, OrderRejected, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import { effectivePriceMinor, type Product } from "../domain/product.js";
 import type { Order, OrderState } from "../domain/order.js";
+import type { RefusedItem } from "../domain/order-batcher.js";
 import { orderToPb, stateToPb, trackingToPb } from "../pb/mappers.js";
 import { subjects } from "./subjects.js";
 
@@ -92,6 +93,44 @@ export function orderStatusEvent(order: Order, previous: OrderState, reason: str
       tracking: trackingToPb(order.tracking),
       total: money(order.totalMinor, order.currency),
       reason,
+    }).finish(),
+  };
+}
+
+/** A customer's order message catalog refused for good (events/chat-orders.ts). */
+export interface ChatOrderRejection {
+  messageId: string;
+  businessId: string;
+  customerId: string;
+  catalogId: string;
+  phoneNumberId: string;
+  reason: string;
+  items: (RefusedItem & { maxQuantity?: number })[];
+  detail: string;
+}
+
+/** Event id `<message id>:rejected`: one per order message. */
+export function orderRejectedEvent(r: ChatOrderRejection, now: Date): OutboxEvent {
+  const eventId = `${r.messageId}:rejected`;
+  return {
+    eventId,
+    subject: subjects.orderRejected,
+    payload: OrderRejected.encode({
+      meta: { eventId, occurredAt: now, businessId: r.businessId },
+      messageId: r.messageId,
+      customerId: r.customerId,
+      catalogId: r.catalogId,
+      phoneNumberId: r.phoneNumberId,
+      reason: r.reason,
+      items: r.items.map((i) => ({
+        retailerId: i.retailerId,
+        name: i.name,
+        quantity: i.quantity,
+        available: i.available?.toString(),
+        price: i.price ? money(i.price.amountMinor, i.price.currency) : undefined,
+        maxQuantity: i.maxQuantity ?? 0,
+      })),
+      detail: r.detail,
     }).finish(),
   };
 }

@@ -9,6 +9,7 @@ export const subjects = {
   orderDelivered: "kontor.catalog.order.delivered.v1",
   orderCancelled: "kontor.catalog.order.cancelled.v1",
   orderRefunded: "kontor.catalog.order.refunded.v1",
+  orderRejected: "kontor.catalog.order.rejected.v1",
 } as const;
 
 /** What catalog consumes: payments' outcomes (succeeded, failed, refunded); customers' messages (their order messages). */
