@@ -115,6 +115,8 @@ describe("erasing a customer's data", () => {
     await unaryCall(ca.setPrivacySettings.bind(ca), { customerId: c.id, adPersonalization: true, dataSharingOptOut: undefined }, { token: c.token });
     await unaryCall(ca.reportBusiness.bind(ca), { customerId: c.id, businessId: y.businessId, reason: 1, comment: "they wrote to me at home, Hauptstr. 1", phoneNumberId: y.pn, block: true }, { token: c.token });
 
+    // A business number blocks the customer (block_users), and the other customer: only the customer's row goes.
+    for (const who of [c.id, other.id]) await db().query(`INSERT INTO user_block (phone_number_id, customer_id, business_id, blocked, changed_at) VALUES ($1, $2, $3, true, now())`, [x.pn, who, x.businessId]);
     // A greeting went to the customer (and one to the other customer, which stays).
     for (const who of [c.id, other.id]) await db().query(`INSERT INTO auto_reply_sent (phone_number_id, customer_id, kind, sent_at) VALUES ($1, $2, 'greeting', now())`, [x.pn, who]);
 
@@ -135,7 +137,8 @@ describe("erasing a customer's data", () => {
     expect(kept.message?.contentErased).toBe(false);
 
     const rows = async (table: string) => Number((await db().query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE customer_id = $1`, [c.id])).rows[0]!.n);
-    expect([await rows("marketing_consent"), await rows("customer_privacy"), await rows("customer_block")]).toEqual([0, 0, 0]);
+    expect([await rows("marketing_consent"), await rows("customer_privacy"), await rows("customer_block"), await rows("user_block")]).toEqual([0, 0, 0, 0]);
+    expect((await db().query(`SELECT customer_id FROM user_block WHERE phone_number_id = $1`, [x.pn])).rows).toEqual([{ customer_id: other.id }]);
     // The report stays for the business's quality record, without the customer's words.
     expect((await db().query(`SELECT comment FROM business_report WHERE customer_id = $1`, [c.id])).rows).toEqual([{ comment: "" }]);
     const row = (await db().query(`SELECT id, e164, profile_name, erased_at FROM customer WHERE id = $1`, [c.id])).rows[0];

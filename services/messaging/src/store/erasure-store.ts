@@ -29,6 +29,8 @@ export async function deleteCustomerData(trx: Kysely<MessagingDatabase>, custome
   await trx.deleteFrom("marketing_consent").where("customer_id", "=", customerId).execute();
   await trx.deleteFrom("customer_privacy").where("customer_id", "=", customerId).execute();
   await trx.deleteFrom("customer_block").where("customer_id", "=", customerId).execute();
+  // Business numbers' blocks of the customer (block_users) name it too.
+  await trx.deleteFrom("user_block").where("customer_id", "=", customerId).execute();
   // Labels businesses put on the customer describe it too.
   await trx.deleteFrom("customer_label").where("customer_id", "=", customerId).execute();
   // When greeting and away messages went to the customer: a trace of its contacts.
