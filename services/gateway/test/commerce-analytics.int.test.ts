@@ -27,6 +27,16 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+describe("the OpenAPI document", () => {
+  it("when read, then it describes commerce settings, template analytics and the analytics field", async () => {
+    const doc = await graph(stack.base, "GET", "/openapi.json");
+    expect(Object.keys(doc.body.paths["/{id}/whatsapp_commerce_settings"]).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.body.paths["/{id}/whatsapp_commerce_settings"].post.requestBody.content["application/json"].schema.properties).sort()).toEqual(["is_cart_enabled", "is_catalog_visible"]);
+    expect(doc.body.paths["/{id}/template_analytics"].get.parameters.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(["start", "end", "granularity", "template_ids", "metric_types"]));
+    expect(doc.body.paths["/{id}"].get.summary).toMatch(/analytics/);
+  });
+});
+
 describe("/{phone-number-id}/whatsapp_commerce_settings", () => {
   const url = () => `/v23.0/${p.phoneNumberId}/whatsapp_commerce_settings`;
 
