@@ -114,12 +114,22 @@ async function seed(pool: { query(q: string, v?: unknown[]): Promise<unknown> })
 
 function startServer(env: Record<string, string>) {
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
-  // BENCH_SERVER_NODE_ARGS: more node flags for the service (an A/B of --max-semi-space-size, say).
-  const nodeArgs = [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+  // The flags of the service's `npm start`; BENCH_SERVER_NODE_ARGS adds more, or overrides them (an A/B of --max-semi-space-size=16, say).
+  const nodeArgs = [
+    "--max-semi-space-size=64",
+    ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+  ];
   // BENCH_HEAP_PROF=<file>: the service samples its allocations (garbage included) into a .heapprofile.
   const heapProf: Record<string, string> = process.env.BENCH_HEAP_PROF ? { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF } : {};
-  return startBenchServer<{ port: number; metricsPort: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), { ...env, ...heapProf }, { nodeArgs });
+  return startBenchServer<{ port: number; metricsPort: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), { ...env, ...heapProf }, { nodeArgs }).then((server) => {
+    running = server;
+    return server;
+  });
 }
+
+/** The service process, stopped also when the run fails (a crashed run left it serving). */
+let running: { stop(): Promise<void> } | undefined;
 
 /** Per-party CPU (the kit's meter), on the benchmark database's pool once it exists. */
 let meter: ReturnType<typeof createCpuMeter> | undefined;
@@ -198,9 +208,13 @@ async function closedLoop(workers: number, durationMs: number, serverPid: number
   return { perS: Math.round(ms.length / seconds), p50: percentile(ms, 50), p99: percentile(ms, 99), cpu };
 }
 
-/** Open loop at a fixed rate: calls start on schedule whether or not earlier ones finished (latency counts queueing). */
+/**
+ * Open loop at a fixed rate: calls start on schedule whether or not earlier ones finished (latency counts queueing).
+ * A call that fails (its 10-s deadline passed in a queue) counts with the time it took, and in `failed`.
+ */
 async function paced(ratePerS: number, durationMs: number, serverPid: number, step: (i: number) => Promise<void>) {
   const ms: number[] = [];
+  let failed = 0;
   const inFlight = new Set<Promise<void>>();
   const before = await cpuSnapshot(serverPid);
   const t0 = performance.now();
@@ -213,17 +227,24 @@ async function paced(ratePerS: number, durationMs: number, serverPid: number, st
       continue;
     }
     const started = due;
-    const p: Promise<void> = step(i++).then(() => {
-      ms.push(performance.now() - started);
-      inFlight.delete(p);
-    });
+    const p: Promise<void> = step(i++).then(
+      () => {
+        ms.push(performance.now() - started);
+        inFlight.delete(p);
+      },
+      () => {
+        failed++;
+        ms.push(performance.now() - started);
+        inFlight.delete(p);
+      },
+    );
     inFlight.add(p);
   }
   await Promise.all(inFlight);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuPerOp(before, await cpuSnapshot(serverPid), ms.length);
   ms.sort((a, b) => a - b);
-  return { perS: Math.round(ms.length / seconds), p50: percentile(ms, 50), p99: percentile(ms, 99), cpu };
+  return { perS: Math.round(ms.length / seconds), p50: percentile(ms, 50), p99: percentile(ms, 99), failed, cpu };
 }
 
 /**
@@ -389,6 +410,7 @@ async function main() {
       select_p50_ms: atTarget.p50,
       select_p99_ms: atTarget.p99,
       select_p99_rate_per_s: atTarget.perS,
+      select_paced_failed: atTarget.failed,
       select_p99_at_full_speed_ms: full.p99,
       select_to_grpc_limit: Math.round((full.perS / noopLimit.perS) * 100) / 100,
       // What the cores would allow at this CPU per selection (service, its PostgreSQL backends and the load generator).
@@ -411,7 +433,8 @@ async function main() {
   });
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   process.stderr.write(`[bench:ads] failed: ${(err as Error).stack ?? String(err)}\n`);
+  await running?.stop();
   process.exit(1);
 });

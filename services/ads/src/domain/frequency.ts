@@ -17,11 +17,19 @@ function countSince(times: readonly number[], sinceMs: number): number {
   return n;
 }
 
-/** One customer's recent impressions: per capped campaign (a week) and per placement (a day). */
+/**
+ * One customer's recent impressions: per capped campaign (a week), made on
+ * the first capped one, and per placement (a day), by the placement's index.
+ * An entry is made for nearly every request's viewer and lives for days, so
+ * it is kept small: each one survives the young generation and is copied
+ * into the old one.
+ */
 export interface Seen {
-  campaigns: Map<string, number[]>;
-  placements: Map<Placement, number[]>;
+  campaigns: Map<string, number[]> | undefined;
+  placements: [number[] | undefined, number[] | undefined, number[] | undefined];
 }
+
+const placementIndex: Readonly<Record<Placement, 0 | 1 | 2>> = { directory_search: 0, app_banner: 1, app_feed: 2 };
 
 /**
  * Impressions per customer, for the frequency caps: per campaign in any 24
@@ -41,7 +49,7 @@ export class FrequencyLedger {
   /** Would one more impression of this campaign stay within its cap? */
   allowsSeen(seen: Seen | undefined, campaignId: string, cap: FrequencyCap, nowMs: number): boolean {
     if (!seen || (!cap.perDay && !cap.perWeek)) return true;
-    const times = seen.campaigns.get(campaignId);
+    const times = seen.campaigns?.get(campaignId);
     if (!times) return true;
     if (cap.perDay && countSince(times, nowMs - DAY_MS) >= cap.perDay) return false;
     if (cap.perWeek && countSince(times, nowMs - WEEK_MS) >= cap.perWeek) return false;
@@ -55,23 +63,25 @@ export class FrequencyLedger {
   /** Ads this customer may still see in the placement in the next 24 hours under a global cap (0: no cap). */
   placementRoom(customerId: string, placement: Placement, perDay: number, nowMs: number): number {
     if (!perDay) return Number.POSITIVE_INFINITY;
-    const times = this.customers.get(customerId)?.placements.get(placement);
+    const times = this.customers.get(customerId)?.placements[placementIndex[placement]];
     return Math.max(0, perDay - (times ? countSince(times, nowMs - DAY_MS) : 0));
   }
 
   /** `capped` false: the campaign has no cap, only the placement's count matters. */
   record(customerId: string, campaignId: string, placement: Placement, nowMs: number, capped = true): void {
     let seen = this.customers.get(customerId);
-    if (!seen) this.customers.set(customerId, (seen = { campaigns: new Map(), placements: new Map() }));
+    if (!seen) this.customers.set(customerId, (seen = { campaigns: undefined, placements: [undefined, undefined, undefined] }));
     if (capped) {
       // In place: the arrays are this ledger's own, and copying one per impression fed the garbage collector.
-      const times = prune(seen.campaigns.get(campaignId) ?? [], nowMs, WEEK_MS);
+      const campaigns = (seen.campaigns ??= new Map());
+      const times = prune(campaigns.get(campaignId) ?? [], nowMs, WEEK_MS);
       times.push(nowMs);
-      seen.campaigns.set(campaignId, times);
+      campaigns.set(campaignId, times);
     }
-    const shown = prune(seen.placements.get(placement) ?? [], nowMs, DAY_MS);
+    const at = placementIndex[placement];
+    const shown = prune(seen.placements[at] ?? [], nowMs, DAY_MS);
     shown.push(nowMs);
-    seen.placements.set(placement, shown);
+    seen.placements[at] = shown;
   }
 
   /** Drops what is outside its window, and customers with nothing left (bounded memory). */
@@ -92,17 +102,24 @@ export class FrequencyLedger {
         return true;
       }
       const [customer, seen] = next.value;
-      for (const [campaign, times] of seen.campaigns) {
-        const kept = prune(times, nowMs, WEEK_MS);
-        if (kept.length === 0) seen.campaigns.delete(campaign);
-        else if (kept !== times) seen.campaigns.set(campaign, kept);
+      const campaigns = seen.campaigns;
+      if (campaigns) {
+        for (const [campaign, times] of campaigns) {
+          const kept = prune(times, nowMs, WEEK_MS);
+          if (kept.length === 0) campaigns.delete(campaign);
+          else if (kept !== times) campaigns.set(campaign, kept);
+        }
+        if (campaigns.size === 0) seen.campaigns = undefined;
       }
-      for (const [placement, times] of seen.placements) {
+      let shown = 0;
+      for (let p = 0; p < 3; p++) {
+        const times = seen.placements[p];
+        if (!times) continue;
         const kept = prune(times, nowMs, DAY_MS);
-        if (kept.length === 0) seen.placements.delete(placement);
-        else if (kept !== times) seen.placements.set(placement, kept);
+        seen.placements[p] = kept.length === 0 ? undefined : kept;
+        if (kept.length > 0) shown++;
       }
-      if (seen.campaigns.size === 0 && seen.placements.size === 0) this.customers.delete(customer);
+      if (!seen.campaigns && shown === 0) this.customers.delete(customer);
     }
     return false;
   }
