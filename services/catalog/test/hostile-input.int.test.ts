@@ -37,6 +37,8 @@ const callers: Record<string, () => string> = {
   getOrder: () => customer,
   listOrders: () => customer,
   updateOrderStatus: () => customer,
+  getCommerceSettings: () => owner,
+  updateCommerceSettings: () => owner,
 };
 
 beforeAll(async () => {

@@ -34,6 +34,9 @@ const callers: Record<string, keyof typeof tokens> = {
   setBusinessBlocked: "customer",
   reportBusiness: "customer",
   listBlockedBusinesses: "customer",
+  blockUsers: "business",
+  unblockUsers: "business",
+  listBlockedUsers: "business",
   eraseCustomerData: "customer",
   getMessagingLimits: "business",
 };
