@@ -210,13 +210,13 @@ describe("order notifications", () => {
 
   it("when the customer service window is closed and the business has no order_update template, then nothing is sent and the reason is recorded and counted", async () => {
     const s = await shop(false);
-    const before = await sample("kontor_messaging_order_notifications_total", { outcome: "not_sent", detail: "outside_window_no_template" });
+    const before = await sample("kontor_messaging_order_notifications_total", { outcome: "not_sent", detail: "outside_window_no_template", state: "paid" });
     const orderId = randomUUID();
     const e = changed(s, orderId, "paid");
     await publish(e.subject, e.payload, e.eventId);
     expect(await handled(orderId, "paid")).toMatchObject({ outcome: "not_sent", reason: "outside_window_no_template", message_id: "" });
     expect(await toCustomer(s)).toEqual([]);
-    expect(await sample("kontor_messaging_order_notifications_total", { outcome: "not_sent", detail: "outside_window_no_template" })).toBe(before + 1);
+    expect(await sample("kontor_messaging_order_notifications_total", { outcome: "not_sent", detail: "outside_window_no_template", state: "paid" })).toBe(before + 1);
   });
 
   it("when the customer service window is closed and the business has an approved order_update template, then the template goes with the reference and the status", async () => {

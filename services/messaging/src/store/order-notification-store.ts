@@ -1,11 +1,11 @@
 import { sql, type Kysely } from "kysely";
 import { TemplateCategory, TemplateStatus } from "@kontor/proto/messaging/v1/template";
-import { ORDER_UPDATE_TEMPLATE, type NotificationOutcome, type OrderChange, type OrderNotificationStore } from "../domain/order-notifications.js";
+import { ORDER_UPDATE_TEMPLATE, type NotificationKey, type NotificationOutcome, type OrderNotificationStore } from "../domain/order-notifications.js";
 import type { MessagingDatabase } from "./database.js";
 
 type Db = Kysely<MessagingDatabase>;
 
-/** Order notifications' reads and their record, in the consumer's transaction. */
+/** Order notifications' reads and their record, in the consumer's transaction (a refused order message: its id as order_id, state rejected). */
 export function createOrderNotificationStore(): OrderNotificationStore<Db> {
   return {
     async latestNumber(businessId, customerId, trx) {
@@ -35,7 +35,7 @@ export function createOrderNotificationStore(): OrderNotificationStore<Db> {
       return row?.language;
     },
 
-    async record(c: OrderChange, o: NotificationOutcome, trx) {
+    async record(c: NotificationKey, o: NotificationOutcome, trx) {
       await trx
         .insertInto("order_notification")
         .values({
