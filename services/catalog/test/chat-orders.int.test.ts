@@ -22,7 +22,8 @@ import { buildProductInput, bulkUpsert, call, clientAt } from "./factories.js";
  * process over the real PostgreSQL and NATS: the customer sends a Cloud API
  * `order` message through messaging, catalog makes the order from
  * messaging's message.received (no call on the send path), and messaging
- * tells the customer it was received (catalog's order.placed).
+ * tells the customer it was received (catalog's order.placed), or, when
+ * catalog refuses it, why (catalog's order.rejected), as a reply to it.
  */
 let env: TestEnv;
 let messaging: MessagingApp;
@@ -163,6 +164,43 @@ describe("the customer's order in the chat", () => {
       await chatOrdersCaughtUp();
       expect((await ordersOf(s)).map((o) => o.items.map((i) => [i.productRetailerId, i.quantity]))).toEqual([[["CUP", 3]]]);
       expect(await ordersOf(other)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it(
+    "when an order message asks for more than the stock or names a product not in the catalog, then the customer gets one reply to each saying which product and why; the events delivered again, after a restock too, change nothing",
+    async () => {
+      const s = await shop();
+      const tooMany = await sendOrder(s, orderContent(s.catalogId, [{ id: "MUG", quantity: 6 }, { id: "CUP", quantity: 1 }]));
+      const unknown = await sendOrder(s, orderContent(s.catalogId, [{ id: "CUP", quantity: 1 }, { id: "NOPE", quantity: 2 }]));
+      await waitFor(async () => (await toCustomer(s)).length === 2, 30_000);
+      // Each reply quotes its order message (the two may be decided in one batch, so in either order).
+      const replies = (await toCustomer(s)).map((m) => [m.context?.messageId, m.content?.kind?.$case === "text" ? m.content.kind.value.body : m.content?.kind?.$case]);
+      expect(replies.sort((a, b) => (a[0] === tooMany ? -1 : b[0] === tooMany ? 1 : 0))).toEqual([
+        [tooMany, "Sorry, we could not take your order: Clay mug is out of stock (5 left)."],
+        [unknown, "Sorry, we could not take your order: NOPE is not in this shop's catalog."],
+      ]);
+      const rejected = (await streamMessages(env, "catalog", "kontor.catalog.order.rejected.v1")).filter((m) => [tooMany, unknown].some((id) => Buffer.from(m.data).includes(Buffer.from(id))));
+      expect(rejected).toHaveLength(2);
+
+      // The stock comes back; both message.received events delivered again (new NATS ids) stay refused and say nothing more.
+      const { rows } = await app.runtime.database.pool.query<{ id: string }>("SELECT id FROM product WHERE catalog_id = $1 AND retailer_id = 'MUG'", [s.catalogId]);
+      await call(client, "updateProduct", { productId: rows[0]!.id, product: buildProductInput({ inventory: "50" }), updateMask: ["inventory"] }, s.owner);
+      const received = (await streamMessages(env, "messaging", consumed.messageReceived)).filter((m) => [tooMany, unknown].some((id) => Buffer.from(m.data).includes(Buffer.from(id))));
+      expect(received).toHaveLength(2);
+      const js = (await env.nats()).jetstream();
+      for (const r of received) await js.publish(`${env.natsPrefix}${r.subject}`, r.data, { msgID: randomUUID() });
+      await chatOrdersCaughtUp();
+      expect(await ordersOf(s)).toEqual([]);
+      // A good order last, as a barrier: messaging takes catalog's order events in stream order, so once its note is there, anything the redeliveries made would be too.
+      await sendOrder(s, orderContent(s.catalogId, [{ id: "CUP", quantity: 1 }]));
+      await waitFor(async () => (await toCustomer(s)).length >= 3, 30_000);
+      expect(await ordersOf(s)).toHaveLength(1);
+      const all = await toCustomer(s);
+      expect(all).toHaveLength(3);
+      expect(all[2]!.content?.kind?.$case === "text" && all[2]!.content.kind.value.body).toMatch(/^Your order #[0-9A-F]{8} has been received/);
+      expect((await streamMessages(env, "catalog", "kontor.catalog.order.rejected.v1")).filter((m) => [tooMany, unknown].some((id) => Buffer.from(m.data).includes(Buffer.from(id))))).toHaveLength(2);
     },
     SLOW,
   );
