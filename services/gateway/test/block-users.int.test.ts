@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { WhatsAppAPI } from "whatsapp-api-js";
 import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { unaryCall } from "@kontor/testkit/grpc";
 import { createPartner, expectGraphError, graph, registerCustomer, startStack, type PartnerFixture, type Stack } from "./factories.js";
@@ -118,6 +119,28 @@ describe("/{phone-number-id}/block_users", () => {
     const foreign = await graph(stack.base, "POST", `/v23.0/${other.phoneNumberId}/block_users`, { token: p.token, json: { messaging_product: "whatsapp", block_users: [{ user: c.number }] } });
     expect(expectGraphError(foreign, 100, 400).error_subcode).toBe(33);
     expect((await graph(stack.base, "GET", `/v23.0/${p.phoneNumberId}/block_users`, { token: p.token })).body.data.map((d: { wa_id: string }) => d.wa_id)).not.toContain(c.number.slice(1));
+  });
+
+  it("when a published SDK (whatsapp-api-js) blocks and unblocks, then it reads Kontor's answers as the Cloud API's", async () => {
+    const c = await writer();
+    const base = stack.base;
+    const sdk = new WhatsAppAPI({
+      token: p.token,
+      appSecret: p.appSecret,
+      v: "v23.0",
+      ponyfill: { fetch: (url: string | URL | Request, init?: RequestInit) => fetch(String(url).replace("https://graph.facebook.com", base), init) },
+    });
+    const blocked = await sdk.blockUser(p.phoneNumberId, c.number);
+    expect(blocked).toEqual({ messaging_product: "whatsapp", block_users: { added_users: [{ input: c.number, wa_id: c.number.slice(1) }] } });
+    const unblocked = await sdk.unblockUser(p.phoneNumberId, c.number);
+    expect(unblocked).toEqual({ messaging_product: "whatsapp", block_users: { removed_users: [{ input: c.number, wa_id: c.number.slice(1) }] } });
+  });
+
+  it("when a user is named by a business-scoped id only, then it is a failed user (Kontor blocks by number); an item with neither is 131008", async () => {
+    const r = await graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/block_users`, { token: p.token, json: { messaging_product: "whatsapp", block_users: [{ user_id: "US.13491208655302741918" }] } });
+    expect(r.status, r.text).toBe(400);
+    expect(r.body.block_users.failed_users[0]).toMatchObject({ input: "US.13491208655302741918", errors: [{ code: 139100 }] });
+    expectGraphError(await graph(stack.base, "POST", `/v23.0/${p.phoneNumberId}/block_users`, { token: p.token, json: { messaging_product: "whatsapp", block_users: [{}] } }), 131008, 400);
   });
 
   it("when the OpenAPI document is read, then it describes the three operations with the body schema", async () => {

@@ -20,7 +20,8 @@ export const blockUsersBody = {
     block_users: {
       type: "array",
       maxItems: 1000,
-      items: { type: "object", required: ["user"], additionalProperties: false, properties: { user: { type: "string", minLength: 1, maxLength: 64 } } },
+      // `user_id`: a business-scoped user id (newer SDKs send it beside or instead of the number); Kontor blocks by number.
+      items: { type: "object", additionalProperties: false, properties: { user: { type: "string", minLength: 1, maxLength: 64 }, user_id: { type: "string", minLength: 1, maxLength: 256 } } },
     },
   },
 } as const;
@@ -51,10 +52,15 @@ export function registerBlockRoutes(app: FastifyInstance, deps: { db: Kysely<Gat
   async function change(req: FastifyRequest, blocked: boolean) {
     const { id } = req.params as { id: string };
     const { partner, number } = await numberOf(db, req, id, "whatsapp_business_management");
-    const body = req.body as { block_users: { user: string }[] };
+    const body = req.body as { block_users: { user?: string; user_id?: string }[] };
     const failed: ReturnType<typeof failedUser>[] = [];
     const byE164 = new Map<string, string[]>();
-    for (const { user } of body.block_users) {
+    for (const [i, { user, user_id }] of body.block_users.entries()) {
+      if (user === undefined) {
+        if (user_id === undefined) throw new GraphError(131008, `Parameter block_users[${i}].user is required.`);
+        failed.push(failedUser(user_id, 139100, "business-scoped user ids are not supported: name the user by phone number"));
+        continue;
+      }
       const n = normalizePhone(user, number.e164);
       if (!n.ok) {
         failed.push(failedUser(user, 139100, `user ${n.problem}`));
