@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { OrderPlaced, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
+import { OrderPlaced, OrderRejected, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
 import { OrderState } from "@kontor/proto/catalog/v1/catalog_service";
 import type { Message } from "@kontor/proto/messaging/v1/message";
 import type { MessagingServiceClient } from "@kontor/proto/messaging/v1/messaging_service";
@@ -82,6 +82,17 @@ function changed(s: Shop, orderId: string, state: keyof typeof STATES, over: { t
     OrderStatusChanged.fromPartial({ meta: { eventId, occurredAt: new Date(), businessId: s.businessId }, orderId, customerId: s.customerId, state: STATES[state], tracking: over.tracking, total: money("1250"), reason: over.reason ?? "" }),
   ).finish();
   return { subject: `kontor.catalog.order.${state}.v1`, payload, eventId };
+}
+
+/** The customer's order message (as a text: the reply needs only its id), and catalog's order.rejected of it as its outbox writes it. */
+async function rejected(s: Shop, items: { retailerId: string; name: string; quantity: number; available?: string }[]) {
+  const sent = await unaryCall(client.sendMessage.bind(client), sendReq(customer(s.customerId), number(s.pn), text("order")), { token: s.customerToken });
+  const messageId = sent.result!.messageId;
+  const eventId = `${messageId}:rejected`;
+  const payload = OrderRejected.encode(
+    OrderRejected.fromPartial({ meta: { eventId, occurredAt: new Date(), businessId: s.businessId }, messageId, customerId: s.customerId, catalogId: randomUUID(), phoneNumberId: s.pn, reason: "OUT_OF_STOCK", items }),
+  ).finish();
+  return { subject: "kontor.catalog.order.rejected.v1", payload, eventId, messageId };
 }
 
 /** The business's messages to the customer, oldest first, as the business reads them. */
@@ -243,6 +254,36 @@ describe("order notifications", () => {
     const e = changed(s, orderId, "shipped");
     await publish(e.subject, e.payload, e.eventId);
     expect(await handled(orderId, "shipped")).toMatchObject({ outcome: "not_sent", reason: "blocked" });
+    expect(await toCustomer(s)).toEqual([]);
+  });
+
+  it("when catalog refused the customer's order message, then one reply quotes it and says why, however often the event arrives; counted as rejected", async () => {
+    const s = await shop(true);
+    const before = await sample("kontor_messaging_order_notifications_total", { outcome: "sent", detail: "text", state: "rejected" });
+    const e = await rejected(s, [{ retailerId: "MUG", name: "Clay mug", quantity: 6, available: "2" }]);
+    await publish(e.subject, e.payload, e.eventId);
+    const first = await handled(e.messageId, "rejected");
+    // Delivered again under a new NATS id; a later event as a barrier (the consumer handles events in order).
+    await publish(e.subject, e.payload, randomUUID());
+    const barrier = changed(s, randomUUID(), "paid");
+    await publish(barrier.subject, barrier.payload, barrier.eventId);
+    await waitFor(async () => (await toCustomer(s)).length === 2, 20_000);
+    const [reply, paid] = await toCustomer(s);
+    expect(first).toEqual({ outcome: "sent", via: "text", reason: "", message_id: reply!.id });
+    expect(bodyOf(reply!)).toBe("Sorry, we could not take your order: Clay mug is out of stock (2 left).");
+    expect(reply!.context?.messageId).toBe(e.messageId);
+    expect([reply!.clientMessageId, reply!.bizOpaqueCallbackData]).toEqual([`order-rejected:${e.messageId}`, "auto:order:rejected"]);
+    expect(bodyOf(paid!)).toMatch(/is paid\.$/);
+    expect(await sample("kontor_messaging_order_notifications_total", { outcome: "sent", detail: "text", state: "rejected" })).toBe(before + 1);
+  });
+
+  it("when a customer who blocked the business has an order message refused, then it gets nothing", async () => {
+    const s = await shop(true);
+    const e = await rejected(s, [{ retailerId: "NOPE", name: "", quantity: 1 }]);
+    await unaryCall(client.setBusinessBlocked.bind(client), { customerId: s.customerId, businessId: s.businessId, blocked: true }, { token: s.customerToken });
+    await waitFor(() => app.blocks.isBlocked(s.customerId, s.businessId), 10_000);
+    await publish(e.subject, e.payload, e.eventId);
+    expect(await handled(e.messageId, "rejected")).toMatchObject({ outcome: "not_sent", reason: "blocked" });
     expect(await toCustomer(s)).toEqual([]);
   });
 });
