@@ -56,7 +56,7 @@ export function rejectionOf(m: ChatOrderMessage, err: KontorError | "CATALOG_NOT
   const base = { messageId: m.messageId, businessId: m.businessId, customerId: m.customerId, catalogId: m.catalogId.slice(0, 128), phoneNumberId: m.phoneNumberId };
   const whole = () => m.items.slice(0, MAX_LINES).map((i) => ({ retailerId: i.retailerId.slice(0, 100), name: "", quantity: i.quantity }));
   if (err === "CATALOG_NOT_FOUND") return { ...base, reason: err, items: whole(), detail: "catalog not found" };
-  if (err instanceof OrderRefused) return { ...base, reason: err.reason, items: err.items, detail: err.message };
+  if (err instanceof OrderRefused) return { ...base, reason: err.reason, items: err.items.slice(0, MAX_LINES).map((i) => ({ ...i, retailerId: i.retailerId.slice(0, 100) })), detail: err.message };
   if (err instanceof InvalidInput) {
     const at = /^items\[(\d+)\]\.(\w+)/.exec(err.field);
     const item = at ? m.items[Number(at[1])] : undefined;
