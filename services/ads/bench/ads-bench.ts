@@ -114,9 +114,8 @@ async function seed(pool: { query(q: string, v?: unknown[]): Promise<unknown> })
 
 function startServer(env: Record<string, string>) {
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
-  // The flags of the service's `npm start`; BENCH_SERVER_NODE_ARGS adds more, or overrides them (an A/B of --max-semi-space-size=16, say).
+  // BENCH_SERVER_NODE_ARGS: more node flags for the service (an A/B of --max-semi-space-size=64, say).
   const nodeArgs = [
-    "--max-semi-space-size=64",
     ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
   ];
