@@ -120,7 +120,10 @@ function startServer(env: Record<string, string>) {
     ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
   ];
   // BENCH_HEAP_PROF=<file>: the service samples its allocations (garbage included) into a .heapprofile.
-  const heapProf: Record<string, string> = process.env.BENCH_HEAP_PROF ? { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF } : {};
+  const heapProf: Record<string, string> = {
+    ...(process.env.BENCH_HEAP_PROF ? { BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF } : {}),
+    ...(process.env.BENCH_GC_LOG ? { BENCH_GC_LOG: process.env.BENCH_GC_LOG } : {}),
+  };
   return startBenchServer<{ port: number; metricsPort: number; activeAds: number }>(join(dirname(fileURLToPath(import.meta.url)), "server.ts"), { ...env, ...heapProf }, { nodeArgs }).then((server) => {
     running = server;
     return server;
