@@ -52,10 +52,10 @@ const reqs = Array.from({ length: N }, req);
 let selectUs = 0;
 let flushUs = 0;
 const heapProf = process.env.MICRO_HEAP_PROF;
-const session = heapProf ? new Session() : undefined;
-if (session) {
-  session.connect();
-  await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+const profiler = heapProf ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
 }
 const all0 = process.cpuUsage();
 const t0 = performance.now();
@@ -74,8 +74,8 @@ for (let at = 0; at < N; at += 2000) {
   flushUs += c3.user + c3.system;
 }
 const ms = performance.now() - t0;
-if (session) {
-  const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: unknown };
+if (profiler) {
+  const { profile } = (await profiler.post("HeapProfiler.stopSampling")) as { profile: unknown };
   writeFileSync(heapProf!, JSON.stringify(profile));
 }
 await new Promise((r) => setTimeout(r, 3000));

@@ -30,15 +30,15 @@ if (process.env.BENCH_GC_LOG) {
 const app = await createAds(loadConfig());
 const { port, metricsPort } = await app.start();
 const heapProf = process.env.BENCH_HEAP_PROF;
-const session = heapProf ? new Session() : undefined;
-if (session) {
-  session.connect();
-  await session.post("HeapProfiler.startSampling", { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+const profiler = heapProf ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post("HeapProfiler.startSampling", { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
 }
 process.stdout.write(`${JSON.stringify({ port, metricsPort, activeAds: app.serving.index.size })}\n`);
 const stop = async () => {
-  if (session) {
-    const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: unknown };
+  if (profiler) {
+    const { profile } = (await profiler.post("HeapProfiler.stopSampling")) as { profile: unknown };
     writeFileSync(heapProf!, JSON.stringify(profile));
   }
   await app.stop();
