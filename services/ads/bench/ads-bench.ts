@@ -394,6 +394,9 @@ async function main() {
   const serverLoop = loopReport(scraped, await scrape(server.metricsPort), PHASE_MS / 1000);
   log(`paced at ${rate}/s: ${JSON.stringify(atTarget)}`);
   log(`paced, service loop: ${JSON.stringify(serverLoop)}`);
+  // The floor under that p99: a call that does nothing (the health check, same server, client and channel) paced at the same rate.
+  const noopPaced = await paced(rate, LIMIT_MS, server.pid, noop);
+  log(`no-op paced at ${rate}/s: ${JSON.stringify(noopPaced)}`);
   const noopLimit = await closedLoop(CONCURRENCY, LIMIT_MS, server.pid, noop);
   client.close();
   await server.stop();
@@ -427,7 +430,13 @@ async function main() {
       seed_seconds: Math.round(seedSeconds),
       seed_reused: reused,
     },
-    limits: { grpc_noop_per_s: noopLimit.perS, grpc_noop_p50_ms: noopLimit.p50, grpc_noop_p99_ms: noopLimit.p99 },
+    limits: {
+      grpc_noop_per_s: noopLimit.perS,
+      grpc_noop_p50_ms: noopLimit.p50,
+      grpc_noop_p99_ms: noopLimit.p99,
+      grpc_noop_p50_ms_at_select_rate: noopPaced.p50,
+      grpc_noop_p99_ms_at_select_rate: noopPaced.p99,
+    },
     cpu_us_per_op: { select: full.cpu, select_at_target: atTarget.cpu, grpc_noop: noopLimit.cpu },
     // While paced: the service's event-loop lag, GC and background passes; the load generator's own lag.
     loop_at_target: { server: serverLoop, client_lag_p99_ms: Math.round(clientLoop.percentile(99) / 1e4) / 100, client_lag_max_ms: Math.round(clientLoop.max / 1e4) / 100 },
