@@ -7,7 +7,7 @@ import type { CartRow, OrderLineRow } from "../store/commerce.table.js";
 import { itemsOfCarts, lockCarts, lockProducts, orderLines, ordersOfMessages, productIdsByRetailer, writeOrders, type NewOrder } from "../store/order-store.js";
 import { orderPlacedEvent } from "../events/outbox.js";
 import { productRowToProduct, type Catalog } from "./catalog.js";
-import { MAX_LINES, priceLines, type Address, type Order } from "./order.js";
+import { MAX_LINES, priceLines, type Address, type Order, type RefusedItem } from "./order.js";
 import { orderFromRows } from "./order-rows.js";
 import { effectivePriceMinor, purchasable, type Product } from "./product.js";
 
@@ -23,17 +23,6 @@ export interface ChatItem {
 }
 
 /** An item a refusal is about: what a chat order's rejection tells the customer. */
-export interface RefusedItem {
-  retailerId: string;
-  /** The product's name, when the catalog sells it (visible, not archived). */
-  name: string;
-  quantity: number;
-  /** Units left (OUT_OF_STOCK). */
-  available?: bigint;
-  /** Today's price (PRICE_CHANGED, CURRENCY_MISMATCH). */
-  price?: { amountMinor: bigint; currency: string };
-}
-
 /**
  * A refusal of a new order that names every item it is about (all the
  * unknown products, all the short ones, …); its message and field are the

@@ -141,3 +141,15 @@ export function validateTracking(t: Tracking | undefined): Tracking | null {
   }
   return t;
 }
+
+/** An item a refusal of a new order is about (what the customer is told, and order.rejected carries). */
+export interface RefusedItem {
+  retailerId: string;
+  /** The product's name, when the catalog sells it (visible, not archived). */
+  name: string;
+  quantity: number;
+  /** Units left (OUT_OF_STOCK). */
+  available?: bigint;
+  /** Today's price (PRICE_CHANGED, CURRENCY_MISMATCH). */
+  price?: { amountMinor: bigint; currency: string };
+}

@@ -1,8 +1,7 @@
 import { ProductArchived, ProductCreated, ProductUpserted, OrderPlaced, OrderRejected, OrderStatusChanged } from "@kontor/proto/catalog/v1/events";
 import { newEventId, type OutboxEvent } from "@kontor/service-kit/outbox";
 import { effectivePriceMinor, type Product } from "../domain/product.js";
-import type { Order, OrderState } from "../domain/order.js";
-import type { RefusedItem } from "../domain/order-batcher.js";
+import type { Order, OrderState, RefusedItem } from "../domain/order.js";
 import { orderToPb, stateToPb, trackingToPb } from "../pb/mappers.js";
 import { subjects } from "./subjects.js";
 
