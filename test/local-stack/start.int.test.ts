@@ -20,15 +20,34 @@ const stateDir = mkdtempSync(join(tmpdir(), "kontor-local-"));
 chmodSync(stateDir, 0o755);
 
 /**
- * Ports nobody holds right now. The stack's ports lie in the kernel's
- * ephemeral range, where the other test files' outgoing connections take
- * their local ports; fixed ones collided now and then ("ports in use").
+ * The kernel's ephemeral port range, where outgoing connections (the other
+ * test files', running at the same time) take their local ports.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo!, hi!];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49152, 65535];
+}
+
+/**
+ * Ports nobody holds right now, and outside the ephemeral range where it
+ * can: a port free when chosen can still be taken by an outgoing connection
+ * before the stack binds it ("address already in use"). The gRPC ports
+ * (50051-50056 + offset) go above the range, which puts the metrics and
+ * HTTP ports (9461-9466, 8090 + offset) below it.
  */
 async function sparePorts(): Promise<{ offset: number; pg: number; nats: number }> {
   const base = [50051, 50052, 50053, 50054, 50055, 50056, 9461, 9462, 9463, 9464, 9465, 9466, 8090];
+  const [, ephemeralHigh] = ephemeralRange();
+  const [low, high] = ephemeralHigh + 1 - 50051 <= 65535 - 50056 ? [ephemeralHigh + 1 - 50051, 65535 - 50056] : [1000, 10_000];
   for (let attempt = 0; attempt < 100; attempt++) {
-    const offset = 1000 + Math.floor(Math.random() * 9000);
-    const pg = 20_000 + Math.floor(Math.random() * 10_000);
+    const offset = low + Math.floor(Math.random() * (high - low + 1));
+    // Above the metrics and HTTP ports (≤ 24,945), below the ephemeral range.
+    const pg = 25_000 + Math.floor(Math.random() * 7_000);
     const nats = pg + 1;
     const ports = [...base.map((p) => p + offset), pg, nats];
     if ((await Promise.all(ports.map((p) => portFree(p)))).every(Boolean)) return { offset, pg, nats };

@@ -29,7 +29,8 @@ export interface RunInfo {
 /** Shifts every service port, so a second stack (another checkout, the smoke test) can run beside the first. */
 const PORT_OFFSET = (() => {
   const value = Number(process.env.KONTOR_PORT_OFFSET ?? 0);
-  if (!Number.isInteger(value) || value < 0 || value > 10_000) throw new Error("KONTOR_PORT_OFFSET must be a whole number from 0 to 10000");
+  // At most what keeps the highest gRPC port (50056) a port: 15479.
+  if (!Number.isInteger(value) || value < 0 || value > 15_479) throw new Error("KONTOR_PORT_OFFSET must be a whole number from 0 to 15479");
   return value;
 })();
 
