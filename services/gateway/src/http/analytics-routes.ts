@@ -9,8 +9,8 @@ import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
 import { numbersOfBusiness } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { ok, toGraphError, wabaOf } from "./server.js";
+import { idParams } from "./schemas.js";
 
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 const listParam = { anyOf: [{ type: "string", maxLength: 2048 }, { type: "array", maxItems: 100, items: { anyOf: [{ type: "string", maxLength: 64 }, { type: "integer" }] } }] } as const;
 
 export const templateAnalyticsQuery = {

@@ -7,8 +7,7 @@ import { normalizePhone } from "../domain/phone.js";
 import type { ServiceClients } from "../clients/services.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { baseUrl, numberOf, ok, toGraphError } from "./server.js";
-
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
+import { idParams, pagingProperties } from "./schemas.js";
 
 /** The POST and DELETE body (cloud-api.md §10.4): at most 1,000 users per request. */
 export const blockUsersBody = {
@@ -26,14 +25,7 @@ export const blockUsersBody = {
   },
 } as const;
 
-const listQuery = {
-  type: "object",
-  properties: {
-    limit: { type: "integer", minimum: 1, maximum: 1000 },
-    after: { type: "string", maxLength: 2048 },
-    before: { type: "string", maxLength: 2048 },
-  },
-} as const;
+const listQuery = { type: "object", properties: pagingProperties } as const;
 
 /** The Cloud API's block failure (139100) for one user, as failed_users lists it. */
 function failedUser(input: string, code: number, details: string) {

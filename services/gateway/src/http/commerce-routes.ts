@@ -6,8 +6,8 @@ import { GraphError } from "../domain/graph-error.js";
 import type { ServiceClients } from "../clients/services.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { numberOf, ok, toGraphError } from "./server.js";
+import { idParams } from "./schemas.js";
 
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 /** A boolean as JSON or as the query string and forms carry it. */
 const flag = { anyOf: [{ type: "boolean" }, { type: "string", enum: ["true", "false"] }] } as const;
 

@@ -11,14 +11,12 @@ import { ServiceCallFailed, type ServiceClients } from "../clients/services.js";
 import { findNumber, numbersOfBusiness, type NumberRecord } from "../store/directory-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { baseUrl, chargeManagement, chargeTemplateCreation, numberOf, ok, partnerWith, toGraphError, wabaOf } from "./server.js";
+import { idParams, pagingProperties } from "./schemas.js";
 
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
 const listQuery = {
   type: "object",
   properties: {
-    limit: { type: "integer", minimum: 1, maximum: 1000 },
-    after: { type: "string", maxLength: 2048 },
-    before: { type: "string", maxLength: 2048 },
+    ...pagingProperties,
     fields: { type: "string", maxLength: 2048 },
     name: { type: "string", maxLength: 512 },
     status: { type: "string", maxLength: 100 },

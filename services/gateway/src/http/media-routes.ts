@@ -9,8 +9,7 @@ import { MediaTooLarge, type MediaStore } from "../media/media-store.js";
 import { deleteMedia, findMedia, findMediaById, insertMedia, type MediaRecord } from "../store/media-records.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { baseUrl, numberOf, ok, partnerWith } from "./server.js";
-
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
+import { idParams } from "./schemas.js";
 
 /** Uploaded media are kept this long (cloud-api.md §7: 30 days). */
 const MEDIA_TTL_MS = 30 * 24 * 3600 * 1000;

@@ -7,8 +7,7 @@ import { selectFields } from "../domain/template-mapping.js";
 import type { ServiceClients } from "../clients/services.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { numberOf, ok, toGraphError } from "./server.js";
-
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
+import { idParams } from "./schemas.js";
 
 /** The Cloud API's verticals (cloud-api.md §5), from the top level of directory's category code ("retail.pottery"). */
 const VERTICALS: Record<string, string> = {

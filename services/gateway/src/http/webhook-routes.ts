@@ -6,8 +6,7 @@ import { getPartner } from "../store/partner-store.js";
 import type { GatewayDatabase } from "../store/tables.js";
 import { deleteSubscription, getSubscription, listDead, replayDead, replayRange, upsertSubscription } from "../store/webhook-store.js";
 import { ok, wabaOf } from "./server.js";
-
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", maxLength: 64 } } } as const;
+import { idParams } from "./schemas.js";
 
 export interface WebhookRouteDeps {
   db: Kysely<GatewayDatabase>;
