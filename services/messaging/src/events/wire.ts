@@ -1,7 +1,7 @@
 /**
  * Hand-written protobuf encoders for the few messages written once per sent
  * message (text content, stored body, live frame, status event, live status,
- * send results). The generated encoders allocate a writer, fork chains and
+ * send results), and for GetAnalytics's large answer. The generated encoders allocate a writer, fork chains and
  * intermediate objects per call and cost several µs each; these write into
  * one scratch buffer. They produce the same bytes as the generated encoders
  * (field order, defaults omitted), which wire.test.ts checks. Content and
