@@ -220,8 +220,9 @@ describe("broadcasts", () => {
     const id = created.broadcast!.id;
     await waitFor(async () => (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
     const before = await t.app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);
-    // As a crash leaves them: sent, the outcome not recorded (and a lease written by an older replica run out).
-    await t.app.runtime.database.pool.query("UPDATE broadcast_recipient SET state = 1, message_id = '', claimed_until = now() - interval '1 second' WHERE broadcast_id = $1 AND idx <= 3", [id]);
+    // As a crash leaves them: sent, the outcome not recorded, their chunk still pending.
+    await t.app.runtime.database.pool.query("UPDATE broadcast_recipient SET state = 1, message_id = '' WHERE broadcast_id = $1 AND idx <= 3", [id]);
+    await t.app.runtime.database.pool.query("UPDATE broadcast_chunk SET done = false WHERE broadcast_id = $1", [id]);
     await t.app.runtime.database.pool.query("UPDATE broadcast SET status = $2 WHERE id = $1", [id, BroadcastStatus.BROADCAST_STATUS_RUNNING]);
     await waitFor(async () => (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token })).broadcast!.status === BroadcastStatus.BROADCAST_STATUS_COMPLETED, 20_000);
     const after = await t.app.runtime.database.pool.query<{ idx: string; message_id: string }>("SELECT idx, message_id FROM broadcast_recipient WHERE broadcast_id = $1 ORDER BY idx", [id]);

@@ -44,10 +44,16 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
         // A tap on a broadcast message's button: the recipient's click (its first), for the broadcast's funnel.
         const taps = todo.flatMap((e) => (e.kind === "received" && e.buttonReplyTo ? [{ id: e.buttonReplyTo, at: new Date(e.at) }] : []));
         if (taps.length > 0) {
+          // The tapped message's client id (broadcast:<id>:<index>) names its recipient; the message id must match too.
           await sql`
             UPDATE broadcast_recipient r SET clicked_at = t.at
-            FROM (SELECT id, min(at) AS at FROM unnest(${taps.map((t) => t.id)}::text[], ${taps.map((t) => t.at.toISOString())}::timestamptz[]) AS u(id, at) GROUP BY id) t
-            WHERE r.message_id = t.id AND r.state = 2 AND r.clicked_at IS NULL`.execute(trx);
+            FROM (
+              SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, min(u.at) AS at
+              FROM unnest(${taps.map((t) => t.id)}::text[], ${taps.map((t) => t.at.toISOString())}::timestamptz[]) AS u(id, at)
+                JOIN message m ON m.id = u.id
+              WHERE m.client_message_id ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]{1,18}$'
+              GROUP BY 1, 2, 3) t
+            WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2 AND r.clicked_at IS NULL`.execute(trx);
         }
         // Each number's counts, and the same again for all the business's numbers together ('').
         const summed = new Map<string, Delta>();

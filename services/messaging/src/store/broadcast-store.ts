@@ -30,6 +30,9 @@ function toRecord(r: BroadcastTable): BroadcastRecord {
   };
 }
 
+/** Recipients per chunk, the unit the sender claims (see withClaimed). */
+export const BROADCAST_CHUNK = 250;
+
 async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: string, from: number, recipients: RecipientInput[], at: Date): Promise<void> {
   for (let i = 0; i < recipients.length; i += 1000) {
     const chunk = recipients.slice(i, i + 1000);
@@ -43,12 +46,23 @@ async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: str
           e164: r.e164,
           components: componentsJson(r.components),
           state: PENDING,
-          claimed_until: null,
           next_attempt_at: at,
         })),
       )
       .execute();
   }
+  // The new indexes in chunks of their own (a draft's last chunk is never extended: nobody has claimed it, but it may be sent alone).
+  const chunks = [];
+  for (let first = from + 1; first <= from + recipients.length; first += BROADCAST_CHUNK) {
+    chunks.push({ broadcast_id: broadcastId, first_idx: first, last_idx: Math.min(first + BROADCAST_CHUNK - 1, from + recipients.length), next_attempt_at: at });
+  }
+  for (let i = 0; i < chunks.length; i += 1000) await trx.insertInto("broadcast_chunk").values(chunks.slice(i, i + 1000)).execute();
+}
+
+/** The key of the claimed chunk holding recipient `idx` of broadcast `b`. */
+function chunkOf(chunks: { broadcast_id: string; first_idx: string; last_idx: string }[], b: string, idx: number): string {
+  const c = chunks.find((c) => c.broadcast_id === b && Number(c.first_idx) <= idx && idx <= Number(c.last_idx))!;
+  return `${c.broadcast_id}:${c.first_idx}`;
 }
 
 export interface RecipientRow {
@@ -162,32 +176,54 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
     async withClaimed(now, limit, send): Promise<ClaimedRecipient[]> {
       return db.transaction().execute(async (trx) => {
         await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, true)`.execute(trx);
-        // claimed_until: the lease of replicas that claimed by writing it; honoured while a rolling update runs.
-        const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number }>`
-          SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts
-          FROM broadcast_recipient r JOIN broadcast b ON b.id = r.broadcast_id
-          WHERE r.state = ${PENDING} AND r.next_attempt_at <= ${now} AND (r.claimed_until IS NULL OR r.claimed_until < ${now}) AND b.status = ${RUNNING}
-          ORDER BY r.next_attempt_at, r.broadcast_id, r.idx
-          LIMIT ${limit}
-          FOR UPDATE OF r SKIP LOCKED`.execute(trx);
-        if (rows.length === 0) return [];
-        const ids = [...new Set(rows.map((r) => r.broadcast_id))];
-        const broadcasts = new Map((await trx.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
-        const claimed = rows
-          .sort((a, b) => (a.broadcast_id === b.broadcast_id ? Number(a.idx) - Number(b.idx) : a.broadcast_id < b.broadcast_id ? -1 : 1))
-          .map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
-        const outcomes = await send(claimed);
-        // One statement for the pass: a retry stays pending and moves its next attempt.
-        const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
+        // Whole chunks with someone due, locked for the pass: nothing is written to claim them.
+        const { rows: chunks } = await sql<{ broadcast_id: string; first_idx: string; last_idx: string }>`
+          SELECT c.broadcast_id, c.first_idx, c.last_idx
+          FROM broadcast_chunk c JOIN broadcast b ON b.id = c.broadcast_id
+          WHERE NOT c.done AND c.next_attempt_at <= ${now} AND b.status = ${RUNNING}
+          ORDER BY c.next_attempt_at, c.broadcast_id, c.first_idx
+          LIMIT ${Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))}
+          FOR UPDATE OF c SKIP LOCKED`.execute(trx);
+        if (chunks.length === 0) return [];
+        const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number; next_attempt_at: Date }>`
+          SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts, r.next_attempt_at
+          FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${chunks.map((c) => c.last_idx)}::bigint[]) AS c(b, f, l)
+            JOIN broadcast_recipient r ON r.broadcast_id = c.b AND r.idx BETWEEN c.f AND c.l
+          WHERE r.state = ${PENDING}
+          ORDER BY r.broadcast_id, r.idx`.execute(trx);
+        const due = rows.filter((r) => r.next_attempt_at <= now);
+        const ids = [...new Set(due.map((r) => r.broadcast_id))];
+        const broadcasts = ids.length === 0 ? new Map<string, BroadcastRecord>() : new Map((await trx.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
+        const claimed = due.map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
+        const outcomes = claimed.length === 0 ? [] : await send(claimed);
+        if (outcomes.length > 0) {
+          // One statement for the pass, a HOT update each (no index names what changes): a retry stays pending and moves its next attempt.
+          const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
+          await sql`
+            UPDATE broadcast_recipient r SET
+              state = u.state, attempts = r.attempts + 1, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
+              next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
+            FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
+              ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
+              ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
+              AS u(b, i, state, message_id, code, reason, next_at)
+            WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
+        }
+        // Each chunk: done when nobody in it is pending, else due again when its first pending recipient is.
+        const next = new Map<string, number>();
+        const key = (b: string, i: number) => chunkOf(chunks, b, i);
+        const pendingAt = (b: string, i: number, at: number) => {
+          const k = key(b, i);
+          next.set(k, Math.min(next.get(k) ?? Infinity, at));
+        };
+        for (const r of rows) if (r.next_attempt_at > now) pendingAt(r.broadcast_id, Number(r.idx), r.next_attempt_at.getTime());
+        for (const o of outcomes) if (o.outcome.kind === "retry") pendingAt(o.broadcastId, o.index, o.outcome.at.getTime());
+        const chunkKeys = chunks.map((c) => `${c.broadcast_id}:${c.first_idx}`);
         await sql`
-          UPDATE broadcast_recipient r SET
-            state = u.state, claimed_until = NULL, attempts = r.attempts + 1, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
-            next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
-          FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
-            ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
-            ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
-            AS u(b, i, state, message_id, code, reason, next_at)
-          WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
+          UPDATE broadcast_chunk c SET done = u.at IS NULL, next_attempt_at = coalesce(u.at, c.next_attempt_at)
+          FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[],
+            ${chunkKeys.map((k) => (next.has(k) ? new Date(next.get(k)!).toISOString() : null))}::timestamptz[]) AS u(b, f, at)
+          WHERE c.broadcast_id = u.b AND c.first_idx = u.f`.execute(trx);
         return claimed;
       });
     },
@@ -196,7 +232,7 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
       await sql`
         UPDATE broadcast b SET status = ${COMPLETED}, updated_at = ${at}
         WHERE b.id = ANY(${ids}::uuid[]) AND b.status = ${RUNNING}
-          AND NOT EXISTS (SELECT 1 FROM broadcast_recipient r WHERE r.broadcast_id = b.id AND r.state = ${PENDING})`.execute(db);
+          AND NOT EXISTS (SELECT 1 FROM broadcast_chunk c WHERE c.broadcast_id = b.id AND NOT c.done)`.execute(db);
     },
 
     async listRecipients(broadcastId, afterIdx, state, limit) {

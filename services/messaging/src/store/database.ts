@@ -12,7 +12,7 @@ import type { CustomerPrivacyTable } from "./customer-privacy.table.js";
 import type { InboxTable } from "./inbox.table.js";
 import type { MarketingConsentTable } from "./marketing-consent.table.js";
 import type { MessageTable } from "./message.table.js";
-import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastRecipientTable, BroadcastTable, CustomerFollowTable, FlowNameTable, FlowSessionTable, FlowTable, CatalogProductTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
+import type { AnalyticsAwaitingTable, AnalyticsDayTable, BroadcastChunkTable, BroadcastRecipientTable, BroadcastTable, CustomerFollowTable, FlowNameTable, FlowSessionTable, FlowTable, CatalogProductTable, ConversationLabelTable, CustomerLabelTable, LabelTable, QuickReplyTable } from "./tools.table.js";
 import type { AutoReplySentTable, AutoReplySettingsTable, BusinessHoursTable } from "./auto-reply.table.js";
 import type { AnalyticsTemplateMessageTable } from "./template-analytics.table.js";
 import type { MessagingLimitTable, MessagingLimitUsageTable, NumberQualityTable } from "./messaging-limit.table.js";
@@ -40,6 +40,7 @@ export interface MessagingDatabase extends KitTables {
   customer_label: CustomerLabelTable;
   broadcast: BroadcastTable;
   broadcast_recipient: BroadcastRecipientTable;
+  broadcast_chunk: BroadcastChunkTable;
   customer_follow: CustomerFollowTable;
   analytics_day: AnalyticsDayTable;
   analytics_awaiting: AnalyticsAwaitingTable;

@@ -55,7 +55,6 @@ export interface BroadcastRecipientTable {
   components: unknown;
   /** RecipientState: 1 pending, 2 accepted, 3 failed. */
   state: number;
-  claimed_until: Date | null;
   next_attempt_at: Date;
   attempts: Generated<number>;
   message_id: Generated<string>;
@@ -63,6 +62,17 @@ export interface BroadcastRecipientTable {
   error_reason: Generated<string>;
   /** When the recipient first tapped a quick-reply button of its message (the analytics consumer). */
   clicked_at: Generated<Date | null>;
+}
+
+/** A run of a broadcast's recipients (first_idx..last_idx), the unit the sender claims. */
+export interface BroadcastChunkTable {
+  broadcast_id: string;
+  first_idx: string | number;
+  last_idx: string | number;
+  /** When its first pending recipient may go. */
+  next_attempt_at: Date;
+  /** Nobody in it is pending. */
+  done: Generated<boolean>;
 }
 
 /** A count per business, number, UTC day and metric (domain/tools/analytics.ts). */
