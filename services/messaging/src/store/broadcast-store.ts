@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import { TemplateComponent } from "@kontor/proto/messaging/v1/message";
 import type { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
-import { CLAIM_IDLE_LIMIT_MS, type BroadcastCounts, type BroadcastRecord, type BroadcastStore, type ClaimedRecipient, type RecipientInput, type RecipientOutcome } from "../domain/tools/broadcast-service.js";
+import { CLAIM_IDLE_LIMIT_MS, type BroadcastCounts, type BroadcastRecord, type BroadcastStore, type ClaimedRecipient, type ClaimOutcome, type RecipientInput, type RecipientOutcome } from "../domain/tools/broadcast-service.js";
 import type { MessagingDatabase } from "./database.js";
 import type { BroadcastTable } from "./tools.table.js";
 
@@ -32,6 +32,8 @@ function toRecord(r: BroadcastTable): BroadcastRecord {
 
 /** Recipients per chunk, the unit the sender claims (see withClaimed). */
 export const BROADCAST_CHUNK = 250;
+/** Chunks a claim looks at per chunk it wants: the others may be held by other passes. */
+const CLAIM_CANDIDATES = 4;
 
 async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: string, from: number, recipients: RecipientInput[], at: Date): Promise<void> {
   for (let i = 0; i < recipients.length; i += 1000) {
@@ -59,10 +61,62 @@ async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: str
   for (let i = 0; i < chunks.length; i += 1000) await trx.insertInto("broadcast_chunk").values(chunks.slice(i, i + 1000)).execute();
 }
 
-/** The key of the claimed chunk holding recipient `idx` of broadcast `b`. */
-function chunkOf(chunks: { broadcast_id: string; first_idx: string; last_idx: string }[], b: string, idx: number): string {
-  const c = chunks.find((c) => c.broadcast_id === b && Number(c.first_idx) <= idx && idx <= Number(c.last_idx))!;
-  return `${c.broadcast_id}:${c.first_idx}`;
+interface Chunk {
+  broadcast_id: string;
+  first_idx: string;
+  last_idx: string;
+}
+
+/**
+ * A pass over claimed chunks: their due recipients (read after the claim,
+ * so what another pass recorded before letting go is seen) sent, then
+ * every outcome and each chunk's next attempt committed together.
+ */
+async function sendChunks(conn: Kysely<MessagingDatabase>, chunks: Chunk[], now: Date, send: (claimed: ClaimedRecipient[]) => Promise<ClaimOutcome[]>): Promise<ClaimedRecipient[]> {
+  const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number; next_attempt_at: Date }>`
+    SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts, r.next_attempt_at
+    FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${chunks.map((c) => c.last_idx)}::bigint[]) AS c(b, f, l)
+      JOIN broadcast_recipient r ON r.broadcast_id = c.b AND r.idx BETWEEN c.f AND c.l
+    WHERE r.state = ${PENDING}
+    ORDER BY r.broadcast_id, r.idx`.execute(conn);
+  const due = rows.filter((r) => r.next_attempt_at <= now);
+  const ids = [...new Set(due.map((r) => r.broadcast_id))];
+  const broadcasts = new Map<string, BroadcastRecord>();
+  if (ids.length > 0) for (const b of await conn.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()) broadcasts.set(b.id, toRecord(b as BroadcastTable));
+  const claimed = due.map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
+  const outcomes = claimed.length === 0 ? [] : await send(claimed);
+
+  // Each chunk: done when nobody in it is pending, else due again when its first pending recipient is.
+  const next = new Map<string, number>();
+  const pendingAt = (b: string, idx: number, at: number) => {
+    const c = chunks.find((c) => c.broadcast_id === b && Number(c.first_idx) <= idx && idx <= Number(c.last_idx))!;
+    const k = `${c.broadcast_id}:${c.first_idx}`;
+    next.set(k, Math.min(next.get(k) ?? Infinity, at));
+  };
+  for (const r of rows) if (r.next_attempt_at > now) pendingAt(r.broadcast_id, Number(r.idx), r.next_attempt_at.getTime());
+  for (const o of outcomes) if (o.outcome.kind === "retry") pendingAt(o.broadcastId, o.index, o.outcome.at.getTime());
+  const nextAt = chunks.map((c) => next.get(`${c.broadcast_id}:${c.first_idx}`));
+
+  await conn.transaction().execute(async (trx) => {
+    if (outcomes.length > 0) {
+      // One statement for the pass, a HOT update each (no index names what changes): a retry stays pending and moves its next attempt.
+      const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
+      await sql`
+        UPDATE broadcast_recipient r SET
+          state = u.state, attempts = r.attempts + 1, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
+          next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
+        FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
+          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
+          ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
+          AS u(b, i, state, message_id, code, reason, next_at)
+        WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
+    }
+    await sql`
+      UPDATE broadcast_chunk c SET done = u.at IS NULL, next_attempt_at = coalesce(u.at, c.next_attempt_at)
+      FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${nextAt.map((at) => (at === undefined ? null : new Date(at).toISOString()))}::timestamptz[]) AS u(b, f, at)
+      WHERE c.broadcast_id = u.b AND c.first_idx = u.f`.execute(trx);
+  });
+  return claimed;
 }
 
 export interface RecipientRow {
@@ -174,60 +228,36 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
     },
 
     async withClaimed(now, limit, send): Promise<ClaimedRecipient[]> {
-      return db.transaction().execute(async (trx) => {
-        await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, true)`.execute(trx);
-        // Whole chunks with someone due, locked for the pass: nothing is written to claim them.
-        const { rows: chunks } = await sql<{ broadcast_id: string; first_idx: string; last_idx: string }>`
-          SELECT c.broadcast_id, c.first_idx, c.last_idx
-          FROM broadcast_chunk c JOIN broadcast b ON b.id = c.broadcast_id
-          WHERE NOT c.done AND c.next_attempt_at <= ${now} AND b.status = ${RUNNING}
-          ORDER BY c.next_attempt_at, c.broadcast_id, c.first_idx
-          LIMIT ${Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))}
-          FOR UPDATE OF c SKIP LOCKED`.execute(trx);
-        if (chunks.length === 0) return [];
-        const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number; next_attempt_at: Date }>`
-          SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts, r.next_attempt_at
-          FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${chunks.map((c) => c.last_idx)}::bigint[]) AS c(b, f, l)
-            JOIN broadcast_recipient r ON r.broadcast_id = c.b AND r.idx BETWEEN c.f AND c.l
-          WHERE r.state = ${PENDING}
-          ORDER BY r.broadcast_id, r.idx`.execute(trx);
-        const due = rows.filter((r) => r.next_attempt_at <= now);
-        const ids = [...new Set(due.map((r) => r.broadcast_id))];
-        const broadcasts = ids.length === 0 ? new Map<string, BroadcastRecord>() : new Map((await trx.selectFrom("broadcast").selectAll().where("id", "in", ids).execute()).map((b) => [b.id, toRecord(b as BroadcastTable)]));
-        const claimed = due.map((r) => ({ broadcast: broadcasts.get(r.broadcast_id)!, index: Number(r.idx), customerId: r.customer_id, e164: r.e164, components: componentsOf(r.components), attempts: r.attempts }));
-        const outcomes = claimed.length === 0 ? [] : await send(claimed);
-        if (outcomes.length > 0) {
-          // One statement for the pass, a HOT update each (no index names what changes): a retry stays pending and moves its next attempt.
-          const state = (o: RecipientOutcome) => (o.kind === "accepted" ? ACCEPTED : o.kind === "failed" ? FAILED : PENDING);
-          await sql`
-            UPDATE broadcast_recipient r SET
-              state = u.state, attempts = r.attempts + 1, message_id = u.message_id, error_code = u.code, error_reason = u.reason,
-              next_attempt_at = coalesce(u.next_at, r.next_attempt_at)
-            FROM unnest(${outcomes.map((o) => o.broadcastId)}::uuid[], ${outcomes.map((o) => o.index)}::bigint[], ${outcomes.map((o) => state(o.outcome))}::smallint[],
-              ${outcomes.map((o) => (o.outcome.kind === "accepted" ? o.outcome.messageId : ""))}::text[], ${outcomes.map((o) => (o.outcome.kind === "accepted" ? 0 : o.outcome.code))}::int[],
-              ${outcomes.map((o) => (o.outcome.kind === "accepted" ? "" : o.outcome.reason))}::text[], ${outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.at.toISOString() : null))}::timestamptz[])
-              AS u(b, i, state, message_id, code, reason, next_at)
-            WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
+      // One connection for the pass, its claims session-level advisory locks: no transaction is
+      // open while the sends run (a long one would hold back every table's cleanup), and a
+      // replica that dies releases them with its connection, so its chunks are claimed again at once.
+      return db.connection().execute(async (conn) => {
+        // A replica cut off from the database (not dead) gives its claims back when its session ends.
+        await sql`SELECT set_config('idle_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, false)`.execute(conn);
+        let chunks: Chunk[] = [];
+        try {
+          // Whole chunks with someone due, in order, skipping those another pass holds.
+          ({ rows: chunks } = await sql<Chunk>`
+            WITH candidate AS MATERIALIZED (
+              SELECT c.broadcast_id, c.first_idx, c.last_idx, c.next_attempt_at
+              FROM broadcast_chunk c JOIN broadcast b ON b.id = c.broadcast_id
+              WHERE NOT c.done AND c.next_attempt_at <= ${now} AND b.status = ${RUNNING}
+              ORDER BY c.next_attempt_at, c.broadcast_id, c.first_idx
+              LIMIT ${CLAIM_CANDIDATES * Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))})
+            SELECT broadcast_id, first_idx, last_idx FROM candidate
+            WHERE pg_try_advisory_lock(hashtextextended('broadcast-chunk:' || broadcast_id || ':' || first_idx, 0))
+            LIMIT ${Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))}`.execute(conn));
+          if (chunks.length === 0) return [];
+          return await sendChunks(conn, chunks, now, send);
+        } finally {
+          if (chunks.length > 0) {
+            await sql`SELECT pg_advisory_unlock(hashtextextended('broadcast-chunk:' || b || ':' || f, 0))
+              FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[]) AS u(b, f)`.execute(conn);
+          }
+          await sql`SELECT set_config('idle_session_timeout', '0', false)`.execute(conn);
         }
-        // Each chunk: done when nobody in it is pending, else due again when its first pending recipient is.
-        const next = new Map<string, number>();
-        const key = (b: string, i: number) => chunkOf(chunks, b, i);
-        const pendingAt = (b: string, i: number, at: number) => {
-          const k = key(b, i);
-          next.set(k, Math.min(next.get(k) ?? Infinity, at));
-        };
-        for (const r of rows) if (r.next_attempt_at > now) pendingAt(r.broadcast_id, Number(r.idx), r.next_attempt_at.getTime());
-        for (const o of outcomes) if (o.outcome.kind === "retry") pendingAt(o.broadcastId, o.index, o.outcome.at.getTime());
-        const chunkKeys = chunks.map((c) => `${c.broadcast_id}:${c.first_idx}`);
-        await sql`
-          UPDATE broadcast_chunk c SET done = u.at IS NULL, next_attempt_at = coalesce(u.at, c.next_attempt_at)
-          FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[],
-            ${chunkKeys.map((k) => (next.has(k) ? new Date(next.get(k)!).toISOString() : null))}::timestamptz[]) AS u(b, f, at)
-          WHERE c.broadcast_id = u.b AND c.first_idx = u.f`.execute(trx);
-        return claimed;
       });
     },
-
     async completeDone(ids, at) {
       await sql`
         UPDATE broadcast b SET status = ${COMPLETED}, updated_at = ${at}
