@@ -8,9 +8,9 @@ import { normalizeE164, isValidId } from "../participant.js";
 /** Recipients per call (CreateBroadcast, AddBroadcastRecipients) and per broadcast. */
 export const BROADCAST_LIMITS = { perCall: 10_000, perBroadcast: 100_000 } as const;
 /**
- * The longest a pass may hold its claims without a word to the database:
- * past it the database ends the pass's transaction, so a replica cut off
- * from it (not dead, which releases them at once) gives its claims back.
+ * The longest a pass's database session may sit idle holding its claims:
+ * past it the database ends the session, so a replica cut off from it (not
+ * dead, which releases them at once) gives its claims back.
  */
 export const CLAIM_IDLE_LIMIT_MS = 60_000;
 
@@ -78,11 +78,11 @@ export interface BroadcastStore {
   /** The business's followers (directory's follow events) with a marketing opt-in not withdrawn since, at most `limit`. */
   followerAudience(businessId: string, limit: number): Promise<string[]>;
   /**
-   * One pass's claim: up to `limit` pending recipients of running broadcasts,
-   * locked (SKIP LOCKED keeps replicas apart) while `send` runs, then its
-   * outcomes recorded in one statement and committed with the claim. Nothing
-   * is written to claim: a replica that dies mid-pass releases the locks
-   * with its connection, and its recipients are claimed again at once.
+   * One pass's claim: chunks of running broadcasts worth up to `limit`
+   * pending recipients, held (other passes and replicas skip them) while
+   * `send` runs on their due recipients, then the outcomes recorded in one
+   * transaction. Nothing is written to claim: a replica that dies mid-pass
+   * releases its claims with its connection, and they are claimed again at once.
    */
   withClaimed(now: Date, limit: number, send: (claimed: ClaimedRecipient[]) => Promise<ClaimOutcome[]>): Promise<ClaimedRecipient[]>;
   /** RUNNING broadcasts among these with nobody pending become COMPLETED. */
