@@ -4,8 +4,9 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
+import { pointOf, type PeriodCounts } from "../domain/tools/analytics.js";
 import { GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
-import { analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { analyticsPeriodsBytes, analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 /**
  * Compares with memcmp and shows hex only on a mismatch: toEqual walks a
@@ -283,6 +284,98 @@ describe("hand-written encoders", () => {
       expectBytes(analyticsResponseBytes(some), generated, `${n} points`);
     }
     expect(GetAnalyticsResponse.decode(analyticsResponseBytes(points)).points[1]!.templateSent["tpl_19_ü"]).toBe(String(19 * 1_000_003));
+  });
+});
+
+describe("analyticsPeriodsBytes", () => {
+  /** A deterministic pseudo-random source (xorshift), so a failure names a seed that reproduces it. */
+  const random = (seed: number) => {
+    let x = Math.imul(seed, 0x9e3779b1) || 1; // spread small seeds over the state, whose first outputs would be near 0
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+  };
+  const KEYS = ["131047", "0", "42", "service", "marketing", "referral_conversion", "", "order_update", "tpl_ü_名前", "x".repeat(33), "y".repeat(130), "__proto__", "toString", "a:b"];
+  const FAMILIES = ["failed", "conv", "tpl", "tpl_delivered", "tpl_read", "tpl_clicked", "frt", "unknown", "constructor", ""];
+  const VALUES = [0, 1, 127, 128, 16_384, 2 ** 31, 2 ** 53 - 1, -1];
+
+  /** Periods as the store answers them: per period, counts by metric name, every kind of name the consumer writes and some it never does. */
+  function periodsFrom(seed: number): PeriodCounts[] {
+    const next = random(seed);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+    return Array.from({ length: Math.floor(next() * 5) }, (_, i) => {
+      const counts: Record<string, number> = {};
+      for (let n = Math.floor(next() * 40); n > 0; n--) {
+        const r = next();
+        const metric =
+          r < 0.2 ? pick(["sent", "delivered", "read", "failed", "inbound", "other", "constructor"])
+          : r < 0.35 ? `frt:${pick(["0", "3", "13", "14", "20", "x", ""])}`
+          : `${pick(FAMILIES)}:${pick(KEYS)}`;
+        counts[metric] = pick(VALUES);
+      }
+      return { start: `2026-01-${String(i + 1).padStart(2, "0")}`, counts };
+    });
+  }
+
+  /**
+   * Walks GetAnalyticsResponse bytes strictly: each point (field 1) and each
+   * map entry in it (7, 8, 12–15) within its exact length, no varint or field
+   * crossing the end of its message (the generated decoder lets a varint
+   * run over, so a wrong length could decode equal).
+   */
+  function walkStrictly(bytes: Uint8Array, from = 0, to = bytes.length, depth = 0): void {
+    let i = from;
+    const varint = () => {
+      let n = 0;
+      for (let shift = 0; ; shift += 7) {
+        if (i >= to) throw new Error(`a varint crosses the end of its message at ${i}`);
+        const b = bytes[i++]!;
+        n += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) return n;
+      }
+    };
+    while (i < to) {
+      const tag = varint();
+      const [field, wire] = [Math.floor(tag / 8), tag % 8];
+      if (wire === 0) varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 2) {
+        const len = varint();
+        if (i + len > to) throw new Error(`field ${field} at ${i} crosses the end of its message`);
+        if (depth === 0 || (depth === 1 && [7, 8, 12, 13, 14, 15].includes(field))) walkStrictly(bytes, i, i + len, depth + 1);
+        i += len;
+      } else throw new Error(`wire type ${wire} at ${i}`);
+      if (i > to) throw new Error(`field ${field} crosses the end of its message`);
+    }
+  }
+
+  it("when periods hold every kind of metric (counts, map keys of any length and script, integer-like keys, first-response buckets in and out of range, unknown families, zero, large and negative counts), then the answer decodes equal to the points' (pointOf) over 150 random cases, every length exact", () => {
+    let entries = 0;
+    for (let seed = 1; seed <= 150; seed++) {
+      const periods = periodsFrom(seed);
+      const bytes = analyticsPeriodsBytes(periods);
+      walkStrictly(bytes);
+      expect(GetAnalyticsResponse.decode(bytes), `seed ${seed}`).toEqual(GetAnalyticsResponse.decode(analyticsResponseBytes(periods.map(pointOf))));
+      entries += periods.reduce((a, p) => a + Object.keys(p.counts).length, 0);
+    }
+    expect(entries).toBeGreaterThan(4_000);
+  });
+
+  it("when a 90-day answer is written, then it is the points' answer in the same order, and writing another answer in between changes neither", () => {
+    const metrics = ["sent", "delivered", "read", "failed", "inbound", ...[131026, 131047].map((c) => `failed:${c}`), "conv:service", "conv:marketing", ...Array.from({ length: 14 }, (_, b) => `frt:${b}`)];
+    for (const k of ["tpl", "tpl_delivered", "tpl_read", "tpl_clicked"]) for (let t = 1; t <= 20; t++) metrics.push(`${k}:bench_template_${t}`);
+    const periods = Array.from({ length: 90 }, (_, d) => ({ start: `2026-${String(1 + Math.floor(d / 30)).padStart(2, "0")}-${String(1 + (d % 30)).padStart(2, "0")}`, counts: Object.fromEntries(metrics.map((m, i) => [m, (d + 1) * 1000 + i])) }));
+    const expected = GetAnalyticsResponse.decode(analyticsResponseBytes(periods.map(pointOf)));
+    const bytes = analyticsPeriodsBytes(periods);
+    analyticsPeriodsBytes(periods.slice(0, 3));
+    walkStrictly(bytes);
+    const decoded = GetAnalyticsResponse.decode(bytes);
+    expect(decoded.points.map((p) => p.startDate)).toEqual(periods.map((p) => p.start));
+    expect(decoded).toEqual(expected);
+    expect(analyticsPeriodsBytes([]).length).toBe(0);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fold, points, quantileOf, responseBucket, RESPONSE_BUCKETS_S, templateLookups, type AnalyticsEvent } from "./analytics.js";
+import { fold, metricSlot, pointOf, points, quantileOf, responseBucket, RESPONSE_BUCKETS_S, templateLookups, type AnalyticsEvent } from "./analytics.js";
 
 const T = Date.UTC(2026, 11, 5, 10, 0, 0);
 const base = { businessId: "b1", phoneNumberId: "n1" };
@@ -50,6 +50,33 @@ describe("fold", () => {
 });
 
 describe("points and quantiles", () => {
+  it("when metrics are named, then each has its slot in a point: a count, a map's key (all after the first colon), a first-response bucket, or none", () => {
+    expect(["sent", "inbound", "failed:131047", "conv:marketing", "tpl:a:b", "tpl_clicked:order_update", "frt:3", "frt:x", "other", "other:x", "constructor:x", "tpl"].map(metricSlot)).toEqual([
+      { to: "sent" },
+      { to: "inbound" },
+      { to: "failedByCode", key: "131047" },
+      { to: "conversationsByCategory", key: "marketing" },
+      { to: "templateSent", key: "a:b" },
+      { to: "templateClicked", key: "order_update" },
+      { to: "frt", bucket: 3 },
+      { to: "frt", bucket: NaN },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("when templates are named like Object's own properties, then they count like any other name", () => {
+    const p = pointOf({ start: "2026-12-05", counts: { "tpl:constructor": 2, "tpl:__proto__": 3, "tpl_read:tostring": 1, "tpl:welcome": 4 } });
+    expect(Object.entries(p.templateSent)).toEqual([
+      ["constructor", 2],
+      ["__proto__", 3],
+      ["welcome", 4],
+    ]);
+    expect(Object.entries(p.templateRead)).toEqual([["tostring", 1]]);
+  });
+
   it("when a histogram holds 10 answers, then the median and p90 are the bounds of the buckets holding the 5th and 9th", () => {
     const h = new Array(RESPONSE_BUCKETS_S.length + 1).fill(0);
     h[0] = 4; // ≤ 5 s

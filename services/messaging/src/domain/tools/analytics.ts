@@ -142,7 +142,41 @@ export interface PeriodCounts {
   counts: Readonly<Record<string, number>>;
 }
 
-/** One period's counts as a point (what GetAnalytics answers). */
+/** The five counts of a point that are metrics of their own. */
+export type CountName = "sent" | "delivered" | "read" | "failed" | "inbound";
+/** The maps of a point, each filled by one metric family ("failed:131047" → failedByCode["131047"]). */
+export type MapName = "failedByCode" | "conversationsByCategory" | "templateSent" | "templateDelivered" | "templateRead" | "templateClicked";
+
+/** Where a metric's count goes in its period's point. */
+export type MetricSlot = { to: CountName } | { to: MapName; key: string } | { to: "frt"; bucket: number };
+
+/** The slot of a metric ("sent", "conv:marketing", "frt:3", …); undefined: a metric points do not show. */
+export function metricSlot(metric: string): MetricSlot | undefined {
+  const colon = metric.indexOf(":");
+  if (colon < 0) return metric === "sent" || metric === "delivered" || metric === "read" || metric === "failed" || metric === "inbound" ? { to: metric } : undefined;
+  const arg = metric.slice(colon + 1);
+  const to = BY_NAME.get(metric.slice(0, colon));
+  if (to === undefined) return undefined;
+  return to === "frt" ? { to, bucket: Number(arg) } : { to, key: arg };
+}
+
+/** A histogram of first-response buckets, filled by addToHistogram. */
+export const emptyHistogram = (): number[] => new Array(RESPONSE_BUCKETS_S.length + 1).fill(0);
+
+export function addToHistogram(histogram: number[], bucket: number, value: number): void {
+  histogram[bucket] = (histogram[bucket] ?? 0) + value;
+}
+
+/** A point's first-response numbers from its histogram. */
+export function firstResponsesOf(histogram: readonly number[]): { firstResponses: number; firstResponseMedianS: number; firstResponseP90S: number } {
+  return { firstResponses: histogram.reduce((a, b) => a + b, 0), firstResponseMedianS: quantileOf(histogram, 0.5), firstResponseP90S: quantileOf(histogram, 0.9) };
+}
+
+/**
+ * One period's counts as a point (what GetAnalytics answers). The service
+ * writes the answer's bytes straight from the counts (wire.ts
+ * analyticsPeriodsBytes, by the same slots); this is its reference.
+ */
 export function pointOf(period: PeriodCounts): AnalyticsPointValue {
   const p: AnalyticsPointValue = {
     startDate: period.start,
@@ -151,45 +185,39 @@ export function pointOf(period: PeriodCounts): AnalyticsPointValue {
     read: 0,
     failed: 0,
     inbound: 0,
-    failedByCode: {},
-    conversationsByCategory: {},
+    // Without a prototype, so a key such as "constructor" or "__proto__" (a template's name) is a key like any other.
+    failedByCode: Object.create(null),
+    conversationsByCategory: Object.create(null),
     firstResponses: 0,
     firstResponseMedianS: 0,
     firstResponseP90S: 0,
-    templateSent: {},
-    templateDelivered: {},
-    templateRead: {},
-    templateClicked: {},
+    templateSent: Object.create(null),
+    templateDelivered: Object.create(null),
+    templateRead: Object.create(null),
+    templateClicked: Object.create(null),
   };
-  const histogram: number[] = new Array(RESPONSE_BUCKETS_S.length + 1).fill(0);
+  const histogram = emptyHistogram();
   for (const metric in period.counts) {
     const value = period.counts[metric]!;
-    const colon = metric.indexOf(":");
-    if (colon < 0) {
-      if (metric === "sent" || metric === "delivered" || metric === "read" || metric === "failed" || metric === "inbound") p[metric] += value;
-      continue;
-    }
-    const arg = metric.slice(colon + 1);
-    const into = BY_NAME[metric.slice(0, colon)];
-    if (into === "frt") histogram[Number(arg)] = (histogram[Number(arg)] ?? 0) + value;
-    else if (into) p[into][arg] = (p[into][arg] ?? 0) + value;
+    const slot = metricSlot(metric);
+    if (slot === undefined) continue;
+    if (slot.to === "frt") addToHistogram(histogram, slot.bucket, value);
+    else if ("key" in slot) p[slot.to][slot.key] = (p[slot.to][slot.key] ?? 0) + value;
+    else p[slot.to] += value;
   }
-  p.firstResponses = histogram.reduce((a, b) => a + b, 0);
-  p.firstResponseMedianS = quantileOf(histogram, 0.5);
-  p.firstResponseP90S = quantileOf(histogram, 0.9);
-  return p;
+  return Object.assign(p, firstResponsesOf(histogram));
 }
 
 /** The point's map each metric family ("failed:131047") adds to. */
-const BY_NAME: Record<string, "failedByCode" | "conversationsByCategory" | "templateSent" | "templateDelivered" | "templateRead" | "templateClicked" | "frt"> = {
-  failed: "failedByCode",
-  conv: "conversationsByCategory",
-  tpl: "templateSent",
-  tpl_delivered: "templateDelivered",
-  tpl_read: "templateRead",
-  tpl_clicked: "templateClicked",
-  frt: "frt",
-};
+const BY_NAME = new Map<string, MapName | "frt">([
+  ["failed", "failedByCode"],
+  ["conv", "conversationsByCategory"],
+  ["tpl", "templateSent"],
+  ["tpl_delivered", "templateDelivered"],
+  ["tpl_read", "templateRead"],
+  ["tpl_clicked", "templateClicked"],
+  ["frt", "frt"],
+]);
 
 /** Rows (day, metric, value) summed into points per day or per month (what the store's periods() sums in SQL). */
 export function points(rows: readonly { day: string; metric: string; value: number }[], granularity: "day" | "month"): AnalyticsPointValue[] {
