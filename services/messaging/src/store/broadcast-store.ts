@@ -254,7 +254,7 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
             await sql`SELECT pg_advisory_unlock(hashtextextended('broadcast-chunk:' || b || ':' || f, 0))
               FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[]) AS u(b, f)`.execute(conn);
           }
-          await sql`SELECT set_config('idle_session_timeout', '0', false)`.execute(conn);
+          await sql`RESET idle_session_timeout`.execute(conn);
         }
       });
     },
