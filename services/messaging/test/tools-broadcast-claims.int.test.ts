@@ -33,7 +33,7 @@ describe("broadcast claims", () => {
       held++;
       mostHeld = Math.max(mostHeld, held);
       for (const r of claimed) sends.set(r.index, (sends.get(r.index) ?? 0) + 1);
-      await sleep(30); // in flight long enough for the other passes to claim beside it
+      await sleep(100); // in flight long enough for the other passes to claim beside it
       held--;
       // Every 100th recipient is refused once as over a limit, to go again 200 ms later.
       return claimed.map((r) => ({
