@@ -262,6 +262,9 @@ describe("broadcasts", () => {
     expect(cannotPause.code).toBe(status.FAILED_PRECONDITION);
     const cancelled = await unaryCall(t.tools.cancelBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
     expect(cancelled.broadcast!.status).toBe(BroadcastStatus.BROADCAST_STATUS_CANCELLED);
+    // Its chunk (the recipient added while a draft) leaves the sender's scan.
+    const chunks = await t.app.runtime.database.pool.query<{ done: boolean }>("SELECT done FROM broadcast_chunk WHERE broadcast_id = $1", [draft.id]);
+    expect(chunks.rows).toEqual([{ done: true }]);
     const cannotStart = await expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
     expect(cannotStart.code).toBe(status.FAILED_PRECONDITION);
     expect(await messagesTo(id)).toBe(0);

@@ -11,6 +11,7 @@ const FAILED = 3;
 const RUNNING = 2;
 const COMPLETED = 4;
 const DRAFT = 1;
+const CANCELLED = 5;
 
 const componentsJson = (c: TemplateComponent[] | undefined) => (c ? JSON.stringify(c.map((x) => TemplateComponent.toJSON(x))) : null);
 const componentsOf = (v: unknown): TemplateComponent[] | undefined => (Array.isArray(v) ? v.map((x) => TemplateComponent.fromJSON(x)) : undefined);
@@ -112,7 +113,7 @@ async function sendChunks(conn: Kysely<MessagingDatabase>, chunks: Chunk[], now:
         WHERE r.broadcast_id = u.b AND r.idx = u.i`.execute(trx);
     }
     await sql`
-      UPDATE broadcast_chunk c SET done = u.at IS NULL, next_attempt_at = coalesce(u.at, c.next_attempt_at)
+      UPDATE broadcast_chunk c SET done = c.done OR u.at IS NULL, next_attempt_at = coalesce(u.at, c.next_attempt_at)
       FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${nextAt.map((at) => (at === undefined ? null : new Date(at).toISOString()))}::timestamptz[]) AS u(b, f, at)
       WHERE c.broadcast_id = u.b AND c.first_idx = u.f`.execute(trx);
   });
@@ -192,15 +193,19 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
     },
 
     async setStatus(businessId, id, from, to, at) {
-      const r = await db
-        .updateTable("broadcast")
-        .set({ status: to, updated_at: at })
-        .where("id", "=", id)
-        .where("business_id", "=", businessId)
-        .where("status", "in", from)
-        .returningAll()
-        .executeTakeFirst();
-      return r && toRecord(r as BroadcastTable);
+      return db.transaction().execute(async (trx) => {
+        const r = await trx
+          .updateTable("broadcast")
+          .set({ status: to, updated_at: at })
+          .where("id", "=", id)
+          .where("business_id", "=", businessId)
+          .where("status", "in", from)
+          .returningAll()
+          .executeTakeFirst();
+        // A cancelled broadcast's chunks leave the sender's scan.
+        if (r && to === CANCELLED) await trx.updateTable("broadcast_chunk").set({ done: true }).where("broadcast_id", "=", id).where("done", "=", false).execute();
+        return r && toRecord(r as BroadcastTable);
+      });
     },
 
     async labelAudience(businessId, phoneNumberId, labelId) {
