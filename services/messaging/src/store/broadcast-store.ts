@@ -237,32 +237,31 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
       // open while the sends run (a long one would hold back every table's cleanup), and a
       // replica that dies releases them with its connection, so its chunks are claimed again at once.
       return db.connection().execute(async (conn) => {
-        // A replica cut off from the database (not dead) gives its claims back when its session ends.
-        await sql`SELECT set_config('idle_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, false)`.execute(conn);
-        let chunks: Chunk[] = [];
+        const want = Math.max(1, Math.ceil(limit / BROADCAST_CHUNK));
+        // Whole chunks with someone due, in order, skipping those another pass holds.
+        const { rows: chunks } = await sql<Chunk>`
+          WITH candidate AS MATERIALIZED (
+            SELECT c.broadcast_id, c.first_idx, c.last_idx, c.next_attempt_at
+            FROM broadcast_chunk c JOIN broadcast b ON b.id = c.broadcast_id
+            WHERE NOT c.done AND c.next_attempt_at <= ${now} AND b.status = ${RUNNING}
+            ORDER BY c.next_attempt_at, c.broadcast_id, c.first_idx
+            LIMIT ${CLAIM_CANDIDATES * want})
+          SELECT broadcast_id, first_idx, last_idx FROM candidate
+          WHERE pg_try_advisory_lock(hashtextextended('broadcast-chunk:' || broadcast_id || ':' || first_idx, 0))
+          LIMIT ${want}`.execute(conn);
+        if (chunks.length === 0) return [];
         try {
-          // Whole chunks with someone due, in order, skipping those another pass holds.
-          ({ rows: chunks } = await sql<Chunk>`
-            WITH candidate AS MATERIALIZED (
-              SELECT c.broadcast_id, c.first_idx, c.last_idx, c.next_attempt_at
-              FROM broadcast_chunk c JOIN broadcast b ON b.id = c.broadcast_id
-              WHERE NOT c.done AND c.next_attempt_at <= ${now} AND b.status = ${RUNNING}
-              ORDER BY c.next_attempt_at, c.broadcast_id, c.first_idx
-              LIMIT ${CLAIM_CANDIDATES * Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))})
-            SELECT broadcast_id, first_idx, last_idx FROM candidate
-            WHERE pg_try_advisory_lock(hashtextextended('broadcast-chunk:' || broadcast_id || ':' || first_idx, 0))
-            LIMIT ${Math.max(1, Math.ceil(limit / BROADCAST_CHUNK))}`.execute(conn));
-          if (chunks.length === 0) return [];
+          // A replica cut off from the database (not dead) gives its claims back when its session ends.
+          await sql`SELECT set_config('idle_session_timeout', ${String(CLAIM_IDLE_LIMIT_MS)}, false)`.execute(conn);
           return await sendChunks(conn, chunks, now, send);
         } finally {
-          if (chunks.length > 0) {
-            await sql`SELECT pg_advisory_unlock(hashtextextended('broadcast-chunk:' || b || ':' || f, 0))
-              FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[]) AS u(b, f)`.execute(conn);
-          }
+          await sql`SELECT pg_advisory_unlock(hashtextextended('broadcast-chunk:' || b || ':' || f, 0))
+            FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[]) AS u(b, f)`.execute(conn);
           await sql`RESET idle_session_timeout`.execute(conn);
         }
       });
     },
+
     async completeDone(ids, at) {
       await sql`
         UPDATE broadcast b SET status = ${COMPLETED}, updated_at = ${at}
