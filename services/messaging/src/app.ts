@@ -34,6 +34,7 @@ import { createFollowStore } from "./store/follow-store.js";
 import { registerFollowConsumer } from "./events/follows.js";
 import { templateRefusal } from "./domain/template-cache.js";
 import { createAnalyticsStore } from "./store/analytics-store.js";
+import { createAnalyticsReader } from "./store/analytics-read.js";
 import { registerAnalyticsConsumer } from "./events/analytics.js";
 import { createFlowStore } from "./store/flow-store.js";
 import { createCatalogProducts } from "./domain/catalog-products.js";
@@ -258,7 +259,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
     numbersOf: (businessId) => directory.numbersOf(businessId).map((n) => n.phoneNumberId),
   });
   const conversationOwner = async (id: string) => (await rt.db.selectFrom("conversation").select("business_id").where("id", "=", id).executeTakeFirst())?.business_id;
-  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, analyticsStore, flows, conversationOwner, autoReplies);
+  registerToolsServer(rt.grpc, tools, broadcasts, directory, config.MAX_PAGE_SIZE, createAnalyticsReader(rt.db), flows, conversationOwner, autoReplies);
   const qualityJob = createQualityJob({ policy, templates: templateCache, applyQuality: templates.applyQuality, tiers: policyStore, clock: { now: Date.now }, log: rt.log });
 
   let refresh: NodeJS.Timeout | undefined;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AnalyticsGranularity } from "@kontor/proto/messaging/v1/tools_service";
+import { AnalyticsGranularity, GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
 import { outboxDrained, streamMessages } from "@kontor/testkit/events";
 import { unaryCall, waitFor } from "@kontor/testkit/grpc";
 import { decodeAnalytics } from "../src/events/analytics.js";
 import { fold, points } from "../src/domain/tools/analytics.js";
+import { analyticsResponseBytes } from "../src/events/wire.js";
 import { customer, number, sendReq, text } from "./factories.js";
 import { approvedTemplate, templateContent, useToolsService } from "./tools-fixtures.js";
 
@@ -70,6 +71,29 @@ describe("GetAnalytics per template", () => {
       delivered: counts(expected.templateDelivered),
       read: counts(expected.templateRead),
       clicked: counts(expected.templateClicked),
+    });
+  });
+
+  it("when several businesses ask for 90 days at once, then each answer holds its own counts, whole (the answers are written in one scratch buffer, which grpc-js copies as each is serialized)", async () => {
+    const metrics = ["sent", "delivered", "read", "failed", "inbound", "failed:131047", "conv:service", ...Array.from({ length: 14 }, (_, b) => `frt:${b}`)];
+    for (const k of ["tpl", "tpl_delivered", "tpl_read", "tpl_clicked"]) for (let n = 1; n <= 20; n++) metrics.push(`${k}:template_${n}`);
+    const businesses = [1, 2, 3, 4].map((b) => ({ businessId: `an_at_once_${b}_${Date.now()}`, b }));
+    const expected = new Map<string, GetAnalyticsResponse>();
+    for (const { businessId, b } of businesses) {
+      const rows = Array.from({ length: 90 }, (_, d) => new Date(Date.UTC(2026, 0, 1 + d)).toISOString().slice(0, 10)).flatMap((day, d) => metrics.map((metric, i) => ({ day, metric, value: b * 1_000_000 + d * 1_000 + i })));
+      await t.sql(
+        "INSERT INTO analytics_day (business_id, phone_number_id, day, metric, value) SELECT $1, '', d::date, m, v FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(d, m, v)",
+        [businessId, rows.map((r) => r.day), rows.map((r) => r.metric), rows.map((r) => r.value)],
+      );
+      expected.set(businessId, GetAnalyticsResponse.decode(analyticsResponseBytes(points(rows, "day"))));
+    }
+    const ask = async (businessId: string) =>
+      unaryCall(t.tools.getAnalytics.bind(t.tools), { businessId, phoneNumberId: "", startDate: "2026-01-01", endDate: "2026-03-31", granularity: AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY }, { token: await t.env.token({ kind: "business", businessId }) });
+    const asked = businesses.flatMap(({ businessId }) => [1, 2, 3].map(() => businessId));
+    const answers = await Promise.all(asked.map(ask));
+    answers.forEach((answer, i) => {
+      expect(answer.points, asked[i]).toHaveLength(90);
+      expect(answer, asked[i]).toEqual(expected.get(asked[i]!));
     });
   });
 });

@@ -4,9 +4,9 @@ import { MessageStatusChanged } from "@kontor/proto/messaging/v1/events";
 import { Content, MessageContext, type Message } from "@kontor/proto/messaging/v1/message";
 import { InboxEvent, SendItemResult, SendMessageResponse } from "@kontor/proto/messaging/v1/messaging_service";
 import { keyToPb } from "../domain/participant.js";
-import { pointOf, type PeriodCounts } from "../domain/tools/analytics.js";
+import { countsOf, pointOf, type PeriodColumns } from "../domain/tools/analytics.js";
 import { GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
-import { analyticsPeriodsBytes, analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import { analyticsPeriodsBytes, analyticsPeriodsView, analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
 
 /**
  * Compares with memcmp and shows hex only on a mismatch: toEqual walks a
@@ -302,23 +302,36 @@ describe("analyticsPeriodsBytes", () => {
   const FAMILIES = ["failed", "conv", "tpl", "tpl_delivered", "tpl_read", "tpl_clicked", "frt", "unknown", "constructor", ""];
   const VALUES = [0, 1, 127, 128, 16_384, 2 ** 31, 2 ** 53 - 1, -1];
 
-  /** Periods as the store answers them: per period, counts by metric name, every kind of name the consumer writes and some it never does. */
-  function periodsFrom(seed: number): PeriodCounts[] {
+  /**
+   * Periods as the store answers them: per period, metric names (each once)
+   * and counts, every kind of name the consumer writes and some it never
+   * does; now and then a period shares the previous one's names array.
+   */
+  function periodsFrom(seed: number): PeriodColumns[] {
     const next = random(seed);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
-    return Array.from({ length: Math.floor(next() * 5) }, (_, i) => {
-      const counts: Record<string, number> = {};
-      for (let n = Math.floor(next() * 40); n > 0; n--) {
+    const out: PeriodColumns[] = [];
+    for (let i = 0, n = Math.floor(next() * 5); i < n; i++) {
+      const start = `2026-01-${String(i + 1).padStart(2, "0")}`;
+      const previous = out[i - 1];
+      if (previous && next() < 0.3) {
+        out.push({ start, metrics: previous.metrics, values: previous.metrics.map(() => pick(VALUES)) });
+        continue;
+      }
+      const metrics = new Set<string>();
+      for (let k = Math.floor(next() * 40); k > 0; k--) {
         const r = next();
-        const metric =
+        metrics.add(
           r < 0.2 ? pick(["sent", "delivered", "read", "failed", "inbound", "other", "constructor"])
           : r < 0.35 ? `frt:${pick(["0", "3", "13", "14", "20", "x", ""])}`
-          : `${pick(FAMILIES)}:${pick(KEYS)}`;
-        counts[metric] = pick(VALUES);
+          : `${pick(FAMILIES)}:${pick(KEYS)}`,
+        );
       }
-      return { start: `2026-01-${String(i + 1).padStart(2, "0")}`, counts };
-    });
+      out.push({ start, metrics: [...metrics], values: [...metrics].map(() => pick(VALUES)) });
+    }
+    return out;
   }
+  const reference = (periods: readonly PeriodColumns[]) => GetAnalyticsResponse.decode(analyticsResponseBytes(periods.map((p) => pointOf(countsOf(p)))));
 
   /**
    * Walks GetAnalyticsResponse bytes strictly: each point (field 1) and each
@@ -352,30 +365,37 @@ describe("analyticsPeriodsBytes", () => {
     }
   }
 
-  it("when periods hold every kind of metric (counts, map keys of any length and script, integer-like keys, first-response buckets in and out of range, unknown families, zero, large and negative counts), then the answer decodes equal to the points' (pointOf) over 150 random cases, every length exact", () => {
+  it("when periods hold every kind of metric (counts, map keys of any length and script, integer-like keys, first-response buckets in and out of range, unknown families, zero, large and negative counts), then the answer decodes equal to the points' (pointOf) over 150 random cases, every length exact, whether periods share their names or not", () => {
     let entries = 0;
     for (let seed = 1; seed <= 150; seed++) {
       const periods = periodsFrom(seed);
       const bytes = analyticsPeriodsBytes(periods);
       walkStrictly(bytes);
-      expect(GetAnalyticsResponse.decode(bytes), `seed ${seed}`).toEqual(GetAnalyticsResponse.decode(analyticsResponseBytes(periods.map(pointOf))));
-      entries += periods.reduce((a, p) => a + Object.keys(p.counts).length, 0);
+      expect(GetAnalyticsResponse.decode(bytes), `seed ${seed}`).toEqual(reference(periods));
+      entries += periods.reduce((a, p) => a + p.values.length, 0);
     }
     expect(entries).toBeGreaterThan(4_000);
   });
 
-  it("when a 90-day answer is written, then it is the points' answer in the same order, and writing another answer in between changes neither", () => {
+  it("when a 90-day answer is written, then it is the points' answer in the same order, as bytes of its own or as the scratch buffer's view, and writing another answer in between changes neither", () => {
     const metrics = ["sent", "delivered", "read", "failed", "inbound", ...[131026, 131047].map((c) => `failed:${c}`), "conv:service", "conv:marketing", ...Array.from({ length: 14 }, (_, b) => `frt:${b}`)];
     for (const k of ["tpl", "tpl_delivered", "tpl_read", "tpl_clicked"]) for (let t = 1; t <= 20; t++) metrics.push(`${k}:bench_template_${t}`);
-    const periods = Array.from({ length: 90 }, (_, d) => ({ start: `2026-${String(1 + Math.floor(d / 30)).padStart(2, "0")}-${String(1 + (d % 30)).padStart(2, "0")}`, counts: Object.fromEntries(metrics.map((m, i) => [m, (d + 1) * 1000 + i])) }));
-    const expected = GetAnalyticsResponse.decode(analyticsResponseBytes(periods.map(pointOf)));
+    const periods = Array.from({ length: 90 }, (_, d) => ({ start: `2026-${String(1 + Math.floor(d / 30)).padStart(2, "0")}-${String(1 + (d % 30)).padStart(2, "0")}`, metrics, values: metrics.map((_, i) => (d + 1) * 1000 + i) }));
+    const expected = reference(periods);
     const bytes = analyticsPeriodsBytes(periods);
     analyticsPeriodsBytes(periods.slice(0, 3));
     walkStrictly(bytes);
+    expectBytes(analyticsPeriodsView(periods), bytes, "the scratch buffer's view");
     const decoded = GetAnalyticsResponse.decode(bytes);
     expect(decoded.points.map((p) => p.startDate)).toEqual(periods.map((p) => p.start));
     expect(decoded).toEqual(expected);
     expect(analyticsPeriodsBytes([]).length).toBe(0);
+  });
+
+  it("when a period's counts are fewer or more than its names, then writing refuses, and the next answer is whole", () => {
+    expect(() => analyticsPeriodsBytes([{ start: "2026-01-01", metrics: ["sent"], values: [1] }, { start: "2026-01-02", metrics: ["sent", "read"], values: [1] }])).toThrow(/2 metrics but 1 counts/);
+    const ok = [{ start: "2026-01-03", metrics: ["sent", "tpl:welcome"], values: [5, 2] }];
+    expect(GetAnalyticsResponse.decode(analyticsPeriodsBytes(ok))).toEqual(reference(ok));
   });
 });
 

@@ -1,9 +1,9 @@
 import { AnalyticsGranularity, BusinessToolsServiceService, GetAnalyticsResponse, type BusinessToolsServiceServer, type UploadBroadcastRecipientsRequest } from "@kontor/proto/messaging/v1/tools_service";
-import { analyticsPeriodsBytes } from "../events/wire.js";
+import { analyticsPeriodsView } from "../events/wire.js";
 import { BroadcastStatus } from "@kontor/proto/messaging/v1/tools";
 import { csvRefusal, parseRecipientsCsv } from "../domain/tools/broadcast-csv.js";
 import { InvalidInput } from "@kontor/service-kit/errors";
-import type { PeriodCounts } from "../domain/tools/analytics.js";
+import type { PeriodColumns } from "../domain/tools/analytics.js";
 import type { AutoReplyService, AutoReplySettings } from "../domain/tools/auto-replies.js";
 import type { FlowService } from "../domain/tools/flow-service.js";
 import { unreachableStates } from "../domain/tools/flows/definition.js";
@@ -58,12 +58,22 @@ const outcomeToPb = (r: RecipientRow): BroadcastRecipientOutcome => ({
 });
 
 /** int64 maps travel as strings (ts-proto's forceLong=string). */
-/** The generated definition, except that GetAnalytics's answer may be written as ready bytes (wire.ts). */
+/** GetAnalytics's answer as read, its bytes written when grpc-js serializes it. */
+class AnalyticsAnswer {
+  constructor(readonly periods: readonly PeriodColumns[]) {}
+}
+
+/**
+ * The generated definition, except that GetAnalytics's answer is written by
+ * hand (wire.ts) into the scratch buffer, which grpc-js copies into its
+ * frame as soon as serialize returns.
+ */
 const wireToolsService = {
   ...BusinessToolsServiceService,
   getAnalytics: {
     ...BusinessToolsServiceService.getAnalytics,
-    responseSerialize: (value: GetAnalyticsResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(GetAnalyticsResponse.encode(value).finish())),
+    responseSerialize: (value: GetAnalyticsResponse | AnalyticsAnswer): Buffer =>
+      value instanceof AnalyticsAnswer ? analyticsPeriodsView(value.periods) : Buffer.from(GetAnalyticsResponse.encode(value).finish()),
   },
 };
 
@@ -99,7 +109,7 @@ export function registerToolsServer(
   broadcasts: BroadcastService & { listRecipients(broadcastId: string, afterIdx: number, state: number, limit: number): Promise<RecipientRow[]> },
   directory: Pick<DirectoryCache, "get">,
   maxPageSize: number,
-  analytics: { periods(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodCounts[]> },
+  analytics: { periodColumns(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodColumns[]> },
   flows: Pick<FlowService<unknown>, "save" | "list" | "remove" | "dryRun" | "handBack">,
   conversationOwner: (conversationId: string) => Promise<string | undefined>,
   autoReplies: Pick<AutoReplyService, "set" | "get">,
@@ -205,8 +215,8 @@ export function registerToolsServer(
       if ((Date.parse(end) - Date.parse(start)) / 86_400_000 >= 366) throw new InvalidInput("end_date", "a range is at most 366 days");
       const granularity = req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_MONTH ? "month" : req.granularity === AnalyticsGranularity.ANALYTICS_GRANULARITY_DAY ? "day" : undefined;
       if (!granularity) throw new InvalidInput("granularity", "must be DAY or MONTH");
-      // Written by hand straight from the counts (wire.ts): no point objects, and no object or fork per map entry as the generated encoder makes.
-      return analyticsPeriodsBytes(await analytics.periods(req.businessId, req.phoneNumberId, start, end, granularity)) as never;
+      // Written by hand straight from the columns read (wire.ts): no point objects, and no object or fork per map entry as the generated encoder makes.
+      return new AnalyticsAnswer(await analytics.periodColumns(req.businessId, req.phoneNumberId, start, end, granularity)) as never;
     }),
     saveFlow: grpc.unary("SaveFlow", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

@@ -142,6 +142,24 @@ export interface PeriodCounts {
   counts: Readonly<Record<string, number>>;
 }
 
+/**
+ * The counts of one period as two columns, the metric names (each once)
+ * and their counts in the same order: what GetAnalytics reads. Periods
+ * whose names are the same may share one names array.
+ */
+export interface PeriodColumns {
+  start: string;
+  metrics: readonly string[];
+  values: readonly number[];
+}
+
+/** A period's columns as counts by metric (pointOf's input). */
+export function countsOf(period: PeriodColumns): PeriodCounts {
+  const counts: Record<string, number> = Object.create(null);
+  period.metrics.forEach((metric, i) => (counts[metric] = (counts[metric] ?? 0) + period.values[i]!));
+  return { start: period.start, counts };
+}
+
 /** The five counts of a point that are metrics of their own. */
 export type CountName = "sent" | "delivered" | "read" | "failed" | "inbound";
 /** The maps of a point, each filled by one metric family ("failed:131047" → failedByCode["131047"]). */
@@ -174,7 +192,7 @@ export function firstResponsesOf(histogram: readonly number[]): { firstResponses
 
 /**
  * One period's counts as a point (what GetAnalytics answers). The service
- * writes the answer's bytes straight from the counts (wire.ts
+ * writes the answer's bytes straight from the periods' columns (wire.ts
  * analyticsPeriodsBytes, by the same slots); this is its reference.
  */
 export function pointOf(period: PeriodCounts): AnalyticsPointValue {
