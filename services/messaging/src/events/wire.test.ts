@@ -298,9 +298,9 @@ describe("analyticsPeriodsBytes", () => {
       return (x >>> 0) / 2 ** 32;
     };
   };
-  const KEYS = ["131047", "0", "42", "service", "marketing", "referral_conversion", "", "order_update", "tpl_ü_名前", "x".repeat(33), "y".repeat(130), "__proto__", "toString", "a:b"];
+  const KEYS = ["131047", "0", "42", "service", "marketing", "referral_conversion", "", "order_update", "tpl_ü_名前", "x".repeat(33), "w".repeat(119), "v".repeat(120), "y".repeat(130), "__proto__", "toString", "a:b"];
   const FAMILIES = ["failed", "conv", "tpl", "tpl_delivered", "tpl_read", "tpl_clicked", "frt", "unknown", "constructor", ""];
-  const VALUES = [0, 1, 127, 128, 16_384, 2 ** 31, 2 ** 53 - 1, -1];
+  const VALUES = [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455, 268_435_456, 2 ** 31, 2 ** 53 - 1, -1];
 
   /**
    * Periods as the store answers them: per period, metric names (each once)
