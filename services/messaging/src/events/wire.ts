@@ -526,7 +526,7 @@ function entries(field: number, keys: readonly Buffer[], values: readonly number
   for (let i = 0; i < n; i++) room += 19 + keys[i]!.length;
   ensure(room);
   const tag = (field << 3) | 2;
-  const b = buf;
+  let b = buf;
   let p = pos;
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
@@ -536,6 +536,7 @@ function entries(field: number, keys: readonly Buffer[], values: readonly number
       pos = p;
       entry(field, key, v);
       p = pos;
+      b = buf; // (entry() stays within the room made, but would see to its own if not)
       continue;
     }
     b[p++] = tag;
