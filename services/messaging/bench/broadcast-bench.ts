@@ -112,7 +112,7 @@ async function streamToAll(client: MessagingServiceClient, meta: Metadata, templ
 
 /** A DRAFT broadcast of the template with `ids` uploaded as CSV (256 KiB chunks); answers its id. */
 async function broadcastTo(tools: BusinessToolsServiceClient, meta: Metadata, template: string, ids: readonly string[]): Promise<string> {
-  const created = await call<CreateBroadcastRequest, CreateBroadcastResponse>(tools.createBroadcast.bind(tools), { businessId: BUSINESS, phoneNumberId: NUMBER, templateName: template, templateLanguage: "en_US", components: params("there"), recipients: [], labelId: "", optedInFollowers: false, start: false }, meta);
+  const created = await call<CreateBroadcastRequest, CreateBroadcastResponse>(tools.createBroadcast.bind(tools), { businessId: BUSINESS, phoneNumberId: NUMBER, templateName: template, templateLanguage: "en_US", components: params("there"), recipients: [], labelId: "", optedInFollowers: false, start: false, sendAt: undefined }, meta);
   const id = created.broadcast!.id;
   const csv = Buffer.from(`customer_id,body.1,body.2\n${ids.map((c) => `${c},${c},A-1`).join("\n")}\n`);
   const res = await new Promise<UploadBroadcastRecipientsResponse>((resolve, reject) => {
@@ -204,7 +204,7 @@ async function main() {
     const a = await broadcastTo(tools, meta, template, first);
     const from = cpuSnapshot(server.child.pid!, database);
     const t0 = nowMs();
-    await call(tools.startBroadcast.bind(tools), { businessId: BUSINESS, broadcastId: a }, meta);
+    await call(tools.startBroadcast.bind(tools), { businessId: BUSINESS, broadcastId: a, sendAt: undefined }, meta);
     while ((await pool.query("SELECT status FROM broadcast WHERE id = $1", [a])).rows[0].status !== BROADCAST_COMPLETED) await sleep(100);
     const broadcastMs = nowMs() - t0;
     const broadcastCpu = cpuPerOp(from, cpuSnapshot(server.child.pid!, database), RECIPIENTS, cores);
@@ -219,7 +219,7 @@ async function main() {
 
     // 3. Another broadcast, SIGKILLed at 50 % and restarted: nobody twice, nobody missed.
     const b = await broadcastTo(tools, meta, template, second);
-    await call(tools.startBroadcast.bind(tools), { businessId: BUSINESS, broadcastId: b }, meta);
+    await call(tools.startBroadcast.bind(tools), { businessId: BUSINESS, broadcastId: b, sendAt: undefined }, meta);
     let killedAt = 0;
     while ((killedAt = Number((await pool.query("SELECT count(*) AS n FROM broadcast_recipient WHERE broadcast_id = $1 AND state <> $2", [b, PENDING])).rows[0].n)) < RECIPIENTS / 2) await sleep(50);
     messaging.close();

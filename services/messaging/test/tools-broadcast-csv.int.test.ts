@@ -67,7 +67,7 @@ describe("UploadBroadcastRecipients and WatchBroadcast", () => {
     expect(JSON.stringify(rows.rows[0].components)).toContain("Ä-1");
     expect(rows.rows[2].components).toBeNull();
 
-    await unaryCall(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id }, { token: biz.token });
+    await unaryCall(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: id, sendAt: undefined }, { token: biz.token });
     const seen: WatchBroadcastResponse[] = [];
     await new Promise<void>((resolve, reject) => {
       const call = t.tools.watchBroadcast({ businessId: biz.businessId, broadcastId: id }, authMetadata(biz.token));

@@ -127,7 +127,7 @@ export async function approvedTemplate(port: number, biz: { businessId: string; 
 
 /** CreateBroadcast of the template from the business's number with default parameters, a DRAFT with no recipients unless `over` says otherwise. */
 export function broadcastReq(biz: { businessId: string; pn: string }, templateName: string, over: Partial<CreateBroadcastRequest> = {}): CreateBroadcastRequest {
-  return { businessId: biz.businessId, phoneNumberId: biz.pn, templateName, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients: [], labelId: "", start: false, optedInFollowers: false, ...over };
+  return { businessId: biz.businessId, phoneNumberId: biz.pn, templateName, templateLanguage: "en_US", components: bodyParams("there", "A-1"), recipients: [], labelId: "", start: false, optedInFollowers: false, sendAt: undefined, ...over };
 }
 
 /** Customer ids as broadcast recipients (no parameters of their own). */

@@ -265,7 +265,7 @@ describe("broadcasts", () => {
     // Its chunk (the recipient added while a draft) leaves the sender's scan.
     const chunks = await t.app.runtime.database.pool.query<{ done: boolean }>("SELECT done FROM broadcast_chunk WHERE broadcast_id = $1", [draft.id]);
     expect(chunks.rows).toEqual([{ done: true }]);
-    const cannotStart = await expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id }, { token: biz.token });
+    const cannotStart = await expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: draft.id, sendAt: undefined }, { token: biz.token });
     expect(cannotStart.code).toBe(status.FAILED_PRECONDITION);
     expect(await messagesTo(id)).toBe(0);
   });
@@ -538,7 +538,7 @@ describe("tenant isolation", () => {
       ["get broadcast", expectFailure(t.tools.getBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
       ["list recipients", expectFailure(t.tools.listBroadcastRecipients.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id, page: undefined, state: 0 }, as)],
       ["add recipients", expectFailure(t.tools.addBroadcastRecipients.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id, recipients: toCustomers([chat.customerId]) }, as)],
-      ["start", expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
+      ["start", expectFailure(t.tools.startBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id, sendAt: undefined }, as)],
       ["pause", expectFailure(t.tools.pauseBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
       ["cancel", expectFailure(t.tools.cancelBroadcast.bind(t.tools), { businessId: b.businessId, broadcastId: draft.id }, as)],
       ["broadcast from A's number", expectFailure(t.tools.createBroadcast.bind(t.tools), broadcastReq({ businessId: b.businessId, pn: a.pn }, name), as)],

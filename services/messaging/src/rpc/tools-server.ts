@@ -37,6 +37,7 @@ const broadcastToPb = ({ broadcast: b, counts }: { broadcast: BroadcastRecord; c
   },
   createdAt: b.createdAt,
   updatedAt: b.updatedAt,
+  sendAt: b.sendAt,
 });
 
 const recipientOf = (r: BroadcastRecipient): RecipientInput => ({
@@ -179,6 +180,7 @@ export function registerToolsServer(
         labelId: req.labelId,
         optedInFollowers: req.optedInFollowers,
         start: req.start,
+        sendAt: req.sendAt,
       });
       return { broadcast: broadcastToPb(created) };
     }),
@@ -200,7 +202,7 @@ export function registerToolsServer(
     }),
     startBroadcast: grpc.unary("StartBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);
-      return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "start")) };
+      return { broadcast: broadcastToPb(await broadcasts.transition(req.businessId, req.broadcastId, "start", req.sendAt)) };
     }),
     pauseBroadcast: grpc.unary("PauseBroadcast", async (req, ctx) => {
       authorizeBusinessTools(ctx.principal, req.businessId);

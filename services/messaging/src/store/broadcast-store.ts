@@ -28,6 +28,7 @@ function toRecord(r: BroadcastTable): BroadcastRecord {
     total: Number(r.total),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    sendAt: r.send_at ?? undefined,
   };
 }
 
@@ -36,7 +37,7 @@ export const BROADCAST_CHUNK = 250;
 /** Chunks a claim looks at per chunk it wants: the others may be held by other passes. */
 const CLAIM_CANDIDATES = 4;
 
-async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: string, from: number, recipients: RecipientInput[], at: Date): Promise<void> {
+async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: string, from: number, recipients: RecipientInput[], at: Date, sendAt?: Date): Promise<void> {
   for (let i = 0; i < recipients.length; i += 1000) {
     const chunk = recipients.slice(i, i + 1000);
     await trx
@@ -57,7 +58,7 @@ async function insertRecipients(trx: Kysely<MessagingDatabase>, broadcastId: str
   // The new indexes in chunks of their own (a draft's last chunk is never extended: nobody has claimed it, but it may be sent alone).
   const chunks = [];
   for (let first = from + 1; first <= from + recipients.length; first += BROADCAST_CHUNK) {
-    chunks.push({ broadcast_id: broadcastId, first_idx: first, last_idx: Math.min(first + BROADCAST_CHUNK - 1, from + recipients.length), next_attempt_at: at });
+    chunks.push({ broadcast_id: broadcastId, first_idx: first, last_idx: Math.min(first + BROADCAST_CHUNK - 1, from + recipients.length), next_attempt_at: sendAt && sendAt > at ? sendAt : at });
   }
   for (let i = 0; i < chunks.length; i += 1000) await trx.insertInto("broadcast_chunk").values(chunks.slice(i, i + 1000)).execute();
 }
@@ -152,9 +153,10 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
             total: b.total,
             created_at: b.createdAt,
             updated_at: b.updatedAt,
+            send_at: b.sendAt ?? null,
           })
           .execute();
-        await insertRecipients(trx, b.id, 0, recipients, b.createdAt);
+        await insertRecipients(trx, b.id, 0, recipients, b.createdAt, b.sendAt);
       });
     },
 
@@ -192,11 +194,11 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
       return { total: Number(c.total), pending: Number(c.pending), accepted: Number(c.accepted), failed: Number(c.failed), delivered: Number(c.delivered), read: Number(c.read), clicked: Number(c.clicked) };
     },
 
-    async setStatus(businessId, id, from, to, at) {
+    async setStatus(businessId, id, from, to, at, sendAt) {
       return db.transaction().execute(async (trx) => {
         const r = await trx
           .updateTable("broadcast")
-          .set({ status: to, updated_at: at })
+          .set(sendAt ? { status: to, updated_at: at, send_at: sendAt } : { status: to, updated_at: at })
           .where("id", "=", id)
           .where("business_id", "=", businessId)
           .where("status", "in", from)
@@ -204,6 +206,10 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
           .executeTakeFirst();
         // A cancelled broadcast's chunks leave the sender's scan.
         if (r && to === CANCELLED) await trx.updateTable("broadcast_chunk").set({ done: true }).where("broadcast_id", "=", id).where("done", "=", false).execute();
+        // A scheduled one's are due no earlier than its time.
+        if (r && to === RUNNING && r.send_at && r.send_at > at) {
+          await sql`UPDATE broadcast_chunk SET next_attempt_at = greatest(next_attempt_at, ${r.send_at}) WHERE broadcast_id = ${id} AND NOT done`.execute(trx);
+        }
         return r && toRecord(r as BroadcastTable);
       });
     },

@@ -44,6 +44,8 @@ export interface BroadcastTable {
   total: string | number;
   created_at: Date;
   updated_at: Date;
+  /** Nothing is sent before it (a scheduled broadcast); null: at once. */
+  send_at: Date | null;
 }
 
 export interface BroadcastRecipientTable {

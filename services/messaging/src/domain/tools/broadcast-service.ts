@@ -5,8 +5,8 @@ import { InvalidInput, KontorError, NotFound, PolicyRefused } from "@kontor/serv
 import { isUuid } from "@kontor/service-kit/ids";
 import { normalizeE164, isValidId } from "../participant.js";
 
-/** Recipients per call (CreateBroadcast, AddBroadcastRecipients) and per broadcast. */
-export const BROADCAST_LIMITS = { perCall: 10_000, perBroadcast: 100_000 } as const;
+/** Recipients per call (CreateBroadcast, AddBroadcastRecipients) and per broadcast; how far ahead a broadcast may be scheduled. */
+export const BROADCAST_LIMITS = { perCall: 10_000, perBroadcast: 100_000, scheduleDays: 30 } as const;
 /**
  * The longest a pass's database session may sit idle holding its claims:
  * past it the database ends the session, so a replica cut off from it (not
@@ -25,6 +25,8 @@ export interface BroadcastRecord {
   total: number;
   createdAt: Date;
   updatedAt: Date;
+  /** A scheduled broadcast: nothing is sent before it. */
+  sendAt?: Date;
 }
 
 export interface BroadcastCounts {
@@ -72,7 +74,7 @@ export interface BroadcastStore {
   get(businessId: string, id: string): Promise<BroadcastRecord | undefined>;
   counts(id: string): Promise<BroadcastCounts>;
   /** Moves the status when it is one of `from`; returns the record after, or undefined when it was not. */
-  setStatus(businessId: string, id: string, from: BroadcastStatus[], to: BroadcastStatus, at: Date): Promise<BroadcastRecord | undefined>;
+  setStatus(businessId: string, id: string, from: BroadcastStatus[], to: BroadcastStatus, at: Date, sendAt?: Date): Promise<BroadcastRecord | undefined>;
   /** Customers with the label on them or on a conversation with the number. */
   labelAudience(businessId: string, phoneNumberId: string, labelId: string): Promise<string[] | undefined>;
   /** The business's followers (directory's follow events) with a marketing opt-in not withdrawn since, at most `limit`. */
@@ -129,6 +131,13 @@ function parseRecipients(recipients: RecipientInput[], field = "recipients"): Re
   });
 }
 
+/** A requested send time: undefined when unset or already past; refused beyond the schedule limit. */
+function scheduleOf(sendAt: Date | undefined, now: Date): Date | undefined {
+  if (!sendAt || Number.isNaN(sendAt.getTime()) || sendAt <= now) return undefined;
+  if (sendAt.getTime() - now.getTime() > BROADCAST_LIMITS.scheduleDays * 86_400_000) throw new InvalidInput("send_at", `must be within ${BROADCAST_LIMITS.scheduleDays} days`);
+  return sendAt;
+}
+
 /** The recipients given, then each segment's customers not among them yet: a customer in two segments gets one message. */
 function withAudiences(recipients: RecipientInput[], audiences: string[][]): RecipientInput[] {
   const seen = new Set(recipients.map((r) => r.customerId).filter((id) => id !== ""));
@@ -175,8 +184,10 @@ export function createBroadcastService(ports: BroadcastPorts) {
       labelId: string;
       optedInFollowers?: boolean;
       start: boolean;
+      sendAt?: Date;
     }) {
       if (!input.templateName) throw new InvalidInput("template_name", "is required");
+      const sendAt = scheduleOf(input.sendAt, ports.now());
       if (!input.templateLanguage) throw new InvalidInput("template_language", "is required");
       let recipients = parseRecipients(input.recipients);
       const audiences: string[][] = [];
@@ -206,6 +217,7 @@ export function createBroadcastService(ports: BroadcastPorts) {
         total: recipients.length,
         createdAt: at,
         updatedAt: at,
+        sendAt,
       };
       await store.insert(b, recipients);
       return withCounts(b);
@@ -229,16 +241,17 @@ export function createBroadcastService(ports: BroadcastPorts) {
       return withCounts(b);
     },
 
-    /** Starts a DRAFT or resumes a PAUSED broadcast; pauses a RUNNING one; cancels any not finished. */
-    async transition(businessId: string, id: string, to: "start" | "pause" | "cancel") {
+    /** Starts a DRAFT or resumes a PAUSED broadcast (not before `sendAt`, or its own schedule); pauses a RUNNING one; cancels any not finished. */
+    async transition(businessId: string, id: string, to: "start" | "pause" | "cancel", sendAt?: Date) {
       requireId(id);
+      const schedule = to === "start" ? scheduleOf(sendAt, ports.now()) : undefined;
       const S = BroadcastStatus;
       const rule = {
         start: { from: [S.BROADCAST_STATUS_DRAFT, S.BROADCAST_STATUS_PAUSED], to: S.BROADCAST_STATUS_RUNNING },
         pause: { from: [S.BROADCAST_STATUS_RUNNING], to: S.BROADCAST_STATUS_PAUSED },
         cancel: { from: [S.BROADCAST_STATUS_DRAFT, S.BROADCAST_STATUS_RUNNING, S.BROADCAST_STATUS_PAUSED], to: S.BROADCAST_STATUS_CANCELLED },
       }[to];
-      const moved = await store.setStatus(businessId, id, rule.from, rule.to, ports.now());
+      const moved = await store.setStatus(businessId, id, rule.from, rule.to, ports.now(), schedule);
       if (moved) return withCounts(moved);
       const now = await store.get(businessId, id);
       if (!now) throw missing();

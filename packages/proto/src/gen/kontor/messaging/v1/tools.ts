@@ -162,7 +162,11 @@ export interface Broadcast {
   status: BroadcastStatus;
   counts: BroadcastCounts | undefined;
   createdAt: Date | undefined;
-  updatedAt: Date | undefined;
+  updatedAt:
+    | Date
+    | undefined;
+  /** A scheduled broadcast: nothing is sent before this time. Unset: at once. */
+  sendAt: Date | undefined;
 }
 
 export interface BroadcastCounts {
@@ -560,6 +564,7 @@ function createBaseBroadcast(): Broadcast {
     counts: undefined,
     createdAt: undefined,
     updatedAt: undefined,
+    sendAt: undefined,
   };
 }
 
@@ -594,6 +599,9 @@ export const Broadcast: MessageFns<Broadcast> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(82).fork()).join();
+    }
+    if (message.sendAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sendAt), writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -691,6 +699,14 @@ export const Broadcast: MessageFns<Broadcast> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.sendAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -741,6 +757,11 @@ export const Broadcast: MessageFns<Broadcast> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      sendAt: isSet(object.sendAt)
+        ? fromJsonTimestamp(object.sendAt)
+        : isSet(object.send_at)
+        ? fromJsonTimestamp(object.send_at)
+        : undefined,
     };
   },
 
@@ -776,6 +797,9 @@ export const Broadcast: MessageFns<Broadcast> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.sendAt !== undefined) {
+      obj.sendAt = message.sendAt.toISOString();
+    }
     return obj;
   },
 
@@ -796,6 +820,7 @@ export const Broadcast: MessageFns<Broadcast> = {
       : undefined;
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.sendAt = object.sendAt ?? undefined;
     return message;
   },
 };

@@ -249,6 +249,12 @@ export interface CreateBroadcastRequest {
    * a marketing opt-in and no opt-out after it, as they stand at creation.
    */
   optedInFollowers: boolean;
+  /**
+   * With start: nothing is sent before this time (at most 30 days ahead;
+   * unset or past: at once). Kept on the broadcast: a later start without
+   * one keeps it.
+   */
+  sendAt: Date | undefined;
 }
 
 export interface CreateBroadcastResponse {
@@ -292,6 +298,11 @@ export interface ListBroadcastRecipientsResponse {
 export interface StartBroadcastRequest {
   businessId: string;
   broadcastId: string;
+  /**
+   * Nothing is sent before this time (at most 30 days ahead; past: at once);
+   * unset: the broadcast's own send_at, if any.
+   */
+  sendAt: Date | undefined;
 }
 
 export interface StartBroadcastResponse {
@@ -3018,6 +3029,7 @@ function createBaseCreateBroadcastRequest(): CreateBroadcastRequest {
     labelId: "",
     start: false,
     optedInFollowers: false,
+    sendAt: undefined,
   };
 }
 
@@ -3049,6 +3061,9 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     }
     if (message.optedInFollowers !== false) {
       writer.uint32(72).bool(message.optedInFollowers);
+    }
+    if (message.sendAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sendAt), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -3138,6 +3153,14 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
             message.optedInFollowers = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.sendAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3189,6 +3212,11 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
         : isSet(object.opted_in_followers)
         ? globalThis.Boolean(object.opted_in_followers)
         : false,
+      sendAt: isSet(object.sendAt)
+        ? fromJsonTimestamp(object.sendAt)
+        : isSet(object.send_at)
+        ? fromJsonTimestamp(object.send_at)
+        : undefined,
     };
   },
 
@@ -3221,6 +3249,9 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     if (message.optedInFollowers !== false) {
       obj.optedInFollowers = message.optedInFollowers;
     }
+    if (message.sendAt !== undefined) {
+      obj.sendAt = message.sendAt.toISOString();
+    }
     return obj;
   },
 
@@ -3238,6 +3269,7 @@ export const CreateBroadcastRequest: MessageFns<CreateBroadcastRequest> = {
     message.labelId = object.labelId ?? "";
     message.start = object.start ?? false;
     message.optedInFollowers = object.optedInFollowers ?? false;
+    message.sendAt = object.sendAt ?? undefined;
     return message;
   },
 };
@@ -3878,7 +3910,7 @@ export const ListBroadcastRecipientsResponse: MessageFns<ListBroadcastRecipients
 };
 
 function createBaseStartBroadcastRequest(): StartBroadcastRequest {
-  return { businessId: "", broadcastId: "" };
+  return { businessId: "", broadcastId: "", sendAt: undefined };
 }
 
 export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
@@ -3888,6 +3920,9 @@ export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
     }
     if (message.broadcastId !== "") {
       writer.uint32(18).string(message.broadcastId);
+    }
+    if (message.sendAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sendAt), writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3921,6 +3956,14 @@ export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
             message.broadcastId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sendAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3945,6 +3988,11 @@ export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
         : isSet(object.broadcast_id)
         ? globalThis.String(object.broadcast_id)
         : "",
+      sendAt: isSet(object.sendAt)
+        ? fromJsonTimestamp(object.sendAt)
+        : isSet(object.send_at)
+        ? fromJsonTimestamp(object.send_at)
+        : undefined,
     };
   },
 
@@ -3956,6 +4004,9 @@ export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
     if (message.broadcastId !== "") {
       obj.broadcastId = message.broadcastId;
     }
+    if (message.sendAt !== undefined) {
+      obj.sendAt = message.sendAt.toISOString();
+    }
     return obj;
   },
 
@@ -3966,6 +4017,7 @@ export const StartBroadcastRequest: MessageFns<StartBroadcastRequest> = {
     const message = createBaseStartBroadcastRequest();
     message.businessId = object.businessId ?? "";
     message.broadcastId = object.broadcastId ?? "";
+    message.sendAt = object.sendAt ?? undefined;
     return message;
   },
 };
