@@ -78,8 +78,11 @@ async function sendChunks(conn: Kysely<MessagingDatabase>, chunks: Chunk[], now:
   const { rows } = await sql<{ broadcast_id: string; idx: string; customer_id: string; e164: string; components: unknown; attempts: number; next_attempt_at: Date }>`
     SELECT r.broadcast_id, r.idx, r.customer_id, r.e164, r.components, r.attempts, r.next_attempt_at
     FROM unnest(${chunks.map((c) => c.broadcast_id)}::uuid[], ${chunks.map((c) => c.first_idx)}::bigint[], ${chunks.map((c) => c.last_idx)}::bigint[]) AS c(b, f, l)
-      JOIN broadcast_recipient r ON r.broadcast_id = c.b AND r.idx BETWEEN c.f AND c.l
-    WHERE r.state = ${PENDING}
+      -- Each chunk by its key range (OFFSET 0 keeps the planner from turning this into a scan of every
+      -- broadcast's recipients when its statistics say few are pending).
+      CROSS JOIN LATERAL (
+        SELECT * FROM broadcast_recipient r WHERE r.broadcast_id = c.b AND r.idx BETWEEN c.f AND c.l AND r.state = ${PENDING} OFFSET 0
+      ) r
     ORDER BY r.broadcast_id, r.idx`.execute(conn);
   const due = rows.filter((r) => r.next_attempt_at <= now);
   const ids = [...new Set(due.map((r) => r.broadcast_id))];
