@@ -42,8 +42,12 @@ export async function upsertCustomer(
 export async function findCustomers(db: Kysely<MessagingDatabase>, by: { ids: string[] } | { e164s: string[] }): Promise<Customer[]> {
   const keys = "ids" in by ? by.ids : by.e164s;
   if (keys.length === 0) return [];
-  const q = db.selectFrom("customer").selectAll().where("erased_at", "is", null);
-  const rows = await ("ids" in by ? q.where("id", "in", by.ids) : q.where("e164", "in", by.e164s)).execute();
+  // One index probe per key (a LATERAL fence): a batch of up to 1,000 keys must never plan as a
+  // scan of every customer, which missing or stale statistics would otherwise choose.
+  const { rows } =
+    "ids" in by
+      ? await sql<CustomerRow>`SELECT c.* FROM (SELECT DISTINCT unnest(${keys}::text[])) AS k(key) CROSS JOIN LATERAL (SELECT * FROM customer c WHERE c.id = k.key AND c.erased_at IS NULL OFFSET 0) c`.execute(db)
+      : await sql<CustomerRow>`SELECT c.* FROM (SELECT DISTINCT unnest(${keys}::text[])) AS k(key) CROSS JOIN LATERAL (SELECT * FROM customer c WHERE c.e164 = k.key AND c.erased_at IS NULL OFFSET 0) c`.execute(db);
   return rows.map(toCustomer);
 }
 
