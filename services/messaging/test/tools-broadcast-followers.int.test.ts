@@ -142,7 +142,7 @@ describe("a broadcast's funnel", () => {
 
     const funnel = await waitFor(async () => {
       const b = (await unaryCall(t.tools.getBroadcast.bind(t.tools), { businessId: biz.businessId, broadcastId: created.id }, { token: biz.token })).broadcast!;
-      return b.counts!.clicked === "1" && b.counts!.read === "2" ? b.counts : undefined;
+      return b.counts!.clicked === "1" && b.counts!.read === "2" && b.counts!.delivered === "3" ? b.counts : undefined;
     }, 30_000);
     expect(funnel).toEqual({ total: "5", pending: "0", accepted: "4", failed: "1", delivered: "3", read: "2", clicked: "1" });
   });

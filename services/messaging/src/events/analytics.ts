@@ -27,6 +27,7 @@ function statusOf(e: MessageStatusChanged): AnalyticsEvent | undefined {
     fromBusiness: e.sender?.kind?.$case === "phoneNumberId",
     at: e.meta?.occurredAt?.getTime() ?? 0,
     messageId: e.messageId,
+    broadcast: e.bizOpaqueCallbackData.startsWith("broadcast:"),
   };
 }
 

@@ -2,6 +2,12 @@ import { sql, type Kysely } from "kysely";
 import { fold, templateLookups, type AnalyticsEvent, type Delta, type PeriodCounts, type TemplateMessages } from "../domain/tools/analytics.js";
 import type { MessagingDatabase } from "./database.js";
 
+/** A broadcast message's client id (broadcast:<id>:<index>), which names its recipient. */
+const BROADCAST_CLIENT_ID = "^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]{1,18}$";
+/** MessageStatus numbers of the funnel's steps (recipient.reached). */
+const DELIVERED = 3;
+const READ = 4;
+
 /** The analytics consumer's name in processed_events (its dedupe). */
 export const ANALYTICS_CONSUMER = "messaging-analytics";
 
@@ -51,9 +57,22 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
               SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, min(u.at) AS at
               FROM unnest(${taps.map((t) => t.id)}::text[], ${taps.map((t) => t.at.toISOString())}::timestamptz[]) AS u(id, at)
                 JOIN message m ON m.id = u.id
-              WHERE m.client_message_id ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]{1,18}$'
+              WHERE m.client_message_id ~ ${BROADCAST_CLIENT_ID}
               GROUP BY 1, 2, 3) t
             WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2 AND r.clicked_at IS NULL`.execute(trx);
+        }
+        // A broadcast message delivered or read: the furthest its recipient got, for the broadcast's funnel.
+        const reached = todo.flatMap((e) => (e.kind === "status" && e.broadcast && e.fromBusiness && e.messageId && (e.status === "delivered" || e.status === "read") ? [{ id: e.messageId, status: e.status === "read" ? READ : DELIVERED }] : []));
+        if (reached.length > 0) {
+          await sql`
+            UPDATE broadcast_recipient r SET reached = greatest(r.reached, t.s)
+            FROM (
+              SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, max(u.s) AS s
+              FROM unnest(${reached.map((r) => r.id)}::text[], ${reached.map((r) => r.status)}::smallint[]) AS u(id, s)
+                JOIN message m ON m.id = u.id
+              WHERE m.client_message_id ~ ${BROADCAST_CLIENT_ID}
+              GROUP BY 1, 2, 3) t
+            WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2 AND r.reached < t.s`.execute(trx);
         }
         // Each number's counts, and the same again for all the business's numbers together ('').
         const summed = new Map<string, Delta>();

@@ -188,10 +188,10 @@ export function createBroadcastStore(db: Kysely<MessagingDatabase>): BroadcastSt
           count(*) FILTER (WHERE r.state = ${PENDING}) AS pending,
           count(*) FILTER (WHERE r.state = ${ACCEPTED}) AS accepted,
           count(*) FILTER (WHERE r.state = ${FAILED}) AS failed,
-          count(*) FILTER (WHERE m.status IN (3, 4)) AS delivered,
-          count(*) FILTER (WHERE m.status = 4) AS read,
+          count(*) FILTER (WHERE r.reached >= 3) AS delivered,
+          count(*) FILTER (WHERE r.reached = 4) AS read,
           count(*) FILTER (WHERE r.clicked_at IS NOT NULL) AS clicked
-        FROM broadcast_recipient r LEFT JOIN message m ON r.state = ${ACCEPTED} AND m.id = r.message_id
+        FROM broadcast_recipient r
         WHERE r.broadcast_id = ${id}`.execute(db);
       const c = rows[0]!;
       return { total: Number(c.total), pending: Number(c.pending), accepted: Number(c.accepted), failed: Number(c.failed), delivered: Number(c.delivered), read: Number(c.read), clicked: Number(c.clicked) };

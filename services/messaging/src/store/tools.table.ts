@@ -62,6 +62,8 @@ export interface BroadcastRecipientTable {
   message_id: Generated<string>;
   error_code: Generated<number>;
   error_reason: Generated<string>;
+  /** How far its message got, DELIVERED (3) or READ (4), else 0 (the analytics consumer, from the message's status events). */
+  reached: Generated<number>;
   /** When the recipient first tapped a quick-reply button of its message (the analytics consumer). */
   clicked_at: Generated<Date | null>;
 }

@@ -8,7 +8,8 @@
 
 /** What one event says, already decoded. `at` is epoch ms. */
 export type AnalyticsEvent =
-  | { kind: "status"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; status: "sent" | "delivered" | "read" | "failed"; errorCode: number; fromBusiness: boolean; at: number; messageId?: string }
+  /** `broadcast`: the message was sent by a broadcast (its biz_opaque_callback_data says which), for the broadcast's funnel. */
+  | { kind: "status"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; status: "sent" | "delivered" | "read" | "failed"; errorCode: number; fromBusiness: boolean; at: number; messageId?: string; broadcast?: boolean }
   /** `buttonReplyTo`: the message whose reply button the customer tapped (its reply context), if this is such a tap. */
   | { kind: "received"; eventId: string; businessId: string; phoneNumberId: string; conversationId: string; at: number; buttonReplyTo?: string }
   | { kind: "opened"; eventId: string; businessId: string; phoneNumberId: string; category: string; at: number }

@@ -27,6 +27,7 @@ import * as userBlocks from "./2026_12_05_230000_user_blocks.js";
 import * as orderNotifications from "./2026_12_06_090000_order_notifications.js";
 import * as broadcastChunks from "./2026_12_09_090000_broadcast_chunks.js";
 import * as broadcastSchedule from "./2026_12_09_100000_broadcast_schedule.js";
+import * as broadcastReached from "./2026_12_09_110000_broadcast_reached.js";
 
 /** Every migration, by its frozen name; order is by name. */
 export const migrations: Record<string, Migration> = {
@@ -58,4 +59,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_090000_order_notifications": orderNotifications,
   "2026_12_09_090000_broadcast_chunks": broadcastChunks,
   "2026_12_09_100000_broadcast_schedule": broadcastSchedule,
+  "2026_12_09_110000_broadcast_reached": broadcastReached,
 };
