@@ -6,14 +6,13 @@ import { createTestEnv, type TestEnv } from "@kontor/testkit/env";
 import { countsOf, pointOf, type PeriodColumns, type PeriodCounts } from "../src/domain/tools/analytics.js";
 import { analyticsPeriodsBytes, analyticsResponseBytes } from "../src/events/wire.js";
 import { createAnalyticsReader } from "../src/store/analytics-read.js";
-import { createAnalyticsStore } from "../src/store/analytics-store.js";
 import type { MessagingDatabase } from "../src/store/database.js";
 import { migrations } from "../src/store/migrations/index.js";
 
 /*
  * GetAnalytics's read (analytics-read.ts: names and counts as two columns,
  * the names only when they change) against the per-metric JSON object read
- * it replaced (analytics-store.ts periods()), on the same rows in
+ * it replaced (referencePeriods below), on the same rows in
  * PostgreSQL: days whose metrics differ, numbers, months, names JSON must
  * escape, counts past 2^32.
  */
@@ -94,13 +93,12 @@ const ASKS: [string, string, string, string, "day" | "month"][] = [
 describe("GetAnalytics's read", () => {
   it("when days keep differing sets of metrics (named with quotes, backslashes, commas, tabs, any script), then the columns read equal the per-metric objects read, by day and by month, for every number and range; periods of the same names share one array", async () => {
     const reader = createAnalyticsReader(db);
-    const store = createAnalyticsStore(db);
     for (const n of [1, 2, 3]) {
       await seed(n);
       for (const [businessId, number, start, end, granularity] of ASKS) {
         const label = `seed ${n}: ${businessId}/${number || "all"} ${start}..${end} by ${granularity}`;
         const columns = await reader.periodColumns(businessId, number, start, end, granularity);
-        const objects = await store.periods(businessId, number, start, end, granularity);
+        const objects = await referencePeriods(businessId, number, start, end, granularity);
         expect(columns.map(countsOf), label).toEqual(objects.map((p: PeriodCounts) => ({ start: p.start, counts: { ...p.counts } })).map(nullProto));
         // And the answers: written from the columns, or from the points of the objects.
         expect(GetAnalyticsResponse.decode(analyticsPeriodsBytes(columns)), label).toEqual(GetAnalyticsResponse.decode(analyticsResponseBytes(objects.map(pointOf))));
@@ -109,6 +107,23 @@ describe("GetAnalytics's read", () => {
     }
   });
 });
+
+/** The previous read: one JSON object of metric → count per period, summed in SQL. */
+async function referencePeriods(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodCounts[]> {
+  const { rows } =
+    granularity === "day"
+      ? await sql<PeriodCounts>`
+          SELECT to_char(day, 'YYYY-MM-DD') AS start, json_object_agg(metric, value) AS counts FROM analytics_day
+          WHERE business_id = ${businessId} AND phone_number_id = ${phoneNumberId} AND day >= ${start}::date AND day <= ${end}::date
+          GROUP BY day ORDER BY day`.execute(db)
+      : await sql<PeriodCounts>`
+          SELECT to_char(p, 'YYYY-MM-DD') AS start, json_object_agg(metric, v) AS counts FROM (
+            SELECT date_trunc('month', day)::date AS p, metric, sum(value) AS v FROM analytics_day
+            WHERE business_id = ${businessId} AND phone_number_id = ${phoneNumberId} AND day >= ${start}::date AND day <= ${end}::date
+            GROUP BY 1, 2) t
+          GROUP BY p ORDER BY p`.execute(db);
+  return rows;
+}
 
 /** How many periods share the previous period's names array (sent once by PostgreSQL). */
 function shared(columns: readonly PeriodColumns[]): number {

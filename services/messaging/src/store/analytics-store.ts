@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { fold, templateLookups, type AnalyticsEvent, type Delta, type PeriodCounts, type TemplateMessages } from "../domain/tools/analytics.js";
+import { fold, templateLookups, type AnalyticsEvent, type Delta, type TemplateMessages } from "../domain/tools/analytics.js";
 import type { MessagingDatabase } from "./database.js";
 
 /** A broadcast message's client id (broadcast:<id>:<index>), which names its recipient. */
@@ -104,29 +104,6 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
             .execute();
         }
       });
-    },
-
-    /**
-     * The counts per period (UTC day or month) and metric over a range of
-     * days, for one number or (`''`) all the business's numbers, whose rows
-     * the consumer keeps too, summed in SQL and answered as one JSON object
-     * per period (parsed natively, not row by row).
-     */
-    async periods(businessId: string, phoneNumberId: string, start: string, end: string, granularity: "day" | "month"): Promise<PeriodCounts[]> {
-      // A day's rows are already one per metric: read in index order, each day's group is built as it streams by.
-      const { rows } =
-        granularity === "day"
-          ? await sql<{ start: string; counts: Record<string, number> }>`
-              SELECT to_char(day, 'YYYY-MM-DD') AS start, json_object_agg(metric, value) AS counts FROM analytics_day
-              WHERE business_id = ${businessId} AND phone_number_id = ${phoneNumberId} AND day >= ${start}::date AND day <= ${end}::date
-              GROUP BY day ORDER BY day`.execute(db)
-          : await sql<{ start: string; counts: Record<string, number> }>`
-              SELECT to_char(p, 'YYYY-MM-DD') AS start, json_object_agg(metric, v) AS counts FROM (
-                SELECT date_trunc('month', day)::date AS p, metric, sum(value) AS v FROM analytics_day
-                WHERE business_id = ${businessId} AND phone_number_id = ${phoneNumberId} AND day >= ${start}::date AND day <= ${end}::date
-                GROUP BY 1, 2) t
-              GROUP BY p ORDER BY p`.execute(db);
-      return rows;
     },
   };
 }

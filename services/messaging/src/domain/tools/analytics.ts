@@ -238,7 +238,7 @@ const BY_NAME = new Map<string, MapName | "frt">([
   ["frt", "frt"],
 ]);
 
-/** Rows (day, metric, value) summed into points per day or per month (what the store's periods() sums in SQL). */
+/** Rows (day, metric, value) summed into points per day or per month (what store/analytics-read.ts sums in SQL). */
 export function points(rows: readonly { day: string; metric: string; value: number }[], granularity: "day" | "month"): AnalyticsPointValue[] {
   const byPeriod = new Map<string, Record<string, number>>();
   for (const r of rows) {
