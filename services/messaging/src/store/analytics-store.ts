@@ -47,32 +47,26 @@ export function createAnalyticsStore(db: Kysely<MessagingDatabase>) {
           // Now and then, forget template messages too old to matter (one indexed range delete).
           if (Math.random() < 0.01) await sql`DELETE FROM analytics_template_message WHERE sent_at < now() - make_interval(days => ${TEMPLATE_MESSAGE_KEEP_DAYS})`.execute(trx);
         }
-        // A tap on a broadcast message's button: the recipient's click (its first), for the broadcast's funnel.
-        const taps = todo.flatMap((e) => (e.kind === "received" && e.buttonReplyTo ? [{ id: e.buttonReplyTo, at: new Date(e.at) }] : []));
-        if (taps.length > 0) {
-          // The tapped message's client id (broadcast:<id>:<index>) names its recipient; the message id must match too.
+        // The broadcast funnel: a tap on a broadcast message's button (the recipient's first click), and how far
+        // the message got (DELIVERED or READ). The message's client id (broadcast:<id>:<index>) names its recipient.
+        const funnel = todo.flatMap((e): { id: string; at: string | null; s: number }[] =>
+          e.kind === "received" && e.buttonReplyTo
+            ? [{ id: e.buttonReplyTo, at: new Date(e.at).toISOString(), s: 0 }]
+            : e.kind === "status" && e.broadcast && e.fromBusiness && e.messageId && (e.status === "delivered" || e.status === "read")
+              ? [{ id: e.messageId, at: null, s: e.status === "read" ? READ : DELIVERED }]
+              : [],
+        );
+        if (funnel.length > 0) {
           await sql`
-            UPDATE broadcast_recipient r SET clicked_at = t.at
+            UPDATE broadcast_recipient r SET clicked_at = coalesce(r.clicked_at, t.at), reached = greatest(r.reached, t.s)
             FROM (
-              SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, min(u.at) AS at
-              FROM unnest(${taps.map((t) => t.id)}::text[], ${taps.map((t) => t.at.toISOString())}::timestamptz[]) AS u(id, at)
+              SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, min(u.at) AS at, max(u.s) AS s
+              FROM unnest(${funnel.map((f) => f.id)}::text[], ${funnel.map((f) => f.at)}::timestamptz[], ${funnel.map((f) => f.s)}::smallint[]) AS u(id, at, s)
                 JOIN message m ON m.id = u.id
               WHERE m.client_message_id ~ ${BROADCAST_CLIENT_ID}
               GROUP BY 1, 2, 3) t
-            WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2 AND r.clicked_at IS NULL`.execute(trx);
-        }
-        // A broadcast message delivered or read: the furthest its recipient got, for the broadcast's funnel.
-        const reached = todo.flatMap((e) => (e.kind === "status" && e.broadcast && e.fromBusiness && e.messageId && (e.status === "delivered" || e.status === "read") ? [{ id: e.messageId, status: e.status === "read" ? READ : DELIVERED }] : []));
-        if (reached.length > 0) {
-          await sql`
-            UPDATE broadcast_recipient r SET reached = greatest(r.reached, t.s)
-            FROM (
-              SELECT m.id, split_part(m.client_message_id, ':', 2)::uuid AS b, split_part(m.client_message_id, ':', 3)::bigint AS i, max(u.s) AS s
-              FROM unnest(${reached.map((r) => r.id)}::text[], ${reached.map((r) => r.status)}::smallint[]) AS u(id, s)
-                JOIN message m ON m.id = u.id
-              WHERE m.client_message_id ~ ${BROADCAST_CLIENT_ID}
-              GROUP BY 1, 2, 3) t
-            WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2 AND r.reached < t.s`.execute(trx);
+            WHERE r.broadcast_id = t.b AND r.idx = t.i AND r.message_id = t.id AND r.state = 2
+              AND ((r.clicked_at IS NULL AND t.at IS NOT NULL) OR r.reached < t.s)`.execute(trx);
         }
         // Each number's counts, and the same again for all the business's numbers together ('').
         const summed = new Map<string, Delta>();
