@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInput, NotFound, OverLimit, PolicyRefused } from "@kontor/service-kit/errors";
-import { outcomeOf } from "./broadcast-service.js";
+import { outcomeOf, scheduleOf } from "./broadcast-service.js";
 
 const now = new Date(Date.UTC(2026, 11, 5, 12));
 
@@ -25,5 +25,26 @@ describe("a recipient's outcome from a send's failure", () => {
 
   it("when the failure is not the kit's (the store's connection lost), then it is retried", () => {
     expect(outcomeOf(new Error("socket hang up"), 0, now)).toMatchObject({ kind: "retry", reason: "INTERNAL" });
+  });
+});
+
+describe("a broadcast's requested send time", () => {
+  it("when it is unset or past, then the broadcast goes at once; within 30 days, then it waits; beyond, or no time at all, then INVALID_ARGUMENT naming send_at", () => {
+    expect(scheduleOf(undefined, now)).toBeUndefined();
+    expect(scheduleOf(new Date(now.getTime() - 1), now)).toBeUndefined();
+    expect(scheduleOf(now, now)).toBeUndefined();
+    const later = new Date(now.getTime() + 30 * 86_400_000);
+    expect(scheduleOf(later, now)).toBe(later);
+    for (const bad of [new Date(now.getTime() + 30 * 86_400_000 + 1), new Date(Number.NaN)]) {
+      const err = (() => {
+        try {
+          scheduleOf(bad, now);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(InvalidInput);
+      expect((err as InvalidInput).field).toBe("send_at");
+    }
   });
 });

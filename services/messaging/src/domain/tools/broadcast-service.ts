@@ -131,9 +131,11 @@ function parseRecipients(recipients: RecipientInput[], field = "recipients"): Re
   });
 }
 
-/** A requested send time: undefined when unset or already past; refused beyond the schedule limit. */
-function scheduleOf(sendAt: Date | undefined, now: Date): Date | undefined {
-  if (!sendAt || Number.isNaN(sendAt.getTime()) || sendAt <= now) return undefined;
+/** A requested send time: undefined when unset or already past; refused when no time or beyond the schedule limit. */
+export function scheduleOf(sendAt: Date | undefined, now: Date): Date | undefined {
+  if (!sendAt) return undefined;
+  if (Number.isNaN(sendAt.getTime())) throw new InvalidInput("send_at", "must be a time");
+  if (sendAt <= now) return undefined;
   if (sendAt.getTime() - now.getTime() > BROADCAST_LIMITS.scheduleDays * 86_400_000) throw new InvalidInput("send_at", `must be within ${BROADCAST_LIMITS.scheduleDays} days`);
   return sendAt;
 }
