@@ -4,6 +4,7 @@
  * same run and the same client setup. Prints one JSON line and writes
  * bench-results/messaging.json at the repo root. See BENCHMARKS.md.
  */
+import { appendFileSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
@@ -173,6 +174,7 @@ let duplicates = 0;
 let latencies: number[] = [];
 /** Send → ack (durable) of the unary fixed-rate phases: the part of e2e before delivery. */
 let ackLatencies: number[] = [];
+const series: [number, number][] | undefined = process.env.BENCH_SERIES ? [] : undefined;
 let measuring = false;
 let receivedCount = 0;
 /** Sends acknowledged by the server (all phases against the real service). */
@@ -275,7 +277,10 @@ class Receiver {
       }
       received.add(m.id);
       receivedCount++;
-      if (measuring && !Number.isNaN(m.sentAt)) latencies.push(nowMs() - m.sentAt);
+      if (measuring && !Number.isNaN(m.sentAt)) {
+        latencies.push(nowMs() - m.sentAt);
+        if (series) series.push([Math.round(m.sentAt), Math.round((nowMs() - m.sentAt) * 10) / 10]);
+      }
     };
     call.on("data", (b: Buffer) => scanInbox(b, onMessage, () => (this.caughtUp = true)));
     call.on("error", () => {
@@ -497,6 +502,10 @@ async function waitReceived(target: number, ms = 20_000): Promise<void> {
 }
 
 function latencySummary(): { p50: number; p99: number; n: number; ackP50: number; ackP99: number } {
+  if (series) {
+    appendFileSync(process.env.BENCH_SERIES!, JSON.stringify(series) + "\n");
+    series.length = 0;
+  }
   const sorted = latencies.slice().sort((a, b) => a - b);
   const acks = ackLatencies.slice().sort((a, b) => a - b);
   latencies = [];

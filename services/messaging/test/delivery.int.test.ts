@@ -10,6 +10,7 @@ import { loadConfig } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
 import { customer, e164, Inbox, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid, verifyBusiness, ROUTING_ONLY } from "./factories.js";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 let env: TestEnv;
 let app: MessagingApp;
@@ -68,7 +69,7 @@ async function statusEventsOnStream(): Promise<MessageStatusChanged[]> {
 
 /** A message's statuses, from single and packed events alike. */
 async function statusEvents(messageId: string): Promise<MessageStatusChanged[]> {
-  return (await statusEventsOnStream()).flatMap((e) => (e.statuses.length > 0 ? e.statuses : [e])).filter((one) => one.messageId === messageId);
+  return (await statusEventsOnStream()).flatMap(expandStatuses).filter((one) => one.messageId === messageId);
 }
 
 describe("StreamInbox", () => {
@@ -224,23 +225,28 @@ describe("receipts and statuses", () => {
     bizInbox.close();
   });
 
-  it("when a receipt moves several messages of a business number, then one status event carries them all, each status with its own id (STATUS_EVENTS=per_commit)", async () => {
+  it("when a receipt moves several messages of a business number, then one status event carries them all, each status with its own id and the shared fields once (STATUS_EVENTS=per_commit)", async () => {
     const c = await newCustomer();
     const sent: SendResult[] = [];
     for (let i = 0; i < 4; i++) sent.push((await unaryCall(client.sendMessage.bind(client), sendReq(number(phone), customer(c.id), text(`p${i}`)), { token: bizToken })).result!);
     const read = await unaryCall(client.reportReceipt.bind(client), { reader: customer(c.id), conversationId: sent[0]!.conversationId, status: MessageStatus.MESSAGE_STATUS_READ, upToSeq: "4", messageId: "" }, { token: c.token });
     expect(read.updated).toBe(4);
     const ids = sent.map((m) => `${m.messageId}:s${MessageStatus.MESSAGE_STATUS_READ}`);
-    const packed = await waitFor(async () => (await statusEventsOnStream()).find((e) => e.statuses.some((one) => ids.includes(one.meta?.eventId ?? ""))), 15_000);
-    expect(packed.statuses.map((one) => one.meta?.eventId)).toEqual(ids);
-    expect(packed.statuses.map((one) => one.messageId)).toEqual(sent.map((m) => m.messageId));
-    expect(packed.statuses.every((one) => one.status === MessageStatus.MESSAGE_STATUS_READ && one.phoneNumberId === phone && one.meta?.businessId === biz)).toBe(true);
-    // The enclosing event names the batch and the business; it holds no status of its own.
+    const packed = await waitFor(async () => (await statusEventsOnStream()).find((e) => expandStatuses(e).some((one) => e.statuses.length > 0 && ids.includes(one.meta?.eventId ?? ""))), 15_000);
+    const whole = expandStatuses(packed);
+    expect(whole.map((one) => one.meta?.eventId)).toEqual(ids);
+    expect(whole.map((one) => one.messageId)).toEqual(sent.map((m) => m.messageId));
+    expect(whole.map((one) => one.seq)).toEqual(["1", "2", "3", "4"]);
+    expect(whole.every((one) => one.status === MessageStatus.MESSAGE_STATUS_READ && one.phoneNumberId === phone && one.customerId === c.id && one.meta?.businessId === biz && one.meta.occurredAt !== undefined)).toBe(true);
+    // The enclosing event names the batch and the business and holds what the statuses share; the entries hold only their own.
     expect(packed.meta?.eventId).toBe(`${ids[0]}+4`);
     expect(packed.meta?.businessId).toBe(biz);
     expect(packed.messageId).toBe("");
+    expect(packed.status).toBe(MessageStatus.MESSAGE_STATUS_READ);
+    expect(packed.phoneNumberId).toBe(phone);
+    expect(packed.statuses.every((one) => one.meta === undefined && one.phoneNumberId === "" && one.status === 0 && one.sender === undefined)).toBe(true);
     // No status was published twice, packed or single.
-    const all = (await statusEventsOnStream()).flatMap((e) => (e.statuses.length > 0 ? e.statuses : [e])).map((one) => one.meta?.eventId);
+    const all = (await statusEventsOnStream()).flatMap(expandStatuses).map((one) => one.meta?.eventId);
     expect(new Set(all).size).toBe(all.length);
   });
 

@@ -14,6 +14,7 @@ import { loadConfig } from "../src/config.js";
 import { createMessaging, type MessagingApp } from "../src/app.js";
 import { subjects } from "../src/events/subjects.js";
 import { customer, masterKey, number, registerBusiness, registerCustomer, sendReq, text, uid } from "./factories.js";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 /*
  * The policy rules on the send path, with every rule on: two replicas A and
@@ -112,7 +113,7 @@ async function eventsOf<T>(subject: string, decode: (b: Uint8Array) => T | T[], 
 /** A message.status event's statuses: one, or several (STATUS_EVENTS=per_commit). */
 function statusesIn(data: Uint8Array): MessageStatusChanged[] {
   const e = MessageStatusChanged.decode(data);
-  return e.statuses.length > 0 ? e.statuses : [e];
+  return expandStatuses(e);
 }
 
 describe("customer service window (rule 1)", () => {

@@ -13,6 +13,7 @@ import type { AdsDatabase } from "../store/database.js";
 import type { ServingEngine } from "../serving/serving-engine.js";
 import type { Attribution } from "../domain/attribution-service.js";
 import { consumed, subjects } from "./subjects.js";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 /** A replica's own consumers disappear this long after the replica does. */
 const ABANDONED_AFTER_MS = 3600 * 1000;
@@ -175,7 +176,7 @@ export function registerConsumers(rt: Ads, serving: ServingEngine, attribution: 
     async handle(event) {
       // One status per event, or a commit's statuses in `statuses` (messaging README): one statement per status kind.
       const byStatus = new Map<"delivered" | "read" | "failed", string[]>();
-      for (const e of event.statuses.length > 0 ? event.statuses : [event]) {
+      for (const e of expandStatuses(event)) {
         const status = statusNames.get(e.status);
         if (!status || !e.messageId) continue;
         const ids = byStatus.get(status);

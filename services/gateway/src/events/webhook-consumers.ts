@@ -12,6 +12,7 @@ import { enqueueDeliveries, getSubscription, type NewDelivery } from "../store/w
 import { TtlCache } from "../domain/ttl-cache.js";
 import { createBatcher } from "./batcher.js";
 import { subjects } from "./subjects.js";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 type Db = Kysely<GatewayDatabase>;
 
@@ -155,8 +156,8 @@ export function registerWebhookConsumers(rt: Runtime<GatewayDatabase>, targets: 
       durable: "gateway-webhook-status",
       subject: subjects.messageStatus,
       decode: (data) => MessageStatusChanged.decode(data),
-      // One status per event, or several in `statuses`, each with its own event id (messaging README).
-      expand: (e) => (e.statuses.length > 0 ? e.statuses : [e]),
+      // One status per event, or several in `statuses` sharing fields with the event (messaging README).
+      expand: expandStatuses,
       // Statuses of the business's own sends only: a customer's messages are reported to the business as inbound messages.
       skip: (e) => e.sender?.kind?.$case !== "phoneNumberId" || !statusName(e.status),
       async render(e, look) {

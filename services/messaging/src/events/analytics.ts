@@ -5,6 +5,7 @@ import type { AnalyticsEvent } from "../domain/tools/analytics.js";
 import type { MessagingDatabase } from "../store/database.js";
 import { ANALYTICS_CONSUMER } from "../store/analytics-store.js";
 import { subjects } from "./subjects.js";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 const STATUS: Record<number, "sent" | "delivered" | "read" | "failed"> = {
   [MessageStatus.MESSAGE_STATUS_SENT]: "sent",
@@ -40,7 +41,7 @@ export function decodeAnalytics(subject: string, data: Uint8Array): AnalyticsEve
   if (subject.endsWith(subjects.messageStatus)) {
     const e = MessageStatusChanged.decode(data);
     const out: AnalyticsEvent[] = [];
-    for (const s of e.statuses.length > 0 ? e.statuses : [e]) {
+    for (const s of expandStatuses(e)) {
       const a = statusOf(s);
       if (a) out.push(a);
     }

@@ -38,16 +38,18 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
   };
 }
 
-/** Statuses per packed event at most: a status is ~150–400 bytes, NATS's payload limit 1 MB. */
+/** Statuses per packed event at most: a packed status is ~60–250 bytes, NATS's payload limit 1 MB. */
 export const STATUSES_PER_EVENT = 500;
 
 /**
  * A commit's status events (STATUS_EVENTS=per_commit): one message.status
  * event per business number holding all its statuses (EVENTS.md), so a
  * business send costs nats-server and the relay a share of one publish
- * instead of one each. Every status keeps its own event id inside; the
- * batch's id names its first status and its size, so a relayed row keeps
- * the same Nats-Msg-Id. A lone status keeps the single form.
+ * instead of one each. Fields the statuses share are written once
+ * (wire.ts statusBatchBytes); every status keeps its own event id, written or
+ * derived (`<message id>:s<status>`); the batch's id names its first status
+ * and its size, so a relayed row keeps the same Nats-Msg-Id. A lone status
+ * keeps the single form.
  */
 export function statusEvents(inputs: readonly StatusEventInput[], perCommit: boolean): OutboxEvent[] {
   if (!perCommit || inputs.length === 1) return inputs.map(statusEvent);
@@ -70,7 +72,7 @@ export function statusEvents(inputs: readonly StatusEventInput[], perCommit: boo
       out.push({
         eventId,
         subject: subjects.messageStatus,
-        payload: statusBatchBytes({ eventId, at: first.at, businessId: first.businessId }, part.map((e) => statusChangedBytes(e, `${e.messageId}:s${e.status}`))),
+        payload: statusBatchBytes(eventId, part),
       });
     }
   }

@@ -7,6 +7,8 @@ import { keyToPb } from "../domain/participant.js";
 import { countsOf, pointOf, type PeriodColumns } from "../domain/tools/analytics.js";
 import { GetAnalyticsResponse } from "@kontor/proto/messaging/v1/tools_service";
 import { analyticsPeriodsBytes, analyticsPeriodsView, analyticsResponseBytes, contentBytes, liveStatusesBytes, messageFrameBytes, sendItemResultBytes, sendMessageResponseBytes, statusBatchBytes, statusChangedBytes, statusFrameBytes, storedBodyBytes } from "./wire.js";
+import fc from "fast-check";
+import { expandStatuses } from "@kontor/service-kit/message-status";
 
 /**
  * Compares with memcmp and shows hex only on a mismatch: toEqual walks a
@@ -222,20 +224,64 @@ describe("hand-written encoders", () => {
     }
   });
 
-  it("when several statuses are packed into one event (1, 2 and enough for a multi-byte batch length), then the bytes equal the generated encoder's and each status decodes whole", () => {
-    const at = base.at;
-    const one = (i: number) => ({ messageId: `m${i}`, conversationId: "conv", seq: i, status: 2, errorCode: 0, at, senderKey: "b_pn", recipientKey: `c_${i}`, businessId: "biz", phoneNumberId: "pn", customerId: `${i}`, bizOpaqueCallbackData: i % 2 ? "x".repeat(i) : "", pricingCategory: "service", customerE164: "+4915112345678", pricingType: "", pricingModel: "", billable: false });
-    for (const n of [1, 2, 40, 700]) {
-      const inputs = Array.from({ length: n }, (_, i) => one(i + 1));
-      const bytes = inputs.map((e) => statusChangedBytes(e, `${e.messageId}:s2`));
-      const meta = { eventId: `batch:m1:s2:${n}`, at, businessId: "biz" };
-      const packed = statusBatchBytes(meta, bytes);
-      const statuses = bytes.map((b) => MessageStatusChanged.decode(b));
-      expectBytes(packed, MessageStatusChanged.encode({ ...MessageStatusChanged.fromPartial({}), meta: { eventId: meta.eventId, occurredAt: at, businessId: "biz" }, statuses }).finish(), `batch of ${n}`);
-      const decoded = MessageStatusChanged.decode(packed);
-      expect(decoded.statuses.map((s) => s.meta?.eventId)).toEqual(inputs.map((e) => `${e.messageId}:s2`));
-      expect(decoded.messageId).toBe("");
-    }
+  it("when statuses are packed into one event (shared fields once, entries compact), then each expands to exactly the status encoded alone", () => {
+    const pick = <V>(vs: readonly V[]) => fc.constantFrom(...vs);
+    // Each field either takes one value for the whole batch or varies per status (values include the defaults).
+    const field = <V>(vs: readonly V[]) => fc.oneof(pick(vs).map((v) => (_: number) => v), fc.array(pick(vs), { minLength: 40, maxLength: 40 }).map((each) => (i: number) => each[i]!));
+    const batch = fc.record({
+      n: fc.integer({ min: 2, max: 40 }),
+      senderKey: field(["b_pn", "b_pn2", "c_cust"]),
+      recipientKey: field(["c_1", "c_2", "b_pn"]),
+      status: field([2, 3, 4, 5]),
+      errorCode: field([0, 131047]),
+      pricingCategory: field(["", "service", "marketing"]),
+      bizOpaqueCallbackData: field(["", "broadcast:b:1", "ü".repeat(90)]),
+      phoneNumberId: field(["pn", "pn2"]),
+      customerId: field(["", "c1", "c2"]),
+      customerE164: field(["", "+4915112345678"]),
+      pricingType: field(["", "regular"]),
+      pricingModel: field(["", "PMP"]),
+      billable: field([false, true]),
+      at: field([base.at, new Date(base.at.getTime() + 1500)]),
+    });
+    fc.assert(
+      fc.property(batch, (b) => {
+        const inputs = Array.from({ length: b.n }, (_, i) => ({
+          messageId: `wamid.m${i}`,
+          conversationId: i % 3 ? "conv-a" : "conv-b",
+          seq: i,
+          senderKey: b.senderKey(i),
+          recipientKey: b.recipientKey(i),
+          status: b.status(i),
+          errorCode: b.errorCode(i),
+          pricingCategory: b.pricingCategory(i),
+          bizOpaqueCallbackData: b.bizOpaqueCallbackData(i),
+          businessId: "biz",
+          phoneNumberId: b.phoneNumberId(i),
+          customerId: b.customerId(i),
+          customerE164: b.customerE164(i),
+          pricingType: b.pricingType(i),
+          pricingModel: b.pricingModel(i),
+          billable: b.billable(i),
+          at: b.at(i),
+        }));
+        const packed = statusBatchBytes(`wamid.m0:s${inputs[0]!.status}+${b.n}`, inputs);
+        const event = MessageStatusChanged.decode(packed);
+        expect(event.meta?.eventId).toBe(`wamid.m0:s${inputs[0]!.status}+${b.n}`);
+        expect(event.messageId).toBe("");
+        const alone = inputs.map((e) => MessageStatusChanged.decode(statusChangedBytes(e, `${e.messageId}:s${e.status}`)));
+        expect(expandStatuses(event)).toEqual(alone);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("when a batch of business sends' statuses is packed, then each costs its message id, conversation, customer and number only (under half of a whole status)", () => {
+    const inputs = Array.from({ length: 700 }, (_, i) => ({ messageId: `wamid.${String(i).padStart(22, "x")}`, conversationId: "0b9f6f3e-8c2d-4f7e-9a51-3d2c1b0a9f8e", seq: i + 1, status: 2, errorCode: 0, at: base.at, senderKey: "b_pn_1", recipientKey: `c_${i}`, businessId: "biz", phoneNumberId: "pn_1", customerId: `${i}`, bizOpaqueCallbackData: "", pricingCategory: "service", customerE164: "+4915112345678", pricingType: "", pricingModel: "", billable: false }));
+    const packed = statusBatchBytes("batch", inputs);
+    const whole = inputs.reduce((sum, e) => sum + statusChangedBytes(e, `${e.messageId}:s2`).length, 0);
+    expect(packed.length).toBeLessThan(whole / 2);
+    expect(expandStatuses(MessageStatusChanged.decode(packed)).map((s) => [s.meta?.eventId, s.recipient?.kind?.value, s.customerE164])).toEqual(inputs.map((e) => [`${e.messageId}:s2`, e.recipientKey.slice(2), e.customerE164]));
   });
 
   it("when encoding a message's content, then text (written by hand) and every other kind equal the generated encoder's bytes", () => {

@@ -330,23 +330,89 @@ export function statusChangedBytes(e: StatusChangedInput, eventId: string): Buff
   join(meta);
   str(2, e.messageId);
   str(3, e.conversationId);
-  participant(4, e.senderKey);
-  participant(5, e.recipientKey);
-  num(6, e.status);
-  num(7, e.errorCode);
-  str(8, e.pricingCategory);
-  str(9, e.bizOpaqueCallbackData);
-  str(10, e.phoneNumberId);
-  str(11, e.customerId);
-  num(12, e.seq);
-  str(13, e.customerE164);
-  str(14, e.pricingType);
-  str(15, e.pricingModel);
-  if (e.billable) {
+  statusFields(e, NONE);
+  return finish();
+}
+
+/** The fields a packed event's statuses may share, written once in the enclosing event (EVENTS.md, `statuses`). */
+type SharedField = "senderKey" | "recipientKey" | "status" | "errorCode" | "pricingCategory" | "bizOpaqueCallbackData" | "phoneNumberId" | "customerId" | "seq" | "customerE164" | "pricingType" | "pricingModel" | "billable";
+const SHAREABLE: readonly SharedField[] = ["senderKey", "recipientKey", "status", "errorCode", "pricingCategory", "bizOpaqueCallbackData", "phoneNumberId", "customerId", "customerE164", "pricingType", "pricingModel", "billable"];
+const NONE: ReadonlySet<SharedField> = new Set();
+
+/** Fields 4–16 of MessageStatusChanged, those in `omit` left out (the enclosing event holds them). */
+function statusFields(e: StatusChangedInput, omit: ReadonlySet<SharedField>): void {
+  if (!omit.has("senderKey")) participant(4, e.senderKey);
+  if (!omit.has("recipientKey")) participant(5, e.recipientKey);
+  if (!omit.has("status")) num(6, e.status);
+  if (!omit.has("errorCode")) num(7, e.errorCode);
+  if (!omit.has("pricingCategory")) str(8, e.pricingCategory);
+  if (!omit.has("bizOpaqueCallbackData")) str(9, e.bizOpaqueCallbackData);
+  if (!omit.has("phoneNumberId")) str(10, e.phoneNumberId);
+  if (!omit.has("customerId")) str(11, e.customerId);
+  if (!omit.has("seq")) num(12, e.seq);
+  if (!omit.has("customerE164")) str(13, e.customerE164);
+  if (!omit.has("pricingType")) str(14, e.pricingType);
+  if (!omit.has("pricingModel")) str(15, e.pricingModel);
+  if (!omit.has("billable") && e.billable) {
     varint((16 << 3) | 0);
     varint(1);
   }
-  return finish();
+}
+
+/**
+ * A MessageStatusChanged holding several statuses (field 17), compact: a
+ * field every status shares is written once in the enclosing event and left
+ * out of each entry, and an entry carries no meta when its time is the
+ * batch's (its event id is then `<message id>:s<status>`). A consumer takes
+ * an entry's field when set, else the enclosing event's
+ * (`expandStatuses` in the kit). Each entry is an exact-size copy of the
+ * scratch buffer, so the event is written once at the end.
+ */
+export function statusBatchBytes(eventId: string, entries: readonly StatusChangedInput[]): Buffer {
+  const first = entries[0]!;
+  const shared = new Set<SharedField>();
+  for (const f of SHAREABLE) if (entries.every((e) => e[f] === first[f])) shared.add(f);
+  const at = first.at.getTime();
+  const sameTime = entries.every((e) => e.at.getTime() === at);
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    pos = 0;
+    if (!sameTime) {
+      const meta = fork(1);
+      str(1, `${e.messageId}:s${e.status}`);
+      timestamp(2, e.at);
+      join(meta);
+    }
+    str(2, e.messageId);
+    str(3, e.conversationId);
+    statusFields(e, shared);
+    parts.push(finish());
+  }
+  pos = 0;
+  const m = fork(1);
+  str(1, eventId);
+  timestamp(2, first.at);
+  str(3, first.businessId);
+  join(m);
+  const unshared = new Set(SHAREABLE.filter((f) => !shared.has(f)));
+  unshared.add("seq");
+  statusFields(first, unshared);
+  const head = pos;
+  let size = head;
+  for (const s of parts) size += 2 + varintSize(s.length) + s.length;
+  const out = Buffer.allocUnsafe(size);
+  buf.copy(out, 0, 0, head);
+  pos = 0;
+  let o = head;
+  for (const s of parts) {
+    // (17 << 3) | 2 as a varint
+    out[o++] = 0x8a;
+    out[o++] = 0x01;
+    o = putVarint(out, o, s.length);
+    out.set(s, o);
+    o += s.length;
+  }
+  return out;
 }
 
 /** Writes a varint into `out` at `o`; returns the position after it. For the exact-size encoders below. */
@@ -402,36 +468,6 @@ export function liveItemsBytes(items: readonly { rseq: number; frame: Uint8Array
     out.set(it.frame, o);
     o += it.frame.length;
   });
-  return out;
-}
-
-/**
- * A MessageStatusChanged holding several statuses (field 17, repeated) from
- * their encoded events, which are spliced in as they are: only the batch's
- * own meta is encoded here.
- */
-export function statusBatchBytes(meta: { eventId: string; at: Date; businessId: string }, statuses: readonly Uint8Array[]): Buffer {
-  pos = 0;
-  const m = fork(1);
-  str(1, meta.eventId);
-  timestamp(2, meta.at);
-  str(3, meta.businessId);
-  join(m);
-  const head = pos;
-  let size = head;
-  for (const s of statuses) size += 2 + varintSize(s.length) + s.length;
-  const out = Buffer.allocUnsafe(size);
-  buf.copy(out, 0, 0, head);
-  pos = 0;
-  let o = head;
-  for (const s of statuses) {
-    // (17 << 3) | 2 as a varint
-    out[o++] = 0x8a;
-    out[o++] = 0x01;
-    o = putVarint(out, o, s.length);
-    out.set(s, o);
-    o += s.length;
-  }
   return out;
 }
 

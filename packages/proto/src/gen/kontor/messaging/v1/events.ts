@@ -70,10 +70,16 @@ export interface MessageStatusChanged {
   /**
    * Several statuses in one event (STATUS_EVENTS=per_commit: one event per
    * group commit or receipt and business number, as a Cloud API webhook
-   * batches statuses). When set, only `meta` of the enclosing event is filled
-   * (its event_id names the batch) and each entry is a whole status with its
-   * own meta.event_id (`<message id>:s<status>`) for dedupe. Consumers read
-   * `statuses` when it is not empty, else the event itself.
+   * batches statuses). When set, the enclosing event's meta names the batch
+   * (event_id) and its time and business, and it holds no message_id,
+   * conversation_id or seq of its own. Entries are compact: a field that
+   * every status of the event shares is written once, in the enclosing
+   * event, and left at its default in the entries; a consumer takes an
+   * entry's field when set, else the enclosing event's. An entry without
+   * meta happened at the enclosing event's time, and its event id (for
+   * dedupe) is `<message_id>:s<status number>`. Consumers read `statuses`
+   * when it is not empty, else the event itself (TypeScript:
+   * expandStatuses in @kontor/service-kit/message-status).
    */
   statuses: MessageStatusChanged[];
 }
