@@ -9,6 +9,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type Consumer,
   type ConsumerMessages,
 } from "nats";
 import type { Kysely } from "kysely";
@@ -92,6 +93,14 @@ export interface ConsumerSpec<T> {
   handle(event: T, msg: JsMsg): Promise<Outcome>;
   maxDeliver?: number;
   batch?: number;
+  /**
+   * Reads what the stream gathered every this many ms, in one burst, instead
+   * of taking each event as it is stored. For consumers that may lag (a
+   * count, a report): every delivery and ack is a wake-up of nats-server,
+   * which costs it more than the bytes, so events that arrive one by one are
+   * much cheaper read in bursts. Unset: each event as it comes.
+   */
+  pollMs?: number;
   /** Deletes the consumer on the server after this long without a client (consumers named per replica). */
   inactiveMs?: number;
   /**
@@ -110,6 +119,57 @@ export interface ConsumerSpec<T> {
 
 export interface RunningConsumer {
   stop(): Promise<void>;
+}
+
+/** What startConsumer reads deliveries from: the client's consume(), or polled() below. */
+interface Deliveries extends AsyncIterable<JsMsg> {
+  close(): Promise<void | Error>;
+}
+
+/**
+ * A consumer read in bursts (ConsumerSpec.pollMs): every `pollMs`, one
+ * fetch of what the consumer has pending (at most `batch`), which
+ * nats-server sends in one go. With nothing pending the fetch waits for one
+ * event, so a quiet stream costs a pull per event burst, not a poll per tick.
+ */
+function polled(consumer: Consumer, batch: number, pollMs: number, log: Logger, durable: string): Deliveries {
+  let closed = false;
+  let current: ConsumerMessages | undefined;
+  let wake: (() => void) | undefined;
+  const pause = () => new Promise<void>((r) => {
+    wake = r;
+    setTimeout(r, pollMs);
+  });
+  async function* run(): AsyncGenerator<JsMsg> {
+    while (!closed) {
+      let full = false;
+      try {
+        const info = await consumer.info(false);
+        const want = Math.min(batch, Math.max(1, info.num_pending));
+        current = await consumer.fetch({ max_messages: want, expires: 30_000 });
+        let got = 0;
+        for await (const m of current) {
+          got++;
+          yield m;
+        }
+        // A full batch means more is waiting: read on at once, so a backlog drains at fetch speed.
+        full = want === batch && got === batch;
+      } catch (err) {
+        if (!closed) log.warn({ consumer: durable, err: { message: (err as Error).message } }, "fetch failed, will retry");
+      }
+      current = undefined;
+      if (!closed && !full) await pause();
+    }
+  }
+  const iterator = run();
+  return {
+    [Symbol.asyncIterator]: () => iterator,
+    async close() {
+      closed = true;
+      wake?.();
+      await current?.close();
+    },
+  };
 }
 
 /**
@@ -134,7 +194,8 @@ export async function startConsumer<T>(nc: NatsConnection, spec: ConsumerSpec<T>
     await jsm.consumers.update(spec.stream.name, spec.durable, { filter_subject: spec.filterSubject, max_deliver: config.max_deliver });
   }
   const consumer = await nc.jetstream().consumers.get(spec.stream.name, spec.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: spec.batch ?? 64 });
+  const batch = spec.batch ?? 64;
+  const messages: Deliveries = spec.pollMs ? polled(consumer, batch, spec.pollMs, log, spec.durable) : await consumer.consume({ max_messages: batch });
   const count = (outcome: string) => metrics?.consumerHandled.inc({ consumer: spec.durable, outcome });
   const limit = Math.max(1, spec.inFlight ?? 1);
   let inFlight = 0;

@@ -225,7 +225,7 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   };
   // Analytics: counts per day from the events, by a consumer the replicas share.
   const analyticsStore = createAnalyticsStore(rt.db);
-  if (config.MESSAGING_ANALYTICS === "on") registerAnalyticsConsumer(rt, analyticsStore);
+  if (config.MESSAGING_ANALYTICS === "on") registerAnalyticsConsumer(rt, analyticsStore, config.ANALYTICS_POLL_MS);
   // Chatbot flows: versions in the store, one shared consumer steps each customer message and carries out the effects.
   const flowStore = createFlowStore(rt.db);
   const flows = createFlowService({

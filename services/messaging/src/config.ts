@@ -66,6 +66,11 @@ export const configSchema = serviceConfigSchema({ grpcPort: 50051, metricsPort: 
   POLICY_EVALUATION_MS: z.coerce.number().int().min(100).default(60_000),
   /** "on": this replica takes part in counting analytics from the events (a consumer shared by the replicas). */
   MESSAGING_ANALYTICS: z.enum(["on", "off"]).default("on"),
+  /**
+   * How often analytics reads what the stream gathered, in one burst (ms; 0: each event as it is
+   * stored). Counts lag by up to this; nats-server is woken once a burst instead of per event.
+   */
+  ANALYTICS_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Broadcast recipients one replica claims per pass of its sender, and how often it passes (ms). */
   BROADCAST_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   BROADCAST_INTERVAL_MS: z.coerce.number().int().min(10).default(200),

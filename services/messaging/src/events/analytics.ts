@@ -78,9 +78,9 @@ const BATCH = 500;
  * batch commits and written as the next one, so the count of transactions
  * follows the load, not the number of events; each delivery is acked once
  * its batch committed (a crash redelivers it; processed_events drops the
- * repeat).
+ * repeat). With `pollMs` the events are read in bursts that often.
  */
-export function registerAnalyticsConsumer(rt: Runtime<MessagingDatabase>, store: { applyBatch(events: AnalyticsEvent[]): Promise<void> }): void {
+export function registerAnalyticsConsumer(rt: Runtime<MessagingDatabase>, store: { applyBatch(events: AnalyticsEvent[]): Promise<void> }, pollMs = 0): void {
   const pending: { event: AnalyticsEvent; done: (err?: unknown) => void }[] = [];
   let writing = false;
   const flush = () => {
@@ -101,6 +101,8 @@ export function registerAnalyticsConsumer(rt: Runtime<MessagingDatabase>, store:
     subject: "kontor.messaging.>",
     batch: 512,
     inFlight: 1024,
+    // Read in bursts: a count may lag a second, and nats-server is woken per burst, not per event.
+    ...(pollMs > 0 ? { pollMs } : {}),
     decode: (data, subject) => decodeAnalytics(subject, data).filter((e) => e.businessId !== ""),
     handle(events) {
       if (events.length === 0) return Promise.resolve("ack" as const);
