@@ -76,7 +76,7 @@ describe("a consumer read in bursts (pollMs)", () => {
     }
     await waitFor(() => times.length >= 20);
     // Taken as stored, 20 events 25 ms apart are 20 groups; read every 400 ms, a handful.
-    expect(groups(times, 10)).toBeLessThanOrEqual(5);
+    expect(groups(times, 10)).toBeLessThanOrEqual(8);
     await c.running.stop();
   });
 
