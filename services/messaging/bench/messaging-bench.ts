@@ -7,6 +7,7 @@
 import { appendFileSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import { allocatorEnv } from "@kontor/service-kit/allocator";
 import { benchKnob, listenerPids, machineBusyUs, pidsNamed, processCpuUs, reportBench, sumProcessCpuUs } from "@kontor/service-kit/bench";
@@ -488,12 +489,15 @@ async function unaryAtRate(ms: number, ratePerS: number, tag: string): Promise<{
 }
 
 /** Unary sends at a fixed rate to the no-op server: send → ack percentiles (nothing counted as sent). */
-async function noopAckProbe(port: number, ms: number, ratePerS: number): Promise<{ p50: number; p99: number }> {
+async function noopAckProbe(port: number, ms: number, ratePerS: number): Promise<{ p50: number; p99: number; loopP50: number; loopP99: number }> {
   useServer(port, false);
   const acks: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   await offerAtRate(ms, ratePerS, "noop-low", (ackMs) => void acks.push(ackMs), () => undefined);
+  loop.disable();
   acks.sort((a, b) => a - b);
-  return { p50: round(percentile(acks, 50)), p99: round(percentile(acks, 99)) };
+  return { p50: round(percentile(acks, 50)), p99: round(percentile(acks, 99)), loopP50: round(loop.percentile(50) / 1e6, 2), loopP99: round(loop.percentile(99) / 1e6, 2) };
 }
 
 async function waitReceived(target: number, ms = 20_000): Promise<void> {
@@ -809,12 +813,20 @@ async function main() {
     const transport = await noopAckProbe(noop.port, LOW_MS, 1000);
     limits.noop_ack_p50_ms_at_1000_per_s = transport.p50;
     limits.noop_ack_p99_ms_at_1000_per_s = transport.p99;
+    extra.load_generator_loop_delay_p50_ms_noop = transport.loopP50;
+    extra.load_generator_loop_delay_p99_ms_noop = transport.loopP99;
     await stopServer(noop);
     closeClients(noop.port);
     useServer(server.current.port, true);
     const beforeLow = receivedCount;
     const stagesBefore = await scrapeStages(server.current.metricsPort);
+    // The load generator's own event-loop delay in this phase: a late turn delays both the send and the reading of its ack.
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    clientLoop.enable();
     const el = await unaryAtRate(LOW_MS, 1000, "e2e-u-low");
+    clientLoop.disable();
+    extra.load_generator_loop_delay_p50_ms_at_1000_per_s = round(clientLoop.percentile(50) / 1e6, 2);
+    extra.load_generator_loop_delay_p99_ms_at_1000_per_s = round(clientLoop.percentile(99) / 1e6, 2);
     await waitReceived(beforeLow + el.acked);
     const ll = latencySummary();
     extra.stages_at_1000_per_s = JSON.stringify(stageQuantiles(stagesBefore, await scrapeStages(server.current.metricsPort)));
