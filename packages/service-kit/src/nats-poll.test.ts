@@ -80,6 +80,23 @@ describe("a consumer read in bursts (pollMs)", () => {
     await c.running.stop();
   });
 
+  it("when a whole burst fails and nothing new is stored, then its redeliveries come back as a burst, not one a poll", async () => {
+    const seen = new Set<number>();
+    const failedOnce = new Set<number>();
+    // A poll every 4 s: one redelivery a poll would take minutes for 40 events.
+    const c = await consumer("redeliver", { batch: 64, pollMs: 4000 }, async (n) => {
+      if (!failedOnce.has(n)) {
+        failedOnce.add(n);
+        throw new Error("store down");
+      }
+      seen.add(n);
+      return "ack";
+    }, 40);
+    await waitFor(() => seen.size >= 40, 30_000);
+    expect(failedOnce.size).toBe(40);
+    await c.running.stop();
+  });
+
   it("when the handler fails once, then the event comes back and is handled; stop() returns while a fetch waits on an empty stream", async () => {
     const seen: number[] = [];
     let failed = false;

@@ -145,8 +145,12 @@ function polled(consumer: Consumer, batch: number, pollMs: number, log: Logger, 
       let full = false;
       try {
         const info = await consumer.info(false);
-        const want = Math.min(batch, Math.max(1, info.num_pending));
-        current = await consumer.fetch({ max_messages: want, expires: 30_000 });
+        // What was stored since the last fetch; with none, what was delivered and not acked (a
+        // nak'd event waits there for its redelivery, so a failed burst comes back as a burst,
+        // not one a poll), asked for briefly; else the next event, waited for.
+        const redeliveries = info.num_pending === 0 ? info.num_ack_pending : 0;
+        const want = Math.min(batch, Math.max(1, info.num_pending, redeliveries));
+        current = await consumer.fetch({ max_messages: want, expires: redeliveries > 0 ? 1000 : 30_000 });
         let got = 0;
         for await (const m of current) {
           got++;

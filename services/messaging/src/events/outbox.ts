@@ -38,7 +38,7 @@ export function statusEvent(e: StatusEventInput): OutboxEvent {
   };
 }
 
-/** Statuses per packed event at most: a packed status is ~60–250 bytes, NATS's payload limit 1 MB. */
+/** Statuses per packed event at most: a packed status is ~100 bytes, ~700 with callback data of its own; NATS's payload limit is 1 MB. */
 export const STATUSES_PER_EVENT = 500;
 
 /**
