@@ -290,6 +290,39 @@ class Receiver {
   }
 }
 
+/**
+ * Inbox streams on the no-op relay (the no-op server delivering each send to
+ * its recipient's stream): counted apart, since nothing there is stored.
+ */
+const relayed = { received: 0, latencies: [] as number[], measuring: false };
+
+function openRelayInboxes(port: number): { close(): void } {
+  const clients = Array.from({ length: 4 }, (_, k) => new MessagingServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.inbox": k }));
+  const onMessage = (m: Seen) => {
+    relayed.received++;
+    if (relayed.measuring && !Number.isNaN(m.sentAt)) relayed.latencies.push(nowMs() - m.sentAt);
+  };
+  const calls = customers.map((id, i) => {
+    const req = { participant: { kind: { $case: "customerId" as const, value: id } }, resumeCursor: "" };
+    const call = clients[i % clients.length]!.makeServerStreamRequest<StreamInboxRequest, Buffer>(
+      "/kontor.messaging.v1.MessagingService/StreamInbox",
+      (r) => Buffer.from(StreamInboxRequest.encode(r).finish()),
+      passthrough,
+      req,
+      new Metadata(),
+    );
+    call.on("data", (b: Buffer) => scanInbox(b, onMessage, () => undefined));
+    call.on("error", () => undefined);
+    return call;
+  });
+  return {
+    close() {
+      for (const c of calls) c.cancel();
+      for (const c of clients) c.close();
+    },
+  };
+}
+
 const round1 = (x: number) => round(x, 1);
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
@@ -500,6 +533,22 @@ async function noopAckProbe(port: number, ms: number, ratePerS: number): Promise
   return { p50: round(percentile(acks, 50)), p99: round(percentile(acks, 99)), loopP50: round(loop.percentile(50) / 1e6, 2), loopP99: round(loop.percentile(99) / 1e6, 2) };
 }
 
+/** Unary sends at a fixed rate through the no-op relay: send → received percentiles, the delivery floor. */
+async function relayProbe(port: number, ms: number, ratePerS: number): Promise<{ p50: number; p99: number; n: number }> {
+  useServer(port, false);
+  const before = relayed.received;
+  let acked = 0;
+  relayed.latencies = [];
+  relayed.measuring = true;
+  await offerAtRate(ms, ratePerS, "relay-low", () => void acked++, () => undefined);
+  const deadline = Date.now() + 10_000;
+  while (relayed.received < before + acked && Date.now() < deadline) await sleep(20);
+  relayed.measuring = false;
+  const sorted = relayed.latencies.sort((a, b) => a - b);
+  relayed.latencies = [];
+  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), n: sorted.length };
+}
+
 async function waitReceived(target: number, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (receivedCount < target && Date.now() < deadline) await sleep(20);
@@ -625,6 +674,8 @@ async function main() {
 
     // 1. Two servers side by side: the no-op (the same service definition doing nothing) and the service.
     const noop = await startServer("noop", serverEnv);
+    // A second no-op with every customer's inbox stream open on it: it relays each send there.
+    const relay = await startServer("noop", serverEnv);
     useServer(noop.port, false);
     Object.assign(extra, await rawTransport(noop.port));
     log(`raw transport ${JSON.stringify(extra)}`);
@@ -678,12 +729,14 @@ async function main() {
     const inboxClients = Array.from({ length: 4 }, (_, k) => new MessagingServiceClient(`127.0.0.1:${server.current.port}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, "kontor.inbox": k }));
     receivers.forEach((r, i) => r.open(inboxClients[i % inboxClients.length]!, () => undefined));
     await waitReceived(SENDERS);
+    const relayInboxes = openRelayInboxes(relay.port);
 
     // 2. Throughput, closed loop, in rounds: each round measures the no-op and the service back
     // to back (unary, then streamed), so a ratio compares phases seconds apart. This machine's
     // speed drifts by tens of percent within minutes; the medians of the rounds are reported.
     const pid = server.current.child.pid!;
     const noopPid = noop.child.pid!;
+    const relayPid = relay.child.pid!;
     const skipUnary = process.env.BENCH_SKIP_UNARY === "1"; // profiling the stream phase alone
     const skipStream = process.env.BENCH_SKIP_STREAM === "1"; // profiling the unary phase alone
     const phase = async <T>(port: number, real: boolean, run: () => Promise<T>) => {
@@ -698,10 +751,13 @@ async function main() {
     }
     if (!skipStream) {
       await phase(noop.port, false, () => streamPhase(1000, "warm"));
+      await phase(relay.port, false, () => streamPhase(1000, "warm-r"));
       await phase(server.current.port, true, () => streamPhase(1000, "warm-s"));
     }
     // Rates per round: no-op and service, unary (U) and streamed (S).
-    const r = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], realS: [] as number[] };
+    const r = { noopU: [] as number[], realU: [] as number[], noopS: [] as number[], relayS: [] as number[], realS: [] as number[] };
+    let relaySent = 0;
+    const relayReceivedBefore = relayed.received;
     let cpuU = 0, ackU = 0, cpuS = 0, ackS = 0;
     let errors = 0; // send errors over all phases
     // One kind of phase, back to back: the no-op, then the service, each with every party's CPU.
@@ -709,12 +765,20 @@ async function main() {
       const n0 = cpuSnapshot(noopPid);
       const noopRun = await phase(noop.port, false, () => run(PHASE_MS, `noop-${tag[0]}`));
       addCpu(`noop_${kind}`, n0, noopPid, noopRun.acked);
+      // Streamed: the no-op relay too, between the two (receive, ack and deliver; nothing stored).
+      let relayRun: { perS: number; acked: number } | undefined;
+      if (kind === "stream") {
+        const r0 = cpuSnapshot(relayPid);
+        relayRun = await phase(relay.port, false, () => run(PHASE_MS, `relay-${tag[0]}`));
+        addCpu("noop_relay_stream", r0, relayPid, relayRun.acked);
+        relaySent += relayRun.acked;
+      }
       const c0 = processCpuUs(pid);
       const m0 = cpuSnapshot(pid);
       const real = await phase(server.current.port, true, () => run(PHASE_MS, tag));
       addCpu(kind, m0, pid, real.acked);
       errors += real.errors;
-      return { noop: noopRun.perS, real: real.perS, acked: real.acked, serverCpu: processCpuUs(pid) - c0 };
+      return { noop: noopRun.perS, relay: relayRun?.perS ?? 0, real: real.perS, acked: real.acked, serverCpu: processCpuUs(pid) - c0 };
     };
     for (let round = 1; round <= (lowOnly ? 0 : ROUNDS); round++) {
       if (!skipUnary) {
@@ -728,12 +792,13 @@ async function main() {
       if (!skipStream) {
         const st = await measurePair("stream", (ms, tag) => streamPhase(ms, tag), `s${round}`);
         r.noopS.push(st.noop);
+        r.relayS.push(st.relay);
         r.realS.push(st.real);
         streamCpu = st.serverCpu / st.acked;
         cpuS += st.serverCpu;
         ackS += st.acked;
       }
-      log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(r.realS.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopS.at(-1) ?? 0)}/s; server ${round1(streamCpu)} µs/msg`);
+      log(`round ${round}: unary ${Math.round(r.realU.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopU.at(-1) ?? 0)}/s; stream ${Math.round(r.realS.at(-1) ?? 0)}/s vs no-op ${Math.round(r.noopS.at(-1) ?? 0)}/s (relaying ${Math.round(r.relayS.at(-1) ?? 0)}/s); server ${round1(streamCpu)} µs/msg`);
     }
     useServer(server.current.port, true);
     limits.grpc_noop_unary_per_s = Math.round(median(r.noopU));
@@ -751,6 +816,17 @@ async function main() {
     // The service's CPU per streamed message ÷ the no-op server's (the same client code and windows), and nats-server's.
     metrics.server_cpu_per_noop_server_cpu_stream = perMsg.stream?.server && perMsg.noop_stream?.server ? round(perMsg.stream.server / perMsg.noop_stream.server, 3) : 0;
     metrics.nats_cpu_us_per_msg_stream = round(perMsg.stream?.nats ?? 0, 2);
+    // The floor of a server that delivers: the no-op relay's rate and CPU against the plain no-op's.
+    // No implementation that also stores, encrypts and publishes events does better than these.
+    if (r.relayS.length > 0) {
+      await sleep(200);
+      limits.grpc_noop_relay_stream_per_s = Math.round(median(r.relayS));
+      limits.noop_relay_ratio_stream = round(median(r.relayS.map((x, i) => x / r.noopS[i]!)), 3);
+      limits.noop_relay_server_cpu_per_noop_server_cpu_stream = perMsg.noop_relay_stream?.server && perMsg.noop_stream?.server ? round(perMsg.noop_relay_stream.server / perMsg.noop_stream.server, 3) : 0;
+      extra.server_cpu_per_noop_relay_server_cpu_stream = perMsg.stream?.server && perMsg.noop_relay_stream?.server ? round(perMsg.stream.server / perMsg.noop_relay_stream.server, 3) : 0;
+      extra.noop_relay_delivered = relayed.received - relayReceivedBefore;
+      extra.noop_relay_acked = relaySent;
+    }
     // `serverCost`: what the service's own process is allowed per message (0, or the no-op server's).
     const bound = (k: string, serverCost: number) => {
       const c = perMsg[k];
@@ -760,6 +836,7 @@ async function main() {
     extra.unary_per_s_bound_if_server_cost_noop = bound("unary", perMsg.noop_unary?.server ?? 0);
     extra.stream_per_s_bound_if_server_free = bound("stream", 0);
     extra.stream_per_s_bound_if_server_cost_noop = bound("stream", perMsg.noop_stream?.server ?? 0);
+    extra.stream_per_s_bound_if_server_cost_noop_relay = bound("stream", perMsg.noop_relay_stream?.server ?? 0);
     // The service's CPU per µs of the load generator's, for the same messages: both run the same
     // code whatever the host's speed, so this compares builds across runs better than rates do.
     const perLoad = (k: string) => (perMsg[k]?.client ? round(perMsg[k]!.server! / perMsg[k]!.client!, 3) : 0);
@@ -774,6 +851,8 @@ async function main() {
     if (!lowOnly) Object.assign(metrics, await rulesRounds(env, receivers, server.current, rulesEnv, cold));
 
     if (process.env.BENCH_STOP_AFTER === "stream") {
+      relayInboxes.close();
+      await stopServer(relay);
       await stopServer(noop);
       await stopServer(server.current);
       throw new Error("stopped after the throughput rounds (BENCH_STOP_AFTER)");
@@ -815,8 +894,15 @@ async function main() {
     limits.noop_ack_p99_ms_at_1000_per_s = transport.p99;
     extra.load_generator_loop_delay_p50_ms_noop = transport.loopP50;
     extra.load_generator_loop_delay_p99_ms_noop = transport.loopP99;
+    // And send → received through the no-op relay at the same rate: the delivery floor of the e2e targets.
+    const relayFloor = await relayProbe(relay.port, LOW_MS, 1000);
+    limits.noop_relay_e2e_p50_ms_at_1000_per_s = relayFloor.p50;
+    limits.noop_relay_e2e_p99_ms_at_1000_per_s = relayFloor.p99;
     await stopServer(noop);
     closeClients(noop.port);
+    relayInboxes.close();
+    await stopServer(relay);
+    closeClients(relay.port);
     useServer(server.current.port, true);
     const beforeLow = receivedCount;
     const stagesBefore = await scrapeStages(server.current.metricsPort);

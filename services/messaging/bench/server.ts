@@ -2,9 +2,12 @@
  * The benchmark's server process (a child of the load generator, so server
  * and client each get their own event loop and core, like production).
  * Modes: "messaging" runs the real service from env config; "noop" serves the
- * same gRPC service definition doing nothing (the raw grpc-js limit).
+ * same gRPC service definition doing nothing (the raw grpc-js limit), except
+ * that a streamed send whose recipient holds a StreamInbox on it is relayed
+ * there: the same frame the service writes, encoded by the same code, without
+ * storage, NATS or encryption (the floor of any server that delivers).
  */
-import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
 import {
   MessagingServiceService,
   type SendItemResult,
@@ -12,11 +15,15 @@ import {
   type SendMessageResponse,
   type SendMessageStreamRequest,
   type SendMessageStreamResponse,
+  type StreamInboxRequest,
+  InboxEvent,
+  StreamInboxResponse,
 } from "@kontor/proto/messaging/v1/messaging_service";
 import { MessageStatus } from "@kontor/proto/messaging/v1/message";
 import { loadConfig } from "../src/config.js";
 import { rawDefinition } from "./raw.js";
 import { createMessaging } from "../src/app.js";
+import { contentBytes, messageFrameBytes, responseBytes } from "../src/events/wire.js";
 
 const mode = process.argv[2] ?? "messaging";
 
@@ -25,18 +32,75 @@ function noopResult(clientMessageId: string) {
   return { messageId: "wamid.AAAAAAAAAAAAAAAAAAAAAA", conversationId: "00000000-0000-0000-0000-000000000000", seq: "1", status: MessageStatus.MESSAGE_STATUS_ACCEPTED, clientMessageId, duplicate: false, acceptedAt: new Date(), recipient: undefined };
 }
 
+/** The no-op's open inbox streams by customer id (one per customer in the bench). */
+const inboxes = new Map<string, ServerWritableStream<StreamInboxRequest, Buffer>>();
+/** Frames for each recipient gathered in this turn of the event loop, written together (as the service's live delivery does per batch). */
+const toDeliver = new Map<string, Uint8Array[]>();
+let relaySeq = 0;
+
+let flushScheduled = false;
+
+/** Queues the message for its recipient's inbox stream if it has one here (true then). */
+function relay(m: SendMessageRequest | undefined): boolean {
+  const to = m?.recipient?.kind?.$case === "customerId" ? m.recipient.kind.value : "";
+  if (!m || !inboxes.has(to)) return false;
+  const n = ++relaySeq;
+  const frame = messageFrameBytes(
+    {
+      id: `noop.${n}`,
+      conversationId: "00000000-0000-0000-0000-000000000000",
+      seq: n,
+      senderKey: m.sender?.kind?.$case === "phoneNumberId" ? `p_${m.sender.kind.value}` : "",
+      recipientKey: `c_${to}`,
+      content: m.content ? contentBytes(m.content) : undefined,
+      context: undefined,
+      bizOpaqueCallbackData: m.bizOpaqueCallbackData,
+      clientMessageId: m.clientMessageId,
+      status: MessageStatus.MESSAGE_STATUS_ACCEPTED,
+      errorCode: 0,
+      createdAt: new Date(),
+    },
+    n,
+  );
+  const frames = toDeliver.get(to);
+  if (frames) frames.push(frame);
+  else toDeliver.set(to, [frame]);
+  return true;
+}
+
+function flushDeliveries(): void {
+  flushScheduled = false;
+  for (const [to, frames] of toDeliver) inboxes.get(to)?.write(responseBytes(frames));
+  toDeliver.clear();
+}
+
 async function startNoop(): Promise<number> {
   // The kit server's transport options, so the limits are measured on the same transport.
   const server = new Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024, "grpc.keepalive_permit_without_calls": 1, "grpc.enable_channelz": 0 });
   const unimplemented = (_call: unknown, cb: sendUnaryData<never>) => cb({ code: 12 } as never, null);
-  server.addService(MessagingServiceService, {
-    sendMessage: (call: ServerUnaryCall<SendMessageRequest, SendMessageResponse>, cb: sendUnaryData<SendMessageResponse>) => cb(null, { result: noopResult(call.request.clientMessageId) }),
+  const definition = {
+    ...MessagingServiceService,
+    // Relayed frames are written as ready bytes, as the service writes them.
+    streamInbox: {
+      ...MessagingServiceService.streamInbox,
+      responseSerialize: (value: StreamInboxResponse | Buffer): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(StreamInboxResponse.encode(value).finish())),
+    },
+  };
+  server.addService(definition, {
+    sendMessage: (call: ServerUnaryCall<SendMessageRequest, SendMessageResponse>, cb: sendUnaryData<SendMessageResponse>) => {
+      cb(null, { result: noopResult(call.request.clientMessageId) });
+      if (relay(call.request) && !flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushDeliveries);
+      }
+    },
     sendMessageStream: (call: ServerDuplexStream<SendMessageStreamRequest, SendMessageStreamResponse>) => {
       // Same response coalescing as the real handler: results of one turn go out together.
       let out: SendItemResult[] = [];
       let scheduled = false;
       call.on("data", (req: SendMessageStreamRequest) => {
         out.push({ ref: req.ref, outcome: { $case: "result", value: noopResult(req.message?.clientMessageId ?? "") } });
+        relay(req.message);
         if (!scheduled) {
           scheduled = true;
           setImmediate(() => {
@@ -44,12 +108,19 @@ async function startNoop(): Promise<number> {
             const results = out;
             out = [];
             call.write({ results });
+            flushDeliveries();
           });
         }
       });
       call.on("end", () => setImmediate(() => call.end()));
     },
-    streamInbox: unimplemented,
+    streamInbox: (call: ServerWritableStream<StreamInboxRequest, Buffer>) => {
+      const p = call.request.participant?.kind;
+      const id = p?.$case === "customerId" ? p.value : "";
+      inboxes.set(id, call);
+      call.on("cancelled", () => inboxes.get(id) === call && inboxes.delete(id));
+      call.write(responseBytes([InboxEvent.encode({ event: { $case: "caughtUp", value: { cursor: "0" } } }).finish()]));
+    },
     reportReceipt: unimplemented,
     sendTyping: unimplemented,
     listConversations: unimplemented,
