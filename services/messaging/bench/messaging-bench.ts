@@ -759,6 +759,8 @@ async function main() {
     let relaySent = 0;
     const relayReceivedBefore = relayed.received;
     let cpuU = 0, ackU = 0, cpuS = 0, ackS = 0;
+    // What the service's stream phases stored in its JetStream stream (events and bytes).
+    const inStream = { bytes: 0, events: 0, msgs: 0, ms: 0 };
     let errors = 0; // send errors over all phases
     // One kind of phase, back to back: the no-op, then the service, each with every party's CPU.
     const measurePair = async (kind: "unary" | "stream", run: (ms: number, tag: string) => Promise<{ perS: number; acked: number; errors: number }>, tag: string) => {
@@ -774,9 +776,17 @@ async function main() {
         relaySent += relayRun.acked;
       }
       const c0 = processCpuUs(pid);
+      const st0 = kind === "stream" ? await streamState(env) : undefined;
       const m0 = cpuSnapshot(pid);
       const real = await phase(server.current.port, true, () => run(PHASE_MS, tag));
       addCpu(kind, m0, pid, real.acked);
+      if (st0) {
+        const st1 = await streamState(env);
+        inStream.bytes += st1.bytes - st0.bytes;
+        inStream.events += st1.messages - st0.messages;
+        inStream.msgs += real.acked;
+        inStream.ms += PHASE_MS;
+      }
       errors += real.errors;
       return { noop: noopRun.perS, relay: relayRun?.perS ?? 0, real: real.perS, acked: real.acked, serverCpu: processCpuUs(pid) - c0 };
     };
@@ -816,6 +826,17 @@ async function main() {
     // The service's CPU per streamed message ÷ the no-op server's (the same client code and windows), and nats-server's.
     metrics.server_cpu_per_noop_server_cpu_stream = perMsg.stream?.server && perMsg.noop_stream?.server ? round(perMsg.stream.server / perMsg.noop_stream.server, 3) : 0;
     metrics.nats_cpu_us_per_msg_stream = round(perMsg.stream?.nats ?? 0, 2);
+    if (inStream.msgs > 0) {
+      extra.nats_stored_bytes_per_msg_stream = round1(inStream.bytes / inStream.msgs);
+      extra.nats_events_per_s_stream = Math.round((inStream.events / inStream.ms) * 1000);
+      // The floor beside it: nats-server storing events of that size at that rate, a commit's
+      // events in one write, and nothing else (no reader, no other client).
+      await waitConsumersIdle(env, 30_000);
+      const probe = await natsFloorProbe(env, (inStream.events / inStream.ms) * 1000, inStream.bytes / Math.max(1, inStream.events), LOW_MS);
+      limits.nats_cpu_us_per_msg_stream_store_floor = round((probe.natsUs / (probe.ms / 1000)) / (inStream.msgs / (inStream.ms / 1000)), 2);
+      extra.nats_floor_probe_cpu_ms_per_s = round1(probe.natsUs / probe.ms);
+      log(`nats-server: ${metrics.nats_cpu_us_per_msg_stream} µs/msg streamed, ${extra.nats_stored_bytes_per_msg_stream} B/msg stored in ${extra.nats_events_per_s_stream} events/s; floor ${limits.nats_cpu_us_per_msg_stream_store_floor} µs/msg`);
+    }
     // The floor of a server that delivers: the no-op relay's rate and CPU against the plain no-op's.
     // No implementation that also stores, encrypts and publishes events does better than these.
     if (r.relayS.length > 0) {
@@ -837,6 +858,15 @@ async function main() {
     extra.stream_per_s_bound_if_server_free = bound("stream", 0);
     extra.stream_per_s_bound_if_server_cost_noop = bound("stream", perMsg.noop_stream?.server ?? 0);
     extra.stream_per_s_bound_if_server_cost_noop_relay = bound("stream", perMsg.noop_relay_stream?.server ?? 0);
+    // The best stream_ratio a service costing what the relay costs could show in this run: the
+    // other parties' CPU as measured, and each phase's own share of the cores kept busy (no
+    // phase keeps both cores busy all the time, the no-op's included).
+    const ns = perMsg.noop_stream, ss = perMsg.stream, rs = perMsg.noop_relay_stream;
+    if (ns && ss && rs) {
+      const rateAt = (c: Record<string, number>, server: number) => (c.cores_busy! * 1e6) / (c.machine! - c.server! + server);
+      limits.stream_ratio_bound_if_server_cost_noop_relay = round(rateAt(ss, rs.server!) / rateAt(ns, ns.server!), 3);
+      log(`stream_ratio ${metrics.stream_ratio}; at the relay's cost at most ${limits.stream_ratio_bound_if_server_cost_noop_relay}`);
+    }
     // The service's CPU per µs of the load generator's, for the same messages: both run the same
     // code whatever the host's speed, so this compares builds across runs better than rates do.
     const perLoad = (k: string) => (perMsg[k]?.client ? round(perMsg[k]!.server! / perMsg[k]!.client!, 3) : 0);
@@ -1096,6 +1126,45 @@ async function commitProbe(env: TestEnv, ms: number, ratePerS: number): Promise<
 }
 
 /** Waits until every durable consumer of messaging's stream has nothing pending or unacked; returns how long it took (ms). */
+async function streamState(env: TestEnv): Promise<{ bytes: number; messages: number }> {
+  const jsm = await (await env.nats()).jetstreamManager();
+  const info = await jsm.streams.info(domainStream(env.natsPrefix, "messaging").name);
+  return { bytes: info.state.bytes, messages: info.state.messages };
+}
+
+/**
+ * nats-server's CPU for storing the routing path's events and nothing else: a
+ * scratch stream on the same server gets `eventsPerS` events of `eventBytes`
+ * each, SENDERS at a time in one write (a group commit's events, one per
+ * business number; the relay waits for their acks). No consumer reads them:
+ * what readers such as analytics add comes on top.
+ */
+async function natsFloorProbe(env: TestEnv, eventsPerS: number, eventBytes: number, ms: number): Promise<{ natsUs: number; ms: number }> {
+  const nc = await env.nats();
+  const jsm = await nc.jetstreamManager();
+  const name = `${env.natsPrefix.replace(/\W/g, "_")}BENCH_FLOOR`;
+  await jsm.streams.add({ name, subjects: [`${env.natsPrefix}bench.floor.>`] });
+  try {
+    const js = nc.jetstream();
+    const payload = new Uint8Array(Math.max(1, Math.round(eventBytes)));
+    const pids = natsPids ?? pidsNamed(["nats-server"]).get("nats-server") ?? [];
+    const c0 = sumProcessCpuUs(pids);
+    const start = nowMs();
+    let n = 0;
+    while (nowMs() - start < ms) {
+      await Promise.all(Array.from({ length: SENDERS }, (_, k) => js.publish(`${env.natsPrefix}bench.floor.e`, payload, { msgID: `f${n}.${k}` })));
+      n += SENDERS;
+      const wait = start + (n / eventsPerS) * 1000 - nowMs();
+      if (wait > 0) await sleep(wait);
+    }
+    const elapsed = nowMs() - start;
+    const natsUs = sumProcessCpuUs(pids) - c0;
+    return { natsUs, ms: elapsed };
+  } finally {
+    await jsm.streams.delete(name).catch(() => undefined);
+  }
+}
+
 async function waitConsumersIdle(env: TestEnv, ms: number): Promise<number> {
   const jsm = await (await env.nats()).jetstreamManager();
   const stream = domainStream(env.natsPrefix, "messaging").name;
