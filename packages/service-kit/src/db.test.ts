@@ -32,3 +32,24 @@ describe("createPool sessionSettings", () => {
     expect(() => createPool({ url, schema: "probe_schema", sessionSettings: { "jit=off -c x": "on" } })).toThrow(/invalid session setting/);
   });
 });
+
+describe("createPool idleTimeoutMs", () => {
+  const idleAfter = async (idleTimeoutMs: number | undefined) => {
+    const pool = createPool({ url, schema: "probe_schema", max: 1, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+    pools.push(pool);
+    const first = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    await new Promise((r) => setTimeout(r, 300));
+    const open = pool.totalCount;
+    const again = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    return { open, sameBackend: again.rows[0]!.pid === first.rows[0]!.pid };
+  };
+
+  it("when a pool keeps idle connections (0), then a statement after a quiet spell runs on the same backend", async () => {
+    expect(await idleAfter(0)).toEqual({ open: 1, sameBackend: true });
+    expect((pools.at(-1) as unknown as { options: { idleTimeoutMillis: number } }).options.idleTimeoutMillis).toBe(0);
+  });
+
+  it("when idle connections time out, then the next statement needs a new backend", async () => {
+    expect(await idleAfter(50)).toEqual({ open: 0, sameBackend: false });
+  });
+});

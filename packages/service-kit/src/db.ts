@@ -32,6 +32,13 @@ export interface PoolOptions extends DbOptions {
    * Cursors (the `rows` option) are refused in this mode.
    */
   pipeline?: boolean;
+  /**
+   * How long an idle connection stays open (pg's default: 10 s; 0 keeps it).
+   * A hot path keeps its connections: a new one costs a connect, a login and
+   * cold plan and catalog caches in the backend, which the first statements
+   * after a quiet spell would wait for.
+   */
+  idleTimeoutMs?: number;
 }
 
 const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
@@ -56,6 +63,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     options: startupOptions({ ...options.sessionSettings, search_path: `${options.schema},public` }),
     connectionTimeoutMillis: 10_000,
     pipeline: options.pipeline ?? false,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMillis: options.idleTimeoutMs } : {}),
   });
   // Idle clients can die with the server; without a listener that error would crash the process.
   pool.on("error", (err) => options.log?.warn({ err: { message: err.message } }, "idle pg client error"));
