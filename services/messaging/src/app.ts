@@ -144,8 +144,8 @@ export async function createMessaging(config: Config, overrides: Partial<Pick<Ru
   const opener = createMessageOpener(keyring);
   // The send writer's own connections, in pipeline mode (send-writer.ts), so
   // reads (history, backlogs, the sweep) never queue group commits behind them.
-  // They stay open when idle: the first send after a quiet spell would otherwise
-  // wait for a new backend to log in and plan its statements (~0.5 s here).
+  // They stay open when idle: after pg's default 10 s of quiet, the next batch
+  // would wait for a new backend to log in (~13 ms here) and plan its statements.
   const writerPool = createPool({ url: config.DATABASE_URL, schema: rt.schema, max: config.SEND_PIPELINE + 2, pipeline: true, idleTimeoutMs: 0, log: rt.log, applicationName: "kontor-messaging-writer" });
   // The send path's events: handed to their own relay in memory after each COMMIT (SEND_EVENTS=handoff);
   // its passes read send_outbox only for what a crash or a failed publish left behind.
