@@ -136,9 +136,13 @@ function polled(consumer: Consumer, batch: number, pollMs: number, log: Logger, 
   let closed = false;
   let current: ConsumerMessages | undefined;
   let wake: (() => void) | undefined;
+  // stop() ends the pause at once, and its timer with it (a pending timer would hold the process up to pollMs).
   const pause = () => new Promise<void>((r) => {
-    wake = r;
-    setTimeout(r, pollMs);
+    const timer = setTimeout(r, pollMs);
+    wake = () => {
+      clearTimeout(timer);
+      r();
+    };
   });
   async function* run(): AsyncGenerator<JsMsg> {
     while (!closed) {
